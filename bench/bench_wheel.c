@@ -1,0 +1,179 @@
+/* Timing wheel add / expire / steady-state reschedule cost (STYLE.md section 11).
+ * Prints one line per case: bench=wheel case=<name> n=<ops> ns_per_op=<ns>. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ringprobe/compiler.h"
+#include "ringprobe/wheel.h"
+#include "ringprobe/xalloc.h"
+
+enum {
+	N_ENTRIES = 1000000,
+	SPREAD = 60000, /* ticks the 1e6 dues are spread over */
+	STEADY_ENTRIES = 20000,
+	STEADY_INTERVAL = 1000,
+	STEADY_TICKS = 10 * 60 * 1000, /* ten simulated minutes at 1 ms ticks */
+	STALL_TICKS = 1000,	       /* one second missed at 1 ms ticks */
+};
+
+struct dev {
+	struct rp_wheel_entry link;
+	uint32_t addr;
+};
+
+static uint64_t ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void report(const char *name, size_t n, uint64_t ns)
+{
+	printf("bench=wheel case=%s n=%zu ns_per_op=%.1f\n", name, n, n ? (double)ns / n : 0.0);
+}
+
+static struct rp_wheel *new_wheel(uint64_t now)
+{
+	struct rp_wheel *w;
+
+	if (rp_wheel_create(&w, RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, now) < 0)
+		abort();
+	return w;
+}
+
+static void count_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
+{
+	(*(size_t *)arg)++;
+}
+
+static void resched_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
+{
+	rp_wheel_add(arg, e, now + STEADY_INTERVAL);
+}
+
+/* Adds 1e6 entries over SPREAD ticks, then runs tick by tick as the daemon would. */
+static void add_and_expire(struct dev *devs, const uint64_t *dues, bool print)
+{
+	struct rp_wheel *w = new_wheel(0);
+	size_t i, fired = 0;
+	uint64_t t0, t1, t2, now;
+
+	t0 = ns_now();
+	for (i = 0; i < N_ENTRIES; i++)
+		rp_wheel_add(w, &devs[i].link, dues[i]);
+	t1 = ns_now();
+	for (now = 1; now <= SPREAD; now++)
+		rp_wheel_run(w, now, count_cb, &fired);
+	t2 = ns_now();
+	if (fired != N_ENTRIES || rp_wheel_count(w))
+		abort();
+	if (print) {
+		report("add", N_ENTRIES, t1 - t0);
+		report("run", fired, t2 - t1);
+	}
+	rp_wheel_destroy(w);
+}
+
+/* Adds 1e6 entries then cancels them in a shuffled order. */
+static void add_and_cancel(struct dev *devs, const uint64_t *dues, const uint32_t *order,
+			   bool print)
+{
+	struct rp_wheel *w = new_wheel(0);
+	size_t i;
+	uint64_t t0, t1;
+
+	for (i = 0; i < N_ENTRIES; i++)
+		rp_wheel_add(w, &devs[i].link, dues[i]);
+	t0 = ns_now();
+	for (i = 0; i < N_ENTRIES; i++)
+		rp_wheel_cancel(w, &devs[order[i]].link);
+	t1 = ns_now();
+	if (rp_wheel_count(w))
+		abort();
+	if (print)
+		report("cancel", N_ENTRIES, t1 - t0);
+	rp_wheel_destroy(w);
+}
+
+/* 20,000 phase-spread devices at a 1 s interval for ten minutes, one run per tick; then a
+ * 1 s stall caught up in a single run. */
+static void steady(struct dev *devs, bool print)
+{
+	uint64_t start = 1700000000000ull; /* absolute ms, so phase alignment is realistic */
+	struct rp_wheel *w = new_wheel(start);
+	size_t i, fired = 0, stalled;
+	uint64_t t0, t1, now;
+
+	for (i = 0; i < STEADY_ENTRIES; i++)
+		rp_wheel_add(w, &devs[i].link,
+			     rp_wheel_phase_due(devs[i].addr, STEADY_INTERVAL, start + 1));
+	t0 = ns_now();
+	for (now = start + 1; now <= start + STEADY_TICKS; now++)
+		fired += rp_wheel_run(w, now, resched_cb, w);
+	t1 = ns_now();
+	if (fired != (size_t)STEADY_ENTRIES * (STEADY_TICKS / STEADY_INTERVAL))
+		abort();
+	if (print)
+		report("reschedule", fired, t1 - t0);
+
+	t0 = ns_now();
+	stalled = rp_wheel_run(w, now + STALL_TICKS - 1, resched_cb, w);
+	t1 = ns_now();
+	if (stalled != STEADY_ENTRIES)
+		abort();
+	if (print)
+		report("stall_1s", stalled, t1 - t0);
+	rp_wheel_destroy(w);
+}
+
+int main(void)
+{
+	struct dev *devs = rp_xcalloc(N_ENTRIES, sizeof(*devs));
+	uint64_t *dues = rp_xcalloc(N_ENTRIES, sizeof(*dues));
+	uint32_t *order = rp_xcalloc(N_ENTRIES, sizeof(*order));
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	size_t i;
+
+	for (i = 0; i < N_ENTRIES; i++) {
+		rp_wheel_entry_init(&devs[i].link);
+		devs[i].addr = 0x0a000000u + (uint32_t)i;
+		dues[i] = 1 + xorshift64(&rng) % SPREAD;
+		order[i] = (uint32_t)i;
+	}
+	for (i = N_ENTRIES - 1; i > 0; i--) {
+		size_t j = xorshift64(&rng) % (i + 1);
+		uint32_t tmp = order[i];
+
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+
+	/* Warm-up pass faults the arrays in and trains the branch predictors. */
+	add_and_expire(devs, dues, false);
+	add_and_expire(devs, dues, true);
+	add_and_cancel(devs, dues, order, false);
+	add_and_cancel(devs, dues, order, true);
+	steady(devs, false);
+	steady(devs, true);
+
+	free(order);
+	free(dues);
+	free(devs);
+	return 0;
+}

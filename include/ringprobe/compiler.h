@@ -1,0 +1,26 @@
+/* Small compiler helpers shared by every module. */
+#ifndef RP_COMPILER_H
+#define RP_COMPILER_H
+
+#include <stddef.h>
+
+#define RP_CACHELINE 64
+
+#define RP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define RP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** The struct that embeds `ptr` as its member `member` (h2o H2O_STRUCT_FROM_MEMBER). */
+#define RP_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* `static` except in test builds, so tests can reach file-local helpers (curl UNITTEST). */
+#ifdef RP_TESTING
+#define RP_STATIC
+#else
+#define RP_STATIC static
+#endif
+
+#define RP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+#endif

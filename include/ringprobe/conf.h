@@ -1,0 +1,237 @@
+/* The validated configuration: YAML file + command-line flags -> one struct.
+ *
+ * Every key has one row in a table (src/conf/keys.c) that drives the YAML reader,
+ * the generated --flags, the help text, validation ranges and the effective-config
+ * printer, so a key cannot exist in one place and be missing in another.
+ * Every problem is collected in a struct rp_diags and reported at once. */
+#ifndef RP_CONF_H
+#define RP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ringprobe/diag.h"
+
+#define RP_NSEC_PER_MSEC 1000000LL
+#define RP_NSEC_PER_SEC 1000000000LL
+
+/** An IPv4 network (host byte order); a single address is a /32. */
+struct rp_cidr {
+	uint32_t net;
+	uint8_t prefix;
+};
+
+/** A list of networks; `line` keeps where each came from for later messages. */
+struct rp_cidr_list {
+	struct rp_cidr *v;
+	uint32_t *line;
+	size_t n;
+};
+
+/** `shard: I/N`: keep devices whose address hashes to I of N. count 1 = everything. */
+struct rp_shard_sel {
+	uint32_t index;
+	uint32_t count;
+};
+
+enum rp_backend { RP_BACKEND_AUTO, RP_BACKEND_URING, RP_BACKEND_MMSG };
+enum rp_icmp_mode { RP_ICMP_AUTO, RP_ICMP_RAW, RP_ICMP_DGRAM };
+enum rp_log_format { RP_LOG_TEXT, RP_LOG_JSON };
+enum rp_log_level { RP_LOG_DEBUG, RP_LOG_INFO, RP_LOG_NOTICE, RP_LOG_WARN, RP_LOG_ERROR };
+enum rp_influx_api { RP_INFLUX_AUTO, RP_INFLUX_V1, RP_INFLUX_V2 };
+enum rp_spool_fsync { RP_FSYNC_BATCH, RP_FSYNC_ALWAYS, RP_FSYNC_NEVER };
+enum rp_snmp_version { RP_SNMP_V2C, RP_SNMP_V3 };
+enum rp_snmp_seclevel { RP_SNMP_NOAUTHNOPRIV, RP_SNMP_AUTHNOPRIV, RP_SNMP_AUTHPRIV };
+enum rp_snmp_auth { RP_SNMP_AUTH_SHA, RP_SNMP_AUTH_MD5, RP_SNMP_AUTH_SHA256, RP_SNMP_AUTH_SHA512 };
+enum rp_snmp_priv { RP_SNMP_PRIV_AES, RP_SNMP_PRIV_DES };
+
+/* Durations are nanoseconds (int64_t, never negative after validation). Enum-valued
+ * keys are stored as int so the table-driven reader can set them; the enum above
+ * each names the values. Strings are owned by the struct (rp_conf_fini frees them). */
+struct rp_conf {
+	/* netscan's keys, same meaning */
+	struct rp_cidr_list networks;
+	int64_t icmp_discovery_interval;
+	int64_t ping_interval;
+	int64_t ping_timeout;
+	double ping_rate_limit;
+	int64_t ping_burst_limit;
+	int64_t ping_max_consecutive_fails;
+	int64_t ping_backoff_duration;
+	int64_t snmp_interval;
+	double snmp_rate_limit;
+	int64_t snmp_burst_limit;
+	int64_t snmp_max_consecutive_fails;
+	int64_t snmp_backoff_duration;
+	int64_t health_check_port;
+	int64_t health_report_interval;
+	int64_t max_devices;
+	struct {
+		char *community;
+		int64_t port;
+		int64_t timeout;
+		int64_t retries;
+		int version; /* enum rp_snmp_version */
+		int64_t max_inflight;
+		struct {
+			char *username;
+			int security_level; /* enum rp_snmp_seclevel */
+			int auth_protocol;  /* enum rp_snmp_auth */
+			char *auth_password;
+			int priv_protocol; /* enum rp_snmp_priv */
+			char *priv_password;
+		} v3;
+	} snmp;
+	struct {
+		char *url;
+		char *token;
+		char *org;
+		char *bucket;
+		char *health_bucket;
+		int64_t batch_size;
+		int64_t buffer_size;
+		int64_t flush_interval;
+		int api; /* enum rp_influx_api */
+		char *database;
+		char *retention_policy;
+		char *username;
+		char *password;
+		bool gzip;
+		int64_t max_inflight;
+		int64_t timeout;
+		char *ca_file;
+		bool insecure_skip_verify;
+	} influxdb;
+
+	/* ringprobe's own keys */
+	struct rp_cidr_list devices;
+	bool allow_loopback;
+	bool allow_large_networks;
+	int64_t prune_after;
+	int64_t shards; /* 0 = one per online CPU, at most 8 */
+	int backend;	/* enum rp_backend */
+	int icmp_mode;	/* enum rp_icmp_mode */
+	char *user;
+	struct rp_shard_sel shard;
+	char *health_listen;
+	int64_t shutdown_timeout;
+	struct {
+		int format; /* enum rp_log_format */
+		int level;  /* enum rp_log_level */
+	} log;
+	struct {
+		char *dir;
+		int64_t max_bytes;
+		int fsync; /* enum rp_spool_fsync */
+	} spool;
+
+	/* Where each key's value came from, indexed like rp_conf_key_at(): 0 = default,
+	 * > 0 = the file line, RP_CONF_FROM_FLAG = a command-line flag. */
+	int32_t origin[128];
+	char *file; /* the config file read, or NULL */
+};
+
+#define RP_CONF_FROM_FLAG (-1)
+
+/** What the configuration is for: each command needs different keys. */
+enum rp_conf_purpose {
+	RP_CONF_FOR_RUN,   /* the daemon (and check-config): a fleet and a sink are required */
+	RP_CONF_FOR_PING,  /* one-shot ping: targets come from the command line */
+	RP_CONF_FOR_SWEEP, /* one-shot sweep */
+};
+
+/* Kinds of value a key holds. */
+enum rp_conf_type {
+	RP_CT_STRING,
+	RP_CT_SECRET, /* a string never printed or logged */
+	RP_CT_DURATION,
+	RP_CT_INT,
+	RP_CT_FLOAT,
+	RP_CT_BOOL,
+	RP_CT_ENUM,
+	RP_CT_SIZE,
+	RP_CT_CIDRS,
+	RP_CT_SHARD,
+	RP_CT_IGNORED, /* a netscan key with no meaning here: accepted with one notice */
+};
+
+/** One configuration key (a row of the table in src/conf/keys.c). */
+struct rp_conf_key {
+	const char *path; /* "influxdb.url" */
+	enum rp_conf_type type;
+	size_t offset;		  /* into struct rp_conf */
+	int64_t min, max;	  /* INT, DURATION (ns), SIZE; FLOAT uses them too */
+	const char *const *names; /* ENUM: NULL-terminated value names, index = value */
+	const char *dflt;	  /* default as text, parsed at rp_conf_init; NULL = empty */
+	const char *help;	  /* one line for --help and docs */
+};
+
+/** Number of keys in the table. */
+size_t rp_conf_key_count(void);
+/** The i-th key, in table (and printing) order. */
+const struct rp_conf_key *rp_conf_key_at(size_t i);
+/** The key with this dotted path, or NULL. */
+const struct rp_conf_key *rp_conf_key_find(const char *path);
+/** Index of a key returned by the functions above. */
+size_t rp_conf_key_index(const struct rp_conf_key *k);
+/** Writes the flag name of key `k` ("influxdb.url" -> "influxdb-url") into buf. */
+void rp_conf_key_flag(const struct rp_conf_key *k, char *buf, size_t len);
+
+/** Fills `c` with the documented defaults; rp_conf_fini releases it. */
+void rp_conf_init(struct rp_conf *c);
+/** Frees what `c` owns; `c` may be re-initialized afterwards. */
+void rp_conf_fini(struct rp_conf *c);
+
+/** Reads a YAML file into `c`, adding every problem (with file:line:col and key)
+ *  to `d`. Returns 0, or -errno when the file cannot be read or is not YAML. */
+int rp_conf_load_file(struct rp_conf *c, const char *path, struct rp_diags *d);
+/** Same, from a buffer; `name` is used in messages. */
+int rp_conf_load_buffer(struct rp_conf *c, const char *name, const char *text, size_t len,
+			struct rp_diags *d);
+/** Sets key `k` from a flag's text (`value` may be NULL for a bare boolean flag).
+ *  Problems go to `d` naming the flag. Returns 0 or -EINVAL. */
+int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char *value,
+		     struct rp_diags *d);
+/** Checks everything that involves more than one key, for `purpose`. */
+void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d);
+/** Prints the effective configuration as YAML, secrets masked. */
+void rp_conf_print(const struct rp_conf *c, FILE *out);
+/** True when key `k` was set by the file or a flag. */
+bool rp_conf_is_set(const struct rp_conf *c, const struct rp_conf_key *k);
+
+/* Value parsers, shared by the YAML reader, flags and command arguments.
+ * Each returns 0, or -EINVAL and writes a human-readable reason into `why`. */
+
+/** "250ms", "30s", "1h30m", "1.5s", "7d"; a bare "0" is zero. Result in ns. */
+int rp_parse_duration(const char *s, int64_t *ns, char *why, size_t whylen);
+/** Formats ns as the shortest duration text ("1h30m", "250ms", "0s"). */
+void rp_format_duration(int64_t ns, char *buf, size_t len);
+/** A decimal integer, optional sign, optional '_' separators. */
+int rp_parse_int(const char *s, int64_t *out, char *why, size_t whylen);
+/** A finite decimal number. */
+int rp_parse_float(const char *s, double *out, char *why, size_t whylen);
+/** true/false/yes/no/on/off, any case. */
+int rp_parse_bool(const char *s, bool *out, char *why, size_t whylen);
+/** Bytes: "1048576", "512MiB", "1GB", "64K" (K/M/G/T and KiB.. binary; KB/MB.. decimal). */
+int rp_parse_size(const char *s, int64_t *out, char *why, size_t whylen);
+/** Formats bytes with the largest binary unit that divides them ("1GiB", "1500"). */
+void rp_format_size(int64_t bytes, char *buf, size_t len);
+/** A dotted-quad IPv4 address (no leading zeros), host byte order. */
+int rp_parse_ipv4(const char *s, uint32_t *out, char *why, size_t whylen);
+/** "a.b.c.d/p" or "a.b.c.d" (/32). Host bits set are cleared and *host_bits says so. */
+int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why, size_t whylen);
+/** "I/N" with N >= 1 and I < N. */
+int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t whylen);
+/** Formats a network as "a.b.c.d/p" (or "a.b.c.d" for a /32 when `bare32`). */
+void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len);
+/** Number of addresses in a network (2^(32-prefix)). */
+uint64_t rp_cidr_size(const struct rp_cidr *c);
+
+/** Expands ${VAR} and ${VAR:-default} in `s` ("$${" is a literal "${").
+ *  Returns a new string, or NULL with the reason in `why` (unset variable,
+ *  unterminated or empty name). */
+char *rp_expand_env(const char *s, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,88 @@
+/* ICMP echo request building and echo reply validation. Pure: no I/O, no clock
+ * reads (zmap src/probe_modules/module_icmp_echo.c, src/validate.c).
+ *
+ * Every request carries, after the 8-byte ICMP header, a fixed payload:
+ *
+ *   offset  size  field
+ *        0     4  magic "RPRB"
+ *        4     1  shard
+ *        5     1  version (1)
+ *        6     2  reserved (0)
+ *        8     4  slot      (the sender's device slot)
+ *       12     4  gen       (the slot's generation when sent)
+ *       16     4  seq       (the device's probe sequence; low 16 bits also in the header)
+ *       20     4  reserved (0)
+ *       24     8  sent_ns   (CLOCK_REALTIME, ns)
+ *       32     8  mac       SipHash-2-4 under a per-process random key over
+ *                           (destination address, shard, slot, gen, seq, sent_ns)
+ *
+ * all little-endian. A reply is an echo of that payload, so a reply is matched with no
+ * table lookup: its payload names the slot, and the MAC proves we sent it to the address
+ * the reply comes from. A reply whose MAC does not verify was forged, corrupted in a way
+ * the checksum missed, or comes from another address than the one we probed. */
+#ifndef RP_ICMP_H
+#define RP_ICMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringprobe/siphash.h"
+
+#define RP_ICMP_HDR_LEN 8
+#define RP_ICMP_PAYLOAD_LEN 40
+#define RP_ICMP_PKT_LEN (RP_ICMP_HDR_LEN + RP_ICMP_PAYLOAD_LEN)
+#define RP_ICMP_MAGIC 0x42525052u /* "RPRB" read little-endian */
+
+/** What one probe carries (and what a valid reply gives back). */
+struct rp_probe_stamp {
+	uint32_t addr; /* destination of the request = source of the reply (host order) */
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t seq;
+	uint64_t sent_ns;
+	uint8_t shard;
+};
+
+/* What a received datagram turned out to be. The first kinds are decided by the
+ * parser alone; the rest by the shard that owns the slot. Every kind but OK is
+ * counted and otherwise ignored. */
+enum rp_reply_kind {
+	RP_REPLY_OK,
+	RP_REPLY_TRUNCATED,    /* shorter than an echo reply with our payload */
+	RP_REPLY_NOT_ECHO,     /* another ICMP type (unreachable, request looped back ...) */
+	RP_REPLY_FOREIGN,      /* not ours: other identifier (raw) or no magic */
+	RP_REPLY_CORRUPTED,    /* ICMP checksum does not verify */
+	RP_REPLY_FORGED,       /* magic right, MAC wrong: forged or tampered */
+	RP_REPLY_WRONG_SOURCE, /* MAC wrong because it came from another address than probed */
+	RP_REPLY_STALE,	       /* for a slot that has since been reused (generation moved on) */
+	RP_REPLY_DUPLICATE,    /* the probe was already answered */
+	RP_REPLY_LATE,	       /* arrived after its timeout (the probe counted as lost) */
+	RP_REPLY_KIND_COUNT
+};
+
+/** Short lowercase name of a kind ("ok", "forged" ...), for counters and logs. */
+const char *rp_reply_kind_name(enum rp_reply_kind k);
+
+/** Writes the constant part of an echo request into pkt[RP_ICMP_PKT_LEN]: type,
+ *  code, identifier (network order on the wire), magic, version. Done once per buffer. */
+void rp_icmp_init(void *pkt, uint16_t ident);
+/** Writes the per-probe fields, the MAC and the checksum into a buffer prepared by
+ *  rp_icmp_init. s->addr is the destination. */
+void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s);
+
+/** Validates one received datagram. `buf` starts with the IPv4 header when
+ *  `ip_header` (raw sockets) or with the ICMP header (datagram sockets). `src` is the
+ *  sender (host order; from the IP header or msg_name). When `ident` >= 0 the ICMP
+ *  identifier must equal it (raw sockets; the kernel rewrites it on datagram sockets).
+ *  On RP_REPLY_OK, and on RP_REPLY_FORGED (so the shard can tell a wrong source from a
+ *  forgery), *out holds the payload's fields with out->addr = src. Never reads past
+ *  `len`. */
+enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, uint32_t src,
+				 int32_t ident, const struct rp_siphash_key *key,
+				 struct rp_probe_stamp *out);
+
+/** The Internet checksum (RFC 1071) of `len` bytes. */
+uint16_t rp_icmp_checksum(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,18 @@
+/* Target lists given on the command line: an address, a CIDR, or @file with one
+ * per line (# starts a comment). Used by `ping` and `sweep`. */
+#ifndef RP_TARGETS_H
+#define RP_TARGETS_H
+
+#include "ringprobe/conf.h"
+#include "ringprobe/diag.h"
+
+/** Parses one argument and appends its networks to `out` (a /32 for an address).
+ *  Problems go to `d` naming the argument, or the file and line. Networks larger
+ *  than a /8 are refused. Returns 0, or -EINVAL / -errno. */
+int rp_targets_add_arg(struct rp_cidr_list *out, const char *arg, struct rp_diags *d);
+/** Total addresses in a list (a network counts all its addresses). */
+uint64_t rp_targets_count(const struct rp_cidr_list *l);
+/** Frees the list's arrays. */
+void rp_targets_free(struct rp_cidr_list *l);
+
+#endif

@@ -1,0 +1,312 @@
+/* Defaults, typed storage and the conversion of one value's text, shared by the
+ * YAML reader and the command-line flags. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf_int.h"
+#include "ringprobe/xalloc.h"
+
+#define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))
+
+void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k)
+{
+	struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
+
+	free(l->v);
+	free(l->line);
+	memset(l, 0, sizeof(*l));
+}
+
+void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k)
+{
+	char **s = FIELD(c, k, char *);
+
+	free(*s);
+	*s = NULL;
+}
+
+static void range_text(const struct rp_conf_key *k, int64_t v, char *buf, size_t len)
+{
+	if (k->type == RP_CT_DURATION)
+		rp_format_duration(v, buf, len);
+	else
+		snprintf(buf, len, "%lld", (long long)v);
+}
+
+static int check_range(const struct rp_conf_key *k, int64_t v, const char *text, const char *where,
+		       const char *name, struct rp_diags *d)
+{
+	char lo[32], hi[32];
+
+	if (v >= k->min && v <= k->max)
+		return 0;
+	range_text(k, k->min, lo, sizeof(lo));
+	range_text(k, k->max, hi, sizeof(hi));
+	rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s is out of range (%s..%s)", text, lo, hi);
+	return -EINVAL;
+}
+
+static int set_enum(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
+		    const char *where, const char *name, struct rp_diags *d)
+{
+	char list[256] = "";
+	size_t off = 0;
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (int i = 0; k->names[i]; i++) {
+		size_t dist;
+
+		if (strcasecmp(k->names[i], text) == 0) {
+			*FIELD(c, k, int) = i;
+			return 0;
+		}
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
+					k->names[i]);
+		dist = rp_edit_distance(text, k->names[i], bestd);
+		if (dist < bestd) {
+			bestd = dist;
+			best = k->names[i];
+		}
+	}
+	if (best)
+		rp_diags_add(d, RP_DIAG_ERROR, where, name,
+			     "\"%s\" is not one of %s (did you mean \"%s\"?)", text, list, best);
+	else
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "\"%s\" is not one of %s", text, list);
+	return -EINVAL;
+}
+
+/* One network of a list. Prefixes shorter than /8 are refused whatever the other
+ * keys say: 16M+ addresses is a typo, never a fleet. */
+static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *item,
+		    const char *where, const char *name, uint32_t line, struct rp_diags *d)
+{
+	struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
+	struct rp_cidr cidr;
+	bool host_bits = false;
+	char why[256], txt[32];
+
+	if (rp_parse_cidr(item, &cidr, &host_bits, why, sizeof(why)) < 0) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+		return -EINVAL;
+	}
+	if (cidr.prefix < 8) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name,
+			     "%s is larger than a /8 (%llu addresses); split it into /8 or "
+			     "smaller networks",
+			     item, (unsigned long long)rp_cidr_size(&cidr));
+		return -EINVAL;
+	}
+	if (host_bits) {
+		rp_format_cidr(&cidr, false, txt, sizeof(txt));
+		rp_diags_add(d, RP_DIAG_NOTICE, where, name, "%s has host bits set; using %s", item,
+			     txt);
+	}
+	l->v = rp_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->line = rp_xrealloc(l->line, (l->n + 1) * sizeof(*l->line));
+	l->v[l->n] = cidr;
+	l->line[l->n] = line;
+	l->n++;
+	return 0;
+}
+
+static int set_cidrs(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
+		     const char *where, const char *name, uint32_t line, struct rp_diags *d)
+{
+	char *copy = rp_xstrdup(text), *save = NULL, *tok;
+	int ret = 0;
+
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (add_cidr(c, k, tok, where, name, line, d) < 0)
+			ret = -EINVAL;
+	}
+	free(copy);
+	return ret;
+}
+
+int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
+		      const char *where, const char *name, uint32_t line, struct rp_diags *d)
+{
+	char why[512];
+	int64_t i64;
+	double f;
+	bool b;
+	int ret = 0;
+
+	switch (k->type) {
+	case RP_CT_STRING:
+	case RP_CT_SECRET:
+		free(*FIELD(c, k, char *));
+		*FIELD(c, k, char *) = *text ? rp_xstrdup(text) : NULL;
+		return 0;
+	case RP_CT_DURATION:
+	case RP_CT_INT:
+	case RP_CT_SIZE:
+		if (k->type == RP_CT_DURATION)
+			ret = rp_parse_duration(text, &i64, why, sizeof(why));
+		else if (k->type == RP_CT_INT)
+			ret = rp_parse_int(text, &i64, why, sizeof(why));
+		else
+			ret = rp_parse_size(text, &i64, why, sizeof(why));
+		if (ret < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+			return ret;
+		}
+		if ((ret = check_range(k, i64, text, where, name, d)) == 0)
+			*FIELD(c, k, int64_t) = i64;
+		return ret;
+	case RP_CT_FLOAT:
+		if (rp_parse_float(text, &f, why, sizeof(why)) < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+			return -EINVAL;
+		}
+		if (!(f > (double)k->min) || f > (double)k->max) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is out of range (more than %lld, at most %lld)", text,
+				     (long long)k->min, (long long)k->max);
+			return -EINVAL;
+		}
+		*FIELD(c, k, double) = f;
+		return 0;
+	case RP_CT_BOOL:
+		if (rp_parse_bool(text, &b, why, sizeof(why)) < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+			return -EINVAL;
+		}
+		*FIELD(c, k, bool) = b;
+		return 0;
+	case RP_CT_ENUM:
+		return set_enum(c, k, text, where, name, d);
+	case RP_CT_CIDRS:
+		return set_cidrs(c, k, text, where, name, line, d);
+	case RP_CT_SHARD:
+		if (rp_parse_shard(text, FIELD(c, k, struct rp_shard_sel), why, sizeof(why)) < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+			return -EINVAL;
+		}
+		return 0;
+	case RP_CT_IGNORED:
+		rp_diags_add(d, RP_DIAG_NOTICE, where, name, "ignored: %s", k->help);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void rp_conf_init(struct rp_conf *c)
+{
+	struct rp_diags d;
+
+	memset(c, 0, sizeof(*c));
+	rp_diags_init(&d);
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (k->dflt)
+			rp_conf__set_text(c, k, k->dflt, NULL, k->path, 0, &d);
+	}
+	/* A default that does not parse is a bug in keys.c, caught by every test run. */
+	if (d.errors) {
+		rp_diags_print(&d, stderr);
+		abort();
+	}
+	rp_diags_fini(&d);
+}
+
+void rp_conf_fini(struct rp_conf *c)
+{
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (k->type == RP_CT_STRING || k->type == RP_CT_SECRET)
+			rp_conf__clear_string(c, k);
+		else if (k->type == RP_CT_CIDRS)
+			rp_conf__clear_list(c, k);
+	}
+	free(c->file);
+	memset(c, 0, sizeof(*c));
+}
+
+bool rp_conf_is_set(const struct rp_conf *c, const struct rp_conf_key *k)
+{
+	return c->origin[rp_conf_key_index(k)] != 0;
+}
+
+const char *rp_conf__where(const struct rp_conf *c, const struct rp_conf_key *k, char *buf,
+			   size_t len)
+{
+	int32_t o = c->origin[rp_conf_key_index(k)];
+	char flag[64];
+
+	if (o == RP_CONF_FROM_FLAG) {
+		rp_conf_key_flag(k, flag, sizeof(flag));
+		snprintf(buf, len, "--%s", flag);
+		return buf;
+	}
+	if (o > 0 && c->file) {
+		snprintf(buf, len, "%s:%d", c->file, o);
+		return buf;
+	}
+	return NULL;
+}
+
+int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char *value,
+		     struct rp_diags *d)
+{
+	size_t idx = rp_conf_key_index(k);
+	char where[80];
+	int ret;
+
+	where[0] = '-';
+	where[1] = '-';
+	rp_conf_key_flag(k, where + 2, sizeof(where) - 2);
+	if (!value) {
+		if (k->type != RP_CT_BOOL) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, NULL, "needs a value");
+			return -EINVAL;
+		}
+		value = "true";
+	}
+	/* The first flag for a list replaces the file's list; later ones add to it. */
+	if (k->type == RP_CT_CIDRS && c->origin[idx] != RP_CONF_FROM_FLAG)
+		rp_conf__clear_list(c, k);
+	ret = rp_conf__set_text(c, k, value, where, NULL, 0, d);
+	if (ret == 0)
+		c->origin[idx] = RP_CONF_FROM_FLAG;
+	return ret;
+}
+
+void rp_conf__unknown_key(struct rp_diags *d, const char *where, const char *path)
+{
+	const char *leaf = strrchr(path, '.');
+	const char *best = NULL;
+	size_t bestd, cap;
+
+	leaf = leaf ? leaf + 1 : path;
+	cap = strlen(leaf) / 3 + 2;
+	bestd = cap;
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+		const char *kleaf = strrchr(k->path, '.');
+		size_t dist;
+
+		kleaf = kleaf ? kleaf + 1 : k->path;
+		dist = rp_edit_distance(path, k->path, bestd);
+		if (dist < bestd) {
+			bestd = dist;
+			best = k->path;
+		}
+		/* The right name in the wrong section ("url" at the top level). */
+		dist = rp_edit_distance(leaf, kleaf, bestd) + (strcmp(path, k->path) != 0);
+		if (dist < bestd) {
+			bestd = dist;
+			best = k->path;
+		}
+	}
+	if (best)
+		rp_diags_add(d, RP_DIAG_ERROR, where, path, "unknown key (did you mean %s?)", best);
+	else
+		rp_diags_add(d, RP_DIAG_ERROR, where, path, "unknown key");
+}

@@ -1,0 +1,25 @@
+/* Private to src/conf and its tests. */
+#ifndef RP_CONF_INT_H
+#define RP_CONF_INT_H
+
+#include "ringprobe/conf.h"
+
+/** True for "snmp", "influxdb", "log", "spool", "snmp.v3": keys that hold a mapping. */
+bool rp_conf__is_section(const char *path);
+
+/** Converts `text` for key `k` and stores it. `where` (file:line:col or --flag) and
+ *  `name` (the key, or "networks[3]") go into any diagnostic. For list keys this
+ *  appends one comma-separated item group. Returns 0 or -EINVAL. */
+int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
+		      const char *where, const char *name, uint32_t line, struct rp_diags *d);
+/** Empties a list key's value (before the file's or the first flag's items). */
+void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k);
+/** Empties a string key's value (a YAML null). */
+void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k);
+/** "config.yml:12" for a key set by the file, "--flag" for one set by a flag, else NULL. */
+const char *rp_conf__where(const struct rp_conf *c, const struct rp_conf_key *k, char *buf,
+			   size_t len);
+/** Adds an "unknown key" error for `path` with a "did you mean" hint. */
+void rp_conf__unknown_key(struct rp_diags *d, const char *where, const char *path);
+
+#endif

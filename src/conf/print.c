@@ -1,0 +1,133 @@
+/* The effective configuration as YAML that ringprobe itself reads back: defaults,
+ * file and flags merged, secrets masked, each non-default value annotated with
+ * where it came from. */
+#include <string.h>
+
+#include "conf_int.h"
+
+#define FIELD(c, k, type) ((const type *)(const void *)((const char *)(c) + (k)->offset))
+
+static void put_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\x%02x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE *out, int indent)
+{
+	char buf[64];
+
+	switch (k->type) {
+	case RP_CT_STRING:
+		put_string(out, *FIELD(c, k, char *));
+		break;
+	case RP_CT_SECRET:
+		put_string(out, *FIELD(c, k, char *) ? "********" : "");
+		break;
+	case RP_CT_DURATION:
+		rp_format_duration(*FIELD(c, k, int64_t), buf, sizeof(buf));
+		fputs(buf, out);
+		break;
+	case RP_CT_INT:
+		fprintf(out, "%lld", (long long)*FIELD(c, k, int64_t));
+		break;
+	case RP_CT_SIZE:
+		rp_format_size(*FIELD(c, k, int64_t), buf, sizeof(buf));
+		fputs(buf, out);
+		break;
+	case RP_CT_FLOAT:
+		fprintf(out, "%.15g", *FIELD(c, k, double));
+		break;
+	case RP_CT_BOOL:
+		fputs(*FIELD(c, k, bool) ? "true" : "false", out);
+		break;
+	case RP_CT_ENUM:
+		put_string(out, k->names[*FIELD(c, k, int)]);
+		break;
+	case RP_CT_SHARD: {
+		const struct rp_shard_sel *s = FIELD(c, k, struct rp_shard_sel);
+
+		fprintf(out, "\"%u/%u\"", s->index, s->count);
+		break;
+	}
+	case RP_CT_CIDRS: {
+		const struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
+
+		if (l->n == 0)
+			fputs("[]", out);
+		for (size_t i = 0; i < l->n; i++) {
+			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
+			fprintf(out, "\n%*s- %s", indent + 2, "", buf);
+		}
+		break;
+	}
+	case RP_CT_IGNORED:
+		break;
+	}
+}
+
+static void put_origin(const struct rp_conf *c, const struct rp_conf_key *k, FILE *out)
+{
+	int32_t o = c->origin[rp_conf_key_index(k)];
+	char flag[64];
+
+	if (o == RP_CONF_FROM_FLAG) {
+		rp_conf_key_flag(k, flag, sizeof(flag));
+		fprintf(out, "  # --%s", flag);
+	} else if (o > 0) {
+		fprintf(out, "  # %s:%d", c->file ? c->file : "", o);
+	}
+}
+
+/* Prints the keys directly under `section` ("" = top level), then its subsections. */
+static void put_section(const struct rp_conf *c, const char *section, FILE *out, int indent)
+{
+	size_t plen = strlen(section);
+	static const char *const subsections[] = {"snmp", "snmp.v3", "influxdb", "log", "spool"};
+
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+		const char *leaf = k->path + (plen ? plen + 1 : 0);
+
+		if (k->type == RP_CT_IGNORED || strncmp(k->path, section, plen) != 0 ||
+		    (plen && k->path[plen] != '.') || strchr(leaf, '.'))
+			continue;
+		fprintf(out, "%*s%s:", indent, "", leaf);
+		if (k->type != RP_CT_CIDRS || FIELD(c, k, struct rp_cidr_list)->n == 0)
+			fputc(' ', out);
+		if (k->type == RP_CT_CIDRS && FIELD(c, k, struct rp_cidr_list)->n)
+			put_origin(c, k, out);
+		put_value(c, k, out, indent);
+		if (k->type != RP_CT_CIDRS || FIELD(c, k, struct rp_cidr_list)->n == 0)
+			put_origin(c, k, out);
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < RP_ARRAY_SIZE(subsections); i++) {
+		const char *s = subsections[i];
+
+		if (strncmp(s, section, plen) != 0 || (plen && s[plen] != '.') ||
+		    strchr(s + (plen ? plen + 1 : 0), '.'))
+			continue;
+		fprintf(out, "%*s%s:\n", indent, "", s + (plen ? plen + 1 : 0));
+		put_section(c, s, out, indent + 2);
+	}
+}
+
+void rp_conf_print(const struct rp_conf *c, FILE *out)
+{
+	fprintf(out,
+		"# effective configuration%s%s (defaults, file and flags merged; secrets "
+		"masked)\n",
+		c->file ? " from " : "", c->file ? c->file : "");
+	put_section(c, "", out, 0);
+}

@@ -1,0 +1,168 @@
+/* Checks that involve more than one key or depend on the command. Single values
+ * were range-checked when they were read. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf_int.h"
+
+#define KEY(path) rp_conf_key_find(path)
+
+RP_PRINTF(4, 5)
+static void err(const struct rp_conf *c, struct rp_diags *d, const char *path, const char *fmt, ...)
+{
+	char where[512], msg[768];
+	const char *w = rp_conf__where(c, KEY(path), where, sizeof(where));
+	va_list ap;
+
+	/* A missing key has no line: name the file it is missing from. */
+	if (!w)
+		w = c->file;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rp_diags_add(d, RP_DIAG_ERROR, w, path, "%s", msg);
+}
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+static bool in_net(uint32_t a, uint32_t net, unsigned prefix)
+{
+	uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+
+	return (a & mask) == net;
+}
+
+/* Networks and devices the daemon may send to. `run` refuses loopback (unless
+ * allow_loopback), multicast, broadcast and "this network"; sweeps over a /16
+ * need allow_large_networks. */
+static void check_targets(const struct rp_conf *c, const char *path, const struct rp_cidr_list *l,
+			  bool large_rule, struct rp_diags *d)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct rp_cidr *n = &l->v[i];
+		uint32_t last = n->net | (uint32_t)(rp_cidr_size(n) - 1);
+		char name[64], where[512], txt[32];
+
+		snprintf(name, sizeof(name), "%s[%zu]", path, i);
+		if (c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
+			rp_conf__where(c, KEY(path), where, sizeof(where));
+		else
+			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", l->line[i]);
+		rp_format_cidr(n, true, txt, sizeof(txt));
+		if (in_net(n->net, 0x7f000000, 8) && !c->allow_loopback)
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is loopback; set allow_loopback: true (--allow-loopback) "
+				     "to monitor it",
+				     txt);
+		else if (in_net(n->net, 0xe0000000, 4) || in_net(last, 0xe0000000, 4))
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is multicast; only unicast devices can be monitored", txt);
+		else if (in_net(n->net, 0xf0000000, 4) || in_net(last, 0xf0000000, 4))
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is reserved or broadcast (240.0.0.0/4)", txt);
+		else if (in_net(n->net, 0, 8))
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is in 0.0.0.0/8 (\"this network\"), which cannot be "
+				     "probed",
+				     txt);
+		else if (large_rule && n->prefix < 16 && !c->allow_large_networks)
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s has %llu addresses, more than a /16; set "
+				     "allow_large_networks: true (--allow-large-networks) to "
+				     "sweep it",
+				     txt, (unsigned long long)rp_cidr_size(n));
+	}
+}
+
+static void check_influx(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d)
+{
+	const char *url = c->influxdb.url;
+	int api = c->influxdb.api;
+
+	if (empty(url)) {
+		if (purpose == RP_CONF_FOR_RUN)
+			err(c, d, "influxdb.url",
+			    "must be set: the daemon writes every result to InfluxDB or "
+			    "VictoriaMetrics (e.g. http://127.0.0.1:8086)");
+		return;
+	}
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		err(c, d, "influxdb.url", "\"%s\" must start with http:// or https://", url);
+	if (api == RP_INFLUX_AUTO)
+		api = !empty(c->influxdb.database) ? RP_INFLUX_V1 : RP_INFLUX_V2;
+	if (api == RP_INFLUX_V1) {
+		if (empty(c->influxdb.database))
+			err(c, d, "influxdb.database", "must be set for the v1 API (/write)");
+	} else {
+		if (empty(c->influxdb.bucket))
+			err(c, d, "influxdb.bucket",
+			    "must be set for the v2 API (/api/v2/write); for InfluxDB 1.x set "
+			    "influxdb.database instead");
+		if (empty(c->influxdb.org))
+			err(c, d, "influxdb.org", "must be set for the v2 API (/api/v2/write)");
+	}
+	if (c->influxdb.buffer_size < c->influxdb.batch_size)
+		err(c, d, "influxdb.buffer_size",
+		    "must be at least influxdb.batch_size (a full batch has to fit)");
+}
+
+static void check_snmp(const struct rp_conf *c, struct rp_diags *d)
+{
+	if (c->snmp.version != RP_SNMP_V3)
+		return;
+	if (empty(c->snmp.v3.username))
+		err(c, d, "snmp.v3.username", "must be set when snmp.version is 3");
+	if (c->snmp.v3.security_level != RP_SNMP_NOAUTHNOPRIV &&
+	    (empty(c->snmp.v3.auth_password) || strlen(c->snmp.v3.auth_password) < 8))
+		err(c, d, "snmp.v3.auth_password",
+		    "must be at least 8 characters for security_level %s",
+		    c->snmp.v3.security_level == RP_SNMP_AUTHPRIV ? "authPriv" : "authNoPriv");
+	if (c->snmp.v3.security_level == RP_SNMP_AUTHPRIV &&
+	    (empty(c->snmp.v3.priv_password) || strlen(c->snmp.v3.priv_password) < 8))
+		err(c, d, "snmp.v3.priv_password",
+		    "must be at least 8 characters for security_level authPriv");
+}
+
+void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d)
+{
+	unsigned char buf[16];
+	char a[32], b[32];
+
+	/* An unset timeout longer than the interval follows the interval, so setting
+	 * ping_interval: 1s alone works; an explicit one is the user's word. */
+	if (c->ping_timeout > c->ping_interval) {
+		if (!rp_conf_is_set(c, KEY("ping_timeout"))) {
+			c->ping_timeout = c->ping_interval;
+		} else {
+			rp_format_duration(c->ping_timeout, a, sizeof(a));
+			rp_format_duration(c->ping_interval, b, sizeof(b));
+			err(c, d, "ping_timeout", "%s is longer than ping_interval (%s)", a, b);
+		}
+	}
+	if (empty(c->health_listen) || (inet_pton(AF_INET, c->health_listen, buf) != 1 &&
+					inet_pton(AF_INET6, c->health_listen, buf) != 1))
+		err(c, d, "health_listen", "\"%s\" is not an IPv4 or IPv6 address",
+		    c->health_listen ? c->health_listen : "");
+	if (purpose == RP_CONF_FOR_RUN) {
+		/* When the user did write one of them, its own errors say what is wrong. */
+		if (c->networks.n == 0 && c->devices.n == 0 &&
+		    !rp_conf_is_set(c, KEY("networks")) && !rp_conf_is_set(c, KEY("devices")))
+			err(c, d, "networks",
+			    "nothing to monitor: set networks (swept for devices) or devices (a "
+			    "static list)");
+		check_targets(c, "networks", &c->networks, true, d);
+		check_targets(c, "devices", &c->devices, false, d);
+		if (empty(c->spool.dir) && c->spool.max_bytes > 0)
+			err(c, d, "spool.dir",
+			    "must be set, or set spool.max_bytes: 0 to run "
+			    "without a spool");
+	}
+	check_influx(c, purpose, d);
+	check_snmp(c, d);
+}

@@ -1,0 +1,68 @@
+#include "ringprobe/xalloc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(size_t size)
+{
+	fprintf(stderr, "ringprobe: out of memory allocating %zu bytes at start-up\n", size);
+	abort();
+}
+
+void *rp_xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (!p)
+		oom(size);
+	return p;
+}
+
+void *rp_xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *rp_xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size ? size : 1);
+
+	if (!q)
+		oom(size);
+	return q;
+}
+
+char *rp_xstrdup(const char *s)
+{
+	return rp_xstrndup(s, strlen(s));
+}
+
+char *rp_xstrndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = rp_xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+void *rp_xaligned_calloc(size_t align, size_t size)
+{
+	void *p = NULL;
+	size_t rounded = (size + align - 1) & ~(align - 1);
+
+	if (posix_memalign(&p, align, rounded ? rounded : align) != 0)
+		oom(size);
+	memset(p, 0, rounded ? rounded : align);
+	return p;
+}

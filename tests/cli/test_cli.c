@@ -1,0 +1,216 @@
+/* The ringprobe binary as a user runs it: exit codes, messages, help, flags. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ringprobe/conf.h"
+
+#define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
+#define EXAMPLE RP_SOURCE_ROOT "/docs/examples/config.yml"
+
+struct result {
+	int status;
+	char out[65536];
+	char err[65536];
+};
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Runs `ringprobe ARGS` through the shell (ARGS are test-controlled literals). */
+static void run(struct result *r, const char *args)
+{
+	char cmd[4096], out[64], err[64];
+	int st;
+
+	snprintf(out, sizeof(out), "/tmp/rp-cli-%d.out", getpid());
+	snprintf(err, sizeof(err), "/tmp/rp-cli-%d.err", getpid());
+	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", BIN, args, out, err);
+	st = system(cmd);
+	cr_assert(WIFEXITED(st), "ringprobe %s: did not exit normally", args);
+	r->status = WEXITSTATUS(st);
+	slurp(out, r->out, sizeof(r->out));
+	slurp(err, r->err, sizeof(r->err));
+	unlink(out);
+	unlink(err);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct result r;
+
+Test(cli, version_and_help)
+{
+	run(&r, "--version");
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_eq(r.out, "ringprobe " RP_VERSION "\n");
+	run(&r, "--help");
+	cr_assert_eq(r.status, 0);
+	cr_assert_not_null(strstr(r.out, "check-config"));
+	run(&r, "");
+	cr_assert_eq(r.status, 2);
+	run(&r, "pnig 127.0.0.1");
+	cr_assert_eq(r.status, 2);
+	cr_assert_str_eq(r.err, "ringprobe: unknown command \"pnig\" (did you mean ping?)\n");
+}
+
+Test(cli, run_help_lists_every_config_flag)
+{
+	char flag[80], needle[96];
+
+	run(&r, "run --help");
+	cr_assert_eq(r.status, 0);
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (k->type == RP_CT_IGNORED)
+			continue;
+		rp_conf_key_flag(k, flag, sizeof(flag));
+		snprintf(needle, sizeof(needle), "--%s", flag);
+		cr_expect_not_null(strstr(r.out, needle), "run --help lacks %s", needle);
+	}
+	for (const char *const *c = (const char *const[]){"ping", "sweep", "check-config", NULL};
+	     *c; c++) {
+		char args[64];
+
+		snprintf(args, sizeof(args), "%s --help", *c);
+		run(&r, args);
+		cr_expect_eq(r.status, 0, "%s", args);
+		cr_expect_not_null(strstr(r.out, "Usage: ringprobe "), "%s", args);
+	}
+}
+
+Test(cli, check_config_prints_effective_config)
+{
+	run(&r, "check-config --config " EXAMPLE);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.err, "");
+	cr_assert_not_null(strstr(r.out, "ping_interval: 10s"));
+	cr_assert_not_null(strstr(r.out, "  community: \"********\""));
+}
+
+Test(cli, flags_override_the_file)
+{
+	run(&r, "check-config --config " EXAMPLE " --ping-interval 5s --influxdb-gzip=false "
+		"--networks 10.50.0.0/24");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "ping_interval: 5s  # --ping-interval\n"));
+	cr_assert_not_null(strstr(r.out, "  gzip: false  # --influxdb-gzip\n"));
+	cr_assert_not_null(strstr(r.out, "networks:  # --networks\n  - 10.50.0.0/24\n"));
+}
+
+Test(cli, five_errors_exit_2_and_are_all_printed)
+{
+	const char *path = "/tmp/rp-cli-five.yml";
+
+	write_file(path, "networks:\n  - 10.0.0.0/40\nping_interval: soon\nsnmp:\n  port: 0\n"
+			 "  comunity: x\nmax_devices: -5\ninfluxdb:\n  url: http://127.0.0.1:1\n"
+			 "  database: d\n");
+	run(&r, "check-config --config /tmp/rp-cli-five.yml");
+	unlink(path);
+	cr_assert_eq(r.status, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(
+	    r.err,
+	    "/tmp/rp-cli-five.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/40\": "
+	    "prefix length must be 0..32\n"
+	    "/tmp/rp-cli-five.yml:3:16: error: ping_interval: invalid duration \"soon\" (write "
+	    "e.g. 30s, 250ms or 1h30m)\n"
+	    "/tmp/rp-cli-five.yml:5:9: error: snmp.port: 0 is out of range (1..65535)\n"
+	    "/tmp/rp-cli-five.yml:6:3: error: snmp.comunity: unknown key (did you mean "
+	    "snmp.community?)\n"
+	    "/tmp/rp-cli-five.yml:7:14: error: max_devices: -5 is out of range (1..16777216)\n"
+	    "ringprobe check-config: 5 errors; nothing was started (see `ringprobe "
+	    "check-config --help`)\n");
+}
+
+Test(cli, bad_flags_are_named)
+{
+	run(&r, "check-config --config " EXAMPLE " --ping-intreval 1s");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "--ping-intreval: error: unknown option (did "
+					 "you mean --ping-interval?)\n"),
+			   "%s", r.err);
+	run(&r, "check-config --config " EXAMPLE " --snmp-port 0");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "--snmp-port: error: 0 is out of range (1..65535)\n"),
+			   "%s", r.err);
+	run(&r, "check-config");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "check-config needs --config FILE"));
+	run(&r, "check-config --config /nonexistent/rp.yml");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "/nonexistent/rp.yml: error: cannot open: No such file "
+					 "or directory\n"),
+			   "%s", r.err);
+	run(&r, "ping -c abc 127.0.0.1");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "-c/--count: error: expected an integer, got \"abc\""),
+			   "%s", r.err);
+	run(&r, "ping --count");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "--count: error: needs a value"), "%s", r.err);
+}
+
+Test(cli, ping_and_sweep_validate_targets)
+{
+	const char *path = "/tmp/rp-cli-targets.txt";
+
+	run(&r, "ping");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "ping needs at least one TARGET"));
+	run(&r, "ping 127.0.0.300");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "127.0.0.300: error: invalid address \"127.0.0.300\""),
+			   "%s", r.err);
+	write_file(path, "# loopback targets\n127.0.0.1\n\n127.0.0.2 # second\nbogus\n");
+	run(&r, "ping -q -c 3 @/tmp/rp-cli-targets.txt");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "/tmp/rp-cli-targets.txt:5: error: invalid address "
+					 "\"bogus\""),
+			   "%s", r.err);
+	unlink(path);
+	run(&r, "sweep 127.0.0.0/12");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "127.0.0.0/12: error: has 1048576 addresses, more than a "
+					 "/16; add --allow-large to sweep it"),
+			   "%s", r.err);
+	run(&r, "ping -o yaml 127.0.0.1");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "\"yaml\" is not one of text, json"), "%s", r.err);
+}
+
+/* Until the engine lands these commands validate everything, then say so and exit 3. */
+Test(cli, valid_commands_without_engine_exit_3)
+{
+	run(&r, "sweep --allow-large --rate 5000 127.0.0.0/12");
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "not available in this build yet"));
+	run(&r, "ping -q -c 3 -p 1000 -t 500 -i 0 --rate 100000 127.0.0.1 127.0.0.0/30");
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	run(&r, "run --config " EXAMPLE);
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	run(&r, "run --networks 10.1.0.0/24");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "influxdb.url: must be set"), "%s", r.err);
+}

@@ -1,0 +1,466 @@
+/* Configuration: the YAML reader, values, flags over the file, validation, printing. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringprobe/conf.h"
+
+static struct rp_conf conf;
+static struct rp_diags diags;
+
+static void setup(void)
+{
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	setenv("RP_TEST_TOKEN", "s3cr3t-token", 1);
+	unsetenv("RP_TEST_UNSET");
+}
+
+static void teardown(void)
+{
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+}
+
+TestSuite(conf, .init = setup, .fini = teardown);
+
+static int load(const char *yaml)
+{
+	return rp_conf_load_buffer(&conf, "t.yml", yaml, strlen(yaml), &diags);
+}
+
+/* The formatted diagnostic i, for exact comparison. */
+static const char *diag(size_t i)
+{
+	static char buf[2048];
+
+	cr_assert_lt(i, diags.n, "expected a diagnostic #%zu, have %zu", i, diags.n);
+	rp_diag_format(&diags.v[i], buf, sizeof(buf));
+	return buf;
+}
+
+static void dump(void)
+{
+	for (size_t i = 0; i < diags.n; i++)
+		cr_log_info("%s", diag(i));
+}
+
+/* A config using every key the Go netscan daemon reads, as its users write it. */
+static const char netscan_yaml[] = "networks:\n"
+				   "  - \"10.20.0.0/24\"\n"
+				   "  - \"10.30.0.0/22\"\n"
+				   "icmp_discovery_interval: \"5m\"\n"
+				   "icmp_workers: 64\n"
+				   "snmp_workers: 32\n"
+				   "ping_interval: \"2s\"\n"
+				   "ping_timeout: \"2s\"\n"
+				   "ping_rate_limit: 64.0\n"
+				   "ping_burst_limit: 256\n"
+				   "ping_max_consecutive_fails: 10\n"
+				   "ping_backoff_duration: \"5m\"\n"
+				   "snmp_interval: \"1h\"\n"
+				   "snmp_rate_limit: 10.0\n"
+				   "snmp_burst_limit: 50\n"
+				   "snmp_max_consecutive_fails: 5\n"
+				   "snmp_backoff_duration: \"1h\"\n"
+				   "snmp_daily_schedule: \"02:00\"\n"
+				   "snmp:\n"
+				   "  community: \"public\"\n"
+				   "  port: 161\n"
+				   "  timeout: \"5s\"\n"
+				   "  retries: 1\n"
+				   "influxdb:\n"
+				   "  url: \"http://localhost:8086\"\n"
+				   "  token: \"${RP_TEST_TOKEN}\"\n"
+				   "  org: \"test-org\"\n"
+				   "  bucket: \"netscan\"\n"
+				   "  health_bucket: \"health\"\n"
+				   "  batch_size: 5000\n"
+				   "  buffer_size: 10000\n"
+				   "  flush_interval: \"5s\"\n"
+				   "health_check_port: 8080\n"
+				   "health_report_interval: \"10s\"\n"
+				   "max_concurrent_pingers: 20000\n"
+				   "max_concurrent_snmp_pollers: 20000\n"
+				   "max_devices: 20000\n"
+				   "min_scan_interval: \"1m\"\n"
+				   "memory_limit_mb: 16384\n"
+				   "discovery_interval: \"4h\"\n";
+
+Test(conf, netscan_config_with_every_key_loads)
+{
+	cr_assert_eq(load(netscan_yaml), 0);
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 0);
+	/* Each of the eight keys that mean nothing here: exactly one notice. */
+	cr_assert_eq(diags.notices, 8);
+	cr_assert_str_eq(diag(0), "t.yml:5:15: notice: icmp_workers: ignored: ringprobe runs one "
+				  "probe shard per core (see `shards`)");
+	cr_assert_eq(conf.networks.n, 2);
+	cr_assert_eq(conf.networks.v[1].net, 0x0a1e0000u);
+	cr_assert_eq(conf.networks.v[1].prefix, 22);
+	cr_assert_eq(conf.networks.line[1], 3);
+	cr_assert_eq(conf.icmp_discovery_interval, 300 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.ping_interval, 2 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.ping_timeout, 2 * RP_NSEC_PER_SEC);
+	cr_assert_float_eq(conf.ping_rate_limit, 64.0, 1e-9);
+	cr_assert_eq(conf.ping_burst_limit, 256);
+	cr_assert_eq(conf.ping_max_consecutive_fails, 10);
+	cr_assert_eq(conf.ping_backoff_duration, 300 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.snmp_interval, 3600 * RP_NSEC_PER_SEC);
+	cr_assert_float_eq(conf.snmp_rate_limit, 10.0, 1e-9);
+	cr_assert_eq(conf.snmp_burst_limit, 50);
+	cr_assert_eq(conf.snmp_max_consecutive_fails, 5);
+	cr_assert_eq(conf.snmp_backoff_duration, 3600 * RP_NSEC_PER_SEC);
+	cr_assert_str_eq(conf.snmp.community, "public");
+	cr_assert_eq(conf.snmp.port, 161);
+	cr_assert_eq(conf.snmp.timeout, 5 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.snmp.retries, 1);
+	cr_assert_str_eq(conf.influxdb.url, "http://localhost:8086");
+	cr_assert_str_eq(conf.influxdb.token, "s3cr3t-token");
+	cr_assert_str_eq(conf.influxdb.org, "test-org");
+	cr_assert_str_eq(conf.influxdb.bucket, "netscan");
+	cr_assert_str_eq(conf.influxdb.health_bucket, "health");
+	cr_assert_eq(conf.influxdb.batch_size, 5000);
+	cr_assert_eq(conf.influxdb.buffer_size, 10000);
+	cr_assert_eq(conf.influxdb.flush_interval, 5 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.health_check_port, 8080);
+	cr_assert_eq(conf.health_report_interval, 10 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.max_devices, 20000);
+}
+
+Test(conf, defaults_are_documented_values)
+{
+	cr_assert_eq(conf.ping_interval, 10 * RP_NSEC_PER_SEC);
+	cr_assert_float_eq(conf.ping_rate_limit, 20000.0, 1e-9);
+	cr_assert_eq(conf.max_devices, 20000);
+	cr_assert_eq(conf.prune_after, 86400 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.spool.max_bytes, 1LL << 30);
+	cr_assert_str_eq(conf.health_listen, "127.0.0.1");
+	cr_assert_eq(conf.shard.count, 1);
+	cr_assert_eq(conf.backend, RP_BACKEND_AUTO);
+	cr_assert(conf.influxdb.gzip);
+	cr_assert_null(conf.influxdb.url);
+}
+
+/* docs/examples/config.yml must stay complete: it sets every key but the ignored ones. */
+Test(conf, example_config_sets_every_key_and_is_valid)
+{
+	cr_assert_eq(rp_conf_load_file(&conf, RP_SOURCE_ROOT "/docs/examples/config.yml", &diags),
+		     0);
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.n, 0);
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (k->type != RP_CT_IGNORED)
+			cr_expect(rp_conf_is_set(&conf, k), "docs/examples/config.yml lacks %s",
+				  k->path);
+	}
+}
+
+struct bad_case {
+	const char *yaml;
+	const char *error;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"ping_interval: 5x\n",
+     "t.yml:1:16: error: ping_interval: duration \"5x\" has unknown unit \"x\" (use ns, us, "
+     "ms, s, m, h or d)"},
+    {"ping_interval: 30\n",
+     "t.yml:1:16: error: ping_interval: duration \"30\" needs a unit (ns, us, ms, s, m, h or "
+     "d), e.g. \"30s\""},
+    {"ping_interval: -1s\n", "t.yml:1:16: error: ping_interval: duration \"-1s\" is negative"},
+    {"networks:\n  - 10.0.0.0/33\n",
+     "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/33\": prefix length must be "
+     "0..32"},
+    {"networks:\n  - 10.0.0.256/24\n",
+     "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.256/24\": invalid IPv4 address "
+     "\"10.0.0.256\""},
+    {"networks:\n  - 10.0.0.0/7\n",
+     "t.yml:2:5: error: networks[0]: 10.0.0.0/7 is larger than a /8 (33554432 addresses); "
+     "split it into /8 or smaller networks"},
+    {"snmp:\n  port: 0\n", "t.yml:2:9: error: snmp.port: 0 is out of range (1..65535)"},
+    {"snmp:\n  port: 70000\n", "t.yml:2:9: error: snmp.port: 70000 is out of range (1..65535)"},
+    {"health_check_port: 70000\n",
+     "t.yml:1:20: error: health_check_port: 70000 is out of range (1..65535)"},
+    {"ping_intervall: 1s\n",
+     "t.yml:1:1: error: ping_intervall: unknown key (did you mean ping_interval?)"},
+    {"url: http://x\n", "t.yml:1:1: error: url: unknown key (did you mean influxdb.url?)"},
+    {"influxdb:\n  tokn: x\n",
+     "t.yml:2:3: error: influxdb.tokn: unknown key (did you mean influxdb.token?)"},
+    {"max_devices: lots\n", "t.yml:1:14: error: max_devices: expected an integer, got \"lots\""},
+    {"ping_timeout: [1s]\n",
+     "t.yml:1:15: error: ping_timeout: expected a duration such as 30s, got a list"},
+    {"influxdb: http://x\n",
+     "t.yml:1:1: error: influxdb: expected a mapping of influxdb.* keys, got a value"},
+    {"allow_loopback: maybe\n",
+     "t.yml:1:17: error: allow_loopback: expected true or false, got \"maybe\""},
+    {"backend: urin\n",
+     "t.yml:1:10: error: backend: \"urin\" is not one of auto, uring, mmsg (did you mean "
+     "\"uring\"?)"},
+    {"shard: 3/3\n", "t.yml:1:8: error: shard: \"3/3\": I must be 0..2 (instances are "
+		     "numbered from 0)"},
+    {"spool:\n  max_bytes: 1XB\n",
+     "t.yml:2:14: error: spool.max_bytes: size \"1XB\" has unknown unit \"XB\" (use B, K, M, "
+     "G, T, KiB.. or KB..)"},
+    {"influxdb:\n  token: ${RP_TEST_UNSET}\n",
+     "t.yml:2:10: error: influxdb.token: environment variable RP_TEST_UNSET is not set (write "
+     "${RP_TEST_UNSET:-default} to give a default)"},
+    {"influxdb:\n  token: ${RP_TEST_TOKEN\n",
+     "t.yml:2:10: error: influxdb.token: unterminated \"${\" in \"${RP_TEST_TOKEN\" (write "
+     "${NAME} or $${ for a literal \"${\")"},
+    {"influxdb:\n\turl: http://x\n",
+     "t.yml:2:1: error: tab character in indentation; YAML indents with spaces only"},
+    {"ping_interval: 1s\n---\nping_interval: 2s\n",
+     "t.yml:2:1: error: a second YAML document starts here; ringprobe reads one document per "
+     "file (remove the \"---\" line)"},
+    {"ping_interval: 1s\nping_interval: 2s\n",
+     "t.yml:2:1: error: ping_interval: duplicate key (first set at line 1)"},
+    {"- a\n- b\n", "t.yml:1:1: error: the file must be a mapping of keys (key: value), not a "
+		   "list"},
+    {"ping_interval: 1ms\n", "t.yml:1:16: error: ping_interval: 1ms is out of range (10ms..1d)"},
+    {"ping_rate_limit: 0\n",
+     "t.yml:1:18: error: ping_rate_limit: 0 is out of range (more than 0, at most 10000000)"},
+    {"ping_interval:\n", "t.yml:1:15: error: ping_interval: needs a value (a duration such as "
+			 "30s)"},
+};
+
+Test(conf, each_bad_input_gives_its_exact_error)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		rp_conf_fini(&conf);
+		rp_diags_fini(&diags);
+		rp_conf_init(&conf);
+		rp_diags_init(&diags);
+		load(bad_cases[i].yaml);
+		dump();
+		cr_expect_eq(diags.errors, 1, "case %zu: %zu errors", i, diags.errors);
+		if (diags.n)
+			cr_expect_str_eq(diag(0), bad_cases[i].error, "case %zu", i);
+	}
+}
+
+Test(conf, five_errors_are_all_reported)
+{
+	static const char yaml[] = "networks:\n"
+				   "  - 10.0.0.0/40\n"
+				   "ping_interval: soon\n"
+				   "snmp:\n"
+				   "  port: 0\n"
+				   "  comunity: x\n"
+				   "max_devices: -5\n"
+				   "ping_timeout: 1s\n";
+
+	load(yaml);
+	dump();
+	cr_assert_eq(diags.errors, 5);
+	cr_assert_str_eq(diag(0), "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/40\": "
+				  "prefix length must be 0..32");
+	cr_assert_str_eq(diag(1), "t.yml:3:16: error: ping_interval: invalid duration \"soon\" "
+				  "(write e.g. 30s, 250ms or 1h30m)");
+	cr_assert_str_eq(diag(2), "t.yml:5:9: error: snmp.port: 0 is out of range (1..65535)");
+	cr_assert_str_eq(diag(3), "t.yml:6:3: error: snmp.comunity: unknown key (did you mean "
+				  "snmp.community?)");
+	cr_assert_str_eq(diag(4),
+			 "t.yml:7:14: error: max_devices: -5 is out of range (1..16777216)");
+	/* The good key after them was still read. */
+	cr_assert_eq(conf.ping_timeout, RP_NSEC_PER_SEC);
+}
+
+Test(conf, empty_required_key_is_an_error_for_run)
+{
+	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: \"\"\n  bucket: b\n  org: o\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:3: error: influxdb.url: must be set: the daemon writes "
+				  "every result to InfluxDB or VictoriaMetrics (e.g. "
+				  "http://127.0.0.1:8086)");
+}
+
+Test(conf, ping_does_not_need_a_sink_or_fleet)
+{
+	load("ping_interval: 1s\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 0);
+}
+
+Test(conf, api_v1_and_v2_need_their_keys)
+{
+	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n  api: v1\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml: error: influxdb.database: must be set for the v1 API "
+				  "(/write)");
+	rp_diags_fini(&diags);
+	rp_diags_init(&diags);
+	conf.influxdb.api = RP_INFLUX_V2;
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	cr_assert_eq(diags.errors, 2);
+}
+
+Test(conf, loopback_and_large_networks_need_their_switches)
+{
+	load("networks: [127.0.0.0/24, 10.0.0.0/12, 224.0.0.0/24]\n"
+	     "influxdb: {url: 'http://127.0.0.1:8086', database: d}\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 3);
+	cr_assert_str_eq(diag(0), "t.yml:1: error: networks[0]: 127.0.0.0/24 is loopback; set "
+				  "allow_loopback: true (--allow-loopback) to monitor it");
+	cr_assert_str_eq(diag(1), "t.yml:1: error: networks[1]: 10.0.0.0/12 has 1048576 "
+				  "addresses, more than a /16; set allow_large_networks: true "
+				  "(--allow-large-networks) to sweep it");
+	cr_assert_str_eq(diag(2), "t.yml:1: error: networks[2]: 224.0.0.0/24 is multicast; only "
+				  "unicast devices can be monitored");
+	rp_diags_fini(&diags);
+	rp_diags_init(&diags);
+	conf.allow_loopback = true;
+	conf.allow_large_networks = true;
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	cr_assert_eq(diags.errors, 1);
+}
+
+Test(conf, host_bits_are_cleared_with_a_notice)
+{
+	load("networks: [10.1.2.3/24]\n");
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_eq(diags.notices, 1);
+	cr_assert_str_eq(diag(0), "t.yml:1:12: notice: networks[0]: 10.1.2.3/24 has host bits "
+				  "set; using 10.1.2.0/24");
+	cr_assert_eq(conf.networks.v[0].net, 0x0a010200u);
+}
+
+Test(conf, timeout_follows_interval_unless_set)
+{
+	load("ping_interval: 1s\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_eq(conf.ping_timeout, RP_NSEC_PER_SEC);
+
+	rp_conf_fini(&conf);
+	rp_conf_init(&conf);
+	load("ping_interval: 1s\nping_timeout: 2s\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:2: error: ping_timeout: 2s is longer than ping_interval "
+				  "(1s)");
+}
+
+Test(conf, env_expands_in_every_string)
+{
+	setenv("RP_TEST_IV", "250ms", 1);
+	setenv("RP_TEST_NET", "10.9.0.0/16", 1);
+	load("ping_interval: ${RP_TEST_IV}\n"
+	     "networks: [\"${RP_TEST_NET}\"]\n"
+	     "influxdb:\n"
+	     "  org: ${RP_TEST_UNSET:-fallback}\n"
+	     "  bucket: \"pre-${RP_TEST_UNSET:-}-post\"\n"
+	     "  password: \"a$b$${literal}\"\n");
+	dump();
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_eq(conf.ping_interval, 250 * RP_NSEC_PER_MSEC);
+	cr_assert_eq(conf.networks.v[0].net, 0x0a090000u);
+	cr_assert_str_eq(conf.influxdb.org, "fallback");
+	cr_assert_str_eq(conf.influxdb.bucket, "pre--post");
+	cr_assert_str_eq(conf.influxdb.password, "a$b${literal}");
+}
+
+Test(conf, flags_override_the_file)
+{
+	const struct rp_conf_key *iv = rp_conf_key_find("ping_interval");
+	const struct rp_conf_key *nets = rp_conf_key_find("networks");
+	const struct rp_conf_key *gz = rp_conf_key_find("influxdb.gzip");
+
+	load("ping_interval: 5s\nnetworks: [10.1.0.0/24, 10.2.0.0/24]\ninfluxdb:\n  gzip: false\n");
+	cr_assert_eq(rp_conf_set_flag(&conf, iv, "750ms", &diags), 0);
+	cr_assert_eq(conf.ping_interval, 750 * RP_NSEC_PER_MSEC);
+	/* The first --networks replaces the file's list; the next ones add to it. */
+	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.7.0.0/24,10.8.0.0/24", &diags), 0);
+	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.9.0.0/24", &diags), 0);
+	cr_assert_eq(conf.networks.n, 3);
+	cr_assert_eq(conf.networks.v[0].net, 0x0a070000u);
+	cr_assert_eq(conf.networks.v[2].net, 0x0a090000u);
+	/* A bare boolean flag means true. */
+	cr_assert_eq(rp_conf_set_flag(&conf, gz, NULL, &diags), 0);
+	cr_assert(conf.influxdb.gzip);
+	cr_assert_eq(rp_conf_set_flag(&conf, iv, "fast", &diags), -EINVAL);
+	cr_assert_str_eq(diag(0), "--ping-interval: error: invalid duration \"fast\" (write e.g. "
+				  "30s, 250ms or 1h30m)");
+	cr_assert_eq(conf.ping_interval, 750 * RP_NSEC_PER_MSEC);
+	cr_assert_eq(conf.origin[rp_conf_key_index(iv)], RP_CONF_FROM_FLAG);
+}
+
+Test(conf, print_masks_secrets_and_reads_back)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct rp_conf again;
+	struct rp_diags d2;
+
+	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+	     "  token: ${RP_TEST_TOKEN}\n  password: hunter2\n  org: o\n  bucket: b\n"
+	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n");
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	cr_assert_null(strstr(text, "s3cr3t"));
+	cr_assert_null(strstr(text, "hunter2"));
+	cr_assert_not_null(strstr(text, "  token: \"********\""));
+	cr_assert_not_null(strstr(text, "ping_interval: 1h30m  # t.yml:8"));
+	cr_assert_not_null(strstr(text, "  max_bytes: 512MiB"));
+	/* The printed configuration is itself a valid configuration with the same values. */
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert_eq(again.ping_interval, conf.ping_interval);
+	cr_assert_eq(again.spool.max_bytes, conf.spool.max_bytes);
+	cr_assert_eq(again.networks.n, 1);
+	cr_assert_eq(again.networks.v[0].net, conf.networks.v[0].net);
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
+}
+
+Test(conf, every_key_has_a_unique_flag_and_help)
+{
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *a = rp_conf_key_at(i);
+		char fa[64], fb[64];
+
+		cr_expect(a->help && *a->help, "%s has no help", a->path);
+		cr_expect_eq(rp_conf_key_find(a->path), a);
+		rp_conf_key_flag(a, fa, sizeof(fa));
+		for (size_t j = i + 1; j < rp_conf_key_count(); j++) {
+			rp_conf_key_flag(rp_conf_key_at(j), fb, sizeof(fb));
+			cr_expect_str_neq(fa, fb);
+		}
+	}
+	cr_assert_eq(rp_conf_key_find("influxdb.url")->type, RP_CT_STRING);
+}
+
+/* docs/configuration.md lists every key (it was generated from the table; keep it so). */
+Test(conf, configuration_doc_lists_every_key)
+{
+	FILE *f = fopen(RP_SOURCE_ROOT "/docs/configuration.md", "r");
+	static char doc[1 << 17];
+	size_t n;
+
+	cr_assert_not_null(f);
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	doc[n] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		char needle[96];
+
+		snprintf(needle, sizeof(needle), "| `%s` |", rp_conf_key_at(i)->path);
+		cr_expect_not_null(strstr(doc, needle), "docs/configuration.md lacks %s", needle);
+	}
+}

@@ -1,0 +1,175 @@
+/* Value parsers and formatters. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringprobe/conf.h"
+#include "ringprobe/diag.h"
+
+static char why[512];
+
+Test(value, durations_parse_like_go_plus_days)
+{
+	static const struct {
+		const char *s;
+		int64_t ns;
+	} ok[] = {
+	    {"0", 0},
+	    {"250ms", 250 * RP_NSEC_PER_MSEC},
+	    {"30s", 30 * RP_NSEC_PER_SEC},
+	    {"5m", 300 * RP_NSEC_PER_SEC},
+	    {"4h", 4 * 3600 * RP_NSEC_PER_SEC},
+	    {"1h30m", 5400 * RP_NSEC_PER_SEC},
+	    {"1.5s", 1500 * RP_NSEC_PER_MSEC},
+	    {"100us", 100000},
+	    {"100\xc2\xb5s", 100000},
+	    {"7ns", 7},
+	    {"7d", 7 * 86400 * RP_NSEC_PER_SEC},
+	    {"+2s", 2 * RP_NSEC_PER_SEC},
+	    {"1m0.5s", 60500 * RP_NSEC_PER_MSEC},
+	};
+	static const char *const bad[] = {"", "5", "s", "1x", "-1s", "1.s.", "ms", "1h-5m", ".s"};
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_expect_eq(rp_parse_duration(ok[i].s, &v, why, sizeof(why)), 0, "%s: %s", ok[i].s,
+			     why);
+		cr_expect_eq(v, ok[i].ns, "%s", ok[i].s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(rp_parse_duration(bad[i], &v, why, sizeof(why)), -EINVAL, "%s",
+			     bad[i]);
+	cr_expect_eq(rp_parse_duration("999999999h", &v, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "duration \"999999999h\" is too long");
+}
+
+Test(value, durations_format_and_read_back)
+{
+	static const int64_t samples[] = {0,
+					  1,
+					  1500,
+					  RP_NSEC_PER_MSEC,
+					  250 * RP_NSEC_PER_MSEC,
+					  1500 * RP_NSEC_PER_MSEC,
+					  RP_NSEC_PER_SEC,
+					  90 * RP_NSEC_PER_SEC,
+					  5400 * RP_NSEC_PER_SEC,
+					  86400 * RP_NSEC_PER_SEC,
+					  36 * 3600 * RP_NSEC_PER_SEC,
+					  61500 * RP_NSEC_PER_MSEC};
+	char buf[64];
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		rp_format_duration(samples[i], buf, sizeof(buf));
+		cr_expect_eq(rp_parse_duration(buf, &v, why, sizeof(why)), 0, "%s", buf);
+		cr_expect_eq(v, samples[i], "%s", buf);
+	}
+	rp_format_duration(5400 * RP_NSEC_PER_SEC, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "1h30m");
+	rp_format_duration(250 * RP_NSEC_PER_MSEC, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "250ms");
+	rp_format_duration(36 * 3600 * RP_NSEC_PER_SEC, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "36h");
+}
+
+Test(value, integers_floats_bools_sizes)
+{
+	int64_t i;
+	double f;
+	bool b;
+
+	cr_expect_eq(rp_parse_int("1_000_000", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, 1000000);
+	cr_expect_eq(rp_parse_int("-42", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, -42);
+	cr_expect_eq(rp_parse_int("9223372036854775808", &i, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_int("12a", &i, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_int("_1", &i, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_int("", &i, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_float("64.5", &f, why, sizeof(why)), 0);
+	cr_expect_float_eq(f, 64.5, 1e-12);
+	cr_expect_eq(rp_parse_float("nan", &f, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_float("1e999", &f, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_bool("Yes", &b, why, sizeof(why)), 0);
+	cr_expect(b);
+	cr_expect_eq(rp_parse_bool("off", &b, why, sizeof(why)), 0);
+	cr_expect_not(b);
+	cr_expect_eq(rp_parse_bool("1", &b, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_size("512MiB", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, 512LL << 20);
+	cr_expect_eq(rp_parse_size("1GB", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, 1000000000);
+	cr_expect_eq(rp_parse_size("64k", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, 65536);
+	cr_expect_eq(rp_parse_size("4096", &i, why, sizeof(why)), 0);
+	cr_expect_eq(i, 4096);
+	cr_expect_eq(rp_parse_size("GiB", &i, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_size("99999999999TiB", &i, why, sizeof(why)), -EINVAL);
+}
+
+Test(value, addresses_and_networks)
+{
+	struct rp_cidr c;
+	struct rp_shard_sel s;
+	uint32_t a;
+	bool hb;
+	char buf[32];
+
+	cr_expect_eq(rp_parse_ipv4("192.0.2.1", &a, why, sizeof(why)), 0);
+	cr_expect_eq(a, 0xc0000201u);
+	cr_expect_eq(rp_parse_ipv4("010.0.0.1", &a, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid IPv4 address \"010.0.0.1\" (leading zeros are ambiguous)");
+	cr_expect_eq(rp_parse_ipv4("1.2.3", &a, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_ipv4("1.2.3.4.5", &a, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_ipv4("1.2.3.4 ", &a, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_cidr("10.1.2.3/16", &c, &hb, why, sizeof(why)), 0);
+	cr_expect(hb);
+	cr_expect_eq(c.net, 0x0a010000u);
+	cr_expect_eq(rp_cidr_size(&c), 65536);
+	cr_expect_eq(rp_parse_cidr("10.1.2.3", &c, &hb, why, sizeof(why)), 0);
+	cr_expect_eq(c.prefix, 32);
+	cr_expect_not(hb);
+	rp_format_cidr(&c, true, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "10.1.2.3");
+	rp_format_cidr(&c, false, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "10.1.2.3/32");
+	cr_expect_eq(rp_parse_cidr("0.0.0.0/0", &c, &hb, why, sizeof(why)), 0);
+	cr_expect_eq(rp_cidr_size(&c), 1ull << 32);
+	cr_expect_eq(rp_parse_cidr("10.0.0.0/-1", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_cidr("10.0.0.0/", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_shard("1/3", &s, why, sizeof(why)), 0);
+	cr_expect_eq(s.index, 1);
+	cr_expect_eq(s.count, 3);
+	cr_expect_eq(rp_parse_shard("3", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_shard("0/0", &s, why, sizeof(why)), -EINVAL);
+}
+
+Test(value, env_expansion)
+{
+	char *s;
+
+	setenv("RP_V_A", "alpha", 1);
+	setenv("RP_V_EMPTY", "", 1);
+	unsetenv("RP_V_UNSET");
+	s = rp_expand_env("x${RP_V_A}y${RP_V_UNSET:-d}z", why, sizeof(why));
+	cr_assert_str_eq(s, "xalphaydz");
+	free(s);
+	s = rp_expand_env("${RP_V_EMPTY}|${RP_V_EMPTY:-dflt}|$RP_V_A|$${RP_V_A}", why, sizeof(why));
+	cr_assert_str_eq(s, "|dflt|$RP_V_A|${RP_V_A}");
+	free(s);
+	cr_assert_null(rp_expand_env("${RP_V_UNSET}", why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${}", why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${A-B}", why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${1A}", why, sizeof(why)));
+}
+
+Test(value, edit_distance_for_hints)
+{
+	cr_expect_eq(rp_edit_distance("ping_interval", "ping_interval", 9), 0);
+	cr_expect_eq(rp_edit_distance("ping_intervall", "ping_interval", 9), 1);
+	cr_expect_eq(rp_edit_distance("comunity", "community", 9), 1);
+	cr_expect_eq(rp_edit_distance("abc", "xyz", 9), 3);
+	cr_expect_eq(rp_edit_distance("abcdefgh", "zzzzzzzz", 3), 3);
+}
