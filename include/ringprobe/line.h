@@ -1,0 +1,56 @@
+/* InfluxDB line protocol encoder (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/).
+ * Pure: no I/O, no clock reads, no allocation. It appends to a caller-owned buffer
+ * of fixed capacity; a point that does not fit leaves the buffer unchanged.
+ *
+ * Strings that come from devices are untrusted: control characters are removed,
+ * invalid UTF-8 is replaced by U+FFFD, the length is capped, and the result is
+ * escaped by the rules of its position, so no value can start a new line, tag or
+ * field. */
+#ifndef RP_LINE_H
+#define RP_LINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringprobe/result.h"
+
+/** A buffer of encoded points. `data` is owned by whoever made the buffer (the pool). */
+struct rp_linebuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	uint32_t points;
+};
+
+enum rp_field_type { RP_FIELD_FLOAT, RP_FIELD_INT, RP_FIELD_UINT, RP_FIELD_BOOL, RP_FIELD_STRING };
+
+/** One field of a point. */
+struct rp_field {
+	const char *key;
+	enum rp_field_type type;
+	union {
+		double f;
+		int64_t i;
+		uint64_t u;
+		bool b;
+		const char *s;
+	} v;
+};
+
+/** One tag of a point. */
+struct rp_tag {
+	const char *key;
+	const char *value;
+};
+
+/** Appends one point; returns 0, -ENOSPC (buffer unchanged) or -EINVAL (no fields,
+ *  or a non-finite float). `max_string` caps each string after sanitizing (bytes). */
+int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp_tag *tags,
+		  size_t ntags, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
+		  size_t max_string);
+/** Appends a `ping` point for one probe result (the hot case, no generic machinery):
+ *  ping,ip=A.B.C.D rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on failure). */
+int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r);
+
+#endif

@@ -1,0 +1,20 @@
+/* One probe's outcome: what a shard pushes into its result ring and the writer (or a
+ * one-shot command) pops. Fixed size, no pointers, so rings copy it. */
+#ifndef RP_RESULT_H
+#define RP_RESULT_H
+
+#include <stdint.h>
+
+struct rp_probe_result {
+	uint64_t sent_ns; /* CLOCK_REALTIME ns when sent: the point's timestamp */
+	uint32_t addr;    /* device address, host order */
+	uint32_t rtt_ns;  /* round trip, valid when success */
+	uint32_t id;      /* the caller's device id (ping: the target's index) */
+	uint8_t success;  /* 1 = a valid reply within the timeout */
+	uint8_t suspended; /* the device is suspended (probed once per backoff) */
+	uint16_t _pad;
+};
+
+_Static_assert(sizeof(struct rp_probe_result) == 24, "rp_probe_result is copied through rings");
+
+#endif

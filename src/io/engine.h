@@ -1,0 +1,94 @@
+/* The I/O engine: one ICMP socket and the system calls around it, behind one
+ * interface with two implementations chosen at start (STYLE.md section 1):
+ *   uring.c  io_uring: sends as SQEs (IORING_OP_SEND with a destination address on
+ *            6.1+, SENDMSG otherwise), receives by multishot RECVMSG on a provided
+ *            buffer ring (6.0+) or a fixed number of outstanding RECVMSG SQEs.
+ *   mmsg.c   sendmmsg/recvmmsg with epoll, for kernels or containers without
+ *            io_uring (ENOSYS, EPERM from seccomp, kernel.io_uring_disabled).
+ * One engine belongs to one shard thread; nothing here locks. The per-probe path
+ * (send_buf, send_queue, the receive callback) makes no system call and allocates
+ * nothing; rp_engine_poll makes one io_uring_enter (or one sendmmsg batch + one
+ * epoll_wait + recvmmsg until empty) per call. */
+#ifndef RP_IO_ENGINE_H
+#define RP_IO_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rp_engine;
+
+/* io_uring features; each can be masked off to test the fallback paths here. */
+enum rp_engine_feature {
+	RP_FEAT_URING = 1u << 0,          /* io_uring at all (off => mmsg) */
+	RP_FEAT_SEND_ADDR = 1u << 1,      /* IORING_OP_SEND with a destination (6.1+) */
+	RP_FEAT_RECV_MULTISHOT = 1u << 2, /* multishot RECVMSG + provided buffer ring (6.0+) */
+	RP_FEAT_DEFER_TASKRUN = 1u << 3,  /* IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1+) */
+	RP_FEAT_ALL = 0xfu,
+};
+
+struct rp_engine_conf {
+	int backend;           /* enum rp_backend (conf.h): auto, uring, mmsg */
+	int icmp_mode;         /* enum rp_icmp_mode (conf.h): auto, raw, dgram */
+	unsigned feature_mask; /* RP_FEAT_* allowed; also narrowed by $RINGPROBE_DISABLE */
+	uint32_t send_slots;   /* packet buffers for sends in flight; power of two */
+	uint32_t recv_bufs;    /* receive buffers; power of two */
+	uint32_t rcvbuf_bytes; /* SO_RCVBUF asked for (SO_RCVBUFFORCE when privileged) */
+	uint16_t ident;        /* ICMP identifier on raw sockets; the BPF filter keeps it */
+};
+
+/** What was chosen, and why (for the one start-up log line). */
+struct rp_engine_info {
+	int backend;        /* RP_BACKEND_URING or RP_BACKEND_MMSG */
+	int icmp_mode;      /* RP_ICMP_RAW or RP_ICMP_DGRAM */
+	unsigned features;  /* RP_FEAT_* in use */
+	bool ip_header;     /* received datagrams start with the IPv4 header (raw) */
+	int32_t ident;      /* identifier replies carry: conf ident (raw), kernel's (dgram) */
+	char why[256];      /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
+};
+
+/** One received datagram, valid only during the callback. */
+struct rp_rx {
+	const void *buf;
+	size_t len;
+	uint32_t src;   /* sender, host order */
+	uint64_t rx_ns; /* kernel receive timestamp, CLOCK_REALTIME ns; 0 when missing */
+};
+
+typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
+
+struct rp_engine_stats {
+	uint64_t sent;        /* sends completed */
+	uint64_t send_errors; /* sends that failed (per errno class below) */
+	uint64_t send_eagain; /* socket buffer full: retried next poll, not lost */
+	uint64_t received;    /* datagrams handed to the callback */
+	uint64_t recv_nobufs; /* -ENOBUFS: buffer ring empty, multishot re-armed */
+	uint64_t recv_errors; /* other receive errors */
+	uint64_t polls;       /* rp_engine_poll calls */
+};
+
+/** Opens the socket (raw or dgram per conf->icmp_mode; auto prefers dgram where
+ *  net.ipv4.ping_group_range allows), then the backend (auto: io_uring when it can be
+ *  set up with IORING_FEAT_FAST_POLL, else mmsg). -errno on failure with the reason in
+ *  why. Every send buffer is prepared with rp_icmp_init(buf, ident) here. */
+int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, char *why,
+		     size_t whylen);
+/** Closes the socket and frees everything; NULL is ok. */
+void rp_engine_destroy(struct rp_engine *e);
+/** What was chosen and why. */
+void rp_engine_info(const struct rp_engine *e, struct rp_engine_info *out);
+/** A free send buffer of RP_ICMP_PKT_LEN bytes (header prepared), or NULL when every
+ *  buffer is in flight (the caller retries after the next poll). */
+void *rp_engine_send_buf(struct rp_engine *e);
+/** Queues `buf` (from rp_engine_send_buf) for `dst` (host order); sent at the next poll.
+ *  The buffer returns to the engine once sent. */
+void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t dst);
+/** Sends everything queued, waits up to timeout_ns for datagrams (0 = do not wait),
+ *  hands each to cb. Returns the number received, or -errno on a fatal error. */
+int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);
+/** Counters (owner thread only; the shard copies them into its stats). */
+void rp_engine_stats(const struct rp_engine *e, struct rp_engine_stats *out);
+/** The socket descriptor (for tests and the privilege drop ordering). */
+int rp_engine_fd(const struct rp_engine *e);
+
+#endif
