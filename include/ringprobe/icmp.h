@@ -15,6 +15,7 @@
  *       24     8  sent_ns   (CLOCK_REALTIME, ns)
  *       32     8  mac       SipHash-2-4 under a per-process random key over
  *                           (destination address, shard, slot, gen, seq, sent_ns)
+ *       40    16  zero      (pads the packet to fping's 64 bytes, so outputs match)
  *
  * all little-endian. A reply is an echo of that payload, so a reply is matched with no
  * table lookup: its payload names the slot, and the MAC proves we sent it to the address
@@ -30,7 +31,7 @@
 #include "ringprobe/siphash.h"
 
 #define RP_ICMP_HDR_LEN 8
-#define RP_ICMP_PAYLOAD_LEN 40
+#define RP_ICMP_PAYLOAD_LEN 56
 #define RP_ICMP_PKT_LEN (RP_ICMP_HDR_LEN + RP_ICMP_PAYLOAD_LEN)
 #define RP_ICMP_MAGIC 0x42525052u /* "RPRB" read little-endian */
 

@@ -44,13 +44,29 @@ struct rp_tag {
 	const char *value;
 };
 
+/** Longest line rp_line_ping() appends, newline included (21-byte rtt_ms, 19-digit time). */
+#define RP_LINE_PING_MAX 102
+/** Most tags one rp_line_point() call takes (duplicate keys are checked among them). */
+#define RP_LINE_MAX_TAGS 64
+
 /** Appends one point; returns 0, -ENOSPC (buffer unchanged) or -EINVAL (no fields,
- *  or a non-finite float). `max_string` caps each string after sanitizing (bytes). */
+ *  or a non-finite float). `max_string` caps each string after sanitizing (bytes).
+ *  Also -EINVAL: uint over INT64_MAX, empty or `#` measurement, empty or duplicate key. */
 int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp_tag *tags,
 		  size_t ntags, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
 		  size_t max_string);
 /** Appends a `ping` point for one probe result (the hot case, no generic machinery):
  *  ping,ip=A.B.C.D rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on failure). */
 int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r);
+/** Copies `len` untrusted bytes (NULs allowed: SNMP OCTET STRINGs) to `dst` as a C string, cleaned
+ *  like a value and cut to min(max_string, size - 1) bytes; returns its length. */
+size_t rp_line_sanitize(char *dst, size_t size, const char *src, size_t len, size_t max_string);
+
+/** Empties a buffer (keeps data and cap). */
+static inline void rp_line_reset(struct rp_linebuf *b)
+{
+	b->len = 0;
+	b->points = 0;
+}
 
 #endif

@@ -1,13 +1,23 @@
 /* `ringprobe ping`: probe targets a fixed number of times and print fping-style
  * results. The options keep fping's meaning so scripts that parse fping switch. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_int.h"
+#include "io/engine.h"
+#include "ringprobe/hash.h"
+#include "ringprobe/hosts.h"
+#include "ringprobe/log.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/targets.h"
+#include "ringprobe/xalloc.h"
 
 struct ping_opts {
+	bool count_given;
 	int64_t count;
 	int64_t period_ms;
 	int64_t timeout_ms;
@@ -23,7 +33,7 @@ static const struct rp_cli_opt ping_opts[] = {
     [O_PERIOD] = {"period", 'p', required_argument, "MS",
 		  "time between two probes of one target, ms (default 1000)"},
     [O_TIMEOUT] = {"timeout", 't', required_argument, "MS",
-		   "a reply later than this is lost, ms (default 500)"},
+		       "a reply later than this is lost, ms (default 500; with -c the period, at most 2000)"},
     [O_INTERVAL] = {"interval", 'i', required_argument, "MS",
 		    "least time between any two packets, ms; 0 = unpaced (as fping -i)"},
     [O_QUIET] = {"quiet", 'q', no_argument, NULL,
@@ -60,6 +70,7 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 	switch (o - ping_opts) {
 	case O_COUNT:
 		ms_opt(o, arg, 1, 1000000, &p->count, d);
+		p->count_given = true;
 		break;
 	case O_PERIOD:
 		ms_opt(o, arg, 1, 86400000, &p->period_ms, d);
@@ -85,9 +96,249 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 	}
 }
 
+/* Per-target tallies, indexed like the host space. */
+struct tally {
+	uint32_t xmt, rcv;
+	uint64_t min_ns, max_ns, sum_ns;
+};
+
+/* fping 5.1's sprint_tm, so that times print exactly as fping prints them. */
+static const char *fmt_ms(uint64_t ns, char *buf, size_t len)
+{
+	double t = (double)ns / 1e6;
+
+	if (t < 1.0)
+		snprintf(buf, len, "%.3f", t);
+	else if (t < 10.0)
+		snprintf(buf, len, "%.2f", t);
+	else if (t < 100.0)
+		snprintf(buf, len, "%.1f", t);
+	else if (t < 1000000.0)
+		snprintf(buf, len, "%.0f", t);
+	else
+		snprintf(buf, len, "%.3e", t);
+	return buf;
+}
+
+static void addr_text(uint32_t a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+}
+
+static unsigned loss_pct(const struct tally *t)
+{
+	return t->xmt ? (unsigned)((t->xmt - t->rcv) * 100ull / t->xmt) : 0;
+}
+
+/* One line per probe, as fping -c prints it. */
+static void print_probe(const struct ping_opts *p, int width, const struct rp_probe_result *r,
+			const struct tally *t)
+{
+	char name[16], a[16], b[16];
+
+	addr_text(r->addr, name, sizeof(name));
+	if (r->success)
+		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name, t->xmt - 1,
+		       RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
+		       fmt_ms(t->sum_ns / t->rcv, b, sizeof(b)), loss_pct(t));
+	else if (t->rcv)
+		printf("%-*s : [%u], timed out (%s avg, %u%% loss)\n", width, name, t->xmt - 1,
+		       fmt_ms(t->sum_ns / t->rcv, b, sizeof(b)), loss_pct(t));
+	else
+		printf("%-*s : [%u], timed out (NaN avg, %u%% loss)\n", width, name, t->xmt - 1,
+		       loss_pct(t));
+}
+
+static void print_summary(FILE *out, int width, uint32_t addr, const struct tally *t)
+{
+	char name[16], a[16], b[16], c[16];
+
+	addr_text(addr, name, sizeof(name));
+	fprintf(out, "%-*s : xmt/rcv/%%loss = %u/%u/%u%%", width, name, t->xmt, t->rcv,
+		loss_pct(t));
+	if (t->rcv)
+		fprintf(out, ", min/avg/max = %s/%s/%s", fmt_ms(t->min_ns, a, sizeof(a)),
+			fmt_ms(t->sum_ns / t->rcv, b, sizeof(b)), fmt_ms(t->max_ns, c, sizeof(c)));
+	fputc('\n', out);
+}
+
+static void print_json(int width, uint32_t addr, const struct tally *t)
+{
+	char name[16];
+
+	addr_text(addr, name, sizeof(name));
+	printf("{\"target\":\"%s\",\"sent\":%u,\"received\":%u,\"loss_pct\":%u", name, t->xmt,
+	       t->rcv, loss_pct(t));
+	if (t->rcv)
+		printf(",\"rtt_ms\":{\"min\":%.3f,\"avg\":%.3f,\"max\":%.3f}", t->min_ns / 1e6,
+		       (double)t->sum_ns / t->rcv / 1e6, t->max_ns / 1e6);
+	printf("}\n");
+}
+
+struct ping_run {
+	const struct ping_opts *p;
+	const struct rp_hosts *h;
+	struct tally *t;
+	int width;
+	uint64_t next;
+	uint64_t alive;
+};
+
+static bool next_target(void *arg, struct rp_shard_dev *d)
+{
+	struct ping_run *r = arg;
+
+	if (r->next == r->h->count)
+		return false;
+	*d = (struct rp_shard_dev){
+		.addr = rp_hosts_at(r->h, r->next),
+		.id = (uint32_t)r->next,
+		.interval_ms = (uint32_t)r->p->period_ms,
+		.count = (uint32_t)r->p->count,
+		.immediate = true,
+	};
+	r->next++;
+	return true;
+}
+
+static bool take_result(void *arg, const struct rp_probe_result *res)
+{
+	struct ping_run *r = arg;
+	const struct ping_opts *p = r->p;
+	struct tally *x = &r->t[res->id];
+
+	x->xmt++;
+	if (res->success) {
+		if (!x->rcv || res->rtt_ns < x->min_ns)
+			x->min_ns = res->rtt_ns;
+		if (res->rtt_ns > x->max_ns)
+			x->max_ns = res->rtt_ns;
+		x->sum_ns += res->rtt_ns;
+		x->rcv++;
+	}
+	if (p->count_given && !p->quiet && !p->json)
+		print_probe(p, r->width, res, x);
+	if (x->xmt < p->count)
+		return false;
+	r->alive += x->rcv > 0;
+	if (!p->count_given && !p->quiet && !p->json) {
+		char name[16];
+
+		addr_text(res->addr, name, sizeof(name));
+		printf("%s is %s\n", name, x->rcv ? "alive" : "unreachable");
+	}
+	return true;
+}
+
+static unsigned default_shards(const struct rp_conf *c, uint64_t targets)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = c->shards ? (unsigned)c->shards : (cpus > 8 ? 8 : cpus < 1 ? 1 : (unsigned)cpus);
+
+	return targets < 1000 ? 1 : n;
+}
+
+static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
+		    const struct rp_cidr_list *targets)
+{
+	struct rp_hosts h;
+	struct tally *t;
+	struct rp_prober *pr;
+	struct rp_prober_conf pc;
+	struct rp_shard_stats st;
+	uint32_t *per_shard;
+	struct ping_run run = {0};
+	uint64_t alive = 0;
+	uint32_t cap = 0;
+	int width = 7, ret;
+	char why[512];
+
+	rp_hosts_init(&h, targets->v, targets->n);
+	t = rp_xcalloc(h.count, sizeof(*t));
+	memset(&pc, 0, sizeof(pc));
+	pc.shards = default_shards(c, h.count);
+	/* Every target with more than one probe stays in its shard for the whole run;
+	 * single probes stream through a bounded window. */
+	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));
+	for (uint64_t i = 0; i < h.count; i++) {
+		uint32_t a = rp_hosts_at(&h, i);
+		char name[16];
+		int w;
+
+		addr_text(a, name, sizeof(name));
+		w = (int)strlen(name);
+		if (w > width)
+			width = w;
+		per_shard[rp_hash_u32(a) % pc.shards]++;
+	}
+	for (unsigned i = 0; i < pc.shards; i++)
+		if (per_shard[i] > cap)
+			cap = per_shard[i];
+	pc.weights = per_shard;
+	if (p->count == 1 && cap > 65536)
+		cap = 65536;
+	pc.capacity = cap ? cap : 1;
+	pc.timeout_ns = (uint64_t)p->timeout_ms * 1000000ull;
+	if (p->interval_ms >= 0) {
+		pc.rate_pps = p->interval_ms ? 1000.0 / (double)p->interval_ms : 0;
+		pc.burst = 1;
+	} else {
+		pc.rate_pps = c->ping_rate_limit;
+		pc.burst = (double)c->ping_burst_limit;
+	}
+	pc.tick_ns = p->period_ms < 20 ? 1000000ull : 5000000ull;
+	pc.backend = c->backend;
+	pc.icmp_mode = c->icmp_mode;
+	pc.feature_mask = RP_FEAT_ALL;
+	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "ringprobe ping: %s\n", why);
+		ret = RP_EXIT_RUNTIME;
+		goto out;
+	}
+	run.p = p;
+	run.h = &h;
+	run.t = t;
+	run.width = width;
+	if (rp_prober_run(pr, next_target, take_result, NULL, &run) == -EIO) {
+		rp_prober_stats(pr, &st);
+		fprintf(stderr, "ringprobe ping: %llu results were lost (result ring full)\n",
+			(unsigned long long)st.ring_drops);
+	}
+	alive = run.alive;
+	fflush(stdout);
+	rp_prober_stats(pr, &st);
+	/* Summaries go out in one buffered stream, not one write per fprintf. */
+	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+	if (p->json) {
+		for (uint64_t i = 0; i < h.count; i++)
+			print_json(width, rp_hosts_at(&h, i), &t[i]);
+	} else if (p->count_given) {
+		if (!p->quiet)
+			fputc('\n', stderr);
+		for (uint64_t i = 0; i < h.count; i++)
+			print_summary(stderr, width, rp_hosts_at(&h, i), &t[i]);
+	}
+	fflush(stderr);
+	rp_log(RP_LOG_INFO, "ping done",
+	       "targets=%llu alive=%llu sent=%llu replies=%llu timeouts=%llu late_sends=%llu "
+	       "ring_drops=%llu",
+	       (unsigned long long)h.count, (unsigned long long)alive,
+	       (unsigned long long)st.probes_sent, (unsigned long long)st.replies,
+	       (unsigned long long)st.timeouts, (unsigned long long)st.late_sends,
+	       (unsigned long long)st.ring_drops);
+	ret = alive == h.count ? RP_EXIT_OK : RP_EXIT_DOWN;
+	rp_prober_destroy(pr);
+out:
+	free(per_shard);
+	free(t);
+	rp_hosts_fini(&h);
+	return ret;
+}
+
 int rp_cmd_ping(int argc, char **argv)
 {
-	struct ping_opts p = {.count = 1, .period_ms = 1000, .timeout_ms = 500, .interval_ms = -1};
+	struct ping_opts p = {.count = 1, .period_ms = 1000, .timeout_ms = -1, .interval_ms = -1};
 	const struct rp_cli_cmd cmd = {
 	    .name = "ping",
 	    .usage = "[options] TARGET...",
@@ -125,13 +376,23 @@ int rp_cmd_ping(int argc, char **argv)
 			     "has %llu addresses, more than a /16; add --allow-large to probe it",
 			     (unsigned long long)rp_cidr_size(&targets.v[i]));
 	}
+	/* fping's default: 500 ms, or with -c the period up to 2 s. */
+	if (p.timeout_ms < 0)
+		p.timeout_ms = !p.count_given ? 500 : p.period_ms < 2000 ? p.period_ms : 2000;
 	if (p.timeout_ms > p.period_ms && p.count > 1)
 		rp_diags_add(&cli.diags, RP_DIAG_ERROR, "-t/--timeout", NULL,
 			     "%lld ms is longer than the period -p %lld ms",
 			     (long long)p.timeout_ms, (long long)p.period_ms);
 	ret = rp_cli__report(&cmd, &cli);
-	if (ret == RP_EXIT_OK)
-		ret = rp_cli__not_available("ping", "the probe engine");
+	if (ret == RP_EXIT_OK) {
+		/* One-shot output is parsed by scripts: only warnings and errors are logged
+		 * unless --log-level says otherwise. */
+		rp_log_setup(cli.conf.log.format,
+			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
+				     ? cli.conf.log.level
+				     : RP_LOG_WARN);
+		ret = run_ping(&p, &cli.conf, &targets);
+	}
 out:
 	rp_targets_free(&targets);
 	rp_cli__fini(&cli);

@@ -1,9 +1,19 @@
 /* `ringprobe sweep`: probe every host address of some networks once and list
  * the ones that answer. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_int.h"
+#include "io/engine.h"
+#include "ringprobe/hosts.h"
+#include "ringprobe/log.h"
+#include "ringprobe/permute.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/targets.h"
 
 struct sweep_opts {
@@ -28,6 +38,123 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 
 	if (o - sweep_opts == O_SNMP)
 		s->snmp = true;
+}
+
+struct sweep_run {
+	struct rp_hosts h;
+	struct rp_permute perm;
+	uint64_t done, alive;
+	uint64_t start_ns;
+	bool tty;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool next_host(void *arg, struct rp_shard_dev *d)
+{
+	struct sweep_run *r = arg;
+	uint64_t i;
+
+	if (!rp_permute_next(&r->perm, &i))
+		return false;
+	*d = (struct rp_shard_dev){.addr = rp_hosts_at(&r->h, i),
+				   .id = 0,
+				   .interval_ms = 1000,
+				   .count = 1,
+				   .immediate = true};
+	return true;
+}
+
+static bool take_result(void *arg, const struct rp_probe_result *res)
+{
+	struct sweep_run *r = arg;
+	uint32_t a = res->addr;
+
+	r->done++;
+	if (res->success) {
+		r->alive++;
+		if (r->tty)
+			fputs("\r\033[K", stderr);
+		printf("%u.%u.%u.%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+	}
+	return true;
+}
+
+static void progress(void *arg, const struct rp_shard_stats *st)
+{
+	struct sweep_run *r = arg;
+	double secs = (double)(now_ns() - r->start_ns) / 1e9;
+	double rate = secs > 0 ? (double)st->probes_sent / secs : 0;
+	uint64_t left = r->h.count - (st->probes_sent < r->h.count ? st->probes_sent : r->h.count);
+
+	if (!r->tty)
+		return;
+	fflush(stdout);
+	fprintf(stderr, "\r\033[K%llu/%llu probed (%.0f%%), %.0f/s, %llu alive, ETA %.0fs",
+		(unsigned long long)st->probes_sent, (unsigned long long)r->h.count,
+		100.0 * (double)st->probes_sent / (double)r->h.count, rate,
+		(unsigned long long)r->alive, rate > 0 ? (double)left / rate : 0.0);
+}
+
+static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
+{
+	struct sweep_run r = {.tty = isatty(STDERR_FILENO)};
+	struct rp_prober_conf pc = {0};
+	struct rp_prober *pr;
+	struct rp_shard_stats st;
+	uint64_t seed = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char why[512];
+	int ret;
+
+	rp_hosts_init(&r.h, nets->v, nets->n);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)now_ns();
+	rp_permute_init(&r.perm, r.h.count, seed);
+	pc.shards = c->shards ? (unsigned)c->shards : cpus > 8 ? 8 : cpus < 1 ? 1 : (unsigned)cpus;
+	if (r.h.count < 1000)
+		pc.shards = 1;
+	/* Hosts in flight per shard: what the rate sends within a timeout, with room. */
+	pc.capacity = (uint32_t)(c->ping_rate_limit * ((double)c->ping_timeout / 1e9 + 1) /
+				 pc.shards) + 1024;
+	if (pc.capacity > (1u << 20))
+		pc.capacity = 1u << 20;
+	pc.timeout_ns = (uint64_t)c->ping_timeout;
+	pc.rate_pps = c->ping_rate_limit;
+	pc.burst = (double)c->ping_burst_limit;
+	pc.tick_ns = 5000000;
+	pc.backend = c->backend;
+	pc.icmp_mode = c->icmp_mode;
+	pc.feature_mask = RP_FEAT_ALL;
+	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "ringprobe sweep: %s\n", why);
+		rp_hosts_fini(&r.h);
+		return RP_EXIT_RUNTIME;
+	}
+	r.start_ns = now_ns();
+	ret = rp_prober_run(pr, next_host, take_result, progress, &r);
+	rp_prober_stats(pr, &st);
+	fflush(stdout);
+	if (r.tty)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "swept %llu host%s in %zu network%s in %.1fs at %.0f/s: %llu alive\n",
+		(unsigned long long)r.h.count, r.h.count == 1 ? "" : "s", nets->n,
+		nets->n == 1 ? "" : "s", (double)(now_ns() - r.start_ns) / 1e9,
+		(double)st.probes_sent / ((double)(now_ns() - r.start_ns) / 1e9),
+		(unsigned long long)r.alive);
+	if (ret == -EIO)
+		fprintf(stderr, "ringprobe sweep: %llu results were lost (result ring full)\n",
+			(unsigned long long)st.ring_drops);
+	rp_prober_destroy(pr);
+	rp_hosts_fini(&r.h);
+	return ret < 0 ? RP_EXIT_RUNTIME : RP_EXIT_OK;
 }
 
 int rp_cmd_sweep(int argc, char **argv)
@@ -70,8 +197,15 @@ int rp_cmd_sweep(int argc, char **argv)
 			     (unsigned long long)rp_cidr_size(&nets.v[i]));
 	}
 	ret = rp_cli__report(&cmd, &cli);
-	if (ret == RP_EXIT_OK)
-		ret = rp_cli__not_available("sweep", "the probe engine");
+	if (ret == RP_EXIT_OK && s.snmp)
+		ret = rp_cli__not_available("sweep --snmp", "SNMP enrichment");
+	else if (ret == RP_EXIT_OK) {
+		rp_log_setup(cli.conf.log.format,
+			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
+				     ? cli.conf.log.level
+				     : RP_LOG_WARN);
+		ret = run_sweep(&cli.conf, &nets);
+	}
 out:
 	rp_targets_free(&nets);
 	rp_cli__fini(&cli);

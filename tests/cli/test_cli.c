@@ -200,17 +200,20 @@ Test(cli, ping_and_sweep_validate_targets)
 	cr_assert_not_null(strstr(r.err, "\"yaml\" is not one of text, json"), "%s", r.err);
 }
 
-/* Until the engine lands these commands validate everything, then say so and exit 3. */
-Test(cli, valid_commands_without_engine_exit_3)
+/* The daemon and sweep --snmp validate everything, then say they are not built yet. */
+Test(cli, valid_commands_without_their_engine_exit_3)
 {
-	run(&r, "sweep --allow-large --rate 5000 127.0.0.0/12");
+	run(&r, "sweep --snmp 127.0.0.0/30");
 	cr_assert_eq(r.status, 3, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "not available in this build yet"));
-	run(&r, "ping -q -c 3 -p 1000 -t 500 -i 0 --rate 100000 127.0.0.1 127.0.0.0/30");
-	cr_assert_eq(r.status, 3, "%s", r.err);
 	run(&r, "run --config " EXAMPLE);
 	cr_assert_eq(r.status, 3, "%s", r.err);
 	run(&r, "run --networks 10.1.0.0/24");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "influxdb.url: must be set"), "%s", r.err);
+	run(&r, "ping -c 3 -p 100 -t 500 127.0.0.1");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "-t/--timeout: error: 500 ms is longer than the period "
+					 "-p 100 ms"),
+			   "%s", r.err);
 }

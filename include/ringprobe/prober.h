@@ -1,0 +1,60 @@
+/* Several shards driven as one, for the one-shot commands (ping, sweep): devices are
+ * routed to shards by a hash of their address, fed through the command rings as room
+ * allows, and results are gathered from every result ring. The caller's thread owns it. */
+#ifndef RP_PROBER_H
+#define RP_PROBER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ringprobe/result.h"
+#include "ringprobe/shard.h"
+
+struct rp_prober;
+
+struct rp_prober_conf {
+	unsigned shards;        /* 1..64 */
+	uint32_t capacity;      /* devices in flight per shard */
+	uint64_t timeout_ns;
+	double rate_pps;        /* whole process; 0 = unpaced */
+	const uint32_t *weights; /* per shard, e.g. devices each will hold: the rate is
+				  * split in proportion (NULL = evenly) */
+	double burst;
+	uint64_t tick_ns;
+	int backend;
+	int icmp_mode;
+	unsigned feature_mask;
+};
+
+/** Creates and starts the shards (sockets opened first). -errno with why. */
+int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
+		     size_t whylen);
+/** Stops and frees; NULL is ok. */
+void rp_prober_destroy(struct rp_prober *p);
+/** Offers a device; false when its shard has no room now (offer it again later). */
+bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d);
+/** Tells the prober a device finished (its last result was seen): frees its room. */
+void rp_prober_finished(struct rp_prober *p, uint32_t addr);
+/** Pops up to max results from all shards. */
+uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max);
+/** Sum of every shard's counters. */
+void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out);
+/** Shard 0's engine choice (all shards choose alike). */
+void rp_prober_engine_info(const struct rp_prober *p, struct rp_engine_info *out);
+/** Stops every shard: no new probes, one timeout for replies, last results pushed. */
+void rp_prober_stop(struct rp_prober *p);
+/* Yields the next device to probe into *d; false when there are no more. */
+typedef bool (*rp_prober_source)(void *arg, struct rp_shard_dev *d);
+/* Takes one result; returns true when it was its device's last. */
+typedef bool (*rp_prober_sink)(void *arg, const struct rp_probe_result *r);
+/* Called about every 250 ms while running (progress lines); may be NULL. */
+typedef void (*rp_prober_tick)(void *arg, const struct rp_shard_stats *st);
+
+/** Feeds every device from `source`, hands every result to `sink`, until each device
+ *  has finished; then stops the shards. -EIO when results were lost (ring full). */
+int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink sink,
+		  rp_prober_tick tick, void *arg);
+/** Which shard an address belongs to. */
+unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr);
+
+#endif

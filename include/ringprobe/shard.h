@@ -1,0 +1,97 @@
+/* A probe shard: one thread that owns one engine (one ICMP socket), one timing wheel,
+ * one device table slice and one outgoing result ring. Devices reach it through its
+ * command ring (or rp_shard_add before it starts); results leave through its result
+ * ring; nothing else is shared, so nothing locks.
+ *
+ * The loop (one iteration per tick, ~5 ms):
+ *   read the clock once -> commands -> expire the wheel into the ready queue ->
+ *   time out overdue probes (FIFO in send order) -> send what is due, paced by a token
+ *   bucket -> one engine poll (submit, wait, drain) -> match replies -> push results. */
+#ifndef RP_SHARD_H
+#define RP_SHARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ringprobe/icmp.h"
+#include "ringprobe/siphash.h"
+
+struct rp_shard;
+struct rp_spsc;
+struct rp_engine_info;
+
+struct rp_shard_conf {
+	unsigned index;       /* 0..shards-1, carried in every probe */
+	uint32_t capacity;    /* devices this shard can hold */
+	uint64_t timeout_ns;  /* a reply later than this is a timeout */
+	double rate_pps;      /* this shard's share of the packet rate; 0 = unpaced */
+	double burst;         /* token bucket depth, packets */
+	uint64_t tick_ns;     /* longest sleep per iteration (5 ms) */
+	uint32_t max_fails;   /* failures in a row before suspension; 0 = never */
+	uint64_t backoff_ns;  /* a suspended device is probed once per backoff */
+	uint32_t result_ring; /* result ring capacity (power of two) */
+	uint32_t cmd_ring;    /* command ring capacity (power of two) */
+	struct rp_siphash_key key;
+	/* engine */
+	int backend;
+	int icmp_mode;
+	unsigned feature_mask;
+	uint32_t send_slots;
+	uint32_t recv_bufs;
+	uint32_t rcvbuf_bytes;
+	uint16_t ident;
+};
+
+/** Counters, readable from any thread (relaxed; refreshed once per iteration). */
+struct rp_shard_stats {
+	uint64_t devices;
+	uint64_t suspended;
+	uint64_t probes_sent;
+	uint64_t replies;                            /* valid, in time */
+	uint64_t timeouts;
+	uint64_t invalid[RP_REPLY_KIND_COUNT];       /* per kind; [RP_REPLY_OK] unused */
+	uint64_t send_errors;
+	uint64_t ring_drops;                         /* results lost to a full result ring */
+	uint64_t cmd_rejected;                       /* adds refused: shard full */
+	uint64_t late_sends;                         /* sent more than 10 ms after due */
+	uint64_t max_late_ns;
+	uint64_t loops;
+	uint64_t recv_nobufs;
+	bool done;                                   /* every device finished its count */
+};
+
+/** A device to add: probed every interval_ms, `count` times (0 = forever). */
+struct rp_shard_dev {
+	uint32_t addr;
+	uint32_t id;          /* the caller's id, returned in each result */
+	uint32_t interval_ms;
+	uint32_t count;
+	bool immediate;       /* first probe now (ping); else phase-spread (daemon) */
+};
+
+/** Creates the shard and opens its engine (socket first). -errno with why on failure. */
+int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
+		    size_t whylen);
+/** Stops (if running) and frees; NULL is ok. */
+void rp_shard_destroy(struct rp_shard *s);
+/** Adds a device before rp_shard_start (the caller owns the shard until then). -ENOSPC
+ *  when full, -EEXIST when the address is already there. */
+int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *d);
+/** Sends an add command from the controlling thread (the one producer of the command
+ *  ring) while the shard runs; false when the ring is full (offer again later). */
+bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *d);
+/** Sends a remove command for `addr`; false when the ring is full. */
+bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
+/** Starts the shard thread. */
+int rp_shard_start(struct rp_shard *s);
+/** Asks the thread to stop sending; it waits one timeout for replies, pushes the last
+ *  results and exits. Joins it. */
+void rp_shard_stop(struct rp_shard *s);
+/** The ring results leave by (the consumer pops it). */
+struct rp_spsc *rp_shard_results(struct rp_shard *s);
+/** Snapshot of the counters. */
+void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out);
+/** What the engine chose and why. */
+void rp_shard_engine_info(const struct rp_shard *s, struct rp_engine_info *out);
+
+#endif

@@ -1,0 +1,261 @@
+/* The engine front: picks the ICMP mode and the backend, owns the send buffer pool
+ * and the pending-send queue, and dispatches polls to the backend's ops table.
+ * One engine belongs to one shard thread (see engine.h). */
+#include "io/io_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ringprobe/compiler.h"
+#include "ringprobe/conf.h"
+#include "ringprobe/log.h"
+#include "ringprobe/xalloc.h"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} feature_names[] = {
+    {"uring", RP_FEAT_URING},
+    {"send_addr", RP_FEAT_SEND_ADDR},
+    {"multishot", RP_FEAT_RECV_MULTISHOT},
+    {"defer_taskrun", RP_FEAT_DEFER_TASKRUN},
+};
+
+/* $RINGPROBE_DISABLE: a comma list of feature names to clear, so that tests and users
+ * can force each fallback. Unknown names are logged once and ignored. */
+static unsigned env_disabled(void)
+{
+	const char *env = getenv("RINGPROBE_DISABLE");
+	unsigned bits = 0;
+
+	while (env && *env) {
+		size_t n = strcspn(env, ", ");
+		bool known = false;
+
+		for (size_t i = 0; n && i < RP_ARRAY_SIZE(feature_names); i++) {
+			if (strlen(feature_names[i].name) == n &&
+			    !strncmp(env, feature_names[i].name, n)) {
+				bits |= feature_names[i].bit;
+				known = true;
+			}
+		}
+		if (n && !known)
+			rp_log(RP_LOG_WARN, "unknown feature in RINGPROBE_DISABLE ignored",
+			       "feature=%.*s known=uring,send_addr,multishot,defer_taskrun", (int)n,
+			       env);
+		env += n;
+		env += strspn(env, ", ");
+	}
+	return bits;
+}
+
+/* "send_addr,multishot" or "none". */
+static void features_format(unsigned bits, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 1; i < RP_ARRAY_SIZE(feature_names); i++)
+		if ((bits & feature_names[i].bit) && o < len)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "",
+					      feature_names[i].name);
+	if (!o)
+		snprintf(buf, len, "none");
+}
+
+static int conf_check(const struct rp_engine_conf *c, char *why, size_t whylen)
+{
+	if (!c->send_slots || (c->send_slots & (c->send_slots - 1)) || c->send_slots > (1u << 24)) {
+		snprintf(why, whylen, "send_slots %u must be a power of two up to 2^24",
+			 c->send_slots);
+		return -EINVAL;
+	}
+	if (!c->recv_bufs || (c->recv_bufs & (c->recv_bufs - 1)) ||
+	    c->recv_bufs > RP_IO_MAX_RECV_BUFS) {
+		snprintf(why, whylen, "recv_bufs %u must be a power of two up to %u", c->recv_bufs,
+			 RP_IO_MAX_RECV_BUFS);
+		return -EINVAL;
+	}
+	if (c->backend < RP_BACKEND_AUTO || c->backend > RP_BACKEND_MMSG ||
+	    c->icmp_mode < RP_ICMP_AUTO || c->icmp_mode > RP_ICMP_DGRAM) {
+		snprintf(why, whylen, "backend %d or icmp_mode %d out of range", c->backend,
+			 c->icmp_mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every buffer gets its constant header once (STYLE.md section 6.4) and a message that
+ * points at it, so a send only writes the destination and the length. */
+static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident)
+{
+	e->nslots = n;
+	e->send_mem = rp_xaligned_calloc(64, (size_t)n * RP_IO_SEND_STRIDE);
+	e->slots = rp_xcalloc(n, sizeof(*e->slots));
+	e->free_stack = rp_xcalloc(n, sizeof(*e->free_stack));
+	e->queue = rp_xcalloc(n, sizeof(*e->queue));
+	for (uint32_t i = 0; i < n; i++) {
+		struct rp_io_slot *s = &e->slots[i];
+
+		rp_icmp_init(rp_io__slot_buf(e, i), ident);
+		s->sa.sin_family = AF_INET;
+		s->iov.iov_base = rp_io__slot_buf(e, i);
+		s->iov.iov_len = RP_ICMP_PKT_LEN;
+		s->msg.msg_name = &s->sa;
+		s->msg.msg_namelen = sizeof(s->sa);
+		s->msg.msg_iov = &s->iov;
+		s->msg.msg_iovlen = 1;
+		/* Popped from the top: buffer 0 first, in address order. */
+		e->free_stack[i] = n - 1 - i;
+	}
+	e->nfree = n;
+}
+
+static void pool_fini(struct rp_engine *e)
+{
+	free(e->send_mem);
+	free(e->slots);
+	free(e->free_stack);
+	free(e->queue);
+}
+
+/* "a; b", cut to fit: the sentence is for people, a lost tail is harmless. */
+static void join(char *out, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(out, len, "%s", a);
+
+	if (n >= 0 && (size_t)n + 2 < len)
+		snprintf(out + n, len - (size_t)n, "; %s", b);
+}
+
+/* Chooses the backend. `mask` is what config and environment allow. Writes the
+ * backend half of the start-up sentence into why. */
+static int backend_create(struct rp_engine *e, const struct rp_engine_conf *conf, unsigned mask,
+			  unsigned env_off, char *why, size_t whylen)
+{
+	char uwhy[160];
+	int rc;
+
+	if (conf->backend == RP_BACKEND_MMSG) {
+		snprintf(why, whylen, "mmsg (backend mmsg configured)");
+		return rp_io__mmsg_create(e, conf, why + strlen(why), whylen - strlen(why));
+	}
+	if (!(mask & RP_FEAT_URING)) {
+		const char *by =
+		    (env_off & RP_FEAT_URING) ? "RINGPROBE_DISABLE=uring" : "the feature mask";
+
+		if (conf->backend == RP_BACKEND_URING) {
+			snprintf(why, whylen, "backend uring configured but disabled by %s", by);
+			return -EOPNOTSUPP;
+		}
+		snprintf(why, whylen, "io_uring disabled by %s; using mmsg", by);
+		return rp_io__mmsg_create(e, conf, why + strlen(why), whylen - strlen(why));
+	}
+	rc = rp_io__uring_create(e, conf, mask, uwhy, sizeof(uwhy));
+	if (!rc || conf->backend == RP_BACKEND_URING) {
+		snprintf(why, whylen, "%s", uwhy);
+		return rc;
+	}
+	snprintf(why, whylen, "%s; using mmsg", uwhy);
+	return rp_io__mmsg_create(e, conf, why + strlen(why), whylen - strlen(why));
+}
+
+int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, char *why,
+		     size_t whylen)
+{
+	struct rp_engine *e;
+	struct rp_io_sock sock;
+	char swhy[160], bwhy[200], feats[64];
+	unsigned env_off, mask;
+	int rc;
+
+	rc = conf_check(conf, why, whylen);
+	if (rc)
+		return rc;
+	env_off = env_disabled();
+	mask = conf->feature_mask & ~env_off;
+	rc = rp_io__socket_open(conf, &sock, swhy, sizeof(swhy));
+	if (rc) {
+		snprintf(why, whylen, "%s", swhy);
+		return rc;
+	}
+	e = rp_xcalloc(1, sizeof(*e));
+	e->fd = sock.fd;
+	e->ip_header = sock.ip_header;
+	e->info.icmp_mode = sock.mode;
+	e->info.ip_header = sock.ip_header;
+	e->info.ident = sock.ident;
+	pool_init(e, conf->send_slots, (uint16_t)sock.ident);
+	bwhy[0] = '\0';
+	rc = backend_create(e, conf, mask, env_off, bwhy, sizeof(bwhy));
+	if (rc) {
+		join(why, whylen, swhy, bwhy);
+		pool_fini(e);
+		close(e->fd);
+		free(e);
+		return rc;
+	}
+	join(e->info.why, sizeof(e->info.why), swhy, bwhy);
+	snprintf(why, whylen, "%s", e->info.why);
+	features_format(e->info.features, feats, sizeof(feats));
+	rp_log(RP_LOG_INFO, "io engine ready", "backend=%s icmp=%s features=%s ident=%d why=\"%s\"",
+	       e->ops->name, e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats,
+	       e->info.ident, e->info.why);
+	*out = e;
+	return 0;
+}
+
+void rp_engine_destroy(struct rp_engine *e)
+{
+	if (!e)
+		return;
+	e->ops->destroy(e);
+	close(e->fd);
+	pool_fini(e);
+	free(e);
+}
+
+void rp_engine_info(const struct rp_engine *e, struct rp_engine_info *out)
+{
+	*out = e->info;
+}
+
+void *rp_engine_send_buf(struct rp_engine *e)
+{
+	if (RP_UNLIKELY(!e->nfree))
+		return NULL;
+	return rp_io__slot_buf(e, e->free_stack[--e->nfree]);
+}
+
+void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t dst)
+{
+	size_t off = (size_t)((uint8_t *)buf - e->send_mem);
+	uint32_t idx = (uint32_t)(off / RP_IO_SEND_STRIDE);
+	struct rp_io_slot *s = &e->slots[idx];
+
+	/* Only buffers from rp_engine_send_buf, at most RP_ICMP_PKT_LEN long. */
+	if (RP_UNLIKELY(off % RP_IO_SEND_STRIDE || idx >= e->nslots))
+		abort();
+	s->sa.sin_addr.s_addr = htonl(dst);
+	s->iov.iov_len = len < RP_ICMP_PKT_LEN ? len : RP_ICMP_PKT_LEN;
+	rp_io__queue_push(e, idx);
+}
+
+int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg)
+{
+	e->stats.polls++;
+	return e->ops->poll(e, timeout_ns, cb, arg);
+}
+
+void rp_engine_stats(const struct rp_engine *e, struct rp_engine_stats *out)
+{
+	*out = e->stats;
+}
+
+int rp_engine_fd(const struct rp_engine *e)
+{
+	return e->fd;
+}

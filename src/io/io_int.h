@@ -1,0 +1,117 @@
+/* Private to src/io: the engine's shared state, the send buffer pool and the backend
+ * ops table. uring.c and mmsg.c see struct rp_engine; nothing outside src/io does
+ * (STYLE.md section 3: include/ is the API, src/<module>/<module>_int.h is private).
+ *
+ * Send buffers: conf->send_slots buffers of RP_IO_SEND_STRIDE bytes in one block,
+ * each with a preallocated sockaddr_in, iovec and msghdr. A slot is always in exactly
+ * one place: the free stack, the caller's hands (rp_engine_send_buf .. send_queue), the
+ * pending queue, or in flight in the backend. So neither the stack nor the queue can
+ * overflow, and neither needs a bound check on push. */
+#ifndef RP_IO_INT_H
+#define RP_IO_INT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "io/engine.h"
+#include "ringprobe/icmp.h"
+
+/* A send buffer's size in the pool: RP_ICMP_PKT_LEN rounded up to a cache line. */
+#define RP_IO_SEND_STRIDE ((RP_ICMP_PKT_LEN + 63u) & ~63u)
+/* A receive buffer: room for io_uring_recvmsg_out, the sender's name, the control
+ * messages and a datagram far larger than any echo reply we send. */
+#define RP_IO_RECV_BUF_LEN 2048u
+/* Control space: SCM_TIMESTAMPNS needs CMSG_SPACE(16) = 32; leave room for one more. */
+#define RP_IO_CTRL_LEN 64u
+/* Largest provided buffer ring (the kernel's limit; bids are 16-bit). */
+#define RP_IO_MAX_RECV_BUFS 32768u
+
+/** The socket socket.c opened, and how. */
+struct rp_io_sock {
+	int fd;
+	int mode;	/* RP_ICMP_RAW or RP_ICMP_DGRAM */
+	int32_t ident;	/* identifier replies carry */
+	bool ip_header; /* raw: datagrams start with the IPv4 header */
+};
+
+/** Opens the ICMP socket per conf->icmp_mode (auto: dgram where ping_group_range
+ *  admits us, else raw), with filters, timestamps and buffer sizes set. Writes a
+ *  sentence about the choice into why. 0 or -errno (why says what failed). */
+int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock *out, char *why,
+		       size_t whylen);
+
+/** Per send buffer: destination and the message that points at the buffer. */
+struct rp_io_slot {
+	struct sockaddr_in sa;
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+/** A backend: uring.c or mmsg.c. Called only by engine.c. */
+struct rp_io_ops {
+	const char *name;
+	int (*poll)(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);
+	void (*destroy)(struct rp_engine *e);
+};
+
+struct rp_engine {
+	const struct rp_io_ops *ops;
+	void *be; /* the backend's own state; owned by the backend */
+	int fd;
+	bool ip_header;
+
+	uint8_t *send_mem; /* nslots * RP_IO_SEND_STRIDE, cache-line aligned */
+	struct rp_io_slot *slots;
+	uint32_t nslots; /* power of two */
+	uint32_t *free_stack;
+	uint32_t nfree;
+	uint32_t *queue; /* pending sends, FIFO; free-running indices masked on access */
+	uint32_t q_head, q_tail;
+
+	struct rp_engine_stats stats;
+	struct rp_engine_info info;
+};
+
+static inline uint32_t rp_io__queued(const struct rp_engine *e)
+{
+	return e->q_tail - e->q_head;
+}
+
+static inline uint32_t rp_io__queue_pop(struct rp_engine *e)
+{
+	return e->queue[e->q_head++ & (e->nslots - 1)];
+}
+
+static inline void rp_io__queue_push(struct rp_engine *e, uint32_t idx)
+{
+	e->queue[e->q_tail++ & (e->nslots - 1)] = idx;
+}
+
+static inline void rp_io__slot_release(struct rp_engine *e, uint32_t idx)
+{
+	e->free_stack[e->nfree++] = idx;
+}
+
+static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
+{
+	return e->send_mem + (size_t)idx * RP_IO_SEND_STRIDE;
+}
+
+/** Kernel receive time from one control message (CLOCK_REALTIME ns), or 0 when it is
+ *  not SCM_TIMESTAMPNS. Any thread; no system call. */
+uint64_t rp_io__cmsg_ns(const struct cmsghdr *c);
+
+/** Sets up the io_uring backend on e (socket and send pool already there), using the
+ *  RP_FEAT_* in mask that the kernel has. On success sets e->ops, e->be,
+ *  e->info.features and writes what was chosen into why; on failure (-errno) writes
+ *  why it could not, and e is unchanged. */
+int rp_io__uring_create(struct rp_engine *e, const struct rp_engine_conf *conf, unsigned mask,
+			char *why, size_t whylen);
+/** Sets up the sendmmsg/recvmmsg + epoll backend on e. Same contract. */
+int rp_io__mmsg_create(struct rp_engine *e, const struct rp_engine_conf *conf, char *why,
+		       size_t whylen);
+
+#endif

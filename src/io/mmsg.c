@@ -1,0 +1,195 @@
+/* The fallback backend, for kernels and containers without io_uring: sendmmsg of
+ * everything queued (batches of up to 1024), epoll_wait on the socket, then recvmmsg
+ * in batches of 64 until the socket is empty. On loopback at 20K probes/s it costs
+ * about what io_uring does (DESIGN.md "What was measured"). */
+#include "io/io_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ringprobe/compiler.h"
+#include "ringprobe/conf.h"
+#include "ringprobe/xalloc.h"
+
+#define SEND_BATCH 1024u
+#define RECV_BATCH 64u
+/* Datagrams one poll takes at most, so a flood cannot keep sends from going out. */
+#define RECV_PER_POLL 65536
+
+struct mmsg {
+	int epfd;
+	bool want_out; /* EPOLLOUT in the interest set: sends are waiting for room */
+	struct mmsghdr smsg[SEND_BATCH];
+	struct mmsghdr rmsg[RECV_BATCH];
+	struct iovec riov[RECV_BATCH];
+	struct sockaddr_in rname[RECV_BATCH];
+	uint64_t rctrl[RECV_BATCH][RP_IO_CTRL_LEN / sizeof(uint64_t)];
+	uint8_t *rbuf;
+};
+
+/* Sends the queue from its head. A partial sendmmsg sent a prefix: those slots are
+ * done and the rest goes in the next call. EAGAIN/ENOBUFS leave the rest queued for
+ * the next poll (counted once per refusal); any other error fails the first message
+ * of the batch alone (sendmmsg reports it when nothing was sent). */
+static void send_all(struct rp_engine *e, struct mmsg *m)
+{
+	uint32_t mask = e->nslots - 1;
+
+	while (rp_io__queued(e)) {
+		uint32_t n = rp_io__queued(e) < SEND_BATCH ? rp_io__queued(e) : SEND_BATCH;
+		int rc;
+
+		for (uint32_t i = 0; i < n; i++)
+			m->smsg[i].msg_hdr = e->slots[e->queue[(e->q_head + i) & mask]].msg;
+		rc = sendmmsg(e->fd, m->smsg, n, 0);
+		if (RP_LIKELY(rc > 0)) {
+			for (int i = 0; i < rc; i++)
+				rp_io__slot_release(e, rp_io__queue_pop(e));
+			e->stats.sent += (uint64_t)rc;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			e->stats.send_eagain++;
+			return;
+		}
+		e->stats.send_errors++;
+		rp_io__slot_release(e, rp_io__queue_pop(e));
+	}
+}
+
+/* Asks epoll for EPOLLOUT only while sends wait for room. */
+static void want_out(struct rp_engine *e, struct mmsg *m, bool want)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u)};
+
+	if (want == m->want_out)
+		return;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+		m->want_out = want;
+}
+
+static void deliver(struct rp_engine *e, struct mmsg *m, unsigned i, rp_rx_cb cb, void *arg)
+{
+	struct msghdr *h = &m->rmsg[i].msg_hdr;
+	struct rp_rx rx = {.buf = m->riov[i].iov_base, .len = m->rmsg[i].msg_len};
+
+	if (rx.len > RP_IO_RECV_BUF_LEN)
+		rx.len = RP_IO_RECV_BUF_LEN;
+	if (h->msg_namelen >= sizeof(struct sockaddr_in))
+		rx.src = ntohl(m->rname[i].sin_addr.s_addr);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+		rx.rx_ns = rx.rx_ns ? rx.rx_ns : rp_io__cmsg_ns(c);
+	cb(arg, &rx);
+}
+
+/* recvmmsg with MSG_DONTWAIT returns fewer than asked exactly when the socket ran
+ * dry, so a short batch ends the loop without a last EAGAIN call. */
+static int recv_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
+{
+	int got = 0, errs = 0;
+
+	while (got < RECV_PER_POLL) {
+		int rc;
+
+		for (unsigned i = 0; i < RECV_BATCH; i++) {
+			m->rmsg[i].msg_hdr.msg_namelen = sizeof(m->rname[i]);
+			m->rmsg[i].msg_hdr.msg_controllen = sizeof(m->rctrl[i]);
+			m->rmsg[i].msg_hdr.msg_flags = 0;
+		}
+		rc = recvmmsg(e->fd, m->rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (rc < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno != EINTR)
+				e->stats.recv_errors++;
+			/* A pending socket error is consumed by the call that reports it. */
+			if (++errs > 16)
+				break;
+			continue;
+		}
+		for (int i = 0; i < rc; i++)
+			deliver(e, m, (unsigned)i, cb, arg);
+		e->stats.received += (uint64_t)rc;
+		got += rc;
+		if ((unsigned)rc < RECV_BATCH)
+			break;
+	}
+	return got;
+}
+
+static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg)
+{
+	struct mmsg *m = e->be;
+
+	send_all(e, m);
+	want_out(e, m, rp_io__queued(e) != 0);
+	if (timeout_ns) {
+		uint64_t ms = (timeout_ns + 999999u) / 1000000u;
+		struct epoll_event ev;
+
+		if (epoll_wait(m->epfd, &ev, 1, ms > INT_MAX ? INT_MAX : (int)ms) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		if (rp_io__queued(e))
+			send_all(e, m);
+	}
+	return recv_all(e, m, cb, arg);
+}
+
+static void mmsg_destroy(struct rp_engine *e)
+{
+	struct mmsg *m = e->be;
+
+	close(m->epfd);
+	free(m->rbuf);
+	free(m);
+}
+
+static const struct rp_io_ops mmsg_ops = {
+    .name = "mmsg",
+    .poll = mmsg_poll,
+    .destroy = mmsg_destroy,
+};
+
+int rp_io__mmsg_create(struct rp_engine *e, const struct rp_engine_conf *conf, char *why,
+		       size_t whylen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct mmsg *m;
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+	(void)conf;
+	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, e->fd, &ev) < 0) {
+		int rc = -errno;
+
+		snprintf(why, whylen, "; epoll for mmsg failed: %s", strerror(-rc));
+		if (epfd >= 0)
+			close(epfd);
+		return rc;
+	}
+	m = rp_xcalloc(1, sizeof(*m));
+	m->epfd = epfd;
+	m->rbuf = rp_xaligned_calloc(64, (size_t)RECV_BATCH * RP_IO_RECV_BUF_LEN);
+	for (unsigned i = 0; i < RECV_BATCH; i++) {
+		struct msghdr *h = &m->rmsg[i].msg_hdr;
+
+		m->riov[i].iov_base = m->rbuf + (size_t)i * RP_IO_RECV_BUF_LEN;
+		m->riov[i].iov_len = RP_IO_RECV_BUF_LEN;
+		h->msg_name = &m->rname[i];
+		h->msg_iov = &m->riov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = m->rctrl[i];
+	}
+	e->ops = &mmsg_ops;
+	e->be = m;
+	e->info.backend = RP_BACKEND_MMSG;
+	e->info.features = 0;
+	return 0;
+}

@@ -1,0 +1,657 @@
+/* The shard loop: wheel -> probe -> engine -> ring. Everything here belongs to the
+ * shard's thread; other threads see only the rings and the stats snapshot. */
+#include "ringprobe/shard.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io/engine.h"
+#include "ringprobe/compiler.h"
+#include "ringprobe/devtable.h"
+#include "ringprobe/pace.h"
+#include "ringprobe/result.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/wheel.h"
+#include "ringprobe/xalloc.h"
+
+#define NS_PER_MS 1000000ull
+#define LATE_NS (10 * NS_PER_MS)
+#define RESULT_BATCH 256
+#define CMD_BATCH 256
+
+enum { CMD_ADD = 1, CMD_REMOVE = 2 };
+
+struct cmd {
+	uint8_t op;
+	uint8_t immediate;
+	uint16_t _pad;
+	uint32_t addr;
+	uint32_t id;
+	uint32_t interval_ms;
+	uint32_t count;
+};
+
+/* Per-device probe state, indexed by the device table's slot. */
+struct sdev {
+	struct rp_wheel_entry timer;
+	uint64_t sent_ns; /* CLOCK_REALTIME of the outstanding probe */
+	uint64_t due_ms;  /* when the current/next probe is due (monotonic ms) */
+	uint32_t id;
+	uint32_t interval_ms;
+	uint32_t seq;	    /* sequence of the last probe sent */
+	uint32_t remaining; /* probes still to send; UINT32_MAX = forever */
+	uint32_t fails;	    /* failures in a row */
+	uint8_t outstanding;
+	uint8_t suspended;
+	uint8_t queued;	  /* in the ready queue */
+	uint8_t answered; /* the probe `seq` got its reply */
+};
+
+/* A probe waiting for its reply, in send order: with one timeout for all, the order
+ * of sending is the order of expiry, so a FIFO replaces any timer structure. */
+struct pending {
+	uint64_t deadline_ns; /* monotonic */
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t seq;
+};
+
+struct ready {
+	uint32_t slot;
+	uint32_t gen;
+};
+
+struct rp_shard {
+	struct rp_shard_conf conf;
+	struct rp_engine *engine;
+	struct rp_engine_info info;
+	struct rp_devtable *table;
+	struct sdev *devs;
+	struct rp_wheel *wheel;
+	struct rp_spsc *results;
+	struct rp_spsc *cmds;
+	struct rp_pace pace;
+
+	struct pending *fifo; /* timeout FIFO */
+	uint32_t fifo_mask, fifo_head, fifo_tail;
+	struct ready *readyq; /* due, not yet sent (pacing, buffers) */
+	uint32_t ready_mask, ready_head, ready_tail;
+
+	struct rp_probe_result batch[RESULT_BATCH];
+	uint32_t nbatch;
+	uint32_t active;      /* devices with probes left or outstanding */
+	uint32_t outstanding; /* probes sent and not yet answered or timed out */
+	bool buf_starved; /* the last send round ran out of send buffers */
+
+	uint64_t now_ns; /* monotonic, read once per iteration */
+	uint64_t now_ms;
+	uint64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
+	uint64_t imm_next_ns;  /* first due of the next immediate device (paced) */
+
+	struct rp_shard_stats local; /* the thread's own counters */
+	struct rp_shard_stats _Alignas(RP_CACHELINE) shared;
+	atomic_uint_fast64_t seqlock;
+
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint32_t v = 2;
+
+	while (v < n && v < (1u << 31))
+		v <<= 1;
+	return v;
+}
+
+int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
+		    size_t whylen)
+{
+	struct rp_shard *s = rp_xaligned_calloc(RP_CACHELINE, sizeof(*s));
+	struct rp_engine_conf ec = {
+	    .backend = conf->backend,
+	    .icmp_mode = conf->icmp_mode,
+	    .feature_mask = conf->feature_mask,
+	    .send_slots = conf->send_slots,
+	    .recv_bufs = conf->recv_bufs,
+	    .rcvbuf_bytes = conf->rcvbuf_bytes,
+	    .ident = conf->ident,
+	};
+	int ret;
+
+	s->conf = *conf;
+	ret = rp_engine_create(&s->engine, &ec, why, whylen);
+	if (ret < 0)
+		goto out_free;
+	rp_engine_info(s->engine, &s->info);
+	ret = rp_devtable_create(&s->table, conf->capacity);
+	if (ret < 0) {
+		snprintf(why, whylen, "shard capacity %u is invalid", conf->capacity);
+		goto out_engine;
+	}
+	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	s->now_ms = s->now_ns / NS_PER_MS;
+	ret = rp_wheel_create(&s->wheel, RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, s->now_ms);
+	if (ret < 0)
+		goto out_table;
+	ret = rp_spsc_create(&s->results, conf->result_ring, sizeof(struct rp_probe_result));
+	if (ret < 0)
+		goto out_wheel;
+	ret = rp_spsc_create(&s->cmds, conf->cmd_ring, sizeof(struct cmd));
+	if (ret < 0)
+		goto out_results;
+	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
+	for (uint32_t i = 0; i < conf->capacity; i++)
+		rp_wheel_entry_init(&s->devs[i].timer);
+	s->fifo_mask = pow2_at_least(2ull * conf->capacity) - 1;
+	s->fifo = rp_xcalloc((size_t)s->fifo_mask + 1, sizeof(*s->fifo));
+	s->ready_mask = pow2_at_least(conf->capacity) - 1;
+	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
+	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
+	s->mono_to_real = clock_ns(CLOCK_REALTIME) - s->now_ns;
+	*out = s;
+	return 0;
+
+out_results:
+	rp_spsc_destroy(s->results);
+out_wheel:
+	rp_wheel_destroy(s->wheel);
+out_table:
+	rp_devtable_destroy(s->table);
+out_engine:
+	rp_engine_destroy(s->engine);
+out_free:
+	free(s);
+	return ret;
+}
+
+void rp_shard_destroy(struct rp_shard *s)
+{
+	if (!s)
+		return;
+	rp_shard_stop(s);
+	free(s->readyq);
+	free(s->fifo);
+	free(s->devs);
+	rp_spsc_destroy(s->cmds);
+	rp_spsc_destroy(s->results);
+	rp_wheel_destroy(s->wheel);
+	rp_devtable_destroy(s->table);
+	rp_engine_destroy(s->engine);
+	free(s);
+}
+
+struct rp_spsc *rp_shard_results(struct rp_shard *s)
+{
+	return s->results;
+}
+
+void rp_shard_engine_info(const struct rp_shard *s, struct rp_engine_info *out)
+{
+	*out = s->info;
+}
+
+/* The stats snapshot is written by the shard and read by anyone: a sequence counter
+ * around a plain copy (odd while writing), so readers never see a torn snapshot. */
+static void publish(struct rp_shard *s)
+{
+	uint64_t seq = atomic_load_explicit(&s->seqlock, memory_order_relaxed);
+	struct rp_engine_stats es;
+
+	rp_engine_stats(s->engine, &es);
+	s->local.devices = rp_devtable_count(s->table);
+	s->local.suspended = rp_devtable_suspended_count(s->table);
+	s->local.send_errors = es.send_errors;
+	s->local.recv_nobufs = es.recv_nobufs;
+	s->local.ring_drops = rp_spsc_drops(s->results);
+	/* A pairs with C: readers that see an even, unchanged counter saw whole data. */
+	atomic_store_explicit(&s->seqlock, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	memcpy(&s->shared, &s->local, sizeof(s->shared));
+	/* B pairs with D. */
+	atomic_store_explicit(&s->seqlock, seq + 2, memory_order_release);
+}
+
+void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out)
+{
+	struct rp_shard *m = (struct rp_shard *)s;
+	uint64_t a, b;
+
+	do {
+		/* D pairs with B. */
+		a = atomic_load_explicit(&m->seqlock, memory_order_acquire);
+		memcpy(out, &m->shared, sizeof(*out));
+		/* C pairs with A. */
+		atomic_thread_fence(memory_order_acquire);
+		b = atomic_load_explicit(&m->seqlock, memory_order_relaxed);
+	} while ((a & 1) || a != b);
+}
+
+static void emit(struct rp_shard *s, const struct rp_probe_result *r)
+{
+	if (s->nbatch == RESULT_BATCH) {
+		rp_spsc_push(s->results, s->batch, s->nbatch);
+		s->nbatch = 0;
+	}
+	s->batch[s->nbatch++] = *r;
+}
+
+static void flush_results(struct rp_shard *s)
+{
+	if (s->nbatch) {
+		rp_spsc_push(s->results, s->batch, s->nbatch);
+		s->nbatch = 0;
+	}
+}
+
+/* A device with nothing left to send and nothing outstanding is finished; its slot
+ * is freed (the generation moves on, so a straggling reply counts as stale). */
+static void maybe_finished(struct rp_shard *s, struct sdev *d)
+{
+	if (d->remaining == 0 && !d->outstanding && !d->queued && !rp_wheel_is_linked(&d->timer)) {
+		s->active--;
+		rp_devtable_remove(s->table, (uint32_t)(d - s->devs));
+	}
+}
+
+static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
+{
+	struct rp_shard *s = arg;
+	struct sdev *d = RP_CONTAINER_OF(e, struct sdev, timer);
+	uint32_t slot = (uint32_t)(d - s->devs);
+
+	/* The ready queue holds at most one entry per device, so it cannot overflow. */
+	d->queued = 1;
+	s->readyq[s->ready_tail++ & s->ready_mask] =
+	    (struct ready){slot, rp_devtable_gen(s->table, slot)};
+}
+
+static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
+{
+	struct rp_probe_result r = {
+	    .sent_ns = d->sent_ns,
+	    .addr = rp_devtable_addr(s->table, slot),
+	    .id = d->id,
+	    .success = 0,
+	    .suspended = d->suspended,
+	};
+
+	d->outstanding = 0;
+	s->outstanding--;
+	s->local.timeouts++;
+	d->fails++;
+	if (s->conf.max_fails && !d->suspended && d->fails >= s->conf.max_fails) {
+		d->suspended = 1;
+		rp_devtable_suspend(s->table, slot, s->now_ms + s->conf.backoff_ns / NS_PER_MS);
+	}
+	emit(s, &r);
+	maybe_finished(s, d);
+}
+
+static void expire_timeouts(struct rp_shard *s)
+{
+	while (s->fifo_head != s->fifo_tail) {
+		struct pending *p = &s->fifo[s->fifo_head & s->fifo_mask];
+		struct sdev *d;
+
+		if ((int64_t)(s->now_ns - p->deadline_ns) < 0)
+			break;
+		s->fifo_head++;
+		if (!rp_devtable_is_live(s->table, p->slot, p->gen))
+			continue;
+		d = &s->devs[p->slot];
+		if (d->outstanding && d->seq == p->seq)
+			fail(s, p->slot, d);
+	}
+}
+
+static void schedule_next(struct rp_shard *s, struct sdev *d)
+{
+	uint64_t step = d->suspended ? s->conf.backoff_ns / NS_PER_MS : d->interval_ms;
+
+	if (d->remaining == 0)
+		return;
+	d->due_ms += step ? step : 1;
+	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+}
+
+static void send_ready(struct rp_shard *s)
+{
+	uint32_t want = s->ready_tail - s->ready_head;
+	uint32_t n = rp_pace_take(&s->pace, s->now_ns, want), sent = 0;
+
+	s->buf_starved = false;
+
+	while (sent < n) {
+		struct ready *r = &s->readyq[s->ready_head & s->ready_mask];
+		struct sdev *d;
+		struct rp_probe_stamp st;
+		void *buf;
+
+		if (!rp_devtable_is_live(s->table, r->slot, r->gen)) {
+			s->ready_head++;
+			continue;
+		}
+		buf = rp_engine_send_buf(s->engine);
+		if (!buf) {
+			/* Every buffer in flight: the rest waits for the next poll. */
+			s->buf_starved = true;
+			break;
+		}
+		s->ready_head++;
+		sent++;
+		d = &s->devs[r->slot];
+		d->queued = 0;
+		/* The previous probe is still out (timeout >= interval): it failed. */
+		if (d->outstanding)
+			fail(s, r->slot, d);
+		d->seq++;
+		d->sent_ns = clock_ns(CLOCK_REALTIME);
+		st = (struct rp_probe_stamp){
+		    .addr = rp_devtable_addr(s->table, r->slot),
+		    .slot = r->slot,
+		    .gen = r->gen,
+		    .seq = d->seq,
+		    .sent_ns = d->sent_ns,
+		    .shard = (uint8_t)s->conf.index,
+		};
+		rp_icmp_stamp(buf, &s->conf.key, &st);
+		rp_engine_send_queue(s->engine, buf, RP_ICMP_PKT_LEN, st.addr);
+		d->outstanding = 1;
+		s->outstanding++;
+		d->answered = 0;
+		if (d->remaining != UINT32_MAX)
+			d->remaining--;
+		s->local.probes_sent++;
+		if (s->now_ms > d->due_ms && (s->now_ms - d->due_ms) * NS_PER_MS > LATE_NS)
+			s->local.late_sends++;
+		if (s->now_ms > d->due_ms &&
+		    (s->now_ms - d->due_ms) * NS_PER_MS > s->local.max_late_ns)
+			s->local.max_late_ns = (s->now_ms - d->due_ms) * NS_PER_MS;
+		s->fifo[s->fifo_tail++ & s->fifo_mask] = (struct pending){
+		    .deadline_ns = s->now_ns + s->conf.timeout_ns,
+		    .slot = r->slot,
+		    .gen = r->gen,
+		    .seq = d->seq,
+		};
+		schedule_next(s, d);
+	}
+	/* Tokens taken but not used (buffers ran out) go back to the bucket. */
+	if (s->pace.rate > 0)
+		s->pace.tokens += n - sent;
+}
+
+static void on_rx(void *arg, const struct rp_rx *rx)
+{
+	struct rp_shard *s = arg;
+	struct rp_probe_stamp st;
+	enum rp_reply_kind k;
+	struct sdev *d;
+	uint64_t rtt;
+
+	k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, rx->src,
+			  s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
+	if (k == RP_REPLY_FORGED && st.shard == s->conf.index && st.slot < s->conf.capacity &&
+	    rp_devtable_is_live(s->table, st.slot, st.gen) &&
+	    rp_devtable_addr(s->table, st.slot) != rx->src)
+		k = RP_REPLY_WRONG_SOURCE;
+	if (k != RP_REPLY_OK)
+		goto invalid;
+	if (st.shard != s->conf.index || st.slot >= s->conf.capacity) {
+		k = RP_REPLY_FORGED; /* a valid MAC for another shard cannot happen by chance */
+		goto invalid;
+	}
+	if (!rp_devtable_is_live(s->table, st.slot, st.gen)) {
+		k = RP_REPLY_STALE;
+		goto invalid;
+	}
+	d = &s->devs[st.slot];
+	if (st.seq != d->seq || !d->outstanding) {
+		/* The latest probe answered twice, or it (or an older one) already failed. */
+		if (st.seq == d->seq)
+			k = d->answered ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
+		else
+			k = rx->rx_ns && rx->rx_ns - st.sent_ns <= s->conf.timeout_ns
+				? RP_REPLY_DUPLICATE
+				: RP_REPLY_LATE;
+		goto invalid;
+	}
+	rtt = rx->rx_ns > st.sent_ns ? rx->rx_ns - st.sent_ns : 0;
+	if (!rx->rx_ns)
+		rtt = s->now_ns + s->mono_to_real - st.sent_ns;
+	if (rtt > s->conf.timeout_ns) {
+		/* Answered after its deadline: the FIFO will count the timeout. */
+		k = RP_REPLY_LATE;
+		goto invalid;
+	}
+	d->outstanding = 0;
+	s->outstanding--;
+	d->answered = 1;
+	d->fails = 0;
+	rp_devtable_touch(s->table, st.slot, s->now_ms);
+	{
+		struct rp_probe_result r = {
+		    .sent_ns = st.sent_ns,
+		    .addr = rx->src,
+		    .rtt_ns = rtt,
+		    .id = d->id,
+		    .success = 1,
+		    .suspended = d->suspended,
+		};
+
+		emit(s, &r);
+	}
+	if (d->suspended) {
+		/* Back: resume the normal interval from the next due. */
+		d->suspended = 0;
+		rp_devtable_resume(s->table, st.slot);
+		if (rp_wheel_is_linked(&d->timer)) {
+			rp_wheel_cancel(s->wheel, &d->timer);
+			d->due_ms = s->now_ms + d->interval_ms;
+			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+		}
+	}
+	s->local.replies++;
+	maybe_finished(s, d);
+	return;
+invalid:
+	s->local.invalid[k]++;
+}
+
+static int add_dev(struct rp_shard *s, const struct cmd *c)
+{
+	bool is_new = false;
+	int32_t slot;
+	struct sdev *d;
+
+	if (rp_devtable_lookup(s->table, c->addr) >= 0)
+		return -EEXIST;
+	if (rp_devtable_count(s->table) >= s->conf.capacity)
+		return -ENOSPC;
+	slot = rp_devtable_add(s->table, c->addr, s->now_ms, &is_new, NULL);
+	d = &s->devs[slot];
+	rp_wheel_cancel(s->wheel, &d->timer);
+	*d = (struct sdev){.id = c->id, .interval_ms = c->interval_ms ? c->interval_ms : 1000};
+	rp_wheel_entry_init(&d->timer);
+	d->remaining = c->count ? c->count : UINT32_MAX;
+	if (c->immediate) {
+		/* One-shot devices start as soon as the rate lets them: spread their first
+		 * dues at the shard's rate so the schedule is the paced one (and a probe
+		 * is late only when the shard falls behind it). */
+		if ((int64_t)(s->imm_next_ns - s->now_ns) < 0)
+			s->imm_next_ns = s->now_ns;
+		d->due_ms = s->imm_next_ns / NS_PER_MS;
+		if (s->conf.rate_pps > 0)
+			s->imm_next_ns += (uint64_t)(1e9 / s->conf.rate_pps);
+	} else {
+		d->due_ms = rp_wheel_phase_due(c->addr, d->interval_ms, s->now_ms);
+	}
+	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+	s->active++;
+	return 0;
+}
+
+static void remove_dev(struct rp_shard *s, uint32_t addr)
+{
+	int32_t slot = rp_devtable_lookup(s->table, addr);
+	struct sdev *d;
+
+	if (slot < 0)
+		return;
+	d = &s->devs[slot];
+	if (d->remaining != 0 || d->outstanding || d->queued || rp_wheel_is_linked(&d->timer))
+		s->active--;
+	rp_wheel_cancel(s->wheel, &d->timer);
+	if (d->outstanding)
+		s->outstanding--;
+	d->outstanding = 0;
+	d->queued = 0;
+	d->remaining = 0;
+	rp_devtable_remove(s->table, (uint32_t)slot);
+}
+
+int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *dv)
+{
+	struct cmd c = {.op = CMD_ADD,
+			.immediate = dv->immediate,
+			.addr = dv->addr,
+			.id = dv->id,
+			.interval_ms = dv->interval_ms,
+			.count = dv->count};
+
+	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	s->now_ms = s->now_ns / NS_PER_MS;
+	return add_dev(s, &c);
+}
+
+bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *dv)
+{
+	struct cmd c = {.op = CMD_ADD,
+			.immediate = dv->immediate,
+			.addr = dv->addr,
+			.id = dv->id,
+			.interval_ms = dv->interval_ms,
+			.count = dv->count};
+
+	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
+}
+
+bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr)
+{
+	struct cmd c = {.op = CMD_REMOVE, .addr = addr};
+
+	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
+}
+
+static void run_commands(struct rp_shard *s)
+{
+	struct cmd cmds[CMD_BATCH];
+	uint32_t n = rp_spsc_pop(s->cmds, cmds, CMD_BATCH);
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (cmds[i].op == CMD_ADD) {
+			if (add_dev(s, &cmds[i]) == -ENOSPC)
+				s->local.cmd_rejected++;
+		} else if (cmds[i].op == CMD_REMOVE) {
+			remove_dev(s, cmds[i].addr);
+		}
+	}
+}
+
+static void sleep_until(uint64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			      .tv_nsec = (long)(deadline_ns % 1000000000ull)};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void *shard_main(void *arg)
+{
+	struct rp_shard *s = arg;
+	uint64_t stop_at = 0;
+
+	for (;;) {
+		uint64_t wait;
+		uint64_t next;
+
+		s->now_ns = clock_ns(CLOCK_MONOTONIC);
+		s->now_ms = s->now_ns / NS_PER_MS;
+		s->local.loops++;
+		run_commands(s);
+		if (!stop_at) {
+			rp_wheel_run(s->wheel, s->now_ms, on_due, s);
+			send_ready(s);
+		}
+		expire_timeouts(s);
+		flush_results(s);
+		s->local.done = s->active == 0;
+		publish(s);
+		if (!stop_at && atomic_load_explicit(&s->stop, memory_order_acquire))
+			stop_at = s->now_ns + s->conf.timeout_ns;
+		if (stop_at &&
+		    ((int64_t)(s->now_ns - stop_at) >= 0 || s->fifo_head == s->fifo_tail))
+			break;
+		/* Sleep a tick; sooner when work is waiting only for a token or a buffer. */
+		/* A tick's worth of tokens accumulates while we sleep, so pacing needs no
+		 * shorter sleep; only running out of send buffers (an unpaced burst) does. */
+		wait = s->conf.tick_ns;
+		if (s->ready_head != s->ready_tail) {
+			next = rp_pace_wait_ns(&s->pace);
+			if (s->buf_starved)
+				wait = 200000;
+			else if (next > wait)
+				wait = next;
+		}
+		if (s->active == 0 && !stop_at)
+			wait = s->conf.tick_ns;
+		/* Submit and drain without waiting, then sleep out the tick: waking on every
+		 * completion would cost a system call per reply; replies wait in the socket
+		 * with their kernel timestamps, so batching them costs no accuracy. */
+		rp_engine_poll(s->engine, 0, on_rx, s);
+		sleep_until(s->now_ns + wait);
+	}
+	/* Whatever is still outstanding at the end did not answer in time. */
+	s->now_ns = clock_ns(CLOCK_MONOTONIC) + s->conf.timeout_ns;
+	expire_timeouts(s);
+	flush_results(s);
+	s->local.done = true;
+	publish(s);
+	return NULL;
+}
+
+int rp_shard_start(struct rp_shard *s)
+{
+	int ret;
+
+	publish(s);
+	ret = -pthread_create(&s->thread, NULL, shard_main, s);
+	if (ret == 0)
+		s->started = true;
+	return ret;
+}
+
+void rp_shard_stop(struct rp_shard *s)
+{
+	if (!s->started)
+		return;
+	atomic_store_explicit(&s->stop, true, memory_order_release);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+}

@@ -1,0 +1,174 @@
+/* ICMP echo build and reply validation (zmap module_icmp_echo.c, validate.c). */
+#include "ringprobe/icmp.h"
+
+#include <string.h>
+
+#define ICMP_ECHOREPLY_T 0
+#define ICMP_ECHO_T 8
+#define PAYLOAD_VERSION 1
+
+/* Payload offsets (see the table in icmp.h). */
+enum {
+	OFF_MAGIC = 0,
+	OFF_SHARD = 4,
+	OFF_VERSION = 5,
+	OFF_SLOT = 8,
+	OFF_GEN = 12,
+	OFF_SEQ = 16,
+	OFF_SENT = 24,
+	OFF_MAC = 32,
+};
+
+static const char *const kind_names[RP_REPLY_KIND_COUNT] = {
+	[RP_REPLY_OK] = "ok",
+	[RP_REPLY_TRUNCATED] = "truncated",
+	[RP_REPLY_NOT_ECHO] = "not_echo",
+	[RP_REPLY_FOREIGN] = "foreign",
+	[RP_REPLY_CORRUPTED] = "corrupted",
+	[RP_REPLY_FORGED] = "forged",
+	[RP_REPLY_WRONG_SOURCE] = "wrong_source",
+	[RP_REPLY_STALE] = "stale",
+	[RP_REPLY_DUPLICATE] = "duplicate",
+	[RP_REPLY_LATE] = "late",
+};
+
+const char *rp_reply_kind_name(enum rp_reply_kind k)
+{
+	return (unsigned)k < RP_REPLY_KIND_COUNT ? kind_names[k] : "unknown";
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+uint16_t rp_icmp_checksum(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t sum = 0;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)p[0] << 8 | p[1];
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The MAC binds the reply to the address probed and to the probe itself. */
+static uint64_t mac(const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
+{
+	unsigned char m[28];
+
+	put32(m, s->addr);
+	put32(m + 4, s->slot);
+	put32(m + 8, s->gen);
+	put32(m + 12, s->seq);
+	put64(m + 16, s->sent_ns);
+	put32(m + 24, s->shard);
+	return rp_siphash24(key, m, sizeof(m));
+}
+
+void rp_icmp_init(void *pkt, uint16_t ident)
+{
+	unsigned char *p = pkt;
+
+	memset(p, 0, RP_ICMP_PKT_LEN);
+	p[0] = ICMP_ECHO_T;
+	p[1] = 0;
+	p[4] = (unsigned char)(ident >> 8);
+	p[5] = (unsigned char)ident;
+	put32(p + RP_ICMP_HDR_LEN + OFF_MAGIC, RP_ICMP_MAGIC);
+	p[RP_ICMP_HDR_LEN + OFF_VERSION] = PAYLOAD_VERSION;
+}
+
+void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
+{
+	unsigned char *p = pkt;
+	unsigned char *pl = p + RP_ICMP_HDR_LEN;
+	uint16_t sum;
+
+	p[2] = p[3] = 0;
+	p[6] = (unsigned char)(s->seq >> 8);
+	p[7] = (unsigned char)s->seq;
+	pl[OFF_SHARD] = s->shard;
+	put32(pl + OFF_SLOT, s->slot);
+	put32(pl + OFF_GEN, s->gen);
+	put32(pl + OFF_SEQ, s->seq);
+	put64(pl + OFF_SENT, s->sent_ns);
+	put64(pl + OFF_MAC, mac(key, s));
+	sum = rp_icmp_checksum(p, RP_ICMP_PKT_LEN);
+	p[2] = (unsigned char)(sum >> 8);
+	p[3] = (unsigned char)sum;
+}
+
+enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, uint32_t src,
+				 int32_t ident, const struct rp_siphash_key *key,
+				 struct rp_probe_stamp *out)
+{
+	const unsigned char *p = buf;
+	const unsigned char *pl;
+	size_t icmp_len;
+
+	if (ip_header) {
+		size_t ihl;
+
+		if (len < 20)
+			return RP_REPLY_TRUNCATED;
+		ihl = (size_t)(p[0] & 0x0f) * 4;
+		if ((p[0] >> 4) != 4 || ihl < 20)
+			return RP_REPLY_FOREIGN;
+		if (len < ihl + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		p += ihl;
+		len -= ihl;
+	}
+	if (len < RP_ICMP_HDR_LEN)
+		return RP_REPLY_TRUNCATED;
+	if (p[0] != ICMP_ECHOREPLY_T || p[1] != 0)
+		return RP_REPLY_NOT_ECHO;
+	if (ident >= 0 && ((uint32_t)p[4] << 8 | p[5]) != (uint32_t)ident)
+		return RP_REPLY_FOREIGN;
+	icmp_len = len;
+	if (icmp_len < RP_ICMP_PKT_LEN)
+		return icmp_len >= RP_ICMP_HDR_LEN + 4 &&
+				       get32(p + RP_ICMP_HDR_LEN + OFF_MAGIC) != RP_ICMP_MAGIC
+			       ? RP_REPLY_FOREIGN
+			       : RP_REPLY_TRUNCATED;
+	pl = p + RP_ICMP_HDR_LEN;
+	if (get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
+		return RP_REPLY_FOREIGN;
+	/* The sum over header and payload, checksum included, folds to zero. Extra bytes
+	 * past our payload (padding) take part, as they would in the sender's sum. */
+	if (rp_icmp_checksum(p, icmp_len) != 0)
+		return RP_REPLY_CORRUPTED;
+	out->addr = src;
+	out->shard = pl[OFF_SHARD];
+	out->slot = get32(pl + OFF_SLOT);
+	out->gen = get32(pl + OFF_GEN);
+	out->seq = get32(pl + OFF_SEQ);
+	out->sent_ns = get64(pl + OFF_SENT);
+	if (get64(pl + OFF_MAC) != mac(key, out))
+		return RP_REPLY_FORGED;
+	return RP_REPLY_OK;
+}

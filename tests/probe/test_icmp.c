@@ -1,0 +1,209 @@
+/* ICMP build, parse and MAC: every malformed reply kind the parser decides. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "ringprobe/icmp.h"
+
+static const struct rp_siphash_key key = {0x0123456789abcdefull, 0xfedcba9876543210ull};
+static const struct rp_probe_stamp stamp = {
+	.addr = 0x7f000005, .slot = 12345, .gen = 7, .seq = 70001, .sent_ns = 1732550400123456789ull,
+	.shard = 3};
+
+/* An echo reply as the kernel returns it: the request with type 0 and the checksum fixed. */
+static size_t make_reply(unsigned char *buf, bool ip_header, uint16_t ident)
+{
+	unsigned char *icmp = buf + (ip_header ? 20 : 0);
+	uint16_t sum;
+
+	memset(buf, 0, 20);
+	rp_icmp_init(icmp, ident);
+	rp_icmp_stamp(icmp, &key, &stamp);
+	icmp[0] = 0;
+	icmp[2] = icmp[3] = 0;
+	sum = rp_icmp_checksum(icmp, RP_ICMP_PKT_LEN);
+	icmp[2] = (unsigned char)(sum >> 8);
+	icmp[3] = (unsigned char)sum;
+	if (ip_header) {
+		buf[0] = 0x45;
+		buf[9] = 1;
+	}
+	return (ip_header ? 20 : 0) + RP_ICMP_PKT_LEN;
+}
+
+static void fix_checksum(unsigned char *icmp, size_t len)
+{
+	uint16_t sum;
+
+	icmp[2] = icmp[3] = 0;
+	sum = rp_icmp_checksum(icmp, len);
+	icmp[2] = (unsigned char)(sum >> 8);
+	icmp[3] = (unsigned char)sum;
+}
+
+Test(icmp, request_is_a_valid_echo_with_payload)
+{
+	unsigned char pkt[RP_ICMP_PKT_LEN];
+
+	rp_icmp_init(pkt, 0xbeef);
+	rp_icmp_stamp(pkt, &key, &stamp);
+	cr_assert_eq(pkt[0], 8);
+	cr_assert_eq(pkt[1], 0);
+	cr_assert_eq(pkt[4] << 8 | pkt[5], 0xbeef);
+	cr_assert_eq(pkt[6] << 8 | pkt[7], stamp.seq & 0xffff);
+	cr_assert_eq(rp_icmp_checksum(pkt, sizeof(pkt)), 0, "checksum must verify");
+	cr_assert_eq(memcmp(pkt + 8, "RPRB", 4), 0);
+}
+
+Test(icmp, checksum_matches_rfc1071_example)
+{
+	/* RFC 1071 section 3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2 (complement 220d). */
+	static const unsigned char data[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+	static const unsigned char odd[] = {0x01};
+
+	cr_assert_eq(rp_icmp_checksum(data, sizeof(data)), 0x220d);
+	cr_assert_eq(rp_icmp_checksum(odd, 1), (uint16_t)~0x0100);
+}
+
+Test(icmp, reply_round_trips_with_and_without_ip_header)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+
+	for (int ip = 0; ip <= 1; ip++) {
+		size_t len = make_reply(buf, ip, 0x1234);
+
+		memset(&got, 0, sizeof(got));
+		cr_assert_eq(rp_icmp_parse(buf, len, ip, stamp.addr, ip ? 0x1234 : -1, &key, &got),
+			     RP_REPLY_OK);
+		cr_assert_eq(got.addr, stamp.addr);
+		cr_assert_eq(got.slot, stamp.slot);
+		cr_assert_eq(got.gen, stamp.gen);
+		cr_assert_eq(got.seq, stamp.seq);
+		cr_assert_eq(got.sent_ns, stamp.sent_ns);
+		cr_assert_eq(got.shard, stamp.shard);
+	}
+}
+
+Test(icmp, every_truncation_is_truncated)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+
+	for (int ip = 0; ip <= 1; ip++) {
+		size_t len = make_reply(buf, ip, 1);
+
+		for (size_t n = 0; n < len; n++) {
+			enum rp_reply_kind k =
+				rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
+
+			cr_expect_eq(k, RP_REPLY_TRUNCATED, "ip=%d len=%zu gave %s", ip, n,
+				     rp_reply_kind_name(k));
+		}
+	}
+}
+
+Test(icmp, other_types_are_not_echo)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+	size_t len = make_reply(buf, false, 1);
+
+	buf[0] = 3; /* destination unreachable */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	buf[0] = 8; /* our own request looped back on a raw socket */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	buf[0] = 0;
+	buf[1] = 1; /* code must be 0 */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+}
+
+Test(icmp, foreign_identifier_magic_version_or_ip_are_foreign)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+	size_t len = make_reply(buf, true, 0x1111);
+
+	cr_assert_eq(rp_icmp_parse(buf, len, true, stamp.addr, 0x2222, &key, &got),
+		     RP_REPLY_FOREIGN);
+	len = make_reply(buf, false, 1);
+	buf[8] = 'X';
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	len = make_reply(buf, false, 1);
+	buf[8 + 5] = 2; /* payload version */
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	len = make_reply(buf, true, 1);
+	buf[0] = 0x65; /* IPv6 version nibble */
+	cr_assert_eq(rp_icmp_parse(buf, len, true, stamp.addr, 1, &key, &got), RP_REPLY_FOREIGN);
+	/* Someone else's short ping (fping's 56-byte payload is longer, but a 12-byte one). */
+	len = make_reply(buf, false, 1);
+	memcpy(buf + 8, "ping", 4);
+	cr_assert_eq(rp_icmp_parse(buf, 12, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+}
+
+Test(icmp, bit_flips_are_corrupted)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+
+	for (size_t byte = 8; byte < RP_ICMP_PKT_LEN; byte++) {
+		size_t len = make_reply(buf, false, 1);
+		enum rp_reply_kind k;
+
+		if (byte >= 8 && byte < 12)
+			continue; /* the magic: a flip there makes it foreign, tested above */
+		buf[byte] ^= 0x10;
+		k = rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got);
+		cr_expect(k == RP_REPLY_CORRUPTED || (byte == 13 && k == RP_REPLY_FOREIGN),
+			  "flip at %zu gave %s", byte, rp_reply_kind_name(k));
+	}
+}
+
+Test(icmp, tampered_payload_with_fixed_checksum_is_forged)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+	static const size_t fields[] = {8 + 4, 8 + 8, 8 + 12, 8 + 16, 8 + 24, 8 + 32};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		size_t len = make_reply(buf, false, 1);
+
+		buf[fields[i]] ^= 0x01;
+		fix_checksum(buf, len);
+		cr_expect_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got),
+			     RP_REPLY_FORGED, "field at %zu", fields[i]);
+	}
+}
+
+Test(icmp, reply_from_another_address_fails_the_mac)
+{
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+	size_t len = make_reply(buf, false, 1);
+
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr + 1, -1, &key, &got),
+		     RP_REPLY_FORGED);
+	/* The fields are still returned so the shard can tell a wrong source from a forgery. */
+	cr_assert_eq(got.slot, stamp.slot);
+	cr_assert_eq(got.addr, stamp.addr + 1);
+}
+
+Test(icmp, another_key_cannot_forge)
+{
+	struct rp_siphash_key other = {1, 2};
+	unsigned char buf[128];
+	struct rp_probe_stamp got;
+	size_t len = make_reply(buf, false, 1);
+
+	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &other, &got), RP_REPLY_FORGED);
+}
+
+Test(icmp, kind_names)
+{
+	cr_assert_str_eq(rp_reply_kind_name(RP_REPLY_OK), "ok");
+	cr_assert_str_eq(rp_reply_kind_name(RP_REPLY_WRONG_SOURCE), "wrong_source");
+	cr_assert_str_eq(rp_reply_kind_name(RP_REPLY_KIND_COUNT), "unknown");
+	for (int k = 0; k < RP_REPLY_KIND_COUNT; k++)
+		cr_assert_str_neq(rp_reply_kind_name(k), "unknown");
+}
