@@ -185,12 +185,13 @@ void rp_shard_destroy(struct rp_shard *s)
 	if (!s)
 		return;
 	rp_shard_stop(s);
+	/* The wheel unlinks what is still scheduled: it goes before the devices. */
+	rp_wheel_destroy(s->wheel);
 	free(s->readyq);
 	free(s->fifo);
 	free(s->devs);
 	rp_spsc_destroy(s->cmds);
 	rp_spsc_destroy(s->results);
-	rp_wheel_destroy(s->wheel);
 	rp_devtable_destroy(s->table);
 	rp_engine_destroy(s->engine);
 	free(s);

@@ -1,0 +1,442 @@
+/* Shards end to end on loopback, in a private network namespace (root only): every
+ * probe matched across threads, and forged replies from a second raw socket counted
+ * by kind, never as success. Suite `threads`: it also runs under ThreadSanitizer,
+ * where Criterion cannot start (Snaipe/Criterion#274), so the scenarios are plain
+ * functions that a TAP main() runs in that build. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/engine.h"
+#include "ringprobe/conf.h"
+#include "ringprobe/icmp.h"
+#include "ringprobe/prober.h"
+#include "ringprobe/shard.h"
+#include "ringprobe/spsc.h"
+
+#define FAIL(...) (snprintf(why, whylen, __VA_ARGS__), false)
+
+/* A private network namespace with loopback up; false (with why) without root. */
+static bool private_netns(char *why, size_t whylen)
+{
+	struct ifreq ifr = {0};
+	int fd;
+
+	if (geteuid() != 0)
+		return FAIL("needs root (raw sockets and a private network namespace)");
+	if (unshare(CLONE_NEWNET) < 0)
+		return FAIL("unshare(CLONE_NEWNET): %s", strerror(errno));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	strcpy(ifr.ifr_name, "lo");
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return FAIL("SIOCGIFFLAGS lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return FAIL("SIOCSIFFLAGS lo: %s", strerror(errno));
+	close(fd);
+	return true;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* --- every probe matched across two shard threads -------------------------------- */
+
+#define TARGETS 5000
+#define ROUNDS 3
+
+struct tally {
+	uint64_t next;
+	uint32_t got[TARGETS];
+	uint32_t ok[TARGETS];
+	uint64_t bad_rtt;
+	uint64_t timeout_ns;
+};
+
+static bool next_dev(void *arg, struct rp_shard_dev *d)
+{
+	struct tally *t = arg;
+
+	if (t->next == TARGETS)
+		return false;
+	*d = (struct rp_shard_dev){.addr = 0x7f010000u + 1 + (uint32_t)t->next,
+				   .id = (uint32_t)t->next,
+				   .interval_ms = 100,
+				   .count = ROUNDS,
+				   .immediate = true};
+	t->next++;
+	return true;
+}
+
+static bool take(void *arg, const struct rp_probe_result *r)
+{
+	struct tally *t = arg;
+
+	t->got[r->id]++;
+	if (r->success) {
+		t->ok[r->id]++;
+		if (r->rtt_ns == 0 || r->rtt_ns > t->timeout_ns)
+			t->bad_rtt++;
+	}
+	return t->got[r->id] == ROUNDS;
+}
+
+static bool every_probe_matched(int backend, int mode, char *why, size_t whylen)
+{
+	static struct tally t;
+	struct rp_prober_conf pc = {.shards = 2,
+				    .capacity = TARGETS,
+				    .timeout_ns = 90000000,
+				    .rate_pps = 200000,
+				    .burst = 2000,
+				    .tick_ns = 5000000,
+				    .backend = backend,
+				    .icmp_mode = mode,
+				    .feature_mask = RP_FEAT_ALL};
+	struct rp_prober *p;
+	struct rp_shard_stats st;
+	char err[512];
+	bool ok = true;
+
+	memset(&t, 0, sizeof(t));
+	t.timeout_ns = pc.timeout_ns;
+	if (!private_netns(why, whylen))
+		return false;
+	if (mode == RP_ICMP_DGRAM) {
+		FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "w");
+
+		if (!f || fputs("0 2147483647", f) < 0 || fclose(f) != 0)
+			return FAIL("cannot open ping_group_range in the namespace");
+	}
+	if (rp_prober_create(&p, &pc, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_create: %s", err);
+	if (rp_prober_run(p, next_dev, take, NULL, &t) < 0)
+		ok = FAIL("results were lost");
+	rp_prober_stats(p, &st);
+	rp_prober_destroy(p);
+	for (unsigned i = 0; ok && i < TARGETS; i++)
+		if (t.got[i] != ROUNDS || t.ok[i] != ROUNDS)
+			ok = FAIL("target %u: %u results, %u answered", i, t.got[i], t.ok[i]);
+	if (ok && t.bad_rtt)
+		ok = FAIL("%llu RTTs outside (0, timeout]", (unsigned long long)t.bad_rtt);
+	if (ok && (st.probes_sent != TARGETS * ROUNDS || st.replies != TARGETS * ROUNDS ||
+		   st.timeouts || st.ring_drops))
+		ok = FAIL("stats: sent %llu replies %llu timeouts %llu drops %llu",
+			  (unsigned long long)st.probes_sent, (unsigned long long)st.replies,
+			  (unsigned long long)st.timeouts, (unsigned long long)st.ring_drops);
+	for (int k = 1; ok && k < RP_REPLY_KIND_COUNT; k++)
+		if (st.invalid[k])
+			ok = FAIL("%llu replies counted %s", (unsigned long long)st.invalid[k],
+				  rp_reply_kind_name(k));
+	return ok;
+}
+
+/* --- forged replies ---------------------------------------------------------------- */
+
+static const struct rp_siphash_key test_key = {0x1111222233334444ull, 0x5555666677778888ull};
+
+/* Sends an IPv4 packet with our own header (so the source can be anything on lo). */
+static bool send_raw(int fd, uint32_t src, const unsigned char *icmp, size_t len)
+{
+	unsigned char pkt[256] = {0};
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	uint32_t nsrc = htonl(src), ndst = htonl(0x7f000001);
+
+	pkt[0] = 0x45;
+	pkt[2] = (unsigned char)((20 + len) >> 8);
+	pkt[3] = (unsigned char)(20 + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_ICMP;
+	memcpy(pkt + 12, &nsrc, 4);
+	memcpy(pkt + 16, &ndst, 4);
+	memcpy(pkt + 20, icmp, len);
+	return sendto(fd, pkt, 20 + len, 0, (struct sockaddr *)&to, sizeof(to)) ==
+	       (ssize_t)(20 + len);
+}
+
+static void fix_sum(unsigned char *icmp, size_t len)
+{
+	uint16_t s;
+
+	icmp[2] = icmp[3] = 0;
+	s = rp_icmp_checksum(icmp, len);
+	icmp[2] = (unsigned char)(s >> 8);
+	icmp[3] = (unsigned char)s;
+}
+
+/* A reply as the device would send it for stamp `st`, with identifier `ident`. */
+static void make_reply(unsigned char *icmp, uint16_t ident, const struct rp_probe_stamp *st)
+{
+	rp_icmp_init(icmp, ident);
+	rp_icmp_stamp(icmp, &test_key, st);
+	icmp[0] = 0;
+	fix_sum(icmp, RP_ICMP_PKT_LEN);
+}
+
+static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen)
+{
+	struct rp_shard_conf sc = {.index = 0,
+				   .capacity = 16,
+				   .timeout_ns = 4000000000ull,
+				   .rate_pps = 0,
+				   .burst = 1,
+				   .tick_ns = 5000000,
+				   .result_ring = 1024,
+				   .cmd_ring = 64,
+				   .key = test_key,
+				   .backend = backend,
+				   .icmp_mode = RP_ICMP_RAW,
+				   .feature_mask = RP_FEAT_ALL,
+				   .send_slots = 64,
+				   .recv_bufs = 64,
+				   .rcvbuf_bytes = 1 << 20,
+				   .ident = 0x4242};
+	const uint32_t dev = 0x7f000002;
+	struct rp_shard_dev d = {.addr = dev, .id = 7, .interval_ms = 60000, .immediate = true};
+	struct rp_shard *s;
+	struct rp_shard_stats st;
+	struct rp_probe_stamp req = {0};
+	unsigned char icmp[RP_ICMP_PKT_LEN], buf[512];
+	char err[512];
+	int cap, out;
+	bool ok = true, seen = false;
+
+	if (!private_netns(why, whylen))
+		return false;
+	cap = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	out = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (cap < 0 || out < 0)
+		return FAIL("raw sockets: %s", strerror(errno));
+	if (rp_shard_create(&s, &sc, err, sizeof(err)) < 0)
+		return FAIL("rp_shard_create: %s", err);
+	if (rp_shard_add(s, &d) < 0 || rp_shard_start(s) < 0)
+		return FAIL("cannot add the device or start the shard");
+	/* The shard's real request, seen on loopback: its payload names slot, gen, seq. */
+	for (int tries = 0; tries < 200 && !seen; tries++) {
+		ssize_t n = recv(cap, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			sleep_ms(5);
+			continue;
+		}
+		if (n >= 20 + RP_ICMP_PKT_LEN && buf[20] == 8 &&
+		    memcmp(buf + 20 + 8, "RPRB", 4) == 0) {
+			unsigned char *p = buf + 20;
+
+			p[0] = 0;
+			fix_sum(p, RP_ICMP_PKT_LEN);
+			seen = rp_icmp_parse(p, RP_ICMP_PKT_LEN, false, dev, -1, &test_key, &req) ==
+			       RP_REPLY_OK;
+		}
+	}
+	if (!seen) {
+		rp_shard_destroy(s);
+		return FAIL("never saw the shard's echo request");
+	}
+	sleep_ms(30); /* the kernel's genuine reply is in and matched */
+
+	/* 1 forged: our magic, a MAC that does not verify. */
+	make_reply(icmp, sc.ident, &req);
+	icmp[8 + 32] ^= 1;
+	fix_sum(icmp, sizeof(icmp));
+	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	/* 2 wrong source: a valid reply, from another address. */
+	make_reply(icmp, sc.ident, &req);
+	ok = ok && send_raw(out, dev + 1, icmp, sizeof(icmp));
+	/* 3 stale generation: valid MAC for a generation the slot no longer has. */
+	{
+		struct rp_probe_stamp old = req;
+
+		old.gen += 1;
+		make_reply(icmp, sc.ident, &old);
+		ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	}
+	/* 4 truncated: our identifier and magic, cut short. */
+	make_reply(icmp, sc.ident, &req);
+	fix_sum(icmp, 20);
+	ok = ok && send_raw(out, dev, icmp, 20);
+	/* 5 foreign: our identifier, someone else's payload. */
+	make_reply(icmp, sc.ident, &req);
+	memcpy(icmp + 8, "XXXX", 4);
+	fix_sum(icmp, sizeof(icmp));
+	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	/* 6 corrupted: a flipped bit the checksum catches. */
+	make_reply(icmp, sc.ident, &req);
+	icmp[8 + 20] ^= 0x40;
+	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	/* 7 duplicate: a second copy of the genuine reply. */
+	make_reply(icmp, sc.ident, &req);
+	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	/* 8 another identifier: the kernel's BPF filter drops it before us. */
+	make_reply(icmp, sc.ident + 1, &req);
+	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	if (!ok) {
+		rp_shard_destroy(s);
+		return FAIL("sending forged replies: %s", strerror(errno));
+	}
+	sleep_ms(100);
+	rp_shard_stats(s, &st);
+	rp_shard_destroy(s);
+	close(cap);
+	close(out);
+	if (st.replies != 1 || st.probes_sent != 1)
+		return FAIL("sent %llu, valid replies %llu (want 1 and 1)",
+			    (unsigned long long)st.probes_sent, (unsigned long long)st.replies);
+	{
+		static const int want[RP_REPLY_KIND_COUNT] = {
+			[RP_REPLY_FORGED] = 1,	  [RP_REPLY_WRONG_SOURCE] = 1, [RP_REPLY_STALE] = 1,
+			[RP_REPLY_TRUNCATED] = 1, [RP_REPLY_FOREIGN] = 1,      [RP_REPLY_CORRUPTED] = 1,
+			[RP_REPLY_DUPLICATE] = 1,
+		};
+
+		for (int k = 1; k < RP_REPLY_KIND_COUNT; k++)
+			if (st.invalid[k] != (uint64_t)want[k])
+				return FAIL("%s: counted %llu, want %d", rp_reply_kind_name(k),
+					    (unsigned long long)st.invalid[k], want[k]);
+	}
+	return true;
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define RP_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RP_UNDER_TSAN 1
+#endif
+#endif
+
+struct scenario {
+	const char *name;
+	bool (*fn)(char *why, size_t whylen);
+};
+
+static bool matched_uring_raw(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, w, l);
+}
+static bool matched_uring_dgram(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_DGRAM, w, l);
+}
+static bool matched_mmsg_raw(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_RAW, w, l);
+}
+static bool matched_mmsg_dgram(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM, w, l);
+}
+static bool forged_uring(char *w, size_t l)
+{
+	return forged_replies_counted_by_kind(RP_BACKEND_URING, w, l);
+}
+static bool forged_mmsg(char *w, size_t l)
+{
+	return forged_replies_counted_by_kind(RP_BACKEND_MMSG, w, l);
+}
+
+static const struct scenario scenarios[] = {
+	{"prober::every_probe_matched_uring_raw", matched_uring_raw},
+	{"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
+	{"prober::every_probe_matched_mmsg_raw", matched_mmsg_raw},
+	{"prober::every_probe_matched_mmsg_dgram", matched_mmsg_dgram},
+	{"prober::forged_replies_counted_by_kind_uring", forged_uring},
+	{"prober::forged_replies_counted_by_kind_mmsg", forged_mmsg},
+};
+
+#ifndef RP_UNDER_TSAN
+#include <criterion/criterion.h>
+
+static void run_scenario(size_t i)
+{
+	char why[512] = "";
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (raw sockets and a private network namespace)");
+	cr_assert(scenarios[i].fn(why, sizeof(why)), "%s", why);
+}
+
+Test(prober, every_probe_matched_uring_raw, .timeout = 60)
+{
+	run_scenario(0);
+}
+Test(prober, every_probe_matched_uring_dgram, .timeout = 60)
+{
+	run_scenario(1);
+}
+Test(prober, every_probe_matched_mmsg_raw, .timeout = 60)
+{
+	run_scenario(2);
+}
+Test(prober, every_probe_matched_mmsg_dgram, .timeout = 60)
+{
+	run_scenario(3);
+}
+Test(prober, forged_replies_counted_by_kind_uring, .timeout = 60)
+{
+	run_scenario(4);
+}
+Test(prober, forged_replies_counted_by_kind_mmsg, .timeout = 60)
+{
+	run_scenario(5);
+}
+#else
+#include <sys/wait.h>
+
+/* Replaces Criterion's main under TSan: each scenario in its own child (each takes a
+ * network namespace of its own), TAP on stdout, skips marked as such. */
+int main(void)
+{
+	size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
+	int failed = 0;
+
+	printf("1..%zu\n", n);
+	fflush(stdout);
+	for (size_t i = 0; i < n; i++) {
+		int fds[2], st = 0;
+		char why[512] = "";
+		pid_t pid;
+
+		if (pipe(fds) < 0)
+			return 2;
+		pid = fork();
+		if (pid == 0) {
+			bool ok = scenarios[i].fn(why, sizeof(why));
+
+			if (write(fds[1], why, strlen(why)) < 0)
+				_exit(3);
+			_exit(ok ? 0 : geteuid() != 0 ? 77 : 1);
+		}
+		close(fds[1]);
+		if (read(fds[0], why, sizeof(why) - 1) < 0)
+			why[0] = '\0';
+		close(fds[0]);
+		waitpid(pid, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			printf("ok %zu - %s\n", i + 1, scenarios[i].name);
+		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+			printf("ok %zu - %s # SKIP %s\n", i + 1, scenarios[i].name, why);
+		} else {
+			printf("not ok %zu - %s: %s (status %d)\n", i + 1, scenarios[i].name, why,
+			       st);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	return failed ? 1 : 0;
+}
+#endif
