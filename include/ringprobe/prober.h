@@ -26,9 +26,12 @@ struct rp_prober_conf {
 	unsigned feature_mask;
 };
 
-/** Creates and starts the shards (sockets opened first). -errno with why. */
+/** Creates the shards and opens their sockets (threads not started). -errno with why. */
 int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
 		     size_t whylen);
+/** Drops privileges to `user` when set (rp_priv_drop), then starts the shard threads.
+ *  -errno with why. */
+int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t whylen);
 /** Stops and frees; NULL is ok. */
 void rp_prober_destroy(struct rp_prober *p);
 /** Offers a device; false when its shard has no room now (offer it again later). */

@@ -291,6 +291,8 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	pc.icmp_mode = c->icmp_mode;
 	pc.feature_mask = RP_FEAT_ALL;
 	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
+	if (ret == 0 && (ret = rp_prober_start(pr, c->user, why, sizeof(why))) < 0)
+		rp_prober_destroy(pr);
 	if (ret < 0) {
 		fprintf(stderr, "ringprobe ping: %s\n", why);
 		ret = RP_EXIT_RUNTIME;

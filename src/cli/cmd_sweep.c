@@ -133,6 +133,8 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	pc.icmp_mode = c->icmp_mode;
 	pc.feature_mask = RP_FEAT_ALL;
 	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
+	if (ret == 0 && (ret = rp_prober_start(pr, c->user, why, sizeof(why))) < 0)
+		rp_prober_destroy(pr);
 	if (ret < 0) {
 		fprintf(stderr, "ringprobe sweep: %s\n", why);
 		rp_hosts_fini(&r.h);

@@ -11,6 +11,8 @@
 #include "io/engine.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/hash.h"
+#include "ringprobe/log.h"
+#include "ringprobe/priv.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/xalloc.h"
 
@@ -29,6 +31,19 @@ static uint32_t pow2(uint64_t v)
 	while (p < v && p < (1u << 30))
 		p <<= 1;
 	return p;
+}
+
+/* Room for a second of replies at this rate (a reply takes about 768 bytes of socket
+ * memory on loopback), at least 4 MiB; unpaced: 32 MiB. */
+static uint32_t rcvbuf_for(double rate)
+{
+	double bytes = rate > 0 ? rate * 768 : 32.0 * (1 << 20);
+
+	if (bytes < 4.0 * (1 << 20))
+		bytes = 4.0 * (1 << 20);
+	if (bytes > 256.0 * (1 << 20))
+		bytes = 256.0 * (1 << 20);
+	return (uint32_t)bytes;
 }
 
 int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
@@ -70,7 +85,7 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .feature_mask = conf->feature_mask,
 		    .send_slots = 4096,
 		    .recv_bufs = 4096,
-		    .rcvbuf_bytes = 32u << 20,
+		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share),
 		    .ident = (uint16_t)(ident + i),
 		};
 
@@ -78,18 +93,33 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		if (ret < 0)
 			goto fail;
 	}
-	for (unsigned i = 0; i < p->n; i++) {
-		ret = rp_shard_start(p->shards[i]);
-		if (ret < 0) {
-			snprintf(why, whylen, "cannot start shard thread: %s", strerror(-ret));
-			goto fail;
-		}
-	}
 	*out = p;
 	return 0;
 fail:
 	rp_prober_destroy(p);
 	return ret;
+}
+
+int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t whylen)
+{
+	int ret;
+
+	/* Every socket is open: drop privileges before any thread exists, since
+	 * capability sets are per thread. */
+	if (user && *user) {
+		ret = rp_priv_drop(user, why, whylen);
+		if (ret < 0)
+			return ret;
+		rp_log(RP_LOG_INFO, "privileges dropped", "user=%s", user);
+	}
+	for (unsigned i = 0; i < p->n; i++) {
+		ret = rp_shard_start(p->shards[i]);
+		if (ret < 0) {
+			snprintf(why, whylen, "cannot start shard thread: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 void rp_prober_destroy(struct rp_prober *p)

@@ -258,3 +258,20 @@ Test(ping_cli, dgram_and_mmsg_paths_work_from_the_command_line, .timeout = 60)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	result_free(&r);
 }
+
+/* Sockets first, then --user: the probes still work with every capability gone. */
+Test(ping_cli, user_drops_privileges_after_opening_sockets, .timeout = 60)
+{
+	struct result r;
+
+	need_root();
+	in_netns(&r, BIN " ping --user nobody --log-level info -q -c 2 -p 100 127.0.0.1");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "msg=\"privileges dropped\" user=nobody"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "127.0.0.1 : xmt/rcv/%loss = 2/2/0%"), "%s", r.err);
+	result_free(&r);
+	in_netns(&r, BIN " ping --user no-such-user-rp -c 1 127.0.0.1");
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "no-such-user-rp"), "%s", r.err);
+	result_free(&r);
+}

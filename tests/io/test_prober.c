@@ -124,6 +124,8 @@ static bool every_probe_matched(int backend, int mode, char *why, size_t whylen)
 	}
 	if (rp_prober_create(&p, &pc, err, sizeof(err)) < 0)
 		return FAIL("rp_prober_create: %s", err);
+	if (rp_prober_start(p, NULL, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_start: %s", err);
 	if (rp_prober_run(p, next_dev, take, NULL, &t) < 0)
 		ok = FAIL("results were lost");
 	rp_prober_stats(p, &st);
