@@ -61,6 +61,13 @@ void rp_cli__help(const struct rp_cli_cmd *cmd, FILE *out);
 /** Prints "ringprobe CMD: " + message for a feature this build does not have yet. */
 int rp_cli__not_available(const char *cmd, const char *what);
 
+struct rp_prober;
+struct rp_prober_conf;
+/** Fills the engine choices of `pc` from the configuration, creates the prober, drops
+ *  to `user` and starts it. Prints why and returns RP_EXIT_RUNTIME on failure. */
+int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_conf *pc,
+		   struct rp_prober **out);
+
 int rp_cmd_run(int argc, char **argv);
 int rp_cmd_ping(int argc, char **argv);
 int rp_cmd_sweep(int argc, char **argv);

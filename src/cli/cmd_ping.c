@@ -251,7 +251,6 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	uint64_t alive = 0;
 	uint32_t cap = 0;
 	int width = 7, ret;
-	char why[512];
 
 	rp_hosts_init(&h, targets->v, targets->n);
 	t = rp_xcalloc(h.count, sizeof(*t));
@@ -287,17 +286,9 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		pc.burst = (double)c->ping_burst_limit;
 	}
 	pc.tick_ns = p->period_ms < 20 ? 1000000ull : 5000000ull;
-	pc.backend = c->backend;
-	pc.icmp_mode = c->icmp_mode;
-	pc.feature_mask = RP_FEAT_ALL;
-	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
-	if (ret == 0 && (ret = rp_prober_start(pr, c->user, why, sizeof(why))) < 0)
-		rp_prober_destroy(pr);
-	if (ret < 0) {
-		fprintf(stderr, "ringprobe ping: %s\n", why);
-		ret = RP_EXIT_RUNTIME;
+	ret = rp_cli__prober("ping", c, &pc, &pr);
+	if (ret != RP_EXIT_OK)
 		goto out;
-	}
 	run.p = p;
 	run.h = &h;
 	run.t = t;

@@ -110,7 +110,6 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	struct rp_shard_stats st;
 	uint64_t seed = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	char why[512];
 	int ret;
 
 	rp_hosts_init(&r.h, nets->v, nets->n);
@@ -129,14 +128,7 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	pc.rate_pps = c->ping_rate_limit;
 	pc.burst = (double)c->ping_burst_limit;
 	pc.tick_ns = 5000000;
-	pc.backend = c->backend;
-	pc.icmp_mode = c->icmp_mode;
-	pc.feature_mask = RP_FEAT_ALL;
-	ret = rp_prober_create(&pr, &pc, why, sizeof(why));
-	if (ret == 0 && (ret = rp_prober_start(pr, c->user, why, sizeof(why))) < 0)
-		rp_prober_destroy(pr);
-	if (ret < 0) {
-		fprintf(stderr, "ringprobe sweep: %s\n", why);
+	if (rp_cli__prober("sweep", c, &pc, &pr) != RP_EXIT_OK) {
 		rp_hosts_fini(&r.h);
 		return RP_EXIT_RUNTIME;
 	}

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "io/engine.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/xalloc.h"
 
 enum { ID_HELP = 0x10000, ID_CONFIG, ID_KEY_BASE = 0x20000, ID_OWN_BASE = 0x30000 };
@@ -269,4 +271,23 @@ void rp_cli__fini(struct rp_cli *cli)
 {
 	rp_conf_fini(&cli->conf);
 	rp_diags_fini(&cli->diags);
+}
+
+int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_conf *pc,
+		   struct rp_prober **out)
+{
+	char why[512];
+	int ret;
+
+	pc->backend = c->backend;
+	pc->icmp_mode = c->icmp_mode;
+	pc->feature_mask = RP_FEAT_ALL;
+	ret = rp_prober_create(out, pc, why, sizeof(why));
+	if (ret == 0 && (ret = rp_prober_start(*out, c->user, why, sizeof(why))) < 0)
+		rp_prober_destroy(*out);
+	if (ret < 0) {
+		fprintf(stderr, "ringprobe %s: %s\n", cmd, why);
+		return RP_EXIT_RUNTIME;
+	}
+	return RP_EXIT_OK;
 }

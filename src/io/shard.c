@@ -526,14 +526,19 @@ static void remove_dev(struct rp_shard *s, uint32_t addr)
 	rp_devtable_remove(s->table, (uint32_t)slot);
 }
 
+static struct cmd add_cmd(const struct rp_shard_dev *dv)
+{
+	return (struct cmd){.op = CMD_ADD,
+			    .immediate = dv->immediate,
+			    .addr = dv->addr,
+			    .id = dv->id,
+			    .interval_ms = dv->interval_ms,
+			    .count = dv->count};
+}
+
 int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
-	struct cmd c = {.op = CMD_ADD,
-			.immediate = dv->immediate,
-			.addr = dv->addr,
-			.id = dv->id,
-			.interval_ms = dv->interval_ms,
-			.count = dv->count};
+	struct cmd c = add_cmd(dv);
 
 	s->now_ns = clock_ns(CLOCK_MONOTONIC);
 	s->now_ms = s->now_ns / NS_PER_MS;
@@ -542,12 +547,7 @@ int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *dv)
 
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
-	struct cmd c = {.op = CMD_ADD,
-			.immediate = dv->immediate,
-			.addr = dv->addr,
-			.id = dv->id,
-			.interval_ms = dv->interval_ms,
-			.count = dv->count};
+	struct cmd c = add_cmd(dv);
 
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
