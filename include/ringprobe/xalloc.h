@@ -15,6 +15,9 @@ void *rp_xrealloc(void *p, size_t size);
 char *rp_xstrdup(const char *s);
 /** strndup or abort. */
 char *rp_xstrndup(const char *s, size_t n);
+/** Uninitialized memory aligned to `align` (a power of two); free with free(). Pages
+ *  are not touched, so large buffers cost nothing until used. */
+void *rp_xaligned_alloc(size_t align, size_t size);
 /** Zeroed memory aligned to `align` (a power of two); free with free(). */
 void *rp_xaligned_calloc(size_t align, size_t size);
 

@@ -176,7 +176,7 @@ int rp_io__mmsg_create(struct rp_engine *e, const struct rp_engine_conf *conf, c
 	}
 	m = rp_xcalloc(1, sizeof(*m));
 	m->epfd = epfd;
-	m->rbuf = rp_xaligned_calloc(64, (size_t)RECV_BATCH * RP_IO_RECV_BUF_LEN);
+	m->rbuf = rp_xaligned_alloc(64, (size_t)RECV_BATCH * RP_IO_RECV_BUF_LEN);
 	for (unsigned i = 0; i < RECV_BATCH; i++) {
 		struct msghdr *h = &m->rmsg[i].msg_hdr;
 

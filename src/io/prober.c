@@ -84,7 +84,7 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .icmp_mode = conf->icmp_mode,
 		    .feature_mask = conf->feature_mask,
 		    .send_slots = 4096,
-		    .recv_bufs = 4096,
+		    .recv_bufs = 1024,
 		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share),
 		    .ident = (uint16_t)(ident + i),
 		};

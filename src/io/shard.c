@@ -600,14 +600,16 @@ static void *shard_main(void *arg)
 			rp_wheel_run(s->wheel, s->now_ms, on_due, s);
 			send_ready(s);
 		}
+		/* Submit the sends and drain the replies that came in while we slept before
+		 * judging timeouts: a reply waiting in the socket is not late. */
+		rp_engine_poll(s->engine, 0, on_rx, s);
 		expire_timeouts(s);
 		flush_results(s);
 		s->local.done = s->active == 0;
 		publish(s);
 		if (!stop_at && atomic_load_explicit(&s->stop, memory_order_acquire))
 			stop_at = s->now_ns + s->conf.timeout_ns;
-		if (stop_at &&
-		    ((int64_t)(s->now_ns - stop_at) >= 0 || s->fifo_head == s->fifo_tail))
+		if (stop_at && ((int64_t)(s->now_ns - stop_at) >= 0 || s->outstanding == 0))
 			break;
 		/* Sleep a tick; sooner when work is waiting only for a token or a buffer. */
 		/* A tick's worth of tokens accumulates while we sleep, so pacing needs no
@@ -622,10 +624,9 @@ static void *shard_main(void *arg)
 		}
 		if (s->active == 0 && !stop_at)
 			wait = s->conf.tick_ns;
-		/* Submit and drain without waiting, then sleep out the tick: waking on every
-		 * completion would cost a system call per reply; replies wait in the socket
-		 * with their kernel timestamps, so batching them costs no accuracy. */
-		rp_engine_poll(s->engine, 0, on_rx, s);
+		/* Sleep out the tick rather than wake on every completion, which would cost
+		 * a system call per reply; replies wait in the socket with their kernel
+		 * timestamps, so batching them costs no accuracy. */
 		sleep_until(s->now_ns + wait);
 	}
 	/* Whatever is still outstanding at the end did not answer in time. */

@@ -137,7 +137,7 @@ static int recv_init(struct uring *u, const struct rp_engine_conf *conf, bool mu
 	int rc, mask = io_uring_buf_ring_mask(conf->recv_bufs);
 
 	u->nrbuf = conf->recv_bufs;
-	u->rbuf = rp_xaligned_calloc(4096, (size_t)u->nrbuf * RP_IO_RECV_BUF_LEN);
+	u->rbuf = rp_xaligned_alloc(4096, (size_t)u->nrbuf * RP_IO_RECV_BUF_LEN);
 	u->none = u->nrbuf < ONE_MAX ? u->nrbuf : ONE_MAX;
 	u->one = rp_xcalloc(u->none, sizeof(*u->one));
 	u->one_arm = rp_xcalloc(u->none, sizeof(*u->one_arm));

@@ -59,7 +59,10 @@ int rp_spsc_create(struct rp_spsc **out, uint32_t capacity, uint32_t elem_size)
 		return -ENOMEM;
 
 	bytes = sizeof(*r) + (size_t)capacity * elem_size;
-	r = rp_xaligned_calloc(RP_CACHELINE, bytes);
+	/* Slots are written before they are read, so only the header is zeroed: a large
+	 * ring then costs no page until it is used. */
+	r = rp_xaligned_alloc(RP_CACHELINE, bytes);
+	memset(r, 0, sizeof(*r));
 	r->capacity = capacity;
 	r->mask = capacity - 1;
 	r->elem_size = elem_size;

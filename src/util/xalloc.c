@@ -56,6 +56,16 @@ char *rp_xstrndup(const char *s, size_t n)
 	return p;
 }
 
+void *rp_xaligned_alloc(size_t align, size_t size)
+{
+	void *p = NULL;
+	size_t rounded = (size + align - 1) & ~(align - 1);
+
+	if (posix_memalign(&p, align, rounded ? rounded : align) != 0)
+		oom(size);
+	return p;
+}
+
 void *rp_xaligned_calloc(size_t align, size_t size)
 {
 	void *p = NULL;

@@ -56,7 +56,7 @@ static void sleep_ms(unsigned ms)
 
 /* --- every probe matched across two shard threads -------------------------------- */
 
-#define TARGETS 5000
+#define TARGETS 20000
 #define ROUNDS 3
 
 struct tally {
@@ -73,7 +73,7 @@ static bool next_dev(void *arg, struct rp_shard_dev *d)
 
 	if (t->next == TARGETS)
 		return false;
-	*d = (struct rp_shard_dev){.addr = 0x7f010000u + 1 + (uint32_t)t->next,
+	*d = (struct rp_shard_dev){.addr = 0x7f010000u + 1 + (uint32_t)t->next * 3,
 				   .id = (uint32_t)t->next,
 				   .interval_ms = 100,
 				   .count = ROUNDS,
