@@ -13,6 +13,8 @@
 #include "ringprobe/hosts.h"
 #include "ringprobe/log.h"
 #include "ringprobe/prober.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/writer.h"
 #include "ringprobe/targets.h"
 #include "ringprobe/xalloc.h"
 
@@ -182,7 +184,18 @@ struct ping_run {
 	int width;
 	uint64_t next;
 	uint64_t alive;
+	struct rp_spsc *to_writer; /* results on their way to InfluxDB, or NULL */
 };
+
+/* Hands a result to the writer thread. A one-shot command may wait for room: nothing
+ * it measured is dropped. */
+static void forward(struct rp_spsc *ring, const struct rp_probe_result *res)
+{
+	const struct timespec pause = {0, 200000};
+
+	while (rp_spsc_try_push(ring, res, 1) == 0)
+		nanosleep(&pause, NULL);
+}
 
 static bool next_target(void *arg, struct rp_shard_dev *d)
 {
@@ -208,6 +221,8 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 	struct tally *x = &r->t[res->id];
 
 	x->xmt++;
+	if (r->to_writer)
+		forward(r->to_writer, res);
 	if (res->success) {
 		if (!x->rcv || res->rtt_ns < x->min_ns)
 			x->min_ns = res->rtt_ns;
@@ -230,6 +245,31 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 	return true;
 }
 
+/* Flushes (or spools) every point within shutdown_timeout and says where they went.
+ * -EIO when some were neither written nor spooled. */
+static int report_writer(struct rp_writer *w, const struct rp_conf *c)
+{
+	struct rp_writer_stats ws;
+	uint64_t lost;
+
+	rp_writer_stop(w, c->shutdown_timeout);
+	rp_writer_stats(w, &ws);
+	lost = ws.dropped_pool + ws.points_rejected + ws.dropped_spool_overflow +
+	       ws.dropped_spool_corrupt + ws.dropped_no_spool;
+	if (ws.points_written == ws.points_in) {
+		rp_log(RP_LOG_INFO, "points written", "points=%llu url=%s",
+		       (unsigned long long)ws.points_written, c->influxdb.url);
+		return 0;
+	}
+	fprintf(stderr,
+		"ringprobe ping: %llu of %llu points written to %s; %llu spooled in %s, %llu "
+		"lost\n",
+		(unsigned long long)ws.points_written, (unsigned long long)ws.points_in,
+		c->influxdb.url, (unsigned long long)ws.spool_points,
+		c->spool.dir ? c->spool.dir : "(no spool)", (unsigned long long)lost);
+	return lost ? -EIO : 0;
+}
+
 static unsigned default_shards(const struct rp_conf *c, uint64_t targets)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -248,6 +288,8 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	struct rp_shard_stats st;
 	uint32_t *per_shard;
 	struct ping_run run = {0};
+	struct rp_writer *w = NULL;
+	char why[512];
 	uint64_t alive = 0;
 	uint32_t cap = 0;
 	int width = 7, ret;
@@ -262,12 +304,10 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	for (uint64_t i = 0; i < h.count; i++) {
 		uint32_t a = rp_hosts_at(&h, i);
 		char name[16];
-		int w;
 
 		addr_text(a, name, sizeof(name));
-		w = (int)strlen(name);
-		if (w > width)
-			width = w;
+		if ((int)strlen(name) > width)
+			width = (int)strlen(name);
 		per_shard[rp_hash_u32(a) % pc.shards]++;
 	}
 	for (unsigned i = 0; i < pc.shards; i++)
@@ -286,6 +326,17 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		pc.burst = (double)c->ping_burst_limit;
 	}
 	pc.tick_ns = p->period_ms < 20 ? 1000000ull : 5000000ull;
+	/* With --influxdb-url every result is also written as a `ping` point. */
+	if (c->influxdb.url && *c->influxdb.url) {
+		rp_spsc_create(&run.to_writer, 65536, sizeof(struct rp_probe_result));
+		if (rp_writer_create(&w, c, &run.to_writer, 1, NULL, why, sizeof(why)) < 0 ||
+		    rp_writer_start(w) < 0) {
+			fprintf(stderr, "ringprobe ping: cannot write to %s: %s\n", c->influxdb.url,
+				why);
+			ret = RP_EXIT_RUNTIME;
+			goto out;
+		}
+	}
 	ret = rp_cli__prober("ping", c, &pc, &pr);
 	if (ret != RP_EXIT_OK)
 		goto out;
@@ -322,7 +373,11 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	       (unsigned long long)st.ring_drops);
 	ret = alive == h.count ? RP_EXIT_OK : RP_EXIT_DOWN;
 	rp_prober_destroy(pr);
+	if (w && report_writer(w, c) < 0)
+		ret = RP_EXIT_RUNTIME;
 out:
+	rp_writer_destroy(w);
+	rp_spsc_destroy(run.to_writer);
 	free(per_shard);
 	free(t);
 	rp_hosts_fini(&h);

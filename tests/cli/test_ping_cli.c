@@ -275,3 +275,54 @@ Test(ping_cli, user_drops_privileges_after_opening_sockets, .timeout = 60)
 	cr_assert_not_null(strstr(r.err, "no-such-user-rp"), "%s", r.err);
 	result_free(&r);
 }
+
+/* `ping --influxdb-url` writes each result as a `ping` point: a real influxd, started
+ * inside the test's own namespace and stopped by PID, counts them. */
+Test(ping_cli, influxdb_url_writes_every_result, .timeout = 120)
+{
+	struct result r;
+	char dir[] = "/tmp/rp-ping-influx-XXXXXX", script[4096], conf[300];
+	FILE *f;
+
+	need_root();
+	if (access("/usr/bin/influxd", X_OK) != 0)
+		cr_assert_fail("influxd is not installed (Debian package influxdb)");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/influxdb.conf", dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"reporting-disabled = true\nbind-address = \"127.0.0.1:18088\"\n[meta]\n  dir = "
+		"\"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
+		"  max-values-per-tag = 0\n[http]\n  bind-address = \"127.0.0.1:18086\"\n",
+		dir, dir, dir);
+	fclose(f);
+	snprintf(script, sizeof(script),
+		 "influxd -config %s >%s/log 2>&1 & pid=$!; "
+		 "python3 -c \"import time,urllib.request as u\n"
+		 "for i in range(200):\n"
+		 " try: u.urlopen(\\\"http://127.0.0.1:18086/ping\\\"); break\n"
+		 " except Exception: time.sleep(0.05)\n"
+		 "u.urlopen(\\\"http://127.0.0.1:18086/query?q=CREATE+DATABASE+rp\\\", b\\\"\\\")\"; "
+		 "%s ping --influxdb-url http://127.0.0.1:18086 --influxdb-database rp "
+		 "--spool-max-bytes 0 -q -c 5 -p 100 127.0.0.1 127.0.0.2 127.0.0.3; rc=$?; "
+		 "python3 -c \"import urllib.request as u, urllib.parse as p\n"
+		 "q=p.quote(\\\"SELECT count(success) FROM ping WHERE success = true GROUP BY ip\\\")\n"
+		 "print(u.urlopen(\\\"http://127.0.0.1:18086/query?db=rp&q=\\\"+q).read().decode())\"; "
+		 "kill $pid; wait $pid; exit $rc",
+		 conf, dir, BIN);
+	in_netns(&r, script);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	for (int i = 1; i <= 3; i++) {
+		char needle[128];
+
+		snprintf(needle, sizeof(needle),
+			 "{\"name\":\"ping\",\"tags\":{\"ip\":\"127.0.0.%d\"},\"columns\":[\"time\","
+			 "\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}",
+			 i);
+		cr_expect_not_null(strstr(r.out, needle), "%s not in %s", needle, r.out);
+	}
+	result_free(&r);
+	snprintf(script, sizeof(script), "rm -rf %s", dir);
+	cr_assert_eq(system(script), 0);
+}

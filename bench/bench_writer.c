@@ -1,0 +1,599 @@
+/* Writer end to end into VictoriaMetrics (started here on a free 127.0.0.1 port, in a
+ * temporary directory, stopped by PID): two producer threads push ping results
+ * through two SPSC rings, the writer encodes, gzips (or not) and posts them to
+ * /api/v2/write, and the clock stops when the sink has acknowledged every point. The
+ * count is then checked in VictoriaMetrics itself (sum of count_over_time).
+ *
+ * Reported per case: points/s delivered, the writer thread's CPU seconds per million
+ * points (CLOCK_THREAD_CPUTIME_ID read inside the writer) and VictoriaMetrics' own CPU
+ * seconds per million points (from /proc). On a 2-CPU machine the producers, the writer
+ * and VictoriaMetrics share the two CPUs, and VictoriaMetrics needs the most (each point
+ * is three samples), so the null_* cases repeat the run against a sink thread that only
+ * parses the HTTP requests, inflates gzip bodies and counts their lines: that is the
+ * writer's own ceiling.
+ *
+ * Usage: bench_writer [POINTS]   (default 5000000 per case; the configuration defaults
+ * otherwise, with flush_interval 100ms; BW_BATCH and BW_INFLIGHT override batch_size and
+ * max_inflight for experiments) */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <strings.h>
+#include <zlib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringprobe/conf.h"
+#include "ringprobe/log.h"
+#include "ringprobe/result.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/writer.h"
+
+#define DEFAULT_POINTS 5000000ull
+#define DEVICES 10000u /* series per metric; each gets one sample per second of data */
+#define RING_CAP (1u << 16)
+#define PUSH_BATCH 256u
+
+struct vm {
+	pid_t pid;
+	int port;
+	char dir[64];
+	char url[64];
+};
+
+struct producer {
+	struct rp_spsc *ring;
+	uint64_t first, count, stride; /* points first, first + stride, ... */
+	uint64_t base_ns;
+	uint8_t net;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_us(long us)
+{
+	nanosleep(&(struct timespec){us / 1000000, (us % 1000000) * 1000}, NULL);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	char **out = arg;
+	size_t n = size * nmemb, have = *out ? strlen(*out) : 0;
+	char *p = realloc(*out, have + n + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + have, ptr, n);
+	p[have + n] = '\0';
+	*out = p;
+	return n;
+}
+
+/* GET (or POST form when `form` is set); returns the HTTP status, 0 on failure. */
+static long http(const char *url, const char *form, char **body)
+{
+	CURL *e = curl_easy_init();
+	long status = 0;
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+	if (form)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	return status;
+}
+
+static int vm_start(struct vm *v)
+{
+	char data[96], listen[64], url[96];
+	char *argv[] = {"victoria-metrics",
+			"-storageDataPath",
+			data,
+			"-httpListenAddr",
+			listen,
+			"-loggerLevel",
+			"ERROR",
+			"-retentionPeriod",
+			"100y",
+			"-search.latencyOffset",
+			"0s",
+			NULL};
+	const char *bins[] = {"/usr/bin/victoria-metrics", "/usr/local/bin/victoria-metrics"};
+	const char *bin = NULL;
+	double until;
+
+	for (size_t i = 0; i < 2 && !bin; i++)
+		if (access(bins[i], X_OK) == 0)
+			bin = bins[i];
+	if (!bin) {
+		fprintf(stderr, "bench_writer: victoria-metrics not found; install the "
+				"victoria-metrics package\n");
+		return -ENOENT;
+	}
+	strcpy(v->dir, "/tmp/rp-bench-vm-XXXXXX");
+	if (!mkdtemp(v->dir))
+		return -errno;
+	v->port = free_port();
+	snprintf(data, sizeof(data), "%s/data", v->dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", v->port);
+	snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%d", v->port);
+	v->pid = fork();
+	if (v->pid == 0) {
+		execv(bin, argv);
+		_exit(127);
+	}
+	if (v->pid < 0)
+		return -errno;
+	snprintf(url, sizeof(url), "%s/health", v->url);
+	for (until = now_s() + 30; now_s() < until; sleep_us(50000)) {
+		char *body = NULL;
+		long st = http(url, NULL, &body);
+
+		free(body);
+		if (st == 200)
+			return 0;
+	}
+	fprintf(stderr, "bench_writer: victoria-metrics did not become ready\n");
+	return -ETIMEDOUT;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void vm_stop(struct vm *v)
+{
+	int status;
+
+	if (v->pid > 0) {
+		kill(v->pid, SIGTERM);
+		waitpid(v->pid, &status, 0);
+		v->pid = 0;
+	}
+	nftw(v->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Samples of ping_success for network 10.net.x.x, as VictoriaMetrics counts them. */
+static long long vm_count(struct vm *v, uint8_t net, uint64_t at_s)
+{
+	char url[128], form[512], q[160], *eq, *body = NULL;
+	const char *p;
+	long long n = -1;
+	CURL *e = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/internal/force_flush", v->url);
+	http(url, NULL, &body);
+	free(body);
+	body = NULL;
+	snprintf(q, sizeof(q), "sum(count_over_time(ping_success{ip=~\"10\\\\.%u\\\\..*\"}[2h]))",
+		 net);
+	eq = curl_easy_escape(e, q, 0);
+	snprintf(form, sizeof(form), "query=%s&time=%llu", eq, (unsigned long long)at_s);
+	curl_free(eq);
+	curl_easy_cleanup(e);
+	snprintf(url, sizeof(url), "%s/api/v1/query", v->url);
+	if (http(url, form, &body) == 200) {
+		p = strstr(body, "\"value\":[");
+		if (p && (p = strchr(p, ',')) && (p = strchr(p, '"')))
+			n = strtoll(p + 1, NULL, 10);
+		else if (strstr(body, "\"result\":[]"))
+			n = 0;
+	}
+	free(body);
+	return n;
+}
+
+/* A sink that only speaks enough HTTP/1.1: counts the lines of every body (inflating
+ * gzip ones) and answers 204. One thread, poll over a few keep-alive connections. */
+#define NULL_CONNS 16
+#define NULL_BUF (1 << 20)
+
+struct null_sink {
+	int fd;
+	int port;
+	char url[64];
+	pthread_t thread;
+	atomic_int stop;
+	atomic_ullong lines;
+};
+
+struct null_conn {
+	int fd;
+	size_t n;    /* bytes in buf */
+	size_t body; /* body bytes still to come, when in a body */
+	bool in_body;
+	bool gzip;
+	z_stream z;
+	unsigned char *buf;
+	unsigned char *out;
+};
+
+static uint64_t count_nl(const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n;
+	uint64_t c = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+/* Consumes body bytes: counts lines (after inflating when gzip). */
+static uint64_t body_bytes(struct null_conn *c, const unsigned char *p, size_t n)
+{
+	uint64_t lines = 0;
+
+	if (!c->gzip)
+		return count_nl(p, n);
+	c->z.next_in = (unsigned char *)p;
+	c->z.avail_in = (uInt)n;
+	while (c->z.avail_in) {
+		int ret;
+
+		c->z.next_out = c->out;
+		c->z.avail_out = NULL_BUF;
+		ret = inflate(&c->z, Z_NO_FLUSH);
+		lines += count_nl(c->out, NULL_BUF - c->z.avail_out);
+		if (ret == Z_STREAM_END || ret < 0)
+			break;
+	}
+	return lines;
+}
+
+/* Handles what is buffered; returns false when the connection must close. */
+static bool null_serve(struct null_sink *s, struct null_conn *c)
+{
+	static const char ok[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	size_t off = 0;
+
+	for (;;) {
+		if (c->in_body) {
+			size_t take = c->n - off < c->body ? c->n - off : c->body;
+
+			atomic_fetch_add(&s->lines, body_bytes(c, c->buf + off, take));
+			off += take;
+			c->body -= take;
+			if (c->body)
+				break;
+			c->in_body = false;
+			if (write(c->fd, ok, sizeof(ok) - 1) < 0)
+				return false;
+			continue;
+		}
+		{
+			unsigned char *end = memmem(c->buf + off, c->n - off, "\r\n\r\n", 4);
+			const char *h;
+
+			if (!end)
+				break;
+			c->body = 0;
+			c->gzip = false;
+			for (h = (const char *)c->buf + off; h && h < (const char *)end;
+			     h = memchr(h, '\n', (size_t)((const char *)end - h))) {
+				if (*h == '\n')
+					h++;
+				if (!strncasecmp(h, "Content-Length:", 15))
+					c->body = strtoull(h + 15, NULL, 10);
+				if (!strncasecmp(h, "Content-Encoding: gzip", 22))
+					c->gzip = true;
+			}
+			if (c->gzip)
+				inflateReset(&c->z);
+			c->in_body = true;
+			off = (size_t)(end + 4 - c->buf);
+		}
+	}
+	memmove(c->buf, c->buf + off, c->n - off);
+	c->n -= off;
+	return true;
+}
+
+static void *null_main(void *arg)
+{
+	struct null_sink *s = arg;
+	struct null_conn c[NULL_CONNS];
+	struct pollfd pfd[NULL_CONNS + 1];
+
+	for (int i = 0; i < NULL_CONNS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = -1;
+		c[i].buf = malloc(NULL_BUF);
+		c[i].out = malloc(NULL_BUF);
+		inflateInit2(&c[i].z, 15 + 32);
+	}
+	while (!atomic_load(&s->stop)) {
+		pfd[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		for (int i = 0; i < NULL_CONNS; i++)
+			pfd[i + 1] = (struct pollfd){.fd = c[i].fd, .events = POLLIN};
+		if (poll(pfd, NULL_CONNS + 1, 20) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept(s->fd, NULL, NULL);
+
+			for (int i = 0; fd >= 0 && i < NULL_CONNS; i++)
+				if (c[i].fd < 0) {
+					c[i].fd = fd;
+					c[i].n = 0;
+					c[i].in_body = false;
+					fd = -1;
+				}
+			if (fd >= 0)
+				close(fd);
+		}
+		for (int i = 0; i < NULL_CONNS; i++) {
+			ssize_t r;
+
+			if (c[i].fd < 0 || !(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(c[i].fd, c[i].buf + c[i].n, NULL_BUF - c[i].n);
+			if (r > 0) {
+				c[i].n += (size_t)r;
+				if (null_serve(s, &c[i]))
+					continue;
+			}
+			close(c[i].fd);
+			c[i].fd = -1;
+		}
+	}
+	for (int i = 0; i < NULL_CONNS; i++) {
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+		inflateEnd(&c[i].z);
+		free(c[i].buf);
+		free(c[i].out);
+	}
+	return NULL;
+}
+
+static int null_start(struct null_sink *s)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->fd, 64) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &alen) < 0)
+		return -errno;
+	s->port = ntohs(a.sin_port);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	return -pthread_create(&s->thread, NULL, null_main, s);
+}
+
+static void null_stop(struct null_sink *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->thread, NULL);
+	close(s->fd);
+}
+
+/* utime + stime of a process, in seconds. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* After ") S ": fields 4.. ; utime and stime are fields 14 and 15. */
+	if (p &&
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+		return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+	struct rp_probe_result batch[PUSH_BATCH];
+	uint64_t done = 0;
+
+	memset(batch, 0, sizeof(batch));
+	while (done < p->count) {
+		uint32_t n =
+		    p->count - done < PUSH_BATCH ? (uint32_t)(p->count - done) : PUSH_BATCH;
+
+		for (uint32_t k = 0; k < n; k++) {
+			uint64_t i = p->first + (done + k) * p->stride;
+			uint32_t dev = (uint32_t)(i % DEVICES);
+			struct rp_probe_result *r = &batch[k];
+
+			/* One sample per device per second of data: no two in one millisecond. */
+			r->sent_ns = p->base_ns + i / DEVICES * 1000000000ull + dev * 1000ull;
+			r->addr = 10u << 24 | (uint32_t)p->net << 16 | dev;
+			r->rtt_ns = 200000 + (i % 7919) * 37;
+			r->success = (i % 20) != 0;
+			r->suspended = (i % 1000) == 0;
+			r->id = dev;
+		}
+		while (!rp_spsc_try_push(p->ring, batch, n))
+			sleep_us(50);
+		done += n;
+	}
+	return NULL;
+}
+
+/* One case: a fresh writer posting to `url`; vm (or ns) verifies the count. */
+static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool gzip,
+		    uint64_t points, uint8_t net)
+{
+	struct rp_spsc *rings[2];
+	struct rp_writer_tuning tune;
+	struct rp_writer_stats st;
+	struct rp_writer *w;
+	struct rp_conf c;
+	struct producer pr[2];
+	pthread_t th[2];
+	char why[256], spool[64];
+	double t0, t1, vm_cpu0 = 0, vm_cpu1 = 0;
+	uint64_t base_ns, cpu0, lines0 = 0;
+	long long delivered = -1;
+	int ret;
+
+	/* Hours back, one network per case so the counts stay apart. */
+	base_ns = ((uint64_t)time(NULL) - 4 * 3600) * 1000000000ull;
+	rp_conf_init(&c);
+	free(c.influxdb.url);
+	c.influxdb.url = strdup(vm ? vm->url : ns->url);
+	c.influxdb.bucket = strdup("bench");
+	c.influxdb.org = strdup("bench");
+	c.influxdb.gzip = gzip;
+	c.influxdb.flush_interval = 100 * RP_NSEC_PER_MSEC;
+	if (getenv("BW_BATCH"))
+		c.influxdb.batch_size = atoll(getenv("BW_BATCH"));
+	if (getenv("BW_INFLIGHT"))
+		c.influxdb.max_inflight = atoll(getenv("BW_INFLIGHT"));
+	if (c.influxdb.buffer_size < c.influxdb.batch_size * 4)
+		c.influxdb.buffer_size = c.influxdb.batch_size * 4;
+	strcpy(spool, "/tmp/rp-bench-spool-XXXXXX");
+	if (!mkdtemp(spool))
+		return -errno;
+	free(c.spool.dir);
+	c.spool.dir = strdup(spool);
+	for (int i = 0; i < 2; i++)
+		if (rp_spsc_create(&rings[i], RING_CAP, sizeof(struct rp_probe_result)) < 0)
+			return -ENOMEM;
+	rp_writer_tuning_init(&tune);
+	ret = rp_writer_create(&w, &c, rings, 2, &tune, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "bench_writer: %s\n", why);
+		return ret;
+	}
+	rp_writer_start(w);
+	rp_writer_stats(w, &st);
+	cpu0 = st.cpu_ns;
+	if (vm)
+		vm_cpu0 = proc_cpu_s(vm->pid);
+	else
+		lines0 = atomic_load(&ns->lines);
+
+	t0 = now_s();
+	for (int i = 0; i < 2; i++) {
+		pr[i] = (struct producer){rings[i], (uint64_t)i, points / 2 + (i ? points % 2 : 0),
+					  2,	    base_ns,	 net};
+		pthread_create(&th[i], NULL, producer_main, &pr[i]);
+	}
+	do {
+		sleep_us(1000);
+		rp_writer_stats(w, &st);
+	} while (st.points_written + st.points_rejected + st.dropped_pool + st.dropped_no_spool +
+		     st.dropped_spool_overflow <
+		 points);
+	t1 = now_s();
+	if (vm)
+		vm_cpu1 = proc_cpu_s(vm->pid);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	rp_writer_stop(w, 10 * RP_NSEC_PER_SEC);
+	rp_writer_stats(w, &st);
+	rp_writer_destroy(w);
+
+	if (vm) {
+		/* New samples become searchable within seconds. */
+		for (double until = now_s() + 60; now_s() < until; sleep_us(500000)) {
+			delivered = vm_count(vm, net, base_ns / 1000000000ull + 3600);
+			if (delivered >= (long long)points)
+				break;
+		}
+	} else {
+		delivered = (long long)(atomic_load(&ns->lines) - lines0);
+	}
+	printf("bench=writer case=%s points=%llu delivered=%lld kpoints_per_s=%.0f "
+	       "writer_cpu_s_per_m=%.2f",
+	       name, (unsigned long long)points, delivered, (double)points / (t1 - t0) / 1e3,
+	       (double)(st.cpu_ns - cpu0) / 1e9 / ((double)points / 1e6));
+	if (vm)
+		printf(" vm_cpu_s_per_m=%.2f", (vm_cpu1 - vm_cpu0) / ((double)points / 1e6));
+	printf(" wire_bytes_per_point=%.1f spooled_points=%llu\n",
+	       (double)st.wire_bytes / (double)points, (unsigned long long)st.points_spooled);
+	if (st.points_written != points)
+		fprintf(stderr,
+			"bench_writer: %s: written %llu rejected %llu dropped pool %llu "
+			"overflow %llu\n",
+			name, (unsigned long long)st.points_written,
+			(unsigned long long)st.points_rejected, (unsigned long long)st.dropped_pool,
+			(unsigned long long)st.dropped_spool_overflow);
+	fflush(stdout);
+	for (int i = 0; i < 2; i++)
+		rp_spsc_destroy(rings[i]);
+	rp_conf_fini(&c);
+	nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return delivered == (long long)points ? 0 : -EIO;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t points = argc > 1 ? strtoull(argv[1], NULL, 10) : DEFAULT_POINTS;
+	struct null_sink ns;
+	struct vm v = {0};
+	int ret = 0;
+
+	rp_log_setup(RP_LOG_TEXT, RP_LOG_WARN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (vm_start(&v) < 0) {
+		vm_stop(&v);
+		return 1;
+	}
+	ret |= run_case(&v, NULL, "vm_gzip", true, points, 1);
+	ret |= run_case(&v, NULL, "vm_plain", false, points, 2);
+	vm_stop(&v);
+	if (null_start(&ns) < 0) {
+		fprintf(stderr, "bench_writer: cannot start the null sink\n");
+		return 1;
+	}
+	ret |= run_case(NULL, &ns, "null_gzip", true, points, 3);
+	ret |= run_case(NULL, &ns, "null_plain", false, points, 4);
+	null_stop(&ns);
+	curl_global_cleanup();
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,172 @@
+/* Private interfaces of src/out: the disk spool (spool.c) and the libcurl multi
+ * flusher (flush.c), used by the writer thread (writer.c) and by tests/out only.
+ *
+ * Both objects belong to one thread (the writer's) once it runs: nothing here is
+ * thread-safe except rp_flush_wakeup(). */
+#ifndef RP_OUT_INT_H
+#define RP_OUT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringprobe/conf.h"
+
+/* Spool on-disk format (all integers little-endian):
+ *
+ *   segment file  <dir>/<seq as 16 hex digits>.seg
+ *     header      "RPSPOOL1" (8 bytes), u32 version = 1, u32 0
+ *     records     u32 len | u32 crc32(payload) | payload[len]
+ *                 payload = u32 points | u8 kind | 3 zero bytes | line protocol
+ *   cursor file   <dir>/cursor: u32 magic | u64 seq | u64 off | u32 crc32 of the 20 bytes before
+ *                 (where the oldest unacknowledged record starts)
+ *   lock file     <dir>/lock: flock()ed while a process has the spool open
+ *
+ * Segments are append-only and numbered in write order; a new one starts when the
+ * current one would pass the segment size. Records are read back oldest first; a
+ * record is gone for good only once released (acknowledged, re-spooled or dropped),
+ * and a segment file is unlinked once every record in it is released. */
+
+#define RP_SPOOL_SEG_HDR 16u
+#define RP_SPOOL_REC_HDR 16u /* len + crc + points + kind/pad */
+#define RP_SPOOL_MAX_RECORD (256u << 20)
+#define RP_SPOOL_DEFAULT_SEGMENT (16u << 20)
+
+struct rp_spool;
+
+/** Where a record starts: what rp_spool_read() hands out and rp_spool_release() takes back. */
+struct rp_spool_pos {
+	uint64_t seq;
+	uint64_t off;
+};
+
+/** What rp_spool_open() needs. */
+struct rp_spool_opts {
+	const char *dir;   /* created (0700) when missing */
+	int64_t max_bytes; /* > 0: bound on all segment bytes; past it the oldest segment goes */
+	int fsync;	   /* enum rp_spool_fsync */
+	uint64_t segment_bytes; /* 0 = min(16 MiB, max(max_bytes / 4, 4 KiB)) */
+	unsigned max_taken;	/* records read and not yet released, at most (0 = 64) */
+};
+
+/** One record handed out by rp_spool_read(). */
+struct rp_spool_rec {
+	size_t len;	 /* line-protocol bytes copied into the caller's buffer */
+	uint32_t points; /* as given to rp_spool_append() */
+	uint8_t kind;	 /* as given to rp_spool_append() */
+	struct rp_spool_pos pos;
+};
+
+/** Spool counters; monotonic ones say so. */
+struct rp_spool_stats {
+	uint64_t bytes;		   /* segment bytes on disk now (what max_bytes bounds) */
+	uint64_t points;	   /* points in records not yet read */
+	uint64_t records;	   /* records not yet read */
+	uint64_t segments;	   /* segment files now */
+	uint64_t appended_records; /* monotonic */
+	uint64_t appended_points;  /* monotonic */
+	uint64_t read_records;	   /* monotonic: records handed out by rp_spool_read() */
+	uint64_t read_points;	   /* monotonic */
+	uint64_t overflow_records; /* monotonic: dropped to stay under max_bytes or unwritable */
+	uint64_t overflow_points;  /* monotonic */
+	uint64_t corrupt_records;  /* monotonic: torn or failing CRC, skipped */
+	uint64_t corrupt_points;   /* monotonic: estimated from the record's contents */
+	uint64_t io_errors;	   /* monotonic: failed writes, reads, fsyncs */
+	size_t max_record;	   /* longest line-protocol payload found at open */
+};
+
+/** Opens (creating) the spool in o->dir, checks every segment, cuts a torn or corrupt
+ *  tail off the newest one (counted), and positions the reader at the cursor. Takes an
+ *  exclusive lock: -EBUSY when another process has it. -errno with `why` filled on
+ *  failure. Caller owns *out (rp_spool_close). */
+int rp_spool_open(struct rp_spool **out, const struct rp_spool_opts *o, char *why, size_t whylen);
+/** Syncs (unless fsync never) and closes; unreleased records stay on disk. NULL: no-op. */
+void rp_spool_close(struct rp_spool *s);
+/** Appends one record of `len` bytes holding `points` points. Drops oldest segments to
+ *  stay under max_bytes (counted as overflow). 0, or -EFBIG (record larger than the
+ *  spool can hold) / -errno (write failed), the points then counted as overflow. */
+int rp_spool_append(struct rp_spool *s, uint8_t kind, uint32_t points, const void *data,
+		    size_t len);
+/** fsync mode batch: makes appends since the last call durable. Other modes: no-op. */
+int rp_spool_sync(struct rp_spool *s);
+/** Copies the oldest unread record into buf (cap bytes). 1 = a record, 0 = nothing to
+ *  read, -EBUSY = max_taken records out, -errno on I/O error. Torn and corrupt records
+ *  are skipped and counted. The record must later go to rp_spool_release(). */
+int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec *rec);
+/** The record read at `pos` is settled (written, re-spooled or dropped): the cursor may
+ *  move past it and fully settled segments are unlinked. */
+void rp_spool_release(struct rp_spool *s, const struct rp_spool_pos *pos);
+/** Whether unread records remain. */
+bool rp_spool_has_unread(const struct rp_spool *s);
+/** Copies the counters. */
+void rp_spool_get_stats(const struct rp_spool *s, struct rp_spool_stats *st);
+
+/* The flusher: one libcurl multi handle and a fixed set of easy handles reused for
+ * every request (curl docs/examples/10-at-a-time.c), so connections stay pooled. */
+
+/** Where a body goes: the data bucket/database, or the health bucket. */
+enum rp_flush_dest { RP_FLUSH_DATA, RP_FLUSH_HEALTH, RP_FLUSH_NDEST };
+
+/** What the sink said about one request. */
+enum rp_flush_verdict {
+	RP_FLUSH_OK,	    /* 2xx */
+	RP_FLUSH_REJECTED,  /* 400/422 and other 4xx: points refused (maybe some), no retry */
+	RP_FLUSH_TOO_LARGE, /* 413: send smaller bodies */
+	RP_FLUSH_AUTH,	    /* 401/403: credentials */
+	RP_FLUSH_NOT_FOUND, /* 404: database, bucket or org */
+	RP_FLUSH_RETRY,	    /* 408, 429, 5xx, 3xx, connection errors, time-outs */
+	RP_FLUSH_ABORTED,   /* removed by rp_flush_abort() */
+};
+
+/** One finished request, valid during the callback only. */
+struct rp_flush_done {
+	void *user; /* as given to rp_flush_send() */
+	enum rp_flush_verdict verdict;
+	int err;		/* -errno for a transport error, else 0 */
+	long status;		/* HTTP status, 0 when none */
+	int64_t retry_after_ns; /* Retry-After, 0 when absent */
+	int64_t rejected;	/* REJECTED: points refused per the body, -1 unknown */
+	const char *reason;	/* the server's message or curl's error (never NULL) */
+	uint64_t wire_bytes;	/* body bytes sent (after gzip) */
+};
+
+/** Called for each finished request, on the thread calling rp_flush_run()/rp_flush_abort(). */
+typedef void (*rp_flush_done_fn)(void *arg, const struct rp_flush_done *d);
+
+struct rp_flush;
+
+/** Builds URLs and headers from `conf` (api, url, org/bucket/health_bucket or database/
+ *  retention_policy, token or username/password, gzip, max_inflight, timeout, ca_file,
+ *  insecure_skip_verify) and creates max_inflight handles with gzip buffers for bodies
+ *  up to max_body bytes. -EINVAL with `why` on a bad configuration. Caller owns *out. */
+int rp_flush_create(struct rp_flush **out, const struct rp_conf *conf, size_t max_body, char *why,
+		    size_t whylen);
+/** Aborts what is in flight (no callbacks) and frees everything. NULL is a no-op. */
+void rp_flush_destroy(struct rp_flush *f);
+/** Handles free for rp_flush_send(). */
+unsigned rp_flush_idle(const struct rp_flush *f);
+/** Requests in flight. */
+unsigned rp_flush_busy(const struct rp_flush *f);
+/** Starts a POST of body[0..len) to `dest` (gzipped when configured). The body must stay
+ *  unchanged until the request is reported done. 0, -EBUSY (no free handle), -E2BIG
+ *  (len > max_body), -EIO (compression failed). */
+int rp_flush_send(struct rp_flush *f, enum rp_flush_dest dest, const char *body, size_t len,
+		  void *user);
+/** Drives transfers, waiting up to timeout_ms for network activity or rp_flush_wakeup()
+ *  (0 = no wait), then reports each finished request through fn. Returns the number
+ *  reported or -errno. */
+int rp_flush_run(struct rp_flush *f, int timeout_ms, rp_flush_done_fn fn, void *arg);
+/** Stops every request in flight and reports each as RP_FLUSH_ABORTED. */
+void rp_flush_abort(struct rp_flush *f, rp_flush_done_fn fn, void *arg);
+/** Any thread: makes a waiting rp_flush_run() return early. */
+void rp_flush_wakeup(struct rp_flush *f);
+/** The URL requests to `dest` go to (for messages; holds no secret). */
+const char *rp_flush_url(const struct rp_flush *f, enum rp_flush_dest dest);
+/** Whether requests use the v1 API (/write) rather than v2 (/api/v2/write). */
+bool rp_flush_is_v1(const struct rp_flush *f);
+
+/* Parses a 400 body for the number of points the server refused: "dropped=N" (InfluxDB
+ * partial write), else the count of "unable to parse" (lines refused), else -1. */
+int64_t rp_flush__rejected_count(const char *body);
+
+#endif

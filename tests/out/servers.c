@@ -1,0 +1,810 @@
+/* influxd and victoria-metrics for the tests in tests/out (see servers.h). */
+#include "servers.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <strings.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_S 30.0
+
+double srv_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int fail(struct srv *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int srv_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* The binary named by `env` when set, else on PATH (or in /usr/bin, /usr/local/bin). */
+static bool find_bin(const char *name, const char *env, char *out, size_t len)
+{
+	const char *path = getenv("PATH"), *forced = getenv(env);
+	char buf[4096];
+
+	if (forced && *forced) {
+		snprintf(out, len, "%s", forced);
+		return access(out, X_OK) == 0;
+	}
+	snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/local/bin:/usr/sbin", path ? path : "");
+	for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(out, len, "%s/%s", d, name);
+		if (access(out, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct membuf {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct membuf *m = arg;
+	size_t n = size * nmemb;
+	char *p = realloc(m->p, m->n + n + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + m->n, ptr, n);
+	m->p = p;
+	m->n += n;
+	m->p[m->n] = '\0';
+	return n;
+}
+
+int srv_http(const char *method, const char *url, const char *data, size_t len, const char *userpw,
+	     char **body, long *status)
+{
+	struct membuf m = {calloc(1, 1), 0};
+	CURL *e = curl_easy_init();
+	CURLcode rc;
+
+	if (!e)
+		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &m);
+	if (data) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (method)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (userpw) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERPWD, userpw);
+	}
+	rc = curl_easy_perform(e);
+	if (status) {
+		*status = 0;
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	}
+	curl_easy_cleanup(e);
+	if (rc != CURLE_OK) {
+		free(m.p);
+		return rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
+	}
+	if (body)
+		*body = m.p;
+	else
+		free(m.p);
+	return 0;
+}
+
+static pid_t spawn(const char *bin, char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		/* Never outlive the test, even one that fails before its cleanup. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
+		setpgid(0, 0);
+		execv(bin, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Polls url until it answers 2xx, the process exits, or the time runs out. */
+static int wait_ready(struct srv *s, const char *path)
+{
+	char url[128];
+	double until = srv_now() + START_TIMEOUT_S;
+	int status;
+
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	while (srv_now() < until) {
+		long code = 0;
+
+		if (srv_http(NULL, url, NULL, 0, NULL, NULL, &code) == 0 && code >= 200 &&
+		    code < 300)
+			return 0;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return fail(s, -ECHILD, "%s exited during start-up; see %s", s->url,
+				    s->log);
+		}
+		sleep_ms(50);
+	}
+	srv_stop(s, SIGKILL);
+	return fail(s, -ETIMEDOUT, "%s not ready after %.0f s; see %s", s->url, START_TIMEOUT_S,
+		    s->log);
+}
+
+/* Directories of servers not yet cleaned up: removed at exit, so a test that fails
+ * before srv_cleanup() leaves nothing behind in /tmp. */
+static char leftover[8][64];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw);
+
+static void remove_leftovers(void)
+{
+	for (int i = 0; i < 8; i++)
+		if (leftover[i][0])
+			nftw(leftover[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void track_dir(const char *dir, bool add)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(remove_leftovers);
+		registered = true;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (add && !leftover[i][0]) {
+			snprintf(leftover[i], sizeof(leftover[i]), "%s", dir);
+			return;
+		}
+		if (!add && !strcmp(leftover[i], dir)) {
+			leftover[i][0] = '\0';
+			return;
+		}
+	}
+}
+
+static int make_dir(struct srv *s, const char *tag)
+{
+	snprintf(s->dir, sizeof(s->dir), "/tmp/rp-%s-XXXXXX", tag);
+	if (!mkdtemp(s->dir))
+		return fail(s, -errno, "mkdtemp: %s", strerror(errno));
+	track_dir(s->dir, true);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	return 0;
+}
+
+static int influx_spawn(struct srv *s)
+{
+	char bin[512], conf[128];
+	char *argv[] = {"influxd", "-config", conf, NULL};
+
+	if (!find_bin("influxd", "RP_TEST_INFLUXD", bin, sizeof(bin)))
+		return fail(
+		    s, -ENOENT,
+		    "influxd not found (PATH, or $RP_TEST_INFLUXD): install the influxdb "
+		    "package (apt-get install influxdb); these tests need a real InfluxDB 1.x");
+	snprintf(conf, sizeof(conf), "%s/influxdb.conf", s->dir);
+	s->pid = spawn(bin, argv, s->log);
+	if (s->pid < 0)
+		return fail(s, -errno, "fork: %s", strerror(errno));
+	return wait_ready(s, "/ping");
+}
+
+int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = SRV_INFLUX;
+	if (o)
+		s->iopts = *o;
+	ret = make_dir(s, "influx");
+	if (ret)
+		return ret;
+	s->port = srv_free_port();
+	s->port2 = srv_free_port();
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	snprintf(path, sizeof(path), "%s/influxdb.conf", s->dir);
+	f = fopen(path, "w");
+	if (!f)
+		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	fprintf(f,
+		"reporting-disabled = true\n"
+		"bind-address = \"127.0.0.1:%d\"\n"
+		"[meta]\n  dir = \"%s/meta\"\n"
+		"[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
+		"  max-values-per-tag = 0\n  max-series-per-database = 0\n"
+		"  query-log-enabled = false\n"
+		"[retention]\n  enabled = false\n"
+		"[monitor]\n  store-enabled = false\n"
+		"[continuous_queries]\n  enabled = false\n"
+		"[logging]\n  level = \"warn\"\n"
+		"[http]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
+		"  auth-enabled = %s\n  log-enabled = false\n",
+		s->port2, s->dir, s->dir, s->dir, s->port, s->iopts.auth ? "true" : "false");
+	if (s->iopts.max_body_size)
+		fprintf(f, "  max-body-size = %ld\n", s->iopts.max_body_size);
+	fclose(f);
+	ret = influx_spawn(s);
+	if (ret)
+		return ret;
+	if (s->iopts.auth) {
+		/* With auth on and no user yet, influxd takes exactly this statement. */
+		char *r = srv_influx_query(
+		    s, NULL, "CREATE USER admin WITH PASSWORD 'adminpw' WITH ALL PRIVILEGES");
+
+		if (!r || strstr(r, "\"error\""))
+			return fail(s, -EIO, "creating the admin user failed: %s", r ? r : "");
+		free(r);
+	}
+	if (s->iopts.database) {
+		char q[256];
+		char *r;
+
+		snprintf(q, sizeof(q), "CREATE DATABASE \"%s\"", s->iopts.database);
+		r = srv_influx_query(s, NULL, q);
+		if (!r || strstr(r, "\"error\""))
+			return fail(s, -EIO, "CREATE DATABASE failed: %s", r ? r : "");
+		free(r);
+	}
+	return 0;
+}
+
+static int vm_spawn(struct srv *s)
+{
+	char bin[512], data[96], listen[64];
+	char *argv[] = {"victoria-metrics",
+			"-storageDataPath",
+			data,
+			"-httpListenAddr",
+			listen,
+			"-loggerLevel",
+			"ERROR",
+			"-retentionPeriod",
+			"100y",
+			"-search.latencyOffset",
+			"0s",
+			"-search.disableCache",
+			NULL};
+
+	if (!find_bin("victoria-metrics", "RP_TEST_VICTORIA_METRICS", bin, sizeof(bin)))
+		return fail(
+		    s, -ENOENT,
+		    "victoria-metrics not found (PATH, or $RP_TEST_VICTORIA_METRICS): install "
+		    "the victoria-metrics package; these tests need a real VictoriaMetrics");
+	snprintf(data, sizeof(data), "%s/data", s->dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+	s->pid = spawn(bin, argv, s->log);
+	if (s->pid < 0)
+		return fail(s, -errno, "fork: %s", strerror(errno));
+	return wait_ready(s, "/health");
+}
+
+int srv_vm_start(struct srv *s)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = SRV_VM;
+	ret = make_dir(s, "vm");
+	if (ret)
+		return ret;
+	s->port = srv_free_port();
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	return vm_spawn(s);
+}
+
+int srv_restart(struct srv *s)
+{
+	if (s->pid)
+		return fail(s, -EBUSY, "%s is still running", s->url);
+	return s->kind == SRV_INFLUX ? influx_spawn(s) : vm_spawn(s);
+}
+
+void srv_stop(struct srv *s, int sig)
+{
+	double until = srv_now() + 10.0;
+	int status;
+
+	if (!s->pid)
+		return;
+	kill(s->pid, sig);
+	while (waitpid(s->pid, &status, WNOHANG) == 0) {
+		if (srv_now() > until) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &status, 0);
+			break;
+		}
+		sleep_ms(20);
+	}
+	s->pid = 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void srv_cleanup(struct srv *s)
+{
+	srv_stop(s, SIGTERM);
+	if (s->dir[0]) {
+		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		track_dir(s->dir, false);
+	}
+	s->dir[0] = '\0';
+}
+
+char *srv_influx_query(struct srv *s, const char *db, const char *q)
+{
+	char url[128], *form, *eq, *edb = NULL, *body = NULL;
+	size_t n;
+	long status;
+	int ret;
+
+	eq = curl_easy_escape(NULL, q, 0);
+	if (db)
+		edb = curl_easy_escape(NULL, db, 0);
+	n = strlen(eq) + (edb ? strlen(edb) : 0) + 32;
+	form = malloc(n);
+	snprintf(form, n, "q=%s&epoch=ns%s%s", eq, edb ? "&db=" : "", edb ? edb : "");
+	curl_free(eq);
+	curl_free(edb);
+	snprintf(url, sizeof(url), "%s/query", s->url);
+	ret = srv_http("POST", url, form, strlen(form),
+		       s->iopts.auth && s->pid ? "admin:adminpw" : NULL, &body, &status);
+	free(form);
+	return ret == 0 ? body : NULL;
+}
+
+/* A tiny JSON reader, just enough for /query answers. */
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+		p++;
+	return p;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* p at the opening quote; returns a malloc'ed unescaped copy and moves *end past it. */
+static char *json_string(const char *p, const char **end)
+{
+	char *out = malloc(strlen(p) + 1);
+	size_t o = 0;
+
+	for (p++; *p && *p != '"'; p++) {
+		if (*p != '\\') {
+			out[o++] = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'u': {
+			unsigned cp =
+			    (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+
+			p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && p[1] == '\\' && p[2] == 'u') {
+				unsigned lo = (unsigned)strtoul(
+				    (char[5]){p[3], p[4], p[5], p[6], 0}, NULL, 16);
+
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			}
+			o += put_utf8(out + o, cp);
+			break;
+		}
+		default:
+			out[o++] = *p;
+			break;
+		}
+	}
+	out[o] = '\0';
+	*end = *p ? p + 1 : p;
+	return out;
+}
+
+/* One scalar: string, number, true/false/null. */
+static char *json_scalar(const char *p, const char **end)
+{
+	const char *q = p;
+
+	p = skip_ws(p);
+	if (*p == '"')
+		return json_string(p, end);
+	for (q = p; *q && *q != ',' && *q != ']' && *q != '}'; q++)
+		;
+	*end = q;
+	if (!strncmp(p, "null", 4))
+		return NULL;
+	return strndup(p, (size_t)(q - p));
+}
+
+int srv_influx_rows(const char *json, struct srv_row *rows, int max)
+{
+	const char *cols = strstr(json, "\"columns\":["), *p;
+	char *colname[16];
+	int ncols = 0, n = 0;
+
+	if (!cols)
+		return 0;
+	p = cols + strlen("\"columns\":[");
+	while (*(p = skip_ws(p)) == '"' && ncols < 16) {
+		colname[ncols++] = json_string(p, &p);
+		p = skip_ws(p);
+		if (*p == ',')
+			p++;
+	}
+	p = strstr(p, "\"values\":[");
+	if (p) {
+		p += strlen("\"values\":[");
+		while (*(p = skip_ws(p)) == '[' && n < max) {
+			struct srv_row *r = &rows[n++];
+
+			r->ncols = 0;
+			p++;
+			while (*(p = skip_ws(p)) != ']' && *p && r->ncols < 16) {
+				r->col[r->ncols] = strdup(colname[r->ncols]);
+				r->val[r->ncols] = json_scalar(p, &p);
+				r->ncols++;
+				p = skip_ws(p);
+				if (*p == ',')
+					p++;
+			}
+			if (*p == ']')
+				p++;
+			p = skip_ws(p);
+			if (*p == ',')
+				p++;
+		}
+	}
+	for (int i = 0; i < ncols; i++)
+		free(colname[i]);
+	return n;
+}
+
+void srv_rows_free(struct srv_row *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < rows[i].ncols; c++) {
+			free(rows[i].col[c]);
+			free(rows[i].val[c]);
+		}
+}
+
+int64_t srv_influx_scalar(struct srv *s, const char *db, const char *q)
+{
+	char *json = srv_influx_query(s, db, q);
+	struct srv_row row;
+	int64_t v = -1;
+
+	if (!json)
+		return -1;
+	if (!strstr(json, "\"series\"") && !strstr(json, "\"error\""))
+		v = 0; /* no series: nothing matched */
+	if (srv_influx_rows(json, &row, 1) == 1) {
+		if (row.ncols > 1 && row.val[1])
+			v = strtoll(row.val[1], NULL, 10);
+		srv_rows_free(&row, 1);
+	}
+	free(json);
+	return v;
+}
+
+int srv_vm_flush(struct srv *s)
+{
+	char url[128];
+	long status;
+
+	snprintf(url, sizeof(url), "%s/internal/force_flush", s->url);
+	return srv_http(NULL, url, NULL, 0, NULL, NULL, &status);
+}
+
+int64_t srv_vm_export_count(struct srv *s, const char *match, double *sum)
+{
+	char url[128], *form, *em, *body = NULL;
+	const char *p;
+	int64_t count = 0;
+	long status;
+	size_t n;
+	int ret;
+
+	em = curl_easy_escape(NULL, match, 0);
+	n = strlen(em) + 16;
+	form = malloc(n);
+	snprintf(form, n, "match[]=%s", em);
+	curl_free(em);
+	snprintf(url, sizeof(url), "%s/api/v1/export", s->url);
+	ret = srv_http("POST", url, form, strlen(form), NULL, &body, &status);
+	free(form);
+	if (ret || status != 200) {
+		free(body);
+		return -1;
+	}
+	if (sum)
+		*sum = 0;
+	for (p = body; (p = strstr(p, "\"values\":[")) != NULL;) {
+		p += strlen("\"values\":[");
+		while (*p && *p != ']') {
+			char *end;
+			double v = strtod(p, &end);
+
+			if (end == p)
+				break;
+			count++;
+			if (sum)
+				*sum += v;
+			p = end;
+			if (*p == ',')
+				p++;
+		}
+	}
+	free(body);
+	return count;
+}
+
+int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *window, int64_t at_s)
+{
+	char url[256], form[512], q[256], *eq, *body = NULL;
+	const char *p;
+	long status;
+	int64_t v = -1;
+
+	snprintf(q, sizeof(q), "sum(count_over_time(%s[%s]))", metric, window);
+	eq = curl_easy_escape(NULL, q, 0);
+	snprintf(form, sizeof(form), "query=%s&time=%lld", eq, (long long)at_s);
+	curl_free(eq);
+	snprintf(url, sizeof(url), "%s/api/v1/query", s->url);
+	if (srv_http("POST", url, form, strlen(form), NULL, &body, &status) || status != 200) {
+		free(body);
+		return -1;
+	}
+	p = strstr(body, "\"value\":[");
+	if (p) {
+		p = strchr(p, ',');
+		p = p ? strchr(p, '"') : NULL;
+		if (p)
+			v = (int64_t)strtod(p + 1, NULL);
+	} else if (strstr(body, "\"result\":[]")) {
+		v = 0;
+	}
+	free(body);
+	return v;
+}
+
+#define FAKE_CONNS 16
+#define FAKE_BUF (1 << 20)
+
+struct fake_conn {
+	int fd;
+	size_t n;
+	char *buf;
+};
+
+/* Length of the complete request at the start of buf[0..n), or 0. */
+static size_t request_len(const char *buf, size_t n)
+{
+	const char *end = memmem(buf, n, "\r\n\r\n", 4);
+	size_t hdr, body = 0;
+
+	if (!end)
+		return 0;
+	hdr = (size_t)(end - buf) + 4;
+	for (const char *p = buf; p && p < end; p = memchr(p, '\n', (size_t)(end - p))) {
+		if (*p == '\n')
+			p++;
+		if (!strncasecmp(p, "Content-Length:", 15))
+			body = strtoul(p + 15, NULL, 10);
+	}
+	return n >= hdr + body ? hdr + body : 0;
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake_http *f = arg;
+	struct fake_conn c[FAKE_CONNS];
+	struct pollfd pfd[FAKE_CONNS + 1];
+
+	for (int i = 0; i < FAKE_CONNS; i++) {
+		c[i].fd = -1;
+		c[i].buf = malloc(FAKE_BUF);
+	}
+	while (!atomic_load(&f->stop)) {
+		pfd[0].fd = f->fd;
+		pfd[0].events = POLLIN;
+		for (int i = 0; i < FAKE_CONNS; i++) {
+			pfd[i + 1].fd = c[i].fd;
+			pfd[i + 1].events = POLLIN;
+		}
+		if (poll(pfd, FAKE_CONNS + 1, 20) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept(f->fd, NULL, NULL);
+
+			for (int i = 0; fd >= 0 && i < FAKE_CONNS; i++)
+				if (c[i].fd < 0) {
+					c[i].fd = fd;
+					c[i].n = 0;
+					fd = -1;
+				}
+			if (fd >= 0)
+				close(fd);
+		}
+		for (int i = 0; i < FAKE_CONNS; i++) {
+			ssize_t r;
+			size_t len;
+
+			if (c[i].fd < 0 || !(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(c[i].fd, c[i].buf + c[i].n, FAKE_BUF - c[i].n);
+			if (r <= 0) {
+				close(c[i].fd);
+				c[i].fd = -1;
+				continue;
+			}
+			c[i].n += (size_t)r;
+			while ((len = request_len(c[i].buf, c[i].n)) > 0) {
+				const char *resp = atomic_load(&f->response);
+				const char *hdr_end = memmem(c[i].buf, len, "\r\n\r\n", 4);
+
+				atomic_fetch_add(&f->requests, 1);
+				atomic_fetch_add(&f->body_bytes,
+						 (long)(len - (size_t)(hdr_end + 4 - c[i].buf)));
+				if (resp && write(c[i].fd, resp, strlen(resp)) < 0)
+					break;
+				memmove(c[i].buf, c[i].buf + len, c[i].n - len);
+				c[i].n -= len;
+			}
+		}
+	}
+	for (int i = 0; i < FAKE_CONNS; i++) {
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+		free(c[i].buf);
+	}
+	return NULL;
+}
+
+int fake_http_start(struct fake_http *f, const char *response)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int one = 1, ret;
+
+	memset(f, 0, sizeof(*f));
+	atomic_store(&f->response, response);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->fd < 0)
+		return -errno;
+	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(f->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(f->fd, 64) < 0 ||
+	    getsockname(f->fd, (struct sockaddr *)&a, &alen) < 0) {
+		ret = -errno;
+		close(f->fd);
+		return ret;
+	}
+	f->port = ntohs(a.sin_port);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
+	ret = pthread_create(&f->thread, NULL, fake_main, f);
+	if (ret) {
+		close(f->fd);
+		return -ret;
+	}
+	return 0;
+}
+
+void fake_http_set(struct fake_http *f, const char *response)
+{
+	atomic_store(&f->response, response);
+}
+
+void fake_http_stop(struct fake_http *f)
+{
+	atomic_store(&f->stop, 1);
+	pthread_join(f->thread, NULL);
+	close(f->fd);
+}

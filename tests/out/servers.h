@@ -1,0 +1,105 @@
+/* Real sinks for the tests in tests/out: influxd (InfluxDB 1.x) and victoria-metrics,
+ * each started on a free 127.0.0.1 port in its own temporary directory and stopped by
+ * its PID (kill + waitpid). Also small libcurl helpers to query them.
+ *
+ * Every function that can fail returns 0 or -errno and writes the reason into the
+ * server's `why`, so a test can fail with a clear message (a missing binary included:
+ * CI installs both packages, so a test never passes without them). */
+#ifndef RP_TESTS_OUT_SERVERS_H
+#define RP_TESTS_OUT_SERVERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+enum srv_kind { SRV_INFLUX, SRV_VM };
+
+/** influxd options. */
+struct srv_influx_opts {
+	bool auth;	      /* auth-enabled, with user "admin"/"adminpw" created first */
+	long max_body_size;   /* [http] max-body-size, 0 = influxd's default */
+	const char *database; /* created after start (NULL = none) */
+};
+
+/** One running (or stopped) server. */
+struct srv {
+	enum srv_kind kind;
+	pid_t pid; /* 0 when not running */
+	int port;
+	int port2; /* influxd RPC bind-address */
+	char dir[64];
+	char url[64];
+	char log[96];
+	char why[512];
+	struct srv_influx_opts iopts;
+};
+
+/** Starts influxd and waits for /ping (and creates the database). */
+int srv_influx_start(struct srv *s, const struct srv_influx_opts *o);
+/** Starts victoria-metrics and waits for /health. */
+int srv_vm_start(struct srv *s);
+/** Starts the same server again: same directory and port. */
+int srv_restart(struct srv *s);
+/** Sends `sig` to the server and waits for it to exit (SIGKILL after 10 s). */
+void srv_stop(struct srv *s, int sig);
+/** Stops the server and removes its directory. */
+void srv_cleanup(struct srv *s);
+/** A free TCP port on 127.0.0.1 (nothing listens on it right after). */
+int srv_free_port(void);
+
+/** One HTTP request; *body (NUL-terminated, malloc'ed, caller frees) and *status out.
+ *  `content_type` NULL = form-encoded when data is given. `userpw` "user:pw" or NULL. */
+int srv_http(const char *method, const char *url, const char *data, size_t len, const char *userpw,
+	     char **body, long *status);
+/** InfluxQL against s (auth as admin when enabled): the JSON answer, caller frees. */
+char *srv_influx_query(struct srv *s, const char *db, const char *q);
+/** The first number in the first row of a query answer (e.g. a count), -1 when none. */
+int64_t srv_influx_scalar(struct srv *s, const char *db, const char *q);
+
+/** One row of a query answer: its values as text (strings unescaped). */
+struct srv_row {
+	int ncols;
+	char *col[16];
+	char *val[16]; /* NULL for JSON null */
+};
+/** Parses rows of the first series in a /query answer; returns the count (<= max). Free with
+ * srv_rows_free. */
+int srv_influx_rows(const char *json, struct srv_row *rows, int max);
+/** Frees what srv_influx_rows() made. */
+void srv_rows_free(struct srv_row *rows, int n);
+
+/** VictoriaMetrics: /internal/force_flush. */
+int srv_vm_flush(struct srv *s);
+/** VictoriaMetrics: samples of the series matching `match` in /api/v1/export (-1 on error);
+ *  `sum` (optional) gets the sum of their values. */
+int64_t srv_vm_export_count(struct srv *s, const char *match, double *sum);
+/** VictoriaMetrics: sum(count_over_time(metric[window])) at `at_s`; -1 on error. */
+int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *window, int64_t at_s);
+
+/** A canned HTTP server on 127.0.0.1 (a thread of the test): answers every request
+ *  with `response` (a full HTTP/1.1 response), or never when it is NULL. Keeps
+ *  connections open, up to 16 at once. */
+struct fake_http {
+	int fd;
+	int port;
+	char url[64];
+	pthread_t thread;
+	_Atomic(const char *) response;
+	atomic_int requests;	/* complete requests seen */
+	atomic_long body_bytes; /* their bodies, summed */
+	atomic_int stop;
+};
+/** Starts the server thread. 0 or -errno. */
+int fake_http_start(struct fake_http *f, const char *response);
+/** Changes the canned answer (NULL = stop answering). */
+void fake_http_set(struct fake_http *f, const char *response);
+/** Stops the thread and closes every socket. */
+void fake_http_stop(struct fake_http *f);
+
+/** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
+double srv_now(void);
+
+#endif
