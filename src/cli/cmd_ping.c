@@ -392,8 +392,11 @@ int rp_cmd_ping(int argc, char **argv)
 	    .usage = "[options] TARGET...",
 	    .summary = "Probe each TARGET with ICMP echo COUNT times and print the results as "
 		       "fping does.\nTARGET is an address, a CIDR (every host in it) or "
-		       "@FILE (one per line, # comments).\nExit status: 0 every target "
-		       "answered, 1 some did not, 2 usage error, 3 runtime failure.",
+		       "@FILE (one per line, # comments).\nWithout -i or --rate, packets are "
+		       "paced by ping_rate_limit (default 20000/s).\nWith --influxdb-url (and "
+		       "the v1 or v2 keys) every result is also written as a `ping` point.\n"
+		       "Exit status: 0 every target answered, 1 some did not, 2 usage error, "
+		       "3 runtime failure.",
 	    .opts = ping_opts,
 	    .nopts = RP_ARRAY_SIZE(ping_opts),
 	    .purpose = RP_CONF_FOR_PING,

@@ -29,7 +29,7 @@ static const struct rp_cli_opt sweep_opts[] = {
 		       "allow networks larger than a /16 (= --allow-large-networks)",
 		       "allow_large_networks"},
     [O_SNMP] = {"snmp", 0, no_argument, NULL,
-		"also ask each alive host its sysName over SNMP (snmp.* keys apply)"},
+		"also ask each alive host its sysName over SNMP (not in this build yet)"},
 };
 
 static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struct rp_diags *d)
