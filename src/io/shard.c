@@ -66,6 +66,8 @@ struct ready {
 	uint32_t gen;
 };
 
+#define STATS_WORDS ((sizeof(struct rp_shard_stats) + 7) / 8)
+
 struct rp_shard {
 	struct rp_shard_conf conf;
 	struct rp_engine *engine;
@@ -94,7 +96,9 @@ struct rp_shard {
 	uint64_t imm_next_ns;  /* first due of the next immediate device (paced) */
 
 	struct rp_shard_stats local; /* the thread's own counters */
-	struct rp_shard_stats _Alignas(RP_CACHELINE) shared;
+	/* The snapshot, as relaxed atomic words so that a reader racing the writer is
+	 * defined behaviour; the sequence counter makes the words one consistent set. */
+	_Alignas(RP_CACHELINE) _Atomic uint64_t shared[STATS_WORDS];
 	atomic_uint_fast64_t seqlock;
 
 	pthread_t thread;
@@ -223,7 +227,13 @@ static void publish(struct rp_shard *s)
 	/* A pairs with C: readers that see an even, unchanged counter saw whole data. */
 	atomic_store_explicit(&s->seqlock, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	memcpy(&s->shared, &s->local, sizeof(s->shared));
+	{
+		uint64_t w[STATS_WORDS] = {0};
+
+		memcpy(w, &s->local, sizeof(s->local));
+		for (size_t i = 0; i < STATS_WORDS; i++)
+			atomic_store_explicit(&s->shared[i], w[i], memory_order_relaxed);
+	}
 	/* B pairs with D. */
 	atomic_store_explicit(&s->seqlock, seq + 2, memory_order_release);
 }
@@ -231,12 +241,14 @@ static void publish(struct rp_shard *s)
 void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out)
 {
 	struct rp_shard *m = (struct rp_shard *)s;
-	uint64_t a, b;
+	uint64_t a, b, w[STATS_WORDS];
 
 	do {
 		/* D pairs with B. */
 		a = atomic_load_explicit(&m->seqlock, memory_order_acquire);
-		memcpy(out, &m->shared, sizeof(*out));
+		for (size_t i = 0; i < STATS_WORDS; i++)
+			w[i] = atomic_load_explicit(&m->shared[i], memory_order_relaxed);
+		memcpy(out, w, sizeof(*out));
 		/* C pairs with A. */
 		atomic_thread_fence(memory_order_acquire);
 		b = atomic_load_explicit(&m->seqlock, memory_order_relaxed);
