@@ -4,6 +4,7 @@
 #include "io/io_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/log.h"
 #include "ringprobe/xalloc.h"
+
+static atomic_bool choice_logged;
 
 static const struct {
 	const char *name;
@@ -201,9 +204,11 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 	join(e->info.why, sizeof(e->info.why), swhy, bwhy);
 	snprintf(why, whylen, "%s", e->info.why);
 	features_format(e->info.features, feats, sizeof(feats));
-	rp_log(RP_LOG_INFO, "io engine ready", "backend=%s icmp=%s features=%s ident=%d why=\"%s\"",
-	       e->ops->name, e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats,
-	       e->info.ident, e->info.why);
+	/* Every shard chooses alike: say it once per process. */
+	if (!atomic_exchange(&choice_logged, true))
+		rp_log(RP_LOG_INFO, "io engine ready",
+		       "backend=%s icmp=%s features=%s why=\"%s\"", e->ops->name,
+		       e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats, e->info.why);
 	*out = e;
 	return 0;
 }
