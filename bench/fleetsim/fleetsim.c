@@ -1,0 +1,789 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fleetsim: a simulated fleet of devices answering ICMP echo on a TUN device.
+ *
+ * Runs inside a private network namespace (`unshare -n`): it creates the TUN device "fleetsim0",
+ * gives it 198.19.255.254/15 and brings it (and lo) up, so the kernel routes 198.18.0.0/15 to it.
+ * Each echo request to a device address base+i is answered after an injected latency drawn from
+ * that device's own PRNG, seeded from a hash of (seed, i): two runs with the same seed and the same
+ * request sequence agree exactly. Behaviours per device: latency distribution, loss, down,
+ * flapping, duplicate replies, corrupted payloads.
+ *
+ * Single threaded: one ppoll() loop, requests read in batches until EAGAIN, pending replies kept in
+ * a binary min-heap over a preallocated slot pool. Nothing is allocated per packet.
+ *
+ * Ground truth (JSON) goes to --truth FILE at exit and on SIGUSR1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FS_IFNAME "fleetsim0"
+#define FS_IFADDR "198.19.255.254"
+#define FS_NET 0xc6120000u /* 198.18.0.0 */
+#define FS_NETMASK 0xfffe0000u /* /15 */
+#define FS_SLOT_BYTES 256u /* larger echo requests are counted as oversize and dropped */
+#define FS_RX_BATCH 256
+#define FS_DEFAULT_SLOTS (1u << 16)
+
+enum lat_kind { LAT_FIXED, LAT_UNIFORM, LAT_NORMAL, LAT_LONGTAIL };
+
+struct lat_spec {
+	enum lat_kind kind;
+	double a_us;
+	double b_us;
+};
+
+struct dev {
+	uint64_t rng; /* per-device PRNG state (splitmix64) */
+	uint64_t flap_phase_ns;
+	bool down;
+	bool flap;
+	bool dup;
+	bool corrupt;
+	uint32_t requests;
+	uint32_t replies;
+	uint32_t duplicates;
+	uint32_t drops_loss;
+	uint32_t drops_down;
+	uint32_t drops_flap;
+	uint32_t drops_queue;
+	uint32_t corrupted;
+	uint64_t lat_sum_us;
+	uint32_t lat_min_us;
+	uint32_t lat_max_us;
+};
+
+struct pending {
+	uint64_t due_ns;
+	uint32_t slot;
+	uint32_t dev; /* device index; bit 31: send a duplicate */
+	uint32_t lat_us;
+	uint32_t corrupt;
+};
+
+struct opts {
+	uint32_t devices;
+	uint32_t base; /* host order */
+	uint64_t seed;
+	struct lat_spec lat;
+	double loss;
+	double down;
+	double flap;
+	uint64_t flap_period_ns;
+	double dup;
+	double corrupt;
+	const char *truth;
+	double duration;
+	uint32_t slots;
+	uint64_t spin_ns; /* busy-poll this long before a reply is due */
+};
+
+struct sim {
+	struct opts o;
+	int tun;
+	struct dev *devs;
+	struct pending *heap;
+	uint32_t nheap;
+	uint8_t *bufs; /* slots * FS_SLOT_BYTES */
+	uint16_t *lens;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	uint64_t start_ns;
+	uint64_t stray; /* packets not an echo request to a device */
+	uint64_t oversize;
+	uint64_t write_errors;
+	uint64_t max_late_ns; /* worst lateness of a reply against its due time */
+};
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t dump_flag;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double rnd01(uint64_t *s)
+{
+	return (double)(splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static bool chance(uint64_t *s, double pct)
+{
+	return pct > 0 && rnd01(s) * 100.0 < pct;
+}
+
+static double rnd_normal(uint64_t *s)
+{
+	double u1 = rnd01(s), u2 = rnd01(s);
+
+	if (u1 < 1e-300)
+		u1 = 1e-300;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static uint32_t draw_latency_us(const struct lat_spec *l, uint64_t *s)
+{
+	double v;
+
+	switch (l->kind) {
+	case LAT_UNIFORM:
+		v = l->a_us + (l->b_us - l->a_us) * rnd01(s);
+		break;
+	case LAT_NORMAL:
+		v = l->a_us + l->b_us * rnd_normal(s);
+		break;
+	case LAT_LONGTAIL:
+		/* base plus a Pareto(alpha 1.5) tail of scale b, capped at 100x base */
+		v = l->a_us + l->b_us * (pow(1.0 - rnd01(s), -1.0 / 1.5) - 1.0);
+		if (v > 100.0 * l->a_us + l->b_us)
+			v = 100.0 * l->a_us + l->b_us;
+		break;
+	default:
+		v = l->a_us;
+		break;
+	}
+	if (v < 0)
+		v = 0;
+	return (uint32_t)(v + 0.5);
+}
+
+/* ---- min-heap of pending replies ---- */
+
+static void heap_push(struct sim *sm, struct pending p)
+{
+	uint32_t i = sm->nheap++;
+
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+
+		if (sm->heap[parent].due_ns <= p.due_ns)
+			break;
+		sm->heap[i] = sm->heap[parent];
+		i = parent;
+	}
+	sm->heap[i] = p;
+}
+
+static struct pending heap_pop(struct sim *sm)
+{
+	struct pending top = sm->heap[0];
+	struct pending last = sm->heap[--sm->nheap];
+	uint32_t i = 0, n = sm->nheap;
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && sm->heap[c + 1].due_ns < sm->heap[c].due_ns)
+			c++;
+		if (last.due_ns <= sm->heap[c].due_ns)
+			break;
+		sm->heap[i] = sm->heap[c];
+		i = c;
+	}
+	if (n)
+		sm->heap[i] = last;
+	return top;
+}
+
+/* ---- packets ---- */
+
+static uint16_t csum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t sum = 0;
+
+	while (len > 1) {
+		sum += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Turn the echo request in @pkt into the reply in place. Returns the IP header length, or
+ * -EINVAL if it is no IPv4 ICMP echo request.
+ */
+static int request_to_reply(uint8_t *pkt, size_t len)
+{
+	size_t ihl;
+	uint8_t tmp[4];
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return -EINVAL;
+	ihl = (size_t)(pkt[0] & 0xf) * 4;
+	if (ihl < 20 || len < ihl + 8 || pkt[9] != IPPROTO_ICMP || pkt[ihl] != 8)
+		return -EINVAL;
+	if (((uint32_t)pkt[2] << 8 | pkt[3]) != len)
+		return -EINVAL;
+	memcpy(tmp, pkt + 12, 4);
+	memcpy(pkt + 12, pkt + 16, 4);
+	memcpy(pkt + 16, tmp, 4);
+	pkt[8] = 64; /* TTL */
+	pkt[10] = pkt[11] = 0;
+	memcpy(pkt + 10, &(uint16_t){ csum(pkt, ihl) }, 2);
+	pkt[ihl] = 0; /* echo reply */
+	pkt[ihl + 2] = pkt[ihl + 3] = 0;
+	memcpy(pkt + ihl + 2, &(uint16_t){ csum(pkt + ihl, len - ihl) }, 2);
+	return (int)ihl;
+}
+
+static bool flap_is_down(const struct sim *sm, const struct dev *d, uint64_t t)
+{
+	uint64_t p = sm->o.flap_period_ns;
+
+	/* down for the first half of each period, shifted by the device's phase */
+	return ((t - sm->start_ns + d->flap_phase_ns) % p) < p / 2;
+}
+
+static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx_ns)
+{
+	uint32_t dst, idx, slot, lat;
+	bool lost, dup, corrupt;
+	struct dev *d;
+	uint8_t *buf;
+	int ihl;
+
+	if (len < 20 || (pkt[0] >> 4) != 4) {
+		sm->stray++;
+		return;
+	}
+	dst = rd32(pkt + 16);
+	idx = dst - sm->o.base;
+	if (idx >= sm->o.devices) {
+		sm->stray++;
+		return;
+	}
+	d = &sm->devs[idx];
+	if (len > FS_SLOT_BYTES) {
+		sm->oversize++;
+		return;
+	}
+	ihl = request_to_reply(pkt, len);
+	if (ihl < 0) {
+		sm->stray++;
+		return;
+	}
+	d->requests++;
+	/* draw every random number each time so the stream does not depend on the outcome */
+	lat = draw_latency_us(&sm->o.lat, &d->rng);
+	lost = chance(&d->rng, sm->o.loss);
+	dup = d->dup;
+	corrupt = d->corrupt;
+
+	if (d->down) {
+		d->drops_down++;
+		return;
+	}
+	if (d->flap && flap_is_down(sm, d, rx_ns)) {
+		d->drops_flap++;
+		return;
+	}
+	if (lost) {
+		d->drops_loss++;
+		return;
+	}
+	if (!sm->nfree) {
+		d->drops_queue++;
+		return;
+	}
+	slot = sm->free_slots[--sm->nfree];
+	buf = sm->bufs + (size_t)slot * FS_SLOT_BYTES;
+	memcpy(buf, pkt, len);
+	sm->lens[slot] = (uint16_t)len;
+	if (corrupt && len > (size_t)ihl + 8) {
+		size_t off = (size_t)ihl + 8 + (len - ihl - 8) / 2;
+
+		buf[off] ^= 0x01;
+		buf[ihl + 2] = buf[ihl + 3] = 0;
+		memcpy(buf + ihl + 2, &(uint16_t){ csum(buf + ihl, len - ihl) }, 2);
+	} else {
+		corrupt = false;
+	}
+	heap_push(sm, (struct pending){ .due_ns = rx_ns + (uint64_t)lat * 1000u, .slot = slot,
+					.dev = idx | (dup ? 0x80000000u : 0), .lat_us = lat,
+					.corrupt = corrupt });
+}
+
+static void send_due(struct sim *sm, uint64_t now)
+{
+	while (sm->nheap && sm->heap[0].due_ns <= now) {
+		struct pending p = heap_pop(sm);
+		uint8_t *buf = sm->bufs + (size_t)p.slot * FS_SLOT_BYTES;
+		int copies = (p.dev & 0x80000000u) ? 2 : 1;
+
+		struct dev *d = &sm->devs[p.dev & 0x7fffffffu];
+
+		if (now - p.due_ns > sm->max_late_ns)
+			sm->max_late_ns = now - p.due_ns;
+
+		/* truth counts what was handed to the kernel, so replies pending at exit are not */
+		for (int i = 0; i < copies; i++)
+			if (write(sm->tun, buf, sm->lens[p.slot]) < 0)
+				sm->write_errors++;
+		d->replies++;
+		d->duplicates += copies - 1;
+		d->corrupted += p.corrupt;
+		d->lat_sum_us += p.lat_us;
+		if (p.lat_us < d->lat_min_us)
+			d->lat_min_us = p.lat_us;
+		if (p.lat_us > d->lat_max_us)
+			d->lat_max_us = p.lat_us;
+		sm->free_slots[sm->nfree++] = p.slot;
+	}
+}
+
+static void receive_batch(struct sim *sm)
+{
+	static uint8_t pkt[65536];
+
+	for (int i = 0; i < FS_RX_BATCH; i++) {
+		ssize_t n = read(sm->tun, pkt, sizeof(pkt));
+		uint64_t now = now_ns();
+
+		if (n <= 0)
+			break;
+		handle_request(sm, pkt, (size_t)n, now);
+		/* a long burst of requests must not delay replies already due */
+		if (sm->nheap && sm->heap[0].due_ns <= now)
+			send_due(sm, now);
+	}
+}
+
+/* ---- truth ---- */
+
+static int write_truth(const struct sim *sm)
+{
+	char tmp[4096];
+	uint64_t req = 0, rep = 0, dupl = 0, dl = 0, dd = 0, df = 0, dq = 0, cor = 0, lat = 0;
+	uint32_t ndown = 0, nflap = 0;
+	FILE *f;
+
+	if (!sm->o.truth)
+		return 0;
+	for (uint32_t i = 0; i < sm->o.devices; i++) {
+		const struct dev *d = &sm->devs[i];
+
+		req += d->requests;
+		rep += d->replies;
+		dupl += d->duplicates;
+		dl += d->drops_loss;
+		dd += d->drops_down;
+		df += d->drops_flap;
+		dq += d->drops_queue;
+		cor += d->corrupted;
+		lat += d->lat_sum_us;
+		ndown += d->down;
+		nflap += d->flap;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", sm->o.truth);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"{\"totals\":{\"devices\":%" PRIu32 ",\"seed\":%" PRIu64 ",\"requests\":%" PRIu64
+		",\"replies\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"drops_loss\":%" PRIu64 ",\"drops_down\":%" PRIu64 ",\"drops_flap\":%" PRIu64
+		",\"drops_queue\":%" PRIu64 ",\"corrupted\":%" PRIu64 ",\"latency_sum_us\":%" PRIu64
+		",\"down_devices\":%" PRIu32 ",\"flap_devices\":%" PRIu32 ",\"stray\":%" PRIu64
+		",\"oversize\":%" PRIu64 ",\"write_errors\":%" PRIu64 ",\"max_late_us\":%" PRIu64 "},\n\"devices\":[\n",
+		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor, lat,
+		ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
+		sm->max_late_ns / 1000u);
+	for (uint32_t i = 0; i < sm->o.devices; i++) {
+		const struct dev *d = &sm->devs[i];
+		uint32_t a = sm->o.base + i;
+
+		fprintf(f,
+			"{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
+			"\"requests\":%" PRIu32 ",\"replies\":%" PRIu32 ",\"duplicates\":%" PRIu32
+			",\"drops\":%" PRIu32 ",\"corrupted\":%" PRIu32 ",\"latency_sum_us\":%" PRIu64
+			",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32 "}%s\n",
+			a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
+			d->flap ? "true" : "false", d->dup ? "true" : "false",
+			d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
+			d->drops_loss + d->drops_down + d->drops_flap + d->drops_queue, d->corrupted,
+			d->lat_sum_us, d->replies ? d->lat_min_us : 0, d->lat_max_us,
+			i + 1 < sm->o.devices ? "," : "");
+	}
+	fprintf(f, "]}\n");
+	if (fclose(f))
+		return -errno;
+	if (rename(tmp, sm->o.truth))
+		return -errno;
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int tun_open(void)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", FS_IFNAME);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int net_setup(void)
+{
+	int ret = system("ip link set lo up && ip addr add " FS_IFADDR "/15 dev " FS_IFNAME
+			 " && ip link set " FS_IFNAME " up txqueuelen 10000");
+
+	return ret == 0 ? 0 : -EIO;
+}
+
+static void dev_init(struct sim *sm)
+{
+	for (uint32_t i = 0; i < sm->o.devices; i++) {
+		struct dev *d = &sm->devs[i];
+		uint64_t h = sm->o.seed ^ (0xd1b54a32d192ed03ull * (i + 1));
+		uint64_t s = splitmix64(&h);
+
+		memset(d, 0, sizeof(*d));
+		d->rng = s;
+		d->down = chance(&s, sm->o.down);
+		d->flap = !d->down && chance(&s, sm->o.flap);
+		d->flap_phase_ns = sm->o.flap_period_ns ?
+					   splitmix64(&s) % sm->o.flap_period_ns : 0;
+		d->dup = chance(&s, sm->o.dup);
+		d->corrupt = chance(&s, sm->o.corrupt);
+		d->lat_min_us = UINT32_MAX;
+	}
+}
+
+/* ---- options ---- */
+
+static int parse_time_us(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	if (!strncmp(end, "us", 2))
+		*out = v;
+	else if (!strncmp(end, "ms", 2) || *end == '\0' || *end == ':')
+		*out = v * 1000.0;
+	else if (*end == 's')
+		*out = v * 1e6;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_latency(const char *s, struct lat_spec *l)
+{
+	static const struct {
+		const char *name;
+		enum lat_kind kind;
+		int nargs;
+	} kinds[] = { { "fixed:", LAT_FIXED, 1 },
+		      { "uniform:", LAT_UNIFORM, 2 },
+		      { "normal:", LAT_NORMAL, 2 },
+		      { "longtail:", LAT_LONGTAIL, 2 } };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].name);
+		const char *colon;
+
+		if (strncmp(s, kinds[i].name, n))
+			continue;
+		l->kind = kinds[i].kind;
+		s += n;
+		if (parse_time_us(s, &l->a_us))
+			return -EINVAL;
+		colon = strchr(s, ':');
+		if (kinds[i].nargs == 1) {
+			l->b_us = 0;
+			return colon ? -EINVAL : 0;
+		}
+		if (!colon || parse_time_us(colon + 1, &l->b_us))
+			return -EINVAL;
+		if (l->kind == LAT_UNIFORM && l->b_us < l->a_us)
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_pct(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || (*end && *end != '%' && *end != ':') || v < 0 || v > 100)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: fleetsim --devices N [--base 198.18.0.1] [--seed S]\n"
+		"       [--latency fixed:2ms | uniform:1ms:3ms | normal:2ms:0.5ms | longtail:2ms:0.5ms]\n"
+		"       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
+		"       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
+		"Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
+		"the TUN device " FS_IFNAME " (" FS_IFADDR "/15) is up. SIGUSR1 writes the truth file.\n"
+		"--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
+		"on VMs); --slots N bounds pending replies (default 65536; beyond, counted drops_queue).\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "devices", required_argument, NULL, 'n' }, { "base", required_argument, NULL, 'b' },
+		{ "seed", required_argument, NULL, 's' },    { "latency", required_argument, NULL, 'l' },
+		{ "loss", required_argument, NULL, 'L' },    { "down", required_argument, NULL, 'D' },
+		{ "flap", required_argument, NULL, 'F' },    { "dup", required_argument, NULL, 'U' },
+		{ "corrupt", required_argument, NULL, 'C' }, { "truth", required_argument, NULL, 't' },
+		{ "duration", required_argument, NULL, 'd' }, { "slots", required_argument, NULL, 'S' },
+		{ "spin", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },          { 0 }
+	};
+	struct in_addr a;
+	double per_us;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->base = 0xc6120001u;
+	o->lat.kind = LAT_FIXED;
+	o->lat.a_us = 2000;
+	o->slots = FS_DEFAULT_SLOTS;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		char *end = NULL;
+
+		switch (c) {
+		case 'n':
+			o->devices = (uint32_t)strtoul(optarg, &end, 10);
+			break;
+		case 'b':
+			if (inet_pton(AF_INET, optarg, &a) != 1)
+				goto bad;
+			o->base = ntohl(a.s_addr);
+			break;
+		case 's':
+			o->seed = strtoull(optarg, &end, 0);
+			break;
+		case 'l':
+			if (parse_latency(optarg, &o->lat))
+				goto bad;
+			break;
+		case 'L':
+			if (parse_pct(optarg, &o->loss))
+				goto bad;
+			break;
+		case 'D':
+			if (parse_pct(optarg, &o->down))
+				goto bad;
+			break;
+		case 'F':
+			if (parse_pct(optarg, &o->flap) || !strchr(optarg, ':') ||
+			    parse_time_us(strchr(optarg, ':') + 1, &per_us) || per_us < 2)
+				goto bad;
+			o->flap_period_ns = (uint64_t)(per_us * 1000.0);
+			break;
+		case 'U':
+			if (parse_pct(optarg, &o->dup))
+				goto bad;
+			break;
+		case 'C':
+			if (parse_pct(optarg, &o->corrupt))
+				goto bad;
+			break;
+		case 't':
+			o->truth = optarg;
+			break;
+		case 'd':
+			o->duration = strtod(optarg, &end);
+			break;
+		case 'S':
+			o->slots = (uint32_t)strtoul(optarg, &end, 10);
+			break;
+		case 'P':
+			o->spin_ns = strtoull(optarg, &end, 10) * 1000u;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+		if (end && *end)
+			goto bad;
+	}
+	if (optind != argc || o->devices == 0 || o->slots == 0)
+		goto bad;
+	if ((o->base & FS_NETMASK) != FS_NET ||
+	    (uint64_t)(o->base & ~FS_NETMASK) + o->devices > (uint64_t)~FS_NETMASK + 1) {
+		fprintf(stderr, "fleetsim: --base .. base+N-1 must lie inside 198.18.0.0/15\n");
+		return -ERANGE;
+	}
+	if (o->base <= 0xc613fffeu && 0xc613fffeu - o->base < o->devices) {
+		fprintf(stderr, "fleetsim: the range must not include " FS_IFADDR
+				" (the TUN's own address)\n");
+		return -ERANGE;
+	}
+	return 0;
+bad:
+	usage(stderr);
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, empty;
+	struct sim sm = { 0 };
+	uint64_t end_ns = 0;
+	int ret;
+
+	if (parse_opts(argc, argv, &sm.o))
+		return 2;
+	sm.devs = calloc(sm.o.devices, sizeof(*sm.devs));
+	sm.heap = calloc(sm.o.slots, sizeof(*sm.heap));
+	sm.bufs = malloc((size_t)sm.o.slots * FS_SLOT_BYTES);
+	sm.lens = calloc(sm.o.slots, sizeof(*sm.lens));
+	sm.free_slots = calloc(sm.o.slots, sizeof(*sm.free_slots));
+	if (!sm.devs || !sm.heap || !sm.bufs || !sm.lens || !sm.free_slots) {
+		fprintf(stderr, "fleetsim: out of memory\n");
+		return 3;
+	}
+	/* touch every page now so no reply waits on a page fault */
+	memset(sm.bufs, 0, (size_t)sm.o.slots * FS_SLOT_BYTES);
+	memset(sm.heap, 0, (size_t)sm.o.slots * sizeof(*sm.heap));
+	for (uint32_t i = 0; i < sm.o.slots; i++)
+		sm.free_slots[i] = sm.o.slots - 1 - i;
+	sm.nfree = sm.o.slots;
+
+	sm.tun = tun_open();
+	if (sm.tun < 0) {
+		fprintf(stderr, "fleetsim: TUN: %s (run as root inside unshare -n)\n",
+			strerror(-sm.tun));
+		return 3;
+	}
+	ret = net_setup();
+	if (ret) {
+		fprintf(stderr, "fleetsim: cannot configure %s (is this a private netns?)\n",
+			FS_IFNAME);
+		return 3;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&empty);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	sm.start_ns = now_ns();
+	dev_init(&sm);
+	if (sm.o.duration > 0)
+		end_ns = sm.start_ns + (uint64_t)(sm.o.duration * 1e9);
+	printf("ready\n");
+	fflush(stdout);
+
+	while (!stop_flag) {
+		struct pollfd pfd = { .fd = sm.tun, .events = POLLIN };
+		struct timespec ts, *tsp = NULL;
+		uint64_t now = now_ns(), wake = UINT64_MAX;
+
+		send_due(&sm, now);
+		if (end_ns && now >= end_ns)
+			break;
+		if (dump_flag) {
+			dump_flag = 0;
+			write_truth(&sm);
+		}
+		if (sm.nheap)
+			wake = sm.heap[0].due_ns;
+		if (end_ns && end_ns < wake)
+			wake = end_ns;
+		if (wake != UINT64_MAX) {
+			uint64_t d = wake > now ? wake - now : 0;
+
+			/* VM timer wake-ups run 0.1-2 ms late: sleep short and poll the rest */
+			d = d > sm.o.spin_ns ? d - sm.o.spin_ns : 0;
+
+			ts.tv_sec = (time_t)(d / 1000000000u);
+			ts.tv_nsec = (long)(d % 1000000000u);
+			tsp = &ts;
+		}
+		ret = ppoll(&pfd, 1, tsp, &empty);
+		if (ret > 0 && (pfd.revents & POLLIN))
+			receive_batch(&sm);
+	}
+	ret = write_truth(&sm);
+	if (ret)
+		fprintf(stderr, "fleetsim: truth %s: %s\n", sm.o.truth, strerror(-ret));
+	close(sm.tun);
+	free(sm.devs);
+	free(sm.heap);
+	free(sm.bufs);
+	free(sm.lens);
+	free(sm.free_slots);
+	return ret ? 3 : 0;
+}
