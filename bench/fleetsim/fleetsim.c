@@ -35,9 +35,9 @@
 
 #define FS_IFNAME "fleetsim0"
 #define FS_IFADDR "198.19.255.254"
-#define FS_NET 0xc6120000u /* 198.18.0.0 */
+#define FS_NET 0xc6120000u     /* 198.18.0.0 */
 #define FS_NETMASK 0xfffe0000u /* /15 */
-#define FS_SLOT_BYTES 256u /* larger echo requests are counted as oversize and dropped */
+#define FS_SLOT_BYTES 256u     /* larger echo requests are counted as oversize and dropped */
 #define FS_RX_BATCH 256
 #define FS_DEFAULT_SLOTS (1u << 16)
 
@@ -270,10 +270,10 @@ static int request_to_reply(uint8_t *pkt, size_t len)
 	memcpy(pkt + 16, tmp, 4);
 	pkt[8] = 64; /* TTL */
 	pkt[10] = pkt[11] = 0;
-	memcpy(pkt + 10, &(uint16_t){ csum(pkt, ihl) }, 2);
+	memcpy(pkt + 10, &(uint16_t){csum(pkt, ihl)}, 2);
 	pkt[ihl] = 0; /* echo reply */
 	pkt[ihl + 2] = pkt[ihl + 3] = 0;
-	memcpy(pkt + ihl + 2, &(uint16_t){ csum(pkt + ihl, len - ihl) }, 2);
+	memcpy(pkt + ihl + 2, &(uint16_t){csum(pkt + ihl, len - ihl)}, 2);
 	return (int)ihl;
 }
 
@@ -345,13 +345,15 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 
 		buf[off] ^= 0x01;
 		buf[ihl + 2] = buf[ihl + 3] = 0;
-		memcpy(buf + ihl + 2, &(uint16_t){ csum(buf + ihl, len - ihl) }, 2);
+		memcpy(buf + ihl + 2, &(uint16_t){csum(buf + ihl, len - ihl)}, 2);
 	} else {
 		corrupt = false;
 	}
-	heap_push(sm, (struct pending){ .due_ns = rx_ns + (uint64_t)lat * 1000u, .slot = slot,
-					.dev = idx | (dup ? 0x80000000u : 0), .lat_us = lat,
-					.corrupt = corrupt });
+	heap_push(sm, (struct pending){.due_ns = rx_ns + (uint64_t)lat * 1000u,
+				       .slot = slot,
+				       .dev = idx | (dup ? 0x80000000u : 0),
+				       .lat_us = lat,
+				       .corrupt = corrupt});
 }
 
 static void send_due(struct sim *sm, uint64_t now)
@@ -435,25 +437,27 @@ static int write_truth(const struct sim *sm)
 		",\"drops_loss\":%" PRIu64 ",\"drops_down\":%" PRIu64 ",\"drops_flap\":%" PRIu64
 		",\"drops_queue\":%" PRIu64 ",\"corrupted\":%" PRIu64 ",\"latency_sum_us\":%" PRIu64
 		",\"down_devices\":%" PRIu32 ",\"flap_devices\":%" PRIu32 ",\"stray\":%" PRIu64
-		",\"oversize\":%" PRIu64 ",\"write_errors\":%" PRIu64 ",\"max_late_us\":%" PRIu64 "},\n\"devices\":[\n",
-		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor, lat,
-		ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
+		",\"oversize\":%" PRIu64 ",\"write_errors\":%" PRIu64 ",\"max_late_us\":%" PRIu64
+		"},\n\"devices\":[\n",
+		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor,
+		lat, ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
 		sm->max_late_ns / 1000u);
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 		uint32_t a = sm->o.base + i;
 
-		fprintf(f,
-			"{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
-			"\"requests\":%" PRIu32 ",\"replies\":%" PRIu32 ",\"duplicates\":%" PRIu32
-			",\"drops\":%" PRIu32 ",\"corrupted\":%" PRIu32 ",\"latency_sum_us\":%" PRIu64
-			",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32 "}%s\n",
-			a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
-			d->flap ? "true" : "false", d->dup ? "true" : "false",
-			d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
-			d->drops_loss + d->drops_down + d->drops_flap + d->drops_queue, d->corrupted,
-			d->lat_sum_us, d->replies ? d->lat_min_us : 0, d->lat_max_us,
-			i + 1 < sm->o.devices ? "," : "");
+		fprintf(
+		    f,
+		    "{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
+		    "\"requests\":%" PRIu32 ",\"replies\":%" PRIu32 ",\"duplicates\":%" PRIu32
+		    ",\"drops\":%" PRIu32 ",\"corrupted\":%" PRIu32 ",\"latency_sum_us\":%" PRIu64
+		    ",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32 "}%s\n",
+		    a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
+		    d->flap ? "true" : "false", d->dup ? "true" : "false",
+		    d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
+		    d->drops_loss + d->drops_down + d->drops_flap + d->drops_queue, d->corrupted,
+		    d->lat_sum_us, d->replies ? d->lat_min_us : 0, d->lat_max_us,
+		    i + 1 < sm->o.devices ? "," : "");
 	}
 	fprintf(f, "]}\n");
 	if (fclose(f))
@@ -503,8 +507,7 @@ static void dev_init(struct sim *sm)
 		d->rng = s;
 		d->down = chance(&s, sm->o.down);
 		d->flap = !d->down && chance(&s, sm->o.flap);
-		d->flap_phase_ns = sm->o.flap_period_ns ?
-					   splitmix64(&s) % sm->o.flap_period_ns : 0;
+		d->flap_phase_ns = sm->o.flap_period_ns ? splitmix64(&s) % sm->o.flap_period_ns : 0;
 		d->dup = chance(&s, sm->o.dup);
 		d->corrupt = chance(&s, sm->o.corrupt);
 		d->lat_min_us = UINT32_MAX;
@@ -537,10 +540,10 @@ static int parse_latency(const char *s, struct lat_spec *l)
 		const char *name;
 		enum lat_kind kind;
 		int nargs;
-	} kinds[] = { { "fixed:", LAT_FIXED, 1 },
-		      { "uniform:", LAT_UNIFORM, 2 },
-		      { "normal:", LAT_NORMAL, 2 },
-		      { "longtail:", LAT_LONGTAIL, 2 } };
+	} kinds[] = {{"fixed:", LAT_FIXED, 1},
+		     {"uniform:", LAT_UNIFORM, 2},
+		     {"normal:", LAT_NORMAL, 2},
+		     {"longtail:", LAT_LONGTAIL, 2}};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		size_t n = strlen(kinds[i].name);
@@ -579,29 +582,38 @@ static int parse_pct(const char *s, double *out)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: fleetsim --devices N [--base 198.18.0.1] [--seed S]\n"
-		"       [--latency fixed:2ms | uniform:1ms:3ms | normal:2ms:0.5ms | longtail:2ms:0.5ms]\n"
-		"       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
-		"       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
-		"Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
-		"the TUN device " FS_IFNAME " (" FS_IFADDR "/15) is up. SIGUSR1 writes the truth file.\n"
-		"--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
-		"on VMs); --slots N bounds pending replies (default 65536; beyond, counted drops_queue).\n");
+	fprintf(
+	    f,
+	    "Usage: fleetsim --devices N [--base 198.18.0.1] [--seed S]\n"
+	    "       [--latency fixed:2ms | uniform:1ms:3ms | normal:2ms:0.5ms | "
+	    "longtail:2ms:0.5ms]\n"
+	    "       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
+	    "       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
+	    "Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
+	    "the TUN device " FS_IFNAME " (" FS_IFADDR
+	    "/15) is up. SIGUSR1 writes the truth file.\n"
+	    "--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
+	    "on VMs); --slots N bounds pending replies (default 65536; beyond, counted "
+	    "drops_queue).\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "devices", required_argument, NULL, 'n' }, { "base", required_argument, NULL, 'b' },
-		{ "seed", required_argument, NULL, 's' },    { "latency", required_argument, NULL, 'l' },
-		{ "loss", required_argument, NULL, 'L' },    { "down", required_argument, NULL, 'D' },
-		{ "flap", required_argument, NULL, 'F' },    { "dup", required_argument, NULL, 'U' },
-		{ "corrupt", required_argument, NULL, 'C' }, { "truth", required_argument, NULL, 't' },
-		{ "duration", required_argument, NULL, 'd' }, { "slots", required_argument, NULL, 'S' },
-		{ "spin", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },          { 0 }
-	};
+	static const struct option lo[] = {{"devices", required_argument, NULL, 'n'},
+					   {"base", required_argument, NULL, 'b'},
+					   {"seed", required_argument, NULL, 's'},
+					   {"latency", required_argument, NULL, 'l'},
+					   {"loss", required_argument, NULL, 'L'},
+					   {"down", required_argument, NULL, 'D'},
+					   {"flap", required_argument, NULL, 'F'},
+					   {"dup", required_argument, NULL, 'U'},
+					   {"corrupt", required_argument, NULL, 'C'},
+					   {"truth", required_argument, NULL, 't'},
+					   {"duration", required_argument, NULL, 'd'},
+					   {"slots", required_argument, NULL, 'S'},
+					   {"spin", required_argument, NULL, 'P'},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
 	struct in_addr a;
 	double per_us;
 	int c;
@@ -693,9 +705,9 @@ bad:
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t block, empty;
-	struct sim sm = { 0 };
+	struct sim sm = {0};
 	uint64_t end_ns = 0;
 	int ret;
 
@@ -747,7 +759,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!stop_flag) {
-		struct pollfd pfd = { .fd = sm.tun, .events = POLLIN };
+		struct pollfd pfd = {.fd = sm.tun, .events = POLLIN};
 		struct timespec ts, *tsp = NULL;
 		uint64_t now = now_ns(), wake = UINT64_MAX;
 

@@ -33,7 +33,7 @@ struct fleet {
 
 struct ping_sum {
 	unsigned targets, xmt, rcv, lost;
-	unsigned early; /* devices with an RTT below the injected latency: never allowed */
+	unsigned early;	  /* devices with an RTT below the injected latency: never allowed */
 	unsigned bad_rtt; /* devices with an RTT at or above the upper bound */
 	double min_ms, max_ms;
 };
@@ -180,7 +180,7 @@ TestSuite(fleetsim, .timeout = 120);
 
 Test(fleetsim, every_device_answers_with_fixed_latency)
 {
-	static const char *const extra[] = { "--latency", "fixed:2ms", "--loss", "0", NULL };
+	static const char *const extra[] = {"--latency", "fixed:2ms", "--loss", "0", NULL};
 	struct fleet f;
 	struct ping_sum s;
 
@@ -209,8 +209,8 @@ Test(fleetsim, every_device_answers_with_fixed_latency)
 
 Test(fleetsim, loss_and_down_match_ground_truth)
 {
-	static const char *const extra[] = { "--latency", "fixed:2ms", "--loss", "10", "--down",
-					     "5",	  "--seed",	"7",  NULL };
+	static const char *const extra[] = {"--latency", "fixed:2ms", "--loss", "10", "--down",
+					    "5",	 "--seed",    "7",	NULL};
 	struct fleet f;
 	struct ping_sum s;
 
@@ -230,7 +230,7 @@ Test(fleetsim, loss_and_down_match_ground_truth)
 
 Test(fleetsim, duplicates_are_sent_and_counted_apart)
 {
-	static const char *const extra[] = { "--latency", "uniform:1ms:3ms", "--dup", "100", NULL };
+	static const char *const extra[] = {"--latency", "uniform:1ms:3ms", "--dup", "100", NULL};
 	struct fleet f;
 	struct ping_sum s;
 
