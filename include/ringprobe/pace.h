@@ -15,6 +15,8 @@ struct rp_pace {
 void rp_pace_init(struct rp_pace *p, double rate, double burst, uint64_t now_ns);
 /** Takes up to `want` tokens at now_ns; returns how many were granted. */
 uint32_t rp_pace_take(struct rp_pace *p, uint64_t now_ns, uint32_t want);
+/** Returns `n` tokens taken but not used (capped at the bucket depth). */
+void rp_pace_untake(struct rp_pace *p, uint32_t n);
 /** Nanoseconds until one token is available (0 when one is). */
 uint64_t rp_pace_wait_ns(const struct rp_pace *p);
 

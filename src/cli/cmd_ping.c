@@ -270,14 +270,6 @@ static int report_writer(struct rp_writer *w, const struct rp_conf *c)
 	return lost ? -EIO : 0;
 }
 
-static unsigned default_shards(const struct rp_conf *c, uint64_t targets)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned n = c->shards ? (unsigned)c->shards : (cpus > 8 ? 8 : cpus < 1 ? 1 : (unsigned)cpus);
-
-	return targets < 1000 ? 1 : n;
-}
-
 static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		    const struct rp_cidr_list *targets)
 {
@@ -297,7 +289,7 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	rp_hosts_init(&h, targets->v, targets->n);
 	t = rp_xcalloc(h.count, sizeof(*t));
 	memset(&pc, 0, sizeof(pc));
-	pc.shards = default_shards(c, h.count);
+	pc.shards = rp_cli__shards(c, h.count);
 	/* Every target with more than one probe stays in its shard for the whole run;
 	 * single probes stream through a bounded window. */
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));

@@ -109,16 +109,13 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	struct rp_prober *pr;
 	struct rp_shard_stats st;
 	uint64_t seed = 0;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int ret;
 
 	rp_hosts_init(&r.h, nets->v, nets->n);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)now_ns();
 	rp_permute_init(&r.perm, r.h.count, seed);
-	pc.shards = c->shards ? (unsigned)c->shards : cpus > 8 ? 8 : cpus < 1 ? 1 : (unsigned)cpus;
-	if (r.h.count < 1000)
-		pc.shards = 1;
+	pc.shards = rp_cli__shards(c, r.h.count);
 	/* Hosts in flight per shard: what the rate sends within a timeout, with room. */
 	pc.capacity = (uint32_t)(c->ping_rate_limit * ((double)c->ping_timeout / 1e9 + 1) /
 				 pc.shards) + 1024;

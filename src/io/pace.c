@@ -25,6 +25,15 @@ uint32_t rp_pace_take(struct rp_pace *p, uint64_t now_ns, uint32_t want)
 	return got;
 }
 
+void rp_pace_untake(struct rp_pace *p, uint32_t n)
+{
+	if (p->rate == 0)
+		return;
+	p->tokens += n;
+	if (p->tokens > p->burst)
+		p->tokens = p->burst;
+}
+
 uint64_t rp_pace_wait_ns(const struct rp_pace *p)
 {
 	if (p->rate == 0 || p->tokens >= 1)

@@ -405,8 +405,7 @@ static void send_ready(struct rp_shard *s)
 		schedule_next(s, d);
 	}
 	/* Tokens taken but not used (buffers ran out) go back to the bucket. */
-	if (s->pace.rate > 0)
-		s->pace.tokens += n - sent;
+	rp_pace_untake(&s->pace, n - sent);
 }
 
 static void on_rx(void *arg, const struct rp_rx *rx)

@@ -41,3 +41,15 @@ Test(pace, bucket_caps_at_burst_after_idle)
 	/* A clock that goes back grants nothing extra. */
 	cr_assert_eq(rp_pace_take(&p, 9000 * MS, 1000), 0);
 }
+
+Test(pace, untaken_tokens_come_back_up_to_the_burst)
+{
+	struct rp_pace p;
+
+	rp_pace_init(&p, 1000, 10, 0);
+	cr_assert_eq(rp_pace_take(&p, 0, 10), 10);
+	rp_pace_untake(&p, 4);
+	cr_assert_eq(rp_pace_take(&p, 0, 100), 4);
+	rp_pace_untake(&p, 50);
+	cr_assert_eq(rp_pace_take(&p, 0, 100), 10, "never above the burst");
+}
