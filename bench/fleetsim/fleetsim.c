@@ -9,6 +9,13 @@
  * request sequence agree exactly. Behaviours per device: latency distribution, loss, down,
  * flapping, duplicate replies, corrupted payloads.
  *
+ * Each device also answers SNMP v2c Get/GetNext/GetBulk for the system group on UDP port 161
+ * (snmp.c): sysName sim-A-B-C-D, a vendor sysDescr and sysObjectID and a sysUpTime drawn from
+ * (seed, i) on a stream of their own, so they do not depend on the echo options. A fraction of the
+ * devices has no agent (--snmp-none) and some agents answer late (--snmp-slow, --snmp-delay);
+ * a wrong community, a down device or one in the down half of its flap period gets no answer.
+ * --loss applies to echo only.
+ *
  * Single threaded: one ppoll() loop, requests read in batches until EAGAIN, pending replies kept in
  * a binary min-heap over a preallocated slot pool. Nothing is allocated per packet.
  *
@@ -33,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "snmp.h"
+
 #define FS_IFNAME "fleetsim0"
 #define FS_IFADDR "198.19.255.254"
 #define FS_NET 0xc6120000u     /* 198.18.0.0 */
@@ -40,6 +49,11 @@
 #define FS_SLOT_BYTES 256u     /* larger echo requests are counted as oversize and dropped */
 #define FS_RX_BATCH 256
 #define FS_DEFAULT_SLOTS (1u << 16)
+#define FS_SNMP_SLOTS 4096u				 /* slow SNMP answers pending at once */
+#define FS_SNMP_SLOT_BYTES (28u + FS_SNMP_MAX_MSG) /* IPv4 + UDP + message */
+#define FS_PEND_DUP 0x80000000u			 /* struct pending.dev: send a duplicate */
+#define FS_PEND_SNMP 0x40000000u			 /* struct pending.dev: an SNMP answer */
+#define FS_PEND_DEV 0x3fffffffu
 
 enum lat_kind { LAT_FIXED, LAT_UNIFORM, LAT_NORMAL, LAT_LONGTAIL };
 
@@ -67,12 +81,23 @@ struct dev {
 	uint64_t lat_sum_us;
 	uint32_t lat_min_us;
 	uint32_t lat_max_us;
+	/* SNMP */
+	bool snmp_agent;
+	bool snmp_slow;
+	uint32_t snmp_profile;
+	uint32_t snmp_uptime0; /* sysUpTime at start, 1/100 s */
+	uint32_t snmp_requests;
+	uint32_t snmp_answered;
+	uint32_t snmp_drops_down;
+	uint32_t snmp_drops_noagent;
+	uint32_t snmp_drops_community;
+	uint32_t snmp_drops_queue;
 };
 
 struct pending {
 	uint64_t due_ns;
 	uint32_t slot;
-	uint32_t dev; /* device index; bit 31: send a duplicate */
+	uint32_t dev; /* device index | FS_PEND_DUP | FS_PEND_SNMP */
 	uint32_t lat_us;
 	uint32_t corrupt;
 };
@@ -92,6 +117,10 @@ struct opts {
 	double duration;
 	uint32_t slots;
 	uint64_t spin_ns; /* busy-poll this long before a reply is due */
+	double snmp_none; /* fraction of devices without an agent */
+	double snmp_slow; /* fraction of the agents that answer after snmp_delay_ns */
+	uint64_t snmp_delay_ns;
+	const char *community;
 };
 
 struct sim {
@@ -109,6 +138,14 @@ struct sim {
 	uint64_t oversize;
 	uint64_t write_errors;
 	uint64_t max_late_ns; /* worst lateness of a reply against its due time */
+	/* SNMP */
+	struct fs_snmp_req *snmp_req;
+	uint8_t *snmp_bufs; /* FS_SNMP_SLOTS * FS_SNMP_SLOT_BYTES, for slow answers */
+	uint16_t *snmp_lens;
+	uint32_t *snmp_free;
+	uint32_t snmp_nfree;
+	uint64_t snmp_malformed;   /* UDP to port 161 of a device that is no SNMP message */
+	uint64_t snmp_unsupported; /* SNMP but not v2c Get/GetNext/GetBulk */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -249,6 +286,28 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	while (len > 1) {
+		sum += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+/* The UDP checksum (host order) of @udp[0, @ulen) in the IPv4 packet @ip; 0 checks a received one. */
+static uint16_t udp_csum(const uint8_t *ip, const uint8_t *udp, size_t ulen)
+{
+	uint32_t sum = sum16(udp, ulen, sum16(ip + 12, 8, IPPROTO_UDP + (uint32_t)ulen));
+
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 /*
  * Turn the echo request in @pkt into the reply in place. Returns the IP header length, or
  * -EINVAL if it is no IPv4 ICMP echo request.
@@ -285,6 +344,118 @@ static bool flap_is_down(const struct sim *sm, const struct dev *d, uint64_t t)
 	return ((t - sm->start_ns + d->flap_phase_ns) % p) < p / 2;
 }
 
+static struct fs_snmp_id snmp_id(const struct sim *sm, uint32_t idx)
+{
+	return (struct fs_snmp_id){
+	    .addr = sm->o.base + idx, .index = idx, .profile = sm->devs[idx].snmp_profile};
+}
+
+/* Writes the IPv4 + UDP headers into the 28 bytes at @ip before a payload of @n bytes. */
+static void udp_reply_headers(uint8_t *ip, const uint8_t *req, const uint8_t *req_udp, size_t n)
+{
+	uint8_t *udp = ip + 20;
+	size_t ulen = 8 + n;
+	uint16_t c;
+
+	ip[0] = 0x45;
+	ip[1] = 0;
+	ip[2] = (uint8_t)((20 + ulen) >> 8);
+	ip[3] = (uint8_t)(20 + ulen);
+	ip[4] = ip[5] = 0;
+	ip[6] = 0x40; /* DF */
+	ip[7] = 0;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 12, req + 16, 4); /* from the device */
+	memcpy(ip + 16, req + 12, 4); /* to the asker */
+	memcpy(ip + 10, &(uint16_t){csum(ip, 20)}, 2);
+	memcpy(udp, req_udp + 2, 2); /* source port: 161 */
+	memcpy(udp + 2, req_udp, 2);
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	udp[6] = udp[7] = 0;
+	c = udp_csum(ip, udp, ulen);
+	if (c == 0)
+		c = 0xffff;
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+}
+
+/* A UDP datagram to device @idx: SNMP on port 161, anything else is stray. */
+static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t len,
+		       uint64_t rx_ns)
+{
+	static uint8_t out[FS_SNMP_SLOT_BYTES];
+	struct dev *d = &sm->devs[idx];
+	size_t ihl = (size_t)(pkt[0] & 0xf) * 4, ulen, n;
+	const uint8_t *udp = pkt + ihl;
+	struct fs_snmp_id id;
+	uint32_t slot, uptime;
+	uint8_t *ip;
+
+	if (ihl < 20 || len < ihl + 8 || ((uint32_t)pkt[2] << 8 | pkt[3]) != len ||
+	    ((uint32_t)udp[2] << 8 | udp[3]) != FS_SNMP_PORT) {
+		sm->stray++;
+		return;
+	}
+	ulen = (size_t)udp[4] << 8 | udp[5];
+	/* fragments, a bad UDP length or checksum: a real stack would drop them too */
+	if ((pkt[6] & 0x3f) || pkt[7] || ulen < 8 || ulen > len - ihl ||
+	    ((udp[6] || udp[7]) && udp_csum(pkt, udp, ulen) != 0)) {
+		sm->snmp_malformed++;
+		return;
+	}
+	switch (fs_snmp_parse(sm->snmp_req, udp + 8, ulen - 8)) {
+	case FS_SNMP_REQUEST:
+		break;
+	case FS_SNMP_UNSUPPORTED:
+		sm->snmp_unsupported++;
+		return;
+	default:
+		sm->snmp_malformed++;
+		return;
+	}
+	d->snmp_requests++;
+	if (d->down || (d->flap && flap_is_down(sm, d, rx_ns))) {
+		d->snmp_drops_down++;
+		return;
+	}
+	if (!d->snmp_agent) {
+		d->snmp_drops_noagent++;
+		return;
+	}
+	if (!fs_snmp_community_ok(sm->snmp_req, sm->o.community)) {
+		d->snmp_drops_community++;
+		return;
+	}
+	if (d->snmp_slow && !sm->snmp_nfree) {
+		d->snmp_drops_queue++;
+		return;
+	}
+	id = snmp_id(sm, idx);
+	uptime = d->snmp_uptime0 + (uint32_t)((rx_ns - sm->start_ns) / 10000000u);
+	n = fs_snmp_respond(sm->snmp_req, &id, uptime, out + 28, FS_SNMP_MAX_MSG);
+	if (!n) { /* cannot happen: a tooBig answer always fits FS_SNMP_MAX_MSG */
+		sm->write_errors++;
+		return;
+	}
+	ip = out + FS_SNMP_MAX_MSG - n;
+	udp_reply_headers(ip, pkt, udp, n);
+	if (!d->snmp_slow) {
+		if (write(sm->tun, ip, 28 + n) < 0)
+			sm->write_errors++;
+		d->snmp_answered++;
+		return;
+	}
+	slot = sm->snmp_free[--sm->snmp_nfree];
+	memcpy(sm->snmp_bufs + (size_t)slot * FS_SNMP_SLOT_BYTES, ip, 28 + n);
+	sm->snmp_lens[slot] = (uint16_t)(28 + n);
+	heap_push(sm, (struct pending){.due_ns = rx_ns + sm->o.snmp_delay_ns,
+				       .slot = slot,
+				       .dev = idx | FS_PEND_SNMP});
+}
+
 static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx_ns)
 {
 	uint32_t dst, idx, slot, lat;
@@ -301,6 +472,10 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 	idx = dst - sm->o.base;
 	if (idx >= sm->o.devices) {
 		sm->stray++;
+		return;
+	}
+	if (pkt[9] == IPPROTO_UDP) {
+		handle_udp(sm, idx, pkt, len, rx_ns);
 		return;
 	}
 	d = &sm->devs[idx];
@@ -351,7 +526,7 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 	}
 	heap_push(sm, (struct pending){.due_ns = rx_ns + (uint64_t)lat * 1000u,
 				       .slot = slot,
-				       .dev = idx | (dup ? 0x80000000u : 0),
+				       .dev = idx | (dup ? FS_PEND_DUP : 0),
 				       .lat_us = lat,
 				       .corrupt = corrupt});
 }
@@ -361,12 +536,19 @@ static void send_due(struct sim *sm, uint64_t now)
 	while (sm->nheap && sm->heap[0].due_ns <= now) {
 		struct pending p = heap_pop(sm);
 		uint8_t *buf = sm->bufs + (size_t)p.slot * FS_SLOT_BYTES;
-		int copies = (p.dev & 0x80000000u) ? 2 : 1;
-
-		struct dev *d = &sm->devs[p.dev & 0x7fffffffu];
+		int copies = (p.dev & FS_PEND_DUP) ? 2 : 1;
+		struct dev *d = &sm->devs[p.dev & FS_PEND_DEV];
 
 		if (now - p.due_ns > sm->max_late_ns)
 			sm->max_late_ns = now - p.due_ns;
+		if (p.dev & FS_PEND_SNMP) {
+			if (write(sm->tun, sm->snmp_bufs + (size_t)p.slot * FS_SNMP_SLOT_BYTES,
+				  sm->snmp_lens[p.slot]) < 0)
+				sm->write_errors++;
+			d->snmp_answered++;
+			sm->snmp_free[sm->snmp_nfree++] = p.slot;
+			continue;
+		}
 
 		/* truth counts what was handed to the kernel, so replies pending at exit are not */
 		for (int i = 0; i < copies; i++)
@@ -407,7 +589,8 @@ static int write_truth(const struct sim *sm)
 {
 	char tmp[4096];
 	uint64_t req = 0, rep = 0, dupl = 0, dl = 0, dd = 0, df = 0, dq = 0, cor = 0, lat = 0;
-	uint32_t ndown = 0, nflap = 0;
+	uint64_t sreq = 0, sans = 0, sdd = 0, sdn = 0, sdc = 0, sdq = 0;
+	uint32_t ndown = 0, nflap = 0, nagent = 0, nslow = 0;
 	FILE *f;
 
 	if (!sm->o.truth)
@@ -426,6 +609,14 @@ static int write_truth(const struct sim *sm)
 		lat += d->lat_sum_us;
 		ndown += d->down;
 		nflap += d->flap;
+		sreq += d->snmp_requests;
+		sans += d->snmp_answered;
+		sdd += d->snmp_drops_down;
+		sdn += d->snmp_drops_noagent;
+		sdc += d->snmp_drops_community;
+		sdq += d->snmp_drops_queue;
+		nagent += d->snmp_agent;
+		nslow += d->snmp_slow;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", sm->o.truth);
 	f = fopen(tmp, "w");
@@ -438,26 +629,44 @@ static int write_truth(const struct sim *sm)
 		",\"drops_queue\":%" PRIu64 ",\"corrupted\":%" PRIu64 ",\"latency_sum_us\":%" PRIu64
 		",\"down_devices\":%" PRIu32 ",\"flap_devices\":%" PRIu32 ",\"stray\":%" PRIu64
 		",\"oversize\":%" PRIu64 ",\"write_errors\":%" PRIu64 ",\"max_late_us\":%" PRIu64
-		"},\n\"devices\":[\n",
+		",\"snmp_agents\":%" PRIu32 ",\"snmp_slow_devices\":%" PRIu32
+		",\"snmp_requests\":%" PRIu64 ",\"snmp_answered\":%" PRIu64
+		",\"snmp_drops\":%" PRIu64 ",\"snmp_drops_down\":%" PRIu64
+		",\"snmp_drops_noagent\":%" PRIu64 ",\"snmp_drops_community\":%" PRIu64
+		",\"snmp_drops_queue\":%" PRIu64 ",\"snmp_malformed\":%" PRIu64
+		",\"snmp_unsupported\":%" PRIu64 "},\n\"devices\":[\n",
 		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor,
 		lat, ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
-		sm->max_late_ns / 1000u);
+		sm->max_late_ns / 1000u, nagent, nslow, sreq, sans, sdd + sdn + sdc + sdq, sdd, sdn,
+		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported);
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 		uint32_t a = sm->o.base + i;
+		struct fs_snmp_id id = snmp_id(sm, i);
+		char name[32], descr[256], objid[128];
 
+		fs_snmp_sys_name(&id, name, sizeof(name));
+		fs_snmp_sys_descr(&id, descr, sizeof(descr));
+		fs_snmp_sys_object_id(&id, objid, sizeof(objid));
 		fprintf(
 		    f,
 		    "{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
 		    "\"requests\":%" PRIu32 ",\"replies\":%" PRIu32 ",\"duplicates\":%" PRIu32
 		    ",\"drops\":%" PRIu32 ",\"corrupted\":%" PRIu32 ",\"latency_sum_us\":%" PRIu64
-		    ",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32 "}%s\n",
+		    ",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32
+		    ",\"snmp_agent\":%s,\"snmp_slow\":%s,\"snmp_requests\":%" PRIu32
+		    ",\"snmp_answered\":%" PRIu32 ",\"snmp_drops\":%" PRIu32
+		    ",\"sys_name\":\"%s\",\"sys_descr\":\"%s\",\"sys_object_id\":\"%s\"}%s\n",
 		    a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
 		    d->flap ? "true" : "false", d->dup ? "true" : "false",
 		    d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
 		    d->drops_loss + d->drops_down + d->drops_flap + d->drops_queue, d->corrupted,
 		    d->lat_sum_us, d->replies ? d->lat_min_us : 0, d->lat_max_us,
-		    i + 1 < sm->o.devices ? "," : "");
+		    d->snmp_agent ? "true" : "false", d->snmp_slow ? "true" : "false",
+		    d->snmp_requests, d->snmp_answered,
+		    d->snmp_drops_down + d->snmp_drops_noagent + d->snmp_drops_community +
+			d->snmp_drops_queue,
+		    name, descr, objid, i + 1 < sm->o.devices ? "," : "");
 	}
 	fprintf(f, "]}\n");
 	if (fclose(f))
@@ -511,6 +720,15 @@ static void dev_init(struct sim *sm)
 		d->dup = chance(&s, sm->o.dup);
 		d->corrupt = chance(&s, sm->o.corrupt);
 		d->lat_min_us = UINT32_MAX;
+
+		/* SNMP identity: its own stream, independent of the echo options */
+		h = sm->o.seed ^ (0x9e6c63d0676a9a99ull * (i + 1));
+		s = splitmix64(&h);
+		d->snmp_agent = !(rnd01(&s) < sm->o.snmp_none);
+		d->snmp_slow = rnd01(&s) < sm->o.snmp_slow && d->snmp_agent;
+		d->snmp_profile = (uint32_t)(splitmix64(&s) % fs_snmp_profiles());
+		/* up for 0 to 400 days at start: fits 32-bit TimeTicks (497 days) */
+		d->snmp_uptime0 = (uint32_t)(splitmix64(&s) % (400ull * 86400u * 100u));
 	}
 }
 
@@ -580,6 +798,24 @@ static int parse_pct(const char *s, double *out)
 	return 0;
 }
 
+/* A fraction in [0, 1], or a percentage with '%'. */
+static int parse_frac(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	if (*end == '%' && end[1] == '\0')
+		v /= 100.0;
+	else if (*end)
+		return -EINVAL;
+	if (v > 1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -589,13 +825,19 @@ static void usage(FILE *f)
 	    "longtail:2ms:0.5ms]\n"
 	    "       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
 	    "       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
+	    "       [--snmp-none FRAC] [--snmp-slow FRAC] [--snmp-delay MS] [--community STR]\n"
 	    "Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
 	    "the TUN device " FS_IFNAME " (" FS_IFADDR
 	    "/15) is up. SIGUSR1 writes the truth file.\n"
 	    "--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
 	    "on VMs); --slots N bounds pending replies (default 65536; beyond, counted "
-	    "drops_queue).\n");
+	    "drops_queue).\n"
+	    "SNMP v2c (UDP 161, system group): --snmp-none FRAC of the devices have no agent\n"
+	    "(default 0.1), --snmp-slow FRAC of the agents answer after --snmp-delay (default\n"
+	    "0.05, 1500 ms), others at once; --community (default public): others get no answer.\n");
 }
+
+enum { OPT_SNMP_NONE = 256, OPT_SNMP_SLOW, OPT_SNMP_DELAY, OPT_COMMUNITY };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -612,10 +854,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 					   {"duration", required_argument, NULL, 'd'},
 					   {"slots", required_argument, NULL, 'S'},
 					   {"spin", required_argument, NULL, 'P'},
+					   {"snmp-none", required_argument, NULL, OPT_SNMP_NONE},
+					   {"snmp-slow", required_argument, NULL, OPT_SNMP_SLOW},
+					   {"snmp-delay", required_argument, NULL, OPT_SNMP_DELAY},
+					   {"community", required_argument, NULL, OPT_COMMUNITY},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct in_addr a;
-	double per_us;
+	double per_us, delay_us;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -623,6 +869,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->lat.kind = LAT_FIXED;
 	o->lat.a_us = 2000;
 	o->slots = FS_DEFAULT_SLOTS;
+	o->snmp_none = 0.1;
+	o->snmp_slow = 0.05;
+	o->snmp_delay_ns = 1500000000u;
+	o->community = "public";
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end = NULL;
 
@@ -676,6 +926,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'P':
 			o->spin_ns = strtoull(optarg, &end, 10) * 1000u;
 			break;
+		case OPT_SNMP_NONE:
+			if (parse_frac(optarg, &o->snmp_none))
+				goto bad;
+			break;
+		case OPT_SNMP_SLOW:
+			if (parse_frac(optarg, &o->snmp_slow))
+				goto bad;
+			break;
+		case OPT_SNMP_DELAY:
+			if (parse_time_us(optarg, &delay_us) || strchr(optarg, ':'))
+				goto bad;
+			o->snmp_delay_ns = (uint64_t)(delay_us * 1000.0);
+			break;
+		case OPT_COMMUNITY:
+			if (strlen(optarg) > 255)
+				goto bad;
+			o->community = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -714,20 +982,30 @@ int main(int argc, char **argv)
 	if (parse_opts(argc, argv, &sm.o))
 		return 2;
 	sm.devs = calloc(sm.o.devices, sizeof(*sm.devs));
-	sm.heap = calloc(sm.o.slots, sizeof(*sm.heap));
+	sm.heap = calloc((size_t)sm.o.slots + FS_SNMP_SLOTS, sizeof(*sm.heap));
 	sm.bufs = malloc((size_t)sm.o.slots * FS_SLOT_BYTES);
 	sm.lens = calloc(sm.o.slots, sizeof(*sm.lens));
 	sm.free_slots = calloc(sm.o.slots, sizeof(*sm.free_slots));
-	if (!sm.devs || !sm.heap || !sm.bufs || !sm.lens || !sm.free_slots) {
+	sm.snmp_req = fs_snmp_req_new();
+	sm.snmp_bufs = malloc((size_t)FS_SNMP_SLOTS * FS_SNMP_SLOT_BYTES);
+	sm.snmp_lens = calloc(FS_SNMP_SLOTS, sizeof(*sm.snmp_lens));
+	sm.snmp_free = calloc(FS_SNMP_SLOTS, sizeof(*sm.snmp_free));
+	if (!sm.devs || !sm.heap || !sm.bufs || !sm.lens || !sm.free_slots || !sm.snmp_req ||
+	    !sm.snmp_bufs || !sm.snmp_lens || !sm.snmp_free) {
 		fprintf(stderr, "fleetsim: out of memory\n");
 		return 3;
 	}
 	/* touch every page now so no reply waits on a page fault */
 	memset(sm.bufs, 0, (size_t)sm.o.slots * FS_SLOT_BYTES);
-	memset(sm.heap, 0, (size_t)sm.o.slots * sizeof(*sm.heap));
+	memset(sm.heap, 0, ((size_t)sm.o.slots + FS_SNMP_SLOTS) * sizeof(*sm.heap));
+	memset(sm.snmp_bufs, 0, (size_t)FS_SNMP_SLOTS * FS_SNMP_SLOT_BYTES);
 	for (uint32_t i = 0; i < sm.o.slots; i++)
 		sm.free_slots[i] = sm.o.slots - 1 - i;
 	sm.nfree = sm.o.slots;
+	for (uint32_t i = 0; i < FS_SNMP_SLOTS; i++)
+		sm.snmp_free[i] = FS_SNMP_SLOTS - 1 - i;
+	sm.snmp_nfree = FS_SNMP_SLOTS;
+	fs_snmp_init();
 
 	sm.tun = tun_open();
 	if (sm.tun < 0) {
@@ -797,5 +1075,9 @@ int main(int argc, char **argv)
 	free(sm.bufs);
 	free(sm.lens);
 	free(sm.free_slots);
+	fs_snmp_req_free(sm.snmp_req);
+	free(sm.snmp_bufs);
+	free(sm.snmp_lens);
+	free(sm.snmp_free);
 	return ret ? 3 : 0;
 }

@@ -196,6 +196,9 @@ int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char 
 		     struct rp_diags *d);
 /** Checks everything that involves more than one key, for `purpose`. */
 void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d);
+/** Whether key `k` has the same value in `a` and `b` (where it came from aside). */
+bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
+		       const struct rp_conf_key *k);
 /** Prints the effective configuration as YAML, secrets masked. */
 void rp_conf_print(const struct rp_conf *c, FILE *out);
 /** True when key `k` was set by the file or a flag. */

@@ -24,6 +24,9 @@ struct rp_prober_conf {
 	int backend;
 	int icmp_mode;
 	unsigned feature_mask;
+	uint32_t max_fails;   /* failures in a row before suspension; 0 = never */
+	uint64_t backoff_ns;  /* a suspended device is probed once per backoff */
+	uint32_t cmd_ring;    /* command ring capacity per shard; 0 = 4096 */
 };
 
 /** Creates the shards and opens their sockets (threads not started). -errno with why. */
@@ -57,6 +60,12 @@ typedef void (*rp_prober_tick)(void *arg, const struct rp_shard_stats *st);
  *  has finished; then stops the shards. -EIO when results were lost (ring full). */
 int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink sink,
 		  rp_prober_tick tick, void *arg);
+/** Asks every shard to stop without waiting (see rp_shard_request_stop). */
+void rp_prober_request_stop(struct rp_prober *p);
+/** Number of shards. */
+unsigned rp_prober_count(const struct rp_prober *p);
+/** Shard i, for callers that route commands themselves (the daemon). */
+struct rp_shard *rp_prober_shard(struct rp_prober *p, unsigned i);
 /** Which shard an address belongs to. */
 unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr);
 

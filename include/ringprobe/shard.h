@@ -58,6 +58,7 @@ struct rp_shard_stats {
 	uint64_t loops;
 	uint64_t recv_nobufs;
 	bool done;                                   /* every device finished its count */
+	bool stopped;                                /* the thread has exited (after stop) */
 };
 
 /** A device to add: probed every interval_ms, `count` times (0 = forever). */
@@ -87,6 +88,9 @@ int rp_shard_start(struct rp_shard *s);
 /** Asks the thread to stop sending; it waits one timeout for replies, pushes the last
  *  results and exits. Joins it. */
 void rp_shard_stop(struct rp_shard *s);
+/** Same request without waiting: the stats say `stopped` once the thread has pushed
+ *  its last results (keep draining the result ring meanwhile); rp_shard_stop joins. */
+void rp_shard_request_stop(struct rp_shard *s);
 /** The ring results leave by (the consumer pops it). */
 struct rp_spsc *rp_shard_results(struct rp_shard *s);
 /** Snapshot of the counters. */

@@ -131,3 +131,48 @@ void rp_conf_print(const struct rp_conf *c, FILE *out)
 		c->file ? " from " : "", c->file ? c->file : "");
 	put_section(c, "", out, 0);
 }
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
+		       const struct rp_conf_key *k)
+{
+	switch (k->type) {
+	case RP_CT_STRING:
+	case RP_CT_SECRET:
+		return str_eq(*FIELD(a, k, char *), *FIELD(b, k, char *));
+	case RP_CT_DURATION:
+	case RP_CT_INT:
+	case RP_CT_SIZE:
+		return *FIELD(a, k, int64_t) == *FIELD(b, k, int64_t);
+	case RP_CT_FLOAT:
+		return *FIELD(a, k, double) == *FIELD(b, k, double);
+	case RP_CT_BOOL:
+		return *FIELD(a, k, bool) == *FIELD(b, k, bool);
+	case RP_CT_ENUM:
+		return *FIELD(a, k, int) == *FIELD(b, k, int);
+	case RP_CT_SHARD: {
+		const struct rp_shard_sel *x = FIELD(a, k, struct rp_shard_sel);
+		const struct rp_shard_sel *y = FIELD(b, k, struct rp_shard_sel);
+
+		return x->index == y->index && x->count == y->count;
+	}
+	case RP_CT_CIDRS: {
+		const struct rp_cidr_list *x = FIELD(a, k, struct rp_cidr_list);
+		const struct rp_cidr_list *y = FIELD(b, k, struct rp_cidr_list);
+
+		if (x->n != y->n)
+			return false;
+		for (size_t i = 0; i < x->n; i++)
+			if (x->v[i].net != y->v[i].net || x->v[i].prefix != y->v[i].prefix)
+				return false;
+		return true;
+	}
+	case RP_CT_IGNORED:
+		return true;
+	}
+	return true;
+}

@@ -77,8 +77,10 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .rate_pps = conf->rate_pps * share,
 		    .burst = conf->burst * share < 1 ? 1 : conf->burst * share,
 		    .tick_ns = conf->tick_ns,
-		    .result_ring = pow2(conf->capacity < 65536 ? 65536 : conf->capacity),
-		    .cmd_ring = 4096,
+		    .result_ring = pow2(conf->capacity < 65536 ? 65536 : conf->capacity > 262144 ? 262144 : conf->capacity),
+		    .cmd_ring = conf->cmd_ring ? pow2(conf->cmd_ring) : 4096,
+		    .max_fails = conf->max_fails,
+		    .backoff_ns = conf->backoff_ns,
 		    .key = key,
 		    .backend = conf->backend,
 		    .icmp_mode = conf->icmp_mode,
@@ -193,12 +195,29 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->loops += s.loops;
 		out->recv_nobufs += s.recv_nobufs;
 		out->done = out->done && s.done;
+		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}
 }
 
 void rp_prober_engine_info(const struct rp_prober *p, struct rp_engine_info *out)
 {
 	rp_shard_engine_info(p->shards[0], out);
+}
+
+void rp_prober_request_stop(struct rp_prober *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		rp_shard_request_stop(p->shards[i]);
+}
+
+unsigned rp_prober_count(const struct rp_prober *p)
+{
+	return p->n;
+}
+
+struct rp_shard *rp_prober_shard(struct rp_prober *p, unsigned i)
+{
+	return p->shards[i];
 }
 
 void rp_prober_stop(struct rp_prober *p)

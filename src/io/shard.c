@@ -22,7 +22,7 @@
 #define NS_PER_MS 1000000ull
 #define LATE_NS (10 * NS_PER_MS)
 #define RESULT_BATCH 256
-#define CMD_BATCH 256
+#define CMD_BATCH 4096
 
 enum { CMD_ADD = 1, CMD_REMOVE = 2 };
 
@@ -491,8 +491,22 @@ static int add_dev(struct rp_shard *s, const struct cmd *c)
 	int32_t slot;
 	struct sdev *d;
 
-	if (rp_devtable_lookup(s->table, c->addr) >= 0)
-		return -EEXIST;
+	slot = rp_devtable_lookup(s->table, c->addr);
+	if (slot >= 0) {
+		/* A one-shot probe (a discovery sweep's) is running for an address that
+		 * now joins for good: it becomes the monitored device, keeping its probe. */
+		d = &s->devs[slot];
+		if (c->count != 0 || d->remaining == UINT32_MAX)
+			return -EEXIST;
+		d->id = c->id;
+		d->interval_ms = c->interval_ms ? c->interval_ms : 1000;
+		d->remaining = UINT32_MAX;
+		if (!d->queued && !rp_wheel_is_linked(&d->timer)) {
+			d->due_ms = rp_wheel_phase_due(c->addr, d->interval_ms, s->now_ms);
+			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+		}
+		return 0;
+	}
 	if (rp_devtable_count(s->table) >= s->conf.capacity)
 		return -ENOSPC;
 	slot = rp_devtable_add(s->table, c->addr, s->now_ms, &is_new, NULL);
@@ -645,6 +659,7 @@ static void *shard_main(void *arg)
 	expire_timeouts(s);
 	flush_results(s);
 	s->local.done = true;
+	s->local.stopped = true;
 	publish(s);
 	return NULL;
 }
@@ -658,6 +673,11 @@ int rp_shard_start(struct rp_shard *s)
 	if (ret == 0)
 		s->started = true;
 	return ret;
+}
+
+void rp_shard_request_stop(struct rp_shard *s)
+{
+	atomic_store_explicit(&s->stop, true, memory_order_release);
 }
 
 void rp_shard_stop(struct rp_shard *s)

@@ -2,34 +2,13 @@
 /*
  * Integration tests for bench/fleetsim: ringprobe ping against a simulated fleet on a TUN device,
  * each test in its own network namespace (Criterion forks per test, the test unshares). Root only.
- * Binaries: $FLEETSIM_BIN / $RINGPROBE_BIN, else the meson build tree.
+ * Binaries: $FLEETSIM_BIN / $RINGPROBE_BIN, else the meson build tree (fleetsim_harness.h).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <criterion/criterion.h>
-#include <criterion/options.h>
-#include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "fleetsim_harness.h"
 
-#ifndef RP_BUILD_ROOT
-#define RP_BUILD_ROOT "build/release"
-#endif
+#include <criterion/options.h>
 
 #define NDEV 1000
-
-struct fleet {
-	pid_t pid;
-	char dir[64];
-	char truth[128];
-	char devices[128];
-};
 
 struct ping_sum {
 	unsigned targets, xmt, rcv, lost;
@@ -37,104 +16,6 @@ struct ping_sum {
 	unsigned bad_rtt; /* devices with an RTT at or above the upper bound */
 	double min_ms, max_ms;
 };
-
-static const char *bin(const char *env, const char *rel)
-{
-	static char buf[2][512];
-	static int n;
-	const char *e = getenv(env);
-	char *b = buf[n++ & 1];
-
-	if (e)
-		return e;
-	snprintf(b, sizeof(buf[0]), "%s/%s", RP_BUILD_ROOT, rel);
-	return b;
-}
-
-static void enter_netns(void)
-{
-	if (geteuid() != 0)
-		cr_skip_test("needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW)");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-}
-
-static void fleet_start(struct fleet *f, const char *const *extra)
-{
-	const char *argv[32];
-	char ndev[16], line[64];
-	int pfd[2], argc = 0;
-	FILE *fp;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fleetsim-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(f->dir));
-	snprintf(f->truth, sizeof(f->truth), "%s/truth.json", f->dir);
-	snprintf(f->devices, sizeof(f->devices), "%s/devices.txt", f->dir);
-	fp = fopen(f->devices, "w");
-	cr_assert_not_null(fp);
-	for (unsigned i = 0; i < NDEV; i++) {
-		unsigned a = 0xc6120001u + i;
-
-		fprintf(fp, "%u.%u.%u.%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-	}
-	fclose(fp);
-
-	snprintf(ndev, sizeof(ndev), "%u", NDEV);
-	argv[argc++] = bin("FLEETSIM_BIN", "bench/fleetsim/fleetsim");
-	argv[argc++] = "--devices";
-	argv[argc++] = ndev;
-	argv[argc++] = "--truth";
-	argv[argc++] = f->truth;
-	/* busy-poll the last 1 ms before a reply is due: VM timer wake-ups run up to 2 ms late */
-	argv[argc++] = "--spin";
-	argv[argc++] = "1000";
-	for (; extra && *extra; extra++)
-		argv[argc++] = *extra;
-	argv[argc] = NULL;
-
-	cr_assert_eq(pipe(pfd), 0);
-	f->pid = fork();
-	cr_assert_geq(f->pid, 0);
-	if (f->pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	fp = fdopen(pfd[0], "r");
-	cr_assert(fgets(line, sizeof(line), fp) && !strcmp(line, "ready\n"),
-		  "fleetsim (%s) did not become ready", argv[0]);
-	fclose(fp);
-}
-
-static void fleet_stop(struct fleet *f)
-{
-	int st;
-
-	cr_assert_eq(kill(f->pid, SIGTERM), 0);
-	cr_assert_eq(waitpid(f->pid, &st, 0), f->pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fleetsim exit status %#x", st);
-}
-
-/* The first occurrence of "key": in the truth file is the totals object's. */
-static unsigned long long truth_total(const struct fleet *f, const char *key)
-{
-	static char buf[1 << 16];
-	char pat[64];
-	const char *p;
-	FILE *fp = fopen(f->truth, "r");
-	size_t n;
-
-	cr_assert_not_null(fp, "no truth file %s", f->truth);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(buf, pat);
-	cr_assert_not_null(p, "truth lacks %s", key);
-	return strtoull(p + strlen(pat), NULL, 10);
-}
 
 static void run_ping(const struct fleet *f, struct ping_sum *s, double lo_ms, double hi_ms)
 {
@@ -185,7 +66,7 @@ Test(fleetsim, every_device_answers_with_fixed_latency)
 	struct ping_sum s;
 
 	enter_netns();
-	fleet_start(&f, extra);
+	fleet_start(&f, NDEV, extra);
 	run_ping(&f, &s, 2.0, 4.0);
 	fleet_stop(&f);
 
@@ -215,7 +96,7 @@ Test(fleetsim, loss_and_down_match_ground_truth)
 	struct ping_sum s;
 
 	enter_netns();
-	fleet_start(&f, extra);
+	fleet_start(&f, NDEV, extra);
 	run_ping(&f, &s, 2.0, 4.0);
 	fleet_stop(&f);
 
@@ -235,7 +116,7 @@ Test(fleetsim, duplicates_are_sent_and_counted_apart)
 	struct ping_sum s;
 
 	enter_netns();
-	fleet_start(&f, extra);
+	fleet_start(&f, NDEV, extra);
 	run_ping(&f, &s, 1.0, 10.0);
 	fleet_stop(&f);
 

@@ -1,0 +1,852 @@
+/* `ringprobe run`: the control thread.
+ *
+ * One loop, woken every 10 ms or by a signal:
+ *   results from every shard -> sweep bookkeeping / fleet last-seen -> writer ring;
+ *   queued shard commands -> shards (as their rings and capacity allow);
+ *   discovery probes at the rate monitoring leaves over;
+ *   once a second a health snapshot for /health and /metrics; every
+ *   health_report_interval a health_metrics point; prune_after; sweep reports.
+ * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads. */
+#include "ringprobe/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/ctl_int.h"
+#include "io/engine.h"
+#include "ringprobe/compiler.h"
+#include "ringprobe/health.h"
+#include "ringprobe/log.h"
+#include "ringprobe/priv.h"
+#include "ringprobe/prober.h"
+#include "ringprobe/result.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/writer.h"
+#include "ringprobe/xalloc.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+#define LOOP_NS (10 * NS_PER_MS)
+#define SWEEP_WINDOW_PER_SHARD 4096u
+#define HIST 60 /* seconds of counter history for the degraded reasons */
+
+enum { Q_ADD = 1, Q_REMOVE, Q_SWEEP };
+
+struct qcmd {
+	uint32_t addr;
+	uint32_t id;
+	uint8_t op;
+};
+
+/* Commands a shard's ring had no room for yet, oldest first (the control thread's
+ * own queue, so nothing is ever lost or reordered). */
+struct cmdq {
+	struct qcmd *v;
+	size_t head, tail, cap; /* [head, tail) used */
+};
+
+struct daemon {
+	struct rp_conf conf;
+	const struct rp_daemon_opts *opts;
+	struct rp_prober *prober;
+	unsigned nshards;
+	uint32_t shard_cap;
+	uint64_t *load; /* per shard: devices plus sweep probes offered, not yet back */
+	struct cmdq *q;
+	struct rp_spsc *wring; /* results to the writer */
+	struct rp_writer *writer;
+	struct rp_health_server *http;
+	struct rp_fleet fleet;
+	struct rp_sweep sweep;
+	int sigfd;
+	char host[256];
+
+	uint64_t start_ns, start_real_ns, now_ns, now_ms;
+	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
+	uint64_t reloads, reload_errors;
+	bool ready, rate_short;
+
+	/* one sample a second for "in the last minute" */
+	uint64_t h_ring[HIST], h_send[HIST], h_drop[HIST];
+	unsigned h_n;
+
+	struct rp_probe_result res[1024];
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- shard commands --------------------------------------------------------------- */
+
+static void q_push(struct cmdq *q, struct qcmd c)
+{
+	if (q->tail == q->cap) {
+		if (q->head > 0) {
+			memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof(*q->v));
+			q->tail -= q->head;
+			q->head = 0;
+		}
+		if (q->tail == q->cap) {
+			q->cap = q->cap ? q->cap * 2 : 4096;
+			q->v = rp_xrealloc(q->v, q->cap * sizeof(*q->v));
+		}
+	}
+	q->v[q->tail++] = c;
+}
+
+static uint32_t interval_ms(const struct daemon *d)
+{
+	return (uint32_t)((uint64_t)d->conf.ping_interval / NS_PER_MS);
+}
+
+/* Offers one command to shard i now; false when its ring or its room is full. */
+static bool offer(struct daemon *d, unsigned i, const struct qcmd *c)
+{
+	struct rp_shard *s = rp_prober_shard(d->prober, i);
+	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id};
+
+	if (c->op == Q_REMOVE) {
+		if (!rp_shard_offer_remove(s, c->addr))
+			return false;
+		if (d->load[i])
+			d->load[i]--;
+		return true;
+	}
+	if (d->load[i] >= d->shard_cap)
+		return false;
+	if (c->op == Q_ADD) {
+		dev.interval_ms = interval_ms(d);
+	} else {
+		dev.interval_ms = 1000;
+		dev.count = 1;
+		dev.immediate = true;
+	}
+	if (!rp_shard_offer(s, &dev))
+		return false;
+	d->load[i]++;
+	return true;
+}
+
+static void send_cmd(struct daemon *d, uint8_t op, uint32_t addr, uint32_t id)
+{
+	unsigned i = rp_prober_shard_of(d->prober, addr);
+	struct qcmd c = {.addr = addr, .id = id, .op = op};
+	struct cmdq *q = &d->q[i];
+
+	if (q->head == q->tail && offer(d, i, &c))
+		return;
+	q_push(q, c);
+}
+
+static void drain_queues(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nshards; i++) {
+		struct cmdq *q = &d->q[i];
+
+		while (q->head < q->tail && offer(d, i, &q->v[q->head]))
+			q->head++;
+		if (q->head == q->tail)
+			q->head = q->tail = 0;
+	}
+}
+
+static uint64_t queued(const struct daemon *d)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < d->nshards; i++)
+		n += d->q[i].tail - d->q[i].head;
+	return n;
+}
+
+static void fleet_add(void *arg, uint32_t addr)
+{
+	send_cmd(arg, Q_ADD, addr, 0);
+}
+
+static void fleet_remove(void *arg, uint32_t addr)
+{
+	send_cmd(arg, Q_REMOVE, addr, 0);
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+static void take_results(struct daemon *d)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		uint32_t n = rp_prober_poll(d->prober, d->res, RP_ARRAY_SIZE(d->res)), k = 0;
+
+		for (uint32_t j = 0; j < n; j++) {
+			const struct rp_probe_result *r = &d->res[j];
+
+			if (r->id & RP_SWEEP_ID_BIT) {
+				unsigned i = rp_prober_shard_of(d->prober, r->addr);
+
+				if (d->load[i])
+					d->load[i]--;
+				if (rp_sweep_result(&d->sweep, r->id, r->success) &&
+				    rp_ctl_mine(&d->conf.shard, r->addr))
+					rp_fleet_found(&d->fleet, r->addr, d->now_ms);
+				continue;
+			}
+			if (r->success)
+				rp_fleet_seen(&d->fleet, r->addr, d->now_ms);
+			if (k != j)
+				d->res[k] = *r;
+			k++;
+		}
+		if (k)
+			rp_spsc_push(d->wring, d->res, k); /* full: dropped and counted */
+		if (n < RP_ARRAY_SIZE(d->res))
+			break;
+	}
+}
+
+/* ---- discovery -------------------------------------------------------------------- */
+
+static bool sweep_skip(void *arg, uint32_t addr)
+{
+	struct daemon *d = arg;
+
+	return !rp_ctl_mine(&d->conf.shard, addr) || rp_fleet_has(&d->fleet, addr);
+}
+
+static double needed_pps(const struct daemon *d)
+{
+	return (double)rp_fleet_count(&d->fleet) * 1e9 / (double)d->conf.ping_interval;
+}
+
+/* Sweeps get what monitoring leaves of the rate, and at least 1% of it so that a
+ * fleet that needs everything still discovers, slowly. */
+static double sweep_rate(const struct daemon *d)
+{
+	double rate = d->conf.ping_rate_limit, spare;
+
+	if (rate <= 0)
+		return 1e9;
+	spare = rate - needed_pps(d) * 1.05;
+	return spare > rate * 0.01 ? spare : rate * 0.01;
+}
+
+static void sweep_report(void *arg, const struct rp_sweep_report *r)
+{
+	struct daemon *d = arg;
+	char net[32];
+	struct rp_tag tag = {"network", net};
+	struct rp_field f[3] = {
+	    {.key = "hosts_probed", .type = RP_FIELD_INT, .v.i = (int64_t)r->probed},
+	    {.key = "hosts_alive", .type = RP_FIELD_INT, .v.i = (int64_t)r->alive},
+	    {.key = "duration_s", .type = RP_FIELD_FLOAT, .v.f = r->duration_s},
+	};
+
+	rp_format_cidr(r->net, true, net, sizeof(net));
+	rp_writer_point(d->writer, RP_WRITER_DATA, "sweep", &tag, 1, f, 3, r->start_real_ns);
+	rp_log(RP_LOG_INFO, "sweep done", "network=%s probed=%llu alive=%llu duration_s=%.1f", net,
+	       (unsigned long long)r->probed, (unsigned long long)r->alive, r->duration_s);
+}
+
+static void run_sweeps(struct daemon *d)
+{
+	uint64_t window = (uint64_t)SWEEP_WINDOW_PER_SHARD * d->nshards;
+	double rate = sweep_rate(d);
+	uint32_t addr, id;
+
+	rp_sweep_tick(&d->sweep, d->now_ns);
+	/* Offers wait in the queues while the shards cannot take them: no new ones then. */
+	while (queued(d) < window &&
+	       rp_sweep_next(&d->sweep, d->now_ns, rate, window, sweep_skip, d, &addr, &id))
+		send_cmd(d, Q_SWEEP, addr, id);
+	if (rp_sweep_finish(&d->sweep, d->now_ns, sweep_report, d))
+		rp_writer_commit(d->writer);
+}
+
+/* ---- health ----------------------------------------------------------------------- */
+
+static void proc_usage(double *cpu_s, uint64_t *rss)
+{
+	struct rusage ru;
+	long pages = 0, resident = 0;
+	FILE *f;
+
+	*cpu_s = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		*cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+			 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+	*rss = 0;
+	f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) == 2)
+			*rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+}
+
+static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
+{
+	struct rp_shard_stats st;
+	struct rp_writer_stats ws;
+	unsigned last;
+
+	memset(h, 0, sizeof(*h));
+	rp_prober_stats(d->prober, &st);
+	rp_writer_stats(d->writer, &ws);
+	h->time_ns = clock_ns(CLOCK_REALTIME);
+	h->uptime_s = (double)(d->now_ns - d->start_ns) * 1e-9;
+	proc_usage(&h->cpu_seconds, &h->rss_bytes);
+	h->shards = d->nshards;
+	h->ready = d->ready;
+	h->rate_limit_pps = d->conf.ping_rate_limit;
+	h->needed_pps = needed_pps(d);
+	h->devices = rp_fleet_count(&d->fleet);
+	h->suspended = st.suspended;
+	h->active = h->devices > h->suspended ? h->devices - h->suspended : 0;
+	h->discovered = d->fleet.discovered;
+	h->evicted = d->fleet.evicted;
+	h->pruned = d->fleet.pruned;
+	h->sweeps = d->sweep.rounds;
+	h->sweep_probes = d->sweep.probes;
+	h->config_reloads = d->reloads;
+	h->config_reload_errors = d->reload_errors;
+	h->probes_sent = st.probes_sent;
+	h->replies = st.replies;
+	h->timeouts = st.timeouts;
+	h->late_replies = st.invalid[RP_REPLY_LATE];
+	for (int k = 0; k < RP_REPLY_KIND_COUNT; k++)
+		if (k != RP_REPLY_OK && k != RP_REPLY_LATE)
+			h->invalid_replies += st.invalid[k];
+	h->send_errors = st.send_errors;
+	h->ring_drops = st.ring_drops + rp_spsc_drops(d->wring);
+	h->late_sends = st.late_sends;
+	h->max_late_ns = st.max_late_ns;
+	h->points_written = ws.points_written;
+	h->points_dropped = ws.dropped_pool + ws.points_rejected + ws.dropped_spool_overflow +
+			    ws.dropped_spool_corrupt + ws.dropped_no_spool;
+	h->batches_ok = ws.batches_ok;
+	h->batches_failed = ws.batches_failed;
+	h->spool_bytes = ws.spool_bytes;
+	h->spool_points = ws.spool_points;
+	h->sink_down = ws.sink_down != 0;
+	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);
+
+	/* Degraded: the sink is failing now, or something was lost in the last minute. */
+	last = d->h_n < HIST ? 0 : d->h_n % HIST;
+	if (h->sink_down)
+		h->reasons |= RP_HEALTH_SINK_FAILING;
+	if (d->h_n && h->ring_drops > d->h_ring[last])
+		h->reasons |= RP_HEALTH_RING_DROPS;
+	if (d->h_n && h->send_errors > d->h_send[last])
+		h->reasons |= RP_HEALTH_SEND_ERRORS;
+	if (d->h_n && h->points_dropped > d->h_drop[last])
+		h->reasons |= RP_HEALTH_POINTS_DROPPED;
+}
+
+static void remember(struct daemon *d, const struct rp_health_snapshot *h)
+{
+	unsigned i = d->h_n % HIST;
+
+	d->h_ring[i] = h->ring_drops;
+	d->h_send[i] = h->send_errors;
+	d->h_drop[i] = h->points_dropped;
+	d->h_n++;
+}
+
+static void health_point(struct daemon *d, const struct rp_health_snapshot *h)
+{
+	struct rp_tag tag = {"host", d->host};
+	struct rp_field f[] = {
+	    {.key = "devices", .type = RP_FIELD_INT, .v.i = (int64_t)h->devices},
+	    {.key = "active", .type = RP_FIELD_INT, .v.i = (int64_t)h->active},
+	    {.key = "suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->suspended},
+	    {.key = "discovered", .type = RP_FIELD_INT, .v.i = (int64_t)h->discovered},
+	    {.key = "evicted", .type = RP_FIELD_INT, .v.i = (int64_t)h->evicted},
+	    {.key = "pruned", .type = RP_FIELD_INT, .v.i = (int64_t)h->pruned},
+	    {.key = "probes_sent", .type = RP_FIELD_INT, .v.i = (int64_t)h->probes_sent},
+	    {.key = "replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->replies},
+	    {.key = "timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->timeouts},
+	    {.key = "late_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_replies},
+	    {.key = "invalid_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->invalid_replies},
+	    {.key = "send_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->send_errors},
+	    {.key = "ring_drops", .type = RP_FIELD_INT, .v.i = (int64_t)h->ring_drops},
+	    {.key = "late_sends", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_sends},
+	    {.key = "max_late_ms", .type = RP_FIELD_FLOAT, .v.f = (double)h->max_late_ns / 1e6},
+	    {.key = "points_written", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_written},
+	    {.key = "points_dropped", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_dropped},
+	    {.key = "batches_ok", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_ok},
+	    {.key = "batches_failed", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_failed},
+	    {.key = "spool_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->spool_bytes},
+	    {.key = "sweep_probes", .type = RP_FIELD_INT, .v.i = (int64_t)h->sweep_probes},
+	    {.key = "rss_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->rss_bytes},
+	    {.key = "cpu_seconds", .type = RP_FIELD_FLOAT, .v.f = h->cpu_seconds},
+	    {.key = "uptime_s", .type = RP_FIELD_FLOAT, .v.f = h->uptime_s},
+	};
+
+	rp_writer_point(d->writer, RP_WRITER_HEALTH, "health_metrics", &tag, 1, f, RP_ARRAY_SIZE(f),
+			h->time_ns);
+	rp_writer_commit(d->writer);
+}
+
+/* Says once when the rate cannot serve the intervals, and once when it can again. */
+static void check_rate(struct daemon *d)
+{
+	double need = needed_pps(d), rate = d->conf.ping_rate_limit;
+	bool short_now = rate > 0 && need > rate;
+
+	if (short_now && !d->rate_short)
+		rp_log(RP_LOG_WARN, "ping_rate_limit cannot serve every device at ping_interval",
+		       "devices=%llu ping_interval_s=%.3f needed_pps=%.0f ping_rate_limit=%.0f "
+		       "achieved_interval_s=%.3f",
+		       (unsigned long long)rp_fleet_count(&d->fleet),
+		       (double)d->conf.ping_interval * 1e-9, need, rate,
+		       (double)rp_fleet_count(&d->fleet) / rate);
+	else if (!short_now && d->rate_short)
+		rp_log(RP_LOG_NOTICE, "ping_rate_limit serves every device again",
+		       "devices=%llu needed_pps=%.0f ping_rate_limit=%.0f",
+		       (unsigned long long)rp_fleet_count(&d->fleet), need, rate);
+	d->rate_short = short_now;
+}
+
+static void timers(struct daemon *d)
+{
+	struct rp_health_snapshot h;
+
+	if ((int64_t)(d->now_ns - d->next_snap_ns) >= 0) {
+		d->next_snap_ns += NS_PER_S;
+		if ((int64_t)(d->now_ns - d->next_snap_ns) >= 0)
+			d->next_snap_ns = d->now_ns + NS_PER_S;
+		snapshot(d, &h);
+		remember(d, &h);
+		if (d->http)
+			rp_health_server_publish(d->http, &h);
+		check_rate(d);
+		if ((int64_t)(d->now_ns - d->next_point_ns) >= 0) {
+			d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
+			health_point(d, &h);
+		}
+	}
+	if ((int64_t)(d->now_ns - d->next_prune_ns) >= 0) {
+		uint32_t n =
+		    rp_fleet_prune(&d->fleet, d->now_ms, (uint64_t)d->conf.prune_after / NS_PER_MS);
+
+		if (n)
+			rp_log(RP_LOG_INFO, "devices pruned", "count=%u prune_after_s=%.0f", n,
+			       (double)d->conf.prune_after * 1e-9);
+		d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
+	}
+}
+
+/* ---- reload ----------------------------------------------------------------------- */
+
+/* Keys a reload applies; any other key changed is reported as needing a restart. */
+static const char *const hot_keys[] = {
+    "networks",
+    "devices",
+    "ping_interval",
+    "icmp_discovery_interval",
+    "prune_after",
+    "health_report_interval",
+    "shard",
+    "log.format",
+    "log.level",
+    "allow_loopback",
+    "allow_large_networks",
+};
+
+static bool is_hot(const struct rp_conf_key *k)
+{
+	for (size_t i = 0; i < RP_ARRAY_SIZE(hot_keys); i++)
+		if (strcmp(k->path, hot_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static void log_diags(const struct rp_diags *dg)
+{
+	char line[1024];
+
+	for (size_t i = 0; i < dg->n; i++) {
+		rp_diag_format(&dg->v[i], line, sizeof(line));
+		for (char *p = line; *p; p++)
+			if (*p == '"')
+				*p = '\'';
+		rp_log(dg->v[i].level == RP_DIAG_ERROR ? RP_LOG_ERROR : RP_LOG_NOTICE,
+		       "configuration problem", "detail=\"%s\"", line);
+	}
+}
+
+static void readd(void *arg, uint32_t addr)
+{
+	send_cmd(arg, Q_REMOVE, addr, 0);
+	send_cmd(arg, Q_ADD, addr, 0);
+}
+
+static void swap_bytes(void *a, void *b, size_t n)
+{
+	unsigned char t[64];
+
+	while (n) {
+		size_t k = n < sizeof(t) ? n : sizeof(t);
+
+		memcpy(t, a, k);
+		memcpy(a, b, k);
+		memcpy(b, t, k);
+		a = (unsigned char *)a + k;
+		b = (unsigned char *)b + k;
+		n -= k;
+	}
+}
+
+static void reload(struct daemon *d)
+{
+	struct rp_conf nc;
+	struct rp_diags dg;
+	char restart[512] = "", why[256];
+	size_t off = 0;
+	bool interval_changed;
+
+	if (!d->opts->reload) {
+		rp_log(RP_LOG_WARN, "SIGHUP: reload is not available here", NULL);
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	memset(&nc, 0, sizeof(nc));
+	rp_diags_init(&dg);
+	if (d->opts->reload(d->opts->reload_arg, &nc, &dg) != 0 || dg.errors) {
+		log_diags(&dg);
+		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
+		       "file=%s errors=%zu", d->conf.file ? d->conf.file : "(none)", dg.errors);
+		d->reload_errors++;
+		goto out;
+	}
+	log_diags(&dg);
+	nc.max_devices = d->conf.max_devices; /* shards were sized for it */
+	if (rp_fleet_reload(&d->fleet, &nc, d->now_ms, why, sizeof(why)) < 0) {
+		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
+		       "why=\"%s\"", why);
+		d->reload_errors++;
+		goto out;
+	}
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (is_hot(k) || strcmp(k->path, "max_devices") == 0 ||
+		    rp_conf_key_equal(&d->conf, &nc, k))
+			continue;
+		if (off < sizeof(restart))
+			off += (size_t)snprintf(restart + off, sizeof(restart) - off, "%s%s",
+						off ? "," : "", k->path);
+	}
+	interval_changed = nc.ping_interval != d->conf.ping_interval;
+	/* Take the keys a reload applies into the running configuration. */
+	swap_bytes(&d->conf.networks, &nc.networks, sizeof(nc.networks));
+	swap_bytes(&d->conf.devices, &nc.devices, sizeof(nc.devices));
+	d->conf.ping_interval = nc.ping_interval;
+	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
+	d->conf.prune_after = nc.prune_after;
+	d->conf.health_report_interval = nc.health_report_interval;
+	d->conf.shard = nc.shard;
+	d->conf.log = nc.log;
+	d->conf.allow_loopback = nc.allow_loopback;
+	d->conf.allow_large_networks = nc.allow_large_networks;
+	rp_log_setup(d->conf.log.format, d->conf.log.level);
+	if (interval_changed)
+		rp_fleet_each(&d->fleet, readd, d);
+	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
+	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
+	d->reloads++;
+	rp_log(RP_LOG_NOTICE, "configuration reloaded",
+	       "devices=%llu networks=%zu ping_interval_s=%.3f",
+	       (unsigned long long)rp_fleet_count(&d->fleet), d->conf.networks.n,
+	       (double)d->conf.ping_interval * 1e-9);
+	if (off)
+		rp_log(RP_LOG_WARN, "some changed keys take effect only at restart", "keys=%s",
+		       restart);
+out:
+	rp_conf_fini(&nc);
+	rp_diags_fini(&dg);
+	sd_notify(0, "READY=1");
+}
+
+/* ---- start and stop --------------------------------------------------------------- */
+
+static void die_now(int sig)
+{
+	static const char msg[] = "ringprobe: second signal, exiting at once; data not yet "
+				  "written or spooled is lost\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+
+	(void)r;
+	(void)sig;
+	_exit(1);
+}
+
+static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
+{
+	uint64_t per = n == 1 ? max_devices : max_devices / n + max_devices / n / 4 + 1024;
+
+	per += SWEEP_WINDOW_PER_SHARD;
+	return per > RP_DEVTABLE_MAX_CAPACITY ? RP_DEVTABLE_MAX_CAPACITY : (uint32_t)per;
+}
+
+static unsigned shard_count(const struct rp_conf *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (c->shards)
+		return (unsigned)c->shards;
+	if (cpus < 1 || c->max_devices < 1000)
+		return 1;
+	return cpus > 8 ? 8 : (unsigned)cpus;
+}
+
+static int start(struct daemon *d, char *why, size_t whylen)
+{
+	struct rp_prober_conf pc = {0};
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread exists, so every thread inherits the mask and only
+	 * the signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0) {
+		snprintf(why, whylen, "signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	d->nshards = shard_count(&d->conf);
+	d->shard_cap = shard_capacity((uint64_t)d->conf.max_devices, d->nshards);
+	pc.shards = d->nshards;
+	pc.capacity = d->shard_cap;
+	pc.timeout_ns = (uint64_t)d->conf.ping_timeout;
+	pc.rate_pps = d->conf.ping_rate_limit;
+	pc.burst = (double)d->conf.ping_burst_limit;
+	pc.tick_ns = 5 * NS_PER_MS;
+	pc.backend = d->conf.backend;
+	pc.icmp_mode = d->conf.icmp_mode;
+	pc.feature_mask = d->opts->feature_mask ? d->opts->feature_mask : RP_FEAT_ALL;
+	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
+	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
+	pc.cmd_ring = 65536;
+	ret = rp_prober_create(&d->prober, &pc, why, whylen);
+	if (ret < 0)
+		return ret;
+	d->load = rp_xcalloc(d->nshards, sizeof(*d->load));
+	d->q = rp_xcalloc(d->nshards, sizeof(*d->q));
+	ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot create the result ring");
+		return ret;
+	}
+	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
+	if (ret < 0)
+		return ret;
+	/* Every socket is open (the HTTP one binds next, above 1023 unless root keeps
+	 * it): drop privileges before any thread starts, capabilities are per thread. */
+	if (d->conf.user && *d->conf.user) {
+		ret = rp_priv_drop(d->conf.user, why, whylen);
+		if (ret < 0)
+			return ret;
+		rp_log(RP_LOG_INFO, "privileges dropped", "user=%s", d->conf.user);
+	}
+	if (d->conf.health_check_port) {
+		ret = rp_health_server_start(&d->http, d->conf.health_listen,
+					     (uint16_t)d->conf.health_check_port, why, whylen);
+		if (ret < 0)
+			return ret;
+		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
+		       d->conf.health_listen, rp_health_server_port(d->http));
+	}
+	ret = rp_writer_start(d->writer);
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-ret));
+		return ret;
+	}
+	ret = rp_prober_start(d->prober, NULL, why, whylen);
+	if (ret < 0)
+		return ret;
+	d->ready = true;
+	return 0;
+}
+
+/* Stop probing, take the last results, flush or spool, all within shutdown_timeout. */
+static void stop(struct daemon *d, const char *why)
+{
+	uint64_t deadline = d->now_ns + (uint64_t)d->conf.shutdown_timeout;
+	struct sigaction sa = {.sa_handler = die_now};
+	struct rp_shard_stats st;
+	struct rp_writer_stats ws;
+	sigset_t set;
+	int64_t left;
+
+	sd_notify(0, "STOPPING=1");
+	rp_log(RP_LOG_NOTICE, "stopping", "reason=\"%s\" shutdown_timeout_s=%.1f", why,
+	       (double)d->conf.shutdown_timeout * 1e-9);
+	/* From here a second SIGTERM/SIGINT ends the process at once. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	d->ready = false;
+	if (d->prober) {
+		rp_prober_request_stop(d->prober);
+		for (;;) {
+			d->now_ns = clock_ns(CLOCK_MONOTONIC);
+			d->now_ms = d->now_ns / NS_PER_MS;
+			take_results(d);
+			rp_prober_stats(d->prober, &st);
+			if (st.stopped || (int64_t)(d->now_ns - deadline) >= 0)
+				break;
+			poll(NULL, 0, 5);
+		}
+		take_results(d);
+	}
+	if (d->writer) {
+		struct rp_health_snapshot h;
+
+		if (d->prober) {
+			snapshot(d, &h);
+			health_point(d, &h);
+		}
+		d->now_ns = clock_ns(CLOCK_MONOTONIC);
+		left = (int64_t)(deadline - d->now_ns);
+		if (left < (int64_t)(200 * NS_PER_MS))
+			left = 200 * NS_PER_MS;
+		if (rp_writer_stop(d->writer, left) < 0)
+			rp_log(RP_LOG_WARN, "writer did not finish within shutdown_timeout", NULL);
+		rp_writer_stats(d->writer, &ws);
+		rp_log(RP_LOG_NOTICE, "stopped",
+		       "points_written=%llu spooled_points=%llu points_dropped=%llu",
+		       (unsigned long long)ws.points_written, (unsigned long long)ws.spool_points,
+		       (unsigned long long)(ws.dropped_pool + ws.points_rejected +
+					    ws.dropped_spool_overflow + ws.dropped_spool_corrupt +
+					    ws.dropped_no_spool));
+	}
+}
+
+static void cleanup(struct daemon *d)
+{
+	rp_health_server_stop(d->http);
+	rp_prober_destroy(d->prober); /* joins the shards */
+	rp_writer_destroy(d->writer);
+	rp_spsc_destroy(d->wring);
+	for (unsigned i = 0; d->q && i < d->nshards; i++)
+		free(d->q[i].v);
+	free(d->q);
+	free(d->load);
+	rp_sweep_fini(&d->sweep);
+	rp_fleet_fini(&d->fleet);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	rp_conf_fini(&d->conf);
+}
+
+/* The signal that ended the wait, 0 for none; SIGHUP is handled here. */
+static int wait_signal(struct daemon *d, int timeout_ms)
+{
+	struct pollfd p = {.fd = d->sigfd, .events = POLLIN};
+	struct signalfd_siginfo si;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			rp_log(RP_LOG_NOTICE, "SIGHUP: reloading the configuration", "file=%s",
+			       d->conf.file ? d->conf.file : "(none)");
+			reload(d);
+			continue;
+		}
+		return (int)si.ssi_signo;
+	}
+	return 0;
+}
+
+int rp_daemon_run(const struct rp_daemon_opts *o)
+{
+	struct daemon *d = rp_xcalloc(1, sizeof(*d));
+	const struct rp_fleet_ops ops = {fleet_add, fleet_remove, d};
+	struct rp_engine_info info;
+	char why[512];
+	int sig = 0, ret;
+	uint64_t end_ns = 0;
+
+	d->opts = o;
+	d->conf = *o->conf;
+	memset(o->conf, 0, sizeof(*o->conf)); /* taken over */
+	d->sigfd = -1;
+	rp_log_setup(d->conf.log.format, d->conf.log.level);
+	if (gethostname(d->host, sizeof(d->host)) != 0 || !d->host[0])
+		snprintf(d->host, sizeof(d->host), "unknown");
+	ret = rp_fleet_init(&d->fleet, &d->conf, &ops, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "ringprobe run: %s; nothing was started\n", why);
+		rp_conf_fini(&d->conf);
+		free(d);
+		return 2;
+	}
+	d->start_ns = d->now_ns = clock_ns(CLOCK_MONOTONIC);
+	d->now_ms = d->now_ns / NS_PER_MS;
+	d->start_real_ns = clock_ns(CLOCK_REALTIME);
+	rp_sweep_init(&d->sweep, &d->conf, d->now_ns);
+	ret = start(d, why, sizeof(why));
+	if (ret < 0) {
+		rp_log(RP_LOG_ERROR, "cannot start", "why=\"%s\"", why);
+		stop(d, "start failed");
+		cleanup(d);
+		free(d);
+		return 3;
+	}
+	rp_prober_engine_info(d->prober, &info);
+	rp_log(RP_LOG_NOTICE, "ringprobe running",
+	       "version=%s devices=%zu networks=%zu shards=%u ping_interval_s=%.3f "
+	       "ping_timeout_s=%.3f ping_rate_limit=%.0f max_devices=%lld shard=%u/%u",
+	       RP_VERSION, d->fleet.nstatic, d->conf.networks.n, d->nshards,
+	       (double)d->conf.ping_interval * 1e-9, (double)d->conf.ping_timeout * 1e-9,
+	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
+	       d->conf.shard.count ? d->conf.shard.count : 1);
+	rp_fleet_start(&d->fleet);
+	check_rate(d);
+	d->next_snap_ns = d->now_ns;
+	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
+	d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
+	if (o->run_for_ns > 0)
+		end_ns = d->now_ns + (uint64_t)o->run_for_ns;
+	sd_notify(0, "READY=1");
+	for (;;) {
+		d->now_ns = clock_ns(CLOCK_MONOTONIC);
+		d->now_ms = d->now_ns / NS_PER_MS;
+		take_results(d);
+		drain_queues(d);
+		run_sweeps(d);
+		timers(d);
+		if (end_ns && (int64_t)(d->now_ns - end_ns) >= 0)
+			break;
+		sig = wait_signal(d, (int)(LOOP_NS / NS_PER_MS));
+		if (sig)
+			break;
+	}
+	stop(d, sig ? strsignal(sig) : "run_for elapsed");
+	cleanup(d);
+	free(d);
+	return 0;
+}

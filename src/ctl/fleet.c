@@ -1,0 +1,264 @@
+/* The fleet: which devices this instance monitors. Static devices from `devices`,
+ * discovered ones from sweeps (LRU by last reply, bounded by max_devices, pruned
+ * after prune_after). Owned by the control thread; changes go out as add/remove
+ * callbacks, which the daemon turns into shard commands. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_int.h"
+#include "ringprobe/hash.h"
+#include "ringprobe/xalloc.h"
+
+bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr)
+{
+	if (sel->count <= 1)
+		return true;
+	/* "SHARD" in the high word keeps this apart from rp_hash_u32(addr) % shards. */
+	return rp_hash_u64((uint64_t)addr | 0x5348415244ull << 32) % sel->count == sel->index;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* This instance's share of `devices`, sorted and unique, or -E2BIG over max_devices. */
+static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout, char *why,
+			  size_t whylen)
+{
+	struct rp_hosts h;
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	rp_hosts_init(&h, c->devices.v, c->devices.n);
+	for (uint64_t i = 0; i < h.count; i++) {
+		uint32_t a = rp_hosts_at(&h, i);
+
+		if (!rp_ctl_mine(&c->shard, a))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			v = rp_xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = a;
+	}
+	rp_hosts_fini(&h);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_u32);
+	if (n > 1) {
+		size_t k = 1;
+
+		for (size_t i = 1; i < n; i++)
+			if (v[i] != v[k - 1])
+				v[k++] = v[i];
+		n = k;
+	}
+	if (n > (uint64_t)c->max_devices) {
+		snprintf(why, whylen,
+			 "devices lists %zu addresses%s but max_devices is %lld; raise max_devices "
+			 "(--max-devices)",
+			 n, c->shard.count > 1 ? " for this shard" : "", (long long)c->max_devices);
+		free(v);
+		return -E2BIG;
+	}
+	*out = v;
+	*nout = n;
+	return ret;
+}
+
+static bool is_static(const struct rp_fleet *f, uint32_t addr)
+{
+	return f->nstatic &&
+	       bsearch(&addr, f->statics, f->nstatic, sizeof(*f->statics), cmp_u32) != NULL;
+}
+
+static uint32_t found_capacity(uint64_t max_devices, size_t nstatic)
+{
+	uint64_t cap = max_devices > nstatic ? max_devices - nstatic : 0;
+
+	return cap ? (uint32_t)cap : 1; /* a table needs a slot; f->max_devices guards it */
+}
+
+int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_fleet_ops *ops,
+		  char *why, size_t whylen)
+{
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->ops = *ops;
+	f->sel = c->shard;
+	f->max_devices = (uint64_t)c->max_devices;
+	ret = expand_statics(c, &f->statics, &f->nstatic, why, whylen);
+	if (ret < 0)
+		return ret;
+	f->found_cap = found_capacity(f->max_devices, f->nstatic);
+	ret = rp_devtable_create(&f->found, f->found_cap);
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot size the device table for max_devices %llu",
+			 (unsigned long long)f->max_devices);
+		free(f->statics);
+		return ret;
+	}
+	return 0;
+}
+
+void rp_fleet_fini(struct rp_fleet *f)
+{
+	rp_devtable_destroy(f->found);
+	free(f->statics);
+	memset(f, 0, sizeof(*f));
+}
+
+void rp_fleet_start(struct rp_fleet *f)
+{
+	for (size_t i = 0; i < f->nstatic; i++)
+		f->ops.add(f->ops.arg, f->statics[i]);
+}
+
+uint64_t rp_fleet_count(const struct rp_fleet *f)
+{
+	return f->nstatic + rp_devtable_count(f->found);
+}
+
+bool rp_fleet_has(const struct rp_fleet *f, uint32_t addr)
+{
+	return rp_devtable_lookup(f->found, addr) >= 0 || is_static(f, addr);
+}
+
+bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
+{
+	struct rp_dev_ref ev;
+	int32_t slot;
+	bool is_new = false;
+
+	if (is_static(f, addr) || f->max_devices <= f->nstatic)
+		return false;
+	slot = rp_devtable_lookup(f->found, addr);
+	if (slot >= 0) {
+		rp_devtable_touch(f->found, (uint32_t)slot, now_ms);
+		return false;
+	}
+	rp_devtable_add(f->found, addr, now_ms, &is_new, &ev);
+	if (ev.slot != RP_DEVTABLE_NO_SLOT) {
+		f->evicted++;
+		f->ops.remove(f->ops.arg, ev.addr);
+	}
+	f->discovered++;
+	f->ops.add(f->ops.arg, addr);
+	return true;
+}
+
+void rp_fleet_seen(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
+{
+	int32_t slot = rp_devtable_lookup(f->found, addr);
+
+	if (slot >= 0)
+		rp_devtable_touch(f->found, (uint32_t)slot, now_ms);
+}
+
+static void on_pruned(const struct rp_dev_ref *dev, void *arg)
+{
+	struct rp_fleet *f = arg;
+
+	f->ops.remove(f->ops.arg, dev->addr);
+}
+
+uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms)
+{
+	uint32_t n;
+
+	if (!max_age_ms)
+		return 0;
+	n = rp_devtable_prune(f->found, now_ms, max_age_ms, on_pruned, f);
+	f->pruned += n;
+	return n;
+}
+
+static bool in_networks(const struct rp_cidr_list *l, uint32_t addr)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		uint32_t mask = l->v[i].prefix ? ~0u << (32 - l->v[i].prefix) : 0;
+
+		if ((addr & mask) == (l->v[i].net & mask))
+			return true;
+	}
+	return false;
+}
+
+int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, uint64_t now_ms, char *why,
+		    size_t whylen)
+{
+	uint32_t *nv;
+	size_t nn, i = 0, j = 0;
+	struct rp_devtable *old_found = f->found, *nf;
+	int ret;
+
+	ret = expand_statics(c, &nv, &nn, why, whylen);
+	if (ret < 0)
+		return ret;
+	/* Statics: a sorted merge of the old list and the new. */
+	while (i < f->nstatic || j < nn) {
+		if (j == nn || (i < f->nstatic && f->statics[i] < nv[j])) {
+			f->removed++;
+			f->ops.remove(f->ops.arg, f->statics[i++]);
+		} else if (i == f->nstatic || nv[j] < f->statics[i]) {
+			int32_t slot = rp_devtable_lookup(old_found, nv[j]);
+
+			/* Already monitored as discovered: it only changes list. */
+			if (slot >= 0)
+				rp_devtable_remove(old_found, (uint32_t)slot);
+			else
+				f->ops.add(f->ops.arg, nv[j]);
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	free(f->statics);
+	f->statics = nv;
+	f->nstatic = nn;
+	f->max_devices = (uint64_t)c->max_devices;
+	/* Discovered devices: those outside every network (or now static) go; the rest
+	 * move, oldest first so the LRU order holds, into a table of the new size, and
+	 * what no longer fits is evicted. */
+	rp_devtable_create(&nf, found_capacity(f->max_devices, f->nstatic));
+	for (int32_t s = rp_devtable_oldest(old_found); s >= 0; s = rp_devtable_oldest(old_found)) {
+		uint32_t a = rp_devtable_addr(old_found, (uint32_t)s);
+		uint64_t seen = rp_devtable_last_seen(old_found, (uint32_t)s);
+		struct rp_dev_ref ev;
+		bool is_new;
+
+		rp_devtable_remove(old_found, (uint32_t)s);
+		if (!in_networks(&c->networks, a) || !rp_ctl_mine(&c->shard, a) ||
+		    f->max_devices <= f->nstatic) {
+			f->removed++;
+			f->ops.remove(f->ops.arg, a);
+			continue;
+		}
+		rp_devtable_add(nf, a, seen, &is_new, &ev);
+		if (ev.slot != RP_DEVTABLE_NO_SLOT) {
+			f->evicted++;
+			f->ops.remove(f->ops.arg, ev.addr);
+		}
+	}
+	(void)now_ms;
+	rp_devtable_destroy(old_found);
+	f->found = nf;
+	f->found_cap = found_capacity(f->max_devices, f->nstatic);
+	f->sel = c->shard;
+	return 0;
+}
+
+void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg)
+{
+	for (size_t i = 0; i < f->nstatic; i++)
+		fn(arg, f->statics[i]);
+	for (int32_t s = rp_devtable_next(f->found, -1); s >= 0; s = rp_devtable_next(f->found, s))
+		fn(arg, rp_devtable_addr(f->found, (uint32_t)s));
+}

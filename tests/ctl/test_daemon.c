@@ -1,0 +1,625 @@
+/* `ringprobe run` end to end: the real binary, a real influxd, the kernel's ICMP on
+ * loopback. Each test that probes enters its own network namespace first (only
+ * loopback exists there: nothing can leave, nobody else's ICMP disturbs the counts)
+ * and starts influxd inside it; the daemon is a child process driven by signals and
+ * watched through /health. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../out/servers.h"
+
+#define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
+
+struct rpd {
+	pid_t pid;
+	int hport;
+	char dir[64];
+	char cfg[128];
+	char log[128];
+};
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root (raw ICMP sockets and a private network namespace)");
+}
+
+static void enter_netns(void)
+{
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (!f)
+		return calloc(1, 1);
+	do {
+		if (len + 65536 > cap) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static void rpd_init(struct rpd *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/rp-daemon-XXXXXX");
+	cr_assert_not_null(mkdtemp(r->dir));
+	snprintf(r->cfg, sizeof(r->cfg), "%s/config.yml", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/log", r->dir);
+	r->hport = srv_free_port();
+}
+
+/* Starts `ringprobe run --config cfg ARGS...` (NULL-terminated), log to r->log. */
+static void rpd_start(struct rpd *r, ...)
+{
+	char *argv[32] = {BIN, "run", "--config", r->cfg};
+	int argc = 4;
+	va_list ap;
+
+	va_start(ap, r);
+	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	r->pid = fork();
+	cr_assert_geq(r->pid, 0);
+	if (r->pid == 0) {
+		int fd = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(BIN, argv);
+		_exit(127);
+	}
+}
+
+/* Exit status of the daemon (waits up to `secs`, then kills it and fails). */
+static int rpd_wait(struct rpd *r, double secs)
+{
+	double until = srv_now() + secs;
+	int st;
+
+	while (srv_now() < until) {
+		pid_t p = waitpid(r->pid, &st, WNOHANG);
+
+		if (p == r->pid) {
+			r->pid = 0;
+			cr_assert(WIFEXITED(st), "the daemon died of signal %d", WTERMSIG(st));
+			return WEXITSTATUS(st);
+		}
+		usleep(20000);
+	}
+	kill(r->pid, SIGKILL);
+	waitpid(r->pid, &st, 0);
+	r->pid = 0;
+	cr_assert_fail("the daemon did not exit within %.0f s", secs);
+	return -1;
+}
+
+static void rpd_fini(struct rpd *r)
+{
+	char cmd[128];
+
+	if (r->pid > 0) {
+		kill(r->pid, SIGKILL);
+		waitpid(r->pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", r->dir);
+}
+
+static bool log_has(const struct rpd *r, const char *text)
+{
+	char *s = slurp(r->log);
+	bool ok = strstr(s, text) != NULL;
+
+	free(s);
+	return ok;
+}
+
+/* A number from /health's JSON, -1 when the daemon does not answer (yet). */
+static double health(const struct rpd *r, const char *key)
+{
+	char url[96], pat[64], *body = NULL, *p;
+	long status = 0;
+	double v = -1;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", r->hport);
+	if (srv_http("GET", url, NULL, 0, NULL, &body, &status) != 0 || !body) {
+		free(body);
+		return -1;
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(body, pat);
+	if (p) {
+		p += strlen(pat);
+		v = strncmp(p, "true", 4) == 0	  ? 1
+		    : strncmp(p, "false", 5) == 0 ? 0
+						  : strtod(p, NULL);
+	}
+	free(body);
+	return v;
+}
+
+/* Waits until /health's `key` == want; returns the last value seen. */
+static double wait_health(const struct rpd *r, const char *key, double want, double secs)
+{
+	double until = srv_now() + secs, v = -1;
+
+	while (srv_now() < until) {
+		v = health(r, key);
+		if (v == want)
+			return v;
+		usleep(50000);
+	}
+	return v;
+}
+
+static void dump_log(const struct rpd *r)
+{
+	char *s = slurp(r->log);
+
+	fprintf(stderr, "---- %s ----\n%s\n----\n", r->log, s);
+	free(s);
+}
+
+/* Series of `SELECT count(...) ... GROUP BY ip`: per-ip counts, in answer order. */
+struct per_ip {
+	int n;
+	char ip[4096][16];
+	long count[4096];
+};
+
+static void group_by_ip(struct srv *s, const char *db, const char *q, struct per_ip *out)
+{
+	char *json = srv_influx_query(s, db, q), *p;
+
+	cr_assert_not_null(json, "query %s", q);
+	out->n = 0;
+	for (p = json; (p = strstr(p, "\"tags\":{\"ip\":\"")) && out->n < 4096;) {
+		char *v;
+		size_t len;
+
+		p += strlen("\"tags\":{\"ip\":\"");
+		len = strcspn(p, "\"");
+		if (len >= sizeof(out->ip[0]))
+			len = sizeof(out->ip[0]) - 1;
+		memcpy(out->ip[out->n], p, len);
+		out->ip[out->n][len] = '\0';
+		v = strstr(p, "\"values\":[[");
+		cr_assert_not_null(v);
+		v = strchr(v + 11, ',');
+		cr_assert_not_null(v);
+		out->count[out->n++] = strtol(v + 1, NULL, 10);
+	}
+	free(json);
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- end to end ------------------------------------------------------------------- */
+
+Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout = 180)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	char url[96], *body = NULL, cmd[512], prom[160];
+	long status = 0, min = 1 << 30, max = 0;
+	FILE *f;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	f = fopen(r.cfg, "w");
+	fprintf(f,
+		"allow_loopback: true\nping_interval: 1s\nping_timeout: 500ms\n"
+		"health_report_interval: 5s\nhealth_check_port: %d\nmax_devices: 5000\n"
+		"influxdb:\n  url: %s\n  database: rp\n  flush_interval: 1s\n"
+		"spool:\n  dir: %s/spool\ndevices:\n",
+		r.hport, s.url, r.dir);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "  - 127.1.%d.%d\n", i / 200, 1 + i % 200);
+	fclose(f);
+	rpd_start(&r, "--run-for", "20s", NULL);
+	cr_assert_eq(wait_health(&r, "devices", 2000, 10), 2000);
+	cr_assert_eq(wait_health(&r, "ready", 1, 5), 1);
+	sleep(3);
+	/* /metrics, as Prometheus would scrape it, passes promtool with lint on. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", r.hport);
+	cr_assert_eq(srv_http("GET", url, NULL, 0, NULL, &body, &status), 0);
+	cr_assert_eq(status, 200);
+	snprintf(prom, sizeof(prom), "%s/metrics.txt", r.dir);
+	write_file(prom, "%s", body);
+	free(body);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s.out 2>&1", prom, prom);
+	{
+		int st = system(cmd);
+		char out[200], *o;
+
+		snprintf(out, sizeof(out), "%s.out", prom);
+		o = slurp(out);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "promtool: %s", o);
+		cr_assert_eq(strlen(o), 0, "promtool lint: %s", o);
+		free(o);
+	}
+	cr_assert_eq(rpd_wait(&r, 40), 0);
+	if (!log_has(&r, "msg=\"stopped\""))
+		dump_log(&r);
+	/* One point per device per second, each within one of the 20 s run. */
+	group_by_ip(&s, "rp", "SELECT count(success) FROM ping GROUP BY ip", pi);
+	cr_assert_eq(pi->n, 2000, "devices with points");
+	for (int i = 0; i < pi->n; i++) {
+		min = pi->count[i] < min ? pi->count[i] : min;
+		max = pi->count[i] > max ? pi->count[i] : max;
+	}
+	cr_assert(min >= 19 && max <= 21, "points per device in [%ld, %ld], want 20 +- 1", min,
+		  max);
+	n = srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping WHERE success = false");
+	cr_assert_leq(n, 0, "%lld probes failed", (long long)n);
+	n = srv_influx_scalar(&s, "rp", "SELECT count(rtt_ms) FROM ping");
+	cr_assert_geq(n, 2000 * 19);
+	/* health_metrics every 5 s and one at the stop. */
+	n = srv_influx_scalar(&s, "rp", "SELECT count(devices) FROM health_metrics");
+	cr_assert_geq(n, 4, "health_metrics points: %lld", (long long)n);
+	n = srv_influx_scalar(&s, "rp", "SELECT last(devices) FROM health_metrics");
+	cr_assert_eq(n, 2000);
+	n = srv_influx_scalar(&s, "rp", "SELECT last(points_dropped) FROM health_metrics");
+	cr_assert_eq(n, 0);
+	free(pi);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+Test(daemon, dropped_devices_are_suspended_and_resume_when_the_rule_goes, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	uint64_t resumed_at;
+	char q[256];
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.3.0.0/29]\nping_interval: 200ms\n"
+		   "ping_timeout: 100ms\nping_max_consecutive_fails: 3\n"
+		   "ping_backoff_duration: 1s\nhealth_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	cr_assert_eq(system("nft add table ip t && nft add chain ip t o '{ type filter hook "
+			    "output priority 0; }' && nft add rule ip t o ip daddr { 127.3.0.1, "
+			    "127.3.0.2, 127.3.0.3 } icmp type echo-request drop"),
+		     0);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 6, 10), 6);
+	/* Three failures at 200 ms, then suspended: exactly the three dropped ones. */
+	cr_assert_eq(wait_health(&r, "suspended", 3, 5), 3);
+	sleep(2);
+	cr_assert_eq(health(&r, "suspended"), 3);
+	cr_assert_eq(health(&r, "active"), 3);
+	cr_assert_eq(system("nft delete table ip t"), 0);
+	/* Probed once per 1 s backoff: back within about a second. */
+	cr_assert_eq(wait_health(&r, "suspended", 0, 4), 0);
+	resumed_at = real_ns();
+	sleep(1);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	/* Only the dropped three have suspended points. */
+	group_by_ip(&s, "rp", "SELECT count(success) FROM ping WHERE suspended = true GROUP BY ip",
+		    pi);
+	cr_assert_eq(pi->n, 3, "devices with suspended points");
+	for (int i = 0; i < pi->n; i++)
+		cr_assert(strcmp(pi->ip[i], "127.3.0.1") == 0 ||
+			      strcmp(pi->ip[i], "127.3.0.2") == 0 ||
+			      strcmp(pi->ip[i], "127.3.0.3") == 0,
+			  "%s was suspended", pi->ip[i]);
+	/* The other three never failed. */
+	cr_assert_leq(srv_influx_scalar(&s, "rp",
+					"SELECT count(success) FROM ping WHERE success = false AND "
+					"ip =~ /^127\\.3\\.0\\.[456]$/"),
+		      0);
+	/* The three answer again after the rule went. */
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE success = true AND suspended = false AND "
+		 "ip =~ /^127\\.3\\.0\\.[123]$/ AND time > %llu GROUP BY ip",
+		 (unsigned long long)resumed_at);
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 3, "resumed devices answering");
+	free(pi);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+Test(daemon, sighup_applies_new_networks_and_keeps_the_old_config_on_errors, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	char text[1024], q[256];
+	uint64_t t;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	snprintf(text, sizeof(text),
+		 "allow_loopback: true\nping_interval: 250ms\nping_timeout: 200ms\n"
+		 "icmp_discovery_interval: 1h\nhealth_check_port: %d\n"
+		 "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		 "spool:\n  dir: %s/spool\n",
+		 r.hport, s.url, r.dir);
+	write_file(r.cfg, "%snetworks: [127.4.0.0/28]\ndevices: [127.4.2.1]\n", text);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 15, 10), 15, "14 found + 1 static");
+	write_file(r.cfg, "%snetworks: [127.4.1.0/28]\ndevices: [127.4.2.2]\n", text);
+	kill(r.pid, SIGHUP);
+	cr_assert_eq(wait_health(&r, "config_reloads", 1, 5), 1);
+	cr_assert_eq(wait_health(&r, "discovered", 28, 10), 28, "the new network was swept");
+	cr_assert_eq(wait_health(&r, "devices", 15, 5), 15);
+	sleep(1);
+	t = real_ns();
+	sleep(2);
+	/* A broken file: rejected, logged, the running set unchanged. */
+	write_file(r.cfg, "%snetworks: [127.4.1.0/28]\nping_interval: soon\n", text);
+	kill(r.pid, SIGHUP);
+	cr_assert_eq(wait_health(&r, "config_reload_errors", 1, 5), 1);
+	cr_assert_eq(health(&r, "devices"), 15);
+	cr_assert_eq(health(&r, "config_reloads"), 1);
+	sleep(1);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	cr_assert(log_has(&r, "reload rejected"), "the rejection is logged");
+	cr_assert(log_has(&r, "ping_interval"), "naming the bad key");
+	/* After the reload only the new network and the new static device are probed. */
+	snprintf(q, sizeof(q), "SELECT count(success) FROM ping WHERE time > %llu GROUP BY ip",
+		 (unsigned long long)t);
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 15, "devices probed after the reload");
+	for (int i = 0; i < pi->n; i++)
+		cr_assert(strncmp(pi->ip[i], "127.4.1.", 8) == 0 ||
+			      strcmp(pi->ip[i], "127.4.2.2") == 0,
+			  "%s probed after the reload", pi->ip[i]);
+	free(pi);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* The "stopped" log line's key=value. */
+static long long stopped_field(const struct rpd *r, const char *key)
+{
+	char *s = slurp(r->log), *p = strstr(s, "msg=\"stopped\""), pat[64];
+	long long v = -1;
+
+	if (p) {
+		snprintf(pat, sizeof(pat), " %s=", key);
+		p = strstr(p, pat);
+		if (p)
+			v = strtoll(p + strlen(pat), NULL, 10);
+	}
+	free(s);
+	return v;
+}
+
+#define SPOOL_CFG                                                                                  \
+	"allow_loopback: true\ndevices: [%s]\nping_interval: 500ms\n"                              \
+	"ping_timeout: 200ms\nhealth_check_port: %d\nhealth_report_interval: 1s\n"                 \
+	"influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"                          \
+	"spool:\n  dir: /tmp/rp-daemon-spool-%d\n"
+
+Test(daemon, sigterm_with_the_sink_down_spools_everything_and_replays_it, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r1, r2;
+	long long spooled;
+	uint64_t t2;
+	int64_t pings, healths;
+	char q[200], cmd[96];
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	srv_stop(&s, SIGTERM);
+	rpd_init(&r1);
+	write_file(r1.cfg, SPOOL_CFG, "127.6.0.0/25", r1.hport, s.url, getpid());
+	rpd_start(&r1, NULL);
+	cr_assert_eq(wait_health(&r1, "devices", 126, 10), 126);
+	sleep(3);
+	kill(r1.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r1, 15), 0);
+	spooled = stopped_field(&r1, "spooled_points");
+	if (spooled <= 0)
+		dump_log(&r1);
+	cr_assert_gt(spooled, 126 * 5, "spooled %lld", spooled);
+	cr_assert_eq(stopped_field(&r1, "points_written"), 0);
+	cr_assert_eq(stopped_field(&r1, "points_dropped"), 0);
+
+	/* The sink is back: the next run replays the spool first. */
+	cr_assert_eq(srv_restart(&s), 0, "%s", s.why);
+	t2 = real_ns();
+	rpd_init(&r2);
+	write_file(r2.cfg, SPOOL_CFG, "127.6.1.1", r2.hport, s.url, getpid());
+	rpd_start(&r2, "--run-for", "3s", NULL);
+	cr_assert_eq(rpd_wait(&r2, 30), 0);
+	cr_assert_eq(stopped_field(&r2, "spooled_points"), 0);
+	pings = srv_influx_scalar(&s, "rp",
+				  "SELECT count(success) FROM ping WHERE ip =~ /^127\\.6\\.0\\./");
+	snprintf(q, sizeof(q), "SELECT count(devices) FROM health_metrics WHERE time < %llu",
+		 (unsigned long long)t2);
+	healths = srv_influx_scalar(&s, "rp", q);
+	cr_assert_eq(pings + (healths > 0 ? healths : 0), spooled,
+		     "pings %lld + health points %lld of the first run, %lld spooled",
+		     (long long)pings, (long long)healths, spooled);
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/rp-daemon-spool-%d", getpid());
+	cr_assert_eq(system(cmd), 0);
+	rpd_fini(&r1);
+	rpd_fini(&r2);
+	srv_cleanup(&s);
+}
+
+Test(daemon, three_shards_of_one_fleet_are_disjoint_and_cover_it, .timeout = 120)
+{
+	struct srv s;
+	struct rpd r[3];
+	struct per_ip *pi = calloc(3, sizeof(*pi));
+	char db[3][8], shard[3][8], *json;
+	int total = 0;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &(struct srv_influx_opts){0}), 0, "%s", s.why);
+	for (int i = 0; i < 3; i++) {
+		char q[64];
+
+		snprintf(db[i], sizeof(db[i]), "rp%d", i);
+		snprintf(shard[i], sizeof(shard[i]), "%d/3", i);
+		snprintf(q, sizeof(q), "CREATE DATABASE %s", db[i]);
+		json = srv_influx_query(&s, NULL, q);
+		cr_assert_not_null(json);
+		free(json);
+		rpd_init(&r[i]);
+		write_file(r[i].cfg,
+			   "allow_loopback: true\nnetworks: [127.7.0.0/24]\nping_interval: 500ms\n"
+			   "ping_timeout: 200ms\nhealth_check_port: %d\nshard: \"%s\"\n"
+			   "influxdb:\n  url: %s\n  database: %s\n  flush_interval: 250ms\n"
+			   "spool:\n  dir: %s/spool\n",
+			   r[i].hport, shard[i], s.url, db[i], r[i].dir);
+		rpd_start(&r[i], "--run-for", "4s", NULL);
+	}
+	for (int i = 0; i < 3; i++) {
+		int st = rpd_wait(&r[i], 30);
+
+		if (st != 0)
+			dump_log(&r[i]);
+		cr_assert_eq(st, 0, "shard %s", shard[i]);
+		group_by_ip(&s, db[i], "SELECT count(success) FROM ping GROUP BY ip", &pi[i]);
+		cr_assert_gt(pi[i].n, 30, "shard %s has %d devices", shard[i], pi[i].n);
+		total += pi[i].n;
+	}
+	cr_assert_eq(total, 254, "the union is the whole /24");
+	for (int a = 0; a < 3; a++)
+		for (int b = a + 1; b < 3; b++)
+			for (int i = 0; i < pi[a].n; i++)
+				for (int j = 0; j < pi[b].n; j++)
+					cr_assert_str_neq(pi[a].ip[i], pi[b].ip[j],
+							  "in shards %d and %d", a, b);
+	for (int i = 0; i < 3; i++)
+		rpd_fini(&r[i]);
+	free(pi);
+	srv_cleanup(&s);
+}
+
+/* ---- refusing bad configuration ---------------------------------------------------- */
+
+/* Runs the daemon under strace; returns its exit status, with stderr and whether it
+ * opened any socket. */
+static int run_traced(struct rpd *r, const char *flag, char **err, bool *socket_opened)
+{
+	char cmd[1024], trace[160], errf[160], *t;
+	int st;
+
+	snprintf(trace, sizeof(trace), "%s/trace", r->dir);
+	snprintf(errf, sizeof(errf), "%s/err", r->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "strace -f -qq -e trace=socket,bind -o %s %s run --config %s %s 2>%s", trace, BIN,
+		 r->cfg, flag ? flag : "", errf);
+	st = system(cmd);
+	cr_assert(WIFEXITED(st));
+	*err = slurp(errf);
+	t = slurp(trace);
+	*socket_opened = strstr(t, "socket(") != NULL || strstr(t, "bind(") != NULL;
+	free(t);
+	return WEXITSTATUS(st);
+}
+
+#define URL "influxdb:\n  url: http://127.0.0.1:9\n  database: rp\n"
+
+Test(daemon, bad_files_and_flags_exit_2_before_opening_anything)
+{
+	struct {
+		const char *file, *flag, *expect[2];
+	} cases[] = {
+	    {"devices: [192.0.2.1]\npingg_interval: 1s\n" URL,
+	     NULL,
+	     {":2", "did you mean ping_interval"}},
+	    {"devices: [192.0.2.1]\n" URL, "--ping-interval=abc", {"--ping-interval", NULL}},
+	    {"networks: [127.9.0.0/24]\n" URL, NULL, {"allow_loopback", ":1"}},
+	    {"devices: [192.0.2.0/24]\nmax_devices: 100\n" URL, NULL, {"max_devices", "254"}},
+	    {"devices: [192.0.2.1]\ninfluxdb:\n  url: ftp://x\n", NULL, {"influxdb.url", NULL}},
+	};
+
+	if (system("command -v strace >/dev/null") != 0)
+		cr_assert_fail(
+		    "strace is missing (Debian package strace, in scripts/packages.txt)");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rpd r;
+		char *err, spool[128];
+		bool sock;
+		int st;
+
+		rpd_init(&r);
+		snprintf(spool, sizeof(spool), "%s/spool", r.dir);
+		write_file(r.cfg, "%sspool:\n  dir: %s\n", cases[i].file, spool);
+		st = run_traced(&r, cases[i].flag, &err, &sock);
+		cr_expect_eq(st, 2, "case %zu: exit %d: %s", i, st, err);
+		cr_expect_not(sock, "case %zu opened a socket", i);
+		cr_expect_neq(access(spool, F_OK), 0, "case %zu created the spool", i);
+		for (int k = 0; k < 2; k++)
+			if (cases[i].expect[k])
+				cr_expect(strstr(err, cases[i].expect[k]) != NULL,
+					  "case %zu: no \"%s\" in: %s", i, cases[i].expect[k], err);
+		free(err);
+		rpd_fini(&r);
+	}
+}

@@ -1,0 +1,323 @@
+/* The control thread's bookkeeping, without sockets: the fleet (static and
+ * discovered devices, eviction, prune, reload) and discovery rounds. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_int.h"
+#include "ringprobe/hash.h"
+
+#define NS_PER_S 1000000000ull
+
+/* What the fleet asked of the shards, in order, and the resulting set. */
+struct log {
+	int nadd, nrem;
+	uint32_t add[4096], rem[4096];
+	uint8_t *live; /* indexed by addr & 0xffffff */
+};
+
+static void on_add(void *arg, uint32_t a)
+{
+	struct log *l = arg;
+
+	cr_assert_lt(l->nadd, 4096);
+	cr_assert_not(l->live[a & 0xffffff], "%08x added twice", a);
+	l->live[a & 0xffffff] = 1;
+	l->add[l->nadd++] = a;
+}
+
+static void on_remove(void *arg, uint32_t a)
+{
+	struct log *l = arg;
+
+	cr_assert_lt(l->nrem, 4096);
+	cr_assert(l->live[a & 0xffffff], "%08x removed while not monitored", a);
+	l->live[a & 0xffffff] = 0;
+	l->rem[l->nrem++] = a;
+}
+
+static struct log lg;
+static struct rp_conf conf;
+static struct rp_fleet fleet;
+static char why[256];
+
+static void setup(void)
+{
+	memset(&lg, 0, sizeof(lg));
+	lg.live = calloc(1 << 24, 1);
+	rp_conf_init(&conf);
+}
+
+static void teardown(void)
+{
+	rp_fleet_fini(&fleet);
+	rp_conf_fini(&conf);
+	free(lg.live);
+}
+
+static void set_cidrs(struct rp_cidr_list *l, const char *const *v, size_t n)
+{
+	free(l->v);
+	free(l->line);
+	l->v = calloc(n ? n : 1, sizeof(*l->v));
+	l->line = calloc(n ? n : 1, sizeof(*l->line));
+	l->n = n;
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(rp_parse_cidr(v[i], &l->v[i], NULL, why, sizeof(why)), 0, "%s", why);
+}
+
+static int live_count(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < (1 << 24); i++)
+		n += lg.live[i];
+	return n;
+}
+
+static const struct rp_fleet_ops ops = {on_add, on_remove, &lg};
+
+TestSuite(fleet, .init = setup, .fini = teardown);
+
+Test(fleet, static_devices_are_expanded_deduplicated_and_added_once)
+{
+	const char *dev[] = {"10.0.0.0/30", "10.0.0.1", "10.0.0.5", "10.0.0.2/31"};
+
+	set_cidrs(&conf.devices, dev, 4);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	rp_fleet_start(&fleet);
+	/* /30 -> .1 .2 ; .1 again ; .5 ; /31 -> .2 .3 */
+	cr_assert_eq(rp_fleet_count(&fleet), 4);
+	cr_assert_eq(lg.nadd, 4);
+	cr_assert(rp_fleet_has(&fleet, 0x0a000003));
+	cr_assert_not(rp_fleet_has(&fleet, 0x0a000004));
+}
+
+Test(fleet, more_static_devices_than_max_devices_is_refused_with_both_numbers)
+{
+	const char *dev[] = {"10.0.0.0/24"};
+
+	set_cidrs(&conf.devices, dev, 1);
+	conf.max_devices = 100;
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), -E2BIG);
+	cr_assert_not_null(strstr(why, "254"), "%s", why);
+	cr_assert_not_null(strstr(why, "max_devices is 100"), "%s", why);
+	memset(&fleet, 0, sizeof(fleet));
+}
+
+Test(fleet, discovered_devices_evict_the_least_recently_seen_and_statics_stay)
+{
+	const char *dev[] = {"10.9.0.1", "10.9.0.2"};
+
+	set_cidrs(&conf.devices, dev, 2);
+	conf.max_devices = 5; /* 2 static + 3 discovered */
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	rp_fleet_start(&fleet);
+	cr_assert_not(rp_fleet_found(&fleet, 0x0a090001, 1), "a static device is not discovered");
+	cr_assert(rp_fleet_found(&fleet, 0x0a000001, 1));
+	cr_assert(rp_fleet_found(&fleet, 0x0a000002, 2));
+	cr_assert(rp_fleet_found(&fleet, 0x0a000003, 3));
+	cr_assert_not(rp_fleet_found(&fleet, 0x0a000003, 4), "found again: only refreshed");
+	rp_fleet_seen(&fleet, 0x0a000001, 5); /* .1 answered: .2 is now the oldest */
+	cr_assert(rp_fleet_found(&fleet, 0x0a000004, 6));
+	cr_assert_eq(fleet.evicted, 1);
+	cr_assert_eq(lg.rem[0], 0x0a000002);
+	cr_assert_eq(rp_fleet_count(&fleet), 5);
+	cr_assert_eq(live_count(), 5);
+	cr_assert_eq(fleet.discovered, 4);
+}
+
+Test(fleet, prune_removes_only_discovered_devices_unseen_for_too_long)
+{
+	const char *dev[] = {"10.9.0.1"};
+
+	set_cidrs(&conf.devices, dev, 1);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	rp_fleet_start(&fleet);
+	rp_fleet_found(&fleet, 0x0a000001, 1000);
+	rp_fleet_found(&fleet, 0x0a000002, 2000);
+	rp_fleet_seen(&fleet, 0x0a000001, 9000);
+	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 1, ".2 was last seen 8 s ago");
+	cr_assert_eq(lg.rem[0], 0x0a000002);
+	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 0);
+	cr_assert_eq(rp_fleet_prune(&fleet, 100000, 0), 0, "prune_after 0 never prunes");
+	cr_assert_eq(rp_fleet_count(&fleet), 2);
+	cr_assert_eq(fleet.pruned, 1);
+	cr_assert(rp_fleet_has(&fleet, 0x0a090001), "the static device stays");
+}
+
+Test(fleet, reload_adds_and_removes_exactly_what_changed)
+{
+	const char *dev1[] = {"10.9.0.1", "10.9.0.2"}, *net1[] = {"10.0.0.0/24", "10.1.0.0/24"};
+	const char *dev2[] = {"10.9.0.2", "10.9.0.3", "10.0.0.7"}, *net2[] = {"10.0.0.0/24"};
+
+	set_cidrs(&conf.devices, dev1, 2);
+	set_cidrs(&conf.networks, net1, 2);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	rp_fleet_start(&fleet);
+	rp_fleet_found(&fleet, 0x0a000007, 1);
+	rp_fleet_found(&fleet, 0x0a000008, 2);
+	rp_fleet_found(&fleet, 0x0a010001, 3);
+	cr_assert_eq(live_count(), 5);
+	lg.nadd = lg.nrem = 0;
+	set_cidrs(&conf.devices, dev2, 3);
+	set_cidrs(&conf.networks, net2, 1);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, 4, why, sizeof(why)), 0, "%s", why);
+	/* 10.9.0.1 goes, 10.9.0.3 comes, 10.0.0.7 turns static without a command, the
+	 * device of the dropped network goes. */
+	cr_assert_eq(lg.nadd, 1);
+	cr_assert_eq(lg.add[0], 0x0a090003);
+	cr_assert_eq(lg.nrem, 2);
+	cr_assert(lg.rem[0] == 0x0a090001 || lg.rem[1] == 0x0a090001);
+	cr_assert(lg.rem[0] == 0x0a010001 || lg.rem[1] == 0x0a010001);
+	cr_assert_eq(rp_fleet_count(&fleet), 4);
+	cr_assert_eq(live_count(), 4);
+	cr_assert(rp_fleet_has(&fleet, 0x0a000008));
+	/* A reload over max_devices changes nothing. */
+	conf.max_devices = 2;
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, 5, why, sizeof(why)), -E2BIG);
+	cr_assert_eq(rp_fleet_count(&fleet), 4);
+}
+
+Test(fleet, shard_selection_partitions_addresses_apart_from_thread_routing)
+{
+	struct rp_shard_sel sel[3] = {{0, 3}, {1, 3}, {2, 3}}, all = {0, 1};
+	int per[3] = {0}, by_thread[3][2] = {{0}};
+
+	for (uint32_t a = 0x7f000000; a < 0x7f000000 + 30000; a++) {
+		int owners = 0;
+
+		cr_assert(rp_ctl_mine(&all, a));
+		for (int i = 0; i < 3; i++) {
+			if (rp_ctl_mine(&sel[i], a)) {
+				owners++;
+				per[i]++;
+				by_thread[i][rp_hash_u32(a) % 2]++;
+			}
+		}
+		cr_assert_eq(owners, 1, "%08x has %d owners", a, owners);
+	}
+	for (int i = 0; i < 3; i++) {
+		cr_assert(per[i] > 9500 && per[i] < 10500, "shard %d has %d", i, per[i]);
+		/* Each instance still spreads its share over both of its threads. */
+		cr_assert(by_thread[i][0] > per[i] / 3 && by_thread[i][1] > per[i] / 3);
+	}
+}
+
+/* ---- sweeps ----------------------------------------------------------------------- */
+
+static bool skip_odd(void *arg, uint32_t a)
+{
+	return a & 1;
+}
+
+Test(fleet, a_sweep_round_offers_every_host_once_and_reports_each_network)
+{
+	const char *net[] = {"10.0.0.0/28", "10.0.1.0/29"};
+	struct rp_sweep s;
+	uint8_t seen[2][16] = {{0}};
+	uint64_t now = 1000 * NS_PER_S;
+	uint32_t a, id;
+	int n = 0;
+
+	set_cidrs(&conf.networks, net, 2);
+	conf.icmp_discovery_interval = 60 * NS_PER_S;
+	rp_sweep_init(&s, &conf, now);
+	rp_sweep_tick(&s, now);
+	cr_assert(s.active);
+	now += NS_PER_S;
+	while (rp_sweep_next(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id)) {
+		int k = (a >> 8) & 1;
+
+		cr_assert_eq(a & 1, 0, "a skipped address was offered");
+		cr_assert_not(seen[k][a & 15], "offered twice");
+		seen[k][a & 15] = 1;
+		cr_assert_eq(id & 0xffff, (uint32_t)k);
+		cr_assert(id & RP_SWEEP_ID_BIT);
+		/* Half answer. */
+		cr_assert_eq(rp_sweep_result(&s, id, (a & 2) != 0), (a & 2) != 0);
+		n++;
+	}
+	/* Even hosts: /28 .2..14 (7), /29 .2 .4 .6 (3). */
+	cr_assert_eq(n, 10);
+	cr_assert_not(rp_sweep_result(&s, RP_SWEEP_ID(s.epoch + 1, 0), true), "another round's");
+	cr_assert(rp_sweep_next(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id) == false);
+	cr_assert(s.fed);
+	rp_sweep_fini(&s);
+}
+
+static int nrep;
+static struct rp_sweep_report reps[4];
+
+static void report(void *arg, const struct rp_sweep_report *r)
+{
+	cr_assert_lt(nrep, 4);
+	reps[nrep++] = *r;
+}
+
+Test(fleet, a_round_ends_with_its_results_or_after_the_grace_time)
+{
+	const char *net[] = {"10.0.0.0/29", "10.0.1.0/30"};
+	struct rp_sweep s;
+	uint64_t now = 50 * NS_PER_S;
+	uint32_t a, id, ids[16];
+	int n = 0;
+
+	set_cidrs(&conf.networks, net, 2);
+	conf.icmp_discovery_interval = 60 * NS_PER_S;
+	conf.ping_timeout = NS_PER_S;
+	rp_sweep_init(&s, &conf, now);
+	rp_sweep_tick(&s, now);
+	now += NS_PER_S;
+	while (rp_sweep_next(&s, now, 1e6, 1000, NULL, NULL, &a, &id))
+		ids[n++] = id;
+	cr_assert_eq(n, 8, "6 + 2 hosts");
+	nrep = 0;
+	for (int i = 0; i < n - 1; i++)
+		rp_sweep_result(&s, ids[i], i < 3);
+	cr_assert_not(rp_sweep_finish(&s, now, report, NULL), "one result is missing");
+	/* Lost for good (a full ring): the round ends after timeout + 2 s anyway. */
+	cr_assert(rp_sweep_finish(&s, now + 3 * NS_PER_S + 1, report, NULL));
+	cr_assert_eq(nrep, 2);
+	cr_assert_eq(reps[0].probed + reps[1].probed, 8);
+	cr_assert_eq(reps[0].probed, 6);
+	cr_assert_eq(reps[0].alive + reps[1].alive, 3);
+	cr_assert_eq(s.rounds, 1);
+	/* The next round is due one interval after this one began. */
+	rp_sweep_tick(&s, now + 30 * NS_PER_S);
+	cr_assert_not(s.active);
+	rp_sweep_tick(&s, now - NS_PER_S + 60 * NS_PER_S);
+	cr_assert(s.active);
+	rp_sweep_fini(&s);
+}
+
+Test(fleet, sweep_offers_are_paced_and_windowed)
+{
+	const char *net[] = {"10.0.0.0/16"};
+	struct rp_sweep s;
+	uint64_t now = 10 * NS_PER_S;
+	uint32_t a, id;
+	int n = 0;
+
+	set_cidrs(&conf.networks, net, 1);
+	rp_sweep_init(&s, &conf, now);
+	rp_sweep_tick(&s, now);
+	/* 1,000 per second: 100 ms gives 100 (no more than a tenth of a second saved). */
+	now += 5 * NS_PER_S;
+	while (rp_sweep_next(&s, now, 1000, 100000, NULL, NULL, &a, &id))
+		n++;
+	cr_assert(n >= 100 && n <= 101, "%d offered", n);
+	now += 10 * 1000000ull;
+	n = 0;
+	while (rp_sweep_next(&s, now, 1000, 100000, NULL, NULL, &a, &id))
+		n++;
+	cr_assert(n >= 9 && n <= 11, "%d offered in 10 ms", n);
+	/* The window: no more than 150 outstanding. */
+	now += NS_PER_S;
+	n = 0;
+	while (rp_sweep_next(&s, now, 1e6, 150, NULL, NULL, &a, &id))
+		n++;
+	cr_assert_eq(s.outstanding, 150);
+	rp_sweep_fini(&s);
+}
