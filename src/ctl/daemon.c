@@ -826,6 +826,10 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	       d->conf.shard.count ? d->conf.shard.count : 1);
 	rp_fleet_start(&d->fleet);
 	check_rate(d);
+	if (!d->rate_short)
+		rp_log(RP_LOG_INFO, "ping_rate_limit serves the static devices",
+		       "devices=%zu needed_pps=%.0f ping_rate_limit=%.0f sweep_pps=%.0f",
+		       d->fleet.nstatic, needed_pps(d), d->conf.ping_rate_limit, sweep_rate(d));
 	d->next_snap_ns = d->now_ns;
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->next_prune_ns = d->now_ns + 10 * NS_PER_S;

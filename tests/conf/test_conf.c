@@ -187,7 +187,7 @@ static const struct bad_case bad_cases[] = {
     {"snmp:\n  port: 0\n", "t.yml:2:9: error: snmp.port: 0 is out of range (1..65535)"},
     {"snmp:\n  port: 70000\n", "t.yml:2:9: error: snmp.port: 70000 is out of range (1..65535)"},
     {"health_check_port: 70000\n",
-     "t.yml:1:20: error: health_check_port: 70000 is out of range (1..65535)"},
+     "t.yml:1:20: error: health_check_port: 70000 is out of range (0..65535)"},
     {"ping_intervall: 1s\n",
      "t.yml:1:1: error: ping_intervall: unknown key (did you mean ping_interval?)"},
     {"url: http://x\n", "t.yml:1:1: error: url: unknown key (did you mean influxdb.url?)"},
