@@ -7,10 +7,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ringprobe/hash.h"
 #include "ringprobe/result.h"
 #include "ringprobe/shard.h"
 
 struct rp_prober;
+
+/** The shard of n that owns addr (what rp_prober_shard_of answers). */
+static inline unsigned rp_prober_route(uint32_t addr, unsigned n)
+{
+	return rp_hash_u32(addr) % n;
+}
 
 struct rp_prober_conf {
 	unsigned shards;        /* 1..64 */

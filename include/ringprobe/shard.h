@@ -83,6 +83,10 @@ int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *d);
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a remove command for `addr`; false when the ring is full. */
 bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
+/** Sends a new packet rate (and bucket depth) for this shard, taking effect at its
+ *  next iteration; false when the ring is full. The daemon splits ping_rate_limit
+ *  over the shards by the devices each holds. */
+bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst);
 /** Starts the shard thread. */
 int rp_shard_start(struct rp_shard *s);
 /** Asks the thread to stop sending; it waits one timeout for replies, pushes the last

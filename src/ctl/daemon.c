@@ -62,6 +62,7 @@ struct daemon {
 	unsigned nshards;
 	uint32_t shard_cap;
 	uint64_t *load; /* per shard: devices plus sweep probes offered, not yet back */
+	double *rate;	/* per shard: its share of ping_rate_limit, as last sent */
 	struct cmdq *q;
 	struct rp_spsc *wring; /* results to the writer */
 	struct rp_writer *writer;
@@ -420,6 +421,29 @@ static void check_rate(struct daemon *d)
 	d->rate_short = short_now;
 }
 
+/* Splits ping_rate_limit over the shards by the devices each holds, so that a shard
+ * with a few more devices than its even share is not held to less than it needs
+ * (with the rate equal to the fleet's need, an even split leaves one shard late for
+ * good). Sent only when a share moves by more than 1%. */
+static void rebalance_rate(struct daemon *d)
+{
+	double total = d->conf.ping_rate_limit, sum = 0;
+
+	if (total <= 0 || d->nshards < 2)
+		return;
+	for (unsigned i = 0; i < d->nshards; i++)
+		sum += (double)d->load[i] + 1;
+	for (unsigned i = 0; i < d->nshards; i++) {
+		double share = ((double)d->load[i] + 1) / sum, want = total * share;
+		double burst = (double)d->conf.ping_burst_limit * share;
+
+		if (d->rate[i] > 0 && want > d->rate[i] * 0.99 && want < d->rate[i] * 1.01)
+			continue;
+		if (rp_shard_offer_rate(rp_prober_shard(d->prober, i), want, burst < 1 ? 1 : burst))
+			d->rate[i] = want;
+	}
+}
+
 static void timers(struct daemon *d)
 {
 	struct rp_health_snapshot h;
@@ -433,6 +457,7 @@ static void timers(struct daemon *d)
 		if (d->http)
 			rp_health_server_publish(d->http, &h);
 		check_rate(d);
+		rebalance_rate(d);
 		if ((int64_t)(d->now_ns - d->next_point_ns) >= 0) {
 			d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 			health_point(d, &h);
@@ -616,6 +641,7 @@ static unsigned shard_count(const struct rp_conf *c)
 static int start(struct daemon *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
+	uint32_t *weights;
 	sigset_t set;
 	int ret;
 
@@ -646,10 +672,20 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
 	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
 	pc.cmd_ring = 65536;
+	/* The rate starts split by the static devices each shard will hold; once a
+	 * second rebalance_rate() follows the fleet as it changes. */
+	weights = rp_xcalloc(d->nshards, sizeof(*weights));
+	for (unsigned i = 0; i < d->nshards; i++)
+		weights[i] = 1;
+	for (size_t i = 0; i < d->fleet.nstatic; i++)
+		weights[rp_prober_route(d->fleet.statics[i], d->nshards)]++;
+	pc.weights = weights;
 	ret = rp_prober_create(&d->prober, &pc, why, whylen);
+	free(weights);
 	if (ret < 0)
 		return ret;
 	d->load = rp_xcalloc(d->nshards, sizeof(*d->load));
+	d->rate = rp_xcalloc(d->nshards, sizeof(*d->rate));
 	d->q = rp_xcalloc(d->nshards, sizeof(*d->q));
 	ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
 	if (ret < 0) {
@@ -754,6 +790,7 @@ static void cleanup(struct daemon *d)
 		free(d->q[i].v);
 	free(d->q);
 	free(d->load);
+	free(d->rate);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
 	if (d->sigfd >= 0)

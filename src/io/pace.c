@@ -40,3 +40,14 @@ uint64_t rp_pace_wait_ns(const struct rp_pace *p)
 		return 0;
 	return (uint64_t)((1 - p->tokens) / p->rate * 1e9) + 1;
 }
+
+void rp_pace_set(struct rp_pace *p, double rate, double burst, uint64_t now_ns)
+{
+	if (p->rate > 0 && (int64_t)(now_ns - p->last_ns) > 0)
+		p->tokens += p->rate * (double)(now_ns - p->last_ns) / 1e9;
+	p->last_ns = now_ns;
+	p->rate = rate > 0 ? rate : 0;
+	p->burst = burst < 1 ? 1 : burst;
+	if (p->tokens > p->burst)
+		p->tokens = p->burst;
+}

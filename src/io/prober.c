@@ -137,7 +137,7 @@ void rp_prober_destroy(struct rp_prober *p)
 
 unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr)
 {
-	return rp_hash_u32(addr) % p->n;
+	return rp_prober_route(addr, p->n);
 }
 
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d)

@@ -24,7 +24,7 @@
 #define RESULT_BATCH 256
 #define CMD_BATCH 4096
 
-enum { CMD_ADD = 1, CMD_REMOVE = 2 };
+enum { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3 };
 
 struct cmd {
 	uint8_t op;
@@ -584,6 +584,15 @@ bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst)
+{
+	float r = (float)rate_pps;
+	struct cmd c = {.op = CMD_RATE, .count = burst < 1 ? 1 : (uint32_t)burst};
+
+	memcpy(&c.id, &r, sizeof(r));
+	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
+}
+
 static void run_commands(struct rp_shard *s)
 {
 	struct cmd cmds[CMD_BATCH];
@@ -595,6 +604,13 @@ static void run_commands(struct rp_shard *s)
 				s->local.cmd_rejected++;
 		} else if (cmds[i].op == CMD_REMOVE) {
 			remove_dev(s, cmds[i].addr);
+		} else if (cmds[i].op == CMD_RATE) {
+			float r;
+
+			memcpy(&r, &cmds[i].id, sizeof(r));
+			s->conf.rate_pps = r;
+			s->conf.burst = cmds[i].count;
+			rp_pace_set(&s->pace, r, cmds[i].count, s->now_ns);
 		}
 	}
 }
