@@ -87,6 +87,9 @@ bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
  *  next iteration; false when the ring is full. The daemon splits ping_rate_limit
  *  over the shards by the devices each holds. */
 bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst);
+/** Sends a new reply timeout, for probes sent from its next iteration on; false when
+ *  the ring is full. */
+bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns);
 /** Starts the shard thread. */
 int rp_shard_start(struct rp_shard *s);
 /** Asks the thread to stop sending; it waits one timeout for replies, pushes the last

@@ -9,15 +9,18 @@
  * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads. */
 #include "ringprobe/daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +43,7 @@
 #define SWEEP_WINDOW_PER_SHARD 4096u
 #define HIST 60 /* seconds of counter history for the degraded reasons */
 
-enum { Q_ADD = 1, Q_REMOVE, Q_SWEEP };
+enum { Q_ADD = 1, Q_REMOVE, Q_SWEEP, Q_TIMEOUT };
 
 struct qcmd {
 	uint32_t addr;
@@ -121,6 +124,8 @@ static bool offer(struct daemon *d, unsigned i, const struct qcmd *c)
 	struct rp_shard *s = rp_prober_shard(d->prober, i);
 	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id};
 
+	if (c->op == Q_TIMEOUT)
+		return rp_shard_offer_timeout(s, (uint64_t)c->id * NS_PER_MS);
 	if (c->op == Q_REMOVE) {
 		if (!rp_shard_offer_remove(s, c->addr))
 			return false;
@@ -481,6 +486,7 @@ static const char *const hot_keys[] = {
     "networks",
     "devices",
     "ping_interval",
+    "ping_timeout",
     "icmp_discovery_interval",
     "prune_after",
     "health_report_interval",
@@ -547,7 +553,8 @@ static void reload(struct daemon *d)
 		rp_log(RP_LOG_WARN, "SIGHUP: reload is not available here", NULL);
 		return;
 	}
-	sd_notify(0, "RELOADING=1");
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)(clock_ns(CLOCK_MONOTONIC) / 1000));
 	memset(&nc, 0, sizeof(nc));
 	rp_diags_init(&dg);
 	if (d->opts->reload(d->opts->reload_arg, &nc, &dg) != 0 || dg.errors) {
@@ -576,6 +583,14 @@ static void reload(struct daemon *d)
 						off ? "," : "", k->path);
 	}
 	interval_changed = nc.ping_interval != d->conf.ping_interval;
+	if (nc.ping_timeout != d->conf.ping_timeout) {
+		/* Queued behind the commands already waiting, so it lands in order. */
+		for (unsigned i = 0; i < d->nshards; i++)
+			q_push(&d->q[i], (struct qcmd){.id = (uint32_t)((uint64_t)nc.ping_timeout /
+									NS_PER_MS),
+						       .op = Q_TIMEOUT});
+		d->conf.ping_timeout = nc.ping_timeout;
+	}
 	/* Take the keys a reload applies into the running configuration. */
 	swap_bytes(&d->conf.networks, &nc.networks, sizeof(nc.networks));
 	swap_bytes(&d->conf.devices, &nc.devices, sizeof(nc.devices));
@@ -617,6 +632,36 @@ static void die_now(int sig)
 	(void)r;
 	(void)sig;
 	_exit(1);
+}
+
+/* The spool was opened (and maybe created) with the privileges of the start: hand
+ * its directory and files to `user`, who writes the next segments after the drop. */
+static void give_spool_to(const char *dir, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	struct dirent *de;
+	DIR *dp;
+
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 || !found)
+		return; /* rp_priv_drop says why */
+	if (chown(dir, pw.pw_uid, pw.pw_gid) < 0) {
+		rp_log(RP_LOG_WARN, "cannot hand the spool directory to the user",
+		       "dir=%s user=%s "
+		       "err=\"%s\"",
+		       dir, user, strerror(errno));
+		return;
+	}
+	dp = opendir(dir);
+	if (!dp)
+		return;
+	while ((de = readdir(dp)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    fchownat(dirfd(dp), de->d_name, pw.pw_uid, pw.pw_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rp_log(RP_LOG_WARN, "cannot hand a spool file to the user",
+			       "file=%s/%s user=%s err=\"%s\"", dir, de->d_name, user,
+			       strerror(errno));
+	closedir(dp);
 }
 
 static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
@@ -698,11 +743,23 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	/* Every socket is open (the HTTP one binds next, above 1023 unless root keeps
 	 * it): drop privileges before any thread starts, capabilities are per thread. */
 	if (d->conf.user && *d->conf.user) {
+		if (d->conf.spool.dir && *d->conf.spool.dir && d->conf.spool.max_bytes > 0)
+			give_spool_to(d->conf.spool.dir, d->conf.user);
 		ret = rp_priv_drop(d->conf.user, why, whylen);
 		if (ret < 0)
 			return ret;
 		rp_log(RP_LOG_INFO, "privileges dropped", "user=%s", d->conf.user);
 	}
+	/* The shards start first, at the process's priority; then this thread lowers
+	 * its own (nice +5, per thread on Linux), and the HTTP and writer threads it
+	 * starts inherit that: on a busy machine the scheduler lets a shard run first,
+	 * so sends stay on time while encoding, gzip and HTTP wait a little. */
+	ret = rp_prober_start(d->prober, NULL, why, whylen);
+	if (ret < 0)
+		return ret;
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) < 0)
+		rp_log(RP_LOG_INFO, "cannot lower the control thread's priority", "errno=%d",
+		       errno);
 	if (d->conf.health_check_port) {
 		ret = rp_health_server_start(&d->http, d->conf.health_listen,
 					     (uint16_t)d->conf.health_check_port, why, whylen);
@@ -716,9 +773,6 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-ret));
 		return ret;
 	}
-	ret = rp_prober_start(d->prober, NULL, why, whylen);
-	if (ret < 0)
-		return ret;
 	d->ready = true;
 	return 0;
 }
@@ -744,6 +798,12 @@ static void stop(struct daemon *d, const char *why)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	d->ready = false;
+	if (d->http && d->prober && d->writer) {
+		struct rp_health_snapshot h;
+
+		snapshot(d, &h); /* /health/ready answers 503 from now on */
+		rp_health_server_publish(d->http, &h);
+	}
 	if (d->prober) {
 		rp_prober_request_stop(d->prober);
 		for (;;) {

@@ -24,7 +24,7 @@
 #define RESULT_BATCH 256
 #define CMD_BATCH 4096
 
-enum { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3 };
+enum { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
 
 struct cmd {
 	uint8_t op;
@@ -88,7 +88,7 @@ struct rp_shard {
 	uint32_t nbatch;
 	uint32_t active;      /* devices with probes left or outstanding */
 	uint32_t outstanding; /* probes sent and not yet answered or timed out */
-	bool buf_starved; /* the last send round ran out of send buffers */
+	bool buf_starved;     /* the last send round ran out of send buffers */
 
 	uint64_t now_ns; /* monotonic, read once per iteration */
 	uint64_t now_ms;
@@ -593,6 +593,14 @@ bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns)
+{
+	uint64_t ms = timeout_ns / NS_PER_MS;
+	struct cmd c = {.op = CMD_TIMEOUT, .interval_ms = ms ? (uint32_t)ms : 1};
+
+	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
+}
+
 static void run_commands(struct rp_shard *s)
 {
 	struct cmd cmds[CMD_BATCH];
@@ -604,6 +612,10 @@ static void run_commands(struct rp_shard *s)
 				s->local.cmd_rejected++;
 		} else if (cmds[i].op == CMD_REMOVE) {
 			remove_dev(s, cmds[i].addr);
+		} else if (cmds[i].op == CMD_TIMEOUT) {
+			/* Probes already out keep their deadlines: the FIFO stays in order
+			 * for a longer timeout, and a shorter one only delays a few. */
+			s->conf.timeout_ns = (uint64_t)cmds[i].interval_ms * NS_PER_MS;
 		} else if (cmds[i].op == CMD_RATE) {
 			float r;
 

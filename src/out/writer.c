@@ -106,6 +106,7 @@ struct rp_writer {
 	int64_t backoff;
 	size_t body_limit; /* learnt from 413 answers */
 	unsigned replay_inflight;
+	int64_t spool_err_at; /* when a spool write failure was last logged */
 	uint64_t rng;
 	bool stopping;
 	int64_t stop_at, spool_at;
@@ -249,9 +250,20 @@ static void park(struct rp_writer *w, struct job *j)
 	size_t len = j->buf->len - j->off;
 
 	if (len && w->spool) {
-		if (rp_spool_append(w->spool, j->dest, j->points, j->buf->data + j->off, len) == 0)
+		int ret = rp_spool_append(w->spool, j->dest, j->points, j->buf->data + j->off, len);
+		int64_t now;
+
+		if (ret == 0) {
 			add(&w->st.points_spooled, j->points);
-		/* else the spool counted the points as overflow */
+		} else {
+			/* The spool counted the points as overflow; say why, once a minute. */
+			now = mono_ns();
+			if (!w->spool_err_at || now - w->spool_err_at >= 60 * RP_NSEC_PER_SEC) {
+				w->spool_err_at = now;
+				rp_log(RP_LOG_ERROR, "cannot write to the spool; points dropped",
+				       "err=\"%s\" points=%u", strerror(-ret), j->points);
+			}
+		}
 	} else if (len) {
 		add(&w->st.dropped_no_spool, j->points);
 	}

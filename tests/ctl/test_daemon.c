@@ -394,15 +394,21 @@ Test(daemon, sighup_applies_new_networks_and_keeps_the_old_config_on_errors, .ti
 	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
 	rpd_init(&r);
 	snprintf(text, sizeof(text),
-		 "allow_loopback: true\nping_interval: 250ms\nping_timeout: 200ms\n"
+		 "allow_loopback: true\n"
 		 "icmp_discovery_interval: 1h\nhealth_check_port: %d\n"
 		 "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
 		 "spool:\n  dir: %s/spool\n",
 		 r.hport, s.url, r.dir);
-	write_file(r.cfg, "%snetworks: [127.4.0.0/28]\ndevices: [127.4.2.1]\n", text);
+	write_file(r.cfg,
+		   "%snetworks: [127.4.0.0/28]\ndevices: [127.4.2.1]\nping_interval: 250ms\n"
+		   "ping_timeout: 200ms\n",
+		   text);
 	rpd_start(&r, NULL);
 	cr_assert_eq(wait_health(&r, "devices", 15, 10), 15, "14 found + 1 static");
-	write_file(r.cfg, "%snetworks: [127.4.1.0/28]\ndevices: [127.4.2.2]\n", text);
+	write_file(r.cfg,
+		   "%snetworks: [127.4.1.0/28]\ndevices: [127.4.2.2]\nping_interval: 500ms\n"
+		   "ping_timeout: 300ms\n",
+		   text);
 	kill(r.pid, SIGHUP);
 	cr_assert_eq(wait_health(&r, "config_reloads", 1, 5), 1);
 	cr_assert_eq(wait_health(&r, "discovered", 28, 10), 28, "the new network was swept");
@@ -421,15 +427,24 @@ Test(daemon, sighup_applies_new_networks_and_keeps_the_old_config_on_errors, .ti
 	cr_assert_eq(rpd_wait(&r, 20), 0);
 	cr_assert(log_has(&r, "reload rejected"), "the rejection is logged");
 	cr_assert(log_has(&r, "ping_interval"), "naming the bad key");
-	/* After the reload only the new network and the new static device are probed. */
-	snprintf(q, sizeof(q), "SELECT count(success) FROM ping WHERE time > %llu GROUP BY ip",
-		 (unsigned long long)t);
+	/* After the reload only the new network and the new static device are probed,
+	 * each every 500 ms now (4 in 2 s, where 250 ms gave 8). */
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE time > %llu AND time <= %llu GROUP BY ip",
+		 (unsigned long long)t, (unsigned long long)(t + 2000000000ull));
 	group_by_ip(&s, "rp", q, pi);
 	cr_assert_eq(pi->n, 15, "devices probed after the reload");
-	for (int i = 0; i < pi->n; i++)
+	for (int i = 0; i < pi->n; i++) {
 		cr_assert(strncmp(pi->ip[i], "127.4.1.", 8) == 0 ||
 			      strcmp(pi->ip[i], "127.4.2.2") == 0,
 			  "%s probed after the reload", pi->ip[i]);
+		cr_assert(pi->count[i] >= 3 && pi->count[i] <= 5, "%s: %ld probes in 2 s",
+			  pi->ip[i], pi->count[i]);
+	}
+	if (log_has(&r, "take effect only at restart"))
+		dump_log(&r);
+	cr_assert_not(log_has(&r, "take effect only at restart"),
+		      "ping_interval and ping_timeout apply live");
 	free(pi);
 	rpd_fini(&r);
 	srv_cleanup(&s);
