@@ -22,7 +22,8 @@
 #define NS_PER_MS 1000000ull
 #define LATE_NS (10 * NS_PER_MS)
 #define RESULT_BATCH 256
-#define CMD_BATCH 4096
+#define CMD_BATCH 256
+#define CMD_BUDGET_NS (2 * NS_PER_MS)
 
 enum { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
 
@@ -601,11 +602,24 @@ bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32_t n);
+
+/* Commands until the ring is empty or CMD_BUDGET_NS has gone: a million adds at
+ * start (each touching fresh memory) must not hold up the sends that are due. */
 static void run_commands(struct rp_shard *s)
 {
 	struct cmd cmds[CMD_BATCH];
-	uint32_t n = rp_spsc_pop(s->cmds, cmds, CMD_BATCH);
+	uint32_t n;
 
+	while ((n = rp_spsc_pop(s->cmds, cmds, CMD_BATCH)) > 0) {
+		run_command_batch(s, cmds, n);
+		if (n < CMD_BATCH || clock_ns(CLOCK_MONOTONIC) - s->now_ns > CMD_BUDGET_NS)
+			break;
+	}
+}
+
+static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32_t n)
+{
 	for (uint32_t i = 0; i < n; i++) {
 		if (cmds[i].op == CMD_ADD) {
 			if (add_dev(s, &cmds[i]) == -ENOSPC)
