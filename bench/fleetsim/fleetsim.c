@@ -49,10 +49,10 @@
 #define FS_SLOT_BYTES 256u     /* larger echo requests are counted as oversize and dropped */
 #define FS_RX_BATCH 256
 #define FS_DEFAULT_SLOTS (1u << 16)
-#define FS_SNMP_SLOTS 4096u				 /* slow SNMP answers pending at once */
+#define FS_SNMP_SLOTS 4096u			   /* slow SNMP answers pending at once */
 #define FS_SNMP_SLOT_BYTES (28u + FS_SNMP_MAX_MSG) /* IPv4 + UDP + message */
-#define FS_PEND_DUP 0x80000000u			 /* struct pending.dev: send a duplicate */
-#define FS_PEND_SNMP 0x40000000u			 /* struct pending.dev: an SNMP answer */
+#define FS_PEND_DUP 0x80000000u			   /* struct pending.dev: send a duplicate */
+#define FS_PEND_SNMP 0x40000000u		   /* struct pending.dev: an SNMP answer */
 #define FS_PEND_DEV 0x3fffffffu
 
 enum lat_kind { LAT_FIXED, LAT_UNIFORM, LAT_NORMAL, LAT_LONGTAIL };
@@ -298,7 +298,7 @@ static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 	return sum;
 }
 
-/* The UDP checksum (host order) of @udp[0, @ulen) in the IPv4 packet @ip; 0 checks a received one. */
+/* The UDP checksum (host order) of @udp[0, @ulen) in IPv4 packet @ip; 0 if a received one is ok */
 static uint16_t udp_csum(const uint8_t *ip, const uint8_t *udp, size_t ulen)
 {
 	uint32_t sum = sum16(udp, ulen, sum16(ip + 12, 8, IPPROTO_UDP + (uint32_t)ulen));
@@ -383,8 +383,7 @@ static void udp_reply_headers(uint8_t *ip, const uint8_t *req, const uint8_t *re
 }
 
 /* A UDP datagram to device @idx: SNMP on port 161, anything else is stray. */
-static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t len,
-		       uint64_t rx_ns)
+static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t len, uint64_t rx_ns)
 {
 	static uint8_t out[FS_SNMP_SLOT_BYTES];
 	struct dev *d = &sm->devs[idx];
@@ -834,7 +833,7 @@ static void usage(FILE *f)
 	    "drops_queue).\n"
 	    "SNMP v2c (UDP 161, system group): --snmp-none FRAC of the devices have no agent\n"
 	    "(default 0.1), --snmp-slow FRAC of the agents answer after --snmp-delay (default\n"
-	    "0.05, 1500 ms), others at once; --community (default public): others get no answer.\n");
+	    "0.05, 1500 ms), others at once; --community (default public): others get none.\n");
 }
 
 enum { OPT_SNMP_NONE = 256, OPT_SNMP_SLOW, OPT_SNMP_DELAY, OPT_COMMUNITY };

@@ -25,7 +25,7 @@ enum { OBJ_DESCR, OBJ_OBJECT_ID, OBJ_UPTIME, OBJ_CONTACT, OBJ_NAME, OBJ_LOCATION
 struct vb {
 	const oid *name;
 	size_t name_len;
-	int obj;	   /* OBJ_*, or -1 for an exception */
+	int obj;	  /* OBJ_*, or -1 for an exception */
 	u_char exception; /* SNMP_NOSUCHOBJECT, SNMP_NOSUCHINSTANCE, SNMP_ENDOFMIBVIEW */
 };
 
@@ -196,10 +196,8 @@ static struct vb next_vb(const oid *name, size_t len)
 	int i = next_obj(name, len);
 
 	if (i < 0)
-		return (struct vb){.name = name,
-				   .name_len = len,
-				   .obj = -1,
-				   .exception = SNMP_ENDOFMIBVIEW};
+		return (struct vb){
+		    .name = name, .name_len = len, .obj = -1, .exception = SNMP_ENDOFMIBVIEW};
 	return (struct vb){.name = sys_oid[i], .name_len = 9, .obj = i};
 }
 
@@ -229,7 +227,9 @@ static unsigned answer_vbs(struct fs_snmp_req *rq)
 	default: /* GetBulk */
 		break;
 	}
-	nonrep = rq->error_status < 0 ? 0 : rq->error_status > nvb ? nvb : (unsigned)rq->error_status;
+	nonrep = rq->error_status < 0	  ? 0
+		 : rq->error_status > nvb ? nvb
+					  : (unsigned)rq->error_status;
 	mr = rq->error_index < 0 ? 0 : rq->error_index;
 	reps = nvb - nonrep;
 	for (unsigned i = 0; i < nonrep; i++)
@@ -243,8 +243,9 @@ static unsigned answer_vbs(struct fs_snmp_req *rq)
 		if (n + reps > FS_SNMP_MAX_OUT)
 			break;
 		for (unsigned j = 0; j < reps; j++) {
-			struct vb v = r == 0 ? next_vb(rq->name[nonrep + j], rq->name_len[nonrep + j])
-					     : next_of(&rq->out[n - reps]);
+			struct vb v = r == 0
+					  ? next_vb(rq->name[nonrep + j], rq->name_len[nonrep + j])
+					  : next_of(&rq->out[n - reps]);
 
 			all_end &= v.obj < 0;
 			rq->out[n++] = v;
@@ -398,6 +399,7 @@ enum fs_snmp_kind fs_snmp_parse(struct fs_snmp_req *rq, const uint8_t *msg, size
 		return FS_SNMP_MALFORMED;
 	if (version != SNMP_VERSION_2c)
 		return FS_SNMP_UNSUPPORTED;
+	/* a community over 255 bytes (which could match none) counts as malformed */
 	rq->community_len = sizeof(rq->community);
 	p = asn_parse_string(p, &n, &type, rq->community, &rq->community_len);
 	if (!p || type != ASN_OCTET_STR)

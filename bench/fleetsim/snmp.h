@@ -45,8 +45,8 @@ enum fs_snmp_kind fs_snmp_parse(struct fs_snmp_req *rq, const uint8_t *msg, size
 int fs_snmp_community_ok(const struct fs_snmp_req *rq, const char *community);
 
 /*
- * Encodes the Response-PDU to the parsed request @rq (its scratch space is used) for the device @id whose sysUpTime is
- * @uptime (1/100 s). The message is written at the end of @buf: it occupies
+ * Encodes the Response-PDU to the parsed request @rq (whose scratch space it uses) for the device
+ * @id whose sysUpTime is @uptime (1/100 s). The message is written at the end of @buf: it occupies
  * [@buf + @cap - n, @buf + @cap) where n, at most min(@cap, FS_SNMP_MAX_MSG), is returned.
  * A Get or GetNext whose answer does not fit is answered tooBig; a GetBulk is cut short.
  * Returns 0 only when not even that fits (@cap far too small).

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ static inline void fleet_start(struct fleet *f, unsigned ndev, const char *const
 	const char *argv[48];
 	char nbuf[16], line[64];
 	int pfd[2], argc = 0;
+	pid_t parent;
 	FILE *fp;
 
 	f->ndev = ndev;
@@ -102,9 +104,14 @@ static inline void fleet_start(struct fleet *f, unsigned ndev, const char *const
 	argv[argc] = NULL;
 
 	cr_assert_eq(pipe(pfd), 0);
+	parent = getpid();
 	f->pid = fork();
 	cr_assert_geq(f->pid, 0);
 	if (f->pid == 0) {
+		/* a failed assertion ends the test process: fleetsim must not outlive it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
