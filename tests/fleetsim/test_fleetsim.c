@@ -57,6 +57,14 @@ static void run_ping(const struct fleet *f, struct ping_sum *s, double lo_ms, do
 	pclose(p);
 }
 
+/* Under AddressSanitizer both programs run 2-3x slower and a busy 2-core machine
+ * delays more wake-ups: allow 10% of the devices over 4 ms there (still none over 10). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOW_RTT_ALLOWED (NDEV / 10)
+#else
+#define SLOW_RTT_ALLOWED (NDEV / 50)
+#endif
+
 TestSuite(fleetsim, .timeout = 120);
 
 Test(fleetsim, every_device_answers_with_fixed_latency)
@@ -80,8 +88,8 @@ Test(fleetsim, every_device_answers_with_fixed_latency)
 	 * --spin, which pushed a burst of devices past 4 ms in about 1 run in 10. Allow 2% of the
 	 * devices over 4 ms, none over 10 ms.
 	 */
-	cr_expect_leq(s.bad_rtt, NDEV / 50, "%u devices had an RTT >= 4 ms (max %.3f)", s.bad_rtt,
-		      s.max_ms);
+	cr_expect_leq(s.bad_rtt, SLOW_RTT_ALLOWED, "%u devices had an RTT >= 4 ms (max %.3f)",
+		      s.bad_rtt, s.max_ms);
 	cr_expect_lt(s.max_ms, 10.0, "max RTT %.3f ms", s.max_ms);
 	cr_expect_eq(truth_total(&f, "requests"), 3 * NDEV);
 	cr_expect_eq(truth_total(&f, "replies"), 3 * NDEV);
