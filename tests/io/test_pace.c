@@ -53,3 +53,24 @@ Test(pace, untaken_tokens_come_back_up_to_the_burst)
 	rp_pace_untake(&p, 50);
 	cr_assert_eq(rp_pace_take(&p, 0, 100), 10, "never above the burst");
 }
+
+Test(pace, a_new_rate_keeps_what_the_old_one_earned)
+{
+	struct rp_pace p;
+	uint32_t total = 0;
+
+	rp_pace_init(&p, 1000, 100, 0);
+	cr_assert_eq(rp_pace_take(&p, 0, 100), 100);
+	/* 20 ms at 1,000/s earned 20; then the rate doubles. */
+	rp_pace_set(&p, 2000, 100, 20 * MS);
+	cr_assert_eq(rp_pace_take(&p, 20 * MS, 1000), 20);
+	for (uint64_t t = 25 * MS; t <= 1020 * MS; t += 5 * MS)
+		total += rp_pace_take(&p, t, 1000);
+	cr_assert(total >= 1999 && total <= 2001, "%u in one second at 2,000/s", total);
+	/* A smaller depth caps what is saved. */
+	rp_pace_set(&p, 2000, 10, 2000 * MS);
+	cr_assert_eq(rp_pace_take(&p, 2000 * MS, 1000), 10);
+	/* Rate 0 is unpaced. */
+	rp_pace_set(&p, 0, 10, 2001 * MS);
+	cr_assert_eq(rp_pace_take(&p, 2001 * MS, 5000), 5000);
+}
