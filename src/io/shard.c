@@ -664,7 +664,10 @@ static void *shard_main(void *arg)
 		s->local.loops++;
 		run_commands(s);
 		if (!stop_at) {
-			rp_wheel_run(s->wheel, s->now_ms, on_due, s);
+			/* Whatever falls due before the next wake-up goes now, up to one
+			 * tick early, rather than up to one tick late: a wake-up delayed by
+			 * the scheduler then has a whole tick more before a send is late. */
+			rp_wheel_run(s->wheel, s->now_ms + s->conf.tick_ns / NS_PER_MS, on_due, s);
 			send_ready(s);
 		}
 		/* Submit the sends and drain the replies that came in while we slept before
