@@ -34,6 +34,7 @@ struct rp_prober_conf {
 	uint32_t max_fails;   /* failures in a row before suspension; 0 = never */
 	uint64_t backoff_ns;  /* a suspended device is probed once per backoff */
 	uint32_t cmd_ring;    /* command ring capacity per shard; 0 = 4096 */
+	int rt_priority;      /* SCHED_FIFO priority of the shard threads; 0 = normal */
 };
 
 /** Creates the shards and opens their sockets (threads not started). -errno with why. */

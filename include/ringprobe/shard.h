@@ -40,6 +40,7 @@ struct rp_shard_conf {
 	uint32_t recv_bufs;
 	uint32_t rcvbuf_bytes;
 	uint16_t ident;
+	int rt_priority; /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
 };
 
 /** Counters, readable from any thread (relaxed; refreshed once per iteration). */

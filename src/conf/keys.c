@@ -110,6 +110,9 @@ static const struct rp_conf_key keys[] = {
       "forget a discovered device unseen this long (0 = never)"),
     K("shards", RP_CT_INT, shards, 0, 64, NULL, "0",
       "probe threads (0 = one per online CPU, at most 8)"),
+    K("realtime_priority", RP_CT_INT, realtime_priority, 0, 99, NULL, "10",
+      "SCHED_FIFO priority of the daemon's probe threads, so sends stay on time on a busy host "
+      "(needs root, CAP_SYS_NICE or LimitRTPRIO; 0 = normal scheduling)"),
     K("backend", RP_CT_ENUM, backend, 0, 0, backend_names, "auto",
       "I/O backend: uring, mmsg (sendmmsg/recvmmsg + epoll) or auto"),
     K("icmp_mode", RP_CT_ENUM, icmp_mode, 0, 0, icmp_mode_names, "auto",

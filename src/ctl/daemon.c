@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -717,6 +718,7 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
 	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
 	pc.cmd_ring = 65536;
+	pc.rt_priority = (int)d->conf.realtime_priority;
 	/* The rate starts split by the static devices each shard will hold; once a
 	 * second rebalance_rate() follows the fleet as it changes. */
 	weights = rp_xcalloc(d->nshards, sizeof(*weights));
@@ -742,6 +744,13 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		return ret;
 	/* Every socket is open (the HTTP one binds next, above 1023 unless root keeps
 	 * it): drop privileges before any thread starts, capabilities are per thread. */
+	/* With `user`, real-time priority must be taken while still privileged: this
+	 * thread takes it now, the shards inherit it, and it drops back below. */
+	if (d->conf.realtime_priority > 0 && d->conf.user && *d->conf.user) {
+		struct sched_param sp = {.sched_priority = (int)d->conf.realtime_priority};
+
+		pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	}
 	if (d->conf.user && *d->conf.user) {
 		if (d->conf.spool.dir && *d->conf.spool.dir && d->conf.spool.max_bytes > 0)
 			give_spool_to(d->conf.spool.dir, d->conf.user);
@@ -757,6 +766,11 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	ret = rp_prober_start(d->prober, NULL, why, whylen);
 	if (ret < 0)
 		return ret;
+	{
+		struct sched_param sp = {.sched_priority = 0};
+
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	}
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) < 0)
 		rp_log(RP_LOG_INFO, "cannot lower the control thread's priority", "errno=%d",
 		       errno);
