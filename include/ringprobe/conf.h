@@ -230,6 +230,8 @@ int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why
 int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t whylen);
 /** Formats a network as "a.b.c.d/p" (or "a.b.c.d" for a /32 when `bare32`). */
 void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len);
+/** Whether addr (host order) lies in network c. */
+bool rp_cidr_contains(const struct rp_cidr *c, uint32_t addr);
 /** Number of addresses in a network (2^(32-prefix)). */
 uint64_t rp_cidr_size(const struct rp_cidr *c);
 

@@ -37,6 +37,10 @@ struct rp_prober_conf {
 	int rt_priority;      /* SCHED_FIFO priority of the shard threads; 0 = normal */
 };
 
+/** Shards for a run over `targets` devices: `shards_key` (the `shards` key) when set,
+ *  else one per online CPU (at most 8); one below 1,000 targets, where more threads
+ *  only cost start-up. The one rule for ping, sweep and the daemon. */
+unsigned rp_prober_shards_for(int64_t shards_key, uint64_t targets);
 /** Creates the shards and opens their sockets (threads not started). -errno with why. */
 int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
 		     size_t whylen);

@@ -68,9 +68,6 @@ struct rp_prober_conf;
 int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_conf *pc,
 		   struct rp_prober **out);
 
-/** Shards for a run over `targets` devices: the `shards` key, else one per online CPU
- *  (at most 8); one below 1,000 targets, where more threads only cost start-up. */
-unsigned rp_cli__shards(const struct rp_conf *c, uint64_t targets);
 
 int rp_cmd_run(int argc, char **argv);
 int rp_cmd_ping(int argc, char **argv);

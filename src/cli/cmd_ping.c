@@ -289,7 +289,7 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	rp_hosts_init(&h, targets->v, targets->n);
 	t = rp_xcalloc(h.count, sizeof(*t));
 	memset(&pc, 0, sizeof(pc));
-	pc.shards = rp_cli__shards(c, h.count);
+	pc.shards = rp_prober_shards_for(c->shards, h.count);
 	/* Every target with more than one probe stays in its shard for the whole run;
 	 * single probes stream through a bounded window. */
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));

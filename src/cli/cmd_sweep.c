@@ -115,7 +115,7 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)now_ns();
 	rp_permute_init(&r.perm, r.h.count, seed);
-	pc.shards = rp_cli__shards(c, r.h.count);
+	pc.shards = rp_prober_shards_for(c->shards, r.h.count);
 	/* Hosts in flight per shard: what the rate sends within a timeout, with room. */
 	pc.capacity = (uint32_t)(c->ping_rate_limit * ((double)c->ping_timeout / 1e9 + 1) /
 				 pc.shards) + 1024;

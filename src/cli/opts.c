@@ -291,14 +291,3 @@ int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_co
 	}
 	return RP_EXIT_OK;
 }
-
-unsigned rp_cli__shards(const struct rp_conf *c, uint64_t targets)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (c->shards)
-		return (unsigned)c->shards;
-	if (targets < 1000 || cpus < 1)
-		return 1;
-	return cpus > 8 ? 8 : (unsigned)cpus;
-}

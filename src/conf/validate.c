@@ -33,9 +33,7 @@ static bool empty(const char *s)
 
 static bool in_net(uint32_t a, uint32_t net, unsigned prefix)
 {
-	uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
-
-	return (a & mask) == net;
+	return rp_cidr_contains(&(struct rp_cidr){net, (uint8_t)prefix}, a);
 }
 
 /* Networks and devices the daemon may send to. `run` refuses loopback (unless

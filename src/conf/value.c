@@ -356,3 +356,10 @@ uint64_t rp_cidr_size(const struct rp_cidr *c)
 {
 	return 1ull << (32 - c->prefix);
 }
+
+bool rp_cidr_contains(const struct rp_cidr *c, uint32_t addr)
+{
+	uint32_t mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
+
+	return (addr & mask) == (c->net & mask);
+}

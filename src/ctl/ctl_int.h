@@ -62,8 +62,7 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
 /** Applies a new configuration's `devices`, `networks` and `max_devices`: static
  *  devices added and removed, discovered ones outside every network removed. -E2BIG
  *  (nothing changed) when the new static devices exceed max_devices. */
-int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, uint64_t now_ms, char *why,
-		    size_t whylen);
+int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen);
 /** Calls fn for every monitored device. */
 void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg);
 

@@ -526,20 +526,12 @@ static void readd(void *arg, uint32_t addr)
 	send_cmd(arg, Q_ADD, addr, 0);
 }
 
-static void swap_bytes(void *a, void *b, size_t n)
+static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
 {
-	unsigned char t[64];
+	struct rp_cidr_list t = *a;
 
-	while (n) {
-		size_t k = n < sizeof(t) ? n : sizeof(t);
-
-		memcpy(t, a, k);
-		memcpy(a, b, k);
-		memcpy(b, t, k);
-		a = (unsigned char *)a + k;
-		b = (unsigned char *)b + k;
-		n -= k;
-	}
+	*a = *b;
+	*b = t;
 }
 
 static void reload(struct daemon *d)
@@ -567,7 +559,7 @@ static void reload(struct daemon *d)
 	}
 	log_diags(&dg);
 	nc.max_devices = d->conf.max_devices; /* shards were sized for it */
-	if (rp_fleet_reload(&d->fleet, &nc, d->now_ms, why, sizeof(why)) < 0) {
+	if (rp_fleet_reload(&d->fleet, &nc, why, sizeof(why)) < 0) {
 		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
 		       "why=\"%s\"", why);
 		d->reload_errors++;
@@ -593,8 +585,8 @@ static void reload(struct daemon *d)
 		d->conf.ping_timeout = nc.ping_timeout;
 	}
 	/* Take the keys a reload applies into the running configuration. */
-	swap_bytes(&d->conf.networks, &nc.networks, sizeof(nc.networks));
-	swap_bytes(&d->conf.devices, &nc.devices, sizeof(nc.devices));
+	swap_lists(&d->conf.networks, &nc.networks);
+	swap_lists(&d->conf.devices, &nc.devices);
 	d->conf.ping_interval = nc.ping_interval;
 	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
 	d->conf.prune_after = nc.prune_after;
@@ -673,17 +665,6 @@ static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
 	return per > RP_DEVTABLE_MAX_CAPACITY ? RP_DEVTABLE_MAX_CAPACITY : (uint32_t)per;
 }
 
-static unsigned shard_count(const struct rp_conf *c)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (c->shards)
-		return (unsigned)c->shards;
-	if (cpus < 1 || c->max_devices < 1000)
-		return 1;
-	return cpus > 8 ? 8 : (unsigned)cpus;
-}
-
 static int start(struct daemon *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
@@ -704,7 +685,7 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	d->nshards = shard_count(&d->conf);
+	d->nshards = rp_prober_shards_for(d->conf.shards, (uint64_t)d->conf.max_devices);
 	d->shard_cap = shard_capacity((uint64_t)d->conf.max_devices, d->nshards);
 	pc.shards = d->nshards;
 	pc.capacity = d->shard_cap;

@@ -33,7 +33,6 @@ static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout,
 	struct rp_hosts h;
 	uint32_t *v = NULL;
 	size_t n = 0, cap = 0;
-	int ret = 0;
 
 	rp_hosts_init(&h, c->devices.v, c->devices.n);
 	for (uint64_t i = 0; i < h.count; i++) {
@@ -68,7 +67,7 @@ static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout,
 	}
 	*out = v;
 	*nout = n;
-	return ret;
+	return 0;
 }
 
 static bool is_static(const struct rp_fleet *f, uint32_t addr)
@@ -181,17 +180,13 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
 
 static bool in_networks(const struct rp_cidr_list *l, uint32_t addr)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		uint32_t mask = l->v[i].prefix ? ~0u << (32 - l->v[i].prefix) : 0;
-
-		if ((addr & mask) == (l->v[i].net & mask))
+	for (size_t i = 0; i < l->n; i++)
+		if (rp_cidr_contains(&l->v[i], addr))
 			return true;
-	}
 	return false;
 }
 
-int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, uint64_t now_ms, char *why,
-		    size_t whylen)
+int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen)
 {
 	uint32_t *nv;
 	size_t nn, i = 0, j = 0;
@@ -247,7 +242,6 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, uint64_t now_ms
 			f->ops.remove(f->ops.arg, ev.addr);
 		}
 	}
-	(void)now_ms;
 	rp_devtable_destroy(old_found);
 	f->found = nf;
 	f->found_cap = found_capacity(f->max_devices, f->nstatic);

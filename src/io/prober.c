@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/engine.h"
 #include "ringprobe/compiler.h"
@@ -77,7 +78,9 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .rate_pps = conf->rate_pps * share,
 		    .burst = conf->burst * share < 1 ? 1 : conf->burst * share,
 		    .tick_ns = conf->tick_ns,
-		    .result_ring = pow2(conf->capacity < 65536 ? 65536 : conf->capacity > 262144 ? 262144 : conf->capacity),
+		    .result_ring = pow2(conf->capacity < 65536	  ? 65536
+					: conf->capacity > 262144 ? 262144
+								  : conf->capacity),
 		    .cmd_ring = conf->cmd_ring ? pow2(conf->cmd_ring) : 4096,
 		    .max_fails = conf->max_fails,
 		    .backoff_ns = conf->backoff_ns,
@@ -134,6 +137,17 @@ void rp_prober_destroy(struct rp_prober *p)
 	free(p->shards);
 	free(p->inflight);
 	free(p);
+}
+
+unsigned rp_prober_shards_for(int64_t shards_key, uint64_t targets)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (shards_key > 0)
+		return (unsigned)shards_key;
+	if (targets < 1000 || cpus < 1)
+		return 1;
+	return cpus > 8 ? 8 : (unsigned)cpus;
 }
 
 unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr)

@@ -163,7 +163,7 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	lg.nadd = lg.nrem = 0;
 	set_cidrs(&conf.devices, dev2, 3);
 	set_cidrs(&conf.networks, net2, 1);
-	cr_assert_eq(rp_fleet_reload(&fleet, &conf, 4, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
 	/* 10.9.0.1 goes, 10.9.0.3 comes, 10.0.0.7 turns static without a command, the
 	 * device of the dropped network goes. */
 	cr_assert_eq(lg.nadd, 1);
@@ -176,7 +176,7 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	cr_assert(rp_fleet_has(&fleet, 0x0a000008));
 	/* A reload over max_devices changes nothing. */
 	conf.max_devices = 2;
-	cr_assert_eq(rp_fleet_reload(&fleet, &conf, 5, why, sizeof(why)), -E2BIG);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), -E2BIG);
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 }
 
