@@ -20,6 +20,25 @@
  * a binary min-heap over a preallocated slot pool. Nothing is allocated per packet.
  *
  * Ground truth (JSON) goes to --truth FILE at exit and on SIGUSR1.
+ *
+ * The wire tap (wire.c) stamps each echo request as the host sends it into the TUN device and
+ * each echo reply as it enters the stack, so every reply has a wire hold: what the simulator
+ * really applied, its read delay and lateness included, between the two kernel stamps a
+ * prober's own send and receive times enclose. --replies FILE keeps one record per reply:
+ *
+ *   header, 16 bytes: "fsreply1" (8 ASCII bytes), u32 record size (24), u32 0
+ *   record, 24 bytes, all little-endian:
+ *     u32 device index (its address is --base + index)
+ *     u32 k: the request's number at that device, from 0, counting every echo request the
+ *         device received, answered or not (the order of its PRNG draws)
+ *     u32 drawn latency, us
+ *     u32 flags: bit 0 a duplicate was sent too, bit 1 the payload was corrupted
+ *     u64 wire hold, ns: tap stamp of the reply - tap stamp of its request; all ones when
+ *         unknown (either frame missing from the tap)
+ *
+ * Records are written in the order the replies were handed to the kernel, buffered, and
+ * flushed with the truth file (exit, SIGUSR1): then the file has exactly totals.replies
+ * records.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +60,7 @@
 #include <unistd.h>
 
 #include "snmp.h"
+#include "wire.h"
 
 #define FS_IFNAME "fleetsim0"
 #define FS_IFADDR "198.19.255.254"
@@ -54,6 +74,11 @@
 #define FS_PEND_DUP 0x80000000u			   /* struct pending.dev: send a duplicate */
 #define FS_PEND_SNMP 0x40000000u		   /* struct pending.dev: an SNMP answer */
 #define FS_PEND_DEV 0x3fffffffu
+#define FS_TAP_FRAMES (1u << 14)
+#define FS_REC_BYTES 24u
+#define FS_REC_BUF 4096u	   /* records per write to --replies */
+#define FS_LATE_BUCKETS (1u << 17) /* wire lateness histogram, 1 us buckets: 131 ms */
+#define FS_HOLD_UNKNOWN UINT64_MAX
 
 enum lat_kind { LAT_FIXED, LAT_UNIFORM, LAT_NORMAL, LAT_LONGTAIL };
 
@@ -121,6 +146,15 @@ struct opts {
 	double snmp_slow; /* fraction of the agents that answer after snmp_delay_ns */
 	uint64_t snmp_delay_ns;
 	const char *community;
+	const char *replies; /* per-reply record file */
+	uint32_t tap_frames; /* wire tap ring frames; 0: no tap */
+};
+
+/* A reply handed to the kernel, waiting for its tap frame. */
+struct settle {
+	struct fs_wire_key key;
+	uint32_t dev, k, lat_us, flags;
+	uint64_t req_ns; /* tap stamp of its request, 0 unknown */
 };
 
 struct sim {
@@ -146,6 +180,21 @@ struct sim {
 	uint32_t snmp_nfree;
 	uint64_t snmp_malformed;   /* UDP to port 161 of a device that is no SNMP message */
 	uint64_t snmp_unsupported; /* SNMP but not v2c Get/GetNext/GetBulk */
+	/* wire tap: per slot, the request's tap stamp and number at its device */
+	struct fs_wire *wire;
+	uint64_t *slot_req_ns;
+	uint32_t *slot_k;
+	struct settle *settle; /* slots entries */
+	uint32_t nsettle;
+	uint64_t wire_matched;
+	uint64_t wire_unknown;
+	uint64_t wire_early; /* holds shorter than the draw (should not happen) */
+	uint64_t wire_late_max_ns;
+	uint32_t *late_hist; /* (wire hold - drawn) in us */
+	FILE *rec;
+	uint8_t *recbuf;
+	uint32_t nrec;
+	uint64_t rec_errors;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -336,6 +385,17 @@ static int request_to_reply(uint8_t *pkt, size_t len)
 	return (int)ihl;
 }
 
+/* The exchange of a packet already turned into the reply (src: the device), IP header @ihl. */
+static struct fs_wire_key reply_key(const uint8_t *pkt, size_t ihl)
+{
+	struct fs_wire_key k;
+
+	memcpy(&k.dev, pkt + 12, 4);
+	memcpy(&k.peer, pkt + 16, 4);
+	memcpy(&k.idseq, pkt + ihl + 4, 4);
+	return k;
+}
+
 static bool flap_is_down(const struct sim *sm, const struct dev *d, uint64_t t)
 {
 	uint64_t p = sm->o.flap_period_ns;
@@ -457,7 +517,8 @@ static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t 
 
 static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx_ns)
 {
-	uint32_t dst, idx, slot, lat;
+	uint32_t dst, idx, slot, lat, k;
+	uint64_t req_ns = 0;
 	bool lost, dup, corrupt;
 	struct dev *d;
 	uint8_t *buf;
@@ -487,7 +548,13 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 		sm->stray++;
 		return;
 	}
-	d->requests++;
+	k = d->requests++;
+	/* every request to a device, answered or not, so the tap's request FIFO moves on */
+	if (sm->wire) {
+		struct fs_wire_key key = reply_key(pkt, (size_t)ihl);
+
+		req_ns = fs_wire_request(sm->wire, &key);
+	}
 	/* draw every random number each time so the stream does not depend on the outcome */
 	lat = draw_latency_us(&sm->o.lat, &d->rng);
 	lost = chance(&d->rng, sm->o.loss);
@@ -514,6 +581,8 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 	buf = sm->bufs + (size_t)slot * FS_SLOT_BYTES;
 	memcpy(buf, pkt, len);
 	sm->lens[slot] = (uint16_t)len;
+	sm->slot_req_ns[slot] = req_ns;
+	sm->slot_k[slot] = k;
 	if (corrupt && len > (size_t)ihl + 8) {
 		size_t off = (size_t)ihl + 8 + (len - ihl - 8) / 2;
 
@@ -528,6 +597,73 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 				       .dev = idx | (dup ? FS_PEND_DUP : 0),
 				       .lat_us = lat,
 				       .corrupt = corrupt});
+}
+
+/* ---- per-reply records (--replies) ---- */
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void rec_flush(struct sim *sm)
+{
+	if (!sm->rec)
+		return;
+	if (sm->nrec && fwrite(sm->recbuf, FS_REC_BYTES, sm->nrec, sm->rec) != sm->nrec)
+		sm->rec_errors++;
+	sm->nrec = 0;
+	if (fflush(sm->rec))
+		sm->rec_errors++;
+}
+
+static void rec_put(struct sim *sm, const struct settle *s, uint64_t hold_ns)
+{
+	uint8_t *p = sm->recbuf + (size_t)sm->nrec * FS_REC_BYTES;
+
+	put_le(p, s->dev, 4);
+	put_le(p + 4, s->k, 4);
+	put_le(p + 8, s->lat_us, 4);
+	put_le(p + 12, s->flags, 4);
+	put_le(p + 16, hold_ns, 8);
+	if (++sm->nrec == FS_REC_BUF) {
+		if (fwrite(sm->recbuf, FS_REC_BYTES, sm->nrec, sm->rec) != sm->nrec)
+			sm->rec_errors++;
+		sm->nrec = 0;
+	}
+}
+
+/*
+ * The replies written since the last call now have their frames in the tap (a TUN write
+ * delivers to the packet socket before it returns): pair each with its frame, count its
+ * lateness on the wire against the draw and keep its record.
+ */
+static void settle_replies(struct sim *sm)
+{
+	fs_wire_poll(sm->wire);
+	for (uint32_t i = 0; i < sm->nsettle; i++) {
+		const struct settle *s = &sm->settle[i];
+		uint64_t rep_ns = fs_wire_reply(sm->wire, &s->key), hold = FS_HOLD_UNKNOWN;
+
+		if (s->req_ns && rep_ns && rep_ns >= s->req_ns) {
+			int64_t late = (int64_t)(rep_ns - s->req_ns) - (int64_t)s->lat_us * 1000;
+			uint64_t us = late > 0 ? (uint64_t)late / 1000u : 0;
+
+			hold = rep_ns - s->req_ns;
+			sm->wire_matched++;
+			if (late < 0)
+				sm->wire_early++;
+			else if ((uint64_t)late > sm->wire_late_max_ns)
+				sm->wire_late_max_ns = (uint64_t)late;
+			sm->late_hist[us < FS_LATE_BUCKETS ? us : FS_LATE_BUCKETS - 1]++;
+		} else {
+			sm->wire_unknown++;
+		}
+		if (sm->rec)
+			rec_put(sm, s, hold);
+	}
+	sm->nsettle = 0;
 }
 
 static void send_due(struct sim *sm, uint64_t now)
@@ -561,8 +697,18 @@ static void send_due(struct sim *sm, uint64_t now)
 			d->lat_min_us = p.lat_us;
 		if (p.lat_us > d->lat_max_us)
 			d->lat_max_us = p.lat_us;
+		if (sm->wire)
+			sm->settle[sm->nsettle++] =
+			    (struct settle){.key = reply_key(buf, (size_t)(buf[0] & 0xf) * 4),
+					    .dev = p.dev & FS_PEND_DEV,
+					    .k = sm->slot_k[p.slot],
+					    .lat_us = p.lat_us,
+					    .flags = (copies > 1 ? 1u : 0u) | (p.corrupt ? 2u : 0u),
+					    .req_ns = sm->slot_req_ns[p.slot]};
 		sm->free_slots[sm->nfree++] = p.slot;
 	}
+	if (sm->nsettle)
+		settle_replies(sm);
 }
 
 static void receive_batch(struct sim *sm)
@@ -584,16 +730,58 @@ static void receive_batch(struct sim *sm)
 
 /* ---- truth ---- */
 
-static int write_truth(const struct sim *sm)
+/* The @p-th percentile (as bench/fleet takes it) of the wire lateness histogram, us. */
+static uint64_t late_pct(const struct sim *sm, double p)
 {
-	char tmp[4096];
+	uint64_t want = (uint64_t)ceil(p / 100.0 * (double)sm->wire_matched), c = 0;
+
+	if (want < 1)
+		want = 1;
+	for (uint32_t i = 0; i < FS_LATE_BUCKETS; i++) {
+		c += sm->late_hist[i];
+		if (c >= want)
+			return i;
+	}
+	return FS_LATE_BUCKETS - 1;
+}
+
+/* The wire figures of the truth's totals, from ",\"wire_matched\"" on; nulls without a tap. */
+static void wire_totals(struct sim *sm, char *out, size_t n)
+{
+	struct fs_wire_stats st;
+
+	if (!sm->wire) {
+		snprintf(out, n,
+			 ",\"wire_matched\":null,\"wire_unknown\":null,\"tap_drops\":null,"
+			 "\"sim_late_p50_us\":null,\"sim_late_p99_us\":null,"
+			 "\"sim_late_max_us\":null");
+		return;
+	}
+	fs_wire_stats(sm->wire, &st);
+	snprintf(out, n,
+		 ",\"wire_matched\":%" PRIu64 ",\"wire_unknown\":%" PRIu64 ",\"tap_drops\":%" PRIu64
+		 ",\"tap_frames\":%" PRIu64 ",\"tap_skipped\":%" PRIu64
+		 ",\"tap_fifo_overflow\":%" PRIu64 ",\"wire_early\":%" PRIu64
+		 ",\"sim_late_p50_us\":%" PRIu64 ",\"sim_late_p99_us\":%" PRIu64
+		 ",\"sim_late_max_us\":%.1f,\"replies_file_errors\":%" PRIu64,
+		 sm->wire_matched, sm->wire_unknown, st.tap_drops, st.frames, st.skipped,
+		 st.fifo_overflow, sm->wire_early, sm->wire_matched ? late_pct(sm, 50) : 0,
+		 sm->wire_matched ? late_pct(sm, 99) : 0, (double)sm->wire_late_max_ns / 1000.0,
+		 sm->rec_errors);
+}
+
+static int write_truth(struct sim *sm)
+{
+	char tmp[4096], wire[1024];
 	uint64_t req = 0, rep = 0, dupl = 0, dl = 0, dd = 0, df = 0, dq = 0, cor = 0, lat = 0;
 	uint64_t sreq = 0, sans = 0, sdd = 0, sdn = 0, sdc = 0, sdq = 0;
 	uint32_t ndown = 0, nflap = 0, nagent = 0, nslow = 0;
 	FILE *f;
 
+	rec_flush(sm);
 	if (!sm->o.truth)
 		return 0;
+	wire_totals(sm, wire, sizeof(wire));
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 
@@ -633,11 +821,11 @@ static int write_truth(const struct sim *sm)
 		",\"snmp_drops\":%" PRIu64 ",\"snmp_drops_down\":%" PRIu64
 		",\"snmp_drops_noagent\":%" PRIu64 ",\"snmp_drops_community\":%" PRIu64
 		",\"snmp_drops_queue\":%" PRIu64 ",\"snmp_malformed\":%" PRIu64
-		",\"snmp_unsupported\":%" PRIu64 "},\n\"devices\":[\n",
+		",\"snmp_unsupported\":%" PRIu64 "%s},\n\"devices\":[\n",
 		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor,
 		lat, ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
 		sm->max_late_ns / 1000u, nagent, nslow, sreq, sans, sdd + sdn + sdc + sdq, sdd, sdn,
-		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported);
+		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported, wire);
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 		uint32_t a = sm->o.base + i;
@@ -825,6 +1013,7 @@ static void usage(FILE *f)
 	    "       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
 	    "       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
 	    "       [--snmp-none FRAC] [--snmp-slow FRAC] [--snmp-delay MS] [--community STR]\n"
+	    "       [--replies FILE] [--tap-frames N]\n"
 	    "Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
 	    "the TUN device " FS_IFNAME " (" FS_IFADDR
 	    "/15) is up. SIGUSR1 writes the truth file.\n"
@@ -833,10 +1022,31 @@ static void usage(FILE *f)
 	    "drops_queue).\n"
 	    "SNMP v2c (UDP 161, system group): --snmp-none FRAC of the devices have no agent\n"
 	    "(default 0.1), --snmp-slow FRAC of the agents answer after --snmp-delay (default\n"
-	    "0.05, 1500 ms), others at once; --community (default public): others get none.\n");
+	    "0.05, 1500 ms), others at once; --community (default public): others get none.\n"
+	    "Wire tap: an AF_PACKET ring on " FS_IFNAME
+	    " (--tap-frames N, default 16384; 0: none)\n"
+	    "stamps each echo request as it enters the TUN device and each reply as it leaves\n"
+	    "it (CLOCK_REALTIME, the stamp a prober's SO_TIMESTAMPNS reports). The truth's\n"
+	    "totals then carry wire_matched, wire_unknown, tap_drops and sim_late_p50/p99/max_us:\n"
+	    "the wire hold (reply stamp - request stamp) minus the drawn latency.\n"
+	    "--replies FILE (needs the tap) writes one record per echo reply handed to the "
+	    "kernel,\n"
+	    "in that order, flushed with the truth file. Little-endian; a 16-byte header\n"
+	    "\"fsreply1\", u32 record size 24, u32 0; then per record: u32 device index, u32 k\n"
+	    "(the request's number at the device from 0, every echo request counted, answered or\n"
+	    "not), u32 drawn latency us, u32 flags (1: duplicate sent, 2: corrupted), u64 wire "
+	    "hold\n"
+	    "ns (all ones: unknown, a frame missing from the tap).\n");
 }
 
-enum { OPT_SNMP_NONE = 256, OPT_SNMP_SLOW, OPT_SNMP_DELAY, OPT_COMMUNITY };
+enum {
+	OPT_SNMP_NONE = 256,
+	OPT_SNMP_SLOW,
+	OPT_SNMP_DELAY,
+	OPT_COMMUNITY,
+	OPT_REPLIES,
+	OPT_TAP_FRAMES
+};
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -857,6 +1067,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 					   {"snmp-slow", required_argument, NULL, OPT_SNMP_SLOW},
 					   {"snmp-delay", required_argument, NULL, OPT_SNMP_DELAY},
 					   {"community", required_argument, NULL, OPT_COMMUNITY},
+					   {"replies", required_argument, NULL, OPT_REPLIES},
+					   {"tap-frames", required_argument, NULL, OPT_TAP_FRAMES},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct in_addr a;
@@ -872,6 +1084,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->snmp_slow = 0.05;
 	o->snmp_delay_ns = 1500000000u;
 	o->community = "public";
+	o->tap_frames = FS_TAP_FRAMES;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end = NULL;
 
@@ -943,6 +1156,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->community = optarg;
 			break;
+		case OPT_REPLIES:
+			o->replies = optarg;
+			break;
+		case OPT_TAP_FRAMES:
+			o->tap_frames = (uint32_t)strtoul(optarg, &end, 10);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -954,6 +1173,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc || o->devices == 0 || o->slots == 0)
 		goto bad;
+	if (o->tap_frames && (o->tap_frames < 64 || o->tap_frames > (1u << 24) ||
+			      (o->tap_frames & (o->tap_frames - 1)))) {
+		fprintf(stderr, "fleetsim: --tap-frames must be 0 or a power of 2 from 64\n");
+		goto bad;
+	}
+	if (o->replies && !o->tap_frames) {
+		fprintf(stderr, "fleetsim: --replies needs the wire tap (--tap-frames > 0)\n");
+		goto bad;
+	}
 	if ((o->base & FS_NETMASK) != FS_NET ||
 	    (uint64_t)(o->base & ~FS_NETMASK) + o->devices > (uint64_t)~FS_NETMASK + 1) {
 		fprintf(stderr, "fleetsim: --base .. base+N-1 must lie inside 198.18.0.0/15\n");
@@ -989,8 +1217,14 @@ int main(int argc, char **argv)
 	sm.snmp_bufs = malloc((size_t)FS_SNMP_SLOTS * FS_SNMP_SLOT_BYTES);
 	sm.snmp_lens = calloc(FS_SNMP_SLOTS, sizeof(*sm.snmp_lens));
 	sm.snmp_free = calloc(FS_SNMP_SLOTS, sizeof(*sm.snmp_free));
+	sm.slot_req_ns = calloc(sm.o.slots, sizeof(*sm.slot_req_ns));
+	sm.slot_k = calloc(sm.o.slots, sizeof(*sm.slot_k));
+	sm.settle = calloc(sm.o.slots, sizeof(*sm.settle));
+	sm.late_hist = calloc(FS_LATE_BUCKETS, sizeof(*sm.late_hist));
+	sm.recbuf = malloc((size_t)FS_REC_BUF * FS_REC_BYTES);
 	if (!sm.devs || !sm.heap || !sm.bufs || !sm.lens || !sm.free_slots || !sm.snmp_req ||
-	    !sm.snmp_bufs || !sm.snmp_lens || !sm.snmp_free) {
+	    !sm.snmp_bufs || !sm.snmp_lens || !sm.snmp_free || !sm.slot_req_ns || !sm.slot_k ||
+	    !sm.settle || !sm.late_hist || !sm.recbuf) {
 		fprintf(stderr, "fleetsim: out of memory\n");
 		return 3;
 	}
@@ -998,6 +1232,8 @@ int main(int argc, char **argv)
 	memset(sm.bufs, 0, (size_t)sm.o.slots * FS_SLOT_BYTES);
 	memset(sm.heap, 0, ((size_t)sm.o.slots + FS_SNMP_SLOTS) * sizeof(*sm.heap));
 	memset(sm.snmp_bufs, 0, (size_t)FS_SNMP_SLOTS * FS_SNMP_SLOT_BYTES);
+	memset(sm.settle, 0, (size_t)sm.o.slots * sizeof(*sm.settle));
+	memset(sm.recbuf, 0, (size_t)FS_REC_BUF * FS_REC_BYTES);
 	for (uint32_t i = 0; i < sm.o.slots; i++)
 		sm.free_slots[i] = sm.o.slots - 1 - i;
 	sm.nfree = sm.o.slots;
@@ -1017,6 +1253,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsim: cannot configure %s (is this a private netns?)\n",
 			FS_IFNAME);
 		return 3;
+	}
+	if (sm.o.tap_frames) {
+		ret = fs_wire_open(&sm.wire, FS_IFNAME, sm.o.tap_frames);
+		if (ret) {
+			fprintf(stderr, "fleetsim: wire tap on %s: %s\n", FS_IFNAME,
+				strerror(-ret));
+			return 3;
+		}
+	}
+	if (sm.o.replies) {
+		static const uint8_t hdr[16] = {'f',	      's', 'r', 'e', 'p', 'l', 'y', '1',
+						FS_REC_BYTES, 0,   0,	0,   0,	  0,   0,   0};
+
+		sm.rec = fopen(sm.o.replies, "wb");
+		if (!sm.rec || fwrite(hdr, 1, sizeof(hdr), sm.rec) != sizeof(hdr)) {
+			fprintf(stderr, "fleetsim: --replies %s: %s\n", sm.o.replies,
+				strerror(errno));
+			return 3;
+		}
 	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -1040,6 +1295,8 @@ int main(int argc, char **argv)
 		struct timespec ts, *tsp = NULL;
 		uint64_t now = now_ns(), wake = UINT64_MAX;
 
+		if (sm.wire)
+			fs_wire_poll(sm.wire);
 		send_due(&sm, now);
 		if (end_ns && now >= end_ns)
 			break;
@@ -1068,7 +1325,17 @@ int main(int argc, char **argv)
 	ret = write_truth(&sm);
 	if (ret)
 		fprintf(stderr, "fleetsim: truth %s: %s\n", sm.o.truth, strerror(-ret));
+	if (sm.rec && (fclose(sm.rec) || sm.rec_errors)) {
+		fprintf(stderr, "fleetsim: --replies %s: write failed\n", sm.o.replies);
+		ret = ret ? ret : -EIO;
+	}
+	fs_wire_close(sm.wire);
 	close(sm.tun);
+	free(sm.slot_req_ns);
+	free(sm.slot_k);
+	free(sm.settle);
+	free(sm.late_hist);
+	free(sm.recbuf);
 	free(sm.devs);
 	free(sm.heap);
 	free(sm.bufs);

@@ -7,6 +7,7 @@
 #include "fleetsim_harness.h"
 
 #include <criterion/options.h>
+#include <stdint.h>
 
 #define NDEV 1000
 
@@ -133,6 +134,111 @@ Test(fleetsim, duplicates_are_sent_and_counted_apart)
 	cr_expect_eq(truth_total(&f, "replies"), 3 * NDEV);
 	cr_expect_eq(truth_total(&f, "duplicates"), 3 * NDEV);
 	cr_expect_eq(truth_total(&f, "write_errors"), 0);
+}
+
+/* One --replies record (fleetsim.c's header comment), decoded. */
+struct reply_rec {
+	uint32_t dev, k, lat_us, flags;
+	uint64_t hold_ns;
+};
+
+static uint64_t le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The records of @path (malloc'd), their number in *n. */
+static struct reply_rec *read_replies(const char *path, size_t *n)
+{
+	unsigned char hdr[16], r[24];
+	struct reply_rec *out = NULL;
+	size_t cap = 0;
+	FILE *fp = fopen(path, "rb");
+
+	cr_assert_not_null(fp, "no replies file %s", path);
+	cr_assert_eq(fread(hdr, 1, 16, fp), 16);
+	cr_assert(!memcmp(hdr, "fsreply1", 8) && le(hdr + 8, 4) == 24, "bad replies header");
+	*n = 0;
+	while (fread(r, 1, 24, fp) == 24) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			out = realloc(out, cap * sizeof(*out));
+			cr_assert_not_null(out);
+		}
+		out[(*n)++] = (struct reply_rec){.dev = (uint32_t)le(r, 4),
+						 .k = (uint32_t)le(r + 4, 4),
+						 .lat_us = (uint32_t)le(r + 8, 4),
+						 .flags = (uint32_t)le(r + 12, 4),
+						 .hold_ns = le(r + 16, 8)};
+	}
+	cr_assert(feof(fp), "replies file ends inside a record");
+	fclose(fp);
+	return out;
+}
+
+/*
+ * --replies: one record per reply handed to the kernel, in agreement with the truth; the wire
+ * tap knows every hold (no ring drop), and no hold is shorter than the latency drawn for it
+ * (the reply cannot leave before its due time; 20 us for CLOCK_REALTIME against the
+ * CLOCK_MONOTONIC fleetsim schedules by).
+ */
+Test(fleetsim, replies_file_has_the_wire_hold_of_each_reply)
+{
+	char dir[] = "/tmp/fleetsim-replies-XXXXXX", path[64], v[32], *t;
+	const char *extra[] = {"--latency", "uniform:1ms:3ms", "--loss", "10",	      "--dup",
+			       "10",	    "--down",	       "2",	 "--replies", path,
+			       NULL};
+	unsigned long long lat_sum = 0, dups = 0, early = 0;
+	unsigned *per_dev;
+	struct reply_rec *rec;
+	struct fleet f;
+	struct ping_sum s;
+	size_t n;
+
+	enter_netns();
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/replies.bin", dir);
+	fleet_start(&f, NDEV, extra);
+	run_ping(&f, &s, 1.0, 10.0);
+	fleet_stop(&f);
+
+	rec = read_replies(path, &n);
+	t = fleet_truth(&f);
+	per_dev = calloc(NDEV, sizeof(*per_dev));
+	cr_assert_eq(n, truth_total(&f, "replies"), "%zu records for %llu replies", n,
+		     truth_total(&f, "replies"));
+	cr_expect_eq(n, s.rcv);
+	cr_expect_eq(truth_total(&f, "wire_matched"), n);
+	cr_expect_eq(truth_total(&f, "wire_unknown"), 0);
+	cr_expect_eq(truth_total(&f, "tap_drops"), 0);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_lt(rec[i].dev, NDEV);
+		truth_dev(t, rec[i].dev, "requests", v, sizeof(v));
+		cr_expect_lt(rec[i].k, strtoul(v, NULL, 10), "device %u: k %u", rec[i].dev,
+			     rec[i].k);
+		cr_expect_neq(rec[i].hold_ns, UINT64_MAX, "record %zu: unknown hold", i);
+		if (rec[i].hold_ns + 20000 < (uint64_t)rec[i].lat_us * 1000)
+			early++;
+		lat_sum += rec[i].lat_us;
+		dups += rec[i].flags & 1;
+		per_dev[rec[i].dev]++;
+	}
+	cr_expect_eq(early, 0, "%llu holds shorter than their draw", early);
+	cr_expect_eq(lat_sum, truth_total(&f, "latency_sum_us"));
+	cr_expect_eq(dups, truth_total(&f, "duplicates"));
+	for (unsigned i = 0; i < NDEV; i++) {
+		truth_dev(t, i, "replies", v, sizeof(v));
+		cr_expect_eq(per_dev[i], strtoul(v, NULL, 10), "device %u", i);
+	}
+	free(per_dev);
+	free(rec);
+	free(t);
+	unlink(path);
+	rmdir(dir);
 }
 
 Test(fleetsim, refuses_a_range_outside_the_benchmark_network)
