@@ -188,7 +188,8 @@ struct sim {
 	uint32_t nsettle;
 	uint64_t wire_matched;
 	uint64_t wire_unknown;
-	uint64_t wire_early; /* holds shorter than the draw (should not happen) */
+	uint64_t wire_unknown_req; /* of which the request's frame was not found */
+	uint64_t wire_early;	   /* holds shorter than the draw (should not happen) */
 	uint64_t wire_late_max_ns;
 	uint32_t *late_hist; /* (wire hold - drawn) in us */
 	FILE *rec;
@@ -659,6 +660,7 @@ static void settle_replies(struct sim *sm)
 			sm->late_hist[us < FS_LATE_BUCKETS ? us : FS_LATE_BUCKETS - 1]++;
 		} else {
 			sm->wire_unknown++;
+			sm->wire_unknown_req += !s->req_ns;
 		}
 		if (sm->rec)
 			rec_put(sm, s, hold);
@@ -760,12 +762,15 @@ static void wire_totals(struct sim *sm, char *out, size_t n)
 	fs_wire_stats(sm->wire, &st);
 	snprintf(out, n,
 		 ",\"wire_matched\":%" PRIu64 ",\"wire_unknown\":%" PRIu64 ",\"tap_drops\":%" PRIu64
-		 ",\"tap_frames\":%" PRIu64 ",\"tap_skipped\":%" PRIu64
-		 ",\"tap_fifo_overflow\":%" PRIu64 ",\"wire_early\":%" PRIu64
-		 ",\"sim_late_p50_us\":%" PRIu64 ",\"sim_late_p99_us\":%" PRIu64
+		 ",\"tap_frames\":%" PRIu64 ",\"tap_waits\":%" PRIu64
+		 ",\"tap_skipped_requests\":%" PRIu64 ",\"tap_skipped_replies\":%" PRIu64
+		 ",\"wire_unknown_request\":%" PRIu64 ",\"tap_fifo_overflow\":%" PRIu64
+		 ",\"wire_early\":%" PRIu64 ",\"sim_late_p50_us\":%" PRIu64
+		 ",\"sim_late_p99_us\":%" PRIu64
 		 ",\"sim_late_max_us\":%.1f,\"replies_file_errors\":%" PRIu64,
-		 sm->wire_matched, sm->wire_unknown, st.tap_drops, st.frames, st.skipped,
-		 st.fifo_overflow, sm->wire_early, sm->wire_matched ? late_pct(sm, 50) : 0,
+		 sm->wire_matched, sm->wire_unknown, st.tap_drops, st.frames, st.waits,
+		 st.skipped_req, st.skipped_rep, sm->wire_unknown_req, st.fifo_overflow,
+		 sm->wire_early, sm->wire_matched ? late_pct(sm, 50) : 0,
 		 sm->wire_matched ? late_pct(sm, 99) : 0, (double)sm->wire_late_max_ns / 1000.0,
 		 sm->rec_errors);
 }

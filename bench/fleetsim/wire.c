@@ -26,6 +26,17 @@
 #define WIRE_BLOCK 4096u
 #define WIRE_FIFO (1u << 16)
 #define WIRE_SCAN 8192u /* frames a lookup walks before it calls a key unknown */
+/*
+ * Requests from several sending threads can reach the TUN queue in another order than the
+ * tap's: each is stamped and copied to the ring in dev_queue_xmit_nit, then queued by
+ * tun_net_xmit, and two threads on two CPUs can interleave between the two. So a request
+ * lookup passes over older frames without dropping them, unless they are this much older
+ * than the one it found (then the TUN queue dropped them, or fleetsim will never read them).
+ * Replies have one writer, fleetsim: their order is strict.
+ */
+#define WIRE_REQ_REORDER_NS 50000000u
+#define WIRE_PEEK 4u	   /* frames past an empty one looked at: one per other CPU copying */
+#define WIRE_SPIN 1000000u /* status reads while a frame is being copied (a few ms at most) */
 
 struct wire_ent {
 	struct fs_wire_key k;
@@ -35,6 +46,7 @@ struct wire_ent {
 struct wire_fifo {
 	struct wire_ent *e;
 	uint32_t head, tail; /* free running, masked by WIRE_FIFO - 1 */
+	uint64_t reorder_ns; /* frames before a match and this close to it are kept */
 };
 
 struct fs_wire {
@@ -81,6 +93,7 @@ int fs_wire_open(struct fs_wire **out, const char *ifname, uint32_t frames)
 		return -ENOMEM;
 	w->req.e = calloc(WIRE_FIFO, sizeof(*w->req.e));
 	w->rep.e = calloc(WIRE_FIFO, sizeof(*w->rep.e));
+	w->req.reorder_ns = WIRE_REQ_REORDER_NS;
 	if (!w->req.e || !w->rep.e) {
 		err = -ENOMEM;
 		goto out_free;
@@ -178,15 +191,48 @@ static void take_frame(struct fs_wire *w, const struct tpacket2_hdr *h)
 	}
 }
 
+static struct tpacket2_hdr *frame(const struct fs_wire *w, uint32_t i)
+{
+	return (struct tpacket2_hdr *)(w->ring + (size_t)(i & (w->frames - 1)) * WIRE_FRAME);
+}
+
+static bool filled(const struct tpacket2_hdr *h)
+{
+	/* pairs with the kernel's smp_wmb() before it sets TP_STATUS_USER */
+	return __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER;
+}
+
+/*
+ * The kernel takes a frame under the socket's queue lock but copies into it and sets its
+ * status after unlocking: while the prober's request is being copied on one CPU, fleetsim's
+ * own reply (written from the other CPU) can be complete in the next frame. Stopping at the
+ * frame in progress would miss that reply, so when a later frame is filled, wait for this one
+ * (a copy of a few dozen bytes with bottom halves off; bounded all the same).
+ */
+static bool in_progress(const struct fs_wire *w, const struct tpacket2_hdr *h)
+{
+	bool later = false;
+
+	for (uint32_t i = 1; i <= WIRE_PEEK && !later; i++)
+		later = filled(frame(w, w->next + i));
+	if (!later)
+		return false;
+	for (uint32_t n = 0; n < WIRE_SPIN; n++)
+		if (filled(h))
+			return true;
+	return false;
+}
+
 void fs_wire_poll(struct fs_wire *w)
 {
 	for (;;) {
-		struct tpacket2_hdr *h =
-		    (struct tpacket2_hdr *)(w->ring + (size_t)w->next * WIRE_FRAME);
+		struct tpacket2_hdr *h = frame(w, w->next);
 
-		/* pairs with the kernel's smp_wmb() before it sets TP_STATUS_USER */
-		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
-			break;
+		if (!filled(h)) {
+			if (!in_progress(w, h))
+				break;
+			w->st.waits++;
+		}
 		take_frame(w, h);
 		w->st.frames++;
 		/* the frame's contents are read: hand it back (pairs with the kernel's smp_rmb) */
@@ -195,7 +241,28 @@ void fs_wire_poll(struct fs_wire *w)
 	}
 }
 
-/* Walks @f from @from for @k: consumes it and the frames before it. 0: not there. */
+/*
+ * Removes entry @j of @f: the entries before it that are within f->reorder_ns of it move up
+ * by one, the older ones are dropped (counted as skipped_req or skipped_rep).
+ */
+static void fifo_take(struct fs_wire *w, struct wire_fifo *f, uint32_t j)
+{
+	const uint32_t m = WIRE_FIFO - 1;
+	uint64_t ns = f->e[j & m].ns;
+	uint32_t d = j + 1;
+
+	for (uint32_t i = j; i-- != f->head;) {
+		if (f->e[i & m].ns + f->reorder_ns >= ns) {
+			d--;
+			f->e[d & m] = f->e[i & m];
+		} else {
+			(*(f == &w->req ? &w->st.skipped_req : &w->st.skipped_rep))++;
+		}
+	}
+	f->head = d;
+}
+
+/* Walks @f from @from for @k and takes it out (fifo_take). 0: not there. */
 static uint64_t fifo_find(struct fs_wire *w, struct wire_fifo *f, uint32_t *from,
 			  const struct fs_wire_key *k)
 {
@@ -207,9 +274,10 @@ static uint64_t fifo_find(struct fs_wire *w, struct wire_fifo *f, uint32_t *from
 		const struct wire_ent *e = &f->e[i & (WIRE_FIFO - 1)];
 
 		if (key_eq(&e->k, k)) {
-			w->st.skipped += i - f->head;
-			f->head = i + 1;
-			return e->ns ? e->ns : 1;
+			uint64_t ns = e->ns ? e->ns : 1;
+
+			fifo_take(w, f, i);
+			return ns;
 		}
 	}
 	*from = i;

@@ -8,11 +8,13 @@
  * are CLOCK_REALTIME. The difference is the hold fleetsim really applied on the wire, its own
  * read delay and lateness included.
  *
- * Requests appear in the tap in the order fleetsim reads them from the TUN device and replies
- * in the order it writes them, so each direction is a FIFO: a lookup walks its FIFO from the
- * head to the frame with the same (device, peer, ICMP id, ICMP seq), discarding the frames
- * before it (requests the TUN queue dropped, second copies of duplicated replies). A key not
- * in the FIFO (the ring overflowed, the write failed) is unknown: 0, nothing consumed.
+ * Replies appear in the tap in the order fleetsim writes them, so that direction is a FIFO:
+ * a lookup walks it from the head to the frame with the same (device, peer, ICMP id, ICMP seq)
+ * and discards the frames before it (second copies of duplicated replies). Requests appear
+ * in the order fleetsim reads them from the TUN device, except that two sending threads can
+ * swap between the tap and the TUN queue: a request lookup keeps the frames before its match
+ * unless they are 50 ms older (requests the TUN queue dropped). A key not found (the ring
+ * overflowed, the write failed) is unknown: 0, nothing consumed.
  *
  * Reading the ring costs no system call; PACKET_STATISTICS is read only for the totals.
  * Single threaded, like the rest of fleetsim; everything is allocated by fs_wire_open().
@@ -33,8 +35,10 @@ struct fs_wire_key {
 struct fs_wire_stats {
 	uint64_t frames;	/* ring frames read */
 	uint64_t tap_drops;	/* PACKET_STATISTICS tp_drops: frames the ring had no room for */
+	uint64_t waits;		/* frames still being copied while a later one was filled */
 	uint64_t fifo_overflow; /* frames discarded because a FIFO was full */
-	uint64_t skipped;	/* frames passed over by a lookup (TUN queue drops, duplicates) */
+	uint64_t skipped_req;	/* request frames a lookup dropped: the TUN queue dropped them */
+	uint64_t skipped_rep;	/* reply frames a lookup dropped: duplicate copies */
 };
 
 struct fs_wire;
