@@ -750,6 +750,18 @@ static void *fake_main(void *arg)
 				const char *resp = atomic_load(&f->response);
 				const char *hdr_end = memmem(c[i].buf, len, "\r\n\r\n", 4);
 
+				int seen = atomic_load(&f->requests);
+
+				if (seen < FAKE_LOG) {
+					size_t h = (size_t)(hdr_end - c[i].buf);
+
+					if (h >= FAKE_HEAD_MAX)
+						h = FAKE_HEAD_MAX - 1;
+					memcpy(f->head[seen], c[i].buf, h);
+					f->head[seen][h] = '\0';
+					f->at[seen] = srv_now();
+				}
+				/* seq_cst: publishes head[seen] and at[seen] to the readers. */
 				atomic_fetch_add(&f->requests, 1);
 				atomic_fetch_add(&f->body_bytes,
 						 (long)(len - (size_t)(hdr_end + 4 - c[i].buf)));
@@ -807,4 +819,31 @@ void fake_http_stop(struct fake_http *f)
 	atomic_store(&f->stop, 1);
 	pthread_join(f->thread, NULL);
 	close(f->fd);
+}
+
+bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	const char *p;
+
+	if (i < 0 || i >= FAKE_LOG || i >= atomic_load((atomic_int *)&f->requests))
+		return false;
+	for (p = strstr(f->head[i], "\r\n"); p; p = strstr(p, "\r\n")) {
+		const char *v, *end;
+		size_t n;
+
+		p += 2;
+		if (strncasecmp(p, name, nlen) != 0 || p[nlen] != ':')
+			continue;
+		for (v = p + nlen + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		end = strstr(v, "\r\n");
+		n = end ? (size_t)(end - v) : strlen(v);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
 }
