@@ -1082,6 +1082,82 @@ Test(writer, retry_after_is_honoured_then_data_delivered)
 	fake_http_stop(&fk);
 }
 
+/* Gap between the fake server's requests i-1 and i, in seconds. */
+static double gap(const struct fake_http *fk, int i)
+{
+	return fk->at[i] - fk->at[i - 1];
+}
+
+/* The sink answers 503: each wait is drawn from [b/2, b] with b doubling from
+ * backoff_min to backoff_max; a Retry-After longer than that wait replaces it, capped
+ * at retry_after_max. Request times are taken by the server; `slack` covers the answer's
+ * round trip and the writer thread's wake-up on a loaded machine. */
+Test(writer, backoff_doubles_within_jitter_bounds_and_honours_retry_after)
+{
+	static const char *busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+	static const char *ra2 = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\n"
+				 "Content-Length: 0\r\n\r\n";
+	static const char *ra100 = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 100\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	const double slack = 0.15;
+	const double b[] = {0, 0.2, 0.4, 0.8, 1.6, 1.6}; /* b for gap i */
+	struct fake_http fk;
+	struct rig r;
+	struct rp_writer_tuning t;
+	struct rp_writer_stats ws;
+
+	init_base_ts();
+	cr_assert_eq(fake_http_start(&fk, busy), 0);
+	rig_v1(&r, fk.url, "rp");
+	r.conf.influxdb.max_inflight = 1; /* one request at a time: gaps are waits */
+	fast_tuning(&t);
+	t.backoff_min_ns = 200 * RP_NSEC_PER_MSEC;
+	t.backoff_max_ns = 1600 * RP_NSEC_PER_MSEC;
+	t.retry_after_max_ns = 2500 * RP_NSEC_PER_MSEC;
+	t.slow_retry_ns = 30 * RP_NSEC_PER_SEC;
+	rig_start_tuned(&r, &t);
+	push_range(r.rings[0], 17, 0, 100);
+
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 6, 15);
+	cr_assert_geq(atomic_load(&fk.requests), 6);
+	/* Switch before request 6 arrives (request 5's answer is already chosen). */
+	fake_http_set(&fk, ra2);
+	for (int i = 1; i < 6; i++)
+		cr_assert(gap(&fk, i) >= b[i] / 2 && gap(&fk, i) <= b[i] + slack,
+			  "gap %d: %.3f s, want [%.3f, %.3f]", i, gap(&fk, i), b[i] / 2,
+			  b[i] + slack);
+	/* The waits grow: the jitter ranges of gaps 1 and 3 do not overlap. */
+	cr_assert_gt(gap(&fk, 3), gap(&fk, 1));
+	cr_assert_eq(st(&r).sink_down, 1);
+	cr_assert_eq(st(&r).batches_failed, 6);
+	cr_assert_eq(st(&r).batches_retried, 5, "every request after the first resends");
+
+	/* Request 6 is told Retry-After: 2, longer than the wait (at most 1.6 s). */
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 7, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 7);
+	fake_http_set(&fk, ra100);
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 8, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 8);
+	fake_http_set(&fk, "HTTP/1.1 204 No Content\r\n\r\n");
+	cr_assert(gap(&fk, 7) >= 2.0 && gap(&fk, 7) <= 2.0 + slack, "Retry-After 2: gap %.3f s",
+		  gap(&fk, 7));
+	/* Request 7 is told Retry-After: 100, capped at retry_after_max (2.5 s). */
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 9, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 9);
+	cr_assert(gap(&fk, 8) >= 2.5 && gap(&fk, 8) <= 2.5 + slack,
+		  "Retry-After 100 capped at 2.5 s: gap %.3f s", gap(&fk, 8));
+
+	WAIT_UNTIL(st(&r).points_written >= 100 && st(&r).spool_points == 0, 10);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, 100);
+	cr_assert_eq(ws.sink_down, 0);
+	cr_assert_eq(ws.batches_ok, 1);
+	cr_assert_eq(ws.batches_failed, 8);
+	assert_nothing_dropped(&ws);
+	rig_fini(&r);
+	fake_http_stop(&fk);
+}
+
 Test(writer, stop_spools_requests_the_sink_never_answers)
 {
 	struct fake_http fk;
