@@ -22,6 +22,8 @@ struct srv_influx_opts {
 	bool auth;	      /* auth-enabled, with user "admin"/"adminpw" created first */
 	long max_body_size;   /* [http] max-body-size, 0 = influxd's default */
 	const char *database; /* created after start (NULL = none) */
+	bool tls; /* https only, with a self-signed certificate for 127.0.0.1 made by the
+		     openssl CLI at start: s->url is https://, s->ca the certificate */
 };
 
 /** One running (or stopped) server. */
@@ -33,6 +35,7 @@ struct srv {
 	char dir[64];
 	char url[64];
 	char log[96];
+	char ca[96]; /* PEM certificate to trust for s->url; "" over plain http */
 	char why[512];
 	struct srv_influx_opts iopts;
 };

@@ -1,9 +1,10 @@
 /* The writer thread end to end (src/out/writer.c with flush.c, spool.c, line.c, pool.c)
  * against real sinks started by the tests on free 127.0.0.1 ports: influxd (v1) and
  * victoria-metrics (v2), plus a canned loopback server for 429/Retry-After and
- * silence. Covers exact read-back, gzip on and off, 401/404/400/413, an outage with
- * the server killed and restarted, a writer SIGKILLed while spooling and a torn spool
- * tail, hostile strings, and stopping within the timeout. */
+ * silence. Covers exact read-back, gzip on and off, TLS (influxdb.ca_file, default
+ * verification, insecure_skip_verify), 401/404/400/413, backoff and Retry-After, an
+ * outage with the server killed and restarted, a writer SIGKILLed while spooling and a
+ * torn spool tail, hostile strings, and stopping within the timeout. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -486,6 +487,85 @@ Test(writer, v2_victoria_metrics_round_trip)
 	cr_assert_eq(
 	    srv_vm_export_count(&s, "{__name__=\"ping_success\",ip=\"10.2.0.7\"}", &got_sum), 1);
 	cr_assert_eq(got_sum, 1.0);
+	rig_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* influxd over https with a self-signed certificate for 127.0.0.1. */
+Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
+{
+	struct srv_influx_opts io = {.database = "rp", .tls = true};
+	struct srv s;
+	struct rig r;
+	struct rp_writer_stats ws;
+	char *log;
+	const uint32_t n = 2000;
+
+	init_base_ts();
+	start_influx(&s, &io);
+	cr_assert_eq(strncmp(s.url, "https://", 8), 0, "%s", s.url);
+
+	/* influxdb.ca_file = the server's certificate: verified, delivered. */
+	rig_v1(&r, s.url, "rp");
+	set_str(&r.conf.influxdb.ca_file, s.ca);
+	rig_start(&r);
+	push_both(&r, 18, 0, n);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.batches_failed, 0);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 18, n);
+	rig_fini(&r);
+
+	/* Default verification (the system's CAs): a TLS error, the points kept in the
+	 * spool and retried, never written to a server that was not verified. */
+	rig_v1(&r, s.url, "rp");
+	capture_log(&r);
+	rig_start(&r);
+	push_both(&r, 19, 0, n);
+	WAIT_UNTIL(st(&r).spool_points >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.spool_points, n);
+	cr_assert_eq(ws.points_written, 0);
+	cr_assert_eq(ws.sink_down, 1);
+	cr_assert_eq(ws.last_status, 0, "no HTTP answer over an unverified connection");
+	cr_assert_geq(ws.batches_failed, 1);
+	assert_nothing_dropped(&ws);
+	WAIT_UNTIL(st(&r).batches_retried >= 1, 5);
+	cr_assert_geq(st(&r).batches_retried, 1, "retried with backoff");
+	cr_assert_eq(st(&r).points_written, 0);
+	rig_stop(&r);
+	log = read_file(r.log);
+	cr_assert(strstr(log, "sink unavailable"), "log: %s", log);
+	cr_assert(strstr(log, "err=-71 "), "EPROTO for a TLS failure; log: %s", log);
+	cr_assert(strstr(log, "certificate"), "curl's reason names the certificate; log: %s", log);
+	free(log);
+	cr_assert_leq(influx_count(&s, "rp", 19), 0, "nothing of 10.19.x.x stored: %lld",
+		      (long long)influx_count(&s, "rp", 19));
+
+	/* The same spool with the certificate trusted: every kept point arrives. */
+	set_str(&r.conf.influxdb.ca_file, s.ca);
+	rig_start(&r);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.points_replayed, n);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 19, n);
+	rig_fini(&r);
+
+	/* influxdb.insecure_skip_verify: no verification at all, delivered. */
+	rig_v1(&r, s.url, "rp");
+	r.conf.influxdb.insecure_skip_verify = true;
+	rig_start(&r);
+	push_both(&r, 20, 0, n);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.batches_failed, 0);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 20, n);
 	rig_fini(&r);
 	srv_cleanup(&s);
 }
