@@ -1238,6 +1238,38 @@ Test(writer, backoff_doubles_within_jitter_bounds_and_honours_retry_after)
 	fake_http_stop(&fk);
 }
 
+/* No configuration key sets the cap on untrusted strings: the default tuning (what
+ * the daemon and `ping` use) cuts each at 1024 bytes. */
+Test(writer, default_tuning_caps_strings_at_1024_bytes)
+{
+	struct fake_http fk;
+	struct rig r;
+	struct rp_writer_tuning t;
+	char why[256] = "", *big = malloc(5001), line[1200];
+	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
+
+	rp_writer_tuning_init(&t);
+	cr_assert_eq(t.max_string, 1024);
+	memset(big, 'h', 5000);
+	big[5000] = '\0';
+	cr_assert_eq(fake_http_start(&fk, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+	rig_v1(&r, fk.url, "rp");
+	r.conf.influxdb.gzip = false;
+	cr_assert_eq(rp_writer_create(&r.w, &r.conf, r.rings, 2, NULL, why, sizeof(why)), 0, "%s",
+		     why);
+	cr_assert_eq(rp_writer_start(r.w), 0);
+	cr_assert_eq(rp_writer_point(r.w, RP_WRITER_DATA, "device_info", tags, 1, f, 1, 7), 0);
+	cr_assert_eq(rp_writer_commit(r.w), 0);
+	WAIT_UNTIL(st(&r).points_written >= 1, 10);
+	cr_assert_eq(st(&r).points_written, 1);
+	snprintf(line, sizeof(line), "device_info,ip=10.0.0.1 hostname=\"%.1024s\" 7\n", big);
+	cr_assert_eq(atomic_load(&fk.body_bytes), (long)strlen(line));
+	rig_fini(&r);
+	fake_http_stop(&fk);
+	free(big);
+}
+
 Test(writer, stop_spools_requests_the_sink_never_answers)
 {
 	struct fake_http fk;
