@@ -12,9 +12,24 @@
  * parses the HTTP requests, inflates gzip bodies and counts their lines: that is the
  * writer's own ceiling.
  *
- * Usage: bench_writer [POINTS]   (default 5000000 per case; the configuration defaults
- * otherwise, with flush_interval 100ms; BW_BATCH and BW_INFLIGHT override batch_size and
- * max_inflight for experiments) */
+ * Unpaced producers push faster than VictoriaMetrics takes points: the pool fills and
+ * most batches go through the disk spool, so those cases measure the spool as much as
+ * the sink. The vm_gzip_paced case paces the producers instead and searches for the
+ * highest rate VictoriaMetrics takes steadily: every point delivered, none spooled,
+ * the producers never more than 250 ms behind their schedule, the last point
+ * acknowledged within 1 s of its push. It reports that rate (steady_kpoints_per_s)
+ * with the CPU figures of that trial. Its series are registered by a warm-up trial
+ * first, as a running daemon's are: the unpaced cases pay for creating 30,000 series
+ * (10,000 devices, three fields) inside their measurement.
+ *
+ * Usage: bench_writer [POINTS]   (default 5000000 per unpaced case; the configuration
+ * defaults otherwise, with flush_interval 100ms). Environment, for experiments:
+ *   BW_BATCH, BW_INFLIGHT   influxdb.batch_size, influxdb.max_inflight
+ *   BW_VM_GOGC              GOGC in victoria-metrics' environment (Go's default: 100)
+ *   BW_CASES                cases to run, comma-separated (default: all of vm_gzip,
+ *                           vm_plain, null_gzip, null_plain, vm_gzip_paced)
+ *   BW_PACE_START           first rate the paced search tries, points/s (250000)
+ *   BW_PACE_SECS            seconds of data per paced trial (8) */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -45,6 +60,8 @@
 #define DEVICES 10000u /* series per metric; each gets one sample per second of data */
 #define RING_CAP (1u << 16)
 #define PUSH_BATCH 256u
+#define MAX_LAG_S 0.25 /* a paced producer further behind than this: not steady */
+#define MAX_TAIL_S 1.0 /* the sink acknowledging the last point later: not steady */
 
 struct vm {
 	pid_t pid;
@@ -58,6 +75,22 @@ struct producer {
 	uint64_t first, count, stride; /* points first, first + stride, ... */
 	uint64_t base_ns;
 	uint8_t net;
+	double rate;	/* points/s of this producer; 0 = as fast as the ring takes them */
+	double t0;	/* start of its schedule */
+	double max_lag; /* out: worst lateness of a push against the schedule, seconds */
+	double t_end;	/* out: when its last point was in the ring */
+};
+
+/* What one case measured. */
+struct result {
+	long long delivered;
+	double kpps;	   /* points / (time until the sink acknowledged the last one) */
+	double writer_cpu; /* CPU-s per 1M points */
+	double vm_cpu;	   /* CPU-s per 1M points; 0 for the null sink */
+	double max_lag;	   /* paced: worst producer lateness, seconds */
+	double tail;	   /* from the last point pushed to the last one acknowledged */
+	uint64_t spooled;
+	bool complete; /* every point written, none dropped */
 };
 
 static double now_s(void)
@@ -157,6 +190,10 @@ static int vm_start(struct vm *v)
 	snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%d", v->port);
 	v->pid = fork();
 	if (v->pid == 0) {
+		const char *gogc = getenv("BW_VM_GOGC");
+
+		if (gogc && *gogc)
+			setenv("GOGC", gogc, 1);
 		execv(bin, argv);
 		_exit(127);
 	}
@@ -439,10 +476,19 @@ static void *producer_main(void *arg)
 	uint64_t done = 0;
 
 	memset(batch, 0, sizeof(batch));
+	p->max_lag = 0;
 	while (done < p->count) {
 		uint32_t n =
 		    p->count - done < PUSH_BATCH ? (uint32_t)(p->count - done) : PUSH_BATCH;
 
+		if (p->rate > 0) {
+			double due = p->t0 + (double)done / p->rate, late = now_s() - due;
+
+			if (late < 0)
+				sleep_us((long)(-late * 1e6));
+			else if (late > p->max_lag)
+				p->max_lag = late;
+		}
 		for (uint32_t k = 0; k < n; k++) {
 			uint64_t i = p->first + (done + k) * p->stride;
 			uint32_t dev = (uint32_t)(i % DEVICES);
@@ -460,13 +506,18 @@ static void *producer_main(void *arg)
 			sleep_us(50);
 		done += n;
 	}
+	p->t_end = now_s();
 	return NULL;
 }
 
-/* One case: a fresh writer posting to `url`; vm (or ns) verifies the count. */
+/* One case: a fresh writer posting to `url`; vm (or ns) verifies the count. pace is
+ * the producers' total points/s (0 = unpaced). Prints one line; res (optional) gets
+ * the figures. 0 when every point was delivered. */
 static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool gzip,
-		    uint64_t points, uint8_t net)
+		    uint64_t points, uint8_t net, unsigned hours_back, double pace,
+		    struct result *res)
 {
+	struct result r = {0};
 	struct rp_spsc *rings[2];
 	struct rp_writer_tuning tune;
 	struct rp_writer_stats st;
@@ -480,8 +531,8 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 	long long delivered = -1;
 	int ret;
 
-	/* Hours back, one network per case so the counts stay apart. */
-	base_ns = ((uint64_t)time(NULL) - 4 * 3600) * 1000000000ull;
+	/* Hours back; a network or a 2-hour window per case keeps the counts apart. */
+	base_ns = ((uint64_t)time(NULL) - hours_back * 3600ull) * 1000000000ull;
 	rp_conf_init(&c);
 	free(c.influxdb.url);
 	c.influxdb.url = strdup(vm ? vm->url : ns->url);
@@ -519,8 +570,14 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 
 	t0 = now_s();
 	for (int i = 0; i < 2; i++) {
-		pr[i] = (struct producer){rings[i], (uint64_t)i, points / 2 + (i ? points % 2 : 0),
-					  2,	    base_ns,	 net};
+		pr[i] = (struct producer){.ring = rings[i],
+					  .first = (uint64_t)i,
+					  .count = points / 2 + (i ? points % 2 : 0),
+					  .stride = 2,
+					  .base_ns = base_ns,
+					  .net = net,
+					  .rate = pace / 2,
+					  .t0 = t0};
 		pthread_create(&th[i], NULL, producer_main, &pr[i]);
 	}
 	do {
@@ -548,12 +605,22 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 	} else {
 		delivered = (long long)(atomic_load(&ns->lines) - lines0);
 	}
+	r.delivered = delivered;
+	r.kpps = (double)points / (t1 - t0) / 1e3;
+	r.writer_cpu = (double)(st.cpu_ns - cpu0) / 1e9 / ((double)points / 1e6);
+	r.vm_cpu = vm ? (vm_cpu1 - vm_cpu0) / ((double)points / 1e6) : 0;
+	r.max_lag = pr[0].max_lag > pr[1].max_lag ? pr[0].max_lag : pr[1].max_lag;
+	r.tail = t1 - (pr[0].t_end > pr[1].t_end ? pr[0].t_end : pr[1].t_end);
+	r.spooled = st.points_spooled;
+	r.complete = st.points_written == points;
 	printf("bench=writer case=%s points=%llu delivered=%lld kpoints_per_s=%.0f "
 	       "writer_cpu_s_per_m=%.2f",
-	       name, (unsigned long long)points, delivered, (double)points / (t1 - t0) / 1e3,
-	       (double)(st.cpu_ns - cpu0) / 1e9 / ((double)points / 1e6));
+	       name, (unsigned long long)points, delivered, r.kpps, r.writer_cpu);
 	if (vm)
-		printf(" vm_cpu_s_per_m=%.2f", (vm_cpu1 - vm_cpu0) / ((double)points / 1e6));
+		printf(" vm_cpu_s_per_m=%.2f", r.vm_cpu);
+	if (pace > 0)
+		printf(" pace_kpoints_per_s=%.0f max_lag_ms=%.0f tail_ms=%.0f", pace / 1e3,
+		       r.max_lag * 1e3, r.tail * 1e3);
 	printf(" wire_bytes_per_point=%.1f spooled_points=%llu\n",
 	       (double)st.wire_bytes / (double)points, (unsigned long long)st.points_spooled);
 	if (st.points_written != points)
@@ -568,7 +635,103 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 		rp_spsc_destroy(rings[i]);
 	rp_conf_fini(&c);
 	nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (res)
+		*res = r;
 	return delivered == (long long)points ? 0 : -EIO;
+}
+
+/* Steady: all delivered, nothing spooled, producers on schedule, and the sink kept up
+ * (acknowledged the last point within MAX_TAIL_S of its push: flush_interval, a round
+ * trip and one batch's ingestion, no backlog). */
+static bool steady(const struct result *r, uint64_t points)
+{
+	return r->complete && r->delivered == (long long)points && r->spooled == 0 &&
+	       r->max_lag <= MAX_LAG_S && r->tail <= MAX_TAIL_S;
+}
+
+/* One paced trial of the search: BW_PACE_SECS seconds of data at `rate`, on network
+ * `net` in a 2-hour window of its own; VictoriaMetrics gets 2 s to settle after it. */
+static bool trial(struct vm *vm, const char *name, bool gzip, uint8_t net, unsigned *hours,
+		  double rate, double secs, struct result *r)
+{
+	uint64_t points = (uint64_t)(rate * secs) & ~1ull;
+
+	run_case(vm, NULL, name, gzip, points, net, *hours, rate, r);
+	*hours += 2;
+	sleep_us(2000000);
+	return steady(r, points);
+}
+
+/* The highest steady rate into VictoriaMetrics. A warm-up trial first registers the
+ * 10,000 devices' series, as a running daemon has them: the trials then measure
+ * ingestion, not series creation. From BW_PACE_START the rate goes up (or down) by 25%
+ * until the verdict changes, then three bisections. */
+static int pace_search(struct vm *vm, const char *name, bool gzip, uint8_t net)
+{
+	const char *e1 = getenv("BW_PACE_START"), *e2 = getenv("BW_PACE_SECS");
+	double rate = e1 ? atof(e1) : 250000, secs = e2 ? atof(e2) : 8, lo = 0, hi = 0;
+	struct result r, best = {0};
+	unsigned hours = 6;
+	char tname[64];
+	bool ok;
+
+	snprintf(tname, sizeof(tname), "%s_warmup", name);
+	trial(vm, tname, gzip, net, &hours, 100000, 2, &r);
+	snprintf(tname, sizeof(tname), "%s_trial", name);
+	ok = trial(vm, tname, gzip, net, &hours, rate, secs, &r);
+	if (ok) {
+		for (lo = rate, best = r; ok && rate < 4e6;) {
+			rate *= 1.25;
+			ok = trial(vm, tname, gzip, net, &hours, rate, secs, &r);
+			if (ok) {
+				lo = rate;
+				best = r;
+			}
+		}
+		hi = ok ? 0 : rate;
+	} else {
+		for (hi = rate; !ok && rate > 20000;) {
+			rate /= 1.25;
+			ok = trial(vm, tname, gzip, net, &hours, rate, secs, &r);
+			if (ok) {
+				lo = rate;
+				best = r;
+			} else {
+				hi = rate;
+			}
+		}
+	}
+	for (int k = 0; k < 3 && hi > 0 && lo > 0; k++) {
+		double mid = (lo + hi) / 2;
+
+		if (trial(vm, tname, gzip, net, &hours, mid, secs, &r)) {
+			lo = mid;
+			best = r;
+		} else {
+			hi = mid;
+		}
+	}
+	printf("bench=writer case=%s steady_kpoints_per_s=%.0f delivered_kpoints_per_s=%.0f "
+	       "writer_cpu_s_per_m=%.2f vm_cpu_s_per_m=%.2f first_unsteady_kpoints_per_s=%.0f "
+	       "spooled_points=%llu\n",
+	       name, lo / 1e3, best.kpps, best.writer_cpu, best.vm_cpu, hi / 1e3,
+	       (unsigned long long)best.spooled);
+	fflush(stdout);
+	return lo > 0 ? 0 : -EIO;
+}
+
+/* Whether BW_CASES (a comma-separated list; unset = every case) names `name`. */
+static bool want(const char *name)
+{
+	const char *list = getenv("BW_CASES"), *p;
+	size_t n = strlen(name);
+
+	if (!list || !*list)
+		return true;
+	for (p = list; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -580,20 +743,31 @@ int main(int argc, char **argv)
 
 	rp_log_setup(RP_LOG_TEXT, RP_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (vm_start(&v) < 0) {
+
+	if (want("vm_gzip") || want("vm_plain") || want("vm_gzip_paced")) {
+		if (vm_start(&v) < 0) {
+			vm_stop(&v);
+			return 1;
+		}
+		if (want("vm_gzip"))
+			ret |= run_case(&v, NULL, "vm_gzip", true, points, 1, 4, 0, NULL);
+		if (want("vm_plain"))
+			ret |= run_case(&v, NULL, "vm_plain", false, points, 2, 4, 0, NULL);
+		if (want("vm_gzip_paced"))
+			ret |= pace_search(&v, "vm_gzip_paced", true, 10);
 		vm_stop(&v);
-		return 1;
 	}
-	ret |= run_case(&v, NULL, "vm_gzip", true, points, 1);
-	ret |= run_case(&v, NULL, "vm_plain", false, points, 2);
-	vm_stop(&v);
-	if (null_start(&ns) < 0) {
-		fprintf(stderr, "bench_writer: cannot start the null sink\n");
-		return 1;
+	if (want("null_gzip") || want("null_plain")) {
+		if (null_start(&ns) < 0) {
+			fprintf(stderr, "bench_writer: cannot start the null sink\n");
+			return 1;
+		}
+		if (want("null_gzip"))
+			ret |= run_case(NULL, &ns, "null_gzip", true, points, 3, 4, 0, NULL);
+		if (want("null_plain"))
+			ret |= run_case(NULL, &ns, "null_plain", false, points, 4, 4, 0, NULL);
+		null_stop(&ns);
 	}
-	ret |= run_case(NULL, &ns, "null_gzip", true, points, 3);
-	ret |= run_case(NULL, &ns, "null_plain", false, points, 4);
-	null_stop(&ns);
 	curl_global_cleanup();
 	return ret ? 1 : 0;
 }

@@ -341,10 +341,18 @@ static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
 	h->late_sends = st.late_sends;
 	h->max_late_ns = st.max_late_ns;
 	h->points_written = ws.points_written;
-	h->points_dropped = ws.dropped_pool + ws.points_rejected + ws.dropped_spool_overflow +
-			    ws.dropped_spool_corrupt + ws.dropped_no_spool;
+	h->points_dropped_pool = ws.dropped_pool;
+	h->points_dropped_rejected = ws.points_rejected;
+	h->points_dropped_spool_overflow = ws.dropped_spool_overflow;
+	h->points_dropped_spool_corrupt = ws.dropped_spool_corrupt;
+	h->points_dropped_no_spool = ws.dropped_no_spool;
+	h->points_dropped = h->points_dropped_pool + h->points_dropped_rejected +
+			    h->points_dropped_spool_overflow + h->points_dropped_spool_corrupt +
+			    h->points_dropped_no_spool;
 	h->batches_ok = ws.batches_ok;
 	h->batches_failed = ws.batches_failed;
+	h->batches_retried = ws.batches_retried;
+	h->requests_inflight = ws.inflight;
 	h->spool_bytes = ws.spool_bytes;
 	h->spool_points = ws.spool_points;
 	h->sink_down = ws.sink_down != 0;
@@ -393,8 +401,27 @@ static void health_point(struct daemon *d, const struct rp_health_snapshot *h)
 	    {.key = "max_late_ms", .type = RP_FIELD_FLOAT, .v.f = (double)h->max_late_ns / 1e6},
 	    {.key = "points_written", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_written},
 	    {.key = "points_dropped", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_dropped},
+	    {.key = "points_dropped_pool",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->points_dropped_pool},
+	    {.key = "points_dropped_rejected",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->points_dropped_rejected},
+	    {.key = "points_dropped_spool_overflow",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->points_dropped_spool_overflow},
+	    {.key = "points_dropped_spool_corrupt",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->points_dropped_spool_corrupt},
+	    {.key = "points_dropped_no_spool",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->points_dropped_no_spool},
 	    {.key = "batches_ok", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_ok},
 	    {.key = "batches_failed", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_failed},
+	    {.key = "batches_retried", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_retried},
+	    {.key = "requests_inflight",
+	     .type = RP_FIELD_INT,
+	     .v.i = (int64_t)h->requests_inflight},
 	    {.key = "spool_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->spool_bytes},
 	    {.key = "sweep_probes", .type = RP_FIELD_INT, .v.i = (int64_t)h->sweep_probes},
 	    {.key = "rss_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->rss_bytes},

@@ -20,9 +20,9 @@
 
 #include "ringprobe/xalloc.h"
 
-/* Enough for /metrics with every field at its widest (about 6 KB); a snapshot that
- * does not fit answers 500 rather than a truncated body. */
-#define RESPONSE_MAX 8192
+/* Enough for /metrics with every field at its widest (about 7.6 KB), with room for
+ * more fields; a snapshot that does not fit answers 500 rather than a truncated body. */
+#define RESPONSE_MAX 16384
 /* Prometheus, a load balancer's checks and an operator's curl: a handful at once. */
 #define CONNECTION_LIMIT 16
 /* Seconds a connection may stay idle before it is closed, so a client that opens a

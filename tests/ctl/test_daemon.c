@@ -178,6 +178,22 @@ static double health(const struct rpd *r, const char *key)
 	return v;
 }
 
+/* The writer's drop reasons, as health_metrics fields and /health keys. */
+static const char *const drop_reasons[] = {
+    "points_dropped_pool",	    "points_dropped_rejected", "points_dropped_spool_overflow",
+    "points_dropped_spool_corrupt", "points_dropped_no_spool",
+};
+
+/* last(field) of health_metrics written at or after since_ns; -1 when there is none. */
+static int64_t last_health(struct srv *s, const char *field, uint64_t since_ns)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q), "SELECT last(%s) FROM health_metrics WHERE time >= %llu", field,
+		 (unsigned long long)since_ns);
+	return srv_influx_scalar(s, "rp", q);
+}
+
 /* Waits until /health's `key` == want; returns the last value seen. */
 static double wait_health(const struct rpd *r, const char *key, double want, double secs)
 {
@@ -287,6 +303,22 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 	cr_assert_eq(status, 200);
 	snprintf(prom, sizeof(prom), "%s/metrics.txt", r.dir);
 	write_file(prom, "%s", body);
+	for (size_t i = 0; i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "\nringprobe_%s_total 0\n", drop_reasons[i]);
+		cr_assert_not_null(strstr(body, m), "no %s in /metrics", m);
+		cr_assert_eq(health(&r, drop_reasons[i]), 0, "/health %s", drop_reasons[i]);
+	}
+	cr_assert_not_null(strstr(body, "\nringprobe_batches_retried_total 0\n"));
+	cr_assert_not_null(strstr(body, "\nringprobe_requests_inflight "));
+	cr_assert_eq(health(&r, "batches_retried"), 0);
+	{
+		/* Default influxdb.max_inflight is 4; -1 would mean the key is missing. */
+		double inflight = health(&r, "requests_inflight");
+
+		cr_assert(inflight >= 0 && inflight <= 4, "requests_inflight %.0f", inflight);
+	}
 	free(body);
 	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s.out 2>&1", prom, prom);
 	{
@@ -330,6 +362,12 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 	cr_assert_eq(n, 2000);
 	n = srv_influx_scalar(&s, "rp", "SELECT last(points_dropped) FROM health_metrics");
 	cr_assert_eq(n, 0);
+	/* Each drop reason and the retries are there, and exactly zero in a clean run. */
+	for (size_t i = 0; i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
+		cr_assert_eq(last_health(&s, drop_reasons[i], 0), 0, "%s", drop_reasons[i]);
+	cr_assert_eq(last_health(&s, "batches_retried", 0), 0);
+	n = last_health(&s, "requests_inflight", 0);
+	cr_assert(n >= 0 && n <= 4, "requests_inflight %lld", (long long)n);
 	free(pi);
 	rpd_fini(&r);
 	srv_cleanup(&s);
@@ -510,6 +548,12 @@ Test(daemon, sigterm_with_the_sink_down_spools_everything_and_replays_it, .timeo
 	rpd_start(&r1, NULL);
 	cr_assert_eq(wait_health(&r1, "devices", 126, 10), 126);
 	sleep(3);
+	/* The sink refuses connections: batches fail, nothing is dropped (all spooled). */
+	cr_assert_gt(health(&r1, "batches_failed"), 0);
+	for (size_t i = 0; i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
+		cr_assert_eq(health(&r1, drop_reasons[i]), 0, "/health %s", drop_reasons[i]);
+	cr_assert_geq(health(&r1, "requests_inflight"), 0);
+	cr_assert_leq(health(&r1, "requests_inflight"), 1, "one probe at a time while down");
 	kill(r1.pid, SIGTERM);
 	cr_assert_eq(rpd_wait(&r1, 15), 0);
 	spooled = stopped_field(&r1, "spooled_points");
@@ -527,6 +571,10 @@ Test(daemon, sigterm_with_the_sink_down_spools_everything_and_replays_it, .timeo
 	rpd_start(&r2, "--run-for", "3s", NULL);
 	cr_assert_eq(rpd_wait(&r2, 30), 0);
 	cr_assert_eq(stopped_field(&r2, "spooled_points"), 0);
+	/* The replayed spool is resent data: the second run's health says so. */
+	cr_assert_gt(last_health(&s, "batches_retried", t2), 0);
+	for (size_t i = 0; i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
+		cr_assert_eq(last_health(&s, drop_reasons[i], t2), 0, "%s", drop_reasons[i]);
 	pings = srv_influx_scalar(&s, "rp",
 				  "SELECT count(success) FROM ping WHERE ip =~ /^127\\.6\\.0\\./");
 	snprintf(q, sizeof(q), "SELECT count(devices) FROM health_metrics WHERE time < %llu",

@@ -28,7 +28,9 @@ static const char json_keys[] =
     "rate_limit_pps,needed_pps,devices,active,suspended,discovered,evicted,pruned,sweeps,"
     "sweep_probes,config_reloads,config_reload_errors,probes_sent,replies,timeouts,"
     "late_replies,invalid_replies,send_errors,ring_drops,late_sends,max_late_ns,"
-    "points_written,points_dropped,batches_ok,batches_failed,spool_bytes,spool_points,"
+    "points_written,points_dropped,points_dropped_pool,points_dropped_rejected,"
+    "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
+    "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "sink_down";
 
 /* Every metric family /metrics must carry, with its type. */
@@ -66,8 +68,15 @@ static const struct {
     {"ringprobe_max_late_seconds", "gauge"},
     {"ringprobe_points_written_total", "counter"},
     {"ringprobe_points_dropped_total", "counter"},
+    {"ringprobe_points_dropped_pool_total", "counter"},
+    {"ringprobe_points_dropped_rejected_total", "counter"},
+    {"ringprobe_points_dropped_spool_overflow_total", "counter"},
+    {"ringprobe_points_dropped_spool_corrupt_total", "counter"},
+    {"ringprobe_points_dropped_no_spool_total", "counter"},
     {"ringprobe_batches_ok_total", "counter"},
     {"ringprobe_batches_failed_total", "counter"},
+    {"ringprobe_batches_retried_total", "counter"},
+    {"ringprobe_requests_inflight", "gauge"},
     {"ringprobe_spool_bytes", "gauge"},
     {"ringprobe_spool_points", "gauge"},
     {"ringprobe_sink_down", "gauge"},
@@ -109,6 +118,8 @@ static struct rp_health_snapshot healthy(void)
 	    .points_dropped = 0,
 	    .batches_ok = 720,
 	    .batches_failed = 1,
+	    .batches_retried = 3,
+	    .requests_inflight = 2,
 	    .spool_bytes = 0,
 	    .spool_points = 0,
 	    .sink_down = false,
@@ -125,7 +136,13 @@ static struct rp_health_snapshot degraded(void)
 	s.sink_down = true;
 	s.spool_bytes = 4096;
 	s.spool_points = 50;
+	/* 7 = 1 + 2 + 3 + 0 + 1, each reason its own value. */
 	s.points_dropped = 7;
+	s.points_dropped_pool = 1;
+	s.points_dropped_rejected = 2;
+	s.points_dropped_spool_overflow = 3;
+	s.points_dropped_spool_corrupt = 0;
+	s.points_dropped_no_spool = 1;
 	return s;
 }
 
@@ -303,6 +320,9 @@ Test(health, json_carries_every_field)
 	assert_has(out, "\nprobes_sent=360000\n");
 	assert_has(out, "\nmax_late_ns=12500000\n");
 	assert_has(out, "\nbatches_failed=1\n");
+	assert_has(out, "\nbatches_retried=3\n");
+	assert_has(out, "\nrequests_inflight=2\n");
+	assert_has(out, "\npoints_dropped_pool=0\n");
 	assert_has(out, "\nsink_down=false\n");
 }
 
@@ -317,6 +337,12 @@ Test(health, json_lists_reasons_in_bit_order)
 	assert_has(out, "\nstatus=\"degraded\"\n");
 	assert_has(out, "\nreasons=[\"sink_failing\", \"ring_drops\", \"points_dropped\"]\n");
 	assert_has(out, "\nsink_down=true\n");
+	assert_has(out, "\npoints_dropped=7\n");
+	assert_has(out, "\npoints_dropped_pool=1\n");
+	assert_has(out, "\npoints_dropped_rejected=2\n");
+	assert_has(out, "\npoints_dropped_spool_overflow=3\n");
+	assert_has(out, "\npoints_dropped_spool_corrupt=0\n");
+	assert_has(out, "\npoints_dropped_no_spool=1\n");
 }
 
 Test(health, widest_snapshot_renders_valid_json_and_metrics)
@@ -366,6 +392,13 @@ Test(health, metrics_have_help_type_and_values)
 	assert_has(buf, "\nringprobe_probes_sent_total 360000\n");
 	assert_has(buf, "\nringprobe_max_late_seconds 0.012500000\n");
 	assert_has(buf, "\nringprobe_points_dropped_total 7\n");
+	assert_has(buf, "\nringprobe_points_dropped_pool_total 1\n");
+	assert_has(buf, "\nringprobe_points_dropped_rejected_total 2\n");
+	assert_has(buf, "\nringprobe_points_dropped_spool_overflow_total 3\n");
+	assert_has(buf, "\nringprobe_points_dropped_spool_corrupt_total 0\n");
+	assert_has(buf, "\nringprobe_points_dropped_no_spool_total 1\n");
+	assert_has(buf, "\nringprobe_batches_retried_total 3\n");
+	assert_has(buf, "\nringprobe_requests_inflight 2\n");
 	assert_has(buf, "\nringprobe_spool_bytes 4096\n");
 	assert_has(buf, "\nringprobe_sink_down 1\n");
 	assert_has(buf, "\nringprobe_degraded{reason=\"sink_failing\"} 1\n");

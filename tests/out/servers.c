@@ -103,8 +103,9 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int srv_http(const char *method, const char *url, const char *data, size_t len, const char *userpw,
-	     char **body, long *status)
+/* srv_http() trusting the PEM certificate `ca` (NULL: the system's CAs). */
+static int http_ca(const char *method, const char *url, const char *data, size_t len,
+		   const char *userpw, const char *ca, char **body, long *status)
 {
 	struct membuf m = {calloc(1, 1), 0};
 	CURL *e = curl_easy_init();
@@ -123,6 +124,8 @@ int srv_http(const char *method, const char *url, const char *data, size_t len, 
 	}
 	if (method)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (ca && *ca)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca);
 	if (userpw) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERPWD, userpw);
@@ -142,6 +145,12 @@ int srv_http(const char *method, const char *url, const char *data, size_t len, 
 	else
 		free(m.p);
 	return 0;
+}
+
+int srv_http(const char *method, const char *url, const char *data, size_t len, const char *userpw,
+	     char **body, long *status)
+{
+	return http_ca(method, url, data, len, userpw, NULL, body, status);
 }
 
 static pid_t spawn(const char *bin, char *const argv[], const char *log)
@@ -178,7 +187,7 @@ static int wait_ready(struct srv *s, const char *path)
 	while (srv_now() < until) {
 		long code = 0;
 
-		if (srv_http(NULL, url, NULL, 0, NULL, NULL, &code) == 0 && code >= 200 &&
+		if (http_ca(NULL, url, NULL, 0, NULL, s->ca, NULL, &code) == 0 && code >= 200 &&
 		    code < 300)
 			return 0;
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
@@ -253,6 +262,48 @@ static int influx_spawn(struct srv *s)
 	return wait_ready(s, "/ping");
 }
 
+/* A self-signed certificate (and its key) for 127.0.0.1 in s->dir, made by the
+ * openssl CLI (package openssl): s->ca names it. */
+static int make_cert(struct srv *s)
+{
+	char bin[512], key[96], subj[] = "/CN=127.0.0.1", san[] = "subjectAltName=IP:127.0.0.1";
+	char *argv[] = {"openssl",
+			"req",
+			"-x509",
+			"-newkey",
+			"ec",
+			"-pkeyopt",
+			"ec_paramgen_curve:prime256v1",
+			"-nodes",
+			"-days",
+			"2",
+			"-subj",
+			subj,
+			"-addext",
+			san,
+			"-keyout",
+			key,
+			"-out",
+			s->ca,
+			NULL};
+	pid_t pid;
+	int status;
+
+	if (!find_bin("openssl", "RP_TEST_OPENSSL", bin, sizeof(bin)))
+		return fail(s, -ENOENT,
+			    "openssl not found (PATH, or $RP_TEST_OPENSSL): install the openssl "
+			    "package; the TLS tests make their certificate with it");
+	snprintf(s->ca, sizeof(s->ca), "%s/cert.pem", s->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", s->dir);
+	pid = spawn(bin, argv, s->log);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		s->ca[0] = '\0';
+		return fail(s, -EIO, "openssl req failed; see %s", s->log);
+	}
+	return 0;
+}
+
 int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 {
 	char path[128];
@@ -268,7 +319,13 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 		return ret;
 	s->port = srv_free_port();
 	s->port2 = srv_free_port();
-	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	if (s->iopts.tls) {
+		ret = make_cert(s);
+		if (ret)
+			return ret;
+	}
+	snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", s->iopts.tls ? "https" : "http",
+		 s->port);
 	snprintf(path, sizeof(path), "%s/influxdb.conf", s->dir);
 	f = fopen(path, "w");
 	if (!f)
@@ -289,6 +346,11 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 		s->port2, s->dir, s->dir, s->dir, s->port, s->iopts.auth ? "true" : "false");
 	if (s->iopts.max_body_size)
 		fprintf(f, "  max-body-size = %ld\n", s->iopts.max_body_size);
+	if (s->iopts.tls)
+		fprintf(f,
+			"  https-enabled = true\n  https-certificate = \"%s/cert.pem\"\n"
+			"  https-private-key = \"%s/key.pem\"\n",
+			s->dir, s->dir);
 	fclose(f);
 	ret = influx_spawn(s);
 	if (ret)
@@ -416,8 +478,8 @@ char *srv_influx_query(struct srv *s, const char *db, const char *q)
 	curl_free(eq);
 	curl_free(edb);
 	snprintf(url, sizeof(url), "%s/query", s->url);
-	ret = srv_http("POST", url, form, strlen(form),
-		       s->iopts.auth && s->pid ? "admin:adminpw" : NULL, &body, &status);
+	ret = http_ca("POST", url, form, strlen(form),
+		      s->iopts.auth && s->pid ? "admin:adminpw" : NULL, s->ca, &body, &status);
 	free(form);
 	return ret == 0 ? body : NULL;
 }
@@ -750,6 +812,18 @@ static void *fake_main(void *arg)
 				const char *resp = atomic_load(&f->response);
 				const char *hdr_end = memmem(c[i].buf, len, "\r\n\r\n", 4);
 
+				int seen = atomic_load(&f->requests);
+
+				if (seen < FAKE_LOG) {
+					size_t h = (size_t)(hdr_end - c[i].buf);
+
+					if (h >= FAKE_HEAD_MAX)
+						h = FAKE_HEAD_MAX - 1;
+					memcpy(f->head[seen], c[i].buf, h);
+					f->head[seen][h] = '\0';
+					f->at[seen] = srv_now();
+				}
+				/* seq_cst: publishes head[seen] and at[seen] to the readers. */
 				atomic_fetch_add(&f->requests, 1);
 				atomic_fetch_add(&f->body_bytes,
 						 (long)(len - (size_t)(hdr_end + 4 - c[i].buf)));
@@ -807,4 +881,31 @@ void fake_http_stop(struct fake_http *f)
 	atomic_store(&f->stop, 1);
 	pthread_join(f->thread, NULL);
 	close(f->fd);
+}
+
+bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	const char *p;
+
+	if (i < 0 || i >= FAKE_LOG || i >= atomic_load((atomic_int *)&f->requests))
+		return false;
+	for (p = strstr(f->head[i], "\r\n"); p; p = strstr(p, "\r\n")) {
+		const char *v, *end;
+		size_t n;
+
+		p += 2;
+		if (strncasecmp(p, name, nlen) != 0 || p[nlen] != ':')
+			continue;
+		for (v = p + nlen + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		end = strstr(v, "\r\n");
+		n = end ? (size_t)(end - v) : strlen(v);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
 }

@@ -22,6 +22,8 @@ struct srv_influx_opts {
 	bool auth;	      /* auth-enabled, with user "admin"/"adminpw" created first */
 	long max_body_size;   /* [http] max-body-size, 0 = influxd's default */
 	const char *database; /* created after start (NULL = none) */
+	bool tls; /* https only, with a self-signed certificate for 127.0.0.1 made by the
+		     openssl CLI at start: s->url is https://, s->ca the certificate */
 };
 
 /** One running (or stopped) server. */
@@ -33,6 +35,7 @@ struct srv {
 	char dir[64];
 	char url[64];
 	char log[96];
+	char ca[96]; /* PEM certificate to trust for s->url; "" over plain http */
 	char why[512];
 	struct srv_influx_opts iopts;
 };
@@ -79,9 +82,15 @@ int64_t srv_vm_export_count(struct srv *s, const char *match, double *sum);
 /** VictoriaMetrics: sum(count_over_time(metric[window])) at `at_s`; -1 on error. */
 int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *window, int64_t at_s);
 
+#define FAKE_LOG 64	   /* requests whose arrival and headers are kept */
+#define FAKE_HEAD_MAX 2048 /* bytes of each one's request line and headers kept */
+
 /** A canned HTTP server on 127.0.0.1 (a thread of the test): answers every request
  *  with `response` (a full HTTP/1.1 response), or never when it is NULL. Keeps
- *  connections open, up to 16 at once. */
+ *  connections open, up to 16 at once. For the first FAKE_LOG requests it keeps when
+ *  each was complete and its request line and headers (NUL-terminated, CRLFs kept),
+ *  written before `requests` counts it: entries below atomic_load(&requests) are
+ *  complete. */
 struct fake_http {
 	int fd;
 	int port;
@@ -91,6 +100,8 @@ struct fake_http {
 	atomic_int requests;	/* complete requests seen */
 	atomic_long body_bytes; /* their bodies, summed */
 	atomic_int stop;
+	double at[FAKE_LOG];		    /* srv_now() when request i was complete */
+	char head[FAKE_LOG][FAKE_HEAD_MAX]; /* its request line and headers */
 };
 /** Starts the server thread. 0 or -errno. */
 int fake_http_start(struct fake_http *f, const char *response);
@@ -98,6 +109,9 @@ int fake_http_start(struct fake_http *f, const char *response);
 void fake_http_set(struct fake_http *f, const char *response);
 /** Stops the thread and closes every socket. */
 void fake_http_stop(struct fake_http *f);
+/** The value of header `name` (case-insensitive) in request i's kept headers, copied
+ *  into out; false when the request has no such header. */
+bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap);
 
 /** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
 double srv_now(void);

@@ -317,6 +317,77 @@ Test(flush, retry_after_and_server_errors_are_reported)
 	fake_http_stop(&fk);
 }
 
+/* Request i's headers on the fake server, for assertion messages. */
+static const char *head_of(const struct fake_http *fk, int i)
+{
+	return i < atomic_load((atomic_int *)&fk->requests) && i < FAKE_LOG ? fk->head[i] : "";
+}
+
+Test(flush, auth_headers_on_the_wire_and_no_token_on_v1)
+{
+	struct fake_http fk;
+	struct rp_conf c;
+	struct rp_flush *f;
+	struct outcome o = {0};
+	char v[256];
+
+	cr_assert_eq(fake_http_start(&fk, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+
+	/* v2: the token as "Authorization: Token <t>", on the data and the health URL. */
+	rp_conf_init(&c);
+	set_str(&c.influxdb.url, fk.url);
+	set_str(&c.influxdb.org, "o");
+	set_str(&c.influxdb.bucket, "b");
+	set_str(&c.influxdb.token, "tok-S3cr3t==");
+	c.influxdb.timeout = 10 * RP_NSEC_PER_SEC;
+	f = make_flush(&c);
+	cr_assert_not(rp_flush_is_v1(f));
+	send_wait(f, RP_FLUSH_DATA, "m v=1i 1\n", &o);
+	send_wait(f, RP_FLUSH_HEALTH, "m v=1i 1\n", &o);
+	for (int i = 0; i < 2; i++) {
+		cr_assert(fake_http_header(&fk, i, "Authorization", v, sizeof(v)), "%s",
+			  head_of(&fk, i));
+		cr_assert_str_eq(v, "Token tok-S3cr3t==");
+		cr_assert_eq(strncmp(head_of(&fk, i), "POST /api/v2/write?", 19), 0, "%s",
+			     head_of(&fk, i));
+	}
+	rp_flush_destroy(f);
+	rp_conf_fini(&c);
+
+	/* v1 with a username: basic auth; the token, though set, never leaves. */
+	conf_v1(&c, fk.url, "t", false);
+	c.influxdb.api = RP_INFLUX_V1;
+	set_str(&c.influxdb.username, "writer");
+	set_str(&c.influxdb.password, "pw:with colon");
+	set_str(&c.influxdb.token, "tok-S3cr3t==");
+	f = make_flush(&c);
+	send_wait(f, RP_FLUSH_DATA, "m v=1i 1\n", &o);
+	cr_assert(fake_http_header(&fk, 2, "Authorization", v, sizeof(v)), "%s", head_of(&fk, 2));
+	/* base64("writer:pw:with colon") */
+	cr_assert_str_eq(v, "Basic d3JpdGVyOnB3OndpdGggY29sb24=");
+	cr_assert_eq(strncmp(head_of(&fk, 2), "POST /write?db=t", 16), 0, "%s", head_of(&fk, 2));
+	cr_assert_null(strstr(head_of(&fk, 2), "S3cr3t"), "token sent on v1:\n%s", head_of(&fk, 2));
+	cr_assert_null(strstr(head_of(&fk, 2), "Token"), "%s", head_of(&fk, 2));
+	rp_flush_destroy(f);
+	rp_conf_fini(&c);
+
+	/* v1 without a username: no Authorization header at all, still no token. */
+	conf_v1(&c, fk.url, "t", false);
+	set_str(&c.influxdb.token, "tok-S3cr3t==");
+	f = make_flush(&c);
+	cr_assert(rp_flush_is_v1(f), "influxdb.database set: auto picks v1");
+	send_wait(f, RP_FLUSH_DATA, "m v=1i 1\n", &o);
+	cr_assert_not(fake_http_header(&fk, 3, "Authorization", v, sizeof(v)), "%s",
+		      head_of(&fk, 3));
+	cr_assert_null(strstr(head_of(&fk, 3), "S3cr3t"), "token sent on v1:\n%s", head_of(&fk, 3));
+	cr_assert_eq(atomic_load(&fk.requests), 4);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(o.d[i].verdict, RP_FLUSH_OK);
+	rp_flush_destroy(f);
+	rp_conf_fini(&c);
+	fake_http_stop(&fk);
+}
+
 Test(flush, max_inflight_bounds_requests_and_abort_reports_them)
 {
 	struct fake_http fk;

@@ -1,9 +1,10 @@
 /* The writer thread end to end (src/out/writer.c with flush.c, spool.c, line.c, pool.c)
  * against real sinks started by the tests on free 127.0.0.1 ports: influxd (v1) and
  * victoria-metrics (v2), plus a canned loopback server for 429/Retry-After and
- * silence. Covers exact read-back, gzip on and off, 401/404/400/413, an outage with
- * the server killed and restarted, a writer SIGKILLed while spooling and a torn spool
- * tail, hostile strings, and stopping within the timeout. */
+ * silence. Covers exact read-back, gzip on and off, TLS (influxdb.ca_file, default
+ * verification, insecure_skip_verify), 401/404/400/413, backoff and Retry-After, an
+ * outage with the server killed and restarted, a writer SIGKILLed while spooling and a
+ * torn spool tail, hostile strings, and stopping within the timeout. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -486,6 +487,85 @@ Test(writer, v2_victoria_metrics_round_trip)
 	cr_assert_eq(
 	    srv_vm_export_count(&s, "{__name__=\"ping_success\",ip=\"10.2.0.7\"}", &got_sum), 1);
 	cr_assert_eq(got_sum, 1.0);
+	rig_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* influxd over https with a self-signed certificate for 127.0.0.1. */
+Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
+{
+	struct srv_influx_opts io = {.database = "rp", .tls = true};
+	struct srv s;
+	struct rig r;
+	struct rp_writer_stats ws;
+	char *log;
+	const uint32_t n = 2000;
+
+	init_base_ts();
+	start_influx(&s, &io);
+	cr_assert_eq(strncmp(s.url, "https://", 8), 0, "%s", s.url);
+
+	/* influxdb.ca_file = the server's certificate: verified, delivered. */
+	rig_v1(&r, s.url, "rp");
+	set_str(&r.conf.influxdb.ca_file, s.ca);
+	rig_start(&r);
+	push_both(&r, 18, 0, n);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.batches_failed, 0);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 18, n);
+	rig_fini(&r);
+
+	/* Default verification (the system's CAs): a TLS error, the points kept in the
+	 * spool and retried, never written to a server that was not verified. */
+	rig_v1(&r, s.url, "rp");
+	capture_log(&r);
+	rig_start(&r);
+	push_both(&r, 19, 0, n);
+	WAIT_UNTIL(st(&r).spool_points >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.spool_points, n);
+	cr_assert_eq(ws.points_written, 0);
+	cr_assert_eq(ws.sink_down, 1);
+	cr_assert_eq(ws.last_status, 0, "no HTTP answer over an unverified connection");
+	cr_assert_geq(ws.batches_failed, 1);
+	assert_nothing_dropped(&ws);
+	WAIT_UNTIL(st(&r).batches_retried >= 1, 5);
+	cr_assert_geq(st(&r).batches_retried, 1, "retried with backoff");
+	cr_assert_eq(st(&r).points_written, 0);
+	rig_stop(&r);
+	log = read_file(r.log);
+	cr_assert(strstr(log, "sink unavailable"), "log: %s", log);
+	cr_assert(strstr(log, "err=-71 "), "EPROTO for a TLS failure; log: %s", log);
+	cr_assert(strstr(log, "certificate"), "curl's reason names the certificate; log: %s", log);
+	free(log);
+	cr_assert_leq(influx_count(&s, "rp", 19), 0, "nothing of 10.19.x.x stored: %lld",
+		      (long long)influx_count(&s, "rp", 19));
+
+	/* The same spool with the certificate trusted: every kept point arrives. */
+	set_str(&r.conf.influxdb.ca_file, s.ca);
+	rig_start(&r);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.points_replayed, n);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 19, n);
+	rig_fini(&r);
+
+	/* influxdb.insecure_skip_verify: no verification at all, delivered. */
+	rig_v1(&r, s.url, "rp");
+	r.conf.influxdb.insecure_skip_verify = true;
+	rig_start(&r);
+	push_both(&r, 20, 0, n);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.batches_failed, 0);
+	assert_nothing_dropped(&ws);
+	verify_influx(&s, "rp", 20, n);
 	rig_fini(&r);
 	srv_cleanup(&s);
 }
@@ -1080,6 +1160,114 @@ Test(writer, retry_after_is_honoured_then_data_delivered)
 		     (unsigned long long)st(&r).points_spooled);
 	rig_fini(&r);
 	fake_http_stop(&fk);
+}
+
+/* Gap between the fake server's requests i-1 and i, in seconds. */
+static double gap(const struct fake_http *fk, int i)
+{
+	return fk->at[i] - fk->at[i - 1];
+}
+
+/* The sink answers 503: each wait is drawn from [b/2, b] with b doubling from
+ * backoff_min to backoff_max; a Retry-After longer than that wait replaces it, capped
+ * at retry_after_max. Request times are taken by the server; `slack` covers the answer's
+ * round trip and the writer thread's wake-up on a loaded machine. */
+Test(writer, backoff_doubles_within_jitter_bounds_and_honours_retry_after)
+{
+	static const char *busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+	static const char *ra2 = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\n"
+				 "Content-Length: 0\r\n\r\n";
+	static const char *ra100 = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 100\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	const double slack = 0.15;
+	const double b[] = {0, 0.2, 0.4, 0.8, 1.6, 1.6}; /* b for gap i */
+	struct fake_http fk;
+	struct rig r;
+	struct rp_writer_tuning t;
+	struct rp_writer_stats ws;
+
+	init_base_ts();
+	cr_assert_eq(fake_http_start(&fk, busy), 0);
+	rig_v1(&r, fk.url, "rp");
+	r.conf.influxdb.max_inflight = 1; /* one request at a time: gaps are waits */
+	fast_tuning(&t);
+	t.backoff_min_ns = 200 * RP_NSEC_PER_MSEC;
+	t.backoff_max_ns = 1600 * RP_NSEC_PER_MSEC;
+	t.retry_after_max_ns = 2500 * RP_NSEC_PER_MSEC;
+	t.slow_retry_ns = 30 * RP_NSEC_PER_SEC;
+	rig_start_tuned(&r, &t);
+	push_range(r.rings[0], 17, 0, 100);
+
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 6, 15);
+	cr_assert_geq(atomic_load(&fk.requests), 6);
+	/* Switch before request 6 arrives (request 5's answer is already chosen). */
+	fake_http_set(&fk, ra2);
+	for (int i = 1; i < 6; i++)
+		cr_assert(gap(&fk, i) >= b[i] / 2 && gap(&fk, i) <= b[i] + slack,
+			  "gap %d: %.3f s, want [%.3f, %.3f]", i, gap(&fk, i), b[i] / 2,
+			  b[i] + slack);
+	/* The waits grow: the jitter ranges of gaps 1 and 3 do not overlap. */
+	cr_assert_gt(gap(&fk, 3), gap(&fk, 1));
+	cr_assert_eq(st(&r).sink_down, 1);
+	cr_assert_eq(st(&r).batches_failed, 6);
+	cr_assert_eq(st(&r).batches_retried, 5, "every request after the first resends");
+
+	/* Request 6 is told Retry-After: 2, longer than the wait (at most 1.6 s). */
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 7, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 7);
+	fake_http_set(&fk, ra100);
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 8, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 8);
+	fake_http_set(&fk, "HTTP/1.1 204 No Content\r\n\r\n");
+	cr_assert(gap(&fk, 7) >= 2.0 && gap(&fk, 7) <= 2.0 + slack, "Retry-After 2: gap %.3f s",
+		  gap(&fk, 7));
+	/* Request 7 is told Retry-After: 100, capped at retry_after_max (2.5 s). */
+	WAIT_UNTIL(atomic_load(&fk.requests) >= 9, 5);
+	cr_assert_geq(atomic_load(&fk.requests), 9);
+	cr_assert(gap(&fk, 8) >= 2.5 && gap(&fk, 8) <= 2.5 + slack,
+		  "Retry-After 100 capped at 2.5 s: gap %.3f s", gap(&fk, 8));
+
+	WAIT_UNTIL(st(&r).points_written >= 100 && st(&r).spool_points == 0, 10);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, 100);
+	cr_assert_eq(ws.sink_down, 0);
+	cr_assert_eq(ws.batches_ok, 1);
+	cr_assert_eq(ws.batches_failed, 8);
+	assert_nothing_dropped(&ws);
+	rig_fini(&r);
+	fake_http_stop(&fk);
+}
+
+/* No configuration key sets the cap on untrusted strings: the default tuning (what
+ * the daemon and `ping` use) cuts each at 1024 bytes. */
+Test(writer, default_tuning_caps_strings_at_1024_bytes)
+{
+	struct fake_http fk;
+	struct rig r;
+	struct rp_writer_tuning t;
+	char why[256] = "", *big = malloc(5001), line[1200];
+	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
+
+	rp_writer_tuning_init(&t);
+	cr_assert_eq(t.max_string, 1024);
+	memset(big, 'h', 5000);
+	big[5000] = '\0';
+	cr_assert_eq(fake_http_start(&fk, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+	rig_v1(&r, fk.url, "rp");
+	r.conf.influxdb.gzip = false;
+	cr_assert_eq(rp_writer_create(&r.w, &r.conf, r.rings, 2, NULL, why, sizeof(why)), 0, "%s",
+		     why);
+	cr_assert_eq(rp_writer_start(r.w), 0);
+	cr_assert_eq(rp_writer_point(r.w, RP_WRITER_DATA, "device_info", tags, 1, f, 1, 7), 0);
+	cr_assert_eq(rp_writer_commit(r.w), 0);
+	WAIT_UNTIL(st(&r).points_written >= 1, 10);
+	cr_assert_eq(st(&r).points_written, 1);
+	snprintf(line, sizeof(line), "device_info,ip=10.0.0.1 hostname=\"%.1024s\" 7\n", big);
+	cr_assert_eq(atomic_load(&fk.body_bytes), (long)strlen(line));
+	rig_fini(&r);
+	fake_http_stop(&fk);
+	free(big);
 }
 
 Test(writer, stop_spools_requests_the_sink_never_answers)
