@@ -145,20 +145,120 @@ Test(conf, defaults_are_documented_values)
 	cr_assert_null(conf.influxdb.url);
 }
 
-/* docs/examples/config.yml must stay complete: it sets every key but the ignored ones. */
+/* One key line of docs/examples/config.yml, as a reader of the file sees it. */
+struct example_key {
+	const struct rp_conf_key *key; /* the table's key this line sets (or shows) */
+	unsigned line;
+	bool commented; /* "# key: value": shown, not set */
+	bool explained; /* a comment line right above it, or " # ..." beside it */
+};
+
+/* Finds the table's keys in a YAML text by indentation: "key:" with no value opens a
+ * section, "# key: value" is a commented-out key when its path is in the table (other
+ * comment lines are prose). Returns how many key lines were found. */
+static size_t scan_example(const char *text, struct example_key *out, size_t cap)
+{
+	struct {
+		size_t col;
+		char name[64];
+	} stack[8];
+	size_t depth = 0, n = 0;
+	unsigned line = 0;
+	bool prev_comment = false;
+
+	for (const char *l = text; *l; l = *l ? l + 1 : l) {
+		size_t col = strspn(l, " ");
+		const char *p = l + col, *end = l + strcspn(l, "\n");
+		bool commented = *p == '#';
+		size_t klen;
+		char path[sizeof(stack) + 64] = "";
+		const struct rp_conf_key *k;
+
+		line++;
+		l = end;
+		if (commented)
+			p += 1 + (p[1] == ' ');
+		klen = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (klen == 0 || klen >= sizeof(stack[0].name) || p[klen] != ':' ||
+		    (p + klen + 1 < end && p[klen + 1] != ' ')) {
+			prev_comment = commented;
+			continue;
+		}
+		if (!commented) {
+			while (depth && stack[depth - 1].col >= col)
+				depth--;
+		}
+		for (size_t i = 0; i < depth && stack[i].col < col; i++) {
+			strcat(path, stack[i].name);
+			strcat(path, ".");
+		}
+		strncat(path, p, klen);
+		k = rp_conf_key_find(path);
+		if (!commented && strspn(p + klen + 1, " ") == (size_t)(end - (p + klen + 1)) &&
+		    depth < sizeof(stack) / sizeof(stack[0])) {
+			stack[depth].col = col;
+			memcpy(stack[depth].name, p, klen);
+			stack[depth].name[klen] = '\0';
+			depth++;
+		}
+		if (commented && !k) { /* prose that looks like "word: ..." */
+			prev_comment = true;
+			continue;
+		}
+		if (k && n < cap) {
+			const char *hash = memchr(p, '#', (size_t)(end - p));
+
+			out[n].key = k;
+			out[n].line = line;
+			out[n].commented = commented;
+			out[n].explained = prev_comment || (!commented && hash && hash[-1] == ' ');
+			n++;
+		}
+		prev_comment = false;
+	}
+	return n;
+}
+
+#define EXAMPLE "docs/examples/config.yml"
+
+/* docs/examples/config.yml must stay complete: it sets every key (the ignored netscan
+ * keys are shown commented out, since setting one gives a notice), each with a comment
+ * above or beside it, and it is a valid configuration for `run`. */
 Test(conf, example_config_sets_every_key_and_is_valid)
 {
-	cr_assert_eq(rp_conf_load_file(&conf, RP_SOURCE_ROOT "/docs/examples/config.yml", &diags),
-		     0);
+	static char text[1 << 16];
+	struct example_key found[256];
+	FILE *f = fopen(RP_SOURCE_ROOT "/" EXAMPLE, "r");
+	size_t len, n;
+
+	cr_assert_not_null(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	cr_assert_lt(len, sizeof(text) - 1, EXAMPLE " outgrew the buffer");
+	cr_assert_eq(rp_conf_load_buffer(&conf, "config.yml", text, len, &diags), 0);
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.n, 0);
+	n = scan_example(text, found, sizeof(found) / sizeof(found[0]));
+	cr_assert_lt(n, sizeof(found) / sizeof(found[0]));
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
+		size_t shown = 0;
 
 		if (k->type != RP_CT_IGNORED)
-			cr_expect(rp_conf_is_set(&conf, k), "docs/examples/config.yml lacks %s",
-				  k->path);
+			cr_expect(rp_conf_is_set(&conf, k), EXAMPLE " does not set %s", k->path);
+		for (size_t j = 0; j < n; j++) {
+			if (found[j].key != k)
+				continue;
+			shown++;
+			cr_expect(found[j].explained,
+				  EXAMPLE ":%u: %s has no comment above or beside it",
+				  found[j].line, k->path);
+			cr_expect(!found[j].commented || k->type == RP_CT_IGNORED,
+				  EXAMPLE ":%u: %s is commented out", found[j].line, k->path);
+		}
+		cr_expect_eq(shown, 1, EXAMPLE " shows %s %zu times", k->path, shown);
 	}
 }
 
