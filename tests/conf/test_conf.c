@@ -88,16 +88,35 @@ static const char netscan_yaml[] = "networks:\n"
 				   "memory_limit_mb: 16384\n"
 				   "discovery_interval: \"4h\"\n";
 
+/* The netscan keys that mean nothing here (DESIGN.md "Configuration"). */
+static const char *const netscan_ignored[] = {
+    "icmp_workers",	 "snmp_workers",    "max_concurrent_pingers", "max_concurrent_snmp_pollers",
+    "min_scan_interval", "memory_limit_mb", "discovery_interval",     "snmp_daily_schedule",
+};
+
 Test(conf, netscan_config_with_every_key_loads)
 {
 	cr_assert_eq(load(netscan_yaml), 0);
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 0);
-	/* Each of the eight keys that mean nothing here: exactly one notice. */
+	/* Each of the eight keys that mean nothing here: exactly one notice, naming it. */
 	cr_assert_eq(diags.notices, 8);
 	cr_assert_str_eq(diag(0), "t.yml:5:15: notice: icmp_workers: ignored: ringprobe runs one "
 				  "probe shard per core (see `shards`)");
+	for (size_t i = 0; i < sizeof(netscan_ignored) / sizeof(netscan_ignored[0]); i++) {
+		size_t named = 0;
+
+		for (size_t j = 0; j < diags.n; j++) {
+			if (diags.v[j].key && strcmp(diags.v[j].key, netscan_ignored[i]) == 0) {
+				cr_expect_eq(diags.v[j].level, RP_DIAG_NOTICE, "%s", diag(j));
+				cr_expect_eq(strncmp(diags.v[j].msg, "ignored: ", 9), 0, "%s",
+					     diag(j));
+				named++;
+			}
+		}
+		cr_expect_eq(named, 1, "%s is named in %zu notices", netscan_ignored[i], named);
+	}
 	cr_assert_eq(conf.networks.n, 2);
 	cr_assert_eq(conf.networks.v[1].net, 0x0a1e0000u);
 	cr_assert_eq(conf.networks.v[1].prefix, 22);
