@@ -525,13 +525,24 @@ Test(conf, print_masks_secrets_and_reads_back)
 
 	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
 	     "  token: ${RP_TEST_TOKEN}\n  password: hunter2\n  org: o\n  bucket: b\n"
-	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n");
+	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n"
+	     "snmp:\n  community: c0mmun1ty\n  v3:\n    auth_password: authpass-77\n"
+	     "    priv_password: privpass-88\n");
+	cr_assert_eq(diags.n, 0);
 	out = open_memstream(&text, &len);
 	rp_conf_print(&conf, out);
 	fclose(out);
+	cr_log_info("%s", text);
 	cr_assert_null(strstr(text, "s3cr3t"));
 	cr_assert_null(strstr(text, "hunter2"));
+	cr_assert_null(strstr(text, "c0mmun1ty"));
+	cr_assert_null(strstr(text, "authpass"));
+	cr_assert_null(strstr(text, "privpass"));
 	cr_assert_not_null(strstr(text, "  token: \"********\""));
+	cr_assert_not_null(strstr(text, "  password: \"********\""));
+	cr_assert_not_null(strstr(text, "  community: \"********\""));
+	cr_assert_not_null(strstr(text, "    auth_password: \"********\""));
+	cr_assert_not_null(strstr(text, "    priv_password: \"********\""));
 	cr_assert_not_null(strstr(text, "ping_interval: 1h30m  # t.yml:8"));
 	cr_assert_not_null(strstr(text, "  max_bytes: 512MiB"));
 	/* The printed configuration is itself a valid configuration with the same values. */
