@@ -110,10 +110,10 @@ struct rp_conf {
 	bool allow_loopback;
 	bool allow_large_networks;
 	int64_t prune_after;
-	int64_t shards; /* 0 = one per online CPU, at most 8 */
+	int64_t shards;		   /* 0 = one per online CPU, at most 8 */
 	int64_t realtime_priority; /* SCHED_FIFO priority of the run's shards; 0 = off */
-	int backend;	/* enum rp_backend */
-	int icmp_mode;	/* enum rp_icmp_mode */
+	int backend;		   /* enum rp_backend */
+	int icmp_mode;		   /* enum rp_icmp_mode */
 	char *user;
 	struct rp_shard_sel shard;
 	char *health_listen;

@@ -14,9 +14,9 @@
 
 /** Why the daemon is degraded (bits of rp_health_snapshot.reasons); 0 = healthy. */
 enum rp_health_reason {
-	RP_HEALTH_SINK_FAILING = 1u << 0, /* the sink is backed off from (points spool) */
-	RP_HEALTH_RING_DROPS = 1u << 1,	  /* results lost to a full ring in the last minute */
-	RP_HEALTH_SEND_ERRORS = 1u << 2,  /* sends failed in the last minute */
+	RP_HEALTH_SINK_FAILING = 1u << 0,   /* the sink is backed off from (points spool) */
+	RP_HEALTH_RING_DROPS = 1u << 1,	    /* results lost to a full ring in the last minute */
+	RP_HEALTH_SEND_ERRORS = 1u << 2,    /* sends failed in the last minute */
 	RP_HEALTH_POINTS_DROPPED = 1u << 3, /* points dropped in the last minute */
 	RP_HEALTH_REASON_COUNT = 4,
 };
@@ -28,13 +28,13 @@ const char *rp_health_reason_name(uint32_t bit);
 /** Everything /health and /metrics show. Counters are totals since start. */
 struct rp_health_snapshot {
 	/* process */
-	uint64_t time_ns;    /* CLOCK_REALTIME when taken */
+	uint64_t time_ns; /* CLOCK_REALTIME when taken */
 	double uptime_s;
-	double cpu_seconds;  /* user + system, all threads */
+	double cpu_seconds; /* user + system, all threads */
 	uint64_t rss_bytes;
 	uint32_t shards;
-	bool ready;          /* shards and writer started */
-	uint32_t reasons;    /* enum rp_health_reason bits */
+	bool ready;	       /* shards and writer started */
+	uint32_t reasons;      /* enum rp_health_reason bits */
 	double rate_limit_pps; /* ping_rate_limit */
 	double needed_pps;     /* what the fleet's intervals ask for */
 	/* fleet */
@@ -52,12 +52,12 @@ struct rp_health_snapshot {
 	uint64_t probes_sent;
 	uint64_t replies;
 	uint64_t timeouts;
-	uint64_t late_replies;    /* valid replies after the timeout */
+	uint64_t late_replies;	  /* valid replies after the timeout */
 	uint64_t invalid_replies; /* duplicate, truncated, corrupt, forged, wrong source, stale */
 	uint64_t send_errors;
 	uint64_t ring_drops;
-	uint64_t late_sends;      /* probes sent more than 10 ms after due */
-	uint64_t max_late_ns;     /* worst lateness of a send since start */
+	uint64_t late_sends;  /* probes sent more than 10 ms after due */
+	uint64_t max_late_ns; /* worst lateness of a send since start */
 	/* writer */
 	uint64_t points_written;
 	uint64_t points_dropped; /* every drop reason, rejected by the sink included: */
@@ -72,7 +72,7 @@ struct rp_health_snapshot {
 	uint64_t requests_inflight; /* now */
 	uint64_t spool_bytes;  /* now */
 	uint64_t spool_points; /* now */
-	bool sink_down;        /* now */
+	bool sink_down;	       /* now */
 	char version[32];
 };
 

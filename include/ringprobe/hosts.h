@@ -11,7 +11,7 @@
 
 struct rp_hosts {
 	const struct rp_cidr *nets; /* borrowed */
-	uint64_t *start;            /* start[i] = first index of nets[i]; owned */
+	uint64_t *start;	    /* start[i] = first index of nets[i]; owned */
 	size_t n;
 	uint64_t count;
 };

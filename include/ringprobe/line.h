@@ -1,4 +1,5 @@
-/* InfluxDB line protocol encoder (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/).
+/* InfluxDB line protocol encoder
+ * (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/).
  * Pure: no I/O, no clock reads, no allocation. It appends to a caller-owned buffer
  * of fixed capacity; a point that does not fit leaves the buffer unchanged.
  *

@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 struct rp_pace {
-	double rate;   /* tokens per second; 0 = unlimited */
-	double burst;  /* bucket depth */
+	double rate;  /* tokens per second; 0 = unlimited */
+	double burst; /* bucket depth */
 	double tokens;
 	uint64_t last_ns;
 };

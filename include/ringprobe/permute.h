@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 struct rp_permute {
-	uint64_t n;      /* size of the range */
+	uint64_t n;	 /* size of the range */
 	uint64_t domain; /* 2^(2*half_bits) >= n */
-	uint64_t next;   /* next counter value to map */
-	uint64_t done;   /* indices returned so far */
+	uint64_t next;	 /* next counter value to map */
+	uint64_t done;	 /* indices returned so far */
 	unsigned half_bits;
 	uint32_t keys[4];
 };

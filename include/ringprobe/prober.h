@@ -20,10 +20,10 @@ static inline unsigned rp_prober_route(uint32_t addr, unsigned n)
 }
 
 struct rp_prober_conf {
-	unsigned shards;        /* 1..64 */
-	uint32_t capacity;      /* devices in flight per shard */
+	unsigned shards;   /* 1..64 */
+	uint32_t capacity; /* devices in flight per shard */
 	uint64_t timeout_ns;
-	double rate_pps;        /* whole process; 0 = unpaced */
+	double rate_pps;	 /* whole process; 0 = unpaced */
 	const uint32_t *weights; /* per shard, e.g. devices each will hold: the rate is
 				  * split in proportion (NULL = evenly) */
 	double burst;
@@ -31,10 +31,10 @@ struct rp_prober_conf {
 	int backend;
 	int icmp_mode;
 	unsigned feature_mask;
-	uint32_t max_fails;   /* failures in a row before suspension; 0 = never */
-	uint64_t backoff_ns;  /* a suspended device is probed once per backoff */
-	uint32_t cmd_ring;    /* command ring capacity per shard; 0 = 4096 */
-	int rt_priority;      /* SCHED_FIFO priority of the shard threads; 0 = normal */
+	uint32_t max_fails;  /* failures in a row before suspension; 0 = never */
+	uint64_t backoff_ns; /* a suspended device is probed once per backoff */
+	uint32_t cmd_ring;   /* command ring capacity per shard; 0 = 4096 */
+	int rt_priority;     /* SCHED_FIFO priority of the shard threads; 0 = normal */
 };
 
 /** Shards for a run over `targets` devices: `shards_key` (the `shards` key) when set,

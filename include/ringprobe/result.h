@@ -8,8 +8,8 @@
 struct rp_probe_result {
 	uint64_t sent_ns;  /* CLOCK_REALTIME ns when sent: the point's timestamp */
 	uint64_t rtt_ns;   /* round trip, valid when success */
-	uint32_t addr;     /* device address, host order */
-	uint32_t id;       /* the caller's device id (ping: the target's index) */
+	uint32_t addr;	   /* device address, host order */
+	uint32_t id;	   /* the caller's device id (ping: the target's index) */
 	uint8_t success;   /* 1 = a valid reply within the timeout */
 	uint8_t suspended; /* the device is suspended (probed once per backoff) */
 	uint8_t _pad[6];

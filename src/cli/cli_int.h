@@ -68,7 +68,6 @@ struct rp_prober_conf;
 int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_conf *pc,
 		   struct rp_prober **out);
 
-
 int rp_cmd_run(int argc, char **argv);
 int rp_cmd_ping(int argc, char **argv);
 int rp_cmd_sweep(int argc, char **argv);

@@ -34,8 +34,9 @@ static const struct rp_cli_opt ping_opts[] = {
     [O_COUNT] = {"count", 'c', required_argument, "COUNT", "probes per target (default 1)"},
     [O_PERIOD] = {"period", 'p', required_argument, "MS",
 		  "time between two probes of one target, ms (default 1000)"},
-    [O_TIMEOUT] = {"timeout", 't', required_argument, "MS",
-		       "a reply later than this is lost, ms (default 500; with -c the period, at most 2000)"},
+    [O_TIMEOUT] =
+	{"timeout", 't', required_argument, "MS",
+	 "a reply later than this is lost, ms (default 500; with -c the period, at most 2000)"},
     [O_INTERVAL] = {"interval", 'i', required_argument, "MS",
 		    "least time between any two packets, ms; 0 = unpaced (as fping -i)"},
     [O_QUIET] = {"quiet", 'q', no_argument, NULL,
@@ -140,8 +141,8 @@ static void print_probe(const struct ping_opts *p, int width, const struct rp_pr
 
 	addr_text(r->addr, name, sizeof(name));
 	if (r->success)
-		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name, t->xmt - 1,
-		       RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
+		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name,
+		       t->xmt - 1, RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
 		       fmt_ms(t->sum_ns / t->rcv, b, sizeof(b)), loss_pct(t));
 	else if (t->rcv)
 		printf("%-*s : [%u], timed out (%s avg, %u%% loss)\n", width, name, t->xmt - 1,
@@ -204,11 +205,11 @@ static bool next_target(void *arg, struct rp_shard_dev *d)
 	if (r->next == r->h->count)
 		return false;
 	*d = (struct rp_shard_dev){
-		.addr = rp_hosts_at(r->h, r->next),
-		.id = (uint32_t)r->next,
-		.interval_ms = (uint32_t)r->p->period_ms,
-		.count = (uint32_t)r->p->count,
-		.immediate = true,
+	    .addr = rp_hosts_at(r->h, r->next),
+	    .id = (uint32_t)r->next,
+	    .interval_ms = (uint32_t)r->p->period_ms,
+	    .count = (uint32_t)r->p->count,
+	    .immediate = true,
 	};
 	r->next++;
 	return true;
@@ -432,8 +433,8 @@ int rp_cmd_ping(int argc, char **argv)
 		 * unless --log-level says otherwise. */
 		rp_log_setup(cli.conf.log.format,
 			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
-				     ? cli.conf.log.level
-				     : RP_LOG_WARN);
+				 ? cli.conf.log.level
+				 : RP_LOG_WARN);
 		ret = run_ping(&p, &cli.conf, &targets);
 	}
 out:

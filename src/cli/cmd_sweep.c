@@ -117,8 +117,8 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	rp_permute_init(&r.perm, r.h.count, seed);
 	pc.shards = rp_prober_shards_for(c->shards, r.h.count);
 	/* Hosts in flight per shard: what the rate sends within a timeout, with room. */
-	pc.capacity = (uint32_t)(c->ping_rate_limit * ((double)c->ping_timeout / 1e9 + 1) /
-				 pc.shards) + 1024;
+	pc.capacity =
+	    (uint32_t)(c->ping_rate_limit * ((double)c->ping_timeout / 1e9 + 1) / pc.shards) + 1024;
 	if (pc.capacity > (1u << 20))
 		pc.capacity = 1u << 20;
 	pc.timeout_ns = (uint64_t)c->ping_timeout;
@@ -193,8 +193,8 @@ int rp_cmd_sweep(int argc, char **argv)
 	else if (ret == RP_EXIT_OK) {
 		rp_log_setup(cli.conf.log.format,
 			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
-				     ? cli.conf.log.level
-				     : RP_LOG_WARN);
+				 ? cli.conf.log.level
+				 : RP_LOG_WARN);
 		ret = run_sweep(&cli.conf, &nets);
 	}
 out:

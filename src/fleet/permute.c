@@ -14,7 +14,8 @@ void rp_permute_init(struct rp_permute *p, uint64_t n, uint64_t seed)
 	p->next = 0;
 	p->done = 0;
 	for (int i = 0; i < 4; i++)
-		p->keys[i] = (uint32_t)rp_hash_u64(seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+		p->keys[i] =
+		    (uint32_t)rp_hash_u64(seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
 }
 
 /* A bijection on [0, domain): the round function needs no inverse. */

@@ -52,9 +52,8 @@ static void in_netns(struct result *r, const char *script)
 
 	snprintf(out, sizeof(out), "/tmp/rp-ping-%d.out", getpid());
 	snprintf(err, sizeof(err), "/tmp/rp-ping-%d.err", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "unshare -n sh -c 'ip link set lo up && %s' >%s 2>%s </dev/null", script, out,
-		 err);
+	snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'ip link set lo up && %s' >%s 2>%s </dev/null",
+		 script, out, err);
 	st = system(cmd);
 	cr_assert(WIFEXITED(st), "%s: did not exit normally", script);
 	r->status = WEXITSTATUS(st);
@@ -77,8 +76,8 @@ static void mask_times(char *s)
 	char *p = s, *w = s;
 
 	while (*p) {
-		if (isdigit((unsigned char)*p) && (p == s || p[-1] == ' ' || p[-1] == '/' ||
-						   p[-1] == '(')) {
+		if (isdigit((unsigned char)*p) &&
+		    (p == s || p[-1] == ' ' || p[-1] == '/' || p[-1] == '(')) {
 			char *q = p;
 			bool dot = false;
 
@@ -120,8 +119,7 @@ Test(ping_cli, quiet_count_summary_matches_fping_line_by_line, .timeout = 60)
 	cr_assert_eq(rp.status, 1, "some target did not answer: exit 1 (%s)", rp.err);
 	cr_assert_eq(fp.status, 1, "fping: %s", fp.err);
 	cr_assert_str_eq(rp.out, "");
-	cr_assert_not_null(strstr(rp.err, "127.0.0.10 : xmt/rcv/%loss = 3/0/100%\n"), "%s",
-			   rp.err);
+	cr_assert_not_null(strstr(rp.err, "127.0.0.10 : xmt/rcv/%loss = 3/0/100%\n"), "%s", rp.err);
 	cr_assert_not_null(strstr(rp.err, "127.0.0.1  : xmt/rcv/%loss = 3/3/0%, min/avg/max = "),
 			   "%s", rp.err);
 	mask_times(rp.err);
@@ -297,29 +295,31 @@ Test(ping_cli, influxdb_url_writes_every_result, .timeout = 120)
 		"  max-values-per-tag = 0\n[http]\n  bind-address = \"127.0.0.1:18086\"\n",
 		dir, dir, dir);
 	fclose(f);
-	snprintf(script, sizeof(script),
-		 "influxd -config %s >%s/log 2>&1 & pid=$!; "
-		 "python3 -c \"import time,urllib.request as u\n"
-		 "for i in range(200):\n"
-		 " try: u.urlopen(\\\"http://127.0.0.1:18086/ping\\\"); break\n"
-		 " except Exception: time.sleep(0.05)\n"
-		 "u.urlopen(\\\"http://127.0.0.1:18086/query?q=CREATE+DATABASE+rp\\\", b\\\"\\\")\"; "
-		 "%s ping --influxdb-url http://127.0.0.1:18086 --influxdb-database rp "
-		 "--spool-max-bytes 0 -q -c 5 -p 100 127.0.0.1 127.0.0.2 127.0.0.3; rc=$?; "
-		 "python3 -c \"import urllib.request as u, urllib.parse as p\n"
-		 "q=p.quote(\\\"SELECT count(success) FROM ping WHERE success = true GROUP BY ip\\\")\n"
-		 "print(u.urlopen(\\\"http://127.0.0.1:18086/query?db=rp&q=\\\"+q).read().decode())\"; "
-		 "kill $pid; wait $pid; exit $rc",
-		 conf, dir, BIN);
+	snprintf(
+	    script, sizeof(script),
+	    "influxd -config %s >%s/log 2>&1 & pid=$!; "
+	    "python3 -c \"import time,urllib.request as u\n"
+	    "for i in range(200):\n"
+	    " try: u.urlopen(\\\"http://127.0.0.1:18086/ping\\\"); break\n"
+	    " except Exception: time.sleep(0.05)\n"
+	    "u.urlopen(\\\"http://127.0.0.1:18086/query?q=CREATE+DATABASE+rp\\\", b\\\"\\\")\"; "
+	    "%s ping --influxdb-url http://127.0.0.1:18086 --influxdb-database rp "
+	    "--spool-max-bytes 0 -q -c 5 -p 100 127.0.0.1 127.0.0.2 127.0.0.3; rc=$?; "
+	    "python3 -c \"import urllib.request as u, urllib.parse as p\n"
+	    "q=p.quote(\\\"SELECT count(success) FROM ping WHERE success = true GROUP BY ip\\\")\n"
+	    "print(u.urlopen(\\\"http://127.0.0.1:18086/query?db=rp&q=\\\"+q).read().decode())\"; "
+	    "kill $pid; wait $pid; exit $rc",
+	    conf, dir, BIN);
 	in_netns(&r, script);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	for (int i = 1; i <= 3; i++) {
 		char needle[128];
 
-		snprintf(needle, sizeof(needle),
-			 "{\"name\":\"ping\",\"tags\":{\"ip\":\"127.0.0.%d\"},\"columns\":[\"time\","
-			 "\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}",
-			 i);
+		snprintf(
+		    needle, sizeof(needle),
+		    "{\"name\":\"ping\",\"tags\":{\"ip\":\"127.0.0.%d\"},\"columns\":[\"time\","
+		    "\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}",
+		    i);
 		cr_expect_not_null(strstr(r.out, needle), "%s not in %s", needle, r.out);
 	}
 	result_free(&r);

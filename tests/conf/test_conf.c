@@ -88,16 +88,35 @@ static const char netscan_yaml[] = "networks:\n"
 				   "memory_limit_mb: 16384\n"
 				   "discovery_interval: \"4h\"\n";
 
+/* The netscan keys that mean nothing here (DESIGN.md "Configuration"). */
+static const char *const netscan_ignored[] = {
+    "icmp_workers",	 "snmp_workers",    "max_concurrent_pingers", "max_concurrent_snmp_pollers",
+    "min_scan_interval", "memory_limit_mb", "discovery_interval",     "snmp_daily_schedule",
+};
+
 Test(conf, netscan_config_with_every_key_loads)
 {
 	cr_assert_eq(load(netscan_yaml), 0);
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 0);
-	/* Each of the eight keys that mean nothing here: exactly one notice. */
+	/* Each of the eight keys that mean nothing here: exactly one notice, naming it. */
 	cr_assert_eq(diags.notices, 8);
 	cr_assert_str_eq(diag(0), "t.yml:5:15: notice: icmp_workers: ignored: ringprobe runs one "
 				  "probe shard per core (see `shards`)");
+	for (size_t i = 0; i < sizeof(netscan_ignored) / sizeof(netscan_ignored[0]); i++) {
+		size_t named = 0;
+
+		for (size_t j = 0; j < diags.n; j++) {
+			if (diags.v[j].key && strcmp(diags.v[j].key, netscan_ignored[i]) == 0) {
+				cr_expect_eq(diags.v[j].level, RP_DIAG_NOTICE, "%s", diag(j));
+				cr_expect_eq(strncmp(diags.v[j].msg, "ignored: ", 9), 0, "%s",
+					     diag(j));
+				named++;
+			}
+		}
+		cr_expect_eq(named, 1, "%s is named in %zu notices", netscan_ignored[i], named);
+	}
 	cr_assert_eq(conf.networks.n, 2);
 	cr_assert_eq(conf.networks.v[1].net, 0x0a1e0000u);
 	cr_assert_eq(conf.networks.v[1].prefix, 22);
@@ -145,20 +164,120 @@ Test(conf, defaults_are_documented_values)
 	cr_assert_null(conf.influxdb.url);
 }
 
-/* docs/examples/config.yml must stay complete: it sets every key but the ignored ones. */
+/* One key line of docs/examples/config.yml, as a reader of the file sees it. */
+struct example_key {
+	const struct rp_conf_key *key; /* the table's key this line sets (or shows) */
+	unsigned line;
+	bool commented; /* "# key: value": shown, not set */
+	bool explained; /* a comment line right above it, or " # ..." beside it */
+};
+
+/* Finds the table's keys in a YAML text by indentation: "key:" with no value opens a
+ * section, "# key: value" is a commented-out key when its path is in the table (other
+ * comment lines are prose). Returns how many key lines were found. */
+static size_t scan_example(const char *text, struct example_key *out, size_t cap)
+{
+	struct {
+		size_t col;
+		char name[64];
+	} stack[8];
+	size_t depth = 0, n = 0;
+	unsigned line = 0;
+	bool prev_comment = false;
+
+	for (const char *l = text; *l; l = *l ? l + 1 : l) {
+		size_t col = strspn(l, " ");
+		const char *p = l + col, *end = l + strcspn(l, "\n");
+		bool commented = *p == '#';
+		size_t klen;
+		char path[sizeof(stack) + 64] = "";
+		const struct rp_conf_key *k;
+
+		line++;
+		l = end;
+		if (commented)
+			p += 1 + (p[1] == ' ');
+		klen = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (klen == 0 || klen >= sizeof(stack[0].name) || p[klen] != ':' ||
+		    (p + klen + 1 < end && p[klen + 1] != ' ')) {
+			prev_comment = commented;
+			continue;
+		}
+		if (!commented) {
+			while (depth && stack[depth - 1].col >= col)
+				depth--;
+		}
+		for (size_t i = 0; i < depth && stack[i].col < col; i++) {
+			strcat(path, stack[i].name);
+			strcat(path, ".");
+		}
+		strncat(path, p, klen);
+		k = rp_conf_key_find(path);
+		if (!commented && strspn(p + klen + 1, " ") == (size_t)(end - (p + klen + 1)) &&
+		    depth < sizeof(stack) / sizeof(stack[0])) {
+			stack[depth].col = col;
+			memcpy(stack[depth].name, p, klen);
+			stack[depth].name[klen] = '\0';
+			depth++;
+		}
+		if (commented && !k) { /* prose that looks like "word: ..." */
+			prev_comment = true;
+			continue;
+		}
+		if (k && n < cap) {
+			const char *hash = memchr(p, '#', (size_t)(end - p));
+
+			out[n].key = k;
+			out[n].line = line;
+			out[n].commented = commented;
+			out[n].explained = prev_comment || (!commented && hash && hash[-1] == ' ');
+			n++;
+		}
+		prev_comment = false;
+	}
+	return n;
+}
+
+#define EXAMPLE "docs/examples/config.yml"
+
+/* docs/examples/config.yml must stay complete: it sets every key (the ignored netscan
+ * keys are shown commented out, since setting one gives a notice), each with a comment
+ * above or beside it, and it is a valid configuration for `run`. */
 Test(conf, example_config_sets_every_key_and_is_valid)
 {
-	cr_assert_eq(rp_conf_load_file(&conf, RP_SOURCE_ROOT "/docs/examples/config.yml", &diags),
-		     0);
+	static char text[1 << 16];
+	struct example_key found[256];
+	FILE *f = fopen(RP_SOURCE_ROOT "/" EXAMPLE, "r");
+	size_t len, n;
+
+	cr_assert_not_null(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	cr_assert_lt(len, sizeof(text) - 1, EXAMPLE " outgrew the buffer");
+	cr_assert_eq(rp_conf_load_buffer(&conf, "config.yml", text, len, &diags), 0);
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.n, 0);
+	n = scan_example(text, found, sizeof(found) / sizeof(found[0]));
+	cr_assert_lt(n, sizeof(found) / sizeof(found[0]));
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
+		size_t shown = 0;
 
 		if (k->type != RP_CT_IGNORED)
-			cr_expect(rp_conf_is_set(&conf, k), "docs/examples/config.yml lacks %s",
-				  k->path);
+			cr_expect(rp_conf_is_set(&conf, k), EXAMPLE " does not set %s", k->path);
+		for (size_t j = 0; j < n; j++) {
+			if (found[j].key != k)
+				continue;
+			shown++;
+			cr_expect(found[j].explained,
+				  EXAMPLE ":%u: %s has no comment above or beside it",
+				  found[j].line, k->path);
+			cr_expect(!found[j].commented || k->type == RP_CT_IGNORED,
+				  EXAMPLE ":%u: %s is commented out", found[j].line, k->path);
+		}
+		cr_expect_eq(shown, 1, EXAMPLE " shows %s %zu times", k->path, shown);
 	}
 }
 
@@ -406,13 +525,24 @@ Test(conf, print_masks_secrets_and_reads_back)
 
 	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
 	     "  token: ${RP_TEST_TOKEN}\n  password: hunter2\n  org: o\n  bucket: b\n"
-	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n");
+	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n"
+	     "snmp:\n  community: c0mmun1ty\n  v3:\n    auth_password: authpass-77\n"
+	     "    priv_password: privpass-88\n");
+	cr_assert_eq(diags.n, 0);
 	out = open_memstream(&text, &len);
 	rp_conf_print(&conf, out);
 	fclose(out);
+	cr_log_info("%s", text);
 	cr_assert_null(strstr(text, "s3cr3t"));
 	cr_assert_null(strstr(text, "hunter2"));
+	cr_assert_null(strstr(text, "c0mmun1ty"));
+	cr_assert_null(strstr(text, "authpass"));
+	cr_assert_null(strstr(text, "privpass"));
 	cr_assert_not_null(strstr(text, "  token: \"********\""));
+	cr_assert_not_null(strstr(text, "  password: \"********\""));
+	cr_assert_not_null(strstr(text, "  community: \"********\""));
+	cr_assert_not_null(strstr(text, "    auth_password: \"********\""));
+	cr_assert_not_null(strstr(text, "    priv_password: \"********\""));
 	cr_assert_not_null(strstr(text, "ping_interval: 1h30m  # t.yml:8"));
 	cr_assert_not_null(strstr(text, "  max_bytes: 512MiB"));
 	/* The printed configuration is itself a valid configuration with the same values. */

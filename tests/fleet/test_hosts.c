@@ -53,8 +53,8 @@ Test(permute, order_is_random_and_seeded)
 
 Test(hosts, skip_network_and_broadcast_except_31_32)
 {
-	struct rp_cidr nets[] = {{0x0a000000, 30}, {0x0a000100, 31}, {0x0a000200, 32},
-				 {0x0a010000, 24}};
+	struct rp_cidr nets[] = {
+	    {0x0a000000, 30}, {0x0a000100, 31}, {0x0a000200, 32}, {0x0a010000, 24}};
 	struct rp_hosts h;
 
 	rp_hosts_init(&h, nets, 4);

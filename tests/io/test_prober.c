@@ -300,9 +300,9 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 			    (unsigned long long)st.probes_sent, (unsigned long long)st.replies);
 	{
 		static const int want[RP_REPLY_KIND_COUNT] = {
-			[RP_REPLY_FORGED] = 1,	  [RP_REPLY_WRONG_SOURCE] = 1, [RP_REPLY_STALE] = 1,
-			[RP_REPLY_TRUNCATED] = 1, [RP_REPLY_FOREIGN] = 1,      [RP_REPLY_CORRUPTED] = 1,
-			[RP_REPLY_DUPLICATE] = 1,
+		    [RP_REPLY_FORGED] = 1,    [RP_REPLY_WRONG_SOURCE] = 1, [RP_REPLY_STALE] = 1,
+		    [RP_REPLY_TRUNCATED] = 1, [RP_REPLY_FOREIGN] = 1,	   [RP_REPLY_CORRUPTED] = 1,
+		    [RP_REPLY_DUPLICATE] = 1,
 		};
 
 		for (int k = 1; k < RP_REPLY_KIND_COUNT; k++)
@@ -352,12 +352,12 @@ static bool forged_mmsg(char *w, size_t l)
 }
 
 static const struct scenario scenarios[] = {
-	{"prober::every_probe_matched_uring_raw", matched_uring_raw},
-	{"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
-	{"prober::every_probe_matched_mmsg_raw", matched_mmsg_raw},
-	{"prober::every_probe_matched_mmsg_dgram", matched_mmsg_dgram},
-	{"prober::forged_replies_counted_by_kind_uring", forged_uring},
-	{"prober::forged_replies_counted_by_kind_mmsg", forged_mmsg},
+    {"prober::every_probe_matched_uring_raw", matched_uring_raw},
+    {"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
+    {"prober::every_probe_matched_mmsg_raw", matched_mmsg_raw},
+    {"prober::every_probe_matched_mmsg_dgram", matched_mmsg_dgram},
+    {"prober::forged_replies_counted_by_kind_uring", forged_uring},
+    {"prober::forged_replies_counted_by_kind_mmsg", forged_mmsg},
 };
 
 #ifndef RP_UNDER_TSAN

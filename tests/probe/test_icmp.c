@@ -5,9 +5,12 @@
 #include "ringprobe/icmp.h"
 
 static const struct rp_siphash_key key = {0x0123456789abcdefull, 0xfedcba9876543210ull};
-static const struct rp_probe_stamp stamp = {
-	.addr = 0x7f000005, .slot = 12345, .gen = 7, .seq = 70001, .sent_ns = 1732550400123456789ull,
-	.shard = 3};
+static const struct rp_probe_stamp stamp = {.addr = 0x7f000005,
+					    .slot = 12345,
+					    .gen = 7,
+					    .seq = 70001,
+					    .sent_ns = 1732550400123456789ull,
+					    .shard = 3};
 
 /* An echo reply as the kernel returns it: the request with type 0 and the checksum fixed. */
 static size_t make_reply(unsigned char *buf, bool ip_header, uint16_t ident)
@@ -94,7 +97,7 @@ Test(icmp, every_truncation_is_truncated)
 
 		for (size_t n = 0; n < len; n++) {
 			enum rp_reply_kind k =
-				rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
+			    rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
 
 			cr_expect_eq(k, RP_REPLY_TRUNCATED, "ip=%d len=%zu gave %s", ip, n,
 				     rp_reply_kind_name(k));

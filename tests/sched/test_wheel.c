@@ -461,9 +461,14 @@ Test(wheel, randomized_matches_sorted_reference)
 	randomized(3, 3, 1000000, 0x9e3779b97f4a7c15ull);
 }
 
+/* The geometry every shard runs (src/io/shard.c), at the full 10^6 operations. */
+Test(wheel, randomized_production_geometry)
+{
+	randomized(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, 1000000, 0x1234567887654321ull);
+}
+
 Test(wheel, randomized_other_geometries)
 {
-	randomized(8, 4, 200000, 0x1234567887654321ull);
 	randomized(2, 1, 100000, 0x0badc0ffee0ddf00ull);
 	randomized(16, 2, 100000, 0x5555aaaa3333ccccull);
 }
