@@ -290,7 +290,10 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	rp_hosts_init(&h, targets->v, targets->n);
 	t = rp_xcalloc(h.count, sizeof(*t));
 	memset(&pc, 0, sizeof(pc));
-	pc.shards = rp_prober_shards_for(c->shards, h.count);
+	/* -i is the least time between any two packets: one token bucket keeps it, one
+	 * per shard would not (and at most 1,000 packets/s needs no second thread). */
+	pc.shards =
+	    p->interval_ms > 0 && c->shards == 0 ? 1 : rp_prober_shards_for(c->shards, h.count);
 	/* Every target with more than one probe stays in its shard for the whole run;
 	 * single probes stream through a bounded window. */
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));
@@ -319,6 +322,10 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		pc.burst = (double)c->ping_burst_limit;
 	}
 	pc.tick_ns = p->period_ms < 20 ? 1000000ull : 5000000ull;
+	/* -i's bucket holds one packet: a shard sleeping a tick longer than the interval
+	 * would waste the tokens of that sleep and space every packet a tick apart. */
+	if (p->interval_ms > 0 && (uint64_t)p->interval_ms * 1000000ull < pc.tick_ns)
+		pc.tick_ns = (uint64_t)p->interval_ms * 1000000ull;
 	/* With --influxdb-url every result is also written as a `ping` point. */
 	if (c->influxdb.url && *c->influxdb.url) {
 		rp_spsc_create(&run.to_writer, 65536, sizeof(struct rp_probe_result));

@@ -45,7 +45,9 @@ struct sweep_run {
 	struct rp_permute perm;
 	uint64_t done, alive;
 	uint64_t start_ns;
-	bool tty;
+	bool tty;     /* stderr is a terminal: draw the progress line */
+	bool out_tty; /* stdout is one too: an address must not land on the drawn line */
+	bool drawn;   /* a progress line is on the screen */
 };
 
 static uint64_t now_ns(void)
@@ -79,8 +81,13 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 	r->done++;
 	if (res->success) {
 		r->alive++;
-		if (r->tty)
+		/* Erase the progress line once before the first address after it; it comes
+		 * back at the next tick. Not per address, and not when stdout goes elsewhere:
+		 * that would erase the line as fast as hosts answer, one write each. */
+		if (r->drawn && r->out_tty) {
 			fputs("\r\033[K", stderr);
+			r->drawn = false;
+		}
 		printf("%u.%u.%u.%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
 	}
 	return true;
@@ -100,11 +107,12 @@ static void progress(void *arg, const struct rp_shard_stats *st)
 		(unsigned long long)st->probes_sent, (unsigned long long)r->h.count,
 		100.0 * (double)st->probes_sent / (double)r->h.count, rate,
 		(unsigned long long)r->alive, rate > 0 ? (double)left / rate : 0.0);
+	r->drawn = true;
 }
 
 static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 {
-	struct sweep_run r = {.tty = isatty(STDERR_FILENO)};
+	struct sweep_run r = {.tty = isatty(STDERR_FILENO), .out_tty = isatty(STDOUT_FILENO)};
 	struct rp_prober_conf pc = {0};
 	struct rp_prober *pr;
 	struct rp_shard_stats st;
@@ -133,7 +141,7 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	ret = rp_prober_run(pr, next_host, take_result, progress, &r);
 	rp_prober_stats(pr, &st);
 	fflush(stdout);
-	if (r.tty)
+	if (r.drawn)
 		fputs("\r\033[K", stderr);
 	fprintf(stderr, "swept %llu host%s in %zu network%s in %.1fs at %.0f/s: %llu alive\n",
 		(unsigned long long)r.h.count, r.h.count == 1 ? "" : "s", nets->n,

@@ -3,10 +3,15 @@
  * processes' ICMP cannot disturb the counts. Compared with fping on the same targets. */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
@@ -325,4 +330,321 @@ Test(ping_cli, influxdb_url_writes_every_result, .timeout = 120)
 	result_free(&r);
 	snprintf(script, sizeof(script), "rm -rf %s", dir);
 	cr_assert_eq(system(script), 0);
+}
+
+/* --- what went on the wire: the echo requests and when ----------------------------- */
+
+/* This test process moves into a network namespace of its own with lo up; commands run
+ * with system() from here on share it, and a raw socket here sees their requests. */
+static void netns_here(void)
+{
+	need_root();
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+}
+
+/* A raw ICMP socket with kernel receive timestamps, room for every packet of a run. */
+static int capture_open(void)
+{
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP), one = 1, big = 16 << 20;
+
+	cr_assert_geq(fd, 0, "raw socket: %s", strerror(errno));
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	return fd;
+}
+
+#define MAX_SENDS 2048
+
+struct sends {
+	unsigned n;
+	uint64_t ns[MAX_SENDS]; /* kernel time each request reached lo, in order */
+	unsigned idents;	/* distinct ICMP identifiers: one per shard (raw mode) */
+};
+
+static void capture_drain(int fd, struct sends *s)
+{
+	uint16_t seen[16];
+	unsigned char buf[256];
+	char ctl[128];
+
+	memset(s, 0, sizeof(*s));
+	for (;;) {
+		struct iovec iov = {buf, sizeof(buf)};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl,
+				   .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT);
+		unsigned hl;
+		uint16_t id;
+		bool known = false;
+
+		if (n < 0)
+			break;
+		hl = (buf[0] & 0xfu) * 4;
+		if ((size_t)n < hl + 8 || buf[hl] != 8 || s->n == MAX_SENDS)
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				s->ns[s->n] =
+				    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			}
+		}
+		s->n++;
+		id = (uint16_t)(buf[hl + 4] << 8 | buf[hl + 5]);
+		for (unsigned i = 0; i < s->idents && i < 16; i++)
+			known = known || seen[i] == id;
+		if (!known && s->idents < 16)
+			seen[s->idents++] = id;
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs cmd here (in the namespace), output kept; returns its wall time in ns. */
+static uint64_t run_here(struct result *r, const char *cmd)
+{
+	char full[4096], out[64], err[64];
+	uint64_t t0;
+	int st;
+
+	snprintf(out, sizeof(out), "/tmp/rp-ping-%d.out", getpid());
+	snprintf(err, sizeof(err), "/tmp/rp-ping-%d.err", getpid());
+	snprintf(full, sizeof(full), "%s >%s 2>%s </dev/null", cmd, out, err);
+	t0 = mono_ns();
+	st = system(full);
+	t0 = mono_ns() - t0;
+	cr_assert(WIFEXITED(st), "%s: did not exit normally", cmd);
+	r->status = WEXITSTATUS(st);
+	r->out = slurp(out);
+	r->err = slurp(err);
+	unlink(out);
+	unlink(err);
+	return t0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Gaps between consecutive requests, sorted, in ms. */
+static unsigned gaps_ms(const struct sends *s, double *out)
+{
+	static uint64_t g[MAX_SENDS];
+
+	for (unsigned i = 1; i < s->n; i++)
+		g[i - 1] = s->ns[i] - s->ns[i - 1];
+	qsort(g, s->n - 1, sizeof(g[0]), cmp_u64);
+	for (unsigned i = 0; i + 1 < s->n; i++)
+		out[i] = (double)g[i] / 1e6;
+	return s->n - 1;
+}
+
+/* `ping -i MS`: the least time between any two packets, as fping's -i. */
+static void expect_spacing(unsigned interval_ms, unsigned n_hosts, const char *cidr)
+{
+	static struct sends s;
+	static double g[MAX_SENDS];
+	struct result r;
+	char cmd[256];
+	uint64_t wall;
+	double span, short_gaps = 0;
+	unsigned ng;
+	int fd;
+
+	netns_here();
+	fd = capture_open();
+	snprintf(cmd, sizeof(cmd), "%s ping -q -i %u -t 200 %s", BIN, interval_ms, cidr);
+	wall = run_here(&r, cmd);
+	capture_drain(fd, &s);
+	close(fd);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(s.n, n_hosts, "%u requests on the wire", s.n);
+	cr_expect_eq(s.idents, 1, "-i paces one stream: one shard, got %u", s.idents);
+	span = (double)(s.ns[s.n - 1] - s.ns[0]) / 1e6;
+	ng = gaps_ms(&s, g);
+	for (unsigned i = 0; i < ng; i++)
+		short_gaps += g[i] < interval_ms * 0.8;
+	cr_log_info("-i %u: %u sends over %.1f ms (wall %.0f ms), gaps min %.2f median %.2f "
+		    "max %.2f",
+		    interval_ms, s.n, span, (double)wall / 1e6, g[0], g[ng / 2], g[ng - 1]);
+	/* Lower bounds: the command cannot finish sooner than its sends; the span only
+	 * loses what delayed the first send (a little scheduling noise). */
+	cr_expect_geq((double)wall / 1e6, (double)(n_hosts - 1) * interval_ms);
+	cr_expect_geq(span, (double)(n_hosts - 1) * interval_ms - 3.0, "span %.1f ms", span);
+	cr_expect_leq(short_gaps, ng / 20.0, "%.0f of %u gaps shorter than 0.8 x %u ms", short_gaps,
+		      ng, interval_ms);
+	/* Upper bound, loosely (the machine is shared): most gaps are the interval, not
+	 * a 5 ms scheduler tick. */
+	cr_expect_lt(g[ng / 2], interval_ms + 2.0, "median gap %.2f ms for -i %u", g[ng / 2],
+		     interval_ms);
+	result_free(&r);
+}
+
+Test(ping_cli, interval_5ms_spaces_every_packet, .timeout = 60)
+{
+	expect_spacing(5, 30, "127.0.2.0/27");
+}
+
+/* Shorter than the shard's 5 ms tick: the bucket of one packet must not lose the
+ * tokens of a whole tick (every gap was 5 ms for -i 1 and -i 2). */
+Test(ping_cli, interval_shorter_than_the_tick_is_kept, .timeout = 60)
+{
+	expect_spacing(2, 62, "127.0.2.0/26");
+}
+
+/* 1,022 targets would get one shard per CPU; -i keeps one paced stream. */
+Test(ping_cli, interval_keeps_one_stream_for_many_targets, .timeout = 60)
+{
+	expect_spacing(1, 1022, "127.0.8.0/22");
+}
+
+/* -i 0 sends unpaced even when the configuration sets a rate; without -i that rate
+ * applies (the control). */
+Test(ping_cli, interval_zero_is_unpaced, .timeout = 60)
+{
+	static struct sends s;
+	char conf[64], cmd[256];
+	struct result r;
+	FILE *f;
+	int fd;
+
+	netns_here();
+	snprintf(conf, sizeof(conf), "/tmp/rp-ping-rate-%d.yml", getpid());
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fputs("ping_rate_limit: 100\n", f);
+	fclose(f);
+	fd = capture_open();
+	snprintf(cmd, sizeof(cmd), "%s ping --config %s -q -i 0 -t 200 127.0.2.0/27", BIN, conf);
+	run_here(&r, cmd);
+	capture_drain(fd, &s);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(s.n, 30);
+	cr_expect_lt(s.ns[29] - s.ns[0], 100000000ull, "-i 0: 30 sends over %.1f ms",
+		     (double)(s.ns[29] - s.ns[0]) / 1e6);
+	result_free(&r);
+	snprintf(cmd, sizeof(cmd), "%s ping --config %s -q -t 200 127.0.2.0/27", BIN, conf);
+	run_here(&r, cmd);
+	capture_drain(fd, &s);
+	close(fd);
+	unlink(conf);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(s.n, 30);
+	cr_expect_geq(s.ns[29] - s.ns[0], 200000000ull, "100/s: 30 sends over %.1f ms",
+		      (double)(s.ns[29] - s.ns[0]) / 1e6);
+	result_free(&r);
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Every shard chooses its engine alike; the choice is logged once per process. The
+ * requests carry one identifier per shard, which shows there were two. */
+Test(ping_cli, engine_choice_logged_once_with_two_shards, .timeout = 60)
+{
+	static struct sends s;
+	struct result r;
+	int fd;
+
+	netns_here();
+	fd = capture_open();
+	run_here(&r, BIN " ping --shards 2 --log-level info -q -c 1 127.0.3.0/26");
+	capture_drain(fd, &s);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_eq(s.n, 62);
+	cr_expect_eq(s.idents, 2, "two shards, two identifiers (got %u)", s.idents);
+	cr_expect_eq(count_of(r.err, "msg=\"io engine ready\""), 1, "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "backend=uring icmp=raw"), "%s", r.err);
+	result_free(&r);
+	run_here(&r, BIN " sweep --shards 2 --log-level info 127.0.3.0/26");
+	capture_drain(fd, &s);
+	close(fd);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_eq(s.idents, 2, "two shards, two identifiers (got %u)", s.idents);
+	cr_expect_eq(count_of(r.err, "msg=\"io engine ready\""), 1, "%s", r.err);
+	result_free(&r);
+}
+
+/* --- sweep's progress line --------------------------------------------------------- */
+
+/* On a terminal, stderr gets "done/total probed (pct), rate/s, N alive, ETA Ns" about
+ * every 250 ms, redrawn in place; 1,022 hosts at 1,000/s take a second. Run under a
+ * pseudo-terminal by script(1) (util-linux). */
+Test(ping_cli, sweep_progress_line_on_a_terminal, .timeout = 60)
+{
+	struct result r;
+	char cmd[512], hosts[64];
+	char *list;
+	unsigned lines = 0, progress, clears;
+
+	netns_here();
+	snprintf(hosts, sizeof(hosts), "/tmp/rp-sweep-hosts-%d", getpid());
+	/* stdout to a file: the terminal gets stderr alone */
+	snprintf(cmd, sizeof(cmd), "script -qec '%s sweep --rate 1000 127.0.4.0/22 >%s' /dev/null",
+		 BIN, hosts);
+	run_here(&r, cmd);
+	list = slurp(hosts);
+	unlink(hosts);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	for (char *p = list; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_expect_eq(lines, 1022);
+	progress = count_of(r.out, "/1022 probed (");
+	clears = count_of(r.out, "\r\033[K");
+	cr_expect_geq(progress, 2, "progress lines: %s", r.out);
+	cr_expect_not_null(strstr(r.out, " alive, ETA "), "%s", r.out);
+	cr_expect_not_null(strstr(r.out, "\r\033[Kswept 1022 hosts in 1 network"), "%s", r.out);
+	/* Each redraw clears once, and the summary once: not once per alive host. */
+	cr_expect_leq(clears, progress + 1, "%u clears for %u progress lines", clears, progress);
+	free(list);
+	result_free(&r);
+
+	/* Both streams on the terminal: an address never lands on a progress line. */
+	snprintf(cmd, sizeof(cmd), "script -qec '%s sweep --rate 1000 127.0.4.0/23' /dev/null",
+		 BIN);
+	run_here(&r, cmd);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_expect_geq(count_of(r.out, "/510 probed ("), 1, "%s", r.out);
+	cr_expect_eq(count_of(r.out, "127.0."), 510, "every alive address printed");
+	for (char *p = r.out; (p = strstr(p, ", ETA ")); p++) {
+		char *q = p + 6;
+
+		while (isdigit((unsigned char)*q))
+			q++;
+		cr_expect(q[0] == 's' && q[1] == '\r', "progress line continued: %.40s", p);
+	}
+	result_free(&r);
+}
+
+Test(ping_cli, sweep_has_no_progress_line_without_a_terminal, .timeout = 60)
+{
+	struct result r;
+
+	netns_here();
+	run_here(&r, BIN " sweep --rate 1000 127.0.4.0/22");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_null(strstr(r.err, "probed ("), "%s", r.err);
+	cr_expect_null(strstr(r.err, "\033["), "no terminal control codes: %s", r.err);
+	cr_expect_not_null(strstr(r.err, "swept 1022 hosts in 1 network"), "%s", r.err);
+	result_free(&r);
 }

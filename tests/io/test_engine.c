@@ -36,6 +36,7 @@
 #include "io/engine.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
+#include "ringprobe/log.h"
 #include "ringprobe/priv.h"
 
 #define N_PROBES 20000u
@@ -323,8 +324,9 @@ Test(engine, forced_dgram_fails_outside_ping_group_range)
 	cr_expect(strstr(why, "ping_group_range 1 0"), "%s", why);
 }
 
-/* Docker's default seccomp profile answers io_uring_setup with EPERM. */
-static int seccomp_deny_io_uring(void)
+/* Docker's default seccomp profile answers io_uring_setup with EPERM; a profile
+ * written for kernels without io_uring answers ENOSYS. */
+static int seccomp_deny_io_uring_with(int err)
 {
 	struct sock_filter f[] = {
 	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -332,7 +334,7 @@ static int seccomp_deny_io_uring(void)
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
@@ -342,6 +344,11 @@ static int seccomp_deny_io_uring(void)
 	if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		return -errno;
 	return 0;
+}
+
+static int seccomp_deny_io_uring(void)
+{
+	return seccomp_deny_io_uring_with(EPERM);
 }
 
 /* What a forked child reports. */
@@ -355,6 +362,7 @@ struct child_report {
 	int setuid0_rc; /* setuid(0) after the drop */
 	uid_t euid;
 	char why[256];
+	char log[1024]; /* what the engine logged on stderr */
 };
 
 typedef void (*child_fn)(struct child_report *rep);
@@ -401,18 +409,40 @@ static void child_probe(struct child_report *rep, struct run *r, uint32_t n)
 	rep->bad = r->bad_kind + r->bad_src + r->bad_ts + r->bad_slot;
 }
 
+/* What the seccomp filter of the next in_child answers io_uring_setup with. */
+static int seccomp_errno = EPERM;
+
+/* Runs create with stderr going to a file, and keeps what was logged. */
+static int create_logged(struct run *r, const struct rp_engine_conf *c, struct child_report *rep)
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO), rc;
+	ssize_t n;
+
+	if (!f || saved < 0 || dup2(fileno(f), STDERR_FILENO) < 0)
+		return -errno;
+	rp_log_setup(RP_LOG_TEXT, RP_LOG_INFO);
+	rc = rp_engine_create(&r->e, c, rep->why, sizeof(rep->why));
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fileno(f), rep->log, sizeof(rep->log) - 1, 0);
+	rep->log[n > 0 ? n : 0] = '\0';
+	fclose(f);
+	return rc;
+}
+
 static void child_seccomp(struct child_report *rep)
 {
 	struct rp_engine_conf c = conf_make(RP_BACKEND_AUTO, RP_ICMP_AUTO, ALL);
 	struct run r = {0};
-	int rc = seccomp_deny_io_uring();
+	int rc = seccomp_deny_io_uring_with(seccomp_errno);
 
 	if (rc) {
 		rep->step_rc = rc;
 		snprintf(rep->step, sizeof(rep->step), "seccomp");
 		return;
 	}
-	rc = rp_engine_create(&r.e, &c, rep->why, sizeof(rep->why));
+	rc = create_logged(&r, &c, rep);
 	if (rc) {
 		rep->step_rc = rc;
 		snprintf(rep->step, sizeof(rep->step), "create");
@@ -437,6 +467,39 @@ Test(engine, auto_falls_back_to_mmsg_when_seccomp_refuses_io_uring)
 	cr_expect(strstr(rep.info.why, "io_uring_setup failed: Operation not permitted (seccomp or "
 				       "kernel.io_uring_disabled); using mmsg"),
 		  "%s", rep.info.why);
+	/* The one start-up line says so too. */
+	cr_expect(strstr(rep.log, "msg=\"io engine ready\" backend=mmsg icmp=dgram features=none "
+				  "why=\"icmp dgram (ping_group_range 0 2147483647 admits gid 0); "
+				  "io_uring_setup failed: Operation not permitted (seccomp or "
+				  "kernel.io_uring_disabled); using mmsg\""),
+		  "%s", rep.log);
+	cr_expect_eq(rep.ok, 500);
+	cr_expect_eq(rep.dup + rep.bad, 0);
+	cr_expect_eq(rep.stats.sent, 500);
+	cr_expect_eq(rep.stats.received, 500);
+}
+
+/* A kernel built without io_uring (or a seccomp profile pretending so). */
+Test(engine, auto_falls_back_to_mmsg_when_io_uring_setup_is_enosys)
+{
+	struct child_report rep;
+
+	root_netns(RP_ICMP_RAW);
+	unsetenv("RINGPROBE_DISABLE");
+	seccomp_errno = ENOSYS;
+	in_child(child_seccomp, &rep);
+	cr_assert_eq(rep.step_rc, 0, "%s: %s (%s)", rep.step, strerror(-rep.step_rc), rep.why);
+	cr_expect_eq(rep.info.backend, RP_BACKEND_MMSG, "%s", rep.info.why);
+	cr_expect_eq(rep.info.icmp_mode, RP_ICMP_RAW);
+	cr_expect_eq(rep.info.features, 0);
+	cr_expect(strstr(rep.info.why, "io_uring_setup failed: Function not implemented (kernel "
+				       "without io_uring); using mmsg"),
+		  "%s", rep.info.why);
+	cr_expect(strstr(rep.log, "msg=\"io engine ready\" backend=mmsg icmp=raw features=none "
+				  "why=\"icmp raw (ping_group_range 1 0 excludes gid 0); "
+				  "io_uring_setup failed: Function not implemented (kernel without "
+				  "io_uring); using mmsg\""),
+		  "%s", rep.log);
 	cr_expect_eq(rep.ok, 500);
 	cr_expect_eq(rep.dup + rep.bad, 0);
 	cr_expect_eq(rep.stats.sent, 500);
