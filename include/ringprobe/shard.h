@@ -21,11 +21,11 @@ struct rp_spsc;
 struct rp_engine_info;
 
 struct rp_shard_conf {
-	unsigned index;       /* 0..shards-1, carried in every probe */
+	unsigned index;	      /* 0..shards-1, carried in every probe */
 	uint32_t capacity;    /* devices this shard can hold */
 	uint64_t timeout_ns;  /* a reply later than this is a timeout */
 	double rate_pps;      /* this shard's share of the packet rate; 0 = unpaced */
-	double burst;         /* token bucket depth, packets */
+	double burst;	      /* token bucket depth, packets */
 	uint64_t tick_ns;     /* longest sleep per iteration (5 ms) */
 	uint32_t max_fails;   /* failures in a row before suspension; 0 = never */
 	uint64_t backoff_ns;  /* a suspended device is probed once per backoff */
@@ -48,27 +48,29 @@ struct rp_shard_stats {
 	uint64_t devices;
 	uint64_t suspended;
 	uint64_t probes_sent;
-	uint64_t replies;                            /* valid, in time */
+	uint64_t replies; /* valid, in time */
 	uint64_t timeouts;
-	uint64_t invalid[RP_REPLY_KIND_COUNT];       /* per kind; [RP_REPLY_OK] unused */
+	uint64_t invalid[RP_REPLY_KIND_COUNT]; /* per kind; [RP_REPLY_OK] unused */
 	uint64_t send_errors;
-	uint64_t ring_drops;                         /* results lost to a full result ring */
-	uint64_t cmd_rejected;                       /* adds refused: shard full */
-	uint64_t late_sends;                         /* sent more than 10 ms after due */
+	uint64_t ring_drops;   /* results lost to a full result ring */
+	uint64_t cmd_rejected; /* adds refused: shard full */
+	uint64_t late_sends;   /* sent more than 10 ms after due */
 	uint64_t max_late_ns;
 	uint64_t loops;
 	uint64_t recv_nobufs;
-	bool done;                                   /* every device finished its count */
-	bool stopped;                                /* the thread has exited (after stop) */
+	uint64_t tx_stamped; /* replies timed from the kernel's
+				transmit stamp (else the payload's) */
+	bool done;	     /* every device finished its count */
+	bool stopped;	     /* the thread has exited (after stop) */
 };
 
 /** A device to add: probed every interval_ms, `count` times (0 = forever). */
 struct rp_shard_dev {
 	uint32_t addr;
-	uint32_t id;          /* the caller's id, returned in each result */
+	uint32_t id; /* the caller's id, returned in each result */
 	uint32_t interval_ms;
 	uint32_t count;
-	bool immediate;       /* first probe now (ping); else phase-spread (daemon) */
+	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
 };
 
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */

@@ -20,16 +20,16 @@ enum {
 };
 
 static const char *const kind_names[RP_REPLY_KIND_COUNT] = {
-	[RP_REPLY_OK] = "ok",
-	[RP_REPLY_TRUNCATED] = "truncated",
-	[RP_REPLY_NOT_ECHO] = "not_echo",
-	[RP_REPLY_FOREIGN] = "foreign",
-	[RP_REPLY_CORRUPTED] = "corrupted",
-	[RP_REPLY_FORGED] = "forged",
-	[RP_REPLY_WRONG_SOURCE] = "wrong_source",
-	[RP_REPLY_STALE] = "stale",
-	[RP_REPLY_DUPLICATE] = "duplicate",
-	[RP_REPLY_LATE] = "late",
+    [RP_REPLY_OK] = "ok",
+    [RP_REPLY_TRUNCATED] = "truncated",
+    [RP_REPLY_NOT_ECHO] = "not_echo",
+    [RP_REPLY_FOREIGN] = "foreign",
+    [RP_REPLY_CORRUPTED] = "corrupted",
+    [RP_REPLY_FORGED] = "forged",
+    [RP_REPLY_WRONG_SOURCE] = "wrong_source",
+    [RP_REPLY_STALE] = "stale",
+    [RP_REPLY_DUPLICATE] = "duplicate",
+    [RP_REPLY_LATE] = "late",
 };
 
 const char *rp_reply_kind_name(enum rp_reply_kind k)
@@ -152,9 +152,9 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 	icmp_len = len;
 	if (icmp_len < RP_ICMP_PKT_LEN)
 		return icmp_len >= RP_ICMP_HDR_LEN + 4 &&
-				       get32(p + RP_ICMP_HDR_LEN + OFF_MAGIC) != RP_ICMP_MAGIC
-			       ? RP_REPLY_FOREIGN
-			       : RP_REPLY_TRUNCATED;
+			       get32(p + RP_ICMP_HDR_LEN + OFF_MAGIC) != RP_ICMP_MAGIC
+			   ? RP_REPLY_FOREIGN
+			   : RP_REPLY_TRUNCATED;
 	pl = p + RP_ICMP_HDR_LEN;
 	if (get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
 		return RP_REPLY_FOREIGN;
@@ -171,4 +171,21 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 	if (get64(pl + OFF_MAC) != mac(key, out))
 		return RP_REPLY_FORGED;
 	return RP_REPLY_OK;
+}
+
+bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out)
+{
+	const unsigned char *p = pkt;
+	const unsigned char *pl = p + RP_ICMP_HDR_LEN;
+
+	if (len < RP_ICMP_PKT_LEN || p[0] != ICMP_ECHO_T ||
+	    get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
+		return false;
+	out->addr = 0;
+	out->shard = pl[OFF_SHARD];
+	out->slot = get32(pl + OFF_SLOT);
+	out->gen = get32(pl + OFF_GEN);
+	out->seq = get32(pl + OFF_SEQ);
+	out->sent_ns = get64(pl + OFF_SENT);
+	return true;
 }

@@ -5,9 +5,12 @@
 #include "ringprobe/icmp.h"
 
 static const struct rp_siphash_key key = {0x0123456789abcdefull, 0xfedcba9876543210ull};
-static const struct rp_probe_stamp stamp = {
-	.addr = 0x7f000005, .slot = 12345, .gen = 7, .seq = 70001, .sent_ns = 1732550400123456789ull,
-	.shard = 3};
+static const struct rp_probe_stamp stamp = {.addr = 0x7f000005,
+					    .slot = 12345,
+					    .gen = 7,
+					    .seq = 70001,
+					    .sent_ns = 1732550400123456789ull,
+					    .shard = 3};
 
 /* An echo reply as the kernel returns it: the request with type 0 and the checksum fixed. */
 static size_t make_reply(unsigned char *buf, bool ip_header, uint16_t ident)
@@ -94,7 +97,7 @@ Test(icmp, every_truncation_is_truncated)
 
 		for (size_t n = 0; n < len; n++) {
 			enum rp_reply_kind k =
-				rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
+			    rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
 
 			cr_expect_eq(k, RP_REPLY_TRUNCATED, "ip=%d len=%zu gave %s", ip, n,
 				     rp_reply_kind_name(k));
@@ -206,4 +209,27 @@ Test(icmp, kind_names)
 	cr_assert_str_eq(rp_reply_kind_name(RP_REPLY_KIND_COUNT), "unknown");
 	for (int k = 0; k < RP_REPLY_KIND_COUNT; k++)
 		cr_assert_str_neq(rp_reply_kind_name(k), "unknown");
+}
+
+/* A request the kernel hands back with its transmit timestamp reads back whole; a
+ * reply, a short copy or another program's request does not. */
+Test(icmp, own_request_peeks_back)
+{
+	unsigned char pkt[RP_ICMP_PKT_LEN], reply[20 + RP_ICMP_PKT_LEN];
+	struct rp_probe_stamp got = {.addr = 99};
+
+	rp_icmp_init(pkt, 0xbeef);
+	rp_icmp_stamp(pkt, &key, &stamp);
+	cr_assert(rp_icmp_peek_request(pkt, sizeof(pkt), &got));
+	cr_assert_eq(got.slot, stamp.slot);
+	cr_assert_eq(got.gen, stamp.gen);
+	cr_assert_eq(got.seq, stamp.seq);
+	cr_assert_eq(got.sent_ns, stamp.sent_ns);
+	cr_assert_eq(got.shard, stamp.shard);
+	cr_assert_eq(got.addr, 0);
+	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt) - 1, &got), "short copy");
+	make_reply(reply, false, 0xbeef);
+	cr_assert_not(rp_icmp_peek_request(reply, RP_ICMP_PKT_LEN, &got), "a reply");
+	pkt[8] ^= 1;
+	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt), &got), "no magic");
 }
