@@ -60,9 +60,9 @@ struct rp_health_snapshot {
 	uint64_t max_late_ns; /* worst lateness of a send since start */
 	/* writer */
 	uint64_t points_written;
-	uint64_t points_dropped; /* every drop reason, rejected by the sink included: */
-	uint64_t points_dropped_pool;		/* no free buffer (or a point too large) */
-	uint64_t points_dropped_rejected;	/* refused by the sink (400, or over its limit) */
+	uint64_t points_dropped;	  /* every drop reason, rejected by the sink included: */
+	uint64_t points_dropped_pool;	  /* no free buffer (or a point too large) */
+	uint64_t points_dropped_rejected; /* refused by the sink (400, or over its limit) */
 	uint64_t points_dropped_spool_overflow; /* spool over spool.max_bytes, or a write failed */
 	uint64_t points_dropped_spool_corrupt;	/* torn or corrupt spool records skipped */
 	uint64_t points_dropped_no_spool;	/* sink down and spool.max_bytes 0 */
@@ -70,9 +70,9 @@ struct rp_health_snapshot {
 	uint64_t batches_failed;
 	uint64_t batches_retried;   /* requests resending data that failed before or was spooled */
 	uint64_t requests_inflight; /* now */
-	uint64_t spool_bytes;  /* now */
-	uint64_t spool_points; /* now */
-	bool sink_down;	       /* now */
+	uint64_t spool_bytes;	    /* now */
+	uint64_t spool_points;	    /* now */
+	bool sink_down;		    /* now */
 	char version[32];
 };
 

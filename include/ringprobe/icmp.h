@@ -83,6 +83,10 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 				 int32_t ident, const struct rp_siphash_key *key,
 				 struct rp_probe_stamp *out);
 
+/** Reads back the fields of an echo request we built (a copy the kernel returned with
+ *  its transmit timestamp; addr is left 0). No MAC check: only our own socket's
+ *  packets come back that way. False when `pkt` is not one of our requests. */
+bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out);
 /** The Internet checksum (RFC 1071) of `len` bytes. */
 uint16_t rp_icmp_checksum(const void *data, size_t len);
 

@@ -25,6 +25,7 @@ static const struct {
     {"send_addr", RP_FEAT_SEND_ADDR},
     {"multishot", RP_FEAT_RECV_MULTISHOT},
     {"defer_taskrun", RP_FEAT_DEFER_TASKRUN},
+    {"txstamp", RP_FEAT_TX_STAMP},
 };
 
 /* $RINGPROBE_DISABLE: a comma list of feature names to clear, so that tests and users
@@ -47,8 +48,8 @@ static unsigned env_disabled(void)
 		}
 		if (n && !known)
 			rp_log(RP_LOG_WARN, "unknown feature in RINGPROBE_DISABLE ignored",
-			       "feature=%.*s known=uring,send_addr,multishot,defer_taskrun", (int)n,
-			       env);
+			       "feature=%.*s known=uring,send_addr,multishot,defer_taskrun,txstamp",
+			       (int)n, env);
 		env += n;
 		env += strspn(env, ", ");
 	}
@@ -201,14 +202,22 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 		free(e);
 		return rc;
 	}
+	if (conf->tx_stamps && (mask & RP_FEAT_TX_STAMP)) {
+		rc = rp_io__tx_enable(e);
+		if (!rc)
+			e->info.features |= RP_FEAT_TX_STAMP;
+		else
+			snprintf(bwhy + strlen(bwhy), sizeof(bwhy) - strlen(bwhy),
+				 ", no transmit timestamps (%s)", strerror(-rc));
+	}
 	join(e->info.why, sizeof(e->info.why), swhy, bwhy);
 	snprintf(why, whylen, "%s", e->info.why);
 	features_format(e->info.features, feats, sizeof(feats));
 	/* Every shard chooses alike: say it once per process. */
 	if (!atomic_exchange(&choice_logged, true))
-		rp_log(RP_LOG_INFO, "io engine ready",
-		       "backend=%s icmp=%s features=%s why=\"%s\"", e->ops->name,
-		       e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats, e->info.why);
+		rp_log(RP_LOG_INFO, "io engine ready", "backend=%s icmp=%s features=%s why=\"%s\"",
+		       e->ops->name, e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats,
+		       e->info.why);
 	*out = e;
 	return 0;
 }
@@ -218,6 +227,7 @@ void rp_engine_destroy(struct rp_engine *e)
 	if (!e)
 		return;
 	e->ops->destroy(e);
+	rp_io__tx_free(e);
 	close(e->fd);
 	pool_fini(e);
 	free(e);

@@ -20,51 +20,59 @@ struct rp_engine;
 
 /* io_uring features; each can be masked off to test the fallback paths here. */
 enum rp_engine_feature {
-	RP_FEAT_URING = 1u << 0,          /* io_uring at all (off => mmsg) */
-	RP_FEAT_SEND_ADDR = 1u << 1,      /* IORING_OP_SEND with a destination (6.1+) */
+	RP_FEAT_URING = 1u << 0,	  /* io_uring at all (off => mmsg) */
+	RP_FEAT_SEND_ADDR = 1u << 1,	  /* IORING_OP_SEND with a destination (6.1+) */
 	RP_FEAT_RECV_MULTISHOT = 1u << 2, /* multishot RECVMSG + provided buffer ring (6.0+) */
 	RP_FEAT_DEFER_TASKRUN = 1u << 3,  /* IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1+) */
-	RP_FEAT_ALL = 0xfu,
+	RP_FEAT_TX_STAMP = 1u << 4,	  /* transmit timestamps (either backend), if asked for */
+	RP_FEAT_ALL = 0x1fu,
 };
 
 struct rp_engine_conf {
-	int backend;           /* enum rp_backend (conf.h): auto, uring, mmsg */
-	int icmp_mode;         /* enum rp_icmp_mode (conf.h): auto, raw, dgram */
+	int backend;	       /* enum rp_backend (conf.h): auto, uring, mmsg */
+	int icmp_mode;	       /* enum rp_icmp_mode (conf.h): auto, raw, dgram */
 	unsigned feature_mask; /* RP_FEAT_* allowed; also narrowed by $RINGPROBE_DISABLE */
 	uint32_t send_slots;   /* packet buffers for sends in flight; power of two */
 	uint32_t recv_bufs;    /* receive buffers; power of two */
 	uint32_t rcvbuf_bytes; /* SO_RCVBUF asked for (SO_RCVBUFFORCE when privileged) */
-	uint16_t ident;        /* ICMP identifier on raw sockets; the BPF filter keeps it */
+	uint16_t ident;	       /* ICMP identifier on raw sockets; the BPF filter keeps it */
+	bool tx_stamps;	       /* hand each request's kernel transmit stamp to the poll
+				  callback (rx->tx); needs RP_FEAT_TX_STAMP in the mask */
 };
 
 /** What was chosen, and why (for the one start-up log line). */
 struct rp_engine_info {
-	int backend;        /* RP_BACKEND_URING or RP_BACKEND_MMSG */
-	int icmp_mode;      /* RP_ICMP_RAW or RP_ICMP_DGRAM */
-	unsigned features;  /* RP_FEAT_* in use */
-	bool ip_header;     /* received datagrams start with the IPv4 header (raw) */
-	int32_t ident;      /* identifier replies carry: conf ident (raw), kernel's (dgram) */
-	char why[256];      /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
+	int backend;	   /* RP_BACKEND_URING or RP_BACKEND_MMSG */
+	int icmp_mode;	   /* RP_ICMP_RAW or RP_ICMP_DGRAM */
+	unsigned features; /* RP_FEAT_* in use */
+	bool ip_header;	   /* received datagrams start with the IPv4 header (raw) */
+	int32_t ident;	   /* identifier replies carry: conf ident (raw), kernel's (dgram) */
+	char why[256];	   /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
 };
 
-/** One received datagram, valid only during the callback. */
+/** One received datagram, valid only during the callback. Or, with tx set, the
+ *  transmit timestamp of one of our own requests (conf tx_stamps): buf is the request
+ *  from its ICMP header on, rx_ns when the device driver took it, src 0. */
 struct rp_rx {
 	const void *buf;
 	size_t len;
-	uint32_t src;   /* sender, host order */
+	uint32_t src;	/* sender, host order */
 	uint64_t rx_ns; /* kernel receive timestamp, CLOCK_REALTIME ns; 0 when missing */
+	bool tx;	/* a transmit timestamp, not a datagram */
 };
 
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
 
 struct rp_engine_stats {
-	uint64_t sent;        /* sends completed */
+	uint64_t sent;	      /* sends completed */
 	uint64_t send_errors; /* sends that failed (per errno class below) */
 	uint64_t send_eagain; /* socket buffer full: retried next poll, not lost */
 	uint64_t received;    /* datagrams handed to the callback */
 	uint64_t recv_nobufs; /* -ENOBUFS: buffer ring empty, multishot re-armed */
 	uint64_t recv_errors; /* other receive errors */
-	uint64_t polls;       /* rp_engine_poll calls */
+	uint64_t polls;	      /* rp_engine_poll calls */
+	uint64_t tx_stamps;   /* transmit timestamps handed to the callback */
+	uint64_t tx_unusable; /* error-queue messages that were not a usable stamp */
 };
 
 /** Opens the socket (raw or dgram per conf->icmp_mode; auto prefers dgram where

@@ -24,8 +24,9 @@
 /* A receive buffer: room for io_uring_recvmsg_out, the sender's name, the control
  * messages and a datagram far larger than any echo reply we send. */
 #define RP_IO_RECV_BUF_LEN 2048u
-/* Control space: SCM_TIMESTAMPNS needs CMSG_SPACE(16) = 32; leave room for one more. */
-#define RP_IO_CTRL_LEN 64u
+/* Control space: SCM_TIMESTAMPNS needs CMSG_SPACE(16) = 32; with transmit timestamps
+ * on, kernels before 6.11 add an SCM_TIMESTAMPING (CMSG_SPACE(48) = 64) to each. */
+#define RP_IO_CTRL_LEN 128u
 /* Largest provided buffer ring (the kernel's limit; bids are 16-bit). */
 #define RP_IO_MAX_RECV_BUFS 32768u
 
@@ -71,6 +72,8 @@ struct rp_engine {
 	uint32_t *queue; /* pending sends, FIFO; free-running indices masked on access */
 	uint32_t q_head, q_tail;
 
+	struct rp_io_tx *tx; /* transmit timestamps (txstamp.c); NULL when off */
+
 	struct rp_engine_stats stats;
 	struct rp_engine_info info;
 };
@@ -103,6 +106,17 @@ static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
 /** Kernel receive time from one control message (CLOCK_REALTIME ns), or 0 when it is
  *  not SCM_TIMESTAMPNS. Any thread; no system call. */
 uint64_t rp_io__cmsg_ns(const struct cmsghdr *c);
+
+/** Turns on transmit timestamps for e's socket (txstamp.c). 0 or -errno (e->tx
+ *  stays NULL). */
+int rp_io__tx_enable(struct rp_engine *e);
+/** The backend sent n requests (their stamps are now on the error queue). */
+void rp_io__tx_sent(struct rp_engine *e, uint32_t n);
+/** Hands every queued transmit stamp to cb (rx->tx set). Makes a system call only
+ *  when requests went out since the last read; backends call it after sending and
+ *  before handing out the replies of the same poll. No-op when off. */
+void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg);
+void rp_io__tx_free(struct rp_engine *e);
 
 /** Sets up the io_uring backend on e (socket and send pool already there), using the
  *  RP_FEAT_* in mask that the kernel has. On success sets e->ops, e->be,

@@ -51,6 +51,7 @@ static void send_all(struct rp_engine *e, struct mmsg *m)
 			for (int i = 0; i < rc; i++)
 				rp_io__slot_release(e, rp_io__queue_pop(e));
 			e->stats.sent += (uint64_t)rc;
+			rp_io__tx_sent(e, (uint32_t)rc);
 			continue;
 		}
 		if (rc < 0 && errno == EINTR)
@@ -130,6 +131,9 @@ static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void
 
 	send_all(e, m);
 	want_out(e, m, rp_io__queued(e) != 0);
+	/* Stamps of the requests just sent, before the replies and before the wait (a
+	 * non-empty error queue makes the socket ready). */
+	rp_io__tx_read(e, cb, arg);
 	if (timeout_ns) {
 		uint64_t ms = (timeout_ns + 999999u) / 1000000u;
 		struct epoll_event ev;
@@ -140,6 +144,7 @@ static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void
 		if (rp_io__queued(e))
 			send_all(e, m);
 	}
+	rp_io__tx_read(e, cb, arg); /* a second send_all above */
 	return recv_all(e, m, cb, arg);
 }
 

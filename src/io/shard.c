@@ -42,7 +42,8 @@ struct cmd {
 /* Per-device probe state, indexed by the device table's slot. */
 struct sdev {
 	struct rp_wheel_entry timer;
-	uint64_t sent_ns; /* CLOCK_REALTIME of the outstanding probe */
+	uint64_t sent_ns; /* CLOCK_REALTIME of the outstanding probe: when it was prepared,
+			     then when the driver took it (its transmit stamp), if that comes */
 	uint64_t due_ms;  /* when the current/next probe is due (monotonic ms) */
 	uint32_t id;
 	uint32_t interval_ms;
@@ -138,6 +139,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	    .recv_bufs = conf->recv_bufs,
 	    .rcvbuf_bytes = conf->rcvbuf_bytes,
 	    .ident = conf->ident,
+	    .tx_stamps = true,
 	};
 	int ret;
 
@@ -411,13 +413,36 @@ static void send_ready(struct rp_shard *s)
 	rp_pace_untake(&s->pace, n - sent);
 }
 
+/* The kernel's transmit stamp of one of our requests (txstamp.c): from now on the
+ * probe's send time, if the probe is still out and the stamp is plausible (not before
+ * the request was prepared, not after its deadline). */
+static void on_tx(struct rp_shard *s, const struct rp_rx *rx)
+{
+	struct rp_probe_stamp st;
+	struct sdev *d;
+
+	if (!rp_icmp_peek_request(rx->buf, rx->len, &st) || st.shard != s->conf.index ||
+	    st.slot >= s->conf.capacity || !rp_devtable_is_live(s->table, st.slot, st.gen))
+		return;
+	d = &s->devs[st.slot];
+	if (d->seq != st.seq || !d->outstanding || d->answered || d->sent_ns != st.sent_ns ||
+	    rx->rx_ns < st.sent_ns || rx->rx_ns - st.sent_ns > s->conf.timeout_ns)
+		return;
+	d->sent_ns = rx->rx_ns;
+}
+
 static void on_rx(void *arg, const struct rp_rx *rx)
 {
 	struct rp_shard *s = arg;
 	struct rp_probe_stamp st;
 	enum rp_reply_kind k;
 	struct sdev *d;
-	uint64_t rtt;
+	uint64_t rtt, sent_ns;
+
+	if (rx->tx) {
+		on_tx(s, rx);
+		return;
+	}
 
 	k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, rx->src,
 			  s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
@@ -446,9 +471,14 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 				: RP_REPLY_LATE;
 		goto invalid;
 	}
-	rtt = rx->rx_ns > st.sent_ns ? rx->rx_ns - st.sent_ns : 0;
+	/* The same probe (seq and generation match): its transmit stamp if it came. */
+	sent_ns = d->sent_ns;
+	if (sent_ns != st.sent_ns)
+		s->local.tx_stamped++;
+	rtt = rx->rx_ns > sent_ns ? rx->rx_ns - sent_ns : 0;
 	if (!rx->rx_ns)
-		rtt = s->now_ns + s->mono_to_real - st.sent_ns;
+		rtt = s->now_ns + s->mono_to_real > sent_ns ? s->now_ns + s->mono_to_real - sent_ns
+							    : 0;
 	if (rtt > s->conf.timeout_ns) {
 		/* Answered after its deadline: the FIFO will count the timeout. */
 		k = RP_REPLY_LATE;

@@ -230,6 +230,7 @@ static void queue_recvs(struct rp_engine *e, struct uring *u)
 static void queue_sends(struct rp_engine *e, struct uring *u)
 {
 	struct io_uring_sqe *sqe;
+	uint32_t n = 0;
 
 	while (rp_io__queued(e) && (sqe = sqe_get(u))) {
 		uint32_t idx = rp_io__queue_pop(e);
@@ -243,7 +244,9 @@ static void queue_sends(struct rp_engine *e, struct uring *u)
 			io_uring_prep_sendmsg(sqe, e->fd, &s->msg, 0);
 		}
 		io_uring_sqe_set_data64(sqe, UD(UD_SEND, idx));
+		n++;
 	}
+	rp_io__tx_sent(e, n);
 }
 
 static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res)
@@ -359,6 +362,8 @@ static int drain(struct rp_engine *e, struct uring *u, rp_rx_cb cb, void *arg)
 	unsigned n, rounds = 0;
 	int got = 0;
 
+	/* The sends of this poll went out in the enter before: their stamps first. */
+	rp_io__tx_read(e, cb, arg);
 	do {
 		n = io_uring_peek_batch_cqe(&u->ring, u->cqes, CQE_BATCH);
 		for (unsigned i = 0; i < n; i++) {

@@ -102,8 +102,9 @@ void rp_log(int level, const char *msg, const char *fmt, ...)
 	o = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + o, sizeof(ts) - o, ".%03ldZ", now.tv_nsec / 1000000);
 	if (atomic_load(&log_format) == RP_LOG_JSON) {
-		o = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
-				     ts, level_names[level]);
+		o = (size_t)snprintf(line, sizeof(line),
+				     "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+				     level_names[level]);
 		o += json_escape(line + o, sizeof(line) - o, msg, strlen(msg));
 		o += (size_t)snprintf(line + o, sizeof(line) - o, "\"");
 		o += kv_to_json(line + o, sizeof(line) - o, kv);

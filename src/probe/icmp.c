@@ -172,3 +172,20 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 		return RP_REPLY_FORGED;
 	return RP_REPLY_OK;
 }
+
+bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out)
+{
+	const unsigned char *p = pkt;
+	const unsigned char *pl = p + RP_ICMP_HDR_LEN;
+
+	if (len < RP_ICMP_PKT_LEN || p[0] != ICMP_ECHO_T ||
+	    get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
+		return false;
+	out->addr = 0;
+	out->shard = pl[OFF_SHARD];
+	out->slot = get32(pl + OFF_SLOT);
+	out->gen = get32(pl + OFF_GEN);
+	out->seq = get32(pl + OFF_SEQ);
+	out->sent_ns = get64(pl + OFF_SENT);
+	return true;
+}

@@ -64,6 +64,7 @@ struct tally {
 	uint32_t got[TARGETS];
 	uint32_t ok[TARGETS];
 	uint64_t bad_rtt;
+	uint64_t under_100us; /* answered within 100 µs */
 	uint64_t timeout_ns;
 };
 
@@ -75,7 +76,7 @@ static bool next_dev(void *arg, struct rp_shard_dev *d)
 		return false;
 	*d = (struct rp_shard_dev){.addr = 0x7f010000u + 1 + (uint32_t)t->next * 3,
 				   .id = (uint32_t)t->next,
-				   .interval_ms = 100,
+				   .interval_ms = 300,
 				   .count = ROUNDS,
 				   .immediate = true};
 	t->next++;
@@ -91,22 +92,25 @@ static bool take(void *arg, const struct rp_probe_result *r)
 		t->ok[r->id]++;
 		if (r->rtt_ns == 0 || r->rtt_ns > t->timeout_ns)
 			t->bad_rtt++;
+		t->under_100us += r->rtt_ns < 100000;
 	}
 	return t->got[r->id] == ROUNDS;
 }
 
-static bool every_probe_matched(int backend, int mode, char *why, size_t whylen)
+/* `mask` RP_FEAT_ALL: transmit timestamps on (what the shards ask for). */
+static bool every_probe_matched(int backend, int mode, unsigned mask, char *why, size_t whylen)
 {
 	static struct tally t;
 	struct rp_prober_conf pc = {.shards = 2,
 				    .capacity = TARGETS,
-				    .timeout_ns = 90000000,
+				    .timeout_ns =
+					250000000, /* room for a loaded machine (parallel tests) */
 				    .rate_pps = 200000,
 				    .burst = 2000,
 				    .tick_ns = 5000000,
 				    .backend = backend,
 				    .icmp_mode = mode,
-				    .feature_mask = RP_FEAT_ALL};
+				    .feature_mask = mask};
 	struct rp_prober *p;
 	struct rp_shard_stats st;
 	char err[512];
@@ -144,6 +148,17 @@ static bool every_probe_matched(int backend, int mode, char *why, size_t whylen)
 		if (st.invalid[k])
 			ok = FAIL("%llu replies counted %s", (unsigned long long)st.invalid[k],
 				  rp_reply_kind_name(k));
+	/* With transmit timestamps every rtt starts when loopback took the request, and
+	 * loopback answers inside that send: a few microseconds. From the payload's stamp
+	 * (read before a batch of up to 2,000 sends) most would be far longer. */
+	if (ok && (mask & RP_FEAT_TX_STAMP) &&
+	    (st.tx_stamped != st.replies || t.under_100us * 2 < st.replies))
+		ok = FAIL("transmit stamps: %llu of %llu replies timed from one, %llu under 100 us",
+			  (unsigned long long)st.tx_stamped, (unsigned long long)st.replies,
+			  (unsigned long long)t.under_100us);
+	if (ok && !(mask & RP_FEAT_TX_STAMP) && st.tx_stamped)
+		ok = FAIL("transmit stamps masked off, yet %llu replies timed from one",
+			  (unsigned long long)st.tx_stamped);
 	return ok;
 }
 
@@ -328,19 +343,29 @@ struct scenario {
 
 static bool matched_uring_raw(char *w, size_t l)
 {
-	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, w, l);
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, w, l);
 }
 static bool matched_uring_dgram(char *w, size_t l)
 {
-	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_DGRAM, w, l);
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, w, l);
 }
 static bool matched_mmsg_raw(char *w, size_t l)
 {
-	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_RAW, w, l);
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, w, l);
 }
 static bool matched_mmsg_dgram(char *w, size_t l)
 {
-	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM, w, l);
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, w, l);
+}
+static bool matched_uring_raw_no_txstamp(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW,
+				   RP_FEAT_ALL & ~(unsigned)RP_FEAT_TX_STAMP, w, l);
+}
+static bool matched_mmsg_dgram_no_txstamp(char *w, size_t l)
+{
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM,
+				   RP_FEAT_ALL & ~(unsigned)RP_FEAT_TX_STAMP, w, l);
 }
 static bool forged_uring(char *w, size_t l)
 {
@@ -358,6 +383,9 @@ static const struct scenario scenarios[] = {
     {"prober::every_probe_matched_mmsg_dgram", matched_mmsg_dgram},
     {"prober::forged_replies_counted_by_kind_uring", forged_uring},
     {"prober::forged_replies_counted_by_kind_mmsg", forged_mmsg},
+    {"prober::every_probe_matched_uring_raw_without_transmit_stamps", matched_uring_raw_no_txstamp},
+    {"prober::every_probe_matched_mmsg_dgram_without_transmit_stamps",
+     matched_mmsg_dgram_no_txstamp},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -395,6 +423,14 @@ Test(prober, forged_replies_counted_by_kind_uring, .timeout = 60)
 Test(prober, forged_replies_counted_by_kind_mmsg, .timeout = 60)
 {
 	run_scenario(5);
+}
+Test(prober, every_probe_matched_uring_raw_without_transmit_stamps, .timeout = 60)
+{
+	run_scenario(6);
+}
+Test(prober, every_probe_matched_mmsg_dgram_without_transmit_stamps, .timeout = 60)
+{
+	run_scenario(7);
 }
 #else
 #include <sys/wait.h>

@@ -210,3 +210,26 @@ Test(icmp, kind_names)
 	for (int k = 0; k < RP_REPLY_KIND_COUNT; k++)
 		cr_assert_str_neq(rp_reply_kind_name(k), "unknown");
 }
+
+/* A request the kernel hands back with its transmit timestamp reads back whole; a
+ * reply, a short copy or another program's request does not. */
+Test(icmp, own_request_peeks_back)
+{
+	unsigned char pkt[RP_ICMP_PKT_LEN], reply[20 + RP_ICMP_PKT_LEN];
+	struct rp_probe_stamp got = {.addr = 99};
+
+	rp_icmp_init(pkt, 0xbeef);
+	rp_icmp_stamp(pkt, &key, &stamp);
+	cr_assert(rp_icmp_peek_request(pkt, sizeof(pkt), &got));
+	cr_assert_eq(got.slot, stamp.slot);
+	cr_assert_eq(got.gen, stamp.gen);
+	cr_assert_eq(got.seq, stamp.seq);
+	cr_assert_eq(got.sent_ns, stamp.sent_ns);
+	cr_assert_eq(got.shard, stamp.shard);
+	cr_assert_eq(got.addr, 0);
+	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt) - 1, &got), "short copy");
+	make_reply(reply, false, 0xbeef);
+	cr_assert_not(rp_icmp_peek_request(reply, RP_ICMP_PKT_LEN, &got), "a reply");
+	pkt[8] ^= 1;
+	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt), &got), "no magic");
+}

@@ -1,0 +1,158 @@
+/* Transmit timestamps: when each echo request really left, from the kernel.
+ *
+ * The send stamp in a request's payload is read when the request is prepared. A shard
+ * prepares everything due in a tick and submits it in one batch; the kernel then
+ * sends the batch one request after the other, so the hundredth leaves a few hundred
+ * microseconds after its stamp was read, and that delay would count as round-trip
+ * time. With SOF_TIMESTAMPING_TX_SOFTWARE the kernel stamps each request as the
+ * device driver takes it (skb_tx_timestamp: loopback, tun and nearly every NIC driver)
+ * and queues a copy of the packet with that stamp on the socket's error queue. We read
+ * them back in batches (recvmmsg with MSG_ERRQUEUE, one system call per 32 stamps,
+ * only in a poll that sent something) right after the sends went out and before the
+ * replies of the same poll are handed out, and pass each to the poll callback with
+ * rx->tx set; the shard then measures the rtt from that stamp.
+ *
+ * Reading after the sends and before the replies is enough: a reply cannot arrive
+ * before its request has left, and the stamp is queued when the request leaves. A
+ * stamp that comes later (a driver that stamps after a queue) finds its probe answered
+ * and is ignored; the rtt then starts at the payload's stamp, as without this.
+ *
+ * The copy comes back from the link-layer header on (an Ethernet header on loopback,
+ * none on tun), so the request is found at its end: our packets have a fixed length.
+ * Without SOF_TIMESTAMPING_OPT_TSONLY the kernel charges each copy to the receive
+ * buffer until it is read: one tick's sends at most. */
+#include "io/io_int.h"
+
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ringprobe/compiler.h"
+#include "ringprobe/xalloc.h"
+
+/* Not in Debian 12's headers (Linux 6.11): rx packets then get no SCM_TIMESTAMPING
+ * beside their SCM_TIMESTAMPNS. Older kernels refuse it; we retry without. */
+#ifndef SOF_TIMESTAMPING_OPT_RX_FILTER
+#define SOF_TIMESTAMPING_OPT_RX_FILTER (1 << 17)
+#endif
+
+#define TX_BATCH 32u
+/* Room for a link-layer header, an IPv4 header with options and our request. */
+#define TX_DATA_LEN 256u
+/* SCM_TIMESTAMPING (3 timespecs) and IP_RECVERR (extended error + address). */
+#define TX_CTRL_LEN 256u
+
+struct rp_io_tx {
+	struct mmsghdr msg[TX_BATCH];
+	struct iovec iov[TX_BATCH];
+	uint64_t ctrl[TX_BATCH][TX_CTRL_LEN / sizeof(uint64_t)];
+	uint8_t data[TX_BATCH][TX_DATA_LEN];
+	uint32_t pending; /* requests sent since the last read */
+	bool more;	  /* the last read filled its batch: more may wait */
+};
+
+int rp_io__tx_enable(struct rp_engine *e)
+{
+	int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+		    SOF_TIMESTAMPING_OPT_RX_FILTER;
+
+	if (setsockopt(e->fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0) {
+		flags &= ~SOF_TIMESTAMPING_OPT_RX_FILTER;
+		if (setsockopt(e->fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0)
+			return -errno;
+	}
+	e->tx = rp_xcalloc(1, sizeof(*e->tx));
+	for (unsigned i = 0; i < TX_BATCH; i++) {
+		e->tx->iov[i] = (struct iovec){.iov_base = e->tx->data[i], .iov_len = TX_DATA_LEN};
+		e->tx->msg[i].msg_hdr.msg_iov = &e->tx->iov[i];
+		e->tx->msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+void rp_io__tx_sent(struct rp_engine *e, uint32_t n)
+{
+	if (e->tx)
+		e->tx->pending += n;
+}
+
+/* The driver's stamp of one error-queue message, or 0 when it is not a transmit
+ * timestamp (an ICMP error, were IP_RECVERR on). */
+static uint64_t tx_ns(struct msghdr *h)
+{
+	uint64_t ns = 0;
+	bool stamp = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts)); /* ts[0]: the software stamp */
+			ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		} else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
+			struct sock_extended_err ee;
+
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			stamp = ee.ee_errno == ENOMSG &&
+				ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING &&
+				ee.ee_info == SCM_TSTAMP_SND;
+		}
+	}
+	return stamp ? ns : 0;
+}
+
+void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
+{
+	struct rp_io_tx *t = e->tx;
+
+	if (!t || (!t->pending && !t->more))
+		return;
+	t->pending = 0;
+	for (unsigned rounds = 0; rounds < 1024; rounds++) {
+		int rc;
+
+		for (unsigned i = 0; i < TX_BATCH; i++) {
+			struct msghdr *h = &t->msg[i].msg_hdr;
+
+			h->msg_control = t->ctrl[i];
+			h->msg_controllen = sizeof(t->ctrl[i]);
+			h->msg_flags = 0;
+		}
+		rc = recvmmsg(e->fd, t->msg, TX_BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		t->more = rc == (int)TX_BATCH;
+		if (rc <= 0)
+			return;
+		for (int i = 0; i < rc; i++) {
+			struct msghdr *h = &t->msg[i].msg_hdr;
+			size_t len = t->msg[i].msg_len;
+			struct rp_rx rx = {.tx = true};
+
+			rx.rx_ns = tx_ns(h);
+			if (RP_UNLIKELY(!rx.rx_ns || (h->msg_flags & MSG_TRUNC) ||
+					len < RP_ICMP_PKT_LEN)) {
+				e->stats.tx_unusable++;
+				continue;
+			}
+			/* Our requests have a fixed length: the request is the copy's tail. */
+			rx.buf = t->data[i] + len - RP_ICMP_PKT_LEN;
+			rx.len = RP_ICMP_PKT_LEN;
+			e->stats.tx_stamps++;
+			cb(arg, &rx);
+		}
+		if (!t->more)
+			return;
+	}
+}
+
+void rp_io__tx_free(struct rp_engine *e)
+{
+	free(e->tx);
+	e->tx = NULL;
+}
