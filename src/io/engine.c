@@ -227,7 +227,7 @@ void rp_engine_destroy(struct rp_engine *e)
 	if (!e)
 		return;
 	e->ops->destroy(e);
-	rp_io__tx_free(e);
+	rp_io__tx_fini(e);
 	close(e->fd);
 	pool_fini(e);
 	free(e);

@@ -116,7 +116,7 @@ void rp_io__tx_sent(struct rp_engine *e, uint32_t n);
  *  when requests went out since the last read; backends call it after sending and
  *  before handing out the replies of the same poll. No-op when off. */
 void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg);
-void rp_io__tx_free(struct rp_engine *e);
+void rp_io__tx_fini(struct rp_engine *e);
 
 /** Sets up the io_uring backend on e (socket and send pool already there), using the
  *  RP_FEAT_* in mask that the kernel has. On success sets e->ops, e->be,

@@ -151,7 +151,7 @@ void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
 	}
 }
 
-void rp_io__tx_free(struct rp_engine *e)
+void rp_io__tx_fini(struct rp_engine *e)
 {
 	free(e->tx);
 	e->tx = NULL;
