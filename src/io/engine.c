@@ -203,7 +203,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 		return rc;
 	}
 	if (conf->tx_stamps && (mask & RP_FEAT_TX_STAMP)) {
-		rc = rp_io__tx_enable(e);
+		rc = rp_io__tx_init(e);
 		if (!rc)
 			e->info.features |= RP_FEAT_TX_STAMP;
 		else

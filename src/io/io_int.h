@@ -109,7 +109,7 @@ uint64_t rp_io__cmsg_ns(const struct cmsghdr *c);
 
 /** Turns on transmit timestamps for e's socket (txstamp.c). 0 or -errno (e->tx
  *  stays NULL). */
-int rp_io__tx_enable(struct rp_engine *e);
+int rp_io__tx_init(struct rp_engine *e);
 /** The backend sent n requests (their stamps are now on the error queue). */
 void rp_io__tx_sent(struct rp_engine *e, uint32_t n);
 /** Hands every queued transmit stamp to cb (rx->tx set). Makes a system call only

@@ -54,7 +54,7 @@ struct rp_io_tx {
 	bool more;	  /* the last read filled its batch: more may wait */
 };
 
-int rp_io__tx_enable(struct rp_engine *e)
+int rp_io__tx_init(struct rp_engine *e)
 {
 	int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
 		    SOF_TIMESTAMPING_OPT_RX_FILTER;
