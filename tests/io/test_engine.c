@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/log.h"
@@ -62,17 +63,10 @@ static void need_root(void)
 /* A private network namespace with lo up: only our own ICMP in it. */
 static void netns_enter(void)
 {
-	struct ifreq ifr = {0};
-	int fd;
+	const char *what;
+	int rc = io_test_netns(&what);
 
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	strcpy(ifr.ifr_name, "lo");
-	cr_assert_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "lo up: %s", strerror(errno));
-	close(fd);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 }
 
 /* net.ipv4.ping_group_range of the namespace we are in. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/prober.h"
@@ -29,21 +30,14 @@
 /* A private network namespace with loopback up; false (with why) without root. */
 static bool private_netns(char *why, size_t whylen)
 {
-	struct ifreq ifr = {0};
-	int fd;
+	const char *what;
+	int rc;
 
 	if (geteuid() != 0)
 		return FAIL("needs root (raw sockets and a private network namespace)");
-	if (unshare(CLONE_NEWNET) < 0)
-		return FAIL("unshare(CLONE_NEWNET): %s", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	strcpy(ifr.ifr_name, "lo");
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return FAIL("SIOCGIFFLAGS lo: %s", strerror(errno));
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		return FAIL("SIOCSIFFLAGS lo: %s", strerror(errno));
-	close(fd);
+	rc = io_test_netns(&what);
+	if (rc < 0)
+		return FAIL("%s: %s", what, strerror(-rc));
 	return true;
 }
 
@@ -166,42 +160,13 @@ static bool every_probe_matched(int backend, int mode, unsigned mask, char *why,
 
 static const struct rp_siphash_key test_key = {0x1111222233334444ull, 0x5555666677778888ull};
 
-/* Sends an IPv4 packet with our own header (so the source can be anything on lo). */
-static bool send_raw(int fd, uint32_t src, const unsigned char *icmp, size_t len)
-{
-	unsigned char pkt[256] = {0};
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-	uint32_t nsrc = htonl(src), ndst = htonl(0x7f000001);
-
-	pkt[0] = 0x45;
-	pkt[2] = (unsigned char)((20 + len) >> 8);
-	pkt[3] = (unsigned char)(20 + len);
-	pkt[8] = 64;
-	pkt[9] = IPPROTO_ICMP;
-	memcpy(pkt + 12, &nsrc, 4);
-	memcpy(pkt + 16, &ndst, 4);
-	memcpy(pkt + 20, icmp, len);
-	return sendto(fd, pkt, 20 + len, 0, (struct sockaddr *)&to, sizeof(to)) ==
-	       (ssize_t)(20 + len);
-}
-
-static void fix_sum(unsigned char *icmp, size_t len)
-{
-	uint16_t s;
-
-	icmp[2] = icmp[3] = 0;
-	s = rp_icmp_checksum(icmp, len);
-	icmp[2] = (unsigned char)(s >> 8);
-	icmp[3] = (unsigned char)s;
-}
-
 /* A reply as the device would send it for stamp `st`, with identifier `ident`. */
 static void make_reply(unsigned char *icmp, uint16_t ident, const struct rp_probe_stamp *st)
 {
 	rp_icmp_init(icmp, ident);
 	rp_icmp_stamp(icmp, &test_key, st);
 	icmp[0] = 0;
-	fix_sum(icmp, RP_ICMP_PKT_LEN);
+	io_test_fix_sum(icmp, RP_ICMP_PKT_LEN);
 }
 
 static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen)
@@ -255,7 +220,7 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 			unsigned char *p = buf + 20;
 
 			p[0] = 0;
-			fix_sum(p, RP_ICMP_PKT_LEN);
+			io_test_fix_sum(p, RP_ICMP_PKT_LEN);
 			seen = rp_icmp_parse(p, RP_ICMP_PKT_LEN, false, dev, -1, &test_key, &req) ==
 			       RP_REPLY_OK;
 		}
@@ -269,38 +234,38 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 	/* 1 forged: our magic, a MAC that does not verify. */
 	make_reply(icmp, sc.ident, &req);
 	icmp[8 + 32] ^= 1;
-	fix_sum(icmp, sizeof(icmp));
-	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	io_test_fix_sum(icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	/* 2 wrong source: a valid reply, from another address. */
 	make_reply(icmp, sc.ident, &req);
-	ok = ok && send_raw(out, dev + 1, icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev + 1, icmp, sizeof(icmp));
 	/* 3 stale generation: valid MAC for a generation the slot no longer has. */
 	{
 		struct rp_probe_stamp old = req;
 
 		old.gen += 1;
 		make_reply(icmp, sc.ident, &old);
-		ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+		ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	}
 	/* 4 truncated: our identifier and magic, cut short. */
 	make_reply(icmp, sc.ident, &req);
-	fix_sum(icmp, 20);
-	ok = ok && send_raw(out, dev, icmp, 20);
+	io_test_fix_sum(icmp, 20);
+	ok = ok && io_test_send_from(out, dev, icmp, 20);
 	/* 5 foreign: our identifier, someone else's payload. */
 	make_reply(icmp, sc.ident, &req);
 	memcpy(icmp + 8, "XXXX", 4);
-	fix_sum(icmp, sizeof(icmp));
-	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	io_test_fix_sum(icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	/* 6 corrupted: a flipped bit the checksum catches. */
 	make_reply(icmp, sc.ident, &req);
 	icmp[8 + 20] ^= 0x40;
-	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	/* 7 duplicate: a second copy of the genuine reply. */
 	make_reply(icmp, sc.ident, &req);
-	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	/* 8 another identifier: the kernel's BPF filter drops it before us. */
 	make_reply(icmp, sc.ident + 1, &req);
-	ok = ok && send_raw(out, dev, icmp, sizeof(icmp));
+	ok = ok && io_test_send_from(out, dev, icmp, sizeof(icmp));
 	if (!ok) {
 		rp_shard_destroy(s);
 		return FAIL("sending forged replies: %s", strerror(errno));

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/result.h"
@@ -75,19 +76,13 @@ static void sysctl_set(const char *path, const char *value)
  * sysctls are per namespace. */
 static void quiet_netns(int icmp_mode)
 {
-	struct ifreq ifr = {0};
-	int fd;
+	const char *what;
+	int rc;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root (raw sockets and a private network namespace)");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	strcpy(ifr.ifr_name, "lo");
-	cr_assert_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "lo up: %s", strerror(errno));
-	close(fd);
+	rc = io_test_netns(&what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 	sysctl_set("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1");
 	sysctl_set("/proc/sys/net/ipv4/ping_group_range",
 		   icmp_mode == RP_ICMP_DGRAM ? "0 2147483647" : "1 0");
@@ -146,16 +141,6 @@ static void rig_stop(struct rig *r, struct rp_shard_stats *st)
 	close(r->out);
 }
 
-static void fix_sum(unsigned char *icmp, size_t len)
-{
-	uint16_t s;
-
-	icmp[2] = icmp[3] = 0;
-	s = rp_icmp_checksum(icmp, len);
-	icmp[2] = (unsigned char)(s >> 8);
-	icmp[3] = (unsigned char)s;
-}
-
 /* A request the shard sent, turned into the reply `dev` would send back. */
 struct req {
 	unsigned char reply[RP_ICMP_PKT_LEN];
@@ -183,7 +168,7 @@ static void next_request(struct rig *r, uint32_t dev, struct req *q)
 			continue;
 		memcpy(q->reply, buf + 20, RP_ICMP_PKT_LEN);
 		q->reply[0] = 0; /* echo reply */
-		fix_sum(q->reply, RP_ICMP_PKT_LEN);
+		io_test_fix_sum(q->reply, RP_ICMP_PKT_LEN);
 		q->ident = (uint16_t)(q->reply[4] << 8 | q->reply[5]);
 		cr_assert_eq(rp_icmp_parse(q->reply, RP_ICMP_PKT_LEN, false, dev, -1, &key, &q->st),
 			     RP_REPLY_OK, "the request's payload does not verify");
@@ -192,23 +177,10 @@ static void next_request(struct rig *r, uint32_t dev, struct req *q)
 	cr_assert_fail("no echo request to %#x within 2 s", dev);
 }
 
-/* Sends an IPv4 packet with our own header, from `src` to 127.0.0.1. */
+/* Sends icmp[len] from `src` to 127.0.0.1, with our own IPv4 header. */
 static void send_from(struct rig *r, uint32_t src, const unsigned char *icmp, size_t len)
 {
-	unsigned char pkt[256] = {0};
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-	uint32_t nsrc = htonl(src), ndst = htonl(0x7f000001);
-
-	pkt[0] = 0x45;
-	pkt[2] = (unsigned char)((20 + len) >> 8);
-	pkt[3] = (unsigned char)(20 + len);
-	pkt[8] = 64;
-	pkt[9] = IPPROTO_ICMP;
-	memcpy(pkt + 12, &nsrc, 4);
-	memcpy(pkt + 16, &ndst, 4);
-	memcpy(pkt + 20, icmp, len);
-	cr_assert_eq(sendto(r->out, pkt, 20 + len, 0, (struct sockaddr *)&to, sizeof(to)),
-		     (ssize_t)(20 + len), "sendto: %s", strerror(errno));
+	cr_assert(io_test_send_from(r->out, src, icmp, len), "sendto: %s", strerror(errno));
 }
 
 /* Every invalid counter equals want[kind]. */
@@ -411,7 +383,7 @@ static void forged_on_dgram(int backend)
 	/* 1 forged: a MAC that does not verify */
 	memcpy(icmp, q.reply, sizeof(icmp));
 	icmp[8 + 32] ^= 1;
-	fix_sum(icmp, sizeof(icmp));
+	io_test_fix_sum(icmp, sizeof(icmp));
 	send_from(&r, dev, icmp, sizeof(icmp));
 	/* 2 wrong source */
 	send_from(&r, dev + 1, q.reply, sizeof(q.reply));
@@ -423,17 +395,17 @@ static void forged_on_dgram(int backend)
 		rp_icmp_init(icmp, q.ident);
 		rp_icmp_stamp(icmp, &key, &old);
 		icmp[0] = 0;
-		fix_sum(icmp, sizeof(icmp));
+		io_test_fix_sum(icmp, sizeof(icmp));
 		send_from(&r, dev, icmp, sizeof(icmp));
 	}
 	/* 4 truncated */
 	memcpy(icmp, q.reply, sizeof(icmp));
-	fix_sum(icmp, 20);
+	io_test_fix_sum(icmp, 20);
 	send_from(&r, dev, icmp, 20);
 	/* 5 foreign: our identifier, no magic */
 	memcpy(icmp, q.reply, sizeof(icmp));
 	memcpy(icmp + 8, "XXXX", 4);
-	fix_sum(icmp, sizeof(icmp));
+	io_test_fix_sum(icmp, sizeof(icmp));
 	send_from(&r, dev, icmp, sizeof(icmp));
 	/* 6 corrupted: the kernel drops it */
 	memcpy(icmp, q.reply, sizeof(icmp));
@@ -444,7 +416,7 @@ static void forged_on_dgram(int backend)
 	/* 8 another identifier: delivered to no socket of ours */
 	memcpy(icmp, q.reply, sizeof(icmp));
 	icmp[5] ^= 1;
-	fix_sum(icmp, sizeof(icmp));
+	io_test_fix_sum(icmp, sizeof(icmp));
 	send_from(&r, dev, icmp, sizeof(icmp));
 	sleep_ms(100);
 	rig_stop(&r, &st);

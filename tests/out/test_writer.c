@@ -492,6 +492,28 @@ Test(writer, v2_victoria_metrics_round_trip)
 }
 
 /* influxd over https with a self-signed certificate for 127.0.0.1. */
+/* A fresh v1 writer over https (trusting the server's certificate, or verifying
+ * nothing) delivers n points of 10.<sub>.x.x, none failed or dropped. */
+static void delivered_over_tls(struct srv *s, bool ca_file, bool insecure, uint8_t sub, uint32_t n)
+{
+	struct rig r;
+	struct rp_writer_stats ws;
+
+	rig_v1(&r, s->url, "rp");
+	if (ca_file)
+		set_str(&r.conf.influxdb.ca_file, s->ca);
+	r.conf.influxdb.insecure_skip_verify = insecure;
+	rig_start(&r);
+	push_both(&r, sub, 0, n);
+	WAIT_UNTIL(st(&r).points_written >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.batches_failed, 0);
+	assert_nothing_dropped(&ws);
+	verify_influx(s, "rp", sub, n);
+	rig_fini(&r);
+}
+
 Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
 {
 	struct srv_influx_opts io = {.database = "rp", .tls = true};
@@ -506,17 +528,7 @@ Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
 	cr_assert_eq(strncmp(s.url, "https://", 8), 0, "%s", s.url);
 
 	/* influxdb.ca_file = the server's certificate: verified, delivered. */
-	rig_v1(&r, s.url, "rp");
-	set_str(&r.conf.influxdb.ca_file, s.ca);
-	rig_start(&r);
-	push_both(&r, 18, 0, n);
-	WAIT_UNTIL(st(&r).points_written >= n, 20);
-	ws = st(&r);
-	cr_assert_eq(ws.points_written, n);
-	cr_assert_eq(ws.batches_failed, 0);
-	assert_nothing_dropped(&ws);
-	verify_influx(&s, "rp", 18, n);
-	rig_fini(&r);
+	delivered_over_tls(&s, true, false, 18, n);
 
 	/* Default verification (the system's CAs): a TLS error, the points kept in the
 	 * spool and retried, never written to a server that was not verified. */
@@ -556,17 +568,7 @@ Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
 	rig_fini(&r);
 
 	/* influxdb.insecure_skip_verify: no verification at all, delivered. */
-	rig_v1(&r, s.url, "rp");
-	r.conf.influxdb.insecure_skip_verify = true;
-	rig_start(&r);
-	push_both(&r, 20, 0, n);
-	WAIT_UNTIL(st(&r).points_written >= n, 20);
-	ws = st(&r);
-	cr_assert_eq(ws.points_written, n);
-	cr_assert_eq(ws.batches_failed, 0);
-	assert_nothing_dropped(&ws);
-	verify_influx(&s, "rp", 20, n);
-	rig_fini(&r);
+	delivered_over_tls(&s, false, true, 20, n);
 	srv_cleanup(&s);
 }
 

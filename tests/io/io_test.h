@@ -1,0 +1,82 @@
+/* Shared by the tests in tests/io: a private network namespace with loopback up, and
+ * raw ICMP packets from any 127.0.0.0/8 source to 127.0.0.1. Plain functions that
+ * return errors rather than assert, so the TSan build (no Criterion) can use them. */
+#ifndef RP_TESTS_IO_TEST_H
+#define RP_TESTS_IO_TEST_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ringprobe/icmp.h"
+
+/* Enters a new network namespace and brings lo up. 0, or -errno with the step in
+ * *what ("unshare", "SIOCGIFFLAGS lo", "SIOCSIFFLAGS lo"). */
+static inline int io_test_netns(const char **what)
+{
+	struct ifreq ifr = {0};
+	int fd, rc = 0;
+
+	*what = "unshare(CLONE_NEWNET)";
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	*what = "socket";
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, "lo");
+	*what = "SIOCGIFFLAGS lo";
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		rc = -errno;
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		*what = "SIOCSIFFLAGS lo";
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Recomputes the ICMP checksum of icmp[len]. */
+static inline void io_test_fix_sum(unsigned char *icmp, size_t len)
+{
+	uint16_t s;
+
+	icmp[2] = icmp[3] = 0;
+	s = rp_icmp_checksum(icmp, len);
+	icmp[2] = (unsigned char)(s >> 8);
+	icmp[3] = (unsigned char)s;
+}
+
+/* Sends icmp[len] in an IPv4 packet with our own header (IP_HDRINCL raw socket `fd`),
+ * from `src` (host order, on lo) to 127.0.0.1. True when all of it went. */
+static inline bool io_test_send_from(int fd, uint32_t src, const unsigned char *icmp, size_t len)
+{
+	unsigned char pkt[256] = {0};
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	uint32_t nsrc = htonl(src), ndst = htonl(0x7f000001);
+
+	if (len > sizeof(pkt) - 20)
+		return false;
+	pkt[0] = 0x45;
+	pkt[2] = (unsigned char)((20 + len) >> 8);
+	pkt[3] = (unsigned char)(20 + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_ICMP;
+	memcpy(pkt + 12, &nsrc, 4);
+	memcpy(pkt + 16, &ndst, 4);
+	memcpy(pkt + 20, icmp, len);
+	return sendto(fd, pkt, 20 + len, 0, (struct sockaddr *)&to, sizeof(to)) ==
+	       (ssize_t)(20 + len);
+}
+
+#endif
