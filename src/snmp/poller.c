@@ -70,9 +70,9 @@ struct rp_snmp {
 	atomic_bool stop;
 
 	/* counters */
-	_Atomic uint64_t submitted;		    /* the submitting thread's */
+	_Atomic uint64_t submitted;		     /* the submitting thread's */
 	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
-	_Atomic uint64_t inflight;		    /* the poller's */
+	_Atomic uint64_t inflight;		     /* the poller's */
 };
 
 struct in_req {
@@ -152,7 +152,8 @@ static int derive_keys(struct rp_snmp *s, const struct rp_conf *c, char *why, si
 	s->auth_ku_len = sizeof(s->auth_ku);
 	if (generate_Ku(s->auth_proto, (u_int)s->auth_proto_len, (const u_char *)ap, strlen(ap),
 			s->auth_ku, &s->auth_ku_len) != SNMPERR_SUCCESS) {
-		snprintf(why, whylen, "snmp.v3.auth_password: cannot derive the authentication key");
+		snprintf(why, whylen,
+			 "snmp.v3.auth_password: cannot derive the authentication key");
 		return -EINVAL;
 	}
 	if (s->seclevel != SNMP_SEC_LEVEL_AUTHPRIV)
@@ -198,8 +199,8 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 		if (ret < 0)
 			goto fail;
 	}
-	ret = rp_spsc_create(&s->in, pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4
-									     : 1024),
+	ret = rp_spsc_create(&s->in,
+			     pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
 			     sizeof(struct in_req));
 	if (ret == 0)
 		ret = rp_spsc_create(&s->out, pow2_at_least(s->max_inflight + 1),
@@ -402,9 +403,9 @@ static void local_error(struct req *q, const char *what, void *sp_or_null, netsn
 	char *msg = NULL;
 
 	if (sp_or_null)
-		snmp_sess_error(sp_or_null, &liberr, &syserr, &msg);
+		snmp_sess_error(sp_or_null, &syserr, &liberr, &msg);
 	else if (ss)
-		snmp_error(ss, &liberr, &syserr, &msg);
+		snmp_error(ss, &syserr, &liberr, &msg);
 	q->done = true;
 	/* v3: net-snmp probes the engine ID inside the send; no answer is a timeout */
 	q->res.status = liberr == SNMPERR_TIMEOUT ? RP_SNMP_TIMEOUT : RP_SNMP_LOCAL_ERROR;
@@ -510,8 +511,7 @@ static void *poller_main(void *arg)
 		uint64_t now_ms;
 
 		/* Take new requests while a slot and room for its result are free. */
-		while (s->nfree > 0 &&
-		       rp_spsc_space(s->out) > s->max_inflight - s->nfree) {
+		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree) {
 			struct in_req in;
 			uint32_t slot;
 
