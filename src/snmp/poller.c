@@ -1,0 +1,577 @@
+/* The SNMP poller thread (include/ringprobe/snmp.h): one net-snmp session per request
+ * in flight, a GET of the six scalar objects of the system group, poll(2) over the
+ * sessions' sockets, snmp_sess_timeout for retries and give-ups.
+ *
+ * Per request: snmp_sess_open (a UDP socket; for v3 also net-snmp's synchronous engine
+ * ID probe), snmp_sess_async_send, the callback fills the slot's result, the loop closes
+ * the session and pushes the result. Nothing else is allocated per request beyond
+ * net-snmp's own session and PDU. */
+#include "ringprobe/snmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/large_fd_set.h>
+
+#include "ringprobe/line.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/xalloc.h"
+
+#define LOOP_MS 5
+#define NOBJ 6
+
+/* .1.3.6.1.2.1.1.N.0 for N = 1..6, and where each lands. */
+enum obj { O_DESCR = 1, O_OBJECT_ID, O_UPTIME, O_CONTACT, O_NAME, O_LOCATION };
+
+struct req {
+	void *sp;  /* net-snmp session (NULL when it could not be opened) */
+	int fd;	   /* its socket, -1 without a session */
+	bool busy; /* from begin() to finish() */
+	bool done; /* res is filled (by the callback, or at once on a local error) */
+	struct rp_snmp_result res;
+};
+
+struct rp_snmp {
+	/* set at create, read-only after */
+	int version;
+	char *community;
+	char *user;
+	int seclevel;
+	oid *auth_proto, *priv_proto;
+	size_t auth_proto_len, priv_proto_len;
+	u_char auth_ku[USM_AUTH_KU_LEN], priv_ku[USM_PRIV_KU_LEN];
+	size_t auth_ku_len, priv_ku_len;
+	unsigned port;
+	long timeout_us;
+	int retries;
+	uint32_t max_inflight;
+
+	struct rp_spsc *in;  /* uint32_t pairs: addr, tag (control -> poller) */
+	struct rp_spsc *out; /* struct rp_snmp_result (poller -> control) */
+
+	/* the poller thread's own */
+	struct req *reqs;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	struct pollfd *pfd;
+	uint32_t *pfd_slot;
+	netsnmp_large_fd_set lfs;
+
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+
+	/* counters */
+	_Atomic uint64_t submitted;		     /* the submitting thread's */
+	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
+	_Atomic uint64_t inflight;		     /* the poller's */
+};
+
+struct in_req {
+	uint32_t addr, tag;
+};
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+/* net-snmp, once per process: no configuration files, no persistent state, no MIBs
+ * (numeric OIDs only; MIBS="" keeps net-snmp from parsing its default modules, which
+ * on a machine without them prints pages of warnings), nothing on stderr (ringprobe
+ * reports its own errors). Runs at the first rp_snmp_create, which the daemon and
+ * `sweep --snmp` call before starting any thread, as setenv requires. */
+static void lib_init(void)
+{
+	setenv("MIBS", "", 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+	netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
+	snmp_disable_log();
+	init_snmp("ringprobe");
+	snmp_disable_log();
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *rp_snmp_status_name(int status)
+{
+	static const char *const names[] = {"ok", "timeout", "agent_error", "local_error"};
+
+	return status >= 0 && status < RP_SNMP_STATUS_COUNT ? names[status] : "unknown";
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 16;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* ---- create / destroy -------------------------------------------------------------- */
+
+static int derive_keys(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t whylen)
+{
+	static oid des[] = {1, 3, 6, 1, 6, 3, 10, 1, 2, 2};
+	const char *ap = c->snmp.v3.auth_password ? c->snmp.v3.auth_password : "";
+	const char *pp = c->snmp.v3.priv_password ? c->snmp.v3.priv_password : "";
+
+	switch (c->snmp.v3.auth_protocol) {
+	case RP_SNMP_AUTH_MD5:
+		s->auth_proto = usmHMACMD5AuthProtocol;
+		break;
+	case RP_SNMP_AUTH_SHA256:
+		s->auth_proto = usmHMAC192SHA256AuthProtocol;
+		break;
+	case RP_SNMP_AUTH_SHA512:
+		s->auth_proto = usmHMAC384SHA512AuthProtocol;
+		break;
+	default:
+		s->auth_proto = usmHMACSHA1AuthProtocol;
+	}
+	s->auth_proto_len = USM_AUTH_PROTO_SHA_LEN;
+	s->priv_proto = c->snmp.v3.priv_protocol == RP_SNMP_PRIV_DES ? des : usmAESPrivProtocol;
+	s->priv_proto_len = USM_AUTH_PROTO_SHA_LEN;
+	if (s->seclevel == SNMP_SEC_LEVEL_NOAUTH)
+		return 0;
+	s->auth_ku_len = sizeof(s->auth_ku);
+	if (generate_Ku(s->auth_proto, (u_int)s->auth_proto_len, (const u_char *)ap, strlen(ap),
+			s->auth_ku, &s->auth_ku_len) != SNMPERR_SUCCESS) {
+		snprintf(why, whylen,
+			 "snmp.v3.auth_password: cannot derive the authentication key");
+		return -EINVAL;
+	}
+	if (s->seclevel != SNMP_SEC_LEVEL_AUTHPRIV)
+		return 0;
+	/* RFC 3414: the privacy key is derived with the authentication hash. */
+	s->priv_ku_len = sizeof(s->priv_ku);
+	if (generate_Ku(s->auth_proto, (u_int)s->auth_proto_len, (const u_char *)pp, strlen(pp),
+			s->priv_ku, &s->priv_ku_len) != SNMPERR_SUCCESS) {
+		snprintf(why, whylen, "snmp.v3.priv_password: cannot derive the privacy key");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, size_t whylen)
+{
+	struct rp_snmp *s = rp_xcalloc(1, sizeof(*s));
+	uint32_t want;
+	int ret;
+
+	*out = NULL;
+	pthread_once(&lib_once, lib_init);
+	s->version = c->snmp.version;
+	s->community = strdup(c->snmp.community ? c->snmp.community : "public");
+	s->user = strdup(c->snmp.v3.username ? c->snmp.v3.username : "");
+	s->seclevel = c->snmp.v3.security_level == RP_SNMP_AUTHPRIV	? SNMP_SEC_LEVEL_AUTHPRIV
+		      : c->snmp.v3.security_level == RP_SNMP_AUTHNOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV
+									: SNMP_SEC_LEVEL_NOAUTH;
+	s->port = c->snmp.port > 0 ? (unsigned)c->snmp.port : 161;
+	s->timeout_us = (long)(c->snmp.timeout / 1000);
+	if (s->timeout_us <= 0)
+		s->timeout_us = 5000000;
+	s->retries = (int)c->snmp.retries;
+	want = c->snmp.max_inflight > 0 ? (uint32_t)c->snmp.max_inflight : 256;
+	s->max_inflight = want > RP_SNMP_INFLIGHT_MAX ? RP_SNMP_INFLIGHT_MAX : want;
+	if (!s->community || !s->user) {
+		snprintf(why, whylen, "out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (s->version == RP_SNMP_V3) {
+		ret = derive_keys(s, c, why, whylen);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = rp_spsc_create(&s->in,
+			     pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
+			     sizeof(struct in_req));
+	if (ret == 0)
+		ret = rp_spsc_create(&s->out, pow2_at_least(s->max_inflight + 1),
+				     sizeof(struct rp_snmp_result));
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot create the SNMP rings");
+		goto fail;
+	}
+	s->reqs = rp_xcalloc(s->max_inflight, sizeof(*s->reqs));
+	s->free_slots = rp_xcalloc(s->max_inflight, sizeof(*s->free_slots));
+	s->pfd = rp_xcalloc(s->max_inflight, sizeof(*s->pfd));
+	s->pfd_slot = rp_xcalloc(s->max_inflight, sizeof(*s->pfd_slot));
+	for (uint32_t i = 0; i < s->max_inflight; i++)
+		s->free_slots[i] = s->max_inflight - 1 - i;
+	s->nfree = s->max_inflight;
+	netsnmp_large_fd_set_init(&s->lfs, FD_SETSIZE);
+	*out = s;
+	return 0;
+fail:
+	rp_snmp_destroy(s);
+	return ret;
+}
+
+void rp_snmp_destroy(struct rp_snmp *s)
+{
+	if (!s)
+		return;
+	rp_snmp_stop(s);
+	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
+		if (s->reqs[i].sp)
+			snmp_sess_close(s->reqs[i].sp);
+	if (s->reqs)
+		netsnmp_large_fd_set_cleanup(&s->lfs);
+	rp_spsc_destroy(s->in);
+	rp_spsc_destroy(s->out);
+	free(s->reqs);
+	free(s->free_slots);
+	free(s->pfd);
+	free(s->pfd_slot);
+	free(s->community);
+	if (s->user)
+		memset(s->user, 0, strlen(s->user));
+	free(s->user);
+	memset(s->auth_ku, 0, sizeof(s->auth_ku));
+	memset(s->priv_ku, 0, sizeof(s->priv_ku));
+	free(s);
+}
+
+/* ---- the submitting thread ----------------------------------------------------------- */
+
+bool rp_snmp_submit(struct rp_snmp *s, uint32_t addr, uint32_t tag)
+{
+	struct in_req r = {addr, tag};
+
+	if (rp_spsc_try_push(s->in, &r, 1) != 1)
+		return false;
+	atomic_fetch_add_explicit(&s->submitted, 1, memory_order_relaxed);
+	return true;
+}
+
+uint32_t rp_snmp_room(struct rp_snmp *s)
+{
+	return rp_spsc_space(s->in);
+}
+
+uint32_t rp_snmp_take(struct rp_snmp *s, struct rp_snmp_result *out, uint32_t max)
+{
+	return rp_spsc_pop(s->out, out, max);
+}
+
+void rp_snmp_stats(const struct rp_snmp *s, struct rp_snmp_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->submitted = atomic_load_explicit(&s->submitted, memory_order_relaxed);
+	for (int i = 0; i < RP_SNMP_STATUS_COUNT; i++)
+		out->done[i] = atomic_load_explicit(&s->done[i], memory_order_relaxed);
+	out->inflight = atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	out->queued = rp_spsc_used(s->in);
+}
+
+/* ---- the poller thread ------------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t size, const netsnmp_variable_list *v)
+{
+	if (v->type != ASN_OCTET_STR || !v->val.string) {
+		dst[0] = '\0';
+		return;
+	}
+	rp_line_sanitize(dst, size, (const char *)v->val.string, v->val_len, size - 1);
+}
+
+static void copy_oid(char *dst, size_t size, const netsnmp_variable_list *v)
+{
+	size_t n = v->val_len / sizeof(oid), off = 0;
+
+	dst[0] = '\0';
+	if (v->type != ASN_OBJECT_ID || !v->val.objid)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(dst + off, size - off, ".%lu", (unsigned long)v->val.objid[i]);
+
+		if (w < 0 || (size_t)w >= size - off) {
+			dst[off] = '\0'; /* cut at a whole sub-identifier */
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
+/* Which of the six objects a varbind is (1..6), or 0. */
+static int which(const netsnmp_variable_list *v)
+{
+	static const oid sys[] = {1, 3, 6, 1, 2, 1, 1};
+
+	if (v->name_length != 9 || memcmp(v->name, sys, sizeof(sys)) != 0 || v->name[8] != 0)
+		return 0;
+	return v->name[7] >= 1 && v->name[7] <= NOBJ ? (int)v->name[7] : 0;
+}
+
+static void fill(struct rp_snmp_result *r, const netsnmp_pdu *pdu)
+{
+	for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
+		int k = which(v);
+
+		if (!k || v->type == SNMP_NOSUCHOBJECT || v->type == SNMP_NOSUCHINSTANCE ||
+		    v->type == SNMP_ENDOFMIBVIEW || v->type == ASN_NULL)
+			continue;
+		r->objects++;
+		switch (k) {
+		case O_DESCR:
+			copy_str(r->descr, sizeof(r->descr), v);
+			break;
+		case O_OBJECT_ID:
+			copy_oid(r->object_id, sizeof(r->object_id), v);
+			break;
+		case O_UPTIME:
+			if (v->type == ASN_TIMETICKS && v->val.integer) {
+				r->uptime_ticks = (uint32_t)*v->val.integer;
+				r->has_uptime = true;
+			}
+			break;
+		case O_CONTACT:
+			copy_str(r->contact, sizeof(r->contact), v);
+			break;
+		case O_NAME:
+			copy_str(r->name, sizeof(r->name), v);
+			break;
+		default:
+			copy_str(r->location, sizeof(r->location), v);
+		}
+	}
+}
+
+static int on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct req *q = magic;
+	struct rp_snmp_result *r = &q->res;
+
+	(void)sess;
+	(void)reqid;
+	if (q->done || op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1; /* a retry going out is no answer yet */
+	q->done = true;
+	r->done_real_ns = real_ns();
+	if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		r->status = RP_SNMP_TIMEOUT;
+		snprintf(r->detail, sizeof(r->detail), "no answer");
+		return 1;
+	}
+	if (op == NETSNMP_CALLBACK_OP_SEC_ERROR) {
+		r->status = RP_SNMP_AGENT_ERROR;
+		snprintf(r->detail, sizeof(r->detail),
+			 "v3 security error (snmp.v3.username or a passphrase is wrong)");
+		return 1;
+	}
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu) {
+		r->status = RP_SNMP_LOCAL_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "send failed (net-snmp operation %d)", op);
+		return 1;
+	}
+	if (pdu->command == SNMP_MSG_REPORT) {
+		r->status = RP_SNMP_AGENT_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "report: %s",
+			 snmp_api_errstring(snmpv3_get_report_type(pdu)));
+		return 1;
+	}
+	if (pdu->errstat != SNMP_ERR_NOERROR) {
+		r->status = RP_SNMP_AGENT_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "%s", snmp_errstring(pdu->errstat));
+		return 1;
+	}
+	r->status = RP_SNMP_OK;
+	fill(r, pdu);
+	return 1;
+}
+
+static void local_error(struct req *q, const char *what, void *sp_or_null, netsnmp_session *ss)
+{
+	int liberr = 0, syserr = 0;
+	char *msg = NULL;
+
+	if (sp_or_null)
+		snmp_sess_error(sp_or_null, &syserr, &liberr, &msg);
+	else if (ss)
+		snmp_error(ss, &syserr, &liberr, &msg);
+	q->done = true;
+	/* v3: net-snmp probes the engine ID inside the send; no answer is a timeout */
+	q->res.status = liberr == SNMPERR_TIMEOUT ? RP_SNMP_TIMEOUT : RP_SNMP_LOCAL_ERROR;
+	q->res.done_real_ns = real_ns();
+	snprintf(q->res.detail, sizeof(q->res.detail), "%s: %s", what, msg ? msg : "unknown");
+	free(msg);
+}
+
+/* Opens a session to r->addr and sends the GET; on failure the slot is done at once. */
+static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
+{
+	static const oid sys[] = {1, 3, 6, 1, 2, 1, 1, 0, 0};
+	netsnmp_session ss;
+	netsnmp_pdu *pdu;
+	char peer[64];
+
+	memset(&q->res, 0, sizeof(q->res));
+	q->res.addr = in->addr;
+	q->res.tag = in->tag;
+	q->busy = true;
+	q->done = false;
+	q->sp = NULL;
+	q->fd = -1;
+	snprintf(peer, sizeof(peer), "udp:%u.%u.%u.%u:%u", in->addr >> 24, (in->addr >> 16) & 255,
+		 (in->addr >> 8) & 255, in->addr & 255, s->port);
+	snmp_sess_init(&ss);
+	ss.peername = peer;
+	ss.timeout = s->timeout_us;
+	ss.retries = s->retries;
+	ss.callback = on_answer;
+	ss.callback_magic = q;
+	if (s->version == RP_SNMP_V3) {
+		ss.version = SNMP_VERSION_3;
+		ss.securityName = s->user;
+		ss.securityNameLen = strlen(s->user);
+		ss.securityLevel = s->seclevel;
+		ss.securityAuthProto = s->auth_proto;
+		ss.securityAuthProtoLen = s->auth_proto_len;
+		ss.securityPrivProto = s->priv_proto;
+		ss.securityPrivProtoLen = s->priv_proto_len;
+		ss.securityAuthKeyLen = s->auth_ku_len;
+		memcpy(ss.securityAuthKey, s->auth_ku, s->auth_ku_len);
+		ss.securityPrivKeyLen = s->priv_ku_len;
+		memcpy(ss.securityPrivKey, s->priv_ku, s->priv_ku_len);
+
+	} else {
+		ss.version = SNMP_VERSION_2c;
+		ss.community = (u_char *)s->community;
+		ss.community_len = strlen(s->community);
+	}
+	q->sp = snmp_sess_open(&ss);
+	if (!q->sp) {
+		local_error(q, "cannot open a session", NULL, &ss);
+		return;
+	}
+	q->fd = snmp_sess_transport(q->sp)->sock;
+	pdu = snmp_pdu_create(SNMP_MSG_GET);
+	for (oid k = 1; k <= NOBJ; k++) {
+		oid name[9];
+
+		memcpy(name, sys, sizeof(name));
+		name[7] = k;
+		snmp_add_null_var(pdu, name, 9);
+	}
+	if (!snmp_sess_async_send(q->sp, pdu, on_answer, q)) {
+		snmp_free_pdu(pdu);
+		local_error(q, "cannot send", q->sp, NULL);
+	}
+}
+
+static void finish(struct rp_snmp *s, uint32_t slot)
+{
+	struct req *q = &s->reqs[slot];
+
+	if (q->sp)
+		snmp_sess_close(q->sp);
+	q->sp = NULL;
+	q->fd = -1;
+	q->busy = false;
+	rp_spsc_push(s->out, &q->res, 1); /* room was kept for every slot */
+	atomic_fetch_add_explicit(&s->done[q->res.status], 1, memory_order_relaxed);
+	s->free_slots[s->nfree++] = slot;
+	atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree, memory_order_relaxed);
+}
+
+static void read_one(struct rp_snmp *s, struct req *q)
+{
+	if ((unsigned)q->fd >= s->lfs.lfs_setsize)
+		netsnmp_large_fd_set_resize(&s->lfs, q->fd + 1024);
+	NETSNMP_LARGE_FD_SET(q->fd, &s->lfs);
+	snmp_sess_read2(q->sp, &s->lfs);
+	NETSNMP_LARGE_FD_CLR(q->fd, &s->lfs);
+}
+
+static void *poller_main(void *arg)
+{
+	struct rp_snmp *s = arg;
+	uint64_t last_timeout_check = 0;
+
+	while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+		uint32_t n = 0, inflight;
+		struct timespec ts;
+		uint64_t now_ms;
+
+		/* Take new requests while a slot and room for its result are free. */
+		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree) {
+			struct in_req in;
+			uint32_t slot;
+
+			if (rp_spsc_pop(s->in, &in, 1) != 1)
+				break;
+			slot = s->free_slots[--s->nfree];
+			begin(s, &s->reqs[slot], &in);
+			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree,
+					      memory_order_relaxed);
+		}
+		inflight = s->max_inflight - s->nfree;
+		for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
+			struct req *q = &s->reqs[i];
+
+			if (!q->busy || q->done || q->fd < 0)
+				continue;
+			s->pfd[n] = (struct pollfd){.fd = q->fd, .events = POLLIN};
+			s->pfd_slot[n++] = i;
+		}
+		if (n)
+			poll(s->pfd, n, LOOP_MS);
+		else if (!inflight)
+			poll(NULL, 0, LOOP_MS);
+		for (uint32_t i = 0; i < n; i++)
+			if (s->pfd[i].revents)
+				read_one(s, &s->reqs[s->pfd_slot[i]]);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (now_ms - last_timeout_check >= LOOP_MS) {
+			last_timeout_check = now_ms;
+			for (uint32_t i = 0; i < s->max_inflight; i++)
+				if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp)
+					snmp_sess_timeout(s->reqs[i].sp);
+		}
+		for (uint32_t i = 0; i < s->max_inflight; i++)
+			if (s->reqs[i].busy && s->reqs[i].done)
+				finish(s, i);
+	}
+	return NULL;
+}
+
+int rp_snmp_start(struct rp_snmp *s)
+{
+	int ret;
+
+	if (s->running)
+		return 0;
+	atomic_store(&s->stop, false);
+	ret = pthread_create(&s->thread, NULL, poller_main, s);
+	if (ret)
+		return -ret;
+	s->running = true;
+	return 0;
+}
+
+void rp_snmp_stop(struct rp_snmp *s)
+{
+	if (!s || !s->running)
+		return;
+	atomic_store_explicit(&s->stop, true, memory_order_release);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+}
