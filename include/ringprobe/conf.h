@@ -74,6 +74,7 @@ struct rp_conf {
 		int64_t timeout;
 		int64_t retries;
 		int version; /* enum rp_snmp_version */
+		bool enabled;
 		int64_t max_inflight;
 		struct {
 			char *username;

@@ -73,6 +73,14 @@ struct rp_health_snapshot {
 	uint64_t spool_bytes;	    /* now */
 	uint64_t spool_points;	    /* now */
 	bool sink_down;		    /* now */
+	/* SNMP enrichment */
+	uint64_t snmp_devices;	 /* devices with an SNMP schedule now */
+	uint64_t snmp_suspended; /* backed off from after snmp_max_consecutive_fails, now */
+	uint64_t snmp_waiting;	 /* due, held back by snmp_rate_limit, now */
+	uint64_t snmp_polls;	 /* system-group requests made */
+	uint64_t snmp_ok;	 /* answered (a device_info point each) */
+	uint64_t snmp_timeouts;	 /* not answered */
+	uint64_t snmp_errors;	 /* answered with an error (v3 keys, community), or not sent */
 	char version[32];
 };
 

@@ -14,7 +14,9 @@
 #include "ringprobe/log.h"
 #include "ringprobe/permute.h"
 #include "ringprobe/prober.h"
+#include "ringprobe/snmp.h"
 #include "ringprobe/targets.h"
+#include "ringprobe/xalloc.h"
 
 struct sweep_opts {
 	bool snmp;
@@ -29,7 +31,8 @@ static const struct rp_cli_opt sweep_opts[] = {
 		       "allow networks larger than a /16 (= --allow-large-networks)",
 		       "allow_large_networks"},
     [O_SNMP] = {"snmp", 0, no_argument, NULL,
-		"also ask each alive host its sysName over SNMP (not in this build yet)"},
+		"also ask each alive host its sysName over SNMP (the --snmp-* flags); print\n"
+		"ADDRESS<TAB>SYSNAME, or ADDRESS<TAB>- when its agent does not answer"},
 };
 
 static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struct rp_diags *d)
@@ -40,7 +43,17 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 		s->snmp = true;
 }
 
+/* --snmp: alive hosts wait here until the poller has room, then are asked. */
+struct snmp_run {
+	struct rp_snmp *p;
+	uint32_t *wait; /* alive, not yet submitted */
+	size_t nwait, cap, head;
+	uint64_t asked, answered, status[RP_SNMP_STATUS_COUNT];
+	struct rp_snmp_result res[16];
+};
+
 struct sweep_run {
+	struct snmp_run *snmp; /* NULL without --snmp */
 	struct rp_hosts h;
 	struct rp_permute perm;
 	uint64_t done, alive;
@@ -56,6 +69,27 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void snmp_pump(struct snmp_run *sr)
+{
+	uint32_t n;
+
+	while (sr->head < sr->nwait && rp_snmp_room(sr->p) > 0 &&
+	       rp_snmp_submit(sr->p, sr->wait[sr->head], 0)) {
+		sr->head++;
+		sr->asked++;
+	}
+	while ((n = rp_snmp_take(sr->p, sr->res, RP_ARRAY_SIZE(sr->res))) > 0)
+		for (uint32_t i = 0; i < n; i++) {
+			const struct rp_snmp_result *r = &sr->res[i];
+			uint32_t a = r->addr;
+
+			sr->answered++;
+			sr->status[r->status]++;
+			printf("%u.%u.%u.%u\t%s\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255,
+			       r->status == RP_SNMP_OK ? r->name : "-");
+		}
 }
 
 static bool next_host(void *arg, struct rp_shard_dev *d)
@@ -88,7 +122,18 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 			fputs("\r\033[K", stderr);
 			r->drawn = false;
 		}
-		printf("%u.%u.%u.%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+		if (r->snmp) {
+			struct snmp_run *sr = r->snmp;
+
+			if (sr->nwait == sr->cap) {
+				sr->cap = sr->cap ? sr->cap * 2 : 1024;
+				sr->wait = rp_xrealloc(sr->wait, sr->cap * sizeof(*sr->wait));
+			}
+			sr->wait[sr->nwait++] = a;
+			snmp_pump(sr);
+		} else {
+			printf("%u.%u.%u.%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+		}
 	}
 	return true;
 }
@@ -100,6 +145,8 @@ static void progress(void *arg, const struct rp_shard_stats *st)
 	double rate = secs > 0 ? (double)st->probes_sent / secs : 0;
 	uint64_t left = r->h.count - (st->probes_sent < r->h.count ? st->probes_sent : r->h.count);
 
+	if (r->snmp)
+		snmp_pump(r->snmp);
 	if (!r->tty)
 		return;
 	fflush(stdout);
@@ -110,15 +157,44 @@ static void progress(void *arg, const struct rp_shard_stats *st)
 	r->drawn = true;
 }
 
-static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
+/* After the sweep: ask the hosts still waiting, print every answer, sum up. */
+static void snmp_finish(struct snmp_run *sr)
+{
+	while (sr->answered < sr->nwait) {
+		snmp_pump(sr);
+		if (sr->answered < sr->nwait)
+			usleep(2000);
+	}
+	fflush(stdout);
+	fprintf(stderr, "snmp: %llu asked, %llu answered, %llu timed out, %llu errors\n",
+		(unsigned long long)sr->asked, (unsigned long long)sr->status[RP_SNMP_OK],
+		(unsigned long long)sr->status[RP_SNMP_TIMEOUT],
+		(unsigned long long)(sr->status[RP_SNMP_AGENT_ERROR] +
+				     sr->status[RP_SNMP_LOCAL_ERROR]));
+}
+
+static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets, bool snmp)
 {
 	struct sweep_run r = {.tty = isatty(STDERR_FILENO), .out_tty = isatty(STDOUT_FILENO)};
+	struct snmp_run sr = {0};
 	struct rp_prober_conf pc = {0};
 	struct rp_prober *pr;
 	struct rp_shard_stats st;
 	uint64_t seed = 0;
 	int ret;
 
+	if (snmp) {
+		char why[256];
+
+		/* before any thread: net-snmp's set-up sets an environment variable */
+		if (rp_snmp_create(&sr.p, c, why, sizeof(why)) < 0 || rp_snmp_start(sr.p) < 0) {
+			fprintf(stderr, "ringprobe sweep: --snmp: %s\n",
+				sr.p ? "cannot start the SNMP poller thread" : why);
+			rp_snmp_destroy(sr.p);
+			return RP_EXIT_RUNTIME;
+		}
+		r.snmp = &sr;
+	}
 	rp_hosts_init(&r.h, nets->v, nets->n);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)now_ns();
@@ -135,6 +211,7 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 	pc.tick_ns = 5000000;
 	if (rp_cli__prober("sweep", c, &pc, &pr) != RP_EXIT_OK) {
 		rp_hosts_fini(&r.h);
+		rp_snmp_destroy(sr.p);
 		return RP_EXIT_RUNTIME;
 	}
 	r.start_ns = now_ns();
@@ -153,6 +230,11 @@ static int run_sweep(const struct rp_conf *c, const struct rp_cidr_list *nets)
 			(unsigned long long)st.ring_drops);
 	rp_prober_destroy(pr);
 	rp_hosts_fini(&r.h);
+	if (r.snmp) {
+		snmp_finish(&sr);
+		rp_snmp_destroy(sr.p);
+		free(sr.wait);
+	}
 	return ret < 0 ? RP_EXIT_RUNTIME : RP_EXIT_OK;
 }
 
@@ -196,14 +278,12 @@ int rp_cmd_sweep(int argc, char **argv)
 			     (unsigned long long)rp_cidr_size(&nets.v[i]));
 	}
 	ret = rp_cli__report(&cmd, &cli);
-	if (ret == RP_EXIT_OK && s.snmp)
-		ret = rp_cli__not_available("sweep --snmp", "SNMP enrichment");
-	else if (ret == RP_EXIT_OK) {
+	if (ret == RP_EXIT_OK) {
 		rp_log_setup(cli.conf.log.format,
 			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
 				 ? cli.conf.log.level
 				 : RP_LOG_WARN);
-		ret = run_sweep(&cli.conf, &nets);
+		ret = run_sweep(&cli.conf, &nets, s.snmp);
 	}
 out:
 	rp_targets_free(&nets);

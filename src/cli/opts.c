@@ -66,7 +66,11 @@ static void help_line(FILE *out, char short_name, const char *name, const char *
 		fprintf(out, "%s\n%36s", left, "");
 	else
 		fprintf(out, "%-36s", left);
-	fprintf(out, "%s", help);
+	for (const char *p = help; *p; p++) /* continuation lines under the first */
+		if (*p == '\n')
+			fprintf(out, "\n%36s", "");
+		else
+			fputc(*p, out);
 	if (dflt)
 		fprintf(out, " (default %s)", dflt);
 	fputc('\n', out);

@@ -12,6 +12,8 @@
 #include "ringprobe/devtable.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
+#include "ringprobe/snmp.h"
+#include "ringprobe/wheel.h"
 
 /* `shard: I/N`: whether this instance keeps addr. A stable hash of the address alone
  * (seeded apart from the hash that routes addresses to shard threads). */
@@ -120,5 +122,65 @@ bool rp_sweep_result(struct rp_sweep *s, uint32_t id, bool success);
 /** When the round is over, calls report for each network and returns true. */
 bool rp_sweep_finish(struct rp_sweep *s, uint64_t now_ns,
 		     void (*report)(void *arg, const struct rp_sweep_report *r), void *arg);
+
+/* ---- SNMP enrichment ------------------------------------------------------------ */
+
+/* One monitored device's SNMP schedule, indexed by its slot in rp_enrich.t. */
+struct rp_enrich_dev {
+	struct rp_wheel_entry due; /* linked while waiting for its next poll */
+	uint32_t gen;		   /* the slot's generation when the device joined */
+	uint32_t fails;		   /* failed polls in a row */
+	uint8_t state;		   /* waiting, in the FIFO, or being asked */
+};
+
+/* Every monitored device is asked its system group when it joins, then every
+ * snmp_interval; failures in a row past snmp_max_consecutive_fails suspend it for
+ * snmp_backoff_duration. Polls leave at snmp_rate_limit (bursts of snmp_burst_limit).
+ * Times are milliseconds of CLOCK_MONOTONIC. */
+struct rp_enrich {
+	struct rp_snmp *snmp;
+	struct rp_devtable *t; /* address -> slot; suspension = SNMP backoff */
+	struct rp_enrich_dev *dev;
+	struct rp_wheel *wheel;
+	uint32_t *fifo; /* due slots, oldest first */
+	uint32_t cap, fhead, flen;
+	uint64_t interval_ms, backoff_ms;
+	uint32_t max_fails;
+	double rate, burst, tokens;
+	uint64_t tokens_at_ms;
+	uint64_t polls, results[RP_SNMP_STATUS_COUNT], stale, suspensions, lost;
+	unsigned errors_logged;
+};
+
+struct rp_enrich_stats {
+	uint64_t devices;     /* with an SNMP schedule now */
+	uint64_t suspended;   /* backed off from now */
+	uint64_t waiting;     /* due, held back by snmp_rate_limit now */
+	uint64_t inflight;    /* handed to the poller, not answered yet, now */
+	uint64_t polls;	      /* handed to the poller */
+	uint64_t ok;	      /* answered */
+	uint64_t timeouts;    /* not answered */
+	uint64_t errors;      /* answered with an error, or not sent */
+	uint64_t stale;	      /* answers for devices that left meanwhile */
+	uint64_t suspensions; /* times a device was suspended */
+};
+
+/* An answer to write (a device_info point). */
+typedef void (*rp_enrich_emit_fn)(void *arg, const struct rp_snmp_result *r);
+
+/** Sizes the schedule for max_devices and creates the poller (not started); -errno, why. */
+int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms, char *why,
+		   size_t whylen);
+void rp_enrich_fini(struct rp_enrich *e);
+/** Starts and stops the poller's thread. */
+int rp_enrich_start(struct rp_enrich *e);
+void rp_enrich_stop(struct rp_enrich *e);
+/** A device joined the fleet: due now. A device already known is left as it is. */
+void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms);
+/** A device left the fleet: no more polls, an answer in flight is dropped. */
+void rp_enrich_remove(struct rp_enrich *e, uint32_t addr);
+/** Takes answers (emit for each success), moves due devices on, submits within the rate. */
+void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg);
+void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
 
 #endif

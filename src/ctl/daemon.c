@@ -4,6 +4,7 @@
  *   results from every shard -> sweep bookkeeping / fleet last-seen -> writer ring;
  *   queued shard commands -> shards (as their rings and capacity allow);
  *   discovery probes at the rate monitoring leaves over;
+ *   SNMP answers -> device_info points; due SNMP polls -> the poller (enrich.c);
  *   once a second a health snapshot for /health and /metrics; every
  *   health_report_interval a health_metrics point; prune_after; sweep reports.
  * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads. */
@@ -73,6 +74,8 @@ struct daemon {
 	struct rp_health_server *http;
 	struct rp_fleet fleet;
 	struct rp_sweep sweep;
+	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
+	uint64_t info_points;
 	int sigfd;
 	char host[256];
 
@@ -183,12 +186,50 @@ static uint64_t queued(const struct daemon *d)
 
 static void fleet_add(void *arg, uint32_t addr)
 {
-	send_cmd(arg, Q_ADD, addr, 0);
+	struct daemon *d = arg;
+
+	send_cmd(d, Q_ADD, addr, 0);
+	rp_enrich_add(&d->enrich, addr, d->now_ms);
 }
 
 static void fleet_remove(void *arg, uint32_t addr)
 {
-	send_cmd(arg, Q_REMOVE, addr, 0);
+	struct daemon *d = arg;
+
+	send_cmd(d, Q_REMOVE, addr, 0);
+	rp_enrich_remove(&d->enrich, addr);
+}
+
+/* ---- SNMP enrichment -------------------------------------------------------------- */
+
+static void device_info(void *arg, const struct rp_snmp_result *r)
+{
+	struct daemon *d = arg;
+	char ip[16];
+	struct rp_tag tag = {"ip", ip};
+	struct rp_field f[6] = {
+	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
+	    {.key = "snmp_description", .type = RP_FIELD_STRING, .v.s = r->descr},
+	    {.key = "snmp_object_id", .type = RP_FIELD_STRING, .v.s = r->object_id},
+	    {.key = "snmp_location", .type = RP_FIELD_STRING, .v.s = r->location},
+	    {.key = "snmp_contact", .type = RP_FIELD_STRING, .v.s = r->contact},
+	    {.key = "snmp_uptime_s", .type = RP_FIELD_INT, .v.i = (int64_t)(r->uptime_ticks / 100)},
+	};
+
+	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", r->addr >> 24, (r->addr >> 16) & 255,
+		 (r->addr >> 8) & 255, r->addr & 255);
+	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", &tag, 1, f, r->has_uptime ? 6 : 5,
+			r->done_real_ns);
+	d->info_points++;
+}
+
+static void enrich(struct daemon *d)
+{
+	uint64_t before = d->info_points;
+
+	rp_enrich_tick(&d->enrich, d->now_ms, device_info, d);
+	if (d->info_points != before)
+		rp_writer_commit(d->writer);
 }
 
 /* ---- results ---------------------------------------------------------------------- */
@@ -356,6 +397,18 @@ static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
 	h->spool_bytes = ws.spool_bytes;
 	h->spool_points = ws.spool_points;
 	h->sink_down = ws.sink_down != 0;
+	{
+		struct rp_enrich_stats es;
+
+		rp_enrich_stats(&d->enrich, &es);
+		h->snmp_devices = es.devices;
+		h->snmp_suspended = es.suspended;
+		h->snmp_waiting = es.waiting;
+		h->snmp_polls = es.polls;
+		h->snmp_ok = es.ok;
+		h->snmp_timeouts = es.timeouts;
+		h->snmp_errors = es.errors;
+	}
 	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);
 
 	/* Degraded: the sink is failing now, or something was lost in the last minute. */
@@ -427,6 +480,11 @@ static void health_point(struct daemon *d, const struct rp_health_snapshot *h)
 	    {.key = "rss_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->rss_bytes},
 	    {.key = "cpu_seconds", .type = RP_FIELD_FLOAT, .v.f = h->cpu_seconds},
 	    {.key = "uptime_s", .type = RP_FIELD_FLOAT, .v.f = h->uptime_s},
+	    {.key = "snmp_polls", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_polls},
+	    {.key = "snmp_answers", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_ok},
+	    {.key = "snmp_timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_timeouts},
+	    {.key = "snmp_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_errors},
+	    {.key = "snmp_suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_suspended},
 	};
 
 	rp_writer_point(d->writer, RP_WRITER_HEALTH, "health_metrics", &tag, 1, f, RP_ARRAY_SIZE(f),
@@ -712,6 +770,22 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
+	/* The SNMP poller holds a UDP socket per request in flight (snmp.max_inflight,
+	 * up to 4096): take the hard limit of open files. Created before any thread
+	 * starts (net-snmp's set-up sets an environment variable). */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	if (d->conf.snmp.enabled) {
+		ret = rp_enrich_init(&d->enrich, &d->conf, d->now_ms, why, whylen);
+		if (ret < 0)
+			return ret;
+	}
 	d->nshards = rp_prober_shards_for(d->conf.shards, (uint64_t)d->conf.max_devices);
 	d->shard_cap = shard_capacity((uint64_t)d->conf.max_devices, d->nshards);
 	pc.shards = d->nshards;
@@ -795,6 +869,14 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-ret));
 		return ret;
 	}
+	if (d->enrich.snmp) {
+		ret = rp_enrich_start(&d->enrich);
+		if (ret < 0) {
+			snprintf(why, whylen, "cannot start the SNMP poller thread: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
 	d->ready = true;
 	return 0;
 }
@@ -839,6 +921,13 @@ static void stop(struct daemon *d, const char *why)
 		}
 		take_results(d);
 	}
+	if (d->enrich.snmp) {
+		/* answers already back are written; polls in flight are abandoned */
+		d->now_ms = clock_ns(CLOCK_MONOTONIC) / NS_PER_MS;
+		if (d->writer)
+			enrich(d);
+		rp_enrich_stop(&d->enrich);
+	}
 	if (d->writer) {
 		struct rp_health_snapshot h;
 
@@ -873,6 +962,7 @@ static void cleanup(struct daemon *d)
 	free(d->q);
 	free(d->load);
 	free(d->rate);
+	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
 	if (d->sigfd >= 0)
@@ -961,6 +1051,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		take_results(d);
 		drain_queues(d);
 		run_sweeps(d);
+		enrich(d);
 		timers(d);
 		if (end_ns && (int64_t)(d->now_ns - end_ns) >= 0)
 			break;

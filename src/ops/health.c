@@ -116,6 +116,18 @@ static const struct field fields[] = {
     FIELD(spool_bytes, "spool_bytes", "gauge", F_U64, "Bytes in the disk spool now."),
     FIELD(spool_points, "spool_points", "gauge", F_U64, "Points in the disk spool now."),
     FIELD(sink_down, "sink_down", "gauge", F_BOOL, "1 while the sink is backed off from."),
+    FIELD(snmp_devices, "snmp_devices", "gauge", F_U64, "Devices with an SNMP schedule now."),
+    FIELD(snmp_suspended, "snmp_devices_suspended", "gauge", F_U64,
+	  "Devices whose SNMP polls are backed off from after repeated failures."),
+    FIELD(snmp_waiting, "snmp_polls_waiting", "gauge", F_U64,
+	  "SNMP polls due but held back by snmp_rate_limit now."),
+    FIELD(snmp_polls, "snmp_polls_total", "counter", F_U64, "SNMP system-group requests made."),
+    FIELD(snmp_ok, "snmp_answers_total", "counter", F_U64,
+	  "SNMP requests answered (one device_info point each)."),
+    FIELD(snmp_timeouts, "snmp_timeouts_total", "counter", F_U64,
+	  "SNMP requests not answered within snmp.timeout and snmp.retries."),
+    FIELD(snmp_errors, "snmp_errors_total", "counter", F_U64,
+	  "SNMP requests answered with an error (wrong community or v3 keys) or not sent."),
 };
 
 /* A bounded writer with snprintf's contract: `len` counts what was needed, the

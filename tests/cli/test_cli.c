@@ -200,14 +200,21 @@ Test(cli, ping_and_sweep_validate_targets)
 	cr_assert_not_null(strstr(r.err, "\"yaml\" is not one of text, json"), "%s", r.err);
 }
 
-/* sweep --snmp validates everything, then says it is not built yet. (A valid `run`
- * starts the daemon: never here, the example's networks must not be probed; see
- * tests/ctl/test_daemon.c.) */
-Test(cli, valid_commands_without_their_engine_exit_3)
+/* sweep --snmp with no agent listening (UDP port 9 on loopback): every alive host is
+ * listed with `-` after its timeout, and the summary counts them; the answered case is
+ * in tests/snmp (a real snmpd). (A valid `run` starts the daemon: never here, the
+ * example's networks must not be probed; see tests/ctl/test_daemon.c.) */
+Test(cli, sweep_snmp_lists_hosts_without_an_agent_and_run_needs_a_sink)
 {
-	run(&r, "sweep --snmp 127.0.0.0/30");
-	cr_assert_eq(r.status, 3, "%s", r.err);
-	cr_assert_not_null(strstr(r.err, "not available in this build yet"));
+	run(&r, "sweep --snmp --snmp-port 9 --snmp-timeout 100ms --snmp-retries 0 127.0.0.0/30");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "127.0.0.1\t-\n"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "127.0.0.2\t-\n"), "%s", r.out);
+	cr_assert_not_null(strstr(r.err, "snmp: 2 asked, 0 answered, 2 timed out, 0 errors"), "%s",
+			   r.err);
+	run(&r, "sweep --snmp --snmp-max-inflight 5000 127.0.0.0/30");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "--snmp-max-inflight"), "%s", r.err);
 	run(&r, "run --networks 10.1.0.0/24");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "influxdb.url: must be set"), "%s", r.err);

@@ -31,7 +31,8 @@ static const char json_keys[] =
     "points_written,points_dropped,points_dropped_pool,points_dropped_rejected,"
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
-    "sink_down";
+    "sink_down,snmp_devices,snmp_suspended,snmp_waiting,snmp_polls,snmp_ok,snmp_timeouts,"
+    "snmp_errors";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -80,6 +81,13 @@ static const struct {
     {"ringprobe_spool_bytes", "gauge"},
     {"ringprobe_spool_points", "gauge"},
     {"ringprobe_sink_down", "gauge"},
+    {"ringprobe_snmp_devices", "gauge"},
+    {"ringprobe_snmp_devices_suspended", "gauge"},
+    {"ringprobe_snmp_polls_waiting", "gauge"},
+    {"ringprobe_snmp_polls_total", "counter"},
+    {"ringprobe_snmp_answers_total", "counter"},
+    {"ringprobe_snmp_timeouts_total", "counter"},
+    {"ringprobe_snmp_errors_total", "counter"},
     {"ringprobe_degraded", "gauge"},
 };
 

@@ -1,0 +1,250 @@
+/* SNMP enrichment schedule (ctl_int.h): which monitored device is asked its system
+ * group when. The control thread's; the polls themselves run on the SNMP poller's
+ * thread (include/ringprobe/snmp.h).
+ *
+ * A device is due at once when it joins the fleet, then every snmp_interval after
+ * each answer or failure; snmp_max_consecutive_fails failures in a row suspend it
+ * for snmp_backoff_duration (longer than the interval, else the interval stands).
+ * Due devices wait in a FIFO and leave it at snmp_rate_limit per second (bursts of
+ * snmp_burst_limit) while the poller has room. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_int.h"
+#include "ringprobe/compiler.h"
+#include "ringprobe/log.h"
+#include "ringprobe/xalloc.h"
+
+#define NS_PER_MS 1000000ull
+
+enum { E_WAIT = 0, E_READY, E_INFLIGHT };
+
+static struct rp_enrich_dev *dev_of(struct rp_wheel_entry *e)
+{
+	return RP_CONTAINER_OF(e, struct rp_enrich_dev, due);
+}
+
+int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms, char *why,
+		   size_t whylen)
+{
+	uint32_t cap = c->max_devices > 0 ? (uint32_t)c->max_devices : 1;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	e->interval_ms = (uint64_t)c->snmp_interval / NS_PER_MS;
+	e->backoff_ms = (uint64_t)c->snmp_backoff_duration / NS_PER_MS;
+	e->max_fails =
+	    c->snmp_max_consecutive_fails > 0 ? (uint32_t)c->snmp_max_consecutive_fails : 1;
+	e->rate = c->snmp_rate_limit;
+	e->burst = c->snmp_burst_limit > 0 ? (double)c->snmp_burst_limit : 1;
+	e->tokens = e->burst;
+	e->tokens_at_ms = now_ms;
+	ret = rp_snmp_create(&e->snmp, c, why, whylen);
+	if (ret < 0)
+		return ret;
+	rp_devtable_create(&e->t, cap);
+	ret = rp_wheel_create(&e->wheel, RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, now_ms);
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot create the SNMP schedule");
+		return ret;
+	}
+	e->dev = rp_xcalloc(cap, sizeof(*e->dev));
+	e->fifo = rp_xcalloc(cap, sizeof(*e->fifo));
+	e->cap = cap;
+	return 0;
+}
+
+void rp_enrich_fini(struct rp_enrich *e)
+{
+	rp_snmp_destroy(e->snmp);
+	rp_wheel_destroy(e->wheel);
+	rp_devtable_destroy(e->t);
+	free(e->dev);
+	free(e->fifo);
+	memset(e, 0, sizeof(*e));
+}
+
+int rp_enrich_start(struct rp_enrich *e)
+{
+	return rp_snmp_start(e->snmp);
+}
+
+void rp_enrich_stop(struct rp_enrich *e)
+{
+	rp_snmp_stop(e->snmp);
+}
+
+static void fifo_push(struct rp_enrich *e, uint32_t slot)
+{
+	/* Each device is in the FIFO at most once, and it holds cap of them. */
+	e->fifo[(e->fhead + e->flen) % e->cap] = slot;
+	e->flen++;
+	e->dev[slot].state = E_READY;
+}
+
+void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms)
+{
+	struct rp_dev_ref ev;
+	bool is_new = false;
+	int32_t slot;
+
+	if (!e->t || rp_devtable_lookup(e->t, addr) >= 0)
+		return;
+	slot = rp_devtable_add(e->t, addr, now_ms, &is_new, &ev);
+	if (ev.slot != RP_DEVTABLE_NO_SLOT) /* cannot happen: the fleet holds max_devices */
+		e->lost++;
+	memset(&e->dev[slot], 0, sizeof(e->dev[slot]));
+	rp_wheel_entry_init(&e->dev[slot].due);
+	e->dev[slot].gen = rp_devtable_gen(e->t, (uint32_t)slot);
+	fifo_push(e, (uint32_t)slot);
+}
+
+void rp_enrich_remove(struct rp_enrich *e, uint32_t addr)
+{
+	int32_t slot;
+
+	if (!e->t || (slot = rp_devtable_lookup(e->t, addr)) < 0)
+		return;
+	if (rp_wheel_is_linked(&e->dev[slot].due))
+		rp_wheel_cancel(e->wheel, &e->dev[slot].due);
+	/* In the FIFO or in flight: the slot's generation changes on removal, so what
+	 * comes back for it is recognized as stale. */
+	rp_devtable_remove(e->t, (uint32_t)slot);
+	e->dev[slot].state = E_WAIT;
+}
+
+static void on_due(struct rp_wheel_entry *we, uint64_t now, void *arg)
+{
+	struct rp_enrich *e = arg;
+	struct rp_enrich_dev *d = dev_of(we);
+
+	(void)now;
+	fifo_push(e, (uint32_t)(d - e->dev));
+}
+
+static bool live(const struct rp_enrich *e, uint32_t slot)
+{
+	return rp_devtable_is_live(e->t, slot, e->dev[slot].gen);
+}
+
+static void schedule(struct rp_enrich *e, uint32_t slot, uint64_t now_ms, bool ok)
+{
+	struct rp_enrich_dev *d = &e->dev[slot];
+	uint64_t wait = e->interval_ms;
+
+	d->state = E_WAIT;
+	if (ok) {
+		d->fails = 0;
+		if (rp_devtable_is_suspended(e->t, slot))
+			rp_devtable_resume(e->t, slot);
+	} else if (++d->fails >= e->max_fails) {
+		if (e->backoff_ms > wait)
+			wait = e->backoff_ms;
+		if (!rp_devtable_is_suspended(e->t, slot)) {
+			rp_devtable_suspend(e->t, slot, now_ms + wait);
+			e->suspensions++;
+		}
+	}
+	rp_wheel_add(e->wheel, &d->due, now_ms + (wait ? wait : 1));
+}
+
+static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg)
+{
+	struct rp_snmp_result r[16];
+	uint32_t n;
+
+	while ((n = rp_snmp_take(e->snmp, r, RP_ARRAY_SIZE(r))) > 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t slot = r[i].tag;
+			bool ok = r[i].status == RP_SNMP_OK;
+
+			e->results[r[i].status < RP_SNMP_STATUS_COUNT ? r[i].status
+								      : RP_SNMP_LOCAL_ERROR]++;
+			if (slot >= e->cap || !live(e, slot) ||
+			    rp_devtable_addr(e->t, slot) != r[i].addr ||
+			    e->dev[slot].state != E_INFLIGHT) {
+				e->stale++; /* the device left while it was asked */
+				continue;
+			}
+			if (ok)
+				emit(arg, &r[i]);
+			else if (r[i].status != RP_SNMP_TIMEOUT && e->errors_logged < 5) {
+				/* a wrong community or v3 key fails every device alike: the
+				 * first few say why, the health counters count the rest */
+				e->errors_logged++;
+				rp_log(RP_LOG_WARN, "SNMP poll failed",
+				       "ip=%u.%u.%u.%u status=%s detail=\"%s\"%s", r[i].addr >> 24,
+				       (r[i].addr >> 16) & 255, (r[i].addr >> 8) & 255,
+				       r[i].addr & 255, rp_snmp_status_name(r[i].status),
+				       r[i].detail,
+				       e->errors_logged == 5 ? " more=\"counted as snmp_errors\""
+							     : "");
+			}
+			schedule(e, slot, now_ms, ok);
+		}
+	}
+}
+
+static void refill(struct rp_enrich *e, uint64_t now_ms)
+{
+	if (e->rate <= 0) {
+		e->tokens = e->burst;
+		return;
+	}
+	e->tokens += (double)(now_ms - e->tokens_at_ms) * e->rate / 1000.0;
+	if (e->tokens > e->burst)
+		e->tokens = e->burst;
+	e->tokens_at_ms = now_ms;
+}
+
+void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg)
+{
+	uint32_t room;
+
+	if (!e->snmp)
+		return;
+	take_results(e, now_ms, emit, arg);
+	rp_wheel_run(e->wheel, now_ms, on_due, e);
+	refill(e, now_ms);
+	room = rp_snmp_room(e->snmp);
+	while (e->flen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
+		uint32_t slot = e->fifo[e->fhead];
+
+		e->fhead = (e->fhead + 1) % e->cap;
+		e->flen--;
+		if (!live(e, slot) || e->dev[slot].state != E_READY)
+			continue; /* removed while waiting */
+		if (!rp_snmp_submit(e->snmp, rp_devtable_addr(e->t, slot), slot)) {
+			/* cannot happen with room > 0; put it back in front */
+			e->fhead = (e->fhead + e->cap - 1) % e->cap;
+			e->flen++;
+			break;
+		}
+		e->dev[slot].state = E_INFLIGHT;
+		e->polls++;
+		e->tokens -= 1.0;
+		room--;
+	}
+}
+
+void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out)
+{
+	struct rp_snmp_stats st;
+
+	memset(out, 0, sizeof(*out));
+	if (!e->snmp)
+		return;
+	rp_snmp_stats(e->snmp, &st);
+	out->devices = rp_devtable_count(e->t);
+	out->suspended = rp_devtable_suspended_count(e->t);
+	out->waiting = e->flen;
+	out->inflight = st.inflight + st.queued;
+	out->polls = e->polls;
+	out->ok = e->results[RP_SNMP_OK];
+	out->timeouts = e->results[RP_SNMP_TIMEOUT];
+	out->errors = e->results[RP_SNMP_AGENT_ERROR] + e->results[RP_SNMP_LOCAL_ERROR];
+	out->stale = e->stale;
+	out->suspensions = e->suspensions;
+}
