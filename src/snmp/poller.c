@@ -510,8 +510,10 @@ static void *poller_main(void *arg)
 		struct timespec ts;
 		uint64_t now_ms;
 
-		/* Take new requests while a slot and room for its result are free. */
-		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree) {
+		/* Take new requests while a slot and room for its result are free. A v3
+		 * begin() can block for a whole engine ID probe: look at stop between them. */
+		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree &&
+		       !atomic_load_explicit(&s->stop, memory_order_acquire)) {
 			struct in_req in;
 			uint32_t slot;
 
