@@ -520,9 +520,10 @@ static void *poller_main(void *arg)
 			if (rp_spsc_pop(s->in, &in, 1) != 1)
 				break;
 			slot = s->free_slots[--s->nfree];
-			begin(s, &s->reqs[slot], &in);
+			/* counted before begin(): a v3 engine ID probe is a request in flight */
 			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree,
 					      memory_order_relaxed);
+			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
 		for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
