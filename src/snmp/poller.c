@@ -73,6 +73,7 @@ struct rp_snmp {
 	_Atomic uint64_t submitted;		     /* the submitting thread's */
 	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
 	_Atomic uint64_t inflight;		     /* the poller's */
+	_Atomic uint64_t taken;			     /* the poller's: popped from `in` */
 };
 
 struct in_req {
@@ -273,12 +274,17 @@ uint32_t rp_snmp_take(struct rp_snmp *s, struct rp_snmp_result *out, uint32_t ma
 
 void rp_snmp_stats(const struct rp_snmp *s, struct rp_snmp_stats *out)
 {
+	uint64_t taken = atomic_load_explicit(&s->taken, memory_order_relaxed);
+
 	memset(out, 0, sizeof(*out));
 	out->submitted = atomic_load_explicit(&s->submitted, memory_order_relaxed);
 	for (int i = 0; i < RP_SNMP_STATUS_COUNT; i++)
 		out->done[i] = atomic_load_explicit(&s->done[i], memory_order_relaxed);
 	out->inflight = atomic_load_explicit(&s->inflight, memory_order_relaxed);
-	out->queued = rp_spsc_used(s->in);
+	/* Not rp_spsc_used(s->in): that is the consumer's (the poller's) and writes its
+	 * cached head, which the poller would then trust without its own acquire.
+	 * Relaxed counters may be seen out of step: never below 0. */
+	out->queued = out->submitted > taken ? out->submitted - taken : 0;
 }
 
 /* ---- the poller thread ------------------------------------------------------------- */
@@ -519,6 +525,7 @@ static void *poller_main(void *arg)
 
 			if (rp_spsc_pop(s->in, &in, 1) != 1)
 				break;
+			atomic_fetch_add_explicit(&s->taken, 1, memory_order_relaxed);
 			slot = s->free_slots[--s->nfree];
 			/* counted before begin(): a v3 engine ID probe is a request in flight */
 			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree,
