@@ -169,6 +169,25 @@ static int derive_keys(struct rp_snmp *s, const struct rp_conf *c, char *why, si
 	return 0;
 }
 
+/* net-snmp keeps one USM user per (engine ID, name) for the whole process and copies a
+ * session's protocols and keys into it only when it creates it
+ * (usm_create_user_from_session: `if (user->authKey == NULL)`): a poller created after
+ * another with other passphrases would go on with the first ones. Drops every user
+ * called `name`, so the next sessions build theirs from this poller's keys (and the
+ * entries of past devices are freed). Owner thread, while no poller thread runs. */
+static void forget_usm_users(const char *name)
+{
+	struct usmUser *u = usm_get_userList(), *next;
+
+	for (; u; u = next) {
+		next = u->next;
+		if (u->name && strcmp(u->name, name) == 0) {
+			usm_remove_user(u);
+			usm_free_user(u);
+		}
+	}
+}
+
 int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, size_t whylen)
 {
 	struct rp_snmp *s = rp_xcalloc(1, sizeof(*s));
@@ -199,6 +218,7 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 		ret = derive_keys(s, c, why, whylen);
 		if (ret < 0)
 			goto fail;
+		forget_usm_users(s->user);
 	}
 	ret = rp_spsc_create(&s->in,
 			     pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
@@ -233,6 +253,8 @@ void rp_snmp_destroy(struct rp_snmp *s)
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
 		if (s->reqs[i].sp)
 			snmp_sess_close(s->reqs[i].sp);
+	if (s->version == RP_SNMP_V3 && s->user)
+		forget_usm_users(s->user);
 	if (s->reqs)
 		netsnmp_large_fd_set_cleanup(&s->lfs);
 	rp_spsc_destroy(s->in);
