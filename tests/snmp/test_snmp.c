@@ -283,8 +283,7 @@ static const struct setup v3_md5 = {
     .auth_pass = SNMPD_V3_AUTH_AUTH,
 };
 
-/* Takes results until `want` came or `timeout_ms` passed; returns how many. Checks on the
- * way that no more than `want` arrive. */
+/* Takes results until `want` came or `timeout_ms` passed; returns how many. */
 static uint32_t collect(struct rp_snmp *s, struct rp_snmp_result *out, uint32_t want,
 			unsigned timeout_ms)
 {
@@ -330,8 +329,8 @@ out:
 	return ok;
 }
 
-/* The result is OK and carries exactly the agent's values, `v` as the poller must clean
- * them: `clean` (NULL: `v` unchanged). */
+/* The result is OK and carries exactly `want` (the agent's values as the poller must clean
+ * them), net-snmp's sysObjectID and a plausible sysUpTime. */
 static bool check_system_group(const struct rp_snmp_result *r, const struct snmpd_agent *a,
 			       const struct snmpd_values *want, char *why, size_t whylen)
 {
@@ -416,8 +415,9 @@ static bool v3_authnopriv_md5_reads_the_system_group(char *why, size_t whylen)
 	return reads_system_group(&v3_md5, "v3 authNoPriv MD5", why, whylen);
 }
 
-/* One request to a live agent (or `port` 0: the agent's) as `u` says; checks the status
- * and that it took between min_ms and max_ms. */
+/* One request as `base` says, to the port of an agent started for it (`agent`) or to a
+ * free port where nothing listens; checks the status, that a failure carries no objects
+ * but a detail, and that it took between min_ms and max_ms. */
 static bool expect_status(const struct setup *base, uint32_t addr, bool agent,
 			  enum rp_snmp_status want, double min_ms, double max_ms, const char *what,
 			  char *why, size_t whylen)
