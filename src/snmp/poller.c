@@ -73,6 +73,7 @@ struct rp_snmp {
 	_Atomic uint64_t submitted;		     /* the submitting thread's */
 	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
 	_Atomic uint64_t inflight;		     /* the poller's */
+	_Atomic uint64_t taken;			     /* the poller's: popped from `in` */
 };
 
 struct in_req {
@@ -168,6 +169,25 @@ static int derive_keys(struct rp_snmp *s, const struct rp_conf *c, char *why, si
 	return 0;
 }
 
+/* net-snmp keeps one USM user per (engine ID, name) for the whole process and copies a
+ * session's protocols and keys into it only when it creates it
+ * (usm_create_user_from_session: `if (user->authKey == NULL)`): a poller created after
+ * another with other passphrases would go on with the first ones. Drops every user
+ * called `name`, so the next sessions build theirs from this poller's keys (and the
+ * entries of past devices are freed). Owner thread, while no poller thread runs. */
+static void forget_usm_users(const char *name)
+{
+	struct usmUser *u = usm_get_userList(), *next;
+
+	for (; u; u = next) {
+		next = u->next;
+		if (u->name && strcmp(u->name, name) == 0) {
+			usm_remove_user(u);
+			usm_free_user(u);
+		}
+	}
+}
+
 int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, size_t whylen)
 {
 	struct rp_snmp *s = rp_xcalloc(1, sizeof(*s));
@@ -198,6 +218,7 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 		ret = derive_keys(s, c, why, whylen);
 		if (ret < 0)
 			goto fail;
+		forget_usm_users(s->user);
 	}
 	ret = rp_spsc_create(&s->in,
 			     pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
@@ -232,6 +253,8 @@ void rp_snmp_destroy(struct rp_snmp *s)
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
 		if (s->reqs[i].sp)
 			snmp_sess_close(s->reqs[i].sp);
+	if (s->version == RP_SNMP_V3 && s->user)
+		forget_usm_users(s->user);
 	if (s->reqs)
 		netsnmp_large_fd_set_cleanup(&s->lfs);
 	rp_spsc_destroy(s->in);
@@ -273,12 +296,17 @@ uint32_t rp_snmp_take(struct rp_snmp *s, struct rp_snmp_result *out, uint32_t ma
 
 void rp_snmp_stats(const struct rp_snmp *s, struct rp_snmp_stats *out)
 {
+	uint64_t taken = atomic_load_explicit(&s->taken, memory_order_relaxed);
+
 	memset(out, 0, sizeof(*out));
 	out->submitted = atomic_load_explicit(&s->submitted, memory_order_relaxed);
 	for (int i = 0; i < RP_SNMP_STATUS_COUNT; i++)
 		out->done[i] = atomic_load_explicit(&s->done[i], memory_order_relaxed);
 	out->inflight = atomic_load_explicit(&s->inflight, memory_order_relaxed);
-	out->queued = rp_spsc_used(s->in);
+	/* Not rp_spsc_used(s->in): that is the consumer's (the poller's) and writes its
+	 * cached head, which the poller would then trust without its own acquire.
+	 * Relaxed counters may be seen out of step: never below 0. */
+	out->queued = out->submitted > taken ? out->submitted - taken : 0;
 }
 
 /* ---- the poller thread ------------------------------------------------------------- */
@@ -510,17 +538,21 @@ static void *poller_main(void *arg)
 		struct timespec ts;
 		uint64_t now_ms;
 
-		/* Take new requests while a slot and room for its result are free. */
-		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree) {
+		/* Take new requests while a slot and room for its result are free. A v3
+		 * begin() can block for a whole engine ID probe: look at stop between them. */
+		while (s->nfree > 0 && rp_spsc_space(s->out) > s->max_inflight - s->nfree &&
+		       !atomic_load_explicit(&s->stop, memory_order_acquire)) {
 			struct in_req in;
 			uint32_t slot;
 
 			if (rp_spsc_pop(s->in, &in, 1) != 1)
 				break;
+			atomic_fetch_add_explicit(&s->taken, 1, memory_order_relaxed);
 			slot = s->free_slots[--s->nfree];
-			begin(s, &s->reqs[slot], &in);
+			/* counted before begin(): a v3 engine ID probe is a request in flight */
 			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree,
 					      memory_order_relaxed);
+			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
 		for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
