@@ -1,13 +1,17 @@
-/* The SNMP poller thread (include/ringprobe/snmp.h): one net-snmp session per request
- * in flight, a GET of the six scalar objects of the system group, poll(2) over the
- * sessions' sockets, snmp_sess_timeout for retries and give-ups.
+/* The SNMP poller thread (include/ringprobe/snmp.h): a GET of the six scalar objects of
+ * the system group per request, poll(2) over the sessions' sockets, snmp_sess_timeout
+ * for retries and give-ups; the callback fills the slot's result, the loop pushes it.
  *
- * Per request: snmp_sess_open (a UDP socket; for v3 also net-snmp's synchronous engine
- * ID probe), snmp_sess_async_send, the callback fills the slot's result, the loop closes
- * the session and pushes the result. Nothing else is allocated per request beyond
- * net-snmp's own session and PDU. */
+ * v2c: one net-snmp session (one unconnected UDP socket) carries every request; each
+ * PDU names its own destination (pdu->transport_data, as net-snmp's agent does for
+ * answers) and answers are matched by request ID. Opening a session per request cost
+ * 150-250 us of CPU and ~10 KB per request in flight (bench/fleet, 20,000 devices).
+ * v3: a session per request (snmp_sess_open; net-snmp's synchronous engine ID probe
+ * runs in the first send), since USM keys and engine IDs are per session; closed when
+ * the request ends. */
 #include "ringprobe/snmp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <net-snmp/net-snmp-config.h>
@@ -32,7 +37,7 @@
 enum obj { O_DESCR = 1, O_OBJECT_ID, O_UPTIME, O_CONTACT, O_NAME, O_LOCATION };
 
 struct req {
-	void *sp;  /* net-snmp session (NULL when it could not be opened) */
+	void *sp;  /* net-snmp session (NULL when it could not be opened; v2c: the shared one) */
 	int fd;	   /* its socket, -1 without a session */
 	bool busy; /* from begin() to finish() */
 	bool done; /* res is filled (by the callback, or at once on a local error) */
@@ -53,6 +58,9 @@ struct rp_snmp {
 	long timeout_us;
 	int retries;
 	uint32_t max_inflight;
+
+	void *shared; /* v2c: the one session every request goes through */
+	int shared_fd;
 
 	struct rp_spsc *in;  /* uint32_t pairs: addr, tag (control -> poller) */
 	struct rp_spsc *out; /* struct rp_snmp_result (poller -> control) */
@@ -188,6 +196,39 @@ static void forget_usm_users(const char *name)
 	}
 }
 
+/* v2c: the session every request goes through. Its peer is only a default: each PDU
+ * carries its own destination. A large receive buffer keeps a burst of answers (up to
+ * max_inflight of them at once) from overflowing it. */
+static int open_shared(struct rp_snmp *s, char *why, size_t whylen)
+{
+	int rcvbuf = 4 << 20;
+	netsnmp_session ss;
+	char peer[64];
+
+	snprintf(peer, sizeof(peer), "udp:127.0.0.1:%u", s->port);
+	snmp_sess_init(&ss);
+	ss.peername = peer;
+	ss.version = SNMP_VERSION_2c;
+	ss.community = (u_char *)s->community;
+	ss.community_len = strlen(s->community);
+	ss.timeout = s->timeout_us;
+	ss.retries = s->retries;
+	s->shared = snmp_sess_open(&ss);
+	if (!s->shared) {
+		int liberr = 0, syserr = 0;
+		char *msg = NULL;
+
+		snmp_error(&ss, &syserr, &liberr, &msg);
+		snprintf(why, whylen, "cannot open an SNMP session: %s", msg ? msg : "unknown");
+		free(msg);
+		return -EIO;
+	}
+	s->shared_fd = snmp_sess_transport(s->shared)->sock;
+	if (setsockopt(s->shared_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(s->shared_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	return 0;
+}
+
 int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, size_t whylen)
 {
 	struct rp_snmp *s = rp_xcalloc(1, sizeof(*s));
@@ -238,6 +279,12 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 		s->free_slots[i] = s->max_inflight - 1 - i;
 	s->nfree = s->max_inflight;
 	netsnmp_large_fd_set_init(&s->lfs, FD_SETSIZE);
+	s->shared_fd = -1;
+	if (s->version != RP_SNMP_V3) {
+		ret = open_shared(s, why, whylen);
+		if (ret < 0)
+			goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -251,8 +298,10 @@ void rp_snmp_destroy(struct rp_snmp *s)
 		return;
 	rp_snmp_stop(s);
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
-		if (s->reqs[i].sp)
+		if (s->reqs[i].sp && s->reqs[i].sp != s->shared)
 			snmp_sess_close(s->reqs[i].sp);
+	if (s->shared)
+		snmp_sess_close(s->shared); /* its requests still out are freed with it */
 	if (s->version == RP_SNMP_V3 && s->user)
 		forget_usm_users(s->user);
 	if (s->reqs)
@@ -442,10 +491,49 @@ static void local_error(struct req *q, const char *what, void *sp_or_null, netsn
 	free(msg);
 }
 
+/* GET sysDescr.0 .. sysLocation.0 */
+static netsnmp_pdu *get_pdu(void)
+{
+	static const oid sys[] = {1, 3, 6, 1, 2, 1, 1, 0, 0};
+	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+	for (oid k = 1; k <= NOBJ; k++) {
+		oid name[9];
+
+		memcpy(name, sys, sizeof(name));
+		name[7] = k;
+		snmp_add_null_var(pdu, name, 9);
+	}
+	return pdu;
+}
+
+/* v2c: the GET goes through the shared session to in->addr (the PDU's own destination,
+ * freed with the PDU); its answer comes back on the shared socket. */
+static void begin_shared(struct rp_snmp *s, struct req *q, const struct in_req *in)
+{
+	netsnmp_pdu *pdu = get_pdu();
+	netsnmp_indexed_addr_pair *to = calloc(1, sizeof(*to));
+
+	q->sp = s->shared;
+	if (!to) {
+		snmp_free_pdu(pdu);
+		local_error(q, "cannot send", NULL, NULL);
+		return;
+	}
+	to->remote_addr.sin.sin_family = AF_INET;
+	to->remote_addr.sin.sin_port = htons((uint16_t)s->port);
+	to->remote_addr.sin.sin_addr.s_addr = htonl(in->addr);
+	pdu->transport_data = to;
+	pdu->transport_data_length = sizeof(*to);
+	if (!snmp_sess_async_send(s->shared, pdu, on_answer, q)) {
+		snmp_free_pdu(pdu);
+		local_error(q, "cannot send", s->shared, NULL);
+	}
+}
+
 /* Opens a session to r->addr and sends the GET; on failure the slot is done at once. */
 static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 {
-	static const oid sys[] = {1, 3, 6, 1, 2, 1, 1, 0, 0};
 	netsnmp_session ss;
 	netsnmp_pdu *pdu;
 	char peer[64];
@@ -457,6 +545,10 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	q->done = false;
 	q->sp = NULL;
 	q->fd = -1;
+	if (s->shared) {
+		begin_shared(s, q, in);
+		return;
+	}
 	snprintf(peer, sizeof(peer), "udp:%u.%u.%u.%u:%u", in->addr >> 24, (in->addr >> 16) & 255,
 		 (in->addr >> 8) & 255, in->addr & 255, s->port);
 	snmp_sess_init(&ss);
@@ -490,14 +582,7 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 		return;
 	}
 	q->fd = snmp_sess_transport(q->sp)->sock;
-	pdu = snmp_pdu_create(SNMP_MSG_GET);
-	for (oid k = 1; k <= NOBJ; k++) {
-		oid name[9];
-
-		memcpy(name, sys, sizeof(name));
-		name[7] = k;
-		snmp_add_null_var(pdu, name, 9);
-	}
+	pdu = get_pdu();
 	if (!snmp_sess_async_send(q->sp, pdu, on_answer, q)) {
 		snmp_free_pdu(pdu);
 		local_error(q, "cannot send", q->sp, NULL);
@@ -508,7 +593,7 @@ static void finish(struct rp_snmp *s, uint32_t slot)
 {
 	struct req *q = &s->reqs[slot];
 
-	if (q->sp)
+	if (q->sp && q->sp != s->shared)
 		snmp_sess_close(q->sp);
 	q->sp = NULL;
 	q->fd = -1;
@@ -526,6 +611,22 @@ static void read_one(struct rp_snmp *s, struct req *q)
 	NETSNMP_LARGE_FD_SET(q->fd, &s->lfs);
 	snmp_sess_read2(q->sp, &s->lfs);
 	NETSNMP_LARGE_FD_CLR(q->fd, &s->lfs);
+}
+
+/* v2c: every answer waiting on the shared socket (a read takes one datagram and the
+ * socket blocks, so poll before each). */
+static void read_shared(struct rp_snmp *s)
+{
+	struct pollfd p = {.fd = s->shared_fd, .events = POLLIN};
+	int fd = s->shared_fd;
+
+	if ((unsigned)fd >= s->lfs.lfs_setsize)
+		netsnmp_large_fd_set_resize(&s->lfs, fd + 1024);
+	for (int i = 0; i < 256 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); i++) {
+		NETSNMP_LARGE_FD_SET(fd, &s->lfs);
+		snmp_sess_read2(s->shared, &s->lfs);
+		NETSNMP_LARGE_FD_CLR(fd, &s->lfs);
+	}
 }
 
 static void *poller_main(void *arg)
@@ -555,6 +656,10 @@ static void *poller_main(void *arg)
 			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
+		if (s->shared && inflight) {
+			s->pfd[n] = (struct pollfd){.fd = s->shared_fd, .events = POLLIN};
+			s->pfd_slot[n++] = UINT32_MAX;
+		}
 		for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
 			struct req *q = &s->reqs[i];
 
@@ -568,14 +673,19 @@ static void *poller_main(void *arg)
 		else if (!inflight)
 			poll(NULL, 0, LOOP_MS);
 		for (uint32_t i = 0; i < n; i++)
-			if (s->pfd[i].revents)
+			if (s->pfd[i].revents && s->pfd_slot[i] == UINT32_MAX)
+				read_shared(s);
+			else if (s->pfd[i].revents)
 				read_one(s, &s->reqs[s->pfd_slot[i]]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 		if (now_ms - last_timeout_check >= LOOP_MS) {
 			last_timeout_check = now_ms;
+			if (s->shared)
+				snmp_sess_timeout(s->shared);
 			for (uint32_t i = 0; i < s->max_inflight; i++)
-				if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp)
+				if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp &&
+				    s->reqs[i].sp != s->shared)
 					snmp_sess_timeout(s->reqs[i].sp);
 		}
 		for (uint32_t i = 0; i < s->max_inflight; i++)
