@@ -158,7 +158,7 @@ static const struct rp_conf_key keys[] = {
     K("snmp.enabled", RP_CT_BOOL, snmp.enabled, 0, 0, NULL, "true",
       "ask every monitored device its system group (device_info points)"),
     K("snmp.max_inflight", RP_CT_INT, snmp.max_inflight, 1, 4096, NULL, "256",
-      "SNMP requests outstanding at once (one UDP socket each)"),
+      "SNMP requests outstanding at once (v3: one UDP socket each)"),
     K("snmp.v3.username", RP_CT_STRING, snmp.v3.username, 0, 0, NULL, NULL, "SNMPv3 user name"),
     K("snmp.v3.security_level", RP_CT_ENUM, snmp.v3.security_level, 0, 0, seclevel_names,
       "authPriv", "SNMPv3 security level"),

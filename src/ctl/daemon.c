@@ -770,7 +770,7 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	/* The SNMP poller holds a UDP socket per request in flight (snmp.max_inflight,
+	/* With v3 the SNMP poller holds a UDP socket per request in flight (snmp.max_inflight,
 	 * up to 4096): take the hard limit of open files. Created before any thread
 	 * starts (net-snmp's set-up sets an environment variable). */
 	{
