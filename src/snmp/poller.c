@@ -32,16 +32,24 @@
 
 #define LOOP_MS 5
 #define NOBJ 6
+/* v2c: requests in flight per shared session. net-snmp walks a session's request list
+ * for every answer and every timeout check, so one session for 1,700 requests in
+ * flight spent most of the poller's CPU there (perf, 20,000 devices at 2,000/s). */
+#define PER_SHARED 64
+#define MAX_SHARED (RP_SNMP_INFLIGHT_MAX / PER_SHARED)
 
 /* .1.3.6.1.2.1.1.N.0 for N = 1..6, and where each lands. */
 enum obj { O_DESCR = 1, O_OBJECT_ID, O_UPTIME, O_CONTACT, O_NAME, O_LOCATION };
 
 struct req {
-	void *sp;  /* net-snmp session (NULL when it could not be opened; v2c: the shared one) */
-	int fd;	   /* its socket, -1 without a session */
-	bool busy; /* from begin() to finish() */
-	bool done; /* res is filled (by the callback, or at once on a local error) */
-	struct rp_snmp_result res;
+	struct rp_snmp *owner;
+	void *sp;     /* net-snmp session (NULL when it could not be opened) */
+	int fd;	      /* its own socket (v3), -1 otherwise */
+	bool shared;  /* sp is one of the shared v2c sessions, not the request's own */
+	bool busy;    /* from begin() to finish() */
+	bool done;    /* res is filled (by the callback, or at once on a local error) */
+	uint32_t gen; /* bumped by each begin(): a callback names (slot, gen), see ticket() */
+	uint32_t addr, tag;
 };
 
 struct rp_snmp {
@@ -59,8 +67,10 @@ struct rp_snmp {
 	int retries;
 	uint32_t max_inflight;
 
-	void *shared; /* v2c: the one session every request goes through */
-	int shared_fd;
+	void *shared[MAX_SHARED]; /* v2c: the sessions every request goes through */
+	int shared_fd[MAX_SHARED];
+	uint32_t nshared;
+	uint64_t timeout_check_ms; /* how often snmp_sess_timeout runs */
 
 	struct rp_spsc *in;  /* uint32_t pairs: addr, tag (control -> poller) */
 	struct rp_spsc *out; /* struct rp_snmp_result (poller -> control) */
@@ -69,6 +79,9 @@ struct rp_snmp {
 	struct req *reqs;
 	uint32_t *free_slots;
 	uint32_t nfree;
+	uint32_t *done_slots; /* slots whose result was pushed, to finish() */
+	uint32_t ndone;
+	struct rp_snmp_result scratch; /* the result being made, pushed at once */
 	struct pollfd *pfd;
 	uint32_t *pfd_slot;
 	netsnmp_large_fd_set lfs;
@@ -87,6 +100,8 @@ struct rp_snmp {
 struct in_req {
 	uint32_t addr, tag;
 };
+
+static int on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -196,36 +211,44 @@ static void forget_usm_users(const char *name)
 	}
 }
 
-/* v2c: the session every request goes through. Its peer is only a default: each PDU
- * carries its own destination. A large receive buffer keeps a burst of answers (up to
- * max_inflight of them at once) from overflowing it. */
+/* v2c: the sessions every request goes through, one per PER_SHARED requests in flight.
+ * Their peer is only a default: each PDU carries its own destination. A large receive
+ * buffer keeps a burst of answers from overflowing a socket. */
 static int open_shared(struct rp_snmp *s, char *why, size_t whylen)
 {
-	int rcvbuf = 4 << 20;
-	netsnmp_session ss;
+	int rcvbuf = 1 << 20;
 	char peer[64];
 
 	snprintf(peer, sizeof(peer), "udp:127.0.0.1:%u", s->port);
-	snmp_sess_init(&ss);
-	ss.peername = peer;
-	ss.version = SNMP_VERSION_2c;
-	ss.community = (u_char *)s->community;
-	ss.community_len = strlen(s->community);
-	ss.timeout = s->timeout_us;
-	ss.retries = s->retries;
-	s->shared = snmp_sess_open(&ss);
-	if (!s->shared) {
-		int liberr = 0, syserr = 0;
-		char *msg = NULL;
+	s->nshared = (s->max_inflight + PER_SHARED - 1) / PER_SHARED;
+	for (uint32_t i = 0; i < s->nshared; i++) {
+		netsnmp_session ss;
 
-		snmp_error(&ss, &syserr, &liberr, &msg);
-		snprintf(why, whylen, "cannot open an SNMP session: %s", msg ? msg : "unknown");
-		free(msg);
-		return -EIO;
+		snmp_sess_init(&ss);
+		ss.peername = peer;
+		ss.version = SNMP_VERSION_2c;
+		ss.community = (u_char *)s->community;
+		ss.community_len = strlen(s->community);
+		ss.timeout = s->timeout_us;
+		ss.retries = s->retries;
+		ss.callback = on_answer;
+		ss.callback_magic = s;
+		s->shared[i] = snmp_sess_open(&ss);
+		if (!s->shared[i]) {
+			int liberr = 0, syserr = 0;
+			char *msg = NULL;
+
+			snmp_error(&ss, &syserr, &liberr, &msg);
+			snprintf(why, whylen, "cannot open an SNMP session: %s",
+				 msg ? msg : "unknown");
+			free(msg);
+			return -EIO;
+		}
+		s->shared_fd[i] = snmp_sess_transport(s->shared[i])->sock;
+		if (setsockopt(s->shared_fd[i], SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+			       sizeof(rcvbuf)) < 0)
+			setsockopt(s->shared_fd[i], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	}
-	s->shared_fd = snmp_sess_transport(s->shared)->sock;
-	if (setsockopt(s->shared_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		setsockopt(s->shared_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	return 0;
 }
 
@@ -279,7 +302,15 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 		s->free_slots[i] = s->max_inflight - 1 - i;
 	s->nfree = s->max_inflight;
 	netsnmp_large_fd_set_init(&s->lfs, FD_SETSIZE);
-	s->shared_fd = -1;
+	s->done_slots = rp_xcalloc(s->max_inflight, sizeof(*s->done_slots));
+	for (uint32_t i = 0; i < s->max_inflight; i++)
+		s->reqs[i].owner = s;
+	/* Timeouts are checked at a twentieth of snmp.timeout, 5 to 50 ms: each check walks
+	 * every request in flight. */
+	s->timeout_check_ms = (uint64_t)s->timeout_us / 20000;
+	s->timeout_check_ms = s->timeout_check_ms < LOOP_MS ? LOOP_MS
+			      : s->timeout_check_ms > 50    ? 50
+							    : s->timeout_check_ms;
 	if (s->version != RP_SNMP_V3) {
 		ret = open_shared(s, why, whylen);
 		if (ret < 0)
@@ -298,10 +329,11 @@ void rp_snmp_destroy(struct rp_snmp *s)
 		return;
 	rp_snmp_stop(s);
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
-		if (s->reqs[i].sp && s->reqs[i].sp != s->shared)
+		if (s->reqs[i].sp && !s->reqs[i].shared)
 			snmp_sess_close(s->reqs[i].sp);
-	if (s->shared)
-		snmp_sess_close(s->shared); /* its requests still out are freed with it */
+	for (uint32_t i = 0; i < s->nshared; i++)
+		if (s->shared[i])
+			snmp_sess_close(s->shared[i]); /* its requests still out go with it */
 	if (s->version == RP_SNMP_V3 && s->user)
 		forget_usm_users(s->user);
 	if (s->reqs)
@@ -310,6 +342,7 @@ void rp_snmp_destroy(struct rp_snmp *s)
 	rp_spsc_destroy(s->out);
 	free(s->reqs);
 	free(s->free_slots);
+	free(s->done_slots);
 	free(s->pfd);
 	free(s->pfd_slot);
 	free(s->community);
@@ -431,64 +464,99 @@ static void fill(struct rp_snmp_result *r, const netsnmp_pdu *pdu)
 	}
 }
 
+/* The result of request q, to fill and deliver(). Results are pushed as they are made
+ * (the ring keeps room for every request in flight), not kept per slot: at 1,700
+ * requests in flight a result per slot was 2.6 MB. */
+static struct rp_snmp_result *result_for(struct rp_snmp *s, const struct req *q)
+{
+	struct rp_snmp_result *r = &s->scratch;
+
+	memset(r, 0, sizeof(*r));
+	r->addr = q->addr;
+	r->tag = q->tag;
+	r->done_real_ns = real_ns();
+	return r;
+}
+
+/* Pushes the result made for q and queues q's slot for finish(). */
+static void deliver(struct rp_snmp *s, struct req *q)
+{
+	q->done = true;
+	s->done_slots[s->ndone++] = (uint32_t)(q - s->reqs);
+	atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree - s->ndone,
+			      memory_order_relaxed);
+	rp_spsc_push(s->out, &s->scratch, 1); /* room was kept for every slot */
+	atomic_fetch_add_explicit(&s->done[s->scratch.status], 1, memory_order_relaxed);
+}
+
+/* A request's callback magic: its slot and generation, not a pointer to the slot. */
+static void *ticket(const struct rp_snmp *s, const struct req *q)
+{
+	return (void *)(uintptr_t)((uint64_t)(uint32_t)(q - s->reqs) << 32 | q->gen);
+}
+
 static int on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
 {
-	struct req *q = magic;
-	struct rp_snmp_result *r = &q->res;
+	struct rp_snmp *s = sess ? sess->callback_magic : NULL;
+	uint64_t t = (uint64_t)(uintptr_t)magic;
+	struct rp_snmp_result *r;
+	struct req *q;
 
-	(void)sess;
 	(void)reqid;
+	if (!s || (t >> 32) >= s->max_inflight)
+		return 1;
+	q = &s->reqs[t >> 32];
+	/* a shared session outlives its requests: a callback for a request whose slot
+	 * was finished and reused meanwhile names an older generation */
+	if (!q->busy || q->gen != (uint32_t)t)
+		return 1;
 	if (q->done || op == NETSNMP_CALLBACK_OP_RESEND)
 		return 1; /* a retry going out is no answer yet */
-	q->done = true;
-	r->done_real_ns = real_ns();
+	r = result_for(s, q);
 	if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
 		r->status = RP_SNMP_TIMEOUT;
 		snprintf(r->detail, sizeof(r->detail), "no answer");
-		return 1;
-	}
-	if (op == NETSNMP_CALLBACK_OP_SEC_ERROR) {
+	} else if (op == NETSNMP_CALLBACK_OP_SEC_ERROR) {
 		r->status = RP_SNMP_AGENT_ERROR;
 		snprintf(r->detail, sizeof(r->detail),
 			 "v3 security error (snmp.v3.username or a passphrase is wrong)");
-		return 1;
-	}
-	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu) {
+	} else if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu) {
 		r->status = RP_SNMP_LOCAL_ERROR;
 		snprintf(r->detail, sizeof(r->detail), "send failed (net-snmp operation %d)", op);
-		return 1;
-	}
-	if (pdu->command == SNMP_MSG_REPORT) {
+	} else if (pdu->command == SNMP_MSG_REPORT) {
 		r->status = RP_SNMP_AGENT_ERROR;
 		snprintf(r->detail, sizeof(r->detail), "report: %s",
 			 snmp_api_errstring(snmpv3_get_report_type(pdu)));
-		return 1;
-	}
-	if (pdu->errstat != SNMP_ERR_NOERROR) {
+	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
 		r->status = RP_SNMP_AGENT_ERROR;
 		snprintf(r->detail, sizeof(r->detail), "%s", snmp_errstring(pdu->errstat));
-		return 1;
+	} else {
+		r->status = RP_SNMP_OK;
+		fill(r, pdu);
 	}
-	r->status = RP_SNMP_OK;
-	fill(r, pdu);
+	deliver(s, q);
 	return 1;
 }
 
 static void local_error(struct req *q, const char *what, void *sp_or_null, netsnmp_session *ss)
 {
+	struct rp_snmp *s = q->owner;
+	struct rp_snmp_result *r;
 	int liberr = 0, syserr = 0;
 	char *msg = NULL;
 
+	if (q->done)
+		return; /* net-snmp's callback came first (a send that failed inside it) */
 	if (sp_or_null)
 		snmp_sess_error(sp_or_null, &syserr, &liberr, &msg);
 	else if (ss)
 		snmp_error(ss, &syserr, &liberr, &msg);
-	q->done = true;
+	r = result_for(s, q);
 	/* v3: net-snmp probes the engine ID inside the send; no answer is a timeout */
-	q->res.status = liberr == SNMPERR_TIMEOUT ? RP_SNMP_TIMEOUT : RP_SNMP_LOCAL_ERROR;
-	q->res.done_real_ns = real_ns();
-	snprintf(q->res.detail, sizeof(q->res.detail), "%s: %s", what, msg ? msg : "unknown");
+	r->status = liberr == SNMPERR_TIMEOUT ? RP_SNMP_TIMEOUT : RP_SNMP_LOCAL_ERROR;
+	snprintf(r->detail, sizeof(r->detail), "%s: %s", what, msg ? msg : "unknown");
 	free(msg);
+	deliver(s, q);
 }
 
 /* GET sysDescr.0 .. sysLocation.0 */
@@ -514,7 +582,9 @@ static void begin_shared(struct rp_snmp *s, struct req *q, const struct in_req *
 	netsnmp_pdu *pdu = get_pdu();
 	netsnmp_indexed_addr_pair *to = calloc(1, sizeof(*to));
 
-	q->sp = s->shared;
+	/* slot i always uses session i / PER_SHARED: at most PER_SHARED requests each */
+	q->sp = s->shared[(uint32_t)(q - s->reqs) / PER_SHARED];
+	q->shared = true;
 	if (!to) {
 		snmp_free_pdu(pdu);
 		local_error(q, "cannot send", NULL, NULL);
@@ -525,9 +595,9 @@ static void begin_shared(struct rp_snmp *s, struct req *q, const struct in_req *
 	to->remote_addr.sin.sin_addr.s_addr = htonl(in->addr);
 	pdu->transport_data = to;
 	pdu->transport_data_length = sizeof(*to);
-	if (!snmp_sess_async_send(s->shared, pdu, on_answer, q)) {
+	if (!snmp_sess_async_send(q->sp, pdu, on_answer, ticket(s, q))) {
 		snmp_free_pdu(pdu);
-		local_error(q, "cannot send", s->shared, NULL);
+		local_error(q, "cannot send", q->sp, NULL);
 	}
 }
 
@@ -538,14 +608,15 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	netsnmp_pdu *pdu;
 	char peer[64];
 
-	memset(&q->res, 0, sizeof(q->res));
-	q->res.addr = in->addr;
-	q->res.tag = in->tag;
+	q->addr = in->addr;
+	q->tag = in->tag;
 	q->busy = true;
 	q->done = false;
+	q->gen++;
+	q->shared = false;
 	q->sp = NULL;
 	q->fd = -1;
-	if (s->shared) {
+	if (s->nshared) {
 		begin_shared(s, q, in);
 		return;
 	}
@@ -556,7 +627,7 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	ss.timeout = s->timeout_us;
 	ss.retries = s->retries;
 	ss.callback = on_answer;
-	ss.callback_magic = q;
+	ss.callback_magic = s;
 	if (s->version == RP_SNMP_V3) {
 		ss.version = SNMP_VERSION_3;
 		ss.securityName = s->user;
@@ -583,7 +654,7 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	}
 	q->fd = snmp_sess_transport(q->sp)->sock;
 	pdu = get_pdu();
-	if (!snmp_sess_async_send(q->sp, pdu, on_answer, q)) {
+	if (!snmp_sess_async_send(q->sp, pdu, on_answer, ticket(s, q))) {
 		snmp_free_pdu(pdu);
 		local_error(q, "cannot send", q->sp, NULL);
 	}
@@ -593,15 +664,14 @@ static void finish(struct rp_snmp *s, uint32_t slot)
 {
 	struct req *q = &s->reqs[slot];
 
-	if (q->sp && q->sp != s->shared)
+	if (q->sp && !q->shared)
 		snmp_sess_close(q->sp);
 	q->sp = NULL;
 	q->fd = -1;
+	q->shared = false;
 	q->busy = false;
-	rp_spsc_push(s->out, &q->res, 1); /* room was kept for every slot */
-	atomic_fetch_add_explicit(&s->done[q->res.status], 1, memory_order_relaxed);
+	q->done = false;
 	s->free_slots[s->nfree++] = slot;
-	atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree, memory_order_relaxed);
 }
 
 static void read_one(struct rp_snmp *s, struct req *q)
@@ -613,18 +683,18 @@ static void read_one(struct rp_snmp *s, struct req *q)
 	NETSNMP_LARGE_FD_CLR(q->fd, &s->lfs);
 }
 
-/* v2c: every answer waiting on the shared socket (a read takes one datagram and the
- * socket blocks, so poll before each). */
-static void read_shared(struct rp_snmp *s)
+/* v2c: every answer waiting on shared session k's socket (a read takes one datagram
+ * and the socket blocks, so poll before each). */
+static void read_shared(struct rp_snmp *s, uint32_t k)
 {
-	struct pollfd p = {.fd = s->shared_fd, .events = POLLIN};
-	int fd = s->shared_fd;
+	int fd = s->shared_fd[k];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	if ((unsigned)fd >= s->lfs.lfs_setsize)
 		netsnmp_large_fd_set_resize(&s->lfs, fd + 1024);
-	for (int i = 0; i < 256 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); i++) {
+	for (int i = 0; i < PER_SHARED && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); i++) {
 		NETSNMP_LARGE_FD_SET(fd, &s->lfs);
-		snmp_sess_read2(s->shared, &s->lfs);
+		snmp_sess_read2(s->shared[k], &s->lfs);
 		NETSNMP_LARGE_FD_CLR(fd, &s->lfs);
 	}
 }
@@ -651,16 +721,18 @@ static void *poller_main(void *arg)
 			atomic_fetch_add_explicit(&s->taken, 1, memory_order_relaxed);
 			slot = s->free_slots[--s->nfree];
 			/* counted before begin(): a v3 engine ID probe is a request in flight */
-			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree,
+			atomic_store_explicit(&s->inflight, s->max_inflight - s->nfree - s->ndone,
 					      memory_order_relaxed);
 			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
-		if (s->shared && inflight) {
-			s->pfd[n] = (struct pollfd){.fd = s->shared_fd, .events = POLLIN};
-			s->pfd_slot[n++] = UINT32_MAX;
+		/* v2c: the shared sessions that have requests out (slot i uses session
+		 * i / PER_SHARED, so those below the highest slot in use, at most) */
+		for (uint32_t k = 0; inflight && k < s->nshared; k++) {
+			s->pfd[n] = (struct pollfd){.fd = s->shared_fd[k], .events = POLLIN};
+			s->pfd_slot[n++] = UINT32_MAX - k;
 		}
-		for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
+		for (uint32_t i = 0; !s->nshared && i < s->max_inflight && n < inflight; i++) {
 			struct req *q = &s->reqs[i];
 
 			if (!q->busy || q->done || q->fd < 0)
@@ -673,24 +745,22 @@ static void *poller_main(void *arg)
 		else if (!inflight)
 			poll(NULL, 0, LOOP_MS);
 		for (uint32_t i = 0; i < n; i++)
-			if (s->pfd[i].revents && s->pfd_slot[i] == UINT32_MAX)
-				read_shared(s);
+			if (s->pfd[i].revents && s->nshared)
+				read_shared(s, UINT32_MAX - s->pfd_slot[i]);
 			else if (s->pfd[i].revents)
 				read_one(s, &s->reqs[s->pfd_slot[i]]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		if (now_ms - last_timeout_check >= LOOP_MS) {
+		if (inflight && now_ms - last_timeout_check >= s->timeout_check_ms) {
 			last_timeout_check = now_ms;
-			if (s->shared)
-				snmp_sess_timeout(s->shared);
-			for (uint32_t i = 0; i < s->max_inflight; i++)
-				if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp &&
-				    s->reqs[i].sp != s->shared)
+			for (uint32_t k = 0; k < s->nshared; k++)
+				snmp_sess_timeout(s->shared[k]);
+			for (uint32_t i = 0; !s->nshared && i < s->max_inflight; i++)
+				if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp)
 					snmp_sess_timeout(s->reqs[i].sp);
 		}
-		for (uint32_t i = 0; i < s->max_inflight; i++)
-			if (s->reqs[i].busy && s->reqs[i].done)
-				finish(s, i);
+		while (s->ndone > 0)
+			finish(s, s->done_slots[--s->ndone]);
 	}
 	return NULL;
 }
