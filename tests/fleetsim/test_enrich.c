@@ -66,6 +66,17 @@ static void run_daemon(struct run *r, const char *secs)
 		  r->log);
 }
 
+/* The whole run: namespace, influxd, fleetsim with @extra, the daemon configured with
+ * @snmp for @secs; returns fleetsim's truth (malloc'd) once fleetsim has stopped. */
+static char *run_fleet(struct run *r, const char *const *extra, const char *snmp, const char *secs)
+{
+	setup(r, extra);
+	config(r, snmp);
+	run_daemon(r, secs);
+	fleet_stop(&r->f);
+	return fleet_truth(&r->f);
+}
+
 static int64_t last_health(struct run *r, const char *field)
 {
 	char q[128];
@@ -124,12 +135,10 @@ Test(enrich, device_info_matches_every_prompt_agent)
 	struct run r;
 	int n;
 
-	setup(&r, extra);
-	config(&r, "snmp_rate_limit: 100\nsnmp_burst_limit: 20\nsnmp_interval: 1h\n"
-		   "snmp:\n  timeout: 700ms\n  retries: 0\n");
-	run_daemon(&r, "7s");
-	fleet_stop(&r.f);
-	t = fleet_truth(&r.f);
+	t = run_fleet(&r, extra,
+		      "snmp_rate_limit: 100\nsnmp_burst_limit: 20\nsnmp_interval: 1h\n"
+		      "snmp:\n  timeout: 700ms\n  retries: 0\n",
+		      "7s");
 
 	json = srv_influx_query(&r.influx, "rp",
 				"SELECT ip, hostname, snmp_description, snmp_object_id, "
@@ -221,12 +230,10 @@ Test(enrich, failing_devices_back_off_and_answering_ones_repeat)
 	char *t;
 	int64_t points;
 
-	setup(&r, extra);
-	config(&r, "snmp_rate_limit: 1000\nsnmp_interval: 1s\nsnmp_max_consecutive_fails: 2\n"
-		   "snmp_backoff_duration: 1h\nsnmp:\n  timeout: 300ms\n  retries: 0\n");
-	run_daemon(&r, "5500ms");
-	fleet_stop(&r.f);
-	t = fleet_truth(&r.f);
+	t = run_fleet(&r, extra,
+		      "snmp_rate_limit: 1000\nsnmp_interval: 1s\nsnmp_max_consecutive_fails: 2\n"
+		      "snmp_backoff_duration: 1h\nsnmp:\n  timeout: 300ms\n  retries: 0\n",
+		      "5500ms");
 	for (unsigned i = 0; i < NDEV; i++) {
 		unsigned asked = truth_uint(t, i, "snmp_requests");
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tap_scenarios.h"
 #include "io/engine.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
@@ -301,11 +302,6 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 #endif
 #endif
 
-struct scenario {
-	const char *name;
-	bool (*fn)(char *why, size_t whylen);
-};
-
 static bool matched_uring_raw(char *w, size_t l)
 {
 	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, w, l);
@@ -341,7 +337,7 @@ static bool forged_mmsg(char *w, size_t l)
 	return forged_replies_counted_by_kind(RP_BACKEND_MMSG, w, l);
 }
 
-static const struct scenario scenarios[] = {
+static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_uring_raw", matched_uring_raw},
     {"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
     {"prober::every_probe_matched_mmsg_raw", matched_mmsg_raw},
@@ -398,48 +394,11 @@ Test(prober, every_probe_matched_mmsg_dgram_without_transmit_stamps, .timeout = 
 	run_scenario(7);
 }
 #else
-#include <sys/wait.h>
 
 /* Replaces Criterion's main under TSan: each scenario in its own child (each takes a
  * network namespace of its own), TAP on stdout, skips marked as such. */
 int main(void)
 {
-	size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
-	int failed = 0;
-
-	printf("1..%zu\n", n);
-	fflush(stdout);
-	for (size_t i = 0; i < n; i++) {
-		int fds[2], st = 0;
-		char why[512] = "";
-		pid_t pid;
-
-		if (pipe(fds) < 0)
-			return 2;
-		pid = fork();
-		if (pid == 0) {
-			bool ok = scenarios[i].fn(why, sizeof(why));
-
-			if (write(fds[1], why, strlen(why)) < 0)
-				_exit(3);
-			_exit(ok ? 0 : geteuid() != 0 ? 77 : 1);
-		}
-		close(fds[1]);
-		if (read(fds[0], why, sizeof(why) - 1) < 0)
-			why[0] = '\0';
-		close(fds[0]);
-		waitpid(pid, &st, 0);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			printf("ok %zu - %s\n", i + 1, scenarios[i].name);
-		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-			printf("ok %zu - %s # SKIP %s\n", i + 1, scenarios[i].name, why);
-		} else {
-			printf("not ok %zu - %s: %s (status %d)\n", i + 1, scenarios[i].name, why,
-			       st);
-			failed++;
-		}
-		fflush(stdout);
-	}
-	return failed ? 1 : 0;
+	return rp_tap_run(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), true);
 }
 #endif

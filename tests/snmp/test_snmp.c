@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../tap_scenarios.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/line.h"
 #include "ringprobe/snmp.h"
@@ -934,17 +935,12 @@ out:
 
 /* ---- runners ------------------------------------------------------------------------ */
 
-struct scenario {
-	const char *name;
-	bool (*fn)(char *why, size_t whylen);
-};
-
 #define SCENARIO(f)                                                                                \
 	{                                                                                          \
 		"snmp::" #f, f                                                                     \
 	}
 
-static const struct scenario scenarios[] = {
+static const struct rp_tap_scenario scenarios[] = {
     SCENARIO(v2c_reads_the_system_group),
     SCENARIO(v3_authpriv_sha_aes_reads_the_system_group),
     SCENARIO(v3_authnopriv_md5_reads_the_system_group),
@@ -1031,41 +1027,6 @@ SNMP_TEST(v3_stop_during_engine_probe)
  * is process-wide), TAP on stdout. */
 int main(void)
 {
-	size_t n = RP_ARRAY_SIZE(scenarios);
-	int failed = 0;
-
-	printf("1..%zu\n", n);
-	fflush(stdout);
-	for (size_t i = 0; i < n; i++) {
-		int fds[2], st = 0;
-		char why[2048] = "";
-		ssize_t got;
-		pid_t pid;
-
-		if (pipe(fds) < 0)
-			return 2;
-		pid = fork();
-		if (pid == 0) {
-			bool ok = scenarios[i].fn(why, sizeof(why));
-
-			if (write(fds[1], why, strlen(why)) < 0)
-				_exit(3);
-			_exit(ok ? 0 : 1);
-		}
-		close(fds[1]);
-		got = read(fds[0], why, sizeof(why) - 1);
-		why[got > 0 ? got : 0] = '\0';
-		close(fds[0]);
-		waitpid(pid, &st, 0);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			printf("ok %zu - %s\n", i + 1, scenarios[i].name);
-		} else {
-			printf("not ok %zu - %s: %s (status %d)\n", i + 1, scenarios[i].name, why,
-			       st);
-			failed++;
-		}
-		fflush(stdout);
-	}
-	return failed ? 1 : 0;
+	return rp_tap_run(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), false);
 }
 #endif
