@@ -5,6 +5,15 @@
 #ifndef RP_TESTS_TAP_SCENARIOS_H
 #define RP_TESTS_TAP_SCENARIOS_H
 
+/* RP_UNDER_TSAN: this build runs under ThreadSanitizer (GCC or clang). */
+#if defined(__SANITIZE_THREAD__)
+#define RP_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RP_UNDER_TSAN 1
+#endif
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -294,14 +294,6 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 	return true;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define RP_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RP_UNDER_TSAN 1
-#endif
-#endif
-
 static bool matched_uring_raw(char *w, size_t l)
 {
 	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, w, l);

@@ -958,14 +958,6 @@ static const struct rp_tap_scenario scenarios[] = {
     SCENARIO(v3_stop_during_engine_probe),
 };
 
-#if defined(__SANITIZE_THREAD__)
-#define RP_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RP_UNDER_TSAN 1
-#endif
-#endif
-
 #ifndef RP_UNDER_TSAN
 #include <criterion/criterion.h>
 
