@@ -133,6 +133,13 @@ static void rig_start(struct rig *r, int backend, int icmp_mode, uint64_t timeou
 	cr_assert_eq(rp_shard_start(r->s), 0);
 }
 
+/* After the last look at the shard's results. */
+static void rig_free(struct rig *r)
+{
+	rp_shard_destroy(r->s);
+	r->s = NULL;
+}
+
 static void rig_stop(struct rig *r, struct rp_shard_stats *st)
 {
 	rp_shard_stop(r->s);
@@ -254,6 +261,7 @@ static void late_after_deadline(int backend, int icmp_mode)
 				  res[i].addr);
 		}
 	}
+	rig_free(&r);
 }
 
 TestSuite(replies, .timeout = 60);
@@ -307,6 +315,7 @@ static void late_for_older_probe(int backend)
 	cr_expect(!res[0].success, "probe 1 failed");
 	cr_expect(res[1].success, "probe 2 answered");
 	cr_expect_eq(res[1].sent_ns, q2.st.sent_ns);
+	rig_free(&r);
 }
 
 Test(replies, late_for_older_probe_after_next_sent_uring)
@@ -347,6 +356,7 @@ Test(replies, late_for_finished_device_is_never_success)
 	cr_expect_eq(st.invalid[RP_REPLY_LATE] + st.invalid[RP_REPLY_STALE], 1);
 	cr_assert_eq(results(&r, res, 4), 1);
 	cr_expect(!res[0].success);
+	rig_free(&r);
 }
 
 /* --- forged replies on a ping socket ------------------------------------------------ */
@@ -424,6 +434,7 @@ static void forged_on_dgram(int backend)
 	cr_expect_eq(st.replies, 1, "only the genuine reply");
 	cr_expect_eq(st.timeouts, 0);
 	expect_kinds(&st, want);
+	rig_free(&r);
 }
 
 Test(replies, forged_on_ping_socket_counted_by_kind_uring)
