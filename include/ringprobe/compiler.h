@@ -3,6 +3,7 @@
 #define RP_COMPILER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define RP_CACHELINE 64
 
@@ -22,5 +23,15 @@
 #endif
 
 #define RP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/** The smallest power of two >= n (1 for 0), at most 2^31: ring and table sizes. */
+static inline uint32_t rp_pow2_at_least(uint64_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
 
 #endif

@@ -25,15 +25,6 @@ struct rp_prober {
 	unsigned next_poll; /* round robin start for fairness */
 };
 
-static uint32_t pow2(uint64_t v)
-{
-	uint32_t p = 64;
-
-	while (p < v && p < (1u << 30))
-		p <<= 1;
-	return p;
-}
-
 /* Room for a second of replies at this rate (a reply takes about 768 bytes of socket
  * memory on loopback), at least 4 MiB; unpaced: 32 MiB. */
 static uint32_t rcvbuf_for(double rate)
@@ -78,10 +69,12 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .rate_pps = conf->rate_pps * share,
 		    .burst = conf->burst * share < 1 ? 1 : conf->burst * share,
 		    .tick_ns = conf->tick_ns,
-		    .result_ring = pow2(conf->capacity < 65536	  ? 65536
-					: conf->capacity > 262144 ? 262144
-								  : conf->capacity),
-		    .cmd_ring = conf->cmd_ring ? pow2(conf->cmd_ring) : 4096,
+		    .result_ring = rp_pow2_at_least(conf->capacity < 65536    ? 65536
+						    : conf->capacity > 262144 ? 262144
+									      : conf->capacity),
+		    .cmd_ring = conf->cmd_ring
+				    ? rp_pow2_at_least(conf->cmd_ring < 64 ? 64 : conf->cmd_ring)
+				    : 4096,
 		    .max_fails = conf->max_fails,
 		    .backoff_ns = conf->backoff_ns,
 		    .rt_priority = conf->rt_priority,

@@ -118,15 +118,6 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint32_t pow2_at_least(uint64_t n)
-{
-	uint32_t v = 2;
-
-	while (v < n && v < (1u << 31))
-		v <<= 1;
-	return v;
-}
-
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
 		    size_t whylen)
 {
@@ -167,9 +158,9 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	for (uint32_t i = 0; i < conf->capacity; i++)
 		rp_wheel_entry_init(&s->devs[i].timer);
-	s->fifo_mask = pow2_at_least(2ull * conf->capacity) - 1;
+	s->fifo_mask = rp_pow2_at_least(2ull * conf->capacity) - 1;
 	s->fifo = rp_xcalloc((size_t)s->fifo_mask + 1, sizeof(*s->fifo));
-	s->ready_mask = pow2_at_least(conf->capacity) - 1;
+	s->ready_mask = rp_pow2_at_least(conf->capacity < 2 ? 2 : conf->capacity) - 1;
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
 	s->mono_to_real = clock_ns(CLOCK_REALTIME) - s->now_ns;

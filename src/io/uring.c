@@ -74,15 +74,6 @@ struct uring {
 	struct io_uring_cqe *cqes[CQE_BATCH];
 };
 
-static uint32_t pow2_at_least(uint32_t v)
-{
-	uint32_t p = 1;
-
-	while (p < v && p < (1u << 31))
-		p <<= 1;
-	return p;
-}
-
 /* Tries setup flags from best to plainest; -EINVAL means "this kernel does not know a
  * flag", anything else (EPERM from seccomp or kernel.io_uring_disabled, ENOSYS, ENOMEM)
  * is final. *defer says whether DEFER_TASKRUN was accepted. */
@@ -97,8 +88,8 @@ static int ring_init(struct uring *u, const struct rp_engine_conf *conf, unsigne
 	    base,
 	    IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
 	};
-	uint32_t sq = pow2_at_least(conf->send_slots * 2u);
-	uint32_t cq = pow2_at_least(conf->send_slots + conf->recv_bufs + 2 * ONE_MAX);
+	uint32_t sq = rp_pow2_at_least(conf->send_slots * 2u);
+	uint32_t cq = rp_pow2_at_least(conf->send_slots + conf->recv_bufs + 2 * ONE_MAX);
 	int rc = -EINVAL;
 
 	sq = sq < SQ_MIN ? SQ_MIN : sq > SQ_MAX ? SQ_MAX : sq;

@@ -26,6 +26,7 @@
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 
+#include "ringprobe/compiler.h"
 #include "ringprobe/line.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/xalloc.h"
@@ -136,15 +137,6 @@ const char *rp_snmp_status_name(int status)
 	static const char *const names[] = {"ok", "timeout", "agent_error", "local_error"};
 
 	return status >= 0 && status < RP_SNMP_STATUS_COUNT ? names[status] : "unknown";
-}
-
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t p = 16;
-
-	while (p < n)
-		p <<= 1;
-	return p;
 }
 
 /* ---- create / destroy -------------------------------------------------------------- */
@@ -284,11 +276,11 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 			goto fail;
 		forget_usm_users(s->user);
 	}
-	ret = rp_spsc_create(&s->in,
-			     pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
-			     sizeof(struct in_req));
+	ret = rp_spsc_create(
+	    &s->in, rp_pow2_at_least(s->max_inflight * 4 > 1024 ? s->max_inflight * 4 : 1024),
+	    sizeof(struct in_req));
 	if (ret == 0)
-		ret = rp_spsc_create(&s->out, pow2_at_least(s->max_inflight + 1),
+		ret = rp_spsc_create(&s->out, rp_pow2_at_least(s->max_inflight + 1),
 				     sizeof(struct rp_snmp_result));
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot create the SNMP rings");
