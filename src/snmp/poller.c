@@ -1,11 +1,12 @@
 /* The SNMP poller thread (include/ringprobe/snmp.h): a GET of the six scalar objects of
  * the system group per request, poll(2) over the sessions' sockets, snmp_sess_timeout
- * for retries and give-ups; the callback fills the slot's result, the loop pushes it.
+ * for retries and give-ups; the callback makes the result and pushes it at once.
  *
- * v2c: one net-snmp session (one unconnected UDP socket) carries every request; each
- * PDU names its own destination (pdu->transport_data, as net-snmp's agent does for
- * answers) and answers are matched by request ID. Opening a session per request cost
- * 150-250 us of CPU and ~10 KB per request in flight (bench/fleet, 20,000 devices).
+ * v2c: a few shared net-snmp sessions (one unconnected UDP socket each, PER_SHARED
+ * requests in flight each) carry every request; each PDU names its own destination
+ * (pdu->transport_data, as net-snmp's agent does for answers) and answers are matched
+ * by request ID. Opening a session per request cost 150-250 us of CPU and ~10 KB per
+ * request in flight (bench/fleet, 20,000 devices).
  * v3: a session per request (snmp_sess_open; net-snmp's synchronous engine ID probe
  * runs in the first send), since USM keys and engine IDs are per session; closed when
  * the request ends. */
@@ -43,12 +44,10 @@
 enum obj { O_DESCR = 1, O_OBJECT_ID, O_UPTIME, O_CONTACT, O_NAME, O_LOCATION };
 
 struct req {
-	struct rp_snmp *owner;
-	void *sp;     /* net-snmp session (NULL when it could not be opened) */
-	int fd;	      /* its own socket (v3), -1 otherwise */
-	bool shared;  /* sp is one of the shared v2c sessions, not the request's own */
+	void *sp;     /* v3: its own session; v2c: the shared one it went through */
+	int fd;	      /* v3: its own session's socket, -1 otherwise */
 	bool busy;    /* from begin() to finish() */
-	bool done;    /* res is filled (by the callback, or at once on a local error) */
+	bool done;    /* its result was pushed (by the callback, or at once on an error) */
 	uint32_t gen; /* bumped by each begin(): a callback names (slot, gen), see ticket() */
 	uint32_t addr, tag;
 };
@@ -295,8 +294,6 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 	s->nfree = s->max_inflight;
 	netsnmp_large_fd_set_init(&s->lfs, FD_SETSIZE);
 	s->done_slots = rp_xcalloc(s->max_inflight, sizeof(*s->done_slots));
-	for (uint32_t i = 0; i < s->max_inflight; i++)
-		s->reqs[i].owner = s;
 	/* Timeouts are checked at a twentieth of snmp.timeout, 5 to 50 ms: each check walks
 	 * every request in flight. */
 	s->timeout_check_ms = (uint64_t)s->timeout_us / 20000;
@@ -321,7 +318,7 @@ void rp_snmp_destroy(struct rp_snmp *s)
 		return;
 	rp_snmp_stop(s);
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
-		if (s->reqs[i].sp && !s->reqs[i].shared)
+		if (s->reqs[i].sp && !s->nshared)
 			snmp_sess_close(s->reqs[i].sp);
 	for (uint32_t i = 0; i < s->nshared; i++)
 		if (s->shared[i])
@@ -530,9 +527,9 @@ static int on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu,
 	return 1;
 }
 
-static void local_error(struct req *q, const char *what, void *sp_or_null, netsnmp_session *ss)
+static void local_error(struct rp_snmp *s, struct req *q, const char *what, void *sp_or_null,
+			netsnmp_session *ss)
 {
-	struct rp_snmp *s = q->owner;
 	struct rp_snmp_result *r;
 	int liberr = 0, syserr = 0;
 	char *msg = NULL;
@@ -576,10 +573,9 @@ static void begin_shared(struct rp_snmp *s, struct req *q, const struct in_req *
 
 	/* slot i always uses session i / PER_SHARED: at most PER_SHARED requests each */
 	q->sp = s->shared[(uint32_t)(q - s->reqs) / PER_SHARED];
-	q->shared = true;
 	if (!to) {
 		snmp_free_pdu(pdu);
-		local_error(q, "cannot send", NULL, NULL);
+		local_error(s, q, "cannot send", NULL, NULL);
 		return;
 	}
 	to->remote_addr.sin.sin_family = AF_INET;
@@ -589,11 +585,12 @@ static void begin_shared(struct rp_snmp *s, struct req *q, const struct in_req *
 	pdu->transport_data_length = sizeof(*to);
 	if (!snmp_sess_async_send(q->sp, pdu, on_answer, ticket(s, q))) {
 		snmp_free_pdu(pdu);
-		local_error(q, "cannot send", q->sp, NULL);
+		local_error(s, q, "cannot send", q->sp, NULL);
 	}
 }
 
-/* Opens a session to r->addr and sends the GET; on failure the slot is done at once. */
+/* Sends the GET to in->addr (v3: opening a session of its own first); on failure the
+ * slot is done at once. */
 static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 {
 	netsnmp_session ss;
@@ -605,7 +602,6 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	q->busy = true;
 	q->done = false;
 	q->gen++;
-	q->shared = false;
 	q->sp = NULL;
 	q->fd = -1;
 	if (s->nshared) {
@@ -620,35 +616,28 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 	ss.retries = s->retries;
 	ss.callback = on_answer;
 	ss.callback_magic = s;
-	if (s->version == RP_SNMP_V3) {
-		ss.version = SNMP_VERSION_3;
-		ss.securityName = s->user;
-		ss.securityNameLen = strlen(s->user);
-		ss.securityLevel = s->seclevel;
-		ss.securityAuthProto = s->auth_proto;
-		ss.securityAuthProtoLen = s->auth_proto_len;
-		ss.securityPrivProto = s->priv_proto;
-		ss.securityPrivProtoLen = s->priv_proto_len;
-		ss.securityAuthKeyLen = s->auth_ku_len;
-		memcpy(ss.securityAuthKey, s->auth_ku, s->auth_ku_len);
-		ss.securityPrivKeyLen = s->priv_ku_len;
-		memcpy(ss.securityPrivKey, s->priv_ku, s->priv_ku_len);
-
-	} else {
-		ss.version = SNMP_VERSION_2c;
-		ss.community = (u_char *)s->community;
-		ss.community_len = strlen(s->community);
-	}
+	ss.version = SNMP_VERSION_3;
+	ss.securityName = s->user;
+	ss.securityNameLen = strlen(s->user);
+	ss.securityLevel = s->seclevel;
+	ss.securityAuthProto = s->auth_proto;
+	ss.securityAuthProtoLen = s->auth_proto_len;
+	ss.securityPrivProto = s->priv_proto;
+	ss.securityPrivProtoLen = s->priv_proto_len;
+	ss.securityAuthKeyLen = s->auth_ku_len;
+	memcpy(ss.securityAuthKey, s->auth_ku, s->auth_ku_len);
+	ss.securityPrivKeyLen = s->priv_ku_len;
+	memcpy(ss.securityPrivKey, s->priv_ku, s->priv_ku_len);
 	q->sp = snmp_sess_open(&ss);
 	if (!q->sp) {
-		local_error(q, "cannot open a session", NULL, &ss);
+		local_error(s, q, "cannot open a session", NULL, &ss);
 		return;
 	}
 	q->fd = snmp_sess_transport(q->sp)->sock;
 	pdu = get_pdu();
 	if (!snmp_sess_async_send(q->sp, pdu, on_answer, ticket(s, q))) {
 		snmp_free_pdu(pdu);
-		local_error(q, "cannot send", q->sp, NULL);
+		local_error(s, q, "cannot send", q->sp, NULL);
 	}
 }
 
@@ -656,11 +645,10 @@ static void finish(struct rp_snmp *s, uint32_t slot)
 {
 	struct req *q = &s->reqs[slot];
 
-	if (q->sp && !q->shared)
+	if (q->sp && !s->nshared)
 		snmp_sess_close(q->sp);
 	q->sp = NULL;
 	q->fd = -1;
-	q->shared = false;
 	q->busy = false;
 	q->done = false;
 	s->free_slots[s->nfree++] = slot;
@@ -718,11 +706,11 @@ static void *poller_main(void *arg)
 			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
-		/* v2c: the shared sessions that have requests out (slot i uses session
-		 * i / PER_SHARED, so those below the highest slot in use, at most) */
+		/* v2c: every shared session's socket (pfd_slot: the session); v3: the
+		 * socket of each request waiting for its answer (pfd_slot: the slot) */
 		for (uint32_t k = 0; inflight && k < s->nshared; k++) {
 			s->pfd[n] = (struct pollfd){.fd = s->shared_fd[k], .events = POLLIN};
-			s->pfd_slot[n++] = UINT32_MAX - k;
+			s->pfd_slot[n++] = k;
 		}
 		for (uint32_t i = 0; !s->nshared && i < s->max_inflight && n < inflight; i++) {
 			struct req *q = &s->reqs[i];
@@ -738,7 +726,7 @@ static void *poller_main(void *arg)
 			poll(NULL, 0, LOOP_MS);
 		for (uint32_t i = 0; i < n; i++)
 			if (s->pfd[i].revents && s->nshared)
-				read_shared(s, UINT32_MAX - s->pfd_slot[i]);
+				read_shared(s, s->pfd_slot[i]);
 			else if (s->pfd[i].revents)
 				read_one(s, &s->reqs[s->pfd_slot[i]]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
