@@ -46,9 +46,9 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 /* --snmp: alive hosts wait here until the poller has room, then are asked. */
 struct snmp_run {
 	struct rp_snmp *p;
-	uint32_t *wait; /* alive, not yet submitted */
+	uint32_t *wait; /* alive; [0, head) asked already */
 	size_t nwait, cap, head;
-	uint64_t asked, answered, status[RP_SNMP_STATUS_COUNT];
+	uint64_t answered, status[RP_SNMP_STATUS_COUNT];
 	struct rp_snmp_result res[16];
 };
 
@@ -76,10 +76,8 @@ static void snmp_pump(struct snmp_run *sr)
 	uint32_t n;
 
 	while (sr->head < sr->nwait && rp_snmp_room(sr->p) > 0 &&
-	       rp_snmp_submit(sr->p, sr->wait[sr->head], 0)) {
+	       rp_snmp_submit(sr->p, sr->wait[sr->head], 0))
 		sr->head++;
-		sr->asked++;
-	}
 	while ((n = rp_snmp_take(sr->p, sr->res, RP_ARRAY_SIZE(sr->res))) > 0)
 		for (uint32_t i = 0; i < n; i++) {
 			const struct rp_snmp_result *r = &sr->res[i];
@@ -167,7 +165,7 @@ static void snmp_finish(struct snmp_run *sr)
 	}
 	fflush(stdout);
 	fprintf(stderr, "snmp: %llu asked, %llu answered, %llu timed out, %llu errors\n",
-		(unsigned long long)sr->asked, (unsigned long long)sr->status[RP_SNMP_OK],
+		(unsigned long long)sr->head, (unsigned long long)sr->status[RP_SNMP_OK],
 		(unsigned long long)sr->status[RP_SNMP_TIMEOUT],
 		(unsigned long long)(sr->status[RP_SNMP_AGENT_ERROR] +
 				     sr->status[RP_SNMP_LOCAL_ERROR]));
