@@ -130,6 +130,7 @@ struct rp_enrich_dev {
 	struct rp_wheel_entry due; /* linked while waiting for its next poll */
 	uint32_t gen;		   /* the slot's generation when the device joined */
 	uint32_t fails;		   /* failed polls in a row */
+	uint32_t next, prev;	   /* in the due FIFO: its neighbours (RP_DEVTABLE_NO_SLOT) */
 	uint8_t state;		   /* waiting, in the FIFO, or being asked */
 };
 
@@ -142,13 +143,13 @@ struct rp_enrich {
 	struct rp_devtable *t; /* address -> slot; suspension = SNMP backoff */
 	struct rp_enrich_dev *dev;
 	struct rp_wheel *wheel;
-	uint32_t *fifo; /* due slots, oldest first */
-	uint32_t cap, fhead, flen;
+	uint32_t cap;
+	uint32_t qhead, qtail, qlen; /* due devices, oldest first (intrusive, by slot) */
 	uint64_t interval_ms, backoff_ms;
 	uint32_t max_fails;
 	double rate, burst, tokens;
 	uint64_t tokens_at_ms;
-	uint64_t polls, results[RP_SNMP_STATUS_COUNT], stale, suspensions, lost;
+	uint64_t polls, results[RP_SNMP_STATUS_COUNT], stale, suspensions;
 	unsigned errors_logged;
 };
 

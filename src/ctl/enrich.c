@@ -51,8 +51,8 @@ int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms
 		return ret;
 	}
 	e->dev = rp_xcalloc(cap, sizeof(*e->dev));
-	e->fifo = rp_xcalloc(cap, sizeof(*e->fifo));
 	e->cap = cap;
+	e->qhead = e->qtail = RP_DEVTABLE_NO_SLOT;
 	return 0;
 }
 
@@ -62,7 +62,6 @@ void rp_enrich_fini(struct rp_enrich *e)
 	rp_wheel_destroy(e->wheel);
 	rp_devtable_destroy(e->t);
 	free(e->dev);
-	free(e->fifo);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -76,25 +75,47 @@ void rp_enrich_stop(struct rp_enrich *e)
 	rp_snmp_stop(e->snmp);
 }
 
+/* The due FIFO is linked through the devices, so a device that leaves while due is
+ * unlinked at once: it never holds a place, and a reused slot is never queued twice. */
 static void fifo_push(struct rp_enrich *e, uint32_t slot)
 {
-	/* Each device is in the FIFO at most once, and it holds cap of them. */
-	e->fifo[(e->fhead + e->flen) % e->cap] = slot;
-	e->flen++;
-	e->dev[slot].state = E_READY;
+	struct rp_enrich_dev *d = &e->dev[slot];
+
+	d->next = RP_DEVTABLE_NO_SLOT;
+	d->prev = e->qtail;
+	if (e->qtail != RP_DEVTABLE_NO_SLOT)
+		e->dev[e->qtail].next = slot;
+	else
+		e->qhead = slot;
+	e->qtail = slot;
+	e->qlen++;
+	d->state = E_READY;
+}
+
+static void fifo_unlink(struct rp_enrich *e, uint32_t slot)
+{
+	struct rp_enrich_dev *d = &e->dev[slot];
+
+	if (d->prev != RP_DEVTABLE_NO_SLOT)
+		e->dev[d->prev].next = d->next;
+	else
+		e->qhead = d->next;
+	if (d->next != RP_DEVTABLE_NO_SLOT)
+		e->dev[d->next].prev = d->prev;
+	else
+		e->qtail = d->prev;
+	e->qlen--;
+	d->state = E_WAIT;
 }
 
 void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms)
 {
-	struct rp_dev_ref ev;
-	bool is_new = false;
 	int32_t slot;
 
 	if (!e->t || rp_devtable_lookup(e->t, addr) >= 0)
 		return;
-	slot = rp_devtable_add(e->t, addr, now_ms, &is_new, &ev);
-	if (ev.slot != RP_DEVTABLE_NO_SLOT) /* cannot happen: the fleet holds max_devices */
-		e->lost++;
+	/* The table holds max_devices, as the fleet does: nothing is evicted here. */
+	slot = rp_devtable_add(e->t, addr, now_ms, NULL, NULL);
 	memset(&e->dev[slot], 0, sizeof(e->dev[slot]));
 	rp_wheel_entry_init(&e->dev[slot].due);
 	e->dev[slot].gen = rp_devtable_gen(e->t, (uint32_t)slot);
@@ -109,8 +130,10 @@ void rp_enrich_remove(struct rp_enrich *e, uint32_t addr)
 		return;
 	if (rp_wheel_is_linked(&e->dev[slot].due))
 		rp_wheel_cancel(e->wheel, &e->dev[slot].due);
-	/* In the FIFO or in flight: the slot's generation changes on removal, so what
-	 * comes back for it is recognized as stale. */
+	if (e->dev[slot].state == E_READY)
+		fifo_unlink(e, (uint32_t)slot);
+	/* In flight: the slot's generation changes on removal, so what comes back for it
+	 * is recognized as stale. */
 	rp_devtable_remove(e->t, (uint32_t)slot);
 	e->dev[slot].state = E_WAIT;
 }
@@ -209,19 +232,12 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 	rp_wheel_run(e->wheel, now_ms, on_due, e);
 	refill(e, now_ms);
 	room = rp_snmp_room(e->snmp);
-	while (e->flen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
-		uint32_t slot = e->fifo[e->fhead];
+	while (e->qlen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
+		uint32_t slot = e->qhead;
 
-		e->fhead = (e->fhead + 1) % e->cap;
-		e->flen--;
-		if (!live(e, slot) || e->dev[slot].state != E_READY)
-			continue; /* removed while waiting */
-		if (!rp_snmp_submit(e->snmp, rp_devtable_addr(e->t, slot), slot)) {
-			/* cannot happen with room > 0; put it back in front */
-			e->fhead = (e->fhead + e->cap - 1) % e->cap;
-			e->flen++;
-			break;
-		}
+		if (!rp_snmp_submit(e->snmp, rp_devtable_addr(e->t, slot), slot))
+			break; /* room said there was a place: not expected */
+		fifo_unlink(e, slot);
 		e->dev[slot].state = E_INFLIGHT;
 		e->polls++;
 		e->tokens -= 1.0;
@@ -239,7 +255,7 @@ void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out)
 	rp_snmp_stats(e->snmp, &st);
 	out->devices = rp_devtable_count(e->t);
 	out->suspended = rp_devtable_suspended_count(e->t);
-	out->waiting = e->flen;
+	out->waiting = e->qlen;
 	out->inflight = st.inflight + st.queued;
 	out->polls = e->polls;
 	out->ok = e->results[RP_SNMP_OK];

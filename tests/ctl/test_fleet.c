@@ -321,3 +321,38 @@ Test(fleet, sweep_offers_are_paced_and_windowed)
 	cr_assert_eq(s.outstanding, 150);
 	rp_sweep_fini(&s);
 }
+
+/* The SNMP schedule's due FIFO: a device that leaves while due gives up its place, so
+ * churn in a full table never queues more than the devices there are, and each due
+ * device is asked once. (The poller is created, not started: requests wait in its ring.) */
+Test(enrich, devices_leaving_while_due_hold_no_place)
+{
+	struct rp_enrich_stats st;
+	struct rp_enrich e;
+	struct rp_conf c;
+	char err[256];
+
+	rp_conf_init(&c);
+	c.max_devices = 8;
+	c.snmp_rate_limit = 0; /* unpaced */
+	cr_assert_eq(rp_enrich_init(&e, &c, 0, err, sizeof(err)), 0, "%s", err);
+	for (uint32_t a = 1; a <= 8; a++)
+		rp_enrich_add(&e, 0x7f000000 + a, 0);
+	for (uint32_t i = 0; i < 10000; i++) {
+		rp_enrich_remove(&e, 0x7f000001 + i); /* the oldest, still due */
+		rp_enrich_add(&e, 0x7f000009 + i, 0);
+	}
+	rp_enrich_add(&e, 0x7f000009 + 9999, 0); /* present already: no second place */
+	rp_enrich_stats(&e, &st);
+	cr_expect_eq(st.devices, 8);
+	cr_expect_eq(st.waiting, 8);
+	cr_expect_eq(st.polls, 0);
+	rp_enrich_tick(&e, 1, NULL, NULL); /* no answers can come: emit is never called */
+	rp_enrich_stats(&e, &st);
+	cr_expect_eq(st.waiting, 0);
+	cr_expect_eq(st.polls, 8, "each due device asked once: %llu polls",
+		     (unsigned long long)st.polls);
+	cr_expect_eq(st.inflight, 8);
+	rp_enrich_fini(&e);
+	rp_conf_fini(&c);
+}
