@@ -12,10 +12,10 @@
  * one SPSC ring and results come back through another. rp_snmp_stats may be
  * called from any thread.
  *
- * Bounded: at most snmp.max_inflight requests in flight (v2c: all through one
- * net-snmp session and UDP socket; v3: a session and socket each), a request ring and a result ring
- * with room for every request accepted, so a result is never dropped. The poller takes a new
- * request only while the result ring has room for everything in flight. */
+ * Bounded: at most snmp.max_inflight requests in flight (v2c: through shared
+ * net-snmp sessions, a UDP socket per 64; v3: a session and socket each), a request ring and a
+ * result ring with room for every request accepted, so a result is never dropped. The poller takes
+ * a new request only while the result ring has room for everything in flight. */
 #ifndef RP_SNMP_H
 #define RP_SNMP_H
 

@@ -771,9 +771,9 @@ static int start(struct daemon *d, char *why, size_t whylen)
 		return -errno;
 	}
 	/* With v3 the SNMP poller holds a UDP socket per request in flight (snmp.max_inflight,
-	 * up to 4096): take the hard limit of open files. Created before any thread
-	 * starts (net-snmp's set-up sets an environment variable). */
-	{
+	 * up to 4096): take the hard limit of open files. The poller is created before any
+	 * thread starts (net-snmp's set-up sets an environment variable). */
+	if (d->conf.snmp.enabled && d->conf.snmp.version == RP_SNMP_V3) {
 		struct rlimit rl;
 
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
