@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/line.h"
-#include "ringprobe/pool.h"
+#include "writer/pool.h"
 
 #define NRESULTS 4096u /* power of two: index with a mask */
 #define NDEVICES 256u
@@ -22,7 +23,7 @@
 #define MAX_STRING 256
 
 struct device {
-	char ip[16];
+	char ip[RP_ADDR_STRLEN];
 	char hostname[32];
 	char descr[160];
 	char oid[48];
@@ -72,8 +73,7 @@ static void make_inputs(void)
 		struct device *d = &devices[i];
 		uint32_t a = (uint32_t)rng_next(&seed);
 
-		snprintf(d->ip, sizeof(d->ip), "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff,
-			 (a >> 8) & 0xff, a & 0xff);
+		rp_addr_format(a, d->ip);
 		snprintf(d->hostname, sizeof(d->hostname), "sw-core-%03u.dc1", i);
 		snprintf(d->descr, sizeof(d->descr),
 			 "Cisco IOS Software, Catalyst Software (%s), Version 15.0(2)SE11, "

@@ -15,13 +15,6 @@
 /** The struct that embeds `ptr` as its member `member` (h2o H2O_STRUCT_FROM_MEMBER). */
 #define RP_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-/* `static` except in test builds, so tests can reach file-local helpers (curl UNITTEST). */
-#ifdef RP_TESTING
-#define RP_STATIC
-#else
-#define RP_STATIC static
-#endif
-
 #define RP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /** The smallest power of two >= n (1 for 0), at most 2^31: ring and table sizes. */

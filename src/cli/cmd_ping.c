@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
-#include "io/engine.h"
+#include "ringprobe/addr.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/log.h"
@@ -123,11 +123,6 @@ static const char *fmt_ms(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static void addr_text(uint32_t a, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
-}
-
 static unsigned loss_pct(const struct tally *t)
 {
 	return t->xmt ? (unsigned)((t->xmt - t->rcv) * 100ull / t->xmt) : 0;
@@ -137,9 +132,9 @@ static unsigned loss_pct(const struct tally *t)
 static void print_probe(const struct ping_opts *p, int width, const struct rp_probe_result *r,
 			const struct tally *t)
 {
-	char name[16], a[16], b[16];
+	char name[RP_ADDR_STRLEN], a[16], b[16];
 
-	addr_text(r->addr, name, sizeof(name));
+	rp_addr_format(r->addr, name);
 	if (r->success)
 		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name,
 		       t->xmt - 1, RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
@@ -154,9 +149,9 @@ static void print_probe(const struct ping_opts *p, int width, const struct rp_pr
 
 static void print_summary(FILE *out, int width, uint32_t addr, const struct tally *t)
 {
-	char name[16], a[16], b[16], c[16];
+	char name[RP_ADDR_STRLEN], a[16], b[16], c[16];
 
-	addr_text(addr, name, sizeof(name));
+	rp_addr_format(addr, name);
 	fprintf(out, "%-*s : xmt/rcv/%%loss = %u/%u/%u%%", width, name, t->xmt, t->rcv,
 		loss_pct(t));
 	if (t->rcv)
@@ -167,9 +162,9 @@ static void print_summary(FILE *out, int width, uint32_t addr, const struct tall
 
 static void print_json(int width, uint32_t addr, const struct tally *t)
 {
-	char name[16];
+	char name[RP_ADDR_STRLEN];
 
-	addr_text(addr, name, sizeof(name));
+	rp_addr_format(addr, name);
 	printf("{\"target\":\"%s\",\"sent\":%u,\"received\":%u,\"loss_pct\":%u", name, t->xmt,
 	       t->rcv, loss_pct(t));
 	if (t->rcv)
@@ -238,9 +233,9 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 		return false;
 	r->alive += x->rcv > 0;
 	if (!p->count_given && !p->quiet && !p->json) {
-		char name[16];
+		char name[RP_ADDR_STRLEN];
 
-		addr_text(res->addr, name, sizeof(name));
+		rp_addr_format(res->addr, name);
 		printf("%s is %s\n", name, x->rcv ? "alive" : "unreachable");
 	}
 	return true;
@@ -299,9 +294,9 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));
 	for (uint64_t i = 0; i < h.count; i++) {
 		uint32_t a = rp_hosts_at(&h, i);
-		char name[16];
+		char name[RP_ADDR_STRLEN];
 
-		addr_text(a, name, sizeof(name));
+		rp_addr_format(a, name);
 		if ((int)strlen(name) > width)
 			width = (int)strlen(name);
 		per_shard[rp_hash_u32(a) % pc.shards]++;

@@ -6,7 +6,7 @@
 
 #include "cli_int.h"
 #include "ringprobe/compiler.h"
-#include "io/engine.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/daemon.h"
 
 struct run_opts {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
-#include "io/engine.h"
+#include "ringprobe/addr.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/log.h"
 #include "ringprobe/permute.h"
@@ -81,11 +81,11 @@ static void snmp_pump(struct snmp_run *sr)
 	while ((n = rp_snmp_take(sr->p, sr->res, RP_ARRAY_SIZE(sr->res))) > 0)
 		for (uint32_t i = 0; i < n; i++) {
 			const struct rp_snmp_result *r = &sr->res[i];
-			uint32_t a = r->addr;
+			char ip[RP_ADDR_STRLEN];
 
 			sr->answered++;
 			sr->status[r->status]++;
-			printf("%u.%u.%u.%u\t%s\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255,
+			printf("%s\t%s\n", rp_addr_format(r->addr, ip),
 			       r->status == RP_SNMP_OK ? r->name : "-");
 		}
 }
@@ -130,7 +130,9 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 			sr->wait[sr->nwait++] = a;
 			snmp_pump(sr);
 		} else {
-			printf("%u.%u.%u.%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+			char ip[RP_ADDR_STRLEN];
+
+			printf("%s\n", rp_addr_format(a, ip));
 		}
 	}
 	return true;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "cli_int.h"
-#include "io/engine.h"
 #include "ringprobe/prober.h"
 #include "ringprobe/xalloc.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf_int.h"
+#include "conf/conf_int.h"
 #include "ringprobe/xalloc.h"
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))

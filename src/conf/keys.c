@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "conf_int.h"
+#include "conf/conf_int.h"
 
 #define NS_MS RP_NSEC_PER_MSEC
 #define NS_S RP_NSEC_PER_SEC

@@ -3,7 +3,7 @@
  * where it came from. */
 #include <string.h>
 
-#include "conf_int.h"
+#include "conf/conf_int.h"
 
 #define FIELD(c, k, type) ((const type *)(const void *)((const char *)(c) + (k)->offset))
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf_int.h"
+#include "conf/conf_int.h"
 
 #define KEY(path) rp_conf_key_find(path)
 

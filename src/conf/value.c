@@ -1,5 +1,6 @@
 /* Value parsers shared by the YAML reader, the flags and command arguments.
  * Pure: no I/O. Each rejects with a reason the user can act on. */
+#include "ringprobe/addr.h"
 #include "ringprobe/conf.h"
 
 #include <ctype.h>
@@ -343,13 +344,13 @@ int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t wh
 
 void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len)
 {
-	uint32_t a = c->net;
+	char ip[RP_ADDR_STRLEN];
 
+	rp_addr_format(c->net, ip);
 	if (bare32 && c->prefix == 32)
-		snprintf(buf, len, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+		snprintf(buf, len, "%s", ip);
 	else
-		snprintf(buf, len, "%u.%u.%u.%u/%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255,
-			 c->prefix);
+		snprintf(buf, len, "%s/%u", ip, c->prefix);
 }
 
 uint64_t rp_cidr_size(const struct rp_cidr *c)

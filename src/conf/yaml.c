@@ -6,7 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "conf_int.h"
+#include "conf/conf_int.h"
 #include "ringprobe/xalloc.h"
 
 struct reader {

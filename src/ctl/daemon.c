@@ -8,6 +8,7 @@
  *   once a second a health snapshot for /health and /metrics; every
  *   health_report_interval a health_metrics point; prune_after; sweep reports.
  * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads. */
+#include "ringprobe/addr.h"
 #include "ringprobe/daemon.h"
 
 #include <dirent.h>
@@ -28,7 +29,6 @@
 #include <unistd.h>
 
 #include "ctl/ctl_int.h"
-#include "io/engine.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/health.h"
 #include "ringprobe/log.h"
@@ -205,7 +205,7 @@ static void fleet_remove(void *arg, uint32_t addr)
 static void device_info(void *arg, const struct rp_snmp_result *r)
 {
 	struct daemon *d = arg;
-	char ip[16];
+	char ip[RP_ADDR_STRLEN];
 	struct rp_tag tag = {"ip", ip};
 	struct rp_field f[6] = {
 	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
@@ -216,8 +216,7 @@ static void device_info(void *arg, const struct rp_snmp_result *r)
 	    {.key = "snmp_uptime_s", .type = RP_FIELD_INT, .v.i = (int64_t)(r->uptime_ticks / 100)},
 	};
 
-	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", r->addr >> 24, (r->addr >> 16) & 255,
-		 (r->addr >> 8) & 255, r->addr & 255);
+	rp_addr_format(r->addr, ip);
 	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", &tag, 1, f, r->has_uptime ? 6 : 5,
 			r->done_real_ns);
 	d->info_points++;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctl/ctl_int.h"
+#include "ringprobe/addr.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/log.h"
 #include "ringprobe/xalloc.h"
@@ -196,12 +197,13 @@ static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn
 			else if (r[i].status != RP_SNMP_TIMEOUT && e->errors_logged < 5) {
 				/* a wrong community or v3 key fails every device alike: the
 				 * first few say why, the health counters count the rest */
+				char ip[RP_ADDR_STRLEN];
+
 				e->errors_logged++;
 				rp_log(RP_LOG_WARN, "SNMP poll failed",
-				       "ip=%u.%u.%u.%u status=%s detail=\"%s\"%s", r[i].addr >> 24,
-				       (r[i].addr >> 16) & 255, (r[i].addr >> 8) & 255,
-				       r[i].addr & 255, rp_snmp_status_name(r[i].status),
-				       r[i].detail,
+				       "ip=%s status=%s detail=\"%s\"%s",
+				       rp_addr_format(r[i].addr, ip),
+				       rp_snmp_status_name(r[i].status), r[i].detail,
 				       e->errors_logged == 5 ? " more=\"counted as snmp_errors\""
 							     : "");
 			}

@@ -16,17 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct rp_engine;
+#include "ringprobe/prober.h" /* RP_FEAT_*, struct rp_engine_info */
 
-/* io_uring features; each can be masked off to test the fallback paths here. */
-enum rp_engine_feature {
-	RP_FEAT_URING = 1u << 0,	  /* io_uring at all (off => mmsg) */
-	RP_FEAT_SEND_ADDR = 1u << 1,	  /* IORING_OP_SEND with a destination (6.1+) */
-	RP_FEAT_RECV_MULTISHOT = 1u << 2, /* multishot RECVMSG + provided buffer ring (6.0+) */
-	RP_FEAT_DEFER_TASKRUN = 1u << 3,  /* IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1+) */
-	RP_FEAT_TX_STAMP = 1u << 4,	  /* transmit timestamps (either backend), if asked for */
-	RP_FEAT_ALL = 0x1fu,
-};
+struct rp_engine;
 
 struct rp_engine_conf {
 	int backend;	       /* enum rp_backend (conf.h): auto, uring, mmsg */
@@ -38,16 +30,6 @@ struct rp_engine_conf {
 	uint16_t ident;	       /* ICMP identifier on raw sockets; the BPF filter keeps it */
 	bool tx_stamps;	       /* hand each request's kernel transmit stamp to the poll
 				  callback (rx->tx); needs RP_FEAT_TX_STAMP in the mask */
-};
-
-/** What was chosen, and why (for the one start-up log line). */
-struct rp_engine_info {
-	int backend;	   /* RP_BACKEND_URING or RP_BACKEND_MMSG */
-	int icmp_mode;	   /* RP_ICMP_RAW or RP_ICMP_DGRAM */
-	unsigned features; /* RP_FEAT_* in use */
-	bool ip_header;	   /* received datagrams start with the IPv4 header (raw) */
-	int32_t ident;	   /* identifier replies carry: conf ident (raw), kernel's (dgram) */
-	char why[256];	   /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
 };
 
 /** One received datagram, valid only during the callback. Or, with tx set, the

@@ -1,4 +1,4 @@
-#include "ringprobe/pace.h"
+#include "io/pace.h"
 
 void rp_pace_init(struct rp_pace *p, double rate, double burst, uint64_t now_ns)
 {

@@ -15,7 +15,7 @@
 #include "ringprobe/compiler.h"
 #include "ringprobe/devtable.h"
 #include "ringprobe/log.h"
-#include "ringprobe/pace.h"
+#include "io/pace.h"
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/wheel.h"

@@ -10,6 +10,7 @@
  * v3: a session per request (snmp_sess_open; net-snmp's synchronous engine ID probe
  * runs in the first send), since USM keys and engine IDs are per session; closed when
  * the request ends. */
+#include "ringprobe/addr.h"
 #include "ringprobe/snmp.h"
 
 #include <arpa/inet.h>
@@ -595,7 +596,7 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 {
 	netsnmp_session ss;
 	netsnmp_pdu *pdu;
-	char peer[64];
+	char peer[64], ip[RP_ADDR_STRLEN];
 
 	q->addr = in->addr;
 	q->tag = in->tag;
@@ -608,8 +609,7 @@ static void begin(struct rp_snmp *s, struct req *q, const struct in_req *in)
 		begin_shared(s, q, in);
 		return;
 	}
-	snprintf(peer, sizeof(peer), "udp:%u.%u.%u.%u:%u", in->addr >> 24, (in->addr >> 16) & 255,
-		 (in->addr >> 8) & 255, in->addr & 255, s->port);
+	snprintf(peer, sizeof(peer), "udp:%s:%u", rp_addr_format(in->addr, ip), s->port);
 	snmp_sess_init(&ss);
 	ss.peername = peer;
 	ss.timeout = s->timeout_us;

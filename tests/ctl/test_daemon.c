@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../out/servers.h"
+#include "../writer/servers.h"
 #include "ringprobe/prober.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"

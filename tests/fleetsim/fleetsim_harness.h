@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringprobe/addr.h"
+
 #ifndef RP_BUILD_ROOT
 #define RP_BUILD_ROOT "build/release"
 #endif
@@ -63,7 +65,9 @@ static inline unsigned fleet_addr(unsigned i)
 
 static inline void fmt_addr(char *out, size_t n, unsigned a)
 {
-	snprintf(out, n, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	char ip[RP_ADDR_STRLEN];
+
+	snprintf(out, n, "%s", rp_addr_format(a, ip));
 }
 
 /* Starts fleetsim with @ndev devices and the @extra arguments; returns once it printed ready. */

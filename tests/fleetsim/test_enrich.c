@@ -8,7 +8,7 @@
  */
 #include "fleetsim_harness.h"
 
-#include "../out/servers.h"
+#include "../writer/servers.h"
 
 #define NDEV 300
 

@@ -1,9 +1,9 @@
-/* fuzz-sources: src/out/line.c */
-/* libFuzzer harness for src/out/line.c. The first byte picks a mode:
+/* fuzz-sources: src/writer/line.c */
+/* libFuzzer harness for src/writer/line.c. The first byte picks a mode:
  *   point     measurement, tags, field keys and string values are NUL-separated chunks of
  *             the input, numbers and sizes come from its bytes; the point is appended after
  *             an existing line and the whole buffer must read back, with both parser ports
- *             in tests/out/lp_parse.h, as that line plus exactly the cleaned point. Errors
+ *             in tests/writer/lp_parse.h, as that line plus exactly the cleaned point. Errors
  *             must be the ones the cleaned inputs call for; -ENOSPC must leave the buffer
  *             byte-identical and be confirmed by encoding into a large buffer.
  *   ping      rp_line_ping with any result, same checks.
@@ -19,7 +19,7 @@
 
 #include "ringprobe/line.h"
 
-#include "../out/lp_parse.h"
+#include "../writer/lp_parse.h"
 
 #define NT 4
 #define NF 5
@@ -284,6 +284,7 @@ static void fuzz_ping(struct input *in)
 	}
 	CHECK(rc == 0 && b.points == 2 && b.len - PREFIX_LEN <= RP_LINE_PING_MAX);
 	parse_both(buf, b.len, 2);
+	/* snprintf, not rp_addr_format: the oracle must not share the encoder's formatter */
 	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", r.addr >> 24, (r.addr >> 16) & 0xff,
 		 (r.addr >> 8) & 0xff, r.addr & 0xff);
 	CHECK(lp_str_eq(v1[1].name, "ping", 4) && v1[1].ntags == 1);

@@ -1,7 +1,7 @@
 /* Token bucket pacing. */
 #include <criterion/criterion.h>
 
-#include "ringprobe/pace.h"
+#include "io/pace.h"
 
 #define MS 1000000ull
 

@@ -1,4 +1,4 @@
-/* influxd and victoria-metrics for the tests in tests/out (see servers.h). */
+/* influxd and victoria-metrics for the tests in tests/writer (see servers.h). */
 #include "servers.h"
 
 #include <arpa/inet.h>

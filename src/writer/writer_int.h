@@ -1,10 +1,10 @@
-/* Private interfaces of src/out: the disk spool (spool.c) and the libcurl multi
- * flusher (flush.c), used by the writer thread (writer.c) and by tests/out only.
+/* Private interfaces of src/writer: the disk spool (spool.c) and the libcurl multi
+ * flusher (flush.c), used by the writer thread (writer.c) and by tests/writer only.
  *
  * Both objects belong to one thread (the writer's) once it runs: nothing here is
  * thread-safe except rp_flush_wakeup(). */
-#ifndef RP_OUT_INT_H
-#define RP_OUT_INT_H
+#ifndef RP_WRITER_INT_H
+#define RP_WRITER_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Test helper for src/out/line.c (tests/out/test_line.c, tests/fuzz/fuzz_line.c): two
+/* Test helper for src/writer/line.c (tests/writer/test_line.c, tests/fuzz/fuzz_line.c): two
  * line-protocol parsers, each a port of the one a real server runs, and the reference cleaner
  * that says what an untrusted token must read back as.
  *

@@ -1,4 +1,4 @@
-/* Tests for src/out/pool.c: exact counts, distinct buffers of the asked capacity, LIFO
+/* Tests for src/writer/pool.c: exact counts, distinct buffers of the asked capacity, LIFO
  * reuse, reset on get, argument checks, and abort on a foreign or double put. */
 #include <criterion/criterion.h>
 
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ringprobe/compiler.h"
-#include "ringprobe/pool.h"
+#include "writer/pool.h"
 
 static struct rp_pool *new_pool(uint32_t n, size_t size)
 {

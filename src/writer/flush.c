@@ -6,7 +6,7 @@
  * Bodies are never copied: the caller's buffer goes out as CURLOPT_POSTFIELDS, or is
  * gzipped into the handle's own buffer, sized at create for the largest body. libcurl
  * stays inside this file (STYLE.md section 8); CURLcode becomes -errno here. */
-#include "out/out_int.h"
+#include "writer/writer_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* The writer thread end to end (src/out/writer.c with flush.c, spool.c, line.c, pool.c)
+/* The writer thread end to end (src/writer/writer.c with flush.c, spool.c, line.c, pool.c)
  * against real sinks started by the tests on free 127.0.0.1 ports: influxd (v1) and
  * victoria-metrics (v2), plus a canned loopback server for 429/Retry-After and
  * silence. Covers exact read-back, gzip on and off, TLS (influxdb.ca_file, default
@@ -854,7 +854,7 @@ static void child_spools(struct srv *s, const char *spool, struct shared *sh, ui
 }
 
 /* Lines of the last record in segment `path` whose ip is in 10.<net>.x.x; the record
- * layout is out_int.h's: a 16-byte segment header, then per record a little-endian
+ * layout is writer_int.h's: a 16-byte segment header, then per record a little-endian
  * length (of meta + data) and CRC, 8 bytes of meta, the data. */
 static uint32_t last_record_lines(const char *path, uint8_t net)
 {

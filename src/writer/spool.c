@@ -1,5 +1,5 @@
 /* Disk spool: batches the sink could not take wait here, in append-only segment files
- * of length + CRC32 records, and are read back oldest first (format in out_int.h).
+ * of length + CRC32 records, and are read back oldest first (format in writer_int.h).
  *
  * Owned by one thread (the writer's). Nothing allocates after rp_spool_open(): records
  * go straight from the caller's buffer to pwritev() and back with preadv().
@@ -12,7 +12,7 @@
  * counted at open), a segment shorter than its header (removed), segments the cursor
  * already passed (removed). A record failing its CRC elsewhere is skipped and counted
  * when the reader reaches it. */
-#include "out/out_int.h"
+#include "writer/writer_int.h"
 
 #include <dirent.h>
 #include <errno.h>

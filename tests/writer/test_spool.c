@@ -1,4 +1,4 @@
-/* The disk spool (src/out/spool.c) on its own: order, cursor, CRC, torn tails, the size
+/* The disk spool (src/writer/spool.c) on its own: order, cursor, CRC, torn tails, the size
  * bound, fsync modes and reopening. No servers, no threads; each test works in its own
  * temporary directory. */
 #include <criterion/criterion.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "out/out_int.h"
+#include "writer/writer_int.h"
 
 static char dir[64];
 

@@ -1,4 +1,4 @@
-/* Tests for src/out/line.c: exact text of ping points, escaping in every position, cleaning
+/* Tests for src/writer/line.c: exact text of ping points, escaping in every position, cleaning
  * of untrusted strings, atomic -ENOSPC, -EINVAL cases, number formatting, and property tests
  * that read every output back with ports of the InfluxDB 1.x and line-protocol v2 parsers
  * (lp_parse.h) and compare with the reference cleaner. */

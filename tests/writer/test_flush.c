@@ -1,4 +1,4 @@
-/* The libcurl multi flusher (src/out/flush.c) against real sinks: influxd for the v1
+/* The libcurl multi flusher (src/writer/flush.c) against real sinks: influxd for the v1
  * API and every status it answers, victoria-metrics for the v2 API, and a canned
  * loopback server for what neither produces on demand (429 + Retry-After, silence).
  * Servers are started by the tests on free 127.0.0.1 ports and stopped by PID. */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "out/out_int.h"
+#include "writer/writer_int.h"
 #include "servers.h"
 
 #define MAX_BODY (256 << 10)

@@ -1,8 +1,8 @@
-/* Fixed pool of line buffers (include/ringprobe/pool.h). One allocation holds the pool, the
+/* Fixed pool of line buffers (src/writer/pool.h). One allocation holds the pool, the
  * slot array and the data; each buffer's data starts on its own cache line so two buffers
  * never share one. The free list is a LIFO through the slots: the buffer put back last is
  * the next one handed out, still warm in cache. */
-#include "ringprobe/pool.h"
+#include "writer/pool.h"
 
 #include <errno.h>
 #include <stdbool.h>

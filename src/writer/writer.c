@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "out/out_int.h"
+#include "writer/writer_int.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/log.h"
-#include "ringprobe/pool.h"
+#include "writer/pool.h"
 #include "ringprobe/result.h"
 #include "ringprobe/xalloc.h"
 

@@ -1,4 +1,4 @@
-/* Real sinks for the tests in tests/out: influxd (InfluxDB 1.x) and victoria-metrics,
+/* Real sinks for the tests in tests/writer: influxd (InfluxDB 1.x) and victoria-metrics,
  * each started on a free 127.0.0.1 port in its own temporary directory and stopped by
  * its PID (kill + waitpid). Also small libcurl helpers to query them.
  *
