@@ -19,7 +19,25 @@
  * Single threaded: one ppoll() loop, requests read in batches until EAGAIN, pending replies kept in
  * a binary min-heap over a preallocated slot pool. Nothing is allocated per packet.
  *
- * Ground truth (JSON) goes to --truth FILE at exit and on SIGUSR1.
+ * Ground truth (JSON) goes to --truth FILE at exit and on SIGUSR1, so that a reader needs no
+ * copy of the draws above (keys are only ever added):
+ *
+ *   "totals":  the counts summed over the devices, the wire tap's figures, and elapsed_us: the
+ *              time from fleetsim's start (the zero of the flap phases and of the sysUpTime
+ *              drift) to this write
+ *   "options": what the fleet was told: base, latency (fixed, uniform, normal or longtail)
+ *              with latency_a_us and latency_b_us (fixed: a; uniform: a..b; normal: mean a,
+ *              sd b; longtail: base a, scale b), loss_pct, down_pct, flap_pct,
+ *              flap_period_ns, dup_pct, corrupt_pct, snmp_none, snmp_slow, snmp_delay_ns
+ *   "devices": one line per device, "addr" first: what was drawn for it (down, flap and
+ *              flap_phase_ns: down while (t - start + phase) mod period < period / 2; dup,
+ *              corrupt; snmp_agent, snmp_slow; sys_name, sys_descr, sys_object_id,
+ *              sys_location, sys_contact as the agent answers them; sys_uptime_start: its
+ *              sysUpTime at start, 1/100 s, which a request at t answers as
+ *              sys_uptime_start + (t - start) / 10 ms) and what it counted
+ *
+ * The latency each reply was given is in the --replies records (below), with its request's
+ * number at the device.
  *
  * The wire tap (wire.c) stamps each echo request as the host sends it into the TUN device and
  * each echo reply as it enters the stack, so every reply has a wire hold: what the simulator
@@ -775,6 +793,26 @@ static void wire_totals(struct sim *sm, char *out, size_t n)
 		 sm->rec_errors);
 }
 
+/* The truth's "options": what the fleet was told, so a reader need not parse our flags. */
+static void write_options(const struct sim *sm, FILE *f)
+{
+	static const char *const kinds[] = {[LAT_FIXED] = "fixed",
+					    [LAT_UNIFORM] = "uniform",
+					    [LAT_NORMAL] = "normal",
+					    [LAT_LONGTAIL] = "longtail"};
+	const struct opts *o = &sm->o;
+	uint32_t b = o->base;
+
+	fprintf(f,
+		"\"options\":{\"base\":\"%u.%u.%u.%u\",\"latency\":\"%s\",\"latency_a_us\":%.15g"
+		",\"latency_b_us\":%.15g,\"loss_pct\":%.15g,\"down_pct\":%.15g,\"flap_pct\":%.15g"
+		",\"flap_period_ns\":%" PRIu64 ",\"dup_pct\":%.15g,\"corrupt_pct\":%.15g"
+		",\"snmp_none\":%.15g,\"snmp_slow\":%.15g,\"snmp_delay_ns\":%" PRIu64 "},\n",
+		b >> 24, (b >> 16) & 255, (b >> 8) & 255, b & 255, kinds[o->lat.kind], o->lat.a_us,
+		o->lat.b_us, o->loss, o->down, o->flap, o->flap_period_ns, o->dup, o->corrupt,
+		o->snmp_none, o->snmp_slow, o->snmp_delay_ns);
+}
+
 static int write_truth(struct sim *sm)
 {
 	char tmp[4096], wire[1024];
@@ -826,20 +864,24 @@ static int write_truth(struct sim *sm)
 		",\"snmp_drops\":%" PRIu64 ",\"snmp_drops_down\":%" PRIu64
 		",\"snmp_drops_noagent\":%" PRIu64 ",\"snmp_drops_community\":%" PRIu64
 		",\"snmp_drops_queue\":%" PRIu64 ",\"snmp_malformed\":%" PRIu64
-		",\"snmp_unsupported\":%" PRIu64 "%s},\n\"devices\":[\n",
+		",\"snmp_unsupported\":%" PRIu64 "%s,\"elapsed_us\":%" PRIu64 "},\n",
 		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor,
 		lat, ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
 		sm->max_late_ns / 1000u, nagent, nslow, sreq, sans, sdd + sdn + sdc + sdq, sdd, sdn,
-		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported, wire);
+		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported, wire,
+		(now_ns() - sm->start_ns) / 1000u);
+	write_options(sm, f);
+	fprintf(f, "\"devices\":[\n");
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 		uint32_t a = sm->o.base + i;
 		struct fs_snmp_id id = snmp_id(sm, i);
-		char name[32], descr[256], objid[128];
+		char name[32], descr[256], objid[128], loc[64];
 
 		fs_snmp_sys_name(&id, name, sizeof(name));
 		fs_snmp_sys_descr(&id, descr, sizeof(descr));
 		fs_snmp_sys_object_id(&id, objid, sizeof(objid));
+		fs_snmp_sys_location(&id, loc, sizeof(loc));
 		fprintf(
 		    f,
 		    "{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
@@ -848,7 +890,9 @@ static int write_truth(struct sim *sm)
 		    ",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32
 		    ",\"snmp_agent\":%s,\"snmp_slow\":%s,\"snmp_requests\":%" PRIu32
 		    ",\"snmp_answered\":%" PRIu32 ",\"snmp_drops\":%" PRIu32
-		    ",\"sys_name\":\"%s\",\"sys_descr\":\"%s\",\"sys_object_id\":\"%s\"}%s\n",
+		    ",\"sys_name\":\"%s\",\"sys_descr\":\"%s\",\"sys_object_id\":\"%s\""
+		    ",\"sys_location\":\"%s\",\"sys_contact\":\"%s\",\"sys_uptime_start\":%" PRIu32
+		    ",\"flap_phase_ns\":%" PRIu64 "}%s\n",
 		    a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
 		    d->flap ? "true" : "false", d->dup ? "true" : "false",
 		    d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
@@ -858,7 +902,8 @@ static int write_truth(struct sim *sm)
 		    d->snmp_requests, d->snmp_answered,
 		    d->snmp_drops_down + d->snmp_drops_noagent + d->snmp_drops_community +
 			d->snmp_drops_queue,
-		    name, descr, objid, i + 1 < sm->o.devices ? "," : "");
+		    name, descr, objid, loc, fs_snmp_sys_contact(), d->snmp_uptime0,
+		    d->flap_phase_ns, i + 1 < sm->o.devices ? "," : "");
 	}
 	fprintf(f, "]}\n");
 	if (fclose(f))
@@ -1020,8 +1065,10 @@ static void usage(FILE *f)
 	    "       [--snmp-none FRAC] [--snmp-slow FRAC] [--snmp-delay MS] [--community STR]\n"
 	    "       [--replies FILE] [--tap-frames N]\n"
 	    "Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
-	    "the TUN device " FS_IFNAME " (" FS_IFADDR
-	    "/15) is up. SIGUSR1 writes the truth file.\n"
+	    "the TUN device " FS_IFNAME " (" FS_IFADDR "/15) is up. SIGUSR1 (and the exit) write\n"
+	    "the truth file: \"totals\", \"options\" (what it was told) and one line per device:\n"
+	    "what was drawn for it (down, flap, flap_phase_ns, SNMP agent, slow, sys_* values,\n"
+	    "sys_uptime_start) and what it counted.\n"
 	    "--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
 	    "on VMs); --slots N bounds pending replies (default 65536; beyond, counted "
 	    "drops_queue).\n"

@@ -159,10 +159,15 @@ void fs_snmp_sys_object_id(const struct fs_snmp_id *id, char *out, size_t n)
 	}
 }
 
-static void sys_location(const struct fs_snmp_id *id, char *out, size_t n)
+void fs_snmp_sys_location(const struct fs_snmp_id *id, char *out, size_t n)
 {
 	snprintf(out, n, "fleetsim DC1, row %c, rack %02u", (char)('A' + id->index / 40 % 26),
 		 (unsigned)(id->index % 40 + 1));
+}
+
+const char *fs_snmp_sys_contact(void)
+{
+	return FS_SNMP_CONTACT;
 }
 
 /* ---- the MIB ---- */
@@ -283,13 +288,13 @@ static int rbuild_vb(u_char *buf, size_t cap, size_t *off, const struct vb *v,
 		len = sizeof(ticks);
 		break;
 	case OBJ_CONTACT:
-		snprintf(s, sizeof(s), "%s", FS_SNMP_CONTACT);
+		snprintf(s, sizeof(s), "%s", fs_snmp_sys_contact());
 		break;
 	case OBJ_NAME:
 		fs_snmp_sys_name(id, s, sizeof(s));
 		break;
 	case OBJ_LOCATION:
-		sys_location(id, s, sizeof(s));
+		fs_snmp_sys_location(id, s, sizeof(s));
 		break;
 	default:
 		type = v->exception;

@@ -54,10 +54,15 @@ int fs_snmp_community_ok(const struct fs_snmp_req *rq, const char *community);
 size_t fs_snmp_respond(struct fs_snmp_req *rq, const struct fs_snmp_id *id, uint32_t uptime,
 		       uint8_t *buf, size_t cap);
 
-/* sysName, sysDescr and sysObjectID (dotted) as strings, for the truth file. */
+/*
+ * sysName, sysDescr, sysObjectID (dotted), sysLocation and sysContact as strings, exactly as the
+ * agent answers them, for the truth file. Printable ASCII without '"' or '\\'.
+ */
 void fs_snmp_sys_name(const struct fs_snmp_id *id, char *out, size_t n);
 void fs_snmp_sys_descr(const struct fs_snmp_id *id, char *out, size_t n);
 void fs_snmp_sys_object_id(const struct fs_snmp_id *id, char *out, size_t n);
+void fs_snmp_sys_location(const struct fs_snmp_id *id, char *out, size_t n);
+const char *fs_snmp_sys_contact(void);
 
 /* Quiets net-snmp's logging (parse errors of malformed input would go to stderr). */
 void fs_snmp_init(void);
