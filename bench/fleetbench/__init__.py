@@ -57,8 +57,10 @@ Usage: sudo bench/fleet [--devices N] [--interval 1s] [--seconds S] [--seed S] [
                         [--sink vm|influx|none] [--compare fping] [--fping-procs N] [--keep]
                         [--snmp-rate N] [--snmp-none FRAC] [--snmp-slow FRAC]
                         [--snmp-timeout DUR] [--snmp-max-inflight N] [--no-snmp]
-       bench/fleet --selftest   (no root: the device_info readers and scoring against
-                                 hand-made points in VictoriaMetrics and influxd on loopback)
+       bench/fleet --selftest   (no root: the truth and reply-record readers, the rtt and
+                                 SNMP scoring against them, the device_info readers against
+                                 hand-made points in VictoriaMetrics and influxd on loopback;
+                                 as root also a real fleetsim's truth file)
 
 The code, by concern: cli.py (options, the run, main), procs.py (fleetsim, ringprobe and
 fping: start, stop, measure), sinks.py (VictoriaMetrics, InfluxDB), truth.py (fleetsim's

@@ -65,8 +65,10 @@ def parse_args(argv):
     p.add_argument("--no-snmp", action="store_true",
                    help="ringprobe with snmp.enabled: false, and no SNMP figures")
     p.add_argument("--selftest", action="store_true",
-                   help="check the device_info readers and the SNMP scoring against "
-                        "hand-made points in VictoriaMetrics and influxd on loopback; no root")
+                   help="check the truth and reply-record readers, the rtt and SNMP "
+                        "scoring against them and the device_info readers (hand-made points "
+                        "in VictoriaMetrics and influxd on loopback); no root (as root also "
+                        "a real fleetsim's truth file)")
     a = p.parse_args(argv)
     if a.duration is not None:
         a.seconds = int(round(a.duration))

@@ -1,21 +1,54 @@
-"""bench/fleet --selftest: hand-made device_info points, as ringprobe writes them, into
-VictoriaMetrics and influxd on loopback, read back and scored against a hand-made truth; and
-with no point at all. Needs no root. Exit 0 when every check is as planned.
+"""bench/fleet --selftest: the readers and the scoring against hand-made inputs.
+
+1. A hand-made truth file, laid out as fleetsim writes it, read back by truth.read_truth();
+   one without the keys of what fleetsim drew, and a truncated reply-record file, refused.
+2. The rtt error from hand-made reply records (truth.read_replies()): which devices are
+   compared, which are left out, each error exactly.
+3. Hand-made device_info points, as ringprobe writes them, into VictoriaMetrics and influxd
+   on loopback, read back and scored against the truth of 1; and with no point at all.
+4. As root, with fleetsim built: a real fleetsim's truth file (a few devices for a second in
+   a network namespace of its own, nothing sent) passes read_truth() and its "options" say
+   what it was told.
+
+Needs no root (4 is skipped without). Exit 0 when every check is as planned.
 """
 import json
+import os
 import shutil
+import struct
+import subprocess
 import tempfile
 import time
 
-from .common import addr, die, http_post_raw
+from .common import FLEETSIM, addr, die, http_post_raw
 from .procs import Procs, snmp_settings
 from .report import snmp_notes
-from .scoring import snmp_figures
+from .scoring import rtt_errors, snmp_figures
 from .sinks import SINKS
+from .truth import TruthError, read_replies, read_truth, replies_disagree
+
+M64 = (1 << 64) - 1
 
 
 def lp_str(v):
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fleetsim_text(t):
+    """t as fleetsim lays its truth file out: totals, options (an older fleetsim: none), then
+    one line per device."""
+    c = {"separators": (",", ":")}
+    opts = '"options":' + json.dumps(t["options"], **c) + ",\n" if "options" in t else ""
+    return ('{"totals":' + json.dumps(t["totals"], **c) + ",\n" + opts
+            + '"devices":[\n' + ",\n".join(json.dumps(d, **c) for d in t["devices"])
+            + "\n]}\n")
+
+
+def replies_bin(records):
+    """A --replies file: [(device, k, drawn_us, flags, hold_ns or None)]."""
+    return b"fsreply1" + struct.pack("<II", 24, 0) + b"".join(
+        struct.pack("<IIIIQ", d, k, lat, fl, M64 if hold is None else hold)
+        for d, k, lat, fl, hold in records)
 
 
 def hand_made_truth(n):
@@ -59,8 +92,68 @@ class Checks:
             print(f"     {detail}")
 
 
+def check_truth_readers(check, work, truth):
+    """1: the hand-made truth through read_truth(); what is refused."""
+    path = f"{work}/truth.json"
+    with open(path, "w") as f:
+        f.write(fleetsim_text(truth))
+    got = read_truth(path)
+    check(got == truth, "truth file: read back as written (totals, options, devices)")
+    refused = []
+    old = json.loads(json.dumps(truth))
+    del old["options"]
+    for d in old["devices"]:
+        del d["sys_uptime_start"]
+    bad_addr = json.loads(json.dumps(truth))
+    bad_addr["devices"][3]["addr"] = "198.18.9.9"
+    for name, t in (("old", old), ("addr", bad_addr)):
+        with open(f"{work}/{name}.json", "w") as f:
+            f.write(fleetsim_text(t))
+        try:
+            read_truth(f"{work}/{name}.json")
+        except TruthError as e:
+            refused.append(str(e))
+    check(len(refused) == 2, "truth file: one without options and sys_uptime_start, and one "
+          "with a device out of place, are refused", refused)
+    return got
+
+
+def check_rtt_from_records(check, work):
+    """2: the rtt error of hand-made probes against hand-made reply records."""
+    devs = [{"requests": 3, "replies": 2, "latency_sum_us": 5000},  # compared
+            {"requests": 4, "replies": 1, "latency_sum_us": 2000},  # the tool sent 3: left
+            {"requests": 2, "replies": 1, "latency_sum_us": 2000},  # a reply without record
+            {"requests": 1, "replies": 1, "latency_sum_us": 1500},  # compared, hold unknown
+            {"requests": 2, "replies": 0, "latency_sum_us": 0}]  # nothing to compare
+    records = [(0, 0, 2000, 0, 2100000), (0, 2, 3000, 0, 3050000), (1, 0, 2000, 0, 2000000),
+               (2, 0, 2000, 0, 2000000), (3, 0, 1500, 0, None)]
+    with open(f"{work}/replies.bin", "wb") as f:
+        f.write(replies_bin(records))
+    wire = read_replies(f"{work}/replies.bin")
+    per_dev = {0: [(0, 2110.0), (1, None), (2, 3040.0)], 1: [(0, 2000.0), (1, None), (2, None)],
+               2: [(0, None), (1, 2000.0)], 3: [(0, 1600.0)], 4: [(0, None), (1, None)]}
+    res = rtt_errors(devs, per_dev, wire)
+    want = {"wire": [10.0, -10.0], "draw": [110.0, 40.0, 100.0], "used": 2, "left": 2,
+            "hold_unknown": 1}
+    check(res == want, "rtt error from the reply records: 2 devices compared, 2 left out, "
+          "errors exact", f"got {res}, wanted {want}")
+    truth = {"totals": {"replies": 5, "latency_sum_us": 10500}}
+    agree = replies_disagree(truth, wire) is None
+    truth["totals"]["replies"] = 6
+    check(agree and replies_disagree(truth, wire) is not None,
+          "reply records checked against the truth's replies and latency sum")
+    with open(f"{work}/short.bin", "wb") as f:
+        f.write(replies_bin(records)[:-5])
+    try:
+        read_replies(f"{work}/short.bin")
+        refused = False
+    except TruthError:
+        refused = True
+    check(refused, "reply records: a truncated file is refused")
+
+
 def check_snmp(check, a, work, truth):
-    """device_info points in both sinks, scored against the truth."""
+    """3: device_info points in both sinks, scored against the truth read from the file."""
     n, devs = len(truth["devices"]), truth["devices"]
     agents = [i for i in range(n) if devs[i]["snmp_agent"]]
     noagent = [i for i in range(n) if not devs[i]["snmp_agent"]]
@@ -121,13 +214,48 @@ def check_snmp(check, a, work, truth):
     check(good, f"no device_info: {json.dumps(fig)}")
 
 
+def check_real_fleetsim(check, work):
+    """4: a real fleetsim's truth file, as root; skipped otherwise."""
+    if os.geteuid() != 0 or not os.access(FLEETSIM, os.X_OK) or not shutil.which("unshare"):
+        print(f"skip a real fleetsim's truth file (needs root and {FLEETSIM})")
+        return
+    path = f"{work}/real.json"
+    cmd = ["unshare", "-n", "--", FLEETSIM, "--devices", "50", "--seed", "11", "--duration",
+           "1", "--latency", "uniform:1ms:3ms", "--loss", "2", "--down", "10", "--flap",
+           "20:4s", "--snmp-none", "0.2", "--snmp-slow", "0.1", "--truth", path]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    try:
+        t = read_truth(path)
+    except TruthError as e:
+        check(False, "a real fleetsim's truth file", f"{' '.join(cmd)}: exit {r.returncode}, "
+              f"{r.stderr.strip()[:300]}; {e}")
+        return
+    o, want = t["options"], {"base": "198.18.0.1", "latency": "uniform", "latency_a_us": 1000,
+                             "latency_b_us": 3000, "loss_pct": 2, "down_pct": 10,
+                             "flap_pct": 20, "flap_period_ns": 4 * 10**9, "snmp_none": 0.2,
+                             "snmp_slow": 0.1, "snmp_delay_ns": 1500000000}
+    devs = t["devices"]
+    good = ({k: o[k] for k in want} == want and t["totals"]["seed"] == 11
+            and t["totals"]["elapsed_us"] >= 10**6
+            and all(0 <= d["sys_uptime_start"] < 2**32 for d in devs)
+            and all(0 <= d["flap_phase_ns"] < 4 * 10**9 for d in devs)
+            and sum(d["flap"] for d in devs) == t["totals"]["flap_devices"]
+            and sum(d["snmp_agent"] for d in devs) == t["totals"]["snmp_agents"]
+            and all(d["sys_location"] and d["sys_contact"] for d in devs))
+    check(good, "a real fleetsim's truth file: read, options as told, per-device draws there",
+          json.dumps({"options": o, "totals": t["totals"], "device0": devs[0]}))
+
+
 def selftest(a):
     """Runs the checks above (a: parsed options, for ringprobe's SNMP settings); exits 0 when
     every one is as planned."""
     check = Checks()
     work = tempfile.mkdtemp(prefix="rp-bench-fleet-selftest.")
     try:
-        check_snmp(check, a, work, hand_made_truth(40))
+        truth = check_truth_readers(check, work, hand_made_truth(40))
+        check_rtt_from_records(check, work)
+        check_snmp(check, a, work, truth)
+        check_real_fleetsim(check, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"selftest: {check.passed} passed, {check.failed} failed")
