@@ -132,18 +132,6 @@ static void sub_clamped(uint64_t *v, uint64_t n)
 	*v = *v > n ? *v - n : 0;
 }
 
-static uint64_t count_lines(const unsigned char *p, size_t n)
-{
-	uint64_t lines = 0;
-	const unsigned char *end = p + n;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		lines++;
-		p++;
-	}
-	return lines;
-}
-
 /* A record header's point count, trusted only when it could be true (a point is at
  * least 6 bytes: "m f=1\n"). Used to count what a damaged record held. */
 static uint64_t plausible_points(uint32_t len, uint32_t points)
@@ -565,7 +553,7 @@ int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec
 			return -EIO;
 		}
 		if ((uint32_t)crc32(crc32(0, h + 8, META_LEN), buf, (uInt)dlen) != crc) {
-			count_corrupt(s, count_lines(buf, dlen));
+			count_corrupt(s, rp_line__count_lines(buf, dlen));
 			sub_clamped(&s->st.records, 1);
 			sub_clamped(&s->st.points, points);
 			s->roff += 8 + (uint64_t)len;
@@ -643,8 +631,8 @@ static bool payload_ok(struct rp_spool *s, int fd, uint64_t off, uint32_t len, u
 		if (pread(fd, s->scratch, n, (off_t)(off + done)) != (ssize_t)n)
 			return false;
 		c = crc32(c, s->scratch, (uInt)n);
-		*lines +=
-		    count_lines(s->scratch + (done ? 0 : META_LEN), n - (done ? 0 : META_LEN));
+		*lines += rp_line__count_lines(s->scratch + (done ? 0 : META_LEN),
+					       n - (done ? 0 : META_LEN));
 		done += n;
 	}
 	return (uint32_t)c == crc;

@@ -167,18 +167,6 @@ static uint64_t rng_next(struct rp_writer *w)
 	return x;
 }
 
-static uint32_t count_lines(const char *p, size_t n)
-{
-	const char *end = p + n;
-	uint32_t lines = 0;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		lines++;
-		p++;
-	}
-	return lines;
-}
-
 void rp_writer_tuning_init(struct rp_writer_tuning *t)
 {
 	t->backoff_min_ns = RP_NSEC_PER_SEC;
@@ -407,7 +395,8 @@ static void pick_chunk(struct rp_writer *w, struct job *j)
 	if (!nl)
 		nl = memchr(p, '\n', left); /* one line over the limit goes alone */
 	j->chunk = nl ? (size_t)(nl - p) + 1 : left;
-	j->chunk_points = j->chunk == left ? j->points : count_lines(p, j->chunk);
+	j->chunk_points =
+	    j->chunk == left ? j->points : (uint32_t)rp_line__count_lines(p, j->chunk);
 }
 
 static int send_job(struct rp_writer *w, struct job *j, bool probe)

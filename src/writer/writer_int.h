@@ -169,4 +169,7 @@ bool rp_flush_is_v1(const struct rp_flush *f);
  * partial write), else the count of "unable to parse" (lines refused), else -1. */
 int64_t rp_flush__rejected_count(const char *body);
 
+/* Line protocol (line.c): the number of newlines in buf[0..n), i.e. of whole lines. */
+uint64_t rp_line__count_lines(const void *buf, size_t n);
+
 #endif
