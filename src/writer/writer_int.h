@@ -101,6 +101,85 @@ bool rp_spool_has_unread(const struct rp_spool *s);
 /** Copies the counters. */
 void rp_spool_get_stats(const struct rp_spool *s, struct rp_spool_stats *st);
 
+/* Inside the spool, for spool*.c only: its layout and what its files share. spool.c
+ * holds the format and the set of segments, spool_open.c open/recovery/close,
+ * spool_append.c appends, spool_read.c the reader and the cursor. */
+
+#define RP_SPOOL_SEG_MAGIC "RPSPOOL1"
+#define RP_SPOOL_SEG_VERSION 1u
+#define RP_SPOOL_META_LEN 8u /* points + kind + pad, the payload's first bytes */
+
+struct rp_spool {
+	int dirfd;
+	int lockfd;
+	int curfd; /* cursor file */
+	int fsync_mode;
+	uint64_t max_bytes;
+	uint64_t seg_bytes;
+
+	/* Segments on disk are numbered [first_seq, next_seq); only the ones found at open
+	 * may have holes between them, so `found` (sorted) is kept to step over those. */
+	uint64_t first_seq;
+	uint64_t next_seq;
+	uint64_t *found;
+	size_t nfound;
+
+	int wfd; /* the append segment, next_seq - 1, or -1 when none is open */
+	uint64_t wsize;
+	bool dirty; /* appended since the last fdatasync (fsync batch) */
+
+	uint64_t rseq; /* reader: next record at (rseq, roff) */
+	uint64_t roff;
+	int rfd; /* segment rseq, or -1 */
+	uint64_t rsize;
+
+	struct rp_spool_pos *taken; /* read, not yet released */
+	unsigned ntaken;
+	unsigned max_taken;
+	struct rp_spool_pos commit; /* what the cursor file says */
+
+	unsigned char *scratch; /* SCAN_CHUNK bytes, used only by open */
+	struct rp_spool_stats st;
+};
+
+/** Stores v little-endian at p. */
+static inline void rp_spool__put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/** The little-endian u32 at p. */
+static inline uint32_t rp_spool__get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/** *v -= n, stopping at 0. */
+static inline void rp_spool__sub_clamped(uint64_t *v, uint64_t n)
+{
+	*v = *v > n ? *v - n : 0;
+}
+
+/** Writes segment seq's file name into buf. */
+void rp_spool__seg_name(char *buf, size_t len, uint64_t seq);
+/** Whether name is a segment file's; its number into *seq. */
+bool rp_spool__parse_seg_name(const char *name, uint64_t *seq);
+/** The first segment on disk after seq, or next_seq when there is none. */
+uint64_t rp_spool__next_existing(const struct rp_spool *s, uint64_t seq);
+/** Unlinks segment seq and takes it off the byte and segment counts. */
+void rp_spool__unlink_seg(struct rp_spool *s, uint64_t seq);
+/** A damaged record header's point count, or 0 when it cannot be true. */
+uint64_t rp_spool__plausible_points(uint32_t len, uint32_t points);
+/** Counts one damaged record holding `points` points. */
+void rp_spool__count_corrupt(struct rp_spool *s, uint64_t points);
+/** Writes pos to the cursor file unless it says so already. */
+void rp_spool__write_cursor(struct rp_spool *s, struct rp_spool_pos pos);
+/** The cursor file's position; (0, 0) when it is missing or damaged. */
+struct rp_spool_pos rp_spool__read_cursor(int fd);
+/** Syncs (unless fsync never) and closes the append segment, if one is open. */
+void rp_spool__close_append(struct rp_spool *s);
+
 /* The flusher: one libcurl multi handle and a fixed set of easy handles reused for
  * every request (curl docs/examples/10-at-a-time.c), so connections stay pooled. */
 
