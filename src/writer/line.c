@@ -28,6 +28,7 @@
 
 #include "ringprobe/addr.h"
 #include "ringprobe/compiler.h"
+#include "writer/writer_int.h"
 
 /* InfluxDB 1.x accepts times in [INT64_MIN + 2, INT64_MAX - 1] (models/time.go MaxNanoTime). */
 #define TS_MAX ((uint64_t)INT64_MAX - 1)
@@ -672,4 +673,18 @@ size_t rp_line_sanitize(char *dst, size_t size, const char *src, size_t len, siz
 		put_token(&k, src, len, max, TOK_RAW);
 	dst[k.n] = '\0';
 	return k.n;
+}
+
+/* Any thread. Counts the newlines in p[0..n): the points of whole lines of line protocol
+ * (a spool record being split or found damaged). */
+uint64_t rp_line__count_lines(const void *buf, size_t n)
+{
+	const char *p = buf, *end = p + n;
+	uint64_t lines = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lines++;
+		p++;
+	}
+	return lines;
 }

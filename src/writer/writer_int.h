@@ -1,16 +1,23 @@
-/* Private interfaces of src/writer: the disk spool (spool.c) and the libcurl multi
- * flusher (flush.c), used by the writer thread (writer.c) and by tests/writer only.
+/* Private interfaces of src/writer, for its files and tests/writer only: the disk spool
+ * (spool*.c), the libcurl multi flusher (flush.c), and the writer thread's state shared
+ * by writer.c and the files split from it.
  *
- * Both objects belong to one thread (the writer's) once it runs: nothing here is
- * thread-safe except rp_flush_wakeup(). */
+ * The spool and the flusher belong to one thread (the writer's) once it runs: nothing
+ * of theirs is thread-safe except rp_flush_wakeup(). */
 #ifndef RP_WRITER_INT_H
 #define RP_WRITER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ringprobe/conf.h"
+#include "ringprobe/line.h"
+#include "ringprobe/result.h"
+#include "ringprobe/spsc.h"
+#include "ringprobe/writer.h"
 
 /* Spool on-disk format (all integers little-endian):
  *
@@ -101,6 +108,85 @@ bool rp_spool_has_unread(const struct rp_spool *s);
 /** Copies the counters. */
 void rp_spool_get_stats(const struct rp_spool *s, struct rp_spool_stats *st);
 
+/* Inside the spool, for spool*.c only: its layout and what its files share. spool.c
+ * holds the format and the set of segments, spool_open.c open/recovery/close,
+ * spool_append.c appends, spool_read.c the reader and the cursor. */
+
+#define RP_SPOOL_SEG_MAGIC "RPSPOOL1"
+#define RP_SPOOL_SEG_VERSION 1u
+#define RP_SPOOL_META_LEN 8u /* points + kind + pad, the payload's first bytes */
+
+struct rp_spool {
+	int dirfd;
+	int lockfd;
+	int curfd; /* cursor file */
+	int fsync_mode;
+	uint64_t max_bytes;
+	uint64_t seg_bytes;
+
+	/* Segments on disk are numbered [first_seq, next_seq); only the ones found at open
+	 * may have holes between them, so `found` (sorted) is kept to step over those. */
+	uint64_t first_seq;
+	uint64_t next_seq;
+	uint64_t *found;
+	size_t nfound;
+
+	int wfd; /* the append segment, next_seq - 1, or -1 when none is open */
+	uint64_t wsize;
+	bool dirty; /* appended since the last fdatasync (fsync batch) */
+
+	uint64_t rseq; /* reader: next record at (rseq, roff) */
+	uint64_t roff;
+	int rfd; /* segment rseq, or -1 */
+	uint64_t rsize;
+
+	struct rp_spool_pos *taken; /* read, not yet released */
+	unsigned ntaken;
+	unsigned max_taken;
+	struct rp_spool_pos commit; /* what the cursor file says */
+
+	unsigned char *scratch; /* SCAN_CHUNK bytes, used only by open */
+	struct rp_spool_stats st;
+};
+
+/** Stores v little-endian at p. */
+static inline void rp_spool__put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/** The little-endian u32 at p. */
+static inline uint32_t rp_spool__get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/** *v -= n, stopping at 0. */
+static inline void rp_spool__sub_clamped(uint64_t *v, uint64_t n)
+{
+	*v = *v > n ? *v - n : 0;
+}
+
+/** Writes segment seq's file name into buf. */
+void rp_spool__seg_name(char *buf, size_t len, uint64_t seq);
+/** Whether name is a segment file's; its number into *seq. */
+bool rp_spool__parse_seg_name(const char *name, uint64_t *seq);
+/** The first segment on disk after seq, or next_seq when there is none. */
+uint64_t rp_spool__next_existing(const struct rp_spool *s, uint64_t seq);
+/** Unlinks segment seq and takes it off the byte and segment counts. */
+void rp_spool__unlink_seg(struct rp_spool *s, uint64_t seq);
+/** A damaged record header's point count, or 0 when it cannot be true. */
+uint64_t rp_spool__plausible_points(uint32_t len, uint32_t points);
+/** Counts one damaged record holding `points` points. */
+void rp_spool__count_corrupt(struct rp_spool *s, uint64_t points);
+/** Writes pos to the cursor file unless it says so already. */
+void rp_spool__write_cursor(struct rp_spool *s, struct rp_spool_pos pos);
+/** The cursor file's position; (0, 0) when it is missing or damaged. */
+struct rp_spool_pos rp_spool__read_cursor(int fd);
+/** Syncs (unless fsync never) and closes the append segment, if one is open. */
+void rp_spool__close_append(struct rp_spool *s);
+
 /* The flusher: one libcurl multi handle and a fixed set of easy handles reused for
  * every request (curl docs/examples/10-at-a-time.c), so connections stay pooled. */
 
@@ -168,5 +254,152 @@ bool rp_flush_is_v1(const struct rp_flush *f);
 /* Parses a 400 body for the number of points the server refused: "dropped=N" (InfluxDB
  * partial write), else the count of "unable to parse" (lines refused), else -1. */
 int64_t rp_flush__rejected_count(const char *body);
+
+/* Line protocol (line.c): the number of newlines in buf[0..n), i.e. of whole lines. */
+uint64_t rp_line__count_lines(const void *buf, size_t n);
+
+/* The writer thread's state and what its files share: writer.c (loop, create, stop),
+ * batch.c (jobs and batches), aux.c (points from the control thread), dispatch.c (what
+ * is sent next), sink.c (what the answers do), stats.c (counters). */
+
+#define RP_WRITER_POP_BATCH 1024u	/* probe results taken from a ring at once */
+#define RP_WRITER_AUX_BYTES (64u << 10) /* one control-thread buffer */
+
+struct rp_writer_job {
+	struct rp_linebuf *buf;
+	size_t off;		 /* bytes before this are settled */
+	size_t chunk;		 /* bytes of the request in flight, from off */
+	uint32_t points;	 /* points in [off, buf->len) */
+	uint32_t chunk_points;	 /* points in the request in flight */
+	uint8_t dest;		 /* enum rp_flush_dest */
+	bool from_spool;	 /* pos must be released once settled */
+	bool probe;		 /* the one request allowed while the sink is down */
+	bool retried;		 /* this data failed before or was spooled */
+	struct rp_spool_pos pos; /* where the spool record was read */
+	int64_t since;		 /* filling: when the first point went in */
+	struct rp_writer_job *next;
+};
+
+/* A control-thread buffer; goes back and forth through aux_free and aux_full. */
+struct rp_writer_aux {
+	struct rp_linebuf lb;
+	uint8_t dest;
+};
+
+/* Statistics: each written by the writer thread only, read by rp_writer_stats() with
+ * relaxed loads; unpaired, no other data is published through them. */
+struct rp_writer_counters {
+	_Atomic uint64_t points_in, points_written, points_rejected, dropped_pool, dropped_no_spool;
+	_Atomic uint64_t points_spooled, batches_ok, batches_failed, batches_retried, batches_split;
+	_Atomic uint64_t wire_bytes, cpu_ns, last_status, sink_down, inflight;
+	_Atomic uint64_t spool_bytes, spool_points, spool_overflow, spool_corrupt_points,
+	    spool_corrupt_records, points_replayed;
+};
+
+struct rp_writer {
+	/* Read-only after create. */
+	struct rp_writer_tuning tune;
+	uint32_t batch_size;
+	int64_t flush_interval;
+	struct rp_spsc **rings;
+	unsigned nrings;
+	bool v1;
+	char spool_dir[256];
+
+	/* Writer thread. */
+	struct rp_pool *pool;
+	struct rp_flush *flush;
+	struct rp_spool *spool; /* NULL: spool.max_bytes 0 */
+	struct rp_writer_job *jobs;
+	struct rp_writer_job *free_jobs;
+	struct rp_writer_job *qhead, *qtail;	   /* closed batches, oldest first */
+	struct rp_writer_job *cur[RP_FLUSH_NDEST]; /* batches being filled */
+	bool down;
+	enum rp_flush_verdict down_verdict;
+	int64_t next_try;
+	int64_t backoff;
+	size_t body_limit; /* learnt from 413 answers */
+	unsigned replay_inflight;
+	int64_t spool_err_at; /* when a spool write failure was last logged */
+	uint64_t rng;
+	bool stopping;
+	int64_t stop_at, spool_at;
+	int64_t cpu_sampled_at;
+	int64_t synced_at;
+	struct rp_probe_result pop[RP_WRITER_POP_BATCH];
+
+	/* Control thread. */
+	struct rp_writer_aux *aux_cur[RP_FLUSH_NDEST];
+	_Atomic uint64_t aux_dropped;
+	size_t max_string;
+
+	/* Shared. */
+	struct rp_writer_aux *aux;
+	struct rp_spsc *aux_free; /* writer -> control: empty buffers */
+	struct rp_spsc *aux_full; /* control -> writer: committed buffers */
+	pthread_t thread;
+	bool started, joined;
+	atomic_int stop_req;	    /* set by stop (release), read by the thread (acquire) */
+	_Atomic int64_t stop_dline; /* published before stop_req */
+	struct rp_writer_counters st;
+};
+
+/** Any thread: CLOCK_MONOTONIC in ns. */
+int64_t rp_writer__now(void);
+
+/* One writer per counter: a plain load and store is enough, and cheaper than a
+ * locked add. */
+static inline void rp_writer__stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/** Sets a counter its one writing thread owns. */
+static inline void rp_writer__stat_set(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/** Any thread: a counter's value (relaxed; nothing is published through counters). */
+static inline uint64_t rp_writer__stat_get(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+/* batch.c, writer thread. */
+/** Returns a settled job's buffer to the pool and its spool record to the spool. */
+void rp_writer__job_free(struct rp_writer *w, struct rp_writer_job *j);
+/** A free job around `buf` (a buffer in hand means a job is free). */
+struct rp_writer_job *rp_writer__job_new(struct rp_writer *w, struct rp_linebuf *buf, uint8_t dest);
+/** Puts j first in the queue of closed batches. */
+void rp_writer__queue_head(struct rp_writer *w, struct rp_writer_job *j);
+/** Takes the oldest closed batch off the queue; NULL when it is empty. */
+struct rp_writer_job *rp_writer__queue_pop(struct rp_writer *w);
+/** Spools what is left of j (or drops and counts it without a spool) and frees j. */
+void rp_writer__park(struct rp_writer *w, struct rp_writer_job *j);
+/** Closes the batch being filled for dest: queued, or spooled while the sink is down. */
+void rp_writer__close_cur(struct rp_writer *w, unsigned dest);
+/** The batch being filled for dest, opened if needed; NULL when no buffer is left. */
+struct rp_writer_job *rp_writer__open_cur(struct rp_writer *w, unsigned dest, int64_t now);
+/** Encodes what the probe rings hold into batches; *work set when there was any. */
+void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work);
+/** Closes the batches whose first point is flush_interval old. */
+void rp_writer__check_timers(struct rp_writer *w, int64_t now);
+
+/* aux.c. */
+/** Create: the control thread's buffers and their two rings; -ENOMEM. */
+int rp_writer__aux_init(struct rp_writer *w);
+/** Destroy: frees what rp_writer__aux_init() made (also after it failed). */
+void rp_writer__aux_fini(struct rp_writer *w);
+/** Writer thread: copies committed control-thread buffers into batches. */
+void rp_writer__drain_aux(struct rp_writer *w, int64_t now, bool *work);
+
+/** dispatch.c, writer thread: sends what may go now, while handles are free. */
+void rp_writer__dispatch(struct rp_writer *w, int64_t now);
+/** sink.c, writer thread: an rp_flush_done_fn (arg is the writer). */
+void rp_writer__on_done(void *arg, const struct rp_flush_done *d);
+/** stats.c, writer thread: refreshes the gauges; the CPU time every 10 ms, or now. */
+void rp_writer__publish(struct rp_writer *w, int64_t now, bool force);
 
 #endif
