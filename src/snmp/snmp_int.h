@@ -1,0 +1,131 @@
+/* Private to src/snmp (and its tests and fuzzer): the poller's state and the table of
+ * what its two variants do differently, chosen once at rp_snmp_create (STYLE.md
+ * section 1, as src/io/io_int.h puts uring.c and mmsg.c behind one table):
+ *   poller.c  the common loop: rings, slots, thread, stop, stats, net-snmp's callback
+ *   v2c.c     a few shared sessions carry every request (PDUs name their destination)
+ *   v3.c      a session per request (USM keys and engine IDs are per session)
+ *   decode.c  an answer PDU's varbinds into a struct rp_snmp_result: pure, no socket
+ * Threads: the ops' open and close run on the owner thread (rp_snmp_create/destroy);
+ * the others, and the callback, on the poller thread. */
+#ifndef RP_SNMP_INT_H
+#define RP_SNMP_INT_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/large_fd_set.h>
+
+#include "ringprobe/conf.h"
+#include "ringprobe/snmp.h"
+#include "ringprobe/spsc.h"
+
+/* The poller's poll(2) timeout, and the least time between two timeout checks. */
+#define RP_SNMP_LOOP_MS 5
+/* The system group's scalars asked for: .1.3.6.1.2.1.1.N.0, N = 1..6. */
+#define RP_SNMP_NOBJ 6
+
+/** One request slot: the poller thread's. */
+struct rp_snmp_req {
+	void *sp;     /* v3: its own session; v2c: the shared one it went through */
+	int fd;	      /* v3: its own session's socket, -1 otherwise */
+	bool busy;    /* from begin() to finish() */
+	bool done;    /* its result was pushed (by the callback, or at once on an error) */
+	uint32_t gen; /* bumped by each begin(): a callback names (slot, gen), see ticket */
+	uint32_t addr, tag;
+};
+
+struct rp_snmp;
+
+/** What v2c.c and v3.c do differently. Each is called by poller.c only. */
+struct rp_snmp_ops {
+	const char *name;
+	/* Owner thread, at the end of rp_snmp_create (rings and slots exist): the
+	 * variant's state from conf into s->var. 0, or -errno with why. */
+	int (*open)(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t whylen);
+	/* Sends the GET for q (addr, tag, gen set); on failure delivers at once
+	 * (rp_snmp__local_error). */
+	void (*begin)(struct rp_snmp *s, struct rp_snmp_req *q);
+	/* q's result was pushed: releases what begin took (v3: its session). */
+	void (*end)(struct rp_snmp *s, struct rp_snmp_req *q);
+	/* Fills s->pfd and s->pfd_key with the sockets to wait on while `inflight`
+	 * (> 0) requests are out; returns how many. */
+	uint32_t (*fds)(struct rp_snmp *s, uint32_t inflight);
+	/* A socket fds() listed is readable: `key` is its s->pfd_key. */
+	void (*read)(struct rp_snmp *s, uint32_t key);
+	/* snmp_sess_timeout over every session with requests out (retries, give-ups). */
+	void (*timeouts)(struct rp_snmp *s);
+	/* Owner thread, from rp_snmp_destroy with the thread stopped: closes every
+	 * session still open and frees s->var (which may be NULL: open never ran). */
+	void (*close)(struct rp_snmp *s);
+};
+
+extern const struct rp_snmp_ops rp_snmp__v2c_ops;
+extern const struct rp_snmp_ops rp_snmp__v3_ops;
+
+struct rp_snmp {
+	/* set at create, read-only after */
+	const struct rp_snmp_ops *ops;
+	void *var; /* the variant's own state (struct v2c or struct v3); owned by ops */
+	unsigned port;
+	long timeout_us;
+	int retries;
+	uint32_t max_inflight;
+	uint64_t timeout_check_ms; /* how often ops->timeouts runs */
+
+	struct rp_spsc *in;  /* uint32_t pairs: addr, tag (control -> poller) */
+	struct rp_spsc *out; /* struct rp_snmp_result (poller -> control) */
+
+	/* the poller thread's own */
+	struct rp_snmp_req *reqs;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	uint32_t *done_slots; /* slots whose result was pushed, to finish() */
+	uint32_t ndone;
+	struct rp_snmp_result scratch; /* the result being made, pushed at once */
+	struct pollfd *pfd;	       /* max_inflight entries, filled by ops->fds */
+	uint32_t *pfd_key;	       /* per pfd: v2c its shared session, v3 its slot */
+	netsnmp_large_fd_set lfs;
+
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+
+	/* counters */
+	_Atomic uint64_t submitted;		     /* the submitting thread's */
+	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
+	_Atomic uint64_t inflight;		     /* the poller's */
+	_Atomic uint64_t taken;			     /* the poller's: popped from `in` */
+};
+
+/** A request's callback magic: its slot and generation, not a pointer to the slot. */
+static inline void *rp_snmp__ticket(const struct rp_snmp *s, const struct rp_snmp_req *q)
+{
+	return (void *)(uintptr_t)((uint64_t)(uint32_t)(q - s->reqs) << 32 | q->gen);
+}
+
+/** net-snmp's callback for every session (callback_magic: the poller); poller thread. */
+int rp_snmp__on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);
+/** Delivers a local_error (or timeout: a v3 engine ID probe unanswered) result for q,
+ *  with net-snmp's message from sp (a session handle) or else ss; both may be NULL.
+ *  Does nothing when the callback already delivered q. Poller thread. */
+void rp_snmp__local_error(struct rp_snmp *s, struct rp_snmp_req *q, const char *what, void *sp,
+			  netsnmp_session *ss);
+/** A new GET of the six objects; the caller owns it (snmp_free_pdu unless sent). */
+netsnmp_pdu *rp_snmp__get_pdu(void);
+/** One snmp_sess_read2 on session sp for socket fd (which must be readable). */
+void rp_snmp__read(struct rp_snmp *s, void *sp, int fd);
+
+/** Decodes an answer PDU into *out (no socket, clock or allocation): status (OK, or
+ *  AGENT_ERROR for a report or an error status, with detail), objects, the uptime and
+ *  the five strings (cleaned by rp_line_sanitize, cut to their sizes). Writes all of
+ *  *out but addr, tag and done_real_ns. Returns out->status. One thread at a time: a
+ *  report's words come from net-snmp's snmp_api_errstring, which uses a static buffer. */
+int rp_snmp__decode(const netsnmp_pdu *pdu, struct rp_snmp_result *out);
+
+#endif
