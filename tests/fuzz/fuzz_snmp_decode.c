@@ -30,7 +30,7 @@
 
 /* The private header of src/snmp, by path: checksrc's module rule reads tests/fuzz as a
  * module of its own (fuzz_line.c reaches tests/writer/lp_parse.h the same way). */
-#include "../../src/snmp/snmp_int.h"
+#include "snmp/snmp_int.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
