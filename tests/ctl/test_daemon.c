@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../writer/servers.h"
+#include "support/support.h"
 #include "ringprobe/prober.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "writer/writer_int.h"
-#include "servers.h"
+#include "support/support.h"
 
 #define MAX_BODY (256 << 10)
 

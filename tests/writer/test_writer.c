@@ -27,7 +27,7 @@
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/writer.h"
-#include "servers.h"
+#include "support/support.h"
 
 #define RING_CAP (1u << 16)
 #define MAX_STRING 1024

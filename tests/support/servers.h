@@ -1,12 +1,12 @@
-/* Real sinks for the tests in tests/writer: influxd (InfluxDB 1.x) and victoria-metrics,
+/* Real sinks for the tests and benchmarks: influxd (InfluxDB 1.x) and victoria-metrics,
  * each started on a free 127.0.0.1 port in its own temporary directory and stopped by
  * its PID (kill + waitpid). Also small libcurl helpers to query them.
  *
  * Every function that can fail returns 0 or -errno and writes the reason into the
  * server's `why`, so a test can fail with a clear message (a missing binary included:
  * CI installs both packages, so a test never passes without them). */
-#ifndef RP_TESTS_OUT_SERVERS_H
-#define RP_TESTS_OUT_SERVERS_H
+#ifndef RP_TESTS_SUPPORT_SERVERS_H
+#define RP_TESTS_SUPPORT_SERVERS_H
 
 #include <stdbool.h>
 #include <stddef.h>

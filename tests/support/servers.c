@@ -1,5 +1,5 @@
-/* influxd and victoria-metrics for the tests in tests/writer (see servers.h). */
-#include "servers.h"
+/* influxd and victoria-metrics on loopback, and a canned HTTP server (see servers.h). */
+#include "support/servers.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
