@@ -1,11 +1,10 @@
 /* influxd and victoria-metrics on loopback, and a canned HTTP server (see servers.h). */
-#include "support/servers.h"
+#include "support/support.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
@@ -23,21 +22,6 @@
 
 #define START_TIMEOUT_S 30.0
 
-double srv_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static int fail(struct srv *s, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -46,22 +30,6 @@ static int fail(struct srv *s, int err, const char *fmt, ...)
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-int srv_free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 /* The binary named by `env` when set, else on PATH (or in /usr/bin, /usr/local/bin). */
@@ -180,11 +148,11 @@ static pid_t spawn(const char *bin, char *const argv[], const char *log)
 static int wait_ready(struct srv *s, const char *path)
 {
 	char url[128];
-	double until = srv_now() + START_TIMEOUT_S;
+	double until = sup_now() + START_TIMEOUT_S;
 	int status;
 
 	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	while (srv_now() < until) {
+	while (sup_now() < until) {
 		long code = 0;
 
 		if (http_ca(NULL, url, NULL, 0, NULL, s->ca, NULL, &code) == 0 && code >= 200 &&
@@ -195,44 +163,11 @@ static int wait_ready(struct srv *s, const char *path)
 			return fail(s, -ECHILD, "%s exited during start-up; see %s", s->url,
 				    s->log);
 		}
-		sleep_ms(50);
+		sup_sleep_ms(50);
 	}
 	srv_stop(s, SIGKILL);
 	return fail(s, -ETIMEDOUT, "%s not ready after %.0f s; see %s", s->url, START_TIMEOUT_S,
 		    s->log);
-}
-
-/* Directories of servers not yet cleaned up: removed at exit, so a test that fails
- * before srv_cleanup() leaves nothing behind in /tmp. */
-static char leftover[8][64];
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw);
-
-static void remove_leftovers(void)
-{
-	for (int i = 0; i < 8; i++)
-		if (leftover[i][0])
-			nftw(leftover[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void track_dir(const char *dir, bool add)
-{
-	static bool registered;
-
-	if (!registered) {
-		atexit(remove_leftovers);
-		registered = true;
-	}
-	for (int i = 0; i < 8; i++) {
-		if (add && !leftover[i][0]) {
-			snprintf(leftover[i], sizeof(leftover[i]), "%s", dir);
-			return;
-		}
-		if (!add && !strcmp(leftover[i], dir)) {
-			leftover[i][0] = '\0';
-			return;
-		}
-	}
 }
 
 static int make_dir(struct srv *s, const char *tag)
@@ -240,7 +175,7 @@ static int make_dir(struct srv *s, const char *tag)
 	snprintf(s->dir, sizeof(s->dir), "/tmp/rp-%s-XXXXXX", tag);
 	if (!mkdtemp(s->dir))
 		return fail(s, -errno, "mkdtemp: %s", strerror(errno));
-	track_dir(s->dir, true);
+	sup_rm_at_exit(s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
 	return 0;
 }
@@ -317,8 +252,8 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 	ret = make_dir(s, "influx");
 	if (ret)
 		return ret;
-	s->port = srv_free_port();
-	s->port2 = srv_free_port();
+	s->port = sup_free_port();
+	s->port2 = sup_free_port();
 	if (s->iopts.tls) {
 		ret = make_cert(s);
 		if (ret)
@@ -416,7 +351,7 @@ int srv_vm_start(struct srv *s)
 	ret = make_dir(s, "vm");
 	if (ret)
 		return ret;
-	s->port = srv_free_port();
+	s->port = sup_free_port();
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
 	return vm_spawn(s);
 }
@@ -430,34 +365,29 @@ int srv_restart(struct srv *s)
 
 void srv_stop(struct srv *s, int sig)
 {
-	double until = srv_now() + 10.0;
+	double until = sup_now() + 10.0;
 	int status;
 
 	if (!s->pid)
 		return;
 	kill(s->pid, sig);
 	while (waitpid(s->pid, &status, WNOHANG) == 0) {
-		if (srv_now() > until) {
+		if (sup_now() > until) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &status, 0);
 			break;
 		}
-		sleep_ms(20);
+		sup_sleep_ms(20);
 	}
 	s->pid = 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 void srv_cleanup(struct srv *s)
 {
 	srv_stop(s, SIGTERM);
 	if (s->dir[0]) {
-		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-		track_dir(s->dir, false);
+		sup_rm_rf(s->dir);
+		sup_rm_at_exit_cancel(s->dir);
 	}
 	s->dir[0] = '\0';
 }
@@ -821,7 +751,7 @@ static void *fake_main(void *arg)
 						h = FAKE_HEAD_MAX - 1;
 					memcpy(f->head[seen], c[i].buf, h);
 					f->head[seen][h] = '\0';
-					f->at[seen] = srv_now();
+					f->at[seen] = sup_now();
 				}
 				/* seq_cst: publishes head[seen] and at[seen] to the readers. */
 				atomic_fetch_add(&f->requests, 1);

@@ -50,8 +50,6 @@ int srv_restart(struct srv *s);
 void srv_stop(struct srv *s, int sig);
 /** Stops the server and removes its directory. */
 void srv_cleanup(struct srv *s);
-/** A free TCP port on 127.0.0.1 (nothing listens on it right after). */
-int srv_free_port(void);
 
 /** One HTTP request; *body (NUL-terminated, malloc'ed, caller frees) and *status out.
  *  `content_type` NULL = form-encoded when data is given. `userpw` "user:pw" or NULL. */
@@ -100,7 +98,7 @@ struct fake_http {
 	atomic_int requests;	/* complete requests seen */
 	atomic_long body_bytes; /* their bodies, summed */
 	atomic_int stop;
-	double at[FAKE_LOG];		    /* srv_now() when request i was complete */
+	double at[FAKE_LOG];		    /* sup_now() when request i was complete */
 	char head[FAKE_LOG][FAKE_HEAD_MAX]; /* its request line and headers */
 };
 /** Starts the server thread. 0 or -errno. */
@@ -112,8 +110,5 @@ void fake_http_stop(struct fake_http *f);
 /** The value of header `name` (case-insensitive) in request i's kept headers, copied
  *  into out; false when the request has no such header. */
 bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap);
-
-/** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
-double srv_now(void);
 
 #endif
