@@ -121,12 +121,35 @@ int srv_http(const char *method, const char *url, const char *data, size_t len, 
 	return http_ca(method, url, data, len, userpw, NULL, body, status);
 }
 
-static pid_t spawn(const char *bin, char *const argv[], const char *log)
+/* environ with `assign` ("NAME=value") in place of any NAME= there: an array to free (its
+ * strings are environ's and the caller's). Built before fork: the child must not
+ * allocate. */
+static char **env_with(const char *assign)
+{
+	size_t name = strcspn(assign, "=") + 1, n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], assign, name) != 0)
+			env[k++] = environ[i];
+	env[k++] = (char *)assign;
+	env[k] = NULL;
+	return env;
+}
+
+/* Starts bin with its output appended to `log` (NULL: the caller's stdout and stderr)
+ * and environment `env` (NULL: ours). */
+static pid_t spawn(const char *bin, char *const argv[], const char *log, char *const env[])
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
 
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -138,7 +161,7 @@ static pid_t spawn(const char *bin, char *const argv[], const char *log)
 		if (getppid() == 1)
 			_exit(127);
 		setpgid(0, 0);
-		execv(bin, argv);
+		execve(bin, argv, env ? env : environ);
 		_exit(127);
 	}
 	return pid;
@@ -191,7 +214,7 @@ static int influx_spawn(struct srv *s)
 		    "influxd not found (PATH, or $RP_TEST_INFLUXD): install the influxdb "
 		    "package (apt-get install influxdb); these tests need a real InfluxDB 1.x");
 	snprintf(conf, sizeof(conf), "%s/influxdb.conf", s->dir);
-	s->pid = spawn(bin, argv, s->log);
+	s->pid = spawn(bin, argv, s->log, NULL);
 	if (s->pid < 0)
 		return fail(s, -errno, "fork: %s", strerror(errno));
 	return wait_ready(s, "/ping");
@@ -230,7 +253,7 @@ static int make_cert(struct srv *s)
 			    "package; the TLS tests make their certificate with it");
 	snprintf(s->ca, sizeof(s->ca), "%s/cert.pem", s->dir);
 	snprintf(key, sizeof(key), "%s/key.pem", s->dir);
-	pid = spawn(bin, argv, s->log);
+	pid = spawn(bin, argv, s->log, NULL);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		s->ca[0] = '\0';
@@ -314,7 +337,7 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 
 static int vm_spawn(struct srv *s)
 {
-	char bin[512], data[96], listen[64];
+	char bin[512], data[96], listen[64], gogc[64];
 	char *argv[] = {"victoria-metrics",
 			"-storageDataPath",
 			data,
@@ -326,8 +349,9 @@ static int vm_spawn(struct srv *s)
 			"100y",
 			"-search.latencyOffset",
 			"0s",
-			"-search.disableCache",
+			s->vopts.search_cache ? NULL : "-search.disableCache",
 			NULL};
+	char **env = NULL;
 
 	if (!find_bin("victoria-metrics", "RP_TEST_VICTORIA_METRICS", bin, sizeof(bin)))
 		return fail(
@@ -336,21 +360,32 @@ static int vm_spawn(struct srv *s)
 		    "the victoria-metrics package; these tests need a real VictoriaMetrics");
 	snprintf(data, sizeof(data), "%s/data", s->dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
-	s->pid = spawn(bin, argv, s->log);
+	if (s->vopts.gogc && *s->vopts.gogc) {
+		snprintf(gogc, sizeof(gogc), "GOGC=%s", s->vopts.gogc);
+		env = env_with(gogc);
+		if (!env)
+			return fail(s, -ENOMEM, "no memory for the environment");
+	}
+	s->pid = spawn(bin, argv, s->vopts.inherit_stdio ? NULL : s->log, env);
+	free(env);
 	if (s->pid < 0)
 		return fail(s, -errno, "fork: %s", strerror(errno));
 	return wait_ready(s, "/health");
 }
 
-int srv_vm_start(struct srv *s)
+int srv_vm_start(struct srv *s, const struct srv_vm_opts *o)
 {
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SRV_VM;
+	if (o)
+		s->vopts = *o;
 	ret = make_dir(s, "vm");
 	if (ret)
 		return ret;
+	if (s->vopts.inherit_stdio)
+		snprintf(s->log, sizeof(s->log), "its output above");
 	s->port = sup_free_port();
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
 	return vm_spawn(s);

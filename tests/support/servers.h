@@ -26,6 +26,14 @@ struct srv_influx_opts {
 		     openssl CLI at start: s->url is https://, s->ca the certificate */
 };
 
+/** victoria-metrics options; the zero value (or NULL) is what the tests want. */
+struct srv_vm_opts {
+	bool search_cache;  /* keep the query cache; off by default so that a query sees
+			       every sample already written (-search.disableCache) */
+	const char *gogc;   /* GOGC in its environment (NULL = Go's default) */
+	bool inherit_stdio; /* its output to the caller's stdout and stderr, not s->log */
+};
+
 /** One running (or stopped) server. */
 struct srv {
 	enum srv_kind kind;
@@ -34,16 +42,17 @@ struct srv {
 	int port2; /* influxd RPC bind-address */
 	char dir[64];
 	char url[64];
-	char log[96];
-	char ca[96]; /* PEM certificate to trust for s->url; "" over plain http */
+	char log[96]; /* its output; "its output above" with inherit_stdio */
+	char ca[96];  /* PEM certificate to trust for s->url; "" over plain http */
 	char why[512];
 	struct srv_influx_opts iopts;
+	struct srv_vm_opts vopts; /* its strings must outlive the server */
 };
 
 /** Starts influxd and waits for /ping (and creates the database). */
 int srv_influx_start(struct srv *s, const struct srv_influx_opts *o);
-/** Starts victoria-metrics and waits for /health. */
-int srv_vm_start(struct srv *s);
+/** Starts victoria-metrics and waits for /health (o NULL: the defaults). */
+int srv_vm_start(struct srv *s, const struct srv_vm_opts *o);
 /** Starts the same server again: same directory and port. */
 int srv_restart(struct srv *s);
 /** Sends `sig` to the server and waits for it to exit (SIGKILL after 10 s). */

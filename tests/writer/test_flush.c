@@ -229,7 +229,7 @@ Test(flush, v2_write_to_victoria_metrics_reads_back)
 	double sum = 0, until;
 	int64_t n = -1;
 
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rp_conf_init(&c);
 	set_str(&c.influxdb.url, s.url);
 	set_str(&c.influxdb.org, "o");

@@ -403,7 +403,7 @@ Test(writer, v2_victoria_metrics_round_trip)
 	int64_t got = -1;
 
 	init_base_ts();
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rig_init(&r, s.url);
 	set_str(&r.conf.influxdb.org, "org");
 	set_str(&r.conf.influxdb.bucket, "bucket");
@@ -729,7 +729,7 @@ Test(writer, outage_on_victoria_metrics_writes_no_duplicate)
 	int64_t got = -1;
 
 	init_base_ts();
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rig_init(&r, s.url);
 	set_str(&r.conf.influxdb.bucket, "b");
 	rig_start(&r);
