@@ -14,14 +14,10 @@
  * Usage: bench_engine [seconds [case]]   (default 3 s, every case)
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -31,6 +27,7 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/log.h"
+#include "support/support.h"
 
 #define WINDOW 1024u /* requests in flight: sent and not yet answered */
 #define TARGETS 65536u
@@ -88,30 +85,14 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A network namespace of our own, lo up, where any group may open ICMP datagram
+ * sockets (the _dgram cases). */
 static int netns_enter(void)
 {
-	struct ifreq ifr = {0};
-	int fd, rc = 0;
+	int rc = sup_netns_enter(SUP_NETNS_LO_UP, NULL);
 
-	if (unshare(CLONE_NEWNET) < 0)
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!rc && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	close(fd);
-	if (!rc) {
-		fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "0 2147483647", 12) != 12)
-			rc = -EIO;
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!rc)
+		rc = sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
 	return rc;
 }
 
