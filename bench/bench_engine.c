@@ -68,14 +68,6 @@ struct counts {
 	uint64_t ok, bad;
 };
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static double cpu_s(void)
 {
 	struct rusage ru;
@@ -120,8 +112,8 @@ static void on_rx(void *arg, const struct rp_rx *rx)
  * caller reports sent - answered as lost. */
 static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint64_t until)
 {
-	while (clock_ns(CLOCK_MONOTONIC) < until) {
-		uint64_t now = clock_ns(CLOCK_REALTIME);
+	while (sup_clock_ns(CLOCK_MONOTONIC) < until) {
+		uint64_t now = sup_clock_ns(CLOCK_REALTIME);
 		void *buf;
 		int rc;
 
@@ -145,14 +137,14 @@ static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint6
 static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint64_t until,
 		      uint32_t rate)
 {
-	uint64_t tick = clock_ns(CLOCK_MONOTONIC), now;
+	uint64_t tick = sup_clock_ns(CLOCK_MONOTONIC), now;
 	uint32_t per_tick = (uint32_t)((uint64_t)rate * TICK_NS / 1000000000ull);
 
-	while ((now = clock_ns(CLOCK_MONOTONIC)) < until) {
+	while ((now = sup_clock_ns(CLOCK_MONOTONIC)) < until) {
 		int rc;
 
 		if ((int64_t)(now - tick) >= 0) {
-			uint64_t real = clock_ns(CLOCK_REALTIME);
+			uint64_t real = sup_clock_ns(CLOCK_REALTIME);
 			void *buf;
 
 			for (uint32_t i = 0; i < per_tick && (buf = rp_engine_send_buf(e)); i++) {
@@ -166,7 +158,7 @@ static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint
 				++*seq;
 			}
 			tick += TICK_NS;
-			now = clock_ns(CLOCK_MONOTONIC);
+			now = sup_clock_ns(CLOCK_MONOTONIC);
 		}
 		rc = rp_engine_poll(e, (int64_t)(tick - now) > 0 ? tick - now : 0, on_rx, c);
 		if (rc < 0)
@@ -208,13 +200,13 @@ static void run_case(const struct bench_case *bc, double secs)
 		return;
 	}
 	rp_engine_info(e, &info);
-	rc = pump(e, bc, &c, &seq, clock_ns(CLOCK_MONOTONIC) + WARMUP_NS);
+	rc = pump(e, bc, &c, &seq, sup_clock_ns(CLOCK_MONOTONIC) + WARMUP_NS);
 	ok0 = c.ok;
 	c0 = cpu_s();
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (!rc)
 		rc = pump(e, bc, &c, &seq, t0 + (uint64_t)(secs * 1e9));
-	t1 = clock_ns(CLOCK_MONOTONIC);
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	c1 = cpu_s();
 	rp_engine_stats(e, &st);
 	if (rc) {

@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "support/servers.h"
 
@@ -33,6 +35,14 @@ int sup_free_port(void);
 
 /** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
 double sup_now(void);
+/** Clock `id` in nanoseconds; inline, for measurement loops that read it per operation. */
+static inline uint64_t sup_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 /** Sleeps ms milliseconds (less if a signal interrupts). */
 void sup_sleep_ms(int ms);
 
