@@ -3,10 +3,10 @@
  * namespaces (netns.c), files (files.c), child commands and time (run.c), and real sinks
  * with HTTP helpers (servers.h).
  *
- * Nothing here uses Criterion, so the benchmarks and the TSan builds (which run without
- * it) link the same code: a helper returns 0 or -errno, says why where a step can fail,
- * and the caller asserts. Names are sup_ (srv_ and fake_http_ for the servers), never
- * rp_, which is ringprobe's own API. */
+ * Nothing here uses Criterion, so the benchmarks and the TSan builds of the threads
+ * tests (whose own main() runs without it) link the same code: a helper returns 0 or
+ * -errno, says why where a step can fail, and the caller asserts. Names are sup_ (srv_
+ * and fake_http_ for the servers), never rp_, which is ringprobe's own API. */
 #ifndef RP_TESTS_SUPPORT_H
 #define RP_TESTS_SUPPORT_H
 
@@ -53,7 +53,8 @@ char *sup_slurp(const char *path);
  *  does not exist) or -errno from the first removal that failed. */
 int sup_rm_rf(const char *path);
 /** Removes path (sup_rm_rf) when the process exits, even after a failed assertion. Keeps
- *  up to 32 paths; more are silently not kept. */
+ *  up to 32 paths; more are silently not kept. A forked child inherits the list: it
+ *  leaves through _exit(), or it removes them too. */
 void sup_rm_at_exit(const char *path);
 /** Forgets a path given to sup_rm_at_exit() (the caller removed it itself). */
 void sup_rm_at_exit_cancel(const char *path);
