@@ -14,14 +14,10 @@
  * Usage: bench_engine [seconds [case]]   (default 3 s, every case)
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -31,6 +27,7 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/log.h"
+#include "support/support.h"
 
 #define WINDOW 1024u /* requests in flight: sent and not yet answered */
 #define TARGETS 65536u
@@ -71,14 +68,6 @@ struct counts {
 	uint64_t ok, bad;
 };
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static double cpu_s(void)
 {
 	struct rusage ru;
@@ -88,30 +77,14 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A network namespace of our own, lo up, where any group may open ICMP datagram
+ * sockets (the _dgram cases). */
 static int netns_enter(void)
 {
-	struct ifreq ifr = {0};
-	int fd, rc = 0;
+	int rc = sup_netns_enter(SUP_NETNS_LO_UP, NULL);
 
-	if (unshare(CLONE_NEWNET) < 0)
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!rc && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	close(fd);
-	if (!rc) {
-		fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "0 2147483647", 12) != 12)
-			rc = -EIO;
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!rc)
+		rc = sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
 	return rc;
 }
 
@@ -139,8 +112,8 @@ static void on_rx(void *arg, const struct rp_rx *rx)
  * caller reports sent - answered as lost. */
 static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint64_t until)
 {
-	while (clock_ns(CLOCK_MONOTONIC) < until) {
-		uint64_t now = clock_ns(CLOCK_REALTIME);
+	while (sup_clock_ns(CLOCK_MONOTONIC) < until) {
+		uint64_t now = sup_clock_ns(CLOCK_REALTIME);
 		void *buf;
 		int rc;
 
@@ -164,14 +137,14 @@ static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint6
 static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint64_t until,
 		      uint32_t rate)
 {
-	uint64_t tick = clock_ns(CLOCK_MONOTONIC), now;
+	uint64_t tick = sup_clock_ns(CLOCK_MONOTONIC), now;
 	uint32_t per_tick = (uint32_t)((uint64_t)rate * TICK_NS / 1000000000ull);
 
-	while ((now = clock_ns(CLOCK_MONOTONIC)) < until) {
+	while ((now = sup_clock_ns(CLOCK_MONOTONIC)) < until) {
 		int rc;
 
 		if ((int64_t)(now - tick) >= 0) {
-			uint64_t real = clock_ns(CLOCK_REALTIME);
+			uint64_t real = sup_clock_ns(CLOCK_REALTIME);
 			void *buf;
 
 			for (uint32_t i = 0; i < per_tick && (buf = rp_engine_send_buf(e)); i++) {
@@ -185,7 +158,7 @@ static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint
 				++*seq;
 			}
 			tick += TICK_NS;
-			now = clock_ns(CLOCK_MONOTONIC);
+			now = sup_clock_ns(CLOCK_MONOTONIC);
 		}
 		rc = rp_engine_poll(e, (int64_t)(tick - now) > 0 ? tick - now : 0, on_rx, c);
 		if (rc < 0)
@@ -227,13 +200,13 @@ static void run_case(const struct bench_case *bc, double secs)
 		return;
 	}
 	rp_engine_info(e, &info);
-	rc = pump(e, bc, &c, &seq, clock_ns(CLOCK_MONOTONIC) + WARMUP_NS);
+	rc = pump(e, bc, &c, &seq, sup_clock_ns(CLOCK_MONOTONIC) + WARMUP_NS);
 	ok0 = c.ok;
 	c0 = cpu_s();
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (!rc)
 		rc = pump(e, bc, &c, &seq, t0 + (uint64_t)(secs * 1e9));
-	t1 = clock_ns(CLOCK_MONOTONIC);
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	c1 = cpu_s();
 	rp_engine_stats(e, &st);
 	if (rc) {

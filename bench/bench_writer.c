@@ -1,8 +1,9 @@
-/* Writer end to end into VictoriaMetrics (started here on a free 127.0.0.1 port, in a
- * temporary directory, stopped by PID): two producer threads push ping results
- * through two SPSC rings, the writer encodes, gzips (or not) and posts them to
- * /api/v2/write, and the clock stops when the sink has acknowledged every point. The
- * count is then checked in VictoriaMetrics itself (sum of count_over_time).
+/* Writer end to end into VictoriaMetrics (started as the tests start it, by
+ * support/servers.h: a free 127.0.0.1 port, a temporary directory, stopped by PID): two
+ * producer threads push ping results through two SPSC rings, the writer encodes, gzips
+ * (or not) and posts them to /api/v2/write, and the clock stops when the sink has
+ * acknowledged every point. The count is then checked in VictoriaMetrics itself (sum of
+ * count_over_time).
  *
  * Reported per case: points/s delivered, the writer thread's CPU seconds per million
  * points (CLOCK_THREAD_CPUTIME_ID read inside the writer) and VictoriaMetrics' own CPU
@@ -33,20 +34,16 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
 #include <zlib.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +52,7 @@
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/writer.h"
+#include "support/support.h"
 
 #define DEFAULT_POINTS 5000000ull
 #define DEVICES 10000u /* series per metric; each gets one sample per second of data */
@@ -62,13 +60,6 @@
 #define PUSH_BATCH 256u
 #define MAX_LAG_S 0.25 /* a paced producer further behind than this: not steady */
 #define MAX_TAIL_S 1.0 /* the sink acknowledging the last point later: not steady */
-
-struct vm {
-	pid_t pid;
-	int port;
-	char dir[64];
-	char url[64];
-};
 
 struct producer {
 	struct rp_spsc *ring;
@@ -93,170 +84,19 @@ struct result {
 	bool complete; /* every point written, none dropped */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_us(long us)
 {
 	nanosleep(&(struct timespec){us / 1000000, (us % 1000000) * 1000}, NULL);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	char **out = arg;
-	size_t n = size * nmemb, have = *out ? strlen(*out) : 0;
-	char *p = realloc(*out, have + n + 1);
-
-	if (!p)
-		return 0;
-	memcpy(p + have, ptr, n);
-	p[have + n] = '\0';
-	*out = p;
-	return n;
-}
-
-/* GET (or POST form when `form` is set); returns the HTTP status, 0 on failure. */
-static long http(const char *url, const char *form, char **body)
-{
-	CURL *e = curl_easy_init();
-	long status = 0;
-
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-	if (form)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-	if (curl_easy_perform(e) == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(e);
-	return status;
-}
-
-static int vm_start(struct vm *v)
-{
-	char data[96], listen[64], url[96];
-	char *argv[] = {"victoria-metrics",
-			"-storageDataPath",
-			data,
-			"-httpListenAddr",
-			listen,
-			"-loggerLevel",
-			"ERROR",
-			"-retentionPeriod",
-			"100y",
-			"-search.latencyOffset",
-			"0s",
-			NULL};
-	const char *bins[] = {"/usr/bin/victoria-metrics", "/usr/local/bin/victoria-metrics"};
-	const char *bin = NULL;
-	double until;
-
-	for (size_t i = 0; i < 2 && !bin; i++)
-		if (access(bins[i], X_OK) == 0)
-			bin = bins[i];
-	if (!bin) {
-		fprintf(stderr, "bench_writer: victoria-metrics not found; install the "
-				"victoria-metrics package\n");
-		return -ENOENT;
-	}
-	strcpy(v->dir, "/tmp/rp-bench-vm-XXXXXX");
-	if (!mkdtemp(v->dir))
-		return -errno;
-	v->port = free_port();
-	snprintf(data, sizeof(data), "%s/data", v->dir);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", v->port);
-	snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%d", v->port);
-	v->pid = fork();
-	if (v->pid == 0) {
-		const char *gogc = getenv("BW_VM_GOGC");
-
-		if (gogc && *gogc)
-			setenv("GOGC", gogc, 1);
-		execv(bin, argv);
-		_exit(127);
-	}
-	if (v->pid < 0)
-		return -errno;
-	snprintf(url, sizeof(url), "%s/health", v->url);
-	for (until = now_s() + 30; now_s() < until; sleep_us(50000)) {
-		char *body = NULL;
-		long st = http(url, NULL, &body);
-
-		free(body);
-		if (st == 200)
-			return 0;
-	}
-	fprintf(stderr, "bench_writer: victoria-metrics did not become ready\n");
-	return -ETIMEDOUT;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void vm_stop(struct vm *v)
-{
-	int status;
-
-	if (v->pid > 0) {
-		kill(v->pid, SIGTERM);
-		waitpid(v->pid, &status, 0);
-		v->pid = 0;
-	}
-	nftw(v->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Samples of ping_success for network 10.net.x.x, as VictoriaMetrics counts them. */
-static long long vm_count(struct vm *v, uint8_t net, uint64_t at_s)
+static long long vm_count(struct srv *v, uint8_t net, uint64_t at_s)
 {
-	char url[128], form[512], q[160], *eq, *body = NULL;
-	const char *p;
-	long long n = -1;
-	CURL *e = curl_easy_init();
+	char metric[64];
 
-	snprintf(url, sizeof(url), "%s/internal/force_flush", v->url);
-	http(url, NULL, &body);
-	free(body);
-	body = NULL;
-	snprintf(q, sizeof(q), "sum(count_over_time(ping_success{ip=~\"10\\\\.%u\\\\..*\"}[2h]))",
-		 net);
-	eq = curl_easy_escape(e, q, 0);
-	snprintf(form, sizeof(form), "query=%s&time=%llu", eq, (unsigned long long)at_s);
-	curl_free(eq);
-	curl_easy_cleanup(e);
-	snprintf(url, sizeof(url), "%s/api/v1/query", v->url);
-	if (http(url, form, &body) == 200) {
-		p = strstr(body, "\"value\":[");
-		if (p && (p = strchr(p, ',')) && (p = strchr(p, '"')))
-			n = strtoll(p + 1, NULL, 10);
-		else if (strstr(body, "\"result\":[]"))
-			n = 0;
-	}
-	free(body);
-	return n;
+	srv_vm_flush(v);
+	snprintf(metric, sizeof(metric), "ping_success{ip=~\"10\\\\.%u\\\\..*\"}", net);
+	return srv_vm_count_over_time(v, metric, "2h", (int64_t)at_s);
 }
 
 /* A sink that only speaks enough HTTP/1.1: counts the lines of every body (inflating
@@ -482,7 +322,7 @@ static void *producer_main(void *arg)
 		    p->count - done < PUSH_BATCH ? (uint32_t)(p->count - done) : PUSH_BATCH;
 
 		if (p->rate > 0) {
-			double due = p->t0 + (double)done / p->rate, late = now_s() - due;
+			double due = p->t0 + (double)done / p->rate, late = sup_now() - due;
 
 			if (late < 0)
 				sleep_us((long)(-late * 1e6));
@@ -506,14 +346,14 @@ static void *producer_main(void *arg)
 			sleep_us(50);
 		done += n;
 	}
-	p->t_end = now_s();
+	p->t_end = sup_now();
 	return NULL;
 }
 
 /* One case: a fresh writer posting to `url`; vm (or ns) verifies the count. pace is
  * the producers' total points/s (0 = unpaced). Prints one line; res (optional) gets
  * the figures. 0 when every point was delivered. */
-static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool gzip,
+static int run_case(struct srv *vm, struct null_sink *ns, const char *name, bool gzip,
 		    uint64_t points, uint8_t net, unsigned hours_back, double pace,
 		    struct result *res)
 {
@@ -568,7 +408,7 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 	else
 		lines0 = atomic_load(&ns->lines);
 
-	t0 = now_s();
+	t0 = sup_now();
 	for (int i = 0; i < 2; i++) {
 		pr[i] = (struct producer){.ring = rings[i],
 					  .first = (uint64_t)i,
@@ -586,7 +426,7 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 	} while (st.points_written + st.points_rejected + st.dropped_pool + st.dropped_no_spool +
 		     st.dropped_spool_overflow <
 		 points);
-	t1 = now_s();
+	t1 = sup_now();
 	if (vm)
 		vm_cpu1 = proc_cpu_s(vm->pid);
 	for (int i = 0; i < 2; i++)
@@ -597,7 +437,7 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 
 	if (vm) {
 		/* New samples become searchable within seconds. */
-		for (double until = now_s() + 60; now_s() < until; sleep_us(500000)) {
+		for (double until = sup_now() + 60; sup_now() < until; sleep_us(500000)) {
 			delivered = vm_count(vm, net, base_ns / 1000000000ull + 3600);
 			if (delivered >= (long long)points)
 				break;
@@ -634,7 +474,7 @@ static int run_case(struct vm *vm, struct null_sink *ns, const char *name, bool 
 	for (int i = 0; i < 2; i++)
 		rp_spsc_destroy(rings[i]);
 	rp_conf_fini(&c);
-	nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sup_rm_rf(spool);
 	if (res)
 		*res = r;
 	return delivered == (long long)points ? 0 : -EIO;
@@ -651,7 +491,7 @@ static bool steady(const struct result *r, uint64_t points)
 
 /* One paced trial of the search: BW_PACE_SECS seconds of data at `rate`, on network
  * `net` in a 2-hour window of its own; VictoriaMetrics gets 2 s to settle after it. */
-static bool trial(struct vm *vm, const char *name, bool gzip, uint8_t net, unsigned *hours,
+static bool trial(struct srv *vm, const char *name, bool gzip, uint8_t net, unsigned *hours,
 		  double rate, double secs, struct result *r)
 {
 	uint64_t points = (uint64_t)(rate * secs) & ~1ull;
@@ -666,7 +506,7 @@ static bool trial(struct vm *vm, const char *name, bool gzip, uint8_t net, unsig
  * 10,000 devices' series, as a running daemon has them: the trials then measure
  * ingestion, not series creation. From BW_PACE_START the rate goes up (or down) by 25%
  * until the verdict changes, then three bisections. */
-static int pace_search(struct vm *vm, const char *name, bool gzip, uint8_t net)
+static int pace_search(struct srv *vm, const char *name, bool gzip, uint8_t net)
 {
 	const char *e1 = getenv("BW_PACE_START"), *e2 = getenv("BW_PACE_SECS");
 	double rate = e1 ? atof(e1) : 250000, secs = e2 ? atof(e2) : 8, lo = 0, hi = 0;
@@ -737,16 +577,20 @@ static bool want(const char *name)
 int main(int argc, char **argv)
 {
 	uint64_t points = argc > 1 ? strtoull(argv[1], NULL, 10) : DEFAULT_POINTS;
+	/* VictoriaMetrics as deployed: its query cache on, its output on our stderr. */
+	struct srv_vm_opts vo = {
+	    .search_cache = true, .gogc = getenv("BW_VM_GOGC"), .inherit_stdio = true};
 	struct null_sink ns;
-	struct vm v = {0};
+	struct srv v;
 	int ret = 0;
 
 	rp_log_setup(RP_LOG_TEXT, RP_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (want("vm_gzip") || want("vm_plain") || want("vm_gzip_paced")) {
-		if (vm_start(&v) < 0) {
-			vm_stop(&v);
+		if (srv_vm_start(&v, &vo) < 0) {
+			fprintf(stderr, "bench_writer: %s\n", v.why);
+			srv_cleanup(&v);
 			return 1;
 		}
 		if (want("vm_gzip"))
@@ -755,7 +599,7 @@ int main(int argc, char **argv)
 			ret |= run_case(&v, NULL, "vm_plain", false, points, 2, 4, 0, NULL);
 		if (want("vm_gzip_paced"))
 			ret |= pace_search(&v, "vm_gzip_paced", true, 10);
-		vm_stop(&v);
+		srv_cleanup(&v);
 	}
 	if (want("null_gzip") || want("null_plain")) {
 		if (null_start(&ns) < 0) {

@@ -3,49 +3,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ringprobe/conf.h"
+#include "support/support.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
 #define EXAMPLE RP_SOURCE_ROOT "/docs/examples/config.yml"
 
 struct result {
 	int status;
-	char out[65536];
-	char err[65536];
+	char *out;
+	char *err;
 };
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-/* Runs `ringprobe ARGS` through the shell (ARGS are test-controlled literals). */
+/* Runs `ringprobe ARGS` through the shell (ARGS are test-controlled literals). The output
+ * of the run before is freed: each test uses one result. */
 static void run(struct result *r, const char *args)
 {
-	char cmd[4096], out[64], err[64];
-	int st;
+	char cmd[4096];
 
-	snprintf(out, sizeof(out), "/tmp/rp-cli-%d.out", getpid());
-	snprintf(err, sizeof(err), "/tmp/rp-cli-%d.err", getpid());
-	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", BIN, args, out, err);
-	st = system(cmd);
-	cr_assert(WIFEXITED(st), "ringprobe %s: did not exit normally", args);
-	r->status = WEXITSTATUS(st);
-	slurp(out, r->out, sizeof(r->out));
-	slurp(err, r->err, sizeof(r->err));
-	unlink(out);
-	unlink(err);
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+	snprintf(cmd, sizeof(cmd), "%s %s", BIN, args);
+	r->status = sup_run(cmd, 0, &r->out, &r->err);
+	cr_assert_geq(r->status, 0, "ringprobe %s: did not exit normally", args);
 }
 
 static void write_file(const char *path, const char *text)

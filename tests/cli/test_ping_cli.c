@@ -1,18 +1,19 @@
-/* `ringprobe ping` and `sweep` end to end, as root, each in a private network
- * namespace (unshare -n): only loopback exists there, so nothing can leave and other
- * processes' ICMP cannot disturb the counts. Compared with fping on the same targets. */
+/* `ringprobe ping` and `sweep` end to end, as root, each in a private network namespace
+ * (unshare(CLONE_NEWNET), lo up): only loopback exists there, so nothing can leave and
+ * other processes' ICMP cannot disturb the counts. Compared with fping on the same targets. */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "support/support.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
 
@@ -22,50 +23,40 @@ struct result {
 	char *err;
 };
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if (!f)
-		return calloc(1, 1);
-	do {
-		if (len + 65536 > cap) {
-			cap = cap * 2 + 65536;
-			buf = realloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void need_root(void)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root (raw sockets and a private network namespace)");
 }
 
+/* This test process moves into a network namespace of its own with lo up; commands run
+ * with sup_run() from here on share it, and a raw socket here sees their requests. */
+static void netns_here(void)
+{
+	const char *what;
+	int rc;
+
+	need_root();
+	rc = sup_netns_enter(SUP_NETNS_LO_UP, &what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
+}
+
 /* Runs `script` with sh inside a new network namespace whose loopback is up. */
 static void in_netns(struct result *r, const char *script)
 {
-	char cmd[8192], out[64], err[64];
-	int st;
+	r->status = sup_run(script, SUP_RUN_NETNS, &r->out, &r->err);
+	cr_assert_geq(r->status, 0, "%s: did not exit normally", script);
+}
 
-	snprintf(out, sizeof(out), "/tmp/rp-ping-%d.out", getpid());
-	snprintf(err, sizeof(err), "/tmp/rp-ping-%d.err", getpid());
-	snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'ip link set lo up && %s' >%s 2>%s </dev/null",
-		 script, out, err);
-	st = system(cmd);
-	cr_assert(WIFEXITED(st), "%s: did not exit normally", script);
-	r->status = WEXITSTATUS(st);
-	r->out = slurp(out);
-	r->err = slurp(err);
-	unlink(out);
-	unlink(err);
+/* Runs cmd here (in the namespace), output kept; returns its wall time in ns. */
+static uint64_t run_here(struct result *r, const char *cmd)
+{
+	double t0 = sup_now();
+
+	r->status = sup_run(cmd, 0, &r->out, &r->err);
+	t0 = sup_now() - t0;
+	cr_assert_geq(r->status, 0, "%s: did not exit normally", cmd);
+	return (uint64_t)(t0 * 1e9);
 }
 
 static void result_free(struct result *r)
@@ -283,40 +274,26 @@ Test(ping_cli, user_drops_privileges_after_opening_sockets, .timeout = 60)
  * inside the test's own namespace and stopped by PID, counts them. */
 Test(ping_cli, influxdb_url_writes_every_result, .timeout = 120)
 {
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
 	struct result r;
-	char dir[] = "/tmp/rp-ping-influx-XXXXXX", script[4096], conf[300];
-	FILE *f;
+	char cmd[512], url[256], *q, *body = NULL;
+	long status;
 
-	need_root();
-	if (access("/usr/bin/influxd", X_OK) != 0)
-		cr_assert_fail("influxd is not installed (Debian package influxdb)");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(conf, sizeof(conf), "%s/influxdb.conf", dir);
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"reporting-disabled = true\nbind-address = \"127.0.0.1:18088\"\n[meta]\n  dir = "
-		"\"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
-		"  max-values-per-tag = 0\n[http]\n  bind-address = \"127.0.0.1:18086\"\n",
-		dir, dir, dir);
-	fclose(f);
-	snprintf(
-	    script, sizeof(script),
-	    "influxd -config %s >%s/log 2>&1 & pid=$!; "
-	    "python3 -c \"import time,urllib.request as u\n"
-	    "for i in range(200):\n"
-	    " try: u.urlopen(\\\"http://127.0.0.1:18086/ping\\\"); break\n"
-	    " except Exception: time.sleep(0.05)\n"
-	    "u.urlopen(\\\"http://127.0.0.1:18086/query?q=CREATE+DATABASE+rp\\\", b\\\"\\\")\"; "
-	    "%s ping --influxdb-url http://127.0.0.1:18086 --influxdb-database rp "
-	    "--spool-max-bytes 0 -q -c 5 -p 100 127.0.0.1 127.0.0.2 127.0.0.3; rc=$?; "
-	    "python3 -c \"import urllib.request as u, urllib.parse as p\n"
-	    "q=p.quote(\\\"SELECT count(success) FROM ping WHERE success = true GROUP BY ip\\\")\n"
-	    "print(u.urlopen(\\\"http://127.0.0.1:18086/query?db=rp&q=\\\"+q).read().decode())\"; "
-	    "kill $pid; wait $pid; exit $rc",
-	    conf, dir, BIN);
-	in_netns(&r, script);
+	netns_here();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "cannot start influxd: %s", s.why);
+	snprintf(cmd, sizeof(cmd),
+		 "%s ping --influxdb-url %s --influxdb-database rp --spool-max-bytes 0 -q -c 5 "
+		 "-p 100 127.0.0.1 127.0.0.2 127.0.0.3",
+		 BIN, s.url);
+	run_here(&r, cmd);
 	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* A plain GET without epoch=, so each time reads as RFC 3339. */
+	q = curl_easy_escape(NULL,
+			     "SELECT count(success) FROM ping WHERE success = true GROUP BY ip", 0);
+	snprintf(url, sizeof(url), "%s/query?db=rp&q=%s", s.url, q);
+	curl_free(q);
+	srv_http("GET", url, NULL, 0, NULL, &body, &status);
 	for (int i = 1; i <= 3; i++) {
 		char needle[128];
 
@@ -325,23 +302,15 @@ Test(ping_cli, influxdb_url_writes_every_result, .timeout = 120)
 		    "{\"name\":\"ping\",\"tags\":{\"ip\":\"127.0.0.%d\"},\"columns\":[\"time\","
 		    "\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}",
 		    i);
-		cr_expect_not_null(strstr(r.out, needle), "%s not in %s", needle, r.out);
+		cr_expect_not_null(body ? strstr(body, needle) : NULL, "%s not in %s", needle,
+				   body ? body : "");
 	}
+	free(body);
 	result_free(&r);
-	snprintf(script, sizeof(script), "rm -rf %s", dir);
-	cr_assert_eq(system(script), 0);
+	srv_cleanup(&s);
 }
 
 /* --- what went on the wire: the echo requests and when ----------------------------- */
-
-/* This test process moves into a network namespace of its own with lo up; commands run
- * with system() from here on share it, and a raw socket here sees their requests. */
-static void netns_here(void)
-{
-	need_root();
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	cr_assert_eq(system("ip link set lo up"), 0);
-}
 
 /* A raw ICMP socket with kernel receive timestamps, room for every packet of a run. */
 static int capture_open(void)
@@ -401,36 +370,6 @@ static void capture_drain(int fd, struct sends *s)
 		if (!known && s->idents < 16)
 			seen[s->idents++] = id;
 	}
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Runs cmd here (in the namespace), output kept; returns its wall time in ns. */
-static uint64_t run_here(struct result *r, const char *cmd)
-{
-	char full[4096], out[64], err[64];
-	uint64_t t0;
-	int st;
-
-	snprintf(out, sizeof(out), "/tmp/rp-ping-%d.out", getpid());
-	snprintf(err, sizeof(err), "/tmp/rp-ping-%d.err", getpid());
-	snprintf(full, sizeof(full), "%s >%s 2>%s </dev/null", cmd, out, err);
-	t0 = mono_ns();
-	st = system(full);
-	t0 = mono_ns() - t0;
-	cr_assert(WIFEXITED(st), "%s: did not exit normally", cmd);
-	r->status = WEXITSTATUS(st);
-	r->out = slurp(out);
-	r->err = slurp(err);
-	unlink(out);
-	unlink(err);
-	return t0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -603,7 +542,7 @@ Test(ping_cli, sweep_progress_line_on_a_terminal, .timeout = 60)
 	snprintf(cmd, sizeof(cmd), "script -qec '%s sweep --rate 1000 127.0.4.0/22 >%s' /dev/null",
 		 BIN, hosts);
 	run_here(&r, cmd);
-	list = slurp(hosts);
+	list = sup_slurp(hosts);
 	unlink(hosts);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	for (char *p = list; (p = strchr(p, '\n')); p++)

@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../writer/servers.h"
+#include "support/support.h"
 #include "ringprobe/prober.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
@@ -38,29 +37,10 @@ static void need_root(void)
 
 static void enter_netns(void)
 {
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(system("ip link set lo up"), 0);
-}
+	const char *what;
+	int rc = sup_netns_enter(SUP_NETNS_LO_UP, &what);
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if (!f)
-		return calloc(1, 1);
-	do {
-		if (len + 65536 > cap) {
-			cap = cap * 2 + 65536;
-			buf = realloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 }
 
 static void write_file(const char *path, const char *fmt, ...)
@@ -82,7 +62,7 @@ static void rpd_init(struct rpd *r)
 	cr_assert_not_null(mkdtemp(r->dir));
 	snprintf(r->cfg, sizeof(r->cfg), "%s/config.yml", r->dir);
 	snprintf(r->log, sizeof(r->log), "%s/log", r->dir);
-	r->hport = srv_free_port();
+	r->hport = sup_free_port();
 }
 
 /* Starts `ringprobe run --config cfg ARGS...` (NULL-terminated), log to r->log. */
@@ -112,10 +92,10 @@ static void rpd_start(struct rpd *r, ...)
 /* Exit status of the daemon (waits up to `secs`, then kills it and fails). */
 static int rpd_wait(struct rpd *r, double secs)
 {
-	double until = srv_now() + secs;
+	double until = sup_now() + secs;
 	int st;
 
-	while (srv_now() < until) {
+	while (sup_now() < until) {
 		pid_t p = waitpid(r->pid, &st, WNOHANG);
 
 		if (p == r->pid) {
@@ -134,20 +114,17 @@ static int rpd_wait(struct rpd *r, double secs)
 
 static void rpd_fini(struct rpd *r)
 {
-	char cmd[128];
-
 	if (r->pid > 0) {
 		kill(r->pid, SIGKILL);
 		waitpid(r->pid, NULL, 0);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-	if (system(cmd) != 0)
+	if (sup_rm_rf(r->dir) != 0)
 		fprintf(stderr, "could not remove %s\n", r->dir);
 }
 
 static bool log_has(const struct rpd *r, const char *text)
 {
-	char *s = slurp(r->log);
+	char *s = sup_slurp(r->log);
 	bool ok = strstr(s, text) != NULL;
 
 	free(s);
@@ -197,9 +174,9 @@ static int64_t last_health(struct srv *s, const char *field, uint64_t since_ns)
 /* Waits until /health's `key` == want; returns the last value seen. */
 static double wait_health(const struct rpd *r, const char *key, double want, double secs)
 {
-	double until = srv_now() + secs, v = -1;
+	double until = sup_now() + secs, v = -1;
 
-	while (srv_now() < until) {
+	while (sup_now() < until) {
 		v = health(r, key);
 		if (v == want)
 			return v;
@@ -210,7 +187,7 @@ static double wait_health(const struct rpd *r, const char *key, double want, dou
 
 static void dump_log(const struct rpd *r)
 {
-	char *s = slurp(r->log);
+	char *s = sup_slurp(r->log);
 
 	fprintf(stderr, "---- %s ----\n%s\n----\n", r->log, s);
 	free(s);
@@ -320,14 +297,12 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 		cr_assert(inflight >= 0 && inflight <= 4, "requests_inflight %.0f", inflight);
 	}
 	free(body);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s.out 2>&1", prom, prom);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", prom);
 	{
-		int st = system(cmd);
-		char out[200], *o;
+		char *o = NULL;
+		int st = sup_run(cmd, 0, &o, NULL);
 
-		snprintf(out, sizeof(out), "%s.out", prom);
-		o = slurp(out);
-		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "promtool: %s", o);
+		cr_assert(st == 0, "promtool: %s", o ? o : "did not run");
 		cr_assert_eq(strlen(o), 0, "promtool lint: %s", o);
 		free(o);
 	}
@@ -510,7 +485,7 @@ Test(daemon, sighup_applies_new_networks_and_keeps_the_old_config_on_errors, .ti
 /* The "stopped" log line's key=value. */
 static long long stopped_field(const struct rpd *r, const char *key)
 {
-	char *s = slurp(r->log), *p = strstr(s, "msg=\"stopped\""), pat[64];
+	char *s = sup_slurp(r->log), *p = strstr(s, "msg=\"stopped\""), pat[64];
 	long long v = -1;
 
 	if (p) {
@@ -648,23 +623,21 @@ Test(daemon, three_shards_of_one_fleet_are_disjoint_and_cover_it, .timeout = 120
  * opened any socket. */
 static int run_traced(struct rpd *r, const char *flag, char **err, bool *socket_opened)
 {
-	char cmd[1024], trace[160], errf[160], *t;
+	char cmd[1024], trace[160], *t;
 	int st;
 
 	snprintf(trace, sizeof(trace), "%s/trace", r->dir);
-	snprintf(errf, sizeof(errf), "%s/err", r->dir);
 	snprintf(cmd, sizeof(cmd),
 		 /* LeakSanitizer cannot run under ptrace (the ASan build of this test). */
 		 "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
-		 "strace -f -qq -e trace=socket,bind -o %s %s run --config %s %s 2>%s",
-		 trace, BIN, r->cfg, flag ? flag : "", errf);
-	st = system(cmd);
-	cr_assert(WIFEXITED(st));
-	*err = slurp(errf);
-	t = slurp(trace);
+		 "strace -f -qq -e trace=socket,bind -o %s %s run --config %s %s",
+		 trace, BIN, r->cfg, flag ? flag : "");
+	st = sup_run(cmd, 0, NULL, err);
+	cr_assert_geq(st, 0, "%s: did not exit normally", cmd);
+	t = sup_slurp(trace);
 	*socket_opened = strstr(t, "socket(") != NULL || strstr(t, "bind(") != NULL;
 	free(t);
-	return WEXITSTATUS(st);
+	return st;
 }
 
 #define URL "influxdb:\n  url: http://127.0.0.1:9\n  database: rp\n"

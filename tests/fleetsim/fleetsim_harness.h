@@ -12,7 +12,6 @@
 #endif
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "ringprobe/addr.h"
+#include "support/support.h"
 
 #ifndef RP_BUILD_ROOT
 #define RP_BUILD_ROOT "build/release"
@@ -50,11 +50,17 @@ static inline const char *bin(const char *env, const char *rel)
 	return b;
 }
 
+/* A network namespace of the test's own; lo stays down (fleetsim's TUN device carries the
+ * fleet's traffic), a test that needs it brings it up. */
 static inline void enter_netns(void)
 {
+	const char *what;
+	int rc;
+
 	if (geteuid() != 0)
 		cr_skip_test("needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW)");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	rc = sup_netns_enter(0, &what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 }
 
 /* Device i (from 0) of a fleet started with the default --base 198.18.0.1, host order. */
@@ -217,10 +223,7 @@ static inline void truth_dev(const char *t, unsigned i, const char *key, char *o
 
 static inline double mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return sup_now() * 1e3;
 }
 
 #endif

@@ -8,7 +8,7 @@
  */
 #include "fleetsim_harness.h"
 
-#include "../writer/servers.h"
+#include "support/support.h"
 
 #define NDEV 300
 

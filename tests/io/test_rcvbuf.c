@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,14 +19,19 @@
 #include "io/engine.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/prober.h"
+#include "support/support.h"
 
 #define MIB (1u << 20)
 
 static void netns(void)
 {
+	const char *what;
+	int rc;
+
 	if (geteuid() != 0)
 		cr_skip_test("needs root (raw sockets, SO_RCVBUFFORCE, a network namespace)");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	rc = sup_netns_enter(0, &what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 }
 
 static int cmp_int(const void *a, const void *b)

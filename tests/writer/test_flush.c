@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "writer/writer_int.h"
-#include "servers.h"
+#include "support/support.h"
 
 #define MAX_BODY (256 << 10)
 
@@ -75,10 +75,10 @@ static void send_wait(struct rp_flush *f, enum rp_flush_dest dest, const char *b
 		      struct outcome *o)
 {
 	int before = o->n;
-	double until = srv_now() + 20;
+	double until = sup_now() + 20;
 
 	cr_assert_eq(rp_flush_send(f, dest, body, strlen(body), (void *)body), 0);
-	while (o->n == before && srv_now() < until)
+	while (o->n == before && sup_now() < until)
 		cr_assert_geq(rp_flush_run(f, 50, on_done, o), 0);
 	cr_assert_eq(o->n, before + 1, "no answer within 20 s");
 	cr_assert_eq(o->d[before].user, body);
@@ -229,7 +229,7 @@ Test(flush, v2_write_to_victoria_metrics_reads_back)
 	double sum = 0, until;
 	int64_t n = -1;
 
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rp_conf_init(&c);
 	set_str(&c.influxdb.url, s.url);
 	set_str(&c.influxdb.org, "o");
@@ -250,7 +250,7 @@ Test(flush, v2_write_to_victoria_metrics_reads_back)
 	send_wait(f, RP_FLUSH_DATA, body, &o);
 	cr_assert_eq(o.d[0].verdict, RP_FLUSH_OK, "%ld %s", o.d[0].status, o.d[0].reason);
 	/* Samples become searchable a moment after the write. */
-	for (until = srv_now() + 15; srv_now() < until;
+	for (until = sup_now() + 15; sup_now() < until;
 	     nanosleep(&(struct timespec){0, 200000000}, NULL)) {
 		srv_vm_flush(&s);
 		n = srv_vm_export_count(&s, "{__name__=\"ping_rtt_ms\"}", &sum);
@@ -271,7 +271,7 @@ Test(flush, connection_refused_is_retry)
 	struct outcome o = {0};
 	char url[64];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv_free_port());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sup_free_port());
 	conf_v1(&c, url, "t", true);
 	f = make_flush(&c);
 	send_wait(f, RP_FLUSH_DATA, "m v=1i 1\n", &o);

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +26,7 @@
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/writer.h"
-#include "servers.h"
+#include "support/support.h"
 
 #define RING_CAP (1u << 16)
 #define MAX_STRING 1024
@@ -41,45 +40,10 @@ struct rig {
 	int saved_stderr;
 };
 
-static void sleep_ms(int ms)
-{
-	nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
-}
-
 static void set_str(char **field, const char *v)
 {
 	free(*field);
 	*field = v ? strdup(v) : NULL;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Spool directories and log files to remove at exit, even after a failed assert. */
-static char leftover[8][64];
-
-static void remove_leftovers(void)
-{
-	for (int i = 0; i < 8; i++)
-		if (leftover[i][0])
-			nftw(leftover[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void track(const char *path)
-{
-	static bool registered;
-
-	if (!registered) {
-		atexit(remove_leftovers);
-		registered = true;
-	}
-	for (int i = 0; i < 8; i++)
-		if (!leftover[i][0]) {
-			snprintf(leftover[i], sizeof(leftover[i]), "%s", path);
-			return;
-		}
 }
 
 /* Defaults for a test writer: small batches, a short flush interval, a spool. */
@@ -97,7 +61,7 @@ static void rig_init(struct rig *r, const char *url)
 	r->conf.influxdb.gzip = true;
 	strcpy(r->spool, "/tmp/rp-wspool-XXXXXX");
 	cr_assert_not_null(mkdtemp(r->spool));
-	track(r->spool);
+	sup_rm_at_exit(r->spool);
 	set_str(&r->conf.spool.dir, r->spool);
 	r->conf.spool.max_bytes = 64 << 20;
 	r->conf.spool.fsync = RP_FSYNC_BATCH;
@@ -120,25 +84,11 @@ static void capture_log(struct rig *r)
 	strcpy(r->log, "/tmp/rp-wlog-XXXXXX");
 	fd = mkstemp(r->log);
 	cr_assert_geq(fd, 0);
-	track(r->log);
+	sup_rm_at_exit(r->log);
 	fflush(stderr);
 	r->saved_stderr = dup(2);
 	dup2(fd, 2);
 	close(fd);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-
-	if (f) {
-		size_t n = fread(buf, 1, (1 << 20) - 1, f);
-
-		buf[n] = '\0';
-		fclose(f);
-	}
-	return buf;
 }
 
 static void fast_tuning(struct rp_writer_tuning *t)
@@ -191,7 +141,7 @@ static void rig_fini(struct rig *r)
 	for (int i = 0; i < 2; i++)
 		rp_spsc_destroy(r->rings[i]);
 	rp_conf_fini(&r->conf);
-	nftw(r->spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sup_rm_rf(r->spool);
 	if (r->saved_stderr >= 0) {
 		dup2(r->saved_stderr, 2);
 		close(r->saved_stderr);
@@ -230,7 +180,7 @@ static void push_range(struct rp_spsc *ring, uint8_t net, uint32_t first, uint32
 		for (uint32_t k = 0; k < n; k++)
 			batch[k] = result(net, first + i + k);
 		while (!rp_spsc_try_push(ring, batch, n))
-			sleep_ms(1);
+			sup_sleep_ms(1);
 		i += n;
 	}
 }
@@ -255,14 +205,14 @@ struct producer {
 static void *producer_main(void *arg)
 {
 	struct producer *p = arg;
-	double t0 = srv_now();
+	double t0 = sup_now();
 
 	for (uint32_t i = 0; i < p->count; i += 100) {
 		uint32_t n = p->count - i < 100 ? p->count - i : 100;
 		double due = t0 + p->seconds * i / p->count;
 
-		while (srv_now() < due)
-			sleep_ms(1);
+		while (sup_now() < due)
+			sup_sleep_ms(1);
 		push_range(p->ring, p->net, p->first + i, n);
 	}
 	return NULL;
@@ -270,9 +220,9 @@ static void *producer_main(void *arg)
 
 #define WAIT_UNTIL(cond, secs)                                                                     \
 	do {                                                                                       \
-		double until_ = srv_now() + (secs);                                                \
-		while (!(cond) && srv_now() < until_)                                              \
-			sleep_ms(10);                                                              \
+		double until_ = sup_now() + (secs);                                                \
+		while (!(cond) && sup_now() < until_)                                              \
+			sup_sleep_ms(10);                                                          \
 	} while (0)
 
 static void start_influx(struct srv *s, const struct srv_influx_opts *o)
@@ -453,7 +403,7 @@ Test(writer, v2_victoria_metrics_round_trip)
 	int64_t got = -1;
 
 	init_base_ts();
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rig_init(&r, s.url);
 	set_str(&r.conf.influxdb.org, "org");
 	set_str(&r.conf.influxdb.bucket, "bucket");
@@ -472,7 +422,7 @@ Test(writer, v2_victoria_metrics_round_trip)
 			sum += (double)p.rtt_ns / 1e6;
 	}
 	/* VM names series measurement_field with the tags as labels. */
-	for (double until = srv_now() + 20; srv_now() < until; sleep_ms(200)) {
+	for (double until = sup_now() + 20; sup_now() < until; sup_sleep_ms(200)) {
 		srv_vm_flush(&s);
 		got = srv_vm_export_count(&s, "{__name__=\"ping_success\"}", NULL);
 		if (got == (int64_t)n)
@@ -548,7 +498,7 @@ Test(writer, tls_ca_file_verifies_unverified_spools_and_insecure_skips)
 	cr_assert_geq(st(&r).batches_retried, 1, "retried with backoff");
 	cr_assert_eq(st(&r).points_written, 0);
 	rig_stop(&r);
-	log = read_file(r.log);
+	log = sup_slurp(r.log);
 	cr_assert(strstr(log, "sink unavailable"), "log: %s", log);
 	cr_assert(strstr(log, "err=-71 "), "EPROTO for a TLS failure; log: %s", log);
 	cr_assert(strstr(log, "certificate"), "curl's reason names the certificate; log: %s", log);
@@ -598,10 +548,10 @@ Test(writer, auth_failure_names_the_key_and_keeps_data_in_the_spool)
 	cr_assert_geq(ws.batches_failed, 1);
 	assert_nothing_dropped(&ws);
 	/* Retried slowly: a probe every slow_retry (300 ms here), not a storm. */
-	sleep_ms(1000);
+	sup_sleep_ms(1000);
 	cr_assert_leq(st(&r).batches_failed, ws.batches_failed + 5);
 	rig_stop(&r);
-	log = read_file(r.log);
+	log = sup_slurp(r.log);
 	cr_assert(strstr(log, "fix=influxdb.username+influxdb.password"), "log: %s", log);
 	cr_assert(strstr(log, "status=401"), "log: %s", log);
 	cr_assert_null(strstr(log, "not-the-password"), "the password must never be logged");
@@ -640,7 +590,7 @@ Test(writer, missing_database_is_404_spooled_and_retried_until_created)
 	ws = st(&r);
 	cr_assert_eq(ws.spool_points, n);
 	cr_assert_eq(ws.last_status, 404);
-	log = read_file(r.log);
+	log = sup_slurp(r.log);
 	cr_assert(strstr(log, "fix=influxdb.database"), "log: %s", log);
 	cr_assert(strstr(log, "database not found"), "log: %s", log);
 	free(log);
@@ -681,14 +631,14 @@ Test(writer, partial_write_counts_rejected_points_without_retry)
 	cr_assert_eq(rp_writer_point(r.w, RP_WRITER_DATA, "ping", tags, 1, bad, 1, base_ts), 0);
 	cr_assert_eq(rp_writer_commit(r.w), 0);
 	WAIT_UNTIL(st(&r).points_written + st(&r).points_rejected >= 501, 20);
-	sleep_ms(300);
+	sup_sleep_ms(300);
 	ws = st(&r);
 	cr_assert_eq(ws.points_rejected, 1);
 	cr_assert_eq(ws.points_written, 500);
 	cr_assert_eq(ws.batches_retried, 0, "a 400 is not retried");
 	cr_assert_eq(ws.spool_points, 0);
 	cr_assert_eq(influx_count(&s, "rp", 5), 500);
-	log = read_file(r.log);
+	log = sup_slurp(r.log);
 	cr_assert(strstr(log, "rejected=1 of=401"), "log: %s", log);
 	cr_assert(strstr(log, "field type conflict"), "log: %s", log);
 	free(log);
@@ -743,12 +693,12 @@ Test(writer, outage_spools_and_replays_every_point_once)
 		p[i] = (struct producer){r.rings[i], 8, (uint32_t)i * (n / 2), n / 2, 3.0};
 		cr_assert_eq(pthread_create(&th[i], NULL, producer_main, &p[i]), 0);
 	}
-	sleep_ms(700);
+	sup_sleep_ms(700);
 	srv_stop(&s, SIGKILL);
 	WAIT_UNTIL(st(&r).spool_points > 0, 10);
 	cr_assert_gt(st(&r).spool_points, 0, "nothing spooled while the sink was down");
 	cr_assert_eq(st(&r).sink_down, 1);
-	sleep_ms(1500);
+	sup_sleep_ms(1500);
 	cr_assert_eq(srv_restart(&s), 0, "restart: %s", s.why);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
@@ -779,15 +729,15 @@ Test(writer, outage_on_victoria_metrics_writes_no_duplicate)
 	int64_t got = -1;
 
 	init_base_ts();
-	cr_assert_eq(srv_vm_start(&s), 0, "cannot start victoria-metrics: %s", s.why);
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
 	rig_init(&r, s.url);
 	set_str(&r.conf.influxdb.bucket, "b");
 	rig_start(&r);
 	p = (struct producer){r.rings[0], 9, 0, n, 2.5};
 	cr_assert_eq(pthread_create(&th, NULL, producer_main, &p), 0);
-	sleep_ms(600);
+	sup_sleep_ms(600);
 	srv_stop(&s, SIGTERM);
-	sleep_ms(1200);
+	sup_sleep_ms(1200);
 	cr_assert_eq(srv_restart(&s), 0, "restart: %s", s.why);
 	pthread_join(th, NULL);
 	WAIT_UNTIL(st(&r).points_written >= n && st(&r).spool_bytes == 0, 60);
@@ -796,7 +746,7 @@ Test(writer, outage_on_victoria_metrics_writes_no_duplicate)
 	cr_assert_gt(ws.points_replayed, 0);
 	assert_nothing_dropped(&ws);
 	/* VictoriaMetrics keeps duplicate samples: the export count shows any resend. */
-	for (double until = srv_now() + 20; srv_now() < until; sleep_ms(200)) {
+	for (double until = sup_now() + 20; sup_now() < until; sup_sleep_ms(200)) {
 		srv_vm_flush(&s);
 		got = srv_vm_export_count(&s, "{__name__=\"ping_success\"}", NULL);
 		if (got >= (int64_t)n)
@@ -842,13 +792,13 @@ static void child_spools(struct srv *s, const char *spool, struct shared *sh, ui
 		rp_writer_stats(r.w, &sh->ws);
 		if (sh->ws.spool_points >= n1)
 			break;
-		sleep_ms(5);
+		sup_sleep_ms(5);
 	}
 	atomic_store(&sh->phase1_spooled, 1);
 	/* Keep spooling until killed. */
 	for (uint32_t i = 0;; i += 200) {
 		push_range(r.rings[0], 12, i, 200);
-		sleep_ms(5);
+		sup_sleep_ms(5);
 		rp_writer_stats(r.w, &sh->ws);
 	}
 }
@@ -1143,14 +1093,14 @@ Test(writer, retry_after_is_honoured_then_data_delivered)
 	push_range(r.rings[0], 14, 0, 400);
 	WAIT_UNTIL(atomic_load(&fk.requests) >= 1, 10);
 	WAIT_UNTIL(st(&r).sink_down == 1, 10);
-	t0 = srv_now();
+	t0 = sup_now();
 	first = atomic_load(&fk.requests);
 	cr_assert_eq(st(&r).sink_down, 1);
 	/* The backoff alone would retry in 50-100 ms; Retry-After says 1 s. */
-	while (srv_now() - t0 < 0.8) {
+	while (sup_now() - t0 < 0.8) {
 		cr_assert_eq(atomic_load(&fk.requests), first, "retried %.2f s after a 429",
-			     srv_now() - t0);
-		sleep_ms(20);
+			     sup_now() - t0);
+		sup_sleep_ms(20);
 	}
 	fake_http_set(&fk, "HTTP/1.1 204 No Content\r\n\r\n");
 	WAIT_UNTIL(st(&r).points_written >= 400 && st(&r).spool_points == 0, 10);
@@ -1285,9 +1235,9 @@ Test(writer, stop_spools_requests_the_sink_never_answers)
 	rig_start(&r);
 	push_both(&r, 15, 0, 5000);
 	WAIT_UNTIL(st(&r).points_in >= 5000 && st(&r).inflight > 0, 10);
-	t0 = srv_now();
+	t0 = sup_now();
 	cr_assert_eq(rp_writer_stop(r.w, RP_NSEC_PER_SEC), 0);
-	cr_assert_lt(srv_now() - t0, 1.3, "stop took %.2f s", srv_now() - t0);
+	cr_assert_lt(sup_now() - t0, 1.3, "stop took %.2f s", sup_now() - t0);
 	ws = st(&r);
 	cr_assert_eq(ws.points_written, 0);
 	cr_assert_eq(ws.spool_points, 5000, "in memory and in flight, all spooled");
@@ -1306,15 +1256,15 @@ Test(writer, stop_without_spool_drops_and_counts_within_timeout)
 	double t0;
 
 	init_base_ts();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv_free_port());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sup_free_port());
 	rig_v1(&r, url, "rp");
 	r.conf.spool.max_bytes = 0;
 	rig_start(&r);
 	push_both(&r, 16, 0, 3000);
 	WAIT_UNTIL(st(&r).points_in >= 3000 && st(&r).sink_down, 10);
-	t0 = srv_now();
+	t0 = sup_now();
 	cr_assert_eq(rp_writer_stop(r.w, 500 * RP_NSEC_PER_MSEC), 0);
-	cr_assert_lt(srv_now() - t0, 0.8);
+	cr_assert_lt(sup_now() - t0, 0.8);
 	ws = st(&r);
 	cr_assert_eq(ws.dropped_no_spool, 3000);
 	cr_assert_eq(ws.points_written, 0);

@@ -1,11 +1,10 @@
-/* influxd and victoria-metrics for the tests in tests/writer (see servers.h). */
-#include "servers.h"
+/* influxd and victoria-metrics on loopback, and a canned HTTP server (see servers.h). */
+#include "support/support.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
@@ -23,21 +22,6 @@
 
 #define START_TIMEOUT_S 30.0
 
-double srv_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static int fail(struct srv *s, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -46,22 +30,6 @@ static int fail(struct srv *s, int err, const char *fmt, ...)
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-int srv_free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 /* The binary named by `env` when set, else on PATH (or in /usr/bin, /usr/local/bin). */
@@ -153,12 +121,35 @@ int srv_http(const char *method, const char *url, const char *data, size_t len, 
 	return http_ca(method, url, data, len, userpw, NULL, body, status);
 }
 
-static pid_t spawn(const char *bin, char *const argv[], const char *log)
+/* environ with `assign` ("NAME=value") in place of any NAME= there: an array to free (its
+ * strings are environ's and the caller's). Built before fork: the child must not
+ * allocate. */
+static char **env_with(const char *assign)
+{
+	size_t name = strcspn(assign, "=") + 1, n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], assign, name) != 0)
+			env[k++] = environ[i];
+	env[k++] = (char *)assign;
+	env[k] = NULL;
+	return env;
+}
+
+/* Starts bin with its output appended to `log` (NULL: the caller's stdout and stderr)
+ * and environment `env` (NULL: ours). */
+static pid_t spawn(const char *bin, char *const argv[], const char *log, char *const env[])
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
 
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -170,7 +161,7 @@ static pid_t spawn(const char *bin, char *const argv[], const char *log)
 		if (getppid() == 1)
 			_exit(127);
 		setpgid(0, 0);
-		execv(bin, argv);
+		execve(bin, argv, env ? env : environ);
 		_exit(127);
 	}
 	return pid;
@@ -180,11 +171,11 @@ static pid_t spawn(const char *bin, char *const argv[], const char *log)
 static int wait_ready(struct srv *s, const char *path)
 {
 	char url[128];
-	double until = srv_now() + START_TIMEOUT_S;
+	double until = sup_now() + START_TIMEOUT_S;
 	int status;
 
 	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	while (srv_now() < until) {
+	while (sup_now() < until) {
 		long code = 0;
 
 		if (http_ca(NULL, url, NULL, 0, NULL, s->ca, NULL, &code) == 0 && code >= 200 &&
@@ -195,44 +186,11 @@ static int wait_ready(struct srv *s, const char *path)
 			return fail(s, -ECHILD, "%s exited during start-up; see %s", s->url,
 				    s->log);
 		}
-		sleep_ms(50);
+		sup_sleep_ms(50);
 	}
 	srv_stop(s, SIGKILL);
 	return fail(s, -ETIMEDOUT, "%s not ready after %.0f s; see %s", s->url, START_TIMEOUT_S,
 		    s->log);
-}
-
-/* Directories of servers not yet cleaned up: removed at exit, so a test that fails
- * before srv_cleanup() leaves nothing behind in /tmp. */
-static char leftover[8][64];
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw);
-
-static void remove_leftovers(void)
-{
-	for (int i = 0; i < 8; i++)
-		if (leftover[i][0])
-			nftw(leftover[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void track_dir(const char *dir, bool add)
-{
-	static bool registered;
-
-	if (!registered) {
-		atexit(remove_leftovers);
-		registered = true;
-	}
-	for (int i = 0; i < 8; i++) {
-		if (add && !leftover[i][0]) {
-			snprintf(leftover[i], sizeof(leftover[i]), "%s", dir);
-			return;
-		}
-		if (!add && !strcmp(leftover[i], dir)) {
-			leftover[i][0] = '\0';
-			return;
-		}
-	}
 }
 
 static int make_dir(struct srv *s, const char *tag)
@@ -240,7 +198,7 @@ static int make_dir(struct srv *s, const char *tag)
 	snprintf(s->dir, sizeof(s->dir), "/tmp/rp-%s-XXXXXX", tag);
 	if (!mkdtemp(s->dir))
 		return fail(s, -errno, "mkdtemp: %s", strerror(errno));
-	track_dir(s->dir, true);
+	sup_rm_at_exit(s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
 	return 0;
 }
@@ -256,7 +214,7 @@ static int influx_spawn(struct srv *s)
 		    "influxd not found (PATH, or $RP_TEST_INFLUXD): install the influxdb "
 		    "package (apt-get install influxdb); these tests need a real InfluxDB 1.x");
 	snprintf(conf, sizeof(conf), "%s/influxdb.conf", s->dir);
-	s->pid = spawn(bin, argv, s->log);
+	s->pid = spawn(bin, argv, s->log, NULL);
 	if (s->pid < 0)
 		return fail(s, -errno, "fork: %s", strerror(errno));
 	return wait_ready(s, "/ping");
@@ -295,7 +253,7 @@ static int make_cert(struct srv *s)
 			    "package; the TLS tests make their certificate with it");
 	snprintf(s->ca, sizeof(s->ca), "%s/cert.pem", s->dir);
 	snprintf(key, sizeof(key), "%s/key.pem", s->dir);
-	pid = spawn(bin, argv, s->log);
+	pid = spawn(bin, argv, s->log, NULL);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		s->ca[0] = '\0';
@@ -317,8 +275,8 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 	ret = make_dir(s, "influx");
 	if (ret)
 		return ret;
-	s->port = srv_free_port();
-	s->port2 = srv_free_port();
+	s->port = sup_free_port();
+	s->port2 = sup_free_port();
 	if (s->iopts.tls) {
 		ret = make_cert(s);
 		if (ret)
@@ -379,7 +337,7 @@ int srv_influx_start(struct srv *s, const struct srv_influx_opts *o)
 
 static int vm_spawn(struct srv *s)
 {
-	char bin[512], data[96], listen[64];
+	char bin[512], data[96], listen[64], gogc[64];
 	char *argv[] = {"victoria-metrics",
 			"-storageDataPath",
 			data,
@@ -391,8 +349,9 @@ static int vm_spawn(struct srv *s)
 			"100y",
 			"-search.latencyOffset",
 			"0s",
-			"-search.disableCache",
+			s->vopts.search_cache ? NULL : "-search.disableCache",
 			NULL};
+	char **env = NULL;
 
 	if (!find_bin("victoria-metrics", "RP_TEST_VICTORIA_METRICS", bin, sizeof(bin)))
 		return fail(
@@ -401,22 +360,33 @@ static int vm_spawn(struct srv *s)
 		    "the victoria-metrics package; these tests need a real VictoriaMetrics");
 	snprintf(data, sizeof(data), "%s/data", s->dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
-	s->pid = spawn(bin, argv, s->log);
+	if (s->vopts.gogc && *s->vopts.gogc) {
+		snprintf(gogc, sizeof(gogc), "GOGC=%s", s->vopts.gogc);
+		env = env_with(gogc);
+		if (!env)
+			return fail(s, -ENOMEM, "no memory for the environment");
+	}
+	s->pid = spawn(bin, argv, s->vopts.inherit_stdio ? NULL : s->log, env);
+	free(env);
 	if (s->pid < 0)
 		return fail(s, -errno, "fork: %s", strerror(errno));
 	return wait_ready(s, "/health");
 }
 
-int srv_vm_start(struct srv *s)
+int srv_vm_start(struct srv *s, const struct srv_vm_opts *o)
 {
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SRV_VM;
+	if (o)
+		s->vopts = *o;
 	ret = make_dir(s, "vm");
 	if (ret)
 		return ret;
-	s->port = srv_free_port();
+	if (s->vopts.inherit_stdio)
+		snprintf(s->log, sizeof(s->log), "its output above");
+	s->port = sup_free_port();
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
 	return vm_spawn(s);
 }
@@ -430,34 +400,29 @@ int srv_restart(struct srv *s)
 
 void srv_stop(struct srv *s, int sig)
 {
-	double until = srv_now() + 10.0;
+	double until = sup_now() + 10.0;
 	int status;
 
 	if (!s->pid)
 		return;
 	kill(s->pid, sig);
 	while (waitpid(s->pid, &status, WNOHANG) == 0) {
-		if (srv_now() > until) {
+		if (sup_now() > until) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &status, 0);
 			break;
 		}
-		sleep_ms(20);
+		sup_sleep_ms(20);
 	}
 	s->pid = 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 void srv_cleanup(struct srv *s)
 {
 	srv_stop(s, SIGTERM);
 	if (s->dir[0]) {
-		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-		track_dir(s->dir, false);
+		sup_rm_rf(s->dir);
+		sup_rm_at_exit_cancel(s->dir);
 	}
 	s->dir[0] = '\0';
 }
@@ -821,7 +786,7 @@ static void *fake_main(void *arg)
 						h = FAKE_HEAD_MAX - 1;
 					memcpy(f->head[seen], c[i].buf, h);
 					f->head[seen][h] = '\0';
-					f->at[seen] = srv_now();
+					f->at[seen] = sup_now();
 				}
 				/* seq_cst: publishes head[seen] and at[seen] to the readers. */
 				atomic_fetch_add(&f->requests, 1);

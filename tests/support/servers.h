@@ -1,12 +1,12 @@
-/* Real sinks for the tests in tests/writer: influxd (InfluxDB 1.x) and victoria-metrics,
+/* Real sinks for the tests and benchmarks: influxd (InfluxDB 1.x) and victoria-metrics,
  * each started on a free 127.0.0.1 port in its own temporary directory and stopped by
  * its PID (kill + waitpid). Also small libcurl helpers to query them.
  *
  * Every function that can fail returns 0 or -errno and writes the reason into the
  * server's `why`, so a test can fail with a clear message (a missing binary included:
  * CI installs both packages, so a test never passes without them). */
-#ifndef RP_TESTS_OUT_SERVERS_H
-#define RP_TESTS_OUT_SERVERS_H
+#ifndef RP_TESTS_SUPPORT_SERVERS_H
+#define RP_TESTS_SUPPORT_SERVERS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +26,14 @@ struct srv_influx_opts {
 		     openssl CLI at start: s->url is https://, s->ca the certificate */
 };
 
+/** victoria-metrics options; the zero value (or NULL) is what the tests want. */
+struct srv_vm_opts {
+	bool search_cache;  /* keep the query cache; off by default so that a query sees
+			       every sample already written (-search.disableCache) */
+	const char *gogc;   /* GOGC in its environment (NULL = Go's default) */
+	bool inherit_stdio; /* its output to the caller's stdout and stderr, not s->log */
+};
+
 /** One running (or stopped) server. */
 struct srv {
 	enum srv_kind kind;
@@ -34,24 +42,23 @@ struct srv {
 	int port2; /* influxd RPC bind-address */
 	char dir[64];
 	char url[64];
-	char log[96];
-	char ca[96]; /* PEM certificate to trust for s->url; "" over plain http */
+	char log[96]; /* its output; "its output above" with inherit_stdio */
+	char ca[96];  /* PEM certificate to trust for s->url; "" over plain http */
 	char why[512];
 	struct srv_influx_opts iopts;
+	struct srv_vm_opts vopts; /* its strings must outlive the server */
 };
 
 /** Starts influxd and waits for /ping (and creates the database). */
 int srv_influx_start(struct srv *s, const struct srv_influx_opts *o);
-/** Starts victoria-metrics and waits for /health. */
-int srv_vm_start(struct srv *s);
+/** Starts victoria-metrics and waits for /health (o NULL: the defaults). */
+int srv_vm_start(struct srv *s, const struct srv_vm_opts *o);
 /** Starts the same server again: same directory and port. */
 int srv_restart(struct srv *s);
 /** Sends `sig` to the server and waits for it to exit (SIGKILL after 10 s). */
 void srv_stop(struct srv *s, int sig);
 /** Stops the server and removes its directory. */
 void srv_cleanup(struct srv *s);
-/** A free TCP port on 127.0.0.1 (nothing listens on it right after). */
-int srv_free_port(void);
 
 /** One HTTP request; *body (NUL-terminated, malloc'ed, caller frees) and *status out.
  *  `content_type` NULL = form-encoded when data is given. `userpw` "user:pw" or NULL. */
@@ -100,7 +107,7 @@ struct fake_http {
 	atomic_int requests;	/* complete requests seen */
 	atomic_long body_bytes; /* their bodies, summed */
 	atomic_int stop;
-	double at[FAKE_LOG];		    /* srv_now() when request i was complete */
+	double at[FAKE_LOG];		    /* sup_now() when request i was complete */
 	char head[FAKE_LOG][FAKE_HEAD_MAX]; /* its request line and headers */
 };
 /** Starts the server thread. 0 or -errno. */
@@ -112,8 +119,5 @@ void fake_http_stop(struct fake_http *f);
 /** The value of header `name` (case-insensitive) in request i's kept headers, copied
  *  into out; false when the request has no such header. */
 bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap);
-
-/** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
-double srv_now(void);
 
 #endif
