@@ -54,6 +54,8 @@ struct rp_shard_stats {
 	uint64_t send_errors;
 	uint64_t ring_drops;   /* results lost to a full result ring */
 	uint64_t cmd_rejected; /* adds refused: shard full */
+	uint64_t cmd_refused;  /* prober only: adds, re-adds and one-shot probes its
+				* backlog refused (full, or the shard at capacity) */
 	uint64_t late_sends;   /* sent more than 10 ms after due */
 	uint64_t max_late_ns;
 	uint64_t loops;
@@ -86,6 +88,9 @@ int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *d);
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a remove command for `addr`; false when the ring is full. */
 bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
+/** Sends a remove of d->addr and then the add of d, both or neither (a device whose
+ *  interval changes); false when the ring has no room for the two. */
+bool rp_shard_offer_readd(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a new packet rate (and bucket depth) for this shard, taking effect at its
  *  next iteration; false when the ring is full. The daemon splits ping_rate_limit
  *  over the shards by the devices each holds. */

@@ -21,9 +21,10 @@ bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr);
 
 /* ---- fleet ---------------------------------------------------------------------- */
 
-/* What the fleet asks of the shards: start monitoring addr, or stop. */
+/* What the fleet asks of the shards: start monitoring addr (false: refused, nothing
+ * started, the fleet must not remove it later), or stop. */
 struct rp_fleet_ops {
-	void (*add)(void *arg, uint32_t addr);
+	bool (*add)(void *arg, uint32_t addr);
 	void (*remove)(void *arg, uint32_t addr);
 	void *arg;
 };
@@ -35,7 +36,8 @@ struct rp_fleet {
 	struct rp_fleet_ops ops;
 	struct rp_shard_sel sel;
 	uint32_t *statics; /* sorted, unique */
-	size_t nstatic;
+	uint8_t *unplaced; /* per static: its add was refused; rp_fleet_retry asks again */
+	size_t nstatic, nunplaced;
 	struct rp_devtable *found;
 	uint32_t found_cap;
 	uint64_t max_devices;
@@ -54,8 +56,11 @@ void rp_fleet_start(struct rp_fleet *f);
 uint64_t rp_fleet_count(const struct rp_fleet *f);
 /** Whether addr is monitored (static or discovered). */
 bool rp_fleet_has(const struct rp_fleet *f, uint32_t addr);
+/** Asks again for the static devices whose add was refused; returns how many went. */
+size_t rp_fleet_retry(struct rp_fleet *f);
 /** A sweep found addr alive: adds it (evicting the least recently seen discovered
- *  device when full) or refreshes it. True when it is new. */
+ *  device when full) or refreshes it. True when it is new. A refused add is not kept
+ *  (the next round finds the device again). */
 bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
 /** A monitored device answered: it is seen now. */
 void rp_fleet_seen(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
@@ -65,7 +70,7 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
  *  devices added and removed, discovered ones outside every network removed. -E2BIG
  *  (nothing changed) when the new static devices exceed max_devices. */
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen);
-/** Calls fn for every monitored device. */
+/** Calls fn for every monitored device (not for statics whose add was refused). */
 void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg);
 
 /* ---- discovery sweeps ----------------------------------------------------------- */

@@ -45,30 +45,12 @@
 #define SWEEP_WINDOW_PER_SHARD 4096u
 #define HIST 60 /* seconds of counter history for the degraded reasons */
 
-enum { Q_ADD = 1, Q_REMOVE, Q_SWEEP, Q_TIMEOUT };
-
-struct qcmd {
-	uint32_t addr;
-	uint32_t id;
-	uint8_t op;
-};
-
-/* Commands a shard's ring had no room for yet, oldest first (the control thread's
- * own queue, so nothing is ever lost or reordered). */
-struct cmdq {
-	struct qcmd *v;
-	size_t head, tail, cap; /* [head, tail) used */
-};
-
 struct daemon {
 	struct rp_conf conf;
 	const struct rp_daemon_opts *opts;
 	struct rp_prober *prober;
 	unsigned nshards;
 	uint32_t shard_cap;
-	uint64_t *load; /* per shard: devices plus sweep probes offered, not yet back */
-	double *rate;	/* per shard: its share of ping_rate_limit, as last sent */
-	struct cmdq *q;
 	struct rp_spsc *wring; /* results to the writer */
 	struct rp_writer *writer;
 	struct rp_health_server *http;
@@ -82,6 +64,7 @@ struct daemon {
 	uint64_t start_ns, start_real_ns, now_ns, now_ms;
 	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
 	uint64_t reloads, reload_errors;
+	uint64_t refused_logged, refused_log_ns; /* cmd_refused at the last warning */
 	bool ready, rate_short;
 
 	/* one sample a second for "in the last minute" */
@@ -101,102 +84,28 @@ static uint64_t clock_ns(clockid_t id)
 
 /* ---- shard commands --------------------------------------------------------------- */
 
-static void q_push(struct cmdq *q, struct qcmd c)
-{
-	if (q->tail == q->cap) {
-		if (q->head > 0) {
-			memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof(*q->v));
-			q->tail -= q->head;
-			q->head = 0;
-		}
-		if (q->tail == q->cap) {
-			q->cap = q->cap ? q->cap * 2 : 4096;
-			q->v = rp_xrealloc(q->v, q->cap * sizeof(*q->v));
-		}
-	}
-	q->v[q->tail++] = c;
-}
-
 static uint32_t interval_ms(const struct daemon *d)
 {
 	return (uint32_t)((uint64_t)d->conf.ping_interval / NS_PER_MS);
 }
 
-/* Offers one command to shard i now; false when its ring or its room is full. */
-static bool offer(struct daemon *d, unsigned i, const struct qcmd *c)
-{
-	struct rp_shard *s = rp_prober_shard(d->prober, i);
-	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id};
-
-	if (c->op == Q_TIMEOUT)
-		return rp_shard_offer_timeout(s, (uint64_t)c->id * NS_PER_MS);
-	if (c->op == Q_REMOVE) {
-		if (!rp_shard_offer_remove(s, c->addr))
-			return false;
-		if (d->load[i])
-			d->load[i]--;
-		return true;
-	}
-	if (d->load[i] >= d->shard_cap)
-		return false;
-	if (c->op == Q_ADD) {
-		dev.interval_ms = interval_ms(d);
-	} else {
-		dev.interval_ms = 1000;
-		dev.count = 1;
-		dev.immediate = true;
-	}
-	if (!rp_shard_offer(s, &dev))
-		return false;
-	d->load[i]++;
-	return true;
-}
-
-static void send_cmd(struct daemon *d, uint8_t op, uint32_t addr, uint32_t id)
-{
-	unsigned i = rp_prober_shard_of(d->prober, addr);
-	struct qcmd c = {.addr = addr, .id = id, .op = op};
-	struct cmdq *q = &d->q[i];
-
-	if (q->head == q->tail && offer(d, i, &c))
-		return;
-	q_push(q, c);
-}
-
-static void drain_queues(struct daemon *d)
-{
-	for (unsigned i = 0; i < d->nshards; i++) {
-		struct cmdq *q = &d->q[i];
-
-		while (q->head < q->tail && offer(d, i, &q->v[q->head]))
-			q->head++;
-		if (q->head == q->tail)
-			q->head = q->tail = 0;
-	}
-}
-
-static uint64_t queued(const struct daemon *d)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < d->nshards; i++)
-		n += d->q[i].tail - d->q[i].head;
-	return n;
-}
-
-static void fleet_add(void *arg, uint32_t addr)
+/* The fleet's add: false when the prober refused it (counted there); the fleet then
+ * keeps a static device for a retry and forgets a discovered one. */
+static bool fleet_add(void *arg, uint32_t addr)
 {
 	struct daemon *d = arg;
 
-	send_cmd(d, Q_ADD, addr, 0);
+	if (rp_prober_queue_add(d->prober, addr, 0, interval_ms(d)) < 0)
+		return false;
 	rp_enrich_add(&d->enrich, addr, d->now_ms);
+	return true;
 }
 
 static void fleet_remove(void *arg, uint32_t addr)
 {
 	struct daemon *d = arg;
 
-	send_cmd(d, Q_REMOVE, addr, 0);
+	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
 }
 
@@ -242,10 +151,7 @@ static void take_results(struct daemon *d)
 			const struct rp_probe_result *r = &d->res[j];
 
 			if (r->id & RP_SWEEP_ID_BIT) {
-				unsigned i = rp_prober_shard_of(d->prober, r->addr);
-
-				if (d->load[i])
-					d->load[i]--;
+				rp_prober_finished(d->prober, r->addr);
 				if (rp_sweep_result(&d->sweep, r->id, r->success) &&
 				    rp_ctl_mine(&d->conf.shard, r->addr))
 					rp_fleet_found(&d->fleet, r->addr, d->now_ms);
@@ -314,10 +220,13 @@ static void run_sweeps(struct daemon *d)
 	uint32_t addr, id;
 
 	rp_sweep_tick(&d->sweep, d->now_ns);
-	/* Offers wait in the queues while the shards cannot take them: no new ones then. */
-	while (queued(d) < window &&
+	/* Commands wait in the backlogs while the shards cannot take them: no new probes
+	 * then. One the prober refuses counts as sent and unanswered, so the round does
+	 * not wait for it; the address is asked again next round. */
+	while (rp_prober_queued(d->prober) < window &&
 	       rp_sweep_next(&d->sweep, d->now_ns, rate, window, sweep_skip, d, &addr, &id))
-		send_cmd(d, Q_SWEEP, addr, id);
+		if (rp_prober_queue_once(d->prober, addr, id) < 0)
+			rp_sweep_result(&d->sweep, id, false);
 	if (rp_sweep_finish(&d->sweep, d->now_ns, sweep_report, d))
 		rp_writer_commit(d->writer);
 }
@@ -511,27 +420,20 @@ static void check_rate(struct daemon *d)
 	d->rate_short = short_now;
 }
 
-/* Splits ping_rate_limit over the shards by the devices each holds, so that a shard
- * with a few more devices than its even share is not held to less than it needs
- * (with the rate equal to the fleet's need, an even split leaves one shard late for
- * good). Sent only when a share moves by more than 1%. */
-static void rebalance_rate(struct daemon *d)
+/* Says when the prober refused commands (a backlog full or a shard at capacity), at
+ * most once a minute: static devices are asked again every 10 s, discovered ones
+ * found again by the next sweep, re-adds keep the old interval. */
+static void note_refused(struct daemon *d, uint64_t refused)
 {
-	double total = d->conf.ping_rate_limit, sum = 0;
-
-	if (total <= 0 || d->nshards < 2)
+	if (refused == d->refused_logged ||
+	    (d->refused_log_ns && d->now_ns - d->refused_log_ns < 60 * NS_PER_S))
 		return;
-	for (unsigned i = 0; i < d->nshards; i++)
-		sum += (double)d->load[i] + 1;
-	for (unsigned i = 0; i < d->nshards; i++) {
-		double share = ((double)d->load[i] + 1) / sum, want = total * share;
-		double burst = (double)d->conf.ping_burst_limit * share;
-
-		if (d->rate[i] > 0 && want > d->rate[i] * 0.99 && want < d->rate[i] * 1.01)
-			continue;
-		if (rp_shard_offer_rate(rp_prober_shard(d->prober, i), want, burst < 1 ? 1 : burst))
-			d->rate[i] = want;
-	}
+	rp_log(RP_LOG_WARN, "shard commands refused: a backlog was full or a shard at capacity",
+	       "refused=%llu refused_total=%llu static_waiting=%zu",
+	       (unsigned long long)(refused - d->refused_logged), (unsigned long long)refused,
+	       d->fleet.nunplaced);
+	d->refused_logged = refused;
+	d->refused_log_ns = d->now_ns;
 }
 
 static void timers(struct daemon *d)
@@ -547,7 +449,13 @@ static void timers(struct daemon *d)
 		if (d->http)
 			rp_health_server_publish(d->http, &h);
 		check_rate(d);
-		rebalance_rate(d);
+		rp_prober_rebalance(d->prober);
+		{
+			struct rp_shard_stats st;
+
+			rp_prober_stats(d->prober, &st);
+			note_refused(d, st.cmd_refused);
+		}
 		if ((int64_t)(d->now_ns - d->next_point_ns) >= 0) {
 			d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 			health_point(d, &h);
@@ -560,6 +468,9 @@ static void timers(struct daemon *d)
 		if (n)
 			rp_log(RP_LOG_INFO, "devices pruned", "count=%u prune_after_s=%.0f", n,
 			       (double)d->conf.prune_after * 1e-9);
+		if (d->fleet.nunplaced && rp_fleet_retry(&d->fleet))
+			rp_log(RP_LOG_INFO, "static devices placed after a refusal", "waiting=%zu",
+			       d->fleet.nunplaced);
 		d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
 	}
 }
@@ -604,10 +515,14 @@ static void log_diags(const struct rp_diags *dg)
 	}
 }
 
+/* A new ping_interval reaches a device by a remove and a new add (its phase and
+ * failure count start over). Refused (the backlog full, which a reload moments after
+ * a start with a huge fleet can meet): the device keeps its old interval, counted. */
 static void readd(void *arg, uint32_t addr)
 {
-	send_cmd(arg, Q_REMOVE, addr, 0);
-	send_cmd(arg, Q_ADD, addr, 0);
+	struct daemon *d = arg;
+
+	rp_prober_queue_readd(d->prober, addr, 0, interval_ms(d));
 }
 
 static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
@@ -662,10 +577,7 @@ static void reload(struct daemon *d)
 	interval_changed = nc.ping_interval != d->conf.ping_interval;
 	if (nc.ping_timeout != d->conf.ping_timeout) {
 		/* Queued behind the commands already waiting, so it lands in order. */
-		for (unsigned i = 0; i < d->nshards; i++)
-			q_push(&d->q[i], (struct qcmd){.id = (uint32_t)((uint64_t)nc.ping_timeout /
-									NS_PER_MS),
-						       .op = Q_TIMEOUT});
+		rp_prober_queue_timeout(d->prober, (uint64_t)nc.ping_timeout);
 		d->conf.ping_timeout = nc.ping_timeout;
 	}
 	/* Take the keys a reload applies into the running configuration. */
@@ -799,6 +711,9 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
 	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
 	pc.cmd_ring = 65536;
+	/* Room for every device to wait at once (a start with a large static list) and
+	 * for a remove of each: the prober's bound. */
+	pc.backlog = 2 * d->shard_cap;
 	pc.rt_priority = (int)d->conf.realtime_priority;
 	/* The rate starts split by the static devices each shard will hold; once a
 	 * second rebalance_rate() follows the fleet as it changes. */
@@ -812,9 +727,6 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	free(weights);
 	if (ret < 0)
 		return ret;
-	d->load = rp_xcalloc(d->nshards, sizeof(*d->load));
-	d->rate = rp_xcalloc(d->nshards, sizeof(*d->rate));
-	d->q = rp_xcalloc(d->nshards, sizeof(*d->q));
 	ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot create the result ring");
@@ -956,11 +868,6 @@ static void cleanup(struct daemon *d)
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);
-	for (unsigned i = 0; d->q && i < d->nshards; i++)
-		free(d->q[i].v);
-	free(d->q);
-	free(d->load);
-	free(d->rate);
 	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
@@ -1048,7 +955,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		d->now_ns = clock_ns(CLOCK_MONOTONIC);
 		d->now_ms = d->now_ns / NS_PER_MS;
 		take_results(d);
-		drain_queues(d);
+		rp_prober_drain(d->prober);
 		run_sweeps(d);
 		enrich(d);
 		timers(d);

@@ -600,6 +600,15 @@ bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+bool rp_shard_offer_readd(struct rp_shard *s, const struct rp_shard_dev *dv)
+{
+	struct cmd c[2] = {{.op = CMD_REMOVE, .u.remove_addr = dv->addr},
+			   {.op = CMD_ADD, .u.add = *dv}};
+
+	/* try_push takes all or nothing: a remove without its add would drop the device. */
+	return rp_spsc_try_push(s->cmds, c, 2) == 2;
+}
+
 bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst)
 {
 	struct cmd c = {
