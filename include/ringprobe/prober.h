@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "ringprobe/hash.h"
+#include "ringprobe/icmp.h"
 #include "ringprobe/result.h"
-#include "ringprobe/shard.h"
 
 struct rp_prober;
 
@@ -37,6 +37,38 @@ struct rp_engine_info {
 	bool ip_header;	   /* received datagrams start with the IPv4 header (raw) */
 	int32_t ident;	   /* identifier replies carry: conf ident (raw), kernel's (dgram) */
 	char why[256];	   /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
+};
+
+/** Counters, readable from any thread (relaxed; refreshed once per iteration). */
+struct rp_shard_stats {
+	uint64_t devices;
+	uint64_t suspended;
+	uint64_t probes_sent;
+	uint64_t replies; /* valid, in time */
+	uint64_t timeouts;
+	uint64_t invalid[RP_REPLY_KIND_COUNT]; /* per kind; [RP_REPLY_OK] unused */
+	uint64_t send_errors;
+	uint64_t ring_drops;   /* results lost to a full result ring */
+	uint64_t cmd_rejected; /* adds refused: shard full */
+	uint64_t cmd_refused;  /* prober only: adds, re-adds and one-shot probes its
+				* backlog refused (full, or the shard at capacity) */
+	uint64_t late_sends;   /* sent more than 10 ms after due */
+	uint64_t max_late_ns;
+	uint64_t loops;
+	uint64_t recv_nobufs;
+	uint64_t tx_stamped; /* replies timed from the kernel's
+				transmit stamp (else the payload's) */
+	bool done;	     /* every device finished its count */
+	bool stopped;	     /* the thread has exited (after stop) */
+};
+
+/** A device to add: probed every interval_ms, `count` times (0 = forever). */
+struct rp_shard_dev {
+	uint32_t addr;
+	uint32_t id; /* the caller's id, returned in each result */
+	uint32_t interval_ms;
+	uint32_t count;
+	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
 };
 
 /** The shard of n that owns addr (what rp_prober_shard_of answers). */

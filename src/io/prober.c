@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io/shard.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/log.h"

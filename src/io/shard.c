@@ -1,6 +1,6 @@
 /* The shard loop: wheel -> probe -> engine -> ring. Everything here belongs to the
  * shard's thread; other threads see only the rings and the stats snapshot. */
-#include "ringprobe/shard.h"
+#include "io/shard.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -19,7 +19,7 @@
 
 #include "../tap_scenarios.h"
 #include "io/engine.h"
-#include "ringprobe/shard.h"
+#include "io/shard.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
