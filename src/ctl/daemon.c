@@ -43,7 +43,6 @@
 #define NS_PER_S 1000000000ull
 #define LOOP_NS (10 * NS_PER_MS)
 #define SWEEP_WINDOW_PER_SHARD 4096u
-#define HIST 60 /* seconds of counter history for the degraded reasons */
 
 struct daemon {
 	struct rp_conf conf;
@@ -67,9 +66,7 @@ struct daemon {
 	uint64_t refused_logged, refused_log_ns; /* cmd_refused at the last warning */
 	bool ready, rate_short;
 
-	/* one sample a second for "in the last minute" */
-	uint64_t h_ring[HIST], h_send[HIST], h_drop[HIST];
-	unsigned h_n;
+	struct rp_health_history hist; /* for "in the last minute" */
 
 	struct rp_probe_result res[1024];
 };
@@ -256,7 +253,6 @@ static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
 {
 	struct rp_shard_stats st;
 	struct rp_writer_stats ws;
-	unsigned last;
 
 	memset(h, 0, sizeof(*h));
 	rp_prober_stats(d->prober, &st);
@@ -317,84 +313,18 @@ static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
 		h->snmp_timeouts = es.timeouts;
 		h->snmp_errors = es.errors;
 	}
+	h->commands_refused = st.cmd_refused;
 	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);
-
 	/* Degraded: the sink is failing now, or something was lost in the last minute. */
-	last = d->h_n < HIST ? 0 : d->h_n % HIST;
-	if (h->sink_down)
-		h->reasons |= RP_HEALTH_SINK_FAILING;
-	if (d->h_n && h->ring_drops > d->h_ring[last])
-		h->reasons |= RP_HEALTH_RING_DROPS;
-	if (d->h_n && h->send_errors > d->h_send[last])
-		h->reasons |= RP_HEALTH_SEND_ERRORS;
-	if (d->h_n && h->points_dropped > d->h_drop[last])
-		h->reasons |= RP_HEALTH_POINTS_DROPPED;
-}
-
-static void remember(struct daemon *d, const struct rp_health_snapshot *h)
-{
-	unsigned i = d->h_n % HIST;
-
-	d->h_ring[i] = h->ring_drops;
-	d->h_send[i] = h->send_errors;
-	d->h_drop[i] = h->points_dropped;
-	d->h_n++;
+	rp_health_judge(&d->hist, h);
 }
 
 static void health_point(struct daemon *d, const struct rp_health_snapshot *h)
 {
 	struct rp_tag tag = {"host", d->host};
-	struct rp_field f[] = {
-	    {.key = "devices", .type = RP_FIELD_INT, .v.i = (int64_t)h->devices},
-	    {.key = "active", .type = RP_FIELD_INT, .v.i = (int64_t)h->active},
-	    {.key = "suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->suspended},
-	    {.key = "discovered", .type = RP_FIELD_INT, .v.i = (int64_t)h->discovered},
-	    {.key = "evicted", .type = RP_FIELD_INT, .v.i = (int64_t)h->evicted},
-	    {.key = "pruned", .type = RP_FIELD_INT, .v.i = (int64_t)h->pruned},
-	    {.key = "probes_sent", .type = RP_FIELD_INT, .v.i = (int64_t)h->probes_sent},
-	    {.key = "replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->replies},
-	    {.key = "timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->timeouts},
-	    {.key = "late_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_replies},
-	    {.key = "invalid_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->invalid_replies},
-	    {.key = "send_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->send_errors},
-	    {.key = "ring_drops", .type = RP_FIELD_INT, .v.i = (int64_t)h->ring_drops},
-	    {.key = "late_sends", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_sends},
-	    {.key = "max_late_ms", .type = RP_FIELD_FLOAT, .v.f = (double)h->max_late_ns / 1e6},
-	    {.key = "points_written", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_written},
-	    {.key = "points_dropped", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_dropped},
-	    {.key = "points_dropped_pool",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_pool},
-	    {.key = "points_dropped_rejected",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_rejected},
-	    {.key = "points_dropped_spool_overflow",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_spool_overflow},
-	    {.key = "points_dropped_spool_corrupt",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_spool_corrupt},
-	    {.key = "points_dropped_no_spool",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_no_spool},
-	    {.key = "batches_ok", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_ok},
-	    {.key = "batches_failed", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_failed},
-	    {.key = "batches_retried", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_retried},
-	    {.key = "requests_inflight",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->requests_inflight},
-	    {.key = "spool_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->spool_bytes},
-	    {.key = "sweep_probes", .type = RP_FIELD_INT, .v.i = (int64_t)h->sweep_probes},
-	    {.key = "rss_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->rss_bytes},
-	    {.key = "cpu_seconds", .type = RP_FIELD_FLOAT, .v.f = h->cpu_seconds},
-	    {.key = "uptime_s", .type = RP_FIELD_FLOAT, .v.f = h->uptime_s},
-	    {.key = "snmp_polls", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_polls},
-	    {.key = "snmp_answers", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_ok},
-	    {.key = "snmp_timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_timeouts},
-	    {.key = "snmp_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_errors},
-	    {.key = "snmp_suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_suspended},
-	};
+	struct rp_field f[RP_HEALTH_POINT_FIELDS];
 
+	rp_health_point(h, f);
 	rp_writer_point(d->writer, RP_WRITER_HEALTH, "health_metrics", &tag, 1, f, RP_ARRAY_SIZE(f),
 			h->time_ns);
 	rp_writer_commit(d->writer);
@@ -445,17 +375,12 @@ static void timers(struct daemon *d)
 		if ((int64_t)(d->now_ns - d->next_snap_ns) >= 0)
 			d->next_snap_ns = d->now_ns + NS_PER_S;
 		snapshot(d, &h);
-		remember(d, &h);
+		rp_health_remember(&d->hist, &h);
 		if (d->http)
 			rp_health_server_publish(d->http, &h);
 		check_rate(d);
 		rp_prober_rebalance(d->prober);
-		{
-			struct rp_shard_stats st;
-
-			rp_prober_stats(d->prober, &st);
-			note_refused(d, st.cmd_refused);
-		}
+		note_refused(d, h.commands_refused);
 		if ((int64_t)(d->now_ns - d->next_point_ns) >= 0) {
 			d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 			health_point(d, &h);
