@@ -112,7 +112,8 @@ int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t why
 void rp_prober_destroy(struct rp_prober *p);
 /** Offers a device; false when its shard has no room now (offer it again later). */
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d);
-/** Tells the prober a device finished (its last result was seen): frees its room. */
+/** Tells the prober a device finished (its last result was seen), an rp_prober_offer'd
+ *  one or an rp_prober_queue_once probe: frees its room in the shard's capacity. */
 void rp_prober_finished(struct rp_prober *p, uint32_t addr);
 /** Pops up to max results from all shards. */
 uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max);
