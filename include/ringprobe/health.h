@@ -1,6 +1,7 @@
 /* The daemon's health: a snapshot the control thread takes about once a second,
- * rendered as JSON (/health) and Prometheus text exposition (/metrics), and served
- * by a libmicrohttpd server on health_listen:health_check_port.
+ * rendered as JSON (/health), Prometheus text exposition (/metrics) and the
+ * health_metrics point, and served by a libmicrohttpd server on
+ * health_listen:health_check_port.
  *
  * Threads: the control thread owns the snapshot and hands copies to the server with
  * rp_health_server_publish(); the server's own thread (libmicrohttpd's) answers
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ringprobe/line.h" /* struct rp_field */
 
 /** Why the daemon is degraded (bits of rp_health_snapshot.reasons); 0 = healthy. */
 enum rp_health_reason {
@@ -25,64 +28,155 @@ enum rp_health_reason {
  *  "send_errors", "points_dropped"); NULL for an unknown bit. */
 const char *rp_health_reason_name(uint32_t bit);
 
+/* Every number /health, /metrics and the health_metrics point show, in one list;
+ * adding a counter is one row here plus the line that fills it (src/ctl/status.c).
+ *
+ *   X(member, kind, metric, type, point, point_name, help)
+ *
+ * member      the snapshot's struct member and its /health JSON key
+ * kind        how it is stored: U64, U32, DBL, BOOL, or NS (uint64_t nanoseconds,
+ *             shown in seconds in /metrics, in milliseconds as a float in the point)
+ * metric      its /metrics name after "ringprobe_" (counters end in _total)
+ * type        counter or gauge
+ * point       its place in the health_metrics point (1, 2, ...), 0 when not there
+ * point_name  its field name in the point ("" when not there)
+ * help        the /metrics HELP text
+ *
+ * In /health and /metrics order. `reasons` and `version` are not rows: they become
+ * the "reasons" name list / ringprobe_degraded{reason} and ringprobe_build_info. */
+#define RP_HEALTH_FIELDS(X)                                                                        \
+	X(time_ns, NS, "snapshot_timestamp_seconds", gauge, 0, "",                                 \
+	  "When this snapshot was taken, in seconds since the Unix epoch.")                        \
+	X(uptime_s, DBL, "uptime_seconds", gauge, 31, "uptime_s",                                  \
+	  "Seconds since the daemon started.")                                                     \
+	X(cpu_seconds, DBL, "cpu_seconds_total", counter, 30, "cpu_seconds",                       \
+	  "User and system CPU time of all threads, in seconds.")                                  \
+	X(rss_bytes, U64, "rss_bytes", gauge, 29, "rss_bytes", "Resident set size in bytes.")      \
+	X(shards, U32, "shards", gauge, 0, "", "Probe shards (one thread each).")                  \
+	X(ready, BOOL, "ready", gauge, 0, "", "1 when the shards and the writer have started.")    \
+	X(rate_limit_pps, DBL, "rate_limit_probes_per_second", gauge, 0, "",                       \
+	  "The configured ping_rate_limit, in probes per second.")                                 \
+	X(needed_pps, DBL, "needed_probes_per_second", gauge, 0, "",                               \
+	  "The probe rate the fleet's intervals ask for, in probes per second.")                   \
+	X(devices, U64, "devices", gauge, 1, "devices", "Devices in the fleet now.")               \
+	X(active, U64, "devices_active", gauge, 2, "active",                                       \
+	  "Devices in the fleet not suspended.")                                                   \
+	X(suspended, U64, "devices_suspended", gauge, 3, "suspended", "Devices suspended now.")    \
+	X(discovered, U64, "devices_discovered_total", counter, 4, "discovered",                   \
+	  "Devices added by sweeps.")                                                              \
+	X(evicted, U64, "devices_evicted_total", counter, 5, "evicted",                            \
+	  "Devices removed at max_devices, least recently seen first.")                            \
+	X(pruned, U64, "devices_pruned_total", counter, 6, "pruned",                               \
+	  "Devices removed after prune_after without a reply.")                                    \
+	X(sweeps, U64, "sweeps_total", counter, 0, "", "Sweeps of one network completed.")         \
+	X(sweep_probes, U64, "sweep_probes_total", counter, 28, "sweep_probes",                    \
+	  "Probes sent by sweeps.")                                                                \
+	X(config_reloads, U64, "config_reloads_total", counter, 0, "",                             \
+	  "Configuration reloads (SIGHUP) applied.")                                               \
+	X(config_reload_errors, U64, "config_reload_errors_total", counter, 0, "",                 \
+	  "Configuration reloads rejected, the old configuration kept.")                           \
+	X(probes_sent, U64, "probes_sent_total", counter, 7, "probes_sent", "Echo requests sent.") \
+	X(replies, U64, "replies_total", counter, 8, "replies", "Valid echo replies in time.")     \
+	X(timeouts, U64, "timeouts_total", counter, 9, "timeouts",                                 \
+	  "Probes that got no reply in time.")                                                     \
+	X(late_replies, U64, "late_replies_total", counter, 10, "late_replies",                    \
+	  "Valid echo replies received after the timeout.")                                        \
+	X(invalid_replies, U64, "invalid_replies_total", counter, 11, "invalid_replies",           \
+	  "Replies rejected: duplicate, truncated, corrupt, forged, wrong source or stale.")       \
+	X(send_errors, U64, "send_errors_total", counter, 12, "send_errors", "Sends that failed.") \
+	X(ring_drops, U64, "ring_drops_total", counter, 13, "ring_drops",                          \
+	  "Results lost to a full result ring.")                                                   \
+	X(late_sends, U64, "late_sends_total", counter, 14, "late_sends",                          \
+	  "Probes sent more than 10 ms after they were due.")                                      \
+	X(max_late_ns, NS, "max_late_seconds", gauge, 15, "max_late_ms",                           \
+	  "Worst lateness of a send since start, in seconds.")                                     \
+	X(points_written, U64, "points_written_total", counter, 16, "points_written",              \
+	  "Points the sink accepted.")                                                             \
+	X(points_dropped, U64, "points_dropped_total", counter, 17, "points_dropped",              \
+	  "Points dropped for any reason, rejected by the sink included.")                         \
+	X(points_dropped_pool, U64, "points_dropped_pool_total", counter, 18,                      \
+	  "points_dropped_pool",                                                                   \
+	  "Points dropped because no buffer was free (or one point was too large for one).")       \
+	X(points_dropped_rejected, U64, "points_dropped_rejected_total", counter, 19,              \
+	  "points_dropped_rejected",                                                               \
+	  "Points the sink refused (400 partial write, or one line over its body limit).")         \
+	X(points_dropped_spool_overflow, U64, "points_dropped_spool_overflow_total", counter, 20,  \
+	  "points_dropped_spool_overflow",                                                         \
+	  "Points dropped because the spool was over spool.max_bytes or a spool write failed.")    \
+	X(points_dropped_spool_corrupt, U64, "points_dropped_spool_corrupt_total", counter, 21,    \
+	  "points_dropped_spool_corrupt",                                                          \
+	  "Points lost in torn or corrupt spool records that were skipped.")                       \
+	X(points_dropped_no_spool, U64, "points_dropped_no_spool_total", counter, 22,              \
+	  "points_dropped_no_spool",                                                               \
+	  "Points dropped while the sink was down and spool.max_bytes was 0.")                     \
+	X(batches_ok, U64, "batches_ok_total", counter, 23, "batches_ok",                          \
+	  "Batches the sink accepted.")                                                            \
+	X(batches_failed, U64, "batches_failed_total", counter, 24, "batches_failed",              \
+	  "Batches the sink failed or rejected.")                                                  \
+	X(batches_retried, U64, "batches_retried_total", counter, 25, "batches_retried",           \
+	  "Requests resending data that failed before or was spooled.")                            \
+	X(requests_inflight, U64, "requests_inflight", gauge, 26, "requests_inflight",             \
+	  "Write requests in flight to the sink now.")                                             \
+	X(spool_bytes, U64, "spool_bytes", gauge, 27, "spool_bytes",                               \
+	  "Bytes in the disk spool now.")                                                          \
+	X(spool_points, U64, "spool_points", gauge, 0, "", "Points in the disk spool now.")        \
+	X(sink_down, BOOL, "sink_down", gauge, 0, "", "1 while the sink is backed off from.")      \
+	X(snmp_devices, U64, "snmp_devices", gauge, 0, "", "Devices with an SNMP schedule now.")   \
+	X(snmp_suspended, U64, "snmp_devices_suspended", gauge, 36, "snmp_suspended",              \
+	  "Devices whose SNMP polls are backed off from after repeated failures.")                 \
+	X(snmp_waiting, U64, "snmp_polls_waiting", gauge, 0, "",                                   \
+	  "SNMP polls due but held back by snmp_rate_limit now.")                                  \
+	X(snmp_polls, U64, "snmp_polls_total", counter, 32, "snmp_polls",                          \
+	  "SNMP system-group requests made.")                                                      \
+	X(snmp_ok, U64, "snmp_answers_total", counter, 33, "snmp_answers",                         \
+	  "SNMP requests answered (one device_info point each).")                                  \
+	X(snmp_timeouts, U64, "snmp_timeouts_total", counter, 34, "snmp_timeouts",                 \
+	  "SNMP requests not answered within snmp.timeout and snmp.retries.")                      \
+	X(snmp_errors, U64, "snmp_errors_total", counter, 35, "snmp_errors",                       \
+	  "SNMP requests answered with an error (wrong community or v3 keys) or not sent.")        \
+	X(commands_refused, U64, "commands_refused_total", counter, 0, "",                         \
+	  "Device adds, re-adds and discovery probes refused: a shard's command backlog was full " \
+	  "or the shard held its capacity (the log says what follows).")
+
+#define RP_HEALTH_T_U64 uint64_t
+#define RP_HEALTH_T_U32 uint32_t
+#define RP_HEALTH_T_DBL double
+#define RP_HEALTH_T_BOOL bool
+#define RP_HEALTH_T_NS uint64_t
+#define RP_HEALTH_MEMBER(m, kind, metric, type, point, point_name, help) RP_HEALTH_T_##kind m;
+#define RP_HEALTH_IN_POINT(m, kind, metric, type, point, point_name, help) +((point) != 0)
+
 /** Everything /health and /metrics show. Counters are totals since start. */
 struct rp_health_snapshot {
-	/* process */
-	uint64_t time_ns; /* CLOCK_REALTIME when taken */
-	double uptime_s;
-	double cpu_seconds; /* user + system, all threads */
-	uint64_t rss_bytes;
-	uint32_t shards;
-	bool ready;	       /* shards and writer started */
-	uint32_t reasons;      /* enum rp_health_reason bits */
-	double rate_limit_pps; /* ping_rate_limit */
-	double needed_pps;     /* what the fleet's intervals ask for */
-	/* fleet */
-	uint64_t devices;    /* in the fleet now */
-	uint64_t active;     /* devices - suspended */
-	uint64_t suspended;  /* now */
-	uint64_t discovered; /* devices added by sweeps */
-	uint64_t evicted;    /* removed at max_devices, least recently seen first */
-	uint64_t pruned;     /* removed after prune_after without a reply */
-	uint64_t sweeps;     /* sweeps of one network completed */
-	uint64_t sweep_probes;
-	uint64_t config_reloads;       /* SIGHUP reloads applied */
-	uint64_t config_reload_errors; /* reloads rejected (old config kept) */
-	/* probes, summed over shards */
-	uint64_t probes_sent;
-	uint64_t replies;
-	uint64_t timeouts;
-	uint64_t late_replies;	  /* valid replies after the timeout */
-	uint64_t invalid_replies; /* duplicate, truncated, corrupt, forged, wrong source, stale */
-	uint64_t send_errors;
-	uint64_t ring_drops;
-	uint64_t late_sends;  /* probes sent more than 10 ms after due */
-	uint64_t max_late_ns; /* worst lateness of a send since start */
-	/* writer */
-	uint64_t points_written;
-	uint64_t points_dropped;	  /* every drop reason, rejected by the sink included: */
-	uint64_t points_dropped_pool;	  /* no free buffer (or a point too large) */
-	uint64_t points_dropped_rejected; /* refused by the sink (400, or over its limit) */
-	uint64_t points_dropped_spool_overflow; /* spool over spool.max_bytes, or a write failed */
-	uint64_t points_dropped_spool_corrupt;	/* torn or corrupt spool records skipped */
-	uint64_t points_dropped_no_spool;	/* sink down and spool.max_bytes 0 */
-	uint64_t batches_ok;
-	uint64_t batches_failed;
-	uint64_t batches_retried;   /* requests resending data that failed before or was spooled */
-	uint64_t requests_inflight; /* now */
-	uint64_t spool_bytes;	    /* now */
-	uint64_t spool_points;	    /* now */
-	bool sink_down;		    /* now */
-	/* SNMP enrichment */
-	uint64_t snmp_devices;	 /* devices with an SNMP schedule now */
-	uint64_t snmp_suspended; /* backed off from after snmp_max_consecutive_fails, now */
-	uint64_t snmp_waiting;	 /* due, held back by snmp_rate_limit, now */
-	uint64_t snmp_polls;	 /* system-group requests made */
-	uint64_t snmp_ok;	 /* answered (a device_info point each) */
-	uint64_t snmp_timeouts;	 /* not answered */
-	uint64_t snmp_errors;	 /* answered with an error (v3 keys, community), or not sent */
+	RP_HEALTH_FIELDS(RP_HEALTH_MEMBER)
+	uint32_t reasons; /* enum rp_health_reason bits */
 	char version[32];
 };
+
+/** Fields in the health_metrics point. */
+enum { RP_HEALTH_POINT_FIELDS = 0 RP_HEALTH_FIELDS(RP_HEALTH_IN_POINT) };
+
+/** Fills f[0 .. RP_HEALTH_POINT_FIELDS) with the health_metrics point's fields, in
+ *  their order (keys are static strings; nothing is allocated). Any thread. */
+void rp_health_point(const struct rp_health_snapshot *s, struct rp_field *f);
+
+/* The last minute of the counters that make the daemon degraded, one sample a
+ * second. The control thread embeds it; the fields are its own. */
+#define RP_HEALTH_HISTORY 60
+
+struct rp_health_history {
+	uint64_t _ring_drops[RP_HEALTH_HISTORY];
+	uint64_t _send_errors[RP_HEALTH_HISTORY];
+	uint64_t _points_dropped[RP_HEALTH_HISTORY];
+	unsigned _n; /* samples taken */
+};
+
+/** Sets s->reasons: the sink is failing now (sink_down), or results were lost to a
+ *  full ring, sends failed or points were dropped since the sample a minute ago (the
+ *  oldest kept). Zeroed history: nothing but sink_down counts. */
+void rp_health_judge(const struct rp_health_history *h, struct rp_health_snapshot *s);
+/** Keeps s's counters as the newest sample (once a second, after judging it). */
+void rp_health_remember(struct rp_health_history *h, const struct rp_health_snapshot *s);
 
 /** Writes /health's JSON (one object: "status":"ok"|"degraded", "reasons":[names],
  *  then every snapshot field under its own name) into buf, NUL-terminated.

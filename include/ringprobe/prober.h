@@ -1,6 +1,12 @@
-/* Several shards driven as one, for the one-shot commands (ping, sweep): devices are
- * routed to shards by a hash of their address, fed through the command rings as room
- * allows, and results are gathered from every result ring. The caller's thread owns it. */
+/* Several shards driven as one. Devices are routed to shards by a hash of their
+ * address and fed through the shards' command rings; results are gathered from every
+ * result ring. Two ways in:
+ *   - the one-shot commands (ping, sweep): rp_prober_offer / rp_prober_run, the caller
+ *     keeping what a full shard could not take;
+ *   - the daemon: rp_prober_queue_* put commands in a bounded backlog per shard (sized
+ *     at create, never grown) that rp_prober_drain hands over as the rings have room,
+ *     in order per shard; rp_prober_rebalance splits the rate by the devices held.
+ * The thread that creates the prober owns it (the caller's, or the control thread). */
 #ifndef RP_PROBER_H
 #define RP_PROBER_H
 
@@ -8,8 +14,8 @@
 #include <stdint.h>
 
 #include "ringprobe/hash.h"
+#include "ringprobe/icmp.h"
 #include "ringprobe/result.h"
-#include "ringprobe/shard.h"
 
 struct rp_prober;
 
@@ -33,6 +39,38 @@ struct rp_engine_info {
 	char why[256];	   /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
 };
 
+/** Counters, readable from any thread (relaxed; refreshed once per iteration). */
+struct rp_shard_stats {
+	uint64_t devices;
+	uint64_t suspended;
+	uint64_t probes_sent;
+	uint64_t replies; /* valid, in time */
+	uint64_t timeouts;
+	uint64_t invalid[RP_REPLY_KIND_COUNT]; /* per kind; [RP_REPLY_OK] unused */
+	uint64_t send_errors;
+	uint64_t ring_drops;   /* results lost to a full result ring */
+	uint64_t cmd_rejected; /* adds refused: shard full */
+	uint64_t cmd_refused;  /* prober only: adds, re-adds and one-shot probes its
+				* backlog refused (full, or the shard at capacity) */
+	uint64_t late_sends;   /* sent more than 10 ms after due */
+	uint64_t max_late_ns;
+	uint64_t loops;
+	uint64_t recv_nobufs;
+	uint64_t tx_stamped; /* replies timed from the kernel's
+				transmit stamp (else the payload's) */
+	bool done;	     /* every device finished its count */
+	bool stopped;	     /* the thread has exited (after stop) */
+};
+
+/** A device to add: probed every interval_ms, `count` times (0 = forever). */
+struct rp_shard_dev {
+	uint32_t addr;
+	uint32_t id; /* the caller's id, returned in each result */
+	uint32_t interval_ms;
+	uint32_t count;
+	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
+};
+
 /** The shard of n that owns addr (what rp_prober_shard_of answers). */
 static inline unsigned rp_prober_route(uint32_t addr, unsigned n)
 {
@@ -54,6 +92,9 @@ struct rp_prober_conf {
 	uint32_t max_fails;  /* failures in a row before suspension; 0 = never */
 	uint64_t backoff_ns; /* a suspended device is probed once per backoff */
 	uint32_t cmd_ring;   /* command ring capacity per shard; 0 = 4096 */
+	uint32_t backlog;    /* commands that may wait per shard (rp_prober_queue_*), at
+			      * least 2 x capacity to hold a remove for every device;
+			      * 0 = none (the daemon's; ping and sweep use none) */
 	int rt_priority;     /* SCHED_FIFO priority of the shard threads; 0 = normal */
 };
 
@@ -71,7 +112,8 @@ int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t why
 void rp_prober_destroy(struct rp_prober *p);
 /** Offers a device; false when its shard has no room now (offer it again later). */
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d);
-/** Tells the prober a device finished (its last result was seen): frees its room. */
+/** Tells the prober a device finished (its last result was seen), an rp_prober_offer'd
+ *  one or an rp_prober_queue_once probe: frees its room in the shard's capacity. */
 void rp_prober_finished(struct rp_prober *p, uint32_t addr);
 /** Pops up to max results from all shards. */
 uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max);
@@ -96,9 +138,42 @@ int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink s
 void rp_prober_request_stop(struct rp_prober *p);
 /** Number of shards. */
 unsigned rp_prober_count(const struct rp_prober *p);
-/** Shard i, for callers that route commands themselves (the daemon). */
-struct rp_shard *rp_prober_shard(struct rp_prober *p, unsigned i);
 /** Which shard an address belongs to. */
 unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr);
+
+/* The daemon's commands (the creating thread only). Each goes to the ring of addr's
+ * shard at once when nothing waits for that shard, else waits in its backlog; a
+ * shard's commands arrive in the order they were queued. Adds are refused, counted
+ * in rp_shard_stats.cmd_refused, when the shard holds `capacity` devices and probes
+ * or its backlog has no room to spare (see prober.c); removes and timeouts never are.
+ * Refused means nothing was queued: the caller still owns the device (the daemon's
+ * fleet retries static devices and forgets discovered ones, which the next sweep
+ * finds again). */
+
+/** Queues a monitored device (probed every interval_ms until removed, first probe
+ *  phase-spread). 0, -ENOSPC (shard at capacity) or -ENOBUFS (backlog full). */
+int rp_prober_queue_add(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms);
+/** Queues one probe now (a discovery probe), finished by rp_prober_finished when its
+ *  result comes. 0, -ENOSPC or -ENOBUFS. */
+int rp_prober_queue_once(struct rp_prober *p, uint32_t addr, uint32_t id);
+/** Queues a remove and a new add of a monitored device as one command (a new
+ *  interval). 0, or -ENOBUFS: the device keeps its schedule. */
+int rp_prober_queue_readd(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms);
+/** Queues the remove of a monitored device (one queued with rp_prober_queue_add). Never
+ *  refused: the device's add kept it an entry. */
+void rp_prober_queue_remove(struct rp_prober *p, uint32_t addr);
+/** Queues a new reply timeout for every shard, after the commands waiting now. Never
+ *  refused: one per shard waits, a newer one replacing it. */
+void rp_prober_queue_timeout(struct rp_prober *p, uint64_t timeout_ns);
+/** Hands each shard what waits for it, oldest first, until its ring is full. */
+void rp_prober_drain(struct rp_prober *p);
+/** Commands waiting in the backlogs. */
+uint64_t rp_prober_queued(const struct rp_prober *p);
+/** Splits the configured rate over the shards by the devices and probes each holds,
+ *  so a shard with more than its even share is not held to less than it needs (with
+ *  the rate at the fleet's need, an even split leaves that shard late for good).
+ *  Sent to a shard only when its share moves by more than 1%; a full ring is retried
+ *  at the next call. No-op unpaced or with one shard. */
+void rp_prober_rebalance(struct rp_prober *p);
 
 #endif

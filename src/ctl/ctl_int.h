@@ -1,17 +1,24 @@
-/* The control thread's pieces: the fleet (which devices are monitored) and the
- * discovery sweeps (which addresses answer). Both belong to the control thread and
- * talk to the shards only through the callbacks the daemon gives them. */
+/* The control thread's pieces: the fleet (which devices are monitored), the discovery
+ * sweeps (which addresses answer), the SNMP schedule, and the daemon's own state with
+ * the helpers its files share (daemon.c: start, loop, stop; status.c: health and its
+ * log lines; points.c: device_info and sweep points; reload.c: SIGHUP). All belong to
+ * the control thread; the fleet and the sweeps talk to the shards only through the
+ * callbacks the daemon gives them. */
 #ifndef RP_CTL_INT_H
 #define RP_CTL_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "ringprobe/conf.h"
+#include "ringprobe/daemon.h"
 #include "ringprobe/devtable.h"
+#include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
+#include "ringprobe/result.h"
 #include "ringprobe/snmp.h"
 #include "ringprobe/wheel.h"
 
@@ -21,9 +28,10 @@ bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr);
 
 /* ---- fleet ---------------------------------------------------------------------- */
 
-/* What the fleet asks of the shards: start monitoring addr, or stop. */
+/* What the fleet asks of the shards: start monitoring addr (false: refused, nothing
+ * started, the fleet must not remove it later), or stop. */
 struct rp_fleet_ops {
-	void (*add)(void *arg, uint32_t addr);
+	bool (*add)(void *arg, uint32_t addr);
 	void (*remove)(void *arg, uint32_t addr);
 	void *arg;
 };
@@ -35,7 +43,8 @@ struct rp_fleet {
 	struct rp_fleet_ops ops;
 	struct rp_shard_sel sel;
 	uint32_t *statics; /* sorted, unique */
-	size_t nstatic;
+	uint8_t *unplaced; /* per static: its add was refused; rp_fleet_retry asks again */
+	size_t nstatic, nunplaced;
 	struct rp_devtable *found;
 	uint32_t found_cap;
 	uint64_t max_devices;
@@ -54,8 +63,11 @@ void rp_fleet_start(struct rp_fleet *f);
 uint64_t rp_fleet_count(const struct rp_fleet *f);
 /** Whether addr is monitored (static or discovered). */
 bool rp_fleet_has(const struct rp_fleet *f, uint32_t addr);
+/** Asks again for the static devices whose add was refused; returns how many went. */
+size_t rp_fleet_retry(struct rp_fleet *f);
 /** A sweep found addr alive: adds it (evicting the least recently seen discovered
- *  device when full) or refreshes it. True when it is new. */
+ *  device when full) or refreshes it. True when it is new. A refused add is not kept
+ *  (the next round finds the device again). */
 bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
 /** A monitored device answered: it is seen now. */
 void rp_fleet_seen(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
@@ -65,7 +77,7 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
  *  devices added and removed, discovered ones outside every network removed. -E2BIG
  *  (nothing changed) when the new static devices exceed max_devices. */
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen);
-/** Calls fn for every monitored device. */
+/** Calls fn for every monitored device (not for statics whose add was refused). */
 void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg);
 
 /* ---- discovery sweeps ----------------------------------------------------------- */
@@ -183,5 +195,71 @@ void rp_enrich_remove(struct rp_enrich *e, uint32_t addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
 void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg);
 void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
+
+/* ---- the daemon ------------------------------------------------------------------- */
+
+struct rp_prober;
+struct rp_spsc;
+struct rp_writer;
+struct rp_health_server;
+
+/* Everything `ringprobe run` holds: created and destroyed by rp_daemon_run (daemon.c),
+ * which owns every pointer here; the control thread is its only user. */
+struct rp_ctl {
+	struct rp_conf conf; /* the running configuration (reload swaps its hot keys) */
+	const struct rp_daemon_opts *opts;
+	struct rp_prober *prober;
+	unsigned nshards;
+	uint32_t shard_cap;
+	struct rp_spsc *wring; /* results to the writer */
+	struct rp_writer *writer;
+	struct rp_health_server *http;
+	struct rp_fleet fleet;
+	struct rp_sweep sweep;
+	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
+	uint64_t info_points;
+	int sigfd;
+	char host[256];
+
+	uint64_t start_ns, start_real_ns, now_ns, now_ms;
+	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
+	uint64_t reloads, reload_errors;
+	uint64_t refused_logged, refused_log_ns; /* cmd_refused at the last warning */
+	bool ready, rate_short;
+
+	struct rp_health_history hist; /* for "in the last minute" */
+
+	struct rp_probe_result res[1024];
+};
+
+/** The clock `id` now, in ns (daemon.c). Any thread. */
+uint64_t rp_ctl__clock_ns(clockid_t id);
+/** ping_interval in milliseconds, as the shards take it. */
+static inline uint32_t rp_ctl__interval_ms(const struct rp_ctl *d)
+{
+	return (uint32_t)((uint64_t)d->conf.ping_interval / 1000000u);
+}
+
+/* status.c */
+/** Probes per second the fleet's intervals ask for. */
+double rp_ctl__needed_pps(const struct rp_ctl *d);
+/** Fills h from every stage's counters and judges it degraded or not (d->hist). */
+void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h);
+/** Writes h as a health_metrics point (host tag) and commits it. */
+void rp_ctl__health_point(struct rp_ctl *d, const struct rp_health_snapshot *h);
+/** Logs once when ping_rate_limit cannot serve the fleet, once when it can again. */
+void rp_ctl__check_rate(struct rp_ctl *d);
+/** Logs, at most once a minute, that the prober refused commands (`refused` in all). */
+void rp_ctl__note_refused(struct rp_ctl *d, uint64_t refused);
+
+/* points.c: callbacks, arg is the struct rp_ctl */
+/** rp_enrich_emit_fn: one device_info point per SNMP answer (counted in info_points). */
+void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r);
+/** A sweep point per network after a round, and its log line. */
+void rp_ctl__sweep_report(void *arg, const struct rp_sweep_report *r);
+
+/* reload.c */
+/** SIGHUP: re-reads the configuration and applies what can change while running. */
+void rp_ctl__reload(struct rp_ctl *d);
 
 #endif

@@ -1,14 +1,16 @@
-/* `ringprobe run`: the control thread.
+/* `ringprobe run`: the control thread's start, loop and stop.
  *
  * One loop, woken every 10 ms or by a signal:
  *   results from every shard -> sweep bookkeeping / fleet last-seen -> writer ring;
- *   queued shard commands -> shards (as their rings and capacity allow);
+ *   shard commands waiting in the prober's backlogs -> shards (as their rings allow);
  *   discovery probes at the rate monitoring leaves over;
  *   SNMP answers -> device_info points; due SNMP polls -> the poller (enrich.c);
- *   once a second a health snapshot for /health and /metrics; every
- *   health_report_interval a health_metrics point; prune_after; sweep reports.
- * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads. */
-#include "ringprobe/addr.h"
+ *   once a second a health snapshot for /health and /metrics (status.c) and the rate
+ *   split; every health_report_interval a health_metrics point; prune_after; sweep
+ *   reports (points.c).
+ * SIGTERM/SIGINT stop it (a second one exits at once); SIGHUP reloads (reload.c).
+ * Every function here runs on the control thread (the one that called
+ * rp_daemon_run), except die_now, a signal handler. */
 #include "ringprobe/daemon.h"
 
 #include <dirent.h>
@@ -43,55 +45,8 @@
 #define NS_PER_S 1000000000ull
 #define LOOP_NS (10 * NS_PER_MS)
 #define SWEEP_WINDOW_PER_SHARD 4096u
-#define HIST 60 /* seconds of counter history for the degraded reasons */
 
-enum { Q_ADD = 1, Q_REMOVE, Q_SWEEP, Q_TIMEOUT };
-
-struct qcmd {
-	uint32_t addr;
-	uint32_t id;
-	uint8_t op;
-};
-
-/* Commands a shard's ring had no room for yet, oldest first (the control thread's
- * own queue, so nothing is ever lost or reordered). */
-struct cmdq {
-	struct qcmd *v;
-	size_t head, tail, cap; /* [head, tail) used */
-};
-
-struct daemon {
-	struct rp_conf conf;
-	const struct rp_daemon_opts *opts;
-	struct rp_prober *prober;
-	unsigned nshards;
-	uint32_t shard_cap;
-	uint64_t *load; /* per shard: devices plus sweep probes offered, not yet back */
-	double *rate;	/* per shard: its share of ping_rate_limit, as last sent */
-	struct cmdq *q;
-	struct rp_spsc *wring; /* results to the writer */
-	struct rp_writer *writer;
-	struct rp_health_server *http;
-	struct rp_fleet fleet;
-	struct rp_sweep sweep;
-	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
-	uint64_t info_points;
-	int sigfd;
-	char host[256];
-
-	uint64_t start_ns, start_real_ns, now_ns, now_ms;
-	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
-	uint64_t reloads, reload_errors;
-	bool ready, rate_short;
-
-	/* one sample a second for "in the last minute" */
-	uint64_t h_ring[HIST], h_send[HIST], h_drop[HIST];
-	unsigned h_n;
-
-	struct rp_probe_result res[1024];
-};
-
-static uint64_t clock_ns(clockid_t id)
+uint64_t rp_ctl__clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
@@ -101,139 +56,43 @@ static uint64_t clock_ns(clockid_t id)
 
 /* ---- shard commands --------------------------------------------------------------- */
 
-static void q_push(struct cmdq *q, struct qcmd c)
+/* The fleet's add: false when the prober refused it (counted there); the fleet then
+ * keeps a static device for a retry and forgets a discovered one. */
+static bool fleet_add(void *arg, uint32_t addr)
 {
-	if (q->tail == q->cap) {
-		if (q->head > 0) {
-			memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof(*q->v));
-			q->tail -= q->head;
-			q->head = 0;
-		}
-		if (q->tail == q->cap) {
-			q->cap = q->cap ? q->cap * 2 : 4096;
-			q->v = rp_xrealloc(q->v, q->cap * sizeof(*q->v));
-		}
-	}
-	q->v[q->tail++] = c;
-}
+	struct rp_ctl *d = arg;
 
-static uint32_t interval_ms(const struct daemon *d)
-{
-	return (uint32_t)((uint64_t)d->conf.ping_interval / NS_PER_MS);
-}
-
-/* Offers one command to shard i now; false when its ring or its room is full. */
-static bool offer(struct daemon *d, unsigned i, const struct qcmd *c)
-{
-	struct rp_shard *s = rp_prober_shard(d->prober, i);
-	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id};
-
-	if (c->op == Q_TIMEOUT)
-		return rp_shard_offer_timeout(s, (uint64_t)c->id * NS_PER_MS);
-	if (c->op == Q_REMOVE) {
-		if (!rp_shard_offer_remove(s, c->addr))
-			return false;
-		if (d->load[i])
-			d->load[i]--;
-		return true;
-	}
-	if (d->load[i] >= d->shard_cap)
+	if (rp_prober_queue_add(d->prober, addr, 0, rp_ctl__interval_ms(d)) < 0)
 		return false;
-	if (c->op == Q_ADD) {
-		dev.interval_ms = interval_ms(d);
-	} else {
-		dev.interval_ms = 1000;
-		dev.count = 1;
-		dev.immediate = true;
-	}
-	if (!rp_shard_offer(s, &dev))
-		return false;
-	d->load[i]++;
+	rp_enrich_add(&d->enrich, addr, d->now_ms);
 	return true;
 }
 
-static void send_cmd(struct daemon *d, uint8_t op, uint32_t addr, uint32_t id)
-{
-	unsigned i = rp_prober_shard_of(d->prober, addr);
-	struct qcmd c = {.addr = addr, .id = id, .op = op};
-	struct cmdq *q = &d->q[i];
-
-	if (q->head == q->tail && offer(d, i, &c))
-		return;
-	q_push(q, c);
-}
-
-static void drain_queues(struct daemon *d)
-{
-	for (unsigned i = 0; i < d->nshards; i++) {
-		struct cmdq *q = &d->q[i];
-
-		while (q->head < q->tail && offer(d, i, &q->v[q->head]))
-			q->head++;
-		if (q->head == q->tail)
-			q->head = q->tail = 0;
-	}
-}
-
-static uint64_t queued(const struct daemon *d)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < d->nshards; i++)
-		n += d->q[i].tail - d->q[i].head;
-	return n;
-}
-
-static void fleet_add(void *arg, uint32_t addr)
-{
-	struct daemon *d = arg;
-
-	send_cmd(d, Q_ADD, addr, 0);
-	rp_enrich_add(&d->enrich, addr, d->now_ms);
-}
-
+/* The fleet's remove: never refused (the device's add kept it room). */
 static void fleet_remove(void *arg, uint32_t addr)
 {
-	struct daemon *d = arg;
+	struct rp_ctl *d = arg;
 
-	send_cmd(d, Q_REMOVE, addr, 0);
+	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
 }
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
 
-static void device_info(void *arg, const struct rp_snmp_result *r)
-{
-	struct daemon *d = arg;
-	char ip[RP_ADDR_STRLEN];
-	struct rp_tag tag = {"ip", ip};
-	struct rp_field f[6] = {
-	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
-	    {.key = "snmp_description", .type = RP_FIELD_STRING, .v.s = r->descr},
-	    {.key = "snmp_object_id", .type = RP_FIELD_STRING, .v.s = r->object_id},
-	    {.key = "snmp_location", .type = RP_FIELD_STRING, .v.s = r->location},
-	    {.key = "snmp_contact", .type = RP_FIELD_STRING, .v.s = r->contact},
-	    {.key = "snmp_uptime_s", .type = RP_FIELD_INT, .v.i = (int64_t)(r->uptime_ticks / 100)},
-	};
-
-	rp_addr_format(r->addr, ip);
-	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", &tag, 1, f, r->has_uptime ? 6 : 5,
-			r->done_real_ns);
-	d->info_points++;
-}
-
-static void enrich(struct daemon *d)
+static void enrich(struct rp_ctl *d)
 {
 	uint64_t before = d->info_points;
 
-	rp_enrich_tick(&d->enrich, d->now_ms, device_info, d);
+	rp_enrich_tick(&d->enrich, d->now_ms, rp_ctl__device_info, d);
 	if (d->info_points != before)
 		rp_writer_commit(d->writer);
 }
 
 /* ---- results ---------------------------------------------------------------------- */
 
-static void take_results(struct daemon *d)
+/* Pops every shard's results: sweep probes go to the sweep's bookkeeping (and free
+ * their room in the prober), the rest to the writer's ring, noting who answered. */
+static void take_results(struct rp_ctl *d)
 {
 	for (int rounds = 0; rounds < 64; rounds++) {
 		uint32_t n = rp_prober_poll(d->prober, d->res, RP_ARRAY_SIZE(d->res)), k = 0;
@@ -242,10 +101,7 @@ static void take_results(struct daemon *d)
 			const struct rp_probe_result *r = &d->res[j];
 
 			if (r->id & RP_SWEEP_ID_BIT) {
-				unsigned i = rp_prober_shard_of(d->prober, r->addr);
-
-				if (d->load[i])
-					d->load[i]--;
+				rp_prober_finished(d->prober, r->addr);
 				if (rp_sweep_result(&d->sweep, r->id, r->success) &&
 				    rp_ctl_mine(&d->conf.shard, r->addr))
 					rp_fleet_found(&d->fleet, r->addr, d->now_ms);
@@ -268,273 +124,47 @@ static void take_results(struct daemon *d)
 
 static bool sweep_skip(void *arg, uint32_t addr)
 {
-	struct daemon *d = arg;
+	struct rp_ctl *d = arg;
 
 	return !rp_ctl_mine(&d->conf.shard, addr) || rp_fleet_has(&d->fleet, addr);
 }
 
-static double needed_pps(const struct daemon *d)
-{
-	return (double)rp_fleet_count(&d->fleet) * 1e9 / (double)d->conf.ping_interval;
-}
-
 /* Sweeps get what monitoring leaves of the rate, and at least 1% of it so that a
  * fleet that needs everything still discovers, slowly. */
-static double sweep_rate(const struct daemon *d)
+static double sweep_rate(const struct rp_ctl *d)
 {
 	double rate = d->conf.ping_rate_limit, spare;
 
 	if (rate <= 0)
 		return 1e9;
-	spare = rate - needed_pps(d) * 1.05;
+	spare = rate - rp_ctl__needed_pps(d) * 1.05;
 	return spare > rate * 0.01 ? spare : rate * 0.01;
 }
 
-static void sweep_report(void *arg, const struct rp_sweep_report *r)
-{
-	struct daemon *d = arg;
-	char net[32];
-	struct rp_tag tag = {"network", net};
-	struct rp_field f[3] = {
-	    {.key = "hosts_probed", .type = RP_FIELD_INT, .v.i = (int64_t)r->probed},
-	    {.key = "hosts_alive", .type = RP_FIELD_INT, .v.i = (int64_t)r->alive},
-	    {.key = "duration_s", .type = RP_FIELD_FLOAT, .v.f = r->duration_s},
-	};
-
-	rp_format_cidr(r->net, true, net, sizeof(net));
-	rp_writer_point(d->writer, RP_WRITER_DATA, "sweep", &tag, 1, f, 3, r->start_real_ns);
-	rp_log(RP_LOG_INFO, "sweep done", "network=%s probed=%llu alive=%llu duration_s=%.1f", net,
-	       (unsigned long long)r->probed, (unsigned long long)r->alive, r->duration_s);
-}
-
-static void run_sweeps(struct daemon *d)
+static void run_sweeps(struct rp_ctl *d)
 {
 	uint64_t window = (uint64_t)SWEEP_WINDOW_PER_SHARD * d->nshards;
 	double rate = sweep_rate(d);
 	uint32_t addr, id;
 
 	rp_sweep_tick(&d->sweep, d->now_ns);
-	/* Offers wait in the queues while the shards cannot take them: no new ones then. */
-	while (queued(d) < window &&
+	/* Commands wait in the backlogs while the shards cannot take them: no new probes
+	 * then. One the prober refuses counts as sent and unanswered, so the round does
+	 * not wait for it; the address is asked again next round. */
+	while (rp_prober_queued(d->prober) < window &&
 	       rp_sweep_next(&d->sweep, d->now_ns, rate, window, sweep_skip, d, &addr, &id))
-		send_cmd(d, Q_SWEEP, addr, id);
-	if (rp_sweep_finish(&d->sweep, d->now_ns, sweep_report, d))
+		if (rp_prober_queue_once(d->prober, addr, id) < 0)
+			rp_sweep_result(&d->sweep, id, false);
+	if (rp_sweep_finish(&d->sweep, d->now_ns, rp_ctl__sweep_report, d))
 		rp_writer_commit(d->writer);
 }
 
-/* ---- health ----------------------------------------------------------------------- */
+/* ---- timers ----------------------------------------------------------------------- */
 
-static void proc_usage(double *cpu_s, uint64_t *rss)
-{
-	struct rusage ru;
-	long pages = 0, resident = 0;
-	FILE *f;
-
-	*cpu_s = 0;
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		*cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-			 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-	*rss = 0;
-	f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) == 2)
-			*rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-		fclose(f);
-	}
-}
-
-static void snapshot(struct daemon *d, struct rp_health_snapshot *h)
-{
-	struct rp_shard_stats st;
-	struct rp_writer_stats ws;
-	unsigned last;
-
-	memset(h, 0, sizeof(*h));
-	rp_prober_stats(d->prober, &st);
-	rp_writer_stats(d->writer, &ws);
-	h->time_ns = clock_ns(CLOCK_REALTIME);
-	h->uptime_s = (double)(d->now_ns - d->start_ns) * 1e-9;
-	proc_usage(&h->cpu_seconds, &h->rss_bytes);
-	h->shards = d->nshards;
-	h->ready = d->ready;
-	h->rate_limit_pps = d->conf.ping_rate_limit;
-	h->needed_pps = needed_pps(d);
-	h->devices = rp_fleet_count(&d->fleet);
-	h->suspended = st.suspended;
-	h->active = h->devices > h->suspended ? h->devices - h->suspended : 0;
-	h->discovered = d->fleet.discovered;
-	h->evicted = d->fleet.evicted;
-	h->pruned = d->fleet.pruned;
-	h->sweeps = d->sweep.rounds;
-	h->sweep_probes = d->sweep.probes;
-	h->config_reloads = d->reloads;
-	h->config_reload_errors = d->reload_errors;
-	h->probes_sent = st.probes_sent;
-	h->replies = st.replies;
-	h->timeouts = st.timeouts;
-	h->late_replies = st.invalid[RP_REPLY_LATE];
-	for (int k = 0; k < RP_REPLY_KIND_COUNT; k++)
-		if (k != RP_REPLY_OK && k != RP_REPLY_LATE)
-			h->invalid_replies += st.invalid[k];
-	h->send_errors = st.send_errors;
-	h->ring_drops = st.ring_drops + rp_spsc_drops(d->wring);
-	h->late_sends = st.late_sends;
-	h->max_late_ns = st.max_late_ns;
-	h->points_written = ws.points_written;
-	h->points_dropped_pool = ws.dropped_pool;
-	h->points_dropped_rejected = ws.points_rejected;
-	h->points_dropped_spool_overflow = ws.dropped_spool_overflow;
-	h->points_dropped_spool_corrupt = ws.dropped_spool_corrupt;
-	h->points_dropped_no_spool = ws.dropped_no_spool;
-	h->points_dropped = h->points_dropped_pool + h->points_dropped_rejected +
-			    h->points_dropped_spool_overflow + h->points_dropped_spool_corrupt +
-			    h->points_dropped_no_spool;
-	h->batches_ok = ws.batches_ok;
-	h->batches_failed = ws.batches_failed;
-	h->batches_retried = ws.batches_retried;
-	h->requests_inflight = ws.inflight;
-	h->spool_bytes = ws.spool_bytes;
-	h->spool_points = ws.spool_points;
-	h->sink_down = ws.sink_down != 0;
-	{
-		struct rp_enrich_stats es;
-
-		rp_enrich_stats(&d->enrich, &es);
-		h->snmp_devices = es.devices;
-		h->snmp_suspended = es.suspended;
-		h->snmp_waiting = es.waiting;
-		h->snmp_polls = es.polls;
-		h->snmp_ok = es.ok;
-		h->snmp_timeouts = es.timeouts;
-		h->snmp_errors = es.errors;
-	}
-	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);
-
-	/* Degraded: the sink is failing now, or something was lost in the last minute. */
-	last = d->h_n < HIST ? 0 : d->h_n % HIST;
-	if (h->sink_down)
-		h->reasons |= RP_HEALTH_SINK_FAILING;
-	if (d->h_n && h->ring_drops > d->h_ring[last])
-		h->reasons |= RP_HEALTH_RING_DROPS;
-	if (d->h_n && h->send_errors > d->h_send[last])
-		h->reasons |= RP_HEALTH_SEND_ERRORS;
-	if (d->h_n && h->points_dropped > d->h_drop[last])
-		h->reasons |= RP_HEALTH_POINTS_DROPPED;
-}
-
-static void remember(struct daemon *d, const struct rp_health_snapshot *h)
-{
-	unsigned i = d->h_n % HIST;
-
-	d->h_ring[i] = h->ring_drops;
-	d->h_send[i] = h->send_errors;
-	d->h_drop[i] = h->points_dropped;
-	d->h_n++;
-}
-
-static void health_point(struct daemon *d, const struct rp_health_snapshot *h)
-{
-	struct rp_tag tag = {"host", d->host};
-	struct rp_field f[] = {
-	    {.key = "devices", .type = RP_FIELD_INT, .v.i = (int64_t)h->devices},
-	    {.key = "active", .type = RP_FIELD_INT, .v.i = (int64_t)h->active},
-	    {.key = "suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->suspended},
-	    {.key = "discovered", .type = RP_FIELD_INT, .v.i = (int64_t)h->discovered},
-	    {.key = "evicted", .type = RP_FIELD_INT, .v.i = (int64_t)h->evicted},
-	    {.key = "pruned", .type = RP_FIELD_INT, .v.i = (int64_t)h->pruned},
-	    {.key = "probes_sent", .type = RP_FIELD_INT, .v.i = (int64_t)h->probes_sent},
-	    {.key = "replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->replies},
-	    {.key = "timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->timeouts},
-	    {.key = "late_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_replies},
-	    {.key = "invalid_replies", .type = RP_FIELD_INT, .v.i = (int64_t)h->invalid_replies},
-	    {.key = "send_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->send_errors},
-	    {.key = "ring_drops", .type = RP_FIELD_INT, .v.i = (int64_t)h->ring_drops},
-	    {.key = "late_sends", .type = RP_FIELD_INT, .v.i = (int64_t)h->late_sends},
-	    {.key = "max_late_ms", .type = RP_FIELD_FLOAT, .v.f = (double)h->max_late_ns / 1e6},
-	    {.key = "points_written", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_written},
-	    {.key = "points_dropped", .type = RP_FIELD_INT, .v.i = (int64_t)h->points_dropped},
-	    {.key = "points_dropped_pool",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_pool},
-	    {.key = "points_dropped_rejected",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_rejected},
-	    {.key = "points_dropped_spool_overflow",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_spool_overflow},
-	    {.key = "points_dropped_spool_corrupt",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_spool_corrupt},
-	    {.key = "points_dropped_no_spool",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->points_dropped_no_spool},
-	    {.key = "batches_ok", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_ok},
-	    {.key = "batches_failed", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_failed},
-	    {.key = "batches_retried", .type = RP_FIELD_INT, .v.i = (int64_t)h->batches_retried},
-	    {.key = "requests_inflight",
-	     .type = RP_FIELD_INT,
-	     .v.i = (int64_t)h->requests_inflight},
-	    {.key = "spool_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->spool_bytes},
-	    {.key = "sweep_probes", .type = RP_FIELD_INT, .v.i = (int64_t)h->sweep_probes},
-	    {.key = "rss_bytes", .type = RP_FIELD_INT, .v.i = (int64_t)h->rss_bytes},
-	    {.key = "cpu_seconds", .type = RP_FIELD_FLOAT, .v.f = h->cpu_seconds},
-	    {.key = "uptime_s", .type = RP_FIELD_FLOAT, .v.f = h->uptime_s},
-	    {.key = "snmp_polls", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_polls},
-	    {.key = "snmp_answers", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_ok},
-	    {.key = "snmp_timeouts", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_timeouts},
-	    {.key = "snmp_errors", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_errors},
-	    {.key = "snmp_suspended", .type = RP_FIELD_INT, .v.i = (int64_t)h->snmp_suspended},
-	};
-
-	rp_writer_point(d->writer, RP_WRITER_HEALTH, "health_metrics", &tag, 1, f, RP_ARRAY_SIZE(f),
-			h->time_ns);
-	rp_writer_commit(d->writer);
-}
-
-/* Says once when the rate cannot serve the intervals, and once when it can again. */
-static void check_rate(struct daemon *d)
-{
-	double need = needed_pps(d), rate = d->conf.ping_rate_limit;
-	bool short_now = rate > 0 && need > rate;
-
-	if (short_now && !d->rate_short)
-		rp_log(RP_LOG_WARN, "ping_rate_limit cannot serve every device at ping_interval",
-		       "devices=%llu ping_interval_s=%.3f needed_pps=%.0f ping_rate_limit=%.0f "
-		       "achieved_interval_s=%.3f",
-		       (unsigned long long)rp_fleet_count(&d->fleet),
-		       (double)d->conf.ping_interval * 1e-9, need, rate,
-		       (double)rp_fleet_count(&d->fleet) / rate);
-	else if (!short_now && d->rate_short)
-		rp_log(RP_LOG_NOTICE, "ping_rate_limit serves every device again",
-		       "devices=%llu needed_pps=%.0f ping_rate_limit=%.0f",
-		       (unsigned long long)rp_fleet_count(&d->fleet), need, rate);
-	d->rate_short = short_now;
-}
-
-/* Splits ping_rate_limit over the shards by the devices each holds, so that a shard
- * with a few more devices than its even share is not held to less than it needs
- * (with the rate equal to the fleet's need, an even split leaves one shard late for
- * good). Sent only when a share moves by more than 1%. */
-static void rebalance_rate(struct daemon *d)
-{
-	double total = d->conf.ping_rate_limit, sum = 0;
-
-	if (total <= 0 || d->nshards < 2)
-		return;
-	for (unsigned i = 0; i < d->nshards; i++)
-		sum += (double)d->load[i] + 1;
-	for (unsigned i = 0; i < d->nshards; i++) {
-		double share = ((double)d->load[i] + 1) / sum, want = total * share;
-		double burst = (double)d->conf.ping_burst_limit * share;
-
-		if (d->rate[i] > 0 && want > d->rate[i] * 0.99 && want < d->rate[i] * 1.01)
-			continue;
-		if (rp_shard_offer_rate(rp_prober_shard(d->prober, i), want, burst < 1 ? 1 : burst))
-			d->rate[i] = want;
-	}
-}
-
-static void timers(struct daemon *d)
+/* Once a second: the snapshot, published and remembered, the rate split and the
+ * warnings; every health_report_interval its point. Every 10 s: prune_after and the
+ * static devices still waiting after a refusal. */
+static void timers(struct rp_ctl *d)
 {
 	struct rp_health_snapshot h;
 
@@ -542,15 +172,16 @@ static void timers(struct daemon *d)
 		d->next_snap_ns += NS_PER_S;
 		if ((int64_t)(d->now_ns - d->next_snap_ns) >= 0)
 			d->next_snap_ns = d->now_ns + NS_PER_S;
-		snapshot(d, &h);
-		remember(d, &h);
+		rp_ctl__snapshot(d, &h);
+		rp_health_remember(&d->hist, &h);
 		if (d->http)
 			rp_health_server_publish(d->http, &h);
-		check_rate(d);
-		rebalance_rate(d);
+		rp_ctl__check_rate(d);
+		rp_prober_rebalance(d->prober);
+		rp_ctl__note_refused(d, h.commands_refused);
 		if ((int64_t)(d->now_ns - d->next_point_ns) >= 0) {
 			d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
-			health_point(d, &h);
+			rp_ctl__health_point(d, &h);
 		}
 	}
 	if ((int64_t)(d->now_ns - d->next_prune_ns) >= 0) {
@@ -560,142 +191,11 @@ static void timers(struct daemon *d)
 		if (n)
 			rp_log(RP_LOG_INFO, "devices pruned", "count=%u prune_after_s=%.0f", n,
 			       (double)d->conf.prune_after * 1e-9);
+		if (d->fleet.nunplaced && rp_fleet_retry(&d->fleet))
+			rp_log(RP_LOG_INFO, "static devices placed after a refusal", "waiting=%zu",
+			       d->fleet.nunplaced);
 		d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
 	}
-}
-
-/* ---- reload ----------------------------------------------------------------------- */
-
-/* Keys a reload applies; any other key changed is reported as needing a restart. */
-static const char *const hot_keys[] = {
-    "networks",
-    "devices",
-    "ping_interval",
-    "ping_timeout",
-    "icmp_discovery_interval",
-    "prune_after",
-    "health_report_interval",
-    "shard",
-    "log.format",
-    "log.level",
-    "allow_loopback",
-    "allow_large_networks",
-};
-
-static bool is_hot(const struct rp_conf_key *k)
-{
-	for (size_t i = 0; i < RP_ARRAY_SIZE(hot_keys); i++)
-		if (strcmp(k->path, hot_keys[i]) == 0)
-			return true;
-	return false;
-}
-
-static void log_diags(const struct rp_diags *dg)
-{
-	char line[1024];
-
-	for (size_t i = 0; i < dg->n; i++) {
-		rp_diag_format(&dg->v[i], line, sizeof(line));
-		for (char *p = line; *p; p++)
-			if (*p == '"')
-				*p = '\'';
-		rp_log(dg->v[i].level == RP_DIAG_ERROR ? RP_LOG_ERROR : RP_LOG_NOTICE,
-		       "configuration problem", "detail=\"%s\"", line);
-	}
-}
-
-static void readd(void *arg, uint32_t addr)
-{
-	send_cmd(arg, Q_REMOVE, addr, 0);
-	send_cmd(arg, Q_ADD, addr, 0);
-}
-
-static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
-{
-	struct rp_cidr_list t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-static void reload(struct daemon *d)
-{
-	struct rp_conf nc;
-	struct rp_diags dg;
-	char restart[512] = "", why[256];
-	size_t off = 0;
-	bool interval_changed;
-
-	if (!d->opts->reload) {
-		rp_log(RP_LOG_WARN, "SIGHUP: reload is not available here", NULL);
-		return;
-	}
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)(clock_ns(CLOCK_MONOTONIC) / 1000));
-	memset(&nc, 0, sizeof(nc));
-	rp_diags_init(&dg);
-	if (d->opts->reload(d->opts->reload_arg, &nc, &dg) != 0 || dg.errors) {
-		log_diags(&dg);
-		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
-		       "file=%s errors=%zu", d->conf.file ? d->conf.file : "(none)", dg.errors);
-		d->reload_errors++;
-		goto out;
-	}
-	log_diags(&dg);
-	nc.max_devices = d->conf.max_devices; /* shards were sized for it */
-	if (rp_fleet_reload(&d->fleet, &nc, why, sizeof(why)) < 0) {
-		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
-		       "why=\"%s\"", why);
-		d->reload_errors++;
-		goto out;
-	}
-	for (size_t i = 0; i < rp_conf_key_count(); i++) {
-		const struct rp_conf_key *k = rp_conf_key_at(i);
-
-		if (is_hot(k) || strcmp(k->path, "max_devices") == 0 ||
-		    rp_conf_key_equal(&d->conf, &nc, k))
-			continue;
-		if (off < sizeof(restart))
-			off += (size_t)snprintf(restart + off, sizeof(restart) - off, "%s%s",
-						off ? "," : "", k->path);
-	}
-	interval_changed = nc.ping_interval != d->conf.ping_interval;
-	if (nc.ping_timeout != d->conf.ping_timeout) {
-		/* Queued behind the commands already waiting, so it lands in order. */
-		for (unsigned i = 0; i < d->nshards; i++)
-			q_push(&d->q[i], (struct qcmd){.id = (uint32_t)((uint64_t)nc.ping_timeout /
-									NS_PER_MS),
-						       .op = Q_TIMEOUT});
-		d->conf.ping_timeout = nc.ping_timeout;
-	}
-	/* Take the keys a reload applies into the running configuration. */
-	swap_lists(&d->conf.networks, &nc.networks);
-	swap_lists(&d->conf.devices, &nc.devices);
-	d->conf.ping_interval = nc.ping_interval;
-	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
-	d->conf.prune_after = nc.prune_after;
-	d->conf.health_report_interval = nc.health_report_interval;
-	d->conf.shard = nc.shard;
-	d->conf.log = nc.log;
-	d->conf.allow_loopback = nc.allow_loopback;
-	d->conf.allow_large_networks = nc.allow_large_networks;
-	rp_log_setup(d->conf.log.format, d->conf.log.level);
-	if (interval_changed)
-		rp_fleet_each(&d->fleet, readd, d);
-	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
-	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
-	d->reloads++;
-	rp_log(RP_LOG_NOTICE, "configuration reloaded",
-	       "devices=%llu networks=%zu ping_interval_s=%.3f",
-	       (unsigned long long)rp_fleet_count(&d->fleet), d->conf.networks.n,
-	       (double)d->conf.ping_interval * 1e-9);
-	if (off)
-		rp_log(RP_LOG_WARN, "some changed keys take effect only at restart", "keys=%s",
-		       restart);
-out:
-	rp_conf_fini(&nc);
-	rp_diags_fini(&dg);
-	sd_notify(0, "READY=1");
 }
 
 /* ---- start and stop --------------------------------------------------------------- */
@@ -749,7 +249,7 @@ static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
 	return per > RP_DEVTABLE_MAX_CAPACITY ? RP_DEVTABLE_MAX_CAPACITY : (uint32_t)per;
 }
 
-static int start(struct daemon *d, char *why, size_t whylen)
+static int start(struct rp_ctl *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
 	uint32_t *weights;
@@ -799,9 +299,12 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
 	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
 	pc.cmd_ring = 65536;
+	/* Room for every device to wait at once (a start with a large static list) and
+	 * for a remove of each: the prober's bound. */
+	pc.backlog = 2 * d->shard_cap;
 	pc.rt_priority = (int)d->conf.realtime_priority;
 	/* The rate starts split by the static devices each shard will hold; once a
-	 * second rebalance_rate() follows the fleet as it changes. */
+	 * second rp_prober_rebalance() follows the fleet as it changes. */
 	weights = rp_xcalloc(d->nshards, sizeof(*weights));
 	for (unsigned i = 0; i < d->nshards; i++)
 		weights[i] = 1;
@@ -812,9 +315,6 @@ static int start(struct daemon *d, char *why, size_t whylen)
 	free(weights);
 	if (ret < 0)
 		return ret;
-	d->load = rp_xcalloc(d->nshards, sizeof(*d->load));
-	d->rate = rp_xcalloc(d->nshards, sizeof(*d->rate));
-	d->q = rp_xcalloc(d->nshards, sizeof(*d->q));
 	ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot create the result ring");
@@ -881,7 +381,7 @@ static int start(struct daemon *d, char *why, size_t whylen)
 }
 
 /* Stop probing, take the last results, flush or spool, all within shutdown_timeout. */
-static void stop(struct daemon *d, const char *why)
+static void stop(struct rp_ctl *d, const char *why)
 {
 	uint64_t deadline = d->now_ns + (uint64_t)d->conf.shutdown_timeout;
 	struct sigaction sa = {.sa_handler = die_now};
@@ -904,13 +404,13 @@ static void stop(struct daemon *d, const char *why)
 	if (d->http && d->prober && d->writer) {
 		struct rp_health_snapshot h;
 
-		snapshot(d, &h); /* /health/ready answers 503 from now on */
+		rp_ctl__snapshot(d, &h); /* /health/ready answers 503 from now on */
 		rp_health_server_publish(d->http, &h);
 	}
 	if (d->prober) {
 		rp_prober_request_stop(d->prober);
 		for (;;) {
-			d->now_ns = clock_ns(CLOCK_MONOTONIC);
+			d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 			d->now_ms = d->now_ns / NS_PER_MS;
 			take_results(d);
 			rp_prober_stats(d->prober, &st);
@@ -922,7 +422,7 @@ static void stop(struct daemon *d, const char *why)
 	}
 	if (d->enrich.snmp) {
 		/* answers already back are written; polls in flight are abandoned */
-		d->now_ms = clock_ns(CLOCK_MONOTONIC) / NS_PER_MS;
+		d->now_ms = rp_ctl__clock_ns(CLOCK_MONOTONIC) / NS_PER_MS;
 		if (d->writer)
 			enrich(d);
 		rp_enrich_stop(&d->enrich);
@@ -931,10 +431,10 @@ static void stop(struct daemon *d, const char *why)
 		struct rp_health_snapshot h;
 
 		if (d->prober) {
-			snapshot(d, &h);
-			health_point(d, &h);
+			rp_ctl__snapshot(d, &h);
+			rp_ctl__health_point(d, &h);
 		}
-		d->now_ns = clock_ns(CLOCK_MONOTONIC);
+		d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 		left = (int64_t)(deadline - d->now_ns);
 		if (left < (int64_t)(200 * NS_PER_MS))
 			left = 200 * NS_PER_MS;
@@ -950,17 +450,12 @@ static void stop(struct daemon *d, const char *why)
 	}
 }
 
-static void cleanup(struct daemon *d)
+static void cleanup(struct rp_ctl *d)
 {
 	rp_health_server_stop(d->http);
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);
-	for (unsigned i = 0; d->q && i < d->nshards; i++)
-		free(d->q[i].v);
-	free(d->q);
-	free(d->load);
-	free(d->rate);
 	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
@@ -970,7 +465,7 @@ static void cleanup(struct daemon *d)
 }
 
 /* The signal that ended the wait, 0 for none; SIGHUP is handled here. */
-static int wait_signal(struct daemon *d, int timeout_ms)
+static int wait_signal(struct rp_ctl *d, int timeout_ms)
 {
 	struct pollfd p = {.fd = d->sigfd, .events = POLLIN};
 	struct signalfd_siginfo si;
@@ -981,7 +476,7 @@ static int wait_signal(struct daemon *d, int timeout_ms)
 		if (si.ssi_signo == SIGHUP) {
 			rp_log(RP_LOG_NOTICE, "SIGHUP: reloading the configuration", "file=%s",
 			       d->conf.file ? d->conf.file : "(none)");
-			reload(d);
+			rp_ctl__reload(d);
 			continue;
 		}
 		return (int)si.ssi_signo;
@@ -991,7 +486,7 @@ static int wait_signal(struct daemon *d, int timeout_ms)
 
 int rp_daemon_run(const struct rp_daemon_opts *o)
 {
-	struct daemon *d = rp_xcalloc(1, sizeof(*d));
+	struct rp_ctl *d = rp_xcalloc(1, sizeof(*d));
 	const struct rp_fleet_ops ops = {fleet_add, fleet_remove, d};
 	struct rp_engine_info info;
 	char why[512];
@@ -1012,9 +507,9 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		free(d);
 		return 2;
 	}
-	d->start_ns = d->now_ns = clock_ns(CLOCK_MONOTONIC);
+	d->start_ns = d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 	d->now_ms = d->now_ns / NS_PER_MS;
-	d->start_real_ns = clock_ns(CLOCK_REALTIME);
+	d->start_real_ns = rp_ctl__clock_ns(CLOCK_REALTIME);
 	rp_sweep_init(&d->sweep, &d->conf, d->now_ns);
 	ret = start(d, why, sizeof(why));
 	if (ret < 0) {
@@ -1033,11 +528,12 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
 	       d->conf.shard.count ? d->conf.shard.count : 1);
 	rp_fleet_start(&d->fleet);
-	check_rate(d);
+	rp_ctl__check_rate(d);
 	if (!d->rate_short)
 		rp_log(RP_LOG_INFO, "ping_rate_limit serves the static devices",
 		       "devices=%zu needed_pps=%.0f ping_rate_limit=%.0f sweep_pps=%.0f",
-		       d->fleet.nstatic, needed_pps(d), d->conf.ping_rate_limit, sweep_rate(d));
+		       d->fleet.nstatic, rp_ctl__needed_pps(d), d->conf.ping_rate_limit,
+		       sweep_rate(d));
 	d->next_snap_ns = d->now_ns;
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
@@ -1045,10 +541,10 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		end_ns = d->now_ns + (uint64_t)o->run_for_ns;
 	sd_notify(0, "READY=1");
 	for (;;) {
-		d->now_ns = clock_ns(CLOCK_MONOTONIC);
+		d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 		d->now_ms = d->now_ns / NS_PER_MS;
 		take_results(d);
-		drain_queues(d);
+		rp_prober_drain(d->prober);
 		run_sweeps(d);
 		enrich(d);
 		timers(d);

@@ -95,12 +95,14 @@ int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_f
 	ret = expand_statics(c, &f->statics, &f->nstatic, why, whylen);
 	if (ret < 0)
 		return ret;
+	f->unplaced = rp_xcalloc(f->nstatic ? f->nstatic : 1, sizeof(*f->unplaced));
 	f->found_cap = found_capacity(f->max_devices, f->nstatic);
 	ret = rp_devtable_create(&f->found, f->found_cap);
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot size the device table for max_devices %llu",
 			 (unsigned long long)f->max_devices);
 		free(f->statics);
+		free(f->unplaced);
 		return ret;
 	}
 	return 0;
@@ -110,13 +112,38 @@ void rp_fleet_fini(struct rp_fleet *f)
 {
 	rp_devtable_destroy(f->found);
 	free(f->statics);
+	free(f->unplaced);
 	memset(f, 0, sizeof(*f));
+}
+
+/* Adds static device i; a refusal leaves it unplaced, for rp_fleet_retry. */
+static void place_static(struct rp_fleet *f, size_t i)
+{
+	if (f->ops.add(f->ops.arg, f->statics[i])) {
+		if (f->unplaced[i]) {
+			f->unplaced[i] = 0;
+			f->nunplaced--;
+		}
+	} else if (!f->unplaced[i]) {
+		f->unplaced[i] = 1;
+		f->nunplaced++;
+	}
 }
 
 void rp_fleet_start(struct rp_fleet *f)
 {
 	for (size_t i = 0; i < f->nstatic; i++)
-		f->ops.add(f->ops.arg, f->statics[i]);
+		place_static(f, i);
+}
+
+size_t rp_fleet_retry(struct rp_fleet *f)
+{
+	size_t before = f->nunplaced;
+
+	for (size_t i = 0; i < f->nstatic && f->nunplaced; i++)
+		if (f->unplaced[i])
+			place_static(f, i);
+	return before - f->nunplaced;
 }
 
 uint64_t rp_fleet_count(const struct rp_fleet *f)
@@ -142,13 +169,16 @@ bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
 		rp_devtable_touch(f->found, (uint32_t)slot, now_ms);
 		return false;
 	}
-	rp_devtable_add(f->found, addr, now_ms, &is_new, &ev);
+	slot = rp_devtable_add(f->found, addr, now_ms, &is_new, &ev);
 	if (ev.slot != RP_DEVTABLE_NO_SLOT) {
 		f->evicted++;
 		f->ops.remove(f->ops.arg, ev.addr);
 	}
+	if (!f->ops.add(f->ops.arg, addr)) {
+		rp_devtable_remove(f->found, (uint32_t)slot);
+		return false;
+	}
 	f->discovered++;
-	f->ops.add(f->ops.arg, addr);
 	return true;
 }
 
@@ -189,35 +219,46 @@ static bool in_networks(const struct rp_cidr_list *l, uint32_t addr)
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen)
 {
 	uint32_t *nv;
-	size_t nn, i = 0, j = 0;
+	uint8_t *nu;
+	size_t nn, i = 0, j = 0, nnu = 0;
 	struct rp_devtable *old_found = f->found, *nf;
 	int ret;
 
 	ret = expand_statics(c, &nv, &nn, why, whylen);
 	if (ret < 0)
 		return ret;
-	/* Statics: a sorted merge of the old list and the new. */
+	nu = rp_xcalloc(nn ? nn : 1, sizeof(*nu));
+	/* Statics: a sorted merge of the old list and the new. One never placed has
+	 * nothing to remove; one still unplaced stays so. */
 	while (i < f->nstatic || j < nn) {
 		if (j == nn || (i < f->nstatic && f->statics[i] < nv[j])) {
 			f->removed++;
-			f->ops.remove(f->ops.arg, f->statics[i++]);
+			if (!f->unplaced[i])
+				f->ops.remove(f->ops.arg, f->statics[i]);
+			i++;
 		} else if (i == f->nstatic || nv[j] < f->statics[i]) {
 			int32_t slot = rp_devtable_lookup(old_found, nv[j]);
 
 			/* Already monitored as discovered: it only changes list. */
 			if (slot >= 0)
 				rp_devtable_remove(old_found, (uint32_t)slot);
-			else
-				f->ops.add(f->ops.arg, nv[j]);
+			else if (!f->ops.add(f->ops.arg, nv[j]))
+				nu[j] = 1;
+			nnu += nu[j];
 			j++;
 		} else {
+			nu[j] = f->unplaced[i];
+			nnu += nu[j];
 			i++;
 			j++;
 		}
 	}
 	free(f->statics);
+	free(f->unplaced);
 	f->statics = nv;
+	f->unplaced = nu;
 	f->nstatic = nn;
+	f->nunplaced = nnu;
 	f->max_devices = (uint64_t)c->max_devices;
 	/* Discovered devices: those outside every network (or now static) go; the rest
 	 * move, oldest first so the LRU order holds, into a table of the new size, and
@@ -252,7 +293,8 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg)
 {
 	for (size_t i = 0; i < f->nstatic; i++)
-		fn(arg, f->statics[i]);
+		if (!f->unplaced[i])
+			fn(arg, f->statics[i]);
 	for (int32_t s = rp_devtable_next(f->found, -1); s >= 0; s = rp_devtable_next(f->found, s))
 		fn(arg, rp_devtable_addr(f->found, (uint32_t)s));
 }

@@ -1,4 +1,8 @@
-/* Several shards as one, for ping and sweep. */
+/* Several shards as one: for ping and sweep (rp_prober_offer / rp_prober_run), and for
+ * the daemon's control thread, whose device commands wait in a bounded backlog per
+ * shard until the shard's command ring has room (rp_prober_queue_* / rp_prober_drain).
+ * Everything here belongs to the thread that created the prober; the shards see only
+ * their command rings. */
 #include "ringprobe/prober.h"
 
 #include <errno.h>
@@ -10,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io/shard.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/log.h"
@@ -17,11 +22,54 @@
 #include "ringprobe/spsc.h"
 #include "ringprobe/xalloc.h"
 
+/* A command waiting for room in its shard's ring. `op` says which fields it uses. */
+enum qop {
+	Q_ADD = 1, /* addr, id, interval_ms: a monitored device */
+	Q_ONCE,	   /* addr, id: one probe now */
+	Q_READD,   /* addr, id, interval_ms: remove, then add again (both or neither) */
+	Q_REMOVE,  /* addr */
+};
+
+struct qcmd {
+	uint32_t addr;
+	uint32_t id;
+	uint32_t interval_ms;
+	uint8_t op; /* enum qop */
+};
+
+/* One shard's backlog and accounting.
+ *
+ * The backlog is a FIFO of `cap` entries allocated at create, so commands reach the
+ * shard in the order they were queued. Its bound holds this invariant:
+ *
+ *	used + monitored <= cap
+ *
+ * A monitored device may be removed later, and that remove must find room: so every
+ * admitted add keeps one entry in reserve for its remove (it needs two free, one
+ * for itself), and a remove takes the entry its device kept. Adds, re-adds and
+ * one-shot probes are refused when the reserve would break; a remove never is. The
+ * new reply timeout is no entry: one pending value per shard, sent when the FIFO
+ * reaches the place it was queued at (a newer one replaces it and its place). */
+struct lane {
+	struct qcmd *v;
+	uint32_t cap, head, used; /* the FIFO: [head, head + used) modulo cap */
+	uint64_t queued, sent;	  /* entries ever put in / taken out: places in the FIFO */
+	uint32_t load;		  /* devices and one-shot probes given to this shard, not yet
+				   * removed or finished (counted when queued) */
+	uint32_t monitored;	  /* of those, monitored devices (each keeps a remove entry) */
+	bool timeout_pending;
+	uint64_t timeout_ns;
+	uint64_t timeout_at; /* goes when `sent` reaches this */
+	double rate;	     /* its share of the packet rate, as last sent (0: never) */
+};
+
 struct rp_prober {
 	unsigned n;
 	uint32_t capacity;
+	double rate_pps, burst; /* the whole process's, split by rp_prober_rebalance */
 	struct rp_shard **shards;
-	uint32_t *inflight; /* offered - finished, per shard */
+	struct lane *lanes;
+	uint64_t refused;   /* adds, re-adds and one-shot probes the backlog refused */
 	unsigned next_poll; /* round robin start for fairness */
 };
 
@@ -58,8 +106,15 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 	for (unsigned i = 0; conf->weights && i < p->n; i++)
 		wsum += conf->weights[i];
 	p->capacity = conf->capacity;
+	p->rate_pps = conf->rate_pps;
+	p->burst = conf->burst;
 	p->shards = rp_xcalloc(p->n, sizeof(*p->shards));
-	p->inflight = rp_xcalloc(p->n, sizeof(*p->inflight));
+	p->lanes = rp_xcalloc(p->n, sizeof(*p->lanes));
+	for (unsigned i = 0; i < p->n; i++) {
+		p->lanes[i].cap = conf->backlog;
+		if (conf->backlog)
+			p->lanes[i].v = rp_xcalloc(conf->backlog, sizeof(*p->lanes[i].v));
+	}
 	for (unsigned i = 0; i < p->n; i++) {
 		double share = wsum ? (double)conf->weights[i] / (double)wsum : 1.0 / p->n;
 		struct rp_shard_conf sc = {
@@ -127,8 +182,10 @@ void rp_prober_destroy(struct rp_prober *p)
 		return;
 	for (unsigned i = 0; i < p->n; i++)
 		rp_shard_destroy(p->shards[i]);
+	for (unsigned i = 0; p->lanes && i < p->n; i++)
+		free(p->lanes[i].v);
 	free(p->shards);
-	free(p->inflight);
+	free(p->lanes);
 	free(p);
 }
 
@@ -150,20 +207,206 @@ unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr)
 
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d)
 {
-	unsigned i = rp_prober_shard_of(p, d->addr);
+	struct lane *l = &p->lanes[rp_prober_shard_of(p, d->addr)];
 
-	if (p->inflight[i] >= p->capacity || !rp_shard_offer(p->shards[i], d))
+	if (l->load >= p->capacity || !rp_shard_offer(p->shards[l - p->lanes], d))
 		return false;
-	p->inflight[i]++;
+	l->load++;
 	return true;
 }
 
 void rp_prober_finished(struct rp_prober *p, uint32_t addr)
 {
-	unsigned i = rp_prober_shard_of(p, addr);
+	struct lane *l = &p->lanes[rp_prober_shard_of(p, addr)];
 
-	if (p->inflight[i])
-		p->inflight[i]--;
+	if (l->load)
+		l->load--;
+}
+
+/* Puts one command in shard i's command ring now; false when the ring is full. */
+static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
+{
+	struct rp_shard *s = p->shards[i];
+	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id, .interval_ms = c->interval_ms};
+
+	switch ((enum qop)c->op) {
+	case Q_REMOVE:
+		return rp_shard_offer_remove(s, c->addr);
+	case Q_READD:
+		return rp_shard_offer_readd(s, &dev);
+	case Q_ONCE:
+		dev.interval_ms = 1000;
+		dev.count = 1;
+		dev.immediate = true;
+		break;
+	case Q_ADD:
+		break;
+	}
+	return rp_shard_offer(s, &dev);
+}
+
+/* Nothing waits for shard i: a new command may go straight to its ring. */
+static bool lane_idle(const struct lane *l)
+{
+	return l->used == 0 && !l->timeout_pending;
+}
+
+/* Sends c now when nothing waits before it and the ring has room, else puts it at
+ * the FIFO's tail. The caller has checked there is room (the invariant above). */
+static void enqueue(struct rp_prober *p, unsigned i, const struct qcmd *c)
+{
+	struct lane *l = &p->lanes[i];
+	uint32_t tail;
+
+	if (lane_idle(l) && hand_over(p, i, c))
+		return;
+	tail = l->head + l->used;
+	if (tail >= l->cap)
+		tail -= l->cap;
+	l->v[tail] = *c;
+	l->used++;
+	l->queued++;
+}
+
+/* Whether shard i's backlog can take a command needing `entries` entries (and, for
+ * a device or probe, whether the shard has room for one more); counts a refusal. */
+static int admit(struct rp_prober *p, unsigned i, uint32_t entries, bool adds_load)
+{
+	struct lane *l = &p->lanes[i];
+
+	if (adds_load && l->load >= p->capacity) {
+		p->refused++;
+		return -ENOSPC;
+	}
+	if ((uint64_t)l->used + l->monitored + entries > l->cap) {
+		p->refused++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+int rp_prober_queue_add(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms)
+{
+	unsigned i = rp_prober_shard_of(p, addr);
+	struct qcmd c = {.addr = addr, .id = id, .interval_ms = interval_ms, .op = Q_ADD};
+	/* One entry for the add, one kept for its remove. */
+	int ret = admit(p, i, 2, true);
+
+	if (ret < 0)
+		return ret;
+	p->lanes[i].load++;
+	p->lanes[i].monitored++;
+	enqueue(p, i, &c);
+	return 0;
+}
+
+int rp_prober_queue_once(struct rp_prober *p, uint32_t addr, uint32_t id)
+{
+	unsigned i = rp_prober_shard_of(p, addr);
+	struct qcmd c = {.addr = addr, .id = id, .op = Q_ONCE};
+	/* Its result, not a remove, ends it: nothing to keep in reserve. */
+	int ret = admit(p, i, 1, true);
+
+	if (ret < 0)
+		return ret;
+	p->lanes[i].load++;
+	enqueue(p, i, &c);
+	return 0;
+}
+
+int rp_prober_queue_readd(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms)
+{
+	unsigned i = rp_prober_shard_of(p, addr);
+	struct qcmd c = {.addr = addr, .id = id, .interval_ms = interval_ms, .op = Q_READD};
+	/* The device already keeps its remove entry; the load does not change. */
+	int ret = admit(p, i, 1, false);
+
+	if (ret < 0)
+		return ret;
+	enqueue(p, i, &c);
+	return 0;
+}
+
+void rp_prober_queue_remove(struct rp_prober *p, uint32_t addr)
+{
+	unsigned i = rp_prober_shard_of(p, addr);
+	struct lane *l = &p->lanes[i];
+	struct qcmd c = {.addr = addr, .op = Q_REMOVE};
+
+	if (l->load)
+		l->load--;
+	if (l->monitored) {
+		l->monitored--; /* it takes the entry its device kept */
+	} else if (l->used == l->cap) {
+		/* A remove of a device never added here (a caller's bug): nothing in the
+		 * shard to remove, and no entry kept for it. */
+		p->refused++;
+		return;
+	}
+	enqueue(p, i, &c);
+}
+
+void rp_prober_queue_timeout(struct rp_prober *p, uint64_t timeout_ns)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		struct lane *l = &p->lanes[i];
+
+		if (lane_idle(l) && rp_shard_offer_timeout(p->shards[i], timeout_ns))
+			continue;
+		l->timeout_pending = true;
+		l->timeout_ns = timeout_ns;
+		l->timeout_at = l->queued;
+	}
+}
+
+void rp_prober_drain(struct rp_prober *p)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		struct lane *l = &p->lanes[i];
+
+		for (;;) {
+			if (l->timeout_pending && l->sent == l->timeout_at) {
+				if (!rp_shard_offer_timeout(p->shards[i], l->timeout_ns))
+					break;
+				l->timeout_pending = false;
+				continue;
+			}
+			if (!l->used || !hand_over(p, i, &l->v[l->head]))
+				break;
+			l->head = l->head + 1 == l->cap ? 0 : l->head + 1;
+			l->used--;
+			l->sent++;
+		}
+	}
+}
+
+uint64_t rp_prober_queued(const struct rp_prober *p)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < p->n; i++)
+		n += p->lanes[i].used + p->lanes[i].timeout_pending;
+	return n;
+}
+
+void rp_prober_rebalance(struct rp_prober *p)
+{
+	double sum = 0;
+
+	if (p->rate_pps <= 0 || p->n < 2)
+		return;
+	for (unsigned i = 0; i < p->n; i++)
+		sum += (double)p->lanes[i].load + 1;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct lane *l = &p->lanes[i];
+		double share = ((double)l->load + 1) / sum, want = p->rate_pps * share;
+		double burst = p->burst * share;
+
+		if (l->rate > 0 && want > l->rate * 0.99 && want < l->rate * 1.01)
+			continue;
+		if (rp_shard_offer_rate(p->shards[i], want, burst < 1 ? 1 : burst))
+			l->rate = want;
+	}
 }
 
 uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max)
@@ -183,6 +426,7 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->done = true;
+	out->cmd_refused = p->refused;
 	for (unsigned i = 0; i < p->n; i++) {
 		struct rp_shard_stats s;
 
@@ -222,11 +466,6 @@ void rp_prober_request_stop(struct rp_prober *p)
 unsigned rp_prober_count(const struct rp_prober *p)
 {
 	return p->n;
-}
-
-struct rp_shard *rp_prober_shard(struct rp_prober *p, unsigned i)
-{
-	return p->shards[i];
 }
 
 void rp_prober_stop(struct rp_prober *p)

@@ -1,6 +1,6 @@
 /* The shard loop: wheel -> probe -> engine -> ring. Everything here belongs to the
  * shard's thread; other threads see only the rings and the stats snapshot. */
-#include "ringprobe/shard.h"
+#include "io/shard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,16 +27,20 @@
 #define CMD_BATCH 256
 #define CMD_BUDGET_NS (2 * NS_PER_MS)
 
-enum { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
+enum cmd_op { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
 
+/* One command through the command ring: `op` says which member of `u` it carries. */
 struct cmd {
-	uint8_t op;
-	uint8_t immediate;
-	uint16_t _pad;
-	uint32_t addr;
-	uint32_t id;
-	uint32_t interval_ms;
-	uint32_t count;
+	uint8_t op; /* enum cmd_op */
+	union {
+		struct rp_shard_dev add; /* CMD_ADD */
+		uint32_t remove_addr;	 /* CMD_REMOVE */
+		struct {
+			float pps;	/* the shard's new share of the rate */
+			uint32_t burst; /* bucket depth, whole packets, at least 1 */
+		} rate;			/* CMD_RATE */
+		uint32_t timeout_ms;	/* CMD_TIMEOUT: at least 1 */
+	} u;
 };
 
 /* Per-device probe state, indexed by the device table's slot. */
@@ -509,37 +513,37 @@ invalid:
 	s->local.invalid[k]++;
 }
 
-static int add_dev(struct rp_shard *s, const struct cmd *c)
+static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
 	bool is_new = false;
 	int32_t slot;
 	struct sdev *d;
 
-	slot = rp_devtable_lookup(s->table, c->addr);
+	slot = rp_devtable_lookup(s->table, dv->addr);
 	if (slot >= 0) {
 		/* A one-shot probe (a discovery sweep's) is running for an address that
 		 * now joins for good: it becomes the monitored device, keeping its probe. */
 		d = &s->devs[slot];
-		if (c->count != 0 || d->remaining == UINT32_MAX)
+		if (dv->count != 0 || d->remaining == UINT32_MAX)
 			return -EEXIST;
-		d->id = c->id;
-		d->interval_ms = c->interval_ms ? c->interval_ms : 1000;
+		d->id = dv->id;
+		d->interval_ms = dv->interval_ms ? dv->interval_ms : 1000;
 		d->remaining = UINT32_MAX;
 		if (!d->queued && !rp_wheel_is_linked(&d->timer)) {
-			d->due_ms = rp_wheel_phase_due(c->addr, d->interval_ms, s->now_ms);
+			d->due_ms = rp_wheel_phase_due(dv->addr, d->interval_ms, s->now_ms);
 			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
 		}
 		return 0;
 	}
 	if (rp_devtable_count(s->table) >= s->conf.capacity)
 		return -ENOSPC;
-	slot = rp_devtable_add(s->table, c->addr, s->now_ms, &is_new, NULL);
+	slot = rp_devtable_add(s->table, dv->addr, s->now_ms, &is_new, NULL);
 	d = &s->devs[slot];
 	rp_wheel_cancel(s->wheel, &d->timer);
-	*d = (struct sdev){.id = c->id, .interval_ms = c->interval_ms ? c->interval_ms : 1000};
+	*d = (struct sdev){.id = dv->id, .interval_ms = dv->interval_ms ? dv->interval_ms : 1000};
 	rp_wheel_entry_init(&d->timer);
-	d->remaining = c->count ? c->count : UINT32_MAX;
-	if (c->immediate) {
+	d->remaining = dv->count ? dv->count : UINT32_MAX;
+	if (dv->immediate) {
 		/* One-shot devices start as soon as the rate lets them: spread their first
 		 * dues at the shard's rate so the schedule is the paced one (and a probe
 		 * is late only when the shard falls behind it). */
@@ -549,7 +553,7 @@ static int add_dev(struct rp_shard *s, const struct cmd *c)
 		if (s->conf.rate_pps > 0)
 			s->imm_next_ns += (uint64_t)(1e9 / s->conf.rate_pps);
 	} else {
-		d->due_ms = rp_wheel_phase_due(c->addr, d->interval_ms, s->now_ms);
+		d->due_ms = rp_wheel_phase_due(dv->addr, d->interval_ms, s->now_ms);
 	}
 	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
 	s->active++;
@@ -575,52 +579,49 @@ static void remove_dev(struct rp_shard *s, uint32_t addr)
 	rp_devtable_remove(s->table, (uint32_t)slot);
 }
 
-static struct cmd add_cmd(const struct rp_shard_dev *dv)
-{
-	return (struct cmd){.op = CMD_ADD,
-			    .immediate = dv->immediate,
-			    .addr = dv->addr,
-			    .id = dv->id,
-			    .interval_ms = dv->interval_ms,
-			    .count = dv->count};
-}
-
 int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
-	struct cmd c = add_cmd(dv);
-
 	s->now_ns = clock_ns(CLOCK_MONOTONIC);
 	s->now_ms = s->now_ns / NS_PER_MS;
-	return add_dev(s, &c);
+	return add_dev(s, dv);
 }
 
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
-	struct cmd c = add_cmd(dv);
+	struct cmd c = {.op = CMD_ADD, .u.add = *dv};
 
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
 bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr)
 {
-	struct cmd c = {.op = CMD_REMOVE, .addr = addr};
+	struct cmd c = {.op = CMD_REMOVE, .u.remove_addr = addr};
 
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+bool rp_shard_offer_readd(struct rp_shard *s, const struct rp_shard_dev *dv)
+{
+	struct cmd c[2] = {{.op = CMD_REMOVE, .u.remove_addr = dv->addr},
+			   {.op = CMD_ADD, .u.add = *dv}};
+
+	/* try_push takes all or nothing: a remove without its add would drop the device. */
+	return rp_spsc_try_push(s->cmds, c, 2) == 2;
+}
+
 bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst)
 {
-	float r = (float)rate_pps;
-	struct cmd c = {.op = CMD_RATE, .count = burst < 1 ? 1 : (uint32_t)burst};
+	struct cmd c = {
+	    .op = CMD_RATE,
+	    .u.rate = {.pps = (float)rate_pps, .burst = burst < 1 ? 1 : (uint32_t)burst}};
 
-	memcpy(&c.id, &r, sizeof(r));
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
 bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns)
 {
 	uint64_t ms = timeout_ns / NS_PER_MS;
-	struct cmd c = {.op = CMD_TIMEOUT, .interval_ms = ms ? (uint32_t)ms : 1};
+	struct cmd c = {.op = CMD_TIMEOUT, .u.timeout_ms = ms ? (uint32_t)ms : 1};
 
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
@@ -644,22 +645,26 @@ static void run_commands(struct rp_shard *s)
 static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (cmds[i].op == CMD_ADD) {
-			if (add_dev(s, &cmds[i]) == -ENOSPC)
+		const struct cmd *c = &cmds[i];
+
+		switch ((enum cmd_op)c->op) {
+		case CMD_ADD:
+			if (add_dev(s, &c->u.add) == -ENOSPC)
 				s->local.cmd_rejected++;
-		} else if (cmds[i].op == CMD_REMOVE) {
-			remove_dev(s, cmds[i].addr);
-		} else if (cmds[i].op == CMD_TIMEOUT) {
+			break;
+		case CMD_REMOVE:
+			remove_dev(s, c->u.remove_addr);
+			break;
+		case CMD_TIMEOUT:
 			/* Probes already out keep their deadlines: the FIFO stays in order
 			 * for a longer timeout, and a shorter one only delays a few. */
-			s->conf.timeout_ns = (uint64_t)cmds[i].interval_ms * NS_PER_MS;
-		} else if (cmds[i].op == CMD_RATE) {
-			float r;
-
-			memcpy(&r, &cmds[i].id, sizeof(r));
-			s->conf.rate_pps = r;
-			s->conf.burst = cmds[i].count;
-			rp_pace_set(&s->pace, r, cmds[i].count, s->now_ns);
+			s->conf.timeout_ns = (uint64_t)c->u.timeout_ms * NS_PER_MS;
+			break;
+		case CMD_RATE:
+			s->conf.rate_pps = c->u.rate.pps;
+			s->conf.burst = c->u.rate.burst;
+			rp_pace_set(&s->pace, c->u.rate.pps, c->u.rate.burst, s->now_ns);
+			break;
 		}
 	}
 }

@@ -1,12 +1,14 @@
 /* /health's JSON and /metrics' Prometheus text exposition, rendered from one
- * snapshot into the caller's buffer. Pure: no allocation, no clock, no I/O, so the
- * tests call it directly and the server thread calls it without locks (on its own
- * copy of the snapshot).
+ * snapshot into the caller's buffer, and the health_metrics point's fields. Pure: no
+ * allocation, no clock, no I/O, so the tests call it directly and the server thread
+ * calls it without locks (on its own copy of the snapshot).
  *
- * One table below lists every snapshot field once with its JSON key and its metric,
- * so the two outputs cannot drift apart. */
+ * Every field comes from the one list in health.h (RP_HEALTH_FIELDS), so the struct,
+ * the two renders and the point cannot drift apart. Also the degraded-reason history,
+ * which the control thread keeps. */
 #include "ringprobe/health.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -32,7 +34,7 @@ const char *rp_health_reason_name(uint32_t bit)
 	return NULL;
 }
 
-/* How a field is stored; F_NS is a uint64_t of nanoseconds, exported in seconds. */
+/* How a field is stored (health.h's kind column). */
 enum kind { F_U64, F_U32, F_DBL, F_BOOL, F_NS };
 
 struct field {
@@ -42,93 +44,21 @@ struct field {
 	const char *help;
 	size_t off;
 	enum kind kind;
+	unsigned point;		/* place in the health_metrics point, 1-based; 0 = not there */
+	const char *point_name; /* its field name there */
 };
 
-/* One row of the table: the member's name is its JSON key. */
-#define FIELD(m, name, t, k, h)                                                                    \
-	{                                                                                          \
-		.key = #m, .metric = name, .type = t, .help = h,                                   \
-		.off = offsetof(struct rp_health_snapshot, m), .kind = k,                          \
-	}
+#define ROW(m, k, name, t, pt, pname, h)                                                           \
+	{.key = #m,                                                                                \
+	 .metric = name,                                                                           \
+	 .type = #t,                                                                               \
+	 .help = h,                                                                                \
+	 .off = offsetof(struct rp_health_snapshot, m),                                            \
+	 .kind = F_##k,                                                                            \
+	 .point = pt,                                                                              \
+	 .point_name = pname},
 
-/* In struct order. `reasons` and `version` are not here: they become the
- * "reasons" name list / ringprobe_degraded{reason} and ringprobe_build_info. */
-static const struct field fields[] = {
-    FIELD(time_ns, "snapshot_timestamp_seconds", "gauge", F_NS,
-	  "When this snapshot was taken, in seconds since the Unix epoch."),
-    FIELD(uptime_s, "uptime_seconds", "gauge", F_DBL, "Seconds since the daemon started."),
-    FIELD(cpu_seconds, "cpu_seconds_total", "counter", F_DBL,
-	  "User and system CPU time of all threads, in seconds."),
-    FIELD(rss_bytes, "rss_bytes", "gauge", F_U64, "Resident set size in bytes."),
-    FIELD(shards, "shards", "gauge", F_U32, "Probe shards (one thread each)."),
-    FIELD(ready, "ready", "gauge", F_BOOL, "1 when the shards and the writer have started."),
-    FIELD(rate_limit_pps, "rate_limit_probes_per_second", "gauge", F_DBL,
-	  "The configured ping_rate_limit, in probes per second."),
-    FIELD(needed_pps, "needed_probes_per_second", "gauge", F_DBL,
-	  "The probe rate the fleet's intervals ask for, in probes per second."),
-    FIELD(devices, "devices", "gauge", F_U64, "Devices in the fleet now."),
-    FIELD(active, "devices_active", "gauge", F_U64, "Devices in the fleet not suspended."),
-    FIELD(suspended, "devices_suspended", "gauge", F_U64, "Devices suspended now."),
-    FIELD(discovered, "devices_discovered_total", "counter", F_U64, "Devices added by sweeps."),
-    FIELD(evicted, "devices_evicted_total", "counter", F_U64,
-	  "Devices removed at max_devices, least recently seen first."),
-    FIELD(pruned, "devices_pruned_total", "counter", F_U64,
-	  "Devices removed after prune_after without a reply."),
-    FIELD(sweeps, "sweeps_total", "counter", F_U64, "Sweeps of one network completed."),
-    FIELD(sweep_probes, "sweep_probes_total", "counter", F_U64, "Probes sent by sweeps."),
-    FIELD(config_reloads, "config_reloads_total", "counter", F_U64,
-	  "Configuration reloads (SIGHUP) applied."),
-    FIELD(config_reload_errors, "config_reload_errors_total", "counter", F_U64,
-	  "Configuration reloads rejected, the old configuration kept."),
-    FIELD(probes_sent, "probes_sent_total", "counter", F_U64, "Echo requests sent."),
-    FIELD(replies, "replies_total", "counter", F_U64, "Valid echo replies in time."),
-    FIELD(timeouts, "timeouts_total", "counter", F_U64, "Probes that got no reply in time."),
-    FIELD(late_replies, "late_replies_total", "counter", F_U64,
-	  "Valid echo replies received after the timeout."),
-    FIELD(invalid_replies, "invalid_replies_total", "counter", F_U64,
-	  "Replies rejected: duplicate, truncated, corrupt, forged, wrong source or stale."),
-    FIELD(send_errors, "send_errors_total", "counter", F_U64, "Sends that failed."),
-    FIELD(ring_drops, "ring_drops_total", "counter", F_U64, "Results lost to a full result ring."),
-    FIELD(late_sends, "late_sends_total", "counter", F_U64,
-	  "Probes sent more than 10 ms after they were due."),
-    FIELD(max_late_ns, "max_late_seconds", "gauge", F_NS,
-	  "Worst lateness of a send since start, in seconds."),
-    FIELD(points_written, "points_written_total", "counter", F_U64, "Points the sink accepted."),
-    FIELD(points_dropped, "points_dropped_total", "counter", F_U64,
-	  "Points dropped for any reason, rejected by the sink included."),
-    FIELD(points_dropped_pool, "points_dropped_pool_total", "counter", F_U64,
-	  "Points dropped because no buffer was free (or one point was too large for one)."),
-    FIELD(points_dropped_rejected, "points_dropped_rejected_total", "counter", F_U64,
-	  "Points the sink refused (400 partial write, or one line over its body limit)."),
-    FIELD(points_dropped_spool_overflow, "points_dropped_spool_overflow_total", "counter", F_U64,
-	  "Points dropped because the spool was over spool.max_bytes or a spool write failed."),
-    FIELD(points_dropped_spool_corrupt, "points_dropped_spool_corrupt_total", "counter", F_U64,
-	  "Points lost in torn or corrupt spool records that were skipped."),
-    FIELD(points_dropped_no_spool, "points_dropped_no_spool_total", "counter", F_U64,
-	  "Points dropped while the sink was down and spool.max_bytes was 0."),
-    FIELD(batches_ok, "batches_ok_total", "counter", F_U64, "Batches the sink accepted."),
-    FIELD(batches_failed, "batches_failed_total", "counter", F_U64,
-	  "Batches the sink failed or rejected."),
-    FIELD(batches_retried, "batches_retried_total", "counter", F_U64,
-	  "Requests resending data that failed before or was spooled."),
-    FIELD(requests_inflight, "requests_inflight", "gauge", F_U64,
-	  "Write requests in flight to the sink now."),
-    FIELD(spool_bytes, "spool_bytes", "gauge", F_U64, "Bytes in the disk spool now."),
-    FIELD(spool_points, "spool_points", "gauge", F_U64, "Points in the disk spool now."),
-    FIELD(sink_down, "sink_down", "gauge", F_BOOL, "1 while the sink is backed off from."),
-    FIELD(snmp_devices, "snmp_devices", "gauge", F_U64, "Devices with an SNMP schedule now."),
-    FIELD(snmp_suspended, "snmp_devices_suspended", "gauge", F_U64,
-	  "Devices whose SNMP polls are backed off from after repeated failures."),
-    FIELD(snmp_waiting, "snmp_polls_waiting", "gauge", F_U64,
-	  "SNMP polls due but held back by snmp_rate_limit now."),
-    FIELD(snmp_polls, "snmp_polls_total", "counter", F_U64, "SNMP system-group requests made."),
-    FIELD(snmp_ok, "snmp_answers_total", "counter", F_U64,
-	  "SNMP requests answered (one device_info point each)."),
-    FIELD(snmp_timeouts, "snmp_timeouts_total", "counter", F_U64,
-	  "SNMP requests not answered within snmp.timeout and snmp.retries."),
-    FIELD(snmp_errors, "snmp_errors_total", "counter", F_U64,
-	  "SNMP requests answered with an error (wrong community or v3 keys) or not sent."),
-};
+static const struct field fields[] = {RP_HEALTH_FIELDS(ROW)};
 
 /* A bounded writer with snprintf's contract: `len` counts what was needed, the
  * buffer holds the longest prefix that fits, always NUL-terminated when cap > 0. */
@@ -348,4 +278,68 @@ size_t rp_health_prom(const struct rp_health_snapshot *s, char *buf, size_t cap)
 		put(&o, "ringprobe_degraded{reason=\"%s\"} %d\n", reason_names[i],
 		    (s->reasons >> i) & 1u ? 1 : 0);
 	return o.len;
+}
+
+void rp_health_point(const struct rp_health_snapshot *s, struct rp_field *f)
+{
+	uint64_t placed = 0;
+
+	_Static_assert(RP_HEALTH_POINT_FIELDS <= 64, "placed is a 64-bit mask");
+	for (size_t i = 0; i < RP_ARRAY_SIZE(fields); i++) {
+		const struct field *d = &fields[i];
+		struct rp_field *o;
+
+		if (!d->point)
+			continue;
+		/* Places are 1..RP_HEALTH_POINT_FIELDS, each once (test_health checks it). */
+		assert(d->point <= RP_HEALTH_POINT_FIELDS && !(placed >> (d->point - 1) & 1));
+		placed |= 1ull << (d->point - 1);
+		o = &f[d->point - 1];
+		o->key = d->point_name;
+		switch (d->kind) {
+		case F_U64:
+		case F_U32:
+			o->type = RP_FIELD_INT;
+			o->v.i = d->kind == F_U64 ? (int64_t)get_u64(s, d->off)
+						  : (int64_t)get_u32(s, d->off);
+			break;
+		case F_DBL:
+			o->type = RP_FIELD_FLOAT;
+			o->v.f = get_dbl(s, d->off);
+			break;
+		case F_NS:
+			o->type = RP_FIELD_FLOAT;
+			o->v.f = (double)get_u64(s, d->off) / 1e6; /* milliseconds */
+			break;
+		case F_BOOL:
+			o->type = RP_FIELD_BOOL;
+			o->v.b = get_bool(s, d->off);
+			break;
+		}
+	}
+}
+
+void rp_health_judge(const struct rp_health_history *h, struct rp_health_snapshot *s)
+{
+	/* The oldest sample kept: the first until the ring has wrapped. */
+	unsigned last = h->_n < RP_HEALTH_HISTORY ? 0 : h->_n % RP_HEALTH_HISTORY;
+
+	if (s->sink_down)
+		s->reasons |= RP_HEALTH_SINK_FAILING;
+	if (h->_n && s->ring_drops > h->_ring_drops[last])
+		s->reasons |= RP_HEALTH_RING_DROPS;
+	if (h->_n && s->send_errors > h->_send_errors[last])
+		s->reasons |= RP_HEALTH_SEND_ERRORS;
+	if (h->_n && s->points_dropped > h->_points_dropped[last])
+		s->reasons |= RP_HEALTH_POINTS_DROPPED;
+}
+
+void rp_health_remember(struct rp_health_history *h, const struct rp_health_snapshot *s)
+{
+	unsigned i = h->_n % RP_HEALTH_HISTORY;
+
+	h->_ring_drops[i] = s->ring_drops;
+	h->_send_errors[i] = s->send_errors;
+	h->_points_dropped[i] = s->points_dropped;
+	h->_n++;
 }

@@ -15,16 +15,24 @@ struct log {
 	int nadd, nrem;
 	uint32_t add[4096], rem[4096];
 	uint8_t *live; /* indexed by addr & 0xffffff */
+	int refuse;    /* the next this many adds are refused (a full backlog) */
+	int nrefused;
 };
 
-static void on_add(void *arg, uint32_t a)
+static bool on_add(void *arg, uint32_t a)
 {
 	struct log *l = arg;
 
-	cr_assert_lt(l->nadd, 4096);
 	cr_assert_not(l->live[a & 0xffffff], "%08x added twice", a);
+	if (l->refuse > 0) {
+		l->refuse--;
+		l->nrefused++;
+		return false;
+	}
+	cr_assert_lt(l->nadd, 4096);
 	l->live[a & 0xffffff] = 1;
 	l->add[l->nadd++] = a;
+	return true;
 }
 
 static void on_remove(void *arg, uint32_t a)
@@ -178,6 +186,60 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	conf.max_devices = 2;
 	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), -E2BIG);
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
+}
+
+static void count_each(void *arg, uint32_t a)
+{
+	cr_assert(lg.live[a & 0xffffff], "%08x visited but not monitored", a);
+	(*(int *)arg)++;
+}
+
+/* A refused add (the prober's backlog full) leaves nothing behind: a discovered device
+ * is forgotten (the next sweep finds it again), a static one waits for rp_fleet_retry,
+ * and neither is ever removed or re-added while not placed. */
+Test(fleet, refused_adds_are_retried_or_forgotten_never_removed)
+{
+	const char *dev1[] = {"10.9.0.1", "10.9.0.2", "10.9.0.3"};
+	const char *dev2[] = {"10.9.0.2", "10.9.0.3", "10.9.0.4"};
+	const char *net[] = {"10.0.0.0/24"};
+	int visited = 0;
+
+	set_cidrs(&conf.devices, dev1, 3);
+	set_cidrs(&conf.networks, net, 1);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	lg.refuse = 2;
+	rp_fleet_start(&fleet);
+	cr_assert_eq(lg.nrefused, 2);
+	cr_assert_eq(fleet.nunplaced, 2);
+	cr_assert_eq(live_count(), 1);
+	rp_fleet_each(&fleet, count_each, &visited);
+	cr_assert_eq(visited, 1, "a re-add skips the statics not placed");
+
+	/* A discovered device refused is not kept; found again later, it is. */
+	lg.refuse = 1;
+	cr_assert_not(rp_fleet_found(&fleet, 0x0a000001, 1));
+	cr_assert_not(rp_fleet_has(&fleet, 0x0a000001));
+	cr_assert_eq(fleet.discovered, 0);
+	cr_assert(rp_fleet_found(&fleet, 0x0a000001, 2));
+	cr_assert_eq(fleet.discovered, 1);
+
+	/* A reload drops 10.9.0.1 (placed or not, no remove for an unplaced one), keeps
+	 * the others' state, and a refused new static waits too. */
+	lg.nrem = 0;
+	lg.refuse = 1;
+	set_cidrs(&conf.devices, dev2, 3);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(lg.nrem, 0, "10.9.0.1 was never placed: nothing to remove");
+	cr_assert_eq(fleet.nunplaced, 2, "10.9.0.2 still, 10.9.0.4 refused now");
+	cr_assert_eq(rp_fleet_count(&fleet), 4);
+
+	/* The retry places every waiting static, then has nothing left to do. */
+	cr_assert_eq(rp_fleet_retry(&fleet), 2);
+	cr_assert_eq(fleet.nunplaced, 0);
+	cr_assert(lg.live[0x090002] && lg.live[0x090003] && lg.live[0x090004]);
+	cr_assert_not(lg.live[0x090001]);
+	cr_assert_eq(live_count(), 4);
+	cr_assert_eq(rp_fleet_retry(&fleet), 0);
 }
 
 Test(fleet, shard_selection_partitions_addresses_apart_from_thread_routing)

@@ -19,11 +19,11 @@
 
 #include "../tap_scenarios.h"
 #include "io/engine.h"
+#include "io/shard.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/prober.h"
-#include "ringprobe/shard.h"
 #include "ringprobe/spsc.h"
 
 #define FAIL(...) (snprintf(why, whylen, __VA_ARGS__), false)
@@ -294,6 +294,162 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 	return true;
 }
 
+/* --- the daemon's bounded backlog ------------------------------------------------- */
+
+#define BL_CAP 1000    /* devices a shard may hold */
+#define BL_BACKLOG 600 /* commands that may wait */
+#define BL_RING 64     /* the shard's command ring (its smallest) */
+#define BL_ADDR(i) (0x7f050000u + 1 + (uint32_t)(i))
+
+static bool backlog_conf(struct rp_prober **p, uint32_t capacity, uint32_t backlog, char *why,
+			 size_t whylen)
+{
+	struct rp_prober_conf pc = {.shards = 1,
+				    .capacity = capacity,
+				    .timeout_ns = 100000000,
+				    .tick_ns = 5000000,
+				    .backend = RP_BACKEND_URING,
+				    .icmp_mode = RP_ICMP_RAW,
+				    .feature_mask = RP_FEAT_ALL,
+				    .cmd_ring = BL_RING,
+				    .backlog = backlog};
+	char err[512];
+
+	if (!private_netns(why, whylen))
+		return false;
+	if (rp_prober_create(p, &pc, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_create: %s", err);
+	return true;
+}
+
+/* Runs the shard and hands it the backlog until nothing waits and it holds `want`
+ * devices (results popped meanwhile); false after 10 s. */
+static bool settle(struct rp_prober *p, uint64_t want, struct rp_shard_stats *st)
+{
+	struct rp_probe_result res[256];
+
+	for (int i = 0; i < 2000; i++) {
+		rp_prober_drain(p);
+		while (rp_prober_poll(p, res, 256) > 0)
+			;
+		rp_prober_stats(p, st);
+		if (rp_prober_queued(p) == 0 && st->devices == want)
+			return true;
+		sleep_ms(5);
+	}
+	return false;
+}
+
+/* The shard is not started, so nothing leaves its ring: the first BL_RING adds go
+ * straight into it, the rest wait in the backlog until it holds BL_BACKLOG entries
+ * counting one kept for each device's remove. Then adds, re-adds and one-shot probes
+ * are refused and counted, every remove still fits, and once the shard runs the
+ * commands land in order: each remove after its add. */
+static bool backlog_bounded_in_order(char *why, size_t whylen)
+{
+	struct rp_prober *p;
+	struct rp_shard_stats st;
+	uint32_t n = 0, removed;
+	char err[512];
+	bool ok = true;
+
+	if (!backlog_conf(&p, BL_CAP, BL_BACKLOG, why, whylen))
+		return false;
+	while (rp_prober_queue_add(p, BL_ADDR(n), n, 60000) == 0)
+		n++;
+	/* BL_RING sent; k waiting where k + (BL_RING + k) <= BL_BACKLOG. */
+	if (n != BL_RING + (BL_BACKLOG - BL_RING) / 2)
+		ok = FAIL("%u adds accepted, want %u", n, BL_RING + (BL_BACKLOG - BL_RING) / 2);
+	if (ok && rp_prober_queued(p) != n - BL_RING)
+		ok = FAIL("%llu waiting, want %u", (unsigned long long)rp_prober_queued(p),
+			  n - BL_RING);
+	if (ok && rp_prober_queue_add(p, BL_ADDR(n), n, 60000) != -ENOBUFS)
+		ok = FAIL("an add into a full backlog was not refused with -ENOBUFS");
+	if (ok && rp_prober_queue_readd(p, BL_ADDR(0), 0, 1000) != -ENOBUFS)
+		ok = FAIL("a re-add into a full backlog was not refused");
+	if (ok && rp_prober_queue_once(p, BL_ADDR(n + 1), 1) != -ENOBUFS)
+		ok = FAIL("a one-shot probe into a full backlog was not refused");
+	rp_prober_stats(p, &st);
+	if (ok && st.cmd_refused != 4) /* the loop's last add and these three */
+		ok = FAIL("cmd_refused %llu, want 4", (unsigned long long)st.cmd_refused);
+	/* Half the devices go: the first ones (in the ring) and some that wait. */
+	removed = n / 2;
+	for (uint32_t i = 0; i < removed; i++)
+		rp_prober_queue_remove(p, BL_ADDR(i));
+	rp_prober_queue_timeout(p, 200000000);
+	rp_prober_stats(p, &st);
+	if (ok && st.cmd_refused != 4)
+		ok = FAIL("removes were refused: cmd_refused %llu",
+			  (unsigned long long)st.cmd_refused);
+	if (ok && rp_prober_queued(p) != n - BL_RING + removed + 1)
+		ok = FAIL("%llu waiting, want %u (adds, removes, the timeout)",
+			  (unsigned long long)rp_prober_queued(p), n - BL_RING + removed + 1);
+	if (!ok) {
+		rp_prober_destroy(p);
+		return false;
+	}
+	if (rp_prober_start(p, NULL, err, sizeof(err)) < 0) {
+		rp_prober_destroy(p);
+		return FAIL("rp_prober_start: %s", err);
+	}
+	/* In order, exactly the removed half is gone; a remove that overtook its add
+	 * would have left its device behind. */
+	if (!settle(p, n - removed, &st))
+		ok = FAIL("the shard holds %llu devices with %llu waiting, want %u and 0",
+			  (unsigned long long)st.devices, (unsigned long long)rp_prober_queued(p),
+			  n - removed);
+	/* Drained, the backlog takes adds again: the removed addresses come back, past
+	 * the ring's room. The shard then empties its ring while the rest waits here, so
+	 * the ring has room when the last half of them is removed again: those removes
+	 * must still wait behind their adds, not overtake them. */
+	for (uint32_t i = 0; ok && i < removed; i++)
+		if (rp_prober_queue_add(p, BL_ADDR(i), i, 60000) != 0)
+			ok = FAIL("add %u refused after the backlog drained", i);
+	sleep_ms(50);
+	for (uint32_t i = removed - removed / 2; ok && i < removed; i++)
+		rp_prober_queue_remove(p, BL_ADDR(i));
+	if (ok && !settle(p, n - removed / 2, &st))
+		ok = FAIL("the shard holds %llu devices, want %u", (unsigned long long)st.devices,
+			  n - removed / 2);
+	if (ok && (st.cmd_refused != 4 || st.cmd_rejected != 0))
+		ok = FAIL("cmd_refused %llu (want 4), cmd_rejected %llu (want 0)",
+			  (unsigned long long)st.cmd_refused, (unsigned long long)st.cmd_rejected);
+	rp_prober_destroy(p);
+	return ok;
+}
+
+/* A shard holding `capacity` devices and probes refuses more with -ENOSPC (counted),
+ * without waiting for the backlog; a remove or a finished probe makes room. */
+static bool backlog_refuses_past_capacity(char *why, size_t whylen)
+{
+	struct rp_prober *p;
+	struct rp_shard_stats st;
+	bool ok = true;
+
+	if (!backlog_conf(&p, 10, 1000, why, whylen))
+		return false;
+	for (uint32_t i = 0; ok && i < 9; i++)
+		if (rp_prober_queue_add(p, BL_ADDR(i), i, 60000) != 0)
+			ok = FAIL("add %u refused below capacity", i);
+	if (ok && rp_prober_queue_once(p, BL_ADDR(100), 100) != 0)
+		ok = FAIL("the tenth (a one-shot probe) was refused");
+	if (ok && rp_prober_queue_add(p, BL_ADDR(9), 9, 60000) != -ENOSPC)
+		ok = FAIL("an eleventh was not refused with -ENOSPC");
+	if (ok && rp_prober_queue_once(p, BL_ADDR(101), 101) != -ENOSPC)
+		ok = FAIL("a one-shot probe past capacity was not refused");
+	rp_prober_finished(p, BL_ADDR(100));
+	if (ok && rp_prober_queue_add(p, BL_ADDR(9), 9, 60000) != 0)
+		ok = FAIL("no room after a probe finished");
+	rp_prober_queue_remove(p, BL_ADDR(0));
+	if (ok && rp_prober_queue_add(p, BL_ADDR(10), 10, 60000) != 0)
+		ok = FAIL("no room after a remove");
+	rp_prober_stats(p, &st);
+	if (ok && st.cmd_refused != 2)
+		ok = FAIL("cmd_refused %llu, want 2", (unsigned long long)st.cmd_refused);
+	rp_prober_destroy(p);
+	return ok;
+}
+
 static bool matched_uring_raw(char *w, size_t l)
 {
 	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, w, l);
@@ -339,6 +495,8 @@ static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_uring_raw_without_transmit_stamps", matched_uring_raw_no_txstamp},
     {"prober::every_probe_matched_mmsg_dgram_without_transmit_stamps",
      matched_mmsg_dgram_no_txstamp},
+    {"prober::backlog_is_bounded_refuses_and_counts_and_keeps_order", backlog_bounded_in_order},
+    {"prober::backlog_refuses_past_the_shard_capacity", backlog_refuses_past_capacity},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -384,6 +542,14 @@ Test(prober, every_probe_matched_uring_raw_without_transmit_stamps, .timeout = 6
 Test(prober, every_probe_matched_mmsg_dgram_without_transmit_stamps, .timeout = 60)
 {
 	run_scenario(7);
+}
+Test(prober, backlog_is_bounded_refuses_and_counts_and_keeps_order, .timeout = 60)
+{
+	run_scenario(8);
+}
+Test(prober, backlog_refuses_past_the_shard_capacity, .timeout = 60)
+{
+	run_scenario(9);
 }
 #else
 

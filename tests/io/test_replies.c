@@ -24,11 +24,11 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io/shard.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/result.h"
-#include "ringprobe/shard.h"
 #include "ringprobe/spsc.h"
 
 #define MS 1000000ull

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ringprobe/health.h"
+#include "ringprobe/line.h"
 
 #define BODY_MAX 32768
 
@@ -32,7 +33,7 @@ static const char json_keys[] =
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "sink_down,snmp_devices,snmp_suspended,snmp_waiting,snmp_polls,snmp_ok,snmp_timeouts,"
-    "snmp_errors";
+    "snmp_errors,commands_refused";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -88,6 +89,7 @@ static const struct {
     {"ringprobe_snmp_answers_total", "counter"},
     {"ringprobe_snmp_timeouts_total", "counter"},
     {"ringprobe_snmp_errors_total", "counter"},
+    {"ringprobe_commands_refused_total", "counter"},
     {"ringprobe_degraded", "gauge"},
 };
 
@@ -413,6 +415,225 @@ Test(health, metrics_have_help_type_and_values)
 	assert_has(buf, "\nringprobe_degraded{reason=\"ring_drops\"} 0\n");
 	assert_has(buf, "\nringprobe_degraded{reason=\"send_errors\"} 0\n");
 	assert_has(buf, "\nringprobe_degraded{reason=\"points_dropped\"} 1\n");
+}
+
+/* ---- the one field list (RP_HEALTH_FIELDS) ----------------------------------------- */
+
+/* The health_metrics point as daemon.c wrote it field by field before the list: the
+ * InfluxDB schema, which must not move. */
+static const char *const point_names[] = {
+    "devices",
+    "active",
+    "suspended",
+    "discovered",
+    "evicted",
+    "pruned",
+    "probes_sent",
+    "replies",
+    "timeouts",
+    "late_replies",
+    "invalid_replies",
+    "send_errors",
+    "ring_drops",
+    "late_sends",
+    "max_late_ms",
+    "points_written",
+    "points_dropped",
+    "points_dropped_pool",
+    "points_dropped_rejected",
+    "points_dropped_spool_overflow",
+    "points_dropped_spool_corrupt",
+    "points_dropped_no_spool",
+    "batches_ok",
+    "batches_failed",
+    "batches_retried",
+    "requests_inflight",
+    "spool_bytes",
+    "sweep_probes",
+    "rss_bytes",
+    "cpu_seconds",
+    "uptime_s",
+    "snmp_polls",
+    "snmp_answers",
+    "snmp_timeouts",
+    "snmp_errors",
+    "snmp_suspended",
+};
+
+/* One row of the list, as the test sees it, with the value the row's member gets. */
+enum tkind { T_U64, T_U32, T_DBL, T_BOOL, T_NS };
+
+struct trow {
+	const char *member, *metric, *point_name;
+	enum tkind kind;
+	unsigned point;
+	uint64_t u; /* the value set (integers, nanoseconds) */
+	double d;   /* the value set (doubles) */
+};
+
+#define TROW(m, k, name, t, pt, pname, h) {#m, name, pname, T_##k, pt, 0, 0},
+static struct trow rows[] = {RP_HEALTH_FIELDS(TROW)};
+
+/* Sets every member to a value of its own (row i: 1000003 * (i + 1), doubles + .25). */
+static struct rp_health_snapshot distinct(void)
+{
+	struct rp_health_snapshot s;
+	size_t i = 0;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.version, sizeof(s.version), "0.1.0");
+	for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+		rows[k].u = 1000003ull * (k + 1);
+		rows[k].d = (double)rows[k].u + 0.25;
+	}
+#define SET(m, k, name, t, pt, pname, h)                                                           \
+	s.m = rows[i].kind == T_DBL    ? (RP_HEALTH_T_##k)rows[i].d                                \
+	      : rows[i].kind == T_BOOL ? (RP_HEALTH_T_##k)1                                        \
+				       : (RP_HEALTH_T_##k)rows[i].u;                               \
+	i++;
+	RP_HEALTH_FIELDS(SET)
+#undef SET
+	return s;
+}
+
+/* Every row shows in /health under its member name, in /metrics under its metric,
+ * each with the member's value, and in the point at its place when it has one. */
+Test(health, every_field_in_the_list_reaches_json_metrics_and_the_point)
+{
+	struct rp_health_snapshot s = distinct();
+	struct rp_field f[RP_HEALTH_POINT_FIELDS];
+	char json[BODY_MAX], prom[BODY_MAX], want[256];
+	unsigned in_point = 0;
+	bool place[RP_HEALTH_POINT_FIELDS + 1] = {false};
+
+	rp_health_json(&s, json, sizeof(json));
+	rp_health_prom(&s, prom, sizeof(prom));
+	memset(f, 0, sizeof(f));
+	rp_health_point(&s, f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct trow *r = &rows[i];
+		char v[64], pv[64];
+
+		switch (r->kind) {
+		case T_U64:
+		case T_U32:
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)r->u);
+			snprintf(pv, sizeof(pv), "%s", v);
+			break;
+		case T_NS:
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)r->u);
+			snprintf(pv, sizeof(pv), "%llu.%09llu",
+				 (unsigned long long)r->u / 1000000000ull,
+				 (unsigned long long)r->u % 1000000000ull);
+			break;
+		case T_DBL:
+			snprintf(v, sizeof(v), "%.15g", r->d);
+			snprintf(pv, sizeof(pv), "%s", v);
+			break;
+		case T_BOOL:
+			snprintf(v, sizeof(v), "true");
+			snprintf(pv, sizeof(pv), "1");
+			break;
+		}
+		snprintf(want, sizeof(want), "\"%s\":%s%c", r->member, v,
+			 i + 1 < sizeof(rows) / sizeof(rows[0]) ? ',' : '}');
+		assert_has(json, want);
+		snprintf(want, sizeof(want), "\nringprobe_%s %s\n", r->metric, pv);
+		assert_has(prom, want);
+		snprintf(want, sizeof(want), "# TYPE ringprobe_%s ", r->metric);
+		assert_has(prom, want);
+		if (!r->point) {
+			cr_assert_str_empty(r->point_name, "%s has a point name but no place",
+					    r->member);
+			continue;
+		}
+		in_point++;
+		cr_assert_leq(r->point, RP_HEALTH_POINT_FIELDS, "%s", r->member);
+		cr_assert_not(place[r->point], "%s: place %u taken twice", r->member, r->point);
+		place[r->point] = true;
+		cr_assert_str_eq(f[r->point - 1].key, r->point_name);
+		switch (r->kind) {
+		case T_U64:
+		case T_U32:
+			cr_assert_eq(f[r->point - 1].type, RP_FIELD_INT, "%s", r->member);
+			cr_assert_eq(f[r->point - 1].v.i, (int64_t)r->u, "%s", r->member);
+			break;
+		case T_NS: /* milliseconds */
+			cr_assert_eq(f[r->point - 1].type, RP_FIELD_FLOAT, "%s", r->member);
+			cr_assert_eq(f[r->point - 1].v.f, (double)r->u / 1e6, "%s", r->member);
+			break;
+		case T_DBL:
+			cr_assert_eq(f[r->point - 1].type, RP_FIELD_FLOAT, "%s", r->member);
+			cr_assert_eq(f[r->point - 1].v.f, r->d, "%s", r->member);
+			break;
+		case T_BOOL:
+			cr_assert_eq(f[r->point - 1].type, RP_FIELD_BOOL, "%s", r->member);
+			cr_assert(f[r->point - 1].v.b, "%s", r->member);
+			break;
+		}
+	}
+	cr_assert_eq(in_point, RP_HEALTH_POINT_FIELDS);
+	/* Exactly the InfluxDB schema of before, in its order. */
+	cr_assert_eq(RP_HEALTH_POINT_FIELDS, sizeof(point_names) / sizeof(point_names[0]));
+	for (size_t i = 0; i < sizeof(point_names) / sizeof(point_names[0]); i++)
+		cr_assert_str_eq(f[i].key, point_names[i], "point field %zu", i);
+	/* And nothing in the renders that is not a row (plus reasons, version, degraded). */
+	{
+		size_t keys = 0, samples = 0;
+
+		for (const char *p = json; (p = strstr(p, "\":")); p++)
+			keys++;
+		for (const char *p = prom; (p = strstr(p, "\nringprobe_")); p++)
+			samples++;
+		cr_assert_eq(keys, sizeof(rows) / sizeof(rows[0]) + 3, "status, reasons, version");
+		cr_assert_eq(samples, 1 + sizeof(rows) / sizeof(rows[0]) + RP_HEALTH_REASON_COUNT,
+			     "build_info, then one per row and one per reason: %zu", samples);
+	}
+}
+
+/* Degraded looks back one minute: a loss shows until the sample it happened after is
+ * a minute old, sink_down only while it lasts. */
+Test(health, degraded_reasons_look_back_one_minute)
+{
+	struct rp_health_history h;
+	struct rp_health_snapshot s;
+
+	memset(&h, 0, sizeof(h));
+	memset(&s, 0, sizeof(s));
+	s.ring_drops = 5; /* before the first sample: nothing to compare with */
+	rp_health_judge(&h, &s);
+	cr_assert_eq(s.reasons, 0);
+	s.sink_down = true;
+	rp_health_judge(&h, &s);
+	cr_assert_eq(s.reasons, RP_HEALTH_SINK_FAILING);
+	s.sink_down = false;
+	s.reasons = 0;
+	rp_health_remember(&h, &s); /* second 0: 5 drops */
+	for (int sec = 1; sec < 60; sec++) {
+		memset(&s, 0, sizeof(s));
+		s.ring_drops = 5;
+		s.send_errors = sec >= 10 ? 1 : 0;
+		s.points_dropped = sec >= 30 ? 2 : 0;
+		rp_health_judge(&h, &s);
+		cr_assert_eq(s.reasons,
+			     (sec >= 10 ? RP_HEALTH_SEND_ERRORS : 0u) |
+				 (sec >= 30 ? RP_HEALTH_POINTS_DROPPED : 0u),
+			     "second %d: reasons %#x", sec, s.reasons);
+		rp_health_remember(&h, &s);
+	}
+	/* A minute of samples: the oldest (second 0) had 0 send errors, so still degraded;
+	 * a minute after the last loss (second 30), all clear. */
+	for (int sec = 60; sec < 100; sec++) {
+		memset(&s, 0, sizeof(s));
+		s.ring_drops = 5;
+		s.send_errors = 1;
+		s.points_dropped = 2;
+		rp_health_judge(&h, &s);
+		cr_assert_eq(s.reasons & RP_HEALTH_RING_DROPS, 0, "second %d", sec);
+		cr_assert_eq(!!(s.reasons & RP_HEALTH_SEND_ERRORS), sec < 70, "second %d", sec);
+		cr_assert_eq(!!(s.reasons & RP_HEALTH_POINTS_DROPPED), sec < 90, "second %d", sec);
+		rp_health_remember(&h, &s);
+	}
 }
 
 /* snprintf's contract: the needed length back, the longest prefix that fits,

@@ -6,14 +6,18 @@
  * The loop (one iteration per tick, ~5 ms):
  *   read the clock once -> commands -> expire the wheel into the ready queue ->
  *   time out overdue probes (FIFO in send order) -> send what is due, paced by a token
- *   bucket -> one engine poll (submit, wait, drain) -> match replies -> push results. */
-#ifndef RP_SHARD_H
-#define RP_SHARD_H
+ *   bucket -> one engine poll (submit, wait, drain) -> match replies -> push results.
+ *
+ * Private to src/io (prober.c drives the shards; tests/io and bench_engine may use it).
+ * The types other stages see, struct rp_shard_dev and struct rp_shard_stats, are in
+ * include/ringprobe/prober.h. */
+#ifndef RP_IO_SHARD_H
+#define RP_IO_SHARD_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ringprobe/icmp.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/siphash.h"
 
 struct rp_shard;
@@ -43,36 +47,6 @@ struct rp_shard_conf {
 	int rt_priority; /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
 };
 
-/** Counters, readable from any thread (relaxed; refreshed once per iteration). */
-struct rp_shard_stats {
-	uint64_t devices;
-	uint64_t suspended;
-	uint64_t probes_sent;
-	uint64_t replies; /* valid, in time */
-	uint64_t timeouts;
-	uint64_t invalid[RP_REPLY_KIND_COUNT]; /* per kind; [RP_REPLY_OK] unused */
-	uint64_t send_errors;
-	uint64_t ring_drops;   /* results lost to a full result ring */
-	uint64_t cmd_rejected; /* adds refused: shard full */
-	uint64_t late_sends;   /* sent more than 10 ms after due */
-	uint64_t max_late_ns;
-	uint64_t loops;
-	uint64_t recv_nobufs;
-	uint64_t tx_stamped; /* replies timed from the kernel's
-				transmit stamp (else the payload's) */
-	bool done;	     /* every device finished its count */
-	bool stopped;	     /* the thread has exited (after stop) */
-};
-
-/** A device to add: probed every interval_ms, `count` times (0 = forever). */
-struct rp_shard_dev {
-	uint32_t addr;
-	uint32_t id; /* the caller's id, returned in each result */
-	uint32_t interval_ms;
-	uint32_t count;
-	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
-};
-
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
 		    size_t whylen);
@@ -86,6 +60,9 @@ int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *d);
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a remove command for `addr`; false when the ring is full. */
 bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
+/** Sends a remove of d->addr and then the add of d, both or neither (a device whose
+ *  interval changes); false when the ring has no room for the two. */
+bool rp_shard_offer_readd(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a new packet rate (and bucket depth) for this shard, taking effect at its
  *  next iteration; false when the ring is full. The daemon splits ping_rate_limit
  *  over the shards by the devices each holds. */

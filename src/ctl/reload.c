@@ -1,0 +1,148 @@
+/* SIGHUP: re-read the configuration and apply the keys that can change while running
+ * (hot_keys): the fleet's devices and networks, ping_interval (each device re-added),
+ * ping_timeout (queued to every shard), the sweep and report intervals, the instance
+ * shard and logging. Anything else changed is logged as needing a restart; a file
+ * with errors changes nothing. Control thread only (from its signal wait). */
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "ctl/ctl_int.h"
+#include "ringprobe/compiler.h"
+#include "ringprobe/conf.h"
+#include "ringprobe/diag.h"
+#include "ringprobe/log.h"
+#include "ringprobe/prober.h"
+
+/* Keys a reload applies; any other key changed is reported as needing a restart. */
+static const char *const hot_keys[] = {
+    "networks",
+    "devices",
+    "ping_interval",
+    "ping_timeout",
+    "icmp_discovery_interval",
+    "prune_after",
+    "health_report_interval",
+    "shard",
+    "log.format",
+    "log.level",
+    "allow_loopback",
+    "allow_large_networks",
+};
+
+static bool is_hot(const struct rp_conf_key *k)
+{
+	for (size_t i = 0; i < RP_ARRAY_SIZE(hot_keys); i++)
+		if (strcmp(k->path, hot_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static void log_diags(const struct rp_diags *dg)
+{
+	char line[1024];
+
+	for (size_t i = 0; i < dg->n; i++) {
+		rp_diag_format(&dg->v[i], line, sizeof(line));
+		for (char *p = line; *p; p++)
+			if (*p == '"')
+				*p = '\'';
+		rp_log(dg->v[i].level == RP_DIAG_ERROR ? RP_LOG_ERROR : RP_LOG_NOTICE,
+		       "configuration problem", "detail=\"%s\"", line);
+	}
+}
+
+/* A new ping_interval reaches a device by a remove and a new add (its phase and
+ * failure count start over). Refused (the backlog full, which a reload moments after
+ * a start with a huge fleet can meet): the device keeps its old interval, counted. */
+static void readd(void *arg, uint32_t addr)
+{
+	struct rp_ctl *d = arg;
+
+	rp_prober_queue_readd(d->prober, addr, 0, rp_ctl__interval_ms(d));
+}
+
+static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
+{
+	struct rp_cidr_list t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+void rp_ctl__reload(struct rp_ctl *d)
+{
+	struct rp_conf nc;
+	struct rp_diags dg;
+	char restart[512] = "", why[256];
+	size_t off = 0;
+	bool interval_changed;
+
+	if (!d->opts->reload) {
+		rp_log(RP_LOG_WARN, "SIGHUP: reload is not available here", NULL);
+		return;
+	}
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)(rp_ctl__clock_ns(CLOCK_MONOTONIC) / 1000));
+	memset(&nc, 0, sizeof(nc));
+	rp_diags_init(&dg);
+	if (d->opts->reload(d->opts->reload_arg, &nc, &dg) != 0 || dg.errors) {
+		log_diags(&dg);
+		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
+		       "file=%s errors=%zu", d->conf.file ? d->conf.file : "(none)", dg.errors);
+		d->reload_errors++;
+		goto out;
+	}
+	log_diags(&dg);
+	nc.max_devices = d->conf.max_devices; /* shards were sized for it */
+	if (rp_fleet_reload(&d->fleet, &nc, why, sizeof(why)) < 0) {
+		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
+		       "why=\"%s\"", why);
+		d->reload_errors++;
+		goto out;
+	}
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (is_hot(k) || strcmp(k->path, "max_devices") == 0 ||
+		    rp_conf_key_equal(&d->conf, &nc, k))
+			continue;
+		if (off < sizeof(restart))
+			off += (size_t)snprintf(restart + off, sizeof(restart) - off, "%s%s",
+						off ? "," : "", k->path);
+	}
+	interval_changed = nc.ping_interval != d->conf.ping_interval;
+	if (nc.ping_timeout != d->conf.ping_timeout) {
+		/* Queued behind the commands already waiting, so it lands in order. */
+		rp_prober_queue_timeout(d->prober, (uint64_t)nc.ping_timeout);
+		d->conf.ping_timeout = nc.ping_timeout;
+	}
+	/* Take the keys a reload applies into the running configuration. */
+	swap_lists(&d->conf.networks, &nc.networks);
+	swap_lists(&d->conf.devices, &nc.devices);
+	d->conf.ping_interval = nc.ping_interval;
+	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
+	d->conf.prune_after = nc.prune_after;
+	d->conf.health_report_interval = nc.health_report_interval;
+	d->conf.shard = nc.shard;
+	d->conf.log = nc.log;
+	d->conf.allow_loopback = nc.allow_loopback;
+	d->conf.allow_large_networks = nc.allow_large_networks;
+	rp_log_setup(d->conf.log.format, d->conf.log.level);
+	if (interval_changed)
+		rp_fleet_each(&d->fleet, readd, d);
+	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
+	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
+	d->reloads++;
+	rp_log(RP_LOG_NOTICE, "configuration reloaded",
+	       "devices=%llu networks=%zu ping_interval_s=%.3f",
+	       (unsigned long long)rp_fleet_count(&d->fleet), d->conf.networks.n,
+	       (double)d->conf.ping_interval * 1e-9);
+	if (off)
+		rp_log(RP_LOG_WARN, "some changed keys take effect only at restart", "keys=%s",
+		       restart);
+out:
+	rp_conf_fini(&nc);
+	rp_diags_fini(&dg);
+	sd_notify(0, "READY=1");
+}
