@@ -221,9 +221,4 @@ static inline void truth_dev(const char *t, unsigned i, const char *key, char *o
 	out[k] = '\0';
 }
 
-static inline double mono_ms(void)
-{
-	return sup_now() * 1e3;
-}
-
 #endif
