@@ -8,7 +8,6 @@
 #include "fleetsim_harness.h"
 
 #include <arpa/inet.h>
-#include <criterion/options.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -624,12 +623,5 @@ Test(fleetsim_snmp, malformed_packets_never_crash_it)
 /* One test at a time: the timing bounds assume nothing else runs a fleet on the 2 cores. */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int ok = 1;
-
-	criterion_options.jobs = 1;
-	if (criterion_handle_args(argc, argv, true))
-		ok = criterion_run_all_tests(tests);
-	criterion_finalize(tests);
-	return ok ? 0 : 1;
+	return fleet_run_serially(argc, argv);
 }
