@@ -10,6 +10,7 @@
 
 #include "ringprobe/conf.h"
 #include "ringprobe/snmp.h"
+#include "support/support.h"
 
 #define NDEV 500
 #define SLOW_MS 1500 /* fleetsim's default --snmp-delay */
@@ -28,14 +29,6 @@ static void set_key(struct rp_conf *c, const char *path, const char *value)
 	cr_assert(rp_conf_set_flag(c, k, value, &d) == 0 && d.errors == 0, "%s: %s refused", path,
 		  value);
 	rp_diags_fini(&d);
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 struct dev_truth {
@@ -103,7 +96,7 @@ Test(snmp_fleet, every_answer_matches_the_truth, .timeout = 120)
 
 	t0 = sup_now();
 	for (unsigned i = 0; i < NDEV; i++) {
-		sent_ns[i] = real_ns();
+		sent_ns[i] = sup_clock_ns(CLOCK_REALTIME);
 		cr_assert(rp_snmp_submit(s, fleet_addr(i), i), "submit %u refused", i);
 	}
 	while (got < NDEV && sup_now() - t0 < 30) {
