@@ -12,6 +12,7 @@
 #include "ringprobe/compiler.h"
 #include "ringprobe/devtable.h"
 #include "ringprobe/hash.h"
+#include "support/support.h"
 
 #define OPS 5000000u
 #define WARMUP 500000u
@@ -25,30 +26,11 @@ static inline uint32_t dev_addr(uint32_t i)
 
 #define MISS_BIT 0x80000000u
 
-/* xorshift64: a few cycles per draw, so the loop measures the table, not the RNG. */
-static inline uint64_t next_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
-/* Uniform in [0, n) by multiply-shift instead of a division. */
+/* Uniform in [0, n) by multiply-shift instead of a division; with xorshift64 (a few cycles
+ * a draw) the loop measures the table, not the RNG. */
 static inline uint32_t below(uint64_t *s, uint32_t n)
 {
-	return (uint32_t)(((next_rand(s) >> 32) * n) >> 32);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint32_t)(((sup_xorshift64(s) >> 32) * n) >> 32);
 }
 
 /* Kept in a volatile so the compiler cannot drop lookups whose result is unused. */
@@ -70,24 +52,24 @@ static uint64_t run_add_evict(struct rp_devtable *t, uint32_t n, uint32_t *base,
 	struct rp_dev_ref ev;
 	bool is_new;
 
-	start = now_ns();
+	start = sup_clock_ns(CLOCK_MONOTONIC);
 	for (uint32_t i = 0; i < ops; i++) {
 		acc += (uint32_t)rp_devtable_add(t, dev_addr(next++), (*now)++, &is_new, &ev);
 		acc += ev.gen;
 	}
 	sink += acc;
 	*base = next - n;
-	return now_ns() - start;
+	return sup_clock_ns(CLOCK_MONOTONIC) - start;
 }
 
 static uint64_t run_touch(struct rp_devtable *t, uint32_t n, uint64_t *now, uint64_t *rs,
 			  uint32_t ops)
 {
-	uint64_t start = now_ns();
+	uint64_t start = sup_clock_ns(CLOCK_MONOTONIC);
 
 	for (uint32_t i = 0; i < ops; i++)
 		rp_devtable_touch(t, below(rs, n), (*now)++);
-	return now_ns() - start;
+	return sup_clock_ns(CLOCK_MONOTONIC) - start;
 }
 
 static uint64_t run_lookup(const struct rp_devtable *t, uint32_t n, uint32_t base, uint32_t miss,
@@ -95,11 +77,11 @@ static uint64_t run_lookup(const struct rp_devtable *t, uint32_t n, uint32_t bas
 {
 	uint64_t start, acc = 0;
 
-	start = now_ns();
+	start = sup_clock_ns(CLOCK_MONOTONIC);
 	for (uint32_t i = 0; i < ops; i++)
 		acc += (uint32_t)rp_devtable_lookup(t, dev_addr((base + below(rs, n)) | miss));
 	sink += acc;
-	return now_ns() - start;
+	return sup_clock_ns(CLOCK_MONOTONIC) - start;
 }
 
 static int bench_size(uint32_t n)

@@ -15,6 +15,7 @@
 #include "ringprobe/addr.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/line.h"
+#include "support/support.h"
 #include "writer/pool.h"
 
 #define NRESULTS 4096u /* power of two: index with a mask */
@@ -36,25 +37,6 @@ static struct rp_probe_result results[NRESULTS];
 static struct device devices[NDEVICES];
 static uint64_t total_bytes;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
 static void make_inputs(void)
 {
 	static const char *models[] = {"C2960-LANBASEK9-M", "C3750E-UNIVERSALK9-M", "ASR1000-RP2"};
@@ -64,14 +46,14 @@ static void make_inputs(void)
 		struct rp_probe_result *r = &results[i];
 
 		r->sent_ns = 1732550400000000000ull + (uint64_t)i * 1000003;
-		r->addr = (uint32_t)rng_next(&seed);
-		r->rtt_ns = 20000 + rng_next(&seed) % 200000000; /* 20 us .. 200 ms */
+		r->addr = (uint32_t)sup_xorshift64(&seed);
+		r->rtt_ns = 20000 + sup_xorshift64(&seed) % 200000000; /* 20 us .. 200 ms */
 		r->id = i;
-		r->suspended = (rng_next(&seed) & 63) == 0;
+		r->suspended = (sup_xorshift64(&seed) & 63) == 0;
 	}
 	for (uint32_t i = 0; i < NDEVICES; i++) {
 		struct device *d = &devices[i];
-		uint32_t a = (uint32_t)rng_next(&seed);
+		uint32_t a = (uint32_t)sup_xorshift64(&seed);
 
 		rp_addr_format(a, d->ip);
 		snprintf(d->hostname, sizeof(d->hostname), "sw-core-%03u.dc1", i);
@@ -83,7 +65,7 @@ static void make_inputs(void)
 		snprintf(d->location, sizeof(d->location), "DC1, Row %u, Rack \"B%u\"", i / 16,
 			 i % 16);
 		snprintf(d->contact, sizeof(d->contact), "noc@example.net");
-		d->uptime_s = (int64_t)(rng_next(&seed) % 40000000);
+		d->uptime_s = (int64_t)(sup_xorshift64(&seed) % 40000000);
 	}
 }
 
@@ -146,9 +128,9 @@ static void bench(struct rp_linebuf *b, const char *name, enum bench_case c, uin
 	total_bytes += b->len;
 	rp_line_reset(b);
 	bytes0 = total_bytes;
-	t0 = now_ns();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	run(b, c, n);
-	t1 = now_ns();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	total_bytes += b->len;
 	rp_line_reset(b);
 	secs = (double)(t1 - t0) / 1e9;

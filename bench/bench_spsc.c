@@ -16,6 +16,7 @@
 
 #include "ringprobe/compiler.h"
 #include "ringprobe/spsc.h"
+#include "support/support.h"
 
 #define RING_CAPACITY 4096u
 #define MAX_BATCH 256u
@@ -39,14 +40,6 @@ struct cross {
 };
 
 static int cpus[2] = {-1, -1};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int pin_self(int cpu)
 {
@@ -120,9 +113,9 @@ static int same_core(const struct bench_case *bc)
 		return ret;
 	fill(in, bc->elem, bc->batch);
 	sink = same_core_run(r, bc->batch, bc->warmup, in, out);
-	t0 = now_ns();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	sink = same_core_run(r, bc->batch, bc->items, in, out);
-	t1 = now_ns();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	(void)sink;
 	report("same_core", bc, t1 - t0);
 	rp_spsc_destroy(r);
@@ -162,7 +155,7 @@ static void *producer_main(void *arg)
 	pthread_barrier_wait(x->start);
 	produce(x->ring, x->bc->batch, x->bc->warmup, in);
 	pthread_barrier_wait(x->start);
-	x->t0_ns = now_ns();
+	x->t0_ns = sup_clock_ns(CLOCK_MONOTONIC);
 	produce(x->ring, x->bc->batch, x->bc->items, in);
 	return NULL;
 }
@@ -178,7 +171,7 @@ static void *consumer_main(void *arg)
 	/* Warm-up fully drained before timing starts. */
 	pthread_barrier_wait(x->start);
 	x->sum += consume(x->ring, x->bc->batch, x->bc->items, out);
-	x->t1_ns = now_ns();
+	x->t1_ns = sup_clock_ns(CLOCK_MONOTONIC);
 	return NULL;
 }
 

@@ -9,6 +9,7 @@
 #include "ringprobe/compiler.h"
 #include "ringprobe/wheel.h"
 #include "ringprobe/xalloc.h"
+#include "support/support.h"
 
 enum {
 	N_ENTRIES = 1000000,
@@ -23,25 +24,6 @@ struct dev {
 	struct rp_wheel_entry link;
 	uint32_t addr;
 };
-
-static uint64_t ns_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 static void report(const char *name, size_t n, uint64_t ns)
 {
@@ -74,13 +56,13 @@ static void add_and_expire(struct dev *devs, const uint64_t *dues, bool print)
 	size_t i, fired = 0;
 	uint64_t t0, t1, t2, now;
 
-	t0 = ns_now();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < N_ENTRIES; i++)
 		rp_wheel_add(w, &devs[i].link, dues[i]);
-	t1 = ns_now();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	for (now = 1; now <= SPREAD; now++)
 		rp_wheel_run(w, now, count_cb, &fired);
-	t2 = ns_now();
+	t2 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (fired != N_ENTRIES || rp_wheel_count(w))
 		abort();
 	if (print) {
@@ -100,10 +82,10 @@ static void add_and_cancel(struct dev *devs, const uint64_t *dues, const uint32_
 
 	for (i = 0; i < N_ENTRIES; i++)
 		rp_wheel_add(w, &devs[i].link, dues[i]);
-	t0 = ns_now();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < N_ENTRIES; i++)
 		rp_wheel_cancel(w, &devs[order[i]].link);
-	t1 = ns_now();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (rp_wheel_count(w))
 		abort();
 	if (print)
@@ -123,18 +105,18 @@ static void steady(struct dev *devs, bool print)
 	for (i = 0; i < STEADY_ENTRIES; i++)
 		rp_wheel_add(w, &devs[i].link,
 			     rp_wheel_phase_due(devs[i].addr, STEADY_INTERVAL, start + 1));
-	t0 = ns_now();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	for (now = start + 1; now <= start + STEADY_TICKS; now++)
 		fired += rp_wheel_run(w, now, resched_cb, w);
-	t1 = ns_now();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (fired != (size_t)STEADY_ENTRIES * (STEADY_TICKS / STEADY_INTERVAL))
 		abort();
 	if (print)
 		report("reschedule", fired, t1 - t0);
 
-	t0 = ns_now();
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
 	stalled = rp_wheel_run(w, now + STALL_TICKS - 1, resched_cb, w);
-	t1 = ns_now();
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (stalled != STEADY_ENTRIES)
 		abort();
 	if (print)
@@ -153,11 +135,11 @@ int main(void)
 	for (i = 0; i < N_ENTRIES; i++) {
 		rp_wheel_entry_init(&devs[i].link);
 		devs[i].addr = 0x0a000000u + (uint32_t)i;
-		dues[i] = 1 + xorshift64(&rng) % SPREAD;
+		dues[i] = 1 + sup_xorshift64(&rng) % SPREAD;
 		order[i] = (uint32_t)i;
 	}
 	for (i = N_ENTRIES - 1; i > 0; i--) {
-		size_t j = xorshift64(&rng) % (i + 1);
+		size_t j = sup_xorshift64(&rng) % (i + 1);
 		uint32_t tmp = order[i];
 
 		order[i] = order[j];

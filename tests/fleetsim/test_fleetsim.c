@@ -6,7 +6,6 @@
  */
 #include "fleetsim_harness.h"
 
-#include <criterion/options.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -332,12 +331,5 @@ Test(fleetsim, refuses_a_range_outside_the_benchmark_network)
  */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int ok = 1;
-
-	criterion_options.jobs = 1;
-	if (criterion_handle_args(argc, argv, true))
-		ok = criterion_run_all_tests(tests);
-	criterion_finalize(tests);
-	return ok ? 0 : 1;
+	return fleet_run_serially(argc, argv);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../bench/fleetsim/snmp.h"
+#include "support/support.h"
 
 #define SYS 1, 3, 6, 1, 2, 1, 1
 
@@ -321,15 +322,6 @@ Test(fleetsim_codec, identity_strings)
 
 /* ---- fuzz ---- */
 
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 Test(fleetsim_codec, fuzzed_messages_never_crash_or_overrun, .timeout = 300)
 {
 	const oid *names[] = {o_sys, o_name, o_descr, o_13};
@@ -358,32 +350,32 @@ Test(fleetsim_codec, fuzzed_messages_never_crash_or_overrun, .timeout = 300)
 		enum fs_snmp_kind kind;
 
 		cr_assert_not_null(msg);
-		switch (rng(&s) % 5) {
+		switch (sup_splitmix64(&s) % 5) {
 		case 0:
-			n = rng(&s) % 300;
+			n = sup_splitmix64(&s) % 300;
 			for (size_t i = 0; i < n; i++)
-				msg[i] = (uint8_t)rng(&s);
+				msg[i] = (uint8_t)sup_splitmix64(&s);
 			break;
 		case 1:
-			n = rng(&s) % blen;
+			n = sup_splitmix64(&s) % blen;
 			memcpy(msg, base, n);
 			break;
 		case 2:
 			n = blen;
 			memcpy(msg, base, n);
-			for (int k = 1 + (int)(rng(&s) % 6); k > 0; k--)
-				msg[rng(&s) % n] = (uint8_t)rng(&s);
+			for (int k = 1 + (int)(sup_splitmix64(&s) % 6); k > 0; k--)
+				msg[sup_splitmix64(&s) % n] = (uint8_t)sup_splitmix64(&s);
 			break;
 		case 3:
 			n = blen;
 			memcpy(msg, base, n);
-			msg[rng(&s) % n] = (uint8_t[]){0x00, 0x7f, 0x80, 0x81,
-						       0x82, 0x84, 0x88, 0xff}[rng(&s) % 8];
+			msg[sup_splitmix64(&s) % n] = (uint8_t[]){
+			    0x00, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x88, 0xff}[sup_splitmix64(&s) % 8];
 			break;
 		default: /* splice two messages */
-			n = rng(&s) % blen;
+			n = sup_splitmix64(&s) % blen;
 			memcpy(msg, base, n);
-			memcpy(msg + n, seeds[rng(&s) % 4], blen);
+			memcpy(msg + n, seeds[sup_splitmix64(&s) % 4], blen);
 			n += blen;
 			break;
 		}

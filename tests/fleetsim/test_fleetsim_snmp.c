@@ -8,7 +8,6 @@
 #include "fleetsim_harness.h"
 
 #include <arpa/inet.h>
-#include <criterion/options.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -319,7 +318,7 @@ static double udp_query(int fd, unsigned dev, const uint8_t *req, size_t len, in
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(161)};
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	double t0 = mono_ms();
+	double t0 = sup_now();
 	ssize_t n;
 
 	sa.sin_addr.s_addr = htonl(fleet_addr(dev));
@@ -329,7 +328,7 @@ static double udp_query(int fd, unsigned dev, const uint8_t *req, size_t len, in
 	n = recv(fd, resp, *resp_len, 0);
 	cr_assert_gt(n, 0);
 	*resp_len = (size_t)n;
-	return mono_ms() - t0;
+	return (sup_now() - t0) * 1e3;
 }
 
 static int contains(const uint8_t *p, size_t n, const char *s)
@@ -448,56 +447,47 @@ Test(fleetsim_snmp, truth_counts_are_exact)
 
 /* ---- malformed input ---- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* One fuzzed SNMP payload into @buf: random bytes, a truncated, mutated or lying request. */
 static size_t fuzz_payload(uint64_t *rs, uint8_t *buf, size_t cap)
 {
-	const uint8_t *base = rng_next(rs) & 1 ? get_sysname : getbulk_system;
+	const uint8_t *base = sup_splitmix64(rs) & 1 ? get_sysname : getbulk_system;
 	size_t blen = base == get_sysname ? sizeof(get_sysname) : sizeof(getbulk_system);
 	size_t n;
 
-	switch (rng_next(rs) % 6) {
+	switch (sup_splitmix64(rs) % 6) {
 	case 0: /* random bytes */
-		n = rng_next(rs) % 600;
+		n = sup_splitmix64(rs) % 600;
 		for (size_t i = 0; i < n; i++)
-			buf[i] = (uint8_t)rng_next(rs);
+			buf[i] = (uint8_t)sup_splitmix64(rs);
 		return n;
 	case 1: /* truncated */
-		n = rng_next(rs) % blen;
+		n = sup_splitmix64(rs) % blen;
 		memcpy(buf, base, n);
 		return n;
 	case 2: /* a few bytes changed */
 		memcpy(buf, base, blen);
-		for (int k = 1 + (int)(rng_next(rs) % 4); k > 0; k--)
-			buf[rng_next(rs) % blen] = (uint8_t)rng_next(rs);
+		for (int k = 1 + (int)(sup_splitmix64(rs) % 4); k > 0; k--)
+			buf[sup_splitmix64(rs) % blen] = (uint8_t)sup_splitmix64(rs);
 		return blen;
 	case 3: /* one length byte lies: short, long, long form */
 		memcpy(buf, base, blen);
-		buf[1 + 2 * (rng_next(rs) % (blen / 2))] =
-		    (uint8_t[]){0x00, 0x7f, 0x80, 0x81, 0x84, 0xff}[rng_next(rs) % 6];
+		buf[1 + 2 * (sup_splitmix64(rs) % (blen / 2))] =
+		    (uint8_t[]){0x00, 0x7f, 0x80, 0x81, 0x84, 0xff}[sup_splitmix64(rs) % 6];
 		return blen;
 	case 4: /* deep nesting of sequences with huge lengths */
-		n = 2 + rng_next(rs) % (cap / 4 - 2);
+		n = 2 + sup_splitmix64(rs) % (cap / 4 - 2);
 		for (size_t i = 0; i < n; i++) {
 			buf[4 * i] = 0x30;
 			buf[4 * i + 1] = 0x82;
-			buf[4 * i + 2] = (uint8_t)rng_next(rs);
-			buf[4 * i + 3] = (uint8_t)rng_next(rs);
+			buf[4 * i + 2] = (uint8_t)sup_splitmix64(rs);
+			buf[4 * i + 3] = (uint8_t)sup_splitmix64(rs);
 		}
 		return 4 * n;
 	default: /* trailing garbage */
 		memcpy(buf, base, blen);
-		n = blen + rng_next(rs) % 64;
+		n = blen + sup_splitmix64(rs) % 64;
 		for (size_t i = blen; i < n; i++)
-			buf[i] = (uint8_t)rng_next(rs);
+			buf[i] = (uint8_t)sup_splitmix64(rs);
 		return n;
 	}
 }
@@ -633,12 +623,5 @@ Test(fleetsim_snmp, malformed_packets_never_crash_it)
 /* One test at a time: the timing bounds assume nothing else runs a fleet on the 2 cores. */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int ok = 1;
-
-	criterion_options.jobs = 1;
-	if (criterion_handle_args(argc, argv, true))
-		ok = criterion_run_all_tests(tests);
-	criterion_finalize(tests);
-	return ok ? 0 : 1;
+	return fleet_run_serially(argc, argv);
 }

@@ -9,6 +9,7 @@
 
 #include "ringprobe/compiler.h"
 #include "ringprobe/spsc.h"
+#include "support/support.h"
 
 #define MAX_BATCH 1500u
 #define CANARY 0xa5
@@ -24,21 +25,9 @@ struct model {
 	uint64_t drops;
 };
 
-/* Deterministic xorshift64 so failures replay. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
 static uint32_t rng_range(uint64_t *s, uint32_t lo, uint32_t hi)
 {
-	return lo + (uint32_t)(rng_next(s) % (hi - lo + 1));
+	return lo + (uint32_t)(sup_xorshift64(s) % (hi - lo + 1));
 }
 
 /* Item `seq` spells out every byte of seq (for elem >= 8) and a position-dependent pattern. */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "ringprobe/spsc.h"
+#include "support/support.h"
 
 #define MAX_BATCH 256u
 #define STRESS_ITEMS_DEFAULT 100000000ull
@@ -56,20 +57,9 @@ struct stress {
 	atomic_bool go;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
 static uint32_t rng_batch(uint64_t *s)
 {
-	return 1 + (uint32_t)(rng_next(s) % MAX_BATCH);
+	return 1 + (uint32_t)(sup_xorshift64(s) % MAX_BATCH);
 }
 
 /* RP_SPSC_STRESS_ITEMS or the default; 0 if the variable is not a positive integer. */
@@ -267,7 +257,8 @@ static void *lossy_consumer(void *arg)
 	for (;;) {
 		/* Loaded before the pop: once done is seen, that pop sees every push. */
 		bool done = atomic_load_explicit(&s->done, memory_order_acquire);
-		uint32_t n = rp_spsc_pop(s->ring, buf, 1 + (uint32_t)(rng_next(&s->seed_cons) % 8));
+		uint32_t n =
+		    rp_spsc_pop(s->ring, buf, 1 + (uint32_t)(sup_xorshift64(&s->seed_cons) % 8));
 
 		if (n == 0) {
 			if (done)

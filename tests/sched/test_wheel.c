@@ -13,6 +13,7 @@
 #include "ringprobe/compiler.h"
 #include "ringprobe/wheel.h"
 #include "ringprobe/xalloc.h"
+#include "support/support.h"
 
 struct item {
 	struct rp_wheel_entry link;
@@ -24,17 +25,6 @@ struct item {
 static bool before(uint64_t a, uint64_t b)
 {
 	return (int64_t)(a - b) < 0;
-}
-
-static uint64_t xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
 }
 
 static struct rp_wheel *new_wheel(unsigned bits, unsigned levels, uint64_t now)
@@ -322,21 +312,21 @@ struct rnd {
 /* x % 2^k for k uniform in 0..max_bits: every level of any geometry is hit about equally. */
 static uint64_t log_uniform(struct rnd *r, unsigned max_bits)
 {
-	unsigned k = (unsigned)(xorshift64(&r->rng) % (max_bits + 1));
+	unsigned k = (unsigned)(sup_xorshift64(&r->rng) % (max_bits + 1));
 
-	return xorshift64(&r->rng) & ((1ull << k) - 1);
+	return sup_xorshift64(&r->rng) & ((1ull << k) - 1);
 }
 
 /* Dues relative to `base`: past (or equal), at the span's edge, or log-uniform up to 8 spans
  * ahead so that some are parked beyond the span. */
 static uint64_t rnd_due(struct rnd *r, uint64_t base)
 {
-	uint64_t p = xorshift64(&r->rng) % 100;
+	uint64_t p = sup_xorshift64(&r->rng) % 100;
 
 	if (p < 10)
-		return base - xorshift64(&r->rng) % 100;
+		return base - sup_xorshift64(&r->rng) % 100;
 	if (p < 15)
-		return base + r->span - 2 + xorshift64(&r->rng) % 5;
+		return base + r->span - 2 + sup_xorshift64(&r->rng) % 5;
 	return base + log_uniform(r, r->span_bits + 3);
 }
 
@@ -353,8 +343,8 @@ static void rnd_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
 {
 	struct rnd *r = arg;
 	struct item *it = RP_CONTAINER_OF(e, struct item, link);
-	uint64_t p = xorshift64(&r->rng) % 100;
-	uint32_t other = (uint32_t)(xorshift64(&r->rng) % r->n_items);
+	uint64_t p = sup_xorshift64(&r->rng) % 100;
+	uint32_t other = (uint32_t)(sup_xorshift64(&r->rng) % r->n_items);
 
 	if (!r->ref.live[it->id] || r->ref.eff[it->id] != now || rp_wheel_is_linked(e) ||
 	    before(now, r->last_tick) || before(r->run_now, now))
@@ -414,8 +404,8 @@ static void randomized(unsigned bits, unsigned levels, size_t ops, uint64_t seed
 	r.last_tick = now;
 
 	for (op = 0; op < ops; op++) {
-		uint64_t p = xorshift64(&r.rng) % 100;
-		uint32_t id = (uint32_t)(xorshift64(&r.rng) % r.n_items);
+		uint64_t p = sup_xorshift64(&r.rng) % 100;
+		uint32_t id = (uint32_t)(sup_xorshift64(&r.rng) % r.n_items);
 
 		if (p < 45) {
 			if (rp_wheel_is_linked(&r.items[id].link)) {
@@ -431,8 +421,8 @@ static void randomized(unsigned bits, unsigned levels, size_t ops, uint64_t seed
 		} else {
 			/* Mostly a tick or two so hundreds of entries stay live; sometimes a jump
 			 * across several slots; rarely one across spans that flushes the wheel. */
-			uint64_t q = xorshift64(&r.rng) % 1000;
-			uint64_t step = q < 900	  ? xorshift64(&r.rng) % 3
+			uint64_t q = sup_xorshift64(&r.rng) % 1000;
+			uint64_t step = q < 900	  ? sup_xorshift64(&r.rng) % 3
 					: q < 999 ? log_uniform(&r, r.span_bits - r.span_bits / 4)
 						  : log_uniform(&r, r.span_bits + 3);
 			size_t calls = r.calls, n;
@@ -672,7 +662,7 @@ Test(wheel, fires_in_tick_order_within_one_run)
 
 	for (i = 0; i < 5000; i++) {
 		rp_wheel_entry_init(&items[i].link);
-		rp_wheel_add(w, &items[i].link, 1 + xorshift64(&rng) % 200000);
+		rp_wheel_add(w, &items[i].link, 1 + sup_xorshift64(&rng) % 200000);
 	}
 	cr_assert_eq(run_logged(w, &lg, 200000), 5000); /* log_cb asserts the order */
 	for (i = 0; i < 5000; i++)

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,10 +28,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "support/support.h"
 
 #define SNMPD_COMMUNITY "public"
 /* v3 users: passphrases of at least 8 bytes, with spaces (quoted in the file) */
@@ -60,32 +60,6 @@ struct snmpd_agent {
 };
 
 #define SNMPD_FAIL(...) (snprintf(why, whylen, __VA_ARGS__), false)
-
-static inline uint64_t snmpd_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed); 0 on
- * failure. Someone may take it before we use it: callers retry. */
-static inline uint16_t snmpd_free_udp_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-	socklen_t sl = sizeof(sa);
-	uint16_t port = 0;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return 0;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 /* Whether snmpd would serve `v` exactly as given (see the top of the file). */
 static inline bool snmpd_value_ok(const char *v)
@@ -167,7 +141,7 @@ static inline bool snmpd_wait_answer(struct snmpd_agent *a, unsigned timeout_ms,
 	struct sockaddr_in to = {.sin_family = AF_INET,
 				 .sin_port = htons(a->port),
 				 .sin_addr.s_addr = htonl(0x7f000001)};
-	uint64_t end = snmpd_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t end = sup_clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
 	bool ok = false;
 	int fd, st;
 
@@ -180,7 +154,7 @@ static inline bool snmpd_wait_answer(struct snmpd_agent *a, unsigned timeout_ms,
 		close(fd);
 		return false;
 	}
-	while (!ok && snmpd_mono_ns() < end) {
+	while (!ok && sup_clock_ns(CLOCK_MONOTONIC) < end) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		uint8_t buf[1500];
 
@@ -204,24 +178,8 @@ static inline bool snmpd_wait_answer(struct snmpd_agent *a, unsigned timeout_ms,
 	}
 	close(fd);
 	if (ok)
-		a->ready_ns = snmpd_mono_ns();
+		a->ready_ns = sup_clock_ns(CLOCK_MONOTONIC);
 	return ok;
-}
-
-static inline int snmpd_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
-}
-
-/* Removes the agent's directory and everything in it. */
-static inline void snmpd_rm_dir(struct snmpd_agent *a)
-{
-	if (a->dir[0])
-		nftw(a->dir, snmpd_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	a->dir[0] = '\0';
 }
 
 /* Starts snmpd once on a->port; false with why (and *retry when the port was taken). */
@@ -258,7 +216,7 @@ static inline bool snmpd_spawn(struct snmpd_agent *a, bool *retry, char *why, si
 	fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return SNMPD_FAIL("%s: %s", errf, strerror(errno));
-	a->started_ns = snmpd_mono_ns();
+	a->started_ns = sup_clock_ns(CLOCK_MONOTONIC);
 	a->pid = fork();
 	if (a->pid < 0) {
 		close(fd);
@@ -318,24 +276,28 @@ static inline bool snmpd_start(struct snmpd_agent *a, const struct snmpd_values 
 	if (!snmpd_write_conf(a, v, why, whylen))
 		return false;
 	for (int tries = 0; retry && tries < 8; tries++) {
-		a->port = snmpd_free_udp_port();
-		if (!a->port)
-			return SNMPD_FAIL("no free UDP port on 127.0.0.1");
+		int port = sup_free_udp_port();
+
+		if (port < 0)
+			return SNMPD_FAIL("no free UDP port on 127.0.0.1: %s", strerror(-port));
+		a->port = (uint16_t)port;
 		if (snmpd_spawn(a, &retry, why, whylen))
 			return true;
 	}
 	return false;
 }
 
-/** Stops the agent (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
+/** Stops the agent (SIGTERM, then SIGKILL after 5 s) and removes its directory and everything
+ *  in it. */
 static inline void snmpd_stop(struct snmpd_agent *a)
 {
 	if (a->pid > 0) {
-		uint64_t end = snmpd_mono_ns() + 5000000000u;
+		uint64_t end = sup_clock_ns(CLOCK_MONOTONIC) + 5000000000u;
 		pid_t got = 0;
 
 		kill(a->pid, SIGTERM);
-		while ((got = waitpid(a->pid, NULL, WNOHANG)) == 0 && snmpd_mono_ns() < end)
+		while ((got = waitpid(a->pid, NULL, WNOHANG)) == 0 &&
+		       sup_clock_ns(CLOCK_MONOTONIC) < end)
 			usleep(2000);
 		if (got == 0) {
 			kill(a->pid, SIGKILL);
@@ -343,7 +305,9 @@ static inline void snmpd_stop(struct snmpd_agent *a)
 		}
 		a->pid = 0;
 	}
-	snmpd_rm_dir(a);
+	if (a->dir[0])
+		sup_rm_rf(a->dir);
+	a->dir[0] = '\0';
 }
 
 #endif

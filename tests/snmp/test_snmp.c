@@ -24,6 +24,7 @@
 #include "ringprobe/line.h"
 #include "ringprobe/snmp.h"
 #include "snmpd_harness.h"
+#include "support/support.h"
 
 #define LOCALHOST 0x7f000001u
 #define DEAD_NET 0x7f090000u /* 127.9.0.0/24: no agent, port unreachable */
@@ -50,24 +51,10 @@ static void fail_at(char *why, size_t whylen, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-static double mono_ms(void)
+/* Milliseconds since t0, a sup_now(). */
+static double ms_since(double t0)
 {
-	return (double)snmpd_mono_ns() / 1e6;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
+	return (sup_now() - t0) * 1e3;
 }
 
 /* `s` for a message: printable ASCII as is, every other byte as \xNN (at most n bytes). */
@@ -288,15 +275,15 @@ static const struct setup v3_md5 = {
 static uint32_t collect(struct rp_snmp *s, struct rp_snmp_result *out, uint32_t want,
 			unsigned timeout_ms)
 {
-	double end = mono_ms() + timeout_ms;
+	double t0 = sup_now();
 	uint32_t got = 0;
 
-	while (got < want && mono_ms() < end) {
+	while (got < want && ms_since(t0) < timeout_ms) {
 		uint32_t n = rp_snmp_take(s, out + got, want - got);
 
 		got += n;
 		if (!n)
-			sleep_ms(1);
+			sup_sleep_ms(1);
 	}
 	return got;
 }
@@ -312,16 +299,16 @@ static bool poll_once(const struct setup *u, uint32_t addr, uint32_t tag, struct
 
 	if (!poller_new(&s, u, true, why, whylen))
 		goto out;
-	t0 = real_ns();
+	t0 = sup_clock_ns(CLOCK_REALTIME);
 	CHECK(rp_snmp_submit(s, addr, tag), "submit refused on an empty poller");
 	CHECK(collect(s, r, 1, 30000) == 1, "no result within 30 s");
-	CHECK(r->done_real_ns >= t0 && r->done_real_ns <= real_ns(),
+	CHECK(r->done_real_ns >= t0 && r->done_real_ns <= sup_clock_ns(CLOCK_REALTIME),
 	      "done_real_ns %" PRIu64 " outside [submit, now]", r->done_real_ns);
 	*took_ms = (double)(r->done_real_ns - t0) / 1e6;
 	{
 		struct rp_snmp_result extra;
 
-		sleep_ms(20);
+		sup_sleep_ms(20);
 		CHECK(rp_snmp_take(s, &extra, 1) == 0, "a second result for one request");
 	}
 	ok = true;
@@ -339,7 +326,7 @@ static bool check_system_group(const struct rp_snmp_result *r, const struct snmp
 	const char *got[4] = {r->descr, r->name, r->location, r->contact};
 	const char *exp[4] = {want->descr, want->name, want->location, want->contact};
 	char b1[1200], b2[1200];
-	uint64_t now = snmpd_mono_ns();
+	uint64_t now = sup_clock_ns(CLOCK_MONOTONIC);
 	bool ok = false;
 
 	CHECK(r->status == RP_SNMP_OK, "status %s (%s), want ok", rp_snmp_status_name(r->status),
@@ -366,7 +353,7 @@ static bool agent_up(struct snmpd_agent *a, const struct snmpd_values *v, char *
 {
 	if (!snmpd_start(a, v, why, whylen))
 		return false;
-	sleep_ms(30);
+	sup_sleep_ms(30);
 	return true;
 }
 
@@ -435,8 +422,10 @@ static bool expect_status(const struct setup *base, uint32_t addr, bool agent,
 			goto out;
 		u.port = a.port;
 	} else {
-		u.port = snmpd_free_udp_port();
-		CHECK(u.port, "no free UDP port");
+		int port = sup_free_udp_port();
+
+		CHECK(port > 0, "no free UDP port: %s", strerror(-port));
+		u.port = (unsigned)port;
 	}
 	if (!poll_once(&u, addr, 77, &r, &took, why, whylen))
 		goto out;
@@ -639,8 +628,8 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 	u.port = a.port;
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
-	t0 = mono_ms();
-	while (got < MANY && mono_ms() - t0 < 60000) {
+	t0 = sup_now();
+	while (got < MANY && ms_since(t0) < 60000) {
 		uint32_t room = rp_snmp_room(s), n;
 
 		/* whatever room says is there must be taken */
@@ -673,11 +662,11 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 		}
 		got += n;
 		if (!n)
-			sleep_ms(1);
+			sup_sleep_ms(1);
 	}
-	took = mono_ms() - t0;
+	took = ms_since(t0);
 	CHECK(got == MANY, "%u results of %u after %.0f ms", got, MANY, took);
-	sleep_ms(50);
+	sup_sleep_ms(50);
 	CHECK(rp_snmp_take(s, res, 1) == 0, "a result more than requests");
 	rp_snmp_stats(s, &st);
 	CHECK(st.submitted == MANY, "submitted %" PRIu64 ", want %u", st.submitted, MANY);
@@ -744,7 +733,7 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 	seen = calloc(n, sizeof(*seen));
 	CHECK(res && seen, "out of memory");
 	CHECK(rp_snmp_start(s) == 0, "rp_snmp_start failed");
-	t0 = mono_ms();
+	t0 = sup_now();
 	for (uint32_t got = 0; got < n;) {
 		uint32_t k = rp_snmp_take(s, res, n + 1);
 
@@ -757,9 +746,9 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 			      rp_snmp_status_name(res[i].status), res[i].detail);
 		}
 		got += k;
-		CHECK(mono_ms() - t0 < 60000, "%u results of %u after 60 s", got, n);
+		CHECK(ms_since(t0) < 60000, "%u results of %u after 60 s", got, n);
 		if (!k)
-			sleep_ms(1);
+			sup_sleep_ms(1);
 	}
 	rp_snmp_stats(s, &st);
 	CHECK(st.done[RP_SNMP_OK] == n && st.queued == 0 && st.inflight == 0,
@@ -767,7 +756,7 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 	      st.done[RP_SNMP_OK], st.queued, st.inflight, n);
 	CHECK(rp_snmp_room(s) == room, "room %u once drained, was %u", rp_snmp_room(s), room);
 	fprintf(stderr, "snmp: room: %u accepted (room %u), all answered in %.0f ms\n", n, room,
-		mono_ms() - t0);
+		ms_since(t0));
 	ok = true;
 out:
 	rp_snmp_destroy(s);
@@ -791,30 +780,31 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 	double t0, stop_ms, destroy_ms;
 	uint64_t done = 0;
 	unsigned results = 0;
+	int port = sup_free_udp_port();
 	bool ok = false;
 
-	u.port = snmpd_free_udp_port();
 	u.timeout = timeout;
 	u.retries = retries;
 	u.max_inflight = "8";
-	CHECK(u.port, "no free UDP port");
+	CHECK(port > 0, "no free UDP port: %s", strerror(-port));
+	u.port = (unsigned)port;
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
 	for (uint32_t i = 0; i < 58; i++)
 		CHECK(rp_snmp_submit(s, DEAD_NET + 1 + i, i), "submit %u refused", i);
 	/* until the poller took `taken` of them off the request ring (a v3 session is not
 	 * counted in flight while its engine ID probe blocks the thread) */
-	t0 = mono_ms();
+	t0 = sup_now();
 	do {
-		sleep_ms(5);
+		sup_sleep_ms(5);
 		rp_snmp_stats(s, &st);
-	} while (58 - st.queued < taken && mono_ms() - t0 < 5000);
+	} while (58 - st.queued < taken && ms_since(t0) < 5000);
 	CHECK(58 - st.queued >= taken, "%" PRIu64 " taken after 5 s, want %u", 58 - st.queued,
 	      taken);
-	sleep_ms(20);
-	t0 = mono_ms();
+	sup_sleep_ms(20);
+	t0 = sup_now();
 	rp_snmp_stop(s);
-	stop_ms = mono_ms() - t0;
+	stop_ms = ms_since(t0);
 	rp_snmp_stop(s); /* idempotent */
 	rp_snmp_stats(s, &st);
 	for (int k = 0; k < RP_SNMP_STATUS_COUNT; k++)
@@ -834,10 +824,10 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 	      "%u results (%" PRIu64 " counted) by the stop, want at most %u", results, done,
 	      max_results);
 	CHECK(st.submitted == 58, "submitted %" PRIu64, st.submitted);
-	t0 = mono_ms();
+	t0 = sup_now();
 	rp_snmp_destroy(s);
 	s = NULL;
-	destroy_ms = mono_ms() - t0;
+	destroy_ms = ms_since(t0);
 	CHECK(destroy_ms < 200, "rp_snmp_destroy took %.0f ms", destroy_ms);
 	ok = true;
 out:
@@ -915,7 +905,7 @@ static bool v3_many_requests(char *why, size_t whylen)
 	u.port = a.port;
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
-	t0 = mono_ms();
+	t0 = sup_now();
 	for (uint32_t i = 0; i < 40; i++)
 		CHECK(rp_snmp_submit(s, LOCALHOST, i), "submit %u refused", i);
 	CHECK(collect(s, res, 40, 30000) == 40, "fewer than 40 results in 30 s");
@@ -925,7 +915,7 @@ static bool v3_many_requests(char *why, size_t whylen)
 		if (!check_system_group(&res[i], &a, &v, why, whylen))
 			goto out;
 	}
-	fprintf(stderr, "snmp: v3 many: 40 authPriv polls in %.0f ms\n", mono_ms() - t0);
+	fprintf(stderr, "snmp: v3 many: 40 authPriv polls in %.0f ms\n", ms_since(t0));
 	ok = true;
 out:
 	rp_snmp_destroy(s);

@@ -10,6 +10,7 @@
 
 #include "ringprobe/conf.h"
 #include "ringprobe/snmp.h"
+#include "support/support.h"
 
 #define NDEV 500
 #define SLOW_MS 1500 /* fleetsim's default --snmp-delay */
@@ -28,14 +29,6 @@ static void set_key(struct rp_conf *c, const char *path, const char *value)
 	cr_assert(rp_conf_set_flag(c, k, value, &d) == 0 && d.errors == 0, "%s: %s refused", path,
 		  value);
 	rp_diags_fini(&d);
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 struct dev_truth {
@@ -101,12 +94,12 @@ Test(snmp_fleet, every_answer_matches_the_truth, .timeout = 120)
 	rp_conf_fini(&c);
 	cr_assert_eq(rp_snmp_start(s), 0);
 
-	t0 = mono_ms();
+	t0 = sup_now();
 	for (unsigned i = 0; i < NDEV; i++) {
-		sent_ns[i] = real_ns();
+		sent_ns[i] = sup_clock_ns(CLOCK_REALTIME);
 		cr_assert(rp_snmp_submit(s, fleet_addr(i), i), "submit %u refused", i);
 	}
-	while (got < NDEV && mono_ms() - t0 < 30000) {
+	while (got < NDEV && sup_now() - t0 < 30) {
 		uint32_t n = rp_snmp_take(s, res + got, NDEV + 1 - got);
 
 		got += n;
@@ -193,7 +186,7 @@ Test(snmp_fleet, every_answer_matches_the_truth, .timeout = 120)
 	    "snmp_fleet: %u devices: %u prompt agents within %.1f ms, %u slow in %.0f..%.0f ms, "
 	    "%u without an agent timed out in %.0f..%.0f ms; all in %.0f ms\n",
 	    NDEV, agents - slow, slowest_fast, slow, slow_min, slow_max, none, none_min, none_max,
-	    mono_ms() - t0);
+	    (sup_now() - t0) * 1e3);
 	free(truth);
 	free(res);
 }

@@ -62,11 +62,12 @@ int sup_sysctl_set(const char *path, const char *value)
 	return ret;
 }
 
-int sup_free_port(void)
+/* Binds a socket of `type` to 127.0.0.1 port 0 and returns the port the kernel chose. */
+static int free_port(int type)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0), ret;
 
 	if (fd < 0)
 		return -errno;
@@ -78,4 +79,14 @@ int sup_free_port(void)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+int sup_free_port(void)
+{
+	return free_port(SOCK_STREAM);
+}
+
+int sup_free_udp_port(void)
+{
+	return free_port(SOCK_DGRAM);
 }

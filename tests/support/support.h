@@ -1,7 +1,7 @@
 /* Scaffolding shared by the tests (tests/) and the benchmarks (bench/): the static library
  * rp_support (tests/support/meson.build). One copy of what they used to repeat: network
- * namespaces (netns.c), files (files.c), child commands and time (run.c), and real sinks
- * with HTTP helpers (servers.h).
+ * namespaces and free ports (netns.c), files (files.c), child commands and time (run.c),
+ * seeded pseudo-random numbers (inline here), and real sinks with HTTP helpers (servers.h).
  *
  * Nothing here uses Criterion, so the benchmarks and the TSan builds of the threads
  * tests (whose own main() runs without it) link the same code: a helper returns 0 or
@@ -32,6 +32,9 @@ int sup_netns_enter(unsigned flags, const char **what);
 int sup_sysctl_set(const char *path, const char *value);
 /** A free TCP port on 127.0.0.1 (nothing listens on it right after), or -errno. */
 int sup_free_port(void);
+/** A free UDP port on 127.0.0.1 (nothing is bound to it right after), or -errno. Someone
+ *  may take it before the caller binds it: a caller that can tell retries. */
+int sup_free_udp_port(void);
 
 /** Seconds since an arbitrary start (CLOCK_MONOTONIC). */
 double sup_now(void);
@@ -45,6 +48,33 @@ static inline uint64_t sup_clock_ns(clockid_t id)
 }
 /** Sleeps ms milliseconds (less if a signal interrupts). */
 void sup_sleep_ms(int ms);
+
+/* Seeded generators, so that a failing randomized test replays and a benchmark draws the
+ * same inputs each run. Inline: benchmarks draw in their timed loops, and each is a few
+ * cycles. Not for anything secret. */
+
+/** Marsaglia's xorshift64 (shifts 13, 7, 17): advances *state and returns it. The seed
+ *  must not be 0, which maps to itself. */
+static inline uint64_t sup_xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+/** SplitMix64 (Vigna's splitmix64.c, after Steele, Lea and Flood): adds the golden-ratio
+ *  increment to *state and returns that, mixed. Any seed, 0 included. */
+static inline uint64_t sup_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
 
 /** The whole file, NUL-terminated; "" when it cannot be opened, so callers can search it
  *  either way. Malloc'ed: the caller frees it. Aborts when out of memory. */

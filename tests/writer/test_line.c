@@ -17,6 +17,7 @@
 
 #include "ringprobe/compiler.h"
 #include "ringprobe/line.h"
+#include "support/support.h"
 
 #include "lp_parse.h"
 
@@ -27,17 +28,6 @@ static char store[STORE_SIZE];
 static char text[STORE_SIZE + 1];
 static char arena_mem[STORE_SIZE];
 static struct lp_point pts[4];
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 static struct rp_linebuf new_buf(size_t cap)
 {
@@ -219,7 +209,7 @@ Test(line, ping_addresses_match_inet_ntop)
 	char want[128], ip[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < 20000; i++) {
-		uint32_t a = i < RP_ARRAY_SIZE(fixed) ? fixed[i] : (uint32_t)rng_next(&seed);
+		uint32_t a = i < RP_ARRAY_SIZE(fixed) ? fixed[i] : (uint32_t)sup_xorshift64(&seed);
 		struct in_addr in = {htonl(a)};
 		struct rp_probe_result r = {.sent_ns = 3, .addr = a};
 
@@ -241,11 +231,11 @@ Test(line, ping_random_results_read_back_exactly)
 		struct in_addr in;
 		double want;
 
-		r.sent_ns = rng_next(&seed) % ((uint64_t)INT64_MAX);
-		r.addr = (uint32_t)rng_next(&seed);
-		r.rtt_ns = rng_next(&seed) >> (rng_next(&seed) % 64);
-		r.success = rng_next(&seed) & 1;
-		r.suspended = rng_next(&seed) & 1;
+		r.sent_ns = sup_xorshift64(&seed) % ((uint64_t)INT64_MAX);
+		r.addr = (uint32_t)sup_xorshift64(&seed);
+		r.rtt_ns = sup_xorshift64(&seed) >> (sup_xorshift64(&seed) % 64);
+		r.success = sup_xorshift64(&seed) & 1;
+		r.suspended = sup_xorshift64(&seed) & 1;
 		t = ping_text(&r);
 		parse_both(t, strlen(t), 1);
 		in.s_addr = htonl(r.addr);
@@ -981,7 +971,7 @@ Test(line, floats_round_trip_bit_exact)
 	size_t checked = 0;
 
 	for (int i = 0; i < 200000; i++) {
-		uint64_t bits = rng_next(&seed);
+		uint64_t bits = sup_xorshift64(&seed);
 		double v;
 		char *end;
 		const char *s;
@@ -1059,10 +1049,10 @@ static size_t random_token(uint64_t *seed, char *out, size_t maxlen)
 {
 	static const char interesting[] = ",= \"\\\n\r\t#\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
 					  "\xed\xa0\x80\xc0\xff\x80\xbf";
-	size_t n = rng_next(seed) % (maxlen + 1);
+	size_t n = sup_xorshift64(seed) % (maxlen + 1);
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng_next(seed);
+		uint64_t r = sup_xorshift64(seed);
 
 		if (r % 3 == 0)
 			out[i] = interesting[(r >> 8) % (sizeof(interesting) - 1)];
@@ -1090,9 +1080,9 @@ Test(line, random_bytes_in_every_position_read_back)
 	for (int it = 0; it < ITER; it++) {
 		struct rp_tag t[NT];
 		struct rp_field f[NF];
-		size_t max = rng_next(&seed) % 20;
-		size_t nt = rng_next(&seed) % (NT + 1), nf = 1 + rng_next(&seed) % NF;
-		uint64_t ts = rng_next(&seed) >> 1;
+		size_t max = sup_xorshift64(&seed) % 20;
+		size_t nt = sup_xorshift64(&seed) % (NT + 1), nf = 1 + sup_xorshift64(&seed) % NF;
+		uint64_t ts = sup_xorshift64(&seed) >> 1;
 		bool expect_ok = true;
 		int rc;
 
@@ -1109,11 +1099,11 @@ Test(line, random_bytes_in_every_position_read_back)
 		for (size_t i = 0; i < nt; i++)
 			t[i] = (struct rp_tag){tok[1 + 2 * i], tok[2 + 2 * i]};
 		for (size_t i = 0; i < nf; i++) {
-			uint64_t r = rng_next(&seed);
+			uint64_t r = sup_xorshift64(&seed);
 
 			f[i].key = tok[1 + 2 * NT + 2 * i];
 			f[i].type = (enum rp_field_type)(r % 5);
-			f[i].v.u = rng_next(&seed);
+			f[i].v.u = sup_xorshift64(&seed);
 			if (f[i].type == RP_FIELD_STRING)
 				f[i].v.s = tok[2 + 2 * NT + 2 * i];
 			if (f[i].type == RP_FIELD_BOOL)
