@@ -458,6 +458,7 @@ static const char *const point_names[] = {
     "snmp_timeouts",
     "snmp_errors",
     "snmp_suspended",
+    "commands_refused",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */
