@@ -20,7 +20,6 @@
 #include <time.h>
 
 #include "../tap_scenarios.h"
-#include "ctl/ctl_int.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/line.h"
 #include "ringprobe/snmp.h"
@@ -997,87 +996,6 @@ out:
 	return ok;
 }
 
-/* What the daemon's enrichment (src/ctl/enrich.c) makes of the same attack: the honest
- * device's device_info carries its real sysName, and rp_enrich_stats passes snmp_spoofed
- * on (the /health, /metrics and health_metrics field). */
-struct emitted {
-	uint32_t n;
-	struct rp_snmp_result r[4];
-};
-
-static void emit_one(void *arg, const struct rp_snmp_result *r)
-{
-	struct emitted *e = arg;
-
-	if (e->n < RP_ARRAY_SIZE(e->r))
-		e->r[e->n] = *r;
-	e->n++;
-}
-
-static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
-{
-	struct setup u = {.version = "2c",
-			  .community = SNMPD_COMMUNITY,
-			  .timeout = "3s",
-			  .retries = "1",
-			  .max_inflight = "4"};
-	struct snmpd_values v = plain_values();
-	struct snmpd_agent a = {0};
-	struct rp_enrich_stats st;
-	struct emitted got = {0};
-	struct rp_enrich e;
-	struct rp_conf c;
-	struct spoofer x;
-	bool spoofing = false, inited = false, conf = false, ok = false;
-	char b1[600];
-	double t0;
-
-	if (!agent_up(&a, &v, why, whylen))
-		goto out;
-	u.port = a.port;
-	spoofing = true;
-	if (!spoof_start(&x, a.port, why, whylen))
-		goto out;
-	conf = true;
-	if (!make_conf(&c, &u, why, whylen))
-		goto out;
-	c.max_devices = 8;
-	c.snmp_rate_limit = 0; /* unpaced */
-	CHECK(rp_enrich_init(&e, &c, 0, why, whylen) == 0, "rp_enrich_init: %s", why);
-	inited = true;
-	CHECK(rp_enrich_start(&e) == 0, "rp_enrich_start failed");
-	/* due in this order, so asked in this order: the honest device's ID is one below */
-	rp_enrich_add(&e, SPOOF_HONEST_ADDR, 0);
-	rp_enrich_add(&e, SPOOF_HOSTILE_ADDR, 0);
-	t0 = sup_now();
-	while (got.n < 2 && ms_since(t0) < 20000) {
-		rp_enrich_tick(&e, 1, emit_one, &got);
-		sup_sleep_ms(2);
-	}
-	CHECK(got.n == 2, "%u device_info answers within 20 s", got.n);
-	for (uint32_t i = 0; i < 2; i++) {
-		const struct rp_snmp_result *r = &got.r[i];
-		const char *want = r->addr == SPOOF_HONEST_ADDR ? v.name : SPOOF_OWN_NAME;
-
-		CHECK(strcmp(r->name, want) == 0, "device %#x: sysName %s, want %s",
-		      (unsigned)r->addr, shown(r->name, b1, sizeof(b1)), want);
-	}
-	rp_enrich_stats(&e, &st);
-	CHECK(st.spoofed == 2, "enrich snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
-	CHECK(st.ok == 2 && st.errors == 0 && st.timeouts == 0,
-	      "ok %" PRIu64 " errors %" PRIu64 " timeouts %" PRIu64, st.ok, st.errors, st.timeouts);
-	ok = true;
-out:
-	if (inited)
-		rp_enrich_fini(&e);
-	if (conf)
-		rp_conf_fini(&c);
-	if (spoofing)
-		spoof_stop(&x);
-	snmpd_stop(&a);
-	return ok;
-}
-
 /* ---- runners ------------------------------------------------------------------------ */
 
 #define SCENARIO(f)                                                                                \
@@ -1102,7 +1020,6 @@ static const struct rp_tap_scenario scenarios[] = {
     SCENARIO(v2c_stop_with_requests_in_flight),
     SCENARIO(v3_stop_during_engine_probe),
     SCENARIO(v2c_spoofed_answers_are_dropped),
-    SCENARIO(enrich_counts_spoofed_answers),
 };
 
 #ifndef RP_UNDER_TSAN
@@ -1162,7 +1079,6 @@ SNMP_TEST(submit_takes_exactly_room)
 SNMP_TEST(v2c_stop_with_requests_in_flight)
 SNMP_TEST(v3_stop_during_engine_probe)
 SNMP_TEST(v2c_spoofed_answers_are_dropped)
-SNMP_TEST(enrich_counts_spoofed_answers)
 #else
 /* Replaces Criterion's main under TSan: each scenario in its own child (net-snmp's state
  * is process-wide), TAP on stdout. */
