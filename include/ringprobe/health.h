@@ -134,6 +134,9 @@ const char *rp_health_reason_name(uint32_t bit);
 	  "SNMP requests not answered within snmp.timeout and snmp.retries.")                      \
 	X(snmp_errors, U64, "snmp_errors_total", counter, 35, "snmp_errors",                       \
 	  "SNMP requests answered with an error (wrong community or v3 keys) or not sent.")        \
+	X(snmp_spoofed, U64, "snmp_spoofed_total", counter, 38, "snmp_spoofed",                    \
+	  "SNMP v2c answers dropped: they came from another address or port than the request "     \
+	  "went to.")                                                                              \
 	X(commands_refused, U64, "commands_refused_total", counter, 37, "commands_refused",        \
 	  "Device adds, re-adds and discovery probes refused: a shard's command backlog was full " \
 	  "or the shard held its capacity (the log says what follows).")

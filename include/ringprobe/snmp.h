@@ -65,6 +65,8 @@ struct rp_snmp_stats {
 	uint64_t done[RP_SNMP_STATUS_COUNT]; /* results by status */
 	uint64_t inflight;		     /* now: sessions open */
 	uint64_t queued;		     /* now: accepted, not yet sent */
+	uint64_t spoofed; /* v2c answers from another address or port than the request's,
+			   * dropped (the request still waits for its own) */
 };
 
 struct rp_snmp;

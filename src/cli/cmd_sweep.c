@@ -16,6 +16,7 @@
 #include "ringprobe/prober.h"
 #include "ringprobe/snmp.h"
 #include "ringprobe/targets.h"
+#include "ringprobe/term.h"
 #include "ringprobe/xalloc.h"
 
 struct sweep_opts {
@@ -32,7 +33,8 @@ static const struct rp_cli_opt sweep_opts[] = {
 		       "allow_large_networks"},
     [O_SNMP] = {"snmp", 0, no_argument, NULL,
 		"also ask each alive host its sysName over SNMP (the --snmp-* flags); print\n"
-		"ADDRESS<TAB>SYSNAME, or ADDRESS<TAB>- when its agent does not answer"},
+		"ADDRESS<TAB>SYSNAME, or ADDRESS<TAB>- when its agent does not answer (SYSNAME\n"
+		"without control characters, C1 and Unicode bidi controls included)"},
 };
 
 static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struct rp_diags *d)
@@ -81,12 +83,15 @@ static void snmp_pump(struct snmp_run *sr)
 	while ((n = rp_snmp_take(sr->p, sr->res, RP_ARRAY_SIZE(sr->res))) > 0)
 		for (uint32_t i = 0; i < n; i++) {
 			const struct rp_snmp_result *r = &sr->res[i];
-			char ip[RP_ADDR_STRLEN];
+			char ip[RP_ADDR_STRLEN], name[RP_SNMP_NAME_MAX];
 
 			sr->answered++;
 			sr->status[r->status]++;
-			printf("%s\t%s\n", rp_addr_format(r->addr, ip),
-			       r->status == RP_SNMP_OK ? r->name : "-");
+			/* the device's own words, for a person's terminal: without the C1
+			 * and bidi controls rp_line_sanitize leaves (src/util/term.c) */
+			rp_term_sanitize(name, sizeof(name),
+					 r->status == RP_SNMP_OK ? r->name : "-");
+			printf("%s\t%s\n", rp_addr_format(r->addr, ip), name);
 		}
 }
 

@@ -174,6 +174,7 @@ struct rp_enrich_stats {
 	uint64_t ok;	      /* answered */
 	uint64_t timeouts;    /* not answered */
 	uint64_t errors;      /* answered with an error, or not sent */
+	uint64_t spoofed;     /* v2c answers from another address or port, dropped */
 	uint64_t stale;	      /* answers for devices that left meanwhile */
 	uint64_t suspensions; /* times a device was suspended */
 };

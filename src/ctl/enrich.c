@@ -264,5 +264,6 @@ void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out)
 	out->timeouts = e->results[RP_SNMP_TIMEOUT];
 	out->errors = e->results[RP_SNMP_AGENT_ERROR] + e->results[RP_SNMP_LOCAL_ERROR];
 	out->stale = e->stale;
+	out->spoofed = st.spoofed;
 	out->suspensions = e->suspensions;
 }

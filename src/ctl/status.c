@@ -105,6 +105,7 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 		h->snmp_ok = es.ok;
 		h->snmp_timeouts = es.timeouts;
 		h->snmp_errors = es.errors;
+		h->snmp_spoofed = es.spoofed;
 	}
 	h->commands_refused = st.cmd_refused;
 	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);

@@ -165,6 +165,7 @@ void rp_snmp_stats(const struct rp_snmp *s, struct rp_snmp_stats *out)
 	for (int i = 0; i < RP_SNMP_STATUS_COUNT; i++)
 		out->done[i] = atomic_load_explicit(&s->done[i], memory_order_relaxed);
 	out->inflight = atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	out->spoofed = atomic_load_explicit(&s->spoofed, memory_order_relaxed);
 	/* Not rp_spsc_used(s->in): that is the consumer's (the poller's) and writes its
 	 * cached head, which the poller would then trust without its own acquire.
 	 * Relaxed counters may be seen out of step: never below 0. */

@@ -101,6 +101,7 @@ struct rp_snmp {
 	_Atomic uint64_t done[RP_SNMP_STATUS_COUNT]; /* the poller's */
 	_Atomic uint64_t inflight;		     /* the poller's */
 	_Atomic uint64_t taken;			     /* the poller's: popped from `in` */
+	_Atomic uint64_t spoofed;		     /* the poller's: v2c answers dropped */
 };
 
 /** A request's callback magic: its slot and generation, not a pointer to the slot. */

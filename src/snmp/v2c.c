@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
  * spent most of the poller's CPU there (perf, 20,000 devices at 2,000/s). */
 #define PER_SHARED 64
 #define MAX_SHARED (RP_SNMP_INFLIGHT_MAX / PER_SHARED)
+
+static int v2c_on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);
 
 struct v2c {
 	char *community;
@@ -58,7 +62,7 @@ static int v2c_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_
 		ss.community_len = strlen(v->community);
 		ss.timeout = s->timeout_us;
 		ss.retries = s->retries;
-		ss.callback = rp_snmp__on_answer;
+		ss.callback = v2c_on_answer;
 		ss.callback_magic = s;
 		v->shared[i] = snmp_sess_open(&ss);
 		if (!v->shared[i]) {
@@ -77,6 +81,43 @@ static int v2c_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_
 			setsockopt(v->shared_fd[i], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	}
 	return 0;
+}
+
+/* Whether an answer came from where q's GET went: q->addr and the agent port. The
+ * sender is what net-snmp's UDP transport recorded for the datagram
+ * (pdu->transport_data, a netsnmp_indexed_addr_pair); an answer without one cannot be
+ * checked and does not count. */
+static bool from_peer(const struct rp_snmp *s, const struct rp_snmp_req *q, const netsnmp_pdu *pdu)
+{
+	const netsnmp_indexed_addr_pair *from = pdu->transport_data;
+
+	return from && pdu->transport_data_length >= (int)sizeof(*from) &&
+	       from->remote_addr.sin.sin_family == AF_INET &&
+	       from->remote_addr.sin.sin_addr.s_addr == htonl(q->addr) &&
+	       from->remote_addr.sin.sin_port == htons((uint16_t)s->port);
+}
+
+/* net-snmp's callback for v2c requests (poller thread). net-snmp matches a v1/v2c answer
+ * to its request by request ID alone, and the IDs are one process-wide sequence: a device
+ * that sees its own ID can answer its neighbours' and rename them. An answer from another
+ * address or port than the request's is counted (snmp_spoofed) and ignored: returning 0
+ * keeps net-snmp's request waiting (snmp_api.c deletes a request only when its callback
+ * returns 1), so the device's own answer, the retries and the timeout still apply. */
+static int v2c_on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct rp_snmp *s = sess ? sess->callback_magic : NULL;
+	uint64_t t = (uint64_t)(uintptr_t)magic;
+	const struct rp_snmp_req *q;
+
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu || !s ||
+	    (t >> 32) >= s->max_inflight)
+		return rp_snmp__on_answer(op, sess, reqid, pdu, magic);
+	q = &s->reqs[t >> 32];
+	if (q->busy && q->gen == (uint32_t)t && !q->done && !from_peer(s, q, pdu)) {
+		atomic_fetch_add_explicit(&s->spoofed, 1, memory_order_relaxed);
+		return 0;
+	}
+	return rp_snmp__on_answer(op, sess, reqid, pdu, magic);
 }
 
 /* The GET goes through the shared session to q->addr (the PDU's own destination,
@@ -99,7 +140,7 @@ static void v2c_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 	to->remote_addr.sin.sin_addr.s_addr = htonl(q->addr);
 	pdu->transport_data = to;
 	pdu->transport_data_length = sizeof(*to);
-	if (!snmp_sess_async_send(q->sp, pdu, rp_snmp__on_answer, rp_snmp__ticket(s, q))) {
+	if (!snmp_sess_async_send(q->sp, pdu, v2c_on_answer, rp_snmp__ticket(s, q))) {
 		snmp_free_pdu(pdu);
 		rp_snmp__local_error(s, q, "cannot send", q->sp, NULL);
 	}

@@ -33,7 +33,7 @@ static const char json_keys[] =
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "sink_down,snmp_devices,snmp_suspended,snmp_waiting,snmp_polls,snmp_ok,snmp_timeouts,"
-    "snmp_errors,commands_refused";
+    "snmp_errors,snmp_spoofed,commands_refused";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -89,6 +89,7 @@ static const struct {
     {"ringprobe_snmp_answers_total", "counter"},
     {"ringprobe_snmp_timeouts_total", "counter"},
     {"ringprobe_snmp_errors_total", "counter"},
+    {"ringprobe_snmp_spoofed_total", "counter"},
     {"ringprobe_commands_refused_total", "counter"},
     {"ringprobe_degraded", "gauge"},
 };
@@ -459,6 +460,7 @@ static const char *const point_names[] = {
     "snmp_errors",
     "snmp_suspended",
     "commands_refused",
+    "snmp_spoofed",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */

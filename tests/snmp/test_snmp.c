@@ -24,6 +24,7 @@
 #include "ringprobe/line.h"
 #include "ringprobe/snmp.h"
 #include "snmpd_harness.h"
+#include "spoofer.h"
 #include "support/support.h"
 
 #define LOCALHOST 0x7f000001u
@@ -923,6 +924,78 @@ out:
 	return ok;
 }
 
+/* v2c answers count only from the device asked (address and port). net-snmp matches a
+ * v1/v2c answer by request ID, and the IDs are one sequence: a device of the fleet that
+ * sees its own ID can answer its neighbours' (spoofer.h). Here the hostile device answers
+ * the IDs around its own, from its own address and from the honest device's address on
+ * another port, before the honest device's real answer: the honest device keeps its real
+ * sysName, each forgery aimed at a request in flight is counted, nothing is renamed. */
+static bool v2c_spoofed_answers_are_dropped(char *why, size_t whylen)
+{
+	struct setup u = {.version = "2c",
+			  .community = SNMPD_COMMUNITY,
+			  .timeout = "3s",
+			  .retries = "1",
+			  .max_inflight = "4"};
+	struct snmpd_values v = plain_values();
+	struct snmpd_agent a = {0};
+	struct rp_snmp_result r[2], *honest = NULL, *hostile = NULL;
+	struct rp_snmp_stats st;
+	struct rp_snmp *s = NULL;
+	struct spoofer x;
+	bool spoofing = false, ok = false;
+	char b1[600];
+
+	if (!agent_up(&a, &v, why, whylen))
+		goto out;
+	u.port = a.port;
+	spoofing = true;
+	if (!spoof_start(&x, a.port, why, whylen))
+		goto out;
+	if (!poller_new(&s, &u, true, why, whylen))
+		goto out;
+	/* the honest device's GET goes out first: its request ID is the hostile's minus one */
+	CHECK(rp_snmp_submit(s, SPOOF_HONEST_ADDR, 1) && rp_snmp_submit(s, SPOOF_HOSTILE_ADDR, 2),
+	      "submit refused on an empty poller");
+	CHECK(collect(s, r, 2, 20000) == 2, "no two results within 20 s");
+	for (int i = 0; i < 2; i++) {
+		CHECK(strcmp(r[i].name, SPOOF_NAME) != 0, "device %#x renamed to %s",
+		      (unsigned)r[i].addr, r[i].name);
+		if (r[i].addr == SPOOF_HONEST_ADDR && r[i].tag == 1)
+			honest = &r[i];
+		else if (r[i].addr == SPOOF_HOSTILE_ADDR && r[i].tag == 2)
+			hostile = &r[i];
+	}
+	CHECK(honest && hostile, "results for %#x/%u and %#x/%u", (unsigned)r[0].addr,
+	      (unsigned)r[0].tag, (unsigned)r[1].addr, (unsigned)r[1].tag);
+	CHECK(atomic_load(&x.forged) && atomic_load(&x.forgeries) == 4 * SPOOF_SPAN,
+	      "the hostile device sent %u forgeries", atomic_load(&x.forgeries));
+	CHECK(honest->status == RP_SNMP_OK, "honest device: %s (%s)",
+	      rp_snmp_status_name(honest->status), honest->detail);
+	CHECK(strcmp(honest->name, v.name) == 0, "honest device's sysName is %s",
+	      shown(honest->name, b1, sizeof(b1)));
+	if (!check_system_group(honest, &a, &v, why, whylen))
+		goto out;
+	CHECK(atomic_load(&x.relayed) >= 1, "the relay passed no answer back");
+	CHECK(hostile->status == RP_SNMP_OK && strcmp(hostile->name, SPOOF_OWN_NAME) == 0,
+	      "hostile device: %s, sysName %s", rp_snmp_status_name(hostile->status),
+	      shown(hostile->name, b1, sizeof(b1)));
+	rp_snmp_stats(s, &st);
+	/* one forgery from each of the hostile's two sockets carries the honest request's ID;
+	 * the others name no request in flight (net-snmp drops those unmatched) */
+	CHECK(st.spoofed == 2, "snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
+	CHECK(st.done[RP_SNMP_OK] == 2, "%" PRIu64 " OK results", st.done[RP_SNMP_OK]);
+	fprintf(stderr, "snmp: spoofing: %u forgeries sent, %" PRIu64 " dropped as spoofed\n",
+		atomic_load(&x.forgeries), st.spoofed);
+	ok = true;
+out:
+	rp_snmp_destroy(s);
+	if (spoofing)
+		spoof_stop(&x);
+	snmpd_stop(&a);
+	return ok;
+}
+
 /* ---- runners ------------------------------------------------------------------------ */
 
 #define SCENARIO(f)                                                                                \
@@ -946,6 +1019,7 @@ static const struct rp_tap_scenario scenarios[] = {
     SCENARIO(submit_takes_exactly_room),
     SCENARIO(v2c_stop_with_requests_in_flight),
     SCENARIO(v3_stop_during_engine_probe),
+    SCENARIO(v2c_spoofed_answers_are_dropped),
 };
 
 #ifndef RP_UNDER_TSAN
@@ -1004,6 +1078,7 @@ SNMP_TEST(v3_many_requests)
 SNMP_TEST(submit_takes_exactly_room)
 SNMP_TEST(v2c_stop_with_requests_in_flight)
 SNMP_TEST(v3_stop_during_engine_probe)
+SNMP_TEST(v2c_spoofed_answers_are_dropped)
 #else
 /* Replaces Criterion's main under TSan: each scenario in its own child (net-snmp's state
  * is process-wide), TAP on stdout. */
