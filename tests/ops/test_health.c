@@ -1076,6 +1076,7 @@ static bool closed_by_server(int fd)
 /* GET path from 127.0.0.1, timed; the answer's code, 0 when there was none. */
 static long timed_get(uint16_t port, const char *path, double *secs)
 {
+	static struct resp r;
 	char url[128];
 	CURL *c = curl_easy_init();
 	long code = 0;
@@ -1087,7 +1088,8 @@ static long timed_get(uint16_t port, const char *path, double *secs)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &(struct resp){0});
+	memset(&r, 0, sizeof(r));
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	if (curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	*secs = mono() - t0;
