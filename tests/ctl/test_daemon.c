@@ -692,7 +692,7 @@ struct task_privs {
 
 static bool read_task(pid_t pid, const char *tid, struct task_privs *t)
 {
-	char path[128], line[256], *stat, *p;
+	char path[384], line[256], *stat, *p;
 	FILE *f;
 
 	memset(t, 0, sizeof(*t));
