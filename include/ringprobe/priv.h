@@ -8,7 +8,8 @@
 /** Switches the process to `user` (getpwnam: setgroups to its primary group, then
  *  setresgid and setresuid) and clears every capability: effective, permitted,
  *  inheritable, ambient, and the bounding set while CAP_SETPCAP still allows it, with
- *  PR_SET_KEEPCAPS off. Then checks that CAP_NET_RAW is gone and that setuid(0) fails.
+ *  PR_SET_KEEPCAPS off and PR_SET_NO_NEW_PRIVS on. Then checks that CAP_NET_RAW is
+ *  gone, that no_new_privs is set and that setuid(0) fails.
  *  NULL or "" keeps the uid and only clears capabilities (a root process stays uid 0
  *  but loses CAP_NET_RAW and the rest). Call it from the main thread before any other
  *  thread starts: capability sets are per thread. Sockets already open keep working.

@@ -105,7 +105,10 @@ unsigned rp_prober_shards_for(int64_t shards_key, uint64_t targets);
 /** Creates the shards and opens their sockets (threads not started). -errno with why. */
 int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
 		     size_t whylen);
-/** Drops privileges to `user` when set (rp_priv_drop), then starts the shard threads.
+/** Takes SCHED_FIFO on the calling thread when rt_priority is set, drops every
+ *  capability and sets no_new_privs (rp_priv_drop: to `user` when set, else keeping
+ *  the uid), starts the shard threads (they inherit the priority), then gives the
+ *  calling thread its own policy back. Call it before any other thread exists.
  *  -errno with why. */
 int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t whylen);
 /** Stops and frees; NULL is ok. */

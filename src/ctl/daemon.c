@@ -323,35 +323,21 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
 	if (ret < 0)
 		return ret;
-	/* Every socket is open (the HTTP one binds next, above 1023 unless root keeps
-	 * it): drop privileges before any thread starts, capabilities are per thread. */
-	/* With `user`, real-time priority must be taken while still privileged: this
-	 * thread takes it now, the shards inherit it, and it drops back below. */
-	if (d->conf.realtime_priority > 0 && d->conf.user && *d->conf.user) {
-		struct sched_param sp = {.sched_priority = (int)d->conf.realtime_priority};
-
-		pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	}
-	if (d->conf.user && *d->conf.user) {
-		if (d->conf.spool.dir && *d->conf.spool.dir && d->conf.spool.max_bytes > 0)
-			give_spool_to(d->conf.spool.dir, d->conf.user);
-		ret = rp_priv_drop(d->conf.user, why, whylen);
-		if (ret < 0)
-			return ret;
-		rp_log(RP_LOG_INFO, "privileges dropped", "user=%s", d->conf.user);
-	}
+	/* Every socket is open (the HTTP one binds next, so health_check_port must be
+	 * above 1023): rp_prober_start drops every capability, with or without `user`,
+	 * before any thread starts (capability sets are per thread). It takes the
+	 * real-time priority first, while still privileged, for the shards to inherit.
+	 * The spool was opened with the start's privileges: hand it to `user` first. */
+	if (d->conf.user && *d->conf.user && d->conf.spool.dir && *d->conf.spool.dir &&
+	    d->conf.spool.max_bytes > 0)
+		give_spool_to(d->conf.spool.dir, d->conf.user);
 	/* The shards start first, at the process's priority; then this thread lowers
 	 * its own (nice +5, per thread on Linux), and the HTTP and writer threads it
 	 * starts inherit that: on a busy machine the scheduler lets a shard run first,
 	 * so sends stay on time while encoding, gzip and HTTP wait a little. */
-	ret = rp_prober_start(d->prober, NULL, why, whylen);
+	ret = rp_prober_start(d->prober, d->conf.user, why, whylen);
 	if (ret < 0)
 		return ret;
-	{
-		struct sched_param sp = {.sched_priority = 0};
-
-		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
-	}
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) < 0)
 		rp_log(RP_LOG_INFO, "cannot lower the control thread's priority", "errno=%d",
 		       errno);

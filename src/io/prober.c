@@ -6,6 +6,8 @@
 #include "ringprobe/prober.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,7 @@ struct rp_prober {
 	struct rp_shard **shards;
 	struct lane *lanes;
 	uint64_t refused;   /* adds, re-adds and one-shot probes the backlog refused */
+	int rt_priority;    /* taken by rp_prober_start's caller thread before the drop */
 	unsigned next_poll; /* round robin start for fairness */
 };
 
@@ -106,6 +109,7 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 	for (unsigned i = 0; conf->weights && i < p->n; i++)
 		wsum += conf->weights[i];
 	p->capacity = conf->capacity;
+	p->rt_priority = conf->rt_priority;
 	p->rate_pps = conf->rate_pps;
 	p->burst = conf->burst;
 	p->shards = rp_xcalloc(p->n, sizeof(*p->shards));
@@ -156,24 +160,33 @@ fail:
 
 int rp_prober_start(struct rp_prober *p, const char *user, char *why, size_t whylen)
 {
-	int ret;
+	struct sched_param keep, sp = {.sched_priority = p->rt_priority};
+	int policy = -1, ret;
 
-	/* Every socket is open: drop privileges before any thread exists, since
-	 * capability sets are per thread. */
-	if (user && *user) {
-		ret = rp_priv_drop(user, why, whylen);
-		if (ret < 0)
-			return ret;
-		rp_log(RP_LOG_INFO, "privileges dropped", "user=%s", user);
-	}
+	/* SCHED_FIFO needs CAP_SYS_NICE (or LimitRTPRIO), which the drop below takes
+	 * away: this thread takes it now, the shard threads inherit it, and this thread
+	 * gives it back once they run (lowering needs no capability). */
+	if (p->rt_priority > 0 && pthread_getschedparam(pthread_self(), &policy, &keep) == 0 &&
+	    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+		policy = -1;
+	/* Every socket is open: drop every capability, with or without `user`, before
+	 * any thread exists, since capability sets are per thread. */
+	ret = rp_priv_drop(user, why, whylen);
+	if (ret < 0)
+		goto out;
+	rp_log(RP_LOG_INFO, "privileges dropped", "user=%s detail=\"%s\"",
+	       user && *user ? user : "-", why);
 	for (unsigned i = 0; i < p->n; i++) {
 		ret = rp_shard_start(p->shards[i]);
 		if (ret < 0) {
 			snprintf(why, whylen, "cannot start shard thread: %s", strerror(-ret));
-			return ret;
+			goto out;
 		}
 	}
-	return 0;
+out:
+	if (policy >= 0)
+		pthread_setschedparam(pthread_self(), policy, &keep);
+	return ret;
 }
 
 void rp_prober_destroy(struct rp_prober *p)

@@ -1,20 +1,26 @@
 /* The /health, /health/live, /health/ready and /metrics server (libmicrohttpd).
  *
- * Threads: the control thread calls start, publish and stop; libmicrohttpd's one
- * internal polling thread calls answer(). They share only the published snapshot,
+ * Threads: the control thread calls start, publish and stop; one server thread
+ * (serve(), ours, created by start) runs libmicrohttpd's event loop, so answer(),
+ * notify() and reap() all run on it. The two share only the published snapshot,
  * under `lock`, which either side holds just long enough to copy ~300 bytes: a
  * request never holds it while rendering or sending, so publish never waits on a
- * client. Slow clients are bounded by a connection limit and a per-connection
- * timeout, and the polling thread never blocks on one socket. */
+ * client. Slow clients are bounded four ways: a connection limit, a limit per client
+ * address, an idle timeout, and a deadline for the whole request (accept to the last
+ * byte of the answer; one request per connection), which libmicrohttpd lacks: its
+ * timeout is an idle one, so a client trickling a byte a second would keep its slot
+ * for ever. The server thread never blocks on one socket. */
 #include "ringprobe/health.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -23,23 +29,52 @@
 /* Enough for /metrics with every field at its widest (about 7.6 KB), with room for
  * more fields; a snapshot that does not fit answers 500 rather than a truncated body. */
 #define RESPONSE_MAX 16384
-/* Prometheus, a load balancer's checks and an operator's curl: a handful at once. */
-#define CONNECTION_LIMIT 16
+/* Prometheus, a load balancer's checks and an operator's curl need a handful at once;
+ * the room above that is for slow or hostile clients, each bounded by the deadline. */
+#define CONNECTION_LIMIT 64
+/* Connections from one client address: one client (or a few behind one NAT) cannot
+ * take every slot and lock out Prometheus and the liveness probe. */
+#define PER_IP_LIMIT 8
 /* Seconds a connection may stay idle before it is closed, so a client that opens a
  * socket and sends nothing cannot keep its slot. */
 #define CONNECTION_TIMEOUT_S 10
+/* Seconds from accept to the end of the answer. A health request is one packet and
+ * an answer of at most 16 KB: a well-behaved client needs milliseconds. */
+#define REQUEST_DEADLINE_S 5
+/* How often the server thread looks for connections past their deadline. */
+#define TICK_MS 100
 
 #define TYPE_JSON "application/json"
 #define TYPE_PROM "text/plain; version=0.0.4; charset=utf-8"
 #define TYPE_TEXT "text/plain; charset=utf-8"
 
+/* One open connection, from libmicrohttpd's accept to its close (server thread). */
+struct slot {
+	struct MHD_Connection *conn; /* NULL: free */
+	int fd;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	bool shut;	      /* shutdown() done; libmicrohttpd closes it next round */
+};
+
 struct rp_health_server {
 	struct MHD_Daemon *daemon;
 	uint16_t port;
+	pthread_t thread;
+	atomic_bool stop;
+	/* Server thread only. libmicrohttpd accepts at most CONNECTION_LIMIT. */
+	struct slot slots[CONNECTION_LIMIT];
 	pthread_mutex_t lock; /* guards published and snap */
 	bool published;
 	struct rp_health_snapshot snap;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Queues one response (copied, so `body` may live on the stack). */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
@@ -53,6 +88,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const 
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* One request per connection, so the deadline from accept bounds each request
+	 * and never cuts an idle keep-alive connection in the middle of its next one. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(c, code, r);
@@ -136,6 +174,68 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 			 "\"/health/ready\",\"/metrics\"]}\n");
 }
 
+/* Server thread: libmicrohttpd accepted or closed a connection. A connection that
+ * finds no slot (cannot happen: the slots match CONNECTION_LIMIT) is not bounded. */
+static void notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		   enum MHD_ConnectionNotificationCode toe)
+{
+	struct rp_health_server *h = cls;
+	struct slot *sl = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (sl)
+			sl->conn = NULL;
+		*socket_context = NULL;
+		return;
+	}
+	for (size_t i = 0; i < CONNECTION_LIMIT; i++) {
+		const union MHD_ConnectionInfo *info;
+
+		if (h->slots[i].conn)
+			continue;
+		info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!info)
+			return;
+		h->slots[i] = (struct slot){
+		    .conn = c,
+		    .fd = info->connect_fd,
+		    .deadline_ns = now_ns() + (uint64_t)REQUEST_DEADLINE_S * 1000000000u,
+		};
+		*socket_context = &h->slots[i];
+		return;
+	}
+}
+
+/* Server thread, between two rounds of libmicrohttpd's loop, so every slot still in
+ * use is a connection it has not closed and its fd cannot be another socket's yet.
+ * shutdown() makes the next round read end-of-file (or fail to send) and close it. */
+static void reap(struct rp_health_server *h)
+{
+	uint64_t now = now_ns();
+
+	for (size_t i = 0; i < CONNECTION_LIMIT; i++) {
+		struct slot *sl = &h->slots[i];
+
+		if (sl->conn && !sl->shut && now >= sl->deadline_ns) {
+			shutdown(sl->fd, SHUT_RDWR);
+			sl->shut = true;
+		}
+	}
+}
+
+/* The server thread: libmicrohttpd's loop, waking at least every TICK_MS to enforce
+ * deadlines and to see stop. */
+static void *serve(void *arg)
+{
+	struct rp_health_server *h = arg;
+
+	while (!atomic_load_explicit(&h->stop, memory_order_relaxed)) {
+		MHD_run_wait(h->daemon, TICK_MS);
+		reap(h);
+	}
+	return NULL;
+}
+
 /* getaddrinfo's EAI_* as -errno (STYLE.md section 4: library codes stop here). */
 static int gai_errno(int rc)
 {
@@ -183,7 +283,9 @@ static int start_daemon(struct rp_health_server *h, const char *listen, uint16_t
 		return gai_errno(rc);
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
-		unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+		/* No internal thread: serve() runs the loop, so reap() can run between
+		 * rounds on the same thread. */
+		unsigned int flags = MHD_USE_AUTO;
 
 		if (ai->ai_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
@@ -191,11 +293,12 @@ static int start_daemon(struct rp_health_server *h, const char *listen, uint16_t
 			continue;
 		/* MHD reports a failed socket/bind/listen only through errno. */
 		errno = 0;
-		h->daemon =
-		    MHD_start_daemon(flags, port, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR,
-				     ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+		h->daemon = MHD_start_daemon(
+		    flags, port, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_IP_LIMIT,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+		    MHD_OPTION_NOTIFY_CONNECTION, notify, h, MHD_OPTION_END);
 		if (h->daemon)
 			break;
 		if (!err)
@@ -231,9 +334,17 @@ int rp_health_server_start(struct rp_health_server **out, const char *listen, ui
 		goto out_lock;
 	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info && info->port ? info->port : port;
+	err = pthread_create(&h->thread, NULL, serve, h);
+	if (err) {
+		print_why(why, whylen, listen, port, strerror(err));
+		err = -err;
+		goto out_daemon;
+	}
 	*out = h;
 	return 0;
 
+out_daemon:
+	MHD_stop_daemon(h->daemon);
 out_lock:
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -254,12 +365,14 @@ void rp_health_server_publish(struct rp_health_server *h, const struct rp_health
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* Control thread. MHD_stop_daemon joins the polling thread, so no request is
- * running when h is freed. */
+/* Control thread. The server thread sees stop within TICK_MS; once it is joined no
+ * request is running, and MHD_stop_daemon closes what is left. */
 void rp_health_server_stop(struct rp_health_server *h)
 {
 	if (!h)
 		return;
+	atomic_store(&h->stop, true);
+	pthread_join(h->thread, NULL);
 	MHD_stop_daemon(h->daemon);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -70,6 +70,14 @@ int rp_priv_drop(const char *user, char *why, size_t whylen)
 			return -EINVAL;
 		}
 	}
+	/* No exec from here on can gain privileges (setuid binaries, file capabilities):
+	 * set in the code, not only in the systemd unit, so a start by hand gets it too.
+	 * It is per thread and inherited, like the capability sets below. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "prctl(PR_SET_NO_NEW_PRIVS, 1): %s", strerror(-rc));
+		return rc;
+	}
 	if (prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) < 0) {
 		rc = -errno;
 		snprintf(why, whylen, "prctl(PR_SET_KEEPCAPS, 0): %s", strerror(-rc));
@@ -102,6 +110,10 @@ int rp_priv_drop(const char *user, char *why, size_t whylen)
 		snprintf(why, whylen, "CAP_NET_RAW still held after the drop");
 		return -EPERM;
 	}
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0L, 0L, 0L, 0L) != 1) {
+		snprintf(why, whylen, "no_new_privs is not set after the drop");
+		return -EPERM;
+	}
 	if (switch_user) {
 		if (getuid() != pw.pw_uid || geteuid() != pw.pw_uid || getegid() != pw.pw_gid) {
 			snprintf(why, whylen, "uid/gid did not change to %s", user);
@@ -111,10 +123,12 @@ int rp_priv_drop(const char *user, char *why, size_t whylen)
 			snprintf(why, whylen, "setuid(0) still succeeds after the drop");
 			return -EPERM;
 		}
-		snprintf(why, whylen, "running as %s (uid %u gid %u), no capabilities", user,
+		snprintf(why, whylen,
+			 "running as %s (uid %u gid %u), no capabilities, no_new_privs", user,
 			 (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
 	} else {
-		snprintf(why, whylen, "capabilities cleared, uid %u kept", (unsigned)getuid());
+		snprintf(why, whylen, "capabilities cleared, uid %u kept, no_new_privs",
+			 (unsigned)getuid());
 	}
 	return 0;
 }

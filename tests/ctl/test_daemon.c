@@ -4,8 +4,10 @@
  * and starts influxd inside it; the daemon is a child process driven by signals and
  * watched through /health. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -679,4 +681,147 @@ Test(daemon, bad_files_and_flags_exit_2_before_opening_anything)
 		free(err);
 		rpd_fini(&r);
 	}
+}
+
+/* One task's capability sets, no_new_privs and scheduling policy, from /proc. */
+struct task_privs {
+	unsigned long long inh, prm, eff, bnd, amb;
+	int nnp, policy;
+	unsigned uid;
+};
+
+static bool read_task(pid_t pid, const char *tid, struct task_privs *t)
+{
+	char path[384], line[256], *stat, *p;
+	FILE *f;
+
+	memset(t, 0, sizeof(*t));
+	t->nnp = t->policy = -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false; /* the task ended meanwhile */
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "CapInh: %llx", &t->inh);
+		sscanf(line, "CapPrm: %llx", &t->prm);
+		sscanf(line, "CapEff: %llx", &t->eff);
+		sscanf(line, "CapBnd: %llx", &t->bnd);
+		sscanf(line, "CapAmb: %llx", &t->amb);
+		sscanf(line, "NoNewPrivs: %d", &t->nnp);
+		sscanf(line, "Uid: %u", &t->uid);
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
+	stat = sup_slurp(path);
+	/* Field 41 is the policy; count from the state, field 3, after the comm's ')'. */
+	p = strrchr(stat, ')');
+	for (int field = 2; p && field < 41; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t->policy = atoi(p + 1);
+	free(stat);
+	return true;
+}
+
+/* Every task of a running process: no capability in any set, no_new_privs, uid as
+ * given; returns how many run SCHED_FIFO. */
+static int check_tasks(pid_t pid, unsigned uid, const char *what)
+{
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+	int tasks = 0, fifo = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		struct task_privs t;
+
+		if (de->d_name[0] == '.' || !read_task(pid, de->d_name, &t))
+			continue;
+		tasks++;
+		cr_expect(t.inh == 0 && t.prm == 0 && t.eff == 0 && t.bnd == 0 && t.amb == 0,
+			  "%s: task %s keeps capabilities: inh %llx prm %llx eff %llx bnd %llx "
+			  "amb %llx",
+			  what, de->d_name, t.inh, t.prm, t.eff, t.bnd, t.amb);
+		cr_expect_eq(t.nnp, 1, "%s: task %s: NoNewPrivs %d", what, de->d_name, t.nnp);
+		cr_expect_eq(t.uid, uid, "%s: task %s: uid %u", what, de->d_name, t.uid);
+		fifo += t.policy == 1; /* SCHED_FIFO */
+	}
+	closedir(d);
+	cr_assert_geq(tasks, 2, "%s: %d tasks", what, tasks);
+	return fifo;
+}
+
+/* Root without `user` kept every capability for life; now each thread of the daemon
+ * (shards, writer, HTTP) holds none, with or without `user`, and the shards still
+ * run at the real-time priority taken before the drop. */
+Test(daemon, every_thread_drops_every_capability_with_or_without_user, .timeout = 120)
+{
+	const char *users[] = {NULL, "nobody"};
+
+	need_root();
+	enter_netns();
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		unsigned uid = 0;
+		struct rpd r;
+		int fifo;
+
+		if (users[i]) {
+			struct passwd *pw = getpwnam(users[i]);
+
+			if (!pw)
+				continue;
+			uid = pw->pw_uid;
+		}
+		rpd_init(&r);
+		write_file(r.cfg,
+			   "allow_loopback: true\ndevices: [127.3.0.0/29]\nping_interval: 200ms\n"
+			   "shards: 2\nrealtime_priority: 10\nhealth_check_port: %d\n"
+			   "%s%s%s"
+			   "influxdb:\n  url: http://127.0.0.1:9\n  database: rp\n"
+			   "spool:\n  dir: %s/spool\n",
+			   r.hport, users[i] ? "user: " : "", users[i] ? users[i] : "",
+			   users[i] ? "\n" : "", r.dir);
+		if (users[i])
+			chmod(r.dir, 0755);
+		rpd_start(&r, NULL);
+		if (wait_health(&r, "devices", 6, 10) != 6)
+			dump_log(&r);
+		cr_assert_eq(health(&r, "devices"), 6);
+		fifo = check_tasks(r.pid, uid, users[i] ? users[i] : "no user");
+		cr_expect_eq(fifo, 2, "%s: %d tasks at SCHED_FIFO, want the 2 shards",
+			     users[i] ? users[i] : "no user", fifo);
+		cr_expect(log_has(&r, "privileges dropped"));
+		kill(r.pid, SIGTERM);
+		cr_expect_eq(rpd_wait(&r, 20), 0);
+		rpd_fini(&r);
+	}
+}
+
+/* The one-shot commands go through the same drop: a ping in flight holds nothing. */
+Test(daemon, ping_drops_every_capability_while_it_probes, .timeout = 60)
+{
+	char *argv[] = {BIN, "ping", "-q", "-c", "20", "-p", "100", "127.0.0.1", NULL};
+	pid_t pid;
+	int st;
+
+	need_root();
+	enter_netns();
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(BIN, argv);
+		_exit(127);
+	}
+	/* Twenty probes 100 ms apart: look while it runs, once its threads exist. */
+	usleep(700000);
+	cr_expect_eq(check_tasks(pid, 0, "ping"), 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ping: status %d", st);
 }

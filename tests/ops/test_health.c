@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringprobe/health.h"
@@ -1032,6 +1033,134 @@ Test(http, stalled_client_does_not_block_others)
 	expect(port, "/metrics", 200, PROM, NULL);
 	for (int i = 0; i < 4; i++)
 		close(fd[i]);
+	rp_health_server_stop(h);
+}
+
+/* The server's bounds (src/ops/http.c): connections per client address and the
+ * deadline from accept to the end of the answer. */
+#define PER_IP_LIMIT 8
+#define DEADLINE_S 5.0
+#define TRICKLERS 32
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A TCP connection to the server from 127.0.0.<host>. */
+static int connect_from(int host, uint16_t port)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons(port);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0, "bind 127.0.0.%d: %s", host,
+		     strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0, "%s", strerror(errno));
+	return fd;
+}
+
+/* True once the server closed fd (end of file or reset), without waiting. */
+static bool closed_by_server(int fd)
+{
+	char b[256];
+	ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* GET path from 127.0.0.1, timed; the answer's code, 0 when there was none. */
+static long timed_get(uint16_t port, const char *path, double *secs)
+{
+	static struct resp r;
+	char url[128];
+	CURL *c = curl_easy_init();
+	long code = 0;
+	double t0 = mono();
+
+	cr_assert_not_null(c);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned int)port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	memset(&r, 0, sizeof(r));
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	*secs = mono() - t0;
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* 32 clients on 4 addresses (8 each, the per-address limit) trickle a request that
+ * never ends, one byte every 100 ms: an idle timeout never fires for them. While they
+ * trickle, the liveness probe and Prometheus from another address answer within a
+ * second; a 9th connection from one of their addresses is refused at once; and every
+ * trickler is closed by the deadline. */
+Test(http, trickling_clients_cannot_lock_out_probes_and_meet_the_deadline, .timeout = 60)
+{
+	struct rp_health_server *h = start();
+	uint16_t port = rp_health_server_port(h);
+	struct rp_health_snapshot s = healthy();
+	const char head[] = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	int fd[TRICKLERS], extra;
+	double t0, took, closed_at[TRICKLERS] = {0};
+	bool probed = false;
+	int open = TRICKLERS;
+	long code;
+
+	rp_health_server_publish(h, &s);
+	for (int i = 0; i < TRICKLERS; i++) {
+		fd[i] = connect_from(10 + i / PER_IP_LIMIT, port);
+		cr_assert_eq(send(fd[i], head, sizeof(head) - 1, MSG_NOSIGNAL),
+			     (ssize_t)(sizeof(head) - 1));
+	}
+	t0 = mono();
+	/* One over the limit from the first trickler's address: closed without an answer. */
+	extra = connect_from(10, port);
+	while (mono() - t0 < 1.0 && !closed_by_server(extra))
+		usleep(10000);
+	cr_expect(closed_by_server(extra), "a 9th connection from 127.0.0.10 was kept");
+	close(extra);
+	while (open > 0 && mono() - t0 < DEADLINE_S + 3) {
+		for (int i = 0; i < TRICKLERS; i++) {
+			if (closed_at[i] > 0)
+				continue;
+			if (closed_by_server(fd[i]) ||
+			    send(fd[i], "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				closed_at[i] = mono() - t0;
+				open--;
+			}
+		}
+		if (!probed && mono() - t0 > 1.0) {
+			probed = true;
+			cr_expect_eq(open, TRICKLERS, "tricklers closed after %.1f s", mono() - t0);
+			code = timed_get(port, "/health/live", &took);
+			cr_expect_eq(code, 200, "/health/live while 32 clients trickle: %ld", code);
+			cr_expect_lt(took, 1.0, "/health/live took %.2f s", took);
+			code = timed_get(port, "/metrics", &took);
+			cr_expect_eq(code, 200, "/metrics while 32 clients trickle: %ld", code);
+			cr_expect_lt(took, 1.0, "/metrics took %.2f s", took);
+		}
+		usleep(100000);
+	}
+	cr_expect(probed);
+	for (int i = 0; i < TRICKLERS; i++) {
+		cr_expect_gt(closed_at[i], 0, "trickler %d still open after %.0f s", i,
+			     DEADLINE_S + 3);
+		if (closed_at[i] > 0)
+			cr_expect_geq(closed_at[i], DEADLINE_S - 1,
+				      "trickler %d closed after %.2f s, before the deadline", i,
+				      closed_at[i]);
+		close(fd[i]);
+	}
 	rp_health_server_stop(h);
 }
 
