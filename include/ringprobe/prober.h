@@ -60,6 +60,9 @@ struct rp_shard_stats {
 				       transmit stamp (else the payload's) */
 	uint64_t timeout_fifo_full; /* probes whose turn came with the timeout FIFO full:
 				     * held back until a place freed (src/io/tmo.h) */
+	uint64_t kernel_rx_drops;   /* datagrams the kernel dropped at the socket
+				     * (receive buffer full): SO_RXQ_OVFL,
+				     * SO_MEMINFO (src/io/engine.c) */
 	bool done;		    /* every device finished its count */
 	bool stopped;		    /* the thread has exited (after stop) */
 };

@@ -214,6 +214,7 @@ static void publish(struct rp_shard *s)
 	s->local.suspended = rp_devtable_suspended_count(s->table);
 	s->local.send_errors = es.send_errors;
 	s->local.recv_nobufs = es.recv_nobufs;
+	s->local.kernel_rx_drops = es.kernel_rx_drops;
 	s->local.ring_drops = rp_spsc_drops(s->results);
 	/* A pairs with C: readers that see an even, unchanged counter saw whole data. */
 	atomic_store_explicit(&s->seqlock, seq + 1, memory_order_relaxed);
