@@ -86,6 +86,12 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(send_errors, U64, "send_errors_total", counter, 12, "send_errors", "Sends that failed.") \
 	X(ring_drops, U64, "ring_drops_total", counter, 13, "ring_drops",                          \
 	  "Results lost to a full result ring.")                                                   \
+	X(kernel_rx_drops, U64, "kernel_rx_drops_total", counter, 40, "kernel_rx_drops",           \
+	  "Datagrams the kernel dropped at the probe sockets (receive buffer full): replies "      \
+	  "lost there also count as timeouts.")                                                    \
+	X(timeout_fifo_full, U64, "timeout_fifo_full_total", counter, 39, "timeout_fifo_full",     \
+	  "Probes whose turn to be sent came with their shard's timeout FIFO full: held back "     \
+	  "until a place freed, then sent (never a lost deadline).")                               \
 	X(late_sends, U64, "late_sends_total", counter, 14, "late_sends",                          \
 	  "Probes sent more than 10 ms after they were due.")                                      \
 	X(max_late_ns, NS, "max_late_seconds", gauge, 15, "max_late_ms",                           \

@@ -76,6 +76,8 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 			h->invalid_replies += st.invalid[k];
 	h->send_errors = st.send_errors;
 	h->ring_drops = st.ring_drops + rp_spsc_drops(d->wring);
+	h->kernel_rx_drops = st.kernel_rx_drops;
+	h->timeout_fifo_full = st.timeout_fifo_full;
 	h->late_sends = st.late_sends;
 	h->max_late_ns = st.max_late_ns;
 	h->points_written = ws.points_written;

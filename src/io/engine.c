@@ -7,7 +7,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/sock_diag.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringprobe/compiler.h"
@@ -259,10 +262,35 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t d
 	rp_io__queue_push(e, idx);
 }
 
+/* Once a second, the socket's drop count from SO_MEMINFO (SK_MEMINFO_DROPS, the
+ * sk_drops that SO_RXQ_OVFL samples): ping sockets never send SO_RXQ_OVFL, and on raw
+ * ones the control message tells only of drops before the last datagram read. One
+ * getsockopt a second, on the shard thread, never per probe. */
+static void read_meminfo(struct rp_engine *e)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (now - e->meminfo_ns < 1000000000ull)
+		return;
+	e->meminfo_ns = now;
+	if (getsockopt(e->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+		rp_io__drops_seen(e, mem[SK_MEMINFO_DROPS]);
+}
+
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg)
 {
+	int ret;
+
 	e->stats.polls++;
-	return e->ops->poll(e, timeout_ns, cb, arg);
+	ret = e->ops->poll(e, timeout_ns, cb, arg);
+	read_meminfo(e);
+	return ret;
 }
 
 void rp_engine_stats(const struct rp_engine *e, struct rp_engine_stats *out)

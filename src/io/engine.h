@@ -46,15 +46,18 @@ struct rp_rx {
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
 
 struct rp_engine_stats {
-	uint64_t sent;	      /* sends completed */
-	uint64_t send_errors; /* sends that failed (per errno class below) */
-	uint64_t send_eagain; /* socket buffer full: retried next poll, not lost */
-	uint64_t received;    /* datagrams handed to the callback */
-	uint64_t recv_nobufs; /* -ENOBUFS: buffer ring empty, multishot re-armed */
-	uint64_t recv_errors; /* other receive errors */
-	uint64_t polls;	      /* rp_engine_poll calls */
-	uint64_t tx_stamps;   /* transmit timestamps handed to the callback */
-	uint64_t tx_unusable; /* error-queue messages that were not a usable stamp */
+	uint64_t sent;		  /* sends completed */
+	uint64_t send_errors;	  /* sends that failed (per errno class below) */
+	uint64_t send_eagain;	  /* socket buffer full: retried next poll, not lost */
+	uint64_t received;	  /* datagrams handed to the callback */
+	uint64_t recv_nobufs;	  /* -ENOBUFS: buffer ring empty, multishot re-armed */
+	uint64_t kernel_rx_drops; /* datagrams the kernel dropped at the socket (receive
+				     buffer full): SO_RXQ_OVFL on the next datagram read,
+				     SO_MEMINFO once a second (engine.c) */
+	uint64_t recv_errors;	  /* other receive errors */
+	uint64_t polls;		  /* rp_engine_poll calls */
+	uint64_t tx_stamps;	  /* transmit timestamps handed to the callback */
+	uint64_t tx_unusable;	  /* error-queue messages that were not a usable stamp */
 };
 
 /** Opens the socket (raw or dgram per conf->icmp_mode; auto prefers dgram where

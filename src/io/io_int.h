@@ -25,7 +25,8 @@
  * messages and a datagram far larger than any echo reply we send. */
 #define RP_IO_RECV_BUF_LEN 2048u
 /* Control space: SCM_TIMESTAMPNS needs CMSG_SPACE(16) = 32; with transmit timestamps
- * on, kernels before 6.11 add an SCM_TIMESTAMPING (CMSG_SPACE(48) = 64) to each. */
+ * on, kernels before 6.11 add an SCM_TIMESTAMPING (CMSG_SPACE(48) = 64) to each;
+ * SO_RXQ_OVFL, once the socket has dropped anything, CMSG_SPACE(4) = 24: 120. */
 #define RP_IO_CTRL_LEN 128u
 /* Largest provided buffer ring (the kernel's limit; bids are 16-bit). */
 #define RP_IO_MAX_RECV_BUFS 32768u
@@ -75,6 +76,8 @@ struct rp_engine {
 	struct rp_io_tx *tx; /* transmit timestamps (txstamp.c); NULL when off */
 
 	struct rp_engine_stats stats;
+	uint32_t drops_last; /* the socket's drop count last seen (rp_io__drops_seen) */
+	uint64_t meminfo_ns; /* when engine.c last read SO_MEMINFO (monotonic) */
 	struct rp_engine_info info;
 };
 
@@ -103,9 +106,13 @@ static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
 	return e->send_mem + (size_t)idx * RP_IO_SEND_STRIDE;
 }
 
-/** Kernel receive time from one control message (CLOCK_REALTIME ns), or 0 when it is
- *  not SCM_TIMESTAMPNS. Any thread; no system call. */
-uint64_t rp_io__cmsg_ns(const struct cmsghdr *c);
+/** Reads one control message of a received datagram: SCM_TIMESTAMPNS into *rx_ns
+ *  (CLOCK_REALTIME ns, when *rx_ns is still 0), SO_RXQ_OVFL into
+ *  e->stats.kernel_rx_drops; others are ignored. Owner thread; no system call. */
+void rp_io__cmsg(struct rp_engine *e, const struct cmsghdr *c, uint64_t *rx_ns);
+/** One sample of the socket's cumulative drop count (sk_drops, from SO_RXQ_OVFL or
+ *  SO_MEMINFO): adds what is new to e->stats.kernel_rx_drops; older samples add 0. */
+void rp_io__drops_seen(struct rp_engine *e, uint32_t drops);
 
 /** Turns on transmit timestamps for e's socket (txstamp.c). 0 or -errno (e->tx
  *  stays NULL). */

@@ -86,7 +86,7 @@ static void deliver(struct rp_engine *e, struct mmsg *m, unsigned i, rp_rx_cb cb
 	if (h->msg_namelen >= sizeof(struct sockaddr_in))
 		rx.src = ntohl(m->rname[i].sin_addr.s_addr);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-		rx.rx_ns = rx.rx_ns ? rx.rx_ns : rp_io__cmsg_ns(c);
+		rp_io__cmsg(e, c, &rx.rx_ns);
 	cb(arg, &rx);
 }
 

@@ -460,6 +460,8 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->loops += s.loops;
 		out->recv_nobufs += s.recv_nobufs;
 		out->tx_stamped += s.tx_stamped;
+		out->timeout_fifo_full += s.timeout_fifo_full;
+		out->kernel_rx_drops += s.kernel_rx_drops;
 		out->done = out->done && s.done;
 		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}

@@ -16,6 +16,7 @@
 #include "ringprobe/devtable.h"
 #include "ringprobe/log.h"
 #include "io/pace.h"
+#include "io/tmo.h"
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/wheel.h"
@@ -58,15 +59,7 @@ struct sdev {
 	uint8_t suspended;
 	uint8_t queued;	  /* in the ready queue */
 	uint8_t answered; /* the probe `seq` got its reply */
-};
-
-/* A probe waiting for its reply, in send order: with one timeout for all, the order
- * of sending is the order of expiry, so a FIFO replaces any timer structure. */
-struct pending {
-	uint64_t deadline_ns; /* monotonic */
-	uint32_t slot;
-	uint32_t gen;
-	uint32_t seq;
+	uint8_t tmo_held; /* due, held back for a timeout FIFO place (counted once) */
 };
 
 struct ready {
@@ -87,8 +80,7 @@ struct rp_shard {
 	struct rp_spsc *cmds;
 	struct rp_pace pace;
 
-	struct pending *fifo; /* timeout FIFO */
-	uint32_t fifo_mask, fifo_head, fifo_tail;
+	struct rp_tmo tmo;    /* timeout FIFO (tmo.h: its bound) */
 	struct ready *readyq; /* due, not yet sent (pacing, buffers) */
 	uint32_t ready_mask, ready_head, ready_tail;
 
@@ -162,8 +154,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	for (uint32_t i = 0; i < conf->capacity; i++)
 		rp_wheel_entry_init(&s->devs[i].timer);
-	s->fifo_mask = rp_pow2_at_least(2ull * conf->capacity) - 1;
-	s->fifo = rp_xcalloc((size_t)s->fifo_mask + 1, sizeof(*s->fifo));
+	rp_tmo_init(&s->tmo, conf->capacity);
 	s->ready_mask = rp_pow2_at_least(conf->capacity < 2 ? 2 : conf->capacity) - 1;
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
@@ -192,7 +183,7 @@ void rp_shard_destroy(struct rp_shard *s)
 	/* The wheel unlinks what is still scheduled: it goes before the devices. */
 	rp_wheel_destroy(s->wheel);
 	free(s->readyq);
-	free(s->fifo);
+	rp_tmo_fini(&s->tmo);
 	free(s->devs);
 	rp_spsc_destroy(s->cmds);
 	rp_spsc_destroy(s->results);
@@ -223,6 +214,7 @@ static void publish(struct rp_shard *s)
 	s->local.suspended = rp_devtable_suspended_count(s->table);
 	s->local.send_errors = es.send_errors;
 	s->local.recv_nobufs = es.recv_nobufs;
+	s->local.kernel_rx_drops = es.kernel_rx_drops;
 	s->local.ring_drops = rp_spsc_drops(s->results);
 	/* A pairs with C: readers that see an even, unchanged counter saw whole data. */
 	atomic_store_explicit(&s->seqlock, seq + 1, memory_order_relaxed);
@@ -318,13 +310,15 @@ static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
 
 static void expire_timeouts(struct rp_shard *s)
 {
-	while (s->fifo_head != s->fifo_tail) {
-		struct pending *p = &s->fifo[s->fifo_head & s->fifo_mask];
+	const struct rp_tmo_entry *p;
+
+	/* p stays readable after the pop: only a push (not here) reuses its place. */
+	while ((p = rp_tmo_peek(&s->tmo)) != NULL) {
 		struct sdev *d;
 
 		if ((int64_t)(s->now_ns - p->deadline_ns) < 0)
 			break;
-		s->fifo_head++;
+		rp_tmo_pop(&s->tmo);
 		if (!rp_devtable_is_live(s->table, p->slot, p->gen))
 			continue;
 		d = &s->devs[p->slot];
@@ -360,6 +354,13 @@ static void send_ready(struct rp_shard *s)
 			s->ready_head++;
 			continue;
 		}
+		if (rp_tmo_full(&s->tmo)) {
+			/* No FIFO place: the probe waits, like one without a buffer, for
+			 * the oldest entry to expire (tmo.h); never overwrite one. */
+			s->local.timeout_fifo_full += !s->devs[r->slot].tmo_held;
+			s->devs[r->slot].tmo_held = 1;
+			break;
+		}
 		buf = rp_engine_send_buf(s->engine);
 		if (!buf) {
 			/* Every buffer in flight: the rest waits for the next poll. */
@@ -370,6 +371,7 @@ static void send_ready(struct rp_shard *s)
 		sent++;
 		d = &s->devs[r->slot];
 		d->queued = 0;
+		d->tmo_held = 0;
 		/* The previous probe is still out (timeout >= interval): it failed. */
 		if (d->outstanding)
 			fail(s, r->slot, d);
@@ -396,12 +398,12 @@ static void send_ready(struct rp_shard *s)
 		if (s->now_ms > d->due_ms &&
 		    (s->now_ms - d->due_ms) * NS_PER_MS > s->local.max_late_ns)
 			s->local.max_late_ns = (s->now_ms - d->due_ms) * NS_PER_MS;
-		s->fifo[s->fifo_tail++ & s->fifo_mask] = (struct pending){
-		    .deadline_ns = s->now_ns + s->conf.timeout_ns,
-		    .slot = r->slot,
-		    .gen = r->gen,
-		    .seq = d->seq,
-		};
+		/* Cannot fail: rp_tmo_full was checked above, before the buffer was taken. */
+		rp_tmo_push(&s->tmo,
+			    &(struct rp_tmo_entry){.deadline_ns = s->now_ns + s->conf.timeout_ns,
+						   .slot = r->slot,
+						   .gen = r->gen,
+						   .seq = d->seq});
 		schedule_next(s, d);
 	}
 	/* Tokens taken but not used (buffers ran out) go back to the bucket. */

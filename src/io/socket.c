@@ -16,15 +16,38 @@
 #include "ringprobe/compiler.h"
 #include "ringprobe/conf.h"
 
-uint64_t rp_io__cmsg_ns(const struct cmsghdr *c)
+/* One control message of a received datagram: the kernel's receive stamp into
+ * *rx_ns (the first one wins), or SO_RXQ_OVFL's count of datagrams the kernel dropped
+ * at this socket so far (sk_drops when this one was queued; a uint32 that wraps; sent
+ * only once it is nonzero, and only by raw sockets: ping_recvmsg passes the timestamp
+ * alone, so engine.c also reads SO_MEMINFO once a second). Datagrams leave the queue
+ * in the order they entered it, so the counts only grow: the difference to the last
+ * one seen is what was dropped in between. Shard thread; no system call. */
+void rp_io__cmsg(struct rp_engine *e, const struct cmsghdr *c, uint64_t *rx_ns)
 {
 	struct timespec ts;
+	uint32_t drops;
 
-	if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
-	    c->cmsg_len < CMSG_LEN(sizeof(ts)))
-		return 0;
-	memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (c->cmsg_level != SOL_SOCKET)
+		return;
+	if (c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(ts)) && !*rx_ns) {
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		*rx_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	} else if (c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(drops))) {
+		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+		rp_io__drops_seen(e, drops);
+	}
+}
+
+void rp_io__drops_seen(struct rp_engine *e, uint32_t drops)
+{
+	int32_t more = (int32_t)(drops - e->drops_last);
+
+	/* An older sample (a datagram queued before the last SO_MEMINFO read) is no news. */
+	if (more > 0) {
+		e->stats.kernel_rx_drops += (uint32_t)more;
+		e->drops_last = drops;
+	}
 }
 
 /* "1 0" from /proc/sys/net/ipv4/ping_group_range, for the log line only. */
@@ -85,6 +108,10 @@ static int set_common_opts(int fd, uint32_t rcvbuf)
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
 		return -errno;
 	if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &zero, sizeof(zero)) < 0)
+		return -errno;
+	/* Each datagram then carries the socket's drop count (rp_io__cmsg): replies
+	 * lost to a full receive buffer are counted, not mistaken for timeouts alone. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0)
 		return -errno;
 	if (sz > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)) < 0)

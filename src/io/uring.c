@@ -277,7 +277,7 @@ static void deliver_multi(struct rp_engine *e, struct uring *u, void *buf, int l
 	}
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &u->multi_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->multi_msg, c))
-		rx.rx_ns = rx.rx_ns ? rx.rx_ns : rp_io__cmsg_ns(c);
+		rp_io__cmsg(e, c, &rx.rx_ns);
 	rx.buf = io_uring_recvmsg_payload(o, &u->multi_msg);
 	rx.len = io_uring_recvmsg_payload_length(o, len, &u->multi_msg);
 	e->stats.received++;
@@ -337,7 +337,7 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 	if (r->msg.msg_namelen >= sizeof(r->sa))
 		rx.src = ntohl(r->sa.sin_addr.s_addr);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&r->msg); c; c = CMSG_NXTHDR(&r->msg, c))
-		rx.rx_ns = rx.rx_ns ? rx.rx_ns : rp_io__cmsg_ns(c);
+		rp_io__cmsg(e, c, &rx.rx_ns);
 	rx.buf = r->iov.iov_base;
 	rx.len = (size_t)res < r->iov.iov_len ? (size_t)res : r->iov.iov_len;
 	e->stats.received++;
