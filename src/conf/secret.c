@@ -110,14 +110,17 @@ void rp_conf__read_secret_files(struct rp_conf *c, struct rp_diags *d)
 {
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *fk = rp_conf_key_at(i);
-		const char *path = *FIELD(c, fk, char *);
+		const char *path;
 		const struct rp_conf_key *sk;
 		char name[96], where[512], why[512];
 		const char *w;
 		char **secret, *value = NULL;
 		size_t n;
 
-		if (fk->type != RP_CT_SECRET_FILE || !path || !*path)
+		if (fk->type != RP_CT_SECRET_FILE)
+			continue;
+		path = *FIELD(c, fk, char *);
+		if (!path || !*path)
 			continue;
 		n = strlen(fk->path) - strlen("_file");
 		snprintf(name, sizeof(name), "%.*s", (int)n, fk->path);
