@@ -70,6 +70,7 @@ struct rp_conf {
 	int64_t max_devices;
 	struct {
 		char *community;
+		char *community_file;
 		int64_t port;
 		int64_t timeout;
 		int64_t retries;
@@ -81,13 +82,16 @@ struct rp_conf {
 			int security_level; /* enum rp_snmp_seclevel */
 			int auth_protocol;  /* enum rp_snmp_auth */
 			char *auth_password;
+			char *auth_password_file;
 			int priv_protocol; /* enum rp_snmp_priv */
 			char *priv_password;
+			char *priv_password_file;
 		} v3;
 	} snmp;
 	struct {
 		char *url;
 		char *token;
+		char *token_file;
 		char *org;
 		char *bucket;
 		char *health_bucket;
@@ -99,6 +103,7 @@ struct rp_conf {
 		char *retention_policy;
 		char *username;
 		char *password;
+		char *password_file;
 		bool gzip;
 		int64_t max_inflight;
 		int64_t timeout;
@@ -148,6 +153,9 @@ enum rp_conf_purpose {
 enum rp_conf_type {
 	RP_CT_STRING,
 	RP_CT_SECRET, /* a string never printed or logged */
+	/* The path of a file holding the secret key named by this key's path without
+	 * "_file" ("influxdb.token_file" -> "influxdb.token"); rp_conf_validate reads it. */
+	RP_CT_SECRET_FILE,
 	RP_CT_DURATION,
 	RP_CT_INT,
 	RP_CT_FLOAT,
@@ -196,7 +204,8 @@ int rp_conf_load_buffer(struct rp_conf *c, const char *name, const char *text, s
  *  Problems go to `d` naming the flag. Returns 0 or -EINVAL. */
 int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char *value,
 		     struct rp_diags *d);
-/** Checks everything that involves more than one key, for `purpose`. */
+/** Reads each *_file key's file into its secret key (so it runs at start and on every
+ *  reload), then checks everything that involves more than one key, for `purpose`. */
 void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d);
 /** Whether key `k` has the same value in `a` and `b` (where it came from aside). */
 bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
@@ -238,7 +247,14 @@ uint64_t rp_cidr_size(const struct rp_cidr *c);
 
 /** Expands ${VAR} and ${VAR:-default} in `s` ("$${" is a literal "${").
  *  Returns a new string, or NULL with the reason in `why` (unset variable,
- *  unterminated or empty name). */
-char *rp_expand_env(const char *s, char *why, size_t whylen);
+ *  unterminated or empty name). `why` never quotes `s`, only the position of the
+ *  problem in it; for a `secret` value it does not name the variable either, since
+ *  that text may be part of a password that merely contains "${". */
+char *rp_expand_env(const char *s, bool secret, char *why, size_t whylen);
+
+/** Copies `url` into buf without its user-info ("http://u:p@h/x" -> "http://h/x"),
+ *  so that a URL can be logged or printed: every message naming a URL goes through
+ *  it. A NULL url gives "". */
+void rp_url_redact(const char *url, char *buf, size_t len);
 
 #endif

@@ -247,22 +247,24 @@ static int report_writer(struct rp_writer *w, const struct rp_conf *c)
 {
 	struct rp_writer_stats ws;
 	uint64_t lost;
+	char url[1024];
 
 	rp_writer_stop(w, c->shutdown_timeout);
 	rp_writer_stats(w, &ws);
+	rp_url_redact(c->influxdb.url, url, sizeof(url));
 	lost = ws.dropped_pool + ws.points_rejected + ws.dropped_spool_overflow +
 	       ws.dropped_spool_corrupt + ws.dropped_no_spool;
 	if (ws.points_written == ws.points_in) {
 		rp_log(RP_LOG_INFO, "points written", "points=%llu url=%s",
-		       (unsigned long long)ws.points_written, c->influxdb.url);
+		       (unsigned long long)ws.points_written, url);
 		return 0;
 	}
 	fprintf(stderr,
 		"ringprobe ping: %llu of %llu points written to %s; %llu spooled in %s, %llu "
 		"lost\n",
-		(unsigned long long)ws.points_written, (unsigned long long)ws.points_in,
-		c->influxdb.url, (unsigned long long)ws.spool_points,
-		c->spool.dir ? c->spool.dir : "(no spool)", (unsigned long long)lost);
+		(unsigned long long)ws.points_written, (unsigned long long)ws.points_in, url,
+		(unsigned long long)ws.spool_points, c->spool.dir ? c->spool.dir : "(no spool)",
+		(unsigned long long)lost);
 	return lost ? -EIO : 0;
 }
 
@@ -326,8 +328,10 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		rp_spsc_create(&run.to_writer, 65536, sizeof(struct rp_probe_result));
 		if (rp_writer_create(&w, c, &run.to_writer, 1, NULL, why, sizeof(why)) < 0 ||
 		    rp_writer_start(w) < 0) {
-			fprintf(stderr, "ringprobe ping: cannot write to %s: %s\n", c->influxdb.url,
-				why);
+			char url[1024];
+
+			rp_url_redact(c->influxdb.url, url, sizeof(url));
+			fprintf(stderr, "ringprobe ping: cannot write to %s: %s\n", url, why);
 			ret = RP_EXIT_RUNTIME;
 			goto out;
 		}

@@ -38,6 +38,8 @@ static const char *metavar(const struct rp_conf_key *k, char *buf, size_t len)
 		return "I/N";
 	case RP_CT_SECRET:
 		return "SECRET";
+	case RP_CT_SECRET_FILE:
+		return "FILE";
 	case RP_CT_ENUM:
 		for (int i = 0; k->names[i] && off < len; i++)
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "|" : "",

@@ -139,6 +139,7 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	switch (k->type) {
 	case RP_CT_STRING:
 	case RP_CT_SECRET:
+	case RP_CT_SECRET_FILE:
 		free(*FIELD(c, k, char *));
 		*FIELD(c, k, char *) = *text ? rp_xstrdup(text) : NULL;
 		return 0;
@@ -220,7 +221,8 @@ void rp_conf_fini(struct rp_conf *c)
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
 
-		if (k->type == RP_CT_STRING || k->type == RP_CT_SECRET)
+		if (k->type == RP_CT_STRING || k->type == RP_CT_SECRET ||
+		    k->type == RP_CT_SECRET_FILE)
 			rp_conf__clear_string(c, k);
 		else if (k->type == RP_CT_CIDRS)
 			rp_conf__clear_list(c, k);

@@ -22,4 +22,11 @@ const char *rp_conf__where(const struct rp_conf *c, const struct rp_conf_key *k,
 /** Adds an "unknown key" error for `path` with a "did you mean" hint. */
 void rp_conf__unknown_key(struct rp_diags *d, const char *where, const char *path);
 
+/** True for keys whose value must never appear in a message: secrets and URLs
+ *  (which may carry user-info). */
+bool rp_conf__hides_value(const struct rp_conf_key *k);
+/** Reads each set *_file key's file into its secret key; an unreadable file, or the
+ *  secret set as well, is an error naming the _file key and the path. */
+void rp_conf__read_secret_files(struct rp_conf *c, struct rp_diags *d);
+
 #endif

@@ -1,7 +1,9 @@
 /* ${VAR} and ${VAR:-default} in every string of the configuration. Unlike netscan,
  * which expands only a few keys and silently turns an unset variable into "", an
  * unset variable without a default is an error: a blank token or URL is never what
- * the user meant. A bare "$" is left alone, so passwords containing "$" survive. */
+ * the user meant. A bare "$" is left alone, so passwords containing "$" survive.
+ * Messages never quote the value: it may be a password or a URL with user-info, and
+ * the caller's diagnostic already names the file, line, column and key. */
 #include "ringprobe/conf.h"
 
 #include <ctype.h>
@@ -26,7 +28,7 @@ static void put(struct sbuf *b, const char *s, size_t n)
 	b->p[b->n] = '\0';
 }
 
-char *rp_expand_env(const char *s, char *why, size_t whylen)
+char *rp_expand_env(const char *s, bool secret, char *why, size_t whylen)
 {
 	struct sbuf b = {0};
 	const char *p = s;
@@ -53,9 +55,9 @@ char *rp_expand_env(const char *s, char *why, size_t whylen)
 		end = strchr(start, '}');
 		if (!end) {
 			snprintf(why, whylen,
-				 "unterminated \"${\" in \"%s\" (write ${NAME} or $${ for "
-				 "a literal \"${\")",
-				 s);
+				 "unterminated \"${\" at character %zu of the value (write "
+				 "${NAME} or $${ for a literal \"${\")",
+				 (size_t)(p - s) + 1);
 			goto fail;
 		}
 		nlen = 0;
@@ -69,15 +71,19 @@ char *rp_expand_env(const char *s, char *why, size_t whylen)
 				dlen = (size_t)(end - dflt);
 			} else {
 				snprintf(why, whylen,
-					 "invalid variable reference \"%.*s\" in \"%s\" "
-					 "(write ${NAME} or ${NAME:-default})",
-					 (int)(end - p + 1), p, s);
+					 "invalid variable reference at character %zu of the "
+					 "value (write ${NAME} or ${NAME:-default}, or $${ for a "
+					 "literal \"${\")",
+					 (size_t)(p - s) + 1);
 				goto fail;
 			}
 		}
 		if (nlen == 0 || nlen >= sizeof(name) || isdigit((unsigned char)start[0])) {
-			snprintf(why, whylen, "invalid variable name in \"%.*s\"",
-				 (int)(end - p + 1), p);
+			snprintf(why, whylen,
+				 "invalid variable name at character %zu of the value (write "
+				 "${NAME} with letters, digits and _, or $${ for a literal "
+				 "\"${\")",
+				 (size_t)(p - s) + 1);
 			goto fail;
 		}
 		memcpy(name, start, nlen);
@@ -87,7 +93,16 @@ char *rp_expand_env(const char *s, char *why, size_t whylen)
 			put(&b, val, strlen(val));
 		else if (dflt)
 			put(&b, dflt, dlen);
-		else if (!val) {
+		else if (!val && secret && !(p == s && end[1] == '\0')) {
+			/* Only a value that is nothing but one reference surely is one: in
+			 * "pa${ss}word" the name may be part of the password. */
+			snprintf(why, whylen,
+				 "the environment variable referenced at character %zu of the "
+				 "value is not set (write ${NAME:-default} to give a default, "
+				 "or $${ for a literal \"${\")",
+				 (size_t)(p - s) + 1);
+			goto fail;
+		} else if (!val) {
 			snprintf(why, whylen,
 				 "environment variable %s is not set (write ${%s:-default} "
 				 "to give a default)",

@@ -29,7 +29,15 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 
 	switch (k->type) {
 	case RP_CT_STRING:
-		put_string(out, *FIELD(c, k, char *));
+	case RP_CT_SECRET_FILE: /* the path, not the secret */
+		if (rp_conf__hides_value(k)) {
+			char url[1024];
+
+			rp_url_redact(*FIELD(c, k, char *), url, sizeof(url));
+			put_string(out, url);
+		} else {
+			put_string(out, *FIELD(c, k, char *));
+		}
 		break;
 	case RP_CT_SECRET:
 		put_string(out, *FIELD(c, k, char *) ? "********" : "");
@@ -143,6 +151,7 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 	switch (k->type) {
 	case RP_CT_STRING:
 	case RP_CT_SECRET:
+	case RP_CT_SECRET_FILE:
 		return str_eq(*FIELD(a, k, char *), *FIELD(b, k, char *));
 	case RP_CT_DURATION:
 	case RP_CT_INT:

@@ -90,8 +90,12 @@ static void check_influx(struct rp_conf *c, enum rp_conf_purpose purpose, struct
 			    "VictoriaMetrics (e.g. http://127.0.0.1:8086)");
 		return;
 	}
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		err(c, d, "influxdb.url", "\"%s\" must start with http:// or https://", url);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		char shown[512];
+
+		rp_url_redact(url, shown, sizeof(shown));
+		err(c, d, "influxdb.url", "\"%s\" must start with http:// or https://", shown);
+	}
 	if (api == RP_INFLUX_AUTO)
 		api = !empty(c->influxdb.database) ? RP_INFLUX_V1 : RP_INFLUX_V2;
 	if (api == RP_INFLUX_V1) {
@@ -131,6 +135,10 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 {
 	unsigned char buf[16];
 	char a[32], b[32];
+
+	/* Here, after the file and the flags, so a flag can name the file too; and the
+	 * reload path calls this again, so a rotated secret is read on SIGHUP. */
+	rp_conf__read_secret_files(c, d);
 
 	/* An unset timeout longer than the interval follows the interval, so setting
 	 * ping_interval: 1s alone works; an explicit one is the user's word. */

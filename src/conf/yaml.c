@@ -67,8 +67,10 @@ static bool is_null(const yaml_node_t *n)
 	       strcmp(v, "NULL") == 0;
 }
 
-/* Expands ${VAR} in a scalar; NULL (with the error added) when that fails. */
-static char *scalar_text(struct reader *r, const yaml_node_t *n, const char *name)
+/* Expands ${VAR} in a scalar; NULL (with the error added) when that fails. The error
+ * names the key and position only: the value may be a secret or a URL with user-info. */
+static char *scalar_text(struct reader *r, const struct rp_conf_key *k, const yaml_node_t *n,
+			 const char *name)
 {
 	char why[512], where[256];
 	const char *raw = (const char *)n->data.scalar.value;
@@ -79,7 +81,7 @@ static char *scalar_text(struct reader *r, const yaml_node_t *n, const char *nam
 		rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "contains a NUL character");
 		return NULL;
 	}
-	s = rp_expand_env(raw, why, sizeof(why));
+	s = rp_expand_env(raw, rp_conf__hides_value(k), why, sizeof(why));
 	if (!s) {
 		where_of(r, n->start_mark, where, sizeof(where));
 		rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "%s", why);
@@ -91,7 +93,7 @@ static void set_scalar(struct reader *r, const struct rp_conf_key *k, const yaml
 		       const char *name)
 {
 	char where[256];
-	char *text = scalar_text(r, n, name);
+	char *text = scalar_text(r, k, n, name);
 
 	if (!text)
 		return;
@@ -149,7 +151,8 @@ static void read_value(struct reader *r, const struct rp_conf_key *k, const yaml
 		return;
 	}
 	if (is_null(v)) {
-		if (k->type == RP_CT_STRING || k->type == RP_CT_SECRET)
+		if (k->type == RP_CT_STRING || k->type == RP_CT_SECRET ||
+		    k->type == RP_CT_SECRET_FILE)
 			rp_conf__clear_string(r->c, k);
 		else
 			rp_diags_add(r->d, RP_DIAG_ERROR, where, k->path, "needs a value (%s)",

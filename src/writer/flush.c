@@ -41,6 +41,7 @@ struct rp_flush {
 	unsigned busy;
 	struct curl_slist *headers;
 	char *url[RP_FLUSH_NDEST];
+	char *log_url[RP_FLUSH_NDEST]; /* url without user-info: what messages show */
 	z_stream z;
 	bool gzip;
 	bool v1;
@@ -228,6 +229,13 @@ int rp_flush_create(struct rp_flush **out, const struct rp_conf *conf, size_t ma
 	ret = build_urls(f, conf, why, whylen);
 	if (ret < 0)
 		goto out_free;
+	/* Every message names the URL through rp_flush_url(): keep the user-info out. */
+	for (int d = 0; d < RP_FLUSH_NDEST; d++) {
+		size_t n = strlen(f->url[d]) + 1;
+
+		f->log_url[d] = rp_xmalloc(n);
+		rp_url_redact(f->url[d], f->log_url[d], n);
+	}
 	ret = build_headers(f, conf);
 	if (ret < 0) {
 		snprintf(why, whylen, "libcurl: out of memory");
@@ -293,8 +301,10 @@ void rp_flush_destroy(struct rp_flush *f)
 	curl_slist_free_all(f->headers);
 	if (f->gzip)
 		deflateEnd(&f->z);
-	for (int d = 0; d < RP_FLUSH_NDEST; d++)
+	for (int d = 0; d < RP_FLUSH_NDEST; d++) {
 		free(f->url[d]);
+		free(f->log_url[d]);
+	}
 	free(f);
 	curl_global_cleanup();
 }
@@ -311,7 +321,7 @@ unsigned rp_flush_busy(const struct rp_flush *f)
 
 const char *rp_flush_url(const struct rp_flush *f, enum rp_flush_dest dest)
 {
-	return f->url[dest];
+	return f->log_url[dest];
 }
 
 bool rp_flush_is_v1(const struct rp_flush *f)

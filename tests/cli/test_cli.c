@@ -207,3 +207,55 @@ Test(cli, sweep_snmp_lists_hosts_without_an_agent_and_run_needs_a_sink)
 					 "-p 100 ms"),
 			   "%s", r.err);
 }
+
+/* Secrets given as flags, a URL's user-info and a token read from a file never reach
+ * stderr or the log: the real binary writes to a sink that refuses the connection
+ * (nothing listens on 127.0.0.1:1 in the namespace), so the writer logs its URL at
+ * start and again when it backs off. */
+Test(cli, secrets_never_reach_the_log, .timeout = 60)
+{
+	const char *tok = "/tmp/rp-cli-token";
+	const char *cfg = "/tmp/rp-cli-secret.yml";
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (ICMP in a private network namespace)");
+	write_file(tok, "tok-from-file-s3cret\n");
+	r.status = sup_run(BIN " ping --log-level debug --shutdown-timeout 1s "
+			       "--spool-max-bytes 0 -c 2 -p 200 "
+			       "--influxdb-url http://rpuser:url-s3cret@127.0.0.1:1/ "
+			       "--influxdb-org o --influxdb-bucket b "
+			       "--influxdb-token-file /tmp/rp-cli-token "
+			       "--snmp-community flag-s3cret 127.0.0.1",
+			   SUP_RUN_NETNS, &r.out, &r.err);
+	cr_assert_geq(r.status, 0);
+	cr_log_info("%s", r.err);
+	/* The URL is there, so the lines that name it were written... */
+	cr_assert_not_null(strstr(r.err, "writer ready"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "url=http://127.0.0.1:1/api/v2/write"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "sink unavailable"), "%s", r.err);
+	/* ...without a secret. */
+	cr_assert_null(strstr(r.err, "s3cret"), "%s", r.err);
+	cr_assert_null(strstr(r.out, "s3cret"), "%s", r.out);
+	cr_assert_null(strstr(r.err, "rpuser"), "%s", r.err);
+
+	/* check-config prints neither, and an expansion error in a password shows only
+	 * where it is. */
+	write_file(cfg, "networks: [10.1.0.0/24]\ninfluxdb:\n"
+			"  url: http://rpuser:url-s3cret@127.0.0.1:8086\n"
+			"  org: o\n  bucket: b\n  token_file: /tmp/rp-cli-token\n");
+	run(&r, "check-config --config /tmp/rp-cli-secret.yml");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "s3cret"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "rpuser"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "  token_file: \"/tmp/rp-cli-token\""), "%s", r.out);
+	write_file(cfg, "networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+			"  org: o\n  bucket: b\n  password: \"pw-s3cret${x\"\n");
+	run(&r, "check-config --config /tmp/rp-cli-secret.yml");
+	unlink(cfg);
+	unlink(tok);
+	cr_assert_eq(r.status, 2);
+	cr_assert_null(strstr(r.err, "s3cret"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "/tmp/rp-cli-secret.yml:6:13: error: influxdb.password: "
+					 "unterminated \"${\" at character 10 of the value"),
+			   "%s", r.err);
+}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ringprobe/conf.h"
 
@@ -331,8 +332,8 @@ static const struct bad_case bad_cases[] = {
      "t.yml:2:10: error: influxdb.token: environment variable RP_TEST_UNSET is not set (write "
      "${RP_TEST_UNSET:-default} to give a default)"},
     {"influxdb:\n  token: ${RP_TEST_TOKEN\n",
-     "t.yml:2:10: error: influxdb.token: unterminated \"${\" in \"${RP_TEST_TOKEN\" (write "
-     "${NAME} or $${ for a literal \"${\")"},
+     "t.yml:2:10: error: influxdb.token: unterminated \"${\" at character 1 of the value "
+     "(write ${NAME} or $${ for a literal \"${\")"},
     {"influxdb:\n\turl: http://x\n",
      "t.yml:2:1: error: tab character in indentation; YAML indents with spaces only"},
     {"ping_interval: 1s\n---\nping_interval: 2s\n",
@@ -593,4 +594,298 @@ Test(conf, configuration_doc_lists_every_key)
 		snprintf(needle, sizeof(needle), "| `%s` |", rp_conf_key_at(i)->path);
 		cr_expect_not_null(strstr(doc, needle), "docs/configuration.md lacks %s", needle);
 	}
+}
+
+/* --- Secrets: never in a message; the *_file keys ------------------------------- */
+
+/* Every diagnostic, formatted, joined by newlines (for "the secret is nowhere"). */
+static const char *all_diags(void)
+{
+	static char buf[16384];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < diags.n && off < sizeof(buf); i++) {
+		rp_diag_format(&diags.v[i], buf + off, sizeof(buf) - off);
+		off += strlen(buf + off);
+		if (off + 1 < sizeof(buf))
+			buf[off++] = '\n';
+		buf[off] = '\0';
+	}
+	return buf;
+}
+
+static void reset(void)
+{
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+}
+
+/* A value that merely contains "${" (a password) fails to expand: the error names the
+ * file, line, column and key, and no part of the value. */
+Test(conf, expansion_error_never_echoes_a_secret)
+{
+	static const struct {
+		const char *yaml, *secret, *error;
+	} cases[] = {
+	    {"influxdb:\n  password: \"hunter${2pass\"\n", "hunter",
+	     "t.yml:2:13: error: influxdb.password: unterminated \"${\" at character 7 of the "
+	     "value (write ${NAME} or $${ for a literal \"${\")"},
+	    {"influxdb:\n  token: tok${en}word\n", "word",
+	     "t.yml:2:10: error: influxdb.token: the environment variable referenced at "
+	     "character 4 of the value is not set (write ${NAME:-default} to give a default, "
+	     "or $${ for a literal \"${\")"},
+	    {"snmp:\n  community: c0m${mu-n}ity\n", "c0m",
+	     "t.yml:2:14: error: snmp.community: invalid variable reference at character 4 of "
+	     "the value (write ${NAME} or ${NAME:-default}, or $${ for a literal \"${\")"},
+	    {"snmp:\n  v3:\n    auth_password: \"au${1th}zq7\"\n", "zq7",
+	     "t.yml:3:20: error: snmp.v3.auth_password: invalid variable name at character 3 "
+	     "of the value (write ${NAME} with letters, digits and _, or $${ for a literal "
+	     "\"${\")"},
+	    {"snmp:\n  v3:\n    priv_password: qz9${iv\n", "qz9",
+	     "t.yml:3:20: error: snmp.v3.priv_password: unterminated \"${\" at character 4 of "
+	     "the value (write ${NAME} or $${ for a literal \"${\")"},
+	    /* A URL's user-info is a secret too: the name of the variable in it is kept out. */
+	    {"influxdb:\n  url: http://rp:pw${RP_TEST_UNSET}@127.0.0.1:8086\n", "pw",
+	     "t.yml:2:8: error: influxdb.url: the environment variable referenced at character "
+	     "13 of the value is not set (write ${NAME:-default} to give a default, or $${ for "
+	     "a literal \"${\")"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset();
+		load(cases[i].yaml);
+		dump();
+		cr_expect_eq(diags.errors, 1, "case %zu: %zu errors", i, diags.errors);
+		cr_expect_null(strstr(all_diags(), cases[i].secret), "case %zu leaks \"%s\": %s", i,
+			       cases[i].secret, all_diags());
+		if (diags.n)
+			cr_expect_str_eq(diag(0), cases[i].error, "case %zu", i);
+	}
+}
+
+/* A URL's user-info is stripped from the validation message and the printout. */
+Test(conf, url_user_info_is_never_shown)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	load("influxdb:\n  url: ftp://rpuser:url-s3cret@127.0.0.1:8086\n  org: o\n"
+	     "  bucket: b\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:2: error: influxdb.url: \"ftp://127.0.0.1:8086\" must "
+				  "start with http:// or https://");
+	reset();
+	load("influxdb:\n  url: http://rpuser:url-s3cret@127.0.0.1:8086/\n  org: o\n"
+	     "  bucket: b\n");
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	cr_assert_null(strstr(text, "s3cret"), "%s", text);
+	cr_assert_null(strstr(text, "rpuser"), "%s", text);
+	cr_assert_not_null(strstr(text, "  url: \"http://127.0.0.1:8086/\"  # t.yml:2"), "%s",
+			   text);
+	free(text);
+}
+
+static char tmpdir[64];
+
+static const char *secret_path(const char *name, const char *content)
+{
+	static char path[8][128];
+	static unsigned n;
+	char *p = path[n++ % 8];
+	FILE *f;
+
+	if (!tmpdir[0]) {
+		strcpy(tmpdir, "/tmp/rp-conf-secret-XXXXXX");
+		cr_assert_not_null(mkdtemp(tmpdir));
+	}
+	snprintf(p, sizeof(path[0]), "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(content, f);
+	fclose(f);
+	return p;
+}
+
+static void rm_secrets(void)
+{
+	char cmd[128];
+
+	teardown(); /* a test's .fini may replace the suite's */
+	if (!tmpdir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	cr_expect_eq(system(cmd), 0);
+	tmpdir[0] = '\0';
+}
+
+/* Each *_file key reads its secret from the file (one trailing newline stripped), from
+ * the YAML file or a flag, and the printout shows the path, never the secret. */
+Test(conf, each_secret_file_key_reads_its_secret, .fini = rm_secrets)
+{
+	static const struct {
+		const char *key, *content, *want;
+		size_t offset;
+	} cases[] = {
+	    {"influxdb.token", "tok-from-file\n", "tok-from-file",
+	     offsetof(struct rp_conf, influxdb.token)},
+	    {"influxdb.password", "pw from file\r\n", "pw from file",
+	     offsetof(struct rp_conf, influxdb.password)},
+	    {"snmp.community", "c0mm-file", "c0mm-file", offsetof(struct rp_conf, snmp.community)},
+	    {"snmp.v3.auth_password", "auth-from-file\n\n", "auth-from-file\n",
+	     offsetof(struct rp_conf, snmp.v3.auth_password)},
+	    {"snmp.v3.priv_password", "priv$${x}-file\n", "priv$${x}-file",
+	     offsetof(struct rp_conf, snmp.v3.priv_password)},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[512], fkey[96], *text = NULL;
+		const char *path = secret_path("s", cases[i].content);
+		const char *dot = strrchr(cases[i].key, '.');
+		size_t len = 0;
+		FILE *out;
+
+		/* From the file: "snmp:\n  v3:\n    auth_password_file: PATH\n". */
+		snprintf(fkey, sizeof(fkey), "%s_file", cases[i].key);
+		if (strncmp(cases[i].key, "snmp.v3.", 8) == 0)
+			snprintf(yaml, sizeof(yaml), "snmp:\n  v3:\n    %s_file: %s\n", dot + 1,
+				 path);
+		else
+			snprintf(yaml, sizeof(yaml), "%.*s:\n  %s_file: %s\n",
+				 (int)(strchr(cases[i].key, '.') - cases[i].key), cases[i].key,
+				 dot + 1, path);
+		reset();
+		load(yaml);
+		rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+		dump();
+		cr_expect_eq(diags.errors, 0, "%s", fkey);
+		cr_expect_str_eq(*(char **)(void *)((char *)&conf + cases[i].offset), cases[i].want,
+				 "%s", fkey);
+		out = open_memstream(&text, &len);
+		rp_conf_print(&conf, out);
+		fclose(out);
+		cr_expect_null(strstr(text, cases[i].want), "%s printed: %s", fkey, text);
+		cr_expect_not_null(strstr(text, path), "%s: the path is not printed", fkey);
+		free(text);
+
+		/* From a flag. */
+		reset();
+		cr_assert_not_null(rp_conf_key_find(fkey), "%s is not a key", fkey);
+		cr_expect_eq(rp_conf_set_flag(&conf, rp_conf_key_find(fkey), path, &diags), 0);
+		rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+		cr_expect_eq(diags.errors, 0, "--%s", fkey);
+		cr_expect_str_eq(*(char **)(void *)((char *)&conf + cases[i].offset), cases[i].want,
+				 "--%s", fkey);
+	}
+}
+
+/* Validation reads the file each time, so a reload (which loads and validates again)
+ * picks up a rotated secret. */
+Test(conf, secret_file_is_read_again_on_reload, .fini = rm_secrets)
+{
+	const char *path = secret_path("tok", "first\n");
+	char yaml[256];
+
+	snprintf(yaml, sizeof(yaml), "influxdb:\n  token_file: %s\n", path);
+	load(yaml);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_str_eq(conf.influxdb.token, "first");
+	secret_path("tok", "second\n");
+	reset();
+	load(yaml);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_str_eq(conf.influxdb.token, "second");
+}
+
+Test(conf, unreadable_or_empty_secret_file_names_key_and_path, .fini = rm_secrets)
+{
+	const char *empty_file = secret_path("empty", "\n");
+	char yaml[512], want[512];
+
+	load("influxdb:\n  token_file: /nonexistent/rp-token\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:2: error: influxdb.token_file: cannot read "
+				  "/nonexistent/rp-token: No such file or directory");
+
+	reset();
+	cr_assert_eq(
+	    rp_conf_set_flag(&conf, rp_conf_key_find("snmp.community_file"), tmpdir, &diags), 0);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	snprintf(want, sizeof(want),
+		 "--snmp-community-file: error: snmp.community_file: cannot read %s: Is a "
+		 "directory",
+		 tmpdir);
+	cr_assert_str_eq(diag(0), want);
+
+	reset();
+	snprintf(yaml, sizeof(yaml), "snmp:\n  v3:\n    priv_password_file: %s\n", empty_file);
+	load(yaml);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	snprintf(want, sizeof(want), "t.yml:3: error: snmp.v3.priv_password_file: %s is empty",
+		 empty_file);
+	cr_assert_str_eq(diag(0), want);
+}
+
+Test(conf, secret_and_its_file_together_is_an_error, .fini = rm_secrets)
+{
+	const char *path = secret_path("pw", "from-file\n");
+	char yaml[512];
+
+	snprintf(yaml, sizeof(yaml), "influxdb:\n  password: inline-s3cret\n  password_file: %s\n",
+		 path);
+	load(yaml);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:3: error: influxdb.password_file: influxdb.password is "
+				  "set too (t.yml:2); set the secret or the file holding it, not "
+				  "both");
+	cr_assert_null(strstr(all_diags(), "s3cret"));
+	cr_assert_null(strstr(all_diags(), "from-file"));
+	/* A flag for the secret with the file's key in the file: the same. */
+	reset();
+	snprintf(yaml, sizeof(yaml), "snmp:\n  community_file: %s\n", path);
+	load(yaml);
+	rp_conf_set_flag(&conf, rp_conf_key_find("snmp.community"), "flag-c0mm", &diags);
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:2: error: snmp.community_file: snmp.community is set "
+				  "too (--snmp-community); set the secret or the file holding it, "
+				  "not both");
+}
+
+/* Every *_file key names an existing secret key (the reader finds the pair by name). */
+Test(conf, every_secret_file_key_has_its_secret)
+{
+	size_t nfile = 0;
+
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+		char name[96];
+		size_t n = strlen(k->path);
+
+		if (k->type != RP_CT_SECRET_FILE)
+			continue;
+		nfile++;
+		cr_assert(n > 5 && strcmp(k->path + n - 5, "_file") == 0, "%s", k->path);
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 5), k->path);
+		cr_assert_not_null(rp_conf_key_find(name), "%s", k->path);
+		cr_assert_eq(rp_conf_key_find(name)->type, RP_CT_SECRET, "%s", k->path);
+	}
+	cr_assert_eq(nfile, 5);
 }

@@ -153,16 +153,17 @@ Test(value, env_expansion)
 	setenv("RP_V_A", "alpha", 1);
 	setenv("RP_V_EMPTY", "", 1);
 	unsetenv("RP_V_UNSET");
-	s = rp_expand_env("x${RP_V_A}y${RP_V_UNSET:-d}z", why, sizeof(why));
+	s = rp_expand_env("x${RP_V_A}y${RP_V_UNSET:-d}z", false, why, sizeof(why));
 	cr_assert_str_eq(s, "xalphaydz");
 	free(s);
-	s = rp_expand_env("${RP_V_EMPTY}|${RP_V_EMPTY:-dflt}|$RP_V_A|$${RP_V_A}", why, sizeof(why));
+	s = rp_expand_env("${RP_V_EMPTY}|${RP_V_EMPTY:-dflt}|$RP_V_A|$${RP_V_A}", false, why,
+			  sizeof(why));
 	cr_assert_str_eq(s, "|dflt|$RP_V_A|${RP_V_A}");
 	free(s);
-	cr_assert_null(rp_expand_env("${RP_V_UNSET}", why, sizeof(why)));
-	cr_assert_null(rp_expand_env("${}", why, sizeof(why)));
-	cr_assert_null(rp_expand_env("${A-B}", why, sizeof(why)));
-	cr_assert_null(rp_expand_env("${1A}", why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${RP_V_UNSET}", false, why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${}", false, why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${A-B}", false, why, sizeof(why)));
+	cr_assert_null(rp_expand_env("${1A}", false, why, sizeof(why)));
 }
 
 Test(value, edit_distance_for_hints)
@@ -172,4 +173,26 @@ Test(value, edit_distance_for_hints)
 	cr_expect_eq(rp_edit_distance("comunity", "community", 9), 1);
 	cr_expect_eq(rp_edit_distance("abc", "xyz", 9), 3);
 	cr_expect_eq(rp_edit_distance("abcdefgh", "zzzzzzzz", 3), 3);
+}
+
+Test(value, url_redact_strips_user_info)
+{
+	static const char *const cases[][2] = {
+	    {"http://user:pass@127.0.0.1:8086", "http://127.0.0.1:8086"},
+	    {"https://u:p@ss@h:1/api?x=a@b#f@g", "https://h:1/api?x=a@b#f@g"},
+	    {"http://tok@h/", "http://h/"},
+	    {"http://127.0.0.1:8086/write?db=a@b", "http://127.0.0.1:8086/write?db=a@b"},
+	    {"u:p@host:8086", "host:8086"},
+	    {"", ""},
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rp_url_redact(cases[i][0], buf, sizeof(buf));
+		cr_expect_str_eq(buf, cases[i][1], "%s", cases[i][0]);
+	}
+	rp_url_redact(NULL, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "");
+	rp_url_redact("http://a:b@h", buf, 5);
+	cr_expect_str_eq(buf, "http");
 }
