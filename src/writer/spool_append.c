@@ -60,7 +60,7 @@ static void drop_oldest(struct rp_spool *s)
 		int fd;
 
 		rp_spool__seg_name(name, sizeof(name), seq);
-		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = rp_spool__open_file(s, name, O_RDONLY);
 		if (fd >= 0) {
 			if (fstat(fd, &sb) == 0)
 				walk_headers(fd, s->roff, (uint64_t)sb.st_size, &records, &points);
@@ -87,9 +87,11 @@ static int create_segment(struct rp_spool *s)
 	int fd;
 
 	rp_spool__seg_name(name, sizeof(name), s->next_seq);
-	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* O_EXCL: a new segment is new; anything already under its name (planted by the
+	 * user owning the directory) is neither followed nor truncated. */
+	fd = rp_spool__open_file(s, name, O_WRONLY | O_CREAT | O_EXCL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	memcpy(h, RP_SPOOL_SEG_MAGIC, 8);
 	rp_spool__put32(h + 8, RP_SPOOL_SEG_VERSION);
 	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {

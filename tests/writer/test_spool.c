@@ -525,3 +525,155 @@ Test(spool, damaged_newest_segment_leaves_older_ones_readable)
 	expect(s, 50, 1);
 	rp_spool_close(s);
 }
+
+/* ---- files planted in the spool directory (it belongs to the unprivileged user) ---- */
+
+/* A file outside the spool holding `text`; its path in `out`. */
+static void outside_file(char *out, size_t len, const char *text)
+{
+	char tmpl[] = "/tmp/rp-spool-target-XXXXXX";
+	int fd = mkstemp(tmpl);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(out, len, "%s", tmpl);
+}
+
+static void assert_untouched(const char *path, const char *text)
+{
+	char buf[256] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0, "%s is gone", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert_eq(n, (ssize_t)strlen(text), "%s: %zd bytes, want %zu", path, n, strlen(text));
+	cr_assert_str_eq(buf, text, "%s was written to", path);
+	unlink(path);
+}
+
+/* Plants <dir>/<name> -> a file outside, opens the spool: refused, naming the path, and
+ * the file outside untouched (not truncated, not overwritten, still there). */
+static void refuses_planted_symlink(const char *name)
+{
+	const char *text = "precious: not the spool's\n";
+	struct rp_spool_opts o = {.dir = dir, .max_bytes = 1 << 20};
+	struct rp_spool *s = NULL;
+	char target[64], link[128], why[512] = "";
+	int ret;
+
+	outside_file(target, sizeof(target), text);
+	snprintf(link, sizeof(link), "%s/%s", dir, name);
+	cr_assert_eq(symlink(target, link), 0);
+	ret = rp_spool_open(&s, &o, why, sizeof(why));
+	cr_assert_eq(ret, -ELOOP, "open: %d %s", ret, why);
+	cr_assert_null(s);
+	cr_assert(strstr(why, link) != NULL, "why does not name %s: %s", link, why);
+	cr_assert(strstr(why, "symbolic link") != NULL, "why: %s", why);
+	assert_untouched(target, text);
+}
+
+Test(spool, symlinked_cursor_is_refused_and_its_target_untouched)
+{
+	refuses_planted_symlink("cursor");
+}
+
+Test(spool, symlinked_lock_is_refused_and_its_target_untouched)
+{
+	refuses_planted_symlink("lock");
+}
+
+Test(spool, symlinked_segment_is_refused_and_its_target_untouched)
+{
+	refuses_planted_symlink("0000000000000001.seg");
+}
+
+/* The segment the next append creates, planted after open: neither followed nor
+ * truncated; the append fails and is counted. */
+Test(spool, symlink_planted_as_the_next_segment_is_not_followed)
+{
+	const char *text = "precious: not the spool's\n";
+	struct rp_spool *s = open_spool(1 << 20, 0, RP_FSYNC_NEVER);
+	char target[64], link[128], buf[256];
+	size_t n = payload(buf, sizeof(buf), 1, 1);
+
+	outside_file(target, sizeof(target), text);
+	seg_path(link, sizeof(link), 1);
+	cr_assert_eq(symlink(target, link), 0);
+	cr_assert_lt(rp_spool_append(s, 0, 1, buf, n), 0);
+	cr_assert_eq(stats(s).overflow_records, 1);
+	cr_assert_geq(stats(s).io_errors, 1);
+	rp_spool_close(s);
+	assert_untouched(target, text);
+}
+
+/* A hard link to someone else's file under the cursor's name is not ours either. */
+Test(spool, hard_linked_cursor_is_refused)
+{
+	const char *text = "precious: not the spool's\n";
+	struct rp_spool_opts o = {.dir = dir, .max_bytes = 1 << 20};
+	struct rp_spool *s = NULL;
+	char target[128], lnk[128], why[512] = "";
+
+	/* Same file system as the spool, or link() cannot work. */
+	snprintf(target, sizeof(target), "%s.target", dir);
+	{
+		FILE *f = fopen(target, "w");
+
+		cr_assert_not_null(f);
+		fputs(text, f);
+		fclose(f);
+	}
+	snprintf(lnk, sizeof(lnk), "%s/cursor", dir);
+	cr_assert_eq(link(target, lnk), 0);
+	cr_assert_eq(rp_spool_open(&s, &o, why, sizeof(why)), -EINVAL, "%s", why);
+	cr_assert(strstr(why, lnk) != NULL, "why: %s", why);
+	unlink(lnk);
+	assert_untouched(target, text);
+}
+
+/* ---- I/O faults: unsent data stays on disk, counted, and is retried ---- */
+
+/* The oldest segment cannot be opened while its path holds a directory (a real fault,
+ * as root too): the read fails and is counted, nothing is skipped or unlinked, and
+ * once the file is back the same records come out, in order. */
+Test(spool, unreadable_segment_during_replay_stays_and_is_retried)
+{
+	struct rp_spool *s = open_spool(1 << 20, 400, RP_FSYNC_NEVER);
+	struct rp_spool_pos p[6];
+	char path[128], aside[160], got[8192];
+	struct rp_spool_rec rec;
+	int nseg;
+
+	for (unsigned k = 0; k < 6; k++)
+		append(s, k, 2);
+	rp_spool_close(s);
+	nseg = count_segments();
+	cr_assert_geq(nseg, 2);
+	s = open_spool(1 << 20, 400, RP_FSYNC_NEVER);
+
+	seg_path(path, sizeof(path), 1);
+	snprintf(aside, sizeof(aside), "%s.aside", path);
+	cr_assert_eq(rename(path, aside), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_lt(rp_spool_read(s, got, sizeof(got), &rec), 0, "try %d", i);
+		cr_assert(rp_spool_has_unread(s));
+	}
+	cr_assert_geq(stats(s).io_errors, 3);
+	cr_assert(stats(s).read_failing);
+	cr_assert_eq(count_segments(), nseg, "a segment was unlinked");
+	cr_assert_eq(stats(s).corrupt_records, 0);
+
+	cr_assert_eq(rmdir(path), 0);
+	cr_assert_eq(rename(aside, path), 0);
+	for (unsigned k = 0; k < 6; k++)
+		p[k] = expect(s, k, 2);
+	cr_assert_not(stats(s).read_failing);
+	for (unsigned k = 0; k < 6; k++)
+		rp_spool_release(s, &p[k]);
+	expect_end(s);
+	rp_spool_close(s);
+}
