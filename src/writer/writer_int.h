@@ -96,7 +96,10 @@ void rp_spool_close(struct rp_spool *s);
  *  spool can hold) / -errno (write failed), the points then counted as overflow. */
 int rp_spool_append(struct rp_spool *s, uint8_t kind, uint32_t points, const void *data,
 		    size_t len);
-/** fsync mode batch: makes appends since the last call durable. Other modes: no-op. */
+/** fsync mode batch: makes appends since the last call durable. Other modes: no-op.
+ *  A failed fsync (here or in mode always) is counted and logged, and closes the
+ *  segment: the next append starts a new one; what the old one holds stays and is
+ *  replayed. */
 int rp_spool_sync(struct rp_spool *s);
 /** Copies the oldest unread record into buf (cap bytes). 1 = a record, 0 = nothing to
  *  read, -EBUSY = max_taken records out, -errno on I/O error. Torn and corrupt records

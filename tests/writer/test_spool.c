@@ -9,12 +9,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "writer/writer_int.h"
 
 static char dir[64];
+
+/* A failing fsync cannot be had from a real file system without a faulty device, so
+ * this binary interposes fdatasync() (the spool's objects are linked into it, and an
+ * executable's definition wins over libc's, as an LD_PRELOAD shim's would): EIO while
+ * fail_fdatasync is set, the real system call otherwise. */
+static int fail_fdatasync;
+
+int fdatasync(int fd)
+{
+	if (fail_fdatasync) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -676,4 +694,96 @@ Test(spool, unreadable_segment_during_replay_stays_and_is_retried)
 		rp_spool_release(s, &p[k]);
 	expect_end(s);
 	rp_spool_close(s);
+}
+
+/* A failed fsync (mode always) closes the segment: the next append starts a new one,
+ * and the records of the old one are still replayed, in order. */
+Test(spool, failed_fsync_always_starts_a_new_segment)
+{
+	struct rp_spool *s = open_spool(1 << 20, 0, RP_FSYNC_ALWAYS);
+	struct rp_spool_pos p[3];
+
+	append(s, 0, 2);
+	fail_fdatasync = 1;
+	append(s, 1, 2);
+	fail_fdatasync = 0;
+	cr_assert_eq(stats(s).io_errors, 1);
+	cr_assert_eq(count_segments(), 1);
+	append(s, 2, 2);
+	cr_assert_eq(count_segments(), 2, "no new segment after the failed fsync");
+	for (unsigned k = 0; k < 3; k++)
+		p[k] = expect(s, k, 2);
+	cr_assert_eq(p[2].seq, p[0].seq + 1);
+	for (unsigned k = 0; k < 3; k++)
+		rp_spool_release(s, &p[k]);
+	expect_end(s);
+	rp_spool_close(s);
+}
+
+/* The same in mode batch: rp_spool_sync() reports the failure and the segment closes. */
+Test(spool, failed_fsync_batch_starts_a_new_segment)
+{
+	struct rp_spool *s = open_spool(1 << 20, 0, RP_FSYNC_BATCH);
+
+	append(s, 0, 2);
+	append(s, 1, 2);
+	fail_fdatasync = 1;
+	cr_assert_eq(rp_spool_sync(s), -EIO);
+	fail_fdatasync = 0;
+	cr_assert_eq(stats(s).io_errors, 1);
+	append(s, 2, 2);
+	cr_assert_eq(rp_spool_sync(s), 0);
+	cr_assert_eq(count_segments(), 2, "no new segment after the failed fsync");
+	expect(s, 0, 2);
+	expect(s, 1, 2);
+	expect(s, 2, 2);
+	rp_spool_close(s);
+	/* Reopened: all three are still there, unreleased. */
+	s = open_spool(1 << 20, 0, RP_FSYNC_BATCH);
+	expect(s, 0, 2);
+	expect(s, 1, 2);
+	expect(s, 2, 2);
+	rp_spool_close(s);
+}
+
+/* A full disk (a 1 MiB tmpfs in this test's own mount namespace) frees nothing unsent:
+ * the record that did not fit is refused and counted, every record before it is still
+ * there and readable, and appends work again once replay frees room. */
+Test(spool, full_disk_frees_nothing_unsent)
+{
+	struct rp_spool *s;
+	struct rp_spool_stats before;
+	char buf[8192];
+	unsigned n = 0;
+	int ret = 0, segs;
+
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "size=1m"), 0, "mount: %s", strerror(errno));
+	s = open_spool(64 << 20, 256 << 10, RP_FSYNC_NEVER);
+	for (; n < 256; n++) {
+		size_t len = payload(buf, sizeof(buf), n, 190);
+
+		before = stats(s);
+		segs = count_segments();
+		ret = rp_spool_append(s, (uint8_t)(n & 1), 190, buf, len);
+		if (ret < 0)
+			break;
+	}
+	cr_assert_eq(ret, -ENOSPC, "append %u: %d", n, ret);
+	cr_assert_gt(n, 16);
+	cr_assert_geq(count_segments(), segs, "a segment was removed to make room");
+	cr_assert_eq(stats(s).records, before.records, "unsent records were freed");
+	cr_assert_eq(stats(s).overflow_records, before.overflow_records + 1);
+	cr_assert_geq(stats(s).io_errors, 1);
+	for (unsigned k = 0; k < n; k++) {
+		struct rp_spool_pos pos = expect(s, k, 190);
+
+		rp_spool_release(s, &pos);
+	}
+	expect_end(s);
+	append(s, 1000, 2);
+	expect(s, 1000, 2);
+	rp_spool_close(s);
+	umount2(dir, MNT_DETACH);
 }
