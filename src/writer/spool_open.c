@@ -331,10 +331,9 @@ int rp_spool_open(struct rp_spool **out, const struct rp_spool_opts *o, char *wh
 		}
 		if (ret < 0) {
 			/* Unreadable now (EIO, EACCES): kept whole, not appended to; the
-			 * reader retries it. */
+			 * reader retries it from the cursor (a record start). */
 			rp_log(RP_LOG_WARN, "spool segment unreadable; kept, to be retried",
 			       "path=\"%s/%s\" err=\"%s\"", o->dir, name, strerror(-ret));
-			st = RP_SPOOL_SEG_HDR;
 			size = size ? size : RP_SPOOL_SEG_HDR;
 		} else if (!size) {
 			unlinkat(s->dirfd, name, 0);

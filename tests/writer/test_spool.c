@@ -34,6 +34,27 @@ int fdatasync(int fd)
 	return (int)syscall(SYS_fdatasync, fd);
 }
 
+/* Likewise pread64() (what pread() is with _FILE_OFFSET_BITS=64): EIO for a file
+ * whose path ends in fail_pread_name, as a failing disk would answer. */
+static const char *fail_pread_name;
+
+ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	if (fail_pread_name) {
+		char link[64], path[512];
+		ssize_t len;
+		size_t want = strlen(fail_pread_name);
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, path, sizeof(path) - 1);
+		if (len >= (ssize_t)want && memcmp(path + len - want, fail_pread_name, want) == 0) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (ssize_t)syscall(SYS_pread64, fd, buf, n, off);
+}
+
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -786,4 +807,89 @@ Test(spool, full_disk_frees_nothing_unsent)
 	expect(s, 1000, 2);
 	rp_spool_close(s);
 	umount2(dir, MNT_DETACH);
+}
+
+/* EIO while the spool opens: the oldest segment is kept whole (not taken for a foreign
+ * file and unlinked), counted, and read back once the disk answers again. The same
+ * for the newest one, whose last record the open checks (not cut off). */
+static void eio_at_open_keeps(uint64_t bad_seq, bool newest)
+{
+	struct rp_spool *s = open_spool(1 << 20, 400, RP_FSYNC_NEVER);
+	char name[32], got[8192], path[128];
+	struct rp_spool_rec rec;
+	off_t size;
+	int nseg;
+
+	for (unsigned k = 0; k < 6; k++)
+		append(s, k, 2);
+	rp_spool_close(s);
+	nseg = count_segments();
+	cr_assert_geq(nseg, 2);
+	if (newest)
+		bad_seq = (uint64_t)nseg;
+	seg_path(path, sizeof(path), bad_seq);
+	size = file_size(path);
+	snprintf(name, sizeof(name), "/%016llx.seg", (unsigned long long)bad_seq);
+
+	fail_pread_name = name;
+	s = open_spool(1 << 20, 400, RP_FSYNC_NEVER);
+	cr_assert_eq(count_segments(), nseg, "a segment was unlinked");
+	cr_assert_eq(file_size(path), size, "the unreadable segment was cut");
+	cr_assert_geq(stats(s).io_errors, 1);
+	cr_assert_eq(stats(s).corrupt_records, 0);
+	if (bad_seq == 1) {
+		cr_assert_lt(rp_spool_read(s, got, sizeof(got), &rec), 0);
+		cr_assert(stats(s).read_failing);
+	}
+	fail_pread_name = NULL;
+	for (unsigned k = 0; k < 6; k++) {
+		struct rp_spool_pos pos = expect(s, k, 2);
+
+		rp_spool_release(s, &pos);
+	}
+	/* New data goes to a new segment, not after a tail the open could not check. */
+	append(s, 7, 2);
+	expect(s, 7, 2);
+	expect_end(s);
+	rp_spool_close(s);
+}
+
+Test(spool, eio_at_open_keeps_the_oldest_segment)
+{
+	eio_at_open_keeps(1, false);
+}
+
+Test(spool, eio_at_open_keeps_the_newest_segment_uncut)
+{
+	eio_at_open_keeps(0, true);
+}
+
+/* EIO on a record's read during replay: nothing skipped, counted, read_failing while it
+ * lasts, and the same record comes out once the disk answers. */
+Test(spool, eio_at_read_during_replay_skips_nothing)
+{
+	struct rp_spool *s = open_spool(1 << 20, 0, RP_FSYNC_NEVER);
+	char name[32], got[8192];
+	struct rp_spool_rec rec;
+	struct rp_spool_pos pos;
+
+	for (unsigned k = 0; k < 3; k++)
+		append(s, k, 2);
+	pos = expect(s, 0, 2);
+	rp_spool_release(s, &pos);
+	snprintf(name, sizeof(name), "/%016llx.seg", (unsigned long long)pos.seq);
+	fail_pread_name = name;
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(rp_spool_read(s, got, sizeof(got), &rec), -EIO, "try %d", i);
+	fail_pread_name = NULL;
+	cr_assert_eq(stats(s).io_errors, 3);
+	cr_assert(stats(s).read_failing);
+	cr_assert_eq(stats(s).corrupt_records, 0);
+	for (unsigned k = 1; k < 3; k++) {
+		pos = expect(s, k, 2);
+		rp_spool_release(s, &pos);
+	}
+	cr_assert_not(stats(s).read_failing);
+	expect_end(s);
+	rp_spool_close(s);
 }
