@@ -21,11 +21,13 @@ enum rp_health_reason {
 	RP_HEALTH_RING_DROPS = 1u << 1,	    /* results lost to a full ring in the last minute */
 	RP_HEALTH_SEND_ERRORS = 1u << 2,    /* sends failed in the last minute */
 	RP_HEALTH_POINTS_DROPPED = 1u << 3, /* points dropped in the last minute */
-	RP_HEALTH_REASON_COUNT = 4,
+	RP_HEALTH_SPOOL_ERRORS = 1u << 4,   /* spool I/O failed in the last minute, or a
+					     * spooled segment cannot be read now */
+	RP_HEALTH_REASON_COUNT = 5,
 };
 
 /** Short machine name of one reason bit ("sink_failing", "ring_drops",
- *  "send_errors", "points_dropped"); NULL for an unknown bit. */
+ *  "send_errors", "points_dropped", "spool_errors"); NULL for an unknown bit. */
 const char *rp_health_reason_name(uint32_t bit);
 
 /* Every number /health, /metrics and the health_metrics point show, in one list;
@@ -126,6 +128,10 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(spool_bytes, U64, "spool_bytes", gauge, 27, "spool_bytes",                               \
 	  "Bytes in the disk spool now.")                                                          \
 	X(spool_points, U64, "spool_points", gauge, 0, "", "Points in the disk spool now.")        \
+	X(spool_io_errors, U64, "spool_io_errors_total", counter, 41, "spool_io_errors",           \
+	  "Spool file opens, reads, writes and fsyncs that failed (unsent data stays on disk).")   \
+	X(spool_read_failing, BOOL, "spool_read_failing", gauge, 0, "",                            \
+	  "1 while a spooled segment cannot be read and is retried with backoff.")                 \
 	X(sink_down, BOOL, "sink_down", gauge, 0, "", "1 while the sink is backed off from.")      \
 	X(snmp_devices, U64, "snmp_devices", gauge, 0, "", "Devices with an SNMP schedule now.")   \
 	X(snmp_suspended, U64, "snmp_devices_suspended", gauge, 36, "snmp_suspended",              \
@@ -177,12 +183,14 @@ struct rp_health_history {
 	uint64_t _ring_drops[RP_HEALTH_HISTORY];
 	uint64_t _send_errors[RP_HEALTH_HISTORY];
 	uint64_t _points_dropped[RP_HEALTH_HISTORY];
+	uint64_t _spool_io_errors[RP_HEALTH_HISTORY];
 	unsigned _n; /* samples taken */
 };
 
-/** Sets s->reasons: the sink is failing now (sink_down), or results were lost to a
- *  full ring, sends failed or points were dropped since the sample a minute ago (the
- *  oldest kept). Zeroed history: nothing but sink_down counts. */
+/** Sets s->reasons: the sink is failing now (sink_down), a spooled segment cannot be
+ *  read now (spool_read_failing), or results were lost to a full ring, sends failed,
+ *  points were dropped or spool I/O failed since the sample a minute ago (the oldest
+ *  kept). Zeroed history: nothing but sink_down and spool_read_failing count. */
 void rp_health_judge(const struct rp_health_history *h, struct rp_health_snapshot *s);
 /** Keeps s's counters as the newest sample (once a second, after judging it). */
 void rp_health_remember(struct rp_health_history *h, const struct rp_health_snapshot *s);

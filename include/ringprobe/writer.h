@@ -68,6 +68,8 @@ struct rp_writer_stats {
 	uint64_t spool_bytes;	  /* now: segment bytes on disk */
 	uint64_t spool_points;	  /* now: points waiting in the spool */
 	uint64_t spool_corrupt_records; /* torn or corrupt spool records skipped */
+	uint64_t spool_io_errors;	/* spool opens, reads, writes, fsyncs that failed */
+	uint64_t spool_read_failing;	/* now: 1 while a kept segment cannot be read */
 	uint64_t inflight;		/* now: requests in flight */
 	uint64_t wire_bytes;		/* request bodies sent, after gzip */
 	uint64_t cpu_ns;		/* CPU time of the writer thread */

@@ -95,6 +95,8 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 	h->requests_inflight = ws.inflight;
 	h->spool_bytes = ws.spool_bytes;
 	h->spool_points = ws.spool_points;
+	h->spool_io_errors = ws.spool_io_errors;
+	h->spool_read_failing = ws.spool_read_failing != 0;
 	h->sink_down = ws.sink_down != 0;
 	{
 		struct rp_enrich_stats es;

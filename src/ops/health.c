@@ -20,10 +20,7 @@
 #define NSEC_PER_SEC ((uint64_t)1000000000)
 
 static const char *const reason_names[RP_HEALTH_REASON_COUNT] = {
-    "sink_failing",
-    "ring_drops",
-    "send_errors",
-    "points_dropped",
+    "sink_failing", "ring_drops", "send_errors", "points_dropped", "spool_errors",
 };
 
 const char *rp_health_reason_name(uint32_t bit)
@@ -332,6 +329,8 @@ void rp_health_judge(const struct rp_health_history *h, struct rp_health_snapsho
 		s->reasons |= RP_HEALTH_SEND_ERRORS;
 	if (h->_n && s->points_dropped > h->_points_dropped[last])
 		s->reasons |= RP_HEALTH_POINTS_DROPPED;
+	if (s->spool_read_failing || (h->_n && s->spool_io_errors > h->_spool_io_errors[last]))
+		s->reasons |= RP_HEALTH_SPOOL_ERRORS;
 }
 
 void rp_health_remember(struct rp_health_history *h, const struct rp_health_snapshot *s)
@@ -341,5 +340,6 @@ void rp_health_remember(struct rp_health_history *h, const struct rp_health_snap
 	h->_ring_drops[i] = s->ring_drops;
 	h->_send_errors[i] = s->send_errors;
 	h->_points_dropped[i] = s->points_dropped;
+	h->_spool_io_errors[i] = s->spool_io_errors;
 	h->_n++;
 }

@@ -9,8 +9,10 @@
  * is kept for later batches (until restart), so one 413 does not repeat per batch. */
 #include "writer/writer_int.h"
 
+#include <errno.h>
 #include <string.h>
 
+#include "ringprobe/log.h"
 #include "writer/pool.h"
 
 /* Picks [off, off + chunk) under the learnt body limit, cut after a newline. */
@@ -50,9 +52,25 @@ static int send_job(struct rp_writer *w, struct rp_writer_job *j, bool probe)
 	return 0;
 }
 
+/* A spool read failed (the segment stays on disk, unsettled): retry it later, backing
+ * off from 100 ms to 30 s so a dead disk costs the writer nothing; logged when it starts
+ * failing. */
+static void replay_failed(struct rp_writer *w, int64_t now, int err)
+{
+	if (!w->spool_read_backoff)
+		rp_log(RP_LOG_WARN, "cannot read the spool; the data stays on disk, retrying",
+		       "err=\"%s\"", strerror(-err));
+	w->spool_read_backoff =
+	    w->spool_read_backoff ? w->spool_read_backoff * 2 : 100 * RP_NSEC_PER_MSEC;
+	if (w->spool_read_backoff > 30 * RP_NSEC_PER_SEC)
+		w->spool_read_backoff = 30 * RP_NSEC_PER_SEC;
+	w->spool_read_at = now + w->spool_read_backoff;
+}
+
 /* Reads the oldest spool record into a fresh job; NULL when there is none (or no room:
- * two buffers stay free for the batches being filled). */
-static struct rp_writer_job *replay_one(struct rp_writer *w)
+ * two buffers stay free for the batches being filled, or a failed read is waiting for
+ * its retry). */
+static struct rp_writer_job *replay_one(struct rp_writer *w, int64_t now)
 {
 	struct rp_spool_rec rec;
 	struct rp_linebuf *b;
@@ -60,14 +78,19 @@ static struct rp_writer_job *replay_one(struct rp_writer *w)
 	int ret;
 
 	if (!w->spool || !rp_spool_has_unread(w->spool) ||
-	    rp_pool_free_count(w->pool) <= RP_FLUSH_NDEST)
+	    rp_pool_free_count(w->pool) <= RP_FLUSH_NDEST || now < w->spool_read_at)
 		return NULL;
 	b = rp_pool_get(w->pool);
 	ret = rp_spool_read(w->spool, b->data, b->cap, &rec);
 	if (ret <= 0) {
 		rp_pool_put(w->pool, b);
+		if (ret < 0 && ret != -EBUSY)
+			replay_failed(w, now, ret);
 		return NULL;
 	}
+	if (w->spool_read_backoff)
+		rp_log(RP_LOG_NOTICE, "the spool reads again", NULL);
+	w->spool_read_backoff = 0;
 	b->len = rec.len;
 	b->points = rec.points;
 	j = rp_writer__job_new(w, b, rec.kind < RP_FLUSH_NDEST ? rec.kind : RP_FLUSH_DATA);
@@ -93,7 +116,7 @@ void rp_writer__dispatch(struct rp_writer *w, int64_t now)
 			return;
 		j = rp_writer__queue_pop(w);
 		if (!j && !w->stopping)
-			j = replay_one(w);
+			j = replay_one(w, now);
 		if (j && send_job(w, j, true) < 0)
 			rp_writer__queue_head(w, j);
 		if (j)
@@ -104,7 +127,7 @@ void rp_writer__dispatch(struct rp_writer *w, int64_t now)
 		struct rp_writer_job *j = NULL;
 
 		if (!w->stopping && (!w->qhead || w->replay_inflight < (nslots + 1) / 2))
-			j = replay_one(w);
+			j = replay_one(w, now);
 		if (!j)
 			j = rp_writer__queue_pop(w);
 		if (!j)

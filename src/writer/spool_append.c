@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ringprobe/log.h"
+
 void rp_spool__close_append(struct rp_spool *s)
 {
 	if (s->wfd < 0)
@@ -19,6 +21,25 @@ void rp_spool__close_append(struct rp_spool *s)
 	if (s->fsync_mode != RP_FSYNC_NEVER && fdatasync(s->wfd) < 0)
 		s->st.io_errors++;
 	/* A reader inside this segment sized it while it was still growing. */
+	if (s->rfd >= 0 && s->rseq == s->next_seq - 1)
+		s->rsize = s->wsize;
+	close(s->wfd);
+	s->wfd = -1;
+	s->dirty = false;
+}
+
+/* An fsync of the append segment failed: what was written since the last good one
+ * cannot be trusted to be on disk, and the kernel may have dropped the error state
+ * with the dirty pages, so a later fsync of the same file proves nothing. Close it
+ * unsynced and start a new segment at the next append. The records already in it
+ * stay: they are readable (from the page cache now) and replayed as usual; if they
+ * never reached the disk and the host crashes, the open-time check and the CRC find
+ * the damage and count it. Re-appending them instead would replay them twice. */
+static void fsync_failed(struct rp_spool *s, int err)
+{
+	s->st.io_errors++;
+	rp_log(RP_LOG_WARN, "spool fsync failed; segment closed, a new one started",
+	       "seq=%llu err=\"%s\"", (unsigned long long)(s->next_seq - 1), strerror(-err));
 	if (s->rfd >= 0 && s->rseq == s->next_seq - 1)
 		s->rsize = s->wsize;
 	close(s->wfd);
@@ -60,7 +81,7 @@ static void drop_oldest(struct rp_spool *s)
 		int fd;
 
 		rp_spool__seg_name(name, sizeof(name), seq);
-		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = rp_spool__open_file(s, name, O_RDONLY);
 		if (fd >= 0) {
 			if (fstat(fd, &sb) == 0)
 				walk_headers(fd, s->roff, (uint64_t)sb.st_size, &records, &points);
@@ -87,9 +108,11 @@ static int create_segment(struct rp_spool *s)
 	int fd;
 
 	rp_spool__seg_name(name, sizeof(name), s->next_seq);
-	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* O_EXCL: a new segment is new; anything already under its name (planted by the
+	 * user owning the directory) is neither followed nor truncated. */
+	fd = rp_spool__open_file(s, name, O_WRONLY | O_CREAT | O_EXCL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	memcpy(h, RP_SPOOL_SEG_MAGIC, 8);
 	rp_spool__put32(h + 8, RP_SPOOL_SEG_VERSION);
 	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
@@ -173,7 +196,7 @@ int rp_spool_append(struct rp_spool *s, uint8_t kind, uint32_t points, const voi
 	s->st.appended_points += points;
 	if (s->fsync_mode == RP_FSYNC_ALWAYS) {
 		if (fdatasync(s->wfd) < 0)
-			s->st.io_errors++;
+			fsync_failed(s, -errno);
 	} else if (s->fsync_mode == RP_FSYNC_BATCH) {
 		s->dirty = true;
 	}
@@ -186,8 +209,10 @@ int rp_spool_sync(struct rp_spool *s)
 		return 0;
 	s->dirty = false;
 	if (fdatasync(s->wfd) < 0) {
-		s->st.io_errors++;
-		return -errno;
+		int ret = -errno;
+
+		fsync_failed(s, ret);
+		return ret;
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ringprobe/log.h"
 #include "ringprobe/xalloc.h"
 
 #define SCAN_CHUNK (64u << 10)
@@ -53,9 +54,10 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* Checks a payload's CRC reading it in chunks; counts its lines for the corrupt case. */
-static bool payload_ok(struct rp_spool *s, int fd, uint64_t off, uint32_t len, uint32_t crc,
-		       uint64_t *lines)
+/* Checks a payload's CRC reading it in chunks; counts its lines for the corrupt case.
+ * 1: good, 0: fails its CRC, -errno: could not be read (then it proves nothing). */
+static int payload_ok(struct rp_spool *s, int fd, uint64_t off, uint32_t len, uint32_t crc,
+		      uint64_t *lines)
 {
 	uLong c = crc32(0, Z_NULL, 0);
 	uint64_t done = 0;
@@ -63,9 +65,12 @@ static bool payload_ok(struct rp_spool *s, int fd, uint64_t off, uint32_t len, u
 	*lines = 0;
 	while (done < len) {
 		size_t n = len - done < SCAN_CHUNK ? (size_t)(len - done) : SCAN_CHUNK;
+		ssize_t got = pread(fd, s->scratch, n, (off_t)(off + done));
 
-		if (pread(fd, s->scratch, n, (off_t)(off + done)) != (ssize_t)n)
-			return false;
+		if (got < 0)
+			return -errno;
+		if (got != (ssize_t)n)
+			return 0; /* the header said more than the file holds: torn */
 		c = crc32(c, s->scratch, (uInt)n);
 		*lines += rp_line__count_lines(s->scratch + (done ? 0 : RP_SPOOL_META_LEN),
 					       n - (done ? 0 : RP_SPOOL_META_LEN));
@@ -74,13 +79,19 @@ static bool payload_ok(struct rp_spool *s, int fd, uint64_t off, uint32_t len, u
 	return (uint32_t)c == crc;
 }
 
-/* Open-time check of one segment by its record headers: returns its size after any cut,
- * 0 to remove it. In the newest segment a crash may have left a torn record (cut short,
- * or with a length but not all of its bytes on disk): that tail is cut off and counted,
- * so appends continue on a record boundary. Damage anywhere else is left for the reader
+/* Open-time check of one segment by its record headers: *size is its size after any
+ * cut, 0 to remove it. Only a segment that is provably empty (shorter than its header)
+ * or provably not ours (another magic) is removed; one that cannot be opened, stat'ed
+ * or read (EIO, EACCES) is kept whole, counted, and left for the reader to retry:
+ * returns -errno then, *size being what fstatat says. A symlink, a non-regular file or
+ * someone else's file under a segment name refuses the spool (rp_spool__open_file).
+ * In the newest segment a crash may have left a torn record (cut short, or with a
+ * length but not all of its bytes on disk): that tail is cut off and counted, so
+ * appends continue on a record boundary. Damage anywhere else is left for the reader
  * to skip and count once. Records at or after *start (a cursor inside this segment)
  * count as unread; a cursor inside a record is moved back to that record's start. */
-static uint64_t scan_segment(struct rp_spool *s, uint64_t seq, bool newest, uint64_t *start)
+static int scan_segment(struct rp_spool *s, uint64_t seq, bool newest, uint64_t *start,
+			uint64_t *out_size)
 {
 	unsigned char h[RP_SPOOL_REC_HDR];
 	char name[32];
@@ -88,22 +99,37 @@ static uint64_t scan_segment(struct rp_spool *s, uint64_t seq, bool newest, uint
 	uint64_t off = RP_SPOOL_SEG_HDR, size, last = 0, last_points = 0;
 	uint32_t last_len = 0, last_crc = 0;
 	uint64_t lines;
-	int fd;
+	ssize_t got;
+	int fd, ret = 0;
 
+	*out_size = 0;
 	rp_spool__seg_name(name, sizeof(name), seq);
-	fd = openat(s->dirfd, name, newest ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		if (fd >= 0)
-			close(fd);
+	fd = rp_spool__open_file(s, name, newest ? O_RDWR : O_RDONLY);
+	if (fd == -ELOOP || fd == -EINVAL || fd == -EPERM)
+		return fd;
+	if (fd < 0) {
 		s->st.io_errors++;
-		return 0;
+		if (fstatat(s->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			*out_size = (uint64_t)sb.st_size;
+		return fd;
+	}
+	/* rp_spool__open_file() fstat'ed it already; this one is for the size. */
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		goto out_io;
 	}
 	size = (uint64_t)sb.st_size;
-	if (size < RP_SPOOL_SEG_HDR || pread(fd, h, RP_SPOOL_SEG_HDR, 0) != RP_SPOOL_SEG_HDR ||
-	    memcmp(h, RP_SPOOL_SEG_MAGIC, 8) != 0) {
-		/* Shorter than a header: a crash while creating it. Otherwise not ours. */
-		if (size >= RP_SPOOL_SEG_HDR)
-			rp_spool__count_corrupt(s, 0);
+	if (size < RP_SPOOL_SEG_HDR) {
+		close(fd); /* a crash while creating it: provably empty */
+		return 0;
+	}
+	got = pread(fd, h, RP_SPOOL_SEG_HDR, 0);
+	if (got < 0) {
+		ret = -errno;
+		goto out_io;
+	}
+	if (got != RP_SPOOL_SEG_HDR || memcmp(h, RP_SPOOL_SEG_MAGIC, 8) != 0) {
+		rp_spool__count_corrupt(s, 0); /* not ours */
 		close(fd);
 		return 0;
 	}
@@ -112,7 +138,12 @@ static uint64_t scan_segment(struct rp_spool *s, uint64_t seq, bool newest, uint
 		bool torn = size - off < RP_SPOOL_REC_HDR;
 
 		if (!torn) {
-			if (pread(fd, h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
+			got = pread(fd, h, sizeof(h), (off_t)off);
+			if (got < 0) {
+				ret = -errno;
+				goto out_io;
+			}
+			if (got != (ssize_t)sizeof(h))
 				break;
 			len = rp_spool__get32(h);
 			points = rp_spool__get32(h + 8);
@@ -143,24 +174,39 @@ static uint64_t scan_segment(struct rp_spool *s, uint64_t seq, bool newest, uint
 		last_points = points;
 		off += 8 + (uint64_t)len;
 	}
-	if (newest && last && !payload_ok(s, fd, last + 8, last_len, last_crc, &lines)) {
-		rp_spool__count_corrupt(s, lines);
-		if (ftruncate(fd, (off_t)last) < 0)
-			s->st.io_errors++;
-		if (last >= *start) {
-			rp_spool__sub_clamped(&s->st.records, 1);
-			rp_spool__sub_clamped(&s->st.points, last_points);
+	if (newest && last) {
+		ret = payload_ok(s, fd, last + 8, last_len, last_crc, &lines);
+		if (ret < 0)
+			goto out_io;
+		if (ret == 0) {
+			rp_spool__count_corrupt(s, lines);
+			if (ftruncate(fd, (off_t)last) < 0)
+				s->st.io_errors++;
+			if (last >= *start) {
+				rp_spool__sub_clamped(&s->st.records, 1);
+				rp_spool__sub_clamped(&s->st.points, last_points);
+			}
+			size = last;
 		}
-		size = last;
+		ret = 0;
 	}
 	if (*start > size)
 		*start = size;
 	close(fd);
-	return size;
+	*out_size = size;
+	return 0;
+
+out_io:
+	/* A read error proves nothing about the data: keep the whole file. */
+	s->st.io_errors++;
+	*out_size = (uint64_t)sb.st_size;
+	close(fd);
+	return ret;
 }
 
 static int open_dir(struct rp_spool *s, const char *dir, char *why, size_t whylen)
 {
+	struct stat sb;
 	int ret = mkdir_p(dir);
 
 	if (ret < 0) {
@@ -168,16 +214,19 @@ static int open_dir(struct rp_spool *s, const char *dir, char *why, size_t whyle
 		return ret;
 	}
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0) {
+	if (s->dirfd < 0 || fstat(s->dirfd, &sb) < 0) {
 		ret = -errno;
 		snprintf(why, whylen, "spool.dir %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->dir_uid = sb.st_uid;
+	/* Opened as root before the privilege drop, in a directory the unprivileged user
+	 * then owns: never through a link it planted (rp_spool__open_file). */
+	s->lockfd = rp_spool__open_file(s, "lock", O_RDWR | O_CREAT);
 	if (s->lockfd < 0) {
-		ret = -errno;
-		snprintf(why, whylen, "spool.dir %s: cannot create the lock file: %s", dir,
-			 strerror(-ret));
+		ret = s->lockfd;
+		snprintf(why, whylen, "spool.dir %s: cannot create the lock file %s/lock: %s", dir,
+			 dir, rp_spool__open_error(ret));
 		return ret;
 	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
@@ -185,11 +234,11 @@ static int open_dir(struct rp_spool *s, const char *dir, char *why, size_t whyle
 		snprintf(why, whylen, "spool.dir %s is in use by another process", dir);
 		return ret;
 	}
-	s->curfd = openat(s->dirfd, "cursor", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->curfd = rp_spool__open_file(s, "cursor", O_RDWR | O_CREAT);
 	if (s->curfd < 0) {
-		ret = -errno;
-		snprintf(why, whylen, "spool.dir %s: cannot create the cursor file: %s", dir,
-			 strerror(-ret));
+		ret = s->curfd;
+		snprintf(why, whylen, "spool.dir %s: cannot create the cursor file %s/cursor: %s",
+			 dir, dir, rp_spool__open_error(ret));
 		return ret;
 	}
 	return 0;
@@ -274,8 +323,19 @@ int rp_spool_open(struct rp_spool **out, const struct rp_spool_opts *o, char *wh
 		}
 		if (seq == cur.seq && cur.off > st)
 			st = cur.off;
-		size = scan_segment(s, seq, i == s->nfound - 1, &st);
-		if (!size) {
+		ret = scan_segment(s, seq, i == s->nfound - 1, &st, &size);
+		if (ret == -ELOOP || ret == -EINVAL || ret == -EPERM) {
+			snprintf(why, whylen, "spool.dir %s: segment %s/%s %s", o->dir, o->dir,
+				 name, rp_spool__open_error(ret));
+			goto out_close;
+		}
+		if (ret < 0) {
+			/* Unreadable now (EIO, EACCES): kept whole, not appended to; the
+			 * reader retries it from the cursor (a record start). */
+			rp_log(RP_LOG_WARN, "spool segment unreadable; kept, to be retried",
+			       "path=\"%s/%s\" err=\"%s\"", o->dir, name, strerror(-ret));
+			size = size ? size : RP_SPOOL_SEG_HDR;
+		} else if (!size) {
 			unlinkat(s->dirfd, name, 0);
 			continue;
 		}
@@ -284,9 +344,10 @@ int rp_spool_open(struct rp_spool **out, const struct rp_spool_opts *o, char *wh
 		s->found[keep++] = seq;
 		s->st.bytes += size;
 		s->st.segments++;
-		if (i == s->nfound - 1)
+		if (i == s->nfound - 1 && ret == 0)
 			s->wsize = size;
 	}
+	ret = 0;
 	s->nfound = keep;
 	if (keep) {
 		char name[32];
@@ -297,11 +358,11 @@ int rp_spool_open(struct rp_spool **out, const struct rp_spool_opts *o, char *wh
 		/* The newest segment keeps taking appends, unless a damaged last file was
 		 * removed above: then a new segment starts. */
 		if (s->wsize) {
-			s->wfd = openat(s->dirfd, name, O_WRONLY | O_CLOEXEC);
+			s->wfd = rp_spool__open_file(s, name, O_WRONLY);
 			if (s->wfd < 0) {
-				ret = -errno;
-				snprintf(why, whylen, "spool.dir %s: %s: %s", o->dir, name,
-					 strerror(-ret));
+				ret = s->wfd;
+				snprintf(why, whylen, "spool.dir %s: segment %s/%s %s", o->dir,
+					 o->dir, name, rp_spool__open_error(ret));
 				goto out_close;
 			}
 		}

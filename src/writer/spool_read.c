@@ -58,27 +58,51 @@ static void settle(struct rp_spool *s)
 	rp_spool__write_cursor(s, c);
 }
 
-/* Opens segment rseq for reading; false when it vanished (then the reader moved on). */
-static bool reader_open(struct rp_spool *s)
+/* Opens segment rseq for reading: 1, 0 when it is gone (then the reader moved on), or
+ * -errno when it is there but cannot be opened (EIO, EACCES, or refused by
+ * rp_spool__open_file): then it stays where it is, unsettled, and the next read
+ * retries it; the caller decides when (the writer backs off). */
+static int reader_open(struct rp_spool *s)
 {
 	char name[32];
 	struct stat sb;
+	int ret;
 
 	if (s->rfd >= 0)
-		return true;
+		return 1;
 	rp_spool__seg_name(name, sizeof(name), s->rseq);
-	s->rfd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (s->rfd < 0 || fstat(s->rfd, &sb) < 0) {
-		if (s->rfd >= 0)
-			close(s->rfd);
-		s->rfd = -1;
-		s->st.io_errors++;
+	ret = rp_spool__open_file(s, name, O_RDONLY);
+	if (ret == -ENOENT) {
 		s->rseq = rp_spool__next_existing(s, s->rseq);
 		s->roff = RP_SPOOL_SEG_HDR;
-		return false;
+		return 0;
 	}
+	if (ret >= 0 && fstat(ret, &sb) < 0) {
+		close(ret);
+		ret = -errno;
+	}
+	if (ret < 0) {
+		s->st.io_errors++;
+		s->st.read_failing = true;
+		return ret;
+	}
+	s->rfd = ret;
 	s->rsize = (uint64_t)sb.st_size;
-	return true;
+	s->st.read_failing = false;
+	return 1;
+}
+
+/* A read failed: count it, and close the segment so the retry reopens it (a file put
+ * back in place, or a device that recovered, is a new open). */
+static int read_failed(struct rp_spool *s, ssize_t got)
+{
+	int ret = got < 0 ? -errno : -EIO;
+
+	s->st.io_errors++;
+	s->st.read_failing = true;
+	close(s->rfd);
+	s->rfd = -1;
+	return ret;
 }
 
 static void reader_next_segment(struct rp_spool *s)
@@ -101,13 +125,18 @@ int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec
 		bool append_seg;
 		uint64_t size, dlen;
 		uint32_t len, points, crc;
+		ssize_t got;
+		int ret;
 
 		if (s->rseq >= s->next_seq) {
 			s->st.records = 0;
 			s->st.points = 0;
 			return 0;
 		}
-		if (!reader_open(s))
+		ret = reader_open(s);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
 			continue;
 		append_seg = s->wfd >= 0 && s->rseq == s->next_seq - 1;
 		size = append_seg ? s->wsize : s->rsize;
@@ -124,10 +153,9 @@ int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec
 			reader_next_segment(s);
 			continue;
 		}
-		if (pread(s->rfd, h, sizeof(h), (off_t)s->roff) != (ssize_t)sizeof(h)) {
-			s->st.io_errors++;
-			return -EIO;
-		}
+		got = pread(s->rfd, h, sizeof(h), (off_t)s->roff);
+		if (got != (ssize_t)sizeof(h))
+			return read_failed(s, got);
 		len = rp_spool__get32(h);
 		crc = rp_spool__get32(h + 4);
 		points = rp_spool__get32(h + 8);
@@ -151,11 +179,9 @@ int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec
 			s->roff += 8 + (uint64_t)len;
 			continue;
 		}
-		if (pread(s->rfd, buf, dlen, (off_t)(s->roff + RP_SPOOL_REC_HDR)) !=
-		    (ssize_t)dlen) {
-			s->st.io_errors++;
-			return -EIO;
-		}
+		got = pread(s->rfd, buf, dlen, (off_t)(s->roff + RP_SPOOL_REC_HDR));
+		if (got != (ssize_t)dlen)
+			return read_failed(s, got);
 		if ((uint32_t)crc32(crc32(0, h + 8, RP_SPOOL_META_LEN), buf, (uInt)dlen) != crc) {
 			rp_spool__count_corrupt(s, rp_line__count_lines(buf, dlen));
 			rp_spool__sub_clamped(&s->st.records, 1);
@@ -163,6 +189,7 @@ int rp_spool_read(struct rp_spool *s, void *buf, size_t cap, struct rp_spool_rec
 			s->roff += 8 + (uint64_t)len;
 			continue;
 		}
+		s->st.read_failing = false;
 		rec->len = dlen;
 		rec->points = points;
 		rec->kind = h[12];

@@ -22,6 +22,8 @@ void rp_writer__publish(struct rp_writer *w, int64_t now, bool force)
 		rp_writer__stat_set(&w->st.spool_overflow, ss.overflow_points);
 		rp_writer__stat_set(&w->st.spool_corrupt_points, ss.corrupt_points);
 		rp_writer__stat_set(&w->st.spool_corrupt_records, ss.corrupt_records);
+		rp_writer__stat_set(&w->st.spool_io_errors, ss.io_errors);
+		rp_writer__stat_set(&w->st.spool_read_failing, ss.read_failing);
 	}
 	if (force || now - w->cpu_sampled_at >= CPU_SAMPLE_NS) {
 		w->cpu_sampled_at = now;
@@ -53,6 +55,8 @@ void rp_writer_stats(const struct rp_writer *w, struct rp_writer_stats *out)
 	out->spool_bytes = rp_writer__stat_get(&c->spool_bytes);
 	out->spool_points = rp_writer__stat_get(&c->spool_points);
 	out->spool_corrupt_records = rp_writer__stat_get(&c->spool_corrupt_records);
+	out->spool_io_errors = rp_writer__stat_get(&c->spool_io_errors);
+	out->spool_read_failing = rp_writer__stat_get(&c->spool_read_failing);
 	out->inflight = rp_writer__stat_get(&c->inflight);
 	out->wire_bytes = rp_writer__stat_get(&c->wire_bytes);
 	out->cpu_ns = rp_writer__stat_get(&c->cpu_ns);

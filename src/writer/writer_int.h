@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ringprobe/conf.h"
 #include "ringprobe/line.h"
@@ -78,7 +79,8 @@ struct rp_spool_stats {
 	uint64_t overflow_points;  /* monotonic */
 	uint64_t corrupt_records;  /* monotonic: torn or failing CRC, skipped */
 	uint64_t corrupt_points;   /* monotonic: estimated from the record's contents */
-	uint64_t io_errors;	   /* monotonic: failed writes, reads, fsyncs */
+	uint64_t io_errors;	   /* monotonic: failed opens, writes, reads, fsyncs */
+	bool read_failing;	   /* the last read of a kept segment failed: it is retried */
 	size_t max_record;	   /* longest line-protocol payload found at open */
 };
 
@@ -94,7 +96,10 @@ void rp_spool_close(struct rp_spool *s);
  *  spool can hold) / -errno (write failed), the points then counted as overflow. */
 int rp_spool_append(struct rp_spool *s, uint8_t kind, uint32_t points, const void *data,
 		    size_t len);
-/** fsync mode batch: makes appends since the last call durable. Other modes: no-op. */
+/** fsync mode batch: makes appends since the last call durable. Other modes: no-op.
+ *  A failed fsync (here or in mode always) is counted and logged, and closes the
+ *  segment: the next append starts a new one; what the old one holds stays and is
+ *  replayed. */
 int rp_spool_sync(struct rp_spool *s);
 /** Copies the oldest unread record into buf (cap bytes). 1 = a record, 0 = nothing to
  *  read, -EBUSY = max_taken records out, -errno on I/O error. Torn and corrupt records
@@ -118,6 +123,7 @@ void rp_spool_get_stats(const struct rp_spool *s, struct rp_spool_stats *st);
 
 struct rp_spool {
 	int dirfd;
+	uid_t dir_uid; /* owner of the directory: spool files may belong to it or to us */
 	int lockfd;
 	int curfd; /* cursor file */
 	int fsync_mode;
@@ -186,6 +192,14 @@ void rp_spool__write_cursor(struct rp_spool *s, struct rp_spool_pos pos);
 struct rp_spool_pos rp_spool__read_cursor(int fd);
 /** Syncs (unless fsync never) and closes the append segment, if one is open. */
 void rp_spool__close_append(struct rp_spool *s);
+/** Opens `name` in the spool directory as a spool file may be opened: never through a
+ *  symbolic link (O_NOFOLLOW), close-on-exec, and only when it is a regular file with
+ *  one link, owned by us or by the directory's owner (the user the daemon drops to).
+ *  fd, or -ELOOP (a symlink), -EINVAL (not a regular file, or hard-linked), -EPERM
+ *  (someone else's file), -errno (open/fstat failed). */
+int rp_spool__open_file(const struct rp_spool *s, const char *name, int flags);
+/** The why text for rp_spool__open_file()'s error `err` on `name`. */
+const char *rp_spool__open_error(int err);
 
 /* The flusher: one libcurl multi handle and a fixed set of easy handles reused for
  * every request (curl docs/examples/10-at-a-time.c), so connections stay pooled. */
@@ -293,7 +307,7 @@ struct rp_writer_counters {
 	_Atomic uint64_t points_spooled, batches_ok, batches_failed, batches_retried, batches_split;
 	_Atomic uint64_t wire_bytes, cpu_ns, last_status, sink_down, inflight;
 	_Atomic uint64_t spool_bytes, spool_points, spool_overflow, spool_corrupt_points,
-	    spool_corrupt_records, points_replayed;
+	    spool_corrupt_records, points_replayed, spool_io_errors, spool_read_failing;
 };
 
 struct rp_writer {
@@ -320,7 +334,9 @@ struct rp_writer {
 	int64_t backoff;
 	size_t body_limit; /* learnt from 413 answers */
 	unsigned replay_inflight;
-	int64_t spool_err_at; /* when a spool write failure was last logged */
+	int64_t spool_err_at;	    /* when a spool write failure was last logged */
+	int64_t spool_read_at;	    /* a failed spool read is retried from then on */
+	int64_t spool_read_backoff; /* 0: the last spool read worked */
 	uint64_t rng;
 	bool stopping;
 	int64_t stop_at, spool_at;

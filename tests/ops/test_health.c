@@ -34,8 +34,8 @@ static const char json_keys[] =
     "points_written,points_dropped,points_dropped_pool,points_dropped_rejected,"
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
-    "sink_down,snmp_devices,snmp_suspended,snmp_waiting,snmp_polls,snmp_ok,snmp_timeouts,"
-    "snmp_errors,snmp_spoofed,commands_refused";
+    "spool_io_errors,spool_read_failing,sink_down,snmp_devices,snmp_suspended,snmp_waiting,"
+    "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -83,6 +83,8 @@ static const struct {
     {"ringprobe_requests_inflight", "gauge"},
     {"ringprobe_spool_bytes", "gauge"},
     {"ringprobe_spool_points", "gauge"},
+    {"ringprobe_spool_io_errors_total", "counter"},
+    {"ringprobe_spool_read_failing", "gauge"},
     {"ringprobe_sink_down", "gauge"},
     {"ringprobe_snmp_devices", "gauge"},
     {"ringprobe_snmp_devices_suspended", "gauge"},
@@ -305,6 +307,7 @@ Test(health, reason_names)
 	cr_assert_str_eq(rp_health_reason_name(RP_HEALTH_RING_DROPS), "ring_drops");
 	cr_assert_str_eq(rp_health_reason_name(RP_HEALTH_SEND_ERRORS), "send_errors");
 	cr_assert_str_eq(rp_health_reason_name(RP_HEALTH_POINTS_DROPPED), "points_dropped");
+	cr_assert_str_eq(rp_health_reason_name(RP_HEALTH_SPOOL_ERRORS), "spool_errors");
 	cr_assert_null(rp_health_reason_name(0));
 	cr_assert_null(rp_health_reason_name(RP_HEALTH_SINK_FAILING | RP_HEALTH_RING_DROPS));
 	cr_assert_null(rp_health_reason_name(1u << RP_HEALTH_REASON_COUNT));
@@ -376,7 +379,7 @@ Test(health, widest_snapshot_renders_valid_json_and_metrics)
 	assert_has(out, "\nneeded_pps=null\n");
 	assert_has(out, "\nuptime_s=1e+300\n");
 	assert_has(out, "\nreasons=[\"sink_failing\", \"ring_drops\", \"send_errors\", "
-			"\"points_dropped\"]\n");
+			"\"points_dropped\", \"spool_errors\"]\n");
 
 	n = rp_health_prom(&s, buf, sizeof(buf));
 	cr_assert_eq(n, strlen(buf));
@@ -467,6 +470,7 @@ static const char *const point_names[] = {
     "snmp_spoofed",
     "timeout_fifo_full",
     "kernel_rx_drops",
+    "spool_io_errors",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */
@@ -641,6 +645,30 @@ Test(health, degraded_reasons_look_back_one_minute)
 		cr_assert_eq(s.reasons & RP_HEALTH_RING_DROPS, 0, "second %d", sec);
 		cr_assert_eq(!!(s.reasons & RP_HEALTH_SEND_ERRORS), sec < 70, "second %d", sec);
 		cr_assert_eq(!!(s.reasons & RP_HEALTH_POINTS_DROPPED), sec < 90, "second %d", sec);
+		rp_health_remember(&h, &s);
+	}
+}
+
+/* spool_errors: while a spooled segment cannot be read, and for a minute after any
+ * spool I/O error. */
+Test(health, spool_errors_while_unreadable_and_a_minute_after_an_io_error)
+{
+	struct rp_health_history h;
+	struct rp_health_snapshot s;
+
+	memset(&h, 0, sizeof(h));
+	memset(&s, 0, sizeof(s));
+	s.spool_read_failing = true;
+	rp_health_judge(&h, &s);
+	cr_assert_eq(s.reasons, RP_HEALTH_SPOOL_ERRORS);
+	memset(&s, 0, sizeof(s));
+	rp_health_remember(&h, &s); /* second 0: no errors */
+	for (int sec = 1; sec < 100; sec++) {
+		memset(&s, 0, sizeof(s));
+		s.spool_io_errors = sec >= 10 ? 3 : 0;
+		rp_health_judge(&h, &s);
+		cr_assert_eq(!!(s.reasons & RP_HEALTH_SPOOL_ERRORS), sec >= 10 && sec < 70,
+			     "second %d: reasons %#x", sec, s.reasons);
 		rp_health_remember(&h, &s);
 	}
 }

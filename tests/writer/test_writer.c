@@ -571,6 +571,88 @@ Test(writer, auth_failure_names_the_key_and_keeps_data_in_the_spool)
 	srv_cleanup(&s);
 }
 
+/* The oldest spool segment's path, for the test to break and mend. */
+static void oldest_segment(const char *dir, char *out, size_t len)
+{
+	for (unsigned long long seq = 0; seq < 4096; seq++) {
+		snprintf(out, len, "%s/%016llx.seg", dir, seq);
+		if (access(out, F_OK) == 0)
+			return;
+	}
+	cr_assert_fail("no segment in %s", dir);
+}
+
+/* A spooled segment that cannot be read (its path holds a directory: a real fault, as
+ * root too) is kept, counted and retried with backoff without blocking the writer;
+ * once it is readable again every point arrives, once. */
+Test(writer, unreadable_spool_segment_is_kept_counted_and_retried)
+{
+	struct srv_influx_opts io = {.auth = true, .database = "rp"};
+	struct srv s;
+	struct rig r;
+	struct rp_writer_stats ws;
+	struct rp_writer_tuning t;
+	char seg[128], aside[160], why[512] = "", *log;
+	const uint32_t n = 2000;
+
+	init_base_ts();
+	start_influx(&s, &io);
+	rig_v1(&r, s.url, "rp");
+	set_str(&r.conf.influxdb.username, "admin");
+	set_str(&r.conf.influxdb.password, "not-the-password");
+	rig_start(&r);
+	push_both(&r, 9, 0, n);
+	WAIT_UNTIL(st(&r).spool_points >= n, 20);
+	cr_assert_eq(st(&r).spool_points, n);
+	rig_stop(&r);
+
+	/* The sink takes data now, but the oldest segment cannot be opened. */
+	set_str(&r.conf.influxdb.password, "adminpw");
+	capture_log(&r);
+	fast_tuning(&t);
+	cr_assert_eq(rp_writer_create(&r.w, &r.conf, r.rings, 2, &t, why, sizeof(why)), 0, "%s",
+		     why);
+	oldest_segment(r.spool, seg, sizeof(seg));
+	snprintf(aside, sizeof(aside), "%s.aside", seg);
+	cr_assert_eq(rename(seg, aside), 0);
+	cr_assert_eq(mkdir(seg, 0700), 0);
+	cr_assert_eq(rp_writer_start(r.w), 0);
+	WAIT_UNTIL(st(&r).spool_read_failing == 1, 10);
+	ws = st(&r);
+	cr_assert_eq(ws.spool_read_failing, 1);
+	cr_assert_geq(ws.spool_io_errors, 1);
+	/* Backed off: a second of failures is a handful of tries (100, 200, 400 ms ...). */
+	sup_sleep_ms(1000);
+	ws = st(&r);
+	cr_assert_leq(ws.spool_io_errors, 6, "retried without backoff: %llu",
+		      (unsigned long long)ws.spool_io_errors);
+	cr_assert_eq(ws.points_written, 0);
+	cr_assert_eq(ws.spool_points, n, "spooled points were dropped");
+	assert_nothing_dropped(&ws);
+	/* Not blocked: fresh points still go out while the spool cannot be read. */
+	push_both(&r, 10, 0, 100);
+	WAIT_UNTIL(st(&r).points_written >= 100, 10);
+	cr_assert_eq(st(&r).points_written, 100);
+
+	cr_assert_eq(rmdir(seg), 0);
+	cr_assert_eq(rename(aside, seg), 0);
+	WAIT_UNTIL(st(&r).points_written >= n + 100 && st(&r).spool_bytes == 0, 40);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n + 100);
+	cr_assert_eq(ws.spool_read_failing, 0);
+	cr_assert_eq(ws.spool_bytes, 0);
+	assert_nothing_dropped(&ws);
+	rig_stop(&r);
+	log = sup_slurp(r.log);
+	cr_assert(strstr(log, "cannot read the spool"), "log: %s", log);
+	cr_assert(strstr(log, "the spool reads again"), "log: %s", log);
+	free(log);
+	verify_influx(&s, "rp", 9, n);
+	verify_influx(&s, "rp", 10, 100);
+	rig_fini(&r);
+	srv_cleanup(&s);
+}
+
 Test(writer, missing_database_is_404_spooled_and_retried_until_created)
 {
 	struct srv_influx_opts io = {0};
