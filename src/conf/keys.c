@@ -122,7 +122,7 @@ static const struct rp_conf_key keys[] = {
     K("icmp_mode", RP_CT_ENUM, icmp_mode, 0, 0, icmp_mode_names, "auto",
       "ICMP socket: raw (CAP_NET_RAW), dgram (ping_group_range) or auto"),
     K("user", RP_CT_STRING, user, 0, 0, NULL, NULL,
-      "drop to this user after opening sockets, all capabilities cleared"),
+      "also become this user once the sockets are open (capabilities are always cleared)"),
     K("shard", RP_CT_SHARD, shard, 0, 0, NULL, "0/1",
       "I/N: keep only devices whose address hashes to I of N instances"),
     K("health_listen", RP_CT_STRING, health_listen, 0, 0, NULL, "127.0.0.1",
