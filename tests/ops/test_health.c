@@ -163,14 +163,21 @@ static struct rp_health_snapshot degraded(void)
 	return s;
 }
 
+/* Every bool row of RP_HEALTH_FIELDS set true (0xff is no valid bool). */
+#define WIDE_U64(m)
+#define WIDE_U32(m)
+#define WIDE_DBL(m)
+#define WIDE_NS(m)
+#define WIDE_BOOL(m) s.m = true;
+#define WIDE(m, k, name, t, pt, pname, h) WIDE_##k(m)
+
 /* Every number at its widest, doubles not finite, a version needing escapes. */
 static struct rp_health_snapshot widest(void)
 {
 	struct rp_health_snapshot s;
 
 	memset(&s, 0xff, sizeof(s));
-	s.ready = true;
-	s.sink_down = true;
+	RP_HEALTH_FIELDS(WIDE)
 	s.uptime_s = 1e300;
 	s.cpu_seconds = -1.5e-300;
 	s.rate_limit_pps = INFINITY;
