@@ -14,6 +14,7 @@
 #endif
 #endif
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -69,5 +70,29 @@ static inline int rp_tap_run(const struct rp_tap_scenario *sc, size_t n, bool sk
 	}
 	return failed ? 1 : 0;
 }
+
+/* Writes "line N: " and the message into why (a scenario's reason). */
+__attribute__((format(printf, 4, 5))) static inline void
+rp_tap_fail_at(char *why, size_t whylen, int line, const char *fmt, ...)
+{
+	int n = snprintf(why, whylen, "line %d: ", line);
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= whylen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* In a scenario (parameters why, whylen; a label out: for its clean-up): fails it with
+ * a message, file line first, and jumps to out. */
+#define RP_TAP_CHECK(cond, ...)                                                                    \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			rp_tap_fail_at(why, whylen, __LINE__, __VA_ARGS__);                        \
+			goto out;                                                                  \
+		}                                                                                  \
+	} while (0)
 
 #endif

@@ -26,48 +26,9 @@
 
 #define HONEST_NAME "core-sw-01"
 
-/* Fails the scenario with a message (file line first) and jumps to its clean-up. */
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fail_at(why, whylen, __LINE__, __VA_ARGS__);                               \
-			goto out;                                                                  \
-		}                                                                                  \
-	} while (0)
-
-RP_PRINTF(4, 5)
-static void fail_at(char *why, size_t whylen, int line, const char *fmt, ...)
-{
-	int n = snprintf(why, whylen, "line %d: ", line);
-	va_list ap;
-
-	if (n < 0 || (size_t)n >= whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 static double ms_since(double t0)
 {
 	return (sup_now() - t0) * 1e3;
-}
-
-/* `s` for a message: printable ASCII as is, every other byte as \xNN. */
-static const char *shown(const char *s, char *buf, size_t n)
-{
-	size_t k = 0;
-
-	for (; *s && k + 5 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c < 0x7f)
-			buf[k++] = (char)c;
-		else
-			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", c);
-	}
-	buf[k] = '\0';
-	return buf;
 }
 
 /* v2c to the agent's port through the same setters as the command-line flags; the
@@ -135,9 +96,9 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 		goto out;
 	c.max_devices = 8;
 	c.snmp_rate_limit = 0; /* unpaced */
-	CHECK(rp_enrich_init(&e, &c, 0, why, whylen) == 0, "rp_enrich_init: %s", why);
+	RP_TAP_CHECK(rp_enrich_init(&e, &c, 0, why, whylen) == 0, "rp_enrich_init: %s", why);
 	inited = true;
-	CHECK(rp_enrich_start(&e) == 0, "rp_enrich_start failed");
+	RP_TAP_CHECK(rp_enrich_start(&e) == 0, "rp_enrich_start failed");
 	/* due in this order, so asked in this order: the honest device's ID is one below */
 	rp_enrich_add(&e, SPOOF_HONEST_ADDR, 0);
 	rp_enrich_add(&e, SPOOF_HOSTILE_ADDR, 0);
@@ -146,18 +107,19 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 		rp_enrich_tick(&e, 1, emit_one, &got);
 		sup_sleep_ms(2);
 	}
-	CHECK(got.n == 2, "%u device_info answers within 20 s", got.n);
+	RP_TAP_CHECK(got.n == 2, "%u device_info answers within 20 s", got.n);
 	for (uint32_t i = 0; i < 2; i++) {
 		const struct rp_snmp_result *r = &got.r[i];
 		const char *want = r->addr == SPOOF_HONEST_ADDR ? v.name : SPOOF_OWN_NAME;
 
-		CHECK(strcmp(r->name, want) == 0, "device %#x: sysName %s, want %s",
-		      (unsigned)r->addr, shown(r->name, b1, sizeof(b1)), want);
+		RP_TAP_CHECK(strcmp(r->name, want) == 0, "device %#x: sysName %s, want %s",
+			     (unsigned)r->addr, sup_shown(r->name, b1, sizeof(b1)), want);
 	}
 	rp_enrich_stats(&e, &st);
-	CHECK(st.spoofed == 2, "enrich snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
-	CHECK(st.ok == 2 && st.errors == 0 && st.timeouts == 0,
-	      "ok %" PRIu64 " errors %" PRIu64 " timeouts %" PRIu64, st.ok, st.errors, st.timeouts);
+	RP_TAP_CHECK(st.spoofed == 2, "enrich snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
+	RP_TAP_CHECK(st.ok == 2 && st.errors == 0 && st.timeouts == 0,
+		     "ok %" PRIu64 " errors %" PRIu64 " timeouts %" PRIu64, st.ok, st.errors,
+		     st.timeouts);
 	ok = true;
 out:
 	if (inited)

@@ -30,49 +30,10 @@
 #define LOCALHOST 0x7f000001u
 #define DEAD_NET 0x7f090000u /* 127.9.0.0/24: no agent, port unreachable */
 
-/* Fails the scenario with a message (file line first) and jumps to its clean-up. */
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fail_at(why, whylen, __LINE__, __VA_ARGS__);                               \
-			goto out;                                                                  \
-		}                                                                                  \
-	} while (0)
-
-RP_PRINTF(4, 5)
-static void fail_at(char *why, size_t whylen, int line, const char *fmt, ...)
-{
-	int n = snprintf(why, whylen, "line %d: ", line);
-	va_list ap;
-
-	if (n < 0 || (size_t)n >= whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 /* Milliseconds since t0, a sup_now(). */
 static double ms_since(double t0)
 {
 	return (sup_now() - t0) * 1e3;
-}
-
-/* `s` for a message: printable ASCII as is, every other byte as \xNN (at most n bytes). */
-static const char *shown(const char *s, char *buf, size_t n)
-{
-	size_t k = 0;
-
-	for (; *s && k + 5 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c < 0x7f)
-			buf[k++] = (char)c;
-		else
-			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", c);
-	}
-	buf[k] = '\0';
-	return buf;
 }
 
 /* Strictly valid UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF)
@@ -301,16 +262,16 @@ static bool poll_once(const struct setup *u, uint32_t addr, uint32_t tag, struct
 	if (!poller_new(&s, u, true, why, whylen))
 		goto out;
 	t0 = sup_clock_ns(CLOCK_REALTIME);
-	CHECK(rp_snmp_submit(s, addr, tag), "submit refused on an empty poller");
-	CHECK(collect(s, r, 1, 30000) == 1, "no result within 30 s");
-	CHECK(r->done_real_ns >= t0 && r->done_real_ns <= sup_clock_ns(CLOCK_REALTIME),
-	      "done_real_ns %" PRIu64 " outside [submit, now]", r->done_real_ns);
+	RP_TAP_CHECK(rp_snmp_submit(s, addr, tag), "submit refused on an empty poller");
+	RP_TAP_CHECK(collect(s, r, 1, 30000) == 1, "no result within 30 s");
+	RP_TAP_CHECK(r->done_real_ns >= t0 && r->done_real_ns <= sup_clock_ns(CLOCK_REALTIME),
+		     "done_real_ns %" PRIu64 " outside [submit, now]", r->done_real_ns);
 	*took_ms = (double)(r->done_real_ns - t0) / 1e6;
 	{
 		struct rp_snmp_result extra;
 
 		sup_sleep_ms(20);
-		CHECK(rp_snmp_take(s, &extra, 1) == 0, "a second result for one request");
+		RP_TAP_CHECK(rp_snmp_take(s, &extra, 1) == 0, "a second result for one request");
 	}
 	ok = true;
 out:
@@ -330,20 +291,21 @@ static bool check_system_group(const struct rp_snmp_result *r, const struct snmp
 	uint64_t now = sup_clock_ns(CLOCK_MONOTONIC);
 	bool ok = false;
 
-	CHECK(r->status == RP_SNMP_OK, "status %s (%s), want ok", rp_snmp_status_name(r->status),
-	      r->detail);
-	CHECK(r->objects == 6, "objects %u, want 6", (unsigned)r->objects);
+	RP_TAP_CHECK(r->status == RP_SNMP_OK, "status %s (%s), want ok",
+		     rp_snmp_status_name(r->status), r->detail);
+	RP_TAP_CHECK(r->objects == 6, "objects %u, want 6", (unsigned)r->objects);
 	for (int i = 0; i < 4; i++)
-		CHECK(!strcmp(got[i], exp[i]), "%s \"%s\", want \"%s\"", names[i],
-		      shown(got[i], b1, sizeof(b1)), shown(exp[i], b2, sizeof(b2)));
-	CHECK(!strcmp(r->object_id, SNMPD_OBJECT_ID), "sysObjectID %s, want %s", r->object_id,
-	      SNMPD_OBJECT_ID);
-	CHECK(r->has_uptime, "no sysUpTime");
+		RP_TAP_CHECK(!strcmp(got[i], exp[i]), "%s \"%s\", want \"%s\"", names[i],
+			     sup_shown(got[i], b1, sizeof(b1)), sup_shown(exp[i], b2, sizeof(b2)));
+	RP_TAP_CHECK(!strcmp(r->object_id, SNMPD_OBJECT_ID), "sysObjectID %s, want %s",
+		     r->object_id, SNMPD_OBJECT_ID);
+	RP_TAP_CHECK(r->has_uptime, "no sysUpTime");
 	/* hundredths since the agent started: more than 0 (polled >= 30 ms after it answered),
 	 * no more than the time since we started it */
-	CHECK(r->uptime_ticks >= 1 && r->uptime_ticks <= (now - a->started_ns) / 10000000u + 1,
-	      "sysUpTime %u ticks, agent started %.1f ms ago", (unsigned)r->uptime_ticks,
-	      (double)(now - a->started_ns) / 1e6);
+	RP_TAP_CHECK(r->uptime_ticks >= 1 &&
+			 r->uptime_ticks <= (now - a->started_ns) / 10000000u + 1,
+		     "sysUpTime %u ticks, agent started %.1f ms ago", (unsigned)r->uptime_ticks,
+		     (double)(now - a->started_ns) / 1e6);
 	ok = true;
 out:
 	return ok;
@@ -374,11 +336,11 @@ static bool reads_system_group(const struct setup *base, const char *what, char 
 	u.port = a.port;
 	if (!poll_once(&u, LOCALHOST, 0xc0ffee01u, &r, &took, why, whylen))
 		goto out;
-	CHECK(r.addr == LOCALHOST && r.tag == 0xc0ffee01u, "addr %#x tag %#x not echoed",
-	      (unsigned)r.addr, (unsigned)r.tag);
+	RP_TAP_CHECK(r.addr == LOCALHOST && r.tag == 0xc0ffee01u, "addr %#x tag %#x not echoed",
+		     (unsigned)r.addr, (unsigned)r.tag);
 	if (!check_system_group(&r, &a, &v, why, whylen))
 		goto out;
-	CHECK(took < 1000, "answered after %.1f ms", took);
+	RP_TAP_CHECK(took < 1000, "answered after %.1f ms", took);
 	fprintf(stderr, "snmp: %s: six objects in %.2f ms, sysUpTime %u\n", what, took,
 		(unsigned)r.uptime_ticks);
 	ok = true;
@@ -425,20 +387,21 @@ static bool expect_status(const struct setup *base, uint32_t addr, bool agent,
 	} else {
 		int port = sup_free_udp_port();
 
-		CHECK(port > 0, "no free UDP port: %s", strerror(-port));
+		RP_TAP_CHECK(port > 0, "no free UDP port: %s", strerror(-port));
 		u.port = (unsigned)port;
 	}
 	if (!poll_once(&u, addr, 77, &r, &took, why, whylen))
 		goto out;
-	CHECK(r.addr == addr && r.tag == 77, "addr %#x tag %u not echoed", (unsigned)r.addr,
-	      (unsigned)r.tag);
-	CHECK(r.status == want, "status %s (%s), want %s, after %.1f ms",
-	      rp_snmp_status_name(r.status), r.detail, rp_snmp_status_name(want), took);
-	CHECK(r.objects == 0 && !r.has_uptime && !r.name[0] && !r.descr[0] && !r.object_id[0],
-	      "a failed poll carries objects (%u)", (unsigned)r.objects);
-	CHECK(r.detail[0], "no detail for status %s", rp_snmp_status_name(r.status));
-	CHECK(took >= min_ms && took <= max_ms, "%s after %.1f ms, want %.0f..%.0f ms",
-	      rp_snmp_status_name(r.status), took, min_ms, max_ms);
+	RP_TAP_CHECK(r.addr == addr && r.tag == 77, "addr %#x tag %u not echoed", (unsigned)r.addr,
+		     (unsigned)r.tag);
+	RP_TAP_CHECK(r.status == want, "status %s (%s), want %s, after %.1f ms",
+		     rp_snmp_status_name(r.status), r.detail, rp_snmp_status_name(want), took);
+	RP_TAP_CHECK(r.objects == 0 && !r.has_uptime && !r.name[0] && !r.descr[0] &&
+			 !r.object_id[0],
+		     "a failed poll carries objects (%u)", (unsigned)r.objects);
+	RP_TAP_CHECK(r.detail[0], "no detail for status %s", rp_snmp_status_name(r.status));
+	RP_TAP_CHECK(took >= min_ms && took <= max_ms, "%s after %.1f ms, want %.0f..%.0f ms",
+		     rp_snmp_status_name(r.status), took, min_ms, max_ms);
 	fprintf(stderr, "snmp: %s: %s after %.1f ms (%s)\n", what, rp_snmp_status_name(r.status),
 		took, r.detail);
 	ok = true;
@@ -553,17 +516,18 @@ static bool hostile_strings_are_cleaned_and_cut(char *why, size_t whylen)
 		for (int i = 0; i < 5; i++) {
 			char again[RP_SNMP_DESCR_MAX];
 
-			CHECK(strlen(f[i]) < cap[i], "field %d not terminated in its %zu bytes", i,
-			      cap[i]);
-			CHECK(clean_utf8(f[i]), "field %d \"%s\" has control bytes or bad UTF-8", i,
-			      shown(f[i], b1, sizeof(b1)));
+			RP_TAP_CHECK(strlen(f[i]) < cap[i],
+				     "field %d not terminated in its %zu bytes", i, cap[i]);
+			RP_TAP_CHECK(clean_utf8(f[i]),
+				     "field %d \"%s\" has control bytes or bad UTF-8", i,
+				     sup_shown(f[i], b1, sizeof(b1)));
 			/* and it is what the line encoder's own cleaning gives */
 			if (i == 2)
 				continue;
 			rp_line_sanitize(again, cap[i], raws[i], strlen(raws[i]), SIZE_MAX);
-			CHECK(!strcmp(again, f[i]),
-			      "field %d \"%s\", rp_line_sanitize gives \"%s\"", i,
-			      shown(f[i], b1, sizeof(b1)), shown(again, b2, sizeof(b2)));
+			RP_TAP_CHECK(
+			    !strcmp(again, f[i]), "field %d \"%s\", rp_line_sanitize gives \"%s\"",
+			    i, sup_shown(f[i], b1, sizeof(b1)), sup_shown(again, b2, sizeof(b2)));
 		}
 	}
 	fprintf(stderr,
@@ -588,10 +552,10 @@ static bool stats_sane(struct rp_snmp *s, uint64_t max_inflight, uint64_t *peak,
 	rp_snmp_stats(s, &st);
 	for (int k = 0; k < RP_SNMP_STATUS_COUNT; k++)
 		done += st.done[k];
-	CHECK(st.inflight <= max_inflight, "%" PRIu64 " in flight, max_inflight %" PRIu64,
-	      st.inflight, max_inflight);
-	CHECK(done <= st.submitted, "%" PRIu64 " done of %" PRIu64 " submitted", done,
-	      st.submitted);
+	RP_TAP_CHECK(st.inflight <= max_inflight, "%" PRIu64 " in flight, max_inflight %" PRIu64,
+		     st.inflight, max_inflight);
+	RP_TAP_CHECK(done <= st.submitted, "%" PRIu64 " done of %" PRIu64 " submitted", done,
+		     st.submitted);
 	if (st.inflight > *peak)
 		*peak = st.inflight;
 	ok = true;
@@ -623,7 +587,7 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 	double t0, took;
 	bool ok = false;
 
-	CHECK(res, "out of memory");
+	RP_TAP_CHECK(res, "out of memory");
 	if (!agent_up(&a, &v, why, whylen))
 		goto out;
 	u.port = a.port;
@@ -635,8 +599,8 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 
 		/* whatever room says is there must be taken */
 		for (uint32_t k = 0; k < room && sent < MANY; k++, sent++)
-			CHECK(rp_snmp_submit(s, many_addr(sent), sent),
-			      "submit %u refused after room said %u", sent, room);
+			RP_TAP_CHECK(rp_snmp_submit(s, many_addr(sent), sent),
+				     "submit %u refused after room said %u", sent, room);
 		if (!stats_sane(s, 8, &peak, why, whylen))
 			goto out;
 		samples++;
@@ -644,20 +608,21 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 		for (uint32_t k = got; k < got + n; k++) {
 			uint32_t t = res[k].tag;
 
-			CHECK(t < MANY, "result with unknown tag %u", t);
-			CHECK(++seen[t] == 1, "request %u got a second result", t);
-			CHECK(res[k].addr == many_addr(t), "request %u: addr %#x, sent to %#x", t,
-			      (unsigned)res[k].addr, (unsigned)many_addr(t));
+			RP_TAP_CHECK(t < MANY, "result with unknown tag %u", t);
+			RP_TAP_CHECK(++seen[t] == 1, "request %u got a second result", t);
+			RP_TAP_CHECK(res[k].addr == many_addr(t),
+				     "request %u: addr %#x, sent to %#x", t, (unsigned)res[k].addr,
+				     (unsigned)many_addr(t));
 			if (many_addr(t) == LOCALHOST) {
-				CHECK(
+				RP_TAP_CHECK(
 				    res[k].status == RP_SNMP_OK && !strcmp(res[k].name, PLAIN_NAME),
 				    "request %u to the agent: %s (%s), sysName \"%s\"", t,
 				    rp_snmp_status_name(res[k].status), res[k].detail, res[k].name);
 				live_ok++;
 			} else {
-				CHECK(res[k].status == RP_SNMP_TIMEOUT,
-				      "request %u to no agent: %s (%s), want timeout", t,
-				      rp_snmp_status_name(res[k].status), res[k].detail);
+				RP_TAP_CHECK(res[k].status == RP_SNMP_TIMEOUT,
+					     "request %u to no agent: %s (%s), want timeout", t,
+					     rp_snmp_status_name(res[k].status), res[k].detail);
 				dead_timeout++;
 			}
 		}
@@ -666,26 +631,28 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 			sup_sleep_ms(1);
 	}
 	took = ms_since(t0);
-	CHECK(got == MANY, "%u results of %u after %.0f ms", got, MANY, took);
+	RP_TAP_CHECK(got == MANY, "%u results of %u after %.0f ms", got, MANY, took);
 	sup_sleep_ms(50);
-	CHECK(rp_snmp_take(s, res, 1) == 0, "a result more than requests");
+	RP_TAP_CHECK(rp_snmp_take(s, res, 1) == 0, "a result more than requests");
 	rp_snmp_stats(s, &st);
-	CHECK(st.submitted == MANY, "submitted %" PRIu64 ", want %u", st.submitted, MANY);
-	CHECK(st.done[RP_SNMP_OK] == MANY_LIVE && live_ok == MANY_LIVE,
-	      "ok: counted %" PRIu64 ", seen %u, want %u", st.done[RP_SNMP_OK], live_ok, MANY_LIVE);
-	CHECK(st.done[RP_SNMP_TIMEOUT] == MANY_DEAD && dead_timeout == MANY_DEAD,
-	      "timeouts: counted %" PRIu64 ", seen %u, want %u", st.done[RP_SNMP_TIMEOUT],
-	      dead_timeout, MANY_DEAD);
-	CHECK(st.done[RP_SNMP_AGENT_ERROR] == 0 && st.done[RP_SNMP_LOCAL_ERROR] == 0,
-	      "agent errors %" PRIu64 ", local errors %" PRIu64, st.done[RP_SNMP_AGENT_ERROR],
-	      st.done[RP_SNMP_LOCAL_ERROR]);
-	CHECK(st.inflight == 0 && st.queued == 0,
-	      "after the last result: %" PRIu64 " in flight, %" PRIu64 " queued", st.inflight,
-	      st.queued);
+	RP_TAP_CHECK(st.submitted == MANY, "submitted %" PRIu64 ", want %u", st.submitted, MANY);
+	RP_TAP_CHECK(st.done[RP_SNMP_OK] == MANY_LIVE && live_ok == MANY_LIVE,
+		     "ok: counted %" PRIu64 ", seen %u, want %u", st.done[RP_SNMP_OK], live_ok,
+		     MANY_LIVE);
+	RP_TAP_CHECK(st.done[RP_SNMP_TIMEOUT] == MANY_DEAD && dead_timeout == MANY_DEAD,
+		     "timeouts: counted %" PRIu64 ", seen %u, want %u", st.done[RP_SNMP_TIMEOUT],
+		     dead_timeout, MANY_DEAD);
+	RP_TAP_CHECK(st.done[RP_SNMP_AGENT_ERROR] == 0 && st.done[RP_SNMP_LOCAL_ERROR] == 0,
+		     "agent errors %" PRIu64 ", local errors %" PRIu64,
+		     st.done[RP_SNMP_AGENT_ERROR], st.done[RP_SNMP_LOCAL_ERROR]);
+	RP_TAP_CHECK(st.inflight == 0 && st.queued == 0,
+		     "after the last result: %" PRIu64 " in flight, %" PRIu64 " queued",
+		     st.inflight, st.queued);
 	/* 40 timeouts of 300 ms through 8 slots keep them all busy at some point */
-	CHECK(peak == 8, "at most %" PRIu64 " in flight seen, want 8 at the peak", peak);
+	RP_TAP_CHECK(peak == 8, "at most %" PRIu64 " in flight seen, want 8 at the peak", peak);
 	/* at least 40 x 300 ms / 8 of dead time */
-	CHECK(took >= 1500 - 50, "all done in %.0f ms: faster than 40 x 300 ms over 8 slots", took);
+	RP_TAP_CHECK(took >= 1500 - 50, "all done in %.0f ms: faster than 40 x 300 ms over 8 slots",
+		     took);
 	fprintf(stderr,
 		"snmp: many: %u requests (%u to no agent) through 8 slots in %.0f ms, peak %" PRIu64
 		" in flight over %" PRIu64 " samples\n",
@@ -719,21 +686,22 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 	if (!poller_new(&s, &u, false, why, whylen))
 		goto out;
 	room = rp_snmp_room(s);
-	CHECK(room >= 4 && room <= 1u << 20, "room %u on an empty poller", room);
+	RP_TAP_CHECK(room >= 4 && room <= 1u << 20, "room %u on an empty poller", room);
 	while (n < room + 10 && rp_snmp_submit(s, LOCALHOST, n))
 		n++;
-	CHECK(n == room, "accepted %u requests, room said %u", n, room);
-	CHECK(rp_snmp_room(s) == 0, "room %u when full", rp_snmp_room(s));
-	CHECK(!rp_snmp_submit(s, LOCALHOST, n), "accepted one more when full");
+	RP_TAP_CHECK(n == room, "accepted %u requests, room said %u", n, room);
+	RP_TAP_CHECK(rp_snmp_room(s) == 0, "room %u when full", rp_snmp_room(s));
+	RP_TAP_CHECK(!rp_snmp_submit(s, LOCALHOST, n), "accepted one more when full");
 	rp_snmp_stats(s, &st);
-	CHECK(st.submitted == n && st.queued == n && st.inflight == 0,
-	      "full, not started: submitted %" PRIu64 " queued %" PRIu64 " in flight %" PRIu64,
-	      st.submitted, st.queued, st.inflight);
+	RP_TAP_CHECK(st.submitted == n && st.queued == n && st.inflight == 0,
+		     "full, not started: submitted %" PRIu64 " queued %" PRIu64
+		     " in flight %" PRIu64,
+		     st.submitted, st.queued, st.inflight);
 
 	res = calloc(n + 1, sizeof(*res));
 	seen = calloc(n, sizeof(*seen));
-	CHECK(res && seen, "out of memory");
-	CHECK(rp_snmp_start(s) == 0, "rp_snmp_start failed");
+	RP_TAP_CHECK(res && seen, "out of memory");
+	RP_TAP_CHECK(rp_snmp_start(s) == 0, "rp_snmp_start failed");
 	t0 = sup_now();
 	for (uint32_t got = 0; got < n;) {
 		uint32_t k = rp_snmp_take(s, res, n + 1);
@@ -741,21 +709,22 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 		if (!stats_sane(s, 4, &peak, why, whylen))
 			goto out;
 		for (uint32_t i = 0; i < k; i++) {
-			CHECK(res[i].tag < n && ++seen[res[i].tag] == 1,
-			      "tag %u unknown or seen twice", res[i].tag);
-			CHECK(res[i].status == RP_SNMP_OK, "tag %u: %s (%s)", res[i].tag,
-			      rp_snmp_status_name(res[i].status), res[i].detail);
+			RP_TAP_CHECK(res[i].tag < n && ++seen[res[i].tag] == 1,
+				     "tag %u unknown or seen twice", res[i].tag);
+			RP_TAP_CHECK(res[i].status == RP_SNMP_OK, "tag %u: %s (%s)", res[i].tag,
+				     rp_snmp_status_name(res[i].status), res[i].detail);
 		}
 		got += k;
-		CHECK(ms_since(t0) < 60000, "%u results of %u after 60 s", got, n);
+		RP_TAP_CHECK(ms_since(t0) < 60000, "%u results of %u after 60 s", got, n);
 		if (!k)
 			sup_sleep_ms(1);
 	}
 	rp_snmp_stats(s, &st);
-	CHECK(st.done[RP_SNMP_OK] == n && st.queued == 0 && st.inflight == 0,
-	      "done ok %" PRIu64 " queued %" PRIu64 " in flight %" PRIu64 ", want %u 0 0",
-	      st.done[RP_SNMP_OK], st.queued, st.inflight, n);
-	CHECK(rp_snmp_room(s) == room, "room %u once drained, was %u", rp_snmp_room(s), room);
+	RP_TAP_CHECK(st.done[RP_SNMP_OK] == n && st.queued == 0 && st.inflight == 0,
+		     "done ok %" PRIu64 " queued %" PRIu64 " in flight %" PRIu64 ", want %u 0 0",
+		     st.done[RP_SNMP_OK], st.queued, st.inflight, n);
+	RP_TAP_CHECK(rp_snmp_room(s) == room, "room %u once drained, was %u", rp_snmp_room(s),
+		     room);
 	fprintf(stderr, "snmp: room: %u accepted (room %u), all answered in %.0f ms\n", n, room,
 		ms_since(t0));
 	ok = true;
@@ -787,12 +756,12 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 	u.timeout = timeout;
 	u.retries = retries;
 	u.max_inflight = "8";
-	CHECK(port > 0, "no free UDP port: %s", strerror(-port));
+	RP_TAP_CHECK(port > 0, "no free UDP port: %s", strerror(-port));
 	u.port = (unsigned)port;
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
 	for (uint32_t i = 0; i < 58; i++)
-		CHECK(rp_snmp_submit(s, DEAD_NET + 1 + i, i), "submit %u refused", i);
+		RP_TAP_CHECK(rp_snmp_submit(s, DEAD_NET + 1 + i, i), "submit %u refused", i);
 	/* until the poller took `taken` of them off the request ring (a v3 session is not
 	 * counted in flight while its engine ID probe blocks the thread) */
 	t0 = sup_now();
@@ -800,8 +769,8 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 		sup_sleep_ms(5);
 		rp_snmp_stats(s, &st);
 	} while (58 - st.queued < taken && ms_since(t0) < 5000);
-	CHECK(58 - st.queued >= taken, "%" PRIu64 " taken after 5 s, want %u", 58 - st.queued,
-	      taken);
+	RP_TAP_CHECK(58 - st.queued >= taken, "%" PRIu64 " taken after 5 s, want %u",
+		     58 - st.queued, taken);
 	sup_sleep_ms(20);
 	t0 = sup_now();
 	rp_snmp_stop(s);
@@ -816,20 +785,20 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 		"snmp: %s: stop %.1f ms with %" PRIu64 " in flight, %" PRIu64
 		" queued, %u results\n",
 		what, stop_ms, st.inflight, st.queued, results);
-	CHECK(stop_ms < stop_max_ms,
-	      "rp_snmp_stop took %.0f ms with requests in flight (%u ended "
-	      "meanwhile)",
-	      stop_ms, results);
+	RP_TAP_CHECK(stop_ms < stop_max_ms,
+		     "rp_snmp_stop took %.0f ms with requests in flight (%u ended "
+		     "meanwhile)",
+		     stop_ms, results);
 	/* nothing ends in the 20 ms before the stop but what may give up by then */
-	CHECK(results <= max_results && results == done,
-	      "%u results (%" PRIu64 " counted) by the stop, want at most %u", results, done,
-	      max_results);
-	CHECK(st.submitted == 58, "submitted %" PRIu64, st.submitted);
+	RP_TAP_CHECK(results <= max_results && results == done,
+		     "%u results (%" PRIu64 " counted) by the stop, want at most %u", results, done,
+		     max_results);
+	RP_TAP_CHECK(st.submitted == 58, "submitted %" PRIu64, st.submitted);
 	t0 = sup_now();
 	rp_snmp_destroy(s);
 	s = NULL;
 	destroy_ms = ms_since(t0);
-	CHECK(destroy_ms < 200, "rp_snmp_destroy took %.0f ms", destroy_ms);
+	RP_TAP_CHECK(destroy_ms < 200, "rp_snmp_destroy took %.0f ms", destroy_ms);
 	ok = true;
 out:
 	rp_snmp_destroy(s);
@@ -875,13 +844,13 @@ static bool v3_passphrase_change_takes_effect(char *why, size_t whylen)
 		got[i] = r.status;
 		same = same && got[i] == want[i];
 	}
-	CHECK(same,
-	      "pollers one after the other, passphrase wrong, right, wrong, right: %s %s %s %s, "
-	      "want %s %s %s %s",
-	      rp_snmp_status_name(got[0]), rp_snmp_status_name(got[1]), rp_snmp_status_name(got[2]),
-	      rp_snmp_status_name(got[3]), rp_snmp_status_name(want[0]),
-	      rp_snmp_status_name(want[1]), rp_snmp_status_name(want[2]),
-	      rp_snmp_status_name(want[3]));
+	RP_TAP_CHECK(
+	    same,
+	    "pollers one after the other, passphrase wrong, right, wrong, right: %s %s %s %s, "
+	    "want %s %s %s %s",
+	    rp_snmp_status_name(got[0]), rp_snmp_status_name(got[1]), rp_snmp_status_name(got[2]),
+	    rp_snmp_status_name(got[3]), rp_snmp_status_name(want[0]), rp_snmp_status_name(want[1]),
+	    rp_snmp_status_name(want[2]), rp_snmp_status_name(want[3]));
 	ok = true;
 out:
 	snmpd_stop(&a);
@@ -908,11 +877,11 @@ static bool v3_many_requests(char *why, size_t whylen)
 		goto out;
 	t0 = sup_now();
 	for (uint32_t i = 0; i < 40; i++)
-		CHECK(rp_snmp_submit(s, LOCALHOST, i), "submit %u refused", i);
-	CHECK(collect(s, res, 40, 30000) == 40, "fewer than 40 results in 30 s");
+		RP_TAP_CHECK(rp_snmp_submit(s, LOCALHOST, i), "submit %u refused", i);
+	RP_TAP_CHECK(collect(s, res, 40, 30000) == 40, "fewer than 40 results in 30 s");
 	for (uint32_t i = 0; i < 40; i++) {
-		CHECK(res[i].tag < 40 && ++seen[res[i].tag] == 1, "tag %u unknown or twice",
-		      res[i].tag);
+		RP_TAP_CHECK(res[i].tag < 40 && ++seen[res[i].tag] == 1, "tag %u unknown or twice",
+			     res[i].tag);
 		if (!check_system_group(&res[i], &a, &v, why, whylen))
 			goto out;
 	}
@@ -955,36 +924,37 @@ static bool v2c_spoofed_answers_are_dropped(char *why, size_t whylen)
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
 	/* the honest device's GET goes out first: its request ID is the hostile's minus one */
-	CHECK(rp_snmp_submit(s, SPOOF_HONEST_ADDR, 1) && rp_snmp_submit(s, SPOOF_HOSTILE_ADDR, 2),
-	      "submit refused on an empty poller");
-	CHECK(collect(s, r, 2, 20000) == 2, "no two results within 20 s");
+	RP_TAP_CHECK(rp_snmp_submit(s, SPOOF_HONEST_ADDR, 1) &&
+			 rp_snmp_submit(s, SPOOF_HOSTILE_ADDR, 2),
+		     "submit refused on an empty poller");
+	RP_TAP_CHECK(collect(s, r, 2, 20000) == 2, "no two results within 20 s");
 	for (int i = 0; i < 2; i++) {
-		CHECK(strcmp(r[i].name, SPOOF_NAME) != 0, "device %#x renamed to %s",
-		      (unsigned)r[i].addr, r[i].name);
+		RP_TAP_CHECK(strcmp(r[i].name, SPOOF_NAME) != 0, "device %#x renamed to %s",
+			     (unsigned)r[i].addr, r[i].name);
 		if (r[i].addr == SPOOF_HONEST_ADDR && r[i].tag == 1)
 			honest = &r[i];
 		else if (r[i].addr == SPOOF_HOSTILE_ADDR && r[i].tag == 2)
 			hostile = &r[i];
 	}
-	CHECK(honest && hostile, "results for %#x/%u and %#x/%u", (unsigned)r[0].addr,
-	      (unsigned)r[0].tag, (unsigned)r[1].addr, (unsigned)r[1].tag);
-	CHECK(atomic_load(&x.forged) && atomic_load(&x.forgeries) == 4 * SPOOF_SPAN,
-	      "the hostile device sent %u forgeries", atomic_load(&x.forgeries));
-	CHECK(honest->status == RP_SNMP_OK, "honest device: %s (%s)",
-	      rp_snmp_status_name(honest->status), honest->detail);
-	CHECK(strcmp(honest->name, v.name) == 0, "honest device's sysName is %s",
-	      shown(honest->name, b1, sizeof(b1)));
+	RP_TAP_CHECK(honest && hostile, "results for %#x/%u and %#x/%u", (unsigned)r[0].addr,
+		     (unsigned)r[0].tag, (unsigned)r[1].addr, (unsigned)r[1].tag);
+	RP_TAP_CHECK(atomic_load(&x.forged) && atomic_load(&x.forgeries) == 4 * SPOOF_SPAN,
+		     "the hostile device sent %u forgeries", atomic_load(&x.forgeries));
+	RP_TAP_CHECK(honest->status == RP_SNMP_OK, "honest device: %s (%s)",
+		     rp_snmp_status_name(honest->status), honest->detail);
+	RP_TAP_CHECK(strcmp(honest->name, v.name) == 0, "honest device's sysName is %s",
+		     sup_shown(honest->name, b1, sizeof(b1)));
 	if (!check_system_group(honest, &a, &v, why, whylen))
 		goto out;
-	CHECK(atomic_load(&x.relayed) >= 1, "the relay passed no answer back");
-	CHECK(hostile->status == RP_SNMP_OK && strcmp(hostile->name, SPOOF_OWN_NAME) == 0,
-	      "hostile device: %s, sysName %s", rp_snmp_status_name(hostile->status),
-	      shown(hostile->name, b1, sizeof(b1)));
+	RP_TAP_CHECK(atomic_load(&x.relayed) >= 1, "the relay passed no answer back");
+	RP_TAP_CHECK(hostile->status == RP_SNMP_OK && strcmp(hostile->name, SPOOF_OWN_NAME) == 0,
+		     "hostile device: %s, sysName %s", rp_snmp_status_name(hostile->status),
+		     sup_shown(hostile->name, b1, sizeof(b1)));
 	rp_snmp_stats(s, &st);
 	/* one forgery from each of the hostile's two sockets carries the honest request's ID;
 	 * the others name no request in flight (net-snmp drops those unmatched) */
-	CHECK(st.spoofed == 2, "snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
-	CHECK(st.done[RP_SNMP_OK] == 2, "%" PRIu64 " OK results", st.done[RP_SNMP_OK]);
+	RP_TAP_CHECK(st.spoofed == 2, "snmp_spoofed %" PRIu64 ", want 2", st.spoofed);
+	RP_TAP_CHECK(st.done[RP_SNMP_OK] == 2, "%" PRIu64 " OK results", st.done[RP_SNMP_OK]);
 	fprintf(stderr, "snmp: spoofing: %u forgeries sent, %" PRIu64 " dropped as spoofed\n",
 		atomic_load(&x.forgeries), st.spoofed);
 	ok = true;

@@ -25,24 +25,6 @@
 	"core2J-lanigiro-iso-rlm-nel\xc2\xa0Z\xc3\xbcrich\xe2\x80\xaf"                             \
 	"1"
 
-/* `s` for a message: printable ASCII as is, every other byte as \xNN (the message must
- * not act on the terminal either). */
-static const char *shown(const char *s, char *buf, size_t n)
-{
-	size_t k = 0;
-
-	for (; s && *s && k + 5 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c < 0x7f)
-			buf[k++] = (char)c;
-		else
-			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", c);
-	}
-	buf[k] = '\0';
-	return buf;
-}
-
 Test(snmp_sweep, sysname_controls_never_reach_the_terminal, .timeout = 60)
 {
 	struct snmpd_values v = {.descr = "test agent", .name = TRICKY_NAME};
@@ -61,10 +43,10 @@ Test(snmp_sweep, sysname_controls_never_reach_the_terminal, .timeout = 60)
 	st = sup_run(cmd, 0, &out, &err);
 	snmpd_stop(&a);
 	cr_assert_eq(st, 0, "exit %d: %s", st, err ? err : "");
-	cr_assert_not_null(strstr(err, "1 answered"), "%s", shown(err, b1, sizeof(b1)));
+	cr_assert_not_null(strstr(err, "1 answered"), "%s", sup_shown(err, b1, sizeof(b1)));
 	cr_assert_str_eq(out, "127.0.0.1\t" TRICKY_SHOWN "\n", "stdout %s, want %s",
-			 shown(out, b1, sizeof(b1)),
-			 shown("127.0.0.1\t" TRICKY_SHOWN "\n", b2, sizeof(b2)));
+			 sup_shown(out, b1, sizeof(b1)),
+			 sup_shown("127.0.0.1\t" TRICKY_SHOWN "\n", b2, sizeof(b2)));
 	free(out);
 	free(err);
 }

@@ -88,3 +88,19 @@ void sup_rm_at_exit_cancel(const char *path)
 			return;
 		}
 }
+
+const char *sup_shown(const char *s, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	for (; s && *s && k + 5 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[k++] = (char)c;
+		else
+			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", c);
+	}
+	buf[k] = '\0';
+	return buf;
+}

@@ -79,6 +79,10 @@ static inline uint64_t sup_splitmix64(uint64_t *state)
 /** The whole file, NUL-terminated; "" when it cannot be opened, so callers can search it
  *  either way. Malloc'ed: the caller frees it. Aborts when out of memory. */
 char *sup_slurp(const char *path);
+/** s for a test's message: printable ASCII as is, every other byte as \xNN, so a
+ *  message never acts on the terminal. Writes at most n bytes into buf; returns buf. A
+ *  NULL s is "". */
+const char *sup_shown(const char *s, char *buf, size_t n);
 /** Removes path and everything below it, following no link (rm -rf). 0 (also when path
  *  does not exist) or -errno from the first removal that failed. */
 int sup_rm_rf(const char *path);
