@@ -199,9 +199,9 @@ static void count_each(void *arg, uint32_t a)
  * and neither is ever removed or re-added while not placed. */
 Test(fleet, refused_adds_are_retried_or_forgotten_never_removed)
 {
-	const char *dev1[] = {"10.9.0.1", "10.9.0.2", "10.9.0.3"};
-	const char *dev2[] = {"10.9.0.2", "10.9.0.3", "10.9.0.4"};
-	const char *net[] = {"10.0.0.0/24"};
+	const char *dev1[] = {"198.51.100.11", "198.51.100.12", "198.51.100.13"};
+	const char *dev2[] = {"198.51.100.12", "198.51.100.13", "198.51.100.14"};
+	const char *net[] = {"192.0.2.0/24"};
 	int visited = 0;
 
 	set_cidrs(&conf.devices, dev1, 3);
@@ -217,27 +217,27 @@ Test(fleet, refused_adds_are_retried_or_forgotten_never_removed)
 
 	/* A discovered device refused is not kept; found again later, it is. */
 	lg.refuse = 1;
-	cr_assert_not(rp_fleet_found(&fleet, 0x0a000001, 1));
-	cr_assert_not(rp_fleet_has(&fleet, 0x0a000001));
+	cr_assert_not(rp_fleet_found(&fleet, 0xc0000201, 1));
+	cr_assert_not(rp_fleet_has(&fleet, 0xc0000201));
 	cr_assert_eq(fleet.discovered, 0);
-	cr_assert(rp_fleet_found(&fleet, 0x0a000001, 2));
+	cr_assert(rp_fleet_found(&fleet, 0xc0000201, 2));
 	cr_assert_eq(fleet.discovered, 1);
 
-	/* A reload drops 10.9.0.1 (placed or not, no remove for an unplaced one), keeps
+	/* A reload drops 198.51.100.11 (placed or not, no remove for an unplaced one), keeps
 	 * the others' state, and a refused new static waits too. */
 	lg.nrem = 0;
 	lg.refuse = 1;
 	set_cidrs(&conf.devices, dev2, 3);
 	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(lg.nrem, 0, "10.9.0.1 was never placed: nothing to remove");
-	cr_assert_eq(fleet.nunplaced, 2, "10.9.0.2 still, 10.9.0.4 refused now");
+	cr_assert_eq(lg.nrem, 0, "198.51.100.11 was never placed: nothing to remove");
+	cr_assert_eq(fleet.nunplaced, 2, "198.51.100.12 still, 198.51.100.14 refused now");
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 
 	/* The retry places every waiting static, then has nothing left to do. */
 	cr_assert_eq(rp_fleet_retry(&fleet), 2);
 	cr_assert_eq(fleet.nunplaced, 0);
-	cr_assert(lg.live[0x090002] && lg.live[0x090003] && lg.live[0x090004]);
-	cr_assert_not(lg.live[0x090001]);
+	cr_assert(lg.live[0x33640c] && lg.live[0x33640d] && lg.live[0x33640e]);
+	cr_assert_not(lg.live[0x33640b]);
 	cr_assert_eq(live_count(), 4);
 	cr_assert_eq(rp_fleet_retry(&fleet), 0);
 }
