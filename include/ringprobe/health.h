@@ -91,6 +91,10 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(kernel_rx_drops, U64, "kernel_rx_drops_total", counter, 40, "kernel_rx_drops",           \
 	  "Datagrams the kernel dropped at the probe sockets (receive buffer full): replies "      \
 	  "lost there also count as timeouts.")                                                    \
+	X(rtt_clock_fallbacks, U64, "rtt_clock_fallbacks_total", counter, 42,                      \
+	  "rtt_clock_fallbacks",                                                                   \
+	  "Replies whose kernel timestamp disagreed with the monotonic clock (the real-time "      \
+	  "clock stepped): timed on the monotonic clock instead.")                                 \
 	X(timeout_fifo_full, U64, "timeout_fifo_full_total", counter, 39, "timeout_fifo_full",     \
 	  "Probes whose turn to be sent came with their shard's timeout FIFO full: held back "     \
 	  "until a place freed, then sent (never a lost deadline).")                               \

@@ -56,15 +56,17 @@ struct rp_shard_stats {
 	uint64_t max_late_ns;
 	uint64_t loops;
 	uint64_t recv_nobufs;
-	uint64_t tx_stamped;	    /* replies timed from the kernel's
-				       transmit stamp (else the payload's) */
-	uint64_t timeout_fifo_full; /* probes whose turn came with the timeout FIFO full:
-				     * held back until a place freed (src/io/tmo.h) */
-	uint64_t kernel_rx_drops;   /* datagrams the kernel dropped at the socket
-				     * (receive buffer full): SO_RXQ_OVFL,
-				     * SO_MEMINFO (src/io/engine.c) */
-	bool done;		    /* every device finished its count */
-	bool stopped;		    /* the thread has exited (after stop) */
+	uint64_t tx_stamped;	      /* replies timed from the kernel's
+					 transmit stamp (else the payload's) */
+	uint64_t timeout_fifo_full;   /* probes whose turn came with the timeout FIFO full:
+				       * held back until a place freed (src/io/tmo.h) */
+	uint64_t kernel_rx_drops;     /* datagrams the kernel dropped at the socket
+				       * (receive buffer full): SO_RXQ_OVFL,
+				       * SO_MEMINFO (src/io/engine.c) */
+	uint64_t rtt_clock_fallbacks; /* replies whose kernel stamp disagreed with the
+				       * monotonic clock (a clock step): timed on it */
+	bool done;		      /* every device finished its count */
+	bool stopped;		      /* the thread has exited (after stop) */
 };
 
 /** A device to add: probed every interval_ms, `count` times (0 = forever). */

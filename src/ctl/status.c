@@ -77,6 +77,7 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 	h->send_errors = st.send_errors;
 	h->ring_drops = st.ring_drops + rp_spsc_drops(d->wring);
 	h->kernel_rx_drops = st.kernel_rx_drops;
+	h->rtt_clock_fallbacks = st.rtt_clock_fallbacks;
 	h->timeout_fifo_full = st.timeout_fifo_full;
 	h->late_sends = st.late_sends;
 	h->max_late_ns = st.max_late_ns;

@@ -462,6 +462,7 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->tx_stamped += s.tx_stamped;
 		out->timeout_fifo_full += s.timeout_fifo_full;
 		out->kernel_rx_drops += s.kernel_rx_drops;
+		out->rtt_clock_fallbacks += s.rtt_clock_fallbacks;
 		out->done = out->done && s.done;
 		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}

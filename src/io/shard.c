@@ -47,8 +47,7 @@ struct cmd {
 /* Per-device probe state, indexed by the device table's slot. */
 struct sdev {
 	struct rp_wheel_entry timer;
-	uint64_t sent_ns; /* CLOCK_REALTIME of the outstanding probe: when it was prepared,
-			     then when the driver took it (its transmit stamp), if that comes */
+	uint64_t sent_ns; /* CLOCK_MONOTONIC when the outstanding probe was prepared */
 	uint64_t due_ms;  /* when the current/next probe is due (monotonic ms) */
 	uint32_t id;
 	uint32_t interval_ms;
@@ -57,10 +56,13 @@ struct sdev {
 	uint32_t fails;	    /* failures in a row */
 	uint8_t outstanding;
 	uint8_t suspended;
-	uint8_t queued;	  /* in the ready queue */
-	uint8_t answered; /* the probe `seq` got its reply */
-	uint8_t tmo_held; /* due, held back for a timeout FIFO place (counted once) */
+	uint8_t queued;	      /* in the ready queue */
+	uint8_t answered;     /* the probe `seq` got its reply */
+	uint8_t tmo_held;     /* due, held back for a timeout FIFO place (counted once) */
+	uint32_t tx_after_ns; /* when the driver took it (its transmit stamp), ns after
+				 sent_ns; 0 until that comes. In the padding: 72 bytes */
 };
+_Static_assert(sizeof(struct sdev) <= 72, "per-device state grew: 1M devices cost 72 MB");
 
 struct ready {
 	uint32_t slot;
@@ -92,8 +94,12 @@ struct rp_shard {
 
 	uint64_t now_ns; /* monotonic, read once per iteration */
 	uint64_t now_ms;
-	uint64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
-	uint64_t imm_next_ns;  /* first due of the next immediate device (paced) */
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC (read_offset()). Every duration (RTT, timeout,
+	 * lateness) is measured on the monotonic clock; the real-time clock only stamps the
+	 * points, and the kernel's real-time packet stamps are turned into monotonic time
+	 * with this, so a clock step (NTP, an operator) moves timestamps, never RTTs. */
+	uint64_t mono_to_real;
+	uint64_t imm_next_ns; /* first due of the next immediate device (paced) */
 
 	struct rp_shard_stats local; /* the thread's own counters */
 	/* The snapshot, as relaxed atomic words so that a reader racing the writer is
@@ -106,12 +112,31 @@ struct rp_shard {
 	atomic_bool stop;
 };
 
+/* A reading of CLOCK_REALTIME - CLOCK_MONOTONIC that moves by less than this is jitter,
+ * not a step (NTP slews both clocks alike, so only a step moves it). */
+#define OFFSET_JITTER_NS 20000ull
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Follows a step of the real-time clock: mono_to_real changes only when the clock moved
+ * against the monotonic one by more than a reading's jitter (and the reading was not
+ * interrupted), so a probe's point carries the same timestamp whether it is answered
+ * (the one in its payload) or times out (sent_ns + mono_to_real). */
+static void read_offset(struct rp_shard *s)
+{
+	uint64_t m0 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME);
+	uint64_t m1 = clock_ns(CLOCK_MONOTONIC), off = r - m0;
+	int64_t moved = (int64_t)(off - s->mono_to_real);
+
+	if (m1 - m0 < OFFSET_JITTER_NS &&
+	    (moved > (int64_t)OFFSET_JITTER_NS || moved < -(int64_t)OFFSET_JITTER_NS))
+		s->mono_to_real = off;
 }
 
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
@@ -159,6 +184,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
 	s->mono_to_real = clock_ns(CLOCK_REALTIME) - s->now_ns;
+	read_offset(s);
 	*out = s;
 	return 0;
 
@@ -289,7 +315,7 @@ static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
 static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
 {
 	struct rp_probe_result r = {
-	    .sent_ns = d->sent_ns,
+	    .sent_ns = d->sent_ns + s->mono_to_real,
 	    .addr = rp_devtable_addr(s->table, slot),
 	    .id = d->id,
 	    .success = 0,
@@ -376,13 +402,14 @@ static void send_ready(struct rp_shard *s)
 		if (d->outstanding)
 			fail(s, r->slot, d);
 		d->seq++;
-		d->sent_ns = clock_ns(CLOCK_REALTIME);
+		d->sent_ns = clock_ns(CLOCK_MONOTONIC);
+		d->tx_after_ns = 0;
 		st = (struct rp_probe_stamp){
 		    .addr = rp_devtable_addr(s->table, r->slot),
 		    .slot = r->slot,
 		    .gen = r->gen,
 		    .seq = d->seq,
-		    .sent_ns = d->sent_ns,
+		    .sent_ns = d->sent_ns + s->mono_to_real,
 		    .shard = (uint8_t)s->conf.index,
 		};
 		rp_icmp_stamp(buf, &s->conf.key, &st);
@@ -412,20 +439,48 @@ static void send_ready(struct rp_shard *s)
 
 /* The kernel's transmit stamp of one of our requests (txstamp.c): from now on the
  * probe's send time, if the probe is still out and the stamp is plausible (not before
- * the request was prepared, not after its deadline). */
+ * the request was prepared, not after its deadline). The stamp is real time, read on
+ * the monotonic clock through mono_to_real; one that a clock step has made implausible
+ * is ignored. */
 static void on_tx(struct rp_shard *s, const struct rp_rx *rx)
 {
 	struct rp_probe_stamp st;
 	struct sdev *d;
+	uint64_t tx;
 
 	if (!rp_icmp_peek_request(rx->buf, rx->len, &st) || st.shard != s->conf.index ||
 	    st.slot >= s->conf.capacity || !rp_devtable_is_live(s->table, st.slot, st.gen))
 		return;
 	d = &s->devs[st.slot];
-	if (d->seq != st.seq || !d->outstanding || d->answered || d->sent_ns != st.sent_ns ||
-	    rx->rx_ns < st.sent_ns || rx->rx_ns - st.sent_ns > s->conf.timeout_ns)
+	tx = rx->rx_ns - s->mono_to_real - d->sent_ns;
+	if (d->seq != st.seq || !d->outstanding || d->answered || d->tx_after_ns ||
+	    (int64_t)tx <= 0 || tx > s->conf.timeout_ns || tx > UINT32_MAX)
 		return;
-	d->sent_ns = rx->rx_ns;
+	d->tx_after_ns = (uint32_t)tx;
+}
+
+/* Slack for reading mono_to_real (two clock reads) against a kernel stamp. */
+#define CLOCK_SLACK_NS 1000000ull
+
+/* The round-trip time of a reply to a probe sent at sent (monotonic ns), from the
+ * kernel's receive stamp rx_real (real-time ns; 0 when none came). The stamp must lie
+ * between the send and now on the monotonic clock; one that does not (the real-time
+ * clock stepped between the stamp and our reading of mono_to_real, or the process's
+ * clock is not the kernel's) is not believed: the reply is timed on the monotonic
+ * clock as it is read (at most one loop late) and counted. */
+static uint64_t rtt_of(struct rp_shard *s, uint64_t rx_real, uint64_t sent)
+{
+	uint64_t upper, rtt = rx_real - s->mono_to_real - sent;
+
+	if (rx_real && (int64_t)rtt >= 0 && rtt <= s->conf.timeout_ns)
+		return rtt;
+	upper = clock_ns(CLOCK_MONOTONIC) - sent;
+	if (!rx_real)
+		return upper;
+	if ((int64_t)rtt >= 0 && rtt <= upper + CLOCK_SLACK_NS)
+		return rtt; /* truly after its deadline */
+	s->local.rtt_clock_fallbacks++;
+	return upper;
 }
 
 static void on_rx(void *arg, const struct rp_rx *rx)
@@ -434,7 +489,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	struct rp_probe_stamp st;
 	enum rp_reply_kind k;
 	struct sdev *d;
-	uint64_t rtt, sent_ns;
+	uint64_t rtt;
 
 	if (rx->tx) {
 		on_tx(s, rx);
@@ -469,13 +524,8 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		goto invalid;
 	}
 	/* The same probe (seq and generation match): its transmit stamp if it came. */
-	sent_ns = d->sent_ns;
-	if (sent_ns != st.sent_ns)
-		s->local.tx_stamped++;
-	rtt = rx->rx_ns > sent_ns ? rx->rx_ns - sent_ns : 0;
-	if (!rx->rx_ns)
-		rtt = s->now_ns + s->mono_to_real > sent_ns ? s->now_ns + s->mono_to_real - sent_ns
-							    : 0;
+	s->local.tx_stamped += d->tx_after_ns != 0;
+	rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns);
 	if (rtt > s->conf.timeout_ns) {
 		/* Answered after its deadline: the FIFO will count the timeout. */
 		k = RP_REPLY_LATE;
@@ -725,6 +775,7 @@ static void *shard_main(void *arg)
 
 		s->now_ns = clock_ns(CLOCK_MONOTONIC);
 		s->now_ms = s->now_ns / NS_PER_MS;
+		read_offset(s);
 		s->local.loops++;
 		run_commands(s);
 		if (!stop_at) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,6 +84,9 @@ static void rpd_start(struct rpd *r, ...)
 	cr_assert_geq(r->pid, 0);
 	if (r->pid == 0) {
 		int fd = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		/* A failed assertion ends the test process: the daemon goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -824,4 +828,109 @@ Test(daemon, ping_drops_every_capability_while_it_probes, .timeout = 60)
 	cr_expect_eq(check_tasks(pid, 0, "ping"), 0);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ping: status %d", st);
+}
+
+/* ---- the wall clock steps ----------------------------------------------------------- */
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* A query's one value as a double; -1 when there is none. */
+static double influx_double(struct srv *s, const char *q)
+{
+	char *json = srv_influx_query(s, "rp", q);
+	struct srv_row row;
+	double v = -1;
+
+	if (json && srv_influx_rows(json, &row, 1) == 1) {
+		if (row.ncols > 1 && row.val[1])
+			v = strtod(row.val[1], NULL);
+		srv_rows_free(&row, 1);
+	}
+	free(json);
+	return v;
+}
+
+/* The daemon's real-time clock steps by an hour back, then two hours forward, while it
+ * probes (libfaketime, read from a file on every call; its monotonic clock is left
+ * alone). The kernel's packet stamps keep the true time, so after the first step every
+ * reply's stamp disagrees with the daemon's clock by an hour: RTTs must still come from
+ * the monotonic clock (none lost, none an hour long), sends stay on time, and each point
+ * carries the daemon's real-time clock of its moment (before, during, after the step). */
+Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	char rc[160], q[256];
+	uint64_t t0;
+	int64_t n, before, back, ahead;
+	double rtt_max, late;
+
+	need_root();
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		cr_skip_test("needs %s (Debian package faketime)", FAKETIME_LIB);
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	snprintf(rc, sizeof(rc), "%s/faketimerc", r.dir);
+	write_file(rc, "+0\n");
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.0.0/29]\nping_interval: 200ms\n"
+		   "ping_timeout: 100ms\nhealth_check_port: %d\nhealth_report_interval: 1h\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n",
+		   r.hport, s.url);
+	/* Only the daemon runs on the faked clock (influxd started before the variables). */
+	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+	setenv("FAKETIME_TIMESTAMP_FILE", rc, 1);
+	setenv("FAKETIME_NO_CACHE", "1", 1);
+	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+	rpd_start(&r, NULL);
+	unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	unsetenv("FAKETIME_NO_CACHE");
+	unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+	t0 = real_ns();
+	cr_assert_eq(wait_health(&r, "devices", 6, 10), 6);
+	sleep(2);
+	cr_assert_eq(health(&r, "rtt_clock_fallbacks"), 0, "no step yet");
+	write_file(rc, "-1h\n");
+	sleep(2);
+	write_file(rc, "+1h\n");
+	sleep(2);
+	n = (int64_t)health(&r, "replies");
+	cr_assert_eq(health(&r, "timeouts"), 0, "a step lost no reply");
+	cr_assert_eq(health(&r, "late_replies"), 0);
+	/* Scheduled on the real-time clock, sends would stop for the hour back and all fall
+	 * due at once on the step ahead; on a loaded machine a few may be a little late. */
+	late = health(&r, "max_late_ns") / 1e6;
+	cr_assert(late >= 0 && late < 500, "worst lateness of a send %.1f ms", late);
+	cr_assert_gt(health(&r, "rtt_clock_fallbacks"), 0, "the disagreeing stamps counted");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	/* 6 devices x 5/s x ~6 s. */
+	cr_assert_geq(n, 6 * 5 * 5, "replies %lld", (long long)n);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE "
+				       "success = false"),
+		     0, "failed points");
+	rtt_max = influx_double(&s, "SELECT max(rtt_ms) FROM ping");
+	cr_assert(rtt_max >= 0 && rtt_max < 50, "largest RTT %.3f ms", rtt_max);
+	/* Points stamped before the step, during the hour back and in the hour ahead. */
+	snprintf(q, sizeof(q), "SELECT count(success) FROM ping WHERE time >= %llu AND time < %llu",
+		 (unsigned long long)(t0 - 10 * 1000000000ull),
+		 (unsigned long long)(t0 + 60 * 1000000000ull));
+	before = srv_influx_scalar(&s, "rp", q);
+	snprintf(q, sizeof(q), "SELECT count(success) FROM ping WHERE time < %llu",
+		 (unsigned long long)(t0 - 3000 * 1000000000ull));
+	back = srv_influx_scalar(&s, "rp", q);
+	snprintf(q, sizeof(q), "SELECT count(success) FROM ping WHERE time > %llu",
+		 (unsigned long long)(t0 + 3000 * 1000000000ull));
+	ahead = srv_influx_scalar(&s, "rp", q);
+	cr_assert_gt(before, 0, "points at the true time");
+	cr_assert_gt(back, 0, "points an hour back");
+	cr_assert_gt(ahead, 0, "points an hour ahead");
+	cr_assert_geq(before + back + ahead, n, "every reply a point (%lld + %lld + %lld)",
+		      (long long)before, (long long)back, (long long)ahead);
+	rpd_fini(&r);
+	srv_cleanup(&s);
 }

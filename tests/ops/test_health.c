@@ -29,7 +29,8 @@ static const char json_keys[] =
     "status,reasons,version,time_ns,uptime_s,cpu_seconds,rss_bytes,shards,ready,"
     "rate_limit_pps,needed_pps,devices,active,suspended,discovered,evicted,pruned,sweeps,"
     "sweep_probes,config_reloads,config_reload_errors,probes_sent,replies,timeouts,"
-    "late_replies,invalid_replies,send_errors,ring_drops,kernel_rx_drops,timeout_fifo_full,"
+    "late_replies,invalid_replies,send_errors,ring_drops,kernel_rx_drops,rtt_clock_fallbacks,"
+    "timeout_fifo_full,"
     "late_sends,max_late_ns,"
     "points_written,points_dropped,points_dropped_pool,points_dropped_rejected,"
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
@@ -96,6 +97,7 @@ static const struct {
     {"ringprobe_snmp_spoofed_total", "counter"},
     {"ringprobe_commands_refused_total", "counter"},
     {"ringprobe_kernel_rx_drops_total", "counter"},
+    {"ringprobe_rtt_clock_fallbacks_total", "counter"},
     {"ringprobe_timeout_fifo_full_total", "counter"},
     {"ringprobe_degraded", "gauge"},
 };
@@ -478,6 +480,7 @@ static const char *const point_names[] = {
     "timeout_fifo_full",
     "kernel_rx_drops",
     "spool_io_errors",
+    "rtt_clock_fallbacks",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */
