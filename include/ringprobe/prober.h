@@ -65,6 +65,8 @@ struct rp_shard_stats {
 				       * SO_MEMINFO (src/io/engine.c) */
 	uint64_t rtt_clock_fallbacks; /* replies whose kernel stamp disagreed with the
 				       * monotonic clock (a clock step): timed on it */
+	uint64_t stop_unknown;	      /* probes still out when a stop's wait ran out
+				       * before their deadline: no result written */
 	bool done;		      /* every device finished its count */
 	bool stopped;		      /* the thread has exited (after stop) */
 };
@@ -144,8 +146,9 @@ typedef void (*rp_prober_tick)(void *arg, const struct rp_shard_stats *st);
  *  has finished; then stops the shards. -EIO when results were lost (ring full). */
 int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink sink,
 		  rp_prober_tick tick, void *arg);
-/** Asks every shard to stop without waiting (see rp_shard_request_stop). */
-void rp_prober_request_stop(struct rp_prober *p);
+/** Asks every shard to stop without waiting (see rp_shard_request_stop): each waits for
+ *  its outstanding replies up to one ping timeout, or wait_ns if that is shorter. */
+void rp_prober_request_stop(struct rp_prober *p, uint64_t wait_ns);
 /** Number of shards. */
 unsigned rp_prober_count(const struct rp_prober *p);
 /** Which shard an address belongs to. */

@@ -79,7 +79,14 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *conf, char *why, 
 int rp_snmp_start(struct rp_snmp *s);
 /** Stops the thread (requests in flight are abandoned, counted nowhere); idempotent. */
 void rp_snmp_stop(struct rp_snmp *s);
-/** Stops if running and frees everything; NULL is a no-op. */
+/** Asks the thread to stop, without waiting; answers already back stay takeable. */
+void rp_snmp_request_stop(struct rp_snmp *s);
+/** Waits for the thread until deadline_ns (CLOCK_MONOTONIC): 0 once it has ended,
+ *  -ETIMEDOUT if it is still inside a blocking call (a v3 engine-ID discovery holds it
+ *  for up to timeout x (retries + 1)). Then the poller is abandoned: rp_snmp_destroy
+ *  leaves its memory to the thread, for a process that is about to exit. */
+int rp_snmp_join_by(struct rp_snmp *s, uint64_t deadline_ns);
+/** Stops if running and frees everything (unless abandoned); NULL is a no-op. */
 void rp_snmp_destroy(struct rp_snmp *s);
 /** Requests the system group of addr (host order); `tag` comes back in the result.
  *  False when the request ring is full (nothing accepted: try again later). */

@@ -186,9 +186,11 @@ typedef void (*rp_enrich_emit_fn)(void *arg, const struct rp_snmp_result *r);
 int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms, char *why,
 		   size_t whylen);
 void rp_enrich_fini(struct rp_enrich *e);
-/** Starts and stops the poller's thread. */
+/** Starts the poller's thread; asks it to stop; waits for it until deadline_ns
+ *  (CLOCK_MONOTONIC): -ETIMEDOUT when it is stuck in a blocking call (rp_snmp_join_by). */
 int rp_enrich_start(struct rp_enrich *e);
-void rp_enrich_stop(struct rp_enrich *e);
+void rp_enrich_request_stop(struct rp_enrich *e);
+int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns);
 /** A device joined the fleet: due now. A device already known is left as it is. */
 void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms);
 /** A device left the fleet: no more polls, an answer in flight is dropped. */

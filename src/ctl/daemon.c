@@ -366,10 +366,19 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	return 0;
 }
 
-/* Stop probing, take the last results, flush or spool, all within shutdown_timeout. */
+/* The writer's thread, told to park everything by its deadline, is given this much more
+ * to return (rp_writer_stop). */
+#define WRITER_JOIN_SLACK_NS (200 * NS_PER_MS)
+
+/* Stop probing, take the last results, flush or spool, all within shutdown_timeout:
+ * the shards wait for their outstanding replies at most half of it, the writer has the
+ * rest, and the SNMP poller (asked to stop first; a v3 engine-ID discovery can hold it
+ * far longer) is waited for only until the deadline, then left to the process's exit. */
 static void stop(struct rp_ctl *d, const char *why)
 {
-	uint64_t deadline = d->now_ns + (uint64_t)d->conf.shutdown_timeout;
+	uint64_t start = rp_ctl__clock_ns(CLOCK_MONOTONIC);
+	uint64_t deadline = start + (uint64_t)d->conf.shutdown_timeout;
+	uint64_t probe_wait = (uint64_t)d->conf.shutdown_timeout / 2;
 	struct sigaction sa = {.sa_handler = die_now};
 	struct rp_shard_stats st;
 	struct rp_writer_stats ws;
@@ -393,25 +402,32 @@ static void stop(struct rp_ctl *d, const char *why)
 		rp_ctl__snapshot(d, &h); /* /health/ready answers 503 from now on */
 		rp_health_server_publish(d->http, &h);
 	}
+	if (d->enrich.snmp)
+		rp_enrich_request_stop(&d->enrich);
 	if (d->prober) {
-		rp_prober_request_stop(d->prober);
+		/* Each shard stops within probe_wait (+ one loop); a little more is allowed
+		 * for the last results to reach the ring. */
+		rp_prober_request_stop(d->prober, probe_wait);
 		for (;;) {
 			d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 			d->now_ms = d->now_ns / NS_PER_MS;
 			take_results(d);
 			rp_prober_stats(d->prober, &st);
-			if (st.stopped || (int64_t)(d->now_ns - deadline) >= 0)
+			if (st.stopped ||
+			    (int64_t)(d->now_ns - (start + probe_wait + 50 * NS_PER_MS)) >= 0)
 				break;
 			poll(NULL, 0, 5);
 		}
 		take_results(d);
+		if (st.stop_unknown)
+			rp_log(RP_LOG_NOTICE, "probes cut off by the stop: no result written",
+			       "probes=%llu hint=\"ping_timeout is over half of shutdown_timeout\"",
+			       (unsigned long long)st.stop_unknown);
 	}
-	if (d->enrich.snmp) {
+	if (d->enrich.snmp && d->writer) {
 		/* answers already back are written; polls in flight are abandoned */
 		d->now_ms = rp_ctl__clock_ns(CLOCK_MONOTONIC) / NS_PER_MS;
-		if (d->writer)
-			enrich(d);
-		rp_enrich_stop(&d->enrich);
+		enrich(d);
 	}
 	if (d->writer) {
 		struct rp_health_snapshot h;
@@ -421,11 +437,18 @@ static void stop(struct rp_ctl *d, const char *why)
 			rp_ctl__health_point(d, &h);
 		}
 		d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
-		left = (int64_t)(deadline - d->now_ns);
-		if (left < (int64_t)(200 * NS_PER_MS))
-			left = 200 * NS_PER_MS;
+		left = (int64_t)(deadline - d->now_ns) - (int64_t)WRITER_JOIN_SLACK_NS;
+		if (left < (int64_t)(100 * NS_PER_MS))
+			left = 100 * NS_PER_MS;
 		if (rp_writer_stop(d->writer, left) < 0)
 			rp_log(RP_LOG_WARN, "writer did not finish within shutdown_timeout", NULL);
+	}
+	/* What is left of the deadline (all of it, if the writer was quick). */
+	if (d->enrich.snmp && rp_enrich_join_by(&d->enrich, deadline) == -ETIMEDOUT)
+		rp_log(RP_LOG_WARN, "SNMP poller still busy at shutdown_timeout: left to the exit",
+		       "hint=\"an SNMPv3 engine-ID discovery waits up to snmp.timeout x "
+		       "(snmp.retries + 1)\"");
+	if (d->writer) {
 		rp_writer_stats(d->writer, &ws);
 		rp_log(RP_LOG_NOTICE, "stopped",
 		       "points_written=%llu spooled_points=%llu points_dropped=%llu",

@@ -71,9 +71,14 @@ int rp_enrich_start(struct rp_enrich *e)
 	return rp_snmp_start(e->snmp);
 }
 
-void rp_enrich_stop(struct rp_enrich *e)
+void rp_enrich_request_stop(struct rp_enrich *e)
 {
-	rp_snmp_stop(e->snmp);
+	rp_snmp_request_stop(e->snmp);
+}
+
+int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns)
+{
+	return rp_snmp_join_by(e->snmp, deadline_ns);
 }
 
 /* The due FIFO is linked through the devices, so a device that leaves while due is

@@ -463,6 +463,7 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->timeout_fifo_full += s.timeout_fifo_full;
 		out->kernel_rx_drops += s.kernel_rx_drops;
 		out->rtt_clock_fallbacks += s.rtt_clock_fallbacks;
+		out->stop_unknown += s.stop_unknown;
 		out->done = out->done && s.done;
 		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}
@@ -473,10 +474,10 @@ void rp_prober_engine_info(const struct rp_prober *p, struct rp_engine_info *out
 	rp_shard_engine_info(p->shards[0], out);
 }
 
-void rp_prober_request_stop(struct rp_prober *p)
+void rp_prober_request_stop(struct rp_prober *p, uint64_t wait_ns)
 {
 	for (unsigned i = 0; i < p->n; i++)
-		rp_shard_request_stop(p->shards[i]);
+		rp_shard_request_stop(p->shards[i], wait_ns);
 }
 
 unsigned rp_prober_count(const struct rp_prober *p)

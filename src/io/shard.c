@@ -110,6 +110,7 @@ struct rp_shard {
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
+	_Atomic uint64_t stop_wait_ns; /* written before stop */
 };
 
 /* A reading of CLOCK_REALTIME - CLOCK_MONOTONIC that moves by less than this is jitter,
@@ -185,6 +186,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
 	s->mono_to_real = clock_ns(CLOCK_REALTIME) - s->now_ns;
 	read_offset(s);
+	atomic_init(&s->stop_wait_ns, UINT64_MAX);
 	*out = s;
 	return 0;
 
@@ -792,8 +794,13 @@ static void *shard_main(void *arg)
 		flush_results(s);
 		s->local.done = s->active == 0;
 		publish(s);
-		if (!stop_at && atomic_load_explicit(&s->stop, memory_order_acquire))
-			stop_at = s->now_ns + s->conf.timeout_ns;
+		if (!stop_at && atomic_load_explicit(&s->stop, memory_order_acquire)) {
+			uint64_t most =
+			    atomic_load_explicit(&s->stop_wait_ns, memory_order_relaxed);
+
+			stop_at =
+			    s->now_ns + (most < s->conf.timeout_ns ? most : s->conf.timeout_ns);
+		}
 		if (stop_at && ((int64_t)(s->now_ns - stop_at) >= 0 || s->outstanding == 0))
 			break;
 		/* Sleep a tick; sooner when work is waiting only for a token or a buffer. */
@@ -814,9 +821,11 @@ static void *shard_main(void *arg)
 		 * timestamps, so batching them costs no accuracy. */
 		sleep_until(s->now_ns + wait);
 	}
-	/* Whatever is still outstanding at the end did not answer in time. */
-	s->now_ns = clock_ns(CLOCK_MONOTONIC) + s->conf.timeout_ns;
+	/* Whatever is still outstanding past its deadline did not answer in time; what the
+	 * stop's wait cut off before its deadline is unknown: no result, only counted. */
+	s->now_ns = clock_ns(CLOCK_MONOTONIC);
 	expire_timeouts(s);
+	s->local.stop_unknown = s->outstanding;
 	flush_results(s);
 	s->local.done = true;
 	s->local.stopped = true;
@@ -835,8 +844,9 @@ int rp_shard_start(struct rp_shard *s)
 	return ret;
 }
 
-void rp_shard_request_stop(struct rp_shard *s)
+void rp_shard_request_stop(struct rp_shard *s, uint64_t wait_ns)
 {
+	atomic_store_explicit(&s->stop_wait_ns, wait_ns, memory_order_relaxed);
 	atomic_store_explicit(&s->stop, true, memory_order_release);
 }
 

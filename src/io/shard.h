@@ -76,8 +76,10 @@ int rp_shard_start(struct rp_shard *s);
  *  results and exits. Joins it. */
 void rp_shard_stop(struct rp_shard *s);
 /** Same request without waiting: the stats say `stopped` once the thread has pushed
- *  its last results (keep draining the result ring meanwhile); rp_shard_stop joins. */
-void rp_shard_request_stop(struct rp_shard *s);
+ *  its last results (keep draining the result ring meanwhile); rp_shard_stop joins.
+ *  The thread waits for replies up to one timeout, or wait_ns if shorter; probes whose
+ *  deadline that cuts off get no result (counted as stop_unknown, neither up nor down). */
+void rp_shard_request_stop(struct rp_shard *s, uint64_t wait_ns);
 /** The ring results leave by (the consumer pops it). */
 struct rp_spsc *rp_shard_results(struct rp_shard *s);
 /** Snapshot of the counters. */

@@ -118,7 +118,7 @@ fail:
 
 void rp_snmp_destroy(struct rp_snmp *s)
 {
-	if (!s)
+	if (!s || s->abandoned)
 		return;
 	rp_snmp_stop(s);
 	s->ops->close(s);
@@ -369,9 +369,33 @@ int rp_snmp_start(struct rp_snmp *s)
 
 void rp_snmp_stop(struct rp_snmp *s)
 {
-	if (!s || !s->running)
+	if (!s || !s->running || s->abandoned)
 		return;
 	atomic_store_explicit(&s->stop, true, memory_order_release);
 	pthread_join(s->thread, NULL);
 	s->running = false;
+}
+
+void rp_snmp_request_stop(struct rp_snmp *s)
+{
+	if (s && s->running)
+		atomic_store_explicit(&s->stop, true, memory_order_release);
+}
+
+int rp_snmp_join_by(struct rp_snmp *s, uint64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			      .tv_nsec = (long)(deadline_ns % 1000000000ull)};
+	int ret;
+
+	if (!s || !s->running || s->abandoned)
+		return s && s->abandoned ? -ETIMEDOUT : 0;
+	atomic_store_explicit(&s->stop, true, memory_order_release);
+	ret = pthread_clockjoin_np(s->thread, NULL, CLOCK_MONOTONIC, &ts);
+	if (ret == ETIMEDOUT) {
+		s->abandoned = true;
+		return -ETIMEDOUT;
+	}
+	s->running = false;
+	return ret ? -ret : 0;
 }

@@ -94,6 +94,7 @@ struct rp_snmp {
 
 	pthread_t thread;
 	bool running;
+	bool abandoned; /* a timed join gave up on the thread: never freed */
 	atomic_bool stop;
 
 	/* counters */

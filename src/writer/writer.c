@@ -290,8 +290,9 @@ int rp_writer_stop(struct rp_writer *w, int64_t timeout_ns)
 	atomic_store_explicit(&w->stop_req, 1, memory_order_release);
 	rp_flush_wakeup(w->flush);
 
-	/* The thread parks everything by the deadline; allow it a moment to return. */
-	clock_gettime(CLOCK_REALTIME, &ts);
+	/* The thread parks everything by the deadline; allow it a moment to return
+	 * (on the monotonic clock: a step of the real-time one must not move it). */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	timeout_ns += 200 * RP_NSEC_PER_MSEC;
 	ts.tv_sec += (time_t)(timeout_ns / RP_NSEC_PER_SEC);
 	ts.tv_nsec += (long)(timeout_ns % RP_NSEC_PER_SEC);
@@ -299,7 +300,7 @@ int rp_writer_stop(struct rp_writer *w, int64_t timeout_ns)
 		ts.tv_sec++;
 		ts.tv_nsec -= RP_NSEC_PER_SEC;
 	}
-	ret = pthread_timedjoin_np(w->thread, NULL, &ts);
+	ret = pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &ts);
 	if (ret == ETIMEDOUT)
 		return -ETIMEDOUT;
 	w->joined = true;

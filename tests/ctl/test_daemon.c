@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -861,7 +863,7 @@ Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout =
 	struct srv_influx_opts io = {.database = "rp"};
 	struct srv s;
 	struct rpd r;
-	char rc[160], q[256];
+	char rc[160], q[256], asan[512], *saved;
 	uint64_t t0;
 	int64_t n, before, back, ahead;
 	double rtt_max, late;
@@ -884,7 +886,17 @@ Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout =
 	setenv("FAKETIME_TIMESTAMP_FILE", rc, 1);
 	setenv("FAKETIME_NO_CACHE", "1", 1);
 	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+	/* Under AddressSanitizer the preloaded library comes before its runtime. */
+	snprintf(asan, sizeof(asan), "%s:verify_asan_link_order=0",
+		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
+	saved = getenv("ASAN_OPTIONS") ? strdup(getenv("ASAN_OPTIONS")) : NULL;
+	setenv("ASAN_OPTIONS", asan, 1);
 	rpd_start(&r, NULL);
+	if (saved)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
 	unsetenv("LD_PRELOAD");
 	unsetenv("FAKETIME_TIMESTAMP_FILE");
 	unsetenv("FAKETIME_NO_CACHE");
@@ -931,6 +943,114 @@ Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout =
 	cr_assert_gt(ahead, 0, "points an hour ahead");
 	cr_assert_geq(before + back + ahead, n, "every reply a point (%lld + %lld + %lld)",
 		      (long long)before, (long long)back, (long long)ahead);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* ---- a bounded stop ----------------------------------------------------------------- */
+
+/* The SNMP poller is stuck in a v3 engine-ID discovery that a silent agent never answers
+ * (10 s x 4 tries), the sink holds unsent points: SIGTERM still ends the daemon within
+ * shutdown_timeout (2 s), exit 0, the points written or spooled first. */
+Test(daemon, sigterm_ends_within_shutdown_timeout_with_snmp_stuck, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+	struct srv s;
+	struct rpd r;
+	double t0, took;
+	int64_t pings, written, spooled;
+	int silent, port;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	/* The agent: a UDP socket that reads nothing and answers nothing. */
+	silent = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(silent, 0);
+	port = sup_free_udp_port();
+	cr_assert_gt(port, 0);
+	a.sin_port = htons((uint16_t)port);
+	cr_assert_eq(bind(silent, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.5.0.0/28]\nping_interval: 200ms\n"
+		   "ping_timeout: 100ms\nhealth_check_port: %d\nshutdown_timeout: 2s\n"
+		   "snmp:\n  version: \"3\"\n  port: %d\n  timeout: 10s\n  retries: 3\n"
+		   "  v3:\n    username: stuck\n    security_level: authNoPriv\n"
+		   "    auth_password: stuckstuck\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 1h\n"
+		   "  batch_size: 100000\nspool:\n  dir: %s/spool\n",
+		   r.hport, port, s.url, r.dir);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 14, 10), 14);
+	/* SNMP polls begin once devices answer; one is stuck in discovery now. */
+	for (int i = 0; i < 100 && health(&r, "snmp_polls") < 1; i++)
+		usleep(50000);
+	sleep(1);
+	cr_assert_eq(health(&r, "points_written"), 0, "nothing flushed yet (flush_interval 1h)");
+	t0 = sup_now();
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 30), 0);
+	took = sup_now() - t0;
+	if (took > 2.5)
+		dump_log(&r);
+	cr_assert_leq(took, 2.5, "SIGTERM to exit took %.2f s (shutdown_timeout 2 s)", took);
+	cr_assert(log_has(&r, "SNMP poller still busy at shutdown_timeout"),
+		  "the poller was stuck");
+	written = stopped_field(&r, "points_written");
+	spooled = stopped_field(&r, "spooled_points");
+	pings = srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping");
+	cr_assert_gt(written + spooled, 14 * 5, "written %lld, spooled %lld", (long long)written,
+		     (long long)spooled);
+	cr_assert_eq(stopped_field(&r, "points_dropped"), 0);
+	cr_assert_geq(written, pings, "the sink holds what was written");
+	close(silent);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* ping_timeout (19 s) is longer than half of shutdown_timeout (2 s): the probes out at
+ * SIGTERM to devices that never answer are cut off, not written as failures (their
+ * fate is unknown), and the stop still keeps its bound. */
+Test(daemon, sigterm_cuts_off_long_ping_timeouts_without_false_failures, .timeout = 90)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	double t0, took;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.5.1.0/29]\nping_interval: 20s\n"
+		   "ping_timeout: 19s\nhealth_check_port: %d\nshutdown_timeout: 2s\n"
+		   "snmp:\n  enabled: false\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n",
+		   r.hport, s.url);
+	/* Silent devices: their replies are dropped on the way in (a request dropped on
+	 * the way out would fail the send at once). */
+	cr_assert_eq(system("nft add table ip t && nft add chain ip t i '{ type filter hook "
+			    "input priority 0; }' && nft add rule ip t i ip saddr 127.5.1.0/29 "
+			    "icmp type echo-reply drop"),
+		     0);
+	rpd_start(&r, NULL);
+	/* Each device's first probe comes at its phase of the 20 s interval: stop as soon
+	 * as one is out, long before its 19 s deadline. */
+	for (int i = 0; i < 500 && health(&r, "probes_sent") < 1; i++)
+		usleep(50000);
+	cr_assert_geq(health(&r, "probes_sent"), 1);
+	t0 = sup_now();
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 30), 0);
+	took = sup_now() - t0;
+	cr_assert_leq(took, 2.5, "SIGTERM to exit took %.2f s (shutdown_timeout 2 s)", took);
+	cr_assert(log_has(&r, "probes cut off by the stop"), "the cut-off probes are logged");
+	cr_assert_eq(srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping"), 0,
+		     "no point for a probe whose fate is unknown");
+	cr_assert_eq(system("nft delete table ip t"), 0);
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
