@@ -79,8 +79,18 @@ void fd_start(struct fd_daemon *d)
 	char *envp[256];
 	size_t n = 0;
 
-	for (char **e = environ; *e && n < 240; e++)
-		envp[n++] = *e;
+	/* d->env replaces any variable of the same name (getenv takes the first). */
+	for (char **e = environ; *e && n < 240; e++) {
+		bool replaced = false;
+
+		for (int i = 0; i < 4 && d->env[i]; i++) {
+			size_t len = strcspn(d->env[i], "=") + 1;
+
+			replaced |= strncmp(*e, d->env[i], len) == 0;
+		}
+		if (!replaced)
+			envp[n++] = *e;
+	}
 	for (int i = 0; i < 4 && d->env[i]; i++)
 		envp[n++] = (char *)d->env[i];
 	envp[n] = NULL;
