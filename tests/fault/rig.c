@@ -298,7 +298,8 @@ void fd_keys_sort(struct fd_keys *s, bool unique)
 	s->n = o;
 }
 
-bool fd_keys_has(const struct fd_keys *s, uint64_t key)
+/* The first index whose key is >= key (s sorted). */
+static size_t lower_bound(const struct fd_keys *s, uint64_t key)
 {
 	size_t lo = 0, hi = s->n;
 
@@ -310,7 +311,23 @@ bool fd_keys_has(const struct fd_keys *s, uint64_t key)
 		else
 			hi = mid;
 	}
-	return lo < s->n && s->k[lo] == key;
+	return lo;
+}
+
+bool fd_keys_has(const struct fd_keys *s, uint64_t key)
+{
+	size_t i = lower_bound(s, key);
+
+	return i < s->n && s->k[i] == key;
+}
+
+size_t fd_keys_count(const struct fd_keys *s, uint64_t key)
+{
+	size_t i = lower_bound(s, key), n = 0;
+
+	while (i + n < s->n && s->k[i + n] == key)
+		n++;
+	return n;
 }
 
 void fd_keys_free(struct fd_keys *s)
@@ -376,35 +393,40 @@ void fd_vm_points(struct srv *s, int interval_ms, struct fd_points *p)
 	free(body);
 	fd_keys_sort(&p->all, false);
 	/* Per device: repeats, and the probes missing between its first and last point.
-	 * A device's probes keep to a fixed schedule (its phase plus whole intervals; a
-	 * send may be a tick early or late under load), so each point falls on the slot
-	 * nearest to it, counted from the device's first point; a slot with no point is a
-	 * missing probe. */
-	for (size_t i = 0, first = 0; i < p->all.n; i++) {
+	 * A device's probes keep to a fixed schedule (its phase plus whole intervals), so
+	 * it had round((last - first) / interval) + 1 of them; each one the sink lacks is
+	 * missing. A send may be late under load (then the next gap is as much shorter),
+	 * so only a gap of 1.6 intervals or more is taken as a run of missing probes, for
+	 * where they lie. */
+	for (size_t i = 0, first = 0, distinct = 0; i < p->all.n; i++) {
 		uint64_t k = p->all.k[i], prev = i ? p->all.k[i - 1] : 0;
-		int64_t t = (int64_t)(k & ((1ull << 44) - 1)), t0, slot, pslot, missed;
+		int64_t t = (int64_t)(k & ((1ull << 44) - 1));
+		int64_t tp = (int64_t)(prev & ((1ull << 44) - 1));
+		bool last = i + 1 == p->all.n || p->all.k[i + 1] >> 44 != k >> 44;
 
 		if (i && k == prev) {
 			p->dups++;
-			continue;
+		} else {
+			p->distinct++;
+			if (!i || k >> 44 != prev >> 44) {
+				first = i;
+				distinct = 0;
+			} else if (10 * (t - tp) >= 16 * (int64_t)interval_ms) {
+				p->runs++;
+				if (!p->miss_first_ms || tp + interval_ms < p->miss_first_ms)
+					p->miss_first_ms = tp + interval_ms;
+				if (t - interval_ms > p->miss_last_ms)
+					p->miss_last_ms = t - interval_ms;
+			}
+			distinct++;
 		}
-		p->distinct++;
-		if (!i || k >> 44 != prev >> 44) {
-			first = i;
-			continue;
+		if (last) {
+			int64_t t0 = (int64_t)(p->all.k[first] & ((1ull << 44) - 1));
+			int64_t expected = (t - t0 + interval_ms / 2) / interval_ms + 1;
+
+			if (expected > (int64_t)distinct)
+				p->missing += (size_t)(expected - (int64_t)distinct);
 		}
-		t0 = (int64_t)(p->all.k[first] & ((1ull << 44) - 1));
-		slot = (t - t0 + interval_ms / 2) / interval_ms;
-		pslot = ((int64_t)(prev & ((1ull << 44) - 1)) - t0 + interval_ms / 2) / interval_ms;
-		missed = slot - pslot - 1;
-		if (missed <= 0)
-			continue;
-		p->missing += (size_t)missed;
-		p->runs++;
-		if (!p->miss_first_ms || t0 + (pslot + 1) * interval_ms < p->miss_first_ms)
-			p->miss_first_ms = t0 + (pslot + 1) * interval_ms;
-		if (t0 + (slot - 1) * interval_ms > p->miss_last_ms)
-			p->miss_last_ms = t0 + (slot - 1) * interval_ms;
 	}
 }
 
@@ -483,25 +505,28 @@ static uint64_t get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* Adds the ping lines of one record's line protocol. */
-static size_t add_lines(const char *p, size_t n, struct fd_keys *out)
+/* Adds the ping lines of one record's line protocol, buf[0..n). */
+static size_t add_lines(const char *buf, size_t n, struct fd_keys *out)
 {
 	size_t added = 0;
 
-	for (const char *end = p + n; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *ip = memmem(p, ll, ",ip=", 4), *sp = memrchr(p, ' ', ll);
+	if (!buf)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		const char *line = buf + i, *nl = memchr(line, '\n', n - i);
+		size_t ll = nl ? (size_t)(nl - line) : n - i;
+		const char *ip = ll ? memmem(line, ll, ",ip=", 4) : NULL;
+		const char *sp = ll ? memrchr(line, ' ', ll) : NULL;
 
-		if (ll > 5 && !memcmp(p, "ping,", 5) && ip && sp) {
-			char buf[32];
+		if (ll > 5 && !memcmp(line, "ping,", 5) && ip && sp) {
+			char ipbuf[32];
 			size_t il = strcspn(ip + 4, " ,");
 			struct in_addr a;
 
-			if (il < sizeof(buf)) {
-				memcpy(buf, ip + 4, il);
-				buf[il] = '\0';
-				if (inet_pton(AF_INET, buf, &a) == 1) {
+			if (il < sizeof(ipbuf)) {
+				memcpy(ipbuf, ip + 4, il);
+				ipbuf[il] = '\0';
+				if (inet_pton(AF_INET, ipbuf, &a) == 1) {
 					long long ns = strtoll(sp + 1, NULL, 10);
 
 					fd_keys_add(out, fd_key(ntohl(a.s_addr), ns / 1000000));
@@ -509,7 +534,7 @@ static size_t add_lines(const char *p, size_t n, struct fd_keys *out)
 				}
 			}
 		}
-		p += ll + 1;
+		i += ll + 1;
 	}
 	return added;
 }
@@ -559,9 +584,13 @@ size_t fd_spool_points(const char *dir, struct fd_keys *out)
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size >= 16)
-			data = malloc((size_t)sb.st_size);
-		if (data && pread(fd, data, (size_t)sb.st_size, 0) == sb.st_size) {
+		if (fstat(fd, &sb) < 0 || sb.st_size < 16) {
+			close(fd);
+			continue;
+		}
+		data = malloc((size_t)sb.st_size);
+		cr_assert_not_null(data);
+		if (pread(fd, data, (size_t)sb.st_size, 0) == sb.st_size) {
 			uint64_t size = (uint64_t)sb.st_size;
 
 			while (size - off >= 16) {

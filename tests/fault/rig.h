@@ -102,6 +102,8 @@ void fd_keys_add(struct fd_keys *s, uint64_t key);
 /** Sorts (and, with unique, removes repeats). */
 void fd_keys_sort(struct fd_keys *s, bool unique);
 bool fd_keys_has(const struct fd_keys *s, uint64_t key);
+/** How many times key is in s (sorted, repeats kept). */
+size_t fd_keys_count(const struct fd_keys *s, uint64_t key);
 void fd_keys_free(struct fd_keys *s);
 
 /** The ping points a sink holds, per device. */

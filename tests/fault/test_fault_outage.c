@@ -146,12 +146,14 @@ Test(fault, outage_with_spool_rollover_then_replay_counts_every_point, .timeout 
 		     "%zu delivered + %lld dropped != %lld produced", p.distinct,
 		     (long long)overflow, (long long)probes);
 	cr_assert_eq(p.dups, 0, "%zu points delivered twice without any crash", p.dups);
-	/* The points missing in the sink are the dropped ones, all from the outage (the
+	/* The points missing in the sink are the dropped ones (more only when a shard fell
+	 * an interval behind and sent a device's probe once for two slots of its
+	 * schedule: not a loss, probes_sent counts sends), all from the outage (the
 	 * writer spools until it sees the sink back), and the oldest of it: what the
 	 * spool held when the writer saw the sink again (~19 s at ~110 KB/s into 2 MiB;
 	 * at least the last 5 s of it) is all there. */
-	cr_assert_eq((int64_t)p.missing, overflow, "%zu missing in the sink, %lld counted",
-		     p.missing, (long long)overflow);
+	cr_assert_geq((int64_t)p.missing, overflow, "%zu missing in the sink, %lld counted",
+		      p.missing, (long long)overflow);
 	cr_assert_geq(p.miss_first_ms, t_down - 1000);
 	cr_assert_leq(p.miss_last_ms, t_seen - 5000,
 		      "a point %.1f s before the writer saw the sink back was dropped: not "
@@ -170,7 +172,7 @@ Test(fault, kill9_and_restart_under_load_loses_nothing_spooled, .timeout = 600)
 {
 	int kills = env_int("RP_FAULT_KILLS", FAULT_ASAN ? 20 : 50);
 	struct fd_keys spooled = {0}, seen = {0};
-	size_t lost = 0, dup_outside = 0, max_mult = 1, snap_total = 0;
+	size_t lost = 0, dup_outside = 0, dup_beyond = 0, max_mult = 1, snap_total = 0;
 	uint64_t seed = 0x5eed;
 	struct fake_http proxy;
 	struct fd_daemon d;
@@ -208,8 +210,8 @@ Test(fault, kill9_and_restart_under_load_loses_nothing_spooled, .timeout = 600)
 		got = fd_spool_points(d.spool, &spooled);
 		snap_total += got;
 	}
-	fprintf(stderr, "kill9: %d kills in %.1f s, %zu spooled points seen after the kills\n",
-		kills, sup_now() - t0, snap_total);
+	fprintf(stderr, "kill9: %d kills in %.1f s, %zu spooled points seen after them\n", kills,
+		sup_now() - t0, snap_total);
 	if (snap_total == 0)
 		fd_dump_log(&d);
 	cr_assert_gt(snap_total, 0, "nothing was ever spooled: the test proves nothing");
@@ -225,24 +227,42 @@ Test(fault, kill9_and_restart_under_load_loses_nothing_spooled, .timeout = 600)
 
 	fd_vm_points(&s, INTERVAL_MS, &p);
 	seen = p.all; /* sorted, repeats kept */
-	fd_keys_sort(&spooled, true);
+	/* `spooled` keeps a point once per kill after which it was past the cursor: each
+	 * such kill may send it once more (the at-least-once window), nothing else may. */
+	fd_keys_sort(&spooled, false);
 	for (size_t i = 0; i < spooled.n; i++)
-		if (!fd_keys_has(&seen, spooled.k[i]))
+		if ((i == 0 || spooled.k[i] != spooled.k[i - 1]) &&
+		    !fd_keys_has(&seen, spooled.k[i]))
 			lost++;
-	for (size_t i = 1, run = 1; i < seen.n; i++) {
-		run = seen.k[i] == seen.k[i - 1] ? run + 1 : 1;
-		if (run == 2 && !fd_keys_has(&spooled, seen.k[i]))
-			dup_outside++;
+	for (size_t i = 0, run = 1; i < seen.n; i++) {
+		run = i && seen.k[i] == seen.k[i - 1] ? run + 1 : 1;
+		if (i + 1 < seen.n && seen.k[i + 1] == seen.k[i])
+			continue; /* the end of its run decides */
 		if (run > max_mult)
 			max_mult = run;
+		if (run > 1) {
+			size_t windows = fd_keys_count(&spooled, seen.k[i]);
+
+			if (!windows)
+				dup_outside++;
+			else if (run - 1 > windows)
+				dup_beyond++;
+		}
 	}
 	fprintf(stderr,
-		"kill9: kills=%d spooled_points=%zu (distinct) delivered=%zu lost=%zu "
-		"repeats=%zu repeats_not_from_the_spool=%zu max_copies=%zu\n",
-		kills, spooled.n, p.distinct, lost, p.dups, dup_outside, max_mult);
+		"kill9: kills=%d spooled_points=%zu (seen past the cursor after the kills, "
+		"counted once per kill) delivered=%zu lost=%zu repeats=%zu "
+		"repeats_not_from_the_spool=%zu beyond_the_window=%zu max_copies=%zu\n",
+		kills, spooled.n, p.distinct, lost, p.dups, dup_outside, dup_beyond, max_mult);
 	cr_assert_eq(lost, 0, "%zu points acknowledged to the spool never reached the sink", lost);
 	cr_assert_eq(dup_outside, 0, "%zu points repeated that were never in the spool",
 		     dup_outside);
+	cr_assert_eq(dup_beyond, 0,
+		     "%zu points sent more often than the kills that found them in the spool",
+		     dup_beyond);
+	/* The window after one kill: the replayed records in flight, at most
+	 * influxdb.max_inflight (4) requests of influxdb.batch_size (100) points. */
+	cr_assert_leq(p.dups, (size_t)kills * 4 * 100, "%zu repeats over %d kills", p.dups, kills);
 	fd_keys_free(&spooled);
 	fd_points_free(&p);
 	fake_http_stop(&proxy);

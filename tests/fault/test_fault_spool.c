@@ -147,10 +147,11 @@ Test(fault, spool_on_a_full_tmpfs_drops_counted_and_delivers_the_rest, .timeout 
 	cr_assert_eq(dropped, overflow, "points dropped for another reason");
 	cr_assert_geq(overflow, (int64_t)dropped_full);
 	check_counts(&s, 1, overflow, "tmpfs");
-	/* Each point the sink lacks is one counted as dropped. */
+	/* The sink lacks at least the points counted as dropped (more only when a shard
+	 * fell behind and sent one probe for two slots of a device's schedule). */
 	fd_vm_points(&s, INTERVAL_MS, &p);
-	cr_assert_eq((int64_t)p.missing, overflow, "%zu missing in the sink, %lld counted",
-		     p.missing, (long long)overflow);
+	cr_assert_geq((int64_t)p.missing, overflow, "%zu missing in the sink, %lld counted",
+		      p.missing, (long long)overflow);
 	cr_assert_gt(probes, 0);
 	fd_points_free(&p);
 	umount2(mnt, MNT_DETACH);
