@@ -115,7 +115,7 @@ struct fd_points {
 	size_t missing;	       /* probes absent between a device's first and last point */
 	int64_t miss_first_ms; /* the earliest missing probe's time (0: none) */
 	int64_t miss_last_ms;  /* the latest */
-	size_t runs;	       /* runs of missing probes, over all devices */
+	size_t runs;	       /* gaps of 3 intervals or more, over all devices */
 };
 /** Reads every ping_success sample from VictoriaMetrics s (forcing a flush first) and
  *  works out repeats and the probes missing between each device's points, taking

@@ -247,17 +247,36 @@ Test(fault, unreadable_segment_eacces_is_kept_retried_and_delivered, .timeout = 
 	srv_cleanup(&s);
 }
 
+/* The daemon's environment for the LD_PRELOAD shim (fault_shim.c) driven by `ctl`. */
+struct shim_env {
+	char preload[256], ctl[192], asan[512];
+};
+
+static void with_shim(struct fd_daemon *d, struct shim_env *e, const char *ctl)
+{
+	const char *prev = getenv("ASAN_OPTIONS");
+
+	cr_assert_eq(access(FAULT_SHIM, R_OK), 0, "%s is not built", FAULT_SHIM);
+	snprintf(e->preload, sizeof(e->preload), "LD_PRELOAD=%s", FAULT_SHIM);
+	snprintf(e->ctl, sizeof(e->ctl), "RP_FAULT_CTL=%s", ctl);
+	/* Under ASan the shim comes before the sanitizer's runtime: say that is fine. */
+	snprintf(e->asan, sizeof(e->asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+		 prev ? prev : "", prev && *prev ? ":" : "");
+	d->env[0] = e->preload;
+	d->env[1] = e->ctl;
+	d->env[2] = e->asan;
+}
+
 Test(fault, failing_segment_eio_is_kept_retried_and_delivered, .timeout = 240)
 {
-	char ctl[160], preload[256], ctlenv[192], asan[512];
-	const char *prev = getenv("ASAN_OPTIONS");
+	struct shim_env env;
+	char ctl[160];
 	struct fd_daemon d;
 	struct srv s;
 	char seg[256];
 	FILE *f;
 
 	fd_need_root();
-	cr_assert_eq(access(FAULT_SHIM, R_OK), 0, "%s is not built", FAULT_SHIM);
 	fd_enter_netns();
 	cr_assert_eq(srv_vm_start(&s, NULL), 0, "%s", s.why);
 	srv_stop(&s, SIGTERM);
@@ -270,14 +289,7 @@ Test(fault, failing_segment_eio_is_kept_retried_and_delivered, .timeout = 240)
 	cr_assert_not_null(f);
 	fprintf(f, "EIO read %s\n", strrchr(seg, '/') + 1);
 	fclose(f);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", FAULT_SHIM);
-	snprintf(ctlenv, sizeof(ctlenv), "RP_FAULT_CTL=%s", ctl);
-	/* Under ASan the shim comes before the sanitizer's runtime: say that is fine. */
-	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", prev ? prev : "",
-		 prev && *prev ? ":" : "");
-	d.env[0] = preload;
-	d.env[1] = ctlenv;
-	d.env[2] = asan;
+	with_shim(&d, &env, ctl);
 	cr_assert_eq(srv_restart(&s), 0, "%s", s.why);
 	fd_start_ready(&d, NDEV);
 	cr_assert(fd_log_has(&d, "spool segment unreadable; kept, to be retried"),
@@ -289,6 +301,54 @@ Test(fault, failing_segment_eio_is_kept_retried_and_delivered, .timeout = 240)
 	cr_assert_eq(fd_stop(&d, 30), 0);
 	cr_assert_eq(vm_sum(&s, "points_dropped", 2), 0);
 	check_counts(&s, 2, 0, "eio");
+	fd_fini(&d);
+	srv_cleanup(&s);
+}
+
+/* The same fault in the segment the rule drops: the sink down and the spool past
+ * spool.max_bytes while its oldest segment (the reader's, failing) cannot be read. Its
+ * points were dropped uncounted (the walk that counts them failed silently): now they
+ * are counted from the spool's counters, so produced = delivered + dropped again. */
+Test(fault, failing_segment_dropped_by_the_rule_is_counted, .timeout = 240)
+{
+	struct shim_env env;
+	struct fd_daemon d;
+	struct srv s;
+	char ctl[160], seg[256];
+	int64_t overflow;
+	FILE *f;
+
+	fd_need_root();
+	fd_enter_netns();
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "%s", s.why);
+	srv_stop(&s, SIGTERM);
+	fd_init(&d);
+	snprintf(ctl, sizeof(ctl), "%s/fault", d.dir);
+	snprintf(seg, sizeof(seg), "%s/0000000000000001.seg", d.spool);
+	f = fopen(ctl, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "EIO read 0000000000000001.seg\n");
+	fclose(f);
+	with_shim(&d, &env, ctl);
+	fd_config(&d, &(struct fd_conf){.devices = "127.25.0.0/25",
+					.interval_ms = INTERVAL_MS,
+					.url = s.url,
+					.spool_bytes = 2 << 20});
+	fd_start_ready(&d, NDEV);
+	cr_assert_eq(fd_wait_eq(&d, "sink_down", 1, 10), 1);
+	/* ~110 KB/s into 2 MiB: the rule drops the first segment within ~25 s. */
+	for (double until = sup_now() + 60; sup_now() < until && access(seg, F_OK) != -1;)
+		sup_sleep_ms(250);
+	cr_assert_eq(access(seg, F_OK), -1, "the failing segment was never dropped");
+	cr_assert_gt(fd_health(&d, "spool_io_errors"), 0, "the segment never failed to read");
+	cr_assert_eq(unlink(ctl), 0);
+	cr_assert_eq(srv_restart(&s), 0, "%s", s.why);
+	wait_drained(&d, 120);
+	cr_assert_eq(fd_stop(&d, 30), 0);
+	overflow = fd_vm_last(&s, "points_dropped_spool_overflow");
+	cr_assert_eq(fd_vm_last(&s, "points_dropped"), overflow);
+	cr_assert_gt(overflow, 0);
+	check_counts(&s, 1, overflow, "eio-dropped");
 	fd_fini(&d);
 	srv_cleanup(&s);
 }
