@@ -47,8 +47,9 @@ static void fsync_failed(struct rp_spool *s, int err)
 	s->dirty = false;
 }
 
-/* Walks record headers of segment `fd` from `off` to `size`, for counting. */
-static void walk_headers(int fd, uint64_t off, uint64_t size, uint64_t *records, uint64_t *points)
+/* Walks record headers of segment `fd` from `off` to `size`, for counting. false when
+ * a read failed (the counts then stop short). */
+static bool walk_headers(int fd, uint64_t off, uint64_t size, uint64_t *records, uint64_t *points)
 {
 	unsigned char h[RP_SPOOL_REC_HDR];
 
@@ -56,18 +57,55 @@ static void walk_headers(int fd, uint64_t off, uint64_t size, uint64_t *records,
 		uint32_t len;
 
 		if (pread(fd, h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
-			return;
+			return false;
 		len = rp_spool__get32(h);
 		if (len < RP_SPOOL_META_LEN || len > RP_SPOOL_MAX_RECORD + RP_SPOOL_META_LEN ||
 		    off + 8 + len > size)
-			return;
+			return true;
 		*records += 1;
 		*points += rp_spool__plausible_points(len, rp_spool__get32(h + 8));
 		off += 8 + (uint64_t)len;
 	}
+	return true;
 }
 
-/* Removes the oldest segment to make room; its unread records count as overflow. */
+/* Counts the records of segment seq from `off` on; false when it cannot be read. */
+static bool count_segment(struct rp_spool *s, uint64_t seq, uint64_t off, uint64_t *records,
+			  uint64_t *points)
+{
+	char name[32];
+	struct stat sb;
+	bool ok = false;
+	int fd;
+
+	rp_spool__seg_name(name, sizeof(name), seq);
+	fd = rp_spool__open_file(s, name, O_RDONLY);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &sb) == 0)
+		ok = walk_headers(fd, off, (uint64_t)sb.st_size, records, points);
+	close(fd);
+	return ok;
+}
+
+/* The unread records of segment seq, where the reader stands, when it cannot be read
+ * (the reader is stuck on it, retrying): what the counters say is unread, less what the
+ * segments after it hold (all unread, the reader being behind them). */
+static void count_unreadable(struct rp_spool *s, uint64_t seq, uint64_t *records, uint64_t *points)
+{
+	uint64_t later_records = 0, later_points = 0;
+
+	for (uint64_t n = rp_spool__next_existing(s, seq); n < s->next_seq;
+	     n = rp_spool__next_existing(s, n))
+		if (!count_segment(s, n, RP_SPOOL_SEG_HDR, &later_records, &later_points))
+			break; /* unreadable too: what is left is the best count there is */
+	*records = s->st.records > later_records ? s->st.records - later_records : 0;
+	*points = s->st.points > later_points ? s->st.points - later_points : 0;
+}
+
+/* Removes the oldest segment to make room; its unread records count as overflow. One
+ * that cannot be read (EIO, EACCES: the reader is stuck on it) is counted from the
+ * counters, so its points are not lost uncounted. */
 static void drop_oldest(struct rp_spool *s)
 {
 	uint64_t seq = s->first_seq;
@@ -76,17 +114,9 @@ static void drop_oldest(struct rp_spool *s)
 		rp_spool__close_append(s);
 	if (s->rseq == seq) {
 		uint64_t records = 0, points = 0;
-		char name[32];
-		struct stat sb;
-		int fd;
 
-		rp_spool__seg_name(name, sizeof(name), seq);
-		fd = rp_spool__open_file(s, name, O_RDONLY);
-		if (fd >= 0) {
-			if (fstat(fd, &sb) == 0)
-				walk_headers(fd, s->roff, (uint64_t)sb.st_size, &records, &points);
-			close(fd);
-		}
+		if (!count_segment(s, seq, s->roff, &records, &points))
+			count_unreadable(s, seq, &records, &points);
 		s->st.overflow_records += records;
 		s->st.overflow_points += points;
 		rp_spool__sub_clamped(&s->st.records, records);

@@ -704,11 +704,14 @@ int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *wi
 
 #define FAKE_CONNS 16
 #define FAKE_BUF (1 << 20)
+#define FAKE_RESET_READ 256 /* bytes per read while resets are on: stop mid-body */
 
 struct fake_conn {
 	int fd;
 	size_t n;
 	char *buf;
+	bool logged; /* the complete request at buf's start is counted */
+	double due;  /* when its answer may go (delay_ms) */
 };
 
 /* Length of the complete request at the start of buf[0..n), or 0. */
@@ -729,74 +732,224 @@ static size_t request_len(const char *buf, size_t n)
 	return n >= hdr + body ? hdr + body : 0;
 }
 
+/* Closes c with a reset (SO_LINGER 0), as a sink that dies mid-request does. */
+static void reset_conn(struct fake_conn *c)
+{
+	struct linger l = {1, 0};
+
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(c->fd);
+	c->fd = -1;
+	c->n = 0;
+	c->logged = false;
+}
+
+/* The value of header `name` in the head h[0..hlen), copied into out ("" if none). */
+static void head_value(const char *h, size_t hlen, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = h, *end = h + hlen; p && p < end;
+	     p = memchr(p, '\n', (size_t)(end - p))) {
+		size_t n;
+
+		if (*p == '\n')
+			p++;
+		if ((size_t)(end - p) <= nlen || strncasecmp(p, name, nlen) != 0 || p[nlen] != ':')
+			continue;
+		p += nlen + 1;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		n = strcspn(p, "\r\n");
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return;
+	}
+}
+
+/* Passes the request req[0..len) (head of hlen bytes) on to base + its path; writes
+ * the upstream's answer (503 when it cannot be reached) as a full response into out. */
+static void forward_one(struct fake_http *f, const char *base, const char *req, size_t hlen,
+			size_t len, char *out, size_t cap)
+{
+	char url[512], path[384], enc[64], type[96], hdr[2][160];
+	const char *sp = memchr(req, ' ', hlen), *sp2;
+	struct curl_slist *hl = NULL;
+	struct membuf m = {calloc(1, 1), 0};
+	long status = 0;
+	CURL *e = curl_easy_init();
+	CURLcode rc = CURLE_FAILED_INIT;
+
+	path[0] = '\0';
+	if (sp && (sp2 = memchr(sp + 1, ' ', hlen - (size_t)(sp + 1 - req))) != NULL)
+		snprintf(path, sizeof(path), "%.*s", (int)(sp2 - sp - 1), sp + 1);
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	head_value(req, hlen, "Content-Encoding", enc, sizeof(enc));
+	head_value(req, hlen, "Content-Type", type, sizeof(type));
+	if (e) {
+		snprintf(hdr[0], sizeof(hdr[0]), "Content-Encoding: %s", enc);
+		snprintf(hdr[1], sizeof(hdr[1]), "Content-Type: %s", type);
+		if (enc[0])
+			hl = curl_slist_append(hl, hdr[0]);
+		if (type[0])
+			hl = curl_slist_append(hl, hdr[1]);
+		hl = curl_slist_append(hl, "Expect:");
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req + hlen + 4);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(len - hlen - 4));
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, &m);
+		rc = curl_easy_perform(e);
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_cleanup(e);
+		curl_slist_free_all(hl);
+	}
+	if (rc != CURLE_OK || status == 0) {
+		status = 503;
+		m.n = 0;
+	}
+	if (status >= 200 && status < 300)
+		atomic_fetch_add(&f->forwarded, 1);
+	if (m.n > cap / 2)
+		m.n = cap / 2;
+	snprintf(out, cap, "HTTP/1.1 %ld Forwarded\r\nContent-Length: %zu\r\n\r\n%.*s", status, m.n,
+		 (int)m.n, m.p ? m.p : "");
+	free(m.p);
+}
+
+/* Counts and keeps the complete request at the start of c's buffer (len bytes). */
+static void log_request(struct fake_http *f, struct fake_conn *c, size_t len)
+{
+	const char *hdr_end = memmem(c->buf, len, "\r\n\r\n", 4);
+	int seen = atomic_load(&f->requests);
+
+	if (seen < FAKE_LOG) {
+		size_t h = (size_t)(hdr_end - c->buf);
+
+		if (h >= FAKE_HEAD_MAX)
+			h = FAKE_HEAD_MAX - 1;
+		memcpy(f->head[seen], c->buf, h);
+		f->head[seen][h] = '\0';
+		f->at[seen] = sup_now();
+	}
+	/* seq_cst: publishes head[seen] and at[seen] to the readers. */
+	atomic_fetch_add(&f->requests, 1);
+	atomic_fetch_add(&f->body_bytes, (long)(len - (size_t)(hdr_end + 4 - c->buf)));
+	c->logged = true;
+	c->due = sup_now() + atomic_load(&f->delay_ms) / 1000.0;
+}
+
+/* Answers the complete requests at the start of c's buffer whose time has come; false
+ * when the connection failed (then closed). */
+static bool answer_ready(struct fake_http *f, struct fake_conn *c, char *fwd, size_t fwdcap)
+{
+	size_t len;
+
+	while ((len = request_len(c->buf, c->n)) > 0) {
+		const char *resp, *base;
+
+		if (!c->logged)
+			log_request(f, c, len);
+		if (sup_now() < c->due)
+			return true;
+		resp = atomic_load(&f->response);
+		base = atomic_load(&f->forward);
+		if (!resp && base) {
+			const char *hdr_end = memmem(c->buf, len, "\r\n\r\n", 4);
+
+			forward_one(f, base, c->buf, (size_t)(hdr_end - c->buf), len, fwd, fwdcap);
+			resp = fwd;
+		}
+		if (resp && write(c->fd, resp, strlen(resp)) < 0) {
+			close(c->fd);
+			c->fd = -1;
+			return false;
+		}
+		c->logged = false;
+		memmove(c->buf, c->buf + len, c->n - len);
+		c->n -= len;
+	}
+	return true;
+}
+
+/* Reads what c has; with resets on, reads little at a time and resets the connection
+ * once reset_at bytes of the body are in. false when the connection is gone. */
+static bool read_conn(struct fake_http *f, struct fake_conn *c)
+{
+	int reset_at = atomic_load(&f->reset_at);
+	size_t want = FAKE_BUF - c->n;
+	const char *end;
+	ssize_t r;
+
+	if (reset_at > 0 && want > FAKE_RESET_READ)
+		want = FAKE_RESET_READ;
+	r = read(c->fd, c->buf + c->n, want);
+	if (r <= 0) {
+		close(c->fd);
+		c->fd = -1;
+		return false;
+	}
+	c->n += (size_t)r;
+	if (reset_at > 0 && !c->logged && (end = memmem(c->buf, c->n, "\r\n\r\n", 4)) != NULL &&
+	    c->n - (size_t)(end + 4 - c->buf) >= (size_t)reset_at) {
+		atomic_fetch_add(&f->resets, 1);
+		reset_conn(c);
+		return false;
+	}
+	return true;
+}
+
 static void *fake_main(void *arg)
 {
 	struct fake_http *f = arg;
 	struct fake_conn c[FAKE_CONNS];
 	struct pollfd pfd[FAKE_CONNS + 1];
+	size_t fwdcap = 1 << 16;
+	char *fwd = malloc(fwdcap);
 
 	for (int i = 0; i < FAKE_CONNS; i++) {
 		c[i].fd = -1;
 		c[i].buf = malloc(FAKE_BUF);
+		c[i].logged = false;
 	}
 	while (!atomic_load(&f->stop)) {
+		int ready;
+
 		pfd[0].fd = f->fd;
 		pfd[0].events = POLLIN;
 		for (int i = 0; i < FAKE_CONNS; i++) {
 			pfd[i + 1].fd = c[i].fd;
 			pfd[i + 1].events = POLLIN;
+			pfd[i + 1].revents = 0;
 		}
-		if (poll(pfd, FAKE_CONNS + 1, 20) <= 0)
-			continue;
-		if (pfd[0].revents & POLLIN) {
+		ready = poll(pfd, FAKE_CONNS + 1, 20);
+		if (ready > 0 && (pfd[0].revents & POLLIN)) {
 			int fd = accept(f->fd, NULL, NULL);
 
 			for (int i = 0; fd >= 0 && i < FAKE_CONNS; i++)
 				if (c[i].fd < 0) {
 					c[i].fd = fd;
 					c[i].n = 0;
+					c[i].logged = false;
 					fd = -1;
 				}
 			if (fd >= 0)
 				close(fd);
 		}
 		for (int i = 0; i < FAKE_CONNS; i++) {
-			ssize_t r;
-			size_t len;
-
-			if (c[i].fd < 0 || !(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (c[i].fd < 0)
 				continue;
-			r = read(c[i].fd, c[i].buf + c[i].n, FAKE_BUF - c[i].n);
-			if (r <= 0) {
-				close(c[i].fd);
-				c[i].fd = -1;
+			/* A delayed answer is due without the socket saying anything. */
+			if (ready > 0 && (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !read_conn(f, &c[i]))
 				continue;
-			}
-			c[i].n += (size_t)r;
-			while ((len = request_len(c[i].buf, c[i].n)) > 0) {
-				const char *resp = atomic_load(&f->response);
-				const char *hdr_end = memmem(c[i].buf, len, "\r\n\r\n", 4);
-
-				int seen = atomic_load(&f->requests);
-
-				if (seen < FAKE_LOG) {
-					size_t h = (size_t)(hdr_end - c[i].buf);
-
-					if (h >= FAKE_HEAD_MAX)
-						h = FAKE_HEAD_MAX - 1;
-					memcpy(f->head[seen], c[i].buf, h);
-					f->head[seen][h] = '\0';
-					f->at[seen] = sup_now();
-				}
-				/* seq_cst: publishes head[seen] and at[seen] to the readers. */
-				atomic_fetch_add(&f->requests, 1);
-				atomic_fetch_add(&f->body_bytes,
-						 (long)(len - (size_t)(hdr_end + 4 - c[i].buf)));
-				if (resp && write(c[i].fd, resp, strlen(resp)) < 0)
-					break;
-				memmove(c[i].buf, c[i].buf + len, c[i].n - len);
-				c[i].n -= len;
-			}
+			answer_ready(f, &c[i], fwd, fwdcap);
 		}
 	}
 	for (int i = 0; i < FAKE_CONNS; i++) {
@@ -804,6 +957,7 @@ static void *fake_main(void *arg)
 			close(c[i].fd);
 		free(c[i].buf);
 	}
+	free(fwd);
 	return NULL;
 }
 
@@ -839,6 +993,21 @@ int fake_http_start(struct fake_http *f, const char *response)
 void fake_http_set(struct fake_http *f, const char *response)
 {
 	atomic_store(&f->response, response);
+}
+
+void fake_http_forward(struct fake_http *f, const char *url)
+{
+	atomic_store(&f->forward, url);
+}
+
+void fake_http_delay(struct fake_http *f, int ms)
+{
+	atomic_store(&f->delay_ms, ms);
+}
+
+void fake_http_reset(struct fake_http *f, int bytes)
+{
+	atomic_store(&f->reset_at, bytes);
 }
 
 void fake_http_stop(struct fake_http *f)

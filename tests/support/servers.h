@@ -97,7 +97,14 @@ int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *wi
  *  connections open, up to 16 at once. For the first FAKE_LOG requests it keeps when
  *  each was complete and its request line and headers (NUL-terminated, CRLFs kept),
  *  written before `requests` counts it: entries below atomic_load(&requests) are
- *  complete. */
+ *  complete.
+ *
+ *  Faults for the tests of a sink that misbehaves, all off after fake_http_start():
+ *  with `forward` set (fake_http_forward) and `response` NULL, each request goes on to
+ *  a real server and its answer comes back (a proxy, so a real sink counts what was
+ *  delivered); `delay_ms` holds each answer that long after its request was complete;
+ *  `reset_at` reads only that many bytes of each request's body, then closes the
+ *  connection with a reset (the request is never counted in `requests`). */
 struct fake_http {
 	int fd;
 	int port;
@@ -109,11 +116,23 @@ struct fake_http {
 	atomic_int stop;
 	double at[FAKE_LOG];		    /* sup_now() when request i was complete */
 	char head[FAKE_LOG][FAKE_HEAD_MAX]; /* its request line and headers */
+	_Atomic(const char *) forward;	    /* base URL to pass requests on to, or NULL */
+	atomic_int delay_ms;		    /* answer this long after the request */
+	atomic_int reset_at;		    /* > 0: reset after this many body bytes */
+	atomic_int resets;		    /* connections reset mid-request */
+	atomic_int forwarded;		    /* requests passed on and answered 2xx there */
 };
 /** Starts the server thread. 0 or -errno. */
 int fake_http_start(struct fake_http *f, const char *response);
 /** Changes the canned answer (NULL = stop answering). */
 void fake_http_set(struct fake_http *f, const char *response);
+/** Passes requests on to `url` (a base URL such as srv.url; NULL: stop) while the
+ *  canned response is NULL; the string must outlive the server. */
+void fake_http_forward(struct fake_http *f, const char *url);
+/** Holds each answer ms milliseconds after its request was complete (0: at once). */
+void fake_http_delay(struct fake_http *f, int ms);
+/** Resets each connection once `bytes` of a request's body were read (0: off). */
+void fake_http_reset(struct fake_http *f, int bytes);
 /** Stops the thread and closes every socket. */
 void fake_http_stop(struct fake_http *f);
 /** The value of header `name` (case-insensitive) in request i's kept headers, copied
