@@ -305,7 +305,7 @@ Test(fleet, shard_owner_is_pinned)
  * moved address to the new shard N. Measured at 10^6 (release): every shard within
  * 0.67% of 1/N for every N, the moved fraction within 0.00045 of 1/(N+1) (the table is
  * in the test's log: --verbose); the bounds leave about 4x of margin. 1.2 s in
- * release, 1.8 s under ASan. Hash-modulo-N would move N/(N+1). */
+ * release, 1.0 s under ASan. Hash-modulo-N would move N/(N+1). */
 Test(fleet, rendezvous_balances_and_moves_one_in_n_plus_one, .timeout = 60)
 {
 	const uint32_t total = 1000000;
