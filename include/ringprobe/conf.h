@@ -30,10 +30,16 @@ struct rp_cidr_list {
 	size_t n;
 };
 
-/** `shard: I/N`: keep devices whose address hashes to I of N. count 1 = everything. */
+/** Most instances `shard: I/N` splits a fleet over (rendezvous costs N hashes an address). */
+#define RP_SHARD_MAX 256
+
+/** `shard: I/N`: keep the devices whose address ranks I highest of N (rendezvous
+ * hashing, src/ctl/fleet.c); count 1 = everything. `shard: auto/N` sets from_host and
+ * takes index from the host name's ordinal suffix (`ringprobe-3` is 3, 0-based). */
 struct rp_shard_sel {
 	uint32_t index;
 	uint32_t count;
+	bool from_host;
 };
 
 enum rp_backend { RP_BACKEND_AUTO, RP_BACKEND_URING, RP_BACKEND_MMSG };
@@ -236,8 +242,12 @@ void rp_format_size(int64_t bytes, char *buf, size_t len);
 int rp_parse_ipv4(const char *s, uint32_t *out, char *why, size_t whylen);
 /** "a.b.c.d/p" or "a.b.c.d" (/32). Host bits set are cleared and *host_bits says so. */
 int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why, size_t whylen);
-/** "I/N" with N >= 1 and I < N. */
+/** "I/N" with 1 <= N <= RP_SHARD_MAX and I < N, or "auto/N" (from_host set, index 0 until
+ * rp_shard_from_host). */
 int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t whylen);
+/** Sets sel->index from a host name ending in "-ORDINAL" (the first label of a dotted
+ * name; decimal, no leading zeros); rejects other names and an ordinal >= sel->count. */
+int rp_shard_from_host(struct rp_shard_sel *sel, const char *host, char *why, size_t whylen);
 /** Formats a network as "a.b.c.d/p" (or "a.b.c.d" for a /32 when `bare32`). */
 void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len);
 /** Whether addr (host order) lies in network c. */

@@ -35,7 +35,7 @@ static const char *metavar(const struct rp_conf_key *k, char *buf, size_t len)
 	case RP_CT_CIDRS:
 		return "CIDR[,CIDR...]";
 	case RP_CT_SHARD:
-		return "I/N";
+		return "I/N|auto/N";
 	case RP_CT_SECRET:
 		return "SECRET";
 	case RP_CT_SECRET_FILE:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf/conf_int.h"
 #include "ringprobe/xalloc.h"
@@ -127,6 +128,35 @@ static int set_cidrs(struct rp_conf *c, const struct rp_conf_key *k, const char 
 	return ret;
 }
 
+/* `shard: I/N` or `auto/N`, whose I is the ordinal ending this host's name (a
+ * StatefulSet pod's name, which Kubernetes makes its host name). The name is read
+ * here, once per load, so a reload re-reads it; value.c stays free of system calls. */
+static int set_shard(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
+		     const char *where, const char *name, struct rp_diags *d)
+{
+	struct rp_shard_sel sel;
+	char why[512], host[256];
+
+	if (rp_parse_shard(text, &sel, why, sizeof(why)) < 0) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+		return -EINVAL;
+	}
+	if (sel.from_host) {
+		if (gethostname(host, sizeof(host)) < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "auto/%u: host name: %s",
+				     sel.count, strerror(errno));
+			return -EINVAL;
+		}
+		host[sizeof(host) - 1] = '\0';
+		if (rp_shard_from_host(&sel, host, why, sizeof(why)) < 0) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+			return -EINVAL;
+		}
+	}
+	*FIELD(c, k, struct rp_shard_sel) = sel;
+	return 0;
+}
+
 int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
 		      const char *where, const char *name, uint32_t line, struct rp_diags *d)
 {
@@ -184,11 +214,7 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	case RP_CT_CIDRS:
 		return set_cidrs(c, k, text, where, name, line, d);
 	case RP_CT_SHARD:
-		if (rp_parse_shard(text, FIELD(c, k, struct rp_shard_sel), why, sizeof(why)) < 0) {
-			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
-			return -EINVAL;
-		}
-		return 0;
+		return set_shard(c, k, text, where, name, d);
 	case RP_CT_IGNORED:
 		rp_diags_add(d, RP_DIAG_NOTICE, where, name, "ignored: %s", k->help);
 		return 0;

@@ -124,7 +124,9 @@ static const struct rp_conf_key keys[] = {
     K("user", RP_CT_STRING, user, 0, 0, NULL, NULL,
       "also become this user once the sockets are open (capabilities are always cleared)"),
     K("shard", RP_CT_SHARD, shard, 0, 0, NULL, "0/1",
-      "I/N: keep only devices whose address hashes to I of N instances"),
+      "I/N: keep only the devices whose address ranks I of N instances (rendezvous hashing, "
+      "0-based, N <= 256; N to N+1 moves 1/(N+1) of them); auto/N: I is the host name's "
+      "ordinal suffix (ringprobe-3 is 3, as in a Kubernetes StatefulSet)"),
     K("health_listen", RP_CT_STRING, health_listen, 0, 0, NULL, "127.0.0.1",
       "address of the /health and /metrics HTTP server"),
     K("shutdown_timeout", RP_CT_DURATION, shutdown_timeout, 100 * NS_MS, 600 * NS_S, NULL, "10s",

@@ -65,7 +65,11 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 	case RP_CT_SHARD: {
 		const struct rp_shard_sel *s = FIELD(c, k, struct rp_shard_sel);
 
-		fprintf(out, "\"%u/%u\"", s->index, s->count);
+		if (s->from_host)
+			fprintf(out, "\"auto/%u\"  # %u/%u from the host name", s->count, s->index,
+				s->count);
+		else
+			fprintf(out, "\"%u/%u\"", s->index, s->count);
 		break;
 	}
 	case RP_CT_CIDRS: {
@@ -167,7 +171,7 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 		const struct rp_shard_sel *x = FIELD(a, k, struct rp_shard_sel);
 		const struct rp_shard_sel *y = FIELD(b, k, struct rp_shard_sel);
 
-		return x->index == y->index && x->count == y->count;
+		return x->index == y->index && x->count == y->count && x->from_host == y->from_host;
 	}
 	case RP_CT_CIDRS: {
 		const struct rp_cidr_list *x = FIELD(a, k, struct rp_cidr_list);

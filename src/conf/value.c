@@ -320,25 +320,56 @@ int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t wh
 	int64_t i, n;
 	size_t len;
 
+	bool from_host;
+
 	if (!slash)
-		return WHY("expected I/N (this instance's index and the number of instances), got "
-			   "\"%s\"",
+		return WHY("expected I/N (this instance's index and the number of instances) or "
+			   "auto/N, got \"%s\"",
 			   s);
 	len = (size_t)(slash - s);
 	if (len == 0 || len >= sizeof(left))
-		return WHY("expected I/N, got \"%s\"", s);
+		return WHY("expected I/N or auto/N, got \"%s\"", s);
 	memcpy(left, s, len);
 	left[len] = '\0';
-	if (rp_parse_int(left, &i, sub, sizeof(sub)) < 0 ||
+	from_host = strcmp(left, "auto") == 0;
+	if ((!from_host && rp_parse_int(left, &i, sub, sizeof(sub)) < 0) ||
 	    rp_parse_int(slash + 1, &n, sub, sizeof(sub)) < 0)
-		return WHY("expected I/N with whole numbers, got \"%s\"", s);
-	if (n < 1 || n > 65536)
-		return WHY("\"%s\": N must be 1..65536", s);
-	if (i < 0 || i >= n)
+		return WHY("expected I/N or auto/N with whole numbers, got \"%s\"", s);
+	if (n < 1 || n > RP_SHARD_MAX)
+		return WHY("\"%s\": N must be 1..%d", s, RP_SHARD_MAX);
+	if (from_host)
+		i = 0;
+	else if (i < 0 || i >= n)
 		return WHY("\"%s\": I must be 0..%lld (instances are numbered from 0)", s,
 			   (long long)(n - 1));
 	out->index = (uint32_t)i;
 	out->count = (uint32_t)n;
+	out->from_host = from_host;
+	return 0;
+}
+
+int rp_shard_from_host(struct rp_shard_sel *sel, const char *host, char *why, size_t whylen)
+{
+	size_t len = strcspn(host, "."), d = len;
+	uint64_t ord = 0;
+
+	while (d > 0 && isdigit((unsigned char)host[d - 1]))
+		d--;
+	if (d == len || d < 2 || host[d - 1] != '-')
+		return WHY("auto/%u: host name \"%s\" does not end in -ORDINAL (as a "
+			   "StatefulSet's pods do: ringprobe-0, ringprobe-1, ...); write I/N",
+			   sel->count, host);
+	if (host[d] == '0' && len - d > 1)
+		return WHY("auto/%u: host name \"%s\": ordinal with a leading zero is ambiguous "
+			   "(ordinals count from 0 without padding); write I/N",
+			   sel->count, host);
+	for (size_t k = d; k < len && ord < RP_SHARD_MAX; k++)
+		ord = ord * 10 + (uint64_t)(host[k] - '0');
+	if (ord >= sel->count)
+		return WHY("auto/%u: host name \"%s\" has ordinal %.*s, but N = %u allows 0..%u "
+			   "(raise N to the number of replicas)",
+			   sel->count, host, (int)(len - d), host + d, sel->count, sel->count - 1);
+	sel->index = (uint32_t)ord;
 	return 0;
 }
 

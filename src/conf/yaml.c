@@ -49,7 +49,7 @@ static const char *type_name(enum rp_conf_type t)
 	case RP_CT_SIZE:
 		return "a size such as 1GiB";
 	case RP_CT_SHARD:
-		return "I/N";
+		return "I/N or auto/N";
 	case RP_CT_CIDRS:
 		return "a list of addresses or CIDRs";
 	default:

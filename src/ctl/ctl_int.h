@@ -22,9 +22,12 @@
 #include "ringprobe/snmp.h"
 #include "ringprobe/wheel.h"
 
-/* `shard: I/N`: whether this instance keeps addr. A stable hash of the address alone
- * (seeded apart from the hash that routes addresses to shard threads). */
+/* `shard: I/N`: whether this instance keeps addr, by rendezvous hashing of the address
+ * alone (seeded apart from the hash that routes addresses to shard threads). */
 bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr);
+/* Which of `count` instances (0-based, count >= 1) owns addr: fixed across hosts and
+ * versions (the function is written out above its definition in fleet.c). */
+uint32_t rp_ctl_shard_owner(uint32_t addr, uint32_t count);
 
 /* ---- fleet ---------------------------------------------------------------------- */
 

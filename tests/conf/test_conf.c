@@ -1,6 +1,7 @@
 /* Configuration: the YAML reader, values, flags over the file, validation, printing. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -325,6 +326,8 @@ static const struct bad_case bad_cases[] = {
      "\"uring\"?)"},
     {"shard: 3/3\n", "t.yml:1:8: error: shard: \"3/3\": I must be 0..2 (instances are "
 		     "numbered from 0)"},
+    {"shard: auto\n", "t.yml:1:8: error: shard: expected I/N (this instance's index and the "
+		      "number of instances) or auto/N, got \"auto\""},
     {"spool:\n  max_bytes: 1XB\n",
      "t.yml:2:14: error: spool.max_bytes: size \"1XB\" has unknown unit \"XB\" (use B, K, M, "
      "G, T, KiB.. or KB..)"},
@@ -514,6 +517,67 @@ Test(conf, flags_override_the_file)
 				  "30s, 250ms or 1h30m)");
 	cr_assert_eq(conf.ping_interval, 750 * RP_NSEC_PER_MSEC);
 	cr_assert_eq(conf.origin[rp_conf_key_index(iv)], RP_CONF_FROM_FLAG);
+}
+
+/* `shard: auto/N` reads the real host name, so this test gives itself one: in a UTS
+ * namespace of its own (Criterion runs each test in a forked process, so the name
+ * never leaks), which needs root (CAP_SYS_ADMIN). */
+static void set_hostname(const char *name)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root (a UTS namespace to set the host name in)");
+	cr_assert_eq(unshare(CLONE_NEWUTS), 0, "unshare(CLONE_NEWUTS): %s", strerror(errno));
+	cr_assert_eq(sethostname(name, strlen(name)), 0, "sethostname: %s", strerror(errno));
+}
+
+Test(conf, shard_auto_takes_the_stateful_set_ordinal_from_the_host_name)
+{
+	const struct rp_conf_key *k = rp_conf_key_find("shard");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	set_hostname("ringprobe-2");
+	cr_assert_eq(load("shard: auto/3\n"), 0);
+	cr_assert_eq(diags.n, 0);
+	cr_assert(conf.shard.from_host);
+	cr_assert_eq(conf.shard.index, 2);
+	cr_assert_eq(conf.shard.count, 3);
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	cr_assert_not_null(strstr(text, "\nshard: \"auto/3\"  # 2/3 from the host name"), "%s",
+			   text);
+	free(text);
+	/* The flag works alike, and a plain I/N still wins over the host name. */
+	cr_assert_eq(rp_conf_set_flag(&conf, k, "auto/5", &diags), 0);
+	cr_assert_eq(conf.shard.index, 2);
+	cr_assert_eq(conf.shard.count, 5);
+	cr_assert_eq(rp_conf_set_flag(&conf, k, "0/5", &diags), 0);
+	cr_assert_eq(conf.shard.index, 0);
+	cr_assert_not(conf.shard.from_host);
+
+	/* Ordinal 2 of N = 2: the error names the key, the host and the fix. */
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("shard: auto/2\n");
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:1:8: error: shard: auto/2: host name \"ringprobe-2\" has "
+				  "ordinal 2, but N = 2 allows 0..1 (raise N to the number of "
+				  "replicas)");
+	cr_assert_eq(conf.shard.count, 1, "a rejected value leaves the default");
+}
+
+Test(conf, shard_auto_needs_an_ordinal_suffix)
+{
+	set_hostname("probe-host");
+	load("shard: auto/3\n");
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:1:8: error: shard: auto/3: host name \"probe-host\" does "
+				  "not end in -ORDINAL (as a StatefulSet's pods do: ringprobe-0, "
+				  "ringprobe-1, ...); write I/N");
 }
 
 Test(conf, print_masks_secrets_and_reads_back)

@@ -142,8 +142,58 @@ Test(value, addresses_and_networks)
 	cr_expect_eq(rp_parse_shard("1/3", &s, why, sizeof(why)), 0);
 	cr_expect_eq(s.index, 1);
 	cr_expect_eq(s.count, 3);
+	cr_expect_not(s.from_host);
 	cr_expect_eq(rp_parse_shard("3", &s, why, sizeof(why)), -EINVAL);
 	cr_expect_eq(rp_parse_shard("0/0", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_shard("255/256", &s, why, sizeof(why)), 0);
+	cr_expect_eq(rp_parse_shard("0/257", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "\"0/257\": N must be 1..256");
+}
+
+Test(value, shard_auto_takes_the_ordinal_from_the_host_name)
+{
+	struct rp_shard_sel s;
+
+	cr_assert_eq(rp_parse_shard("auto/3", &s, why, sizeof(why)), 0);
+	cr_expect(s.from_host);
+	cr_expect_eq(s.count, 3);
+	cr_expect_eq(rp_parse_shard("auto", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "expected I/N (this instance's index and the number of instances) "
+			      "or auto/N, got \"auto\"");
+	cr_expect_eq(rp_parse_shard("auto/0", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_shard("auto/x", &s, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_shard("Auto/3", &s, why, sizeof(why)), -EINVAL);
+
+	rp_parse_shard("auto/4", &s, why, sizeof(why));
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-3", why, sizeof(why)), 0);
+	cr_expect_eq(s.index, 3);
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-0", why, sizeof(why)), 0);
+	cr_expect_eq(s.index, 0);
+	/* A dotted name: the first label (hostname -f style). */
+	cr_expect_eq(rp_shard_from_host(&s, "probe-2.probes.monitoring.svc", why, sizeof(why)), 0);
+	cr_expect_eq(s.index, 2);
+	cr_expect_eq(rp_shard_from_host(&s, "my-probe-1", why, sizeof(why)), 0);
+	cr_expect_eq(s.index, 1);
+
+	s.index = 0;
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-4", why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "auto/4: host name \"ringprobe-4\" has ordinal 4, but N = 4 allows "
+			      "0..3 (raise N to the number of replicas)");
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-99999999999999999999999", why, sizeof(why)),
+		     -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe", why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "auto/4: host name \"ringprobe\" does not end in -ORDINAL (as a "
+			      "StatefulSet's pods do: ringprobe-0, ringprobe-1, ...); write I/N");
+	cr_expect_eq(rp_shard_from_host(&s, "probe3", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "3", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "-3", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "ringprobe-2x", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "", why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_shard_from_host(&s, "probe-01", why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "auto/4: host name \"probe-01\": ordinal with a leading zero is "
+			      "ambiguous (ordinals count from 0 without padding); write I/N");
+	cr_expect_eq(s.index, 0, "a rejected name leaves the index alone");
 }
 
 Test(value, env_expansion)
