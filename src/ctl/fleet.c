@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl/ctl_int.h"
+#include "ringprobe/hash.h"
 #include "ringprobe/xalloc.h"
 
 /* Rendezvous (highest-random-weight) hashing: every instance j < N scores the address
@@ -16,35 +17,24 @@
  * and only ever to instance N; plain hash-modulo-N moves N/(N+1).
  *
  * The function is part of the deployment contract: every host and every version must
- * compute the same owner, so it is written out here rather than borrowed from
- * ringprobe/hash.h, and tests/ctl/test_fleet.c pins known owners. It is
+ * compute the same owner (tests/ctl/test_fleet.c pins known owners). It is
  *   h       = mix64(addr ^ K)            K = 0x5348415244000000 ("SHARD" << 24)
  *   score_j = mix64(h + (j + 1) * G)     G = 0x9e3779b97f4a7c15 (splitmix64's step)
  *   owner   = the j with the highest score_j (the lowest j on a tie)
- * with mix64 splitmix64's finalizer (shifts 30, 27, 31; multipliers
- * 0xbf58476d1ce4e5b9, 0x94d049bb133111eb): score_0 .. score_{N-1} are the first N
- * outputs of the SplitMix64 generator seeded with h. N hashes per address (N is at
- * most RP_SHARD_MAX), only where an address is added or swept, never per probe. */
-static uint64_t shard_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
+ * with mix64 splitmix64's finalizer (rp_hash_u64, stable by ringprobe/hash.h's own
+ * contract): score_0 .. score_{N-1} are the first N outputs of the SplitMix64
+ * generator seeded with h. N hashes per address (N is at most RP_SHARD_MAX), only
+ * where an address is added or swept, never per probe. */
 uint32_t rp_ctl_shard_owner(uint32_t addr, uint32_t count)
 {
-	uint64_t h = shard_mix((uint64_t)addr ^ 0x5348415244000000ull), s = h, best = 0;
+	uint64_t h = rp_hash_u64((uint64_t)addr ^ 0x5348415244000000ull), s = h, best = 0;
 	uint32_t owner = 0;
 
 	for (uint32_t j = 0; j < count; j++) {
 		uint64_t score;
 
 		s += 0x9e3779b97f4a7c15ull;
-		score = shard_mix(s);
+		score = rp_hash_u64(s);
 		if (j == 0 || score > best) {
 			best = score;
 			owner = j;
