@@ -15,6 +15,8 @@ static void put_string(FILE *out, const char *s)
 
 		if (ch == '"' || ch == '\\')
 			fprintf(out, "\\%c", ch);
+		else if (ch == '$' && s[1] == '{') /* a literal "${" reads back as one */
+			fputs("$$", out);
 		else if (ch < 0x20 || ch == 0x7f)
 			fprintf(out, "\\x%02x", ch);
 		else

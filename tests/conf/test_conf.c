@@ -624,6 +624,32 @@ Test(conf, print_masks_secrets_and_reads_back)
 	free(text);
 }
 
+/* Found by tests/fuzz/fuzz_cli_conf: a literal "${" (written "$${") was printed as
+ * "${", which reads back as a variable reference. */
+Test(conf, print_keeps_a_literal_dollar_brace)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct rp_conf again;
+	struct rp_diags d2;
+
+	load("user: \"a$${HOME}c$$${x}\"\n");
+	cr_assert_eq(diags.n, 0);
+	cr_assert_str_eq(conf.user, "a${HOME}c$${x}");
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert_str_eq(again.user, conf.user);
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
+}
+
 Test(conf, every_key_has_a_unique_flag_and_help)
 {
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {

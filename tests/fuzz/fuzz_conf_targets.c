@@ -1,0 +1,202 @@
+/* fuzz-sources: src/conf/targets.c src/conf/value.c src/conf/diag.c src/util/addr.c
+ * src/util/xalloc.c */
+/* fuzz-cflags: -Dfopen=rp_fuzz_fopen */
+/* Target arguments of `ping` and `sweep` (src/conf/targets.c): an address, a CIDR, or
+ * @file with one per line. Byte 0 picks:
+ *   even  the rest is one command-line argument (cut at a NUL, as argv would be)
+ *   odd   the rest is the content of a target file, given as "@targets"
+ * Checks, against a reference written here from the documented format (a '#' starts a
+ * comment, blanks and CR/LF around an entry are ignored, empty lines skipped): the list
+ * holds exactly the entries that rp_parse_cidr accepts with a prefix of /8 or longer,
+ * in order, each with its line number; every refused entry is one error; the return
+ * is 0 exactly when nothing was refused; every network formats back to text that
+ * parses to itself; rp_targets_count is the sum of the sizes.
+ *
+ * Files: fopen() in targets.c is compiled to rp_fuzz_fopen (fuzz-cflags above), which
+ * opens only plain names in a per-process directory, so "@/etc/shadow" or "@/dev/stdin"
+ * in an input fails with ENOENT. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ringprobe/targets.h"
+
+#undef fopen
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "fuzz_conf_targets: check failed at line %d: %s\n",        \
+				__LINE__, #c);                                                     \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define MAX_INPUT 65536
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FILE *rp_fuzz_fopen(const char *path, const char *mode);
+
+static int dirfd_ = -1;
+static char dirpath[] = "/tmp/fuzz_conf_targets.XXXXXX";
+static char text[MAX_INPUT + 1];
+
+FILE *rp_fuzz_fopen(const char *path, const char *mode)
+{
+	int fd;
+	FILE *f;
+
+	if (!*path || strchr(path, '/') || !strcmp(path, ".") || !strcmp(path, "..") ||
+	    strcmp(mode, "r") != 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	fd = openat(dirfd_, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, mode);
+	if (!f)
+		close(fd);
+	return f;
+}
+
+static void remove_dir(void)
+{
+	unlinkat(dirfd_, "targets", 0);
+	rmdir(dirpath);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (!mkdtemp(dirpath) ||
+	    (dirfd_ = openat(AT_FDCWD, dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror("fuzz_conf_targets: set-up");
+		abort();
+	}
+	atexit(remove_dir);
+	return 0;
+}
+
+/* What one entry must give: 1 and *out when accepted, 0 when refused. */
+static int expect(const char *entry, struct rp_cidr *out)
+{
+	bool host_bits;
+	char why[256];
+
+	if (rp_parse_cidr(entry, out, &host_bits, why, sizeof(why)) < 0)
+		return 0;
+	return out->prefix >= 8;
+}
+
+static void check_network(const struct rp_cidr *c)
+{
+	struct rp_cidr back;
+	bool host_bits;
+	char buf[64], why[256];
+
+	CHECK(c->prefix >= 8 && c->prefix <= 32);
+	CHECK(c->prefix == 32 || (c->net & (UINT32_MAX >> c->prefix)) == 0);
+	for (int bare = 0; bare <= 1; bare++) {
+		rp_format_cidr(c, bare, buf, sizeof(buf));
+		CHECK(rp_parse_cidr(buf, &back, &host_bits, why, sizeof(why)) == 0);
+		CHECK(!host_bits && back.net == c->net && back.prefix == c->prefix);
+	}
+	CHECK(rp_cidr_contains(c, c->net));
+	CHECK(rp_cidr_size(c) == (uint64_t)1 << (32 - c->prefix));
+}
+
+/* The reference reading of a target file: entries in order with their lines. */
+static void check_file(const char *p, size_t n, const struct rp_cidr_list *l, size_t errors)
+{
+	size_t got = 0, refused = 0;
+	uint32_t lineno = 0;
+
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t len = nl ? (size_t)(nl - p) + 1 : n;
+		char *s = text, *end;
+		struct rp_cidr want;
+
+		memcpy(text, p, len);
+		text[len] = '\0';
+		p += len;
+		n -= len;
+		lineno++;
+		if ((end = strchr(s, '#')))
+			*end = '\0';
+		s += strspn(s, " \t");
+		end = s + strlen(s);
+		while (end > s && strchr(" \t\r\n", end[-1]))
+			*--end = '\0';
+		if (!*s)
+			continue;
+		if (!expect(s, &want)) {
+			refused++;
+			continue;
+		}
+		CHECK(got < l->n);
+		CHECK(l->v[got].net == want.net && l->v[got].prefix == want.prefix);
+		CHECK(l->line[got] == lineno);
+		got++;
+	}
+	CHECK(got == l->n);
+	CHECK(refused == errors);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rp_cidr_list l = {0};
+	struct rp_diags d;
+	uint64_t total = 0;
+	int ret;
+
+	if (size < 1 || size > MAX_INPUT)
+		return 0;
+	rp_diags_init(&d);
+	if (data[0] & 1) {
+		int fd = openat(dirfd_, "targets", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		CHECK(fd >= 0);
+		CHECK(write(fd, data + 1, size - 1) == (ssize_t)(size - 1));
+		close(fd);
+		ret = rp_targets_add_arg(&l, "@targets", &d);
+		check_file((const char *)data + 1, size - 1, &l, d.errors);
+	} else {
+		struct rp_cidr want;
+		size_t n = strnlen((const char *)data + 1, size - 1);
+		char *arg = malloc(n + 1); /* exact size: ASan sees any over-read */
+
+		unlinkat(dirfd_, "targets", 0); /* "@targets" must not find an older input */
+
+		memcpy(arg, data + 1, n);
+		arg[n] = '\0';
+		ret = rp_targets_add_arg(&l, arg, &d);
+		if (arg[0] != '@') {
+			int ok = expect(arg, &want);
+
+			CHECK(l.n == (size_t)ok && d.errors == (size_t)!ok);
+			CHECK(!ok || (l.v[0].net == want.net && l.v[0].prefix == want.prefix &&
+				      l.line[0] == 0));
+		} else {
+			CHECK(ret < 0 && l.n == 0 && d.errors == 1); /* no such file */
+		}
+		free(arg);
+	}
+	CHECK((ret == 0) == (d.errors == 0));
+	for (size_t i = 0; i < l.n; i++) {
+		check_network(&l.v[i]);
+		total += rp_cidr_size(&l.v[i]);
+	}
+	CHECK(rp_targets_count(&l) == total);
+	rp_targets_free(&l);
+	rp_diags_fini(&d);
+	return 0;
+}
