@@ -113,9 +113,12 @@ struct rp_shard {
 	_Atomic uint64_t stop_wait_ns; /* written before stop */
 };
 
-/* A reading of CLOCK_REALTIME - CLOCK_MONOTONIC that moves by less than this is jitter,
- * not a step (NTP slews both clocks alike, so only a step moves it). */
-#define OFFSET_JITTER_NS 20000ull
+/* A reading of CLOCK_REALTIME - CLOCK_MONOTONIC is believed when the two monotonic
+ * reads around it are closer than this (not interrupted), and taken when it moved by
+ * more than its own uncertainty plus this (NTP slews both clocks alike, so only a step
+ * moves it). */
+#define OFFSET_BRACKET_NS 20000ull
+#define OFFSET_MOVE_NS 1000ull
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -125,19 +128,44 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Follows a step of the real-time clock: mono_to_real changes only when the clock moved
- * against the monotonic one by more than a reading's jitter (and the reading was not
- * interrupted), so a probe's point carries the same timestamp whether it is answered
- * (the one in its payload) or times out (sent_ns + mono_to_real). */
-static void read_offset(struct rp_shard *s)
+/* CLOCK_REALTIME - CLOCK_MONOTONIC from the real-time clock read between two monotonic
+ * reads: right to within half their distance, returned in *bracket. */
+static uint64_t offset_reading(uint64_t *bracket)
 {
 	uint64_t m0 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME);
-	uint64_t m1 = clock_ns(CLOCK_MONOTONIC), off = r - m0;
-	int64_t moved = (int64_t)(off - s->mono_to_real);
+	uint64_t m1 = clock_ns(CLOCK_MONOTONIC);
 
-	if (m1 - m0 < OFFSET_JITTER_NS &&
-	    (moved > (int64_t)OFFSET_JITTER_NS || moved < -(int64_t)OFFSET_JITTER_NS))
+	*bracket = m1 - m0;
+	return r - (m0 + *bracket / 2);
+}
+
+/* Follows a step of the real-time clock. mono_to_real changes only when an
+ * uninterrupted reading moved by more than its uncertainty (plus 1 us), so a probe's
+ * point carries the same timestamp whether it is answered (the one in its payload) or
+ * times out (sent_ns + mono_to_real). */
+static void read_offset(struct rp_shard *s)
+{
+	uint64_t bracket, off = offset_reading(&bracket);
+	int64_t moved = (int64_t)(off - s->mono_to_real);
+	uint64_t dist = moved < 0 ? (uint64_t)-moved : (uint64_t)moved;
+
+	if (bracket < OFFSET_BRACKET_NS && dist > bracket / 2 + OFFSET_MOVE_NS)
 		s->mono_to_real = off;
+}
+
+/* The first offset: the tightest of a few readings. */
+static void first_offset(struct rp_shard *s)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 8; i++) {
+		uint64_t bracket, off = offset_reading(&bracket);
+
+		if (bracket < best) {
+			best = bracket;
+			s->mono_to_real = off;
+		}
+	}
 }
 
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
@@ -184,8 +212,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->ready_mask = rp_pow2_at_least(conf->capacity < 2 ? 2 : conf->capacity) - 1;
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
-	s->mono_to_real = clock_ns(CLOCK_REALTIME) - s->now_ns;
-	read_offset(s);
+	first_offset(s);
 	atomic_init(&s->stop_wait_ns, UINT64_MAX);
 	*out = s;
 	return 0;

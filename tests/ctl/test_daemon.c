@@ -853,7 +853,7 @@ static double influx_double(struct srv *s, const char *q)
 }
 
 /* The daemon's real-time clock steps by an hour back, then two hours forward, while it
- * probes (libfaketime, read from a file on every call; its monotonic clock is left
+ * probes (libfaketime, its file read again every second; its monotonic clock is left
  * alone). The kernel's packet stamps keep the true time, so after the first step every
  * reply's stamp disagrees with the daemon's clock by an hour: RTTs must still come from
  * the monotonic clock (none lost, none an hour long), sends stay on time, and each point
@@ -884,7 +884,7 @@ Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout =
 	/* Only the daemon runs on the faked clock (influxd started before the variables). */
 	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
 	setenv("FAKETIME_TIMESTAMP_FILE", rc, 1);
-	setenv("FAKETIME_NO_CACHE", "1", 1);
+	setenv("FAKETIME_CACHE_DURATION", "1", 1);
 	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
 	/* Under AddressSanitizer the preloaded library comes before its runtime. */
 	snprintf(asan, sizeof(asan), "%s:verify_asan_link_order=0",
@@ -899,7 +899,7 @@ Test(daemon, a_wall_clock_step_moves_timestamps_not_rtts_or_timeouts, .timeout =
 	free(saved);
 	unsetenv("LD_PRELOAD");
 	unsetenv("FAKETIME_TIMESTAMP_FILE");
-	unsetenv("FAKETIME_NO_CACHE");
+	unsetenv("FAKETIME_CACHE_DURATION");
 	unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
 	t0 = real_ns();
 	cr_assert_eq(wait_health(&r, "devices", 6, 10), 6);
