@@ -69,8 +69,9 @@ def tail(path, n=8):
 
 def start_fleetsim(procs, a, truth, replies, work, tag):
     cmd = [FLEETSIM, "--devices", str(a.devices), "--seed", str(a.seed),
-           "--latency", a.latency, "--loss", a.loss, "--truth", truth,
-           "--replies", replies, "--spin", str(a.spin)]
+           "--latency", a.latency, "--loss", a.loss, "--truth", truth, "--spin", str(a.spin)]
+    if replies:  # None: no reply records (bench/soak: hours of them would fill the disk)
+        cmd += ["--replies", replies]
     if float(a.down.rstrip("%")) > 0:
         cmd += ["--down", a.down]
     if a.flap and float(a.flap.split(":")[0].rstrip("%")) > 0:

@@ -21,15 +21,18 @@ from .common import NUMERIC_INFO, PRESENT, die, free_port, http_get, http_post, 
 
 class VictoriaMetrics:
     name = "VictoriaMetrics"
+    args = []  # more flags (bench/soak: a longer graceful shutdown)
 
-    def start(self, procs, work):
-        self.port = free_port()
+    def start(self, procs, work, port=None):
+        """port: a restart on the port (and data directory) of an earlier start."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = "rp"
         cmd = ["victoria-metrics", f"-storageDataPath={work}/vm",
                f"-httpListenAddr=127.0.0.1:{self.port}", "-loggerLevel=ERROR",
                "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache"]
-        self.proc = procs.add(subprocess.Popen(cmd, stdout=open(f"{work}/vm.log", "w"),
+        cmd += self.args
+        self.proc = procs.add(subprocess.Popen(cmd, stdout=open(f"{work}/vm.log", "a"),
                                                stderr=subprocess.STDOUT))
         wait_http(self.proc, f"{self.url}/health", 200, "victoria-metrics", f"{work}/vm.log")
 
