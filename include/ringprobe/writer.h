@@ -99,6 +99,11 @@ int rp_writer_point(struct rp_writer *w, enum rp_writer_dest dest, const char *m
 		    size_t nfields, uint64_t ts_ns);
 /** Control thread: hands the points added since the last commit to the writer. Returns 0. */
 int rp_writer_commit(struct rp_writer *w);
+/** Control thread: true when the next rp_writer_point() is sure to find a buffer (a
+ *  whole free one is waiting). A producer that can hold its points back (SNMP answers
+ *  wait in the poller's ring) asks this first, so that a writer held up for a moment
+ *  costs it nothing rather than a counted drop. */
+bool rp_writer_point_ready(struct rp_writer *w);
 /** Any thread: a snapshot of the counters. */
 void rp_writer_stats(const struct rp_writer *w, struct rp_writer_stats *out);
 

@@ -199,7 +199,10 @@ void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms);
 /** A device left the fleet: no more polls, an answer in flight is dropped. */
 void rp_enrich_remove(struct rp_enrich *e, uint32_t addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
-void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg);
+/** Answers go to emit while ready(arg) says the consumer takes one more (ready may be
+ *  NULL: always); the rest wait in the poller's ring for the next tick. */
+void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit,
+		    bool (*ready)(void *arg), void *arg);
 void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
 
 /* ---- the daemon ------------------------------------------------------------------- */

@@ -79,11 +79,19 @@ static void fleet_remove(void *arg, uint32_t addr)
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
 
+/* SNMP answers wait in the poller's ring while the writer has no free buffer for them. */
+static bool writer_ready(void *arg)
+{
+	struct rp_ctl *d = arg;
+
+	return rp_writer_point_ready(d->writer);
+}
+
 static void enrich(struct rp_ctl *d)
 {
 	uint64_t before = d->info_points;
 
-	rp_enrich_tick(&d->enrich, d->now_ms, rp_ctl__device_info, d);
+	rp_enrich_tick(&d->enrich, d->now_ms, rp_ctl__device_info, writer_ready, d);
 	if (d->info_points != before)
 		rp_writer_commit(d->writer);
 }

@@ -179,12 +179,14 @@ static void schedule(struct rp_enrich *e, uint32_t slot, uint64_t now_ms, bool o
 	rp_wheel_add(e->wheel, &d->due, now_ms + (wait ? wait : 1));
 }
 
-static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg)
+static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit,
+			 bool (*ready)(void *arg), void *arg)
 {
 	struct rp_snmp_result r[16];
 	uint32_t n;
 
-	while ((n = rp_snmp_take(e->snmp, r, RP_ARRAY_SIZE(r))) > 0) {
+	/* One at a time while the consumer may be full: what is not taken stays queued. */
+	while ((n = rp_snmp_take(e->snmp, r, ready ? 1 : RP_ARRAY_SIZE(r))) > 0) {
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t slot = r[i].tag;
 			bool ok = r[i].status == RP_SNMP_OK;
@@ -214,6 +216,8 @@ static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn
 			}
 			schedule(e, slot, now_ms, ok);
 		}
+		if (ready && !ready(arg))
+			break;
 	}
 }
 
@@ -229,13 +233,15 @@ static void refill(struct rp_enrich *e, uint64_t now_ms)
 	e->tokens_at_ms = now_ms;
 }
 
-void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit, void *arg)
+void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit,
+		    bool (*ready)(void *arg), void *arg)
 {
 	uint32_t room;
 
 	if (!e->snmp)
 		return;
-	take_results(e, now_ms, emit, arg);
+	if (!ready || ready(arg))
+		take_results(e, now_ms, emit, ready, arg);
 	rp_wheel_run(e->wheel, now_ms, on_due, e);
 	refill(e, now_ms);
 	room = rp_snmp_room(e->snmp);

@@ -83,6 +83,11 @@ int rp_writer_commit(struct rp_writer *w)
 	return 0;
 }
 
+bool rp_writer_point_ready(struct rp_writer *w)
+{
+	return !rp_spsc_empty(w->aux_free);
+}
+
 /* Control thread: the buffer being filled for `dest`; NULL when every buffer is with
  * the writer. */
 static struct rp_writer_aux *aux_take(struct rp_writer *w, uint8_t dest)

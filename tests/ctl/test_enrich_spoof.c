@@ -104,7 +104,7 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 	rp_enrich_add(&e, SPOOF_HOSTILE_ADDR, 0);
 	t0 = sup_now();
 	while (got.n < 2 && ms_since(t0) < 20000) {
-		rp_enrich_tick(&e, 1, emit_one, &got);
+		rp_enrich_tick(&e, 1, emit_one, NULL, &got);
 		sup_sleep_ms(2);
 	}
 	RP_TAP_CHECK(got.n == 2, "%u device_info answers within 20 s", got.n);

@@ -506,7 +506,7 @@ Test(enrich, devices_leaving_while_due_hold_no_place)
 	cr_expect_eq(st.devices, 8);
 	cr_expect_eq(st.waiting, 8);
 	cr_expect_eq(st.polls, 0);
-	rp_enrich_tick(&e, 1, NULL, NULL); /* no answers can come: emit is never called */
+	rp_enrich_tick(&e, 1, NULL, NULL, NULL); /* no answers can come: emit is never called */
 	rp_enrich_stats(&e, &st);
 	cr_expect_eq(st.waiting, 0);
 	cr_expect_eq(st.polls, 8, "each due device asked once: %llu polls",

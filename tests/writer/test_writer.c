@@ -1392,3 +1392,40 @@ Test(writer, control_points_without_a_free_buffer_are_counted)
 	free(big);
 	rig_fini(&r);
 }
+
+/* rp_writer_point_ready() says so before a control-thread point would be dropped: a
+ * producer that asks first (the SNMP answers) never loses one to a held-up writer. */
+Test(writer, point_ready_turns_false_before_a_point_is_dropped)
+{
+	struct rig r;
+	struct rp_writer_tuning t;
+	char why[256], *big = malloc(1000);
+	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
+	int points = 0;
+
+	memset(big, 'h', 999);
+	big[999] = '\0';
+	rig_v1(&r, "http://127.0.0.1:9", "rp");
+	fast_tuning(&t);
+	/* Not started: nothing takes the committed buffers back. */
+	cr_assert_eq(rp_writer_create(&r.w, &r.conf, r.rings, 2, &t, why, sizeof(why)), 0, "%s",
+		     why);
+	cr_assert(rp_writer_point_ready(r.w));
+	while (rp_writer_point_ready(r.w)) {
+		cr_assert_eq(rp_writer_point(r.w, RP_WRITER_DATA, "device_info", tags, 1, f, 1, 1),
+			     0, "point %d, asked first", points);
+		points++;
+		rp_writer_commit(r.w); /* a buffer per point: the worst case */
+	}
+	cr_assert_geq(points, 8, "one point per buffer, every buffer used");
+	cr_assert_eq(st(&r).dropped_pool, 0);
+	/* Not asking drops (and counts) the point that finds no buffer. */
+	cr_assert_eq(rp_writer_point(r.w, RP_WRITER_DATA, "device_info", tags, 1, f, 1, 1),
+		     -ENOBUFS);
+	cr_assert_eq(st(&r).dropped_pool, 1);
+	rp_writer_destroy(r.w);
+	r.w = NULL;
+	free(big);
+	rig_fini(&r);
+}
