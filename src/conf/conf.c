@@ -157,6 +157,37 @@ static int set_shard(struct rp_conf *c, const struct rp_conf_key *k, const char 
 	return 0;
 }
 
+/* Well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF): what YAML
+ * can hold, so what `check-config` prints reads back. A flag or an environment variable
+ * can carry any bytes; a string key refuses what a configuration file could not say. */
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s++, n, lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			lo = c == 0xe0 ? 0xa0 : 0x80;
+			hi = c == 0xed ? 0x9f : 0xbf;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			lo = c == 0xf0 ? 0x90 : 0x80;
+			hi = c == 0xf4 ? 0x8f : 0xbf;
+		} else
+			return false;
+		if (*s < lo || *s > hi)
+			return false;
+		for (s++; --n; s++)
+			if (*s < 0x80 || *s > 0xbf)
+				return false;
+	}
+	return true;
+}
+
 int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
 		      const char *where, const char *name, uint32_t line, struct rp_diags *d)
 {
@@ -170,6 +201,12 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	case RP_CT_STRING:
 	case RP_CT_SECRET:
 	case RP_CT_SECRET_FILE:
+		if (!utf8_valid((const unsigned char *)text)) {
+			/* The value itself is not shown: it may be a secret. */
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "the value is not valid UTF-8 (a configuration holds text)");
+			return -EINVAL;
+		}
 		free(*FIELD(c, k, char *));
 		*FIELD(c, k, char *) = *text ? rp_xstrdup(text) : NULL;
 		return 0;

@@ -756,6 +756,32 @@ Test(conf, expansion_error_never_echoes_a_secret)
 	}
 }
 
+/* A string flag (or an environment variable expanded into one) that is not UTF-8 is
+ * refused, naming the flag and never showing the value: a configuration file could not
+ * hold it, so check-config could not print it back. */
+Test(conf, a_string_that_is_not_utf8_is_refused)
+{
+	const struct rp_conf_key *url = rp_conf_key_find("influxdb.url");
+	const struct rp_conf_key *pw = rp_conf_key_find("influxdb.password");
+	static const char *const bad[] = {"http://h\xff:8086", "caf\xc3", "\xc0\xaf",
+					  "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, url, "http://h\xc3\xa9.example:8086", &diags), 0,
+		     "UTF-8 is fine");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reset();
+		load("");
+		cr_assert_eq(rp_conf_set_flag(&conf, url, bad[i], &diags), -EINVAL, "case %zu", i);
+		cr_assert_str_eq(diag(0), "--influxdb-url: error: the value is not valid UTF-8 (a "
+					  "configuration holds text)");
+	}
+	reset();
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, pw, "s3cr\xfft", &diags), -EINVAL);
+	cr_assert_null(strstr(all_diags(), "s3cr"), "the secret is not shown: %s", all_diags());
+}
+
 /* A URL's user-info is stripped from the validation message and the printout. */
 Test(conf, url_user_info_is_never_shown)
 {
