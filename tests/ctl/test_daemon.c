@@ -142,23 +142,16 @@ static bool log_has(const struct rpd *r, const char *text)
 /* A number from /health's JSON, -1 when the daemon does not answer (yet). */
 static double health(const struct rpd *r, const char *key)
 {
-	char url[96], pat[64], *body = NULL, *p;
+	char url[96], *body = NULL;
 	long status = 0;
-	double v = -1;
+	double v;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", r->hport);
 	if (srv_http("GET", url, NULL, 0, NULL, &body, &status) != 0 || !body) {
 		free(body);
 		return -1;
 	}
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(body, pat);
-	if (p) {
-		p += strlen(pat);
-		v = strncmp(p, "true", 4) == 0	  ? 1
-		    : strncmp(p, "false", 5) == 0 ? 0
-						  : strtod(p, NULL);
-	}
+	v = sup_json_number(body, key);
 	free(body);
 	return v;
 }

@@ -198,19 +198,12 @@ char *fd_health_json(const struct fd_daemon *d)
 
 double fd_health(const struct fd_daemon *d, const char *key)
 {
-	char pat[64], *body = fd_health_json(d), *p;
-	double v = -1;
+	char *body = fd_health_json(d);
+	double v;
 
 	if (!body)
 		return -1;
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(body, pat);
-	if (p) {
-		p += strlen(pat);
-		v = strncmp(p, "true", 4) == 0	  ? 1
-		    : strncmp(p, "false", 5) == 0 ? 0
-						  : strtod(p, NULL);
-	}
+	v = sup_json_number(body, key);
 	free(body);
 	return v;
 }

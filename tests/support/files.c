@@ -104,3 +104,16 @@ const char *sup_shown(const char *s, char *buf, size_t n)
 	buf[k] = '\0';
 	return buf;
 }
+
+double sup_json_number(const char *body, const char *key)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(body, pat);
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	return strncmp(p, "true", 4) == 0 ? 1 : strncmp(p, "false", 5) == 0 ? 0 : strtod(p, NULL);
+}

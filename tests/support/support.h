@@ -79,6 +79,9 @@ static inline uint64_t sup_splitmix64(uint64_t *state)
 /** The whole file, NUL-terminated; "" when it cannot be opened, so callers can search it
  *  either way. Malloc'ed: the caller frees it. Aborts when out of memory. */
 char *sup_slurp(const char *path);
+/** The value of `"key":` in a flat JSON object such as /health's: a number, true (1)
+ *  or false (0); -1 when the key is not there. */
+double sup_json_number(const char *body, const char *key);
 /** s for a test's message: printable ASCII as is, every other byte as \xNN, so a
  *  message never acts on the terminal. Writes at most n bytes into buf; returns buf. A
  *  NULL s is "". */
