@@ -1,8 +1,11 @@
-/* Text forms of addresses: the one formatter every module uses (logs, points, the CLI,
- * SNMP peer names). Pure; no allocation. */
+/* Addresses of either family and their text forms: the one parser and formatter every
+ * module uses (logs, points, the CLI, SNMP peer names). Pure; no allocation. */
 #include "ringprobe/addr.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Decimal text of each octet, left-aligned, with its length in the last byte: one 4-byte
  * copy per octet, and the length byte is overwritten by whatever follows. */
@@ -101,4 +104,146 @@ char *rp_addr_format(uint32_t a, char buf[RP_ADDR_STRLEN])
 	memcpy(buf, tmp, n);
 	buf[n] = '\0';
 	return buf;
+}
+
+bool rp_ip_parse(const char *s, struct rp_ip *out)
+{
+	struct in6_addr a6;
+	const char *p;
+
+	if (!s || !*s)
+		return false;
+	if (!strchr(s, ':')) {
+		uint32_t v = 0;
+
+		/* A dotted quad: four decimal parts 0..255 without leading zeros (inet_pton
+		 * agrees but takes "010" as 10 where inet_aton took it as 8: refuse both). */
+		p = s;
+		for (int part = 0; part < 4; part++) {
+			unsigned x = 0, nd = 0;
+
+			if (part > 0 && *p++ != '.')
+				return false;
+			while (*p >= '0' && *p <= '9' && nd < 4) {
+				x = x * 10 + (unsigned)(*p++ - '0');
+				nd++;
+			}
+			if (nd == 0 || nd > 3 || x > 255 || (nd > 1 && p[-(int)nd] == '0'))
+				return false;
+			v = v << 8 | x;
+		}
+		if (*p)
+			return false;
+		*out = rp_ip_v4(v);
+		return true;
+	}
+	if (strlen(s) >= RP_IP_STRLEN || inet_pton(AF_INET6, s, &a6) != 1)
+		return false;
+	memcpy(out->b, a6.s6_addr, 16);
+	return true;
+}
+
+static const char hexdig[16] = "0123456789abcdef";
+
+/* One group without leading zeros. */
+static char *put_group(char *p, unsigned g)
+{
+	int shift = g >= 0x1000 ? 12 : g >= 0x100 ? 8 : g >= 0x10 ? 4 : 0;
+
+	for (; shift >= 0; shift -= 4)
+		*p++ = hexdig[(g >> shift) & 0xf];
+	return p;
+}
+
+char *rp_ip_put(char *p, const struct rp_ip *a)
+{
+	unsigned g[8];
+	int best = -1, bestlen = 0;
+
+	if (rp_ip_is_v4(a))
+		return rp_addr_put(p, rp_ip_to_v4(a));
+	for (int i = 0; i < 8; i++)
+		g[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
+	/* RFC 5952 §4.2: the longest run of two or more zero groups, the first on a tie. */
+	for (int i = 0; i < 8;) {
+		int j = i;
+
+		while (j < 8 && g[j] == 0)
+			j++;
+		if (j - i > bestlen && j - i >= 2) {
+			best = i;
+			bestlen = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			*p++ = ':';
+			if (i == 0)
+				*p++ = ':';
+			i += bestlen - 1;
+			continue;
+		}
+		p = put_group(p, g[i]);
+		if (i < 7)
+			*p++ = ':';
+	}
+	return p;
+}
+
+char *rp_ip_format(const struct rp_ip *a, char buf[RP_IP_STRLEN])
+{
+	char tmp[RP_IP_PUT_ROOM];
+	size_t n = (size_t)(rp_ip_put(tmp, a) - tmp);
+
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+unsigned rp_ip_to_sockaddr(const struct rp_ip *a, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (rp_ip_is_v4(a)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(rp_ip_to_v4(a));
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	memcpy(sin6->sin6_addr.s6_addr, a->b, 16);
+	return sizeof(*sin6);
+}
+
+bool rp_ip_from_sockaddr(const void *sa, unsigned len, struct rp_ip *out, uint16_t *port)
+{
+	sa_family_t fam;
+
+	if (len < sizeof(sa_family_t))
+		return false;
+	memcpy(&fam, sa, sizeof(fam));
+	if (fam == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin;
+
+		memcpy(&sin, sa, sizeof(sin));
+		*out = rp_ip_v4(ntohl(sin.sin_addr.s_addr));
+		if (port)
+			*port = ntohs(sin.sin_port);
+		return true;
+	}
+	if (fam == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 sin6;
+
+		memcpy(&sin6, sa, sizeof(sin6));
+		memcpy(out->b, sin6.sin6_addr.s6_addr, 16);
+		if (port)
+			*port = ntohs(sin6.sin6_port);
+		return true;
+	}
+	return false;
 }
