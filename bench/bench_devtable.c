@@ -24,6 +24,22 @@ static inline uint32_t dev_addr(uint32_t i)
 	return rp_hash_u32(i);
 }
 
+/* The table's keys are struct rp_ip; the devices here are IPv4 addresses. */
+static inline int32_t add4(struct rp_devtable *t, uint32_t a, uint64_t now, bool *is_new,
+			   struct rp_dev_ref *ev)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_devtable_add(t, &ip, now, is_new, ev);
+}
+
+static inline int32_t lookup4(const struct rp_devtable *t, uint32_t a)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_devtable_lookup(t, &ip);
+}
+
 #define MISS_BIT 0x80000000u
 
 /* Uniform in [0, n) by multiply-shift instead of a division; with xorshift64 (a few cycles
@@ -54,7 +70,7 @@ static uint64_t run_add_evict(struct rp_devtable *t, uint32_t n, uint32_t *base,
 
 	start = sup_clock_ns(CLOCK_MONOTONIC);
 	for (uint32_t i = 0; i < ops; i++) {
-		acc += (uint32_t)rp_devtable_add(t, dev_addr(next++), (*now)++, &is_new, &ev);
+		acc += (uint32_t)add4(t, dev_addr(next++), (*now)++, &is_new, &ev);
 		acc += ev.gen;
 	}
 	sink += acc;
@@ -79,7 +95,7 @@ static uint64_t run_lookup(const struct rp_devtable *t, uint32_t n, uint32_t bas
 
 	start = sup_clock_ns(CLOCK_MONOTONIC);
 	for (uint32_t i = 0; i < ops; i++)
-		acc += (uint32_t)rp_devtable_lookup(t, dev_addr((base + below(rs, n)) | miss));
+		acc += (uint32_t)lookup4(t, dev_addr((base + below(rs, n)) | miss));
 	sink += acc;
 	return sup_clock_ns(CLOCK_MONOTONIC) - start;
 }
@@ -96,13 +112,13 @@ static int bench_size(uint32_t n)
 	if (ret < 0)
 		return ret;
 	for (uint32_t i = 0; i < n; i++)
-		rp_devtable_add(t, dev_addr(i), now++, NULL, NULL);
+		add4(t, dev_addr(i), now++, NULL, NULL);
 
 	/* Each case runs its warm-up first, on the same table, then the timed ops. */
 	run_add_evict(t, n, &base, &now, WARMUP);
 	ns = run_add_evict(t, n, &base, &now, OPS);
 	report("add_evict", n, OPS, ns);
-	if (rp_devtable_count(t) != n || rp_devtable_lookup(t, dev_addr(base)) < 0) {
+	if (rp_devtable_count(t) != n || lookup4(t, dev_addr(base)) < 0) {
 		fprintf(stderr, "bench_devtable: table lost devices at %u\n", n);
 		rp_devtable_destroy(t);
 		return -EIO;

@@ -100,7 +100,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	struct counts *c = arg;
 	struct rp_probe_stamp st;
 
-	if (rp_icmp_parse(rx->buf, rx->len, c->info->ip_header, rx->src, c->info->ident, &key,
+	if (rp_icmp_parse(rx->buf, rx->len, c->info->ip_header, &rx->src, c->info->ident, &key,
 			  &st) == RP_REPLY_OK)
 		c->ok++;
 	else
@@ -118,11 +118,13 @@ static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint6
 		int rc;
 
 		while (*seq - (c->ok + c->bad) < WINDOW && (buf = rp_engine_send_buf(e))) {
-			struct rp_probe_stamp st = {
-			    .addr = target(*seq), .slot = *seq, .seq = *seq, .sent_ns = now};
+			struct rp_probe_stamp st = {.addr = rp_ip_v4(target(*seq)),
+						    .slot = *seq,
+						    .seq = *seq,
+						    .sent_ns = now};
 
 			rp_icmp_stamp(buf, &key, &st);
-			rp_engine_send_queue(e, buf, RP_ICMP_PKT_LEN, st.addr);
+			rp_engine_send_queue(e, buf, RP_ICMP_PKT_LEN, &st.addr);
 			++*seq;
 		}
 		rc = rp_engine_poll(e, 1000000, on_rx, c);
@@ -148,13 +150,13 @@ static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint
 			void *buf;
 
 			for (uint32_t i = 0; i < per_tick && (buf = rp_engine_send_buf(e)); i++) {
-				struct rp_probe_stamp st = {.addr = target(*seq),
+				struct rp_probe_stamp st = {.addr = rp_ip_v4(target(*seq)),
 							    .slot = *seq,
 							    .seq = *seq,
 							    .sent_ns = real};
 
 				rp_icmp_stamp(buf, &key, &st);
-				rp_engine_send_queue(e, buf, RP_ICMP_PKT_LEN, st.addr);
+				rp_engine_send_queue(e, buf, RP_ICMP_PKT_LEN, &st.addr);
 				++*seq;
 			}
 			tick += TICK_NS;

@@ -46,7 +46,7 @@ static void make_inputs(void)
 		struct rp_probe_result *r = &results[i];
 
 		r->sent_ns = 1732550400000000000ull + (uint64_t)i * 1000003;
-		r->addr = (uint32_t)sup_xorshift64(&seed);
+		r->addr = rp_ip_v4((uint32_t)sup_xorshift64(&seed));
 		r->rtt_ns = 20000 + sup_xorshift64(&seed) % 200000000; /* 20 us .. 200 ms */
 		r->id = i;
 		r->suspended = (sup_xorshift64(&seed) & 63) == 0;

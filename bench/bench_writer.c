@@ -336,7 +336,7 @@ static void *producer_main(void *arg)
 
 			/* One sample per device per second of data: no two in one millisecond. */
 			r->sent_ns = p->base_ns + i / DEVICES * 1000000000ull + dev * 1000ull;
-			r->addr = 10u << 24 | (uint32_t)p->net << 16 | dev;
+			r->addr = rp_ip_v4(10u << 24 | (uint32_t)p->net << 16 | dev);
 			r->rtt_ns = 200000 + (i % 7919) * 37;
 			r->success = (i % 20) != 0;
 			r->suspended = (i % 1000) == 0;

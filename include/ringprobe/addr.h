@@ -103,18 +103,25 @@ static inline int rp_ip_cmp(const struct rp_ip *a, const struct rp_ip *b)
 	return memcmp(a->b, b->b, 16);
 }
 
-/** A stable, unkeyed 32-bit hash (phase spreading, shard routing, table index). For an
- *  IPv4 address it is rp_hash_u32 of the address in host order, as it always was, so
- *  IPv4 devices keep their phases and shards across the move to rp_ip. */
-static inline uint32_t rp_ip_hash32(const struct rp_ip *a)
+/** A stable 32-bit key for the hashes that take one (rp_wheel_phase_due): the IPv4
+ *  address in host order for IPv4, as it always was, so IPv4 devices keep their phases;
+ *  a mix of all 128 bits for IPv6. */
+static inline uint32_t rp_ip_key32(const struct rp_ip *a)
 {
 	if (rp_ip_is_v4(a))
-		return rp_hash_u32(rp_ip_to_v4(a));
+		return rp_ip_to_v4(a);
 	uint64_t hi, lo;
 
 	memcpy(&hi, a->b, 8);
 	memcpy(&lo, a->b + 8, 8);
 	return (uint32_t)rp_hash_u64(rp_hash_u64(hi) ^ lo);
+}
+
+/** A stable, unkeyed 32-bit hash (shard routing, table index): rp_hash_u32 of
+ *  rp_ip_key32, so an IPv4 address routes to the shard it always did. */
+static inline uint32_t rp_ip_hash32(const struct rp_ip *a)
+{
+	return rp_hash_u32(rp_ip_key32(a));
 }
 
 /** A stable 64-bit key for hashes that take one (rendezvous sharding): the IPv4 address

@@ -12,16 +12,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/diag.h"
 
 #define RP_NSEC_PER_MSEC 1000000LL
 #define RP_NSEC_PER_SEC 1000000000LL
 
-/** An IPv4 network (host byte order); a single address is a /32. */
+/** A network of either family; a single address is a /32 (IPv4) or /128 (IPv6). */
 struct rp_cidr {
-	uint32_t net;
-	uint8_t prefix;
+	struct rp_ip net; /* host bits clear */
+	uint8_t prefix;	  /* in the family's terms: 0..32 for IPv4, 0..128 for IPv6 */
 };
+
+/* Host bits of the largest network a list may hold at all (a /8, a /104), and of the
+ * largest a sweep takes without allow_large_networks (a /16, a /112). */
+#define RP_CIDR_MAX_HOST_BITS 24
+#define RP_CIDR_SWEEP_HOST_BITS 16
 
 /** A list of networks; `line` keeps where each came from for later messages. */
 struct rp_cidr_list {
@@ -240,7 +246,10 @@ int rp_parse_size(const char *s, int64_t *out, char *why, size_t whylen);
 void rp_format_size(int64_t bytes, char *buf, size_t len);
 /** A dotted-quad IPv4 address (no leading zeros), host byte order. */
 int rp_parse_ipv4(const char *s, uint32_t *out, char *why, size_t whylen);
-/** "a.b.c.d/p" or "a.b.c.d" (/32). Host bits set are cleared and *host_bits says so. */
+/** An address of either family (rp_ip_parse), with a reason when it is not one. */
+int rp_parse_ip(const char *s, struct rp_ip *out, char *why, size_t whylen);
+/** "ADDR/p" or "ADDR" (/32, /128) for an address of either family. Host bits set are
+ *  cleared and *host_bits says so. */
 int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why, size_t whylen);
 /** "I/N" with 1 <= N <= RP_SHARD_MAX and I < N, or "auto/N" (from_host set, index 0 until
  * rp_shard_from_host). */
@@ -248,12 +257,18 @@ int rp_parse_shard(const char *s, struct rp_shard_sel *out, char *why, size_t wh
 /** Sets sel->index from a host name ending in "-ORDINAL" (the first label of a dotted
  * name; decimal, no leading zeros); rejects other names and an ordinal >= sel->count. */
 int rp_shard_from_host(struct rp_shard_sel *sel, const char *host, char *why, size_t whylen);
-/** Formats a network as "a.b.c.d/p" (or "a.b.c.d" for a /32 when `bare32`). */
+/** Formats a network as "ADDR/p" (or "ADDR" for a single address when `bare32`); buf
+ *  needs RP_CIDR_STRLEN bytes. */
 void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len);
-/** Whether addr (host order) lies in network c. */
-bool rp_cidr_contains(const struct rp_cidr *c, uint32_t addr);
-/** Number of addresses in a network (2^(32-prefix)). */
+#define RP_CIDR_STRLEN (RP_IP_STRLEN + 4)
+/** Whether addr lies in network c (never for an address of the other family). */
+bool rp_cidr_contains(const struct rp_cidr *c, const struct rp_ip *addr);
+/** Bits of the host part: 32 - prefix for IPv4, 128 - prefix for IPv6. */
+unsigned rp_cidr_host_bits(const struct rp_cidr *c);
+/** Number of addresses in a network, 2^host_bits, UINT64_MAX when that is 2^64 or more. */
 uint64_t rp_cidr_size(const struct rp_cidr *c);
+/** The address at offset i < rp_cidr_size(c) of network c. */
+struct rp_ip rp_cidr_nth(const struct rp_cidr *c, uint64_t i);
 
 /** Expands ${VAR} and ${VAR:-default} in `s` ("$${" is a literal "${").
  *  Returns a new string, or NULL with the reason in `why` (unset variable,

@@ -1,4 +1,5 @@
-/* Device table: IPv4 address -> stable slot index in [0, capacity).
+/* Device table: address (struct rp_ip, either family) -> stable slot index in
+ * [0, capacity).
  *
  * Everything is allocated by rp_devtable_create() for `capacity` devices; no call
  * after that allocates. The table is pure: it makes no syscalls and reads no clock.
@@ -28,17 +29,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
+
 /* Largest capacity rp_devtable_create() accepts. */
 #define RP_DEVTABLE_MAX_CAPACITY (UINT32_C(1) << 28)
 
-/* `slot` of a struct rp_dev_ref that names no device (addr and gen are 0 then). */
+/* `slot` of a struct rp_dev_ref that names no device (addr and gen are zero then). */
 #define RP_DEVTABLE_NO_SLOT UINT32_MAX
 
 struct rp_devtable;
 
 /* A device as it was when reported: its generation is the one it was live with. */
 struct rp_dev_ref {
-	uint32_t addr;
+	struct rp_ip addr;
 	uint32_t slot;
 	uint32_t gen;
 };
@@ -66,11 +69,11 @@ void rp_devtable_destroy(struct rp_devtable *t);
 /** Add addr seen at now, or touch it if present; returns its slot (always >= 0).
  *  *is_new (nullable) tells which. If the table was full, the least recently seen device
  *  is evicted and its slot reused; *evicted (nullable) receives it, with the gen it had,
- *  or {0, RP_DEVTABLE_NO_SLOT, 0} when nothing was evicted. */
-int32_t rp_devtable_add(struct rp_devtable *t, uint32_t addr, uint64_t now, bool *is_new,
+ *  or {::, RP_DEVTABLE_NO_SLOT, 0} when nothing was evicted. */
+int32_t rp_devtable_add(struct rp_devtable *t, const struct rp_ip *addr, uint64_t now, bool *is_new,
 			struct rp_dev_ref *evicted);
 /** Slot of addr, or -ENOENT. */
-int32_t rp_devtable_lookup(const struct rp_devtable *t, uint32_t addr);
+int32_t rp_devtable_lookup(const struct rp_devtable *t, const struct rp_ip *addr);
 /** Set last_seen of a used slot to now and make it the most recently seen. */
 void rp_devtable_touch(struct rp_devtable *t, uint32_t slot, uint64_t now);
 /** Remove the device in slot: 0, -ENOENT if the slot is free, -EINVAL if out of range. */
@@ -91,8 +94,8 @@ uint64_t rp_devtable_suspended_until(const struct rp_devtable *t, uint32_t slot)
 
 /** Whether slot is in use with generation gen; any slot and gen are accepted. */
 bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t gen);
-/** Address in a used slot. */
-uint32_t rp_devtable_addr(const struct rp_devtable *t, uint32_t slot);
+/** Address in a used slot (valid until the slot is freed). */
+const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot);
 /** Generation of a slot < capacity; for a free slot, the one its next device will get. */
 uint32_t rp_devtable_gen(const struct rp_devtable *t, uint32_t slot);
 /** last_seen of a used slot. */

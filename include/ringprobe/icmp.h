@@ -1,5 +1,12 @@
-/* ICMP echo request building and echo reply validation. Pure: no I/O, no clock
- * reads (zmap src/probe_modules/module_icmp_echo.c, src/validate.c).
+/* ICMP and ICMPv6 echo request building and echo reply validation. Pure: no I/O, no
+ * clock reads (zmap src/probe_modules/module_icmp_echo.c, src/validate.c).
+ *
+ * Both families carry the same packet but for the type (8/0 for ICMP, 128/129 for
+ * ICMPv6) and the checksum: ICMPv6's covers a pseudo-header with both addresses, so the
+ * kernel fills it on send and verifies it on receive (raw and datagram ICMPv6 sockets
+ * alike, RFC 3542 §3.1); ours stays 0 there and is not checked on replies. The MAC
+ * covers the whole 16-byte address, so a reply is bound to its source as strongly for
+ * IPv6 as for IPv4.
  *
  * Every request carries, after the 8-byte ICMP header, a fixed payload:
  *
@@ -28,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/siphash.h"
 
 #define RP_ICMP_HDR_LEN 8
@@ -37,7 +45,7 @@
 
 /** What one probe carries (and what a valid reply gives back). */
 struct rp_probe_stamp {
-	uint32_t addr; /* destination of the request = source of the reply (host order) */
+	struct rp_ip addr; /* destination of the request = source of the reply */
 	uint32_t slot;
 	uint32_t gen;
 	uint32_t seq;
@@ -65,27 +73,32 @@ enum rp_reply_kind {
 /** Short lowercase name of a kind ("ok", "forged" ...), for counters and logs. */
 const char *rp_reply_kind_name(enum rp_reply_kind k);
 
-/** Writes the constant part of an echo request into pkt[RP_ICMP_PKT_LEN]: type,
- *  code, identifier (network order on the wire), magic, version. Done once per buffer. */
+/** Writes the constant part of an echo request into pkt[RP_ICMP_PKT_LEN]: code,
+ *  identifier (network order on the wire), magic, version. Done once per buffer; the
+ *  buffer then serves either family. */
 void rp_icmp_init(void *pkt, uint16_t ident);
-/** Writes the per-probe fields, the MAC and the checksum into a buffer prepared by
- *  rp_icmp_init. s->addr is the destination. */
+/** Writes the type (ICMP or ICMPv6 echo, by s->addr's family), the per-probe fields,
+ *  the MAC and (ICMP) the checksum into a buffer prepared by rp_icmp_init. s->addr is
+ *  the destination. */
 void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s);
 
-/** Validates one received datagram. `buf` starts with the IPv4 header when
- *  `ip_header` (raw sockets) or with the ICMP header (datagram sockets). `src` is the
- *  sender (host order; from the IP header or msg_name). When `ident` >= 0 the ICMP
+/** Validates one received datagram of src's family. `buf` starts with the IPv4 header
+ *  when `ip_header` (raw IPv4 sockets) or with the ICMP header (datagram sockets, and
+ *  raw ICMPv6 sockets, which never pass the IPv6 header). `src` is the sender (from the
+ *  IP header or msg_name); an ICMPv6 datagram's checksum was checked by the kernel and
+ *  is not checked again. When `ident` >= 0 the ICMP
  *  identifier must equal it (raw sockets; the kernel rewrites it on datagram sockets).
  *  On RP_REPLY_OK, and on RP_REPLY_FORGED (so the shard can tell a wrong source from a
  *  forgery), *out holds the payload's fields with out->addr = src. Never reads past
  *  `len`. */
-enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, uint32_t src,
-				 int32_t ident, const struct rp_siphash_key *key,
-				 struct rp_probe_stamp *out);
+enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
+				 const struct rp_ip *src, int32_t ident,
+				 const struct rp_siphash_key *key, struct rp_probe_stamp *out);
 
 /** Reads back the fields of an echo request we built (a copy the kernel returned with
- *  its transmit timestamp; addr is left 0). No MAC check: only our own socket's
- *  packets come back that way. False when `pkt` is not one of our requests. */
+ *  its transmit timestamp; addr is left zero). No MAC check: only our own socket's
+ *  packets come back that way. False when `pkt` is not one of our requests (of either
+ *  family). */
 bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out);
 /** The Internet checksum (RFC 1071) of `len` bytes. */
 uint16_t rp_icmp_checksum(const void *data, size_t len);

@@ -45,8 +45,9 @@ struct rp_tag {
 	const char *value;
 };
 
-/** Longest line rp_line_ping() appends, newline included (21-byte rtt_ms, 19-digit time). */
-#define RP_LINE_PING_MAX 102
+/** Longest line rp_line_ping() appends, newline included (a 39-byte IPv6 address, 21-byte
+ *  rtt_ms, 19-digit time); 78 for the longest IPv4 address. */
+#define RP_LINE_PING_MAX 126
 /** Most tags one rp_line_point() call takes (duplicate keys are checked among them). */
 #define RP_LINE_MAX_TAGS 64
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/icmp.h"
 #include "ringprobe/result.h"
@@ -73,7 +74,7 @@ struct rp_shard_stats {
 
 /** A device to add: probed every interval_ms, `count` times (0 = forever). */
 struct rp_shard_dev {
-	uint32_t addr;
+	struct rp_ip addr;
 	uint32_t id; /* the caller's id, returned in each result */
 	uint32_t interval_ms;
 	uint32_t count;
@@ -81,9 +82,9 @@ struct rp_shard_dev {
 };
 
 /** The shard of n that owns addr (what rp_prober_shard_of answers). */
-static inline unsigned rp_prober_route(uint32_t addr, unsigned n)
+static inline unsigned rp_prober_route(const struct rp_ip *addr, unsigned n)
 {
-	return rp_hash_u32(addr) % n;
+	return rp_ip_hash32(addr) % n;
 }
 
 struct rp_prober_conf {
@@ -126,7 +127,7 @@ void rp_prober_destroy(struct rp_prober *p);
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d);
 /** Tells the prober a device finished (its last result was seen), an rp_prober_offer'd
  *  one or an rp_prober_queue_once probe: frees its room in the shard's capacity. */
-void rp_prober_finished(struct rp_prober *p, uint32_t addr);
+void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr);
 /** Pops up to max results from all shards. */
 uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max);
 /** Sum of every shard's counters. */
@@ -152,7 +153,7 @@ void rp_prober_request_stop(struct rp_prober *p, uint64_t wait_ns);
 /** Number of shards. */
 unsigned rp_prober_count(const struct rp_prober *p);
 /** Which shard an address belongs to. */
-unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr);
+unsigned rp_prober_shard_of(const struct rp_prober *p, const struct rp_ip *addr);
 
 /* The daemon's commands (the creating thread only). Each goes to the ring of addr's
  * shard at once when nothing waits for that shard, else waits in its backlog; a
@@ -165,16 +166,18 @@ unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr);
 
 /** Queues a monitored device (probed every interval_ms until removed, first probe
  *  phase-spread). 0, -ENOSPC (shard at capacity) or -ENOBUFS (backlog full). */
-int rp_prober_queue_add(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms);
+int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+			uint32_t interval_ms);
 /** Queues one probe now (a discovery probe), finished by rp_prober_finished when its
  *  result comes. 0, -ENOSPC or -ENOBUFS. */
-int rp_prober_queue_once(struct rp_prober *p, uint32_t addr, uint32_t id);
+int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t id);
 /** Queues a remove and a new add of a monitored device as one command (a new
  *  interval). 0, or -ENOBUFS: the device keeps its schedule. */
-int rp_prober_queue_readd(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms);
+int rp_prober_queue_readd(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+			  uint32_t interval_ms);
 /** Queues the remove of a monitored device (one queued with rp_prober_queue_add). Never
  *  refused: the device's add kept it an entry. */
-void rp_prober_queue_remove(struct rp_prober *p, uint32_t addr);
+void rp_prober_queue_remove(struct rp_prober *p, const struct rp_ip *addr);
 /** Queues a new reply timeout for every shard, after the commands waiting now. Never
  *  refused: one per shard waits, a newer one replacing it. */
 void rp_prober_queue_timeout(struct rp_prober *p, uint64_t timeout_ns);

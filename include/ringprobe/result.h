@@ -5,16 +5,18 @@
 
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
+
 struct rp_probe_result {
 	uint64_t sent_ns;  /* CLOCK_REALTIME ns when sent: the point's timestamp */
 	uint64_t rtt_ns;   /* round trip, valid when success */
-	uint32_t addr;	   /* device address, host order */
+	struct rp_ip addr; /* device address */
 	uint32_t id;	   /* the caller's device id (ping: the target's index) */
 	uint8_t success;   /* 1 = a valid reply within the timeout */
 	uint8_t suspended; /* the device is suspended (probed once per backoff) */
-	uint8_t _pad[6];
+	uint8_t _pad[10];
 };
 
-_Static_assert(sizeof(struct rp_probe_result) == 32, "rp_probe_result is copied through rings");
+_Static_assert(sizeof(struct rp_probe_result) == 48, "rp_probe_result is copied through rings");
 
 #endif

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/conf.h"
 
 /** Sizes of the strings of a result, NUL included (longer values are cut). */
@@ -44,7 +45,7 @@ enum rp_snmp_status {
 /** One poll's answer. Strings are sanitized (rp_line_sanitize: no control characters,
  *  valid UTF-8) and NUL-terminated; a missing object leaves its string empty. */
 struct rp_snmp_result {
-	uint32_t addr;	/* host order */
+	struct rp_ip addr;
 	uint32_t tag;	/* the caller's, from rp_snmp_submit */
 	uint8_t status; /* enum rp_snmp_status */
 	bool has_uptime;
@@ -88,9 +89,9 @@ void rp_snmp_request_stop(struct rp_snmp *s);
 int rp_snmp_join_by(struct rp_snmp *s, uint64_t deadline_ns);
 /** Stops if running and frees everything (unless abandoned); NULL is a no-op. */
 void rp_snmp_destroy(struct rp_snmp *s);
-/** Requests the system group of addr (host order); `tag` comes back in the result.
+/** Requests the system group of addr (either family); `tag` comes back in the result.
  *  False when the request ring is full (nothing accepted: try again later). */
-bool rp_snmp_submit(struct rp_snmp *s, uint32_t addr, uint32_t tag);
+bool rp_snmp_submit(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag);
 /** How many more requests rp_snmp_submit would accept now. */
 uint32_t rp_snmp_room(struct rp_snmp *s);
 /** Moves up to max results out; returns how many. */

@@ -132,9 +132,9 @@ static unsigned loss_pct(const struct tally *t)
 static void print_probe(const struct ping_opts *p, int width, const struct rp_probe_result *r,
 			const struct tally *t)
 {
-	char name[RP_ADDR_STRLEN], a[16], b[16];
+	char name[RP_IP_STRLEN], a[16], b[16];
 
-	rp_addr_format(r->addr, name);
+	rp_ip_format(&r->addr, name);
 	if (r->success)
 		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name,
 		       t->xmt - 1, RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
@@ -147,11 +147,11 @@ static void print_probe(const struct ping_opts *p, int width, const struct rp_pr
 		       loss_pct(t));
 }
 
-static void print_summary(FILE *out, int width, uint32_t addr, const struct tally *t)
+static void print_summary(FILE *out, int width, const struct rp_ip *addr, const struct tally *t)
 {
-	char name[RP_ADDR_STRLEN], a[16], b[16], c[16];
+	char name[RP_IP_STRLEN], a[16], b[16], c[16];
 
-	rp_addr_format(addr, name);
+	rp_ip_format(addr, name);
 	fprintf(out, "%-*s : xmt/rcv/%%loss = %u/%u/%u%%", width, name, t->xmt, t->rcv,
 		loss_pct(t));
 	if (t->rcv)
@@ -160,11 +160,11 @@ static void print_summary(FILE *out, int width, uint32_t addr, const struct tall
 	fputc('\n', out);
 }
 
-static void print_json(int width, uint32_t addr, const struct tally *t)
+static void print_json(int width, const struct rp_ip *addr, const struct tally *t)
 {
-	char name[RP_ADDR_STRLEN];
+	char name[RP_IP_STRLEN];
 
-	rp_addr_format(addr, name);
+	rp_ip_format(addr, name);
 	printf("{\"target\":\"%s\",\"sent\":%u,\"received\":%u,\"loss_pct\":%u", name, t->xmt,
 	       t->rcv, loss_pct(t));
 	if (t->rcv)
@@ -233,9 +233,9 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 		return false;
 	r->alive += x->rcv > 0;
 	if (!p->count_given && !p->quiet && !p->json) {
-		char name[RP_ADDR_STRLEN];
+		char name[RP_IP_STRLEN];
 
-		rp_addr_format(res->addr, name);
+		rp_ip_format(&res->addr, name);
 		printf("%s is %s\n", name, x->rcv ? "alive" : "unreachable");
 	}
 	return true;
@@ -295,13 +295,13 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	 * single probes stream through a bounded window. */
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));
 	for (uint64_t i = 0; i < h.count; i++) {
-		uint32_t a = rp_hosts_at(&h, i);
-		char name[RP_ADDR_STRLEN];
+		struct rp_ip a = rp_hosts_at(&h, i);
+		char name[RP_IP_STRLEN];
 
-		rp_addr_format(a, name);
+		rp_ip_format(&a, name);
 		if ((int)strlen(name) > width)
 			width = (int)strlen(name);
-		per_shard[rp_hash_u32(a) % pc.shards]++;
+		per_shard[rp_prober_route(&a, pc.shards)]++;
 	}
 	for (unsigned i = 0; i < pc.shards; i++)
 		if (per_shard[i] > cap)
@@ -354,13 +354,19 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	/* Summaries go out in one buffered stream, not one write per fprintf. */
 	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	if (p->json) {
-		for (uint64_t i = 0; i < h.count; i++)
-			print_json(width, rp_hosts_at(&h, i), &t[i]);
+		for (uint64_t i = 0; i < h.count; i++) {
+			struct rp_ip a = rp_hosts_at(&h, i);
+
+			print_json(width, &a, &t[i]);
+		}
 	} else if (p->count_given) {
 		if (!p->quiet)
 			fputc('\n', stderr);
-		for (uint64_t i = 0; i < h.count; i++)
-			print_summary(stderr, width, rp_hosts_at(&h, i), &t[i]);
+		for (uint64_t i = 0; i < h.count; i++) {
+			struct rp_ip a = rp_hosts_at(&h, i);
+
+			print_summary(stderr, width, &a, &t[i]);
+		}
 	}
 	fflush(stderr);
 	rp_log(RP_LOG_INFO, "ping done",
@@ -417,14 +423,16 @@ int rp_cmd_ping(int argc, char **argv)
 	for (int i = 0; i < cli.nargs; i++)
 		rp_targets_add_arg(&targets, cli.args[i], &cli.diags);
 	for (size_t i = 0; i < targets.n; i++) {
-		char txt[32];
+		char txt[RP_CIDR_STRLEN];
 
-		if (targets.v[i].prefix >= 16 || cli.conf.allow_large_networks)
+		if (rp_cidr_host_bits(&targets.v[i]) <= RP_CIDR_SWEEP_HOST_BITS ||
+		    cli.conf.allow_large_networks)
 			continue;
 		rp_format_cidr(&targets.v[i], true, txt, sizeof(txt));
 		rp_diags_add(&cli.diags, RP_DIAG_ERROR, txt, NULL,
-			     "has %llu addresses, more than a /16; add --allow-large to probe it",
-			     (unsigned long long)rp_cidr_size(&targets.v[i]));
+			     "has %llu addresses, more than a %s; add --allow-large to probe it",
+			     (unsigned long long)rp_cidr_size(&targets.v[i]),
+			     rp_ip_is_v4(&targets.v[i].net) ? "/16" : "/112");
 	}
 	/* fping's default: 500 ms, or with -c the period up to 2 s. */
 	if (p.timeout_ms < 0)

@@ -48,7 +48,7 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 /* --snmp: alive hosts wait here until the poller has room, then are asked. */
 struct snmp_run {
 	struct rp_snmp *p;
-	uint32_t *wait; /* alive; [0, head) asked already */
+	struct rp_ip *wait; /* alive; [0, head) asked already */
 	size_t nwait, cap, head;
 	uint64_t answered, status[RP_SNMP_STATUS_COUNT];
 	struct rp_snmp_result res[16];
@@ -78,12 +78,12 @@ static void snmp_pump(struct snmp_run *sr)
 	uint32_t n;
 
 	while (sr->head < sr->nwait && rp_snmp_room(sr->p) > 0 &&
-	       rp_snmp_submit(sr->p, sr->wait[sr->head], 0))
+	       rp_snmp_submit(sr->p, &sr->wait[sr->head], 0))
 		sr->head++;
 	while ((n = rp_snmp_take(sr->p, sr->res, RP_ARRAY_SIZE(sr->res))) > 0)
 		for (uint32_t i = 0; i < n; i++) {
 			const struct rp_snmp_result *r = &sr->res[i];
-			char ip[RP_ADDR_STRLEN], name[RP_SNMP_NAME_MAX];
+			char ip[RP_IP_STRLEN], name[RP_SNMP_NAME_MAX];
 
 			sr->answered++;
 			sr->status[r->status]++;
@@ -91,7 +91,7 @@ static void snmp_pump(struct snmp_run *sr)
 			 * and bidi controls rp_line_sanitize leaves (src/util/term.c) */
 			rp_term_sanitize(name, sizeof(name),
 					 r->status == RP_SNMP_OK ? r->name : "-");
-			printf("%s\t%s\n", rp_addr_format(r->addr, ip), name);
+			printf("%s\t%s\n", rp_ip_format(&r->addr, ip), name);
 		}
 }
 
@@ -113,7 +113,7 @@ static bool next_host(void *arg, struct rp_shard_dev *d)
 static bool take_result(void *arg, const struct rp_probe_result *res)
 {
 	struct sweep_run *r = arg;
-	uint32_t a = res->addr;
+	struct rp_ip a = res->addr;
 
 	r->done++;
 	if (res->success) {
@@ -135,9 +135,9 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 			sr->wait[sr->nwait++] = a;
 			snmp_pump(sr);
 		} else {
-			char ip[RP_ADDR_STRLEN];
+			char ip[RP_IP_STRLEN];
 
-			printf("%s\n", rp_addr_format(a, ip));
+			printf("%s\n", rp_ip_format(&a, ip));
 		}
 	}
 	return true;
@@ -273,14 +273,16 @@ int rp_cmd_sweep(int argc, char **argv)
 	for (int i = 0; i < cli.nargs; i++)
 		rp_targets_add_arg(&nets, cli.args[i], &cli.diags);
 	for (size_t i = 0; i < nets.n; i++) {
-		char txt[32];
+		char txt[RP_CIDR_STRLEN];
 
-		if (nets.v[i].prefix >= 16 || cli.conf.allow_large_networks)
+		if (rp_cidr_host_bits(&nets.v[i]) <= RP_CIDR_SWEEP_HOST_BITS ||
+		    cli.conf.allow_large_networks)
 			continue;
 		rp_format_cidr(&nets.v[i], true, txt, sizeof(txt));
 		rp_diags_add(&cli.diags, RP_DIAG_ERROR, txt, NULL,
-			     "has %llu addresses, more than a /16; add --allow-large to sweep it",
-			     (unsigned long long)rp_cidr_size(&nets.v[i]));
+			     "has %llu addresses, more than a %s; add --allow-large to sweep it",
+			     (unsigned long long)rp_cidr_size(&nets.v[i]),
+			     rp_ip_is_v4(&nets.v[i].net) ? "/16" : "/112");
 	}
 	ret = rp_cli__report(&cmd, &cli);
 	if (ret == RP_EXIT_OK) {

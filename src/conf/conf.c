@@ -88,17 +88,24 @@ static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *
 	struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
 	struct rp_cidr cidr;
 	bool host_bits = false;
-	char why[256], txt[32];
+	char why[256], txt[RP_CIDR_STRLEN];
 
 	if (rp_parse_cidr(item, &cidr, &host_bits, why, sizeof(why)) < 0) {
 		rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
 		return -EINVAL;
 	}
-	if (cidr.prefix < 8) {
-		rp_diags_add(d, RP_DIAG_ERROR, where, name,
-			     "%s is larger than a /8 (%llu addresses); split it into /8 or "
-			     "smaller networks",
-			     item, (unsigned long long)rp_cidr_size(&cidr));
+	if (rp_cidr_host_bits(&cidr) > RP_CIDR_MAX_HOST_BITS) {
+		if (rp_ip_is_v4(&cidr.net))
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s is larger than a /8 (%llu addresses); split it into /8 or "
+				     "smaller networks",
+				     item, (unsigned long long)rp_cidr_size(&cidr));
+		else
+			rp_diags_add(
+			    d, RP_DIAG_ERROR, where, name,
+			    "%s is larger than a /104 (2^%u addresses); split it into /104 "
+			    "or smaller networks",
+			    item, rp_cidr_host_bits(&cidr));
 		return -EINVAL;
 	}
 	if (host_bits) {

@@ -182,7 +182,8 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 		if (x->n != y->n)
 			return false;
 		for (size_t i = 0; i < x->n; i++)
-			if (x->v[i].net != y->v[i].net || x->v[i].prefix != y->v[i].prefix)
+			if (!rp_ip_eq(&x->v[i].net, &y->v[i].net) ||
+			    x->v[i].prefix != y->v[i].prefix)
 				return false;
 		return true;
 	}

@@ -17,9 +17,10 @@ static int add_one(struct rp_cidr_list *out, const char *text, const char *where
 		rp_diags_add(d, RP_DIAG_ERROR, where, NULL, "%s", why);
 		return -EINVAL;
 	}
-	if (c.prefix < 8) {
+	if (rp_cidr_host_bits(&c) > RP_CIDR_MAX_HOST_BITS) {
 		rp_diags_add(d, RP_DIAG_ERROR, where, NULL,
-			     "%s is larger than a /8; split it into smaller networks", text);
+			     "%s is larger than a %s; split it into smaller networks", text,
+			     rp_ip_is_v4(&c.net) ? "/8" : "/104");
 		return -EINVAL;
 	}
 	out->v = rp_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf/conf_int.h"
@@ -31,21 +32,56 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-static bool in_net(uint32_t a, uint32_t net, unsigned prefix)
+/* Whether a lies in the network written `net` (a constant of this file). */
+static bool in_net(const struct rp_ip *a, const char *net)
 {
-	return rp_cidr_contains(&(struct rp_cidr){net, (uint8_t)prefix}, a);
+	struct rp_cidr c;
+	char why[64];
+
+	if (rp_parse_cidr(net, &c, NULL, why, sizeof(why)) < 0)
+		abort();
+	return rp_cidr_contains(&c, a);
+}
+
+/* Why the daemon may not send to network n (first or last address), or NULL. */
+static const char *refused(const struct rp_conf *c, const struct rp_cidr *n,
+			   const struct rp_ip *last)
+{
+	if (rp_ip_is_v4(&n->net)) {
+		if (in_net(&n->net, "127.0.0.0/8") && !c->allow_loopback)
+			return "is loopback; set allow_loopback: true (--allow-loopback) to "
+			       "monitor it";
+		if (in_net(&n->net, "224.0.0.0/4") || in_net(last, "224.0.0.0/4"))
+			return "is multicast; only unicast devices can be monitored";
+		if (in_net(&n->net, "240.0.0.0/4") || in_net(last, "240.0.0.0/4"))
+			return "is reserved or broadcast (240.0.0.0/4)";
+		if (in_net(&n->net, "0.0.0.0/8"))
+			return "is in 0.0.0.0/8 (\"this network\"), which cannot be probed";
+		return NULL;
+	}
+	if (in_net(&n->net, "::1/128") && !c->allow_loopback)
+		return "is loopback; set allow_loopback: true (--allow-loopback) to monitor it";
+	if (in_net(&n->net, "ff00::/8"))
+		return "is multicast; only unicast devices can be monitored";
+	if (in_net(&n->net, "fe80::/10"))
+		return "is link-local, which needs an interface to send on; monitor the "
+		       "device by a global or unique local address";
+	if (rp_ip_is_zero(&n->net) && n->prefix == 128)
+		return "is the unspecified address (::), which cannot be probed";
+	return NULL;
 }
 
 /* Networks and devices the daemon may send to. `run` refuses loopback (unless
- * allow_loopback), multicast, broadcast and "this network"; sweeps over a /16
- * need allow_large_networks. */
+ * allow_loopback), multicast, broadcast, IPv6 link-local and "this network"; sweeps
+ * of more than 2^16 addresses (a /16, a /112) need allow_large_networks. */
 static void check_targets(const struct rp_conf *c, const char *path, const struct rp_cidr_list *l,
 			  bool large_rule, struct rp_diags *d)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct rp_cidr *n = &l->v[i];
-		uint32_t last = n->net | (uint32_t)(rp_cidr_size(n) - 1);
-		char name[64], where[512], txt[32];
+		struct rp_ip last = rp_cidr_nth(n, rp_cidr_size(n) - 1);
+		char name[64], where[512], txt[RP_CIDR_STRLEN];
+		const char *why = refused(c, n, &last);
 
 		snprintf(name, sizeof(name), "%s[%zu]", path, i);
 		if (c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
@@ -53,28 +89,16 @@ static void check_targets(const struct rp_conf *c, const char *path, const struc
 		else
 			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", l->line[i]);
 		rp_format_cidr(n, true, txt, sizeof(txt));
-		if (in_net(n->net, 0x7f000000, 8) && !c->allow_loopback)
+		if (why)
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s %s", txt, why);
+		else if (large_rule && rp_cidr_host_bits(n) > RP_CIDR_SWEEP_HOST_BITS &&
+			 !c->allow_large_networks)
 			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "%s is loopback; set allow_loopback: true (--allow-loopback) "
-				     "to monitor it",
-				     txt);
-		else if (in_net(n->net, 0xe0000000, 4) || in_net(last, 0xe0000000, 4))
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "%s is multicast; only unicast devices can be monitored", txt);
-		else if (in_net(n->net, 0xf0000000, 4) || in_net(last, 0xf0000000, 4))
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "%s is reserved or broadcast (240.0.0.0/4)", txt);
-		else if (in_net(n->net, 0, 8))
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "%s is in 0.0.0.0/8 (\"this network\"), which cannot be "
-				     "probed",
-				     txt);
-		else if (large_rule && n->prefix < 16 && !c->allow_large_networks)
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "%s has %llu addresses, more than a /16; set "
+				     "%s has %llu addresses, more than a %s; set "
 				     "allow_large_networks: true (--allow-large-networks) to "
 				     "sweep it",
-				     txt, (unsigned long long)rp_cidr_size(n));
+				     txt, (unsigned long long)rp_cidr_size(n),
+				     rp_ip_is_v4(&n->net) ? "/16" : "/112");
 	}
 }
 

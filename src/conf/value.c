@@ -278,12 +278,30 @@ int rp_parse_ipv4(const char *s, uint32_t *out, char *why, size_t whylen)
 	return 0;
 }
 
+int rp_parse_ip(const char *s, struct rp_ip *out, char *why, size_t whylen)
+{
+	uint32_t v4;
+
+	if (!strchr(s, ':')) {
+		if (rp_parse_ipv4(s, &v4, why, whylen) < 0)
+			return -EINVAL;
+		*out = rp_ip_v4(v4);
+		return 0;
+	}
+	if (strchr(s, '%'))
+		return WHY("invalid IPv6 address \"%s\" (a zone index is not accepted)", s);
+	if (!rp_ip_parse(s, out))
+		return WHY("invalid IPv6 address \"%s\"", s);
+	return 0;
+}
+
 int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why, size_t whylen)
 {
 	const char *slash = strchr(s, '/');
-	char addr[32];
-	int64_t prefix = 32;
-	uint32_t a, mask;
+	char addr[RP_IP_STRLEN + 8];
+	int64_t prefix = -1;
+	unsigned max;
+	struct rp_ip a;
 	char sub[128];
 
 	if (slash) {
@@ -293,23 +311,31 @@ int rp_parse_cidr(const char *s, struct rp_cidr *out, bool *host_bits, char *why
 			return WHY("invalid CIDR \"%s\"", s);
 		memcpy(addr, s, n);
 		addr[n] = '\0';
-		if (rp_parse_int(slash + 1, &prefix, sub, sizeof(sub)) < 0 || slash[1] == '+' ||
-		    slash[1] == '-' || strchr(slash + 1, '_'))
-			return WHY("invalid CIDR \"%s\": prefix length must be a number 0..32", s);
-		if (prefix < 0 || prefix > 32)
-			return WHY("invalid CIDR \"%s\": prefix length must be 0..32", s);
 	} else {
 		if (strlen(s) >= sizeof(addr))
 			return WHY("invalid address \"%s\"", s);
 		strcpy(addr, s);
 	}
-	if (rp_parse_ipv4(addr, &a, sub, sizeof(sub)) < 0)
+	if (rp_parse_ip(addr, &a, sub, sizeof(sub)) < 0)
 		return WHY("invalid %s \"%s\": %s", slash ? "CIDR" : "address", s, sub);
-	mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
-	if (host_bits)
-		*host_bits = (a & ~mask) != 0;
-	out->net = a & mask;
+	max = rp_ip_is_v4(&a) ? 32 : 128;
+	if (slash) {
+		if (rp_parse_int(slash + 1, &prefix, sub, sizeof(sub)) < 0 || slash[1] == '+' ||
+		    slash[1] == '-' || strchr(slash + 1, '_'))
+			return WHY("invalid CIDR \"%s\": prefix length must be a number 0..%u", s,
+				   max);
+		if (prefix < 0 || prefix > max)
+			return WHY("invalid CIDR \"%s\": prefix length must be 0..%u", s, max);
+	} else {
+		prefix = max;
+	}
 	out->prefix = (uint8_t)prefix;
+	out->net = a;
+	/* Clear the host bits: the last (max - prefix) bits of the 128-bit form. */
+	for (unsigned bit = (128 - max) + (unsigned)prefix; bit < 128; bit++)
+		out->net.b[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	if (host_bits)
+		*host_bits = !rp_ip_eq(&out->net, &a);
 	return 0;
 }
 
@@ -375,23 +401,49 @@ int rp_shard_from_host(struct rp_shard_sel *sel, const char *host, char *why, si
 
 void rp_format_cidr(const struct rp_cidr *c, bool bare32, char *buf, size_t len)
 {
-	char ip[RP_ADDR_STRLEN];
+	char ip[RP_IP_STRLEN];
 
-	rp_addr_format(c->net, ip);
-	if (bare32 && c->prefix == 32)
+	rp_ip_format(&c->net, ip);
+	if (bare32 && rp_cidr_host_bits(c) == 0)
 		snprintf(buf, len, "%s", ip);
 	else
 		snprintf(buf, len, "%s/%u", ip, c->prefix);
 }
 
-uint64_t rp_cidr_size(const struct rp_cidr *c)
+unsigned rp_cidr_host_bits(const struct rp_cidr *c)
 {
-	return 1ull << (32 - c->prefix);
+	return (rp_ip_is_v4(&c->net) ? 32u : 128u) - c->prefix;
 }
 
-bool rp_cidr_contains(const struct rp_cidr *c, uint32_t addr)
+uint64_t rp_cidr_size(const struct rp_cidr *c)
 {
-	uint32_t mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
+	unsigned hb = rp_cidr_host_bits(c);
 
-	return (addr & mask) == (c->net & mask);
+	return hb >= 64 ? UINT64_MAX : 1ull << hb;
+}
+
+bool rp_cidr_contains(const struct rp_cidr *c, const struct rp_ip *addr)
+{
+	bool v4 = rp_ip_is_v4(&c->net);
+	unsigned bits = (v4 ? 96u : 0u) + c->prefix, full = bits / 8;
+
+	if (v4 != rp_ip_is_v4(addr) || memcmp(addr->b, c->net.b, full) != 0)
+		return false;
+	return bits % 8 == 0 ||
+	       ((addr->b[full] ^ c->net.b[full]) & (uint8_t)(0xff00u >> (bits % 8))) == 0;
+}
+
+struct rp_ip rp_cidr_nth(const struct rp_cidr *c, uint64_t i)
+{
+	struct rp_ip a = c->net;
+	uint64_t lo = 0;
+
+	/* The host part is at most 2^64 here (i is a uint64_t) and its bits are clear in
+	 * net, so adding i to the low 64 bits never carries into the prefix. */
+	for (int k = 8; k < 16; k++)
+		lo = lo << 8 | a.b[k];
+	lo += i;
+	for (int k = 15; k >= 8; k--, lo >>= 8)
+		a.b[k] = (uint8_t)lo;
+	return a;
 }

@@ -24,18 +24,18 @@
 
 /* `shard: I/N`: whether this instance keeps addr, by rendezvous hashing of the address
  * alone (seeded apart from the hash that routes addresses to shard threads). */
-bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr);
+bool rp_ctl_mine(const struct rp_shard_sel *sel, const struct rp_ip *addr);
 /* Which of `count` instances (0-based, count >= 1) owns addr: fixed across hosts and
  * versions (the function is written out above its definition in fleet.c). */
-uint32_t rp_ctl_shard_owner(uint32_t addr, uint32_t count);
+uint32_t rp_ctl_shard_owner(const struct rp_ip *addr, uint32_t count);
 
 /* ---- fleet ---------------------------------------------------------------------- */
 
 /* What the fleet asks of the shards: start monitoring addr (false: refused, nothing
  * started, the fleet must not remove it later), or stop. */
 struct rp_fleet_ops {
-	bool (*add)(void *arg, uint32_t addr);
-	void (*remove)(void *arg, uint32_t addr);
+	bool (*add)(void *arg, const struct rp_ip *addr);
+	void (*remove)(void *arg, const struct rp_ip *addr);
 	void *arg;
 };
 
@@ -45,8 +45,8 @@ struct rp_fleet_ops {
 struct rp_fleet {
 	struct rp_fleet_ops ops;
 	struct rp_shard_sel sel;
-	uint32_t *statics; /* sorted, unique */
-	uint8_t *unplaced; /* per static: its add was refused; rp_fleet_retry asks again */
+	struct rp_ip *statics; /* sorted (rp_ip_cmp), unique */
+	uint8_t *unplaced;     /* per static: its add was refused; rp_fleet_retry asks again */
 	size_t nstatic, nunplaced;
 	struct rp_devtable *found;
 	uint32_t found_cap;
@@ -65,15 +65,15 @@ void rp_fleet_start(struct rp_fleet *f);
 /** Devices monitored now. */
 uint64_t rp_fleet_count(const struct rp_fleet *f);
 /** Whether addr is monitored (static or discovered). */
-bool rp_fleet_has(const struct rp_fleet *f, uint32_t addr);
+bool rp_fleet_has(const struct rp_fleet *f, const struct rp_ip *addr);
 /** Asks again for the static devices whose add was refused; returns how many went. */
 size_t rp_fleet_retry(struct rp_fleet *f);
 /** A sweep found addr alive: adds it (evicting the least recently seen discovered
  *  device when full) or refreshes it. True when it is new. A refused add is not kept
  *  (the next round finds the device again). */
-bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
+bool rp_fleet_found(struct rp_fleet *f, const struct rp_ip *addr, uint64_t now_ms);
 /** A monitored device answered: it is seen now. */
-void rp_fleet_seen(struct rp_fleet *f, uint32_t addr, uint64_t now_ms);
+void rp_fleet_seen(struct rp_fleet *f, const struct rp_ip *addr, uint64_t now_ms);
 /** Removes discovered devices unseen for longer than max_age_ms; returns how many. */
 uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms);
 /** Applies a new configuration's `devices`, `networks` and `max_devices`: static
@@ -81,7 +81,8 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
  *  (nothing changed) when the new static devices exceed max_devices. */
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen);
 /** Calls fn for every monitored device (not for statics whose add was refused). */
-void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg);
+void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, const struct rp_ip *addr),
+		   void *arg);
 
 /* ---- discovery sweeps ----------------------------------------------------------- */
 
@@ -130,7 +131,8 @@ void rp_sweep_tick(struct rp_sweep *s, uint64_t now_ns);
  *  addresses for which skip() says true are passed over (not ours, known already).
  *  False when nothing is to be sent now. */
 bool rp_sweep_next(struct rp_sweep *s, uint64_t now_ns, double rate_pps, uint64_t window,
-		   bool (*skip)(void *arg, uint32_t addr), void *arg, uint32_t *addr, uint32_t *id);
+		   bool (*skip)(void *arg, const struct rp_ip *addr), void *arg, struct rp_ip *addr,
+		   uint32_t *id);
 /** A result of a sweep probe: true when it belongs to the current round and the
  *  address answered (a device found). */
 bool rp_sweep_result(struct rp_sweep *s, uint32_t id, bool success);
@@ -195,9 +197,9 @@ int rp_enrich_start(struct rp_enrich *e);
 void rp_enrich_request_stop(struct rp_enrich *e);
 int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns);
 /** A device joined the fleet: due now. A device already known is left as it is. */
-void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms);
+void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms);
 /** A device left the fleet: no more polls, an answer in flight is dropped. */
-void rp_enrich_remove(struct rp_enrich *e, uint32_t addr);
+void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
 /** Answers go to emit while ready(arg) says the consumer takes one more (ready may be
  *  NULL: always); the rest wait in the poller's ring for the next tick. */

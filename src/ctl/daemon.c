@@ -58,7 +58,7 @@ uint64_t rp_ctl__clock_ns(clockid_t id)
 
 /* The fleet's add: false when the prober refused it (counted there); the fleet then
  * keeps a static device for a retry and forgets a discovered one. */
-static bool fleet_add(void *arg, uint32_t addr)
+static bool fleet_add(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
 
@@ -69,7 +69,7 @@ static bool fleet_add(void *arg, uint32_t addr)
 }
 
 /* The fleet's remove: never refused (the device's add kept it room). */
-static void fleet_remove(void *arg, uint32_t addr)
+static void fleet_remove(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
 
@@ -109,14 +109,14 @@ static void take_results(struct rp_ctl *d)
 			const struct rp_probe_result *r = &d->res[j];
 
 			if (r->id & RP_SWEEP_ID_BIT) {
-				rp_prober_finished(d->prober, r->addr);
+				rp_prober_finished(d->prober, &r->addr);
 				if (rp_sweep_result(&d->sweep, r->id, r->success) &&
-				    rp_ctl_mine(&d->conf.shard, r->addr))
-					rp_fleet_found(&d->fleet, r->addr, d->now_ms);
+				    rp_ctl_mine(&d->conf.shard, &r->addr))
+					rp_fleet_found(&d->fleet, &r->addr, d->now_ms);
 				continue;
 			}
 			if (r->success)
-				rp_fleet_seen(&d->fleet, r->addr, d->now_ms);
+				rp_fleet_seen(&d->fleet, &r->addr, d->now_ms);
 			if (k != j)
 				d->res[k] = *r;
 			k++;
@@ -130,7 +130,7 @@ static void take_results(struct rp_ctl *d)
 
 /* ---- discovery -------------------------------------------------------------------- */
 
-static bool sweep_skip(void *arg, uint32_t addr)
+static bool sweep_skip(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
 
@@ -153,7 +153,8 @@ static void run_sweeps(struct rp_ctl *d)
 {
 	uint64_t window = (uint64_t)SWEEP_WINDOW_PER_SHARD * d->nshards;
 	double rate = sweep_rate(d);
-	uint32_t addr, id;
+	struct rp_ip addr;
+	uint32_t id;
 
 	rp_sweep_tick(&d->sweep, d->now_ns);
 	/* Commands wait in the backlogs while the shards cannot take them: no new probes
@@ -161,7 +162,7 @@ static void run_sweeps(struct rp_ctl *d)
 	 * not wait for it; the address is asked again next round. */
 	while (rp_prober_queued(d->prober) < window &&
 	       rp_sweep_next(&d->sweep, d->now_ns, rate, window, sweep_skip, d, &addr, &id))
-		if (rp_prober_queue_once(d->prober, addr, id) < 0)
+		if (rp_prober_queue_once(d->prober, &addr, id) < 0)
 			rp_sweep_result(&d->sweep, id, false);
 	if (rp_sweep_finish(&d->sweep, d->now_ns, rp_ctl__sweep_report, d))
 		rp_writer_commit(d->writer);
@@ -317,7 +318,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	for (unsigned i = 0; i < d->nshards; i++)
 		weights[i] = 1;
 	for (size_t i = 0; i < d->fleet.nstatic; i++)
-		weights[rp_prober_route(d->fleet.statics[i], d->nshards)]++;
+		weights[rp_prober_route(&d->fleet.statics[i], d->nshards)]++;
 	pc.weights = weights;
 	ret = rp_prober_create(&d->prober, &pc, why, whylen);
 	free(weights);

@@ -114,7 +114,7 @@ static void fifo_unlink(struct rp_enrich *e, uint32_t slot)
 	d->state = E_WAIT;
 }
 
-void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms)
+void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms)
 {
 	int32_t slot;
 
@@ -128,7 +128,7 @@ void rp_enrich_add(struct rp_enrich *e, uint32_t addr, uint64_t now_ms)
 	fifo_push(e, (uint32_t)slot);
 }
 
-void rp_enrich_remove(struct rp_enrich *e, uint32_t addr)
+void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
 {
 	int32_t slot;
 
@@ -194,7 +194,7 @@ static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn
 			e->results[r[i].status < RP_SNMP_STATUS_COUNT ? r[i].status
 								      : RP_SNMP_LOCAL_ERROR]++;
 			if (slot >= e->cap || !live(e, slot) ||
-			    rp_devtable_addr(e->t, slot) != r[i].addr ||
+			    !rp_ip_eq(rp_devtable_addr(e->t, slot), &r[i].addr) ||
 			    e->dev[slot].state != E_INFLIGHT) {
 				e->stale++; /* the device left while it was asked */
 				continue;
@@ -204,12 +204,12 @@ static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn
 			else if (r[i].status != RP_SNMP_TIMEOUT && e->errors_logged < 5) {
 				/* a wrong community or v3 key fails every device alike: the
 				 * first few say why, the health counters count the rest */
-				char ip[RP_ADDR_STRLEN];
+				char ip[RP_IP_STRLEN];
 
 				e->errors_logged++;
 				rp_log(RP_LOG_WARN, "SNMP poll failed",
 				       "ip=%s status=%s detail=\"%s\"%s",
-				       rp_addr_format(r[i].addr, ip),
+				       rp_ip_format(&r[i].addr, ip),
 				       rp_snmp_status_name(r[i].status), r[i].detail,
 				       e->errors_logged == 5 ? " more=\"counted as snmp_errors\""
 							     : "");

@@ -25,9 +25,9 @@
  * contract): score_0 .. score_{N-1} are the first N outputs of the SplitMix64
  * generator seeded with h. N hashes per address (N is at most RP_SHARD_MAX), only
  * where an address is added or swept, never per probe. */
-uint32_t rp_ctl_shard_owner(uint32_t addr, uint32_t count)
+uint32_t rp_ctl_shard_owner(const struct rp_ip *addr, uint32_t count)
 {
-	uint64_t h = rp_hash_u64((uint64_t)addr ^ 0x5348415244000000ull), s = h, best = 0;
+	uint64_t h = rp_hash_u64(rp_ip_key64(addr) ^ 0x5348415244000000ull), s = h, best = 0;
 	uint32_t owner = 0;
 
 	for (uint32_t j = 0; j < count; j++) {
@@ -43,33 +43,31 @@ uint32_t rp_ctl_shard_owner(uint32_t addr, uint32_t count)
 	return owner;
 }
 
-bool rp_ctl_mine(const struct rp_shard_sel *sel, uint32_t addr)
+bool rp_ctl_mine(const struct rp_shard_sel *sel, const struct rp_ip *addr)
 {
 	if (sel->count <= 1)
 		return true;
 	return rp_ctl_shard_owner(addr, sel->count) == sel->index;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_ip(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	return rp_ip_cmp(a, b);
 }
 
 /* This instance's share of `devices`, sorted and unique, or -E2BIG over max_devices. */
-static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout, char *why,
+static int expand_statics(const struct rp_conf *c, struct rp_ip **out, size_t *nout, char *why,
 			  size_t whylen)
 {
 	struct rp_hosts h;
-	uint32_t *v = NULL;
+	struct rp_ip *v = NULL;
 	size_t n = 0, cap = 0;
 
 	rp_hosts_init(&h, c->devices.v, c->devices.n);
 	for (uint64_t i = 0; i < h.count; i++) {
-		uint32_t a = rp_hosts_at(&h, i);
+		struct rp_ip a = rp_hosts_at(&h, i);
 
-		if (!rp_ctl_mine(&c->shard, a))
+		if (!rp_ctl_mine(&c->shard, &a))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
@@ -79,12 +77,12 @@ static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout,
 	}
 	rp_hosts_fini(&h);
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_u32);
+		qsort(v, n, sizeof(*v), cmp_ip);
 	if (n > 1) {
 		size_t k = 1;
 
 		for (size_t i = 1; i < n; i++)
-			if (v[i] != v[k - 1])
+			if (!rp_ip_eq(&v[i], &v[k - 1]))
 				v[k++] = v[i];
 		n = k;
 	}
@@ -101,10 +99,10 @@ static int expand_statics(const struct rp_conf *c, uint32_t **out, size_t *nout,
 	return 0;
 }
 
-static bool is_static(const struct rp_fleet *f, uint32_t addr)
+static bool is_static(const struct rp_fleet *f, const struct rp_ip *addr)
 {
 	return f->nstatic &&
-	       bsearch(&addr, f->statics, f->nstatic, sizeof(*f->statics), cmp_u32) != NULL;
+	       bsearch(addr, f->statics, f->nstatic, sizeof(*f->statics), cmp_ip) != NULL;
 }
 
 static uint32_t found_capacity(uint64_t max_devices, size_t nstatic)
@@ -150,7 +148,7 @@ void rp_fleet_fini(struct rp_fleet *f)
 /* Adds static device i; a refusal leaves it unplaced, for rp_fleet_retry. */
 static void place_static(struct rp_fleet *f, size_t i)
 {
-	if (f->ops.add(f->ops.arg, f->statics[i])) {
+	if (f->ops.add(f->ops.arg, &f->statics[i])) {
 		if (f->unplaced[i]) {
 			f->unplaced[i] = 0;
 			f->nunplaced--;
@@ -182,12 +180,12 @@ uint64_t rp_fleet_count(const struct rp_fleet *f)
 	return f->nstatic + rp_devtable_count(f->found);
 }
 
-bool rp_fleet_has(const struct rp_fleet *f, uint32_t addr)
+bool rp_fleet_has(const struct rp_fleet *f, const struct rp_ip *addr)
 {
 	return rp_devtable_lookup(f->found, addr) >= 0 || is_static(f, addr);
 }
 
-bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
+bool rp_fleet_found(struct rp_fleet *f, const struct rp_ip *addr, uint64_t now_ms)
 {
 	struct rp_dev_ref ev;
 	int32_t slot;
@@ -203,7 +201,7 @@ bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
 	slot = rp_devtable_add(f->found, addr, now_ms, &is_new, &ev);
 	if (ev.slot != RP_DEVTABLE_NO_SLOT) {
 		f->evicted++;
-		f->ops.remove(f->ops.arg, ev.addr);
+		f->ops.remove(f->ops.arg, &ev.addr);
 	}
 	if (!f->ops.add(f->ops.arg, addr)) {
 		rp_devtable_remove(f->found, (uint32_t)slot);
@@ -213,7 +211,7 @@ bool rp_fleet_found(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
 	return true;
 }
 
-void rp_fleet_seen(struct rp_fleet *f, uint32_t addr, uint64_t now_ms)
+void rp_fleet_seen(struct rp_fleet *f, const struct rp_ip *addr, uint64_t now_ms)
 {
 	int32_t slot = rp_devtable_lookup(f->found, addr);
 
@@ -225,7 +223,7 @@ static void on_pruned(const struct rp_dev_ref *dev, void *arg)
 {
 	struct rp_fleet *f = arg;
 
-	f->ops.remove(f->ops.arg, dev->addr);
+	f->ops.remove(f->ops.arg, &dev->addr);
 }
 
 uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms)
@@ -239,7 +237,7 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
 	return n;
 }
 
-static bool in_networks(const struct rp_cidr_list *l, uint32_t addr)
+static bool in_networks(const struct rp_cidr_list *l, const struct rp_ip *addr)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (rp_cidr_contains(&l->v[i], addr))
@@ -249,7 +247,7 @@ static bool in_networks(const struct rp_cidr_list *l, uint32_t addr)
 
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen)
 {
-	uint32_t *nv;
+	struct rp_ip *nv;
 	uint8_t *nu;
 	size_t nn, i = 0, j = 0, nnu = 0;
 	struct rp_devtable *old_found = f->found, *nf;
@@ -262,18 +260,18 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 	/* Statics: a sorted merge of the old list and the new. One never placed has
 	 * nothing to remove; one still unplaced stays so. */
 	while (i < f->nstatic || j < nn) {
-		if (j == nn || (i < f->nstatic && f->statics[i] < nv[j])) {
+		if (j == nn || (i < f->nstatic && rp_ip_cmp(&f->statics[i], &nv[j]) < 0)) {
 			f->removed++;
 			if (!f->unplaced[i])
-				f->ops.remove(f->ops.arg, f->statics[i]);
+				f->ops.remove(f->ops.arg, &f->statics[i]);
 			i++;
-		} else if (i == f->nstatic || nv[j] < f->statics[i]) {
-			int32_t slot = rp_devtable_lookup(old_found, nv[j]);
+		} else if (i == f->nstatic || rp_ip_cmp(&nv[j], &f->statics[i]) < 0) {
+			int32_t slot = rp_devtable_lookup(old_found, &nv[j]);
 
 			/* Already monitored as discovered: it only changes list. */
 			if (slot >= 0)
 				rp_devtable_remove(old_found, (uint32_t)slot);
-			else if (!f->ops.add(f->ops.arg, nv[j]))
+			else if (!f->ops.add(f->ops.arg, &nv[j]))
 				nu[j] = 1;
 			nnu += nu[j];
 			j++;
@@ -296,22 +294,22 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 	 * what no longer fits is evicted. */
 	rp_devtable_create(&nf, found_capacity(f->max_devices, f->nstatic));
 	for (int32_t s = rp_devtable_oldest(old_found); s >= 0; s = rp_devtable_oldest(old_found)) {
-		uint32_t a = rp_devtable_addr(old_found, (uint32_t)s);
+		struct rp_ip a = *rp_devtable_addr(old_found, (uint32_t)s);
 		uint64_t seen = rp_devtable_last_seen(old_found, (uint32_t)s);
 		struct rp_dev_ref ev;
 		bool is_new;
 
 		rp_devtable_remove(old_found, (uint32_t)s);
-		if (!in_networks(&c->networks, a) || !rp_ctl_mine(&c->shard, a) ||
+		if (!in_networks(&c->networks, &a) || !rp_ctl_mine(&c->shard, &a) ||
 		    f->max_devices <= f->nstatic) {
 			f->removed++;
-			f->ops.remove(f->ops.arg, a);
+			f->ops.remove(f->ops.arg, &a);
 			continue;
 		}
-		rp_devtable_add(nf, a, seen, &is_new, &ev);
+		rp_devtable_add(nf, &a, seen, &is_new, &ev);
 		if (ev.slot != RP_DEVTABLE_NO_SLOT) {
 			f->evicted++;
-			f->ops.remove(f->ops.arg, ev.addr);
+			f->ops.remove(f->ops.arg, &ev.addr);
 		}
 	}
 	rp_devtable_destroy(old_found);
@@ -321,11 +319,12 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 	return 0;
 }
 
-void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, uint32_t addr), void *arg)
+void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, const struct rp_ip *addr),
+		   void *arg)
 {
 	for (size_t i = 0; i < f->nstatic; i++)
 		if (!f->unplaced[i])
-			fn(arg, f->statics[i]);
+			fn(arg, &f->statics[i]);
 	for (int32_t s = rp_devtable_next(f->found, -1); s >= 0; s = rp_devtable_next(f->found, s))
 		fn(arg, rp_devtable_addr(f->found, (uint32_t)s));
 }

@@ -11,7 +11,7 @@
 void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 {
 	struct rp_ctl *d = arg;
-	char ip[RP_ADDR_STRLEN];
+	char ip[RP_IP_STRLEN];
 	struct rp_tag tag = {"ip", ip};
 	struct rp_field f[6] = {
 	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
@@ -22,7 +22,7 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 	    {.key = "snmp_uptime_s", .type = RP_FIELD_INT, .v.i = (int64_t)(r->uptime_ticks / 100)},
 	};
 
-	rp_addr_format(r->addr, ip);
+	rp_ip_format(&r->addr, ip);
 	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", &tag, 1, f, r->has_uptime ? 6 : 5,
 			r->done_real_ns);
 	d->info_points++;
@@ -31,7 +31,7 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 void rp_ctl__sweep_report(void *arg, const struct rp_sweep_report *r)
 {
 	struct rp_ctl *d = arg;
-	char net[32];
+	char net[RP_CIDR_STRLEN];
 	struct rp_tag tag = {"network", net};
 	struct rp_field f[3] = {
 	    {.key = "hosts_probed", .type = RP_FIELD_INT, .v.i = (int64_t)r->probed},

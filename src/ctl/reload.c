@@ -55,7 +55,7 @@ static void log_diags(const struct rp_diags *dg)
 /* A new ping_interval reaches a device by a remove and a new add (its phase and
  * failure count start over). Refused (the backlog full, which a reload moments after
  * a start with a huge fleet can meet): the device keeps its old interval, counted. */
-static void readd(void *arg, uint32_t addr)
+static void readd(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
 

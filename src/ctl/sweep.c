@@ -51,7 +51,7 @@ static bool same_networks(const struct rp_sweep *s, const struct rp_conf *c)
 	if (s->nnets != c->networks.n)
 		return false;
 	for (size_t i = 0; i < s->nnets; i++)
-		if (s->nets[i].net != c->networks.v[i].net ||
+		if (!rp_ip_eq(&s->nets[i].net, &c->networks.v[i].net) ||
 		    s->nets[i].prefix != c->networks.v[i].prefix)
 			return false;
 	return true;
@@ -100,7 +100,8 @@ void rp_sweep_tick(struct rp_sweep *s, uint64_t now_ns)
 }
 
 bool rp_sweep_next(struct rp_sweep *s, uint64_t now_ns, double rate_pps, uint64_t window,
-		   bool (*skip)(void *arg, uint32_t addr), void *arg, uint32_t *addr, uint32_t *id)
+		   bool (*skip)(void *arg, const struct rp_ip *addr), void *arg, struct rp_ip *addr,
+		   uint32_t *id)
 {
 	uint64_t i;
 
@@ -118,7 +119,7 @@ bool rp_sweep_next(struct rp_sweep *s, uint64_t now_ns, double rate_pps, uint64_
 	/* Skipped addresses cost no token; a bounded number per call keeps a loop
 	 * iteration short when most of a network is someone else's share. */
 	for (int tries = 0; tries < 4096; tries++) {
-		uint32_t a;
+		struct rp_ip a;
 		size_t net;
 
 		if (!rp_permute_next(&s->perm, &i)) {
@@ -127,7 +128,7 @@ bool rp_sweep_next(struct rp_sweep *s, uint64_t now_ns, double rate_pps, uint64_
 			return false;
 		}
 		a = rp_hosts_at(&s->hosts, i);
-		if (skip && skip(arg, a))
+		if (skip && skip(arg, &a))
 			continue;
 		net = rp_hosts_net_of(&s->hosts, i);
 		s->probed[net]++;

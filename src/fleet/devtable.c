@@ -1,4 +1,4 @@
-/* Device table: an open-addressing index from IPv4 address to slot, over a fixed array
+/* Device table: an open-addressing index from address (either family) to slot, over a fixed array
  * of slot records that carry an intrusive LRU list (by last seen) and a free list.
  *
  * Every operation but rp_devtable_next() is O(1) expected (prune is O(removed)): the
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ringprobe/compiler.h"
 #include "ringprobe/hash.h"
@@ -20,18 +21,20 @@
 /* End of the LRU list and of the free list. */
 #define NIL UINT32_MAX
 
-/* One index bucket. The address is kept next to the slot so a probe compares keys
- * without touching the slot records: a hit costs one cache miss, not one per step. */
+/* One index bucket. The address's 32-bit hash is kept next to the slot so a probe
+ * compares keys without touching the slot records: a step costs no cache miss, and a hit
+ * one (the record, to confirm the address). For IPv4 the hash is a bijection, so only
+ * a true hit or an IPv6 address's collision reads a record. */
 struct bucket {
-	uint32_t addr;
+	uint32_t hash;
 	uint32_t slot1; /* slot + 1; 0 marks an empty bucket */
 };
 
-/* One slot record, 32 bytes so two share a cache line and none straddles one.
- * suspended_until lives in its own array because only suspended slots read it. */
+/* One slot record, 40 bytes. suspended_until lives in its own array because only
+ * suspended slots read it. */
 struct dev {
 	uint64_t last_seen;
-	uint32_t addr;
+	struct rp_ip addr;
 	uint32_t gen;
 	uint32_t prev; /* toward the head (more recently seen) */
 	uint32_t next; /* toward the tail when used; the free-list link when free */
@@ -39,7 +42,7 @@ struct dev {
 	uint8_t suspended;
 };
 
-_Static_assert(sizeof(struct dev) == 32, "struct dev should stay half a cache line");
+_Static_assert(sizeof(struct dev) == 40, "struct dev grew: 1M devices cost 40 MB per table");
 
 struct rp_devtable {
 	struct bucket *index;
@@ -75,18 +78,18 @@ static inline void need_used(const struct rp_devtable *t, uint32_t slot, const c
 		bad_slot(fn, slot, t->capacity);
 }
 
-static inline uint32_t home(const struct rp_devtable *t, uint32_t addr)
+static inline uint32_t home(const struct rp_devtable *t, uint32_t hash)
 {
-	return rp_hash_u32(addr) & t->mask;
+	return hash & t->mask;
 }
 
 /* Delete the bucket holding slot, then shift later entries of the probe run back into
  * the hole so no lookup ever has to step over a dead bucket. */
-static void index_delete(struct rp_devtable *t, uint32_t addr, uint32_t slot)
+static void index_delete(struct rp_devtable *t, uint32_t hash, uint32_t slot)
 {
 	struct bucket *index = t->index;
 	uint32_t mask = t->mask;
-	uint32_t i = home(t, addr);
+	uint32_t i = home(t, hash);
 	uint32_t j, k;
 
 	while (index[i].slot1 != slot + 1)
@@ -96,7 +99,7 @@ static void index_delete(struct rp_devtable *t, uint32_t addr, uint32_t slot)
 		j = (j + 1) & mask;
 		if (!index[j].slot1)
 			break;
-		k = home(t, index[j].addr);
+		k = home(t, index[j].hash);
 		/* The entry at j may fill the hole at i only if its home is not in the
 		 * cyclic range (i, j]; else moving it would put it before its home. */
 		if (((j - k) & mask) >= ((j - i) & mask)) {
@@ -105,13 +108,13 @@ static void index_delete(struct rp_devtable *t, uint32_t addr, uint32_t slot)
 		}
 	}
 	index[i].slot1 = 0;
-	index[i].addr = 0;
+	index[i].hash = 0;
 }
 
-/* First empty bucket on addr's probe run; the caller knows addr is absent. */
-static uint32_t index_empty_for(const struct rp_devtable *t, uint32_t addr)
+/* First empty bucket on hash's probe run; the caller knows the address is absent. */
+static uint32_t index_empty_for(const struct rp_devtable *t, uint32_t hash)
 {
-	uint32_t i = home(t, addr);
+	uint32_t i = home(t, hash);
 
 	while (t->index[i].slot1)
 		i = (i + 1) & t->mask;
@@ -151,7 +154,7 @@ static void vacate(struct rp_devtable *t, uint32_t slot)
 {
 	struct dev *d = &t->dev[slot];
 
-	index_delete(t, d->addr, slot);
+	index_delete(t, rp_ip_hash32(&d->addr), slot);
 	lru_unlink(t, slot);
 	if (d->suspended) {
 		d->suspended = 0;
@@ -160,7 +163,7 @@ static void vacate(struct rp_devtable *t, uint32_t slot)
 	}
 	d->gen++;
 	d->used = 0;
-	d->addr = 0;
+	memset(&d->addr, 0, sizeof(d->addr));
 	d->last_seen = 0;
 	d->prev = NIL;
 	d->next = NIL;
@@ -230,22 +233,22 @@ void rp_devtable_destroy(struct rp_devtable *t)
 	free(t);
 }
 
-int32_t rp_devtable_add(struct rp_devtable *t, uint32_t addr, uint64_t now, bool *is_new,
+int32_t rp_devtable_add(struct rp_devtable *t, const struct rp_ip *addr, uint64_t now, bool *is_new,
 			struct rp_dev_ref *evicted)
 {
-	uint32_t i = home(t, addr);
+	uint32_t hash = rp_ip_hash32(addr), i = home(t, hash);
 	uint32_t slot, s1;
 	struct dev *d;
 
 	if (evicted) {
-		evicted->addr = 0;
+		memset(&evicted->addr, 0, sizeof(evicted->addr));
 		evicted->slot = RP_DEVTABLE_NO_SLOT;
 		evicted->gen = 0;
 	}
 
 	/* One probe run answers both "present?" and "where would it go?". */
 	while ((s1 = t->index[i].slot1)) {
-		if (t->index[i].addr == addr) {
+		if (t->index[i].hash == hash && rp_ip_eq(&t->dev[s1 - 1].addr, addr)) {
 			slot = s1 - 1;
 			t->dev[slot].last_seen = now;
 			if (slot != t->head) {
@@ -267,16 +270,16 @@ int32_t rp_devtable_add(struct rp_devtable *t, uint32_t addr, uint64_t now, bool
 		vacate(t, slot);
 		t->evicted++;
 		/* The backward shift may have moved entries of addr's run: look again. */
-		i = index_empty_for(t, addr);
+		i = index_empty_for(t, hash);
 	} else {
 		slot = t->free_head;
 		t->free_head = t->dev[slot].next;
 	}
 
-	t->index[i].addr = addr;
+	t->index[i].hash = hash;
 	t->index[i].slot1 = slot + 1;
 	d = &t->dev[slot];
-	d->addr = addr;
+	d->addr = *addr;
 	d->last_seen = now;
 	d->used = 1;
 	d->suspended = 0;
@@ -288,13 +291,13 @@ int32_t rp_devtable_add(struct rp_devtable *t, uint32_t addr, uint64_t now, bool
 	return (int32_t)slot;
 }
 
-int32_t rp_devtable_lookup(const struct rp_devtable *t, uint32_t addr)
+int32_t rp_devtable_lookup(const struct rp_devtable *t, const struct rp_ip *addr)
 {
-	uint32_t i = home(t, addr);
+	uint32_t hash = rp_ip_hash32(addr), i = home(t, hash);
 	uint32_t s1;
 
 	while ((s1 = t->index[i].slot1)) {
-		if (t->index[i].addr == addr)
+		if (t->index[i].hash == hash && rp_ip_eq(&t->dev[s1 - 1].addr, addr))
 			return (int32_t)(s1 - 1);
 		i = (i + 1) & t->mask;
 	}
@@ -386,10 +389,10 @@ bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t ge
 	return slot < t->capacity && t->dev[slot].used && t->dev[slot].gen == gen;
 }
 
-uint32_t rp_devtable_addr(const struct rp_devtable *t, uint32_t slot)
+const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot)
 {
 	need_used(t, slot, __func__);
-	return t->dev[slot].addr;
+	return &t->dev[slot].addr;
 }
 
 uint32_t rp_devtable_gen(const struct rp_devtable *t, uint32_t slot)

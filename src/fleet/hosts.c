@@ -4,11 +4,21 @@
 
 #include "ringprobe/xalloc.h"
 
+/* Hosts to skip at the start of a network: IPv4's network address, IPv6's
+ * Subnet-Router anycast address (RFC 4291 §2.6.1), both only where the network has
+ * more than two addresses; IPv4's broadcast address is skipped at the end too. */
+static unsigned skip_first(const struct rp_cidr *c)
+{
+	return rp_cidr_host_bits(c) >= 2 ? 1 : 0;
+}
+
 static uint64_t hosts_in(const struct rp_cidr *c)
 {
 	uint64_t size = rp_cidr_size(c);
 
-	return c->prefix >= 31 ? size : size - 2;
+	if (rp_cidr_host_bits(c) < 2)
+		return size;
+	return size - (rp_ip_is_v4(&c->net) ? 2 : 1);
 }
 
 void rp_hosts_init(struct rp_hosts *h, const struct rp_cidr *nets, size_t n)
@@ -46,11 +56,10 @@ size_t rp_hosts_net_of(const struct rp_hosts *h, uint64_t i)
 	return lo;
 }
 
-uint32_t rp_hosts_at(const struct rp_hosts *h, uint64_t i)
+struct rp_ip rp_hosts_at(const struct rp_hosts *h, uint64_t i)
 {
 	size_t k = rp_hosts_net_of(h, i);
 	const struct rp_cidr *c = &h->nets[k];
-	uint64_t off = i - h->start[k];
 
-	return c->net + (uint32_t)off + (c->prefix >= 31 ? 0 : 1);
+	return rp_cidr_nth(c, i - h->start[k] + skip_first(c));
 }

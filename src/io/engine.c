@@ -248,7 +248,7 @@ void *rp_engine_send_buf(struct rp_engine *e)
 	return rp_io__slot_buf(e, e->free_stack[--e->nfree]);
 }
 
-void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t dst)
+void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst)
 {
 	size_t off = (size_t)((uint8_t *)buf - e->send_mem);
 	uint32_t idx = (uint32_t)(off / RP_IO_SEND_STRIDE);
@@ -257,7 +257,7 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t d
 	/* Only buffers from rp_engine_send_buf, at most RP_ICMP_PKT_LEN long. */
 	if (RP_UNLIKELY(off % RP_IO_SEND_STRIDE || idx >= e->nslots))
 		abort();
-	s->sa.sin_addr.s_addr = htonl(dst);
+	s->sa.sin_addr.s_addr = htonl(rp_ip_to_v4(dst));
 	s->iov.iov_len = len < RP_ICMP_PKT_LEN ? len : RP_ICMP_PKT_LEN;
 	rp_io__queue_push(e, idx);
 }

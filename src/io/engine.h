@@ -34,13 +34,13 @@ struct rp_engine_conf {
 
 /** One received datagram, valid only during the callback. Or, with tx set, the
  *  transmit timestamp of one of our own requests (conf tx_stamps): buf is the request
- *  from its ICMP header on, rx_ns when the device driver took it, src 0. */
+ *  from its ICMP header on, rx_ns when the device driver took it, src zero. */
 struct rp_rx {
 	const void *buf;
 	size_t len;
-	uint32_t src;	/* sender, host order */
-	uint64_t rx_ns; /* kernel receive timestamp, CLOCK_REALTIME ns; 0 when missing */
-	bool tx;	/* a transmit timestamp, not a datagram */
+	struct rp_ip src; /* sender */
+	uint64_t rx_ns;	  /* kernel receive timestamp, CLOCK_REALTIME ns; 0 when missing */
+	bool tx;	  /* a transmit timestamp, not a datagram */
 };
 
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
@@ -73,9 +73,9 @@ void rp_engine_info(const struct rp_engine *e, struct rp_engine_info *out);
 /** A free send buffer of RP_ICMP_PKT_LEN bytes (header prepared), or NULL when every
  *  buffer is in flight (the caller retries after the next poll). */
 void *rp_engine_send_buf(struct rp_engine *e);
-/** Queues `buf` (from rp_engine_send_buf) for `dst` (host order); sent at the next poll.
- *  The buffer returns to the engine once sent. */
-void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, uint32_t dst);
+/** Queues `buf` (from rp_engine_send_buf) for `dst`, on the socket of dst's family; sent
+ *  at the next poll. The buffer returns to the engine once sent. */
+void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst);
 /** Sends everything queued, waits up to timeout_ns for datagrams (0 = do not wait),
  *  hands each to cb. Returns the number received, or -errno on a fatal error. */
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);

@@ -84,7 +84,7 @@ static void deliver(struct rp_engine *e, struct mmsg *m, unsigned i, rp_rx_cb cb
 	if (rx.len > RP_IO_RECV_BUF_LEN)
 		rx.len = RP_IO_RECV_BUF_LEN;
 	if (h->msg_namelen >= sizeof(struct sockaddr_in))
-		rx.src = ntohl(m->rname[i].sin_addr.s_addr);
+		rx.src = rp_ip_v4(ntohl(m->rname[i].sin_addr.s_addr));
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
 		rp_io__cmsg(e, c, &rx.rx_ns);
 	cb(arg, &rx);

@@ -33,7 +33,7 @@ enum qop {
 };
 
 struct qcmd {
-	uint32_t addr;
+	struct rp_ip addr;
 	uint32_t id;
 	uint32_t interval_ms;
 	uint8_t op; /* enum qop */
@@ -213,14 +213,14 @@ unsigned rp_prober_shards_for(int64_t shards_key, uint64_t targets)
 	return cpus > 8 ? 8 : (unsigned)cpus;
 }
 
-unsigned rp_prober_shard_of(const struct rp_prober *p, uint32_t addr)
+unsigned rp_prober_shard_of(const struct rp_prober *p, const struct rp_ip *addr)
 {
 	return rp_prober_route(addr, p->n);
 }
 
 bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d)
 {
-	struct lane *l = &p->lanes[rp_prober_shard_of(p, d->addr)];
+	struct lane *l = &p->lanes[rp_prober_shard_of(p, &d->addr)];
 
 	if (l->load >= p->capacity || !rp_shard_offer(p->shards[l - p->lanes], d))
 		return false;
@@ -228,7 +228,7 @@ bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d)
 	return true;
 }
 
-void rp_prober_finished(struct rp_prober *p, uint32_t addr)
+void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr)
 {
 	struct lane *l = &p->lanes[rp_prober_shard_of(p, addr)];
 
@@ -244,7 +244,7 @@ static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
 
 	switch ((enum qop)c->op) {
 	case Q_REMOVE:
-		return rp_shard_offer_remove(s, c->addr);
+		return rp_shard_offer_remove(s, &c->addr);
 	case Q_READD:
 		return rp_shard_offer_readd(s, &dev);
 	case Q_ONCE:
@@ -298,10 +298,11 @@ static int admit(struct rp_prober *p, unsigned i, uint32_t entries, bool adds_lo
 	return 0;
 }
 
-int rp_prober_queue_add(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms)
+int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+			uint32_t interval_ms)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = addr, .id = id, .interval_ms = interval_ms, .op = Q_ADD};
+	struct qcmd c = {.addr = *addr, .id = id, .interval_ms = interval_ms, .op = Q_ADD};
 	/* One entry for the add, one kept for its remove. */
 	int ret = admit(p, i, 2, true);
 
@@ -313,10 +314,10 @@ int rp_prober_queue_add(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_
 	return 0;
 }
 
-int rp_prober_queue_once(struct rp_prober *p, uint32_t addr, uint32_t id)
+int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t id)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = addr, .id = id, .op = Q_ONCE};
+	struct qcmd c = {.addr = *addr, .id = id, .op = Q_ONCE};
 	/* Its result, not a remove, ends it: nothing to keep in reserve. */
 	int ret = admit(p, i, 1, true);
 
@@ -327,10 +328,11 @@ int rp_prober_queue_once(struct rp_prober *p, uint32_t addr, uint32_t id)
 	return 0;
 }
 
-int rp_prober_queue_readd(struct rp_prober *p, uint32_t addr, uint32_t id, uint32_t interval_ms)
+int rp_prober_queue_readd(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+			  uint32_t interval_ms)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = addr, .id = id, .interval_ms = interval_ms, .op = Q_READD};
+	struct qcmd c = {.addr = *addr, .id = id, .interval_ms = interval_ms, .op = Q_READD};
 	/* The device already keeps its remove entry; the load does not change. */
 	int ret = admit(p, i, 1, false);
 
@@ -340,11 +342,11 @@ int rp_prober_queue_readd(struct rp_prober *p, uint32_t addr, uint32_t id, uint3
 	return 0;
 }
 
-void rp_prober_queue_remove(struct rp_prober *p, uint32_t addr)
+void rp_prober_queue_remove(struct rp_prober *p, const struct rp_ip *addr)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
 	struct lane *l = &p->lanes[i];
-	struct qcmd c = {.addr = addr, .op = Q_REMOVE};
+	struct qcmd c = {.addr = *addr, .op = Q_REMOVE};
 
 	if (l->load)
 		l->load--;
@@ -528,7 +530,7 @@ int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink s
 		for (uint32_t i = 0; i < n; i++) {
 			if (sink(arg, &res[i])) {
 				finished++;
-				rp_prober_finished(p, res[i].addr);
+				rp_prober_finished(p, &res[i].addr);
 			}
 		}
 		if (tick && mono_ms() - last_tick >= 250) {

@@ -34,8 +34,8 @@ enum cmd_op { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
 struct cmd {
 	uint8_t op; /* enum cmd_op */
 	union {
-		struct rp_shard_dev add; /* CMD_ADD */
-		uint32_t remove_addr;	 /* CMD_REMOVE */
+		struct rp_shard_dev add;  /* CMD_ADD */
+		struct rp_ip remove_addr; /* CMD_REMOVE */
 		struct {
 			float pps;	/* the shard's new share of the rate */
 			uint32_t burst; /* bucket depth, whole packets, at least 1 */
@@ -345,7 +345,7 @@ static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
 {
 	struct rp_probe_result r = {
 	    .sent_ns = d->sent_ns + s->mono_to_real,
-	    .addr = rp_devtable_addr(s->table, slot),
+	    .addr = *rp_devtable_addr(s->table, slot),
 	    .id = d->id,
 	    .success = 0,
 	    .suspended = d->suspended,
@@ -434,7 +434,7 @@ static void send_ready(struct rp_shard *s)
 		d->sent_ns = clock_ns(CLOCK_MONOTONIC);
 		d->tx_after_ns = 0;
 		st = (struct rp_probe_stamp){
-		    .addr = rp_devtable_addr(s->table, r->slot),
+		    .addr = *rp_devtable_addr(s->table, r->slot),
 		    .slot = r->slot,
 		    .gen = r->gen,
 		    .seq = d->seq,
@@ -442,7 +442,7 @@ static void send_ready(struct rp_shard *s)
 		    .shard = (uint8_t)s->conf.index,
 		};
 		rp_icmp_stamp(buf, &s->conf.key, &st);
-		rp_engine_send_queue(s->engine, buf, RP_ICMP_PKT_LEN, st.addr);
+		rp_engine_send_queue(s->engine, buf, RP_ICMP_PKT_LEN, &st.addr);
 		d->outstanding = 1;
 		s->outstanding++;
 		d->answered = 0;
@@ -525,11 +525,11 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		return;
 	}
 
-	k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, rx->src,
+	k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, &rx->src,
 			  s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
 	if (k == RP_REPLY_FORGED && st.shard == s->conf.index && st.slot < s->conf.capacity &&
 	    rp_devtable_is_live(s->table, st.slot, st.gen) &&
-	    rp_devtable_addr(s->table, st.slot) != rx->src)
+	    !rp_ip_eq(rp_devtable_addr(s->table, st.slot), &rx->src))
 		k = RP_REPLY_WRONG_SOURCE;
 	if (k != RP_REPLY_OK)
 		goto invalid;
@@ -600,7 +600,7 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 	int32_t slot;
 	struct sdev *d;
 
-	slot = rp_devtable_lookup(s->table, dv->addr);
+	slot = rp_devtable_lookup(s->table, &dv->addr);
 	if (slot >= 0) {
 		/* A one-shot probe (a discovery sweep's) is running for an address that
 		 * now joins for good: it becomes the monitored device, keeping its probe. */
@@ -611,14 +611,15 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 		d->interval_ms = dv->interval_ms ? dv->interval_ms : 1000;
 		d->remaining = UINT32_MAX;
 		if (!d->queued && !rp_wheel_is_linked(&d->timer)) {
-			d->due_ms = rp_wheel_phase_due(dv->addr, d->interval_ms, s->now_ms);
+			d->due_ms =
+			    rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms);
 			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
 		}
 		return 0;
 	}
 	if (rp_devtable_count(s->table) >= s->conf.capacity)
 		return -ENOSPC;
-	slot = rp_devtable_add(s->table, dv->addr, s->now_ms, &is_new, NULL);
+	slot = rp_devtable_add(s->table, &dv->addr, s->now_ms, &is_new, NULL);
 	d = &s->devs[slot];
 	rp_wheel_cancel(s->wheel, &d->timer);
 	*d = (struct sdev){.id = dv->id, .interval_ms = dv->interval_ms ? dv->interval_ms : 1000};
@@ -634,14 +635,14 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 		if (s->conf.rate_pps > 0)
 			s->imm_next_ns += (uint64_t)(1e9 / s->conf.rate_pps);
 	} else {
-		d->due_ms = rp_wheel_phase_due(dv->addr, d->interval_ms, s->now_ms);
+		d->due_ms = rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms);
 	}
 	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
 	s->active++;
 	return 0;
 }
 
-static void remove_dev(struct rp_shard *s, uint32_t addr)
+static void remove_dev(struct rp_shard *s, const struct rp_ip *addr)
 {
 	int32_t slot = rp_devtable_lookup(s->table, addr);
 	struct sdev *d;
@@ -674,9 +675,9 @@ bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *dv)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
-bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr)
+bool rp_shard_offer_remove(struct rp_shard *s, const struct rp_ip *addr)
 {
-	struct cmd c = {.op = CMD_REMOVE, .u.remove_addr = addr};
+	struct cmd c = {.op = CMD_REMOVE, .u.remove_addr = *addr};
 
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
@@ -734,7 +735,7 @@ static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32
 				s->local.cmd_rejected++;
 			break;
 		case CMD_REMOVE:
-			remove_dev(s, c->u.remove_addr);
+			remove_dev(s, &c->u.remove_addr);
 			break;
 		case CMD_TIMEOUT:
 			/* Probes already out keep their deadlines: the FIFO stays in order

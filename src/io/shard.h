@@ -59,7 +59,7 @@ int rp_shard_add(struct rp_shard *s, const struct rp_shard_dev *d);
  *  ring) while the shard runs; false when the ring is full (offer again later). */
 bool rp_shard_offer(struct rp_shard *s, const struct rp_shard_dev *d);
 /** Sends a remove command for `addr`; false when the ring is full. */
-bool rp_shard_offer_remove(struct rp_shard *s, uint32_t addr);
+bool rp_shard_offer_remove(struct rp_shard *s, const struct rp_ip *addr);
 /** Sends a remove of d->addr and then the add of d, both or neither (a device whose
  *  interval changes); false when the ring has no room for the two. */
 bool rp_shard_offer_readd(struct rp_shard *s, const struct rp_shard_dev *d);

@@ -273,7 +273,7 @@ static void deliver_multi(struct rp_engine *e, struct uring *u, void *buf, int l
 	if (o->namelen >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sa = io_uring_recvmsg_name(o);
 
-		rx.src = ntohl(sa->sin_addr.s_addr);
+		rx.src = rp_ip_v4(ntohl(sa->sin_addr.s_addr));
 	}
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &u->multi_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->multi_msg, c))
@@ -335,7 +335,7 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 		return 0;
 	}
 	if (r->msg.msg_namelen >= sizeof(r->sa))
-		rx.src = ntohl(r->sa.sin_addr.s_addr);
+		rx.src = rp_ip_v4(ntohl(r->sa.sin_addr.s_addr));
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&r->msg); c; c = CMSG_NXTHDR(&r->msg, c))
 		rp_io__cmsg(e, c, &rx.rx_ns);
 	rx.buf = r->iov.iov_base;

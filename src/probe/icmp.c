@@ -1,10 +1,12 @@
-/* ICMP echo build and reply validation (zmap module_icmp_echo.c, validate.c). */
+/* ICMP and ICMPv6 echo build and reply validation (zmap module_icmp_echo.c, validate.c). */
 #include "ringprobe/icmp.h"
 
 #include <string.h>
 
 #define ICMP_ECHOREPLY_T 0
 #define ICMP_ECHO_T 8
+#define ICMP6_ECHO_T 128
+#define ICMP6_ECHOREPLY_T 129
 #define PAYLOAD_VERSION 1
 
 /* Payload offsets (see the table in icmp.h). */
@@ -78,14 +80,14 @@ uint16_t rp_icmp_checksum(const void *data, size_t len)
 /* The MAC binds the reply to the address probed and to the probe itself. */
 static uint64_t mac(const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
 {
-	unsigned char m[28];
+	unsigned char m[40];
 
-	put32(m, s->addr);
-	put32(m + 4, s->slot);
-	put32(m + 8, s->gen);
-	put32(m + 12, s->seq);
-	put64(m + 16, s->sent_ns);
-	put32(m + 24, s->shard);
+	memcpy(m, s->addr.b, 16);
+	put32(m + 16, s->slot);
+	put32(m + 20, s->gen);
+	put32(m + 24, s->seq);
+	put64(m + 28, s->sent_ns);
+	put32(m + 36, s->shard);
 	return rp_siphash24(key, m, sizeof(m));
 }
 
@@ -108,6 +110,7 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
 	unsigned char *pl = p + RP_ICMP_HDR_LEN;
 	uint16_t sum;
 
+	p[0] = rp_ip_is_v4(&s->addr) ? ICMP_ECHO_T : ICMP6_ECHO_T;
 	p[2] = p[3] = 0;
 	p[6] = (unsigned char)(s->seq >> 8);
 	p[7] = (unsigned char)s->seq;
@@ -117,20 +120,23 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
 	put32(pl + OFF_SEQ, s->seq);
 	put64(pl + OFF_SENT, s->sent_ns);
 	put64(pl + OFF_MAC, mac(key, s));
+	if (p[0] == ICMP6_ECHO_T)
+		return; /* the kernel fills ICMPv6's checksum (pseudo-header) */
 	sum = rp_icmp_checksum(p, RP_ICMP_PKT_LEN);
 	p[2] = (unsigned char)(sum >> 8);
 	p[3] = (unsigned char)sum;
 }
 
-enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, uint32_t src,
-				 int32_t ident, const struct rp_siphash_key *key,
-				 struct rp_probe_stamp *out)
+enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
+				 const struct rp_ip *src, int32_t ident,
+				 const struct rp_siphash_key *key, struct rp_probe_stamp *out)
 {
 	const unsigned char *p = buf;
 	const unsigned char *pl;
 	size_t icmp_len;
+	bool v6 = !rp_ip_is_v4(src);
 
-	if (ip_header) {
+	if (ip_header && !v6) {
 		size_t ihl;
 
 		if (len < 20)
@@ -145,7 +151,7 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 	}
 	if (len < RP_ICMP_HDR_LEN)
 		return RP_REPLY_TRUNCATED;
-	if (p[0] != ICMP_ECHOREPLY_T || p[1] != 0)
+	if (p[0] != (v6 ? ICMP6_ECHOREPLY_T : ICMP_ECHOREPLY_T) || p[1] != 0)
 		return RP_REPLY_NOT_ECHO;
 	if (ident >= 0 && ((uint32_t)p[4] << 8 | p[5]) != (uint32_t)ident)
 		return RP_REPLY_FOREIGN;
@@ -160,9 +166,9 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header, ui
 		return RP_REPLY_FOREIGN;
 	/* The sum over header and payload, checksum included, folds to zero. Extra bytes
 	 * past our payload (padding) take part, as they would in the sender's sum. */
-	if (rp_icmp_checksum(p, icmp_len) != 0)
+	if (!v6 && rp_icmp_checksum(p, icmp_len) != 0)
 		return RP_REPLY_CORRUPTED;
-	out->addr = src;
+	out->addr = *src;
 	out->shard = pl[OFF_SHARD];
 	out->slot = get32(pl + OFF_SLOT);
 	out->gen = get32(pl + OFF_GEN);
@@ -178,10 +184,10 @@ bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *ou
 	const unsigned char *p = pkt;
 	const unsigned char *pl = p + RP_ICMP_HDR_LEN;
 
-	if (len < RP_ICMP_PKT_LEN || p[0] != ICMP_ECHO_T ||
+	if (len < RP_ICMP_PKT_LEN || (p[0] != ICMP_ECHO_T && p[0] != ICMP6_ECHO_T) ||
 	    get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
 		return false;
-	out->addr = 0;
+	memset(&out->addr, 0, sizeof(out->addr));
 	out->shard = pl[OFF_SHARD];
 	out->slot = get32(pl + OFF_SLOT);
 	out->gen = get32(pl + OFF_GEN);

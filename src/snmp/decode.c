@@ -95,7 +95,8 @@ static void fill(struct rp_snmp_result *r, const netsnmp_pdu *pdu)
 
 int rp_snmp__decode(const netsnmp_pdu *pdu, struct rp_snmp_result *out)
 {
-	uint32_t addr = out->addr, tag = out->tag;
+	struct rp_ip addr = out->addr;
+	uint32_t tag = out->tag;
 	uint64_t done_real_ns = out->done_real_ns;
 
 	memset(out, 0, sizeof(*out));

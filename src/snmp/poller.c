@@ -25,7 +25,8 @@
 #include "ringprobe/xalloc.h"
 
 struct in_req {
-	uint32_t addr, tag;
+	struct rp_ip addr;
+	uint32_t tag;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -136,9 +137,9 @@ void rp_snmp_destroy(struct rp_snmp *s)
 
 /* ---- the submitting thread ----------------------------------------------------------- */
 
-bool rp_snmp_submit(struct rp_snmp *s, uint32_t addr, uint32_t tag)
+bool rp_snmp_submit(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag)
 {
-	struct in_req r = {addr, tag};
+	struct in_req r = {*addr, tag};
 
 	if (rp_spsc_try_push(s->in, &r, 1) != 1)
 		return false;

@@ -37,7 +37,8 @@ struct rp_snmp_req {
 	bool busy;    /* from begin() to finish() */
 	bool done;    /* its result was pushed (by the callback, or at once on an error) */
 	uint32_t gen; /* bumped by each begin(): a callback names (slot, gen), see ticket */
-	uint32_t addr, tag;
+	struct rp_ip addr;
+	uint32_t tag;
 };
 
 struct rp_snmp;
@@ -78,7 +79,7 @@ struct rp_snmp {
 	uint32_t max_inflight;
 	uint64_t timeout_check_ms; /* how often ops->timeouts runs */
 
-	struct rp_spsc *in;  /* uint32_t pairs: addr, tag (control -> poller) */
+	struct rp_spsc *in;  /* (addr, tag) requests (control -> poller) */
 	struct rp_spsc *out; /* struct rp_snmp_result (poller -> control) */
 
 	/* the poller thread's own */

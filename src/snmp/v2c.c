@@ -93,7 +93,7 @@ static bool from_peer(const struct rp_snmp *s, const struct rp_snmp_req *q, cons
 
 	return from && pdu->transport_data_length >= (int)sizeof(*from) &&
 	       from->remote_addr.sin.sin_family == AF_INET &&
-	       from->remote_addr.sin.sin_addr.s_addr == htonl(q->addr) &&
+	       from->remote_addr.sin.sin_addr.s_addr == htonl(rp_ip_to_v4(&q->addr)) &&
 	       from->remote_addr.sin.sin_port == htons((uint16_t)s->port);
 }
 
@@ -130,14 +130,15 @@ static void v2c_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 
 	/* slot i always uses session i / PER_SHARED: at most PER_SHARED requests each */
 	q->sp = v->shared[(uint32_t)(q - s->reqs) / PER_SHARED];
-	if (!to) {
+	if (!to || !rp_ip_is_v4(&q->addr)) {
+		free(to);
 		snmp_free_pdu(pdu);
 		rp_snmp__local_error(s, q, "cannot send", NULL, NULL);
 		return;
 	}
 	to->remote_addr.sin.sin_family = AF_INET;
 	to->remote_addr.sin.sin_port = htons((uint16_t)s->port);
-	to->remote_addr.sin.sin_addr.s_addr = htonl(q->addr);
+	to->remote_addr.sin.sin_addr.s_addr = htonl(rp_ip_to_v4(&q->addr));
 	pdu->transport_data = to;
 	pdu->transport_data_length = sizeof(*to);
 	if (!snmp_sess_async_send(q->sp, pdu, v2c_on_answer, rp_snmp__ticket(s, q))) {

@@ -113,9 +113,13 @@ static void v3_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 	struct v3 *v = s->var;
 	netsnmp_session ss;
 	netsnmp_pdu *pdu;
-	char peer[64], ip[RP_ADDR_STRLEN];
+	char peer[96], ip[RP_IP_STRLEN];
 
-	snprintf(peer, sizeof(peer), "udp:%s:%u", rp_addr_format(q->addr, ip), s->port);
+	rp_ip_format(&q->addr, ip);
+	if (rp_ip_is_v4(&q->addr))
+		snprintf(peer, sizeof(peer), "udp:%s:%u", ip, s->port);
+	else
+		snprintf(peer, sizeof(peer), "udp6:[%s]:%u", ip, s->port);
 	snmp_sess_init(&ss);
 	ss.peername = peer;
 	ss.timeout = s->timeout_us;

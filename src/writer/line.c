@@ -35,8 +35,8 @@
 /* InfluxDB 1.x rejects a point whose series key (escaped measurement and tags) plus 4 plus an
  * escaped field key is longer than this (models/points.go MaxKeyLength, seriesKeySize). */
 #define KEY_MAX 65535u
-/* Room rp_line_ping() writes into directly: RP_LINE_PING_MAX plus rp_addr_put's over-write. */
-#define PING_ROOM 128u
+/* Room rp_line_ping() writes into directly: RP_LINE_PING_MAX plus rp_ip_put's over-write. */
+#define PING_ROOM 160u
 /* Upper bounds of one formatted value, for the fits-without-measuring check. */
 #define FLOAT_MAX_LEN 32u
 #define INT_MAX_LEN 21u
@@ -639,7 +639,7 @@ int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r)
 		return -EINVAL;
 	start = RP_LIKELY(room >= PING_ROOM) ? b->data + b->len : tmp;
 	memcpy(start, "ping,ip=", 8);
-	p = rp_addr_put(start + 8, r->addr);
+	p = rp_ip_put(start + 8, &r->addr);
 	if (ok) {
 		memcpy(p, " rtt_ms=", 8);
 		p = put_rtt_ms(p + 8, r->rtt_ns);

@@ -120,7 +120,7 @@ Test(conf, netscan_config_with_every_key_loads)
 		cr_expect_eq(named, 1, "%s is named in %zu notices", netscan_ignored[i], named);
 	}
 	cr_assert_eq(conf.networks.n, 2);
-	cr_assert_eq(conf.networks.v[1].net, 0x0a1e0000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[1].net), 0x0a1e0000u);
 	cr_assert_eq(conf.networks.v[1].prefix, 22);
 	cr_assert_eq(conf.networks.line[1], 3);
 	cr_assert_eq(conf.icmp_discovery_interval, 300 * RP_NSEC_PER_SEC);
@@ -456,7 +456,7 @@ Test(conf, host_bits_are_cleared_with_a_notice)
 	cr_assert_eq(diags.notices, 1);
 	cr_assert_str_eq(diag(0), "t.yml:1:12: notice: networks[0]: 10.1.2.3/24 has host bits "
 				  "set; using 10.1.2.0/24");
-	cr_assert_eq(conf.networks.v[0].net, 0x0a010200u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a010200u);
 }
 
 Test(conf, timeout_follows_interval_unless_set)
@@ -488,7 +488,7 @@ Test(conf, env_expands_in_every_string)
 	dump();
 	cr_assert_eq(diags.errors, 0);
 	cr_assert_eq(conf.ping_interval, 250 * RP_NSEC_PER_MSEC);
-	cr_assert_eq(conf.networks.v[0].net, 0x0a090000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a090000u);
 	cr_assert_str_eq(conf.influxdb.org, "fallback");
 	cr_assert_str_eq(conf.influxdb.bucket, "pre--post");
 	cr_assert_str_eq(conf.influxdb.password, "a$b${literal}");
@@ -507,8 +507,8 @@ Test(conf, flags_override_the_file)
 	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.7.0.0/24,10.8.0.0/24", &diags), 0);
 	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.9.0.0/24", &diags), 0);
 	cr_assert_eq(conf.networks.n, 3);
-	cr_assert_eq(conf.networks.v[0].net, 0x0a070000u);
-	cr_assert_eq(conf.networks.v[2].net, 0x0a090000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a070000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[2].net), 0x0a090000u);
 	/* A bare boolean flag means true. */
 	cr_assert_eq(rp_conf_set_flag(&conf, gz, NULL, &diags), 0);
 	cr_assert(conf.influxdb.gzip);
@@ -618,7 +618,7 @@ Test(conf, print_masks_secrets_and_reads_back)
 	cr_assert_eq(again.ping_interval, conf.ping_interval);
 	cr_assert_eq(again.spool.max_bytes, conf.spool.max_bytes);
 	cr_assert_eq(again.networks.n, 1);
-	cr_assert_eq(again.networks.v[0].net, conf.networks.v[0].net);
+	cr_assert(rp_ip_eq(&again.networks.v[0].net, &conf.networks.v[0].net));
 	rp_conf_fini(&again);
 	rp_diags_fini(&d2);
 	free(text);

@@ -126,7 +126,7 @@ Test(value, addresses_and_networks)
 	cr_expect_eq(rp_parse_ipv4("1.2.3.4 ", &a, why, sizeof(why)), -EINVAL);
 	cr_expect_eq(rp_parse_cidr("10.1.2.3/16", &c, &hb, why, sizeof(why)), 0);
 	cr_expect(hb);
-	cr_expect_eq(c.net, 0x0a010000u);
+	cr_expect_eq(rp_ip_to_v4(&c.net), 0x0a010000u);
 	cr_expect_eq(rp_cidr_size(&c), 65536);
 	cr_expect_eq(rp_parse_cidr("10.1.2.3", &c, &hb, why, sizeof(why)), 0);
 	cr_expect_eq(c.prefix, 32);
@@ -139,6 +139,8 @@ Test(value, addresses_and_networks)
 	cr_expect_eq(rp_cidr_size(&c), 1ull << 32);
 	cr_expect_eq(rp_parse_cidr("10.0.0.0/-1", &c, &hb, why, sizeof(why)), -EINVAL);
 	cr_expect_eq(rp_parse_cidr("10.0.0.0/", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(rp_parse_cidr("10.0.0.0/33", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid CIDR \"10.0.0.0/33\": prefix length must be 0..32");
 	cr_expect_eq(rp_parse_shard("1/3", &s, why, sizeof(why)), 0);
 	cr_expect_eq(s.index, 1);
 	cr_expect_eq(s.count, 3);
@@ -148,6 +150,55 @@ Test(value, addresses_and_networks)
 	cr_expect_eq(rp_parse_shard("255/256", &s, why, sizeof(why)), 0);
 	cr_expect_eq(rp_parse_shard("0/257", &s, why, sizeof(why)), -EINVAL);
 	cr_expect_str_eq(why, "\"0/257\": N must be 1..256");
+}
+
+/* IPv6 networks: prefixes 0..128, host bits cleared, RFC 5952 text, sizes saturating. */
+Test(value, ipv6_cidrs)
+{
+	struct rp_cidr c;
+	struct rp_ip a;
+	bool hb;
+	char buf[RP_CIDR_STRLEN];
+
+	cr_assert_eq(rp_parse_cidr("2001:DB8::1:2/112", &c, &hb, why, sizeof(why)), 0, "%s", why);
+	cr_expect(hb);
+	cr_expect_eq(c.prefix, 112);
+	rp_format_cidr(&c, true, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2001:db8::1:0/112");
+	cr_expect_eq(rp_cidr_host_bits(&c), 16);
+	cr_expect_eq(rp_cidr_size(&c), 65536);
+	cr_assert(rp_ip_parse("2001:db8::1:ffff", &a));
+	cr_expect(rp_cidr_contains(&c, &a));
+	cr_assert(rp_ip_parse("2001:db8::2:0", &a));
+	cr_expect_not(rp_cidr_contains(&c, &a));
+	a = rp_ip_v4(0x00010000u);
+	cr_expect_not(rp_cidr_contains(&c, &a), "another family is never inside");
+	cr_assert_eq(rp_parse_cidr("2001:db8::7", &c, &hb, why, sizeof(why)), 0);
+	cr_expect_eq(c.prefix, 128);
+	cr_expect_not(hb);
+	rp_format_cidr(&c, true, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2001:db8::7");
+	rp_format_cidr(&c, false, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2001:db8::7/128");
+	cr_assert_eq(rp_parse_cidr("2001:db8::/61", &c, &hb, why, sizeof(why)), 0);
+	cr_expect_eq(rp_cidr_size(&c), UINT64_MAX, "2^67 saturates");
+	cr_assert_eq(rp_parse_cidr("2001:db8:0:1:8000::/65", &c, &hb, why, sizeof(why)), 0);
+	cr_expect_eq(rp_cidr_size(&c), 1ull << 63);
+	a = rp_cidr_nth(&c, (1ull << 63) - 1);
+	cr_expect_str_eq(rp_ip_format(&a, buf), "2001:db8:0:1:ffff:ffff:ffff:ffff");
+	cr_expect_eq(rp_parse_cidr("2001:db8::/129", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid CIDR \"2001:db8::/129\": prefix length must be 0..128");
+	cr_expect_eq(rp_parse_cidr("fe80::1%eth0", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid address \"fe80::1%eth0\": invalid IPv6 address "
+			      "\"fe80::1%eth0\" (a zone index is not accepted)");
+	cr_expect_eq(rp_parse_cidr("2001:db8:::1", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid address \"2001:db8:::1\": invalid IPv6 address "
+			      "\"2001:db8:::1\"");
+	cr_assert_eq(rp_parse_cidr("::ffff:192.0.2.1/120", &c, &hb, why, sizeof(why)), -EINVAL,
+		     "a mapped address is IPv4: its prefix is 0..32");
+	cr_assert_eq(rp_parse_cidr("::ffff:192.0.2.1/24", &c, &hb, why, sizeof(why)), 0);
+	rp_format_cidr(&c, true, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "192.0.2.0/24");
 }
 
 Test(value, shard_auto_takes_the_ordinal_from_the_host_name)

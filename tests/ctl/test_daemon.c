@@ -263,7 +263,7 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 		"spool:\n  dir: %s/spool\ndevices:\n",
 		r.hport, s.url, r.dir);
 	for (uint32_t a = 0x7f010001, cnt[2] = {0, 0}; cnt[0] + cnt[1] < 2000; a++) {
-		unsigned sh = rp_prober_route(a, 2);
+		unsigned sh = rp_prober_route(&(struct rp_ip[]){rp_ip_v4(a)}[0], 2);
 
 		if ((a & 0xff) == 0 || (a & 0xff) == 0xff || cnt[sh] == (sh == 0 ? 1500u : 500u))
 			continue;

@@ -80,6 +80,7 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 	struct rp_enrich_stats st;
 	struct emitted got = {0};
 	struct rp_enrich e;
+	struct rp_ip honest, hostile;
 	struct rp_conf c;
 	struct spoofer x;
 	bool spoofing = false, inited = false, conf = false, ok = false;
@@ -100,8 +101,10 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 	inited = true;
 	RP_TAP_CHECK(rp_enrich_start(&e) == 0, "rp_enrich_start failed");
 	/* due in this order, so asked in this order: the honest device's ID is one below */
-	rp_enrich_add(&e, SPOOF_HONEST_ADDR, 0);
-	rp_enrich_add(&e, SPOOF_HOSTILE_ADDR, 0);
+	honest = rp_ip_v4(SPOOF_HONEST_ADDR);
+	hostile = rp_ip_v4(SPOOF_HOSTILE_ADDR);
+	rp_enrich_add(&e, &honest, 0);
+	rp_enrich_add(&e, &hostile, 0);
 	t0 = sup_now();
 	while (got.n < 2 && ms_since(t0) < 20000) {
 		rp_enrich_tick(&e, 1, emit_one, NULL, &got);
@@ -110,10 +113,12 @@ static bool enrich_counts_spoofed_answers(char *why, size_t whylen)
 	RP_TAP_CHECK(got.n == 2, "%u device_info answers within 20 s", got.n);
 	for (uint32_t i = 0; i < 2; i++) {
 		const struct rp_snmp_result *r = &got.r[i];
-		const char *want = r->addr == SPOOF_HONEST_ADDR ? v.name : SPOOF_OWN_NAME;
+		const char *want =
+		    rp_ip_to_v4(&r->addr) == SPOOF_HONEST_ADDR ? v.name : SPOOF_OWN_NAME;
 
 		RP_TAP_CHECK(strcmp(r->name, want) == 0, "device %#x: sysName %s, want %s",
-			     (unsigned)r->addr, sup_shown(r->name, b1, sizeof(b1)), want);
+			     (unsigned)rp_ip_to_v4(&r->addr), sup_shown(r->name, b1, sizeof(b1)),
+			     want);
 	}
 	rp_enrich_stats(&e, &st);
 	RP_TAP_CHECK(st.spoofed == 2, "enrich snmp_spoofed %" PRIu64 ", want 2", st.spoofed);

@@ -19,9 +19,79 @@ struct log {
 	int nrefused;
 };
 
-static bool on_add(void *arg, uint32_t a)
+/* The fleet's addresses are struct rp_ip; these tests name IPv4 ones as host-order
+ * integers. */
+static uint32_t v4_of(const struct rp_ip *ip)
+{
+	cr_assert(rp_ip_is_v4(ip));
+	return rp_ip_to_v4(ip);
+}
+
+static bool fleet_has4(const struct rp_fleet *f, uint32_t a)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_fleet_has(f, &ip);
+}
+
+static bool fleet_found4(struct rp_fleet *f, uint32_t a, uint64_t now)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_fleet_found(f, &ip, now);
+}
+
+static void fleet_seen4(struct rp_fleet *f, uint32_t a, uint64_t now)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	rp_fleet_seen(f, &ip, now);
+}
+
+static bool mine4(const struct rp_shard_sel *sel, uint32_t a)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_ctl_mine(sel, &ip);
+}
+
+static uint32_t owner4(uint32_t a, uint32_t count)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_ctl_shard_owner(&ip, count);
+}
+
+static void enrich_add4(struct rp_enrich *e, uint32_t a, uint64_t now)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	rp_enrich_add(e, &ip, now);
+}
+
+static void enrich_remove4(struct rp_enrich *e, uint32_t a)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	rp_enrich_remove(e, &ip);
+}
+
+static bool sweep_next4(struct rp_sweep *s, uint64_t now, double rate, uint64_t window,
+			bool (*skip)(void *, const struct rp_ip *), void *arg, uint32_t *a,
+			uint32_t *id)
+{
+	struct rp_ip ip;
+
+	if (!rp_sweep_next(s, now, rate, window, skip, arg, &ip, id))
+		return false;
+	*a = v4_of(&ip);
+	return true;
+}
+
+static bool on_add(void *arg, const struct rp_ip *ip)
 {
 	struct log *l = arg;
+	uint32_t a = v4_of(ip);
 
 	cr_assert_not(l->live[a & 0xffffff], "%08x added twice", a);
 	if (l->refuse > 0) {
@@ -35,9 +105,10 @@ static bool on_add(void *arg, uint32_t a)
 	return true;
 }
 
-static void on_remove(void *arg, uint32_t a)
+static void on_remove(void *arg, const struct rp_ip *ip)
 {
 	struct log *l = arg;
+	uint32_t a = v4_of(ip);
 
 	cr_assert_lt(l->nrem, 4096);
 	cr_assert(l->live[a & 0xffffff], "%08x removed while not monitored", a);
@@ -98,8 +169,8 @@ Test(fleet, static_devices_are_expanded_deduplicated_and_added_once)
 	/* /30 -> .1 .2 ; .1 again ; .5 ; /31 -> .2 .3 */
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 	cr_assert_eq(lg.nadd, 4);
-	cr_assert(rp_fleet_has(&fleet, 0x0a000003));
-	cr_assert_not(rp_fleet_has(&fleet, 0x0a000004));
+	cr_assert(fleet_has4(&fleet, 0x0a000003));
+	cr_assert_not(fleet_has4(&fleet, 0x0a000004));
 }
 
 Test(fleet, more_static_devices_than_max_devices_is_refused_with_both_numbers)
@@ -122,13 +193,13 @@ Test(fleet, discovered_devices_evict_the_least_recently_seen_and_statics_stay)
 	conf.max_devices = 5; /* 2 static + 3 discovered */
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	cr_assert_not(rp_fleet_found(&fleet, 0x0a090001, 1), "a static device is not discovered");
-	cr_assert(rp_fleet_found(&fleet, 0x0a000001, 1));
-	cr_assert(rp_fleet_found(&fleet, 0x0a000002, 2));
-	cr_assert(rp_fleet_found(&fleet, 0x0a000003, 3));
-	cr_assert_not(rp_fleet_found(&fleet, 0x0a000003, 4), "found again: only refreshed");
-	rp_fleet_seen(&fleet, 0x0a000001, 5); /* .1 answered: .2 is now the oldest */
-	cr_assert(rp_fleet_found(&fleet, 0x0a000004, 6));
+	cr_assert_not(fleet_found4(&fleet, 0x0a090001, 1), "a static device is not discovered");
+	cr_assert(fleet_found4(&fleet, 0x0a000001, 1));
+	cr_assert(fleet_found4(&fleet, 0x0a000002, 2));
+	cr_assert(fleet_found4(&fleet, 0x0a000003, 3));
+	cr_assert_not(fleet_found4(&fleet, 0x0a000003, 4), "found again: only refreshed");
+	fleet_seen4(&fleet, 0x0a000001, 5); /* .1 answered: .2 is now the oldest */
+	cr_assert(fleet_found4(&fleet, 0x0a000004, 6));
 	cr_assert_eq(fleet.evicted, 1);
 	cr_assert_eq(lg.rem[0], 0x0a000002);
 	cr_assert_eq(rp_fleet_count(&fleet), 5);
@@ -143,16 +214,16 @@ Test(fleet, prune_removes_only_discovered_devices_unseen_for_too_long)
 	set_cidrs(&conf.devices, dev, 1);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	rp_fleet_found(&fleet, 0x0a000001, 1000);
-	rp_fleet_found(&fleet, 0x0a000002, 2000);
-	rp_fleet_seen(&fleet, 0x0a000001, 9000);
+	fleet_found4(&fleet, 0x0a000001, 1000);
+	fleet_found4(&fleet, 0x0a000002, 2000);
+	fleet_seen4(&fleet, 0x0a000001, 9000);
 	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 1, ".2 was last seen 8 s ago");
 	cr_assert_eq(lg.rem[0], 0x0a000002);
 	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 0);
 	cr_assert_eq(rp_fleet_prune(&fleet, 100000, 0), 0, "prune_after 0 never prunes");
 	cr_assert_eq(rp_fleet_count(&fleet), 2);
 	cr_assert_eq(fleet.pruned, 1);
-	cr_assert(rp_fleet_has(&fleet, 0x0a090001), "the static device stays");
+	cr_assert(fleet_has4(&fleet, 0x0a090001), "the static device stays");
 }
 
 Test(fleet, reload_adds_and_removes_exactly_what_changed)
@@ -164,9 +235,9 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	set_cidrs(&conf.networks, net1, 2);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	rp_fleet_found(&fleet, 0x0a000007, 1);
-	rp_fleet_found(&fleet, 0x0a000008, 2);
-	rp_fleet_found(&fleet, 0x0a010001, 3);
+	fleet_found4(&fleet, 0x0a000007, 1);
+	fleet_found4(&fleet, 0x0a000008, 2);
+	fleet_found4(&fleet, 0x0a010001, 3);
 	cr_assert_eq(live_count(), 5);
 	lg.nadd = lg.nrem = 0;
 	set_cidrs(&conf.devices, dev2, 3);
@@ -181,15 +252,17 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	cr_assert(lg.rem[0] == 0x0a010001 || lg.rem[1] == 0x0a010001);
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 	cr_assert_eq(live_count(), 4);
-	cr_assert(rp_fleet_has(&fleet, 0x0a000008));
+	cr_assert(fleet_has4(&fleet, 0x0a000008));
 	/* A reload over max_devices changes nothing. */
 	conf.max_devices = 2;
 	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), -E2BIG);
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 }
 
-static void count_each(void *arg, uint32_t a)
+static void count_each(void *arg, const struct rp_ip *ip)
 {
+	uint32_t a = v4_of(ip);
+
 	cr_assert(lg.live[a & 0xffffff], "%08x visited but not monitored", a);
 	(*(int *)arg)++;
 }
@@ -217,10 +290,10 @@ Test(fleet, refused_adds_are_retried_or_forgotten_never_removed)
 
 	/* A discovered device refused is not kept; found again later, it is. */
 	lg.refuse = 1;
-	cr_assert_not(rp_fleet_found(&fleet, 0xc0000201, 1));
-	cr_assert_not(rp_fleet_has(&fleet, 0xc0000201));
+	cr_assert_not(fleet_found4(&fleet, 0xc0000201, 1));
+	cr_assert_not(fleet_has4(&fleet, 0xc0000201));
 	cr_assert_eq(fleet.discovered, 0);
-	cr_assert(rp_fleet_found(&fleet, 0xc0000201, 2));
+	cr_assert(fleet_found4(&fleet, 0xc0000201, 2));
 	cr_assert_eq(fleet.discovered, 1);
 
 	/* A reload drops 198.51.100.11 (placed or not, no remove for an unplaced one), keeps
@@ -253,9 +326,9 @@ Test(fleet, shard_selection_partitions_addresses_apart_from_thread_routing)
 	for (uint32_t a = 0x7f000000; a < 0x7f000000 + 30000; a++) {
 		int owners = 0;
 
-		cr_assert(rp_ctl_mine(&all, a));
+		cr_assert(mine4(&all, a));
 		for (int i = 0; i < 3; i++) {
-			if (rp_ctl_mine(&sel[i], a)) {
+			if (mine4(&sel[i], a)) {
 				owners++;
 				per[i]++;
 				by_thread[i][rp_hash_u32(a) % 2]++;
@@ -293,10 +366,10 @@ Test(fleet, shard_owner_is_pinned)
 	};
 
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
-		cr_expect_eq(rp_ctl_shard_owner(pinned[i].addr, pinned[i].count), pinned[i].owner,
+		cr_expect_eq(owner4(pinned[i].addr, pinned[i].count), pinned[i].owner,
 			     "owner of %08x among %u", pinned[i].addr, pinned[i].count);
 	for (uint32_t a = 0; a < 1000; a++)
-		cr_assert_eq(rp_ctl_shard_owner(a * 2654435761u, 1), 0);
+		cr_assert_eq(owner4(a * 2654435761u, 1), 0);
 }
 
 /* Rendezvous hashing over 10^6 addresses: the contiguous
@@ -326,14 +399,14 @@ Test(fleet, rendezvous_balances_and_moves_one_in_n_plus_one, .timeout = 60)
 		addr[i] = (uint32_t)(x >> 32);
 	}
 	for (uint32_t i = 0; i < total; i++)
-		prev[i] = (uint8_t)rp_ctl_shard_owner(addr[i], 2);
+		prev[i] = (uint8_t)owner4(addr[i], 2);
 	cr_log_info("N  worst-shard-deviation  moved(N-1->N)  expected");
 	for (uint32_t n = 2; n <= 17; n++) {
 		uint32_t per[17] = {0}, moved = 0;
 		double worst = 0, fmoved, want = 1.0 / n;
 
 		for (uint32_t i = 0; i < total; i++) {
-			uint32_t o = rp_ctl_shard_owner(addr[i], n);
+			uint32_t o = owner4(addr[i], n);
 
 			cr_assert_lt(o, n);
 			per[o]++;
@@ -366,9 +439,9 @@ Test(fleet, rendezvous_balances_and_moves_one_in_n_plus_one, .timeout = 60)
 
 /* ---- sweeps ----------------------------------------------------------------------- */
 
-static bool skip_odd(void *arg, uint32_t a)
+static bool skip_odd(void *arg, const struct rp_ip *ip)
 {
-	return a & 1;
+	return v4_of(ip) & 1;
 }
 
 Test(fleet, a_sweep_round_offers_every_host_once_and_reports_each_network)
@@ -386,7 +459,7 @@ Test(fleet, a_sweep_round_offers_every_host_once_and_reports_each_network)
 	rp_sweep_tick(&s, now);
 	cr_assert(s.active);
 	now += NS_PER_S;
-	while (rp_sweep_next(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id)) {
+	while (sweep_next4(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id)) {
 		int k = (a >> 8) & 1;
 
 		cr_assert_eq(a & 1, 0, "a skipped address was offered");
@@ -401,7 +474,7 @@ Test(fleet, a_sweep_round_offers_every_host_once_and_reports_each_network)
 	/* Even hosts: /28 .2..14 (7), /29 .2 .4 .6 (3). */
 	cr_assert_eq(n, 10);
 	cr_assert_not(rp_sweep_result(&s, RP_SWEEP_ID(s.epoch + 1, 0), true), "another round's");
-	cr_assert(rp_sweep_next(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id) == false);
+	cr_assert(sweep_next4(&s, now, 1e6, 1000, skip_odd, NULL, &a, &id) == false);
 	cr_assert(s.fed);
 	rp_sweep_fini(&s);
 }
@@ -429,7 +502,7 @@ Test(fleet, a_round_ends_with_its_results_or_after_the_grace_time)
 	rp_sweep_init(&s, &conf, now);
 	rp_sweep_tick(&s, now);
 	now += NS_PER_S;
-	while (rp_sweep_next(&s, now, 1e6, 1000, NULL, NULL, &a, &id))
+	while (sweep_next4(&s, now, 1e6, 1000, NULL, NULL, &a, &id))
 		ids[n++] = id;
 	cr_assert_eq(n, 8, "6 + 2 hosts");
 	nrep = 0;
@@ -464,18 +537,18 @@ Test(fleet, sweep_offers_are_paced_and_windowed)
 	rp_sweep_tick(&s, now);
 	/* 1,000 per second: 100 ms gives 100 (no more than a tenth of a second saved). */
 	now += 5 * NS_PER_S;
-	while (rp_sweep_next(&s, now, 1000, 100000, NULL, NULL, &a, &id))
+	while (sweep_next4(&s, now, 1000, 100000, NULL, NULL, &a, &id))
 		n++;
 	cr_assert(n >= 100 && n <= 101, "%d offered", n);
 	now += 10 * 1000000ull;
 	n = 0;
-	while (rp_sweep_next(&s, now, 1000, 100000, NULL, NULL, &a, &id))
+	while (sweep_next4(&s, now, 1000, 100000, NULL, NULL, &a, &id))
 		n++;
 	cr_assert(n >= 9 && n <= 11, "%d offered in 10 ms", n);
 	/* The window: no more than 150 outstanding. */
 	now += NS_PER_S;
 	n = 0;
-	while (rp_sweep_next(&s, now, 1e6, 150, NULL, NULL, &a, &id))
+	while (sweep_next4(&s, now, 1e6, 150, NULL, NULL, &a, &id))
 		n++;
 	cr_assert_eq(s.outstanding, 150);
 	rp_sweep_fini(&s);
@@ -496,12 +569,12 @@ Test(enrich, devices_leaving_while_due_hold_no_place)
 	c.snmp_rate_limit = 0; /* unpaced */
 	cr_assert_eq(rp_enrich_init(&e, &c, 0, err, sizeof(err)), 0, "%s", err);
 	for (uint32_t a = 1; a <= 8; a++)
-		rp_enrich_add(&e, 0x7f000000 + a, 0);
+		enrich_add4(&e, 0x7f000000 + a, 0);
 	for (uint32_t i = 0; i < 10000; i++) {
-		rp_enrich_remove(&e, 0x7f000001 + i); /* the oldest, still due */
-		rp_enrich_add(&e, 0x7f000009 + i, 0);
+		enrich_remove4(&e, 0x7f000001 + i); /* the oldest, still due */
+		enrich_add4(&e, 0x7f000009 + i, 0);
 	}
-	rp_enrich_add(&e, 0x7f000009 + 9999, 0); /* present already: no second place */
+	enrich_add4(&e, 0x7f000009 + 9999, 0); /* present already: no second place */
 	rp_enrich_stats(&e, &st);
 	cr_expect_eq(st.devices, 8);
 	cr_expect_eq(st.waiting, 8);

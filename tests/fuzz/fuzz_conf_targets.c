@@ -7,7 +7,8 @@
  *   odd   the rest is the content of a target file, given as "@targets"
  * Checks, against a reference written here from the documented format (a '#' starts a
  * comment, blanks and CR/LF around an entry are ignored, empty lines skipped): the list
- * holds exactly the entries that rp_parse_cidr accepts with a prefix of /8 or longer,
+ * holds exactly the entries that rp_parse_cidr accepts with at most 24 host bits (an
+ * IPv4 /8, an IPv6 /104),
  * in order, each with its line number; every refused entry is one error; the return
  * is 0 exactly when nothing was refused; every network formats back to text that
  * parses to itself; rp_targets_count is the sum of the sizes.
@@ -93,24 +94,32 @@ static int expect(const char *entry, struct rp_cidr *out)
 
 	if (rp_parse_cidr(entry, out, &host_bits, why, sizeof(why)) < 0)
 		return 0;
-	return out->prefix >= 8;
+	return rp_cidr_host_bits(out) <= RP_CIDR_MAX_HOST_BITS;
 }
 
 static void check_network(const struct rp_cidr *c)
 {
+	bool v4 = rp_ip_is_v4(&c->net), host_bits;
+	unsigned hb = (v4 ? 32u : 128u) - c->prefix;
+	struct rp_ip last = rp_cidr_nth(c, rp_cidr_size(c) - 1), after = last;
 	struct rp_cidr back;
-	bool host_bits;
-	char buf[64], why[256];
+	char buf[RP_CIDR_STRLEN], why[256];
 
-	CHECK(c->prefix >= 8 && c->prefix <= 32);
-	CHECK(c->prefix == 32 || (c->net & (UINT32_MAX >> c->prefix)) == 0);
+	CHECK(c->prefix <= (v4 ? 32 : 128) && hb <= RP_CIDR_MAX_HOST_BITS);
+	CHECK(rp_cidr_host_bits(c) == hb);
+	/* The host bits of net are clear: the last address only sets them. */
+	for (unsigned bit = 128 - hb; bit < 128; bit++)
+		CHECK(!(c->net.b[bit / 8] & (0x80u >> (bit % 8))) &&
+		      (last.b[bit / 8] & (0x80u >> (bit % 8))));
 	for (int bare = 0; bare <= 1; bare++) {
 		rp_format_cidr(c, bare, buf, sizeof(buf));
 		CHECK(rp_parse_cidr(buf, &back, &host_bits, why, sizeof(why)) == 0);
-		CHECK(!host_bits && back.net == c->net && back.prefix == c->prefix);
+		CHECK(!host_bits && rp_ip_eq(&back.net, &c->net) && back.prefix == c->prefix);
 	}
-	CHECK(rp_cidr_contains(c, c->net));
-	CHECK(rp_cidr_size(c) == (uint64_t)1 << (32 - c->prefix));
+	CHECK(rp_cidr_contains(c, &c->net) && rp_cidr_contains(c, &last));
+	after.b[15] ^= 1; /* flipping the last bit leaves a network only when it is a host */
+	CHECK(rp_cidr_contains(c, &after) == (hb > 0));
+	CHECK(rp_cidr_size(c) == (uint64_t)1 << hb);
 }
 
 /* The reference reading of a target file: entries in order with their lines. */
@@ -143,7 +152,7 @@ static void check_file(const char *p, size_t n, const struct rp_cidr_list *l, si
 			continue;
 		}
 		CHECK(got < l->n);
-		CHECK(l->v[got].net == want.net && l->v[got].prefix == want.prefix);
+		CHECK(rp_ip_eq(&l->v[got].net, &want.net) && l->v[got].prefix == want.prefix);
 		CHECK(l->line[got] == lineno);
 		got++;
 	}
@@ -183,8 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int ok = expect(arg, &want);
 
 			CHECK(l.n == (size_t)ok && d.errors == (size_t)!ok);
-			CHECK(!ok || (l.v[0].net == want.net && l.v[0].prefix == want.prefix &&
-				      l.line[0] == 0));
+			CHECK(!ok || (rp_ip_eq(&l.v[0].net, &want.net) &&
+				      l.v[0].prefix == want.prefix && l.line[0] == 0));
 		} else {
 			CHECK(ret < 0 && l.n == 0 && d.errors == 1); /* no such file */
 		}

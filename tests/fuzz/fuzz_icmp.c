@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct rp_siphash_key key = {42, 43};
 	struct rp_probe_stamp got;
 	uint8_t *copy;
-	uint32_t src = 0x7f000001;
+	struct rp_ip src = rp_ip_v4(0x7f000001);
 
 	if (size < 1)
 		return 0;
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1, size - 1);
 	for (int ip = 0; ip <= 1; ip++) {
 		enum rp_reply_kind k =
-		    rp_icmp_parse(copy, size - 1, ip, src, data[0] & 1 ? -1 : 7, &key, &got);
+		    rp_icmp_parse(copy, size - 1, ip, &src, data[0] & 1 ? -1 : 7, &key, &got);
 
 		if ((unsigned)k >= RP_REPLY_KIND_COUNT)
 			abort();

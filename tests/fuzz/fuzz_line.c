@@ -9,6 +9,7 @@
  *   ping      rp_line_ping with any result, same checks.
  *   sanitize  rp_line_sanitize of raw bytes, NULs included, against the reference cleaner.
  * Any mismatch calls abort(), which libFuzzer reports as a crash with the reproducer. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -250,13 +251,20 @@ static void fuzz_ping(struct input *in)
 	struct rp_probe_result r;
 	uint8_t shift = take8(in), capsel = take8(in);
 	size_t cap = capsel < 128 ? BIG : PREFIX_LEN + (capsel - 128u);
-	char ip[16], rtt[48];
+	char ip[INET6_ADDRSTRLEN], rtt[48];
 	uint64_t rtt_ns;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.sent_ns = take64(in) >> (shift & 1);
-	r.addr = (uint32_t)take64(in);
+	if (take8(in) & 1) { /* IPv6: 16 bytes as they come */
+		uint64_t hi = take64(in), lo = take64(in);
+
+		memcpy(r.addr.b, &hi, 8);
+		memcpy(r.addr.b + 8, &lo, 8);
+	} else {
+		r.addr = rp_ip_v4((uint32_t)take64(in));
+	}
 	r.rtt_ns = take64(in) >> (shift >> 2);
 	r.success = take8(in) & 1;
 	r.suspended = take8(in);
@@ -284,9 +292,26 @@ static void fuzz_ping(struct input *in)
 	}
 	CHECK(rc == 0 && b.points == 2 && b.len - PREFIX_LEN <= RP_LINE_PING_MAX);
 	parse_both(buf, b.len, 2);
-	/* snprintf, not rp_addr_format: the oracle must not share the encoder's formatter */
-	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", r.addr >> 24, (r.addr >> 16) & 0xff,
-		 (r.addr >> 8) & 0xff, r.addr & 0xff);
+	/* snprintf and inet_ntop, not rp_ip_format: the oracle must not share the encoder's
+	 * formatter. inet_ntop writes ::a.b.c.d for IPv4-compatible addresses (::/96), where
+	 * RFC 5952 and the encoder keep hex groups: those are checked by reading back. */
+	if (rp_ip_is_v4(&r.addr)) {
+		uint32_t a4 = rp_ip_to_v4(&r.addr);
+
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a4 >> 24, (a4 >> 16) & 0xff,
+			 (a4 >> 8) & 0xff, a4 & 0xff);
+	} else if (r.addr.w[0] || r.addr.w[1] || r.addr.w[2]) {
+		CHECK(inet_ntop(AF_INET6, r.addr.b, ip, sizeof(ip)));
+	} else {
+		uint8_t back[16];
+		size_t n = v1[1].tag_val[0].n;
+
+		CHECK(n < sizeof(ip));
+		memcpy(ip, v1[1].tag_val[0].p, n);
+		ip[n] = '\0';
+		CHECK(!strchr(ip, '.') && inet_pton(AF_INET6, ip, back) == 1 &&
+		      memcmp(back, r.addr.b, 16) == 0);
+	}
 	CHECK(lp_str_eq(v1[1].name, "ping", 4) && v1[1].ntags == 1);
 	CHECK(lp_str_eq(v1[1].tag_key[0], "ip", 2) && lp_str_eq(v1[1].tag_val[0], ip, strlen(ip)));
 	CHECK(v1[1].nfields == (r.success ? 3u : 2u));

@@ -121,7 +121,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	struct run *r = arg;
 	struct rp_probe_stamp st;
 	enum rp_reply_kind k =
-	    rp_icmp_parse(rx->buf, rx->len, r->info.ip_header, rx->src, r->info.ident, &key, &st);
+	    rp_icmp_parse(rx->buf, rx->len, r->info.ip_header, &rx->src, r->info.ident, &key, &st);
 
 	if (k != RP_REPLY_OK) {
 		if (!r->bad_kind++)
@@ -132,7 +132,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		r->bad_slot++;
 		return;
 	}
-	if (rx->src != target(st.slot))
+	if (!rp_ip_is_v4(&rx->src) || rp_ip_to_v4(&rx->src) != target(st.slot))
 		r->bad_src++;
 	if (!rx->rx_ns || rx->rx_ns < st.sent_ns)
 		r->bad_ts++;
@@ -157,14 +157,14 @@ static int run_probes(struct run *r, uint32_t n)
 		void *buf;
 
 		while (next < n && (buf = rp_engine_send_buf(r->e))) {
-			struct rp_probe_stamp st = {.addr = target(next),
+			struct rp_probe_stamp st = {.addr = rp_ip_v4(target(next)),
 						    .slot = next,
 						    .gen = 1,
 						    .seq = next,
 						    .sent_ns = clock_ns(CLOCK_REALTIME)};
 
 			rp_icmp_stamp(buf, &key, &st);
-			rp_engine_send_queue(r->e, buf, RP_ICMP_PKT_LEN, st.addr);
+			rp_engine_send_queue(r->e, buf, RP_ICMP_PKT_LEN, &st.addr);
 			next++;
 		}
 		rc = rp_engine_poll(r->e, next < n ? 0 : 10 * MS, on_rx, r);
@@ -584,7 +584,7 @@ static void expect_filter_drops_foreign(int backend)
 	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)), 0);
 	rp_icmp_init(pkt, (uint16_t)(c.ident ^ 0xffff));
 	for (uint32_t i = 0; i < 1000; i++) {
-		struct rp_probe_stamp st = {.addr = target(i),
+		struct rp_probe_stamp st = {.addr = rp_ip_v4(target(i)),
 					    .slot = i,
 					    .gen = 9,
 					    .seq = i,
@@ -794,14 +794,14 @@ Test(engine, send_buffers_run_out_and_come_back)
 	}
 	cr_assert_null(rp_engine_send_buf(r.e), "65th buffer out of 64");
 	for (uint32_t i = 0; i < 64; i++) {
-		struct rp_probe_stamp st = {.addr = target(i),
+		struct rp_probe_stamp st = {.addr = rp_ip_v4(target(i)),
 					    .slot = i,
 					    .gen = 1,
 					    .seq = i,
 					    .sent_ns = clock_ns(CLOCK_REALTIME)};
 
 		rp_icmp_stamp(bufs[i], &key, &st);
-		rp_engine_send_queue(r.e, bufs[i], RP_ICMP_PKT_LEN, st.addr);
+		rp_engine_send_queue(r.e, bufs[i], RP_ICMP_PKT_LEN, &st.addr);
 	}
 	for (int i = 0; i < 50 && r.ok < 64; i++)
 		got += rp_engine_poll(r.e, 10 * MS, on_rx, &r);

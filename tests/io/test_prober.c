@@ -69,7 +69,7 @@ static bool next_dev(void *arg, struct rp_shard_dev *d)
 
 	if (t->next == TARGETS)
 		return false;
-	*d = (struct rp_shard_dev){.addr = 0x7f010000u + 1 + (uint32_t)t->next * 3,
+	*d = (struct rp_shard_dev){.addr = rp_ip_v4(0x7f010000u + 1 + (uint32_t)t->next * 3),
 				   .id = (uint32_t)t->next,
 				   .interval_ms = 300,
 				   .count = ROUNDS,
@@ -189,7 +189,8 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 				   .rcvbuf_bytes = 1 << 20,
 				   .ident = 0x4242};
 	const uint32_t dev = 0x7f000002;
-	struct rp_shard_dev d = {.addr = dev, .id = 7, .interval_ms = 60000, .immediate = true};
+	struct rp_shard_dev d = {
+	    .addr = rp_ip_v4(dev), .id = 7, .interval_ms = 60000, .immediate = true};
 	struct rp_shard *s;
 	struct rp_shard_stats st;
 	struct rp_probe_stamp req = {0};
@@ -222,8 +223,8 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 
 			p[0] = 0;
 			io_test_fix_sum(p, RP_ICMP_PKT_LEN);
-			seen = rp_icmp_parse(p, RP_ICMP_PKT_LEN, false, dev, -1, &test_key, &req) ==
-			       RP_REPLY_OK;
+			seen = rp_icmp_parse(p, RP_ICMP_PKT_LEN, false, &d.addr, -1, &test_key,
+					     &req) == RP_REPLY_OK;
 		}
 	}
 	if (!seen) {
@@ -299,7 +300,7 @@ static bool forged_replies_counted_by_kind(int backend, char *why, size_t whylen
 #define BL_CAP 1000    /* devices a shard may hold */
 #define BL_BACKLOG 600 /* commands that may wait */
 #define BL_RING 64     /* the shard's command ring (its smallest) */
-#define BL_ADDR(i) (0x7f050000u + 1 + (uint32_t)(i))
+#define BL_ADDR(i) (&(struct rp_ip[]){rp_ip_v4(0x7f050000u + 1 + (uint32_t)(i))}[0])
 
 static bool backlog_conf(struct rp_prober **p, uint32_t capacity, uint32_t backlog, char *why,
 			 size_t whylen)

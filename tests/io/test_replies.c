@@ -158,6 +158,7 @@ struct req {
 /* Waits up to 2 s for the shard's next echo request to `dev`. */
 static void next_request(struct rig *r, uint32_t dev, struct req *q)
 {
+	struct rp_ip dev_ip = rp_ip_v4(dev);
 	unsigned char buf[512];
 
 	for (int tries = 0; tries < 400; tries++) {
@@ -177,8 +178,9 @@ static void next_request(struct rig *r, uint32_t dev, struct req *q)
 		q->reply[0] = 0; /* echo reply */
 		io_test_fix_sum(q->reply, RP_ICMP_PKT_LEN);
 		q->ident = (uint16_t)(q->reply[4] << 8 | q->reply[5]);
-		cr_assert_eq(rp_icmp_parse(q->reply, RP_ICMP_PKT_LEN, false, dev, -1, &key, &q->st),
-			     RP_REPLY_OK, "the request's payload does not verify");
+		cr_assert_eq(
+		    rp_icmp_parse(q->reply, RP_ICMP_PKT_LEN, false, &dev_ip, -1, &key, &q->st),
+		    RP_REPLY_OK, "the request's payload does not verify");
 		return;
 	}
 	cr_assert_fail("no echo request to %#x within 2 s", dev);
@@ -217,9 +219,9 @@ static void late_after_deadline(int backend, int icmp_mode)
 {
 	const uint32_t a = 0x7f000002, b = 0x7f000003, c = 0x7f000004;
 	struct rp_shard_dev devs[] = {
-	    {.addr = a, .id = 0, .interval_ms = 60000, .immediate = true},
-	    {.addr = b, .id = 1, .interval_ms = 60000, .immediate = true},
-	    {.addr = c, .id = 2, .interval_ms = 60000, .immediate = true},
+	    {.addr = rp_ip_v4(a), .id = 0, .interval_ms = 60000, .immediate = true},
+	    {.addr = rp_ip_v4(b), .id = 1, .interval_ms = 60000, .immediate = true},
+	    {.addr = rp_ip_v4(c), .id = 2, .interval_ms = 60000, .immediate = true},
 	};
 	uint64_t want[RP_REPLY_KIND_COUNT] = {[RP_REPLY_LATE] = 2};
 	struct rp_probe_result res[8];
@@ -252,13 +254,13 @@ static void late_after_deadline(int backend, int icmp_mode)
 	n = results(&r, res, 8);
 	cr_assert_eq(n, 3, "one result per probe, got %u", n);
 	for (uint32_t i = 0; i < n; i++) {
-		if (res[i].addr == a) {
+		if (rp_ip_to_v4(&res[i].addr) == a) {
 			cr_expect(res[i].success, "A answered in time");
 			cr_expect(res[i].rtt_ns > 0 && res[i].rtt_ns < TIMEOUT_NS, "A rtt %llu",
 				  (unsigned long long)res[i].rtt_ns);
 		} else {
 			cr_expect(!res[i].success, "%#x answered late must be a failure",
-				  res[i].addr);
+				  rp_ip_to_v4(&res[i].addr));
 		}
 	}
 	rig_free(&r);
@@ -287,7 +289,8 @@ Test(replies, late_after_deadline_uring_dgram)
 static void late_for_older_probe(int backend)
 {
 	const uint32_t d = 0x7f000005;
-	struct rp_shard_dev dev = {.addr = d, .id = 9, .interval_ms = 100, .immediate = true};
+	struct rp_shard_dev dev = {
+	    .addr = rp_ip_v4(d), .id = 9, .interval_ms = 100, .immediate = true};
 	uint64_t want[RP_REPLY_KIND_COUNT] = {[RP_REPLY_LATE] = 1};
 	struct rp_probe_result res[8];
 	struct rp_shard_stats st;
@@ -336,7 +339,7 @@ Test(replies, late_for_finished_device_is_never_success)
 {
 	const uint32_t d = 0x7f000006;
 	struct rp_shard_dev dev = {
-	    .addr = d, .id = 3, .interval_ms = 1000, .count = 1, .immediate = true};
+	    .addr = rp_ip_v4(d), .id = 3, .interval_ms = 1000, .count = 1, .immediate = true};
 	struct rp_probe_result res[4];
 	struct rp_shard_stats st;
 	struct req q;
@@ -368,7 +371,8 @@ Test(replies, late_for_finished_device_is_never_success)
 static void forged_on_dgram(int backend)
 {
 	const uint32_t dev = 0x7f000002;
-	struct rp_shard_dev d = {.addr = dev, .id = 7, .interval_ms = 60000, .immediate = true};
+	struct rp_shard_dev d = {
+	    .addr = rp_ip_v4(dev), .id = 7, .interval_ms = 60000, .immediate = true};
 	/* The kernel verifies the ICMP checksum before a ping socket sees the datagram
 	 * (icmp_rcv), so the corrupted copy never reaches us; a raw socket sees it
 	 * first and counts it (test_prober). */

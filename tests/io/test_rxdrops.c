@@ -70,7 +70,7 @@ static void burst(int backend, int icmp_mode, unsigned mask)
 	cr_assert_eq(info.backend, backend, "%s", info.why);
 	cr_assert_eq(info.icmp_mode, icmp_mode, "%s", info.why);
 	for (uint32_t i = 0; i < TARGETS; i++) {
-		struct rp_shard_dev d = {.addr = 0x7f020000u + 1 + i,
+		struct rp_shard_dev d = {.addr = rp_ip_v4(0x7f020000u + 1 + i),
 					 .id = i,
 					 .interval_ms = 1000,
 					 .count = 1,

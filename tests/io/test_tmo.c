@@ -166,7 +166,7 @@ static void fifo_edge(int backend)
 		uint32_t n;
 
 		while (live < CAP && next < TARGETS) {
-			struct rp_shard_dev d = {.addr = target(next),
+			struct rp_shard_dev d = {.addr = rp_ip_v4(target(next)),
 						 .id = next,
 						 .interval_ms = 1000,
 						 .count = 1,

@@ -5,7 +5,11 @@
 #include "ringprobe/icmp.h"
 
 static const struct rp_siphash_key key = {0x0123456789abcdefull, 0xfedcba9876543210ull};
-static const struct rp_probe_stamp stamp = {.addr = 0x7f000005,
+#define MAPPED(o1, o2, o3, o4)                                                                     \
+	{                                                                                          \
+		.b = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, o1, o2, o3, o4 }                  \
+	}
+static const struct rp_probe_stamp stamp = {.addr = MAPPED(127, 0, 0, 5),
 					    .slot = 12345,
 					    .gen = 7,
 					    .seq = 70001,
@@ -76,9 +80,9 @@ Test(icmp, reply_round_trips_with_and_without_ip_header)
 		size_t len = make_reply(buf, ip, 0x1234);
 
 		memset(&got, 0, sizeof(got));
-		cr_assert_eq(rp_icmp_parse(buf, len, ip, stamp.addr, ip ? 0x1234 : -1, &key, &got),
+		cr_assert_eq(rp_icmp_parse(buf, len, ip, &stamp.addr, ip ? 0x1234 : -1, &key, &got),
 			     RP_REPLY_OK);
-		cr_assert_eq(got.addr, stamp.addr);
+		cr_assert(rp_ip_eq(&got.addr, &stamp.addr));
 		cr_assert_eq(got.slot, stamp.slot);
 		cr_assert_eq(got.gen, stamp.gen);
 		cr_assert_eq(got.seq, stamp.seq);
@@ -97,7 +101,7 @@ Test(icmp, every_truncation_is_truncated)
 
 		for (size_t n = 0; n < len; n++) {
 			enum rp_reply_kind k =
-			    rp_icmp_parse(buf, n, ip, stamp.addr, ip ? 1 : -1, &key, &got);
+			    rp_icmp_parse(buf, n, ip, &stamp.addr, ip ? 1 : -1, &key, &got);
 
 			cr_expect_eq(k, RP_REPLY_TRUNCATED, "ip=%d len=%zu gave %s", ip, n,
 				     rp_reply_kind_name(k));
@@ -112,12 +116,15 @@ Test(icmp, other_types_are_not_echo)
 	size_t len = make_reply(buf, false, 1);
 
 	buf[0] = 3; /* destination unreachable */
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
+		     RP_REPLY_NOT_ECHO);
 	buf[0] = 8; /* our own request looped back on a raw socket */
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
+		     RP_REPLY_NOT_ECHO);
 	buf[0] = 0;
 	buf[1] = 1; /* code must be 0 */
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
+		     RP_REPLY_NOT_ECHO);
 }
 
 Test(icmp, foreign_identifier_magic_version_or_ip_are_foreign)
@@ -126,23 +133,23 @@ Test(icmp, foreign_identifier_magic_version_or_ip_are_foreign)
 	struct rp_probe_stamp got;
 	size_t len = make_reply(buf, true, 0x1111);
 
-	cr_assert_eq(rp_icmp_parse(buf, len, true, stamp.addr, 0x2222, &key, &got),
+	cr_assert_eq(rp_icmp_parse(buf, len, true, &stamp.addr, 0x2222, &key, &got),
 		     RP_REPLY_FOREIGN);
 	len = make_reply(buf, false, 1);
 	buf[8] = 'X';
 	fix_checksum(buf, len);
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
 	len = make_reply(buf, false, 1);
 	buf[8 + 5] = 2; /* payload version */
 	fix_checksum(buf, len);
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
 	len = make_reply(buf, true, 1);
 	buf[0] = 0x65; /* IPv6 version nibble */
-	cr_assert_eq(rp_icmp_parse(buf, len, true, stamp.addr, 1, &key, &got), RP_REPLY_FOREIGN);
+	cr_assert_eq(rp_icmp_parse(buf, len, true, &stamp.addr, 1, &key, &got), RP_REPLY_FOREIGN);
 	/* Someone else's short ping (fping's 56-byte payload is longer, but a 12-byte one). */
 	len = make_reply(buf, false, 1);
 	memcpy(buf + 8, "ping", 4);
-	cr_assert_eq(rp_icmp_parse(buf, 12, false, stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	cr_assert_eq(rp_icmp_parse(buf, 12, false, &stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
 }
 
 Test(icmp, bit_flips_are_corrupted)
@@ -157,7 +164,7 @@ Test(icmp, bit_flips_are_corrupted)
 		if (byte >= 8 && byte < 12)
 			continue; /* the magic: a flip there makes it foreign, tested above */
 		buf[byte] ^= 0x10;
-		k = rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got);
+		k = rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got);
 		cr_expect(k == RP_REPLY_CORRUPTED || (byte == 13 && k == RP_REPLY_FOREIGN),
 			  "flip at %zu gave %s", byte, rp_reply_kind_name(k));
 	}
@@ -174,7 +181,7 @@ Test(icmp, tampered_payload_with_fixed_checksum_is_forged)
 
 		buf[fields[i]] ^= 0x01;
 		fix_checksum(buf, len);
-		cr_expect_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &key, &got),
+		cr_expect_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
 			     RP_REPLY_FORGED, "field at %zu", fields[i]);
 	}
 }
@@ -185,11 +192,12 @@ Test(icmp, reply_from_another_address_fails_the_mac)
 	struct rp_probe_stamp got;
 	size_t len = make_reply(buf, false, 1);
 
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr + 1, -1, &key, &got),
-		     RP_REPLY_FORGED);
+	struct rp_ip other = rp_ip_v4(0x7f000006);
+
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &other, -1, &key, &got), RP_REPLY_FORGED);
 	/* The fields are still returned so the shard can tell a wrong source from a forgery. */
 	cr_assert_eq(got.slot, stamp.slot);
-	cr_assert_eq(got.addr, stamp.addr + 1);
+	cr_assert(rp_ip_eq(&got.addr, &other));
 }
 
 Test(icmp, another_key_cannot_forge)
@@ -199,7 +207,8 @@ Test(icmp, another_key_cannot_forge)
 	struct rp_probe_stamp got;
 	size_t len = make_reply(buf, false, 1);
 
-	cr_assert_eq(rp_icmp_parse(buf, len, false, stamp.addr, -1, &other, &got), RP_REPLY_FORGED);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &other, &got),
+		     RP_REPLY_FORGED);
 }
 
 Test(icmp, kind_names)
@@ -216,7 +225,7 @@ Test(icmp, kind_names)
 Test(icmp, own_request_peeks_back)
 {
 	unsigned char pkt[RP_ICMP_PKT_LEN], reply[20 + RP_ICMP_PKT_LEN];
-	struct rp_probe_stamp got = {.addr = 99};
+	struct rp_probe_stamp got = {.addr = MAPPED(9, 9, 9, 9)};
 
 	rp_icmp_init(pkt, 0xbeef);
 	rp_icmp_stamp(pkt, &key, &stamp);
@@ -226,10 +235,95 @@ Test(icmp, own_request_peeks_back)
 	cr_assert_eq(got.seq, stamp.seq);
 	cr_assert_eq(got.sent_ns, stamp.sent_ns);
 	cr_assert_eq(got.shard, stamp.shard);
-	cr_assert_eq(got.addr, 0);
+	cr_assert(rp_ip_is_zero(&got.addr));
 	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt) - 1, &got), "short copy");
 	make_reply(reply, false, 0xbeef);
 	cr_assert_not(rp_icmp_peek_request(reply, RP_ICMP_PKT_LEN, &got), "a reply");
 	pkt[8] ^= 1;
 	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt), &got), "no magic");
+}
+
+/* ICMPv6: the same packet with type 128 (reply 129) and no checksum of ours (the
+ * kernel's, over the pseudo-header); raw ICMPv6 sockets pass no IP header. */
+
+static struct rp_probe_stamp stamp6(void)
+{
+	struct rp_probe_stamp s = stamp;
+
+	cr_assert(rp_ip_parse("2001:2::7f00:5", &s.addr));
+	return s;
+}
+
+static size_t make_reply6(unsigned char *buf, const struct rp_probe_stamp *s, uint16_t ident)
+{
+	rp_icmp_init(buf, ident);
+	rp_icmp_stamp(buf, &key, s);
+	cr_assert_eq(buf[0], 128, "an ICMPv6 echo request");
+	cr_assert_eq(buf[2] << 8 | buf[3], 0, "the kernel fills the ICMPv6 checksum");
+	buf[0] = 129;
+	buf[2] = 0x5a; /* whatever the kernel wrote: not ours to check */
+	return RP_ICMP_PKT_LEN;
+}
+
+Test(icmp6, reply_round_trips_and_binds_the_source)
+{
+	struct rp_probe_stamp s6 = stamp6(), got;
+	unsigned char buf[128];
+	size_t len = make_reply6(buf, &s6, 0x4242);
+	struct rp_ip other = s6.addr;
+
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, 0x4242, &key, &got), RP_REPLY_OK);
+	cr_assert(rp_ip_eq(&got.addr, &s6.addr));
+	cr_assert_eq(got.slot, s6.slot);
+	cr_assert_eq(got.seq, s6.seq);
+	cr_assert_eq(got.sent_ns, s6.sent_ns);
+	cr_assert_eq(rp_icmp_parse(buf, len, true, &s6.addr, 0x4242, &key, &got), RP_REPLY_OK,
+		     "ip_header means IPv4's header only: ICMPv6 never has one");
+	other.b[0] ^= 0x80; /* a high bit: the MAC covers all 128 */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &other, 0x4242, &key, &got), RP_REPLY_FORGED);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, 0x4242, &key, &got),
+		     RP_REPLY_NOT_ECHO, "an ICMPv6 reply read as IPv4 is no echo reply");
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, 0x4243, &key, &got),
+		     RP_REPLY_FOREIGN);
+}
+
+Test(icmp6, requests_types_and_truncation)
+{
+	struct rp_probe_stamp s6 = stamp6(), got;
+	unsigned char buf[128];
+	size_t len = make_reply6(buf, &s6, 1);
+
+	for (size_t n = 0; n < len; n++)
+		cr_expect_eq(rp_icmp_parse(buf, n, false, &s6.addr, -1, &key, &got),
+			     RP_REPLY_TRUNCATED, "len %zu", n);
+	buf[0] = 128; /* our own request, looped back */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	buf[0] = 0; /* an ICMP (v4) echo reply type on the ICMPv6 socket */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	buf[0] = 1; /* destination unreachable */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
+	make_reply6(buf, &s6, 1);
+	buf[8 + 20] ^= 1; /* reserved payload bytes are not in the MAC, seq is */
+	buf[8 + 16] ^= 1;
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_FORGED);
+	/* A request of either family peeks back. */
+	rp_icmp_init(buf, 1);
+	rp_icmp_stamp(buf, &key, &s6);
+	cr_assert(rp_icmp_peek_request(buf, RP_ICMP_PKT_LEN, &got));
+	cr_assert_eq(got.slot, s6.slot);
+}
+
+/* The same probe to an IPv4 address and to an IPv6 address with the same low 32 bits
+ * carries different MACs. */
+Test(icmp6, mac_differs_by_family)
+{
+	struct rp_probe_stamp s4 = stamp, s6 = stamp;
+	unsigned char a[RP_ICMP_PKT_LEN], b[RP_ICMP_PKT_LEN];
+
+	cr_assert(rp_ip_parse("::7f00:5", &s6.addr));
+	rp_icmp_init(a, 1);
+	rp_icmp_init(b, 1);
+	rp_icmp_stamp(a, &key, &s4);
+	rp_icmp_stamp(b, &key, &s6);
+	cr_assert_neq(memcmp(a + 8 + 32, b + 8 + 32, 8), 0);
 }

@@ -27,6 +27,15 @@
 #include "spoofer.h"
 #include "support/support.h"
 
+/* Requests to IPv4 addresses named as host-order integers. */
+static inline bool submit4(struct rp_snmp *s, uint32_t a, uint32_t tag)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_snmp_submit(s, &ip, tag);
+}
+#define A4(ip) rp_ip_to_v4(&(ip))
+
 #define LOCALHOST 0x7f000001u
 #define DEAD_NET 0x7f090000u /* 127.9.0.0/24: no agent, port unreachable */
 
@@ -262,7 +271,7 @@ static bool poll_once(const struct setup *u, uint32_t addr, uint32_t tag, struct
 	if (!poller_new(&s, u, true, why, whylen))
 		goto out;
 	t0 = sup_clock_ns(CLOCK_REALTIME);
-	RP_TAP_CHECK(rp_snmp_submit(s, addr, tag), "submit refused on an empty poller");
+	RP_TAP_CHECK(submit4(s, addr, tag), "submit refused on an empty poller");
 	RP_TAP_CHECK(collect(s, r, 1, 30000) == 1, "no result within 30 s");
 	RP_TAP_CHECK(r->done_real_ns >= t0 && r->done_real_ns <= sup_clock_ns(CLOCK_REALTIME),
 		     "done_real_ns %" PRIu64 " outside [submit, now]", r->done_real_ns);
@@ -336,8 +345,8 @@ static bool reads_system_group(const struct setup *base, const char *what, char 
 	u.port = a.port;
 	if (!poll_once(&u, LOCALHOST, 0xc0ffee01u, &r, &took, why, whylen))
 		goto out;
-	RP_TAP_CHECK(r.addr == LOCALHOST && r.tag == 0xc0ffee01u, "addr %#x tag %#x not echoed",
-		     (unsigned)r.addr, (unsigned)r.tag);
+	RP_TAP_CHECK(A4(r.addr) == LOCALHOST && r.tag == 0xc0ffee01u, "addr %#x tag %#x not echoed",
+		     (unsigned)A4(r.addr), (unsigned)r.tag);
 	if (!check_system_group(&r, &a, &v, why, whylen))
 		goto out;
 	RP_TAP_CHECK(took < 1000, "answered after %.1f ms", took);
@@ -392,8 +401,8 @@ static bool expect_status(const struct setup *base, uint32_t addr, bool agent,
 	}
 	if (!poll_once(&u, addr, 77, &r, &took, why, whylen))
 		goto out;
-	RP_TAP_CHECK(r.addr == addr && r.tag == 77, "addr %#x tag %u not echoed", (unsigned)r.addr,
-		     (unsigned)r.tag);
+	RP_TAP_CHECK(A4(r.addr) == addr && r.tag == 77, "addr %#x tag %u not echoed",
+		     (unsigned)A4(r.addr), (unsigned)r.tag);
 	RP_TAP_CHECK(r.status == want, "status %s (%s), want %s, after %.1f ms",
 		     rp_snmp_status_name(r.status), r.detail, rp_snmp_status_name(want), took);
 	RP_TAP_CHECK(r.objects == 0 && !r.has_uptime && !r.name[0] && !r.descr[0] &&
@@ -599,7 +608,7 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 
 		/* whatever room says is there must be taken */
 		for (uint32_t k = 0; k < room && sent < MANY; k++, sent++)
-			RP_TAP_CHECK(rp_snmp_submit(s, many_addr(sent), sent),
+			RP_TAP_CHECK(submit4(s, many_addr(sent), sent),
 				     "submit %u refused after room said %u", sent, room);
 		if (!stats_sane(s, 8, &peak, why, whylen))
 			goto out;
@@ -610,9 +619,9 @@ static bool many_requests_each_get_one_result(char *why, size_t whylen)
 
 			RP_TAP_CHECK(t < MANY, "result with unknown tag %u", t);
 			RP_TAP_CHECK(++seen[t] == 1, "request %u got a second result", t);
-			RP_TAP_CHECK(res[k].addr == many_addr(t),
-				     "request %u: addr %#x, sent to %#x", t, (unsigned)res[k].addr,
-				     (unsigned)many_addr(t));
+			RP_TAP_CHECK(A4(res[k].addr) == many_addr(t),
+				     "request %u: addr %#x, sent to %#x", t,
+				     (unsigned)A4(res[k].addr), (unsigned)many_addr(t));
 			if (many_addr(t) == LOCALHOST) {
 				RP_TAP_CHECK(
 				    res[k].status == RP_SNMP_OK && !strcmp(res[k].name, PLAIN_NAME),
@@ -687,11 +696,11 @@ static bool submit_takes_exactly_room(char *why, size_t whylen)
 		goto out;
 	room = rp_snmp_room(s);
 	RP_TAP_CHECK(room >= 4 && room <= 1u << 20, "room %u on an empty poller", room);
-	while (n < room + 10 && rp_snmp_submit(s, LOCALHOST, n))
+	while (n < room + 10 && submit4(s, LOCALHOST, n))
 		n++;
 	RP_TAP_CHECK(n == room, "accepted %u requests, room said %u", n, room);
 	RP_TAP_CHECK(rp_snmp_room(s) == 0, "room %u when full", rp_snmp_room(s));
-	RP_TAP_CHECK(!rp_snmp_submit(s, LOCALHOST, n), "accepted one more when full");
+	RP_TAP_CHECK(!submit4(s, LOCALHOST, n), "accepted one more when full");
 	rp_snmp_stats(s, &st);
 	RP_TAP_CHECK(st.submitted == n && st.queued == n && st.inflight == 0,
 		     "full, not started: submitted %" PRIu64 " queued %" PRIu64
@@ -761,7 +770,7 @@ static bool stop_in_flight(const struct setup *base, const char *what, unsigned 
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
 	for (uint32_t i = 0; i < 58; i++)
-		RP_TAP_CHECK(rp_snmp_submit(s, DEAD_NET + 1 + i, i), "submit %u refused", i);
+		RP_TAP_CHECK(submit4(s, DEAD_NET + 1 + i, i), "submit %u refused", i);
 	/* until the poller took `taken` of them off the request ring (a v3 session is not
 	 * counted in flight while its engine ID probe blocks the thread) */
 	t0 = sup_now();
@@ -877,7 +886,7 @@ static bool v3_many_requests(char *why, size_t whylen)
 		goto out;
 	t0 = sup_now();
 	for (uint32_t i = 0; i < 40; i++)
-		RP_TAP_CHECK(rp_snmp_submit(s, LOCALHOST, i), "submit %u refused", i);
+		RP_TAP_CHECK(submit4(s, LOCALHOST, i), "submit %u refused", i);
 	RP_TAP_CHECK(collect(s, res, 40, 30000) == 40, "fewer than 40 results in 30 s");
 	for (uint32_t i = 0; i < 40; i++) {
 		RP_TAP_CHECK(res[i].tag < 40 && ++seen[res[i].tag] == 1, "tag %u unknown or twice",
@@ -924,20 +933,19 @@ static bool v2c_spoofed_answers_are_dropped(char *why, size_t whylen)
 	if (!poller_new(&s, &u, true, why, whylen))
 		goto out;
 	/* the honest device's GET goes out first: its request ID is the hostile's minus one */
-	RP_TAP_CHECK(rp_snmp_submit(s, SPOOF_HONEST_ADDR, 1) &&
-			 rp_snmp_submit(s, SPOOF_HOSTILE_ADDR, 2),
+	RP_TAP_CHECK(submit4(s, SPOOF_HONEST_ADDR, 1) && submit4(s, SPOOF_HOSTILE_ADDR, 2),
 		     "submit refused on an empty poller");
 	RP_TAP_CHECK(collect(s, r, 2, 20000) == 2, "no two results within 20 s");
 	for (int i = 0; i < 2; i++) {
 		RP_TAP_CHECK(strcmp(r[i].name, SPOOF_NAME) != 0, "device %#x renamed to %s",
-			     (unsigned)r[i].addr, r[i].name);
-		if (r[i].addr == SPOOF_HONEST_ADDR && r[i].tag == 1)
+			     (unsigned)A4(r[i].addr), r[i].name);
+		if (A4(r[i].addr) == SPOOF_HONEST_ADDR && r[i].tag == 1)
 			honest = &r[i];
-		else if (r[i].addr == SPOOF_HOSTILE_ADDR && r[i].tag == 2)
+		else if (A4(r[i].addr) == SPOOF_HOSTILE_ADDR && r[i].tag == 2)
 			hostile = &r[i];
 	}
-	RP_TAP_CHECK(honest && hostile, "results for %#x/%u and %#x/%u", (unsigned)r[0].addr,
-		     (unsigned)r[0].tag, (unsigned)r[1].addr, (unsigned)r[1].tag);
+	RP_TAP_CHECK(honest && hostile, "results for %#x/%u and %#x/%u", (unsigned)A4(r[0].addr),
+		     (unsigned)r[0].tag, (unsigned)A4(r[1].addr), (unsigned)r[1].tag);
 	RP_TAP_CHECK(atomic_load(&x.forged) && atomic_load(&x.forgeries) == 4 * SPOOF_SPAN,
 		     "the hostile device sent %u forgeries", atomic_load(&x.forgeries));
 	RP_TAP_CHECK(honest->status == RP_SNMP_OK, "honest device: %s (%s)",
@@ -1004,6 +1012,7 @@ static const struct rp_tap_scenario scenarios[] = {
 #endif
 #ifdef RP_UNDER_ASAN
 #include <sanitizer/lsan_interface.h>
+
 #endif
 
 /* Runs the scenario of that name from the table (which the TSan main runs too). */

@@ -12,6 +12,15 @@
 #include "ringprobe/snmp.h"
 #include "support/support.h"
 
+/* Requests to IPv4 addresses named as host-order integers. */
+static inline bool submit4(struct rp_snmp *s, uint32_t a, uint32_t tag)
+{
+	struct rp_ip ip = rp_ip_v4(a);
+
+	return rp_snmp_submit(s, &ip, tag);
+}
+#define A4(ip) rp_ip_to_v4(&(ip))
+
 #define NDEV 500
 #define SLOW_MS 1500 /* fleetsim's default --snmp-delay */
 /* snmp.timeout 1s, snmp.retries 1: a slow agent answers the first request after the retry
@@ -97,7 +106,7 @@ Test(snmp_fleet, every_answer_matches_the_truth, .timeout = 120)
 	t0 = sup_now();
 	for (unsigned i = 0; i < NDEV; i++) {
 		sent_ns[i] = sup_clock_ns(CLOCK_REALTIME);
-		cr_assert(rp_snmp_submit(s, fleet_addr(i), i), "submit %u refused", i);
+		cr_assert(submit4(s, fleet_addr(i), i), "submit %u refused", i);
 	}
 	while (got < NDEV && sup_now() - t0 < 30) {
 		uint32_t n = rp_snmp_take(s, res + got, NDEV + 1 - got);
@@ -117,7 +126,8 @@ Test(snmp_fleet, every_answer_matches_the_truth, .timeout = 120)
 
 		cr_assert(i < NDEV && ++seen[i] == 1, "tag %u unknown or seen twice", i);
 		d = &truth[i];
-		cr_assert_eq(r->addr, fleet_addr(i), "device %u: addr %#x", i, (unsigned)r->addr);
+		cr_assert_eq(A4(r->addr), fleet_addr(i), "device %u: addr %#x", i,
+			     (unsigned)A4(r->addr));
 		ms = (double)(r->done_real_ns - sent_ns[i]) / 1e6;
 		if (!d->agent) {
 			cr_assert_eq(r->status, RP_SNMP_TIMEOUT, "%s (no agent): %s (%s)", d->name,

@@ -121,8 +121,10 @@ static bool same_bits(double a, double b)
 
 Test(line, ping_success_exact)
 {
-	struct rp_probe_result r = {
-	    .sent_ns = 1732550400123456789ull, .addr = 0x7f000001, .rtt_ns = 42000, .success = 1};
+	struct rp_probe_result r = {.sent_ns = 1732550400123456789ull,
+				    .addr = rp_ip_v4(0x7f000001),
+				    .rtt_ns = 42000,
+				    .success = 1};
 
 	cr_assert_str_eq(ping_text(&r),
 			 "ping,ip=127.0.0.1 rtt_ms=0.042,success=true,suspended=false "
@@ -135,7 +137,8 @@ Test(line, ping_success_exact)
 
 Test(line, ping_failure_has_no_rtt)
 {
-	struct rp_probe_result r = {.sent_ns = 1, .addr = 0x0a010203, .rtt_ns = 777, .success = 0};
+	struct rp_probe_result r = {
+	    .sent_ns = 1, .addr = rp_ip_v4(0x0a010203), .rtt_ns = 777, .success = 0};
 
 	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=false 1\n");
 	r.suspended = 7;
@@ -168,7 +171,7 @@ Test(line, ping_rtt_ms_trims_trailing_zeros)
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(cases); i++) {
 		struct rp_probe_result r = {
-		    .sent_ns = 5, .addr = 1, .rtt_ns = cases[i].ns, .success = 1};
+		    .sent_ns = 5, .addr = rp_ip_v4(1), .rtt_ns = cases[i].ns, .success = 1};
 
 		snprintf(want, sizeof(want),
 			 "ping,ip=0.0.0.1 rtt_ms=%s,success=true,suspended=false 5\n", cases[i].ms);
@@ -180,7 +183,7 @@ Test(line, ping_rtt_ms_trims_trailing_zeros)
 Test(line, ping_largest_rtt_and_time_fit_ping_max)
 {
 	struct rp_probe_result r = {
-	    .sent_ns = (uint64_t)INT64_MAX - 1, .addr = 0xffffffff, .success = 1};
+	    .sent_ns = (uint64_t)INT64_MAX - 1, .addr = rp_ip_v4(0xffffffff), .success = 1};
 	uint64_t ns;
 	char want[160], frac[16];
 	size_t n;
@@ -195,10 +198,37 @@ Test(line, ping_largest_rtt_and_time_fit_ping_max)
 		 "9223372036854775806\n",
 		 ns / 1000000, n ? "." : "", frac);
 	cr_assert_str_eq(ping_text(&r), want);
-	cr_assert_leq(strlen(want), RP_LINE_PING_MAX);
+	cr_assert_eq(strlen(want), RP_LINE_PING_MAX - 24, "the longest IPv4 line");
+	/* The longest IPv6 text: 8 groups of 4 digits. */
+	memset(r.addr.b, 0xff, 16);
+	r.addr.b[0] = 0x7f; /* not mapped IPv4 either way; keeps 4 digits */
+	snprintf(want, sizeof(want),
+		 "ping,ip=7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff rtt_ms=%" PRIu64
+		 "%s%s,success=true,suspended=false 9223372036854775806\n",
+		 ns / 1000000, n ? "." : "", frac);
+	cr_assert_str_eq(ping_text(&r), want);
 	if (sizeof(r.rtt_ns) == 8)
 		cr_assert_eq(strlen(want), RP_LINE_PING_MAX,
 			     "RP_LINE_PING_MAX is the exact maximum");
+}
+
+/* IPv6 addresses go out in RFC 5952 form, the same as inet_ntop's for these. */
+Test(line, ping_ipv6_addresses_are_rfc5952)
+{
+	static const char *const in[] = {"2001:2::1", "2001:0DB8:0:0:1:0:0:1", "::1",
+					 "fe80::abcd:0:0:7", "2001:2:0:ffff::"};
+	static const char *const out[] = {"2001:2::1", "2001:db8::1:0:0:1", "::1",
+					  "fe80::abcd:0:0:7", "2001:2:0:ffff::"};
+	char want[160];
+
+	for (size_t i = 0; i < RP_ARRAY_SIZE(in); i++) {
+		struct rp_probe_result r = {.sent_ns = 7, .rtt_ns = 1500000, .success = 1};
+
+		cr_assert(rp_ip_parse(in[i], &r.addr));
+		snprintf(want, sizeof(want),
+			 "ping,ip=%s rtt_ms=1.5,success=true,suspended=false 7\n", out[i]);
+		cr_assert_str_eq(ping_text(&r), want);
+	}
 }
 
 Test(line, ping_addresses_match_inet_ntop)
@@ -211,7 +241,7 @@ Test(line, ping_addresses_match_inet_ntop)
 	for (size_t i = 0; i < 20000; i++) {
 		uint32_t a = i < RP_ARRAY_SIZE(fixed) ? fixed[i] : (uint32_t)sup_xorshift64(&seed);
 		struct in_addr in = {htonl(a)};
-		struct rp_probe_result r = {.sent_ns = 3, .addr = a};
+		struct rp_probe_result r = {.sent_ns = 3, .addr = rp_ip_v4(a)};
 
 		inet_ntop(AF_INET, &in, ip, sizeof(ip));
 		snprintf(want, sizeof(want), "ping,ip=%s success=false,suspended=false 3\n", ip);
@@ -232,13 +262,13 @@ Test(line, ping_random_results_read_back_exactly)
 		double want;
 
 		r.sent_ns = sup_xorshift64(&seed) % ((uint64_t)INT64_MAX);
-		r.addr = (uint32_t)sup_xorshift64(&seed);
+		r.addr = rp_ip_v4((uint32_t)sup_xorshift64(&seed));
 		r.rtt_ns = sup_xorshift64(&seed) >> (sup_xorshift64(&seed) % 64);
 		r.success = sup_xorshift64(&seed) & 1;
 		r.suspended = sup_xorshift64(&seed) & 1;
 		t = ping_text(&r);
 		parse_both(t, strlen(t), 1);
-		in.s_addr = htonl(r.addr);
+		in.s_addr = htonl(rp_ip_to_v4(&r.addr));
 		inet_ntop(AF_INET, &in, ip, sizeof(ip));
 		cr_assert(lp_str_eq(pts[0].name, "ping", 4));
 		cr_assert_eq(pts[0].ntags, 1);
@@ -277,8 +307,10 @@ Test(line, ping_random_results_read_back_exactly)
 Test(line, ping_enospc_leaves_buffer_byte_identical)
 {
 	static char snap[512];
-	struct rp_probe_result r = {
-	    .sent_ns = 1732550400123456789ull, .addr = 0xc0a80a0b, .rtt_ns = 1234567, .success = 1};
+	struct rp_probe_result r = {.sent_ns = 1732550400123456789ull,
+				    .addr = rp_ip_v4(0xc0a80a0b),
+				    .rtt_ns = 1234567,
+				    .success = 1};
 	size_t need = strlen(ping_text(&r));
 
 	for (size_t prefix = 0; prefix < 3; prefix++) {
@@ -306,7 +338,7 @@ Test(line, ping_enospc_leaves_buffer_byte_identical)
 
 Test(line, ping_rejects_time_beyond_int64)
 {
-	struct rp_probe_result r = {.sent_ns = (uint64_t)INT64_MAX, .addr = 1};
+	struct rp_probe_result r = {.sent_ns = (uint64_t)INT64_MAX, .addr = rp_ip_v4(1)};
 	struct rp_linebuf b = new_buf(4096);
 
 	cr_assert_eq(rp_line_ping(&b, &r), -EINVAL);
@@ -319,7 +351,8 @@ Test(line, ping_rejects_time_beyond_int64)
 Test(line, ping_appends_many_lines)
 {
 	struct rp_linebuf b = new_buf(1 << 16);
-	struct rp_probe_result r = {.sent_ns = 10, .addr = 0x01020304, .rtt_ns = 5, .success = 1};
+	struct rp_probe_result r = {
+	    .sent_ns = 10, .addr = rp_ip_v4(0x01020304), .rtt_ns = 5, .success = 1};
 	size_t n = 0;
 
 	while (rp_line_ping(&b, &r) == 0) {
@@ -1026,7 +1059,8 @@ Test(line, appends_points_after_existing_ones)
 	struct rp_linebuf b = new_buf(4096);
 	struct rp_field f = {.key = "v", .type = RP_FIELD_STRING, .v.s = "x\ny"};
 	struct rp_tag t = {"host", "h 1"};
-	struct rp_probe_result r = {.sent_ns = 9, .addr = 0x01020304, .rtt_ns = 10, .success = 1};
+	struct rp_probe_result r = {
+	    .sent_ns = 9, .addr = rp_ip_v4(0x01020304), .rtt_ns = 10, .success = 1};
 
 	cr_assert_eq(rp_line_point(&b, "a", &t, 1, &f, 1, 1, 64), 0);
 	cr_assert_eq(rp_line_ping(&b, &r), 0);

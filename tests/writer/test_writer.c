@@ -157,7 +157,7 @@ static struct rp_probe_result result(uint8_t net, uint32_t i)
 	struct rp_probe_result r = {0};
 
 	r.sent_ns = base_ts + (uint64_t)net * 100000000000ull + (uint64_t)i * 1000;
-	r.addr = 10u << 24 | (uint32_t)net << 16 | (i & 0xffff);
+	r.addr = rp_ip_v4(10u << 24 | (uint32_t)net << 16 | (i & 0xffff));
 	r.rtt_ns = 1000000 + (uint64_t)(i % 5000) * 1001;
 	r.success = i % 10 != 0;
 	r.suspended = i % 50 == 0;
