@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """docs/grafana/ringprobe-influxdb.json checked without Grafana (not in Debian).
 
-1. The JSON: it imports (__inputs names the InfluxDB data source, every panel uses
-   it), every panel has a unique id and a gridPos inside the 24-column grid with no
+1. The JSON: it imports (__inputs names the two InfluxDB data sources, every panel
+   uses the one its measurement is in: health_metrics goes to influxdb.health_bucket
+   with the v2 API), every panel has a unique id and a gridPos inside the 24-column grid with no
    two panels overlapping, every target is a raw InfluxQL query with a unique refId.
 2. Every query returns data (root only, skipped visibly otherwise): the script runs
    itself again in a private network namespace (`unshare -n`, loopback up, so every
@@ -86,16 +87,19 @@ def targets(d):
 
 def check_structure(d):
     inputs = d.get("__inputs", [])
-    check("__inputs names DS_INFLUXDB, an InfluxDB data source",
-          any(i.get("name") == "DS_INFLUXDB" and i.get("type") == "datasource"
-              and i.get("pluginId") == "influxdb" for i in inputs), inputs)
+    for name in ("DS_INFLUXDB", "DS_INFLUXDB_HEALTH"):
+        check("__inputs names %s, an InfluxDB data source" % name,
+              any(i.get("name") == name and i.get("type") == "datasource"
+                  and i.get("pluginId") == "influxdb" for i in inputs), inputs)
     check("__requires names grafana and the influxdb data source",
           {"grafana", "influxdb"} <= {r.get("id") for r in d.get("__requires", [])},
           d.get("__requires"))
     check("schemaVersion >= 36 (%s)" % d.get("schemaVersion"),
           isinstance(d.get("schemaVersion"), int) and d["schemaVersion"] >= 36)
     check("title and uid set", d.get("title") and d.get("uid"), (d.get("title"), d.get("uid")))
+    # health_metrics goes to influxdb.health_bucket with the v2 API: its own data source
     ds = {"type": "influxdb", "uid": "${DS_INFLUXDB}"}
+    hds = {"type": "influxdb", "uid": "${DS_INFLUXDB_HEALTH}"}
     panels = list(all_panels(d))
     check("has panels (%d)" % len(panels), len(panels) >= 10)
     ids = [p.get("id") for p in panels]
@@ -113,13 +117,18 @@ def check_structure(d):
             boxes.append((name, g))
         if p.get("type") == "row":
             continue
-        check(name + ": datasource ${DS_INFLUXDB}", p.get("datasource") == ds, p.get("datasource"))
         ts = p.get("targets", [])
+        health = any("health_metrics" in t.get("query", "") for t in ts)
+        want = hds if health else ds
+        check(name + ": datasource %s" % want["uid"], p.get("datasource") == want,
+              p.get("datasource"))
+        check(name + ": health_metrics in every query or in none",
+              all(("health_metrics" in t.get("query", "")) == health for t in ts))
         refs = [t.get("refId") for t in ts]
-        check(name + ": %d raw InfluxQL targets with unique refIds" % len(ts),
-              ts and len(refs) == len(set(refs)) and all(
+        check(name + ": %d raw InfluxQL targets with unique refIds, on the panel's data source"
+              % len(ts), ts and len(refs) == len(set(refs)) and all(
                   t.get("rawQuery") is True and t.get("query", "").strip()
-                  and t.get("datasource") == ds for t in ts), ts)
+                  and t.get("datasource") == want for t in ts), ts)
         check(name + ": every query has $timeFilter",
               all("$timeFilter" in t.get("query", "") for t in ts))
     overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
@@ -128,8 +137,9 @@ def check_structure(d):
     check("no two panels overlap", not overlaps, overlaps)
     for v in d.get("templating", {}).get("list", []):
         if v.get("type") == "query":
-            check("variable $%s: query on ${DS_INFLUXDB}" % v.get("name"),
-                  v.get("datasource") == ds and v.get("query"), v)
+            want = hds if "health_metrics" in str(v.get("query")) else ds
+            check("variable $%s: query on %s" % (v.get("name"), want["uid"]),
+                  v.get("datasource") == want and v.get("query"), v)
 
 
 # ---------------------------------------------------------------- the live check
