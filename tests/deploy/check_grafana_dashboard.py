@@ -3,8 +3,9 @@
 
 1. The JSON: it imports (__inputs names the two InfluxDB data sources, every panel
    uses the one its measurement is in: health_metrics goes to influxdb.health_bucket
-   with the v2 API), every panel has a unique id and a gridPos inside the 24-column grid with no
-   two panels overlapping, every target is a raw InfluxQL query with a unique refId.
+   with the v2 API), every panel has a unique id and a gridPos inside the 24-column
+   grid with no two panels overlapping, every target is a raw InfluxQL query with a
+   unique refId.
 2. Every query returns data (root only, skipped visibly otherwise): the script runs
    itself again in a private network namespace (`unshare -n`, loopback up, so every
    packet stays in it), where it starts a real influxd (Debian package influxdb, 1.x)
@@ -13,8 +14,8 @@
    while: 6 static devices (4 of them SNMP agents, 1 lossy, 1 down and so suspended)
    and a swept /29. Then it expands each template variable's query and each panel
    target as Grafana would ($timeFilter, $__interval, $ip, $host) and sends it to
-   influxd's /query: a query that errors, or returns no series or only empty values,
-   fails, naming the panel.
+   influxd's /query: a query that errors, returns no series, or has a column that is
+   null throughout, fails, naming the panel.
 
 Prints TAP for scripts/test. Packets go only to 127.0.0.0/8, inside the namespace.
 
@@ -355,7 +356,8 @@ def live(d):
         except subprocess.TimeoutExpired:
             p.kill()
             rc = p.wait()
-        if not check("ringprobe run --run-for %ds exits 0 (%.1f s)" % (RUN_FOR_S, time.monotonic() - t0),
+        took = time.monotonic() - t0
+        if not check("ringprobe run --run-for %ds exits 0 (%.1f s)" % (RUN_FOR_S, took),
                      rc == 0, "exit %s\n%s" % (rc, tail(log))):
             return
         dead = [a for a, pr in zip(SNMP_AGENTS, procs) if pr.poll() is not None]
@@ -406,18 +408,28 @@ def main():
         check("ringprobe-influxdb.json parses", True)
         check_structure(d)
         if os.geteuid() != 0:
-            skip("every panel's query returns data from a live run", "needs root (unshare -n, raw ICMP)")
+            skip("every panel's query returns data from a live run",
+                 "needs root (unshare -n, raw ICMP)")
             finish()
-        missing = [b for b in ("unshare", "ip", "nft", "influxd") if not shutil.which(b)] + \
-            [b for b in ("snmpd",) if not (shutil.which(b) or os.access("/usr/sbin/snmpd", os.X_OK))]
+        missing = [b for b in ("unshare", "ip", "nft", "influxd") if not shutil.which(b)]
+        if not (shutil.which("snmpd") or os.access("/usr/sbin/snmpd", os.X_OK)):
+            missing.append("snmpd")
         if missing:
             skip("every panel's query returns data from a live run",
                  "needs %s (scripts/deps installs them)" % ", ".join(missing))
             finish()
         # The live part in a private network namespace: print its TAP lines after ours.
         env = dict(os.environ, **{NETNS_ENV: "1"})
-        r = subprocess.run(["unshare", "-n", "--", sys.executable, os.path.abspath(__file__),
-                            src, exe], env=env, capture_output=True, text=True, timeout=240)
+        try:
+            r = subprocess.run(["unshare", "-n", "--", sys.executable, os.path.abspath(__file__),
+                                src, exe], env=env, capture_output=True, text=True, timeout=150)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout or ""
+            if isinstance(out, bytes):
+                out = out.decode(errors="replace")
+            check("live run in a private network namespace", False,
+                  "no result within 150 s\n" + out)
+            finish()
         lines = r.stdout.splitlines()
         body = [l for l in lines if not re.match(r"^1\.\.\d+$", l)]
         if not any(re.match(r"^(not )?ok ", l) for l in body):
