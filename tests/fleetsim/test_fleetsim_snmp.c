@@ -740,6 +740,136 @@ Test(fleetsim_snmp, malformed_packets_never_crash_it)
 	cr_expect_eq(truth_total(&f, "write_errors"), 0);
 }
 
+/*
+ * A whole IPv6 packet (IPPROTO_RAW: the test writes the header) from the TUN device's own
+ * 2001:2::c613:fffe to device @dev's IPv6 address: get_sysname over UDP from port 40001 to 161,
+ * then, by @how: 0 as it should be; 1 without a UDP checksum (mandatory in IPv6), 2 with a
+ * wrong one, 3 a UDP length beyond the packet (malformed); 4 an ICMPv6 neighbour solicitation,
+ * 5 an echo request cut to 4 bytes of ICMPv6, 6 an echo request behind a hop-by-hop header,
+ * 7 an echo request to 2001:2:0:1::c612:1, inside the /48 but no device's (all stray).
+ */
+static void send_raw6(int fd, unsigned dev, int how)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	uint8_t pkt[128] = {0x60, 0, 0, 0, 0, 0, IPPROTO_UDP, 64};
+	uint8_t *udp = pkt + 40;
+	size_t ulen = 8 + sizeof(get_sysname), len = 40 + ulen;
+	char a6[48];
+	uint32_t sum = IPPROTO_UDP + (uint32_t)ulen;
+	uint16_t c;
+
+	fmt_addr6(a6, sizeof(a6), fleet_addr(dev));
+	cr_assert_eq(inet_pton(AF_INET6, a6, &sa.sin6_addr), 1);
+	cr_assert_eq(inet_pton(AF_INET6, "2001:2::c613:fffe", pkt + 8), 1);
+	memcpy(pkt + 24, &sa.sin6_addr, 16);
+	if (how == 7)
+		pkt[29] = 1; /* 2001:2:0:1::... */
+	pkt[4] = (uint8_t)(ulen >> 8);
+	pkt[5] = (uint8_t)ulen;
+	udp[0] = 0x9c;
+	udp[1] = 0x41; /* 40001 */
+	udp[3] = 161;
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	memcpy(udp + 8, get_sysname, sizeof(get_sysname));
+	for (int i = 8; i < 40; i += 2)
+		sum += (uint32_t)pkt[i] << 8 | pkt[i + 1];
+	c = csum16(udp, ulen, sum);
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+	switch (how) {
+	case 0:
+		break;
+	case 1:
+		udp[6] = udp[7] = 0;
+		break;
+	case 2:
+		udp[7] ^= 0x01;
+		break;
+	case 3:
+		udp[5] += 10;
+		break;
+	default:
+		/* ICMPv6: type 135 (NS) or 128 (echo), code 0, checksum left 0, id/seq */
+		pkt[6] = IPPROTO_ICMPV6;
+		memset(udp, 0, ulen);
+		udp[0] = how == 4 ? 135 : 128;
+		len = how == 5 ? 44 : 40 + 16;
+		if (how == 6) { /* hop-by-hop (8 bytes, PadN) before the echo */
+			pkt[6] = 0;
+			memmove(udp + 8, udp, 8);
+			memset(udp, 0, 8);
+			udp[0] = IPPROTO_ICMPV6;
+			udp[2] = 1; /* PadN */
+			udp[3] = 4;
+			len += 8;
+		}
+		pkt[4] = (uint8_t)((len - 40) >> 8);
+		pkt[5] = (uint8_t)(len - 40);
+		break;
+	}
+	cr_assert_eq(sendto(fd, pkt, len, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)len,
+		     "raw6 sendto (%d): %s", how, strerror(errno));
+}
+
+/*
+ * IPv6 packets fleetsim must not answer: SNMP without or with a wrong UDP checksum or a bad
+ * length (malformed), neighbour discovery, a cut echo request, an extension header, an
+ * address that is no device's (stray). One correct datagram of the same kind is answered.
+ */
+Test(fleetsim_snmp, udp6_checksum_is_mandatory_and_other_ipv6_is_stray)
+{
+	enum { EACH = 20 };
+	static const char *const args[] = {"--seed",	   "11",  "--down",    "5",
+					   "--family",	   "6",	  "--latency", "fixed:1ms",
+					   "--snmp-delay", "400", NULL};
+	struct sockaddr_in6 me = {.sin6_family = AF_INET6, .sin6_port = htons(40001)};
+	struct pollfd pfd;
+	struct fleet f;
+	struct picks p;
+	uint8_t resp[1500];
+	char out[1024], want[64];
+	int raw, fd, answers = 0;
+	ssize_t n;
+
+	enter_netns();
+	fleet_start(&f, NDEV, args);
+	pick(&f, &p);
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	raw = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	cr_assert(fd >= 0 && raw >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "%s", strerror(errno));
+	for (int how = 1; how < 8; how++)
+		for (int i = 0; i < EACH; i++)
+			send_raw6(raw, (unsigned)p.fast, how);
+	send_raw6(raw, (unsigned)p.fast, 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	while (poll(&pfd, 1, 300) == 1 && (n = recv(fd, resp, sizeof(resp), 0)) > 0) {
+		sys_name((unsigned)p.fast, want, sizeof(want));
+		want[strlen(want) - 2] = '\0';
+		cr_expect(contains(resp, (size_t)n, want + 1), "an answer without the sysName");
+		answers++;
+	}
+	close(fd);
+	close(raw);
+	cr_expect_eq(answers, 1, "%d answers to 1 correct datagram", answers);
+	cr_assert_eq(kill(f.pid, 0), 0, "fleetsim died");
+	cr_assert_eq(snmp(&f, "snmpget", "public", "-Oqv -t 1 -r 0", (unsigned)p.fast | AT6,
+			  SYS ".5.0", out, sizeof(out)),
+		     0, "%s", out);
+	sys_name((unsigned)p.fast, want, sizeof(want));
+	cr_expect_str_eq(out, want);
+	fleet_stop(&f);
+
+	cr_expect_eq(truth_total(&f, "snmp_malformed"), 3 * EACH);
+	cr_expect_eq(truth_total(&f, "stray"), 4 * EACH);
+	cr_expect_eq(truth_total(&f, "snmp_requests_v6"), 2);
+	cr_expect_eq(truth_total(&f, "snmp_answered_v6"), 2);
+	cr_expect_eq(truth_total(&f, "requests"), 0);
+	cr_expect_eq(truth_total(&f, "replies"), 0);
+	cr_expect_eq(truth_total(&f, "write_errors"), 0);
+}
+
 /* One test at a time: the timing bounds assume nothing else runs a fleet on the 2 cores. */
 int main(int argc, char *argv[])
 {
