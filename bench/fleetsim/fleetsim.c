@@ -39,9 +39,9 @@
  *              sd b; longtail: base a, scale b), loss_pct, down_pct, flap_pct,
  *              flap_period_ns, dup_pct, corrupt_pct, snmp_none, snmp_slow, snmp_delay_ns
  *   "devices": one line per device, "addr" first (its IPv4 address, also its identity when
- *              it answers on IPv6 only), then "addr6" when IPv6 is on; "answers": the
- *              addresses it answered on (absent: addr only); what was drawn for it (down, flap and
- *              flap_phase_ns: down while (t - start + phase) mod period < period / 2; dup,
+ *              it answers on IPv6 only), then with IPv6 "addr6" and "answers" (the
+ *              addresses it answers on; absent: addr only); what was drawn for it (down,
+ *              flap and flap_phase_ns: down while (t - start + phase) mod period < period / 2; dup,
  *              corrupt; snmp_agent, snmp_slow; sys_name, sys_descr, sys_object_id,
  *              sys_location, sys_contact as the agent answers them; sys_uptime_start: its
  *              sysUpTime at start, 1/100 s, which a request at t answers as
