@@ -25,7 +25,7 @@ from .procs import Procs, snmp_settings
 from .report import snmp_notes
 from .scoring import rtt_errors, snmp_figures
 from .sinks import SINKS
-from .truth import TruthError, read_replies, read_truth, replies_disagree
+from .truth import TruthError, addr6, answers, read_replies, read_truth, replies_disagree
 
 M64 = (1 << 64) - 1
 
@@ -115,6 +115,30 @@ def check_truth_readers(check, work, truth):
             refused.append(str(e))
     check(len(refused) == 2, "truth file: one without options and sys_uptime_start, and one "
           "with a device out of place, are refused", refused)
+
+    # --family both: addr6 and answers per device, family in options
+    dual = json.loads(json.dumps(truth))
+    dual["options"]["family"] = "both"
+    dual["options"]["base6"] = "2001:2::c612:1"
+    for d in dual["devices"]:
+        d["addr6"] = addr6(d["addr"])
+        d["answers"] = [d["addr"], d["addr6"]]
+    bad6 = json.loads(json.dumps(dual))
+    bad6["devices"][5]["addr6"] = bad6["devices"][5]["answers"][1] = "2001:2::c612:99"
+    with open(f"{work}/dual.json", "w") as f:
+        f.write(fleetsim_text(dual))
+    with open(f"{work}/bad6.json", "w") as f:
+        f.write(fleetsim_text(bad6))
+    try:
+        read_truth(f"{work}/bad6.json")
+        bad6_refused = False
+    except TruthError:
+        bad6_refused = True
+    got6 = read_truth(f"{work}/dual.json")
+    check(got6 == dual and answers(got6, 0) == ["198.18.0.1", "2001:2::c612:1"]
+          and answers(got, 0) == ["198.18.0.1"] and addr6("198.18.1.0") == "2001:2::c612:100"
+          and bad6_refused, "truth file with --family both: read back, answers() per device, "
+          "a device's addr6 out of place refused")
     return got
 
 
@@ -244,6 +268,22 @@ def check_real_fleetsim(check, work):
             and all(d["sys_location"] and d["sys_contact"] for d in devs))
     check(good, "a real fleetsim's truth file: read, options as told, per-device draws there",
           json.dumps({"options": o, "totals": t["totals"], "device0": devs[0]}))
+
+    cmd = ["unshare", "-n", "--", FLEETSIM, "--devices", "300", "--family", "both",
+           "--duration", "0.5", "--truth", path]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    try:
+        t = read_truth(path)
+    except TruthError as e:
+        check(False, "a real fleetsim's truth file with --family both",
+              f"{' '.join(cmd)}: exit {r.returncode}, {r.stderr.strip()[:300]}; {e}")
+        return
+    check(t["options"].get("family") == "both" and t["options"].get("base6") == "2001:2::c612:1"
+          and t["devices"][255]["addr6"] == "2001:2::c612:100"
+          and answers(t, 299) == ["198.18.1.44", "2001:2::c612:12c"]
+          and t["totals"].get("requests_v6") == 0,
+          "a real fleetsim's truth file with --family both: addr6 and answers per device",
+          json.dumps({"options": t["options"], "device255": t["devices"][255]}))
 
 
 def selftest(a):

@@ -6,7 +6,12 @@ flap_phase_ns), snmp_agent / snmp_slow, the sys_* values its agent answers and
 sys_uptime_start; its "options" say what fleetsim was told; the reply records (--replies)
 have the latency drawn for each reply and the hold applied on the wire. The formats are in
 bench/fleetsim/fleetsim.c's header comment and `fleetsim --help`.
+
+With fleetsim --family 6 or both, options.family says which ("6", "both"; absent: IPv4
+only), each device has addr6 (addr6() of its IPv4 address) and "answers", the addresses it
+answered on; answers() gives them for any truth file.
 """
+import ipaddress
 import json
 import struct
 
@@ -24,8 +29,30 @@ OPTIONS_KEYS = ("base", "latency", "latency_a_us", "latency_b_us", "loss_pct", "
                 "flap_pct", "flap_period_ns", "snmp_none", "snmp_slow", "snmp_delay_ns")
 
 
+NET6 = 0x20010002 << 96  # 2001:2::/96: fleetsim's IPv6 twin of each device address
+
+
 class TruthError(ValueError):
     pass
+
+
+def addr6(v4):
+    """The IPv6 address fleetsim --family 6|both answers on for IPv4 address v4 (dotted or
+    int): 2001:2:: followed by its 32 bits (198.18.0.1: 2001:2::c612:1)."""
+    if isinstance(v4, str):
+        v4 = int(ipaddress.IPv4Address(v4))
+    return str(ipaddress.IPv6Address(NET6 | v4))
+
+
+def families(t):
+    """The address families the fleet of truth t answered on: (4,), (6,) or (4, 6)."""
+    return {None: (4,), "6": (6,), "both": (4, 6)}[t["options"].get("family")]
+
+
+def answers(t, i):
+    """The addresses device i of truth t answered on: its addr, addr6 or both."""
+    d = t["devices"][i]
+    return d.get("answers", [d["addr"]])
 
 
 def check_truth(t, where="truth"):
@@ -46,6 +73,9 @@ def check_truth(t, where="truth"):
         raise TruthError(f"{where}: \"devices\" is not a list of totals.devices entries")
     b = [int(x) for x in t["options"]["base"].split(".")]
     base = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+    fam = t["options"].get("family")
+    if fam not in (None, "6", "both"):
+        raise TruthError(f"{where}: options.family {fam!r} is neither \"6\" nor \"both\"")
     for i, d in enumerate(devs):
         missing = [k for k in DEVICE_KEYS if k not in d]
         if missing:
@@ -53,6 +83,12 @@ def check_truth(t, where="truth"):
         a = base + i
         if d["addr"] != f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}":
             raise TruthError(f"{where}: device {i} is {d['addr']}, not base + {i}")
+        if fam is None:
+            continue
+        want = ([d["addr"]] if fam == "both" else []) + [addr6(a)]
+        if d.get("addr6") != addr6(a) or d.get("answers") != want:
+            raise TruthError(f"{where}: device {i} ({d['addr']}) has addr6 "
+                             f"{d.get('addr6')} and answers {d.get('answers')}, not {want}")
     return t
 
 

@@ -9,6 +9,14 @@
  * request sequence agree exactly. Behaviours per device: latency distribution, loss, down,
  * flapping, duplicate replies, corrupted payloads.
  *
+ * IPv6 (--family 6 or both): the same TUN device also carries 2001:2::/48 (it gets
+ * 2001:2::c613:fffe/48) and device i answers on 2001:2:: followed by the 32 bits of its IPv4
+ * address base+i, e.g. 198.18.0.1 -> 2001:2::c612:1 ((0x20010002 << 96) | ipv4 as integers),
+ * with the same behaviours: ICMPv6 echo (128 -> 129) on the same PRNG stream, and SNMP over
+ * UDP/IPv6. One device, one state: its draws and counts are shared by both families. The
+ * kernel sends nothing else on the device (no link-local address, no router solicitation; on
+ * an L3 TUN device neighbour discovery never happens) and whatever else arrives is stray.
+ *
  * Each device also answers SNMP v2c Get/GetNext/GetBulk for the system group on UDP port 161
  * (snmp.c): sysName sim-A-B-C-D, a vendor sysDescr and sysObjectID and a sysUpTime drawn from
  * (seed, i) on a stream of their own, so they do not depend on the echo options. A fraction of the
@@ -25,12 +33,15 @@
  *   "totals":  the counts summed over the devices, the wire tap's figures, and elapsed_us: the
  *              time from fleetsim's start (the zero of the flap phases and of the sysUpTime
  *              drift) to this write
- *   "options": what the fleet was told: base, latency (fixed, uniform, normal or longtail)
+ *   "options": what the fleet was told: base, family ("6" or "both"; absent: IPv4 only),
+ *              base6 (with IPv6), latency (fixed, uniform, normal or longtail)
  *              with latency_a_us and latency_b_us (fixed: a; uniform: a..b; normal: mean a,
  *              sd b; longtail: base a, scale b), loss_pct, down_pct, flap_pct,
  *              flap_period_ns, dup_pct, corrupt_pct, snmp_none, snmp_slow, snmp_delay_ns
- *   "devices": one line per device, "addr" first: what was drawn for it (down, flap and
- *              flap_phase_ns: down while (t - start + phase) mod period < period / 2; dup,
+ *   "devices": one line per device, "addr" first (its IPv4 address, also its identity when
+ *              it answers on IPv6 only), then with IPv6 "addr6" and "answers" (the
+ *              addresses it answers on; absent: addr only); what was drawn for it (down,
+ *              flap and flap_phase_ns: down while (t - start + phase) mod period < period / 2; dup,
  *              corrupt; snmp_agent, snmp_slow; sys_name, sys_descr, sys_object_id,
  *              sys_location, sys_contact as the agent answers them; sys_uptime_start: its
  *              sysUpTime at start, 1/100 s, which a request at t answers as
@@ -50,7 +61,8 @@
  *     u32 k: the request's number at that device, from 0, counting every echo request the
  *         device received, answered or not (the order of its PRNG draws)
  *     u32 drawn latency, us
- *     u32 flags: bit 0 a duplicate was sent too, bit 1 the payload was corrupted
+ *     u32 flags: bit 0 a duplicate was sent too, bit 1 the payload was corrupted, bit 2
+ *         the exchange was ICMPv6 (to the device's 2001:2:: address)
  *     u64 wire hold, ns: tap stamp of the reply - tap stamp of its request; all ones when
  *         unknown (either frame missing from the tap)
  *
@@ -82,13 +94,15 @@
 
 #define FS_IFNAME "fleetsim0"
 #define FS_IFADDR "198.19.255.254"
-#define FS_NET 0xc6120000u     /* 198.18.0.0 */
-#define FS_NETMASK 0xfffe0000u /* /15 */
-#define FS_SLOT_BYTES 256u     /* larger echo requests are counted as oversize and dropped */
+#define FS_IFADDR6 "2001:2::c613:fffe" /* FS_IFADDR mapped like a device's address */
+#define FS_NET6_LEN 12u		       /* 2001:2::/96 holds the devices: the IPv4 address */
+#define FS_NET 0xc6120000u	       /* 198.18.0.0 */
+#define FS_NETMASK 0xfffe0000u	       /* /15 */
+#define FS_SLOT_BYTES 256u /* larger echo requests are counted as oversize and dropped */
 #define FS_RX_BATCH 256
 #define FS_DEFAULT_SLOTS (1u << 16)
 #define FS_SNMP_SLOTS 4096u			   /* slow SNMP answers pending at once */
-#define FS_SNMP_SLOT_BYTES (28u + FS_SNMP_MAX_MSG) /* IPv4 + UDP + message */
+#define FS_SNMP_SLOT_BYTES (28u + FS_SNMP_MAX_MSG) /* IPv4 + UDP + message (IPv6: 48 + 1452) */
 #define FS_PEND_DUP 0x80000000u			   /* struct pending.dev: send a duplicate */
 #define FS_PEND_SNMP 0x40000000u		   /* struct pending.dev: an SNMP answer */
 #define FS_PEND_DEV 0x3fffffffu
@@ -166,6 +180,7 @@ struct opts {
 	const char *community;
 	const char *replies; /* per-reply record file */
 	uint32_t tap_frames; /* wire tap ring frames; 0: no tap */
+	bool v4, v6;	     /* --family: which of the two the fleet answers on */
 };
 
 /* A reply handed to the kernel, waiting for its tap frame. */
@@ -198,6 +213,8 @@ struct sim {
 	uint32_t snmp_nfree;
 	uint64_t snmp_malformed;   /* UDP to port 161 of a device that is no SNMP message */
 	uint64_t snmp_unsupported; /* SNMP but not v2c Get/GetNext/GetBulk */
+	/* of the devices' counts, those over IPv6 */
+	uint64_t requests6, replies6, snmp_requests6, snmp_answered6;
 	/* wire tap: per slot, the request's tap stamp and number at its device */
 	struct fs_wire *wire;
 	uint64_t *slot_req_ns;
@@ -366,14 +383,43 @@ static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 	return sum;
 }
 
-/* The UDP checksum (host order) of @udp[0, @ulen) in IPv4 packet @ip; 0 if a received one is ok */
-static uint16_t udp_csum(const uint8_t *ip, const uint8_t *udp, size_t ulen)
-{
-	uint32_t sum = sum16(udp, ulen, sum16(ip + 12, 8, IPPROTO_UDP + (uint32_t)ulen));
+/* The 96 bits before a device's IPv4 address in its IPv6 address: 2001:2::/96. */
+static const uint8_t fs_net6[FS_NET6_LEN] = {0x20, 0x01, 0x00, 0x02};
 
+static bool is_v6(const uint8_t *pkt)
+{
+	return (pkt[0] >> 4) == 6;
+}
+
+/*
+ * The checksum (host order) of @l4[0, @len) of protocol @proto in IPv4 or IPv6 packet @ip,
+ * over the pseudo-header of its family; 0 if a received one is ok.
+ */
+static uint16_t l4_csum(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t len)
+{
+	uint32_t sum = proto + (uint32_t)len;
+
+	sum = is_v6(ip) ? sum16(ip + 8, 32, sum) : sum16(ip + 12, 8, sum);
+	sum = sum16(l4, len, sum);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Sets the ICMP (IPv4) or ICMPv6 checksum of the echo message at @pkt + @hl. */
+static void echo_csum(uint8_t *pkt, size_t hl, size_t len)
+{
+	pkt[hl + 2] = pkt[hl + 3] = 0;
+	if (is_v6(pkt))
+		put16(pkt + hl + 2, l4_csum(pkt, IPPROTO_ICMPV6, pkt + hl, len - hl));
+	else
+		memcpy(pkt + hl + 2, &(uint16_t){csum(pkt + hl, len - hl)}, 2);
 }
 
 /*
@@ -399,20 +445,66 @@ static int request_to_reply(uint8_t *pkt, size_t len)
 	pkt[10] = pkt[11] = 0;
 	memcpy(pkt + 10, &(uint16_t){csum(pkt, ihl)}, 2);
 	pkt[ihl] = 0; /* echo reply */
-	pkt[ihl + 2] = pkt[ihl + 3] = 0;
-	memcpy(pkt + ihl + 2, &(uint16_t){csum(pkt + ihl, len - ihl)}, 2);
+	echo_csum(pkt, ihl, len);
 	return (int)ihl;
 }
 
-/* The exchange of a packet already turned into the reply (src: the device), IP header @ihl. */
-static struct fs_wire_key reply_key(const uint8_t *pkt, size_t ihl)
+/*
+ * The same for an ICMPv6 echo request (type 128) without extension headers: the reply (129)
+ * from the device, hop limit 64, checksummed over the IPv6 pseudo-header. Returns 40.
+ */
+static int request_to_reply6(uint8_t *pkt, size_t len)
 {
-	struct fs_wire_key k;
+	uint8_t tmp[16];
 
+	if (len < 48 || !is_v6(pkt) || pkt[6] != IPPROTO_ICMPV6 || pkt[40] != 128)
+		return -EINVAL;
+	if (((size_t)pkt[4] << 8 | pkt[5]) + 40 != len)
+		return -EINVAL;
+	memcpy(tmp, pkt + 8, 16);
+	memcpy(pkt + 8, pkt + 24, 16);
+	memcpy(pkt + 24, tmp, 16);
+	pkt[7] = 64;   /* hop limit */
+	pkt[40] = 129; /* echo reply */
+	echo_csum(pkt, 40, len);
+	return 40;
+}
+
+/* The exchange of a packet already turned into the reply (src: the device). */
+static struct fs_wire_key reply_key(const uint8_t *pkt)
+{
+	struct fs_wire_key k = {0};
+	size_t ihl = (size_t)(pkt[0] & 0xf) * 4;
+
+	if (is_v6(pkt)) {
+		memcpy(&k.dev, pkt + 8 + FS_NET6_LEN, 4);
+		k.peer = fs_wire_peer6(pkt + 24);
+		memcpy(&k.idseq, pkt + 44, 4);
+		k.v6 = 1;
+		return k;
+	}
 	memcpy(&k.dev, pkt + 12, 4);
 	memcpy(&k.peer, pkt + 16, 4);
 	memcpy(&k.idseq, pkt + ihl + 4, 4);
 	return k;
+}
+
+/*
+ * The index of the device packet @pkt is addressed to, if it is one of a family the fleet
+ * answers on: -1 otherwise.
+ */
+static int64_t dev_index(const struct sim *sm, const uint8_t *pkt, size_t len)
+{
+	uint32_t dst, idx;
+
+	if (len >= 20 && (pkt[0] >> 4) == 4 && sm->o.v4)
+		dst = rd32(pkt + 16);
+	else if (len >= 40 && is_v6(pkt) && sm->o.v6 && !memcmp(pkt + 24, fs_net6, FS_NET6_LEN))
+		dst = rd32(pkt + 24 + FS_NET6_LEN);
+	else
+		return -1;
+	idx = dst - sm->o.base;
+	return idx < sm->o.devices ? (int64_t)idx : -1;
 }
 
 static bool flap_is_down(const struct sim *sm, const struct dev *d, uint64_t t)
@@ -429,58 +521,75 @@ static struct fs_snmp_id snmp_id(const struct sim *sm, uint32_t idx)
 	    .addr = sm->o.base + idx, .index = idx, .profile = sm->devs[idx].snmp_profile};
 }
 
-/* Writes the IPv4 + UDP headers into the 28 bytes at @ip before a payload of @n bytes. */
+/*
+ * Writes the IP + UDP headers (IPv4: 28 bytes, IPv6: 48) at @ip before a payload of @n bytes,
+ * answering request @req (of the same family) whose UDP header is @req_udp.
+ */
 static void udp_reply_headers(uint8_t *ip, const uint8_t *req, const uint8_t *req_udp, size_t n)
 {
-	uint8_t *udp = ip + 20;
 	size_t ulen = 8 + n;
+	uint8_t *udp;
 	uint16_t c;
 
-	ip[0] = 0x45;
-	ip[1] = 0;
-	ip[2] = (uint8_t)((20 + ulen) >> 8);
-	ip[3] = (uint8_t)(20 + ulen);
-	ip[4] = ip[5] = 0;
-	ip[6] = 0x40; /* DF */
-	ip[7] = 0;
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	ip[10] = ip[11] = 0;
-	memcpy(ip + 12, req + 16, 4); /* from the device */
-	memcpy(ip + 16, req + 12, 4); /* to the asker */
-	memcpy(ip + 10, &(uint16_t){csum(ip, 20)}, 2);
+	if (is_v6(req)) {
+		udp = ip + 40;
+		ip[0] = 0x60;
+		ip[1] = ip[2] = ip[3] = 0;
+		put16(ip + 4, (uint16_t)ulen);
+		ip[6] = IPPROTO_UDP;
+		ip[7] = 64;
+		memcpy(ip + 8, req + 24, 16); /* from the device */
+		memcpy(ip + 24, req + 8, 16); /* to the asker */
+	} else {
+		udp = ip + 20;
+		ip[0] = 0x45;
+		ip[1] = 0;
+		put16(ip + 2, (uint16_t)(20 + ulen));
+		ip[4] = ip[5] = 0;
+		ip[6] = 0x40; /* DF */
+		ip[7] = 0;
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP;
+		ip[10] = ip[11] = 0;
+		memcpy(ip + 12, req + 16, 4); /* from the device */
+		memcpy(ip + 16, req + 12, 4); /* to the asker */
+		memcpy(ip + 10, &(uint16_t){csum(ip, 20)}, 2);
+	}
 	memcpy(udp, req_udp + 2, 2); /* source port: 161 */
 	memcpy(udp + 2, req_udp, 2);
-	udp[4] = (uint8_t)(ulen >> 8);
-	udp[5] = (uint8_t)ulen;
+	put16(udp + 4, (uint16_t)ulen);
 	udp[6] = udp[7] = 0;
-	c = udp_csum(ip, udp, ulen);
-	if (c == 0)
-		c = 0xffff;
-	udp[6] = (uint8_t)(c >> 8);
-	udp[7] = (uint8_t)c;
+	c = l4_csum(ip, IPPROTO_UDP, udp, ulen);
+	put16(udp + 6, c ? c : 0xffff);
 }
 
-/* A UDP datagram to device @idx: SNMP on port 161, anything else is stray. */
+/*
+ * A UDP datagram (IPv4 or IPv6) to device @idx: SNMP on port 161, anything else is stray. IPv6
+ * makes the UDP checksum mandatory: a datagram without one is malformed.
+ */
 static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t len, uint64_t rx_ns)
 {
 	static uint8_t out[FS_SNMP_SLOT_BYTES];
 	struct dev *d = &sm->devs[idx];
-	size_t ihl = (size_t)(pkt[0] & 0xf) * 4, ulen, n;
+	bool v6 = is_v6(pkt);
+	size_t ihl = v6 ? 40 : (size_t)(pkt[0] & 0xf) * 4, hl = v6 ? 48 : 28, ulen, n;
+	size_t total = v6 ? 40 + ((size_t)pkt[4] << 8 | pkt[5]) : ((size_t)pkt[2] << 8 | pkt[3]);
 	const uint8_t *udp = pkt + ihl;
 	struct fs_snmp_id id;
 	uint32_t slot, uptime;
+	bool has_csum;
 	uint8_t *ip;
 
-	if (ihl < 20 || len < ihl + 8 || ((uint32_t)pkt[2] << 8 | pkt[3]) != len ||
+	if (ihl < 20 || len < ihl + 8 || total != len ||
 	    ((uint32_t)udp[2] << 8 | udp[3]) != FS_SNMP_PORT) {
 		sm->stray++;
 		return;
 	}
 	ulen = (size_t)udp[4] << 8 | udp[5];
+	has_csum = udp[6] || udp[7];
 	/* fragments, a bad UDP length or checksum: a real stack would drop them too */
-	if ((pkt[6] & 0x3f) || pkt[7] || ulen < 8 || ulen > len - ihl ||
-	    ((udp[6] || udp[7]) && udp_csum(pkt, udp, ulen) != 0)) {
+	if ((!v6 && ((pkt[6] & 0x3f) || pkt[7])) || ulen < 8 || ulen > len - ihl ||
+	    (v6 && !has_csum) || (has_csum && l4_csum(pkt, IPPROTO_UDP, udp, ulen) != 0)) {
 		sm->snmp_malformed++;
 		return;
 	}
@@ -495,6 +604,7 @@ static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t 
 		return;
 	}
 	d->snmp_requests++;
+	sm->snmp_requests6 += v6;
 	if (d->down || (d->flap && flap_is_down(sm, d, rx_ns))) {
 		d->snmp_drops_down++;
 		return;
@@ -513,22 +623,24 @@ static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t 
 	}
 	id = snmp_id(sm, idx);
 	uptime = d->snmp_uptime0 + (uint32_t)((rx_ns - sm->start_ns) / 10000000u);
-	n = fs_snmp_respond(sm->snmp_req, &id, uptime, out + 28, FS_SNMP_MAX_MSG);
-	if (!n) { /* cannot happen: a tooBig answer always fits FS_SNMP_MAX_MSG */
+	/* the message ends the buffer; IPv6's larger headers leave it 20 bytes less room */
+	n = fs_snmp_respond(sm->snmp_req, &id, uptime, out + hl, sizeof(out) - hl);
+	if (!n) { /* cannot happen: a tooBig answer always fits */
 		sm->write_errors++;
 		return;
 	}
-	ip = out + FS_SNMP_MAX_MSG - n;
+	ip = out + sizeof(out) - n - hl;
 	udp_reply_headers(ip, pkt, udp, n);
 	if (!d->snmp_slow) {
-		if (write(sm->tun, ip, 28 + n) < 0)
+		if (write(sm->tun, ip, hl + n) < 0)
 			sm->write_errors++;
 		d->snmp_answered++;
+		sm->snmp_answered6 += v6;
 		return;
 	}
 	slot = sm->snmp_free[--sm->snmp_nfree];
-	memcpy(sm->snmp_bufs + (size_t)slot * FS_SNMP_SLOT_BYTES, ip, 28 + n);
-	sm->snmp_lens[slot] = (uint16_t)(28 + n);
+	memcpy(sm->snmp_bufs + (size_t)slot * FS_SNMP_SLOT_BYTES, ip, hl + n);
+	sm->snmp_lens[slot] = (uint16_t)(hl + n);
 	heap_push(sm, (struct pending){.due_ns = rx_ns + sm->o.snmp_delay_ns,
 				       .slot = slot,
 				       .dev = idx | FS_PEND_SNMP});
@@ -536,24 +648,21 @@ static void handle_udp(struct sim *sm, uint32_t idx, const uint8_t *pkt, size_t 
 
 static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx_ns)
 {
-	uint32_t dst, idx, slot, lat, k;
+	uint32_t idx, slot, lat, k;
 	uint64_t req_ns = 0;
-	bool lost, dup, corrupt;
+	bool lost, dup, corrupt, v6;
+	int64_t i = dev_index(sm, pkt, len);
 	struct dev *d;
 	uint8_t *buf;
 	int ihl;
 
-	if (len < 20 || (pkt[0] >> 4) != 4) {
+	if (i < 0) {
 		sm->stray++;
 		return;
 	}
-	dst = rd32(pkt + 16);
-	idx = dst - sm->o.base;
-	if (idx >= sm->o.devices) {
-		sm->stray++;
-		return;
-	}
-	if (pkt[9] == IPPROTO_UDP) {
+	idx = (uint32_t)i;
+	v6 = is_v6(pkt);
+	if ((v6 ? pkt[6] : pkt[9]) == IPPROTO_UDP) {
 		handle_udp(sm, idx, pkt, len, rx_ns);
 		return;
 	}
@@ -562,15 +671,16 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 		sm->oversize++;
 		return;
 	}
-	ihl = request_to_reply(pkt, len);
+	ihl = v6 ? request_to_reply6(pkt, len) : request_to_reply(pkt, len);
 	if (ihl < 0) {
 		sm->stray++;
 		return;
 	}
 	k = d->requests++;
+	sm->requests6 += v6;
 	/* every request to a device, answered or not, so the tap's request FIFO moves on */
 	if (sm->wire) {
-		struct fs_wire_key key = reply_key(pkt, (size_t)ihl);
+		struct fs_wire_key key = reply_key(pkt);
 
 		req_ns = fs_wire_request(sm->wire, &key);
 	}
@@ -606,8 +716,7 @@ static void handle_request(struct sim *sm, uint8_t *pkt, size_t len, uint64_t rx
 		size_t off = (size_t)ihl + 8 + (len - ihl - 8) / 2;
 
 		buf[off] ^= 0x01;
-		buf[ihl + 2] = buf[ihl + 3] = 0;
-		memcpy(buf + ihl + 2, &(uint16_t){csum(buf + ihl, len - ihl)}, 2);
+		echo_csum(buf, (size_t)ihl, len);
 	} else {
 		corrupt = false;
 	}
@@ -697,10 +806,12 @@ static void send_due(struct sim *sm, uint64_t now)
 		if (now - p.due_ns > sm->max_late_ns)
 			sm->max_late_ns = now - p.due_ns;
 		if (p.dev & FS_PEND_SNMP) {
-			if (write(sm->tun, sm->snmp_bufs + (size_t)p.slot * FS_SNMP_SLOT_BYTES,
-				  sm->snmp_lens[p.slot]) < 0)
+			const uint8_t *ans = sm->snmp_bufs + (size_t)p.slot * FS_SNMP_SLOT_BYTES;
+
+			if (write(sm->tun, ans, sm->snmp_lens[p.slot]) < 0)
 				sm->write_errors++;
 			d->snmp_answered++;
+			sm->snmp_answered6 += is_v6(ans);
 			sm->snmp_free[sm->snmp_nfree++] = p.slot;
 			continue;
 		}
@@ -710,6 +821,7 @@ static void send_due(struct sim *sm, uint64_t now)
 			if (write(sm->tun, buf, sm->lens[p.slot]) < 0)
 				sm->write_errors++;
 		d->replies++;
+		sm->replies6 += is_v6(buf);
 		d->duplicates += copies - 1;
 		d->corrupted += p.corrupt;
 		d->lat_sum_us += p.lat_us;
@@ -719,11 +831,12 @@ static void send_due(struct sim *sm, uint64_t now)
 			d->lat_max_us = p.lat_us;
 		if (sm->wire)
 			sm->settle[sm->nsettle++] =
-			    (struct settle){.key = reply_key(buf, (size_t)(buf[0] & 0xf) * 4),
+			    (struct settle){.key = reply_key(buf),
 					    .dev = p.dev & FS_PEND_DEV,
 					    .k = sm->slot_k[p.slot],
 					    .lat_us = p.lat_us,
-					    .flags = (copies > 1 ? 1u : 0u) | (p.corrupt ? 2u : 0u),
+					    .flags = (copies > 1 ? 1u : 0u) |
+						     (p.corrupt ? 2u : 0u) | (is_v6(buf) ? 4u : 0u),
 					    .req_ns = sm->slot_req_ns[p.slot]};
 		sm->free_slots[sm->nfree++] = p.slot;
 	}
@@ -793,6 +906,19 @@ static void wire_totals(struct sim *sm, char *out, size_t n)
 		 sm->rec_errors);
 }
 
+/* Device address @a's IPv6 twin: 2001:2:: and its 32 bits (198.18.0.1: 2001:2::c612:1). */
+static const char *addr6(uint32_t a, char out[INET6_ADDRSTRLEN])
+{
+	uint8_t b[16] = {0};
+
+	memcpy(b, fs_net6, FS_NET6_LEN);
+	b[12] = (uint8_t)(a >> 24);
+	b[13] = (uint8_t)(a >> 16);
+	b[14] = (uint8_t)(a >> 8);
+	b[15] = (uint8_t)a;
+	return inet_ntop(AF_INET6, b, out, INET6_ADDRSTRLEN);
+}
+
 /* The truth's "options": what the fleet was told, so a reader need not parse our flags. */
 static void write_options(const struct sim *sm, FILE *f)
 {
@@ -807,15 +933,23 @@ static void write_options(const struct sim *sm, FILE *f)
 		"\"options\":{\"base\":\"%u.%u.%u.%u\",\"latency\":\"%s\",\"latency_a_us\":%.15g"
 		",\"latency_b_us\":%.15g,\"loss_pct\":%.15g,\"down_pct\":%.15g,\"flap_pct\":%.15g"
 		",\"flap_period_ns\":%" PRIu64 ",\"dup_pct\":%.15g,\"corrupt_pct\":%.15g"
-		",\"snmp_none\":%.15g,\"snmp_slow\":%.15g,\"snmp_delay_ns\":%" PRIu64 "},\n",
+		",\"snmp_none\":%.15g,\"snmp_slow\":%.15g,\"snmp_delay_ns\":%" PRIu64,
 		b >> 24, (b >> 16) & 255, (b >> 8) & 255, b & 255, kinds[o->lat.kind], o->lat.a_us,
 		o->lat.b_us, o->loss, o->down, o->flap, o->flap_period_ns, o->dup, o->corrupt,
 		o->snmp_none, o->snmp_slow, o->snmp_delay_ns);
+	/* only with IPv6, so that an IPv4 fleet's truth reads as it always did */
+	if (o->v6) {
+		char a6[INET6_ADDRSTRLEN];
+
+		fprintf(f, ",\"family\":\"%s\",\"base6\":\"%s\"", o->v4 ? "both" : "6",
+			addr6(o->base, a6));
+	}
+	fprintf(f, "},\n");
 }
 
 static int write_truth(struct sim *sm)
 {
-	char tmp[4096], wire[1024];
+	char tmp[4096], wire[1024], v6[256] = "";
 	uint64_t req = 0, rep = 0, dupl = 0, dl = 0, dd = 0, df = 0, dq = 0, cor = 0, lat = 0;
 	uint64_t sreq = 0, sans = 0, sdd = 0, sdn = 0, sdc = 0, sdq = 0;
 	uint32_t ndown = 0, nflap = 0, nagent = 0, nslow = 0;
@@ -825,6 +959,11 @@ static int write_truth(struct sim *sm)
 	if (!sm->o.truth)
 		return 0;
 	wire_totals(sm, wire, sizeof(wire));
+	if (sm->o.v6)
+		snprintf(v6, sizeof(v6),
+			 ",\"requests_v6\":%" PRIu64 ",\"replies_v6\":%" PRIu64
+			 ",\"snmp_requests_v6\":%" PRIu64 ",\"snmp_answered_v6\":%" PRIu64,
+			 sm->requests6, sm->replies6, sm->snmp_requests6, sm->snmp_answered6);
 	for (uint32_t i = 0; i < sm->o.devices; i++) {
 		const struct dev *d = &sm->devs[i];
 
@@ -864,11 +1003,11 @@ static int write_truth(struct sim *sm)
 		",\"snmp_drops\":%" PRIu64 ",\"snmp_drops_down\":%" PRIu64
 		",\"snmp_drops_noagent\":%" PRIu64 ",\"snmp_drops_community\":%" PRIu64
 		",\"snmp_drops_queue\":%" PRIu64 ",\"snmp_malformed\":%" PRIu64
-		",\"snmp_unsupported\":%" PRIu64 "%s,\"elapsed_us\":%" PRIu64 "},\n",
+		",\"snmp_unsupported\":%" PRIu64 "%s%s,\"elapsed_us\":%" PRIu64 "},\n",
 		sm->o.devices, sm->o.seed, req, rep, dupl, dl + dd + df + dq, dl, dd, df, dq, cor,
 		lat, ndown, nflap, sm->stray, sm->oversize, sm->write_errors,
 		sm->max_late_ns / 1000u, nagent, nslow, sreq, sans, sdd + sdn + sdc + sdq, sdd, sdn,
-		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported, wire,
+		sdc, sdq, sm->snmp_malformed, sm->snmp_unsupported, wire, v6,
 		(now_ns() - sm->start_ns) / 1000u);
 	write_options(sm, f);
 	fprintf(f, "\"devices\":[\n");
@@ -876,15 +1015,25 @@ static int write_truth(struct sim *sm)
 		const struct dev *d = &sm->devs[i];
 		uint32_t a = sm->o.base + i;
 		struct fs_snmp_id id = snmp_id(sm, i);
-		char name[32], descr[256], objid[128], loc[64];
+		char name[32], descr[256], objid[128], loc[64], a4[16], a6[INET6_ADDRSTRLEN];
 
 		fs_snmp_sys_name(&id, name, sizeof(name));
 		fs_snmp_sys_descr(&id, descr, sizeof(descr));
 		fs_snmp_sys_object_id(&id, objid, sizeof(objid));
 		fs_snmp_sys_location(&id, loc, sizeof(loc));
+		snprintf(a4, sizeof(a4), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+			 a & 255);
+		fprintf(f, "{\"addr\":\"%s\",", a4);
+		if (sm->o.v6) {
+			addr6(a, a6);
+			fprintf(f, "\"addr6\":\"%s\",\"answers\":[", a6);
+			if (sm->o.v4)
+				fprintf(f, "\"%s\",", a4);
+			fprintf(f, "\"%s\"],", a6);
+		}
 		fprintf(
 		    f,
-		    "{\"addr\":\"%u.%u.%u.%u\",\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
+		    "\"down\":%s,\"flap\":%s,\"dup\":%s,\"corrupt\":%s,"
 		    "\"requests\":%" PRIu32 ",\"replies\":%" PRIu32 ",\"duplicates\":%" PRIu32
 		    ",\"drops\":%" PRIu32 ",\"corrupted\":%" PRIu32 ",\"latency_sum_us\":%" PRIu64
 		    ",\"latency_min_us\":%" PRIu32 ",\"latency_max_us\":%" PRIu32
@@ -893,9 +1042,9 @@ static int write_truth(struct sim *sm)
 		    ",\"sys_name\":\"%s\",\"sys_descr\":\"%s\",\"sys_object_id\":\"%s\""
 		    ",\"sys_location\":\"%s\",\"sys_contact\":\"%s\",\"sys_uptime_start\":%" PRIu32
 		    ",\"flap_phase_ns\":%" PRIu64 "}%s\n",
-		    a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, d->down ? "true" : "false",
-		    d->flap ? "true" : "false", d->dup ? "true" : "false",
-		    d->corrupt ? "true" : "false", d->requests, d->replies, d->duplicates,
+		    d->down ? "true" : "false", d->flap ? "true" : "false",
+		    d->dup ? "true" : "false", d->corrupt ? "true" : "false", d->requests,
+		    d->replies, d->duplicates,
 		    d->drops_loss + d->drops_down + d->drops_flap + d->drops_queue, d->corrupted,
 		    d->lat_sum_us, d->replies ? d->lat_min_us : 0, d->lat_max_us,
 		    d->snmp_agent ? "true" : "false", d->snmp_slow ? "true" : "false",
@@ -934,11 +1083,24 @@ static int tun_open(void)
 	return fd;
 }
 
-static int net_setup(void)
+/*
+ * lo up, the addresses of the families asked for on the TUN device, the device up. With IPv6
+ * the device gets no link-local address (addrgenmode none) nor router solicitations, so the
+ * kernel itself sends nothing into it; it is L3 (IFF_NOARP): no neighbour discovery, no DAD.
+ */
+static int net_setup(const struct opts *o)
 {
-	int ret = system("ip link set lo up && ip addr add " FS_IFADDR "/15 dev " FS_IFNAME
-			 " && ip link set " FS_IFNAME " up txqueuelen 10000");
+	char cmd[512];
+	int ret;
 
+	snprintf(cmd, sizeof(cmd),
+		 "ip link set lo up%s%s && ip link set " FS_IFNAME " up txqueuelen 10000",
+		 o->v4 ? " && ip addr add " FS_IFADDR "/15 dev " FS_IFNAME : "",
+		 o->v6 ? " && ip link set " FS_IFNAME " addrgenmode none"
+			 " && echo 0 > /proc/sys/net/ipv6/conf/" FS_IFNAME "/accept_ra"
+			 " && ip -6 addr add " FS_IFADDR6 "/48 dev " FS_IFNAME " nodad"
+		       : "");
+	ret = system(cmd);
 	return ret == 0 ? 0 : -EIO;
 }
 
@@ -1063,12 +1225,20 @@ static void usage(FILE *f)
 	    "       [--loss PCT] [--down PCT] [--flap PCT:PERIOD] [--dup PCT] [--corrupt PCT]\n"
 	    "       [--truth FILE] [--duration SECS] [--slots N] [--spin US]\n"
 	    "       [--snmp-none FRAC] [--snmp-slow FRAC] [--snmp-delay MS] [--community STR]\n"
-	    "       [--replies FILE] [--tap-frames N]\n"
+	    "       [--replies FILE] [--tap-frames N] [--family 4|6|both]\n"
 	    "Run inside a private network namespace (unshare -n). Prints \"ready\" on stdout when\n"
 	    "the TUN device " FS_IFNAME " (" FS_IFADDR "/15) is up. SIGUSR1 (and the exit) write\n"
 	    "the truth file: \"totals\", \"options\" (what it was told) and one line per device:\n"
 	    "what was drawn for it (down, flap, flap_phase_ns, SNMP agent, slow, sys_* values,\n"
 	    "sys_uptime_start) and what it counted.\n"
+	    "--family 4|6|both (default 4): the address families the fleet answers on. With 6\n"
+	    "the device also owns " FS_IFADDR6 "/48 and device base+i answers on 2001:2::\n"
+	    "followed by the 32 bits of its IPv4 address (198.18.0.1: 2001:2::c612:1, i.e.\n"
+	    "0x20010002 << 96 | ipv4): ICMPv6 echo and SNMP over UDP/IPv6 with the same\n"
+	    "behaviours, draws and counts as IPv4 (one device, either family). The truth then\n"
+	    "has options.family (\"6\" or \"both\") and base6, per device addr6 and \"answers\"\n"
+	    "(the addresses it answered on), totals requests_v6, replies_v6, snmp_requests_v6 and\n"
+	    "snmp_answered_v6; with 4 (no IPv6) none of these keys.\n"
 	    "--spin US busy-polls the last US before each reply is due (timer wake-ups are late\n"
 	    "on VMs); --slots N bounds pending replies (default 65536; beyond, counted "
 	    "drops_queue).\n"
@@ -1086,9 +1256,8 @@ static void usage(FILE *f)
 	    "in that order, flushed with the truth file. Little-endian; a 16-byte header\n"
 	    "\"fsreply1\", u32 record size 24, u32 0; then per record: u32 device index, u32 k\n"
 	    "(the request's number at the device from 0, every echo request counted, answered or\n"
-	    "not), u32 drawn latency us, u32 flags (1: duplicate sent, 2: corrupted), u64 wire "
-	    "hold\n"
-	    "ns (all ones: unknown, a frame missing from the tap).\n");
+	    "not), u32 drawn latency us, u32 flags (1: duplicate sent, 2: corrupted, 4: ICMPv6),\n"
+	    "u64 wire hold ns (all ones: unknown, a frame missing from the tap).\n");
 }
 
 enum {
@@ -1097,7 +1266,8 @@ enum {
 	OPT_SNMP_DELAY,
 	OPT_COMMUNITY,
 	OPT_REPLIES,
-	OPT_TAP_FRAMES
+	OPT_TAP_FRAMES,
+	OPT_FAMILY
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -1121,6 +1291,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 					   {"community", required_argument, NULL, OPT_COMMUNITY},
 					   {"replies", required_argument, NULL, OPT_REPLIES},
 					   {"tap-frames", required_argument, NULL, OPT_TAP_FRAMES},
+					   {"family", required_argument, NULL, OPT_FAMILY},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct in_addr a;
@@ -1137,6 +1308,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->snmp_delay_ns = 1500000000u;
 	o->community = "public";
 	o->tap_frames = FS_TAP_FRAMES;
+	o->v4 = true;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end = NULL;
 
@@ -1213,6 +1385,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_TAP_FRAMES:
 			o->tap_frames = (uint32_t)strtoul(optarg, &end, 10);
+			break;
+		case OPT_FAMILY:
+			o->v4 = !strcmp(optarg, "4") || !strcmp(optarg, "both");
+			o->v6 = !strcmp(optarg, "6") || !strcmp(optarg, "both");
+			if (!o->v4 && !o->v6)
+				goto bad;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1300,7 +1478,7 @@ int main(int argc, char **argv)
 			strerror(-sm.tun));
 		return 3;
 	}
-	ret = net_setup();
+	ret = net_setup(&sm.o);
 	if (ret) {
 		fprintf(stderr, "fleetsim: cannot configure %s (is this a private netns?)\n",
 			FS_IFNAME);

@@ -20,7 +20,7 @@
 /*
  * 128-byte frames: a SOCK_DGRAM TPACKET_V2 frame puts the packet at offset 80 (the aligned
  * header and sockaddr_ll, plus 16), so 48 bytes of each packet are kept: the IPv4 header (20,
- * up to 40 with options) and the ICMP header (8) are all the tap reads.
+ * up to 40 with options) or the IPv6 header (40) and the ICMP header (8) are all the tap reads.
  */
 #define WIRE_FRAME 128u
 #define WIRE_BLOCK 4096u
@@ -59,18 +59,28 @@ struct fs_wire {
 };
 
 /*
- * Classic BPF on the packet from its IPv4 header (SOCK_DGRAM on a device without a link
- * header): keep ICMP (protocol 1) of type 0 or 8, drop the rest before it reaches the ring.
+ * Classic BPF on the packet from its IP header (SOCK_DGRAM on a device without a link
+ * header): keep IPv4 ICMP (protocol 1) of type 0 or 8 and IPv6 ICMPv6 (next header 58, right
+ * after the fixed header) of type 128 or 129, drop the rest before it reaches the ring.
  */
 static struct sock_filter echo_filter[] = {
-    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, 4),
-    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
-    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, 0),
-    BPF_STMT(BPF_RET | BPF_K, 0xffff),
+    /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+    /* 1 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+    /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 7, 0), /* IPv6: to 10 */
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 11),
+    /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, 9),
+    /* 6 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+    /* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 7, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 6, 5),
+    /* 10 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 3),
+    /* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40),
+    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 128, 2, 0),
+    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 129, 1, 0),
+    /* 15 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    /* 16 */ BPF_STMT(BPF_RET | BPF_K, 0xffff),
 };
 
 int fs_wire_open(struct fs_wire **out, const char *ifname, uint32_t frames)
@@ -161,7 +171,7 @@ static void fifo_push(struct fs_wire *w, struct wire_fifo *f, const struct fs_wi
 
 static bool key_eq(const struct fs_wire_key *a, const struct fs_wire_key *b)
 {
-	return a->dev == b->dev && a->peer == b->peer && a->idseq == b->idseq;
+	return a->dev == b->dev && a->peer == b->peer && a->idseq == b->idseq && a->v6 == b->v6;
 }
 
 /* One filled frame: an ICMP echo request going out to a device or a reply coming from one. */
@@ -171,9 +181,23 @@ static void take_frame(struct fs_wire *w, const struct tpacket2_hdr *h)
 	const struct sockaddr_ll *sll =
 	    (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
 	uint64_t ns = (uint64_t)h->tp_sec * 1000000000u + h->tp_nsec;
-	struct fs_wire_key k;
+	struct fs_wire_key k = {0};
 	size_t ihl;
 
+	if (h->tp_snaplen >= 48 && (ip[0] >> 4) == 6 && ip[6] == IPPROTO_ICMPV6) {
+		memcpy(&k.idseq, ip + 44, 4);
+		k.v6 = 1;
+		if (ip[40] == 128 && sll->sll_pkttype == PACKET_OUTGOING) {
+			memcpy(&k.dev, ip + 36, 4);
+			k.peer = fs_wire_peer6(ip + 8);
+			fifo_push(w, &w->req, &k, ns);
+		} else if (ip[40] == 129 && sll->sll_pkttype != PACKET_OUTGOING) {
+			memcpy(&k.dev, ip + 20, 4);
+			k.peer = fs_wire_peer6(ip + 24);
+			fifo_push(w, &w->rep, &k, ns);
+		}
+		return;
+	}
 	if (h->tp_snaplen < 28 || (ip[0] >> 4) != 4)
 		return;
 	ihl = (size_t)(ip[0] & 0xf) * 4;

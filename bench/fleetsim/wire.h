@@ -5,8 +5,9 @@
  * each echo request as the host transmits it into the TUN device (PACKET_OUTGOING, stamped in
  * dev_queue_xmit_nit just before tun_net_xmit queues it) and each echo reply fleetsim writes
  * (stamped on receive: the very skb timestamp a prober's SO_TIMESTAMPNS reports). Both stamps
- * are CLOCK_REALTIME. The difference is the hold fleetsim really applied on the wire, its own
- * read delay and lateness included.
+ * are CLOCK_REALTIME. ICMPv6 echo (128, 129, no extension headers) is tapped the same way. The
+ * difference is the hold fleetsim really applied on the wire, its own read delay and lateness
+ * included.
  *
  * Replies appear in the tap in the order fleetsim writes them, so that direction is a FIFO:
  * a lookup walks it from the head to the frame with the same (device, peer, ICMP id, ICMP seq)
@@ -24,13 +25,25 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* One echo exchange, the same for the request and its reply. */
 struct fs_wire_key {
-	uint32_t dev;  /* the simulated device's address (request dst, reply src), as on the wire */
-	uint32_t peer; /* the prober's address, as on the wire */
-	uint32_t idseq; /* ICMP id and sequence, as on the wire */
+	uint32_t dev;	/* the simulated device's address (request dst, reply src), as on the wire;
+			   IPv6: its last 32 bits (the device's IPv4 address) */
+	uint32_t peer;	/* the prober's address, as on the wire; IPv6: fs_wire_peer6() of it */
+	uint32_t idseq; /* ICMP (ICMPv6) id and sequence, as on the wire */
+	uint32_t v6;	/* 1: an ICMPv6 exchange */
 };
+
+/* The 32-bit stand-in for an IPv6 peer address in a key: its four words xor'd. */
+static inline uint32_t fs_wire_peer6(const uint8_t *a)
+{
+	uint32_t w[4];
+
+	memcpy(w, a, 16);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
 
 struct fs_wire_stats {
 	uint64_t frames;	/* ring frames read */

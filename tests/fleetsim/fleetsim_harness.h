@@ -36,6 +36,7 @@ struct fleet {
 	char dir[64];
 	char truth[128];
 	char devices[128];
+	char devices6[128]; /* the same devices' IPv6 addresses (fleetsim --family 6 or both) */
 };
 
 static inline const char *bin(const char *env, const char *rel)
@@ -77,6 +78,15 @@ static inline void fmt_addr(char *out, size_t n, unsigned a)
 	snprintf(out, n, "%s", rp_addr_format(a, ip));
 }
 
+/*
+ * The IPv6 address fleetsim --family 6|both answers on for device address @a (host order):
+ * 2001:2:: followed by its 32 bits, printed as inet_ntop does (198.18.0.1: 2001:2::c612:1).
+ */
+static inline void fmt_addr6(char *out, size_t n, unsigned a)
+{
+	snprintf(out, n, "2001:2::%x:%x", a >> 16, a & 0xffffu);
+}
+
 /* Starts fleetsim with @ndev devices and the @extra arguments; returns once it printed ready. */
 static inline void fleet_start(struct fleet *f, unsigned ndev, const char *const *extra)
 {
@@ -97,6 +107,16 @@ static inline void fleet_start(struct fleet *f, unsigned ndev, const char *const
 		char a[16];
 
 		fmt_addr(a, sizeof(a), fleet_addr(i));
+		fprintf(fp, "%s\n", a);
+	}
+	fclose(fp);
+	snprintf(f->devices6, sizeof(f->devices6), "%s/devices6.txt", f->dir);
+	fp = fopen(f->devices6, "w");
+	cr_assert_not_null(fp);
+	for (unsigned i = 0; i < ndev; i++) {
+		char a[48];
+
+		fmt_addr6(a, sizeof(a), fleet_addr(i));
 		fprintf(fp, "%s\n", a);
 	}
 	fclose(fp);

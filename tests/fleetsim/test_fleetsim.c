@@ -309,6 +309,213 @@ Test(fleetsim, replies_file_has_the_wire_hold_of_each_reply)
 	rmdir(dir);
 }
 
+/* ---- IPv6 (--family 6 or both): fping -6 to the devices' 2001:2:: addresses ---- */
+
+#define NDEV6 300
+
+struct fping_row {
+	unsigned xmt, rcv;
+	double min, avg, max; /* ms; 0 when nothing came back */
+};
+
+/*
+ * Runs fping (with @fam "-6" or "-4") 3 rounds over the address list @list, one line per
+ * target into @rows[device index], the index found from the address by @v6 (2001:2:: + IPv4).
+ * Returns the number of summary lines.
+ */
+static unsigned run_fping(const char *fam, const char *list, struct fping_row *rows, unsigned n)
+{
+	char cmd[512], line[256];
+	unsigned lines = 0;
+	FILE *p;
+
+	cr_assert_eq(system("command -v fping >/dev/null"), 0,
+		     "needs fping (Debian package fping)");
+	memset(rows, 0, n * sizeof(*rows));
+	snprintf(cmd, sizeof(cmd), "fping %s -q -c 3 -p 200 -i 1 -t 500 -f %s 2>&1", fam, list);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char addr[64];
+		unsigned x, r, l, a, hi, lo, idx;
+		double mn = 0, avg = 0, mx = 0;
+		char *q = strstr(line, "xmt/rcv/%loss = ");
+		int k;
+
+		if (!q)
+			continue;
+		cr_assert_eq(sscanf(line, "%63s", addr), 1, "line: %s", line);
+		if (strchr(addr, ':')) {
+			cr_assert_eq(sscanf(addr, "2001:2::%x:%x", &hi, &lo), 2, "line: %s", line);
+			a = hi << 16 | lo;
+		} else {
+			unsigned b0, b1, b2, b3;
+
+			cr_assert_eq(sscanf(addr, "%u.%u.%u.%u", &b0, &b1, &b2, &b3), 4, "%s",
+				     line);
+			a = b0 << 24 | b1 << 16 | b2 << 8 | b3;
+		}
+		idx = a - fleet_addr(0);
+		cr_assert_lt(idx, n, "line: %s", line);
+		k = sscanf(q, "xmt/rcv/%%loss = %u/%u/%u%%, min/avg/max = %lf/%lf/%lf", &x, &r, &l,
+			   &mn, &avg, &mx);
+		cr_assert_geq(k, 3, "bad summary line: %s", line);
+		rows[idx] =
+		    (struct fping_row){.xmt = x, .rcv = r, .min = mn, .avg = avg, .max = mx};
+		lines++;
+	}
+	pclose(p);
+	return lines;
+}
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * ICMPv6 echo to every device's 2001:2:: address: each up device answers all 3, each down one
+ * none, no RTT is below the fixed 2 ms and the median is near it; the truth's addr6 is the
+ * mapping, its IPv6 counts are the whole traffic, and every reply record is flagged ICMPv6
+ * with a known wire hold no shorter than its draw (the tap stamps ICMPv6 too).
+ */
+Test(fleetsim, ipv6_echo_up_devices_answer_with_the_latency_down_ones_do_not)
+{
+	char dir[] = "/tmp/fleetsim-v6-XXXXXX", path[64], v[64], want[64], *t;
+	const char *extra[] = {"--family", "6", "--latency", "fixed:2ms", "--down", "10",
+			       "--seed",   "5", "--replies", path,	  NULL};
+	struct fping_row rows[NDEV6];
+	double avgs[NDEV6];
+	unsigned nup = 0, ndown = 0, rcv = 0, early = 0, navg = 0;
+	struct reply_rec *rec;
+	struct fleet f;
+	size_t n;
+
+	enter_netns();
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/replies.bin", dir);
+	fleet_start(&f, NDEV6, extra);
+	cr_assert_eq(run_fping("-6", f.devices6, rows, NDEV6), NDEV6);
+	fleet_stop(&f);
+
+	t = fleet_truth(&f);
+	cr_expect_not_null(strstr(t, "\"family\":\"6\",\"base6\":\"2001:2::c612:1\""),
+			   "options lack family/base6");
+	for (unsigned i = 0; i < NDEV6; i++) {
+		truth_dev(t, i, "addr6", v, sizeof(v));
+		fmt_addr6(want, sizeof(want), fleet_addr(i));
+		cr_expect_str_eq(v, want, "device %u", i);
+		cr_expect_eq(rows[i].xmt, 3, "device %u", i);
+		truth_dev(t, i, "down", v, sizeof(v));
+		if (!strcmp(v, "true")) {
+			ndown++;
+			cr_expect_eq(rows[i].rcv, 0, "down device %s answered", want);
+			continue;
+		}
+		nup++;
+		rcv += rows[i].rcv;
+		cr_expect_eq(rows[i].rcv, 3, "up device %s: %u of 3", want, rows[i].rcv);
+		if (rows[i].rcv) {
+			early += rows[i].min < 2.0;
+			avgs[navg++] = rows[i].avg;
+		}
+	}
+	cr_assert(nup > 0 && ndown > 0, "seed 5 gives %u up, %u down", nup, ndown);
+	cr_expect_eq(early, 0, "%u devices answered faster than 2 ms", early);
+	qsort(avgs, navg, sizeof(avgs[0]), by_double);
+	cr_assert_gt(navg, 0);
+	cr_log_info("IPv6: %u up, %u down, median avg RTT %.3f ms, worst %.3f ms", nup, ndown,
+		    avgs[navg / 2], avgs[navg - 1]);
+	cr_expect(avgs[navg / 2] >= 2.0 && avgs[navg / 2] < 4.0, "median RTT %.3f ms for 2 ms",
+		  avgs[navg / 2]);
+	cr_expect_lt(avgs[navg - 1], 20.0, "an average RTT of %.3f ms for 2 ms", avgs[navg - 1]);
+
+	cr_expect_eq(truth_total(&f, "requests_v6"), 3 * NDEV6);
+	cr_expect_eq(truth_total(&f, "requests"), 3 * NDEV6);
+	cr_expect_eq(truth_total(&f, "replies_v6"), rcv);
+	cr_expect_eq(truth_total(&f, "replies"), rcv);
+	cr_expect_eq(truth_total(&f, "drops_down"), 3 * ndown);
+	cr_expect_eq(truth_total(&f, "stray"), 0);
+	cr_expect_eq(truth_total(&f, "wire_unknown"), 0);
+
+	rec = read_replies(path, &n);
+	cr_assert_eq(n, rcv, "%zu reply records for %u replies", n, rcv);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect(rec[i].flags & 4, "record %zu not flagged ICMPv6", i);
+		cr_expect_neq(rec[i].hold_ns, UINT64_MAX, "record %zu: unknown hold", i);
+		cr_expect_geq(rec[i].hold_ns + 20000, (uint64_t)rec[i].lat_us * 1000, "record %zu",
+			      i);
+	}
+	free(rec);
+	free(t);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * --family both: one device population on two families. Loss, down and flapping devices act
+ * on ICMPv6 (checked from a truth written after the IPv6 round alone) as on ICMP, the counts
+ * are shared (requests = IPv4 + IPv6) and what fping saw lost is what the truth dropped.
+ */
+Test(fleetsim, ipv6_and_ipv4_share_the_devices_loss_down_and_flap)
+{
+	static const char *const extra[] = {
+	    "--family", "both",	  "--latency", "uniform:1ms:3ms", "--loss", "10", "--down",
+	    "5",	"--flap", "20:2s",     "--seed",	  "7",	    NULL};
+	static struct fping_row r4[NDEV6], r6[NDEV6];
+	unsigned x4 = 0, x6 = 0, g4 = 0, g6 = 0, early = 0;
+	char v[64], *t;
+	struct fleet f;
+
+	enter_netns();
+	fleet_start(&f, NDEV6, extra);
+	cr_assert_eq(run_fping("-6", f.devices6, r6, NDEV6), NDEV6);
+	/* so far IPv6 only: each kind of drop happened to ICMPv6 echo */
+	fleet_dump(&f);
+	for (unsigned i = 0; i < NDEV6; i++) {
+		x6 += r6[i].xmt;
+		g6 += r6[i].rcv;
+	}
+	cr_expect_eq(truth_total(&f, "requests"), x6);
+	cr_expect_eq(truth_total(&f, "replies"), g6);
+	cr_expect_eq(truth_total(&f, "drops"), x6 - g6);
+	cr_expect_gt(truth_total(&f, "drops_loss"), 0);
+	cr_expect_gt(truth_total(&f, "drops_down"), 0);
+	cr_expect_gt(truth_total(&f, "drops_flap"), 0);
+	cr_assert_eq(run_fping("-4", f.devices, r4, NDEV6), NDEV6);
+	fleet_stop(&f);
+
+	t = fleet_truth(&f);
+	for (unsigned i = 0; i < NDEV6; i++) {
+		char a4[16], a6[48], want[96];
+
+		x4 += r4[i].xmt;
+		g4 += r4[i].rcv;
+		early += (r4[i].rcv && r4[i].min < 1.0) + (r6[i].rcv && r6[i].min < 1.0);
+		truth_dev(t, i, "down", v, sizeof(v));
+		if (!strcmp(v, "true"))
+			cr_expect_eq(r4[i].rcv + r6[i].rcv, 0, "down device %u answered", i);
+		fmt_addr(a4, sizeof(a4), fleet_addr(i));
+		fmt_addr6(a6, sizeof(a6), fleet_addr(i));
+		snprintf(want, sizeof(want), "\"answers\":[\"%s\",\"%s\"]", a4, a6);
+		cr_expect_not_null(strstr(t, want), "truth lacks %s", want);
+	}
+	free(t);
+	cr_expect_eq(truth_total(&f, "requests_v6"), x6);
+	cr_expect_eq(truth_total(&f, "requests"), x4 + x6);
+	cr_expect_eq(truth_total(&f, "replies_v6"), g6);
+	cr_expect_eq(truth_total(&f, "replies"), g4 + g6);
+	cr_expect_eq(truth_total(&f, "drops"), x4 + x6 - g4 - g6);
+	cr_expect_gt(truth_total(&f, "drops_loss"), 0);
+	cr_expect_gt(truth_total(&f, "drops_down"), 0);
+	cr_expect_gt(truth_total(&f, "drops_flap"), 0);
+	cr_expect_gt(g6, x6 / 2, "only %u of %u ICMPv6 echoes answered", g6, x6);
+	cr_expect_eq(early, 0, "%u devices answered faster than 1 ms", early);
+	cr_expect_eq(truth_total(&f, "stray"), 0);
+}
+
 Test(fleetsim, refuses_a_range_outside_the_benchmark_network)
 {
 	char cmd[512];
@@ -319,6 +526,10 @@ Test(fleetsim, refuses_a_range_outside_the_benchmark_network)
 	st = system(cmd);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);
 	snprintf(cmd, sizeof(cmd), "%s --devices 10 --base 10.0.0.1 2>/dev/null",
+		 bin("FLEETSIM_BIN", "bench/fleetsim/fleetsim"));
+	st = system(cmd);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);
+	snprintf(cmd, sizeof(cmd), "%s --devices 10 --family 46 2>/dev/null",
 		 bin("FLEETSIM_BIN", "bench/fleetsim/fleetsim"));
 	st = system(cmd);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);

@@ -89,19 +89,30 @@ static void pick(struct fleet *f, struct picks *p)
 		  p->fast2, p->slow, p->noagent, p->down);
 }
 
+/* A device number | AT6: the device at its IPv6 address (fleetsim --family 6 or both). */
+#define AT6 0x80000000u
+
 /*
  * Runs "TOOL -v2c -c COMMUNITY -On OPTS ADDR OIDS" (stderr too, net-snmp's notes about its
- * persistent directory left out) into @out; returns the exit status.
+ * persistent directory left out) into @out; returns the exit status. ADDR is device @dev's
+ * IPv4 address, or with AT6 udp6:[its IPv6 address]:161.
  */
 static int snmp(const struct fleet *f, const char *tool, const char *community, const char *opts,
 		unsigned dev, const char *oids, char *out, size_t n)
 {
-	char cmd[768], a[16], line[512];
+	char cmd[768], a[64], line[512];
 	size_t used = 0;
 	FILE *p;
 	int st;
 
-	fmt_addr(a, sizeof(a), fleet_addr(dev));
+	if (dev & AT6) {
+		char a6[48];
+
+		fmt_addr6(a6, sizeof(a6), fleet_addr(dev & ~AT6));
+		snprintf(a, sizeof(a), "udp6:[%s]:161", a6);
+	} else {
+		fmt_addr(a, sizeof(a), fleet_addr(dev));
+	}
 	snprintf(cmd, sizeof(cmd), "SNMP_PERSISTENT_DIR=%s/snmp %s -v2c -c %s -On %s %s %s 2>&1",
 		 f->dir, tool, community, opts, a, oids);
 	p = popen(cmd, "r");
@@ -134,7 +145,7 @@ static void expect_timeout(const struct fleet *f, const char *community, unsigne
 
 static void sys_name(unsigned dev, char *out, size_t n)
 {
-	unsigned a = fleet_addr(dev);
+	unsigned a = fleet_addr(dev & ~AT6);
 
 	snprintf(out, n, "\"sim-%u-%u-%u-%u\"\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
 		 a & 255);
@@ -312,17 +323,31 @@ Test(fleetsim_snmp, agentless_and_down_devices_time_out)
 	cr_expect_eq(truth_total(&f, "snmp_answered"), 0);
 }
 
-/* Sends @req to port 161 of device @dev and waits up to @wait_ms for an answer: ms, or -1. */
+/*
+ * Sends @req to port 161 of device @dev (| AT6: at its IPv6 address, @fd an AF_INET6 socket)
+ * and waits up to @wait_ms for an answer: ms, or -1.
+ */
 static double udp_query(int fd, unsigned dev, const uint8_t *req, size_t len, int wait_ms,
 			uint8_t *resp, size_t *resp_len)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(161)};
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons(161)};
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	double t0 = sup_now();
 	ssize_t n;
 
-	sa.sin_addr.s_addr = htonl(fleet_addr(dev));
-	cr_assert_eq(sendto(fd, req, len, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)len);
+	if (dev & AT6) {
+		char a6[48];
+
+		fmt_addr6(a6, sizeof(a6), fleet_addr(dev & ~AT6));
+		cr_assert_eq(inet_pton(AF_INET6, a6, &sa6.sin6_addr), 1);
+		cr_assert_eq(sendto(fd, req, len, 0, (struct sockaddr *)&sa6, sizeof(sa6)),
+			     (ssize_t)len);
+	} else {
+		sa.sin_addr.s_addr = htonl(fleet_addr(dev));
+		cr_assert_eq(sendto(fd, req, len, 0, (struct sockaddr *)&sa, sizeof(sa)),
+			     (ssize_t)len);
+	}
 	if (poll(&pfd, 1, wait_ms) != 1)
 		return -1;
 	n = recv(fd, resp, *resp_len, 0);
@@ -374,6 +399,101 @@ Test(fleetsim_snmp, slow_device_answers_after_the_delay)
 	fleet_stop(&f);
 	/* the answer to the request that timed out was sent all the same */
 	cr_expect_eq(truth_total(&f, "snmp_answered"), 4);
+}
+
+/*
+ * SNMP over UDP/IPv6 (--family both): net-snmp's tools to udp6:[2001:2::...]:161 get each
+ * device's own system group, the same as the truth has it and as IPv4 answers it; a walk ends
+ * the same way; the slow agent answers a udp6 socket after the delay, the fast one at once
+ * (the kernel drops a datagram with a wrong UDP checksum, so an answer proves it right);
+ * agentless, down and wrong-community requests time out; the truth counts the IPv6 share.
+ */
+Test(fleetsim_snmp, udp6_answers_each_device_s_own_system_group)
+{
+	static const char *const args[] = {
+	    "--seed",	    "11",  "--down",	"5",	     "--family", "both",
+	    "--snmp-delay", "400", "--latency", "fixed:1ms", NULL};
+	struct fleet f;
+	struct picks p;
+	char out[4096], want[300], v[256], *t;
+	uint8_t resp[1500];
+	size_t rl = sizeof(resp);
+	int devs[2], fd;
+	double ms;
+
+	enter_netns();
+	fleet_start(&f, NDEV, args);
+	pick(&f, &p);
+	t = fleet_truth(&f);
+	devs[0] = p.fast;
+	devs[1] = p.fast2;
+	for (int k = 0; k < 2; k++) {
+		unsigned d = (unsigned)devs[k];
+
+		truth_dev(t, d, "addr6", v, sizeof(v));
+		fmt_addr6(want, sizeof(want), fleet_addr(d));
+		cr_expect_str_eq(v, want);
+		truth_dev(t, d, "sys_name", v, sizeof(v));
+		snprintf(want, sizeof(want), "\"%s\"\n", v);
+		cr_assert_eq(snmp(&f, "snmpget", "public", "-Oqv -t 1 -r 0", d | AT6, SYS ".5.0",
+				  out, sizeof(out)),
+			     0, "%s", out);
+		cr_expect_str_eq(out, want, "device %u over udp6", d);
+		sys_name(d, want, sizeof(want));
+		cr_expect_str_eq(out, want, "device %u: not its IPv4 sysName", d);
+
+		truth_dev(t, d, "sys_descr", v, sizeof(v));
+		snprintf(want, sizeof(want), "\"%s\"\n", v);
+		cr_assert_eq(snmp(&f, "snmpget", "public", "-Oqv -t 1 -r 0", d | AT6, SYS ".1.0",
+				  out, sizeof(out)),
+			     0, "%s", out);
+		cr_expect_str_eq(out, want, "device %u over udp6", d);
+	}
+	free(t);
+	cr_assert_eq(snmp(&f, "snmpwalk", "public", "-t 1 -r 0", (unsigned)p.fast | AT6, SYS, out,
+			  sizeof(out)),
+		     0, "%s", out);
+	expect_walk(out);
+
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	ms = udp_query(fd, (unsigned)p.fast | AT6, get_sysname, sizeof(get_sysname), 2000, resp,
+		       &rl);
+	cr_expect(ms >= 0 && ms < 100, "fast device answered udp6 after %.1f ms", ms);
+	sys_name((unsigned)p.fast, want, sizeof(want));
+	want[strlen(want) - 2] = '\0';
+	cr_expect(ms >= 0 && contains(resp, rl, want + 1), "no sysName in the udp6 answer");
+	rl = sizeof(resp);
+	ms = udp_query(fd, (unsigned)p.slow | AT6, get_sysname, sizeof(get_sysname), 3000, resp,
+		       &rl);
+	cr_expect(ms >= DELAY_MS && ms < DELAY_MS + 300, "slow device answered udp6 after %.1f ms",
+		  ms);
+	sys_name((unsigned)p.slow, want, sizeof(want));
+	want[strlen(want) - 2] = '\0';
+	cr_expect(ms >= 0 && contains(resp, rl, want + 1), "no sysName in the slow udp6 answer");
+	close(fd);
+
+	expect_timeout(&f, "public", (unsigned)p.noagent | AT6, "0.5");
+	expect_timeout(&f, "public", (unsigned)p.down | AT6, "0.5");
+	expect_timeout(&f, "private", (unsigned)p.fast | AT6, "0.5");
+	/* and the same device on IPv4 */
+	cr_assert_eq(snmp(&f, "snmpget", "public", "-Oqv -t 1 -r 0", (unsigned)p.fast, SYS ".5.0",
+			  out, sizeof(out)),
+		     0, "%s", out);
+	sys_name((unsigned)p.fast, want, sizeof(want));
+	cr_expect_str_eq(out, want);
+	fleet_stop(&f);
+
+	/* IPv6: 4 gets, a 7-request walk, 2 socket gets answered; 3 not */
+	cr_expect_eq(truth_total(&f, "snmp_requests_v6"), 4 + 7 + 2 + 3);
+	cr_expect_eq(truth_total(&f, "snmp_answered_v6"), 4 + 7 + 2);
+	cr_expect_eq(truth_total(&f, "snmp_requests"), 4 + 7 + 2 + 3 + 1);
+	cr_expect_eq(truth_total(&f, "snmp_answered"), 4 + 7 + 2 + 1);
+	cr_expect_eq(truth_total(&f, "snmp_drops_noagent"), 1);
+	cr_expect_eq(truth_total(&f, "snmp_drops_down"), 1);
+	cr_expect_eq(truth_total(&f, "snmp_drops_community"), 1);
+	cr_expect_eq(truth_total(&f, "snmp_malformed"), 0);
+	cr_expect_eq(truth_total(&f, "stray"), 0);
 }
 
 Test(fleetsim_snmp, truth_counts_are_exact)
@@ -617,6 +737,136 @@ Test(fleetsim_snmp, malformed_packets_never_crash_it)
 		     sent + 4 * RAW_EACH + 1);
 	cr_expect_geq(truth_total(&f, "snmp_malformed"), 4 * RAW_EACH);
 	cr_expect_geq(truth_total(&f, "stray"), RAW_EACH);
+	cr_expect_eq(truth_total(&f, "write_errors"), 0);
+}
+
+/*
+ * A whole IPv6 packet (IPPROTO_RAW: the test writes the header) from the TUN device's own
+ * 2001:2::c613:fffe to device @dev's IPv6 address: get_sysname over UDP from port 40001 to 161,
+ * then, by @how: 0 as it should be; 1 without a UDP checksum (mandatory in IPv6), 2 with a
+ * wrong one, 3 a UDP length beyond the packet (malformed); 4 an ICMPv6 neighbour solicitation,
+ * 5 an echo request cut to 4 bytes of ICMPv6, 6 an echo request behind a hop-by-hop header,
+ * 7 an echo request to 2001:2:0:1::c612:1, inside the /48 but no device's (all stray).
+ */
+static void send_raw6(int fd, unsigned dev, int how)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	uint8_t pkt[128] = {0x60, 0, 0, 0, 0, 0, IPPROTO_UDP, 64};
+	uint8_t *udp = pkt + 40;
+	size_t ulen = 8 + sizeof(get_sysname), len = 40 + ulen;
+	char a6[48];
+	uint32_t sum = IPPROTO_UDP + (uint32_t)ulen;
+	uint16_t c;
+
+	fmt_addr6(a6, sizeof(a6), fleet_addr(dev));
+	cr_assert_eq(inet_pton(AF_INET6, a6, &sa.sin6_addr), 1);
+	cr_assert_eq(inet_pton(AF_INET6, "2001:2::c613:fffe", pkt + 8), 1);
+	memcpy(pkt + 24, &sa.sin6_addr, 16);
+	if (how == 7)
+		pkt[29] = 1; /* 2001:2:0:1::... */
+	pkt[4] = (uint8_t)(ulen >> 8);
+	pkt[5] = (uint8_t)ulen;
+	udp[0] = 0x9c;
+	udp[1] = 0x41; /* 40001 */
+	udp[3] = 161;
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	memcpy(udp + 8, get_sysname, sizeof(get_sysname));
+	for (int i = 8; i < 40; i += 2)
+		sum += (uint32_t)pkt[i] << 8 | pkt[i + 1];
+	c = csum16(udp, ulen, sum);
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+	switch (how) {
+	case 0:
+		break;
+	case 1:
+		udp[6] = udp[7] = 0;
+		break;
+	case 2:
+		udp[7] ^= 0x01;
+		break;
+	case 3:
+		udp[5] += 10;
+		break;
+	default:
+		/* ICMPv6: type 135 (NS) or 128 (echo), code 0, checksum left 0, id/seq */
+		pkt[6] = IPPROTO_ICMPV6;
+		memset(udp, 0, ulen);
+		udp[0] = how == 4 ? 135 : 128;
+		len = how == 5 ? 44 : 40 + 16;
+		if (how == 6) { /* hop-by-hop (8 bytes, PadN) before the echo */
+			pkt[6] = 0;
+			memmove(udp + 8, udp, 8);
+			memset(udp, 0, 8);
+			udp[0] = IPPROTO_ICMPV6;
+			udp[2] = 1; /* PadN */
+			udp[3] = 4;
+			len += 8;
+		}
+		pkt[4] = (uint8_t)((len - 40) >> 8);
+		pkt[5] = (uint8_t)(len - 40);
+		break;
+	}
+	cr_assert_eq(sendto(fd, pkt, len, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)len,
+		     "raw6 sendto (%d): %s", how, strerror(errno));
+}
+
+/*
+ * IPv6 packets fleetsim must not answer: SNMP without or with a wrong UDP checksum or a bad
+ * length (malformed), neighbour discovery, a cut echo request, an extension header, an
+ * address that is no device's (stray). One correct datagram of the same kind is answered.
+ */
+Test(fleetsim_snmp, udp6_checksum_is_mandatory_and_other_ipv6_is_stray)
+{
+	enum { EACH = 20 };
+	static const char *const args[] = {"--seed",	   "11",  "--down",    "5",
+					   "--family",	   "6",	  "--latency", "fixed:1ms",
+					   "--snmp-delay", "400", NULL};
+	struct sockaddr_in6 me = {.sin6_family = AF_INET6, .sin6_port = htons(40001)};
+	struct pollfd pfd;
+	struct fleet f;
+	struct picks p;
+	uint8_t resp[1500];
+	char out[1024], want[64];
+	int raw, fd, answers = 0;
+	ssize_t n;
+
+	enter_netns();
+	fleet_start(&f, NDEV, args);
+	pick(&f, &p);
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	raw = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	cr_assert(fd >= 0 && raw >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "%s", strerror(errno));
+	for (int how = 1; how < 8; how++)
+		for (int i = 0; i < EACH; i++)
+			send_raw6(raw, (unsigned)p.fast, how);
+	send_raw6(raw, (unsigned)p.fast, 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	while (poll(&pfd, 1, 300) == 1 && (n = recv(fd, resp, sizeof(resp), 0)) > 0) {
+		sys_name((unsigned)p.fast, want, sizeof(want));
+		want[strlen(want) - 2] = '\0';
+		cr_expect(contains(resp, (size_t)n, want + 1), "an answer without the sysName");
+		answers++;
+	}
+	close(fd);
+	close(raw);
+	cr_expect_eq(answers, 1, "%d answers to 1 correct datagram", answers);
+	cr_assert_eq(kill(f.pid, 0), 0, "fleetsim died");
+	cr_assert_eq(snmp(&f, "snmpget", "public", "-Oqv -t 1 -r 0", (unsigned)p.fast | AT6,
+			  SYS ".5.0", out, sizeof(out)),
+		     0, "%s", out);
+	sys_name((unsigned)p.fast, want, sizeof(want));
+	cr_expect_str_eq(out, want);
+	fleet_stop(&f);
+
+	cr_expect_eq(truth_total(&f, "snmp_malformed"), 3 * EACH);
+	cr_expect_eq(truth_total(&f, "stray"), 4 * EACH);
+	cr_expect_eq(truth_total(&f, "snmp_requests_v6"), 2);
+	cr_expect_eq(truth_total(&f, "snmp_answered_v6"), 2);
+	cr_expect_eq(truth_total(&f, "requests"), 0);
+	cr_expect_eq(truth_total(&f, "replies"), 0);
 	cr_expect_eq(truth_total(&f, "write_errors"), 0);
 }
 
