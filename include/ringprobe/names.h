@@ -167,4 +167,10 @@ int rp_names_resolve_all(const struct rp_names_conf *c, const char *const *names
 			 uint32_t timeout_ms, struct rp_names_result *out, char *why,
 			 size_t whylen);
 
+/** The families this host has a route beyond itself for (a default route or any route
+ *  covering 192.0.2.1 and 2001:db8::1, looked up with connect() on a UDP socket, which
+ *  sends nothing): 0 for both, 4 or 6 for one, -ENETUNREACH for neither. What
+ *  `address_family: both` resolves to at start. */
+int rp_names_routed_family(void);
+
 #endif

@@ -638,3 +638,73 @@ Test(names, resolve_all_resolves_several_and_times_out_one)
 	cr_assert(strstr(why, "target 2"), "%s", why);
 	close(hole);
 }
+
+/* A server that never answers (dnsmasq forwards slow.test to a socket that reads nothing):
+ * c-ares times the query out (300 ms, one try) while every tick returns at once, the
+ * timeout is delivered once, and retries follow with backoff. */
+Test(names, unanswered_query_times_out_without_blocking)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	struct rp_names_conf c;
+	struct rp_names_stats st;
+	struct rec r;
+	char fwd[96];
+	uint64_t worst, t0;
+	int hole;
+
+	hole = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(hole, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(hole, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(hole, (struct sockaddr *)&sin, &len), 0);
+	snprintf(fwd, sizeof(fwd), "/slow.test/127.0.0.1#%d", ntohs(sin.sin_port));
+	dns_up("", 60, fwd);
+	c = conf_for(4);
+	c.query_timeout_ms = 300;
+	make(&r, &c);
+	t0 = mono_ms();
+	cr_assert_eq(rp_names_add(r.names, "x.slow.test", 9), 0);
+	worst = run(&r, 3000, 1);
+	cr_assert_eq(r.count, 1);
+	cr_assert_eq(r.ev[0].status, RP_NAMES_TIMEOUT, "status %s",
+		     rp_names_status_str(r.ev[0].status));
+	cr_assert_eq(r.ev[0].n, 0);
+	cr_assert(r.ev[0].at_ms - t0 >= 290 && r.ev[0].at_ms - t0 < 1000, "timed out after %llu ms",
+		  (unsigned long long)(r.ev[0].at_ms - t0));
+	{
+		uint64_t more = run(&r, 1000, 0);
+
+		worst = more > worst ? more : worst;
+	}
+	cr_assert_lt(worst, 20000, "a tick took %llu us", (unsigned long long)worst);
+	cr_assert_eq(r.count, 1, "the same failure delivered again");
+	rp_names_stats(r.names, &st);
+	cr_assert_geq(st.retries, 1);
+	cr_assert_eq(st.failing, 1);
+	cr_assert_geq(rp_names_next_timeout_ms(r.names, mono_ms()), 0);
+	rp_names_destroy(r.names);
+	close(hole);
+}
+
+/* Which families have a route: none in a fresh network namespace (lo only), then each
+ * as a default route via lo is added. Needs root for the namespace. */
+Test(names, routed_family_follows_the_routes)
+{
+	const char *what = "";
+	int ret;
+
+	ret = rp_names_routed_family();
+	cr_assert(ret == 0 || ret == 4 || ret == 6 || ret == -ENETUNREACH, "%d", ret);
+	if (geteuid() != 0)
+		cr_skip_test("needs root (a network namespace)");
+	ret = sup_netns_enter(SUP_NETNS_LO_UP, &what);
+	cr_assert_eq(ret, 0, "%s: %d", what, ret);
+	cr_assert_eq(rp_names_routed_family(), -ENETUNREACH);
+	cr_assert_eq(sup_run("ip route add default dev lo", 0, NULL, NULL), 0);
+	cr_assert_eq(rp_names_routed_family(), 4);
+	cr_assert_eq(sup_run("ip -6 route add default dev lo", 0, NULL, NULL), 0);
+	cr_assert_eq(rp_names_routed_family(), 0);
+	cr_assert_eq(sup_run("ip route del default dev lo", 0, NULL, NULL), 0);
+	cr_assert_eq(rp_names_routed_family(), 6);
+}
