@@ -74,10 +74,12 @@ enum rp_names_status {
 	RP_NAMES_PENDING,     /* never resolved yet (stats and results only, never delivered) */
 	RP_NAMES_NXDOMAIN,    /* the name does not exist */
 	RP_NAMES_NODATA,      /* it exists, with no address of the families asked for */
-	RP_NAMES_SERVFAIL,    /* the server failed */
-	RP_NAMES_REFUSED,     /* the server refused the query */
+	RP_NAMES_SERVFAIL,    /* the server failed (see UNREACHABLE) */
+	RP_NAMES_REFUSED,     /* the server refused the query (see UNREACHABLE) */
 	RP_NAMES_TIMEOUT,     /* no answer in time */
-	RP_NAMES_UNREACHABLE, /* no server could be reached (connection refused) */
+	RP_NAMES_UNREACHABLE, /* no server gave an answer: each refused the connection (ICMP
+				 port unreachable), or answered SERVFAIL or REFUSED, which
+				 c-ares 1.18 takes as "try the next server" and reports so */
 	RP_NAMES_ERROR,	      /* anything else (a malformed answer, out of memory) */
 };
 
