@@ -18,7 +18,8 @@
  * What the callback is told (the contract the daemon builds on):
  * - Each name has a delivered state: a status and an address set. The set is sorted by
  *   rp_ip_cmp, without duplicates, holds only the families the configuration asks for,
- *   and at most RP_NAMES_MAX_ADDRS addresses (the lowest ones when a name has more).
+ *   and at most RP_NAMES_MAX_ADDRS addresses (the lowest ones when a name has more). An
+ *   AAAA record holding a mapped address (::ffff:a.b.c.d) counts as that IPv4 address.
  * - The callback is called only on a change of that state: the first outcome after
  *   rp_names_add() (success or failure), a different address set, or a different status
  *   (ok -> failing, failing -> ok, or one failure kind -> another). A re-resolution that

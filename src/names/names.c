@@ -264,18 +264,28 @@ static enum rp_names_status map_status(int status)
 	}
 }
 
-static int cmp_ip(const void *a, const void *b)
+/* Adds ip to the sorted, duplicate-free set of *cnt addresses, keeping the lowest
+ * RP_NAMES_MAX_ADDRS. */
+static void insert(struct rp_ip *set, uint32_t *cnt, const struct rp_ip *ip)
 {
-	return rp_ip_cmp(a, b);
+	uint32_t pos = 0;
+
+	while (pos < *cnt && rp_ip_cmp(&set[pos], ip) < 0)
+		pos++;
+	if ((pos < *cnt && rp_ip_eq(&set[pos], ip)) || pos == RP_NAMES_MAX_ADDRS)
+		return;
+	if (*cnt < RP_NAMES_MAX_ADDRS)
+		(*cnt)++;
+	memmove(&set[pos + 1], &set[pos], (*cnt - 1 - pos) * sizeof(*set));
+	set[pos] = *ip;
 }
 
-/* The sorted, deduplicated addresses of res of the families asked for (the lowest
- * RP_NAMES_MAX_ADDRS) into set; the lowest TTL among them into *ttl_s. Returns the count. */
+/* The addresses of res of the families asked for into set (see insert()); the lowest TTL
+ * among them into *ttl_s. Returns the count. */
 static uint32_t collect(const struct rp_names *n, const struct ares_addrinfo *res,
 			struct rp_ip set[RP_NAMES_MAX_ADDRS], uint32_t *ttl_s)
 {
-	struct rp_ip all[4 * RP_NAMES_MAX_ADDRS];
-	uint32_t k = 0, out = 0;
+	uint32_t cnt = 0;
 
 	*ttl_s = UINT32_MAX;
 	for (const struct ares_addrinfo_node *a = res ? res->nodes : NULL; a; a = a->ai_next) {
@@ -283,21 +293,17 @@ static uint32_t collect(const struct rp_names *n, const struct ares_addrinfo *re
 
 		if (!rp_ip_from_sockaddr(a->ai_addr, (unsigned)a->ai_addrlen, &ip, NULL))
 			continue;
+		/* An AAAA record of a mapped address is that IPv4 address. */
 		if ((n->af == AF_INET && !rp_ip_is_v4(&ip)) ||
 		    (n->af == AF_INET6 && rp_ip_is_v4(&ip)))
 			continue;
 		if (a->ai_ttl >= 0 && (uint32_t)a->ai_ttl < *ttl_s)
 			*ttl_s = (uint32_t)a->ai_ttl;
-		if (k < sizeof(all) / sizeof(all[0]))
-			all[k++] = ip;
+		insert(set, &cnt, &ip);
 	}
-	qsort(all, k, sizeof(all[0]), cmp_ip);
-	for (uint32_t i = 0; i < k && out < RP_NAMES_MAX_ADDRS; i++)
-		if (out == 0 || !rp_ip_eq(&set[out - 1], &all[i]))
-			set[out++] = all[i];
 	if (*ttl_s == UINT32_MAX)
 		*ttl_s = 0;
-	return out;
+	return cnt;
 }
 
 static void set_status(struct rp_names *n, struct ent *e, enum rp_names_status s)

@@ -576,6 +576,12 @@ Test(names, refuses_literals_bad_names_and_bad_conf)
 	cr_assert(strstr(why, "resolver"), "%s", why);
 	c = conf_for(0);
 	cr_assert_eq(rp_names_create(&n, &c, 0, NULL, NULL, why, sizeof(why)), -EINVAL);
+	/* The system's configuration: read at create (nothing is sent until a name is added). */
+	c = conf_for(0);
+	c.servers = NULL;
+	cr_assert_eq(rp_names_create(&n, &c, 0, on_change, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rp_names_next_timeout_ms(n, 0), -1);
+	rp_names_destroy(n);
 	cr_assert_str_eq(rp_names_status_str(RP_NAMES_NXDOMAIN), "nxdomain");
 	cr_assert_str_eq(rp_names_status_str(RP_NAMES_TIMEOUT), "timeout");
 }
@@ -711,4 +717,56 @@ Test(names, routed_family_follows_the_routes)
 	cr_assert_eq(rp_names_routed_family(), 0);
 	cr_assert_eq(sup_run("ip route del default dev lo", 0, NULL, NULL), 0);
 	cr_assert_eq(rp_names_routed_family(), 6);
+}
+
+/* More addresses than RP_NAMES_MAX_ADDRS: the lowest ones are kept. An AAAA record
+ * holding a mapped IPv4 address is that IPv4 address (one entry with its A twin). */
+Test(names, big_sets_keep_the_lowest_and_mapped_aaaa_is_ipv4)
+{
+	char hosts[4096];
+	struct rp_names_conf c;
+	struct rec r;
+	size_t off = 0;
+
+	/* 198.18.2.1 .. 198.18.2.20, written highest first */
+	for (int i = 20; i >= 1; i--)
+		off +=
+		    (size_t)snprintf(hosts + off, sizeof(hosts) - off, "198.18.2.%d big.test\n", i);
+	snprintf(hosts + off, sizeof(hosts) - off,
+		 "198.18.0.5 twin.test\n::ffff:198.18.0.5 twin.test\n");
+	dns_up(hosts, 60, NULL);
+	c = conf_for(0);
+	make(&r, &c);
+	cr_assert_eq(rp_names_add(r.names, "big.test", 1), 0);
+	cr_assert_eq(rp_names_add(r.names, "twin.test", 2), 0);
+	run(&r, 3000, 2);
+	cr_assert_eq(r.count, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct event *e = &r.ev[i];
+
+		cr_assert_eq(e->status, RP_NAMES_OK, "%s: %s", e->name,
+			     rp_names_status_str(e->status));
+		if (e->id == 1) {
+			cr_assert_eq(e->n, RP_NAMES_MAX_ADDRS);
+			for (uint32_t k = 0; k < RP_NAMES_MAX_ADDRS; k++) {
+				struct rp_ip want = rp_ip_v4(0xc6120200u + k + 1);
+
+				cr_assert(rp_ip_eq(&e->addrs[k], &want), "big.test address %u", k);
+			}
+		} else {
+			static const char *const twin[] = {"198.18.0.5"};
+
+			assert_set(e, 1, twin);
+		}
+	}
+	rp_names_destroy(r.names);
+
+	/* IPv6 only: the mapped AAAA is IPv4, so twin.test has no IPv6 address. */
+	c = conf_for(6);
+	make(&r, &c);
+	cr_assert_eq(rp_names_add(r.names, "twin.test", 2), 0);
+	run(&r, 3000, 1);
+	cr_assert_eq(r.count, 1);
+	cr_assert_eq(r.ev[0].status, RP_NAMES_NODATA, "%s", rp_names_status_str(r.ev[0].status));
+	rp_names_destroy(r.names);
 }
