@@ -292,8 +292,9 @@ Test(names, floor_and_ceiling_clamp_the_ttl)
 	cr_assert_eq(rp_names_add(r.names, "dev2.test", 2), 0);
 	run(&r, 2100, 0);
 	q = srv_dns_queries(&dns, "A", "dev2.test");
-	/* at 0, 0.4, 0.8, 1.2, 1.6, 2.0 s */
-	cr_assert(q >= 5 && q <= 6, "%d queries in 2.1 s with a 400 ms ceiling", q);
+	/* at 0, 0.4, 0.8, 1.2, 1.6, 2.0 s (one fewer when the machine is busy); 1 without
+	 * the ceiling */
+	cr_assert(q >= 4 && q <= 6, "%d queries in 2.1 s with a 400 ms ceiling", q);
 	cr_assert_eq(r.count, 1);
 	rp_names_destroy(r.names);
 }
@@ -325,7 +326,7 @@ Test(names, change_is_delivered_once_within_the_ttl)
 	cr_assert_str_eq(r.ev[1].name, "dev1.test");
 	cr_assert_eq(r.ev[1].status, RP_NAMES_OK);
 	assert_set(&r.ev[1], 2, after);
-	cr_assert_leq(r.ev[1].at_ms - changed_at, 1000 + 300, "delivered %llu ms after the change",
+	cr_assert_leq(r.ev[1].at_ms - changed_at, 1000 + 400, "delivered %llu ms after the change",
 		      (unsigned long long)(r.ev[1].at_ms - changed_at));
 
 	run(&r, 1500, 0);
@@ -372,7 +373,7 @@ Test(names, nxdomain_once_then_backoff_then_recovery)
 		for (int i = 0; i < 4; i++) {
 			uint64_t gap = starts[i + 1] - starts[i];
 
-			cr_assert(gap + 5 >= want[i] * 3 / 4 && gap <= want[i] + 30,
+			cr_assert(gap + 5 >= want[i] * 3 / 4 && gap <= want[i] + 50,
 				  "retry %d after %llu ms, want %llu less up to a quarter", i + 1,
 				  (unsigned long long)gap, (unsigned long long)want[i]);
 		}
@@ -419,7 +420,9 @@ Test(names, server_down_fails_without_blocking_and_keeps_the_addresses)
 	cr_assert(r.ev[1].status == RP_NAMES_UNREACHABLE || r.ev[1].status == RP_NAMES_TIMEOUT,
 		  "status %s", rp_names_status_str(r.ev[1].status));
 	assert_set(&r.ev[1], 1, set);
-	cr_assert_lt(worst, 20000, "a tick took %llu us", (unsigned long long)worst);
+	/* 50 ms: scheduling noise on a busy machine, far below the 300 ms a blocking
+	 * query would take */
+	cr_assert_lt(worst, 50000, "a tick took %llu us", (unsigned long long)worst);
 	{
 		struct rp_ip got;
 		size_t cnt = 0;
@@ -433,7 +436,7 @@ Test(names, server_down_fails_without_blocking_and_keeps_the_addresses)
 	/* Still failing a while later: no callback for the same failure. */
 	worst = run(&r, 800, 0);
 	cr_assert_eq(r.count, 2);
-	cr_assert_lt(worst, 20000, "a tick took %llu us", (unsigned long long)worst);
+	cr_assert_lt(worst, 50000, "a tick took %llu us", (unsigned long long)worst);
 
 	cr_assert_eq(srv_dns_restart(&dns), 0, "%s", dns.why);
 	run(&r, 2000, 3);
@@ -629,7 +632,7 @@ Test(names, resolve_all_resolves_several_and_times_out_one)
 	/* dnsmasq refuses a name outside its domains (no upstream server) */
 	cr_assert(res[4].status == RP_NAMES_UNREACHABLE || res[4].status == RP_NAMES_REFUSED, "%s",
 		  rp_names_status_str(res[4].status));
-	cr_assert(took >= 1500 && took < 1800, "took %llu ms for a 1500 ms deadline",
+	cr_assert(took >= 1500 && took < 2000, "took %llu ms for a 1500 ms deadline",
 		  (unsigned long long)took);
 	cr_assert_geq(srv_dns_queries(&dns, NULL, "x.slow.test"), 1);
 	/* Nothing failed quickly, so the failed name was asked once: no retries. */
@@ -687,7 +690,7 @@ Test(names, unanswered_query_times_out_without_blocking)
 
 		worst = more > worst ? more : worst;
 	}
-	cr_assert_lt(worst, 20000, "a tick took %llu us", (unsigned long long)worst);
+	cr_assert_lt(worst, 50000, "a tick took %llu us", (unsigned long long)worst);
 	cr_assert_eq(r.count, 1, "the same failure delivered again");
 	rp_names_stats(r.names, &st);
 	cr_assert_geq(st.retries, 1);
