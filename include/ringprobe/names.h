@@ -69,7 +69,8 @@ struct rp_names;
 #define RP_NAMES_DEFAULT_TRIES 2u
 #define RP_NAMES_DEFAULT_MAX_INFLIGHT 64u
 
-/* The outcome of a resolution. Every value but RP_NAMES_OK is a failure. */
+/* The outcome of a resolution. Every value but RP_NAMES_OK and RP_NAMES_PENDING is a
+ * failure. */
 enum rp_names_status {
 	RP_NAMES_OK = 0,
 	RP_NAMES_PENDING,     /* never resolved yet (stats and results only, never delivered) */
@@ -95,7 +96,8 @@ struct rp_names_conf {
 	uint32_t query_timeout_ms; /* c-ares's first try's timeout (0: default) */
 	uint32_t tries;		   /* c-ares's tries per server (0: default) */
 	uint32_t max_inflight;	   /* queries at once (0: default) */
-	int family;		   /* 4, 6, or 0 for both */
+	int family;		   /* 4, 6, or 0 for both (address_family: both may pick one by
+				      rp_names_routed_family() first) */
 	const char *servers;	   /* NULL: the system's; else "127.0.0.1:5353[,...]" (c-ares
 				      ares_set_servers_ports_csv), no search list, no hosts file */
 	uint64_t seed;		   /* of the backoff jitter (0: a fixed default) */
@@ -104,7 +106,7 @@ struct rp_names_conf {
 /* Called on a change of a name's delivered state (see above), from rp_names_tick(). addrs
  * (n of them, sorted, deduplicated) is the set to probe: the new one on success, the last
  * good one (maybe none) on failure. name and addrs belong to the resolver and are valid
- * during the call only. */
+ * during the call only, and only until it removes id. */
 typedef void (*rp_names_cb)(void *arg, uint32_t id, const char *name, const struct rp_ip *addrs,
 			    size_t n, enum rp_names_status status);
 
