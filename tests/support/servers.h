@@ -139,4 +139,39 @@ void fake_http_stop(struct fake_http *f);
  *  into out; false when the request has no such header. */
 bool fake_http_header(const struct fake_http *f, int i, const char *name, char *out, size_t cap);
 
+/* dnsmasq (package dnsmasq-base) as an authoritative-only resolver on 127.0.0.1 and a
+ * free UDP port, for the name tests: it answers the names of its hosts file (lines
+ * "ADDRESS NAME", either family) with TTL ttl_s, NXDOMAIN for any other name under
+ * "test.", and logs every query, which srv_dns_queries() counts. It asks no upstream
+ * server, except `forward` ("/DOMAIN/127.0.0.1#PORT", dnsmasq's --server) for a
+ * domain the test serves itself (a socket that never answers, say). */
+struct srv_dns_opts {
+	unsigned ttl_s;	     /* --local-ttl (0: 1 s) */
+	const char *hosts;   /* the hosts file's text (NULL: empty) */
+	const char *forward; /* NULL: none */
+};
+struct srv_dns {
+	pid_t pid; /* 0 when not running */
+	int port;
+	unsigned ttl_s;
+	char server[32]; /* "127.0.0.1:PORT": rp_names_conf.servers */
+	char dir[64];
+	char hosts[96];
+	char log[96];
+	char forward[128];
+	char why[512];
+};
+/** Starts dnsmasq and waits until it has read its hosts file. 0 or -errno (d->why). */
+int srv_dns_start(struct srv_dns *d, const struct srv_dns_opts *o);
+/** Replaces the hosts file and, when running, reloads it (SIGHUP) and waits for that. */
+int srv_dns_set_hosts(struct srv_dns *d, const char *hosts);
+/** Queries logged so far of type (as dnsmasq names it, "A", "AAAA"; NULL: any) for name. */
+int srv_dns_queries(const struct srv_dns *d, const char *type, const char *name);
+/** Stops dnsmasq (SIGTERM, SIGKILL after 10 s); its directory stays. */
+void srv_dns_stop(struct srv_dns *d);
+/** Starts it again after srv_dns_stop(): same port, files and log. */
+int srv_dns_restart(struct srv_dns *d);
+/** Stops it and removes its directory. */
+void srv_dns_cleanup(struct srv_dns *d);
+
 #endif
