@@ -29,12 +29,28 @@ struct rp_cidr {
 #define RP_CIDR_MAX_HOST_BITS 24
 #define RP_CIDR_SWEEP_HOST_BITS 16
 
-/** A list of networks; `line` keeps where each came from for later messages. */
+/** A list of networks; `line` keeps where each came from for later messages. Lists
+ *  that take DNS names (`devices`, command-line targets) keep them apart, in the order
+ *  given, with their own line numbers. */
 struct rp_cidr_list {
 	struct rp_cidr *v;
 	uint32_t *line;
 	size_t n;
+	char **names;
+	uint32_t *name_line;
+	size_t *name_pos; /* networks given before each name: its place in the order given */
+	size_t nnames;
 };
+
+/** Which address families are probed: of a name's records, and at all. */
+enum rp_family { RP_FAMILY_BOTH, RP_FAMILY_4, RP_FAMILY_6 };
+
+/** Whether s can be a DNS host name: 1..253 bytes, dot-separated labels of 1..63
+ *  letters, digits, '-' or '_' not starting or ending with '-', an optional final dot,
+ *  and not all digits and dots (a mistyped IPv4 address is an address error). */
+bool rp_name_valid(const char *s);
+/** Appends a (valid) name to l, in its place after the networks given so far. */
+void rp_cidr_list_add_name(struct rp_cidr_list *l, const char *name, uint32_t line);
 
 /** Most instances `shard: I/N` splits a fleet over (rendezvous costs N hashes an address). */
 #define RP_SHARD_MAX 256
@@ -124,7 +140,15 @@ struct rp_conf {
 	} influxdb;
 
 	/* ringprobe's own keys */
-	struct rp_cidr_list devices;
+	struct rp_cidr_list devices; /* addresses, small networks and DNS names */
+	int address_family;	     /* enum rp_family */
+	struct {
+		int64_t ttl_floor;
+		int64_t ttl_ceiling;
+		int64_t retry_min;
+		int64_t retry_max;
+		char *servers; /* "IP[:PORT],..."; NULL = /etc/resolv.conf */
+	} dns;
 	bool allow_loopback;
 	bool allow_large_networks;
 	int64_t prune_after;

@@ -1,12 +1,14 @@
-/* Target lists given on the command line: an address, a CIDR, or @file with one
- * per line (# starts a comment). Used by `ping` and `sweep`. */
+/* Target lists given on the command line: an address (IPv4 or IPv6), a CIDR, a DNS
+ * name, or @file with one per line (# starts a comment). Used by `ping` and `sweep`.
+ * Names are kept apart (rp_cidr_list.names) for the caller to resolve. */
 #ifndef RP_TARGETS_H
 #define RP_TARGETS_H
 
 #include "ringprobe/conf.h"
 #include "ringprobe/diag.h"
 
-/** Parses one argument and appends its networks to `out` (a /32 for an address).
+/** Parses one argument and appends its networks to `out` (a /32 or /128 for an
+ *  address), or its names to out->names.
  *  Problems go to `d` naming the argument, or the file and line. Networks larger
  *  than a /8 are refused. Returns 0, or -EINVAL / -errno. */
 int rp_targets_add_arg(struct rp_cidr_list *out, const char *arg, struct rp_diags *d);

@@ -12,6 +12,7 @@
 #include "ringprobe/hash.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/log.h"
+#include "ringprobe/names.h"
 #include "ringprobe/prober.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/writer.h"
@@ -26,9 +27,21 @@ struct ping_opts {
 	int64_t interval_ms;
 	bool quiet;
 	bool json;
+	int family; /* -4/-6: enum rp_family; RP_FAMILY_BOTH = address_family decides */
 };
 
-enum { O_COUNT, O_PERIOD, O_TIMEOUT, O_INTERVAL, O_QUIET, O_OUTPUT, O_RATE, O_ALLOW_LARGE };
+enum {
+	O_COUNT,
+	O_PERIOD,
+	O_TIMEOUT,
+	O_INTERVAL,
+	O_QUIET,
+	O_OUTPUT,
+	O_RATE,
+	O_ALLOW_LARGE,
+	O_IPV4,
+	O_IPV6
+};
 
 static const struct rp_cli_opt ping_opts[] = {
     [O_COUNT] = {"count", 'c', required_argument, "COUNT", "probes per target (default 1)"},
@@ -48,6 +61,12 @@ static const struct rp_cli_opt ping_opts[] = {
     [O_ALLOW_LARGE] = {"allow-large", 0, no_argument, NULL,
 		       "allow CIDR targets larger than a /16 (= --allow-large-networks)",
 		       "allow_large_networks"},
+    [O_IPV4] = {"ipv4", '4', no_argument, NULL,
+		"only IPv4: names resolve to IPv4 addresses, IPv6 targets are refused (as fping "
+		"-4; = --address-family 4)"},
+    [O_IPV6] = {"ipv6", '6', no_argument, NULL,
+		"only IPv6: names resolve to IPv6 addresses, IPv4 targets are refused (as fping "
+		"-6; = --address-family 6)"},
 };
 
 static void ms_opt(const struct rp_cli_opt *o, const char *arg, int64_t min, int64_t max,
@@ -86,6 +105,14 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 		break;
 	case O_QUIET:
 		p->quiet = true;
+		break;
+	case O_IPV4:
+	case O_IPV6:
+		if (p->family != RP_FAMILY_BOTH &&
+		    p->family != (o - ping_opts == O_IPV4 ? RP_FAMILY_4 : RP_FAMILY_6))
+			rp_diags_add(d, RP_DIAG_ERROR, "-4/-6", NULL,
+				     "-4 and -6 exclude each other");
+		p->family = o - ping_opts == O_IPV4 ? RP_FAMILY_4 : RP_FAMILY_6;
 		break;
 	case O_OUTPUT:
 		if (strcmp(arg, "json") == 0)
@@ -129,12 +156,11 @@ static unsigned loss_pct(const struct tally *t)
 }
 
 /* One line per probe, as fping -c prints it. */
-static void print_probe(const struct ping_opts *p, int width, const struct rp_probe_result *r,
-			const struct tally *t)
+static void print_probe(const struct ping_opts *p, int width, const char *name,
+			const struct rp_probe_result *r, const struct tally *t)
 {
-	char name[RP_IP_STRLEN], a[16], b[16];
+	char a[16], b[16];
 
-	rp_ip_format(&r->addr, name);
 	if (r->success)
 		printf("%-*s : [%u], %d bytes, %s ms (%s avg, %u%% loss)\n", width, name,
 		       t->xmt - 1, RP_ICMP_PKT_LEN, fmt_ms(r->rtt_ns, a, sizeof(a)),
@@ -147,11 +173,10 @@ static void print_probe(const struct ping_opts *p, int width, const struct rp_pr
 		       loss_pct(t));
 }
 
-static void print_summary(FILE *out, int width, const struct rp_ip *addr, const struct tally *t)
+static void print_summary(FILE *out, int width, const char *name, const struct tally *t)
 {
-	char name[RP_IP_STRLEN], a[16], b[16], c[16];
+	char a[16], b[16], c[16];
 
-	rp_ip_format(addr, name);
 	fprintf(out, "%-*s : xmt/rcv/%%loss = %u/%u/%u%%", width, name, t->xmt, t->rcv,
 		loss_pct(t));
 	if (t->rcv)
@@ -160,13 +185,16 @@ static void print_summary(FILE *out, int width, const struct rp_ip *addr, const 
 	fputc('\n', out);
 }
 
-static void print_json(int width, const struct rp_ip *addr, const struct tally *t)
+static void print_json(int width, const char *name, const struct rp_ip *addr, const struct tally *t)
 {
-	char name[RP_IP_STRLEN];
+	char ip[RP_IP_STRLEN];
 
-	rp_ip_format(addr, name);
-	printf("{\"target\":\"%s\",\"sent\":%u,\"received\":%u,\"loss_pct\":%u", name, t->xmt,
-	       t->rcv, loss_pct(t));
+	rp_ip_format(addr, ip);
+	/* A target given by name says which address answered for it. */
+	printf("{\"target\":\"%s\",", name);
+	if (strcmp(name, ip) != 0)
+		printf("\"ip\":\"%s\",", ip);
+	printf("\"sent\":%u,\"received\":%u,\"loss_pct\":%u", t->xmt, t->rcv, loss_pct(t));
 	if (t->rcv)
 		printf(",\"rtt_ms\":{\"min\":%.3f,\"avg\":%.3f,\"max\":%.3f}", t->min_ns / 1e6,
 		       (double)t->sum_ns / t->rcv / 1e6, t->max_ns / 1e6);
@@ -176,12 +204,29 @@ static void print_json(int width, const struct rp_ip *addr, const struct tally *
 struct ping_run {
 	const struct ping_opts *p;
 	const struct rp_hosts *h;
+	const char *const *labels; /* per network: the name it was given by, or NULL */
 	struct tally *t;
 	int width;
 	uint64_t next;
 	uint64_t alive;
 	struct rp_spsc *to_writer; /* results on their way to InfluxDB, or NULL */
 };
+
+/* How target i is shown: the name it was given by, else its address (into buf). */
+static const char *target_name(const struct rp_hosts *h, const char *const *labels, uint64_t i,
+			       char buf[RP_IP_STRLEN])
+{
+	struct rp_ip a;
+
+	if (labels) {
+		const char *l = labels[rp_hosts_net_of(h, i)];
+
+		if (l)
+			return l;
+	}
+	a = rp_hosts_at(h, i);
+	return rp_ip_format(&a, buf);
+}
 
 /* Hands a result to the writer thread. A one-shot command may wait for room: nothing
  * it measured is dropped. */
@@ -227,16 +272,19 @@ static bool take_result(void *arg, const struct rp_probe_result *res)
 		x->sum_ns += res->rtt_ns;
 		x->rcv++;
 	}
-	if (p->count_given && !p->quiet && !p->json)
-		print_probe(p, r->width, res, x);
+	if (p->count_given && !p->quiet && !p->json) {
+		char name[RP_IP_STRLEN];
+
+		print_probe(p, r->width, target_name(r->h, r->labels, res->id, name), res, x);
+	}
 	if (x->xmt < p->count)
 		return false;
 	r->alive += x->rcv > 0;
 	if (!p->count_given && !p->quiet && !p->json) {
 		char name[RP_IP_STRLEN];
 
-		rp_ip_format(&res->addr, name);
-		printf("%s is %s\n", name, x->rcv ? "alive" : "unreachable");
+		printf("%s is %s\n", target_name(r->h, r->labels, res->id, name),
+		       x->rcv ? "alive" : "unreachable");
 	}
 	return true;
 }
@@ -269,7 +317,7 @@ static int report_writer(struct rp_writer *w, const struct rp_conf *c)
 }
 
 static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
-		    const struct rp_cidr_list *targets)
+		    const struct rp_cidr_list *targets, const char *const *labels)
 {
 	struct rp_hosts h;
 	struct tally *t;
@@ -296,9 +344,9 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	per_shard = rp_xcalloc(pc.shards, sizeof(*per_shard));
 	for (uint64_t i = 0; i < h.count; i++) {
 		struct rp_ip a = rp_hosts_at(&h, i);
-		char name[RP_IP_STRLEN];
+		char buf[RP_IP_STRLEN];
+		const char *name = target_name(&h, labels, i, buf);
 
-		rp_ip_format(&a, name);
 		if ((int)strlen(name) > width)
 			width = (int)strlen(name);
 		per_shard[rp_prober_route(&a, pc.shards)]++;
@@ -341,6 +389,7 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 		goto out;
 	run.p = p;
 	run.h = &h;
+	run.labels = labels;
 	run.t = t;
 	run.width = width;
 	if (rp_prober_run(pr, next_target, take_result, NULL, &run) == -EIO) {
@@ -356,16 +405,17 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	if (p->json) {
 		for (uint64_t i = 0; i < h.count; i++) {
 			struct rp_ip a = rp_hosts_at(&h, i);
+			char buf[RP_IP_STRLEN];
 
-			print_json(width, &a, &t[i]);
+			print_json(width, target_name(&h, labels, i, buf), &a, &t[i]);
 		}
 	} else if (p->count_given) {
 		if (!p->quiet)
 			fputc('\n', stderr);
 		for (uint64_t i = 0; i < h.count; i++) {
-			struct rp_ip a = rp_hosts_at(&h, i);
+			char buf[RP_IP_STRLEN];
 
-			print_summary(stderr, width, &a, &t[i]);
+			print_summary(stderr, width, target_name(&h, labels, i, buf), &t[i]);
 		}
 	}
 	fflush(stderr);
@@ -389,6 +439,96 @@ out:
 	return ret;
 }
 
+/* fping's words for a target without an address (gai_strerror's, which fping prints). */
+static const char *gai_words(enum rp_names_status s)
+{
+	switch (s) {
+	case RP_NAMES_NXDOMAIN:
+		return "Name or service not known";
+	case RP_NAMES_NODATA:
+		return "No address associated with hostname";
+	default:
+		return "Temporary failure in name resolution";
+	}
+}
+
+/* How long `ping` waits for its names at start, all together. */
+#define RESOLVE_TIMEOUT_MS 5000
+
+/* The list to probe, in the order given: each name resolved to one address (as fping
+ * takes the first, preferring IPv6 only where the host has an IPv6 route) and labelled
+ * with the name; with -4/-6, addresses of the other family are left out. What has no
+ * address is reported on stderr as fping reports it and counted in *missing. A failure
+ * to start the resolver is RP_EXIT_RUNTIME. */
+static int resolve_targets(const struct rp_conf *c, int family, const struct rp_cidr_list *in,
+			   struct rp_cidr_list *out, char ***labels_out, size_t *missing)
+{
+	struct rp_names_conf nc = {0};
+	struct rp_names_result *res = NULL;
+	char **labels, why[512];
+	size_t k = 0, cap = in->n + in->nnames + 1;
+	int prefer = 4;
+
+	*missing = 0;
+	if (in->nnames) {
+		int routed = rp_names_routed_family();
+
+		nc.family = family == RP_FAMILY_4 ? 4 : family == RP_FAMILY_6 ? 6 : 0;
+		nc.servers = c->dns.servers;
+		nc.tries = 2;
+		res = rp_xcalloc(in->nnames, sizeof(*res));
+		if (rp_names_resolve_all(&nc, (const char *const *)in->names, in->nnames,
+					 RESOLVE_TIMEOUT_MS, res, why, sizeof(why)) < 0) {
+			fprintf(stderr, "ringprobe ping: cannot resolve names: %s\n", why);
+			free(res);
+			return RP_EXIT_RUNTIME;
+		}
+		if (routed == 6)
+			prefer = 6;
+		else if (routed == 0 && family != RP_FAMILY_4)
+			prefer = 6;
+	}
+	out->v = rp_xcalloc(cap, sizeof(*out->v));
+	out->line = rp_xcalloc(cap, sizeof(*out->line));
+	labels = rp_xcalloc(cap, sizeof(*labels));
+	for (size_t i = 0, j = 0; i <= in->n; i++) {
+		for (; j < in->nnames && in->name_pos[j] == i; j++) {
+			const struct rp_names_result *r = &res[j];
+			const struct rp_ip *pick = NULL;
+
+			for (uint32_t a = 0; a < r->n && r->status == RP_NAMES_OK; a++)
+				if (!pick || ((rp_ip_is_v4(&r->addrs[a]) ? 4 : 6) == prefer &&
+					      (rp_ip_is_v4(pick) ? 4 : 6) != prefer))
+					pick = &r->addrs[a];
+			if (!pick) {
+				fprintf(stderr, "%s: %s\n", in->names[j],
+					gai_words(r->status == RP_NAMES_OK ? RP_NAMES_NODATA
+									   : r->status));
+				++*missing;
+				continue;
+			}
+			out->v[k] = (struct rp_cidr){*pick, rp_ip_is_v4(pick) ? 32 : 128};
+			labels[k++] = rp_xstrdup(in->names[j]);
+		}
+		if (i == in->n)
+			break;
+		if ((family == RP_FAMILY_4 && !rp_ip_is_v4(&in->v[i].net)) ||
+		    (family == RP_FAMILY_6 && rp_ip_is_v4(&in->v[i].net))) {
+			char txt[RP_CIDR_STRLEN];
+
+			rp_format_cidr(&in->v[i], true, txt, sizeof(txt));
+			fprintf(stderr, "%s: Address family for hostname not supported\n", txt);
+			++*missing;
+			continue;
+		}
+		out->v[k++] = in->v[i];
+	}
+	out->n = k;
+	*labels_out = labels;
+	free(res);
+	return RP_EXIT_OK;
+}
+
 int rp_cmd_ping(int argc, char **argv)
 {
 	struct ping_opts p = {.count = 1, .period_ms = 1000, .timeout_ms = -1, .interval_ms = -1};
@@ -396,8 +536,9 @@ int rp_cmd_ping(int argc, char **argv)
 	    .name = "ping",
 	    .usage = "[options] TARGET...",
 	    .summary = "Probe each TARGET with ICMP echo COUNT times and print the results as "
-		       "fping does.\nTARGET is an address, a CIDR (every host in it) or "
-		       "@FILE (one per line, # comments).\nWithout -i or --rate, packets are "
+		       "fping does.\nTARGET is an address (IPv4 or IPv6), a CIDR (every host "
+		       "in it), a DNS name (its first address; -4/-6 choose the family) or @FILE "
+		       "(one per line, # comments).\nWithout -i or --rate, packets are "
 		       "paced by ping_rate_limit (default 20000/s).\nWith --influxdb-url (and "
 		       "the v1 or v2 keys) every result is also written as a `ping` point.\n"
 		       "Exit status: 0 every target answered, 1 some did not, 2 usage error, "
@@ -409,8 +550,10 @@ int rp_cmd_ping(int argc, char **argv)
 	    .ctx = &p,
 	};
 	struct rp_cli cli;
-	struct rp_cidr_list targets = {0};
-	int ret;
+	struct rp_cidr_list targets = {0}, probed = {0};
+	char **labels = NULL;
+	size_t missing = 0;
+	int ret, family;
 
 	rp_cli__parse(&cmd, argc, argv, &cli);
 	if (cli.help) {
@@ -418,8 +561,9 @@ int rp_cmd_ping(int argc, char **argv)
 		goto out;
 	}
 	if (cli.nargs == 0)
-		rp_diags_add(&cli.diags, RP_DIAG_ERROR, NULL, NULL,
-			     "ping needs at least one TARGET (an address, a CIDR or @FILE)");
+		rp_diags_add(
+		    &cli.diags, RP_DIAG_ERROR, NULL, NULL,
+		    "ping needs at least one TARGET (an address, a CIDR, a name or @FILE)");
 	for (int i = 0; i < cli.nargs; i++)
 		rp_targets_add_arg(&targets, cli.args[i], &cli.diags);
 	for (size_t i = 0; i < targets.n; i++) {
@@ -449,9 +593,20 @@ int rp_cmd_ping(int argc, char **argv)
 			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
 				 ? cli.conf.log.level
 				 : RP_LOG_WARN);
-		ret = run_ping(&p, &cli.conf, &targets);
+		family = p.family != RP_FAMILY_BOTH ? p.family : cli.conf.address_family;
+		ret = resolve_targets(&cli.conf, family, &targets, &probed, &labels, &missing);
+		if (ret == RP_EXIT_OK && probed.n)
+			ret = run_ping(&p, &cli.conf, &probed, (const char *const *)labels);
+		/* As fping: a target without an address makes the exit status 2, after the
+		 * others were probed. */
+		if (missing && ret != RP_EXIT_RUNTIME)
+			ret = RP_EXIT_USAGE;
 	}
 out:
+	for (size_t i = 0; labels && i < probed.n; i++)
+		free(labels[i]);
+	free(labels);
+	rp_targets_free(&probed);
 	rp_targets_free(&targets);
 	rp_cli__fini(&cli);
 	return ret;

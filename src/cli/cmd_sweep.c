@@ -272,6 +272,9 @@ int rp_cmd_sweep(int argc, char **argv)
 			     "sweep needs at least one CIDR (e.g. 192.0.2.0/24) or @FILE");
 	for (int i = 0; i < cli.nargs; i++)
 		rp_targets_add_arg(&nets, cli.args[i], &cli.diags);
+	for (size_t i = 0; i < nets.nnames; i++)
+		rp_diags_add(&cli.diags, RP_DIAG_ERROR, nets.names[i], NULL,
+			     "is a name; sweep takes addresses and CIDR ranges (ping takes names)");
 	for (size_t i = 0; i < nets.n; i++) {
 		char txt[RP_CIDR_STRLEN];
 

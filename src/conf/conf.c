@@ -17,6 +17,11 @@ void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k)
 
 	free(l->v);
 	free(l->line);
+	for (size_t i = 0; i < l->nnames; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->name_line);
+	free(l->name_pos);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -91,7 +96,20 @@ static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *
 	char why[256], txt[RP_CIDR_STRLEN];
 
 	if (rp_parse_cidr(item, &cidr, &host_bits, why, sizeof(why)) < 0) {
-		rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
+		bool names = strcmp(k->path, "devices") == 0;
+
+		if (names && rp_name_valid(item)) {
+			l->names = rp_xrealloc(l->names, (l->nnames + 1) * sizeof(*l->names));
+			rp_cidr_list_add_name(l, item, line);
+			return 0;
+		}
+		if (!names && rp_name_valid(item))
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "\"%s\" is a name; %s takes addresses and CIDR ranges (give "
+				     "devices by name in `devices`)",
+				     item, k->path);
+		else
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
 		return -EINVAL;
 	}
 	if (rp_cidr_host_bits(&cidr) > RP_CIDR_MAX_HOST_BITS) {

@@ -31,6 +31,7 @@ static const char *const snmp_version_names[] = {"2c", "3", NULL};
 static const char *const seclevel_names[] = {"noAuthNoPriv", "authNoPriv", "authPriv", NULL};
 static const char *const auth_names[] = {"SHA", "MD5", "SHA-256", "SHA-512", NULL};
 static const char *const priv_names[] = {"AES", "DES", NULL};
+static const char *const family_names[] = {"both", "4", "6", NULL};
 
 #define I64MAX INT64_MAX
 
@@ -105,7 +106,20 @@ static const struct rp_conf_key keys[] = {
 
     /* ringprobe's own keys */
     K("devices", RP_CT_CIDRS, devices, 0, 0, NULL, NULL,
-      "addresses (or small CIDRs) monitored without discovery"),
+      "addresses (IPv4 or IPv6), small CIDRs or DNS names monitored without discovery"),
+    K("address_family", RP_CT_ENUM, address_family, 0, 0, family_names, "both",
+      "which addresses of a DNS name are probed: 4, 6 or both (both: of each family the host "
+      "has a route for)"),
+    K("dns.ttl_floor", RP_CT_DURATION, dns.ttl_floor, NS_S, NS_DAY, NULL, "5s",
+      "a name is resolved again after its records' TTL, but never sooner than this"),
+    K("dns.ttl_ceiling", RP_CT_DURATION, dns.ttl_ceiling, NS_S, 7 * NS_DAY, NULL, "1h",
+      "... and never later than this"),
+    K("dns.retry_min", RP_CT_DURATION, dns.retry_min, 100 * NS_MS, NS_DAY, NULL, "1s",
+      "first retry of a name that failed to resolve; each next one waits twice as long"),
+    K("dns.retry_max", RP_CT_DURATION, dns.retry_max, 100 * NS_MS, NS_DAY, NULL, "5m",
+      "longest wait between retries of a name that fails to resolve"),
+    K("dns.servers", RP_CT_STRING, dns.servers, 0, 0, NULL, NULL,
+      "DNS servers to ask, IP[:PORT] separated by commas (default: /etc/resolv.conf)"),
     K("allow_loopback", RP_CT_BOOL, allow_loopback, 0, 0, NULL, "false",
       "allow 127.0.0.0/8 in networks and devices (tests and demos)"),
     K("allow_large_networks", RP_CT_BOOL, allow_large_networks, 0, 0, NULL, "false",

@@ -77,12 +77,15 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 	case RP_CT_CIDRS: {
 		const struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
 
-		if (l->n == 0)
+		if (l->n + l->nnames == 0)
 			fputs("[]", out);
 		for (size_t i = 0; i < l->n; i++) {
 			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
 			fprintf(out, "\n%*s- %s", indent + 2, "", buf);
 		}
+		/* Names are checked at load (rp_name_valid): plain YAML scalars. */
+		for (size_t i = 0; i < l->nnames; i++)
+			fprintf(out, "\n%*s- %s", indent + 2, "", l->names[i]);
 		break;
 	}
 	case RP_CT_IGNORED:
@@ -107,7 +110,8 @@ static void put_origin(const struct rp_conf *c, const struct rp_conf_key *k, FIL
 static void put_section(const struct rp_conf *c, const char *section, FILE *out, int indent)
 {
 	size_t plen = strlen(section);
-	static const char *const subsections[] = {"snmp", "snmp.v3", "influxdb", "log", "spool"};
+	static const char *const subsections[] = {"snmp", "snmp.v3", "influxdb",
+						  "log",  "spool",   "dns"};
 
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
@@ -117,12 +121,15 @@ static void put_section(const struct rp_conf *c, const char *section, FILE *out,
 		    (plen && k->path[plen] != '.') || strchr(leaf, '.'))
 			continue;
 		fprintf(out, "%*s%s:", indent, "", leaf);
-		if (k->type != RP_CT_CIDRS || FIELD(c, k, struct rp_cidr_list)->n == 0)
+		bool list = k->type == RP_CT_CIDRS && (FIELD(c, k, struct rp_cidr_list)->n ||
+						       FIELD(c, k, struct rp_cidr_list)->nnames);
+
+		if (!list)
 			fputc(' ', out);
-		if (k->type == RP_CT_CIDRS && FIELD(c, k, struct rp_cidr_list)->n)
+		if (list)
 			put_origin(c, k, out);
 		put_value(c, k, out, indent);
-		if (k->type != RP_CT_CIDRS || FIELD(c, k, struct rp_cidr_list)->n == 0)
+		if (!list)
 			put_origin(c, k, out);
 		fputc('\n', out);
 	}
@@ -179,11 +186,14 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 		const struct rp_cidr_list *x = FIELD(a, k, struct rp_cidr_list);
 		const struct rp_cidr_list *y = FIELD(b, k, struct rp_cidr_list);
 
-		if (x->n != y->n)
+		if (x->n != y->n || x->nnames != y->nnames)
 			return false;
 		for (size_t i = 0; i < x->n; i++)
 			if (!rp_ip_eq(&x->v[i].net, &y->v[i].net) ||
 			    x->v[i].prefix != y->v[i].prefix)
+				return false;
+		for (size_t i = 0; i < x->nnames; i++)
+			if (strcmp(x->names[i], y->names[i]) != 0)
 				return false;
 		return true;
 	}

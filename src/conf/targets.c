@@ -14,6 +14,10 @@ static int add_one(struct rp_cidr_list *out, const char *text, const char *where
 	char why[256];
 
 	if (rp_parse_cidr(text, &c, &host_bits, why, sizeof(why)) < 0) {
+		if (rp_name_valid(text)) {
+			rp_cidr_list_add_name(out, text, line);
+			return 0;
+		}
 		rp_diags_add(d, RP_DIAG_ERROR, where, NULL, "%s", why);
 		return -EINVAL;
 	}
@@ -89,5 +93,10 @@ void rp_targets_free(struct rp_cidr_list *l)
 {
 	free(l->v);
 	free(l->line);
+	for (size_t i = 0; i < l->nnames; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->name_line);
+	free(l->name_pos);
 	memset(l, 0, sizeof(*l));
 }

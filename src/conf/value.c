@@ -2,6 +2,7 @@
  * Pure: no I/O. Each rejects with a reason the user can act on. */
 #include "ringprobe/addr.h"
 #include "ringprobe/conf.h"
+#include "ringprobe/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -276,6 +277,45 @@ int rp_parse_ipv4(const char *s, uint32_t *out, char *why, size_t whylen)
 		return WHY("invalid IPv4 address \"%s\"", s);
 	*out = addr;
 	return 0;
+}
+
+void rp_cidr_list_add_name(struct rp_cidr_list *l, const char *name, uint32_t line)
+{
+	l->names = rp_xrealloc(l->names, (l->nnames + 1) * sizeof(*l->names));
+	l->name_line = rp_xrealloc(l->name_line, (l->nnames + 1) * sizeof(*l->name_line));
+	l->name_pos = rp_xrealloc(l->name_pos, (l->nnames + 1) * sizeof(*l->name_pos));
+	l->names[l->nnames] = rp_xstrdup(name);
+	l->name_line[l->nnames] = line;
+	l->name_pos[l->nnames] = l->n;
+	l->nnames++;
+}
+
+bool rp_name_valid(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	bool only_digits = true;
+
+	if (len == 0 || len > 253 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum(ch) && ch != '-' && ch != '_')
+			return false;
+		if (ch == '-' && label == 0)
+			return false;
+		if (!isdigit(ch))
+			only_digits = false;
+		if (++label > 63)
+			return false;
+	}
+	return !only_digits && s[len - 1] != '-';
 }
 
 int rp_parse_ip(const char *s, struct rp_ip *out, char *why, size_t whylen)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support/servers.h"
 #include "support/support.h"
 
 #define BIN RP_BUILD_ROOT "/src/cli/ringprobe"
@@ -161,6 +162,60 @@ Test(ping_cli, alive_mode_and_json, .timeout = 60)
 	cr_assert_not_null(strstr(r.out, "{\"target\":\"127.0.0.2\""), "%s", r.out);
 	cr_assert_null(strstr(r.out, "127.0.0.3"), "broadcast address not probed");
 	result_free(&r);
+}
+
+/* Targets by name, from a private dnsmasq on loopback (never the system's resolver):
+ * a name prints as given, one that does not resolve is reported as fping reports it
+ * and makes the exit status 2 after the others were probed; -4/-6 pick the family. */
+Test(ping_cli, names_resolve_through_the_configured_server, .timeout = 60)
+{
+	struct srv_dns dns = {0};
+	struct srv_dns_opts o = {.ttl_s = 60,
+				 .hosts = "127.0.0.7 dev7.test\n"
+					  "127.0.0.8 dev8.test\n"
+					  "::1 dev8.test\n"
+					  "::1 only6.test\n"};
+	struct result r;
+	char cmd[512];
+
+	netns_here();
+	cr_assert_eq(srv_dns_start(&dns, &o), 0, "%s", dns.why);
+	snprintf(cmd, sizeof(cmd), BIN " ping --dns-servers %s dev7.test nosuch.test 127.0.0.9",
+		 dns.server);
+	run_here(&r, cmd);
+	cr_assert_eq(r.status, 2, "an unresolved name: exit 2\n%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "dev7.test is alive\n127.0.0.9 is alive\n");
+	cr_assert_not_null(strstr(r.err, "nosuch.test: Name or service not known\n"), "%s", r.err);
+	result_free(&r);
+	cr_assert_geq(srv_dns_queries(&dns, "A", "dev7.test"), 1, "asked the test's server");
+
+	snprintf(cmd, sizeof(cmd),
+		 BIN " ping -q -c 2 -p 20 -4 --dns-servers %s dev8.test only6.test", dns.server);
+	run_here(&r, cmd);
+	cr_assert_eq(r.status, 2, "%s%s", r.out, r.err);
+	cr_assert_not_null(strstr(r.err, "only6.test: No address associated with hostname\n"),
+			   "-4 and a name with only an AAAA record: %s", r.err);
+	mask_times(r.err);
+	cr_assert_not_null(
+	    strstr(r.err, "dev8.test : xmt/rcv/%loss = 2/2/0%, min/avg/max = T/T/T\n"), "%s",
+	    r.err);
+	cr_assert_eq(srv_dns_queries(&dns, "AAAA", "dev8.test"), 0, "-4 asks for A records only");
+	result_free(&r);
+
+	snprintf(cmd, sizeof(cmd), BIN " ping -o json --dns-servers %s dev8.test", dns.server);
+	run_here(&r, cmd);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_not_null(strstr(r.out,
+				  "{\"target\":\"dev8.test\",\"ip\":\"127.0.0.8\",\"sent\":1,"
+				  "\"received\":1,"),
+			   "without a route beyond the host, IPv4 is preferred: %s", r.out);
+	result_free(&r);
+
+	run_here(&r, BIN " ping -6 127.0.0.1");
+	cr_assert_eq(r.status, 2, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.err, "127.0.0.1: Address family for hostname not supported\n");
+	result_free(&r);
+	srv_dns_cleanup(&dns);
 }
 
 /* fping 5.1 cannot keep 20,000 targets in its loop (its 65,535-entry sequence map
