@@ -74,7 +74,7 @@ static int encode_ping(struct rp_linebuf *b, uint64_t i, int success)
 	struct rp_probe_result r = results[i & (NRESULTS - 1)];
 
 	r.success = (uint8_t)success;
-	return rp_line_ping(b, &r);
+	return rp_line_ping(b, &r, NULL);
 }
 
 static int encode_device(struct rp_linebuf *b, uint64_t i)

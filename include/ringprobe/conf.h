@@ -263,6 +263,9 @@ int rp_parse_int(const char *s, int64_t *out, char *why, size_t whylen);
 /** A finite decimal number. */
 int rp_parse_float(const char *s, double *out, char *why, size_t whylen);
 /** true/false/yes/no/on/off, any case. */
+/** Why `run` may not probe addr (loopback without allow_loopback, multicast, broadcast,
+ *  link-local, unspecified: the rules `networks` and `devices` are checked by), or NULL. */
+const char *rp_conf_refuses(const struct rp_conf *c, const struct rp_ip *addr);
 int rp_parse_bool(const char *s, bool *out, char *why, size_t whylen);
 /** Bytes: "1048576", "512MiB", "1GB", "64K" (K/M/G/T and KiB.. binary; KB/MB.. decimal). */
 int rp_parse_size(const char *s, int64_t *out, char *why, size_t whylen);

@@ -155,7 +155,16 @@ const char *rp_health_reason_name(uint32_t bit);
 	  "went to.")                                                                              \
 	X(commands_refused, U64, "commands_refused_total", counter, 37, "commands_refused",        \
 	  "Device adds, re-adds and discovery probes refused: a shard's command backlog was full " \
-	  "or the shard held its capacity (the log says what follows).")
+	  "or the shard held its capacity (the log says what follows).")                           \
+	X(names, U32, "names", gauge, 43, "names", "Devices given by DNS name.")                   \
+	X(names_failing, U32, "names_failing", gauge, 44, "names_failing",                         \
+	  "Names whose last resolution failed (their last good addresses are still probed).")      \
+	X(name_addresses, U32, "name_addresses", gauge, 45, "name_addresses",                      \
+	  "Addresses probed for devices given by name.")                                           \
+	X(name_lookups, U64, "name_lookups_total", counter, 46, "name_lookups",                    \
+	  "DNS resolutions of device names started.")                                              \
+	X(name_failures, U64, "name_failures_total", counter, 47, "name_failures",                 \
+	  "DNS resolutions of device names that failed (NXDOMAIN, no records, timeout ...).")
 
 #define RP_HEALTH_T_U64 uint64_t
 #define RP_HEALTH_T_U32 uint32_t

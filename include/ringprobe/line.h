@@ -48,6 +48,9 @@ struct rp_tag {
 /** Longest line rp_line_ping() appends, newline included (a 39-byte IPv6 address, 21-byte
  *  rtt_ms, 19-digit time); 78 for the longest IPv4 address. */
 #define RP_LINE_PING_MAX 126
+/** Longest `name` tag rp_line_ping() takes (a DNS name); a named line is longer by the
+ *  name and ",name=". */
+#define RP_LINE_NAME_MAX 253
 /** Most tags one rp_line_point() call takes (duplicate keys are checked among them). */
 #define RP_LINE_MAX_TAGS 64
 
@@ -58,8 +61,10 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 		  size_t ntags, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
 		  size_t max_string);
 /** Appends a `ping` point for one probe result (the hot case, no generic machinery):
- *  ping,ip=A.B.C.D rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on failure). */
-int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r);
+ *  ping,ip=ADDR[,name=NAME] rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on
+ *  failure; ADDR a dotted quad or RFC 5952 text; the name tag for a device given by DNS
+ *  name, NULL for none: 1..RP_LINE_NAME_MAX bytes that need no escaping, else -EINVAL). */
+int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *name);
 /** Copies `len` untrusted bytes (NULs allowed: SNMP OCTET STRINGs) to `dst` as a C string, cleaned
  *  like a value and cut to min(max_string, size - 1) bytes; returns its length. */
 size_t rp_line_sanitize(char *dst, size_t size, const char *src, size_t len, size_t max_string);

@@ -85,6 +85,13 @@ void rp_writer_tuning_init(struct rp_writer_tuning *t);
 int rp_writer_create(struct rp_writer **out, const struct rp_conf *conf,
 		     struct rp_spsc *const *rings, unsigned nrings,
 		     const struct rp_writer_tuning *tune, char *why, size_t whylen);
+/** Devices given by DNS name: a result whose id is k (1..cap) is written with the tag
+ *  name=tags[k - 1] (a NULL entry: none). The table is the caller's and is read by the
+ *  writer thread without a lock: an entry is written once, before the first result
+ *  with its id enters a ring (whose release/acquire orders the two), and is neither
+ *  changed nor freed until rp_writer_stop() returns. Before rp_writer_start(); without
+ *  it, ids mean nothing to the writer. */
+void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap);
 /** Starts the writer thread; it replays the spool as soon as the sink answers. 0 or -errno. */
 int rp_writer_start(struct rp_writer *w);
 /** Stop the producers first. Drains, then flushes or spools everything within timeout_ns;

@@ -236,7 +236,8 @@ void rp_conf_key_flag(const struct rp_conf_key *k, char *buf, size_t len)
 
 bool rp_conf__is_section(const char *path)
 {
-	static const char *const sections[] = {"snmp", "influxdb", "log", "spool", "snmp.v3"};
+	static const char *const sections[] = {"snmp",	"influxdb", "log",
+					       "spool", "snmp.v3",  "dns"};
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(sections); i++) {
 		if (strcmp(sections[i], path) == 0)

@@ -71,6 +71,13 @@ static const char *refused(const struct rp_conf *c, const struct rp_cidr *n,
 	return NULL;
 }
 
+const char *rp_conf_refuses(const struct rp_conf *c, const struct rp_ip *addr)
+{
+	struct rp_cidr one = {*addr, rp_ip_is_v4(addr) ? 32 : 128};
+
+	return refused(c, &one, addr);
+}
+
 /* Networks and devices the daemon may send to. `run` refuses loopback (unless
  * allow_loopback), multicast, broadcast, IPv6 link-local and "this network"; sweeps
  * of more than 2^16 addresses (a /16, a /112) need allow_large_networks. */

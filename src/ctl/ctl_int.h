@@ -207,6 +207,41 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 		    bool (*ready)(void *arg), void *arg);
 void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
 
+/* ---- devices given by name (names.c) --------------------------------------------- */
+
+/* Most names one run can tag (the writer's table; names.c). */
+#define RP_CTL_NAME_TAGS 65536
+
+struct rp_names;
+
+/* One `devices:` name: its tag (the results' id) and the addresses held for it. */
+struct rp_ctl_name {
+	char *name; /* NULL once a reload removed it */
+	uint32_t tag;
+	uint32_t n;
+	struct rp_ip addrs[16]; /* RP_NAMES_MAX_ADDRS */
+	int status;		/* enum rp_names_status last delivered */
+};
+
+struct rp_ctl_names {
+	struct rp_names *r;    /* NULL without names */
+	int family;	       /* 4, 6 or 0 (both) */
+	struct rp_ctl_name *v; /* indexed by the resolver's id */
+	size_t n;
+	const char **tags; /* append-only; the writer reads tags[id - 1] */
+	uint32_t ntags, tag_cap;
+	struct rp_devtable *held; /* address -> slot */
+	uint32_t *refs, *tag_of;  /* per slot: names holding it, the first one's tag */
+	uint8_t *unplaced;	  /* per slot: the prober refused it; asked again */
+	uint32_t cap, nunplaced, failing;
+	uint64_t changes, refused;
+};
+
+struct rp_ctl_names_stats {
+	uint32_t names, failing, addresses;
+	uint64_t queries, failures, changes, refused;
+};
+
 /* ---- the daemon ------------------------------------------------------------------- */
 
 struct rp_prober;
@@ -228,6 +263,7 @@ struct rp_ctl {
 	struct rp_fleet fleet;
 	struct rp_sweep sweep;
 	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
+	struct rp_ctl_names names;
 	uint64_t info_points;
 	int sigfd;
 	char host[256];
@@ -268,6 +304,30 @@ void rp_ctl__note_refused(struct rp_ctl *d, uint64_t refused);
 void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r);
 /** A sweep point per network after a round, and its log line. */
 void rp_ctl__sweep_report(void *arg, const struct rp_sweep_report *r);
+
+/* names.c */
+/** Allocates the tag table, and with names in `devices` starts the resolver and asks
+ *  for each (after the prober exists). -errno with why. */
+int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen);
+/** Each loop: the resolver's answers, retries and re-resolutions (never blocks). */
+void rp_ctl__names_tick(struct rp_ctl *d);
+/** Asks the prober again for named addresses it refused; returns how many went. */
+size_t rp_ctl__names_retry(struct rp_ctl *d);
+/** Whether addr is probed for a name (sweeps skip it; discovery does not take it). */
+bool rp_ctl__names_holds(const struct rp_ctl *d, const struct rp_ip *addr);
+/** The tag (result id) addr is probed with for a name, 0 for none. */
+uint32_t rp_ctl__name_tag(const struct rp_ctl *d, const struct rp_ip *addr);
+/** The name addr is probed for, or NULL. */
+const char *rp_ctl__name_of(const struct rp_ctl *d, const struct rp_ip *addr);
+/** Calls fn for every named address the prober holds (not those monitored as listed
+ *  or discovered devices), with its tag. */
+void rp_ctl__names_each(struct rp_ctl *d,
+			void (*fn)(void *arg, const struct rp_ip *addr, uint32_t tag), void *arg);
+/** After a reload swapped in the new `devices`: names gone are released, new ones
+ *  asked for (dns.* and address_family apply at restart). */
+void rp_ctl__names_reload(struct rp_ctl *d);
+void rp_ctl__names_stats(const struct rp_ctl *d, struct rp_ctl_names_stats *out);
+void rp_ctl__names_fini(struct rp_ctl *d);
 
 /* reload.c */
 /** SIGHUP: re-reads the configuration and applies what can change while running. */

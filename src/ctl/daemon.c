@@ -72,7 +72,14 @@ static bool fleet_add(void *arg, const struct rp_ip *addr)
 static void fleet_remove(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
+	const char *name = rp_ctl__name_of(d, addr);
 
+	/* Also a device given by name: it stays, now probed (and tagged) for the name. */
+	if (name) {
+		rp_prober_queue_readd(d->prober, addr, rp_ctl__name_tag(d, addr),
+				      rp_ctl__interval_ms(d));
+		return;
+	}
 	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
 }
@@ -111,7 +118,8 @@ static void take_results(struct rp_ctl *d)
 			if (r->id & RP_SWEEP_ID_BIT) {
 				rp_prober_finished(d->prober, &r->addr);
 				if (rp_sweep_result(&d->sweep, r->id, r->success) &&
-				    rp_ctl_mine(&d->conf.shard, &r->addr))
+				    rp_ctl_mine(&d->conf.shard, &r->addr) &&
+				    !rp_ctl__names_holds(d, &r->addr))
 					rp_fleet_found(&d->fleet, &r->addr, d->now_ms);
 				continue;
 			}
@@ -134,7 +142,8 @@ static bool sweep_skip(void *arg, const struct rp_ip *addr)
 {
 	struct rp_ctl *d = arg;
 
-	return !rp_ctl_mine(&d->conf.shard, addr) || rp_fleet_has(&d->fleet, addr);
+	return !rp_ctl_mine(&d->conf.shard, addr) || rp_fleet_has(&d->fleet, addr) ||
+	       rp_ctl__names_holds(d, addr);
 }
 
 /* Sweeps get what monitoring leaves of the rate, and at least 1% of it so that a
@@ -203,6 +212,9 @@ static void timers(struct rp_ctl *d)
 		if (d->fleet.nunplaced && rp_fleet_retry(&d->fleet))
 			rp_log(RP_LOG_INFO, "static devices placed after a refusal", "waiting=%zu",
 			       d->fleet.nunplaced);
+		if (d->names.nunplaced && rp_ctl__names_retry(d))
+			rp_log(RP_LOG_INFO, "named devices placed after a refusal", "waiting=%u",
+			       d->names.nunplaced);
 		d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
 	}
 }
@@ -332,6 +344,12 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
 	if (ret < 0)
 		return ret;
+	/* Devices given by name: their tag table goes to the writer before it starts; the
+	 * resolver's answers come in the loop. */
+	ret = rp_ctl__names_start(d, why, whylen);
+	if (ret < 0)
+		return ret;
+	rp_writer_name_tags(d->writer, d->names.tags, d->names.tag_cap);
 	/* Every socket is open (the HTTP one binds next, so health_check_port must be
 	 * above 1023): rp_prober_start drops every capability, with or without `user`,
 	 * before any thread starts (capability sets are per thread). It takes the
@@ -474,6 +492,7 @@ static void cleanup(struct rp_ctl *d)
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);
+	rp_ctl__names_fini(d); /* after the writer, which reads its tags */
 	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
@@ -562,6 +581,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 		d->now_ms = d->now_ns / NS_PER_MS;
 		take_results(d);
+		rp_ctl__names_tick(d);
 		rp_prober_drain(d->prober);
 		run_sweeps(d);
 		enrich(d);

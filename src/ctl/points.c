@@ -12,7 +12,7 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 {
 	struct rp_ctl *d = arg;
 	char ip[RP_IP_STRLEN];
-	struct rp_tag tag = {"ip", ip};
+	struct rp_tag tags[2] = {{"ip", ip}, {"name", rp_ctl__name_of(d, &r->addr)}};
 	struct rp_field f[6] = {
 	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
 	    {.key = "snmp_description", .type = RP_FIELD_STRING, .v.s = r->descr},
@@ -23,8 +23,8 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 	};
 
 	rp_ip_format(&r->addr, ip);
-	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", &tag, 1, f, r->has_uptime ? 6 : 5,
-			r->done_real_ns);
+	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", tags, tags[1].value ? 2 : 1, f,
+			r->has_uptime ? 6 : 5, r->done_real_ns);
 	d->info_points++;
 }
 

@@ -62,6 +62,13 @@ static void readd(void *arg, const struct rp_ip *addr)
 	rp_prober_queue_readd(d->prober, addr, 0, rp_ctl__interval_ms(d));
 }
 
+static void readd_named(void *arg, const struct rp_ip *addr, uint32_t tag)
+{
+	struct rp_ctl *d = arg;
+
+	rp_prober_queue_readd(d->prober, addr, tag, rp_ctl__interval_ms(d));
+}
+
 static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
 {
 	struct rp_cidr_list t = *a;
@@ -129,8 +136,11 @@ void rp_ctl__reload(struct rp_ctl *d)
 	d->conf.allow_loopback = nc.allow_loopback;
 	d->conf.allow_large_networks = nc.allow_large_networks;
 	rp_log_setup(d->conf.log.format, d->conf.log.level);
-	if (interval_changed)
+	rp_ctl__names_reload(d);
+	if (interval_changed) {
 		rp_fleet_each(&d->fleet, readd, d);
+		rp_ctl__names_each(d, readd_named, d);
+	}
 	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->reloads++;

@@ -113,6 +113,16 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 		h->snmp_spoofed = es.spoofed;
 	}
 	h->commands_refused = st.cmd_refused;
+	{
+		struct rp_ctl_names_stats ns;
+
+		rp_ctl__names_stats(d, &ns);
+		h->names = ns.names;
+		h->names_failing = ns.failing;
+		h->name_addresses = ns.addresses;
+		h->name_lookups = ns.queries;
+		h->name_failures = ns.failures;
+	}
 	snprintf(h->version, sizeof(h->version), "%s", RP_VERSION);
 	/* Degraded: the sink is failing now, or something was lost in the last minute. */
 	rp_health_judge(&d->hist, h);

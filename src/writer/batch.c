@@ -149,6 +149,12 @@ struct rp_writer_job *rp_writer__open_cur(struct rp_writer *w, unsigned dest, in
 	return j;
 }
 
+/* The name tag of a result's device, or NULL (rp_writer_name_tags). */
+static inline const char *name_of(const struct rp_writer *w, uint32_t id)
+{
+	return id && id <= w->name_tags_cap ? w->name_tags[id - 1] : NULL;
+}
+
 void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work)
 {
 	for (unsigned r = 0; r < w->nrings; r++) {
@@ -167,7 +173,7 @@ void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work)
 				rp_writer__stat_add(&w->st.dropped_pool, n - i);
 				break;
 			}
-			ret = rp_line_ping(j->buf, &w->pop[i]);
+			ret = rp_line_ping(j->buf, &w->pop[i], name_of(w, w->pop[i].id));
 			if (ret == -ENOSPC && j->buf->points) {
 				rp_writer__close_cur(w, RP_FLUSH_DATA);
 				continue;

@@ -627,19 +627,31 @@ static const struct {
 };
 
 /* Caller: the writer thread that owns `b`. Straight-line code: no printf, no escaping (the
- * address is the only tag and is formatted here), no per-byte cleaning. */
-int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r)
+ * address is formatted here; a name is a host name, rp_name_valid, which needs none), no
+ * per-byte cleaning. */
+int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *name)
 {
-	char tmp[PING_ROOM];
-	size_t room = b->cap - b->len, n;
+	char tmp[PING_ROOM + RP_LINE_NAME_MAX + 6];
+	size_t room = b->cap - b->len, n, nlen = 0, need = PING_ROOM;
 	bool ok = r->success != 0;
 	char *start, *p;
 
 	if (RP_UNLIKELY(r->sent_ns > TS_MAX))
 		return -EINVAL;
-	start = RP_LIKELY(room >= PING_ROOM) ? b->data + b->len : tmp;
+	if (name) {
+		nlen = strnlen(name, RP_LINE_NAME_MAX + 1);
+		if (RP_UNLIKELY(nlen == 0 || nlen > RP_LINE_NAME_MAX))
+			return -EINVAL;
+		need += nlen + 6;
+	}
+	start = RP_LIKELY(room >= need) ? b->data + b->len : tmp;
 	memcpy(start, "ping,ip=", 8);
 	p = rp_ip_put(start + 8, &r->addr);
+	if (name) {
+		memcpy(p, ",name=", 6);
+		memcpy(p + 6, name, nlen);
+		p += 6 + nlen;
+	}
 	if (ok) {
 		memcpy(p, " rtt_ms=", 8);
 		p = put_rtt_ms(p + 8, r->rtt_ns);

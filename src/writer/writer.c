@@ -261,6 +261,12 @@ out_free:
 	return ret;
 }
 
+void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap)
+{
+	w->name_tags = tags;
+	w->name_tags_cap = tags ? cap : 0;
+}
+
 int rp_writer_start(struct rp_writer *w)
 {
 	int ret;

@@ -317,6 +317,8 @@ struct rp_writer {
 	int64_t flush_interval;
 	struct rp_spsc **rings;
 	unsigned nrings;
+	const char *const *name_tags; /* rp_writer_name_tags(): the owner's, read-only here */
+	uint32_t name_tags_cap;
 	bool v1;
 	char spool_dir[256];
 

@@ -1047,3 +1047,112 @@ Test(daemon, sigterm_cuts_off_long_ping_timeouts_without_false_failures, .timeou
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
+
+/* ---- devices given by name ----------------------------------------------------------- */
+
+static int count_in_log(const struct rpd *r, const char *a, const char *b)
+{
+	char *s = sup_slurp(r->log), *p = s, *eol;
+	int n = 0;
+
+	for (; p && *p; p = eol ? eol + 1 : NULL) {
+		eol = strchr(p, '\n');
+		if (eol)
+			*eol = '\0';
+		n += strstr(p, a) && strstr(p, b);
+	}
+	free(s);
+	return n;
+}
+
+/* Names from a private dnsmasq (never the system's resolver): each is probed at its
+ * addresses with a name tag beside ip; a changed record moves the device within its TTL
+ * and the series keeps the name; a name that does not exist is logged once, counted in
+ * /health and retried with backoff, and the other devices never notice. */
+Test(daemon, devices_given_by_name_follow_their_records, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv_dns dns = {0};
+	struct srv_dns_opts dopt = {.ttl_s = 1, .hosts = "127.4.0.1 web.test\n127.4.0.2 db.test\n"};
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	struct srv s;
+	struct rpd r;
+	uint64_t moved_ns;
+	char q[512];
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	cr_assert_eq(srv_dns_start(&dns, &dopt), 0, "%s", dns.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [web.test, db.test, gone.test, 127.4.0.9]\n"
+		   "ping_interval: 200ms\nping_timeout: 100ms\nhealth_check_port: %d\n"
+		   "health_report_interval: 1s\n"
+		   "dns:\n  servers: %s\n  ttl_floor: 1s\n  retry_min: 200ms\n  retry_max: 400ms\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, dns.server, s.url, r.dir);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "name_addresses", 2, 10), 2);
+	cr_assert_eq(health(&r, "names"), 3);
+	cr_assert_eq(wait_health(&r, "names_failing", 1, 5), 1, "gone.test");
+	cr_assert_eq(wait_health(&r, "devices", 1, 2), 1, "the listed device");
+	sleep(2);
+	cr_assert_eq(srv_dns_set_hosts(&dns, "127.4.0.3 web.test\n127.4.0.2 db.test\n"), 0, "%s",
+		     dns.why);
+	moved_ns = real_ns();
+	sleep(4);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	if (count_in_log(&r, "name resolved", "name=web.test addresses=127.4.0.3") != 1)
+		dump_log(&r);
+	cr_assert_eq(count_in_log(&r, "name resolved", "name=web.test addresses=127.4.0.1"), 1);
+	cr_assert_eq(count_in_log(&r, "name resolved", "name=web.test addresses=127.4.0.3"), 1,
+		     "the move is logged once");
+	cr_assert_eq(count_in_log(&r, "did not resolve", "name=gone.test"), 1,
+		     "a failing name is logged once, however often it is retried");
+	cr_assert_geq(srv_dns_queries(&dns, "A", "gone.test"), 3, "retried with backoff");
+	cr_assert_geq(last_health(&s, "name_failures", 0), 3);
+	/* web.test: one series name, two addresses, the old one silent after the move. (`name`
+	 * is an InfluxQL keyword: queries quote it.) */
+	group_by_ip(&s, "rp", "SELECT count(success) FROM ping WHERE \"name\" = 'web.test' GROUP BY ip",
+		    pi);
+	if (pi->n != 2) {
+		char *j = srv_influx_query(&s, "rp",
+					   "SELECT count(success) FROM ping GROUP BY ip, \"name\"");
+
+		fprintf(stderr, "%s\n", j);
+		free(j);
+		dump_log(&r);
+	}
+	cr_assert_eq(pi->n, 2, "web.test at both addresses");
+	cr_assert_str_eq(pi->ip[0], "127.4.0.1");
+	cr_assert_str_eq(pi->ip[1], "127.4.0.3");
+	cr_assert_gt(pi->count[0], 10);
+	cr_assert_gt(pi->count[1], 10);
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE ip = '127.4.0.1' AND time > %llu",
+		 (unsigned long long)(moved_ns + 1500000000ull));
+	cr_assert_leq(srv_influx_scalar(&s, "rp", q), 0,
+		      "the old address is no longer probed after TTL + a resolution");
+	cr_assert_leq(
+	    srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping WHERE success = false"), 0,
+	    "nothing failed");
+	group_by_ip(&s, "rp", "SELECT count(success) FROM ping WHERE \"name\" = 'db.test' GROUP BY ip",
+		    pi);
+	cr_assert_eq(pi->n, 1);
+	cr_assert_str_eq(pi->ip[0], "127.4.0.2");
+	cr_assert_gt(
+	    srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping WHERE ip = '127.4.0.9'"),
+	    20, "the listed device was probed all along");
+	cr_assert_leq(
+	    srv_influx_scalar(&s, "rp",
+			      "SELECT count(success) FROM ping WHERE ip = '127.4.0.9' AND "
+			      "name != ''"),
+	    0, "and has no name tag");
+	free(pi);
+	rpd_fini(&r);
+	srv_dns_cleanup(&dns);
+	srv_cleanup(&s);
+}

@@ -277,7 +277,7 @@ static void fuzz_ping(struct input *in)
 		memset(buf + PREFIX_LEN, 0x5a, cap - PREFIX_LEN);
 		memcpy(snap, buf, cap);
 	}
-	rc = rp_line_ping(&b, &r);
+	rc = rp_line_ping(&b, &r, NULL);
 	if (r.sent_ns > (uint64_t)INT64_MAX - 1) {
 		CHECK(rc == -EINVAL && b.len == PREFIX_LEN && b.points == 1);
 		return;
@@ -287,7 +287,7 @@ static void fuzz_ping(struct input *in)
 
 		CHECK(cap < BIG);
 		CHECK(b.len == PREFIX_LEN && b.points == 1 && memcmp(buf, snap, cap) == 0);
-		CHECK(rp_line_ping(&l, &r) == 0 && l.len > cap - PREFIX_LEN);
+		CHECK(rp_line_ping(&l, &r, NULL) == 0 && l.len > cap - PREFIX_LEN);
 		return;
 	}
 	CHECK(rc == 0 && b.points == 2 && b.len - PREFIX_LEN <= RP_LINE_PING_MAX);

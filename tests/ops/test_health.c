@@ -36,7 +36,8 @@ static const char json_keys[] =
     "points_dropped_spool_overflow,points_dropped_spool_corrupt,points_dropped_no_spool,"
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "spool_io_errors,spool_read_failing,sink_down,snmp_devices,snmp_suspended,snmp_waiting,"
-    "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused";
+    "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused,names,"
+    "names_failing,name_addresses,name_lookups,name_failures";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -96,6 +97,11 @@ static const struct {
     {"ringprobe_snmp_errors_total", "counter"},
     {"ringprobe_snmp_spoofed_total", "counter"},
     {"ringprobe_commands_refused_total", "counter"},
+    {"ringprobe_names", "gauge"},
+    {"ringprobe_names_failing", "gauge"},
+    {"ringprobe_name_addresses", "gauge"},
+    {"ringprobe_name_lookups_total", "counter"},
+    {"ringprobe_name_failures_total", "counter"},
     {"ringprobe_kernel_rx_drops_total", "counter"},
     {"ringprobe_rtt_clock_fallbacks_total", "counter"},
     {"ringprobe_timeout_fifo_full_total", "counter"},
@@ -481,6 +487,11 @@ static const char *const point_names[] = {
     "kernel_rx_drops",
     "spool_io_errors",
     "rtt_clock_fallbacks",
+    "names",
+    "names_failing",
+    "name_addresses",
+    "name_lookups",
+    "name_failures",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */

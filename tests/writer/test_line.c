@@ -66,7 +66,7 @@ static const char *ping_text(const struct rp_probe_result *r)
 {
 	struct rp_linebuf b = new_buf(sizeof(store));
 
-	cr_assert_eq(rp_line_ping(&b, r), 0);
+	cr_assert_eq(rp_line_ping(&b, r, NULL), 0);
 	cr_assert_eq(b.points, 1);
 	cr_assert_leq(b.len, RP_LINE_PING_MAX);
 	memcpy(text, b.data, b.len);
@@ -212,6 +212,46 @@ Test(line, ping_largest_rtt_and_time_fit_ping_max)
 			     "RP_LINE_PING_MAX is the exact maximum");
 }
 
+/* A device given by DNS name carries a name tag after ip (sorted keys); the longest
+ * name fits, a longer or empty one is refused, and a buffer without room for the named
+ * line is left as it was. */
+Test(line, ping_with_a_name_tag)
+{
+	struct rp_probe_result r = {.sent_ns = 9, .rtt_ns = 2500000, .success = 1};
+	char name[RP_LINE_NAME_MAX + 2], want[512];
+	struct rp_linebuf b = new_buf(sizeof(store));
+
+	cr_assert(rp_ip_parse("2001:2::5", &r.addr));
+	cr_assert_eq(rp_line_ping(&b, &r, "dev5.example.net"), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "ping,ip=2001:2::5,name=dev5.example.net rtt_ms=2.5,success=true,"
+				 "suspended=false 9\n");
+	parse_both(b.data, b.len, 1);
+	cr_assert(lp_str_eq(pts[0].tag_key[1], "name", 4));
+	memset(name, 'a', RP_LINE_NAME_MAX);
+	name[RP_LINE_NAME_MAX] = '\0';
+	for (int i = 63; i < RP_LINE_NAME_MAX; i += 64)
+		name[i] = '.';
+	b = new_buf(sizeof(store));
+	cr_assert_eq(rp_line_ping(&b, &r, name), 0);
+	snprintf(want, sizeof(want),
+		 "ping,ip=2001:2::5,name=%s rtt_ms=2.5,success=true,suspended=false 9\n", name);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, want);
+	name[RP_LINE_NAME_MAX] = 'a';
+	name[RP_LINE_NAME_MAX + 1] = '\0';
+	cr_assert_eq(rp_line_ping(&b, &r, name), -EINVAL, "longer than a DNS name");
+	cr_assert_eq(rp_line_ping(&b, &r, ""), -EINVAL, "empty");
+	for (size_t cap = 1; cap < strlen(want); cap++) {
+		struct rp_linebuf small = new_buf(cap);
+
+		name[RP_LINE_NAME_MAX] = '\0';
+		cr_assert_eq(rp_line_ping(&small, &r, name), -ENOSPC, "cap %zu", cap);
+		cr_assert_eq(small.len, 0);
+		cr_assert_eq(small.points, 0);
+	}
+}
+
 /* IPv6 addresses go out in RFC 5952 form, the same as inet_ntop's for these. */
 Test(line, ping_ipv6_addresses_are_rfc5952)
 {
@@ -319,7 +359,7 @@ Test(line, ping_enospc_leaves_buffer_byte_identical)
 
 			memset(store, 0xa5, sizeof(snap));
 			memcpy(snap, store, sizeof(snap));
-			cr_assert_eq(rp_line_ping(&b, &r), -ENOSPC, "cap %zu", cap);
+			cr_assert_eq(rp_line_ping(&b, &r, NULL), -ENOSPC, "cap %zu", cap);
 			cr_assert_eq(b.len, prefix);
 			cr_assert_eq(b.points, 7);
 			cr_assert_eq(b.cap, cap);
@@ -328,7 +368,7 @@ Test(line, ping_enospc_leaves_buffer_byte_identical)
 		struct rp_linebuf b = {store, prefix, prefix + need, 0};
 
 		memset(store, 'x', prefix);
-		cr_assert_eq(rp_line_ping(&b, &r), 0);
+		cr_assert_eq(rp_line_ping(&b, &r, NULL), 0);
 		cr_assert_eq(b.len, prefix + need);
 		cr_assert_eq(b.points, 1);
 		cr_assert(memcmp(store + prefix, "ping,ip=192.168.10.11 rtt_ms=1.234567,", 38) ==
@@ -341,9 +381,9 @@ Test(line, ping_rejects_time_beyond_int64)
 	struct rp_probe_result r = {.sent_ns = (uint64_t)INT64_MAX, .addr = rp_ip_v4(1)};
 	struct rp_linebuf b = new_buf(4096);
 
-	cr_assert_eq(rp_line_ping(&b, &r), -EINVAL);
+	cr_assert_eq(rp_line_ping(&b, &r, NULL), -EINVAL);
 	r.sent_ns = UINT64_MAX;
-	cr_assert_eq(rp_line_ping(&b, &r), -EINVAL);
+	cr_assert_eq(rp_line_ping(&b, &r, NULL), -EINVAL);
 	cr_assert_eq(b.len, 0);
 	cr_assert_eq(b.points, 0);
 }
@@ -355,7 +395,7 @@ Test(line, ping_appends_many_lines)
 	    .sent_ns = 10, .addr = rp_ip_v4(0x01020304), .rtt_ns = 5, .success = 1};
 	size_t n = 0;
 
-	while (rp_line_ping(&b, &r) == 0) {
+	while (rp_line_ping(&b, &r, NULL) == 0) {
 		n++;
 		r.sent_ns++;
 	}
@@ -1063,7 +1103,7 @@ Test(line, appends_points_after_existing_ones)
 	    .sent_ns = 9, .addr = rp_ip_v4(0x01020304), .rtt_ns = 10, .success = 1};
 
 	cr_assert_eq(rp_line_point(&b, "a", &t, 1, &f, 1, 1, 64), 0);
-	cr_assert_eq(rp_line_ping(&b, &r), 0);
+	cr_assert_eq(rp_line_ping(&b, &r, NULL), 0);
 	cr_assert_eq(rp_line_point(&b, "c", NULL, 0, &f, 1, 3, 64), 0);
 	cr_assert_eq(b.points, 3);
 	parse_both(store, b.len, 3);
