@@ -70,7 +70,9 @@ size_t rp_edit_distance(const char *a, const char *b, size_t cap)
 	size_t la = strlen(a), lb = strlen(b);
 	size_t row[64];
 
-	if (la >= RP_ARRAY_SIZE(row) || lb >= RP_ARRAY_SIZE(row))
+	/* Too long for the table, or further apart in length than cap: at least cap. */
+	if (la >= RP_ARRAY_SIZE(row) || lb >= RP_ARRAY_SIZE(row) ||
+	    (la > lb ? la - lb : lb - la) >= cap)
 		return cap;
 	for (size_t j = 0; j <= lb; j++)
 		row[j] = j;

@@ -8,14 +8,16 @@
  * Checks, against a reference written here from the documented format (a '#' starts a
  * comment, blanks and CR/LF around an entry are ignored, empty lines skipped): the list
  * holds exactly the entries that rp_parse_cidr accepts with at most 24 host bits (an
- * IPv4 /8, an IPv6 /104),
+ * IPv4 /8, an IPv6 /104), and its names exactly the entries that are DNS names by a
+ * reference check written here (each with its line and its place among the networks),
  * in order, each with its line number; every refused entry is one error; the return
  * is 0 exactly when nothing was refused; every network formats back to text that
  * parses to itself; rp_targets_count is the sum of the sizes.
  *
  * Files: fopen() in targets.c is compiled to rp_fuzz_fopen (fuzz-cflags above), which
- * opens only plain names in a per-process directory, so "@/etc/shadow" or "@/dev/stdin"
- * in an input fails with ENOENT. */
+ * opens only the name "targets", as a read-only memory stream over this input's file
+ * content (fmemopen: no disk I/O per run), so "@/etc/shadow" or "@/dev/stdin" in an
+ * input fails with ENOENT, and so does "@targets" when the input is an argument. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -44,56 +46,71 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 FILE *rp_fuzz_fopen(const char *path, const char *mode);
 
-static int dirfd_ = -1;
-static char dirpath[] = "/tmp/fuzz_conf_targets.XXXXXX";
 static char text[MAX_INPUT + 1];
+static char file[MAX_INPUT + 1]; /* the "targets" file of this input */
+static size_t file_len;
+static bool have_file;
 
 FILE *rp_fuzz_fopen(const char *path, const char *mode)
 {
-	int fd;
-	FILE *f;
-
-	if (!*path || strchr(path, '/') || !strcmp(path, ".") || !strcmp(path, "..") ||
-	    strcmp(mode, "r") != 0) {
+	if (!have_file || strcmp(path, "targets") != 0 || strcmp(mode, "r") != 0) {
 		errno = ENOENT;
 		return NULL;
 	}
-	fd = openat(dirfd_, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return NULL;
-	f = fdopen(fd, mode);
-	if (!f)
-		close(fd);
-	return f;
-}
+	static char nul[1];
 
-static void remove_dir(void)
-{
-	unlinkat(dirfd_, "targets", 0);
-	rmdir(dirpath);
+	/* fmemopen of 0 bytes fails (EINVAL): an empty file reads as one NUL byte, an
+	 * empty entry, which targets.c skips as it skips an empty line. */
+	return file_len ? fmemopen(file, file_len, "r") : fmemopen(nul, 1, "r");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if (!mkdtemp(dirpath) ||
-	    (dirfd_ = openat(AT_FDCWD, dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		perror("fuzz_conf_targets: set-up");
-		abort();
-	}
-	atexit(remove_dir);
 	return 0;
 }
 
-/* What one entry must give: 1 and *out when accepted, 0 when refused. */
+/* An independent reading of what a DNS host name is (rp_name_valid's contract). */
+static bool ref_name(const char *s)
+{
+	size_t len = strlen(s), start = 0;
+	bool digits_only = true;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		size_t l;
+
+		if (i < len && s[i] != '.') {
+			char ch = s[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+				return false;
+			if (!(ch >= '0' && ch <= '9'))
+				digits_only = false;
+			continue;
+		}
+		l = i - start;
+		if (i == len && l == 0 && len > 0 && s[len - 1] == '.' && len > 1)
+			break; /* a final dot */
+		if (l == 0 || l > 63 || s[start] == '-' || s[i - 1] == '-')
+			return false;
+		start = i + 1;
+	}
+	return !digits_only;
+}
+
+/* What one entry must give: 1 and *out for a network, 2 for a name, 0 when refused. */
 static int expect(const char *entry, struct rp_cidr *out)
 {
 	bool host_bits;
 	char why[256];
 
 	if (rp_parse_cidr(entry, out, &host_bits, why, sizeof(why)) < 0)
-		return 0;
+		return ref_name(entry) ? 2 : 0;
+	CHECK(!ref_name(entry) || strchr(entry, '.')); /* an address is never a name */
 	return rp_cidr_host_bits(out) <= RP_CIDR_MAX_HOST_BITS;
 }
 
@@ -125,7 +142,7 @@ static void check_network(const struct rp_cidr *c)
 /* The reference reading of a target file: entries in order with their lines. */
 static void check_file(const char *p, size_t n, const struct rp_cidr_list *l, size_t errors)
 {
-	size_t got = 0, refused = 0;
+	size_t got = 0, gotn = 0, refused = 0;
 	uint32_t lineno = 0;
 
 	while (n) {
@@ -147,8 +164,14 @@ static void check_file(const char *p, size_t n, const struct rp_cidr_list *l, si
 			*--end = '\0';
 		if (!*s)
 			continue;
-		if (!expect(s, &want)) {
+		switch (expect(s, &want)) {
+		case 0:
 			refused++;
+			continue;
+		case 2:
+			CHECK(gotn < l->nnames && strcmp(l->names[gotn], s) == 0);
+			CHECK(l->name_line[gotn] == lineno && l->name_pos[gotn] == got);
+			gotn++;
 			continue;
 		}
 		CHECK(got < l->n);
@@ -156,7 +179,7 @@ static void check_file(const char *p, size_t n, const struct rp_cidr_list *l, si
 		CHECK(l->line[got] == lineno);
 		got++;
 	}
-	CHECK(got == l->n);
+	CHECK(got == l->n && gotn == l->nnames);
 	CHECK(refused == errors);
 }
 
@@ -170,12 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > MAX_INPUT)
 		return 0;
 	rp_diags_init(&d);
-	if (data[0] & 1) {
-		int fd = openat(dirfd_, "targets", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		CHECK(fd >= 0);
-		CHECK(write(fd, data + 1, size - 1) == (ssize_t)(size - 1));
-		close(fd);
+	have_file = data[0] & 1;
+	if (have_file) {
+		memcpy(file, data + 1, size - 1);
+		file_len = size - 1;
 		ret = rp_targets_add_arg(&l, "@targets", &d);
 		check_file((const char *)data + 1, size - 1, &l, d.errors);
 	} else {
@@ -183,17 +204,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = strnlen((const char *)data + 1, size - 1);
 		char *arg = malloc(n + 1); /* exact size: ASan sees any over-read */
 
-		unlinkat(dirfd_, "targets", 0); /* "@targets" must not find an older input */
-
 		memcpy(arg, data + 1, n);
 		arg[n] = '\0';
 		ret = rp_targets_add_arg(&l, arg, &d);
 		if (arg[0] != '@') {
 			int ok = expect(arg, &want);
 
-			CHECK(l.n == (size_t)ok && d.errors == (size_t)!ok);
-			CHECK(!ok || (rp_ip_eq(&l.v[0].net, &want.net) &&
-				      l.v[0].prefix == want.prefix && l.line[0] == 0));
+			CHECK(l.n == (size_t)(ok == 1) && l.nnames == (size_t)(ok == 2) &&
+			      d.errors == (size_t)!ok);
+			CHECK(ok != 1 || (rp_ip_eq(&l.v[0].net, &want.net) &&
+					  l.v[0].prefix == want.prefix && l.line[0] == 0));
+			CHECK(ok != 2 || (strcmp(l.names[0], arg) == 0 && l.name_pos[0] == 0));
 		} else {
 			CHECK(ret < 0 && l.n == 0 && d.errors == 1); /* no such file */
 		}
