@@ -474,7 +474,7 @@ static int resolve_targets(const struct rp_conf *c, int family, const struct rp_
 		int routed = rp_names_routed_family();
 
 		nc.family = family == RP_FAMILY_4 ? 4 : family == RP_FAMILY_6 ? 6 : 0;
-		nc.servers = c->dns.servers;
+		nc.servers = c->dns.servers && *c->dns.servers ? c->dns.servers : NULL;
 		nc.tries = 2;
 		res = rp_xcalloc(in->nnames, sizeof(*res));
 		if (rp_names_resolve_all(&nc, (const char *const *)in->names, in->nnames,

@@ -229,7 +229,7 @@ int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 	nc.retry_min_ms = ms_of(d->conf.dns.retry_min);
 	nc.retry_max_ms = ms_of(d->conf.dns.retry_max);
 	nc.family = fam;
-	nc.servers = d->conf.dns.servers;
+	nc.servers = d->conf.dns.servers && *d->conf.dns.servers ? d->conf.dns.servers : NULL;
 	nc.seed = d->start_real_ns;
 	ret = rp_names_create(&nm->r, &nc, d->now_ms, on_name, d, why, whylen);
 	if (ret < 0)
@@ -241,7 +241,7 @@ int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 	       fam == 4	  ? "4"
 	       : fam == 6 ? "6"
 			  : "both",
-	       d->conf.dns.servers ? d->conf.dns.servers : "system");
+	       nc.servers ? nc.servers : "system");
 	return 0;
 }
 
