@@ -166,11 +166,28 @@ Test(cli, ping_and_sweep_validate_targets)
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "127.0.0.300: error: invalid address \"127.0.0.300\""),
 			   "%s", r.err);
-	write_file(path, "# loopback targets\n127.0.0.1\n\n127.0.0.2 # second\nbogus\n");
+	/* (a name would be valid: this one is not, so nothing asks the system's resolver) */
+	write_file(path, "# loopback targets\n127.0.0.1\n\n127.0.0.2 # second\nbogus!\n");
 	run(&r, "ping -q -c 3 @/tmp/rp-cli-targets.txt");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "/tmp/rp-cli-targets.txt:5: error: invalid address "
-					 "\"bogus\""),
+					 "\"bogus!\""),
+			   "%s", r.err);
+	run(&r, "sweep router1.test 127.0.0.0/30");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err,
+				  "router1.test: error: is a name; sweep takes addresses and "
+				  "CIDR ranges"),
+			   "%s", r.err);
+	run(&r, "ping ::1/64");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "::1/64: error: ::1/64 is larger than a /104; split it "
+					 "into smaller networks"),
+			   "%s", r.err);
+	run(&r, "ping 2001:db8::/110");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "2001:db8::/110: error: has 262144 addresses, more than a "
+					 "/112; add --allow-large to probe it"),
 			   "%s", r.err);
 	unlink(path);
 	run(&r, "sweep 127.0.0.0/12");
