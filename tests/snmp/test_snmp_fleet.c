@@ -252,6 +252,73 @@ Test(snmp_fleet, every_ipv6_answer_matches_the_truth, .timeout = 120)
 	fleet_matches_truth("both", true, true);
 }
 
+#define NSWEEP 40
+
+/* `ringprobe sweep --snmp` over IPv6: fleetsim --family 6 with NSWEEP devices in a /122
+ * of 2001:2::c612:0 (the other 24 addresses answer nothing); each device prints one line,
+ * its address and the truth's sysName, or "-" without an agent. Skipped while ringprobe
+ * sends no ICMPv6 echo at all (fleetsim counted none): the sweep asks only hosts alive. */
+Test(snmp_fleet, sweep_snmp_over_ipv6_names_every_device, .timeout = 60)
+{
+	static const char *const args[] = {
+	    "--seed",	    "7", "--snmp-none", "10%", "--snmp-slow", "0", "--latency", "fixed:1ms",
+	    "--tap-frames", "0", "--family",	"6",   NULL};
+	char cmd[512], *out = NULL, *err = NULL, *t;
+	unsigned lines = 0, named = 0, dashes = 0;
+	bool seen[NSWEEP] = {0};
+	struct fleet f;
+	int st;
+
+	enter_netns(); /* skips without root */
+	fleet_start(&f, NSWEEP, args);
+	snprintf(cmd, sizeof(cmd),
+		 "%s sweep --snmp --snmp-timeout 500ms --snmp-retries 0 2001:2::c612:0/122",
+		 bin("RINGPROBE_BIN", "src/cli/ringprobe"));
+	st = sup_run(cmd, 0, &out, &err);
+	fleet_dump(&f);
+	if (truth_total(&f, "requests_v6") == 0) {
+		fleet_stop(&f);
+		cr_skip_test("ringprobe sent no ICMPv6 echo (IPv6 probing not in this build): %s",
+			     err ? err : "");
+	}
+	cr_assert_eq(st, 0, "exit %d: %s", st, err ? err : "");
+	t = fleet_truth(&f);
+	for (char *line = out, *nl; line && *line; line = nl + 1) {
+		char want[RP_IP_STRLEN + 80], addr6[48], name[64], agent[16];
+		unsigned i;
+
+		nl = strchr(line, '\n');
+		cr_assert_not_null(nl, "an unterminated line: %s", line);
+		*nl = '\0';
+		for (i = 0; i < NSWEEP; i++) {
+			fmt_addr6(addr6, sizeof(addr6), fleet_addr(i));
+			if (!strncmp(line, addr6, strlen(addr6)) && line[strlen(addr6)] == '\t')
+				break;
+		}
+		cr_assert(i < NSWEEP, "a line for no device: %s", line);
+		cr_assert(!seen[i], "device %s printed twice", addr6);
+		seen[i] = true;
+		truth_dev(t, i, "snmp_agent", agent, sizeof(agent));
+		truth_dev(t, i, "sys_name", name, sizeof(name));
+		snprintf(want, sizeof(want), "%s\t%s", addr6, strcmp(agent, "true") ? "-" : name);
+		cr_assert_str_eq(line, want);
+		named += !strcmp(agent, "true");
+		dashes += !!strcmp(agent, "true");
+		lines++;
+	}
+	free(t);
+	cr_assert_eq(lines, NSWEEP, "%u lines for %u devices: %s", lines, NSWEEP, err);
+	cr_assert(named >= 30 && dashes >= 1, "seed 7: %u named, %u without an agent", named,
+		  dashes);
+	cr_assert_eq(truth_total(&f, "snmp_requests_v6"), NSWEEP);
+	fleet_stop(&f);
+	fprintf(stderr,
+		"snmp_fleet: sweep --snmp over IPv6: %u devices named, %u without an agent\n",
+		named, dashes);
+	free(out);
+	free(err);
+}
+
 int main(int argc, char *argv[])
 {
 	return fleet_run_serially(argc, argv);
