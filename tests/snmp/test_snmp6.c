@@ -241,13 +241,22 @@ out:
 
 /* ---- no IPv6 ------------------------------------------------------------------------- */
 
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#else
+#define SECCOMP_ARCH 0
+#define SECCOMP_ARCH_UNKNOWN 1
+#endif
+
 /* From here on, socket(AF_INET6, ...) fails with EAFNOSUPPORT in this process, as on a
  * kernel without IPv6 (seccomp; the caller's children started before keep theirs). */
 static bool deny_ipv6_sockets(char *why, size_t whylen)
 {
 	struct sock_filter f[] = {
 	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 1, 0),
@@ -288,8 +297,8 @@ static bool without_ipv6_v6_fails_locally_and_v4_goes_on(char *why, size_t whyle
 	unsigned ok4 = 0, local6 = 0;
 	bool ok = false;
 
-#if !defined(__x86_64__)
-	snprintf(why, whylen, "the seccomp filter is written for x86_64");
+#ifdef SECCOMP_ARCH_UNKNOWN
+	snprintf(why, whylen, "the seccomp filter knows x86_64 and aarch64 only");
 	goto out;
 #endif
 	if (!snmpd_start(&a, &v, why, whylen)) /* before the filter: snmpd has IPv6 */
