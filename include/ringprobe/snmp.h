@@ -13,9 +13,14 @@
  * called from any thread.
  *
  * Bounded: at most snmp.max_inflight requests in flight (v2c: through shared
- * net-snmp sessions, a UDP socket per 64; v3: a session and socket each), a request ring and a
- * result ring with room for every request accepted, so a result is never dropped. The poller takes
- * a new request only while the result ring has room for everything in flight. */
+ * net-snmp sessions, a UDP socket per 64 and family, the IPv6 ones opened by the first
+ * IPv6 request; v3: a session and socket each), a request ring and a result ring with
+ * room for every request accepted, so a result is never dropped. The poller takes a new
+ * request only while the result ring has room for everything in flight.
+ *
+ * Either family: IPv6 devices are asked over UDP/IPv6 ("udp6"). Where the host has no
+ * IPv6, their requests end as RP_SNMP_LOCAL_ERROR ("no IPv6 on this host: ...") and
+ * IPv4 goes on. */
 #ifndef RP_SNMP_H
 #define RP_SNMP_H
 
@@ -67,7 +72,7 @@ struct rp_snmp_stats {
 	uint64_t inflight;		     /* now: sessions open */
 	uint64_t queued;		     /* now: accepted, not yet sent */
 	uint64_t spoofed; /* v2c answers from another address or port than the request's,
-			   * dropped (the request still waits for its own) */
+			   * either family, dropped (the request still waits for its own) */
 };
 
 struct rp_snmp;

@@ -94,8 +94,8 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 	}
 	s->reqs = rp_xcalloc(s->max_inflight, sizeof(*s->reqs));
 	s->free_slots = rp_xcalloc(s->max_inflight, sizeof(*s->free_slots));
-	s->pfd = rp_xcalloc(s->max_inflight, sizeof(*s->pfd));
-	s->pfd_key = rp_xcalloc(s->max_inflight, sizeof(*s->pfd_key));
+	s->pfd = rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight), sizeof(*s->pfd));
+	s->pfd_key = rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight), sizeof(*s->pfd_key));
 	for (uint32_t i = 0; i < s->max_inflight; i++)
 		s->free_slots[i] = s->max_inflight - 1 - i;
 	s->nfree = s->max_inflight;
@@ -251,7 +251,10 @@ void rp_snmp__local_error(struct rp_snmp *s, struct rp_snmp_req *q, const char *
 	r = result_for(s, q);
 	/* v3: net-snmp probes the engine ID inside the send; no answer is a timeout */
 	r->status = liberr == SNMPERR_TIMEOUT ? RP_SNMP_TIMEOUT : RP_SNMP_LOCAL_ERROR;
-	snprintf(r->detail, sizeof(r->detail), "%s: %s", what, msg ? msg : "unknown");
+	if (sp || ss)
+		snprintf(r->detail, sizeof(r->detail), "%s: %s", what, msg ? msg : "unknown");
+	else
+		snprintf(r->detail, sizeof(r->detail), "%s", what);
 	free(msg);
 	deliver(s, q);
 }

@@ -29,6 +29,13 @@
 #define RP_SNMP_LOOP_MS 5
 /* The system group's scalars asked for: .1.3.6.1.2.1.1.N.0, N = 1..6. */
 #define RP_SNMP_NOBJ 6
+/* v2c: requests in flight per shared session (v2c.c), and so the most sessions of one
+ * family. */
+#define RP_SNMP_PER_SHARED 64
+#define RP_SNMP_MAX_SHARED (RP_SNMP_INFLIGHT_MAX / RP_SNMP_PER_SHARED)
+/* Entries of s->pfd: a socket per request (v3), or per shared session of either family
+ * (v2c: 2 x ceil(max_inflight / 64), never more than this). */
+#define RP_SNMP_PFD_MAX(max_inflight) ((max_inflight) + RP_SNMP_MAX_SHARED)
 
 /** One request slot: the poller thread's. */
 struct rp_snmp_req {
@@ -89,7 +96,7 @@ struct rp_snmp {
 	uint32_t *done_slots; /* slots whose result was pushed, to finish() */
 	uint32_t ndone;
 	struct rp_snmp_result scratch; /* the result being made, pushed at once */
-	struct pollfd *pfd;	       /* max_inflight entries, filled by ops->fds */
+	struct pollfd *pfd;	       /* RP_SNMP_PFD_MAX entries, filled by ops->fds */
 	uint32_t *pfd_key;	       /* per pfd: v2c its shared session, v3 its slot */
 	netsnmp_large_fd_set lfs;
 
@@ -115,7 +122,8 @@ static inline void *rp_snmp__ticket(const struct rp_snmp *s, const struct rp_snm
 /** net-snmp's callback for every session (callback_magic: the poller); poller thread. */
 int rp_snmp__on_answer(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);
 /** Delivers a local_error (or timeout: a v3 engine ID probe unanswered) result for q,
- *  with net-snmp's message from sp (a session handle) or else ss; both may be NULL.
+ *  with net-snmp's message from sp (a session handle) or else ss after `what`; both may
+ *  be NULL (the detail is then `what` alone).
  *  Does nothing when the callback already delivered q. Poller thread. */
 void rp_snmp__local_error(struct rp_snmp *s, struct rp_snmp_req *q, const char *what, void *sp,
 			  netsnmp_session *ss);

@@ -7,6 +7,9 @@
  * Plain functions that return false with a reason rather than assert, so the ThreadSanitizer
  * build (no Criterion) uses them too.
  *
+ * snmpd_start6 also has it listen on udp6:[::1] and the same port, and take the community
+ * from ::1 too (rocommunity6): a host without IPv6 on lo cannot start that one.
+ *
  * What it serves: v2c community SNMPD_COMMUNITY (from 127.0.0.1 only), a v3 authPriv
  * SHA/AES user and an authNoPriv MD5 user (below), and sysDescr, sysName, sysLocation,
  * sysContact as given. snmpd takes a value's bytes as they are in the file (quotes, commas,
@@ -56,6 +59,7 @@ struct snmpd_agent {
 	uint16_t port;
 	uint64_t started_ns; /* CLOCK_MONOTONIC just before snmpd was started */
 	uint64_t ready_ns;   /* CLOCK_MONOTONIC when it first answered */
+	bool v6;	     /* also on udp6:[::1]:port (snmpd_start6) */
 	char dir[64];	     /* the mkdtemp directory: conf, log, pid file, persistent data */
 };
 
@@ -89,6 +93,8 @@ static inline bool snmpd_write_conf(const struct snmpd_agent *a, const struct sn
 	if (!f)
 		return SNMPD_FAIL("%s: %s", path, strerror(errno));
 	fprintf(f, "rocommunity %s 127.0.0.1\n", SNMPD_COMMUNITY);
+	if (a->v6)
+		fprintf(f, "rocommunity6 %s ::1\n", SNMPD_COMMUNITY);
 	fprintf(f, "createUser %s SHA \"%s\" AES \"%s\"\n", SNMPD_V3_PRIV_USER, SNMPD_V3_PRIV_AUTH,
 		SNMPD_V3_PRIV_PRIV);
 	fprintf(f, "createUser %s MD5 \"%s\"\n", SNMPD_V3_AUTH_USER, SNMPD_V3_AUTH_AUTH);
@@ -185,7 +191,7 @@ static inline bool snmpd_wait_answer(struct snmpd_agent *a, unsigned timeout_ms,
 /* Starts snmpd once on a->port; false with why (and *retry when the port was taken). */
 static inline bool snmpd_spawn(struct snmpd_agent *a, bool *retry, char *why, size_t whylen)
 {
-	char conf[128], log[128], pidf[128], errf[128], addr[40], envd[160], envc[160];
+	char conf[128], log[128], pidf[128], errf[128], addr[64], envd[160], envc[160];
 	const char *bin = getenv("SNMPD_BIN");
 	char *const argv[] = {
 	    (char *)"snmpd", (char *)"-f", (char *)"-C",    (char *)"-c", conf,
@@ -204,7 +210,11 @@ static inline bool snmpd_spawn(struct snmpd_agent *a, bool *retry, char *why, si
 	snmpd_path(a, "snmpd.log", log, sizeof(log));
 	snmpd_path(a, "snmpd.pid", pidf, sizeof(pidf));
 	snmpd_path(a, "stderr", errf, sizeof(errf));
-	snprintf(addr, sizeof(addr), "udp:127.0.0.1:%u", (unsigned)a->port);
+	if (a->v6)
+		snprintf(addr, sizeof(addr), "udp:127.0.0.1:%u,udp6:[::1]:%u", (unsigned)a->port,
+			 (unsigned)a->port);
+	else
+		snprintf(addr, sizeof(addr), "udp:127.0.0.1:%u", (unsigned)a->port);
 	snprintf(envd, sizeof(envd), "SNMP_PERSISTENT_DIR=%s/persist", a->dir);
 	snprintf(envc, sizeof(envc), "SNMPCONFPATH=%s", a->dir);
 	if (!bin)
@@ -256,15 +266,17 @@ static inline bool snmpd_spawn(struct snmpd_agent *a, bool *retry, char *why, si
 	return SNMPD_FAIL("snmpd on port %u did not answer within 10 s", (unsigned)a->port);
 }
 
-/** Starts a private snmpd serving `v`, waits until it answers; false with why. The caller
- *  owns the agent and stops it with snmpd_stop (also after a failed start). */
-static inline bool snmpd_start(struct snmpd_agent *a, const struct snmpd_values *v, char *why,
-			       size_t whylen)
+/** Starts a private snmpd serving `v` (on [::1] too when v6), waits until it answers; false
+ *  with why. The caller owns the agent and stops it with snmpd_stop (also after a failed
+ *  start). */
+static inline bool snmpd_start_family(struct snmpd_agent *a, const struct snmpd_values *v, bool v6,
+				      char *why, size_t whylen)
 {
 	const char *vals[4] = {v->descr, v->name, v->location, v->contact};
 	bool retry = true;
 
 	memset(a, 0, sizeof(*a));
+	a->v6 = v6;
 	for (int i = 0; i < 4; i++)
 		if (vals[i] && !snmpd_value_ok(vals[i]))
 			return SNMPD_FAIL("value %d cannot be served as is by snmpd", i);
@@ -285,6 +297,20 @@ static inline bool snmpd_start(struct snmpd_agent *a, const struct snmpd_values 
 			return true;
 	}
 	return false;
+}
+
+/** snmpd_start_family on 127.0.0.1 only. */
+static inline bool snmpd_start(struct snmpd_agent *a, const struct snmpd_values *v, char *why,
+			       size_t whylen)
+{
+	return snmpd_start_family(a, v, false, why, whylen);
+}
+
+/** snmpd_start_family on 127.0.0.1 and [::1]. */
+static inline bool snmpd_start6(struct snmpd_agent *a, const struct snmpd_values *v, char *why,
+				size_t whylen)
+{
+	return snmpd_start_family(a, v, true, why, whylen);
 }
 
 /** Stops the agent (SIGTERM, then SIGKILL after 5 s) and removes its directory and everything

@@ -7,6 +7,11 @@
  *            socket; last it answers its own GET (sysName SPOOF_OWN_NAME).
  *   relay    127.0.0.3:port, the honest device: forwards each GET to the real snmpd on
  *            127.0.0.1:port only once the forgeries went out, and the agent's answer back.
+ * spoof_start6 sets up the same over IPv6, in a network namespace of the test's own where
+ * lo holds SPOOF6_HOSTILE and SPOOF6_HONEST (2001:2::/48): the relay forwards to the agent
+ * on [::1]:port, and a third forger, an IPv4 socket on 127.0.0.2:port, sends the same
+ * forgeries to 127.0.0.1 and the poller's source port, which reach a dual-stack IPv6
+ * socket as from ::ffff:127.0.0.2.
  * Loopback delivers a datagram into the receiving socket's queue within sendto, so every
  * forgery is queued at the poller before the real answer: the race is decided, not timed.
  * Threads: spoof_start and spoof_stop on the test's thread; one thread each for the hostile
@@ -27,17 +32,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ringprobe/addr.h"
+
 #define SPOOF_HOSTILE_ADDR 0x7f000002u
 #define SPOOF_HONEST_ADDR 0x7f000003u
+#define SPOOF6_HOSTILE "2001:2::2"
+#define SPOOF6_HONEST "2001:2::3"
 #define SPOOF_NAME "EVIL-renamed"
 #define SPOOF_OWN_NAME "hostile-own"
 #define SPOOF_SPAN 4
 
 struct spoofer {
-	int hostile_fd;	 /* 127.0.0.2:port */
-	int sidedoor_fd; /* 127.0.0.3:ephemeral */
-	int relay_fd;	 /* 127.0.0.3:port */
-	int upstream_fd; /* connected to snmpd, 127.0.0.1:port */
+	int hostile_fd;	 /* 127.0.0.2:port (v6: [SPOOF6_HOSTILE]:port) */
+	int sidedoor_fd; /* 127.0.0.3:ephemeral (v6: [SPOOF6_HONEST]:ephemeral) */
+	int relay_fd;	 /* 127.0.0.3:port (v6: [SPOOF6_HONEST]:port) */
+	int upstream_fd; /* connected to snmpd, 127.0.0.1:port (v6: [::1]:port) */
+	int v4_fd;	 /* v6 only: 127.0.0.2:port, forging to the poller's port; else -1 */
 	pthread_t hostile, relay;
 	bool hostile_up, relay_up;
 	atomic_bool stop, forged;
@@ -135,14 +145,15 @@ static inline size_t spoof_response(uint8_t *out, int32_t id, const char *name)
 }
 
 /* Waits up to ms for fd to be readable, then takes one datagram; its length or -1. */
-static inline ssize_t spoof_recv(int fd, uint8_t *buf, size_t n, struct sockaddr_in *from, int ms)
+static inline ssize_t spoof_recv(int fd, uint8_t *buf, size_t n, struct sockaddr_storage *from,
+				 socklen_t *fl, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	socklen_t fl = sizeof(*from);
 
+	*fl = sizeof(*from);
 	if (poll(&p, 1, ms) != 1)
 		return -1;
-	return recvfrom(fd, buf, n, 0, (struct sockaddr *)from, &fl);
+	return recvfrom(fd, buf, n, 0, (struct sockaddr *)from, fl);
 }
 
 static inline void *spoof_hostile_main(void *arg)
@@ -151,30 +162,40 @@ static inline void *spoof_hostile_main(void *arg)
 	uint8_t buf[1500], out[128];
 
 	while (!atomic_load(&x->stop)) {
-		struct sockaddr_in from;
-		ssize_t got = spoof_recv(x->hostile_fd, buf, sizeof(buf), &from, 10);
+		struct sockaddr_storage from, to4;
+		socklen_t fl;
+		ssize_t got = spoof_recv(x->hostile_fd, buf, sizeof(buf), &from, &fl, 10);
+		struct rp_ip lo4 = rp_ip_v4(0x7f000001u), src;
+		uint16_t port = 0;
 		int32_t id;
 		size_t n;
 
 		if (got <= 0 || !spoof_get_reqid(buf, (size_t)got, &id))
 			continue;
+		rp_ip_from_sockaddr(&from, fl, &src, &port);
+		/* the v4 forger aims at 127.0.0.1 and the port the GET came from */
+		socklen_t l4 = rp_ip_to_sockaddr(&lo4, port, &to4);
 		if (!atomic_load(&x->forged)) {
-			for (int pass = 0; pass < 2; pass++) {
-				int fd = pass == 0 ? x->sidedoor_fd : x->hostile_fd;
+			for (int pass = 0; pass < 3; pass++) {
+				int fd = pass == 0   ? x->sidedoor_fd
+					 : pass == 1 ? x->hostile_fd
+						     : x->v4_fd;
+				const struct sockaddr_storage *to = pass == 2 ? &to4 : &from;
+				socklen_t tl = pass == 2 ? l4 : fl;
 
-				for (int32_t k = -SPOOF_SPAN; k <= SPOOF_SPAN; k++) {
+				for (int32_t k = -SPOOF_SPAN; fd >= 0 && k <= SPOOF_SPAN; k++) {
 					if (k == 0)
 						continue;
 					n = spoof_response(out, id + k, SPOOF_NAME);
-					if (sendto(fd, out, n, 0, (struct sockaddr *)&from,
-						   sizeof(from)) == (ssize_t)n)
+					if (sendto(fd, out, n, 0, (const struct sockaddr *)to,
+						   tl) == (ssize_t)n)
 						atomic_fetch_add(&x->forgeries, 1);
 				}
 			}
 			atomic_store(&x->forged, true);
 		}
 		n = spoof_response(out, id, SPOOF_OWN_NAME);
-		sendto(x->hostile_fd, out, n, 0, (struct sockaddr *)&from, sizeof(from));
+		sendto(x->hostile_fd, out, n, 0, (struct sockaddr *)&from, fl);
 	}
 	return NULL;
 }
@@ -185,8 +206,9 @@ static inline void *spoof_relay_main(void *arg)
 	uint8_t buf[1500], ans[1500];
 
 	while (!atomic_load(&x->stop)) {
-		struct sockaddr_in from, up;
-		ssize_t got = spoof_recv(x->relay_fd, buf, sizeof(buf), &from, 10), back;
+		struct sockaddr_storage from, up;
+		socklen_t fl, ul;
+		ssize_t got = spoof_recv(x->relay_fd, buf, sizeof(buf), &from, &fl, 10), back;
 
 		if (got <= 0)
 			continue;
@@ -195,35 +217,47 @@ static inline void *spoof_relay_main(void *arg)
 			usleep(10000);
 		if (send(x->upstream_fd, buf, (size_t)got, 0) != got)
 			continue;
-		back = spoof_recv(x->upstream_fd, ans, sizeof(ans), &up, 5000);
-		if (back > 0 && sendto(x->relay_fd, ans, (size_t)back, 0, (struct sockaddr *)&from,
-				       sizeof(from)) == back)
+		back = spoof_recv(x->upstream_fd, ans, sizeof(ans), &up, &ul, 5000);
+		if (back > 0 &&
+		    sendto(x->relay_fd, ans, (size_t)back, 0, (struct sockaddr *)&from, fl) == back)
 			atomic_fetch_add(&x->relayed, 1);
 	}
 	return NULL;
 }
 
-/* A UDP socket bound to addr:port (host order; port 0: any), connected to `peer` if not 0. */
-static inline int spoof_socket(uint32_t addr, uint16_t port, uint32_t peer, uint16_t peer_port)
+/* A UDP socket bound to addr:port (port 0: any), connected to peer:peer_port if peer is
+ * not NULL; the family is addr's. IPv6 sockets are IPv6 only. */
+static inline int spoof_socket_ip(const struct rp_ip *addr, uint16_t port, const struct rp_ip *peer,
+				  uint16_t peer_port)
 {
-	struct sockaddr_in a = {
-	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage a;
+	socklen_t len = rp_ip_to_sockaddr(addr, port, &a);
+	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	if (a.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&a, len) < 0)
 		goto fail;
 	if (peer) {
-		a.sin_port = htons(peer_port);
-		a.sin_addr.s_addr = htonl(peer);
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		len = rp_ip_to_sockaddr(peer, peer_port, &a);
+		if (connect(fd, (struct sockaddr *)&a, len) < 0)
 			goto fail;
 	}
 	return fd;
 fail:
 	close(fd);
 	return -1;
+}
+
+/* spoof_socket_ip for IPv4 addresses in host order (peer 0: not connected). */
+static inline int spoof_socket(uint32_t addr, uint16_t port, uint32_t peer, uint16_t peer_port)
+{
+	struct rp_ip a = rp_ip_v4(addr), p = rp_ip_v4(peer);
+
+	return spoof_socket_ip(&a, port, peer ? &p : NULL, peer_port);
 }
 
 static inline void spoof_stop(struct spoofer *x)
@@ -234,11 +268,12 @@ static inline void spoof_stop(struct spoofer *x)
 	if (x->relay_up)
 		pthread_join(x->relay, NULL);
 	x->hostile_up = x->relay_up = false;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		int *fd = i == 0   ? &x->hostile_fd
 			  : i == 1 ? &x->sidedoor_fd
 			  : i == 2 ? &x->relay_fd
-				   : &x->upstream_fd;
+			  : i == 3 ? &x->upstream_fd
+				   : &x->v4_fd;
 
 		if (*fd >= 0)
 			close(*fd);
@@ -246,20 +281,9 @@ static inline void spoof_stop(struct spoofer *x)
 	}
 }
 
-/** Starts the hostile device and the relay in front of the agent on 127.0.0.1:port; false
- *  with why. The caller stops them with spoof_stop (also after a failed start). */
-static inline bool spoof_start(struct spoofer *x, uint16_t port, char *why, size_t whylen)
+/* Starts the threads once the sockets are open. */
+static inline bool spoof_run(struct spoofer *x, char *why, size_t whylen)
 {
-	memset(x, 0, sizeof(*x));
-	x->hostile_fd = spoof_socket(SPOOF_HOSTILE_ADDR, port, 0, 0);
-	x->sidedoor_fd = spoof_socket(SPOOF_HONEST_ADDR, 0, 0, 0);
-	x->relay_fd = spoof_socket(SPOOF_HONEST_ADDR, port, 0, 0);
-	x->upstream_fd = spoof_socket(0x7f000001u, 0, 0x7f000001u, port);
-	if (x->hostile_fd < 0 || x->sidedoor_fd < 0 || x->relay_fd < 0 || x->upstream_fd < 0) {
-		snprintf(why, whylen, "spoofer sockets on 127.0.0.2/3 port %u: %s", (unsigned)port,
-			 strerror(errno));
-		return false;
-	}
 	if (pthread_create(&x->hostile, NULL, spoof_hostile_main, x) != 0) {
 		snprintf(why, whylen, "pthread_create failed");
 		return false;
@@ -271,6 +295,51 @@ static inline bool spoof_start(struct spoofer *x, uint16_t port, char *why, size
 	}
 	x->relay_up = true;
 	return true;
+}
+
+/** Starts the hostile device and the relay in front of the agent on 127.0.0.1:port; false
+ *  with why. The caller stops them with spoof_stop (also after a failed start). */
+static inline bool spoof_start(struct spoofer *x, uint16_t port, char *why, size_t whylen)
+{
+	memset(x, 0, sizeof(*x));
+	x->v4_fd = -1;
+	x->hostile_fd = spoof_socket(SPOOF_HOSTILE_ADDR, port, 0, 0);
+	x->sidedoor_fd = spoof_socket(SPOOF_HONEST_ADDR, 0, 0, 0);
+	x->relay_fd = spoof_socket(SPOOF_HONEST_ADDR, port, 0, 0);
+	x->upstream_fd = spoof_socket(0x7f000001u, 0, 0x7f000001u, port);
+	if (x->hostile_fd < 0 || x->sidedoor_fd < 0 || x->relay_fd < 0 || x->upstream_fd < 0) {
+		snprintf(why, whylen, "spoofer sockets on 127.0.0.2/3 port %u: %s", (unsigned)port,
+			 strerror(errno));
+		return false;
+	}
+	return spoof_run(x, why, whylen);
+}
+
+/** The same over IPv6 (see the top): lo must hold SPOOF6_HOSTILE and SPOOF6_HONEST and the
+ *  agent listen on [::1]:port. */
+static inline bool spoof_start6(struct spoofer *x, uint16_t port, char *why, size_t whylen)
+{
+	struct rp_ip hostile, honest, lo6;
+
+	memset(x, 0, sizeof(*x));
+	x->hostile_fd = x->sidedoor_fd = x->relay_fd = x->upstream_fd = x->v4_fd = -1;
+	if (!rp_ip_parse(SPOOF6_HOSTILE, &hostile) || !rp_ip_parse(SPOOF6_HONEST, &honest) ||
+	    !rp_ip_parse("::1", &lo6)) {
+		snprintf(why, whylen, "cannot parse the spoofer's addresses");
+		return false;
+	}
+	x->hostile_fd = spoof_socket_ip(&hostile, port, NULL, 0);
+	x->sidedoor_fd = spoof_socket_ip(&honest, 0, NULL, 0);
+	x->relay_fd = spoof_socket_ip(&honest, port, NULL, 0);
+	x->upstream_fd = spoof_socket_ip(&lo6, 0, &lo6, port);
+	x->v4_fd = spoof_socket(SPOOF_HOSTILE_ADDR, port, 0, 0);
+	if (x->hostile_fd < 0 || x->sidedoor_fd < 0 || x->relay_fd < 0 || x->upstream_fd < 0 ||
+	    x->v4_fd < 0) {
+		snprintf(why, whylen, "spoofer sockets on %s, %s, ::1, 127.0.0.2 port %u: %s",
+			 SPOOF6_HOSTILE, SPOOF6_HONEST, (unsigned)port, strerror(errno));
+		return false;
+	}
+	return spoof_run(x, why, whylen);
 }
 
 #endif
