@@ -126,6 +126,42 @@ Test(ping_cli, quiet_count_summary_matches_fping_line_by_line, .timeout = 60)
 	result_free(&fp);
 }
 
+/* IPv6 targets print exactly as fping 5.1 prints them (fping -6): per-probe lines, the
+ * -q -c summaries with a down device (an nftables drop) and the alive/unreachable lines,
+ * inside a namespace where 2001:2::/64 is local (the kernel answers every address). */
+Test(ping_cli, ipv6_output_matches_fping_6, .timeout = 90)
+{
+	static const char *const runs[] = {
+	    "-q -c 3 -p 200 -t 150 ::1 2001:2::1 2001:2::a 2001:2::1:0",
+	    "-c 2 -p 100 ::1 2001:2::7",
+	    "::1 2001:2::ff 2001:2::a",
+	};
+	const char *setup =
+	    "ip -6 route add local 2001:2::/64 dev lo && nft add table ip6 t && "
+	    "nft add chain ip6 t o \"{ type filter hook output priority 0; }\" && "
+	    "nft add rule ip6 t o ip6 daddr 2001:2::a icmpv6 type echo-request drop";
+	struct result rp, fp;
+	char script[1024];
+
+	need_root();
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		snprintf(script, sizeof(script), "%s && %s ping -6 %s", setup, BIN, runs[i]);
+		in_netns(&rp, script);
+		snprintf(script, sizeof(script), "%s && fping -6 %s", setup, runs[i]);
+		in_netns(&fp, script);
+		cr_assert_eq(rp.status, fp.status, "%s: exit %d, fping %d\n%s", runs[i], rp.status,
+			     fp.status, rp.err);
+		mask_times(rp.out);
+		mask_times(fp.out);
+		mask_times(rp.err);
+		mask_times(fp.err);
+		cr_assert_str_eq(rp.out, fp.out, "%s", runs[i]);
+		cr_assert_str_eq(rp.err, fp.err, "%s", runs[i]);
+		result_free(&rp);
+		result_free(&fp);
+	}
+}
+
 Test(ping_cli, per_probe_lines_match_fping, .timeout = 60)
 {
 	struct result rp, fp;
