@@ -219,7 +219,7 @@ static int open_dgram(const struct rp_engine_conf *conf, int af, struct rp_io_so
 static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_sock *out, char *why,
 		      size_t whylen)
 {
-	const char *v = af == AF_INET6 ? "ICMPv6 " : "";
+	const char *v = af == AF_INET6 ? "v6" : "";
 	char range[64], dgram_why[128];
 	int rc;
 
@@ -228,7 +228,7 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 	case RP_ICMP_RAW:
 		rc = open_raw(conf, af, out);
 		if (rc)
-			snprintf(why, whylen, "raw %sICMP socket (icmp_mode raw) failed: %s%s", v,
+			snprintf(why, whylen, "raw ICMP%s socket (icmp_mode raw) failed: %s%s", v,
 				 strerror(-rc), rc == -EPERM ? " (needs CAP_NET_RAW)" : "");
 		else
 			snprintf(why, whylen, "icmp raw (configured), ident %d", out->ident);
@@ -237,7 +237,7 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		rc = open_dgram(conf, af, out);
 		if (rc)
 			snprintf(why, whylen,
-				 "%sICMP datagram socket (icmp_mode dgram) failed: %s (gid %u, "
+				 "ICMP%s datagram socket (icmp_mode dgram) failed: %s (gid %u, "
 				 "net.ipv4.ping_group_range %s)",
 				 v, strerror(-rc), (unsigned)getegid(), range);
 		else
@@ -260,7 +260,7 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		snprintf(dgram_why, sizeof(dgram_why), "ICMP datagram socket: %s", strerror(-rc));
 	rc = open_raw(conf, af, out);
 	if (rc)
-		snprintf(why, whylen, "no %sICMP socket: dgram refused (%s), raw: %s%s", v,
+		snprintf(why, whylen, "no ICMP%s socket: dgram refused (%s), raw: %s%s", v,
 			 dgram_why, strerror(-rc), rc == -EPERM ? " (needs CAP_NET_RAW)" : "");
 	else
 		snprintf(why, whylen, "icmp raw (%s)", dgram_why);
