@@ -161,7 +161,9 @@ static int recv_init(struct rp_engine *e, struct uring *u, const struct rp_engin
 		r->msg.msg_iov = &r->iov;
 		r->msg.msg_iovlen = 1;
 	}
-	u->multi_msg.msg_namelen = sizeof(struct sockaddr_in6);
+	/* Room for a sockaddr_in6, rounded up so that the control messages after it
+	 * (io_uring_recvmsg_out, name, cmsgs, payload) stay 8-byte aligned. */
+	u->multi_msg.msg_namelen = (sizeof(struct sockaddr_in6) + 7u) & ~7u;
 	u->multi_msg.msg_controllen = RP_IO_CTRL_LEN;
 	if (!multishot)
 		return -EOPNOTSUPP;
