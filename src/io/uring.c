@@ -80,6 +80,8 @@ struct uring {
 	uint32_t none;
 	uint32_t *one_arm; /* indices to submit at the next poll */
 	uint32_t none_arm;
+	uint32_t per;		     /* single receives per open socket */
+	uint32_t arm_n[RP_IO_NSOCK]; /* of one_arm, those of each socket */
 
 	struct io_uring_cqe *cqes[CQE_BATCH];
 };
@@ -149,6 +151,7 @@ static int recv_init(struct rp_engine *e, struct uring *u, const struct rp_engin
 					      RP_IO_RECV_BUF_LEN);
 	per = u->nrbuf / nsock < ONE_MAX ? u->nrbuf / nsock : ONE_MAX;
 	per = per ? per : 1;
+	u->per = per;
 	u->none = per * nsock;
 	u->one = rp_xcalloc(u->none, sizeof(*u->one));
 	u->one_arm = rp_xcalloc(u->none, sizeof(*u->one_arm));
@@ -210,6 +213,19 @@ static struct io_uring_sqe *sqe_get(struct uring *u)
 	return io_uring_get_sqe(&u->ring);
 }
 
+/* Every single receive to be submitted at the next poll (start-up, or multishot
+ * refused at run time while none of them is in flight). */
+static void arm_all_ones(struct uring *u)
+{
+	for (uint32_t i = 0; i < u->none; i++)
+		u->one_arm[i] = i;
+	u->none_arm = u->none;
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		u->arm_n[i] = 0;
+	for (uint32_t i = 0; i < u->none; i++)
+		u->arm_n[u->one[i].sock]++;
+}
+
 static void arm_one(struct rp_engine *e, struct uring *u, struct io_uring_sqe *sqe, uint32_t i)
 {
 	struct one_rx *r = &u->one[i];
@@ -239,8 +255,12 @@ static void queue_recvs(struct rp_engine *e, struct uring *u)
 		}
 		return;
 	}
-	while (u->none_arm && (sqe = sqe_get(u)))
-		arm_one(e, u, sqe, u->one_arm[--u->none_arm]);
+	while (u->none_arm && (sqe = sqe_get(u))) {
+		uint32_t idx = u->one_arm[--u->none_arm];
+
+		u->arm_n[u->one[idx].sock]--;
+		arm_one(e, u, sqe, idx);
+	}
 }
 
 static void queue_sends(struct rp_engine *e, struct uring *u)
@@ -325,12 +345,13 @@ static int on_recv_multi(struct rp_engine *e, struct uring *u, const struct io_u
 		if (cqe->res == -ENOBUFS) {
 			e->stats.recv_nobufs++;
 		} else if (cqe->res == -EINVAL && !u->multishot_ok) {
-			/* Refused at run time: serve with single RECVMSGs from now on. */
-			u->multishot = false;
-			e->info.features &= ~(unsigned)RP_FEAT_RECV_MULTISHOT;
-			for (uint32_t i = 0; i < u->none; i++)
-				u->one_arm[i] = i;
-			u->none_arm = u->none;
+			/* Refused at run time: serve with single RECVMSGs from now on (once:
+			 * the other socket's refusal may come after they went out). */
+			if (u->multishot) {
+				u->multishot = false;
+				e->info.features &= ~(unsigned)RP_FEAT_RECV_MULTISHOT;
+				arm_all_ones(u);
+			}
 		} else if (cqe->res != -ECANCELED) {
 			e->stats.recv_errors++;
 		}
@@ -357,6 +378,7 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 	struct rp_rx rx = {0};
 
 	u->one_arm[u->none_arm++] = idx;
+	u->arm_n[r->sock]++;
 	if (RP_UNLIKELY(res < 0)) {
 		if (res != -ECANCELED)
 			e->stats.recv_errors++;
@@ -449,12 +471,14 @@ static unsigned flush_nr(const struct uring *u)
 	return space / 32 ? space / 32 : 1;
 }
 
-/* True when receives wait to be re-armed: the multishot one ended, or every single
- * RECVMSG completed (a sign that more datagrams are waiting). */
+/* True when receives wait to be re-armed: a socket's multishot one ended, or every
+ * single RECVMSG of a socket completed (a sign that more datagrams are waiting there;
+ * the other socket's, idle, may all still be out). */
 static bool rearm_pending(const struct uring *u)
 {
-	return u->multishot ? u->arm_multi[RP_IO_V4] || u->arm_multi[RP_IO_V6]
-			    : u->none_arm == u->none;
+	if (u->multishot)
+		return u->arm_multi[RP_IO_V4] || u->arm_multi[RP_IO_V6];
+	return u->arm_n[u->one[0].sock] == u->per || u->arm_n[u->one[u->none - 1].sock] == u->per;
 }
 
 /* Submits every queued send (and receive re-arm), runs ready completions without
@@ -574,9 +598,7 @@ int rp_io__uring_create(struct rp_engine *e, const struct rp_engine_conf *conf, 
 		else
 			o += note_missing(notes + o, sizeof(notes) - o, "multishot",
 					  !(mask & RP_FEAT_RECV_MULTISHOT));
-		for (uint32_t i = 0; i < u->none; i++)
-			u->one_arm[i] = i;
-		u->none_arm = u->none;
+		arm_all_ones(u);
 	}
 	if (!defer && o < sizeof(notes))
 		o += note_missing(notes + o, sizeof(notes) - o, "defer_taskrun",
