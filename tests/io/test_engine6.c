@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "io/engine.h"
+#include "io/io_int.h"
 #include "io/shard.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
@@ -785,4 +786,31 @@ Test(engine6, prober_matches_both_families_mmsg_raw, .timeout = 60)
 Test(engine6, prober_matches_both_families_mmsg_dgram, .timeout = 60)
 {
 	prober_mixed(MMSG, RP_ICMP_DGRAM);
+}
+
+/* --- the sender's address, per socket (no root needed) ------------------------------ */
+
+Test(engine6, source_from_the_ipv6_socket_is_never_an_ipv4_device)
+{
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	struct rp_ip got, want6 = io_test_bench6(5), want4 = rp_ip_v4(0x7f000001);
+
+	memcpy(&s6.sin6_addr, want6.b, 16);
+	rp_io__src(RP_IO_V6, &s6, sizeof(s6), &got);
+	cr_expect(rp_ip_eq(&got, &want6));
+	rp_io__src(RP_IO_V4, &s4, sizeof(s4), &got);
+	cr_expect(rp_ip_eq(&got, &want4));
+	/* ::ffff:127.0.0.1 on the IPv6 socket: not the IPv4 device 127.0.0.1. */
+	memcpy(&s6.sin6_addr, want4.b, 16);
+	rp_io__src(RP_IO_V6, &s6, sizeof(s6), &got);
+	cr_expect(rp_ip_is_zero(&got));
+	/* A short or missing name, or the other family on a socket. */
+	rp_io__src(RP_IO_V6, &s6, sizeof(s6) - 1, &got);
+	cr_expect(rp_ip_is_zero(&got));
+	rp_io__src(RP_IO_V4, &s6, 0, &got);
+	cr_expect(rp_ip_is_zero(&got));
+	memcpy(&s6.sin6_addr, want6.b, 16);
+	rp_io__src(RP_IO_V4, &s6, sizeof(s6), &got);
+	cr_expect(rp_ip_is_zero(&got));
 }
