@@ -280,10 +280,9 @@ int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock out[
 		       char *why, size_t whylen)
 {
 	unsigned fams = conf->families & RP_FAMILY_BOTH ? conf->families : RP_FAMILY_BOTH;
-	int rc;
-
 	size_t left;
 	char *p;
+	int rc;
 
 	out[RP_IO_V4] = out[RP_IO_V6] = (struct rp_io_sock){.fd = -1};
 	if (!(fams & RP_FAMILY_V4)) {
@@ -296,15 +295,19 @@ int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock out[
 	rc = open_first(conf, AF_INET, &out[RP_IO_V4], why, whylen);
 	if (rc || !(fams & RP_FAMILY_V6))
 		return rc;
+	/* The kind the IPv4 socket got: the same privilege or ping_group_range admits it. */
 	rc = out[RP_IO_V4].mode == RP_ICMP_RAW ? open_raw(conf, AF_INET6, &out[RP_IO_V6])
 					       : open_dgram(conf, AF_INET6, &out[RP_IO_V6]);
 	p = tail(why, whylen, &left);
-	if (left > 1)
-		snprintf(p, left, rc ? ", IPv4 only: no ICMPv6 socket (%s%s)" : ", ICMPv6 too",
-			 strerror(-rc),
-			 rc == -EAFNOSUPPORT ? ": IPv6 is disabled in this kernel or container"
-					     : "");
-	if (rc)
+	if (rc) {
 		out[RP_IO_V6].fd = -1;
+		if (left > 1)
+			snprintf(p, left, ", IPv4 only: no ICMPv6 socket (%s%s)", strerror(-rc),
+				 rc == -EAFNOSUPPORT
+				     ? ": IPv6 is disabled in this kernel or container"
+				     : "");
+	} else if (left > 1) {
+		snprintf(p, left, ", ICMPv6 too");
+	}
 	return 0;
 }
