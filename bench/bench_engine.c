@@ -3,10 +3,12 @@
  * feature set (liburing examples/poll-bench.c reports requests/s the same way).
  *
  * Runs inside a private network namespace (unshare(CLONE_NEWNET), lo up) so nothing
- * else's ICMP shares the path; only 127.0.0.0/8 is probed. Needs root (CAP_NET_RAW
- * and CAP_SYS_ADMIN); without it every case prints skipped=needs_root.
- * On loopback the kernel builds each reply inside our send, so cpu_s_per_m includes
- * work a real device would do (DESIGN.md "What was measured").
+ * else's ICMP shares the path; only 127.0.0.0/8 and (the _v6 cases) 2001:2::/64, made
+ * local to lo in that namespace, are probed. The _v4only cases open no IPv6 socket:
+ * against the plain ones they show what the second socket costs an IPv4 fleet. Needs root
+ * (CAP_NET_RAW and CAP_SYS_ADMIN); without it every case prints skipped=needs_root. On loopback the
+ * kernel builds each reply inside our send, so cpu_s_per_m includes work a real device would do
+ * (DESIGN.md "What was measured").
  *
  * Full-speed cases report the ceiling; the _20k cases run the daemon's load (20K
  * probes/s in 5 ms ticks) and report what it costs in CPU-s per million probes.
@@ -38,25 +40,41 @@ struct bench_case {
 	int backend;
 	int icmp_mode;
 	unsigned mask;
-	uint32_t rate; /* probes/s sent in 5 ms ticks; 0 = a full window at full speed */
+	uint32_t rate;	   /* probes/s sent in 5 ms ticks; 0 = a full window at full speed */
+	bool v6;	   /* targets in 2001:2::/64, else 127.0.0.0/8 */
+	unsigned families; /* engine conf families; 0 = both */
 };
 
 static const struct bench_case cases[] = {
-    {"uring_raw", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 0},
-    {"uring_dgram", RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, 0},
+    {"uring_raw", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 0, false, 0},
+    {"uring_dgram", RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, 0, false, 0},
     {"uring_raw_single_recv", RP_BACKEND_URING, RP_ICMP_RAW,
-     RP_FEAT_ALL & ~(unsigned)RP_FEAT_RECV_MULTISHOT, 0},
+     RP_FEAT_ALL & ~(unsigned)RP_FEAT_RECV_MULTISHOT, 0, false, 0},
     {"uring_raw_sendmsg", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL & ~(unsigned)RP_FEAT_SEND_ADDR,
-     0},
+     0, false, 0},
     {"uring_raw_no_defer", RP_BACKEND_URING, RP_ICMP_RAW,
-     RP_FEAT_ALL & ~(unsigned)RP_FEAT_DEFER_TASKRUN, 0},
-    {"mmsg_raw", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 0},
-    {"mmsg_dgram", RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, 0},
+     RP_FEAT_ALL & ~(unsigned)RP_FEAT_DEFER_TASKRUN, 0, false, 0},
+    {"mmsg_raw", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 0, false, 0},
+    {"mmsg_dgram", RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, 0, false, 0},
     /* The daemon's load: 20K probes/s, everything due sent every 5 ms. */
-    {"uring_raw_20k", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 20000},
+    {"uring_raw_20k", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 20000, false, 0},
     {"uring_raw_single_recv_20k", RP_BACKEND_URING, RP_ICMP_RAW,
-     RP_FEAT_ALL & ~(unsigned)RP_FEAT_RECV_MULTISHOT, 20000},
-    {"mmsg_raw_20k", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 20000},
+     RP_FEAT_ALL & ~(unsigned)RP_FEAT_RECV_MULTISHOT, 20000, false, 0},
+    {"mmsg_raw_20k", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 20000, false, 0},
+    /* IPv4 with no IPv6 socket beside it. */
+    {"uring_raw_v4only", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 0, false, RP_FAMILY_V4},
+    {"mmsg_raw_v4only", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 0, false, RP_FAMILY_V4},
+    /* ICMPv6 to 2001:2::/64. */
+    {"uring_raw_v6", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 0, true, 0},
+    {"uring_dgram_v6", RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, 0, true, 0},
+    {"uring_raw_single_recv_v6", RP_BACKEND_URING, RP_ICMP_RAW,
+     RP_FEAT_ALL & ~(unsigned)RP_FEAT_RECV_MULTISHOT, 0, true, 0},
+    {"uring_raw_sendmsg_v6", RP_BACKEND_URING, RP_ICMP_RAW,
+     RP_FEAT_ALL & ~(unsigned)RP_FEAT_SEND_ADDR, 0, true, 0},
+    {"mmsg_raw_v6", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 0, true, 0},
+    {"mmsg_dgram_v6", RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, 0, true, 0},
+    {"uring_raw_20k_v6", RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, 20000, true, 0},
+    {"mmsg_raw_20k_v6", RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, 20000, true, 0},
 };
 
 #define TICK_NS 5000000ull
@@ -65,6 +83,7 @@ static const struct rp_siphash_key key = {0x62656e6368656e67ull, 0x0f1e2d3c4b5a6
 
 struct counts {
 	const struct rp_engine_info *info;
+	bool v6;
 	uint64_t ok, bad;
 };
 
@@ -85,6 +104,9 @@ static int netns_enter(void)
 
 	if (!rc)
 		rc = sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+	/* The kernel owns every address of 2001:2::/64 here (the _v6 cases). */
+	if (!rc && sup_run("ip -6 route add local 2001:2::/64 dev lo", 0, NULL, NULL) != 0)
+		rc = -EIO;
 	return rc;
 }
 
@@ -95,12 +117,35 @@ static uint32_t target(uint32_t i)
 	return 0x7f000000u | (1 + i / 62500) << 16 | (1 + i / 250 % 250) << 8 | (1 + i % 250);
 }
 
+/* 2001:2::i+1 */
+static struct rp_ip target6(uint32_t i)
+{
+	struct rp_ip a = {.w = {0, 0, 0, 0}};
+
+	i = i % TARGETS + 1;
+	a.b[0] = 0x20;
+	a.b[1] = 0x01;
+	a.b[3] = 0x02;
+	a.b[13] = (uint8_t)(i >> 16);
+	a.b[14] = (uint8_t)(i >> 8);
+	a.b[15] = (uint8_t)i;
+	return a;
+}
+
+static struct rp_ip dst(const struct counts *c, uint32_t i)
+{
+	return c->v6 ? target6(i) : rp_ip_v4(target(i));
+}
+
 static void on_rx(void *arg, const struct rp_rx *rx)
 {
 	struct counts *c = arg;
 	struct rp_probe_stamp st;
 
-	if (rp_icmp_parse(rx->buf, rx->len, c->info->ip_header, &rx->src, c->info->ident, &key,
+	/* The shard's rule: the identifier is checked on raw sockets (the IPv6 ping
+	 * socket's is not the IPv4 one's). */
+	if (rp_icmp_parse(rx->buf, rx->len, c->info->ip_header, &rx->src,
+			  c->info->icmp_mode == RP_ICMP_RAW ? c->info->ident : -1, &key,
 			  &st) == RP_REPLY_OK)
 		c->ok++;
 	else
@@ -118,10 +163,8 @@ static int pump_full(struct rp_engine *e, struct counts *c, uint32_t *seq, uint6
 		int rc;
 
 		while (*seq - (c->ok + c->bad) < WINDOW && (buf = rp_engine_send_buf(e))) {
-			struct rp_probe_stamp st = {.addr = rp_ip_v4(target(*seq)),
-						    .slot = *seq,
-						    .seq = *seq,
-						    .sent_ns = now};
+			struct rp_probe_stamp st = {
+			    .addr = dst(c, *seq), .slot = *seq, .seq = *seq, .sent_ns = now};
 
 			rp_icmp_stamp(buf, &key, &st);
 			rp_engine_send_queue(e, buf, RP_ICMP_PKT_LEN, &st.addr);
@@ -150,7 +193,7 @@ static int pump_paced(struct rp_engine *e, struct counts *c, uint32_t *seq, uint
 			void *buf;
 
 			for (uint32_t i = 0; i < per_tick && (buf = rp_engine_send_buf(e)); i++) {
-				struct rp_probe_stamp st = {.addr = rp_ip_v4(target(*seq)),
+				struct rp_probe_stamp st = {.addr = dst(c, *seq),
 							    .slot = *seq,
 							    .seq = *seq,
 							    .sent_ns = real};
@@ -185,11 +228,12 @@ static void run_case(const struct bench_case *bc, double secs)
 	    .recv_bufs = 4096,
 	    .rcvbuf_bytes = 32u << 20,
 	    .ident = 0x4265,
+	    .families = bc->families,
 	};
 	struct rp_engine_info info;
 	struct rp_engine_stats st;
 	struct rp_engine *e;
-	struct counts c = {.info = &info};
+	struct counts c = {.info = &info, .v6 = bc->v6};
 	uint32_t seq = 0;
 	uint64_t t0, t1, ok0;
 	double c0, c1;

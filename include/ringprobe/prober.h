@@ -30,13 +30,24 @@ enum rp_engine_feature {
 	RP_FEAT_ALL = 0x1fu,
 };
 
+/* Address families an engine opens a socket for (struct rp_prober_conf families). */
+enum rp_family_bit {
+	RP_FAMILY_V4 = 1u << 0,
+	RP_FAMILY_V6 = 1u << 1,
+	RP_FAMILY_BOTH = RP_FAMILY_V4 | RP_FAMILY_V6,
+};
+
 /** What was chosen, and why (for the one start-up log line). */
 struct rp_engine_info {
 	int backend;	   /* RP_BACKEND_URING or RP_BACKEND_MMSG */
 	int icmp_mode;	   /* RP_ICMP_RAW or RP_ICMP_DGRAM */
 	unsigned features; /* RP_FEAT_* in use */
-	bool ip_header;	   /* received datagrams start with the IPv4 header (raw) */
-	int32_t ident;	   /* identifier replies carry: conf ident (raw), kernel's (dgram) */
+	unsigned families; /* RP_FAMILY_* with a socket open */
+	bool ip_header;	   /* raw: IPv4 datagrams start with the IPv4 header (ICMPv6 ones
+			    * never do: raw ICMPv6 sockets pass no IPv6 header) */
+	int32_t ident;	   /* identifier replies carry: conf ident (raw, both families),
+			    * the kernel's (dgram: the IPv4 socket's, or the IPv6 one's
+			    * when there is no IPv4 socket; never checked) */
 	char why[256];	   /* "io_uring_setup: Operation not permitted (seccomp?) -> mmsg" */
 };
 
@@ -106,6 +117,9 @@ struct rp_prober_conf {
 			      * least 2 x capacity to hold a remove for every device;
 			      * 0 = none (the daemon's; ping and sweep use none) */
 	int rt_priority;     /* SCHED_FIFO priority of the shard threads; 0 = normal */
+	unsigned families;   /* RP_FAMILY_* to open sockets for; 0 = both (an IPv6
+			      * socket that cannot be opened then only leaves IPv6
+			      * probes failing; one asked for alone is an error) */
 };
 
 /** Shards for a run over `targets` devices: `shards_key` (the `shards` key) when set,

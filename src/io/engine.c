@@ -108,17 +108,24 @@ static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident)
 		struct rp_io_slot *s = &e->slots[i];
 
 		rp_icmp_init(rp_io__slot_buf(e, i), ident);
-		s->sa.sin_family = AF_INET;
+		s->to.v4.sin_family = AF_INET;
 		s->iov.iov_base = rp_io__slot_buf(e, i);
 		s->iov.iov_len = RP_ICMP_PKT_LEN;
-		s->msg.msg_name = &s->sa;
-		s->msg.msg_namelen = sizeof(s->sa);
+		s->msg.msg_name = &s->to;
+		s->msg.msg_namelen = sizeof(s->to.v4);
 		s->msg.msg_iov = &s->iov;
 		s->msg.msg_iovlen = 1;
 		/* Popped from the top: buffer 0 first, in address order. */
 		e->free_stack[i] = n - 1 - i;
 	}
 	e->nfree = n;
+}
+
+static void close_socks(struct rp_engine *e)
+{
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		if (e->fd[i] >= 0)
+			close(e->fd[i]);
 }
 
 static void pool_fini(struct rp_engine *e)
@@ -174,8 +181,9 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 		     size_t whylen)
 {
 	struct rp_engine *e;
-	struct rp_io_sock sock;
-	char swhy[160], bwhy[200], feats[64];
+	struct rp_io_sock sock[RP_IO_NSOCK];
+	const struct rp_io_sock *first;
+	char swhy[200], bwhy[200], feats[64];
 	unsigned env_off, mask;
 	int rc;
 
@@ -184,24 +192,32 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 		return rc;
 	env_off = env_disabled();
 	mask = conf->feature_mask & ~env_off;
-	rc = rp_io__socket_open(conf, &sock, swhy, sizeof(swhy));
+	rc = rp_io__socket_open(conf, sock, swhy, sizeof(swhy));
 	if (rc) {
 		snprintf(why, whylen, "%s", swhy);
 		return rc;
 	}
+	first = sock[RP_IO_V4].fd >= 0 ? &sock[RP_IO_V4] : &sock[RP_IO_V6];
 	e = rp_xcalloc(1, sizeof(*e));
-	e->fd = sock.fd;
-	e->ip_header = sock.ip_header;
-	e->info.icmp_mode = sock.mode;
-	e->info.ip_header = sock.ip_header;
-	e->info.ident = sock.ident;
-	pool_init(e, conf->send_slots, (uint16_t)sock.ident);
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		e->fd[i] = sock[i].fd;
+	/* Raw: IPv4 datagrams carry the IPv4 header, ICMPv6 ones never an IPv6 header
+	 * (rp_icmp_parse knows: it looks at ip_header for IPv4 sources only). */
+	e->ip_header = first->mode == RP_ICMP_RAW;
+	e->info.icmp_mode = first->mode;
+	e->info.ip_header = e->ip_header;
+	e->info.ident = first->ident;
+	e->info.families = (e->fd[RP_IO_V4] >= 0 ? (unsigned)RP_FAMILY_V4 : 0u) |
+			   (e->fd[RP_IO_V6] >= 0 ? (unsigned)RP_FAMILY_V6 : 0u);
+	/* Raw sockets of both families carry conf->ident; on dgram ones the kernel
+	 * rewrites whatever the buffer holds. */
+	pool_init(e, conf->send_slots, (uint16_t)first->ident);
 	bwhy[0] = '\0';
 	rc = backend_create(e, conf, mask, env_off, bwhy, sizeof(bwhy));
 	if (rc) {
 		join(why, whylen, swhy, bwhy);
 		pool_fini(e);
-		close(e->fd);
+		close_socks(e);
 		free(e);
 		return rc;
 	}
@@ -218,9 +234,13 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 	features_format(e->info.features, feats, sizeof(feats));
 	/* Every shard chooses alike: say it once per process. */
 	if (!atomic_exchange(&choice_logged, true))
-		rp_log(RP_LOG_INFO, "io engine ready", "backend=%s icmp=%s features=%s why=\"%s\"",
-		       e->ops->name, e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", feats,
-		       e->info.why);
+		rp_log(RP_LOG_INFO, "io engine ready",
+		       "backend=%s icmp=%s families=%s features=%s why=\"%s\"", e->ops->name,
+		       e->info.icmp_mode == RP_ICMP_RAW ? "raw" : "dgram",
+		       e->info.families == RP_FAMILY_BOTH ? "ipv4,ipv6"
+		       : e->info.families == RP_FAMILY_V4 ? "ipv4"
+							  : "ipv6",
+		       feats, e->info.why);
 	*out = e;
 	return 0;
 }
@@ -231,7 +251,7 @@ void rp_engine_destroy(struct rp_engine *e)
 		return;
 	e->ops->destroy(e);
 	rp_io__tx_fini(e);
-	close(e->fd);
+	close_socks(e);
 	pool_fini(e);
 	free(e);
 }
@@ -257,8 +277,26 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const stru
 	/* Only buffers from rp_engine_send_buf, at most RP_ICMP_PKT_LEN long. */
 	if (RP_UNLIKELY(off % RP_IO_SEND_STRIDE || idx >= e->nslots))
 		abort();
-	s->sa.sin_addr.s_addr = htonl(rp_ip_to_v4(dst));
+	if (RP_LIKELY(rp_ip_is_v4(dst))) {
+		s->sock = RP_IO_V4;
+		s->to.v4 = (struct sockaddr_in){.sin_family = AF_INET};
+		memcpy(&s->to.v4.sin_addr, dst->b + 12, 4);
+		s->msg.msg_namelen = sizeof(s->to.v4);
+	} else {
+		s->sock = RP_IO_V6;
+		s->to.v6 = (struct sockaddr_in6){.sin6_family = AF_INET6};
+		memcpy(&s->to.v6.sin6_addr, dst->b, 16);
+		s->msg.msg_namelen = sizeof(s->to.v6);
+	}
 	s->iov.iov_len = len < RP_ICMP_PKT_LEN ? len : RP_ICMP_PKT_LEN;
+	if (RP_UNLIKELY(e->fd[s->sock] < 0)) {
+		/* No socket for the family: a send error now, and the probe times out
+		 * like one the kernel refused. */
+		e->stats.send_errors++;
+		e->stats.send_nosock++;
+		rp_io__slot_release(e, idx);
+		return;
+	}
 	rp_io__queue_push(e, idx);
 }
 
@@ -278,9 +316,12 @@ static void read_meminfo(struct rp_engine *e)
 	if (now - e->meminfo_ns < 1000000000ull)
 		return;
 	e->meminfo_ns = now;
-	if (getsockopt(e->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
-	    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-		rp_io__drops_seen(e, mem[SK_MEMINFO_DROPS]);
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++) {
+		len = sizeof(mem);
+		if (e->fd[i] >= 0 && getsockopt(e->fd[i], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+		    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+			rp_io__drops_seen(e, i, mem[SK_MEMINFO_DROPS]);
+	}
 }
 
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg)
@@ -300,5 +341,12 @@ void rp_engine_stats(const struct rp_engine *e, struct rp_engine_stats *out)
 
 int rp_engine_fd(const struct rp_engine *e)
 {
-	return e->fd;
+	return e->fd[RP_IO_V4] >= 0 ? e->fd[RP_IO_V4] : e->fd[RP_IO_V6];
+}
+
+int rp_engine_fd_family(const struct rp_engine *e, int family)
+{
+	return family == RP_AF_INET    ? e->fd[RP_IO_V4]
+	       : family == RP_AF_INET6 ? e->fd[RP_IO_V6]
+				       : -1;
 }

@@ -1,4 +1,5 @@
-/* The I/O engine: one ICMP socket and the system calls around it, behind one
+/* The I/O engine: one ICMP socket per address family (IPv4, IPv6; the same kind, raw
+ * or dgram) and the system calls around them, behind one
  * interface with two implementations chosen at start (STYLE.md section 1):
  *   uring.c  io_uring: sends as SQEs (IORING_OP_SEND with a destination address on
  *            6.1+, SENDMSG otherwise), receives by multishot RECVMSG on a provided
@@ -30,6 +31,7 @@ struct rp_engine_conf {
 	uint16_t ident;	       /* ICMP identifier on raw sockets; the BPF filter keeps it */
 	bool tx_stamps;	       /* hand each request's kernel transmit stamp to the poll
 				  callback (rx->tx); needs RP_FEAT_TX_STAMP in the mask */
+	unsigned families;     /* RP_FAMILY_* (prober.h) to open sockets for; 0 = both */
 };
 
 /** One received datagram, valid only during the callback. Or, with tx set, the
@@ -48,6 +50,8 @@ typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
 struct rp_engine_stats {
 	uint64_t sent;		  /* sends completed */
 	uint64_t send_errors;	  /* sends that failed (per errno class below) */
+	uint64_t send_nosock;	  /* of those: to a family without a socket (IPv6
+				     unavailable, or not asked for in families) */
 	uint64_t send_eagain;	  /* socket buffer full: retried next poll, not lost */
 	uint64_t received;	  /* datagrams handed to the callback */
 	uint64_t recv_nobufs;	  /* -ENOBUFS: buffer ring empty, multishot re-armed */
@@ -60,10 +64,14 @@ struct rp_engine_stats {
 	uint64_t tx_unusable;	  /* error-queue messages that were not a usable stamp */
 };
 
-/** Opens the socket (raw or dgram per conf->icmp_mode; auto prefers dgram where
- *  net.ipv4.ping_group_range allows), then the backend (auto: io_uring when it can be
- *  set up with IORING_FEAT_FAST_POLL, else mmsg). -errno on failure with the reason in
- *  why. Every send buffer is prepared with rp_icmp_init(buf, ident) here. */
+/** Opens the sockets (raw or dgram per conf->icmp_mode; auto prefers dgram where
+ *  net.ipv4.ping_group_range allows, which covers ICMPv6 too; the IPv6 socket takes the
+ *  IPv4 one's kind), then the backend (auto: io_uring when it can be set up with
+ *  IORING_FEAT_FAST_POLL, else mmsg). With both families asked for, an IPv6 socket
+ *  that cannot be opened (EAFNOSUPPORT: IPv6 disabled) leaves an IPv4-only engine and
+ *  the reason in why and info.why; sends to IPv6 then fail (send_nosock). -errno on
+ *  failure with the reason in why. Every send buffer is prepared with
+ *  rp_icmp_init(buf, ident) here. */
 int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, char *why,
 		     size_t whylen);
 /** Closes the socket and frees everything; NULL is ok. */
@@ -81,7 +89,10 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const stru
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);
 /** Counters (owner thread only; the shard copies them into its stats). */
 void rp_engine_stats(const struct rp_engine *e, struct rp_engine_stats *out);
-/** The socket descriptor (for tests and the privilege drop ordering). */
+/** The IPv4 socket's descriptor, or the IPv6 one's in an IPv6-only engine (for tests
+ *  and the privilege drop ordering). */
 int rp_engine_fd(const struct rp_engine *e);
+/** The socket of one family (RP_AF_INET or RP_AF_INET6), or -1 when none is open. */
+int rp_engine_fd_family(const struct rp_engine *e, int family);
 
 #endif

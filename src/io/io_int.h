@@ -2,8 +2,12 @@
  * ops table. uring.c and mmsg.c see struct rp_engine; nothing outside src/io does
  * (STYLE.md section 3: include/ is the API, src/<module>/<module>_int.h is private).
  *
+ * Sockets: e->fd[RP_IO_V4] and e->fd[RP_IO_V6], either -1 when not open (not asked
+ * for, or IPv6 unavailable). Both are of one kind (raw or dgram).
+ *
  * Send buffers: conf->send_slots buffers of RP_IO_SEND_STRIDE bytes in one block,
- * each with a preallocated sockaddr_in, iovec and msghdr. A slot is always in exactly
+ * each with a preallocated destination (room for a sockaddr_in6), iovec, msghdr and
+ * the index of the socket it goes out on. A slot is always in exactly
  * one place: the free stack, the caller's hands (rp_engine_send_buf .. send_queue), the
  * pending queue, or in flight in the backend. So neither the stack nor the queue can
  * overflow, and neither needs a bound check on push. */
@@ -31,25 +35,40 @@
 /* Largest provided buffer ring (the kernel's limit; bids are 16-bit). */
 #define RP_IO_MAX_RECV_BUFS 32768u
 
-/** The socket socket.c opened, and how. */
+/* Socket indices: e->fd[], per-socket state in the backends, user_data. */
+enum { RP_IO_V4 = 0, RP_IO_V6 = 1, RP_IO_NSOCK = 2 };
+
+/** One socket socket.c opened, and how. */
 struct rp_io_sock {
-	int fd;
+	int fd;		/* -1: none */
 	int mode;	/* RP_ICMP_RAW or RP_ICMP_DGRAM */
 	int32_t ident;	/* identifier replies carry */
-	bool ip_header; /* raw: datagrams start with the IPv4 header */
+	bool ip_header; /* raw IPv4: datagrams start with the IPv4 header */
 };
 
-/** Opens the ICMP socket per conf->icmp_mode (auto: dgram where ping_group_range
- *  admits us, else raw), with filters, timestamps and buffer sizes set. Writes a
- *  sentence about the choice into why. 0 or -errno (why says what failed). */
-int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock *out, char *why,
-		       size_t whylen);
+/** Opens the ICMP sockets of conf->families (0: both) per conf->icmp_mode (auto: dgram
+ *  where ping_group_range admits us, else raw; the IPv6 socket takes the kind the first
+ *  socket got), with filters, timestamps and buffer sizes set. out[RP_IO_V6].fd is -1
+ *  when IPv6 was not asked for, or could not be opened while IPv4 was (why then says
+ *  why). Writes a sentence about the choice into why. 0 or -errno (nothing left open;
+ *  why says what failed). */
+int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock out[RP_IO_NSOCK],
+		       char *why, size_t whylen);
 
-/** Per send buffer: destination and the message that points at the buffer. */
+/** A destination of either family. */
+union rp_io_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+/** Per send buffer: destination, the message that points at the buffer, and the
+ *  socket (RP_IO_V4 or RP_IO_V6) it goes out on. msg.msg_namelen is the family's. */
 struct rp_io_slot {
-	struct sockaddr_in sa;
+	union rp_io_addr to;
 	struct iovec iov;
 	struct msghdr msg;
+	uint8_t sock;
 };
 
 /** A backend: uring.c or mmsg.c. Called only by engine.c. */
@@ -61,9 +80,9 @@ struct rp_io_ops {
 
 struct rp_engine {
 	const struct rp_io_ops *ops;
-	void *be; /* the backend's own state; owned by the backend */
-	int fd;
-	bool ip_header;
+	void *be;	     /* the backend's own state; owned by the backend */
+	int fd[RP_IO_NSOCK]; /* -1: not open */
+	bool ip_header;	     /* raw: IPv4 datagrams start with the IPv4 header */
 
 	uint8_t *send_mem; /* nslots * RP_IO_SEND_STRIDE, cache-line aligned */
 	struct rp_io_slot *slots;
@@ -76,8 +95,8 @@ struct rp_engine {
 	struct rp_io_tx *tx; /* transmit timestamps (txstamp.c); NULL when off */
 
 	struct rp_engine_stats stats;
-	uint32_t drops_last; /* the socket's drop count last seen (rp_io__drops_seen) */
-	uint64_t meminfo_ns; /* when engine.c last read SO_MEMINFO (monotonic) */
+	uint32_t drops_last[RP_IO_NSOCK]; /* each socket's drop count last seen */
+	uint64_t meminfo_ns;		  /* when engine.c last read SO_MEMINFO (monotonic) */
 	struct rp_engine_info info;
 };
 
@@ -106,19 +125,24 @@ static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
 	return e->send_mem + (size_t)idx * RP_IO_SEND_STRIDE;
 }
 
-/** Reads one control message of a received datagram: SCM_TIMESTAMPNS into *rx_ns
- *  (CLOCK_REALTIME ns, when *rx_ns is still 0), SO_RXQ_OVFL into
+/** Reads one control message of a datagram received on socket `sock`: SCM_TIMESTAMPNS
+ *  into *rx_ns (CLOCK_REALTIME ns, when *rx_ns is still 0), SO_RXQ_OVFL into
  *  e->stats.kernel_rx_drops; others are ignored. Owner thread; no system call. */
-void rp_io__cmsg(struct rp_engine *e, const struct cmsghdr *c, uint64_t *rx_ns);
-/** One sample of the socket's cumulative drop count (sk_drops, from SO_RXQ_OVFL or
+void rp_io__cmsg(struct rp_engine *e, unsigned sock, const struct cmsghdr *c, uint64_t *rx_ns);
+/** One sample of socket `sock`'s cumulative drop count (sk_drops, from SO_RXQ_OVFL or
  *  SO_MEMINFO): adds what is new to e->stats.kernel_rx_drops; older samples add 0. */
-void rp_io__drops_seen(struct rp_engine *e, uint32_t drops);
+void rp_io__drops_seen(struct rp_engine *e, unsigned sock, uint32_t drops);
+/** The sender of a datagram received on socket `sock` from its msg_name (namelen
+ *  bytes): zero (::) when the name is missing or short, or when the IPv6 socket
+ *  reports an IPv4-mapped source (never one of our IPv4 devices answering). */
+void rp_io__src(unsigned sock, const void *name, unsigned namelen, struct rp_ip *out);
 
-/** Turns on transmit timestamps for e's socket (txstamp.c). 0 or -errno (e->tx
+/** Turns on transmit timestamps for e's sockets (txstamp.c). 0 or -errno (e->tx
  *  stays NULL). */
 int rp_io__tx_init(struct rp_engine *e);
-/** The backend sent n requests (their stamps are now on the error queue). */
-void rp_io__tx_sent(struct rp_engine *e, uint32_t n);
+/** The backend sent n requests on socket `sock` (their stamps are now on its error
+ *  queue). */
+void rp_io__tx_sent(struct rp_engine *e, unsigned sock, uint32_t n);
 /** Hands every queued transmit stamp to cb (rx->tx set). Makes a system call only
  *  when requests went out since the last read; backends call it after sending and
  *  before handing out the replies of the same poll. No-op when off. */

@@ -1,7 +1,13 @@
 /* The fallback backend, for kernels and containers without io_uring: sendmmsg of
- * everything queued (batches of up to 1024), epoll_wait on the socket, then recvmmsg
- * in batches of 64 until the socket is empty. On loopback at 20K probes/s it costs
- * about what io_uring does (DESIGN.md "What was measured"). */
+ * everything queued (batches of up to 1024, each a run of one socket's buffers in
+ * queue order), epoll_wait on the sockets, then recvmmsg in batches of 64 until each
+ * socket is empty. On loopback at 20K probes/s it costs about what io_uring does
+ * (DESIGN.md "What was measured").
+ *
+ * A socket is read only once it is live: once something was sent on it, or epoll
+ * found it readable. An IPv4-only fleet thus never makes a system call for the IPv6
+ * socket (and the reverse); nothing arrives on a socket before our first request
+ * through it but what its filters drop or what epoll reports. */
 #include "io/io_int.h"
 
 #include <errno.h>
@@ -23,76 +29,90 @@
 
 struct mmsg {
 	int epfd;
-	bool want_out; /* EPOLLOUT in the interest set: sends are waiting for room */
+	bool want_out[RP_IO_NSOCK]; /* EPOLLOUT in its interest set: sends wait for room */
+	bool live[RP_IO_NSOCK];	    /* read it each poll (see above) */
 	struct mmsghdr smsg[SEND_BATCH];
 	struct mmsghdr rmsg[RECV_BATCH];
 	struct iovec riov[RECV_BATCH];
-	struct sockaddr_in rname[RECV_BATCH];
+	union rp_io_addr rname[RECV_BATCH];
 	uint64_t rctrl[RECV_BATCH][RP_IO_CTRL_LEN / sizeof(uint64_t)];
 	uint8_t *rbuf;
 };
 
-/* Sends the queue from its head. A partial sendmmsg sent a prefix: those slots are
- * done and the rest goes in the next call. EAGAIN/ENOBUFS leave the rest queued for
- * the next poll (counted once per refusal); any other error fails the first message
- * of the batch alone (sendmmsg reports it when nothing was sent). */
-static void send_all(struct rp_engine *e, struct mmsg *m)
+/* Sends the queue from its head, a run of buffers for one socket per sendmmsg. A
+ * partial sendmmsg sent a prefix: those slots are done and the rest goes in the next
+ * call. EAGAIN/ENOBUFS leave the rest queued for the next poll (counted once per
+ * refusal) and return the socket that refused; any other error fails the first
+ * message of the batch alone (sendmmsg reports it when nothing was sent). Returns -1
+ * when everything went. */
+static int send_all(struct rp_engine *e, struct mmsg *m)
 {
 	uint32_t mask = e->nslots - 1;
 
 	while (rp_io__queued(e)) {
-		uint32_t n = rp_io__queued(e) < SEND_BATCH ? rp_io__queued(e) : SEND_BATCH;
+		uint32_t most = rp_io__queued(e) < SEND_BATCH ? rp_io__queued(e) : SEND_BATCH, n;
+		unsigned sock = e->slots[e->queue[e->q_head & mask]].sock;
 		int rc;
 
-		for (uint32_t i = 0; i < n; i++)
-			m->smsg[i].msg_hdr = e->slots[e->queue[(e->q_head + i) & mask]].msg;
-		rc = sendmmsg(e->fd, m->smsg, n, 0);
+		for (n = 0; n < most; n++) {
+			const struct rp_io_slot *s = &e->slots[e->queue[(e->q_head + n) & mask]];
+
+			if (RP_UNLIKELY(s->sock != sock))
+				break;
+			m->smsg[n].msg_hdr = s->msg;
+		}
+		m->live[sock] = true;
+		rc = sendmmsg(e->fd[sock], m->smsg, n, 0);
 		if (RP_LIKELY(rc > 0)) {
 			for (int i = 0; i < rc; i++)
 				rp_io__slot_release(e, rp_io__queue_pop(e));
 			e->stats.sent += (uint64_t)rc;
-			rp_io__tx_sent(e, (uint32_t)rc);
+			rp_io__tx_sent(e, sock, (uint32_t)rc);
 			continue;
 		}
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 			e->stats.send_eagain++;
-			return;
+			return (int)sock;
 		}
 		e->stats.send_errors++;
 		rp_io__slot_release(e, rp_io__queue_pop(e));
 	}
+	return -1;
 }
 
-/* Asks epoll for EPOLLOUT only while sends wait for room. */
-static void want_out(struct rp_engine *e, struct mmsg *m, bool want)
+/* Asks epoll for EPOLLOUT on the socket whose sends wait for room, and only then. */
+static void want_out(struct rp_engine *e, struct mmsg *m, int blocked)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u)};
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++) {
+		bool want = (int)i == blocked;
+		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u), .data.u32 = i};
 
-	if (want == m->want_out)
-		return;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
-		m->want_out = want;
+		if (e->fd[i] < 0 || want == m->want_out[i])
+			continue;
+		if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, e->fd[i], &ev) == 0)
+			m->want_out[i] = want;
+	}
 }
 
-static void deliver(struct rp_engine *e, struct mmsg *m, unsigned i, rp_rx_cb cb, void *arg)
+static void deliver(struct rp_engine *e, struct mmsg *m, unsigned sock, unsigned i, rp_rx_cb cb,
+		    void *arg)
 {
 	struct msghdr *h = &m->rmsg[i].msg_hdr;
 	struct rp_rx rx = {.buf = m->riov[i].iov_base, .len = m->rmsg[i].msg_len};
 
 	if (rx.len > RP_IO_RECV_BUF_LEN)
 		rx.len = RP_IO_RECV_BUF_LEN;
-	if (h->msg_namelen >= sizeof(struct sockaddr_in))
-		rx.src = rp_ip_v4(ntohl(m->rname[i].sin_addr.s_addr));
+	rp_io__src(sock, &m->rname[i], h->msg_namelen, &rx.src);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-		rp_io__cmsg(e, c, &rx.rx_ns);
+		rp_io__cmsg(e, sock, c, &rx.rx_ns);
 	cb(arg, &rx);
 }
 
 /* recvmmsg with MSG_DONTWAIT returns fewer than asked exactly when the socket ran
  * dry, so a short batch ends the loop without a last EAGAIN call. */
-static int recv_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
+static int recv_all(struct rp_engine *e, struct mmsg *m, unsigned sock, rp_rx_cb cb, void *arg)
 {
 	int got = 0, errs = 0;
 
@@ -104,7 +124,7 @@ static int recv_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
 			m->rmsg[i].msg_hdr.msg_controllen = sizeof(m->rctrl[i]);
 			m->rmsg[i].msg_hdr.msg_flags = 0;
 		}
-		rc = recvmmsg(e->fd, m->rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
+		rc = recvmmsg(e->fd[sock], m->rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (rc < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -116,7 +136,7 @@ static int recv_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
 			continue;
 		}
 		for (int i = 0; i < rc; i++)
-			deliver(e, m, (unsigned)i, cb, arg);
+			deliver(e, m, sock, (unsigned)i, cb, arg);
 		e->stats.received += (uint64_t)rc;
 		got += rc;
 		if ((unsigned)rc < RECV_BATCH)
@@ -128,24 +148,30 @@ static int recv_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
 static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg)
 {
 	struct mmsg *m = e->be;
+	int got = 0;
 
-	send_all(e, m);
-	want_out(e, m, rp_io__queued(e) != 0);
+	want_out(e, m, send_all(e, m));
 	/* Stamps of the requests just sent, before the replies and before the wait (a
 	 * non-empty error queue makes the socket ready). */
 	rp_io__tx_read(e, cb, arg);
 	if (timeout_ns) {
 		uint64_t ms = (timeout_ns + 999999u) / 1000000u;
-		struct epoll_event ev;
+		struct epoll_event ev[RP_IO_NSOCK];
+		int n = epoll_wait(m->epfd, ev, RP_IO_NSOCK, ms > INT_MAX ? INT_MAX : (int)ms);
 
-		if (epoll_wait(m->epfd, &ev, 1, ms > INT_MAX ? INT_MAX : (int)ms) < 0 &&
-		    errno != EINTR)
+		if (n < 0 && errno != EINTR)
 			return -errno;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u32 < RP_IO_NSOCK)
+				m->live[ev[i].data.u32] = true;
 		if (rp_io__queued(e))
 			send_all(e, m);
 	}
 	rp_io__tx_read(e, cb, arg); /* a second send_all above */
-	return recv_all(e, m, cb, arg);
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		if (m->live[i] && e->fd[i] >= 0)
+			got += recv_all(e, m, i, cb, arg);
+	return got;
 }
 
 static void mmsg_destroy(struct rp_engine *e)
@@ -166,14 +192,17 @@ static const struct rp_io_ops mmsg_ops = {
 int rp_io__mmsg_create(struct rp_engine *e, const struct rp_engine_conf *conf, char *why,
 		       size_t whylen)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	struct mmsg *m;
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	int epfd = epoll_create1(EPOLL_CLOEXEC), rc = epfd < 0 ? -errno : 0;
 
 	(void)conf;
-	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, e->fd, &ev) < 0) {
-		int rc = -errno;
+	for (unsigned i = 0; !rc && i < RP_IO_NSOCK; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
 
+		if (e->fd[i] >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, e->fd[i], &ev) < 0)
+			rc = -errno;
+	}
+	if (rc) {
 		snprintf(why, whylen, "; epoll for mmsg failed: %s", strerror(-rc));
 		if (epfd >= 0)
 			close(epfd);
@@ -181,6 +210,8 @@ int rp_io__mmsg_create(struct rp_engine *e, const struct rp_engine_conf *conf, c
 	}
 	m = rp_xcalloc(1, sizeof(*m));
 	m->epfd = epfd;
+	/* The IPv4 socket is read from the start, as it always was. */
+	m->live[RP_IO_V4] = true;
 	m->rbuf = rp_xaligned_alloc(64, (size_t)RECV_BATCH * RP_IO_RECV_BUF_LEN);
 	for (unsigned i = 0; i < RECV_BATCH; i++) {
 		struct msghdr *h = &m->rmsg[i].msg_hdr;

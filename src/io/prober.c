@@ -145,6 +145,7 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .recv_bufs = 1024,
 		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share),
 		    .ident = (uint16_t)(ident + i),
+		    .families = conf->families,
 		};
 
 		ret = rp_shard_create(&p->shards[i], &sc, why, whylen);

@@ -181,6 +181,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	    .rcvbuf_bytes = conf->rcvbuf_bytes,
 	    .ident = conf->ident,
 	    .tx_stamps = true,
+	    .families = conf->families,
 	};
 	int ret;
 

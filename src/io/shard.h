@@ -44,7 +44,8 @@ struct rp_shard_conf {
 	uint32_t recv_bufs;
 	uint32_t rcvbuf_bytes;
 	uint16_t ident;
-	int rt_priority; /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
+	unsigned families; /* RP_FAMILY_* to open sockets for; 0 = both */
+	int rt_priority;   /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
 };
 
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */

@@ -18,7 +18,9 @@
  * and is ignored; the rtt then starts at the payload's stamp, as without this.
  *
  * The copy comes back from the link-layer header on (an Ethernet header on loopback,
- * none on tun), so the request is found at its end: our packets have a fixed length.
+ * none on tun; then the IPv4 or IPv6 header), so the request is found at its end: our
+ * packets have a fixed length. Each socket has its own error queue; IPv6 ones describe
+ * each stamp with a SOL_IPV6/IPV6_RECVERR message instead of SOL_IP/IP_RECVERR.
  * Without SOF_TIMESTAMPING_OPT_TSONLY the kernel charges each copy to the receive
  * buffer until it is read: one tick's sends at most. */
 #include "io/io_int.h"
@@ -40,7 +42,8 @@
 #endif
 
 #define TX_BATCH 32u
-/* Room for a link-layer header, an IPv4 header with options and our request. */
+/* Room for a link-layer header, an IPv4 header with options or an IPv6 header, and
+ * our request. */
 #define TX_DATA_LEN 256u
 /* SCM_TIMESTAMPING (3 timespecs) and IP_RECVERR (extended error + address). */
 #define TX_CTRL_LEN 256u
@@ -50,8 +53,8 @@ struct rp_io_tx {
 	struct iovec iov[TX_BATCH];
 	uint64_t ctrl[TX_BATCH][TX_CTRL_LEN / sizeof(uint64_t)];
 	uint8_t data[TX_BATCH][TX_DATA_LEN];
-	uint32_t pending; /* requests sent since the last read */
-	bool more;	  /* the last read filled its batch: more may wait */
+	uint32_t pending[RP_IO_NSOCK]; /* requests sent on each since its last read */
+	bool more[RP_IO_NSOCK];	       /* its last read filled a batch: more may wait */
 };
 
 int rp_io__tx_init(struct rp_engine *e)
@@ -59,9 +62,12 @@ int rp_io__tx_init(struct rp_engine *e)
 	int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
 		    SOF_TIMESTAMPING_OPT_RX_FILTER;
 
-	if (setsockopt(e->fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0) {
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++) {
+		if (e->fd[i] < 0 ||
+		    !setsockopt(e->fd[i], SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)))
+			continue;
 		flags &= ~SOF_TIMESTAMPING_OPT_RX_FILTER;
-		if (setsockopt(e->fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0)
+		if (setsockopt(e->fd[i], SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0)
 			return -errno;
 	}
 	e->tx = rp_xcalloc(1, sizeof(*e->tx));
@@ -73,10 +79,10 @@ int rp_io__tx_init(struct rp_engine *e)
 	return 0;
 }
 
-void rp_io__tx_sent(struct rp_engine *e, uint32_t n)
+void rp_io__tx_sent(struct rp_engine *e, unsigned sock, uint32_t n)
 {
 	if (e->tx)
-		e->tx->pending += n;
+		e->tx->pending[sock] += n;
 }
 
 /* The driver's stamp of one error-queue message, or 0 when it is not a transmit
@@ -93,7 +99,8 @@ static uint64_t tx_ns(struct msghdr *h)
 
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts)); /* ts[0]: the software stamp */
 			ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		} else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR &&
+		} else if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
 			   c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
 			struct sock_extended_err ee;
 
@@ -106,13 +113,11 @@ static uint64_t tx_ns(struct msghdr *h)
 	return stamp ? ns : 0;
 }
 
-void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
+static void tx_read_sock(struct rp_engine *e, unsigned sock, rp_rx_cb cb, void *arg)
 {
 	struct rp_io_tx *t = e->tx;
 
-	if (!t || (!t->pending && !t->more))
-		return;
-	t->pending = 0;
+	t->pending[sock] = 0;
 	for (unsigned rounds = 0; rounds < 1024; rounds++) {
 		int rc;
 
@@ -123,10 +128,10 @@ void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
 			h->msg_controllen = sizeof(t->ctrl[i]);
 			h->msg_flags = 0;
 		}
-		rc = recvmmsg(e->fd, t->msg, TX_BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
+		rc = recvmmsg(e->fd[sock], t->msg, TX_BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
 		if (rc < 0 && errno == EINTR)
 			continue;
-		t->more = rc == (int)TX_BATCH;
+		t->more[sock] = rc == (int)TX_BATCH;
 		if (rc <= 0)
 			return;
 		for (int i = 0; i < rc; i++) {
@@ -146,9 +151,20 @@ void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
 			e->stats.tx_stamps++;
 			cb(arg, &rx);
 		}
-		if (!t->more)
+		if (!t->more[sock])
 			return;
 	}
+}
+
+void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg)
+{
+	struct rp_io_tx *t = e->tx;
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		if (t->pending[i] || t->more[i])
+			tx_read_sock(e, i, cb, arg);
 }
 
 void rp_io__tx_fini(struct rp_engine *e)

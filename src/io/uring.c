@@ -9,7 +9,15 @@
  * re-submitted after its completion. Either way a poll re-arms and flushes again
  * (a bounded number of times) while receives keep ending, so datagrams left in the
  * socket do not wait for the next tick.
- * user_data: the op in the top byte, the send slot or receive index in the low 32 bits.
+ * With two sockets (IPv4 and IPv6) each has its own receive: one multishot RECVMSG per
+ * socket, both on one provided buffer ring (one buffer group): the pool stays
+ * recv_bufs buffers whatever the mix of families, the busy family takes what it
+ * needs, and an idle socket holds no buffer (a multishot receive takes a buffer only
+ * per datagram). Both use one msghdr template sized for a sockaddr_in6, so every
+ * buffer has the same layout. Without multishot, each socket has its own set of
+ * single RECVMSGs. Sends go to the socket of each buffer's family.
+ * user_data: the op in the top byte, the send slot, receive index or (multishot) the
+ * socket in the low 32 bits.
  *
  * With SINGLE_ISSUER|DEFER_TASKRUN the ring is created disabled (R_DISABLED) and
  * enabled by the first rp_engine_poll: the kernel then takes the polling thread, not
@@ -45,7 +53,8 @@ enum { UD_SEND = 1, UD_RECV_MULTI = 2, UD_RECV_ONE = 3 };
 struct one_rx {
 	struct msghdr msg;
 	struct iovec iov;
-	struct sockaddr_in sa;
+	union rp_io_addr name;
+	unsigned sock; /* RP_IO_V4 or RP_IO_V6 */
 	uint64_t ctrl[RP_IO_CTRL_LEN / sizeof(uint64_t)];
 };
 
@@ -56,7 +65,7 @@ struct uring {
 	bool send_addr_ok; /* one has succeeded: -EINVAL no longer means "unsupported" */
 	bool multishot;	   /* multishot RECVMSG on the buffer ring, else single RECVMSGs */
 	bool multishot_ok; /* one has delivered: -EINVAL no longer means "unsupported" */
-	bool arm_multi;	   /* the multishot receive needs (re-)arming */
+	bool arm_multi[RP_IO_NSOCK]; /* that socket's multishot receive needs (re-)arming */
 	unsigned drain_rounds;
 	unsigned rearm_rounds; /* extra flushes per poll for receives that ended */
 
@@ -66,10 +75,13 @@ struct uring {
 	uint32_t br_added; /* buffers added since the last advance */
 	struct msghdr multi_msg;
 
-	struct one_rx *one; /* none of them, over the first none receive buffers */
+	struct one_rx *one; /* none of them, over the first none receive buffers: none
+			     * per open socket, in socket order */
 	uint32_t none;
 	uint32_t *one_arm; /* indices to submit at the next poll */
 	uint32_t none_arm;
+	uint32_t per;		     /* single receives per open socket */
+	uint32_t arm_n[RP_IO_NSOCK]; /* of one_arm, those of each socket */
 
 	struct io_uring_cqe *cqes[CQE_BATCH];
 };
@@ -122,25 +134,39 @@ static int ring_init(struct uring *u, const struct rp_engine_conf *conf, unsigne
 /* Receive buffers, the provided buffer ring over all of them (when multishot is
  * possible) and the single-shot receives over the first ONE_MAX (always prepared, so a
  * kernel that refuses multishot at run time can be served without allocating). */
-static int recv_init(struct uring *u, const struct rp_engine_conf *conf, bool multishot)
+static int recv_init(struct rp_engine *e, struct uring *u, const struct rp_engine_conf *conf,
+		     bool multishot)
 {
 	struct io_uring_buf_reg reg = {.ring_entries = conf->recv_bufs, .bgid = BGID};
 	int rc, mask = io_uring_buf_ring_mask(conf->recv_bufs);
+	unsigned socks[RP_IO_NSOCK], nsock = 0;
+	uint32_t per;
 
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		if (e->fd[i] >= 0)
+			socks[nsock++] = i;
 	u->nrbuf = conf->recv_bufs;
-	u->rbuf = rp_xaligned_alloc(4096, (size_t)u->nrbuf * RP_IO_RECV_BUF_LEN);
-	u->none = u->nrbuf < ONE_MAX ? u->nrbuf : ONE_MAX;
+	/* recv_bufs 1 with two sockets: a second buffer, for the single RECVMSGs only. */
+	u->rbuf = rp_xaligned_alloc(4096, (size_t)(u->nrbuf < nsock ? nsock : u->nrbuf) *
+					      RP_IO_RECV_BUF_LEN);
+	per = u->nrbuf / nsock < ONE_MAX ? u->nrbuf / nsock : ONE_MAX;
+	per = per ? per : 1;
+	u->per = per;
+	u->none = per * nsock;
 	u->one = rp_xcalloc(u->none, sizeof(*u->one));
 	u->one_arm = rp_xcalloc(u->none, sizeof(*u->one_arm));
 	for (uint32_t i = 0; i < u->none; i++) {
 		struct one_rx *r = &u->one[i];
 
+		r->sock = socks[i / per];
 		r->iov.iov_base = u->rbuf + (size_t)i * RP_IO_RECV_BUF_LEN;
 		r->iov.iov_len = RP_IO_RECV_BUF_LEN;
 		r->msg.msg_iov = &r->iov;
 		r->msg.msg_iovlen = 1;
 	}
-	u->multi_msg.msg_namelen = sizeof(struct sockaddr_in);
+	/* Room for a sockaddr_in6, rounded up so that the control messages after it
+	 * (io_uring_recvmsg_out, name, cmsgs, payload) stay 8-byte aligned. */
+	u->multi_msg.msg_namelen = (sizeof(struct sockaddr_in6) + 7u) & ~7u;
 	u->multi_msg.msg_controllen = RP_IO_CTRL_LEN;
 	if (!multishot)
 		return -EOPNOTSUPP;
@@ -187,16 +213,29 @@ static struct io_uring_sqe *sqe_get(struct uring *u)
 	return io_uring_get_sqe(&u->ring);
 }
 
+/* Every single receive to be submitted at the next poll (start-up, or multishot
+ * refused at run time while none of them is in flight). */
+static void arm_all_ones(struct uring *u)
+{
+	for (uint32_t i = 0; i < u->none; i++)
+		u->one_arm[i] = i;
+	u->none_arm = u->none;
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		u->arm_n[i] = 0;
+	for (uint32_t i = 0; i < u->none; i++)
+		u->arm_n[u->one[i].sock]++;
+}
+
 static void arm_one(struct rp_engine *e, struct uring *u, struct io_uring_sqe *sqe, uint32_t i)
 {
 	struct one_rx *r = &u->one[i];
 
-	r->msg.msg_name = &r->sa;
-	r->msg.msg_namelen = sizeof(r->sa);
+	r->msg.msg_name = &r->name;
+	r->msg.msg_namelen = sizeof(r->name);
 	r->msg.msg_control = r->ctrl;
 	r->msg.msg_controllen = sizeof(r->ctrl);
 	r->msg.msg_flags = 0;
-	io_uring_prep_recvmsg(sqe, e->fd, &r->msg, 0);
+	io_uring_prep_recvmsg(sqe, e->fd[r->sock], &r->msg, 0);
 	io_uring_sqe_set_data64(sqe, UD(UD_RECV_ONE, i));
 }
 
@@ -205,39 +244,47 @@ static void queue_recvs(struct rp_engine *e, struct uring *u)
 	struct io_uring_sqe *sqe;
 
 	if (u->multishot) {
-		if (!u->arm_multi || !(sqe = sqe_get(u)))
-			return;
-		io_uring_prep_recvmsg_multishot(sqe, e->fd, &u->multi_msg, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = BGID;
-		io_uring_sqe_set_data64(sqe, UD(UD_RECV_MULTI, 0));
-		u->arm_multi = false;
+		for (unsigned i = 0; i < RP_IO_NSOCK; i++) {
+			if (!u->arm_multi[i] || !(sqe = sqe_get(u)))
+				continue;
+			io_uring_prep_recvmsg_multishot(sqe, e->fd[i], &u->multi_msg, 0);
+			sqe->flags |= IOSQE_BUFFER_SELECT;
+			sqe->buf_group = BGID;
+			io_uring_sqe_set_data64(sqe, UD(UD_RECV_MULTI, i));
+			u->arm_multi[i] = false;
+		}
 		return;
 	}
-	while (u->none_arm && (sqe = sqe_get(u)))
-		arm_one(e, u, sqe, u->one_arm[--u->none_arm]);
+	while (u->none_arm && (sqe = sqe_get(u))) {
+		uint32_t idx = u->one_arm[--u->none_arm];
+
+		u->arm_n[u->one[idx].sock]--;
+		arm_one(e, u, sqe, idx);
+	}
 }
 
 static void queue_sends(struct rp_engine *e, struct uring *u)
 {
 	struct io_uring_sqe *sqe;
-	uint32_t n = 0;
+	uint32_t n[RP_IO_NSOCK] = {0};
 
 	while (rp_io__queued(e) && (sqe = sqe_get(u))) {
 		uint32_t idx = rp_io__queue_pop(e);
 		struct rp_io_slot *s = &e->slots[idx];
+		int fd = e->fd[s->sock];
 
 		if (u->send_addr) {
-			io_uring_prep_send(sqe, e->fd, s->iov.iov_base, s->iov.iov_len, 0);
-			io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&s->sa,
-						    sizeof(s->sa));
+			io_uring_prep_send(sqe, fd, s->iov.iov_base, s->iov.iov_len, 0);
+			io_uring_prep_send_set_addr(sqe, &s->to.sa, (uint16_t)s->msg.msg_namelen);
 		} else {
-			io_uring_prep_sendmsg(sqe, e->fd, &s->msg, 0);
+			io_uring_prep_sendmsg(sqe, fd, &s->msg, 0);
 		}
 		io_uring_sqe_set_data64(sqe, UD(UD_SEND, idx));
-		n++;
+		n[s->sock]++;
 	}
-	rp_io__tx_sent(e, n);
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		if (n[i])
+			rp_io__tx_sent(e, i, n[i]);
 }
 
 static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res)
@@ -260,8 +307,8 @@ static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res)
 	}
 }
 
-static void deliver_multi(struct rp_engine *e, struct uring *u, void *buf, int len, rp_rx_cb cb,
-			  void *arg)
+static void deliver_multi(struct rp_engine *e, struct uring *u, unsigned sock, void *buf, int len,
+			  rp_rx_cb cb, void *arg)
 {
 	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, len, &u->multi_msg);
 	struct rp_rx rx = {0};
@@ -270,14 +317,14 @@ static void deliver_multi(struct rp_engine *e, struct uring *u, void *buf, int l
 		e->stats.recv_errors++;
 		return;
 	}
-	if (o->namelen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *sa = io_uring_recvmsg_name(o);
-
-		rx.src = rp_ip_v4(ntohl(sa->sin_addr.s_addr));
-	}
+	/* o->namelen is the sender's full length; the kernel copied at most the
+	 * template's. */
+	rp_io__src(sock, io_uring_recvmsg_name(o),
+		   o->namelen < u->multi_msg.msg_namelen ? o->namelen : u->multi_msg.msg_namelen,
+		   &rx.src);
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &u->multi_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->multi_msg, c))
-		rp_io__cmsg(e, c, &rx.rx_ns);
+		rp_io__cmsg(e, sock, c, &rx.rx_ns);
 	rx.buf = io_uring_recvmsg_payload(o, &u->multi_msg);
 	rx.len = io_uring_recvmsg_payload_length(o, len, &u->multi_msg);
 	e->stats.received++;
@@ -288,21 +335,23 @@ static void deliver_multi(struct rp_engine *e, struct uring *u, void *buf, int l
 static int on_recv_multi(struct rp_engine *e, struct uring *u, const struct io_uring_cqe *cqe,
 			 rp_rx_cb cb, void *arg)
 {
+	unsigned sock = UD_IDX(cqe->user_data) < RP_IO_NSOCK ? UD_IDX(cqe->user_data) : 0;
 	uint16_t bid;
 	uint8_t *buf;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		u->arm_multi = true;
+		u->arm_multi[sock] = true;
 	if (RP_UNLIKELY(cqe->res < 0)) {
 		if (cqe->res == -ENOBUFS) {
 			e->stats.recv_nobufs++;
 		} else if (cqe->res == -EINVAL && !u->multishot_ok) {
-			/* Refused at run time: serve with single RECVMSGs from now on. */
-			u->multishot = false;
-			e->info.features &= ~(unsigned)RP_FEAT_RECV_MULTISHOT;
-			for (uint32_t i = 0; i < u->none; i++)
-				u->one_arm[i] = i;
-			u->none_arm = u->none;
+			/* Refused at run time: serve with single RECVMSGs from now on (once:
+			 * the other socket's refusal may come after they went out). */
+			if (u->multishot) {
+				u->multishot = false;
+				e->info.features &= ~(unsigned)RP_FEAT_RECV_MULTISHOT;
+				arm_all_ones(u);
+			}
 		} else if (cqe->res != -ECANCELED) {
 			e->stats.recv_errors++;
 		}
@@ -315,7 +364,7 @@ static int on_recv_multi(struct rp_engine *e, struct uring *u, const struct io_u
 	u->multishot_ok = true;
 	bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	buf = u->rbuf + (size_t)bid * RP_IO_RECV_BUF_LEN;
-	deliver_multi(e, u, buf, cqe->res, cb, arg);
+	deliver_multi(e, u, sock, buf, cqe->res, cb, arg);
 	/* Back to the kernel right after the callback; made visible once per batch. */
 	io_uring_buf_ring_add(u->br, buf, RP_IO_RECV_BUF_LEN, bid, io_uring_buf_ring_mask(u->nrbuf),
 			      (int)u->br_added++);
@@ -329,15 +378,15 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 	struct rp_rx rx = {0};
 
 	u->one_arm[u->none_arm++] = idx;
+	u->arm_n[r->sock]++;
 	if (RP_UNLIKELY(res < 0)) {
 		if (res != -ECANCELED)
 			e->stats.recv_errors++;
 		return 0;
 	}
-	if (r->msg.msg_namelen >= sizeof(r->sa))
-		rx.src = rp_ip_v4(ntohl(r->sa.sin_addr.s_addr));
+	rp_io__src(r->sock, &r->name, r->msg.msg_namelen, &rx.src);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&r->msg); c; c = CMSG_NXTHDR(&r->msg, c))
-		rp_io__cmsg(e, c, &rx.rx_ns);
+		rp_io__cmsg(e, r->sock, c, &rx.rx_ns);
 	rx.buf = r->iov.iov_base;
 	rx.len = (size_t)res < r->iov.iov_len ? (size_t)res : r->iov.iov_len;
 	e->stats.received++;
@@ -422,11 +471,14 @@ static unsigned flush_nr(const struct uring *u)
 	return space / 32 ? space / 32 : 1;
 }
 
-/* True when receives wait to be re-armed: the multishot one ended, or every single
- * RECVMSG completed (a sign that more datagrams are waiting). */
+/* True when receives wait to be re-armed: a socket's multishot one ended, or every
+ * single RECVMSG of a socket completed (a sign that more datagrams are waiting there;
+ * the other socket's, idle, may all still be out). */
 static bool rearm_pending(const struct uring *u)
 {
-	return u->multishot ? u->arm_multi : u->none_arm == u->none;
+	if (u->multishot)
+		return u->arm_multi[RP_IO_V4] || u->arm_multi[RP_IO_V6];
+	return u->arm_n[u->one[0].sock] == u->per || u->arm_n[u->one[u->none - 1].sock] == u->per;
 }
 
 /* Submits every queued send (and receive re-arm), runs ready completions without
@@ -536,7 +588,7 @@ int rp_io__uring_create(struct rp_engine *e, const struct rp_engine_conf *conf, 
 	if (!u->send_addr)
 		o += note_missing(notes + o, sizeof(notes) - o, "send_addr",
 				  !(mask & RP_FEAT_SEND_ADDR));
-	rc = recv_init(u, conf, have_multi && (mask & RP_FEAT_RECV_MULTISHOT));
+	rc = recv_init(e, u, conf, have_multi && (mask & RP_FEAT_RECV_MULTISHOT));
 	u->multishot = rc == 0;
 	if (!u->multishot) {
 		if (have_multi && (mask & RP_FEAT_RECV_MULTISHOT))
@@ -546,16 +598,16 @@ int rp_io__uring_create(struct rp_engine *e, const struct rp_engine_conf *conf, 
 		else
 			o += note_missing(notes + o, sizeof(notes) - o, "multishot",
 					  !(mask & RP_FEAT_RECV_MULTISHOT));
-		for (uint32_t i = 0; i < u->none; i++)
-			u->one_arm[i] = i;
-		u->none_arm = u->none;
+		arm_all_ones(u);
 	}
 	if (!defer && o < sizeof(notes))
 		o += note_missing(notes + o, sizeof(notes) - o, "defer_taskrun",
 				  !(mask & RP_FEAT_DEFER_TASKRUN));
-	u->arm_multi = u->multishot;
+	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
+		u->arm_multi[i] = u->multishot && e->fd[i] >= 0;
 	u->drain_rounds = u->ring.cq.ring_entries / CQE_BATCH + 1;
 	u->rearm_rounds = u->nrbuf / u->none < 64 ? u->nrbuf / u->none : 64;
+	u->rearm_rounds = u->rearm_rounds ? u->rearm_rounds : 1;
 	features |= (u->send_addr ? RP_FEAT_SEND_ADDR : 0u) |
 		    (u->multishot ? RP_FEAT_RECV_MULTISHOT : 0u) |
 		    (defer ? RP_FEAT_DEFER_TASKRUN : 0u);

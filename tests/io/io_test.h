@@ -56,4 +56,36 @@ static inline bool io_test_send_from(int fd, uint32_t src, const unsigned char *
 	       (ssize_t)(20 + len);
 }
 
+/* Makes the kernel of the namespace we are in own, and answer echo for, every address
+ * of 2001:2::/64 (RFC 5180's benchmarking range; never outside a namespace of our
+ * own). 0, or the exit status of `ip` (or -errno). */
+static inline int io_test_local6(void)
+{
+	return sup_run("ip -6 route add local 2001:2::/64 dev lo", 0, NULL, NULL);
+}
+
+/* 2001:2::hi:lo, a benchmarking address (inside a namespace of our own only). */
+static inline struct rp_ip io_test_bench6(uint32_t host)
+{
+	struct rp_ip a = {.w = {0, 0, 0, 0}};
+
+	a.b[0] = 0x20;
+	a.b[1] = 0x01;
+	a.b[3] = 0x02;
+	a.b[12] = (uint8_t)(host >> 24);
+	a.b[13] = (uint8_t)(host >> 16);
+	a.b[14] = (uint8_t)(host >> 8);
+	a.b[15] = (uint8_t)host;
+	return a;
+}
+
+/* ::1 */
+static inline struct rp_ip io_test_lo6(void)
+{
+	struct rp_ip a = {.w = {0, 0, 0, 0}};
+
+	a.b[15] = 1;
+	return a;
+}
+
 #endif

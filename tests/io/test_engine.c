@@ -464,8 +464,10 @@ Test(engine, auto_falls_back_to_mmsg_when_seccomp_refuses_io_uring)
 				       "kernel.io_uring_disabled); using mmsg"),
 		  "%s", rep.info.why);
 	/* The one start-up line says so too. */
-	cr_expect(strstr(rep.log, "msg=\"io engine ready\" backend=mmsg icmp=dgram features=none "
-				  "why=\"icmp dgram (ping_group_range 0 2147483647 admits gid 0); "
+	cr_expect(strstr(rep.log, "msg=\"io engine ready\" backend=mmsg icmp=dgram "
+				  "families=ipv4,ipv6 features=none "
+				  "why=\"icmp dgram (ping_group_range 0 2147483647 admits gid 0), "
+				  "ICMPv6 too; "
 				  "io_uring_setup failed: Operation not permitted (seccomp or "
 				  "kernel.io_uring_disabled); using mmsg\""),
 		  "%s", rep.log);
@@ -491,10 +493,12 @@ Test(engine, auto_falls_back_to_mmsg_when_io_uring_setup_is_enosys)
 	cr_expect(strstr(rep.info.why, "io_uring_setup failed: Function not implemented (kernel "
 				       "without io_uring); using mmsg"),
 		  "%s", rep.info.why);
-	cr_expect(strstr(rep.log, "msg=\"io engine ready\" backend=mmsg icmp=raw features=none "
-				  "why=\"icmp raw (ping_group_range 1 0 excludes gid 0); "
-				  "io_uring_setup failed: Function not implemented (kernel without "
-				  "io_uring); using mmsg\""),
+	cr_expect(strstr(rep.log,
+			 "msg=\"io engine ready\" backend=mmsg icmp=raw "
+			 "families=ipv4,ipv6 features=none "
+			 "why=\"icmp raw (ping_group_range 1 0 excludes gid 0), ICMPv6 too; "
+			 "io_uring_setup failed: Function not implemented (kernel without "
+			 "io_uring); using mmsg\""),
 		  "%s", rep.log);
 	cr_expect_eq(rep.ok, 500);
 	cr_expect_eq(rep.dup + rep.bad, 0);

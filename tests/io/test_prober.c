@@ -63,13 +63,19 @@ struct tally {
 	uint64_t timeout_ns;
 };
 
+/* Every other target in 2001:2::/64 (local to lo in the test's namespace), the rest
+ * on 127/8: both families through the same shards. */
+static bool g_mixed;
+
 static bool next_dev(void *arg, struct rp_shard_dev *d)
 {
 	struct tally *t = arg;
 
 	if (t->next == TARGETS)
 		return false;
-	*d = (struct rp_shard_dev){.addr = rp_ip_v4(0x7f010000u + 1 + (uint32_t)t->next * 3),
+	*d = (struct rp_shard_dev){.addr = g_mixed && t->next % 2 == 0
+					       ? io_test_bench6(0x10000u + (uint32_t)t->next)
+					       : rp_ip_v4(0x7f010000u + 1 + (uint32_t)t->next * 3),
 				   .id = (uint32_t)t->next,
 				   .interval_ms = 300,
 				   .count = ROUNDS,
@@ -115,6 +121,8 @@ static bool every_probe_matched(int backend, int mode, unsigned mask, char *why,
 	t.timeout_ns = pc.timeout_ns;
 	if (!private_netns(why, whylen))
 		return false;
+	if (g_mixed && io_test_local6() != 0)
+		return FAIL("ip -6 route add local 2001:2::/64 dev lo failed");
 	if (mode == RP_ICMP_DGRAM) {
 		FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "w");
 
@@ -477,6 +485,16 @@ static bool matched_mmsg_dgram_no_txstamp(char *w, size_t l)
 	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM,
 				   RP_FEAT_ALL & ~(unsigned)RP_FEAT_TX_STAMP, w, l);
 }
+static bool matched_uring_raw_both_families(char *w, size_t l)
+{
+	g_mixed = true;
+	return every_probe_matched(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, w, l);
+}
+static bool matched_mmsg_dgram_both_families(char *w, size_t l)
+{
+	g_mixed = true;
+	return every_probe_matched(RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, w, l);
+}
 static bool forged_uring(char *w, size_t l)
 {
 	return forged_replies_counted_by_kind(RP_BACKEND_URING, w, l);
@@ -498,6 +516,8 @@ static const struct rp_tap_scenario scenarios[] = {
      matched_mmsg_dgram_no_txstamp},
     {"prober::backlog_is_bounded_refuses_and_counts_and_keeps_order", backlog_bounded_in_order},
     {"prober::backlog_refuses_past_the_shard_capacity", backlog_refuses_past_capacity},
+    {"prober::every_probe_matched_uring_raw_both_families", matched_uring_raw_both_families},
+    {"prober::every_probe_matched_mmsg_dgram_both_families", matched_mmsg_dgram_both_families},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -551,6 +571,14 @@ Test(prober, backlog_is_bounded_refuses_and_counts_and_keeps_order, .timeout = 6
 Test(prober, backlog_refuses_past_the_shard_capacity, .timeout = 60)
 {
 	run_scenario(9);
+}
+Test(prober, every_probe_matched_uring_raw_both_families, .timeout = 60)
+{
+	run_scenario(10);
+}
+Test(prober, every_probe_matched_mmsg_dgram_both_families, .timeout = 60)
+{
+	run_scenario(11);
 }
 #else
 

@@ -6,7 +6,9 @@
  * equal (on raw sockets, up to the requests lo also offers them; see below). Raw sockets tell of
  * drops with SO_RXQ_OVFL on the next datagram read; ping sockets never do, and the once-a-second
  * SO_MEMINFO read (engine.c) counts them (and the drops after the last datagram read on raw ones).
- * On both backends, and with single-shot receives. Only 127.0.0.0/8 is ever used. */
+ * On both backends, and with single-shot receives; for IPv6 (2001:2::/64, local to lo
+ * in the namespace) and for both families at once, where the two sockets' drops are
+ * summed. Only 127.0.0.0/8 and 2001:2::/64 in the namespace are ever used. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -30,7 +32,16 @@ TestSuite(rxdrops, .timeout = 60);
 
 static const struct rp_siphash_key key = {0x0102030405060708ull, 0x1122334455667788ull};
 
-static void burst(int backend, int icmp_mode, unsigned mask)
+enum fam { V4, V6, BOTH };
+
+static struct rp_ip target(enum fam fam, uint32_t i)
+{
+	if (fam == V6 || (fam == BOTH && i % 2))
+		return io_test_bench6(0x20000u + i);
+	return rp_ip_v4(0x7f020000u + 1 + i);
+}
+
+static void burst_of(int backend, int icmp_mode, unsigned mask, enum fam fam)
 {
 	struct rp_shard_conf sc = {.index = 0,
 				   .capacity = TARGETS,
@@ -62,6 +73,8 @@ static void burst(int backend, int icmp_mode, unsigned mask)
 		cr_skip_test("needs root (raw sockets, SO_RCVBUFFORCE, a network namespace)");
 	rc = sup_netns_enter(SUP_NETNS_LO_UP, &what);
 	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
+	if (fam != V4)
+		cr_assert_eq(io_test_local6(), 0, "ip -6 route add local 2001:2::/64 dev lo");
 	if (icmp_mode == RP_ICMP_DGRAM)
 		cr_assert_eq(sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"),
 			     0);
@@ -70,7 +83,7 @@ static void burst(int backend, int icmp_mode, unsigned mask)
 	cr_assert_eq(info.backend, backend, "%s", info.why);
 	cr_assert_eq(info.icmp_mode, icmp_mode, "%s", info.why);
 	for (uint32_t i = 0; i < TARGETS; i++) {
-		struct rp_shard_dev d = {.addr = rp_ip_v4(0x7f020000u + 1 + i),
+		struct rp_shard_dev d = {.addr = target(fam, i),
 					 .id = i,
 					 .interval_ms = 1000,
 					 .count = 1,
@@ -95,8 +108,11 @@ static void burst(int backend, int icmp_mode, unsigned mask)
 	rp_shard_stop(s);
 	rp_shard_stats(s, &st);
 	rp_shard_destroy(s);
-	cr_log_info("%s/%s: sent %llu replies %llu timeouts %llu kernel_rx_drops %llu "
+	cr_log_info("%s%s/%s: sent %llu replies %llu timeouts %llu kernel_rx_drops %llu "
 		    "recv_nobufs %llu",
+		    fam == V4	? ""
+		    : fam == V6 ? "ipv6 "
+				: "both ",
 		    backend == RP_BACKEND_URING ? "uring" : "mmsg",
 		    icmp_mode == RP_ICMP_RAW ? "raw" : "dgram", (unsigned long long)st.probes_sent,
 		    (unsigned long long)st.replies, (unsigned long long)st.timeouts,
@@ -127,6 +143,11 @@ static void burst(int backend, int icmp_mode, unsigned mask)
 	}
 }
 
+static void burst(int backend, int icmp_mode, unsigned mask)
+{
+	burst_of(backend, icmp_mode, mask, V4);
+}
+
 Test(rxdrops, counted_uring_raw_multishot)
 {
 	burst(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL);
@@ -150,4 +171,39 @@ Test(rxdrops, counted_uring_dgram)
 Test(rxdrops, counted_mmsg_dgram)
 {
 	burst(RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL);
+}
+
+Test(rxdrops, counted_ipv6_uring_raw_multishot)
+{
+	burst_of(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL, V6);
+}
+
+Test(rxdrops, counted_ipv6_uring_raw_single_shot)
+{
+	burst_of(RP_BACKEND_URING, RP_ICMP_RAW, RP_FEAT_ALL & ~RP_FEAT_RECV_MULTISHOT, V6);
+}
+
+Test(rxdrops, counted_ipv6_mmsg_raw)
+{
+	burst_of(RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, V6);
+}
+
+Test(rxdrops, counted_ipv6_uring_dgram)
+{
+	burst_of(RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, V6);
+}
+
+Test(rxdrops, counted_ipv6_mmsg_dgram)
+{
+	burst_of(RP_BACKEND_MMSG, RP_ICMP_DGRAM, RP_FEAT_ALL, V6);
+}
+
+Test(rxdrops, counted_both_families_summed_uring_dgram)
+{
+	burst_of(RP_BACKEND_URING, RP_ICMP_DGRAM, RP_FEAT_ALL, BOTH);
+}
+
+Test(rxdrops, counted_both_families_summed_mmsg_raw)
+{
+	burst_of(RP_BACKEND_MMSG, RP_ICMP_RAW, RP_FEAT_ALL, BOTH);
 }
