@@ -43,7 +43,7 @@ struct rp_cidr_list {
 };
 
 /** Which address families are probed: of a name's records, and at all. */
-enum rp_family { RP_FAMILY_BOTH, RP_FAMILY_4, RP_FAMILY_6 };
+enum rp_addrfam { RP_ADDRFAM_BOTH, RP_ADDRFAM_4, RP_ADDRFAM_6 };
 
 /** Whether s can be a DNS host name: 1..253 bytes, dot-separated labels of 1..63
  *  letters, digits, '-' or '_' not starting or ending with '-', an optional final dot,
@@ -141,7 +141,7 @@ struct rp_conf {
 
 	/* ringprobe's own keys */
 	struct rp_cidr_list devices; /* addresses, small networks and DNS names */
-	int address_family;	     /* enum rp_family */
+	int address_family;	     /* enum rp_addrfam */
 	struct {
 		int64_t ttl_floor;
 		int64_t ttl_ceiling;

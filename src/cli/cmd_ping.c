@@ -27,7 +27,7 @@ struct ping_opts {
 	int64_t interval_ms;
 	bool quiet;
 	bool json;
-	int family; /* -4/-6: enum rp_family; RP_FAMILY_BOTH = address_family decides */
+	int family; /* -4/-6: enum rp_addrfam; RP_ADDRFAM_BOTH = address_family decides */
 };
 
 enum {
@@ -108,11 +108,11 @@ static void on_opt(void *ctx, const struct rp_cli_opt *o, const char *arg, struc
 		break;
 	case O_IPV4:
 	case O_IPV6:
-		if (p->family != RP_FAMILY_BOTH &&
-		    p->family != (o - ping_opts == O_IPV4 ? RP_FAMILY_4 : RP_FAMILY_6))
+		if (p->family != RP_ADDRFAM_BOTH &&
+		    p->family != (o - ping_opts == O_IPV4 ? RP_ADDRFAM_4 : RP_ADDRFAM_6))
 			rp_diags_add(d, RP_DIAG_ERROR, "-4/-6", NULL,
 				     "-4 and -6 exclude each other");
-		p->family = o - ping_opts == O_IPV4 ? RP_FAMILY_4 : RP_FAMILY_6;
+		p->family = o - ping_opts == O_IPV4 ? RP_ADDRFAM_4 : RP_ADDRFAM_6;
 		break;
 	case O_OUTPUT:
 		if (strcmp(arg, "json") == 0)
@@ -330,7 +330,7 @@ static int run_ping(const struct ping_opts *p, const struct rp_conf *c,
 	char why[512];
 	uint64_t alive = 0;
 	uint32_t cap = 0;
-	int width = 7, ret;
+	int width = 0, ret; /* fping pads to the longest target as given */
 
 	rp_hosts_init(&h, targets->v, targets->n);
 	t = rp_xcalloc(h.count, sizeof(*t));
@@ -473,7 +473,7 @@ static int resolve_targets(const struct rp_conf *c, int family, const struct rp_
 	if (in->nnames) {
 		int routed = rp_names_routed_family();
 
-		nc.family = family == RP_FAMILY_4 ? 4 : family == RP_FAMILY_6 ? 6 : 0;
+		nc.family = family == RP_ADDRFAM_4 ? 4 : family == RP_ADDRFAM_6 ? 6 : 0;
 		nc.servers = c->dns.servers && *c->dns.servers ? c->dns.servers : NULL;
 		nc.tries = 2;
 		res = rp_xcalloc(in->nnames, sizeof(*res));
@@ -485,7 +485,7 @@ static int resolve_targets(const struct rp_conf *c, int family, const struct rp_
 		}
 		if (routed == 6)
 			prefer = 6;
-		else if (routed == 0 && family != RP_FAMILY_4)
+		else if (routed == 0 && family != RP_ADDRFAM_4)
 			prefer = 6;
 	}
 	out->v = rp_xcalloc(cap, sizeof(*out->v));
@@ -512,8 +512,8 @@ static int resolve_targets(const struct rp_conf *c, int family, const struct rp_
 		}
 		if (i == in->n)
 			break;
-		if ((family == RP_FAMILY_4 && !rp_ip_is_v4(&in->v[i].net)) ||
-		    (family == RP_FAMILY_6 && rp_ip_is_v4(&in->v[i].net))) {
+		if ((family == RP_ADDRFAM_4 && !rp_ip_is_v4(&in->v[i].net)) ||
+		    (family == RP_ADDRFAM_6 && rp_ip_is_v4(&in->v[i].net))) {
 			char txt[RP_CIDR_STRLEN];
 
 			rp_format_cidr(&in->v[i], true, txt, sizeof(txt));
@@ -593,7 +593,7 @@ int rp_cmd_ping(int argc, char **argv)
 			     rp_conf_is_set(&cli.conf, rp_conf_key_find("log.level"))
 				 ? cli.conf.log.level
 				 : RP_LOG_WARN);
-		family = p.family != RP_FAMILY_BOTH ? p.family : cli.conf.address_family;
+		family = p.family != RP_ADDRFAM_BOTH ? p.family : cli.conf.address_family;
 		ret = resolve_targets(&cli.conf, family, &targets, &probed, &labels, &missing);
 		if (ret == RP_EXIT_OK && probed.n)
 			ret = run_ping(&p, &cli.conf, &probed, (const char *const *)labels);

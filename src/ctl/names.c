@@ -213,9 +213,9 @@ int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 	nm->refs = rp_xcalloc(nm->cap, sizeof(*nm->refs));
 	nm->tag_of = rp_xcalloc(nm->cap, sizeof(*nm->tag_of));
 	nm->unplaced = rp_xcalloc(nm->cap, sizeof(*nm->unplaced));
-	if (d->conf.address_family == RP_FAMILY_4)
+	if (d->conf.address_family == RP_ADDRFAM_4)
 		fam = 4;
-	else if (d->conf.address_family == RP_FAMILY_6)
+	else if (d->conf.address_family == RP_ADDRFAM_6)
 		fam = 6;
 	else {
 		/* both: of each family the host has a route for (none known: both) */

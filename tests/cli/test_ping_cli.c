@@ -135,11 +135,13 @@ Test(ping_cli, ipv6_output_matches_fping_6, .timeout = 90)
 	    "-q -c 3 -p 200 -t 150 ::1 2001:2::1 2001:2::a 2001:2::1:0",
 	    "-c 2 -p 100 ::1 2001:2::7",
 	    "::1 2001:2::ff 2001:2::a",
+	    "-c 2 -p 100 -q ::1",
 	};
-	const char *setup =
-	    "ip -6 route add local 2001:2::/64 dev lo && nft add table ip6 t && "
-	    "nft add chain ip6 t o \"{ type filter hook output priority 0; }\" && "
-	    "nft add rule ip6 t o ip6 daddr 2001:2::a icmpv6 type echo-request drop";
+	/* 2001:2::a's replies are dropped on the way in (a drop of the request on the way
+	 * out fails the send, which fping reports on a line of its own without -q). */
+	const char *setup = "ip -6 route add local 2001:2::/64 dev lo && nft add table ip6 t && "
+			    "nft add chain ip6 t i \"{ type filter hook input priority 0; }\" && "
+			    "nft add rule ip6 t i ip6 saddr 2001:2::a icmpv6 type echo-reply drop";
 	struct result rp, fp;
 	char script[1024];
 
