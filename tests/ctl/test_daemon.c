@@ -1116,8 +1116,8 @@ Test(daemon, devices_given_by_name_follow_their_records, .timeout = 120)
 	cr_assert_geq(last_health(&s, "name_failures", 0), 3);
 	/* web.test: one series name, two addresses, the old one silent after the move. (`name`
 	 * is an InfluxQL keyword: queries quote it.) */
-	group_by_ip(&s, "rp", "SELECT count(success) FROM ping WHERE \"name\" = 'web.test' GROUP BY ip",
-		    pi);
+	group_by_ip(&s, "rp",
+		    "SELECT count(success) FROM ping WHERE \"name\" = 'web.test' GROUP BY ip", pi);
 	if (pi->n != 2) {
 		char *j = srv_influx_query(&s, "rp",
 					   "SELECT count(success) FROM ping GROUP BY ip, \"name\"");
@@ -1139,8 +1139,8 @@ Test(daemon, devices_given_by_name_follow_their_records, .timeout = 120)
 	cr_assert_leq(
 	    srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping WHERE success = false"), 0,
 	    "nothing failed");
-	group_by_ip(&s, "rp", "SELECT count(success) FROM ping WHERE \"name\" = 'db.test' GROUP BY ip",
-		    pi);
+	group_by_ip(&s, "rp",
+		    "SELECT count(success) FROM ping WHERE \"name\" = 'db.test' GROUP BY ip", pi);
 	cr_assert_eq(pi->n, 1);
 	cr_assert_str_eq(pi->ip[0], "127.4.0.2");
 	cr_assert_gt(
