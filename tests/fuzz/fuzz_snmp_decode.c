@@ -179,7 +179,8 @@ static void check(const netsnmp_pdu *pdu, const struct rp_snmp_result *r, int st
 			      : RP_SNMP_OK;
 
 	CHECK(status == r->status && r->status == want_status);
-	CHECK(r->addr == ADDR && r->tag == TAG && r->done_real_ns == DONE_NS);
+	CHECK(rp_ip_is_v4(&r->addr) && rp_ip_to_v4(&r->addr) == ADDR && r->tag == TAG &&
+	      r->done_real_ns == DONE_NS);
 	CHECK(memchr(r->detail, '\0', sizeof(r->detail)) != NULL);
 	CHECK((r->status == RP_SNMP_OK) == (r->detail[0] == '\0'));
 	check_text(r->name, sizeof(r->name));
@@ -222,7 +223,7 @@ static void decode_check(const netsnmp_pdu *pdu, struct rp_snmp_result *r)
 	 * have left; take it now, so a report's words depend on this PDU only */
 	(void)snmp_api_errstring(SNMPERR_SUCCESS);
 	memset(r, 0xa5, sizeof(*r));
-	r->addr = ADDR;
+	r->addr = rp_ip_v4(ADDR);
 	r->tag = TAG;
 	r->done_real_ns = DONE_NS;
 	status = rp_snmp__decode(pdu, r);
