@@ -302,11 +302,19 @@ Test(ping_cli, a_million_loopback_targets_once, .timeout = 180)
 	unsigned long alive = 0;
 
 	need_root();
-	/* 127.0.0.0/12 holds 1,048,574 hosts. */
+	/* 127.0.0.0/12 holds 1,048,574 hosts. Under AddressSanitizer (which looks for memory
+	 * errors, not for scale) a quarter of them: 127.0.0.0/14. */
+#ifdef __SANITIZE_ADDRESS__
+	in_netns(&r, BIN " ping --allow-large --rate 100000 -t 1000 127.0.0.0/14 | grep -c "
+			 "\"is alive\"");
+	alive = strtoul(r.out, &p, 10);
+	cr_assert_eq(alive, 262142, "alive=%lu err=%.1000s", alive, r.err);
+#else
 	in_netns(&r, BIN " ping --allow-large --rate 100000 -t 1000 127.0.0.0/12 | grep -c "
 			 "\"is alive\"");
 	alive = strtoul(r.out, &p, 10);
 	cr_assert_eq(alive, 1048574, "alive=%lu err=%.1000s", alive, r.err);
+#endif
 	result_free(&r);
 }
 
