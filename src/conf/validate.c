@@ -10,6 +10,22 @@
 
 #define KEY(path) rp_conf_key_find(path)
 
+RP_PRINTF(5, 6)
+static void say(const struct rp_conf *c, struct rp_diags *d, int level, const char *path,
+		const char *fmt, ...)
+{
+	char where[512], msg[768];
+	const char *w = rp_conf__where(c, KEY(path), where, sizeof(where));
+	va_list ap;
+
+	if (!w)
+		w = c->file;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rp_diags_add(d, level, w, path, "%s", msg);
+}
+
 RP_PRINTF(4, 5)
 static void err(const struct rp_conf *c, struct rp_diags *d, const char *path, const char *fmt, ...)
 {
@@ -171,16 +187,20 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	 * reload path calls this again, so a rotated secret is read on SIGHUP. */
 	rp_conf__read_secret_files(c, d);
 
-	/* An unset timeout longer than the interval follows the interval, so setting
-	 * ping_interval: 1s alone works; an explicit one is the user's word. */
+	/* A timeout longer than the interval follows the interval: a probe still out when
+	 * the next one is due counts as failed. Unset, silently (ping_interval: 1s alone
+	 * works); set (netscan's own example has 2s and 3s, and a netscan file must load),
+	 * with a notice saying what is used. */
 	if (c->ping_timeout > c->ping_interval) {
-		if (!rp_conf_is_set(c, KEY("ping_timeout"))) {
-			c->ping_timeout = c->ping_interval;
-		} else {
+		if (rp_conf_is_set(c, KEY("ping_timeout"))) {
 			rp_format_duration(c->ping_timeout, a, sizeof(a));
 			rp_format_duration(c->ping_interval, b, sizeof(b));
-			err(c, d, "ping_timeout", "%s is longer than ping_interval (%s)", a, b);
+			say(c, d, RP_DIAG_NOTICE, "ping_timeout",
+			    "%s is longer than ping_interval (%s): a reply is waited for until the "
+			    "next probe is due, %s",
+			    a, b, b);
 		}
+		c->ping_timeout = c->ping_interval;
 	}
 	if (empty(c->health_listen) || (inet_pton(AF_INET, c->health_listen, buf) != 1 &&
 					inet_pton(AF_INET6, c->health_listen, buf) != 1))

@@ -197,7 +197,7 @@ static void dump_log(const struct rpd *r)
 /* Series of `SELECT count(...) ... GROUP BY ip`: per-ip counts, in answer order. */
 struct per_ip {
 	int n;
-	char ip[4096][16];
+	char ip[4096][40]; /* RFC 5952 text fits */
 	long count[4096];
 };
 
@@ -1154,5 +1154,73 @@ Test(daemon, devices_given_by_name_follow_their_records, .timeout = 120)
 	free(pi);
 	rpd_fini(&r);
 	srv_dns_cleanup(&dns);
+	srv_cleanup(&s);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------------------ */
+
+/* The daemon over both families: listed IPv6 devices (::1 and addresses of 2001:2::/64,
+ * made local to the test's namespace) and a sweep of a small IPv6 network, beside IPv4
+ * ones. Every point's ip is the RFC 5952 text; the sweep finds every host of the /120
+ * but its Subnet-Router anycast address; a dropped IPv6 device is suspended and only
+ * it; nothing else fails. */
+Test(daemon, ipv6_devices_and_sweeps_beside_ipv4, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	struct srv s;
+	struct rpd r;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(system("ip -6 route add local 2001:2::/64 dev lo && nft add table ip6 t && "
+			    "nft add chain ip6 t o '{ type filter hook output priority 0; }' && "
+			    "nft add rule ip6 t o ip6 daddr 2001:2::dead icmpv6 type echo-request "
+			    "drop"),
+		     0);
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\n"
+		   "devices: [::1, '2001:2:0:0::7', 2001:2::dead, 127.5.0.1]\n"
+		   "networks: [2001:2::1:0/120]\nicmp_discovery_interval: 0\n"
+		   "ping_interval: 200ms\nping_timeout: 100ms\nping_max_consecutive_fails: 3\n"
+		   "health_check_port: %d\nsnmp:\n  enabled: false\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	rpd_start(&r, NULL);
+	/* 4 listed + 255 found (2001:2::1:1 .. 2001:2::1:ff) */
+	cr_assert_eq(wait_health(&r, "devices", 259, 15), 259);
+	cr_assert_eq(wait_health(&r, "suspended", 1, 5), 1, "2001:2::dead");
+	sleep(2);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	if (!log_has(&r, "families=ipv4,ipv6"))
+		dump_log(&r);
+	cr_assert(log_has(&r, "families=ipv4,ipv6"), "a socket per family");
+	group_by_ip(&s, "rp",
+		    "SELECT count(success) FROM ping WHERE ip !~ /^2001:2::1:/ GROUP BY ip", pi);
+	cr_assert_eq(pi->n, 4, "the listed devices");
+	cr_assert_str_eq(pi->ip[0], "127.5.0.1");
+	cr_assert_str_eq(pi->ip[1], "2001:2::7", "RFC 5952 text, not as written");
+	cr_assert_str_eq(pi->ip[2], "2001:2::dead");
+	cr_assert_str_eq(pi->ip[3], "::1");
+	n = srv_influx_scalar(&s, "rp",
+			      "SELECT count(success) FROM ping WHERE success = false AND ip != "
+			      "'2001:2::dead'");
+	cr_assert_leq(n, 0, "only the dropped device failed (%lld)", (long long)n);
+	n = srv_influx_scalar(&s, "rp",
+			      "SELECT count(success) FROM ping WHERE success = true AND ip = "
+			      "'2001:2::dead'");
+	cr_assert_leq(n, 0);
+	group_by_ip(&s, "rp",
+		    "SELECT count(success) FROM ping WHERE ip =~ /^2001:2::1:/ GROUP BY ip", pi);
+	cr_assert_eq(pi->n, 255, "every host of the /120 but 2001:2::1:0");
+	n = srv_influx_scalar(&s, "rp", "SELECT last(hosts_alive) FROM sweep");
+	cr_assert_eq(n, 255);
+	free(pi);
+	rpd_fini(&r);
 	srv_cleanup(&s);
 }
