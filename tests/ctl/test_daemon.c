@@ -1183,7 +1183,7 @@ Test(daemon, ipv6_devices_and_sweeps_beside_ipv4, .timeout = 120)
 	rpd_init(&r);
 	write_file(r.cfg,
 		   "allow_loopback: true\n"
-		   "devices: [::1, '2001:2:0:0::7', 2001:2::dead, 127.5.0.1]\n"
+		   "devices: ['::1', '2001:2:0:0::7', 2001:2::dead, 127.5.0.1]\n"
 		   "networks: [2001:2::1:0/120]\nicmp_discovery_interval: 0\n"
 		   "ping_interval: 200ms\nping_timeout: 100ms\nping_max_consecutive_fails: 3\n"
 		   "health_check_port: %d\nsnmp:\n  enabled: false\n"
