@@ -114,7 +114,7 @@ def plot(per_s, a, png, work):
         f.write("# second probes_sent replies\n")
         for s in secs:
             f.write(f"{s - first} {per_s[s][0]} {per_s[s][1]}\n")
-    want = a.devices / a.interval
+    want = a.devices * (2 if getattr(a, "family", "4") == "both" else 1) / a.interval
     gp = f"""set terminal pngcairo size 1000,520 font ",10"
 set output '{png}'
 set title "ringprobe over {a.devices:,} simulated devices every {a.interval:g} s (seed {a.seed}): per second, from the sink"
