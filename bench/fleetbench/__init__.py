@@ -51,7 +51,15 @@ bench/results/<date>-<name>.json (ringprobe), <date>-<name>-fping.json (with --c
 <date>-<name>.md (table and notes) and <date>-<name>.png (gnuplot, when installed).
 See docs/benchmarks.md, "Simulated fleet (bench/fleet)", for what each figure means.
 
-Usage: sudo bench/fleet [--devices N] [--interval 1s] [--seconds S] [--seed S] [--name NAME]
+IPv6: --family 6 probes each device at its IPv6 twin (2001:2:: and the 32 bits of its IPv4
+address; fleetsim --family 6) and scores against the truth's IPv6 counters (sim_replies is
+totals.replies_v6); --family both probes both addresses of each device (two probes per
+device per interval; fleetsim --family both, whose devices count both families together)
+and adds per-family figures to the notes (points, replies, timeouts, fleetsim's counts, the
+rtt error: each family's answered probes paired in order with that family's reply records,
+flag 4 marking ICMPv6). --family 4, the default, runs exactly as before.
+
+Usage: sudo bench/fleet [--devices N] [--interval 1s] [--family 4|6|both] [--seconds S] [--seed S] [--name NAME]
                         [--latency SPEC] [--loss PCT] [--down PCT] [--flap PCT:PERIOD]
                         [--spin US] [--timerslack-ns NS] [--sim-args "..."]
                         [--sink vm|influx|none] [--compare fping] [--fping-procs N] [--keep]

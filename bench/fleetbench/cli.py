@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from . import __doc__ as DOC
-from .common import BASE, ENTRY, FLEETSIM, LAST_OK, RP, TOP, die, duration_s, frac, log
+from .common import fams, BASE, ENTRY, FLEETSIM, LAST_OK, RP, TOP, die, duration_s, frac, log
 from .procs import Procs, run_fping, run_ringprobe, start_fleetsim, stop_fleetsim
 from .report import plot, report
 from .scoring import fping_figures, ringprobe_figures
@@ -29,6 +29,10 @@ def parse_args(argv):
     p.add_argument("--seconds", type=int, default=60, help="run length after ready (60)")
     p.add_argument("--duration", type=duration_s, default=None,
                    help="run length as a duration, e.g. 60s or 2m (same as --seconds)")
+    p.add_argument("--family", choices=["4", "6", "both"], default="4",
+                   help="address family of the fleet (4): 6 probes each device at its IPv6 "
+                        "twin (2001:2:: and its 32 bits, fleetsim --family 6), both at both "
+                        "addresses (two probes per device per interval, scored per family)")
     p.add_argument("--seed", type=int, default=1, help="fleetsim --seed (1)")
     p.add_argument("--name", help="results name (default fleet-<devices>)")
     p.add_argument("--latency", default="longtail:5ms:1ms", help="fleetsim --latency (longtail:5ms:1ms)")
@@ -87,6 +91,12 @@ def parse_args(argv):
     if a.name is None:
         n = a.devices
         a.name = f"fleet-{n // 1000}k" if n % 1000 == 0 else f"fleet-{n}"
+        if a.family != "4":
+            a.name += "-v6" if a.family == "6" else "-both"
+    if a.compare == "fping" and a.family == "both":
+        p.error("--compare fping: with --family 4 or 6 only (fping's per-target sequence "
+                "cannot be paired with fleetsim's per-device request numbers over two "
+                "addresses)")
     if not re.fullmatch(r"[A-Za-z0-9._-]+", a.name):
         p.error("--name: letters, digits, '.', '_' and '-' only")
     if a.sink == "none":
@@ -100,9 +110,9 @@ def parse_args(argv):
     return a
 
 
-def replies(path):
+def replies(path, v6_keys=None):
     try:
-        return read_replies(path)
+        return read_replies(path, v6_keys)
     except TruthError as e:
         die(str(e))
 
@@ -120,12 +130,13 @@ def inner(a):
         sink.start(procs, work)
         fs, _ = start_fleetsim(procs, a, f"{work}/truth-ringprobe.json",
                                f"{work}/replies-ringprobe.bin", work, "ringprobe")
-        r = run_ringprobe(procs, a, work, sink, a.devices / a.interval)
+        r = run_ringprobe(procs, a, work, sink, a.devices * len(fams(a.family)) / a.interval)
         truth = stop_fleetsim(procs, fs, f"{work}/truth-ringprobe.json")
-        wire = replies(f"{work}/replies-ringprobe.bin")
+        v6_keys = set() if a.family == "both" else None
+        wire = replies(f"{work}/replies-ringprobe.bin", v6_keys)
         sink.flush()
         log(f"ringprobe stopped; reading the sink ({sink.name}) and the truth")
-        fig, notes, per_s = ringprobe_figures(a, r, truth, sink, wire)
+        fig, notes, per_s = ringprobe_figures(a, r, truth, sink, wire, v6_keys)
         del wire
         ffig = fnotes = None
         sink.stop(procs)

@@ -1,5 +1,6 @@
 """Constants and small helpers shared by every part of bench/fleet."""
 import argparse
+import ipaddress
 import math
 import os
 import re
@@ -60,12 +61,34 @@ def frac(text):
     return v
 
 
-def addr(i):
+NET6 = 0x20010002 << 96  # 2001:2::/96: fleetsim's IPv6 twin of each device (truth.addr6)
+
+
+def addr(i, family=4):
+    """Device i's address: IPv4 (198.18.0.1 onwards) or, family 6, fleetsim's IPv6 twin
+    (2001:2:: and the 32 bits of the IPv4 one, RFC 5952 text as ringprobe writes it)."""
     a = BASE + i
+    if family == 6:
+        return str(ipaddress.IPv6Address(NET6 | a))
     return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
 
 
+def fams(family):
+    """The families of --family: "4" -> (4,), "6" -> (6,), "both" -> (4, 6)."""
+    return {"4": (4,), "6": (6,), "both": (4, 6)}[str(family)]
+
+
+def family_of(ip):
+    return 6 if ":" in ip else 4
+
+
 def index_of(ip):
+    """The device index of an address of either family (IPv6: of 2001:2::/96 only)."""
+    if ":" in ip:
+        v = int(ipaddress.IPv6Address(ip))
+        if v >> 32 != NET6 >> 32:
+            return -1
+        return (v & 0xFFFFFFFF) - BASE
     p = [int(x) for x in ip.split(".")]
     return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) - BASE
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from .common import FLEETSIM, RP, addr, die, frac, free_port, http_get, log
+from .common import FLEETSIM, RP, addr, fams, die, frac, free_port, http_get, log
 from .truth import TruthError, read_truth
 
 FPING_PER_PROC_1S = 5000  # targets per fping at a 1 s period: 10 s x 5,000 < 65,535
@@ -77,6 +77,8 @@ def start_fleetsim(procs, a, truth, replies, work, tag):
     if a.flap and float(a.flap.split(":")[0].rstrip("%")) > 0:
         cmd += ["--flap", a.flap]
     cmd += ["--snmp-none", a.snmp_none, "--snmp-slow", a.snmp_slow]
+    if getattr(a, "family", "4") != "4":  # an IPv4 run keeps its command as it was
+        cmd += ["--family", a.family]
     cmd += shlex.split(a.sim_args)
     fs = procs.add(subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                     stderr=open(f"{work}/fleetsim-{tag}.log", "w")))
@@ -160,7 +162,7 @@ snmp:
         f.write(f"""ping_interval: {int(a.interval * 1000)}ms
 ping_timeout: {int(timeout * 1000)}ms
 ping_rate_limit: {rate}
-max_devices: {a.devices}
+max_devices: {a.devices * len(fams(a.family))}
 health_check_port: {hport}
 health_report_interval: 10s
 influxdb:
@@ -172,7 +174,8 @@ spool:
 {snmp_yml}devices:
 """)
         for i in range(a.devices):
-            f.write(f"  - {addr(i)}\n")
+            for fam in fams(a.family):
+                f.write(f"  - {addr(i, fam)}\n")
     rp = procs.add(subprocess.Popen([RP, "run", "--config", f"{work}/ringprobe.yml"],
                                     stdout=subprocess.DEVNULL,
                                     stderr=open(f"{work}/ringprobe.log", "w")))
@@ -229,7 +232,7 @@ def run_fping(procs, a, work):
         lst = f"{work}/fping-{j}.txt"
         with open(lst, "w") as f:
             for i in range(j * per, min(a.devices, (j + 1) * per)):
-                f.write(addr(i) + "\n")
+                f.write(addr(i, 6 if a.family == "6" else 4) + "\n")
         cmd = ["fping", "-c", str(count), "-p", str(period_ms), "-i", f"{gap_ms:g}",
                "-t", str(timeout_ms), "-f", lst]
         p = procs.add(subprocess.Popen(cmd, stdout=open(f"{work}/fping-{j}.out", "wb"),

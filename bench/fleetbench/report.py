@@ -114,7 +114,7 @@ def plot(per_s, a, png, work):
         f.write("# second probes_sent replies\n")
         for s in secs:
             f.write(f"{s - first} {per_s[s][0]} {per_s[s][1]}\n")
-    want = a.devices / a.interval
+    want = a.devices * (2 if getattr(a, "family", "4") == "both" else 1) / a.interval
     gp = f"""set terminal pngcairo size 1000,520 font ",10"
 set output '{png}'
 set title "ringprobe over {a.devices:,} simulated devices every {a.interval:g} s (seed {a.seed}): per second, from the sink"
@@ -171,7 +171,11 @@ def describe(a):
     extra = f" {a.sim_args}" if a.sim_args else ""
     snmp = ("no SNMP settings (--no-snmp)" if a.no_snmp else
             f"SNMP: snmp_rate_limit {a.snmp_rate:g}/s, snmp.timeout {a.snmp_timeout:g} s")
-    return (f"{a.devices:,} devices (198.18.0.1 onwards) every {a.interval:g} s for "
+    fam = getattr(a, "family", "4")
+    where = {"4": "198.18.0.1 onwards", "6": "IPv6: 2001:2::c612:1 onwards, fleetsim "
+             "--family 6", "both": "each at 198.18.0.1 onwards and at its IPv6 twin "
+             "2001:2::c612:1 onwards, fleetsim --family both"}[fam]
+    return (f"{a.devices:,} devices ({where}) every {a.interval:g} s for "
             f"{a.seconds} s; fleetsim --seed {a.seed} --latency {a.latency} --loss {a.loss} "
             f"--down {a.down} --flap {flap} --spin {a.spin} --snmp-none {a.snmp_none} "
             f"--snmp-slow {a.snmp_slow}{extra}; its timer slack "
@@ -208,6 +212,22 @@ def report(a, started, fig, notes, ffig, fnotes, plot_err, stem):
         + f"; {n['down_devices']} down and {n['flap_devices']} flapping devices; "
         f"worst reply lateness {n['sim_max_late_us']:,} µs; stray packets {n['sim_stray']}; "
         f"CPU {fmt(n['sim_cpu_s'])} s.")
+    if n.get("family"):
+        md.append(
+            f"- family {n['family']}: fleetsim counted {fmt(n['sim_requests_v6'])} ICMPv6 "
+            f"echo requests and sent {fmt(n['sim_replies_v6'])} replies over IPv6 (of "
+            f"{n['sim_requests']:,} and {fig['sim_replies']:,} in all); SNMP over IPv6 "
+            f"{fmt(n['sim_snmp_requests_v6'])} requests, {fmt(n['sim_snmp_answered_v6'])} "
+            f"answered.")
+    for fam, pf in sorted((n.get("per_family") or {}).items()):
+        md.append(
+            f"- {fam} (from the sink's points; the daemon's counters are not per family): "
+            f"{pf['points']:,} points at {pf['addresses']:,} addresses, {pf['matched_points']:,} "
+            f"replies, {pf['timeout_points']:,} timeouts; fleetsim {pf['sim_requests']:,} "
+            f"requests, {pf['sim_replies']:,} replies; rtt error vs wire p50 "
+            f"{fmt(pf['rtt_err_p50_us'])}, p99 {fmt(pf['rtt_err_p99_us'])} µs, vs draw p50 "
+            f"{fmt(pf['rtt_err_draw_p50_us'])}, p99 {fmt(pf['rtt_err_draw_p99_us'])} µs "
+            f"({pf['rtt_devices']:,} devices compared, {pf['rtt_devices_left_out']} left out).")
     md.extend(error_notes("ringprobe", n))
     md.extend(snmp_notes(n["snmp"], fig))
     if fnotes is not None:

@@ -3,7 +3,7 @@ truth file and reply records (truth.py)."""
 import math
 import re
 
-from .common import (INFO_STRINGS, SNMP_KEYS, addr, index_of, log, pct, r1)
+from .common import (INFO_STRINGS, SNMP_KEYS, addr, family_of, fams, index_of, log, pct, r1)
 from .truth import replies_disagree, uptime_window
 
 # ---- rtt error ----------------------------------------------------------------------------------
@@ -40,6 +40,42 @@ def rtt_errors(truth_devs, per_device, wire):
             else:
                 res["wire"].append(rtt - hold / 1000.0)
     return res
+
+
+def rtt_errors_both(truth_devs, per_fam, wire, v6_keys):
+    """rtt_errors() for a fleet probed at both addresses of each device (--family both):
+    fleetsim numbers a device's requests over both families (k), so each family's answered
+    probes (per_fam[4|6]: {index: [(k_in_family, rtt_us or None)]}, in send order) are paired
+    in order with that family's reply records (flag bit 2: ICMPv6, v6_keys) in order of k.
+    A device is compared only when fleetsim received as many requests as were sent at both
+    addresses, each family saw as many replies as it has records, and all its records'
+    latencies sum to the truth's. Returns {4: res, 6: res} as rtt_errors() does."""
+    recs = {}
+    for key, rec in wire.items():
+        recs.setdefault(key >> 32, []).append((key & 0xFFFFFFFF, key in v6_keys, rec))
+    out = {f: {"wire": [], "draw": [], "used": 0, "left": 0, "hold_unknown": 0} for f in (4, 6)}
+    for i in set(per_fam[4]) | set(per_fam[6]):
+        t = truth_devs[i]
+        p = {f: per_fam[f].get(i, []) for f in (4, 6)}
+        rs = sorted(recs.get(i, []))
+        ok = t["requests"] == len(p[4]) + len(p[6]) and t["replies"] == len(rs) and \
+            sum(r[0] for _, _, r in rs) == t["latency_sum_us"]
+        for f in (4, 6):
+            got = [rtt for _, rtt in p[f] if rtt is not None]
+            mine = [r for _, v6, r in rs if v6 == (f == 6)]
+            if not ok or len(got) != len(mine):
+                out[f]["left"] += len(mine) > 0 or len(got) > 0
+                continue
+            if not got:
+                continue
+            out[f]["used"] += 1
+            for rtt, (lat, hold) in zip(got, mine):
+                out[f]["draw"].append(rtt - lat)
+                if hold is None:
+                    out[f]["hold_unknown"] += 1
+                else:
+                    out[f]["wire"].append(rtt - hold / 1000.0)
+    return out
 
 
 def err_stats(signed):
@@ -108,7 +144,7 @@ def point_diffs(pt, want, strings_checked):
     return out
 
 
-def snmp_figures(truth, info, strings, ready_ms):
+def snmp_figures(truth, info, strings, ready_ms, family="4"):
     """The SNMP keys of ringprobe's JSON line and their notes, from fleetsim's truth and the
     device_info points read back from the sink (info: {ip: [point]}).
 
@@ -192,7 +228,7 @@ def snmp_figures(truth, info, strings, ready_ms):
             miss["never_asked"] += 1
         elif d["snmp_answered"] == 0:
             miss["never_answered"] += 1
-        elif addr(i) not in info:
+        elif not any(addr(i, f) in info for f in fams(family)):
             miss["no_point"] += 1
         else:
             miss["only_wrong_points"] += 1
@@ -216,6 +252,7 @@ def snmp_figures(truth, info, strings, ready_ms):
                                       "snmp_unsupported")},
         "points": npoints,
         "devices_with_points": len(info),
+        "addresses_with_points_v6": sum(":" in ip for ip in info),
         "fields": sorted(fields),
         "phantom": len(phantom),
         "missing": miss,
@@ -223,7 +260,8 @@ def snmp_figures(truth, info, strings, ready_ms):
                               "slow": devs[i]["snmp_slow"],
                               "requests": devs[i]["snmp_requests"],
                               "answered": devs[i]["snmp_answered"],
-                              "points": len(info.get(addr(i), []))} for i in missing[:5]],
+                              "points": sum(len(info.get(addr(i, f), []))
+                                            for f in fams(family))} for i in missing[:5]],
         "wrong_examples": diffs,
         "unexpected_examples": sorted(unexpected)[:5],
         "first_point_after_ready_s": {"p50": r1(pct(lag, 50)), "p99": r1(pct(lag, 99)),
@@ -240,7 +278,7 @@ def snmp_none_figures(why):
 # ---- per tool -----------------------------------------------------------------------------------
 
 
-def ringprobe_figures(a, r, truth, sink, wire):
+def ringprobe_figures(a, r, truth, sink, wire, v6_keys=None):
     """ringprobe's JSON line (fig), its notes and its per-millisecond counts (for the plot),
     from run_ringprobe()'s result r, the sink and fleetsim's truth and reply records."""
     h = r["health"]
@@ -258,10 +296,17 @@ def ringprobe_figures(a, r, truth, sink, wire):
     sent = final["probes_sent"]
     # Every ping point: per device in send order, so the k-th is the k-th request the device
     # received (checked against the truth's per-device request count).
+    family = getattr(a, "family", "4")
     per_dev, per_s, delivered = {}, {}, 0
+    per_fam = {4: {}, 6: {}}  # --family both: {index: probes} per family
+    fam_pts = {4: [0, 0, 0], 6: [0, 0, 0]}  # points, successes, addresses with points
     for ip, pts in sink.points().items():
         i = index_of(ip)
         delivered += len(pts)
+        fp = fam_pts[family_of(ip)]
+        fp[0] += len(pts)
+        fp[1] += sum(1 for _, ok, _ in pts if ok)
+        fp[2] += 1
         probes = []
         for k, (ts, ok, rtt_ms) in enumerate(pts):
             c = per_s.setdefault(ts, [0, 0])
@@ -273,14 +318,32 @@ def ringprobe_figures(a, r, truth, sink, wire):
                 probes.append((k, None))
         if 0 <= i < a.devices:
             per_dev[i] = probes
-    res = rtt_errors(truth["devices"], per_dev, wire)
+            per_fam[family_of(ip)][i] = probes
     t = truth["totals"]
+    fam_notes = None
+    if family == "both":
+        both = rtt_errors_both(truth["devices"], per_fam, wire, v6_keys)
+        res = {k: both[4][k] + both[6][k] for k in both[4]}
+        fam_notes = {}
+        for f in (4, 6):
+            w, d = err_stats(both[f]["wire"]), err_stats(both[f]["draw"])
+            v6 = f == 6
+            fam_notes[f"ipv{f}"] = {
+                "points": fam_pts[f][0], "matched_points": fam_pts[f][1],
+                "timeout_points": fam_pts[f][0] - fam_pts[f][1], "addresses": fam_pts[f][2],
+                "sim_requests": t["requests_v6"] if v6 else t["requests"] - t["requests_v6"],
+                "sim_replies": t["replies_v6"] if v6 else t["replies"] - t["replies_v6"],
+                "rtt_err_p50_us": w["p50"], "rtt_err_p99_us": w["p99"],
+                "rtt_err_draw_p50_us": d["p50"], "rtt_err_draw_p99_us": d["p99"],
+                "rtt_devices": both[f]["used"], "rtt_devices_left_out": both[f]["left"]}
+    else:
+        res = rtt_errors(truth["devices"], per_dev, wire)
     efig, enotes = error_figures(res, wire, truth)
     fig = {
-        "expected": round(a.devices * a.seconds / a.interval),
+        "expected": round(a.devices * len(fams(family)) * a.seconds / a.interval),
         "sent": sent,
         "on_time_pct": round(100.0 * (sent - final["late_sends"]) / sent, 3) if sent else None,
-        "sim_replies": t["replies"],
+        "sim_replies": t["replies_v6"] if family == "6" else t["replies"],
         "matched": final["replies"],
         "timeouts": final["timeouts"],
         "sim_drops": t["drops"],
@@ -294,7 +357,8 @@ def ringprobe_figures(a, r, truth, sink, wire):
         fig |= snmp_none_figures("skipped (--no-snmp)")
         snotes = None
     else:
-        sfig, snotes = snmp_figures(truth, sink.device_info(), sink.strings, r["ready_ms"])
+        sfig, snotes = snmp_figures(truth, sink.device_info(), sink.strings, r["ready_ms"],
+                                    family)
         fig |= sfig
         snotes["settings"] = r["snmp"]
         # the daemon's SNMP counters: from the health_metrics point written at the stop
@@ -305,6 +369,11 @@ def ringprobe_figures(a, r, truth, sink, wire):
                                                      "snmp_suspended")}
     notes = {
         "sim_requests": t["requests"],
+        **({} if family == "4" else {
+            "family": family, "sim_requests_v6": t.get("requests_v6"),
+            "sim_replies_v6": t.get("replies_v6"),
+            "sim_snmp_requests_v6": t.get("snmp_requests_v6"),
+            "sim_snmp_answered_v6": t.get("snmp_answered_v6"), "per_family": fam_notes}),
         "drops": {k: t[k] for k in ("drops_loss", "drops_down", "drops_flap", "drops_queue")},
         "sim_max_late_us": t["max_late_us"],
         "sim_stray": t["stray"],

@@ -20,10 +20,10 @@ import subprocess
 import tempfile
 import time
 
-from .common import FLEETSIM, addr, die, http_post_raw
+from .common import FLEETSIM, addr, die, family_of, http_post_raw, index_of
 from .procs import Procs, snmp_settings
 from .report import snmp_notes
-from .scoring import rtt_errors, snmp_figures
+from .scoring import rtt_errors, rtt_errors_both, snmp_figures
 from .sinks import SINKS
 from .truth import TruthError, addr6, answers, read_replies, read_truth, replies_disagree
 
@@ -174,6 +174,34 @@ def check_rtt_from_records(check, work):
     except TruthError:
         refused = True
     check(refused, "reply records: a truncated file is refused")
+
+    # --family both: one device numbers its requests over both addresses; each family's
+    # answered probes pair in order with that family's records (flag 4: ICMPv6)
+    devs2 = [{"requests": 4, "replies": 3, "latency_sum_us": 6000},  # compared, both
+             {"requests": 2, "replies": 1, "latency_sum_us": 1000},  # v6 reply unseen: left
+             {"requests": 3, "replies": 1, "latency_sum_us": 1000}]  # the tool sent 2: left
+    rec2 = [(0, 0, 1000, 0, 1000000), (0, 1, 2000, 4, 2010000), (0, 3, 3000, 4, 3000000),
+            (1, 1, 1000, 4, 1000000), (2, 0, 1000, 0, 1000000)]
+    with open(f"{work}/replies2.bin", "wb") as f:
+        f.write(replies_bin(rec2))
+    v6 = set()
+    wire2 = read_replies(f"{work}/replies2.bin", v6)
+    per_fam = {4: {0: [(0, 1005.0), (1, None)], 1: [(0, None)], 2: [(0, 1000.0)]},
+               6: {0: [(0, 2000.0), (1, 3020.0)], 1: [(0, None)], 2: [(0, None)]}}
+    got2 = rtt_errors_both(devs2, per_fam, wire2, v6)
+    ok2 = (v6 == {(0 << 32) | 1, (0 << 32) | 3, (1 << 32) | 1}
+           and got2[4] == {"wire": [5.0], "draw": [5.0], "used": 1, "left": 1,
+                           "hold_unknown": 0}
+           and got2[6] == {"wire": [-10.0, 20.0], "draw": [0.0, 20.0], "used": 1, "left": 1,
+                           "hold_unknown": 0})
+    check(ok2, "rtt error with --family both: each family paired with its own records "
+          "(ICMPv6 flag), devices that disagree left out", f"got {got2}, v6 keys {v6}")
+    ok_addr = (addr(0, 6) == "2001:2::c612:1" and index_of("2001:2::c612:100") == 255
+               and index_of("198.18.1.0") == 255 and index_of("2001:3::c612:1") == -1
+               and family_of("2001:2::c612:1") == 6 and family_of("198.18.0.1") == 4
+               and addr(255, 6) == addr6(addr(255)))
+    check(ok_addr, "IPv6 device addresses: addr(i, 6) is truth.addr6, index_of() reads both "
+          "families, outside 2001:2::/96 is no device")
 
 
 def check_snmp(check, a, work, truth):

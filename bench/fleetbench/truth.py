@@ -102,9 +102,10 @@ def read_truth(path):
     return check_truth(t, path)
 
 
-def read_replies(path):
+def read_replies(path, v6_keys=None):
     """fleetsim --replies FILE: {(device << 32) | k: (drawn_us, wire_hold_ns or None)}, k the
-    request's number at the device. TruthError if it is not such a file."""
+    request's number at the device. TruthError if it is not such a file. With a set v6_keys,
+    the keys of the ICMPv6 exchanges (flag bit 2) are added to it."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 16 or data[:8] != b"fsreply1":
@@ -114,8 +115,10 @@ def read_replies(path):
         raise TruthError(f"{path}: record size {size}, file size {len(data)}: truncated or "
                          f"another format")
     out = {}
-    for dev, k, lat, _flags, hold in struct.iter_unpack("<IIIIQ", memoryview(data)[16:]):
+    for dev, k, lat, flags, hold in struct.iter_unpack("<IIIIQ", memoryview(data)[16:]):
         out[(dev << 32) | k] = (lat, None if hold == M64 else hold)
+        if v6_keys is not None and flags & 4:
+            v6_keys.add((dev << 32) | k)
     return out
 
 
