@@ -188,9 +188,9 @@ Test(value, ipv6_cidrs)
 	cr_expect_str_eq(rp_ip_format(&a, buf), "2001:db8:0:1:ffff:ffff:ffff:ffff");
 	cr_expect_eq(rp_parse_cidr("2001:db8::/129", &c, &hb, why, sizeof(why)), -EINVAL);
 	cr_expect_str_eq(why, "invalid CIDR \"2001:db8::/129\": prefix length must be 0..128");
-	cr_expect_eq(rp_parse_cidr("fe80::1%eth0", &c, &hb, why, sizeof(why)), -EINVAL);
-	cr_expect_str_eq(why, "invalid address \"fe80::1%eth0\": invalid IPv6 address "
-			      "\"fe80::1%eth0\" (a zone index is not accepted)");
+	cr_expect_eq(rp_parse_cidr("2001:db8::1%eth0", &c, &hb, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "invalid address \"2001:db8::1%eth0\": invalid IPv6 address "
+			      "\"2001:db8::1%eth0\" (a zone index is not accepted)");
 	cr_expect_eq(rp_parse_cidr("2001:db8:::1", &c, &hb, why, sizeof(why)), -EINVAL);
 	cr_expect_str_eq(why, "invalid address \"2001:db8:::1\": invalid IPv6 address "
 			      "\"2001:db8:::1\"");

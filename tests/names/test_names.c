@@ -541,8 +541,8 @@ Test(names, callback_may_remove_and_add)
 Test(names, refuses_literals_bad_names_and_bad_conf)
 {
 	static const char *const bad[] = {
-	    "",		 "198.18.0.1", "2001:db8::1", "::ffff:1.2.3.4", "1.2.3",
-	    "010.1.1.1", "a b.test",   "fe80::1%lo",  "tab\t.test"};
+	    "",		  "198.18.0.1", "2001:db8::1",	  "::ffff:192.0.2.4", "192.0.2",
+	    "0192.0.2.1", "a b.test",	"2001:db8::1%lo", "tab\t.test"};
 	char why[256], longname[300];
 	struct rp_names_conf c;
 	struct rp_names *n;
