@@ -10,37 +10,39 @@
 
 #define KEY(path) rp_conf_key_find(path)
 
+/* One problem with the key at `path`, located at its line (a missing key has none:
+ * then the file it is missing from). */
+static void vsay(const struct rp_conf *c, struct rp_diags *d, int level, const char *path,
+		 const char *fmt, va_list ap)
+{
+	char where[512], msg[768];
+	const char *w = rp_conf__where(c, KEY(path), where, sizeof(where));
+
+	if (!w)
+		w = c->file;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rp_diags_add(d, level, w, path, "%s", msg);
+}
+
 RP_PRINTF(5, 6)
 static void say(const struct rp_conf *c, struct rp_diags *d, int level, const char *path,
 		const char *fmt, ...)
 {
-	char where[512], msg[768];
-	const char *w = rp_conf__where(c, KEY(path), where, sizeof(where));
 	va_list ap;
 
-	if (!w)
-		w = c->file;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsay(c, d, level, path, fmt, ap);
 	va_end(ap);
-	rp_diags_add(d, level, w, path, "%s", msg);
 }
 
 RP_PRINTF(4, 5)
 static void err(const struct rp_conf *c, struct rp_diags *d, const char *path, const char *fmt, ...)
 {
-	char where[512], msg[768];
-	const char *w = rp_conf__where(c, KEY(path), where, sizeof(where));
 	va_list ap;
 
-	/* A missing key has no line: name the file it is missing from. */
-	if (!w)
-		w = c->file;
-
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsay(c, d, RP_DIAG_ERROR, path, fmt, ap);
 	va_end(ap);
-	rp_diags_add(d, RP_DIAG_ERROR, w, path, "%s", msg);
 }
 
 static bool empty(const char *s)
