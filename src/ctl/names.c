@@ -149,11 +149,12 @@ static void on_name(void *arg, uint32_t id, const char *name, const struct rp_ip
 	nm->changes++;
 }
 
-/* The tag of name: its old one when it was given before, else a new entry. 0 when the
+/* The tag of name: with `reuse` (a reload) its old one when it was given before, else
+ * a new entry (at start every name is new: no search, so n names cost O(n)). 0 when the
  * table is full. */
-static uint32_t tag_for(struct rp_ctl_names *nm, const char *name)
+static uint32_t tag_for(struct rp_ctl_names *nm, const char *name, bool reuse)
 {
-	for (uint32_t i = 0; i < nm->ntags; i++)
+	for (uint32_t i = 0; reuse && i < nm->ntags; i++)
 		if (strcmp(nm->tags[i], name) == 0)
 			return i + 1;
 	if (nm->ntags == nm->tag_cap)
@@ -163,10 +164,10 @@ static uint32_t tag_for(struct rp_ctl_names *nm, const char *name)
 }
 
 /* Starts tracking a name of the configuration; false (logged) when it cannot be. */
-static bool track(struct rp_ctl *d, const char *name)
+static bool track(struct rp_ctl *d, const char *name, bool reuse)
 {
 	struct rp_ctl_names *nm = &d->names;
-	uint32_t tag = tag_for(nm, name);
+	uint32_t tag = tag_for(nm, name, reuse);
 	size_t id = nm->n;
 	int ret;
 
@@ -235,7 +236,7 @@ int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < l->nnames; i++)
-		track(d, l->names[i]);
+		track(d, l->names[i], false);
 	rp_log(RP_LOG_INFO, "resolving devices given by name", "names=%zu family=%s servers=%s",
 	       l->nnames,
 	       fam == 4	  ? "4"
@@ -346,7 +347,7 @@ void rp_ctl__names_reload(struct rp_ctl *d)
 		for (size_t i = 0; i < nm->n && !known; i++)
 			known = nm->v[i].name && strcmp(nm->v[i].name, l->names[j]) == 0;
 		if (!known)
-			track(d, l->names[j]);
+			track(d, l->names[j], true);
 	}
 }
 
