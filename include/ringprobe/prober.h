@@ -120,6 +120,16 @@ struct rp_prober_conf {
 	unsigned families;   /* RP_FAMILY_* to open sockets for; 0 = both (an IPv6
 			      * socket that cannot be opened then only leaves IPv6
 			      * probes failing; one asked for alone is an error) */
+	/* The echo requests themselves (fping -b -H -O -M -S -I -k -R; the daemon's
+	 * packet keys). Zero is the default for each. */
+	uint32_t payload_len; /* ICMP payload bytes after the 8-byte header; 0 = 56 */
+	int ttl;	      /* IPv4 TTL / IPv6 hop limit; 0 = the kernel's */
+	int tos;	      /* IPv4 TOS / IPv6 traffic class byte; 0 = none */
+	bool dont_fragment;   /* IPv4 DF (IP_PMTUDISC_DO) / IPv6 IPV6_DONTFRAG */
+	struct rp_ip source;  /* bind address for its family; all-zero = the kernel's */
+	char interface[16];   /* SO_BINDTODEVICE; "" = none */
+	uint32_t fwmark;      /* SO_MARK; 0 = none */
+	bool random_payload;  /* payload bytes after the probe's own fields are random */
 };
 
 /** Shards for a run over `targets` devices: `shards_key` (the `shards` key) when set,
