@@ -24,11 +24,14 @@
 
 #include <microhttpd.h>
 
+#include "ops/page.h"
 #include "ringprobe/xalloc.h"
 
 /* Enough for /metrics with every field at its widest (about 7.6 KB), with room for
  * more fields; a snapshot that does not fit answers 500 rather than a truncated body. */
 #define RESPONSE_MAX 16384
+/* The fleet page's HTML (about 6 KB) and its summary JSON (about 1.5 KB). */
+#define PAGE_MAX 32768
 /* Prometheus, a load balancer's checks and an operator's curl need a handful at once;
  * the room above that is for slow or hostile clients, each bounded by the deadline. */
 #define CONNECTION_LIMIT 64
@@ -47,6 +50,12 @@
 #define TYPE_JSON "application/json"
 #define TYPE_PROM "text/plain; version=0.0.4; charset=utf-8"
 #define TYPE_TEXT "text/plain; charset=utf-8"
+#define TYPE_HTML "text/html; charset=utf-8"
+/* The page runs only its own script and stylesheet and talks only to this server: an
+ * outside string that slipped past escaping still could not run or load anything. */
+#define PAGE_CSP                                                                                   \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "            \
+	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* One open connection, from libmicrohttpd's accept to its close (server thread). */
 struct slot {
@@ -88,6 +97,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const 
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (strcmp(type, TYPE_HTML) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
 	/* One request per connection, so the deadline from accept bounds each request
 	 * and never cuts an idle keep-alive connection in the middle of its next one. */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -132,6 +144,20 @@ static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp
 	return reply(c, s->reasons ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, TYPE_JSON, buf, n);
 }
 
+/* `/` and /api/v1/summary, from the last snapshot. */
+static enum MHD_Result answer_page(struct MHD_Connection *c, const struct rp_health_snapshot *s,
+				   bool html)
+{
+	char buf[PAGE_MAX];
+	size_t n;
+
+	n = html ? rp_page_html(s, buf, sizeof(buf)) : rp_page_summary_json(s, buf, sizeof(buf));
+	if (n >= sizeof(buf))
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "page larger than the server's buffer\n");
+	return reply(c, MHD_HTTP_OK, html ? TYPE_HTML : TYPE_JSON, buf, n);
+}
+
 /* libmicrohttpd's access handler, on its polling thread. Answers on the first call
  * (after the headers): nothing here reads a request body. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
@@ -169,9 +195,30 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 				 "published yet\"}\n");
 	}
 
+	if (strcmp(url, "/") == 0 || strcmp(url, "/api/v1/summary") == 0) {
+		bool html = url[1] == '\0';
+
+		if (snapshot(h, &s))
+			return answer_page(c, &s, html);
+		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, html ? TYPE_TEXT : TYPE_JSON,
+				 html ? "ringprobe is starting: no snapshot yet; reload in a "
+					"second\n"
+				      : "{\"status\":\"not ready\",\"detail\":\"no health "
+					"snapshot published yet\"}\n");
+	}
+
+	{
+		const unsigned char *data;
+		const char *type;
+		size_t len;
+
+		if (rp_page_asset(url, &data, &len, &type))
+			return reply(c, MHD_HTTP_OK, type, (const char *)data, len);
+	}
+
 	return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON,
-			 "{\"status\":\"not found\",\"paths\":[\"/health\",\"/health/live\","
-			 "\"/health/ready\",\"/metrics\"]}\n");
+			 "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
+			 "\"/health\",\"/health/live\",\"/health/ready\",\"/metrics\"]}\n");
 }
 
 /* Server thread: libmicrohttpd accepted or closed a connection. A connection that

@@ -1,4 +1,5 @@
-/* fuzz-sources: src/ops/http.c src/ops/health.c src/util/xalloc.c */
+/* fuzz-sources: src/ops/http.c src/ops/health.c src/ops/page.c @page_assets.c
+ * src/util/xalloc.c */
 /* fuzz-pkgs: libmicrohttpd */
 /* HTTP requests to the health server (src/ops/http.c on libmicrohttpd), started once on
  * 127.0.0.1 with a free port; each input is one connection over loopback. A snapshot
@@ -9,9 +10,10 @@
  *         close the connection within its request deadline (5 s).
  *   odd   a well-formed request is built from the input (method, path, version, a few
  *         plain headers); the answer must be the status answer() gives for it, with
- *         "Connection: close", and for GET on /health and /metrics exactly the body
- *         rp_health_json / rp_health_prom render for the published snapshot (none for
- *         HEAD).
+ *         "Connection: close", and for GET on /health, /metrics, / and
+ *         /api/v1/summary exactly the body rp_health_json, rp_health_prom, rp_page_html
+ *         and rp_page_summary_json render for the published snapshot, and the
+ *         built-in file for /page.js and /page.css (none for HEAD).
  * Only 127.0.0.1 is ever connected to, from 127.0.1.1-250. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ops/page.h"
 #include "ringprobe/health.h"
 
 #define CHECK(c)                                                                                   \
@@ -196,16 +199,18 @@ static void fuzz_request(struct input *in)
 	static const char *const methods[] = {"GET",	 "HEAD",  "POST", "PUT", "DELETE",
 					      "OPTIONS", "PATCH", "get",  "FOO", "TRACE"};
 	static const char *const paths[] = {
-	    "/health",	      "/health/live", "/health/ready", "/metrics",	"/",
-	    "/health/",	      "/HEALTH",      "/metrics?x=1",  "/health?a=b&c", "//health",
-	    "/health/live/x", "/nothere"};
-	const char *method = methods[take8(in) % 10], *path = paths[take8(in) % 12], *end;
+	    "/health",	      "/health/live", "/health/ready",	 "/metrics",	  "/",
+	    "/health/",	      "/HEALTH",      "/metrics?x=1",	 "/health?a=b&c", "//health",
+	    "/health/live/x", "/nothere",     "/api/v1/summary", "/page.js",	  "/page.css",
+	    "/api/v1/",	      "/page.js/x"};
+	const char *method = methods[take8(in) % 10], *path = paths[take8(in) % 17], *end;
 	const char *version = take8(in) & 1 ? "HTTP/1.0" : "HTTP/1.1";
 	unsigned nh = take8(in) % 6, want, code;
 	bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
 	char plain[32];
 	size_t off, got, blen = 0, hlen;
-	const char *bodyp = NULL;
+	const char *bodyp = NULL, *type;
+	const unsigned char *asset;
 
 	off = (size_t)sprintf(req, "%s %s %s\r\nHost: 127.0.0.1\r\n", method, path, version);
 	for (unsigned i = 0; i < nh; i++)
@@ -227,6 +232,14 @@ static void fuzz_request(struct input *in)
 		want = 200;
 		blen = rp_health_prom(&snap, body, sizeof(body));
 		bodyp = body;
+	} else if (strcmp(plain, "/") == 0 || strcmp(plain, "/api/v1/summary") == 0) {
+		want = 200;
+		blen = plain[1] ? rp_page_summary_json(&snap, body, sizeof(body))
+				: rp_page_html(&snap, body, sizeof(body));
+		bodyp = body;
+	} else if (rp_page_asset(plain, &asset, &blen, &type)) {
+		want = 200;
+		bodyp = (const char *)asset;
 	} else {
 		want = 404;
 	}

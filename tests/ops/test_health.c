@@ -942,9 +942,10 @@ Test(http, unknown_path_is_404_naming_the_paths)
 	struct rp_health_server *h = start();
 	uint16_t port = rp_health_server_port(h);
 	struct rp_health_snapshot s = healthy();
-	const char *paths[] = {"/", "/nope", "/health/", "/healthz", "/metrics/x"};
-	const char *want = "{\"status\":\"not found\",\"paths\":[\"/health\",\"/health/live\","
-			   "\"/health/ready\",\"/metrics\"]}\n";
+	const char *paths[] = {"/nope",	     "/health/", "/healthz",
+			       "/metrics/x", "/api/v1/", "/page.js/x"};
+	const char *want = "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
+			   "\"/health\",\"/health/live\",\"/health/ready\",\"/metrics\"]}\n";
 
 	expect(port, "/nope", 404, JSON, want);
 	rp_health_server_publish(h, &s);

@@ -1,0 +1,420 @@
+/* The fleet page (`/`) and /api/v1/summary from one health snapshot, and the page's
+ * built-in assets. One table (`rows`) says which snapshot figures the page shows, under
+ * which section, JSON key and label, so the HTML, the JSON and the script's cells
+ * (data-k="section.key") cannot drift apart. */
+#include "ops/page.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ringprobe/compiler.h"
+
+/* page_assets.c, generated from src/ops/page/ by embed.py. */
+extern const unsigned char rp_asset_page_js[];
+extern const size_t rp_asset_page_js_len;
+extern const unsigned char rp_asset_page_css[];
+extern const size_t rp_asset_page_css_len;
+
+enum kind { K_U64, K_U32, K_DBL, K_BOOL, K_BYTES, K_SECONDS };
+
+struct row {
+	const char *section;
+	const char *key;
+	const char *label;
+	size_t off;
+	enum kind kind;
+};
+
+struct section {
+	const char *id;
+	const char *title;
+};
+
+static const struct section sections[] = {
+    {"fleet", "Fleet"},	  {"sweeps", "Discovery"}, {"probes", "Probes"},
+    {"writer", "Writer"}, {"snmp", "SNMP"},	   {"daemon", "Daemon"},
+};
+
+#define OFF(m) offsetof(struct rp_health_snapshot, m)
+
+static const struct row rows[] = {
+    {"fleet", "devices", "devices", OFF(devices), K_U64},
+    {"fleet", "active", "probed (not suspended)", OFF(active), K_U64},
+    {"fleet", "suspended", "suspended (no reply)", OFF(suspended), K_U64},
+    {"fleet", "discovered", "found by sweeps", OFF(discovered), K_U64},
+    {"fleet", "evicted", "evicted at max_devices", OFF(evicted), K_U64},
+    {"fleet", "pruned", "pruned after prune_after", OFF(pruned), K_U64},
+    {"fleet", "names", "DNS names", OFF(names), K_U32},
+    {"fleet", "names_failing", "names not resolving", OFF(names_failing), K_U32},
+    {"sweeps", "completed", "sweeps completed", OFF(sweeps), K_U64},
+    {"sweeps", "probes", "sweep probes sent", OFF(sweep_probes), K_U64},
+    {"probes", "sent", "echo requests sent", OFF(probes_sent), K_U64},
+    {"probes", "replies", "replies in time", OFF(replies), K_U64},
+    {"probes", "timeouts", "timeouts", OFF(timeouts), K_U64},
+    {"probes", "late_sends", "sent more than 10 ms late", OFF(late_sends), K_U64},
+    {"probes", "send_errors", "send errors", OFF(send_errors), K_U64},
+    {"probes", "ring_drops", "results lost (ring full)", OFF(ring_drops), K_U64},
+    {"probes", "kernel_rx_drops", "replies the kernel dropped", OFF(kernel_rx_drops), K_U64},
+    {"probes", "rate_limit_pps", "rate limit, probes/s", OFF(rate_limit_pps), K_DBL},
+    {"probes", "needed_pps", "rate the fleet needs, probes/s", OFF(needed_pps), K_DBL},
+    {"writer", "points_written", "points written", OFF(points_written), K_U64},
+    {"writer", "points_dropped", "points dropped", OFF(points_dropped), K_U64},
+    {"writer", "spool_points", "points waiting in the spool", OFF(spool_points), K_U64},
+    {"writer", "spool_bytes", "spool size", OFF(spool_bytes), K_BYTES},
+    {"writer", "batches_failed", "batches failed", OFF(batches_failed), K_U64},
+    {"writer", "sink_down", "sink down", OFF(sink_down), K_BOOL},
+    {"snmp", "devices", "devices with SNMP", OFF(snmp_devices), K_U64},
+    {"snmp", "polls", "polls", OFF(snmp_polls), K_U64},
+    {"snmp", "ok", "answered", OFF(snmp_ok), K_U64},
+    {"snmp", "timeouts", "timed out", OFF(snmp_timeouts), K_U64},
+    {"daemon", "uptime_s", "up for", OFF(uptime_s), K_SECONDS},
+    {"daemon", "cpu_seconds", "CPU seconds", OFF(cpu_seconds), K_DBL},
+    {"daemon", "rss_bytes", "memory (RSS)", OFF(rss_bytes), K_BYTES},
+    {"daemon", "shards", "probe shards", OFF(shards), K_U32},
+    {"daemon", "ready", "ready", OFF(ready), K_BOOL},
+};
+
+/* A bounded writer with snprintf's contract (as health.c's). */
+struct out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void RP_PRINTF(2, 3) put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	if (o->len < o->cap)
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	else
+		n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n;
+}
+
+static void put_bytes(struct out *o, const char *s, size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len - 1, k = n < room ? n : room;
+
+		memcpy(o->buf + o->len, s, k);
+		o->buf[o->len + k] = '\0';
+	}
+	o->len += n;
+}
+
+/* The next code point of s[0..n) and its length; -1 (length 1) for a byte that does
+ * not start a valid, shortest-form UTF-8 sequence. */
+static int32_t next_cp(const unsigned char *s, size_t n, size_t *len)
+{
+	uint32_t cp;
+	size_t k;
+
+	*len = 1;
+	if (s[0] < 0x80)
+		return s[0];
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		k = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		k = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		k = 4, cp = s[0] & 0x07u;
+	else
+		return -1;
+	if (k > n)
+		return -1;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = k;
+	return (int32_t)cp;
+}
+
+/* Characters that would change how the text around them reads: C0 and C1 controls
+ * (tab aside), DEL, and the bidirectional overrides and isolates. */
+static bool unsafe_cp(int32_t cp)
+{
+	return cp < 0 || (cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static void put_escaped(struct out *o, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		size_t len;
+		int32_t cp = next_cp(p + i, n - i, &len);
+
+		if (unsafe_cp(cp))
+			put_bytes(o, "&#xFFFD;", 8);
+		else if (cp == '&')
+			put_bytes(o, "&amp;", 5);
+		else if (cp == '<')
+			put_bytes(o, "&lt;", 4);
+		else if (cp == '>')
+			put_bytes(o, "&gt;", 4);
+		else if (cp == '"')
+			put_bytes(o, "&quot;", 6);
+		else if (cp == '\'')
+			put_bytes(o, "&#39;", 5);
+		else
+			put_bytes(o, s + i, len);
+		i += len;
+	}
+}
+
+size_t rp_page_escape(const char *s, size_t n, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+
+	if (cap)
+		buf[0] = '\0';
+	put_escaped(&o, s, n);
+	return o.len;
+}
+
+static size_t bounded_len(const char *s, size_t max)
+{
+	const char *z = memchr(s, '\0', max);
+
+	return z ? (size_t)(z - s) : max;
+}
+
+/* A figure as JSON: a number, or true/false. */
+static void put_json_value(struct out *o, const struct rp_health_snapshot *s, const struct row *r)
+{
+	const char *p = (const char *)s + r->off;
+
+	switch (r->kind) {
+	case K_U64:
+	case K_BYTES: {
+		uint64_t v;
+
+		memcpy(&v, p, sizeof(v));
+		put(o, "%" PRIu64, v);
+		break;
+	}
+	case K_U32: {
+		uint32_t v;
+
+		memcpy(&v, p, sizeof(v));
+		put(o, "%" PRIu32, v);
+		break;
+	}
+	case K_DBL:
+	case K_SECONDS: {
+		double v;
+
+		memcpy(&v, p, sizeof(v));
+		put(o, "%.3f", isfinite(v) ? v : 0.0);
+		break;
+	}
+	case K_BOOL: {
+		bool v;
+
+		memcpy(&v, p, sizeof(v));
+		put(o, "%s", v ? "true" : "false");
+		break;
+	}
+	}
+}
+
+/* An integer with its thousands grouped by commas ("1,048,574"), as page.js groups. */
+static void put_grouped(struct out *o, uint64_t v)
+{
+	char d[24];
+	int n = snprintf(d, sizeof(d), "%" PRIu64, v);
+
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			put_bytes(o, ",", 1);
+		put_bytes(o, d + i, 1);
+	}
+}
+
+/* A figure as the page shows it before the script runs (page.js formats alike). */
+static void put_text_value(struct out *o, const struct rp_health_snapshot *s, const struct row *r)
+{
+	const char *p = (const char *)s + r->off;
+	uint64_t u;
+	double d;
+	bool b;
+
+	switch (r->kind) {
+	case K_U64:
+		memcpy(&u, p, sizeof(u));
+		put_grouped(o, u);
+		break;
+	case K_U32: {
+		uint32_t v;
+
+		memcpy(&v, p, sizeof(v));
+		put_grouped(o, v);
+		break;
+	}
+	case K_BYTES:
+		memcpy(&u, p, sizeof(u));
+		if (u >= 1024 * 1024)
+			put(o, "%.1f MiB", (double)u / (1024.0 * 1024.0));
+		else if (u >= 1024)
+			put(o, "%.1f KiB", (double)u / 1024.0);
+		else
+			put(o, "%" PRIu64 " B", u);
+		break;
+	case K_DBL: {
+		uint64_t tenths;
+
+		memcpy(&d, p, sizeof(d));
+		tenths = isfinite(d) && d > 0 && d < 1e17 ? (uint64_t)llround(d * 10.0) : 0;
+		put_grouped(o, tenths / 10);
+		put(o, ".%u", (unsigned)(tenths % 10));
+		break;
+	}
+	case K_SECONDS: {
+		uint64_t t;
+
+		memcpy(&d, p, sizeof(d));
+		t = isfinite(d) && d > 0 ? (uint64_t)d : 0;
+		if (t >= 86400)
+			put(o, "%" PRIu64 "d %" PRIu64 "h", t / 86400, t % 86400 / 3600);
+		else if (t >= 3600)
+			put(o, "%" PRIu64 "h %" PRIu64 "m", t / 3600, t % 3600 / 60);
+		else if (t >= 60)
+			put(o, "%" PRIu64 "m %" PRIu64 "s", t / 60, t % 60);
+		else
+			put(o, "%" PRIu64 "s", t);
+		break;
+	}
+	case K_BOOL:
+		memcpy(&b, p, sizeof(b));
+		put(o, "%s", b ? "yes" : "no");
+		break;
+	}
+}
+
+static void put_reasons_json(struct out *o, uint32_t reasons)
+{
+	bool first = true;
+
+	put(o, "[");
+	for (unsigned i = 0; i < RP_HEALTH_REASON_COUNT; i++)
+		if (reasons & (1u << i)) {
+			put(o, "%s\"%s\"", first ? "" : ",", rp_health_reason_name(1u << i));
+			first = false;
+		}
+	put(o, "]");
+}
+
+size_t rp_page_summary_json(const struct rp_health_snapshot *s, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+
+	if (cap)
+		buf[0] = '\0';
+	put(&o, "{\"status\":\"%s\",\"reasons\":", s->reasons ? "degraded" : "ok");
+	put_reasons_json(&o, s->reasons);
+	put(&o, ",\"version\":\"");
+	/* The version is ours, but it is a string: keep it valid JSON whatever it holds. */
+	for (size_t i = 0, n = bounded_len(s->version, sizeof(s->version)); i < n; i++) {
+		unsigned char c = (unsigned char)s->version[i];
+
+		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f)
+			put(&o, "\\u%04x", c);
+		else
+			put(&o, "%c", c);
+	}
+	put(&o, "\",\"time\":%.3f", (double)s->time_ns / 1e9);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		bool first = true;
+
+		put(&o, ",\"%s\":{", sections[i].id);
+		for (size_t j = 0; j < sizeof(rows) / sizeof(rows[0]); j++) {
+			if (strcmp(rows[j].section, sections[i].id) != 0)
+				continue;
+			put(&o, "%s\"%s\":", first ? "" : ",", rows[j].key);
+			put_json_value(&o, s, &rows[j]);
+			first = false;
+		}
+		put(&o, "}");
+	}
+	put(&o, "}\n");
+	return o.len;
+}
+
+size_t rp_page_html(const struct rp_health_snapshot *s, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+	size_t vlen = bounded_len(s->version, sizeof(s->version));
+
+	if (cap)
+		buf[0] = '\0';
+	put(&o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		"<title>ringprobe</title>\n<link rel=\"stylesheet\" href=\"/page.css\">\n"
+		"<script src=\"/page.js\" defer></script>\n"
+		/* Without scripts the page reloads itself instead. */
+		"<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>\n"
+		"</head>\n<body>\n<header>\n<h1>ringprobe</h1>\n");
+	put(&o, "<p><span id=\"status\" class=\"%s\">%s</span>", s->reasons ? "degraded" : "ok",
+	    s->reasons ? "degraded" : "ok");
+	put(&o, " <span id=\"reasons\">");
+	for (unsigned i = 0, first = 1; i < RP_HEALTH_REASON_COUNT; i++)
+		if (s->reasons & (1u << i)) {
+			put(&o, "%s%s", first ? "" : ", ", rp_health_reason_name(1u << i));
+			first = 0;
+		}
+	put(&o, "</span> &middot; version <span id=\"version\">");
+	put_escaped(&o, s->version, vlen);
+	put(&o,
+	    "</span> &middot; <span id=\"updated\" data-time=\"%.3f\">snapshot of %.0f s "
+	    "after the epoch</span></p>\n</header>\n<main>\n",
+	    (double)s->time_ns / 1e9, (double)s->time_ns / 1e9);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		put(&o, "<section id=\"s-%s\">\n<h2>%s</h2>\n<table>\n", sections[i].id,
+		    sections[i].title);
+		for (size_t j = 0; j < sizeof(rows) / sizeof(rows[0]); j++) {
+			if (strcmp(rows[j].section, sections[i].id) != 0)
+				continue;
+			put(&o, "<tr><th scope=\"row\">%s</th><td data-k=\"%s.%s\" data-f=\"%d\">",
+			    rows[j].label, rows[j].section, rows[j].key, (int)rows[j].kind);
+			put_text_value(&o, s, &rows[j]);
+			put(&o, "</td></tr>\n");
+		}
+		put(&o, "</table>\n</section>\n");
+	}
+	put(&o, "</main>\n<footer><p>JSON: <a href=\"/api/v1/summary\">/api/v1/summary</a>, "
+		"<a href=\"/health\">/health</a>; Prometheus: <a "
+		"href=\"/metrics\">/metrics</a></p></footer>\n</body>\n</html>\n");
+	return o.len;
+}
+
+bool rp_page_asset(const char *path, const unsigned char **data, size_t *len, const char **type)
+{
+	if (strcmp(path, "/page.js") == 0) {
+		*data = rp_asset_page_js;
+		*len = rp_asset_page_js_len;
+		*type = "text/javascript; charset=utf-8";
+		return true;
+	}
+	if (strcmp(path, "/page.css") == 0) {
+		*data = rp_asset_page_css;
+		*len = rp_asset_page_css_len;
+		*type = "text/css; charset=utf-8";
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,235 @@
+/* The fleet page in a real browser: Debian's Chromium, headless, loads `/` from the
+ * health server and the test reads the DOM it built (--dump-dom) and keeps a
+ * screenshot (build/test-logs/page.png) as an artifact. (With scripts off, headless
+ * Chromium 156 neither dumps nor prints a page, so the page without its script is
+ * checked on the server's HTML in test_page.c.) Root: the server and the
+ * browser run in a private network namespace, where nothing but loopback exists, and
+ * the browser is told to resolve no name, so nothing it might try leaves the machine. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringprobe/health.h"
+#include "support/support.h"
+
+#define CHROMIUM "/usr/bin/chromium"
+
+static void need_root_and_chromium(void)
+{
+	const char *what;
+	int rc;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (a private network namespace for the server and browser)");
+	cr_assert_eq(access(CHROMIUM, X_OK), 0,
+		     CHROMIUM " is missing: install Debian's chromium package (scripts/deps does)");
+	rc = sup_netns_enter(SUP_NETNS_LO_UP, &what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
+}
+
+/* Runs Chromium headless on url with the extra flags; its standard output goes to
+ * out_path. Returns its exit status; killed (and failed) after 90 s. */
+static int chromium(const char *url, const char *out_path, const char *const *extra)
+{
+	char profile[] = "/tmp/rp-chromium.XXXXXX";
+	const char *argv[32];
+	int n = 0, status = 0;
+	pid_t pid;
+
+	cr_assert_not_null(mkdtemp(profile));
+	argv[n++] = CHROMIUM;
+	argv[n++] = "--headless";
+	argv[n++] = "--no-sandbox"; /* as root */
+	argv[n++] = "--disable-gpu";
+	argv[n++] = "--no-first-run";
+	argv[n++] = "--no-default-browser-check";
+	argv[n++] = "--disable-background-networking";
+	argv[n++] = "--disable-component-update";
+	argv[n++] = "--disable-sync";
+	argv[n++] = "--disable-extensions";
+	argv[n++] = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1";
+	argv[n++] = "--virtual-time-budget=3000";
+	for (; extra && *extra; extra++)
+		argv[n++] = *extra;
+	{
+		static char pd[64];
+
+		snprintf(pd, sizeof(pd), "--user-data-dir=%s", profile);
+		argv[n++] = pd;
+	}
+	argv[n++] = url;
+	argv[n] = NULL;
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(null, 2);
+		execv(CHROMIUM, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 900; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		if (i == 899) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			cr_assert_fail("chromium did not finish within 90 s");
+		}
+		usleep(100000);
+	}
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", profile);
+		cr_assert_eq(system(cmd), 0);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *dump_dom(uint16_t port, const char *const *extra)
+{
+	char url[64], out[] = "/tmp/rp-dom.XXXXXX";
+	int fd = mkstemp(out);
+	char *dom;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)port);
+	const char *flags[8] = {"--dump-dom"};
+	int k = 1;
+
+	for (; extra && *extra && k < 7; extra++)
+		flags[k++] = *extra;
+	flags[k] = NULL;
+	cr_assert_eq(chromium(url, out, flags), 0, "chromium failed");
+	dom = sup_slurp(out);
+	unlink(out);
+	cr_assert_not_null(dom);
+	return dom;
+}
+
+static struct rp_health_snapshot sample(void)
+{
+	struct rp_health_snapshot s;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(&s, 0, sizeof(s));
+	s.time_ns = (uint64_t)ts.tv_sec * 1000000000ull;
+	s.devices = 20000;
+	s.active = 19800;
+	s.suspended = 200;
+	s.discovered = 19000;
+	s.probes_sent = 1200000;
+	s.replies = 1188000;
+	s.points_written = 1199000;
+	s.spool_bytes = 2048;
+	s.uptime_s = 75;
+	s.shards = 2;
+	s.ready = true;
+	s.needed_pps = 12345.67;
+	s.reasons = RP_HEALTH_RING_DROPS;
+	snprintf(s.version, sizeof(s.version), "0.1.0");
+	return s;
+}
+
+static struct rp_health_server *serve(const struct rp_health_snapshot *s)
+{
+	struct rp_health_server *h = NULL;
+	char why[256] = "";
+
+	cr_assert_eq(rp_health_server_start(&h, "127.0.0.1", 0, why, sizeof(why)), 0, "%s", why);
+	rp_health_server_publish(h, s);
+	return h;
+}
+
+static void assert_cell(const char *dom, const char *key, const char *want)
+{
+	char pat[160];
+
+	snprintf(pat, sizeof(pat), "data-k=\"%s\" data-f=\"", key);
+	const char *p = strstr(dom, pat);
+
+	cr_assert_not_null(p, "no cell %s in the DOM", key);
+	p = strchr(p, '>');
+	cr_assert_not_null(p);
+	cr_assert(strncmp(p + 1, want, strlen(want)) == 0 && p[1 + strlen(want)] == '<',
+		  "%s shows \"%.20s\", want \"%s\"", key, p + 1, want);
+}
+
+/* The script ran: it fetched /api/v1/summary and wrote what only it writes (the
+ * `data-live` mark and "updated <time>"), and the figures are the snapshot's. */
+Test(browser, page_shows_the_fleet_and_its_script_refreshes_it, .timeout = 180)
+{
+	struct rp_health_snapshot s;
+	struct rp_health_server *h;
+	char *dom;
+
+	need_root_and_chromium();
+	s = sample();
+	h = serve(&s);
+	dom = dump_dom(rp_health_server_port(h), NULL);
+	cr_assert(strstr(dom, "<html lang=\"en\" data-live=\"1\">"), "the script ran: %.400s", dom);
+	cr_assert(strstr(dom, "<span id=\"updated\""), "%s", dom);
+	cr_assert(strstr(dom, "\">updated "), "the script's refresh time is shown");
+	cr_assert(strstr(dom, "<span id=\"status\" class=\"degraded\">degraded</span>"));
+	cr_assert(strstr(dom, "<span id=\"reasons\">ring_drops</span>"));
+	assert_cell(dom, "fleet.devices", "20,000");
+	assert_cell(dom, "fleet.suspended", "200");
+	assert_cell(dom, "writer.points_written", "1,199,000");
+	assert_cell(dom, "writer.spool_bytes", "2.0 KiB");
+	assert_cell(dom, "daemon.uptime_s", "1m 15s");
+	assert_cell(dom, "probes.needed_pps", "12,345.7");
+	free(dom);
+	rp_health_server_stop(h);
+}
+
+/* A picture of the page, kept for a person to look at (build/test-logs/page.png). */
+Test(browser, screenshot_is_kept_as_an_artifact, .timeout = 180)
+{
+	static const char *const flags[] = {"--window-size=1280,900", NULL, NULL};
+	const char *dir = RP_BUILD_ROOT "/../test-logs";
+	struct rp_health_snapshot s;
+	struct rp_health_server *h;
+	char url[64], shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
+	const char *f[3] = {flags[0], arg, NULL};
+	unsigned char sig[8];
+	struct stat st;
+	FILE *png;
+	int fd;
+
+	need_root_and_chromium();
+	s = sample();
+	h = serve(&s);
+	mkdir(dir, 0755);
+	snprintf(shot, sizeof(shot), "%s/page.png", dir);
+	unlink(shot);
+	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)rp_health_server_port(h));
+	fd = mkstemp(out);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chromium(url, out, f), 0);
+	unlink(out);
+	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
+	cr_assert_gt(st.st_size, 10000, "a page, not a blank image: %lld bytes",
+		     (long long)st.st_size);
+	png = fopen(shot, "rb");
+	cr_assert_not_null(png);
+	cr_assert_eq(fread(sig, 1, 8, png), 8);
+	fclose(png);
+	cr_assert_eq(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
+	rp_health_server_stop(h);
+}
