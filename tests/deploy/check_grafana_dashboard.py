@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""docs/grafana/ringprobe-influxdb.json checked without Grafana (not in Debian).
+"""docs/grafana/ringprobe-influxdb.json and ringprobe-prometheus.json checked without
+Grafana (not in Debian).
 
 1. The JSON: it imports (__inputs names the two InfluxDB data sources, every panel
    uses the one its measurement is in: health_metrics goes to influxdb.health_bucket
@@ -16,6 +17,11 @@
    target as Grafana would ($timeFilter, $__interval, $ip, $host) and sends it to
    influxd's /query: a query that errors, returns no series, or has a column that is
    null throughout, fails, naming the panel.
+3. The Prometheus dashboard the same way: its structure (one Prometheus data source,
+   every target a PromQL expr filtered by $instance), then a real Prometheus (Debian
+   package) started in the namespace scrapes the daemon's /metrics every second during
+   the run, and every panel's expr, as Grafana sends it ($instance, $__rate_interval),
+   must return a series with a value over the run (/api/v1/query_range).
 
 Prints TAP for scripts/test. Packets go only to 127.0.0.0/8, inside the namespace.
 
@@ -39,6 +45,7 @@ import urllib.request
 
 src, exe = sys.argv[1], os.path.abspath(sys.argv[2])
 dash_path = os.path.join(src, "docs", "grafana", "ringprobe-influxdb.json")
+prom_path = os.path.join(src, "docs", "grafana", "ringprobe-prometheus.json")
 NETNS_ENV = "RP_GRAFANA_IN_NETNS"
 results = []
 
@@ -143,6 +150,47 @@ def check_structure(d):
                   v.get("datasource") == want and v.get("query"), v)
 
 
+def check_prom_structure(d):
+    inputs = d.get("__inputs", [])
+    check("prometheus: __inputs names DS_PROMETHEUS, a Prometheus data source",
+          any(i.get("name") == "DS_PROMETHEUS" and i.get("type") == "datasource"
+              and i.get("pluginId") == "prometheus" for i in inputs), inputs)
+    check("prometheus: __requires names grafana and the prometheus data source",
+          {"grafana", "prometheus"} <= {r.get("id") for r in d.get("__requires", [])},
+          d.get("__requires"))
+    check("prometheus: title and uid set, uid not the InfluxDB one's",
+          d.get("title") and d.get("uid") and d.get("uid") != "ringprobe-influxdb",
+          (d.get("title"), d.get("uid")))
+    ds = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+    panels = list(all_panels(d))
+    check("prometheus: has panels (%d)" % len(panels), len(panels) >= 10)
+    ids = [p.get("id") for p in panels]
+    check("prometheus: panel ids are unique integers",
+          all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids)), ids)
+    boxes = []
+    for p in panels:
+        name = "prometheus: panel %s %r" % (p.get("id"), p.get("title"))
+        g = p.get("gridPos", {})
+        ok = all(isinstance(g.get(k), int) for k in "xywh") and g["w"] > 0 and g["h"] > 0 \
+            and g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["y"] >= 0
+        check(name + ": gridPos inside 24 columns", ok, g)
+        if ok:
+            boxes.append((name, g))
+        if p.get("type") == "row":
+            continue
+        ts = p.get("targets", [])
+        refs = [t.get("refId") for t in ts]
+        check(name + ": %d PromQL targets with unique refIds on DS_PROMETHEUS, each "
+              "filtered by $instance" % len(ts),
+              ts and p.get("datasource") == ds and len(refs) == len(set(refs)) and all(
+                  t.get("datasource") == ds and t.get("expr", "").strip()
+                  and 'instance=~"$instance"' in t["expr"] for t in ts), ts)
+    overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[1]["x"] < b[1]["x"] + b[1]["w"] and b[1]["x"] < a[1]["x"] + a[1]["w"]
+                and a[1]["y"] < b[1]["y"] + b[1]["h"] and b[1]["y"] < a[1]["y"] + a[1]["h"]]
+    check("prometheus: no two panels overlap", not overlaps, overlaps)
+
+
 # ---------------------------------------------------------------- the live check
 
 def free_port():
@@ -221,6 +269,98 @@ class Influx:
                 self.proc.wait()
 
 
+class Prometheus:
+    """Debian's prometheus on loopback, scraping one target every second."""
+
+    def __init__(self, tmp, target):
+        self.dir = os.path.join(tmp, "prometheus")
+        os.mkdir(self.dir)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = os.path.join(self.dir, "prometheus.log")
+        conf = os.path.join(self.dir, "prometheus.yml")
+        with open(conf, "w") as fh:
+            fh.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                     "scrape_configs:\n  - job_name: ringprobe\n"
+                     "    static_configs:\n      - targets: ['%s']\n" % target)
+        self.proc = spawn([shutil.which("prometheus"), "--config.file=" + conf,
+                           "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                           "--web.listen-address=127.0.0.1:%d" % self.port,
+                           "--log.level=warn"], self.log)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("prometheus did not start: " + tail(self.log))
+
+    def get(self, path, params):
+        url = self.url + path + "?" + urllib.parse.urlencode(params, doseq=True)
+        try:
+            with urllib.request.urlopen(url, timeout=20) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            try:
+                return json.load(e)
+            except ValueError:
+                return {"status": "error", "error": "HTTP %d" % e.code}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def prom_expand(expr, instances):
+    """The expr as Grafana's Prometheus data source sends it: a multi-value variable
+    as a regex alternation of its escaped values, $__rate_interval as four scrapes."""
+    # re.escape for the regex, then each backslash doubled inside PromQL's string
+    rx = "|".join(re.escape(v).replace("\\", "\\\\") for v in instances) or ".*"
+    return expr.replace("$__rate_interval", "4s").replace("$instance", "(" + rx + ")")
+
+
+def prom_values(resp):
+    """(ok, why): a matrix with at least one series holding a number (not NaN)."""
+    if resp.get("status") != "success":
+        return False, "%s: %s" % (resp.get("errorType", "error"), resp.get("error"))
+    res = resp.get("data", {}).get("result", [])
+    if not res:
+        return False, "no series"
+    for sr in res:
+        for _, v in sr.get("values", []):
+            if v not in ("NaN", "+Inf", "-Inf"):
+                return True, "%d series" % len(res)
+    return False, "%d series, every value NaN" % len(res)
+
+
+def prom_live(pd, prom, start, end):
+    resp = prom.get("/api/v1/series", {"match[]": "ringprobe_build_info", "start": start,
+                                        "end": end})
+    instances = sorted({s.get("instance") for s in resp.get("data", [])} - {None})
+    check("prometheus: $instance -> %s" % instances, instances, resp)
+    for title, ref, expr in prom_targets(pd):
+        q = prom_expand(expr, instances)
+        ok, why = prom_values(prom.get("/api/v1/query_range", {
+            "query": q, "start": start, "end": end, "step": "1"}))
+        check("prometheus: panel %r %s returns data (%s)" % (title, ref, why), ok, q)
+
+
+def prom_targets(d):
+    for p in all_panels(d):
+        for t in p.get("targets", []):
+            yield p.get("title", "?"), t.get("refId", "?"), t.get("expr", "")
+
+
 SNMP_PORT = 16100  # the namespace's own loopback: nothing else listens there
 
 
@@ -260,7 +400,7 @@ table ip rp_grafana {
 """ % (DOWN, LOSSY)
 
 
-def daemon_config(tmp, influx):
+def daemon_config(tmp, influx, health_port):
     return """# written by tests/deploy/check_grafana_dashboard.py
 allow_loopback: true
 devices: [%s]
@@ -278,7 +418,7 @@ snmp:
   timeout: 300ms
   retries: 0
 health_report_interval: 1s
-health_check_port: 0
+health_check_port: %d
 influxdb:
   url: %s
   database: ringprobe
@@ -288,7 +428,7 @@ spool:
 shutdown_timeout: 5s
 log:
   level: info
-""" % (", ".join(STATIC), SWEPT, SNMP_PORT, influx.url, tmp)
+""" % (", ".join(STATIC), SWEPT, SNMP_PORT, health_port, influx.url, tmp)
 
 
 def expand(query, variables):
@@ -329,9 +469,9 @@ def has_values(resp):
     return True, "%d series" % len(series)
 
 
-def live(d):
+def live(d, pd):
     tmp = tempfile.mkdtemp(prefix="rp-grafana-")
-    procs, influx = [], None
+    procs, influx, prom = [], None, None
     try:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         r = subprocess.run(["nft", "-f", "-"], input=NFT_RULES, text=True, capture_output=True)
@@ -345,10 +485,14 @@ def live(d):
             return
         for addr, name in SNMP_AGENTS.items():
             procs.append(start_snmpd(tmp, addr, name))
+        health_port = free_port()
+        prom = Prometheus(tmp, "127.0.0.1:%d" % health_port)
+        check("prometheus on %s scraping 127.0.0.1:%d" % (prom.url, health_port), True)
         conf = os.path.join(tmp, "ringprobe.yml")
         with open(conf, "w") as fh:
-            fh.write(daemon_config(tmp, influx))
+            fh.write(daemon_config(tmp, influx, health_port))
         log = os.path.join(tmp, "ringprobe.log")
+        run_start = time.time()
         t0 = time.monotonic()
         p = spawn([exe, "run", "--config", conf, "--run-for", "%ds" % RUN_FOR_S], log)
         try:
@@ -381,6 +525,7 @@ def live(d):
             eq = expand(q, variables)
             ok, why = has_values(influx.query(eq))
             check("panel %r %s returns data (%s)" % (title, ref, why), ok, eq)
+        prom_live(pd, prom, run_start, time.time())
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
         check("live run", False, repr(e))
     finally:
@@ -390,6 +535,8 @@ def live(d):
                 pr.wait()
         if influx:
             influx.stop()
+        if prom:
+            prom.stop()
         if os.environ.get("RP_GRAFANA_KEEP"):
             print("# kept %s" % tmp)
         else:
@@ -407,11 +554,20 @@ def main():
                 finish()
         check("ringprobe-influxdb.json parses", True)
         check_structure(d)
+        with open(prom_path) as fh:
+            try:
+                pd = json.load(fh)
+            except ValueError as e:
+                check("ringprobe-prometheus.json parses", False, e)
+                finish()
+        check("ringprobe-prometheus.json parses", True)
+        check_prom_structure(pd)
         if os.geteuid() != 0:
             skip("every panel's query returns data from a live run",
                  "needs root (unshare -n, raw ICMP)")
             finish()
-        missing = [b for b in ("unshare", "ip", "nft", "influxd") if not shutil.which(b)]
+        missing = [b for b in ("unshare", "ip", "nft", "influxd", "prometheus")
+                   if not shutil.which(b)]
         if not (shutil.which("snmpd") or os.access("/usr/sbin/snmpd", os.X_OK)):
             missing.append("snmpd")
         if missing:
@@ -452,8 +608,8 @@ def main():
             elif l.startswith("#"):
                 print(l)
         finish()
-    with open(dash_path) as fh:
-        live(json.load(fh))
+    with open(dash_path) as fh, open(prom_path) as ph:
+        live(json.load(fh), json.load(ph))
     finish()
 
 
