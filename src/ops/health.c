@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/out.h"
 #include "ringprobe/compiler.h"
 
 #define NSEC_PER_SEC ((uint64_t)1000000000)
@@ -57,77 +58,17 @@ struct field {
 
 static const struct field fields[] = {RP_HEALTH_FIELDS(ROW)};
 
-/* A bounded writer with snprintf's contract: `len` counts what was needed, the
- * buffer holds the longest prefix that fits, always NUL-terminated when cap > 0. */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void RP_PRINTF(2, 3) put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	if (o->len < o->cap)
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	else
-		n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
-static void put_char(struct out *o, char c)
-{
-	if (o->len + 1 < o->cap) {
-		o->buf[o->len] = c;
-		o->buf[o->len + 1] = '\0';
-	} else if (o->len < o->cap) {
-		o->buf[o->len] = '\0';
-	}
-	o->len++;
-}
-
-/* A string field, NUL-terminated within n bytes or cut at n. */
-static size_t field_len(const char *s, size_t n)
-{
-	const char *nul = memchr(s, '\0', n);
-
-	return nul ? (size_t)(nul - s) : n;
-}
-
-static void put_json_string(struct out *o, const char *s, size_t n)
-{
-	put_char(o, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			put_char(o, '\\');
-			put_char(o, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			put(o, "\\u%04x", c);
-		} else {
-			put_char(o, (char)c);
-		}
-	}
-	put_char(o, '"');
-}
-
 /* Label values escape backslash, double quote and newline (exposition format 0.0.4). */
-static void put_label_value(struct out *o, const char *s, size_t n)
+static void put_label_value(struct rp_out *o, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\\' || s[i] == '"') {
-			put_char(o, '\\');
-			put_char(o, s[i]);
+			rp_out_char(o, '\\');
+			rp_out_char(o, s[i]);
 		} else if (s[i] == '\n') {
-			put(o, "\\n");
+			rp_out_put(o, "\\n");
 		} else {
-			put_char(o, s[i]);
+			rp_out_char(o, s[i]);
 		}
 	}
 }
@@ -165,115 +106,113 @@ static bool get_bool(const struct rp_health_snapshot *s, size_t off)
 }
 
 /* JSON has no NaN or infinity: those become null. */
-static void put_json_value(struct out *o, const struct rp_health_snapshot *s, const struct field *f)
+static void put_json_value(struct rp_out *o, const struct rp_health_snapshot *s,
+			   const struct field *f)
 {
 	double d;
 
 	switch (f->kind) {
 	case F_U64:
 	case F_NS:
-		put(o, "%" PRIu64, get_u64(s, f->off));
+		rp_out_put(o, "%" PRIu64, get_u64(s, f->off));
 		break;
 	case F_U32:
-		put(o, "%" PRIu32, get_u32(s, f->off));
+		rp_out_put(o, "%" PRIu32, get_u32(s, f->off));
 		break;
 	case F_DBL:
 		d = get_dbl(s, f->off);
 		if (isfinite(d))
-			put(o, "%.15g", d);
+			rp_out_put(o, "%.15g", d);
 		else
-			put(o, "null");
+			rp_out_put(o, "null");
 		break;
 	case F_BOOL:
-		put(o, "%s", get_bool(s, f->off) ? "true" : "false");
+		rp_out_put(o, "%s", get_bool(s, f->off) ? "true" : "false");
 		break;
 	}
 }
 
-static void put_prom_double(struct out *o, double d)
+static void put_prom_double(struct rp_out *o, double d)
 {
 	if (isnan(d))
-		put(o, "NaN");
+		rp_out_put(o, "NaN");
 	else if (isinf(d))
-		put(o, "%sInf", d < 0 ? "-" : "+");
+		rp_out_put(o, "%sInf", d < 0 ? "-" : "+");
 	else
-		put(o, "%.15g", d);
+		rp_out_put(o, "%.15g", d);
 }
 
-static void put_prom_value(struct out *o, const struct rp_health_snapshot *s, const struct field *f)
+static void put_prom_value(struct rp_out *o, const struct rp_health_snapshot *s,
+			   const struct field *f)
 {
 	uint64_t ns;
 
 	switch (f->kind) {
 	case F_U64:
-		put(o, "%" PRIu64, get_u64(s, f->off));
+		rp_out_put(o, "%" PRIu64, get_u64(s, f->off));
 		break;
 	case F_U32:
-		put(o, "%" PRIu32, get_u32(s, f->off));
+		rp_out_put(o, "%" PRIu32, get_u32(s, f->off));
 		break;
 	case F_NS:
 		/* Exact decimal seconds; a double would round wall-clock nanoseconds. */
 		ns = get_u64(s, f->off);
-		put(o, "%" PRIu64 ".%09" PRIu64, ns / NSEC_PER_SEC, ns % NSEC_PER_SEC);
+		rp_out_put(o, "%" PRIu64 ".%09" PRIu64, ns / NSEC_PER_SEC, ns % NSEC_PER_SEC);
 		break;
 	case F_DBL:
 		put_prom_double(o, get_dbl(s, f->off));
 		break;
 	case F_BOOL:
-		put(o, "%d", get_bool(s, f->off) ? 1 : 0);
+		rp_out_put(o, "%d", get_bool(s, f->off) ? 1 : 0);
 		break;
 	}
 }
 
 size_t rp_health_json(const struct rp_health_snapshot *s, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
+	struct rp_out o = rp_out_init(buf, cap);
 	bool first = true;
 
-	if (cap)
-		buf[0] = '\0';
-	put(&o, "{\"status\":\"%s\",\"reasons\":[", s->reasons ? "degraded" : "ok");
+	rp_out_put(&o, "{\"status\":\"%s\",\"reasons\":[", s->reasons ? "degraded" : "ok");
 	for (unsigned i = 0; i < RP_HEALTH_REASON_COUNT; i++) {
 		if (!(s->reasons & (1u << i)))
 			continue;
-		put(&o, "%s\"%s\"", first ? "" : ",", reason_names[i]);
+		rp_out_put(&o, "%s\"%s\"", first ? "" : ",", reason_names[i]);
 		first = false;
 	}
-	put(&o, "],\"version\":");
-	put_json_string(&o, s->version, field_len(s->version, sizeof(s->version)));
+	rp_out_put(&o, "],\"version\":");
+	rp_out_json_string(&o, s->version, rp_out_field_len(s->version, sizeof(s->version)));
 	for (size_t i = 0; i < RP_ARRAY_SIZE(fields); i++) {
-		put(&o, ",\"%s\":", fields[i].key);
+		rp_out_put(&o, ",\"%s\":", fields[i].key);
 		put_json_value(&o, s, &fields[i]);
 	}
-	put(&o, "}\n");
+	rp_out_put(&o, "}\n");
 	return o.len;
 }
 
-static void put_family(struct out *o, const char *name, const char *type, const char *help)
+static void put_family(struct rp_out *o, const char *name, const char *type, const char *help)
 {
-	put(o, "# HELP ringprobe_%s %s\n# TYPE ringprobe_%s %s\n", name, help, name, type);
+	rp_out_put(o, "# HELP ringprobe_%s %s\n# TYPE ringprobe_%s %s\n", name, help, name, type);
 }
 
 size_t rp_health_prom(const struct rp_health_snapshot *s, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
+	struct rp_out o = rp_out_init(buf, cap);
 
-	if (cap)
-		buf[0] = '\0';
 	put_family(&o, "build_info", "gauge", "Build information; the value is always 1.");
-	put(&o, "ringprobe_build_info{version=\"");
-	put_label_value(&o, s->version, field_len(s->version, sizeof(s->version)));
-	put(&o, "\"} 1\n");
+	rp_out_put(&o, "ringprobe_build_info{version=\"");
+	put_label_value(&o, s->version, rp_out_field_len(s->version, sizeof(s->version)));
+	rp_out_put(&o, "\"} 1\n");
 	for (size_t i = 0; i < RP_ARRAY_SIZE(fields); i++) {
 		put_family(&o, fields[i].metric, fields[i].type, fields[i].help);
-		put(&o, "ringprobe_%s ", fields[i].metric);
+		rp_out_put(&o, "ringprobe_%s ", fields[i].metric);
 		put_prom_value(&o, s, &fields[i]);
-		put_char(&o, '\n');
+		rp_out_char(&o, '\n');
 	}
 	put_family(&o, "degraded", "gauge", "1 for each reason the daemon is degraded now.");
 	for (unsigned i = 0; i < RP_HEALTH_REASON_COUNT; i++)
-		put(&o, "ringprobe_degraded{reason=\"%s\"} %d\n", reason_names[i],
-		    (s->reasons >> i) & 1u ? 1 : 0);
+		rp_out_put(&o, "ringprobe_degraded{reason=\"%s\"} %d\n", reason_names[i],
+			   (s->reasons >> i) & 1u ? 1 : 0);
 	return o.len;
 }
 

@@ -27,11 +27,10 @@
 #include "ops/page.h"
 #include "ringprobe/xalloc.h"
 
-/* Enough for /metrics with every field at its widest (about 7.6 KB), with room for
- * more fields; a snapshot that does not fit answers 500 rather than a truncated body. */
-#define RESPONSE_MAX 16384
-/* The fleet page's HTML (about 6 KB) and its summary JSON (about 1.5 KB). */
-#define PAGE_MAX 32768
+/* Enough for /metrics with every field at its widest (about 7.6 KB) and the fleet
+ * page (about 6 KB), with room for more; a snapshot that does not fit answers 500
+ * rather than a truncated body. */
+#define RESPONSE_MAX 32768
 /* Prometheus, a load balancer's checks and an operator's curl need a handful at once;
  * the room above that is for slow or hostile clients, each bounded by the deadline. */
 #define CONNECTION_LIMIT 64
@@ -129,33 +128,29 @@ static bool snapshot(struct rp_health_server *h, struct rp_health_snapshot *s)
 	return published;
 }
 
+/* What is rendered from the snapshot, and how it is answered. */
+struct render {
+	size_t (*fn)(const struct rp_health_snapshot *s, char *buf, size_t cap);
+	const char *type;
+	bool degraded_503; /* 503 while degraded (/health), else 200 */
+};
+
+static const struct render r_health = {rp_health_json, TYPE_JSON, true};
+static const struct render r_metrics = {rp_health_prom, TYPE_PROM, false};
+static const struct render r_page = {rp_page_html, TYPE_HTML, false};
+static const struct render r_summary = {rp_page_summary_json, TYPE_JSON, false};
+
 static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp_health_snapshot *s,
-				       bool prom)
+				       const struct render *r)
 {
 	char buf[RESPONSE_MAX];
-	size_t n;
+	size_t n = r->fn(s, buf, sizeof(buf));
 
-	n = prom ? rp_health_prom(s, buf, sizeof(buf)) : rp_health_json(s, buf, sizeof(buf));
 	if (n >= sizeof(buf))
 		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
-				 "health response larger than the server's buffer\n");
-	if (prom)
-		return reply(c, MHD_HTTP_OK, TYPE_PROM, buf, n);
-	return reply(c, s->reasons ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, TYPE_JSON, buf, n);
-}
-
-/* `/` and /api/v1/summary, from the last snapshot. */
-static enum MHD_Result answer_page(struct MHD_Connection *c, const struct rp_health_snapshot *s,
-				   bool html)
-{
-	char buf[PAGE_MAX];
-	size_t n;
-
-	n = html ? rp_page_html(s, buf, sizeof(buf)) : rp_page_summary_json(s, buf, sizeof(buf));
-	if (n >= sizeof(buf))
-		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
-				 "page larger than the server's buffer\n");
-	return reply(c, MHD_HTTP_OK, html ? TYPE_HTML : TYPE_JSON, buf, n);
+				 "response larger than the server's buffer\n");
+	return reply(c, r->degraded_503 && s->reasons ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+		     r->type, buf, n);
 }
 
 /* libmicrohttpd's access handler, on its polling thread. Answers on the first call
@@ -186,7 +181,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 		bool prom = url[1] == 'm';
 
 		if (snapshot(h, &s))
-			return answer_rendered(c, &s, prom);
+			return answer_rendered(c, &s, prom ? &r_metrics : &r_health);
 		if (prom)
 			return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_TEXT,
 					 "not ready yet: no health snapshot published\n");
@@ -199,7 +194,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 		bool html = url[1] == '\0';
 
 		if (snapshot(h, &s))
-			return answer_page(c, &s, html);
+			return answer_rendered(c, &s, html ? &r_page : &r_summary);
 		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, html ? TYPE_TEXT : TYPE_JSON,
 				 html ? "ringprobe is starting: no snapshot yet; reload in a "
 					"second\n"

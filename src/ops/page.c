@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ringprobe/compiler.h"
+#include "ops/out.h"
 
 /* page_assets.c, generated from src/ops/page/ by embed.py. */
 extern const unsigned char rp_asset_page_js[];
@@ -78,39 +78,6 @@ static const struct row rows[] = {
     {"daemon", "ready", "ready", OFF(ready), K_BOOL},
 };
 
-/* A bounded writer with snprintf's contract (as health.c's). */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void RP_PRINTF(2, 3) put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	if (o->len < o->cap)
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	else
-		n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
-static void put_bytes(struct out *o, const char *s, size_t n)
-{
-	if (o->len < o->cap) {
-		size_t room = o->cap - o->len - 1, k = n < room ? n : room;
-
-		memcpy(o->buf + o->len, s, k);
-		o->buf[o->len + k] = '\0';
-	}
-	o->len += n;
-}
-
 /* The next code point of s[0..n) and its length; -1 (length 1) for a byte that does
  * not start a valid, shortest-form UTF-8 sequence. */
 static int32_t next_cp(const unsigned char *s, size_t n, size_t *len)
@@ -151,7 +118,7 @@ static bool unsafe_cp(int32_t cp)
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-static void put_escaped(struct out *o, const char *s, size_t n)
+static void put_escaped(struct rp_out *o, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -160,42 +127,34 @@ static void put_escaped(struct out *o, const char *s, size_t n)
 		int32_t cp = next_cp(p + i, n - i, &len);
 
 		if (unsafe_cp(cp))
-			put_bytes(o, "&#xFFFD;", 8);
+			rp_out_bytes(o, "&#xFFFD;", 8);
 		else if (cp == '&')
-			put_bytes(o, "&amp;", 5);
+			rp_out_bytes(o, "&amp;", 5);
 		else if (cp == '<')
-			put_bytes(o, "&lt;", 4);
+			rp_out_bytes(o, "&lt;", 4);
 		else if (cp == '>')
-			put_bytes(o, "&gt;", 4);
+			rp_out_bytes(o, "&gt;", 4);
 		else if (cp == '"')
-			put_bytes(o, "&quot;", 6);
+			rp_out_bytes(o, "&quot;", 6);
 		else if (cp == '\'')
-			put_bytes(o, "&#39;", 5);
+			rp_out_bytes(o, "&#39;", 5);
 		else
-			put_bytes(o, s + i, len);
+			rp_out_bytes(o, s + i, len);
 		i += len;
 	}
 }
 
 size_t rp_page_escape(const char *s, size_t n, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
+	struct rp_out o = rp_out_init(buf, cap);
 
-	if (cap)
-		buf[0] = '\0';
 	put_escaped(&o, s, n);
 	return o.len;
 }
 
-static size_t bounded_len(const char *s, size_t max)
-{
-	const char *z = memchr(s, '\0', max);
-
-	return z ? (size_t)(z - s) : max;
-}
-
 /* A figure as JSON: a number, or true/false. */
-static void put_json_value(struct out *o, const struct rp_health_snapshot *s, const struct row *r)
+static void put_json_value(struct rp_out *o, const struct rp_health_snapshot *s,
+			   const struct row *r)
 {
 	const char *p = (const char *)s + r->off;
 
@@ -205,14 +164,14 @@ static void put_json_value(struct out *o, const struct rp_health_snapshot *s, co
 		uint64_t v;
 
 		memcpy(&v, p, sizeof(v));
-		put(o, "%" PRIu64, v);
+		rp_out_put(o, "%" PRIu64, v);
 		break;
 	}
 	case K_U32: {
 		uint32_t v;
 
 		memcpy(&v, p, sizeof(v));
-		put(o, "%" PRIu32, v);
+		rp_out_put(o, "%" PRIu32, v);
 		break;
 	}
 	case K_DBL:
@@ -220,34 +179,35 @@ static void put_json_value(struct out *o, const struct rp_health_snapshot *s, co
 		double v;
 
 		memcpy(&v, p, sizeof(v));
-		put(o, "%.3f", isfinite(v) ? v : 0.0);
+		rp_out_put(o, "%.3f", isfinite(v) ? v : 0.0);
 		break;
 	}
 	case K_BOOL: {
 		bool v;
 
 		memcpy(&v, p, sizeof(v));
-		put(o, "%s", v ? "true" : "false");
+		rp_out_put(o, "%s", v ? "true" : "false");
 		break;
 	}
 	}
 }
 
 /* An integer with its thousands grouped by commas ("1,048,574"), as page.js groups. */
-static void put_grouped(struct out *o, uint64_t v)
+static void put_grouped(struct rp_out *o, uint64_t v)
 {
 	char d[24];
 	int n = snprintf(d, sizeof(d), "%" PRIu64, v);
 
 	for (int i = 0; i < n; i++) {
 		if (i && (n - i) % 3 == 0)
-			put_bytes(o, ",", 1);
-		put_bytes(o, d + i, 1);
+			rp_out_bytes(o, ",", 1);
+		rp_out_bytes(o, d + i, 1);
 	}
 }
 
 /* A figure as the page shows it before the script runs (page.js formats alike). */
-static void put_text_value(struct out *o, const struct rp_health_snapshot *s, const struct row *r)
+static void put_text_value(struct rp_out *o, const struct rp_health_snapshot *s,
+			   const struct row *r)
 {
 	const char *p = (const char *)s + r->off;
 	uint64_t u;
@@ -269,11 +229,11 @@ static void put_text_value(struct out *o, const struct rp_health_snapshot *s, co
 	case K_BYTES:
 		memcpy(&u, p, sizeof(u));
 		if (u >= 1024 * 1024)
-			put(o, "%.1f MiB", (double)u / (1024.0 * 1024.0));
+			rp_out_put(o, "%.1f MiB", (double)u / (1024.0 * 1024.0));
 		else if (u >= 1024)
-			put(o, "%.1f KiB", (double)u / 1024.0);
+			rp_out_put(o, "%.1f KiB", (double)u / 1024.0);
 		else
-			put(o, "%" PRIu64 " B", u);
+			rp_out_put(o, "%" PRIu64 " B", u);
 		break;
 	case K_DBL: {
 		uint64_t tenths;
@@ -281,7 +241,7 @@ static void put_text_value(struct out *o, const struct rp_health_snapshot *s, co
 		memcpy(&d, p, sizeof(d));
 		tenths = isfinite(d) && d > 0 && d < 1e17 ? (uint64_t)llround(d * 10.0) : 0;
 		put_grouped(o, tenths / 10);
-		put(o, ".%u", (unsigned)(tenths % 10));
+		rp_out_put(o, ".%u", (unsigned)(tenths % 10));
 		break;
 	}
 	case K_SECONDS: {
@@ -290,115 +250,104 @@ static void put_text_value(struct out *o, const struct rp_health_snapshot *s, co
 		memcpy(&d, p, sizeof(d));
 		t = isfinite(d) && d > 0 ? (uint64_t)d : 0;
 		if (t >= 86400)
-			put(o, "%" PRIu64 "d %" PRIu64 "h", t / 86400, t % 86400 / 3600);
+			rp_out_put(o, "%" PRIu64 "d %" PRIu64 "h", t / 86400, t % 86400 / 3600);
 		else if (t >= 3600)
-			put(o, "%" PRIu64 "h %" PRIu64 "m", t / 3600, t % 3600 / 60);
+			rp_out_put(o, "%" PRIu64 "h %" PRIu64 "m", t / 3600, t % 3600 / 60);
 		else if (t >= 60)
-			put(o, "%" PRIu64 "m %" PRIu64 "s", t / 60, t % 60);
+			rp_out_put(o, "%" PRIu64 "m %" PRIu64 "s", t / 60, t % 60);
 		else
-			put(o, "%" PRIu64 "s", t);
+			rp_out_put(o, "%" PRIu64 "s", t);
 		break;
 	}
 	case K_BOOL:
 		memcpy(&b, p, sizeof(b));
-		put(o, "%s", b ? "yes" : "no");
+		rp_out_put(o, "%s", b ? "yes" : "no");
 		break;
 	}
 }
 
-static void put_reasons_json(struct out *o, uint32_t reasons)
+static void put_reasons_json(struct rp_out *o, uint32_t reasons)
 {
 	bool first = true;
 
-	put(o, "[");
+	rp_out_put(o, "[");
 	for (unsigned i = 0; i < RP_HEALTH_REASON_COUNT; i++)
 		if (reasons & (1u << i)) {
-			put(o, "%s\"%s\"", first ? "" : ",", rp_health_reason_name(1u << i));
+			rp_out_put(o, "%s\"%s\"", first ? "" : ",", rp_health_reason_name(1u << i));
 			first = false;
 		}
-	put(o, "]");
+	rp_out_put(o, "]");
 }
 
 size_t rp_page_summary_json(const struct rp_health_snapshot *s, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
+	struct rp_out o = rp_out_init(buf, cap);
 
-	if (cap)
-		buf[0] = '\0';
-	put(&o, "{\"status\":\"%s\",\"reasons\":", s->reasons ? "degraded" : "ok");
+	rp_out_put(&o, "{\"status\":\"%s\",\"reasons\":", s->reasons ? "degraded" : "ok");
 	put_reasons_json(&o, s->reasons);
-	put(&o, ",\"version\":\"");
-	/* The version is ours, but it is a string: keep it valid JSON whatever it holds. */
-	for (size_t i = 0, n = bounded_len(s->version, sizeof(s->version)); i < n; i++) {
-		unsigned char c = (unsigned char)s->version[i];
-
-		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f)
-			put(&o, "\\u%04x", c);
-		else
-			put(&o, "%c", c);
-	}
-	put(&o, "\",\"time\":%.3f", (double)s->time_ns / 1e9);
+	rp_out_put(&o, ",\"version\":");
+	rp_out_json_string(&o, s->version, rp_out_field_len(s->version, sizeof(s->version)));
+	rp_out_put(&o, ",\"time\":%.3f", (double)s->time_ns / 1e9);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		bool first = true;
 
-		put(&o, ",\"%s\":{", sections[i].id);
+		rp_out_put(&o, ",\"%s\":{", sections[i].id);
 		for (size_t j = 0; j < sizeof(rows) / sizeof(rows[0]); j++) {
 			if (strcmp(rows[j].section, sections[i].id) != 0)
 				continue;
-			put(&o, "%s\"%s\":", first ? "" : ",", rows[j].key);
+			rp_out_put(&o, "%s\"%s\":", first ? "" : ",", rows[j].key);
 			put_json_value(&o, s, &rows[j]);
 			first = false;
 		}
-		put(&o, "}");
+		rp_out_put(&o, "}");
 	}
-	put(&o, "}\n");
+	rp_out_put(&o, "}\n");
 	return o.len;
 }
 
 size_t rp_page_html(const struct rp_health_snapshot *s, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0};
-	size_t vlen = bounded_len(s->version, sizeof(s->version));
+	struct rp_out o = rp_out_init(buf, cap);
+	size_t vlen = rp_out_field_len(s->version, sizeof(s->version));
 
-	if (cap)
-		buf[0] = '\0';
-	put(&o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-		"<title>ringprobe</title>\n<link rel=\"stylesheet\" href=\"/page.css\">\n"
-		"<script src=\"/page.js\" defer></script>\n"
-		/* Without scripts the page reloads itself instead. */
-		"<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>\n"
-		"</head>\n<body>\n<header>\n<h1>ringprobe</h1>\n");
-	put(&o, "<p><span id=\"status\" class=\"%s\">%s</span>", s->reasons ? "degraded" : "ok",
-	    s->reasons ? "degraded" : "ok");
-	put(&o, " <span id=\"reasons\">");
+	rp_out_put(&o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		       "<title>ringprobe</title>\n<link rel=\"stylesheet\" href=\"/page.css\">\n"
+		       "<script src=\"/page.js\" defer></script>\n"
+		       /* Without scripts the page reloads itself instead. */
+		       "<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>\n"
+		       "</head>\n<body>\n<header>\n<h1>ringprobe</h1>\n");
+	rp_out_put(&o, "<p><span id=\"status\" class=\"%s\">%s</span>",
+		   s->reasons ? "degraded" : "ok", s->reasons ? "degraded" : "ok");
+	rp_out_put(&o, " <span id=\"reasons\">");
 	for (unsigned i = 0, first = 1; i < RP_HEALTH_REASON_COUNT; i++)
 		if (s->reasons & (1u << i)) {
-			put(&o, "%s%s", first ? "" : ", ", rp_health_reason_name(1u << i));
+			rp_out_put(&o, "%s%s", first ? "" : ", ", rp_health_reason_name(1u << i));
 			first = 0;
 		}
-	put(&o, "</span> &middot; version <span id=\"version\">");
+	rp_out_put(&o, "</span> &middot; version <span id=\"version\">");
 	put_escaped(&o, s->version, vlen);
-	put(&o,
-	    "</span> &middot; <span id=\"updated\" data-time=\"%.3f\">snapshot of %.0f s "
-	    "after the epoch</span></p>\n</header>\n<main>\n",
-	    (double)s->time_ns / 1e9, (double)s->time_ns / 1e9);
+	rp_out_put(&o,
+		   "</span> &middot; <span id=\"updated\" data-time=\"%.3f\">snapshot of %.0f s "
+		   "after the epoch</span></p>\n</header>\n<main>\n",
+		   (double)s->time_ns / 1e9, (double)s->time_ns / 1e9);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		put(&o, "<section id=\"s-%s\">\n<h2>%s</h2>\n<table>\n", sections[i].id,
-		    sections[i].title);
+		rp_out_put(&o, "<section id=\"s-%s\">\n<h2>%s</h2>\n<table>\n", sections[i].id,
+			   sections[i].title);
 		for (size_t j = 0; j < sizeof(rows) / sizeof(rows[0]); j++) {
 			if (strcmp(rows[j].section, sections[i].id) != 0)
 				continue;
-			put(&o, "<tr><th scope=\"row\">%s</th><td data-k=\"%s.%s\" data-f=\"%d\">",
+			rp_out_put(
+			    &o, "<tr><th scope=\"row\">%s</th><td data-k=\"%s.%s\" data-f=\"%d\">",
 			    rows[j].label, rows[j].section, rows[j].key, (int)rows[j].kind);
 			put_text_value(&o, s, &rows[j]);
-			put(&o, "</td></tr>\n");
+			rp_out_put(&o, "</td></tr>\n");
 		}
-		put(&o, "</table>\n</section>\n");
+		rp_out_put(&o, "</table>\n</section>\n");
 	}
-	put(&o, "</main>\n<footer><p>JSON: <a href=\"/api/v1/summary\">/api/v1/summary</a>, "
-		"<a href=\"/health\">/health</a>; Prometheus: <a "
-		"href=\"/metrics\">/metrics</a></p></footer>\n</body>\n</html>\n");
+	rp_out_put(&o, "</main>\n<footer><p>JSON: <a href=\"/api/v1/summary\">/api/v1/summary</a>, "
+		       "<a href=\"/health\">/health</a>; Prometheus: <a "
+		       "href=\"/metrics\">/metrics</a></p></footer>\n</body>\n</html>\n");
 	return o.len;
 }
 

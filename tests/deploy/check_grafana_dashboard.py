@@ -93,6 +93,28 @@ def targets(d):
             yield p.get("title", "?"), t.get("refId", "?"), t.get("query", "")
 
 
+def check_grid(prefix, panels):
+    """Unique integer ids; each gridPos inside the 24-column grid; no two overlapping.
+    Returns the panels that are not rows."""
+    ids = [p.get("id") for p in panels]
+    check(prefix + "panel ids are unique integers",
+          all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids)), ids)
+    boxes = []
+    for p in panels:
+        name = "%spanel %s %r" % (prefix, p.get("id"), p.get("title"))
+        g = p.get("gridPos", {})
+        ok = all(isinstance(g.get(k), int) for k in "xywh") and g["w"] > 0 and g["h"] > 0 \
+            and g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["y"] >= 0
+        check(name + ": gridPos x, y, w, h inside 24 columns", ok, g)
+        if ok:
+            boxes.append((name, g))
+    overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[1]["x"] < b[1]["x"] + b[1]["w"] and b[1]["x"] < a[1]["x"] + a[1]["w"]
+                and a[1]["y"] < b[1]["y"] + b[1]["h"] and b[1]["y"] < a[1]["y"] + a[1]["h"]]
+    check(prefix + "no two panels overlap", not overlaps, overlaps)
+    return [p for p in panels if p.get("type") != "row"]
+
+
 def check_structure(d):
     inputs = d.get("__inputs", [])
     for name in ("DS_INFLUXDB", "DS_INFLUXDB_HEALTH"):
@@ -110,21 +132,8 @@ def check_structure(d):
     hds = {"type": "influxdb", "uid": "${DS_INFLUXDB_HEALTH}"}
     panels = list(all_panels(d))
     check("has panels (%d)" % len(panels), len(panels) >= 10)
-    ids = [p.get("id") for p in panels]
-    check("every panel has an integer id", all(isinstance(i, int) for i in ids), ids)
-    check("panel ids are unique", len(ids) == len(set(ids)),
-          sorted(i for i in ids if ids.count(i) > 1))
-    boxes = []
-    for p in panels:
+    for p in check_grid("", panels):
         name = "panel %s %r" % (p.get("id"), p.get("title"))
-        g = p.get("gridPos", {})
-        ok = all(isinstance(g.get(k), int) for k in "xywh") and g["w"] > 0 and g["h"] > 0 \
-            and g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["y"] >= 0
-        check(name + ": gridPos x, y, w, h inside 24 columns", ok, g)
-        if ok:
-            boxes.append((name, g))
-        if p.get("type") == "row":
-            continue
         ts = p.get("targets", [])
         health = any("health_metrics" in t.get("query", "") for t in ts)
         want = hds if health else ds
@@ -139,10 +148,6 @@ def check_structure(d):
                   and t.get("datasource") == want for t in ts), ts)
         check(name + ": every query has $timeFilter",
               all("$timeFilter" in t.get("query", "") for t in ts))
-    overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                if a[1]["x"] < b[1]["x"] + b[1]["w"] and b[1]["x"] < a[1]["x"] + a[1]["w"]
-                and a[1]["y"] < b[1]["y"] + b[1]["h"] and b[1]["y"] < a[1]["y"] + a[1]["h"]]
-    check("no two panels overlap", not overlaps, overlaps)
     for v in d.get("templating", {}).get("list", []):
         if v.get("type") == "query":
             want = hds if "health_metrics" in str(v.get("query")) else ds
@@ -164,20 +169,8 @@ def check_prom_structure(d):
     ds = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
     panels = list(all_panels(d))
     check("prometheus: has panels (%d)" % len(panels), len(panels) >= 10)
-    ids = [p.get("id") for p in panels]
-    check("prometheus: panel ids are unique integers",
-          all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids)), ids)
-    boxes = []
-    for p in panels:
+    for p in check_grid("prometheus: ", panels):
         name = "prometheus: panel %s %r" % (p.get("id"), p.get("title"))
-        g = p.get("gridPos", {})
-        ok = all(isinstance(g.get(k), int) for k in "xywh") and g["w"] > 0 and g["h"] > 0 \
-            and g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["y"] >= 0
-        check(name + ": gridPos inside 24 columns", ok, g)
-        if ok:
-            boxes.append((name, g))
-        if p.get("type") == "row":
-            continue
         ts = p.get("targets", [])
         refs = [t.get("refId") for t in ts]
         check(name + ": %d PromQL targets with unique refIds on DS_PROMETHEUS, each "
@@ -185,10 +178,6 @@ def check_prom_structure(d):
               ts and p.get("datasource") == ds and len(refs) == len(set(refs)) and all(
                   t.get("datasource") == ds and t.get("expr", "").strip()
                   and 'instance=~"$instance"' in t["expr"] for t in ts), ts)
-    overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                if a[1]["x"] < b[1]["x"] + b[1]["w"] and b[1]["x"] < a[1]["x"] + a[1]["w"]
-                and a[1]["y"] < b[1]["y"] + b[1]["h"] and b[1]["y"] < a[1]["y"] + a[1]["h"]]
-    check("prometheus: no two panels overlap", not overlaps, overlaps)
 
 
 # ---------------------------------------------------------------- the live check
@@ -218,7 +207,34 @@ def tail(path, n=15):
         return str(e)
 
 
-class Influx:
+class Server:
+    """A server process the live check starts: waits for it, stops it."""
+
+    def wait_ready(self, url, status, secs, name):
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    if r.status == status:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError("%s did not start: %s" % (name, tail(self.log)))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Influx(Server):
     def __init__(self, tmp):
         self.dir = os.path.join(tmp, "influxd")
         os.mkdir(self.dir)
@@ -238,18 +254,7 @@ class Influx:
                      '  auth-enabled = false\n  log-enabled = false\n'
                      % (free_port(), self.dir, self.dir, self.dir, self.port))
         self.proc = spawn([shutil.which("influxd"), "-config", conf], self.log)
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=1) as r:
-                    if r.status == 204:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("influxd did not start: " + tail(self.log))
+        self.wait_ready(self.url + "/ping", 204, 20, "influxd")
 
     def query(self, q, db="ringprobe"):
         data = urllib.parse.urlencode({"db": db, "q": q, "epoch": "ms"}).encode()
@@ -259,17 +264,8 @@ class Influx:
         except urllib.error.HTTPError as e:
             return {"error": "HTTP %d: %s" % (e.code, e.read().decode(errors="replace"))}
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
-
-class Prometheus:
+class Prometheus(Server):
     """Debian's prometheus on loopback, scraping one target every second."""
 
     def __init__(self, tmp, target):
@@ -287,18 +283,7 @@ class Prometheus:
                            "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
                            "--web.listen-address=127.0.0.1:%d" % self.port,
                            "--log.level=warn"], self.log)
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError("prometheus did not start: " + tail(self.log))
+        self.wait_ready(self.url + "/-/ready", 200, 30, "prometheus")
 
     def get(self, path, params):
         url = self.url + path + "?" + urllib.parse.urlencode(params, doseq=True)
@@ -310,15 +295,6 @@ class Prometheus:
                 return json.load(e)
             except ValueError:
                 return {"status": "error", "error": "HTTP %d" % e.code}
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def prom_expand(expr, instances):

@@ -1,4 +1,4 @@
-/* fuzz-sources: src/ops/http.c src/ops/health.c src/ops/page.c @page_assets.c
+/* fuzz-sources: src/ops/http.c src/ops/health.c src/ops/page.c src/ops/out.c @page_assets.c
  * src/util/xalloc.c */
 /* fuzz-pkgs: libmicrohttpd */
 /* HTTP requests to the health server (src/ops/http.c on libmicrohttpd), started once on
