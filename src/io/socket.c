@@ -188,7 +188,7 @@ static bool source_of(const struct rp_engine_pkt *pk, int af, union rp_io_addr *
 	for (unsigned i = 0; i < RP_ARRAY_SIZE(pk->source); i++) {
 		const struct rp_ip *a = &pk->source[i];
 
-		if (!(a->w[0] | a->w[1] | a->w[2] | a->w[3]) || rp_ip_is_v4(a) != (af == AF_INET))
+		if (rp_ip_is_zero(a) || rp_ip_is_v4(a) != (af == AF_INET))
 			continue;
 		memset(sa, 0, sizeof(*sa));
 		sa->sa.sa_family = (sa_family_t)af;
