@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,7 +101,7 @@ static int cap_open(void)
 /* One echo request seen leaving (or its first fragment). */
 struct seen {
 	int ifindex;
-	struct rp_ip src;
+	struct rp_ip src, dst;
 	uint8_t ttl, tos;
 	bool df, frag; /* IPv4 DF; a fragment (IPv4 MF, or an IPv6 fragment header) */
 	size_t ip_len; /* IPv4 total length / IPv6 payload length (of this packet) */
@@ -118,8 +119,8 @@ static void fill_of(struct seen *s, const uint8_t *icmp, size_t n)
 	}
 }
 
-/* Reads what the capture holds; keeps the outgoing echo requests to dst (first
- * fragments included). Returns how many, at most max. */
+/* Reads what the capture holds; keeps the outgoing echo requests to dst, or to any
+ * address when it is NULL (first fragments included). Returns how many, at most max. */
 static unsigned cap_read(int fd, const struct rp_ip *dst, struct seen *out, unsigned max)
 {
 	static uint8_t b[CAP_BUF];
@@ -141,12 +142,13 @@ static unsigned cap_read(int fd, const struct rp_ip *dst, struct seen *out, unsi
 			size_t ihl = (size_t)(b[0] & 15) * 4;
 			uint16_t frag = (uint16_t)(b[6] << 8 | b[7]);
 
-			if (b[9] != IPPROTO_ICMP || !rp_ip_is_v4(dst) ||
-			    memcmp(b + 16, dst->b + 12, 4) || (frag & 0x1fff) ||
-			    (size_t)len < ihl + RP_ICMP_MIN_LEN || b[ihl] != 8)
-				continue;
 			s.src = rp_ip_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
 					 (uint32_t)b[14] << 8 | b[15]);
+			s.dst = rp_ip_v4((uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 |
+					 (uint32_t)b[18] << 8 | b[19]);
+			if (b[9] != IPPROTO_ICMP || (dst && !rp_ip_eq(dst, &s.dst)) ||
+			    (frag & 0x1fff) || (size_t)len < ihl + RP_ICMP_MIN_LEN || b[ihl] != 8)
+				continue;
 			s.ttl = b[8];
 			s.tos = b[1];
 			s.df = frag & 0x4000;
@@ -158,7 +160,8 @@ static unsigned cap_read(int fd, const struct rp_ip *dst, struct seen *out, unsi
 			size_t off = 40;
 			uint8_t nh = b[6];
 
-			if (rp_ip_is_v4(dst) || memcmp(b + 24, dst->b, 16))
+			memcpy(s.dst.b, b + 24, 16);
+			if (dst && !rp_ip_eq(dst, &s.dst))
 				continue;
 			if (nh == 44) { /* a fragment header: the first fragment only */
 				if ((b[42] << 8 | b[43]) & 0xfff8)
@@ -629,5 +632,111 @@ Test(pktopts, conf_refuses_bad_packet_keys)
 		cr_expect_not_null(strstr(all, bad[i].error), "%s: got %s", bad[i].yml, all);
 		rp_conf_fini(&c);
 		rp_diags_fini(&d);
+	}
+}
+
+/* Through the prober (what ping, sweep and the daemon create): struct rp_prober_conf's
+ * packet fields reach every shard's sockets, one source per family included. */
+struct prober_tally {
+	uint32_t next, got[2], ok[2], ttl[2];
+};
+
+static bool prober_next(void *arg, struct rp_shard_dev *d)
+{
+	struct prober_tally *t = arg;
+
+	if (t->next == 2)
+		return false;
+	*d = (struct rp_shard_dev){.addr = ip_of(t->next ? "::1" : "127.0.0.1"),
+				   .id = t->next,
+				   .interval_ms = 20,
+				   .count = 2,
+				   .immediate = true};
+	t->next++;
+	return true;
+}
+
+static bool prober_take(void *arg, const struct rp_probe_result *r)
+{
+	struct prober_tally *t = arg;
+
+	t->ok[r->id] += r->success;
+	if (r->success)
+		t->ttl[r->id] = r->ttl;
+	return ++t->got[r->id] == 2;
+}
+
+Test(pktopts, prober_conf_reaches_every_shard)
+{
+	const char *targets[] = {"127.0.0.1", "::1"}, *sources[] = {"127.0.0.3", "2001:2::5"};
+
+	netns();
+	sh("ip -6 addr add 2001:2::5/128 dev lo nodad");
+	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
+		struct rp_prober_conf pc = {.shards = 2,
+					    .capacity = 8,
+					    .timeout_ns = 300 * MS,
+					    .tick_ns = 5 * MS,
+					    .burst = 1,
+					    .backend = combos[c].backend,
+					    .icmp_mode = combos[c].mode,
+					    .feature_mask = RP_FEAT_ALL,
+					    .payload_len = 200,
+					    .ttl = 11,
+					    .tos = 0x20,
+					    .source = ip_of(sources[1]),
+					    .source2 = ip_of(sources[0]),
+					    .interface = "lo",
+					    .fwmark = 7,
+					    .random_payload = true};
+		struct prober_tally t = {0};
+		struct rp_prober *p;
+		struct seen s[8];
+		unsigned n;
+		char why[512];
+		int fd = cap_open();
+		pid_t pid;
+		int status;
+
+		/* The start drops every capability: in a child, so the next combination
+		 * (and the capture) keep theirs. */
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			if (rp_prober_create(&p, &pc, why, sizeof(why)) < 0 ||
+			    rp_prober_start(p, NULL, why, sizeof(why)) < 0) {
+				fprintf(stderr, "%s: %s\n", combos[c].name, why);
+				_exit(3);
+			}
+			if (rp_prober_run(p, prober_next, prober_take, NULL, &t) < 0)
+				_exit(4);
+			rp_prober_destroy(p);
+			_exit(t.ok[0] == 2 && t.ok[1] == 2 && t.ttl[0] == 64 && t.ttl[1] == 64 ? 0
+											       : 5);
+		}
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_expect(
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "%s: prober child status %#x (3 start, 4 lost, 5 unanswered or TTL not 64)",
+		    combos[c].name, status);
+		n = cap_read(fd, NULL, s, 8);
+		for (size_t f = 0; f < 2; f++) {
+			struct rp_ip dst = ip_of(targets[f]), src = ip_of(sources[f]);
+			unsigned seen = 0;
+
+			for (unsigned i = 0; i < n; i++) {
+				if (!rp_ip_eq(&s[i].dst, &dst))
+					continue;
+				seen++;
+				cr_expect(s[i].ttl == 11 && s[i].tos == 0x20 &&
+					      rp_ip_eq(&s[i].src, &src) && !s[i].fill_zero &&
+					      s[i].ip_len == (f ? 0u : 20u) + 8 + 200,
+					  "%s %s: ttl %u tos %#x length %zu", combos[c].name,
+					  targets[f], s[i].ttl, s[i].tos, s[i].ip_len);
+			}
+			cr_expect_eq(seen, 2, "%s %s: %u requests", combos[c].name, targets[f],
+				     seen);
+		}
+		close(fd);
 	}
 }
