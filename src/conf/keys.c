@@ -136,7 +136,7 @@ static const struct rp_conf_key keys[] = {
       "I/O backend: uring, mmsg (sendmmsg/recvmmsg + epoll) or auto"),
     K("icmp_mode", RP_CT_ENUM, icmp_mode, 0, 0, icmp_mode_names, "auto",
       "ICMP socket: raw (CAP_NET_RAW), dgram (ping_group_range) or auto"),
-    K("packet_size", RP_CT_INT, packet_size, RP_ICMP_PAYLOAD_MIN, RP_ICMP_PAYLOAD_MAX, NULL, "56",
+    K("packet_size", RP_CT_INT, packet_size, 0, RP_ICMP_PAYLOAD_MAX, NULL, "56",
       "ICMP payload bytes of each echo request, as fping -b (at least 40: the probe's own "
       "fields, which validate its reply)"),
     K("ttl", RP_CT_INT, ttl, 0, 255, NULL, "0",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf/conf_int.h"
+#include "ringprobe/icmp.h"
 
 #define KEY(path) rp_conf_key_find(path)
 
@@ -190,6 +191,13 @@ static void check_packet(const struct rp_conf *c, struct rp_diags *d)
 	size_t n = c->interface ? strlen(c->interface) : 0;
 	char txt[RP_CIDR_STRLEN];
 
+	/* fping -b takes 0; ours needs room for the fields that validate a reply. */
+	if (c->packet_size < RP_ICMP_PAYLOAD_MIN)
+		err(c, d, "packet_size",
+		    "%lld is below %d: the first %d payload bytes are the probe's own fields "
+		    "(magic, slot, generation, sequence, send time, MAC), without which a reply "
+		    "can be neither matched nor trusted",
+		    (long long)c->packet_size, RP_ICMP_PAYLOAD_MIN, RP_ICMP_PAYLOAD_MIN);
 	for (size_t i = 0; i < l->n; i++) {
 		bool v4 = rp_ip_is_v4(&l->v[i].net);
 

@@ -602,8 +602,10 @@ struct bad {
 Test(pktopts, conf_refuses_bad_packet_keys)
 {
 	static const struct bad bad[] = {
-	    {"packet_size: 39\n", "packet_size: 39 is out of range (40..65507)"},
-	    {"packet_size: 65508\n", "65508 is out of range (40..65507)"},
+	    {"packet_size: 39\n", "packet_size: 39 is below 40: the first 40 payload bytes are "
+				  "the probe's own fields"},
+	    {"packet_size: 0\n", "packet_size: 0 is below 40"},
+	    {"packet_size: 65508\n", "65508 is out of range (0..65507)"},
 	    {"ttl: 256\n", "ttl: 256 is out of range (0..255)"},
 	    {"tos: -1\n", "tos: -1 is out of range (0..255)"},
 	    {"fwmark: 4294967296\n", "4294967296 is out of range"},
