@@ -156,6 +156,14 @@ struct rp_conf {
 	int64_t realtime_priority; /* SCHED_FIFO priority of the run's shards; 0 = off */
 	int backend;		   /* enum rp_backend */
 	int icmp_mode;		   /* enum rp_icmp_mode */
+	/* The echo requests (struct rp_prober_conf's packet fields) */
+	int64_t packet_size;		    /* ICMP payload bytes, as fping -b */
+	int64_t ttl;			    /* 0 = the kernel's */
+	int64_t tos;			    /* IPv4 TOS / IPv6 traffic class byte */
+	bool dont_fragment;		    /* DF / IPV6_DONTFRAG */
+	struct rp_cidr_list source_address; /* one address per family at most */
+	char *interface;		    /* SO_BINDTODEVICE; NULL = none */
+	int64_t fwmark;			    /* SO_MARK; 0 = none */
 	char *user;
 	struct rp_shard_sel shard;
 	char *health_listen;

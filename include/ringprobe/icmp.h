@@ -8,7 +8,9 @@
  * covers the whole 16-byte address, so a reply is bound to its source as strongly for
  * IPv6 as for IPv4.
  *
- * Every request carries, after the 8-byte ICMP header, a fixed payload:
+ * Every request carries, after the 8-byte ICMP header, a payload of 56 bytes by default
+ * (fping's), or any length from RP_ICMP_PAYLOAD_MIN to RP_ICMP_PAYLOAD_MAX (the
+ * `packet_size` key, fping -b):
  *
  *   offset  size  field
  *        0     4  magic "RPRB"
@@ -22,12 +24,21 @@
  *       24     8  sent_ns   (CLOCK_REALTIME, ns)
  *       32     8  mac       SipHash-2-4 under a per-process random key over
  *                           (destination address, shard, slot, gen, seq, sent_ns)
- *       40    16  zero      (pads the packet to fping's 64 bytes, so outputs match)
+ *       40     -  fill      (zeros, or random bytes: the same in every request of a
+ *                           process, like fping -R; 16 bytes by default, so the packet
+ *                           is fping's 64)
  *
  * all little-endian. A reply is an echo of that payload, so a reply is matched with no
  * table lookup: its payload names the slot, and the MAC proves we sent it to the address
  * the reply comes from. A reply whose MAC does not verify was forged, corrupted in a way
- * the checksum missed, or comes from another address than the one we probed. */
+ * the checksum missed, or comes from another address than the one we probed.
+ *
+ * The first 40 payload bytes are the probe's own fields, so a payload is never shorter:
+ * fping -b accepts 0 (its timestamp then goes missing too), but without the slot,
+ * generation and MAC a reply could be neither matched without a table nor trusted, so a
+ * shorter size is refused where it is configured. Validation reads nothing of the fill:
+ * a reply larger than the receive buffer (the rest cut off, MSG_TRUNC) is checked by
+ * its fields and MAC alone, the ICMP checksum then covering bytes we never saw. */
 #ifndef RP_ICMP_H
 #define RP_ICMP_H
 
@@ -39,8 +50,13 @@
 #include "ringprobe/siphash.h"
 
 #define RP_ICMP_HDR_LEN 8
-#define RP_ICMP_PAYLOAD_LEN 56
+#define RP_ICMP_PAYLOAD_LEN 56 /* the default payload (fping's) */
 #define RP_ICMP_PKT_LEN (RP_ICMP_HDR_LEN + RP_ICMP_PAYLOAD_LEN)
+#define RP_ICMP_FIELDS_LEN 40 /* the probe's own fields: magic .. mac */
+#define RP_ICMP_PAYLOAD_MIN RP_ICMP_FIELDS_LEN
+#define RP_ICMP_PAYLOAD_MAX 65507 /* 65535 - IPv4 header - ICMP header, as fping */
+/* The shortest datagram that can be a reply of ours: header and fields. */
+#define RP_ICMP_MIN_LEN (RP_ICMP_HDR_LEN + RP_ICMP_FIELDS_LEN)
 #define RP_ICMP_MAGIC 0x42525052u /* "RPRB" read little-endian */
 
 /** What one probe carries (and what a valid reply gives back). */
@@ -58,7 +74,7 @@ struct rp_probe_stamp {
  * counted and otherwise ignored. */
 enum rp_reply_kind {
 	RP_REPLY_OK,
-	RP_REPLY_TRUNCATED,    /* shorter than an echo reply with our payload */
+	RP_REPLY_TRUNCATED,    /* shorter than an echo reply with our fields */
 	RP_REPLY_NOT_ECHO,     /* another ICMP type (unreachable, request looped back ...) */
 	RP_REPLY_FOREIGN,      /* not ours: other identifier (raw) or no magic */
 	RP_REPLY_CORRUPTED,    /* ICMP checksum does not verify */
@@ -73,13 +89,25 @@ enum rp_reply_kind {
 /** Short lowercase name of a kind ("ok", "forged" ...), for counters and logs. */
 const char *rp_reply_kind_name(enum rp_reply_kind k);
 
-/** Writes the constant part of an echo request into pkt[RP_ICMP_PKT_LEN]: code,
- *  identifier (network order on the wire), magic, version. Done once per buffer; the
- *  buffer then serves either family. */
+/** Writes the constant part of an echo request of `len` bytes (RP_ICMP_MIN_LEN ..
+ *  RP_ICMP_HDR_LEN + RP_ICMP_PAYLOAD_MAX) into pkt: code, identifier (network order on
+ *  the wire), magic, version, and the fill after the fields: len - RP_ICMP_MIN_LEN
+ *  bytes from `fill`, or zeros when it is NULL. Done once per buffer; the buffer then
+ *  serves either family. */
+void rp_icmp_init_len(void *pkt, size_t len, uint16_t ident, const void *fill);
+/** rp_icmp_init_len of the default RP_ICMP_PKT_LEN bytes, zero-filled. */
 void rp_icmp_init(void *pkt, uint16_t ident);
+/** The one's complement sum, unfolded, of the fill of a `len`-byte request prepared by
+ *  rp_icmp_init_len (its bytes after the fields): constant per buffer, so a stamp sums
+ *  only the first RP_ICMP_MIN_LEN bytes. 0 for a zero fill. */
+uint32_t rp_icmp_fill_sum(const void *pkt, size_t len);
 /** Writes the type (ICMP or ICMPv6 echo, by s->addr's family), the per-probe fields,
- *  the MAC and (ICMP) the checksum into a buffer prepared by rp_icmp_init. s->addr is
- *  the destination. */
+ *  the MAC and (ICMP) the checksum into a `len`-byte buffer prepared by
+ *  rp_icmp_init_len, whose fill sums to fill_sum (rp_icmp_fill_sum). s->addr is the
+ *  destination. Reads and writes only the first RP_ICMP_MIN_LEN bytes. */
+void rp_icmp_stamp_len(void *pkt, size_t len, uint32_t fill_sum, const struct rp_siphash_key *key,
+		       const struct rp_probe_stamp *s);
+/** rp_icmp_stamp_len of a zero-filled RP_ICMP_PKT_LEN-byte buffer (rp_icmp_init). */
 void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s);
 
 /** Validates one received datagram of src's family. `buf` starts with the IPv4 header
@@ -88,17 +116,26 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
  *  IP header or msg_name); an ICMPv6 datagram's checksum was checked by the kernel and
  *  is not checked again. When `ident` >= 0 the ICMP
  *  identifier must equal it (raw sockets; the kernel rewrites it on datagram sockets).
+ *  The datagram is taken as whole: of any length from RP_ICMP_MIN_LEN on (a reply of
+ *  any payload size), its ICMP checksum over all `len` bytes; with `ip_header`, an
+ *  IPv4 total length beyond `len` says the rest was cut off (as rp_icmp_parse_cut).
  *  On RP_REPLY_OK, and on RP_REPLY_FORGED (so the shard can tell a wrong source from a
  *  forgery), *out holds the payload's fields with out->addr = src. Never reads past
  *  `len`. */
 enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 				 const struct rp_ip *src, int32_t ident,
 				 const struct rp_siphash_key *key, struct rp_probe_stamp *out);
+/** rp_icmp_parse of a datagram whose end the receive buffer cut off (MSG_TRUNC): the
+ *  ICMP checksum, which covers bytes we never got, is not checked; the MAC still
+ *  covers every field of ours. */
+enum rp_reply_kind rp_icmp_parse_cut(const void *buf, size_t len, bool ip_header,
+				     const struct rp_ip *src, int32_t ident,
+				     const struct rp_siphash_key *key, struct rp_probe_stamp *out);
 
 /** Reads back the fields of an echo request we built (a copy the kernel returned with
- *  its transmit timestamp; addr is left zero). No MAC check: only our own socket's
- *  packets come back that way. False when `pkt` is not one of our requests (of either
- *  family). */
+ *  its transmit timestamp; addr is left zero), from its first RP_ICMP_MIN_LEN bytes. No
+ *  MAC check: only our own socket's packets come back that way. False when `pkt` is
+ *  not one of our requests (of either family). */
 bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out);
 /** The Internet checksum (RFC 1071) of `len` bytes. */
 uint16_t rp_icmp_checksum(const void *data, size_t len);

@@ -122,16 +122,28 @@ struct rp_prober_conf {
 			      * probes failing; one asked for alone is an error) */
 	/* The echo requests themselves (fping -b -H -O -M -S -I -k -R; the daemon's
 	 * packet keys). Zero is the default for each. */
-	uint32_t payload_len; /* ICMP payload bytes after the 8-byte header; 0 = 56 */
+	uint32_t payload_len; /* ICMP payload bytes after the 8-byte header; 0 = 56; else
+			       * RP_ICMP_PAYLOAD_MIN (40, the probe's own fields) ..
+			       * RP_ICMP_PAYLOAD_MAX (65507), refused otherwise */
 	int ttl;	      /* IPv4 TTL / IPv6 hop limit; 0 = the kernel's */
 	int tos;	      /* IPv4 TOS / IPv6 traffic class byte; 0 = none */
 	bool dont_fragment;   /* IPv4 DF (IP_PMTUDISC_DO) / IPv6 IPV6_DONTFRAG */
 	struct rp_ip source;  /* bind address for its family; all-zero = the kernel's */
+	struct rp_ip source2; /* a second one, of the other family (the daemon's
+			       * source_address takes one of each); all-zero = none */
 	char interface[16];   /* SO_BINDTODEVICE; "" = none */
 	uint32_t fwmark;      /* SO_MARK; 0 = none */
-	bool random_payload;  /* payload bytes after the probe's own fields are random */
+	bool random_payload;  /* payload bytes after the probe's own fields are random (drawn
+			       * once per shard at start, as fping -R fills its buffer) */
 };
 
+struct rp_conf;
+
+/** Fills the packet fields of pc (payload_len .. fwmark) that are still zero from the
+ *  configuration's keys (packet_size, ttl, tos, dont_fragment, source_address,
+ *  interface, fwmark): what a command line set first wins. The one rule for ping,
+ *  sweep and the daemon. */
+void rp_prober_conf_packet(struct rp_prober_conf *pc, const struct rp_conf *c);
 /** Shards for a run over `targets` devices: `shards_key` (the `shards` key) when set,
  *  else one per online CPU (at most 8); one below 1,000 targets, where more threads
  *  only cost start-up. The one rule for ping, sweep and the daemon. */

@@ -14,7 +14,9 @@ struct rp_probe_result {
 	uint32_t id;	   /* the caller's device id (ping: the target's index) */
 	uint8_t success;   /* 1 = a valid reply within the timeout */
 	uint8_t suspended; /* the device is suspended (probed once per backoff) */
-	uint8_t _pad[10];
+	uint8_t ttl;	   /* the reply's IPv4 TTL / IPv6 hop limit; 0 = unknown (or no
+			    * reply) */
+	uint8_t _pad[9];
 };
 
 _Static_assert(sizeof(struct rp_probe_result) == 48, "rp_probe_result is copied through rings");

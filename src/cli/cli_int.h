@@ -63,8 +63,10 @@ int rp_cli__not_available(const char *cmd, const char *what);
 
 struct rp_prober;
 struct rp_prober_conf;
-/** Fills the engine choices of `pc` from the configuration, creates the prober, drops
- *  to `user` and starts it. Prints why and returns RP_EXIT_RUNTIME on failure. */
+/** Fills the engine choices of `pc` from the configuration, and the packet fields the
+ *  caller left zero (rp_prober_conf_packet: a flag set first wins over the key),
+ *  creates the prober, drops to `user` and starts it. Prints why and returns RP_EXIT_RUNTIME on
+ * failure. */
 int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_conf *pc,
 		   struct rp_prober **out);
 

@@ -287,6 +287,7 @@ int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_co
 	pc->backend = c->backend;
 	pc->icmp_mode = c->icmp_mode;
 	pc->feature_mask = RP_FEAT_ALL;
+	rp_prober_conf_packet(pc, c);
 	ret = rp_prober_create(out, pc, why, sizeof(why));
 	if (ret == 0 && (ret = rp_prober_start(*out, c->user, why, sizeof(why))) < 0)
 		rp_prober_destroy(*out);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conf/conf_int.h"
+#include "ringprobe/icmp.h"
 
 #define NS_MS RP_NSEC_PER_MSEC
 #define NS_S RP_NSEC_PER_SEC
@@ -135,6 +136,25 @@ static const struct rp_conf_key keys[] = {
       "I/O backend: uring, mmsg (sendmmsg/recvmmsg + epoll) or auto"),
     K("icmp_mode", RP_CT_ENUM, icmp_mode, 0, 0, icmp_mode_names, "auto",
       "ICMP socket: raw (CAP_NET_RAW), dgram (ping_group_range) or auto"),
+    K("packet_size", RP_CT_INT, packet_size, 0, RP_ICMP_PAYLOAD_MAX, NULL, "56",
+      "ICMP payload bytes of each echo request, as fping -b (at least 40: the probe's own "
+      "fields, which validate its reply)"),
+    K("ttl", RP_CT_INT, ttl, 0, 255, NULL, "0",
+      "IPv4 TTL / IPv6 hop limit of the echo requests (0 = the kernel's default, usually 64)"),
+    K("tos", RP_CT_INT, tos, 0, 255, NULL, "0",
+      "IPv4 TOS / IPv6 traffic class byte of the echo requests (DSCP is its top 6 bits: EF "
+      "is 184)"),
+    K("dont_fragment", RP_CT_BOOL, dont_fragment, 0, 0, NULL, "false",
+      "set DF (IPv6: IPV6_DONTFRAG): a request larger than the path MTU fails instead of "
+      "being fragmented"),
+    K("source_address", RP_CT_CIDRS, source_address, 0, 0, NULL, NULL,
+      "source address of the echo requests: one IPv4 and/or one IPv6 address of this host "
+      "(default: the kernel's choice per route)"),
+    K("interface", RP_CT_STRING, interface, 0, 0, NULL, NULL,
+      "send and receive the echo requests on this interface only (SO_BINDTODEVICE)"),
+    K("fwmark", RP_CT_INT, fwmark, 0, UINT32_MAX, NULL, "0",
+      "firewall mark of the echo requests, for policy routing and nftables (SO_MARK, needs "
+      "CAP_NET_ADMIN; 0 = none)"),
     K("user", RP_CT_STRING, user, 0, 0, NULL, NULL,
       "also become this user once the sockets are open (capabilities are always cleared)"),
     K("shard", RP_CT_SHARD, shard, 0, 0, NULL, "0/1",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf/conf_int.h"
+#include "ringprobe/icmp.h"
 
 #define KEY(path) rp_conf_key_find(path)
 
@@ -180,6 +181,48 @@ static void check_snmp(const struct rp_conf *c, struct rp_diags *d)
 		    "must be at least 8 characters for security_level authPriv");
 }
 
+/* source_address: single addresses, one per family at most (each binds the socket of
+ * its family); interface: a name the kernel can hold (IFNAMSIZ). Whether the address
+ * is this host's or the interface exists is the kernel's to say at start. */
+static void check_packet(const struct rp_conf *c, struct rp_diags *d)
+{
+	const struct rp_cidr_list *l = &c->source_address;
+	bool seen[2] = {false, false};
+	size_t n = c->interface ? strlen(c->interface) : 0;
+	char txt[RP_CIDR_STRLEN];
+
+	/* fping -b takes 0; ours needs room for the fields that validate a reply. */
+	if (c->packet_size < RP_ICMP_PAYLOAD_MIN)
+		err(c, d, "packet_size",
+		    "%lld is below %d: the first %d payload bytes are the probe's own fields "
+		    "(magic, slot, generation, sequence, send time, MAC), without which a reply "
+		    "can be neither matched nor trusted",
+		    (long long)c->packet_size, RP_ICMP_PAYLOAD_MIN, RP_ICMP_PAYLOAD_MIN);
+	for (size_t i = 0; i < l->n; i++) {
+		bool v4 = rp_ip_is_v4(&l->v[i].net);
+
+		rp_format_cidr(&l->v[i], true, txt, sizeof(txt));
+		if (l->v[i].prefix != (v4 ? 32 : 128))
+			err(c, d, "source_address",
+			    "%s is a network; give one address of this host", txt);
+		else if (seen[v4])
+			err(c, d, "source_address",
+			    "%s is a second %s address; give at most one IPv4 and one IPv6 address",
+			    txt, v4 ? "IPv4" : "IPv6");
+		else if (rp_ip_is_zero(&l->v[i].net) || (v4 && l->v[i].net.w[3] == 0))
+			err(c, d, "source_address",
+			    "%s is the unspecified address; leave "
+			    "source_address out for the kernel's choice",
+			    txt);
+		seen[v4] = true;
+	}
+	if (n >= 16 || (n && (strchr(c->interface, '/') || strpbrk(c->interface, " \t:"))))
+		err(c, d, "interface",
+		    "\"%s\" is not an interface name (at most 15 characters, no '/', ':' or "
+		    "space)",
+		    c->interface);
+}
+
 void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d)
 {
 	unsigned char buf[16];
@@ -222,6 +265,7 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 			    "must be set, or set spool.max_bytes: 0 to run "
 			    "without a spool");
 	}
+	check_packet(c, d);
 	check_influx(c, purpose, d);
 	check_snmp(c, d);
 }

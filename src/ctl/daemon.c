@@ -318,6 +318,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.icmp_mode = d->conf.icmp_mode;
 	pc.feature_mask = d->opts->feature_mask ? d->opts->feature_mask : RP_FEAT_ALL;
 	pc.max_fails = (uint32_t)d->conf.ping_max_consecutive_fails;
+	rp_prober_conf_packet(&pc, &d->conf);
 	pc.backoff_ns = (uint64_t)d->conf.ping_backoff_duration;
 	pc.cmd_ring = 65536;
 	/* Room for every device to wait at once (a start with a large static list) and

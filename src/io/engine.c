@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <linux/sock_diag.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,25 +93,67 @@ static int conf_check(const struct rp_engine_conf *c, char *why, size_t whylen)
 			 c->icmp_mode);
 		return -EINVAL;
 	}
+	if (c->pkt.payload_len && (c->pkt.payload_len < RP_ICMP_PAYLOAD_MIN ||
+				   c->pkt.payload_len > RP_ICMP_PAYLOAD_MAX)) {
+		snprintf(why, whylen,
+			 "ICMP payload of %u bytes: must be %u (the probe's own fields: magic, "
+			 "slot, sequence, send time, MAC) to %u",
+			 c->pkt.payload_len, RP_ICMP_PAYLOAD_MIN, RP_ICMP_PAYLOAD_MAX);
+		return -EINVAL;
+	}
+	if (c->pkt.ttl < 0 || c->pkt.ttl > 255 || c->pkt.tos < 0 || c->pkt.tos > 255) {
+		snprintf(why, whylen, "ttl %d or tos %d out of range (0..255)", c->pkt.ttl,
+			 c->pkt.tos);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-/* Every buffer gets its constant header once (STYLE.md section 6.4) and a message that
- * points at it, so a send only writes the destination and the length. */
-static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident)
+/* The fill after the probe's fields: random bytes (fping -R), drawn once at start, the
+ * same in every buffer, so that their sum is computed once too. getrandom(2) at start
+ * only; falls back to zeros should it fail (the fill means nothing to validation). */
+static uint8_t *fill_create(uint32_t pkt_len, bool random)
 {
+	size_t n = pkt_len - RP_ICMP_MIN_LEN, got = 0;
+	uint8_t *f;
+
+	if (!random || !n)
+		return NULL;
+	f = rp_xcalloc(1, n);
+	while (got < n) {
+		ssize_t r = getrandom(f + got, n - got, 0);
+
+		if (r <= 0 && errno != EINTR)
+			break;
+		got += r > 0 ? (size_t)r : 0;
+	}
+	return f;
+}
+
+/* Every buffer gets its constant header and fill once (STYLE.md section 6.4) and a
+ * message that points at it, so a send only writes the destination and the length. */
+static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident,
+		      const struct rp_engine_pkt *pk)
+{
+	uint8_t *fill;
+
+	e->pkt_len = RP_ICMP_HDR_LEN + (pk->payload_len ? pk->payload_len : RP_ICMP_PAYLOAD_LEN);
+	e->stride = rp_pow2_at_least(e->pkt_len < 64 ? 64 : e->pkt_len);
+	for (e->stride_shift = 0; (1u << e->stride_shift) < e->stride; e->stride_shift++)
+		;
+	fill = fill_create(e->pkt_len, pk->random_payload);
 	e->nslots = n;
-	e->send_mem = rp_xaligned_calloc(64, (size_t)n * RP_IO_SEND_STRIDE);
+	e->send_mem = rp_xaligned_calloc(64, (size_t)n * e->stride);
 	e->slots = rp_xcalloc(n, sizeof(*e->slots));
 	e->free_stack = rp_xcalloc(n, sizeof(*e->free_stack));
 	e->queue = rp_xcalloc(n, sizeof(*e->queue));
 	for (uint32_t i = 0; i < n; i++) {
 		struct rp_io_slot *s = &e->slots[i];
 
-		rp_icmp_init(rp_io__slot_buf(e, i), ident);
+		rp_icmp_init_len(rp_io__slot_buf(e, i), e->pkt_len, ident, fill);
 		s->to.v4.sin_family = AF_INET;
 		s->iov.iov_base = rp_io__slot_buf(e, i);
-		s->iov.iov_len = RP_ICMP_PKT_LEN;
+		s->iov.iov_len = e->pkt_len;
 		s->msg.msg_name = &s->to;
 		s->msg.msg_namelen = sizeof(s->to.v4);
 		s->msg.msg_iov = &s->iov;
@@ -119,6 +162,8 @@ static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident)
 		e->free_stack[i] = n - 1 - i;
 	}
 	e->nfree = n;
+	e->fill_sum = rp_icmp_fill_sum(rp_io__slot_buf(e, 0), e->pkt_len);
+	free(fill);
 }
 
 static void close_socks(struct rp_engine *e)
@@ -211,7 +256,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 			   (e->fd[RP_IO_V6] >= 0 ? (unsigned)RP_FAMILY_V6 : 0u);
 	/* Raw sockets of both families carry conf->ident; on dgram ones the kernel
 	 * rewrites whatever the buffer holds. */
-	pool_init(e, conf->send_slots, (uint16_t)first->ident);
+	pool_init(e, conf->send_slots, (uint16_t)first->ident, &conf->pkt);
 	bwhy[0] = '\0';
 	rc = backend_create(e, conf, mask, env_off, bwhy, sizeof(bwhy));
 	if (rc) {
@@ -268,15 +313,23 @@ void *rp_engine_send_buf(struct rp_engine *e)
 	return rp_io__slot_buf(e, e->free_stack[--e->nfree]);
 }
 
+size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum)
+{
+	if (fill_sum)
+		*fill_sum = e->fill_sum;
+	return e->pkt_len;
+}
+
 void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst)
 {
 	size_t off = (size_t)((uint8_t *)buf - e->send_mem);
-	uint32_t idx = (uint32_t)(off / RP_IO_SEND_STRIDE);
-	struct rp_io_slot *s = &e->slots[idx];
+	uint32_t idx = (uint32_t)(off >> e->stride_shift);
+	struct rp_io_slot *s;
 
-	/* Only buffers from rp_engine_send_buf, at most RP_ICMP_PKT_LEN long. */
-	if (RP_UNLIKELY(off % RP_IO_SEND_STRIDE || idx >= e->nslots))
+	/* Only buffers from rp_engine_send_buf, at most pkt_len long. */
+	if (RP_UNLIKELY((off & (e->stride - 1)) || idx >= e->nslots))
 		abort();
+	s = &e->slots[idx];
 	if (RP_LIKELY(rp_ip_is_v4(dst))) {
 		s->sock = RP_IO_V4;
 		s->to.v4 = (struct sockaddr_in){.sin_family = AF_INET};
@@ -288,7 +341,7 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const stru
 		memcpy(&s->to.v6.sin6_addr, dst->b, 16);
 		s->msg.msg_namelen = sizeof(s->to.v6);
 	}
-	s->iov.iov_len = len < RP_ICMP_PKT_LEN ? len : RP_ICMP_PKT_LEN;
+	s->iov.iov_len = len < e->pkt_len ? len : e->pkt_len;
 	if (RP_UNLIKELY(e->fd[s->sock] < 0)) {
 		/* No socket for the family: a send error now, and the probe times out
 		 * like one the kernel refused. */

@@ -21,6 +21,19 @@
 
 struct rp_engine;
 
+/** The echo requests themselves (struct rp_prober_conf's packet fields, which say what
+ *  each does). Zero is the default of each. */
+struct rp_engine_pkt {
+	uint32_t payload_len; /* 0 = RP_ICMP_PAYLOAD_LEN; else RP_ICMP_PAYLOAD_MIN..MAX */
+	int ttl;	      /* 0 = the kernel's; 1..255 */
+	int tos;	      /* 0..255 */
+	bool dont_fragment;
+	bool random_payload;
+	struct rp_ip source[2]; /* all-zero = none; each binds the socket of its family */
+	char interface[16];	/* "" = none */
+	uint32_t fwmark;	/* 0 = none */
+};
+
 struct rp_engine_conf {
 	int backend;	       /* enum rp_backend (conf.h): auto, uring, mmsg */
 	int icmp_mode;	       /* enum rp_icmp_mode (conf.h): auto, raw, dgram */
@@ -32,6 +45,7 @@ struct rp_engine_conf {
 	bool tx_stamps;	       /* hand each request's kernel transmit stamp to the poll
 				  callback (rx->tx); needs RP_FEAT_TX_STAMP in the mask */
 	unsigned families;     /* RP_FAMILY_* (prober.h) to open sockets for; 0 = both */
+	struct rp_engine_pkt pkt;
 };
 
 /** One received datagram, valid only during the callback. Or, with tx set, the
@@ -43,6 +57,10 @@ struct rp_rx {
 	struct rp_ip src; /* sender */
 	uint64_t rx_ns;	  /* kernel receive timestamp, CLOCK_REALTIME ns; 0 when missing */
 	bool tx;	  /* a transmit timestamp, not a datagram */
+	bool cut;	  /* the datagram was longer than the buffer (MSG_TRUNC): buf holds
+			   * its first len bytes */
+	uint8_t ttl;	  /* IP_TTL / IPV6_HOPLIMIT control message; 0 = none came (raw
+			   * IPv4: the TTL is in the header instead) */
 };
 
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
@@ -70,19 +88,24 @@ struct rp_engine_stats {
  *  IORING_FEAT_FAST_POLL, else mmsg). With both families asked for, an IPv6 socket
  *  that cannot be opened (EAFNOSUPPORT: IPv6 disabled) leaves an IPv4-only engine and
  *  the reason in why and info.why; sends to IPv6 then fail (send_nosock). -errno on
- *  failure with the reason in why. Every send buffer is prepared with
- *  rp_icmp_init(buf, ident) here. */
+ *  failure with the reason in why. The sockets get conf->pkt's options (a refused one
+ *  fails the create, naming it). Every send buffer is prepared with rp_icmp_init_len
+ *  here, its fill zeros or (pkt.random_payload) random bytes drawn once. */
 int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, char *why,
 		     size_t whylen);
 /** Closes the socket and frees everything; NULL is ok. */
 void rp_engine_destroy(struct rp_engine *e);
 /** What was chosen and why. */
 void rp_engine_info(const struct rp_engine *e, struct rp_engine_info *out);
-/** A free send buffer of RP_ICMP_PKT_LEN bytes (header prepared), or NULL when every
- *  buffer is in flight (the caller retries after the next poll). */
+/** A free send buffer of rp_engine_pkt_len bytes (header and fill prepared), or NULL
+ *  when every buffer is in flight (the caller retries after the next poll). */
 void *rp_engine_send_buf(struct rp_engine *e);
+/** The length of every request (ICMP header and payload), and the sum of its fill for
+ *  rp_icmp_stamp_len (the same in every buffer). */
+size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum);
 /** Queues `buf` (from rp_engine_send_buf) for `dst`, on the socket of dst's family; sent
- *  at the next poll. The buffer returns to the engine once sent. */
+ *  at the next poll, `len` bytes of it (at most rp_engine_pkt_len). The buffer returns
+ *  to the engine once sent. */
 void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst);
 /** Sends everything queued, waits up to timeout_ns for datagrams (0 = do not wait),
  *  hands each to cb. Returns the number received, or -errno on a fatal error. */

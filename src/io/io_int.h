@@ -5,7 +5,8 @@
  * Sockets: e->fd[RP_IO_V4] and e->fd[RP_IO_V6], either -1 when not open (not asked
  * for, or IPv6 unavailable). Both are of one kind (raw or dgram).
  *
- * Send buffers: conf->send_slots buffers of RP_IO_SEND_STRIDE bytes in one block,
+ * Send buffers: conf->send_slots buffers of e->stride bytes (the request's length,
+ * rounded up to a power of two, 64 at least) in one block,
  * each with a preallocated destination (room for a sockaddr_in6), iovec, msghdr and
  * the index of the socket it goes out on. A slot is always in exactly
  * one place: the free stack, the caller's hands (rp_engine_send_buf .. send_queue), the
@@ -23,15 +24,16 @@
 #include "io/engine.h"
 #include "ringprobe/icmp.h"
 
-/* A send buffer's size in the pool: RP_ICMP_PKT_LEN rounded up to a cache line. */
-#define RP_IO_SEND_STRIDE ((RP_ICMP_PKT_LEN + 63u) & ~63u)
 /* A receive buffer: room for io_uring_recvmsg_out, the sender's name, the control
- * messages and a datagram far larger than any echo reply we send. */
+ * messages and a datagram far larger than an echo reply of the default size. A larger
+ * reply (packet_size past about 1,800) is cut to fit (rp_rx.cut): its fields come
+ * first, and they are all that validation reads (icmp.h). */
 #define RP_IO_RECV_BUF_LEN 2048u
 /* Control space: SCM_TIMESTAMPNS needs CMSG_SPACE(16) = 32; with transmit timestamps
  * on, kernels before 6.11 add an SCM_TIMESTAMPING (CMSG_SPACE(48) = 64) to each;
- * SO_RXQ_OVFL, once the socket has dropped anything, CMSG_SPACE(4) = 24: 120. */
-#define RP_IO_CTRL_LEN 128u
+ * SO_RXQ_OVFL, once the socket has dropped anything, CMSG_SPACE(4) = 24; IP_TTL or
+ * IPV6_HOPLIMIT, CMSG_SPACE(4) = 24: 144. */
+#define RP_IO_CTRL_LEN 160u
 /* Largest provided buffer ring (the kernel's limit; bids are 16-bit). */
 #define RP_IO_MAX_RECV_BUFS 32768u
 
@@ -40,10 +42,12 @@ enum { RP_IO_V4 = 0, RP_IO_V6 = 1, RP_IO_NSOCK = 2 };
 
 /** One socket socket.c opened, and how. */
 struct rp_io_sock {
-	int fd;		/* -1: none */
-	int mode;	/* RP_ICMP_RAW or RP_ICMP_DGRAM */
-	int32_t ident;	/* identifier replies carry */
-	bool ip_header; /* raw IPv4: datagrams start with the IPv4 header */
+	int fd;		     /* -1: none */
+	int mode;	     /* RP_ICMP_RAW or RP_ICMP_DGRAM */
+	int32_t ident;	     /* identifier replies carry */
+	bool ip_header;	     /* raw IPv4: datagrams start with the IPv4 header */
+	const char *refused; /* on failure: the option (or bind) the kernel refused,
+			      * "SO_MARK (fwmark)"; NULL when socket() itself failed */
 };
 
 /** Opens the ICMP sockets of conf->families (0: both) per conf->icmp_mode (auto: dgram
@@ -84,7 +88,11 @@ struct rp_engine {
 	int fd[RP_IO_NSOCK]; /* -1: not open */
 	bool ip_header;	     /* raw: IPv4 datagrams start with the IPv4 header */
 
-	uint8_t *send_mem; /* nslots * RP_IO_SEND_STRIDE, cache-line aligned */
+	uint32_t pkt_len;      /* every request's length: ICMP header and payload */
+	uint32_t stride;       /* pkt_len rounded up to a power of two, at least a cache line */
+	unsigned stride_shift; /* log2(stride): a send finds its slot without dividing */
+	uint32_t fill_sum;     /* rp_icmp_fill_sum of every buffer */
+	uint8_t *send_mem;     /* nslots * stride, cache-line aligned */
 	struct rp_io_slot *slots;
 	uint32_t nslots; /* power of two */
 	uint32_t *free_stack;
@@ -122,13 +130,14 @@ static inline void rp_io__slot_release(struct rp_engine *e, uint32_t idx)
 
 static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
 {
-	return e->send_mem + (size_t)idx * RP_IO_SEND_STRIDE;
+	return e->send_mem + ((size_t)idx << e->stride_shift);
 }
 
 /** Reads one control message of a datagram received on socket `sock`: SCM_TIMESTAMPNS
- *  into *rx_ns (CLOCK_REALTIME ns, when *rx_ns is still 0), SO_RXQ_OVFL into
- *  e->stats.kernel_rx_drops; others are ignored. Owner thread; no system call. */
-void rp_io__cmsg(struct rp_engine *e, unsigned sock, const struct cmsghdr *c, uint64_t *rx_ns);
+ *  into rx->rx_ns (CLOCK_REALTIME ns, when it is still 0), IP_TTL or IPV6_HOPLIMIT
+ *  into rx->ttl, SO_RXQ_OVFL into e->stats.kernel_rx_drops; others are ignored. Owner
+ *  thread; no system call. */
+void rp_io__cmsg(struct rp_engine *e, unsigned sock, const struct cmsghdr *c, struct rp_rx *rx);
 /** One sample of socket `sock`'s cumulative drop count (sk_drops, from SO_RXQ_OVFL or
  *  SO_MEMINFO): adds what is new to e->stats.kernel_rx_drops; older samples add 0. */
 void rp_io__drops_seen(struct rp_engine *e, unsigned sock, uint32_t drops);

@@ -104,9 +104,10 @@ static void deliver(struct rp_engine *e, struct mmsg *m, unsigned sock, unsigned
 
 	if (rx.len > RP_IO_RECV_BUF_LEN)
 		rx.len = RP_IO_RECV_BUF_LEN;
+	rx.cut = (h->msg_flags & MSG_TRUNC) != 0;
 	rp_io__src(sock, &m->rname[i], h->msg_namelen, &rx.src);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-		rp_io__cmsg(e, sock, c, &rx.rx_ns);
+		rp_io__cmsg(e, sock, c, &rx);
 	cb(arg, &rx);
 }
 

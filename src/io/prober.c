@@ -18,6 +18,7 @@
 #include "io/engine.h"
 #include "io/shard.h"
 #include "ringprobe/compiler.h"
+#include "ringprobe/conf.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/log.h"
 #include "ringprobe/priv.h"
@@ -76,17 +77,63 @@ struct rp_prober {
 	unsigned next_poll; /* round robin start for fairness */
 };
 
-/* Room for a second of replies at this rate (a reply takes about 768 bytes of socket
- * memory on loopback), at least 4 MiB; unpaced: 32 MiB. */
-static uint32_t rcvbuf_for(double rate)
+/* Room for a second of replies at this rate (a reply of the default size takes about
+ * 768 bytes of socket memory on loopback; a larger payload, that much more), at least
+ * 4 MiB; unpaced: 32 MiB. */
+static uint32_t rcvbuf_for(double rate, uint32_t payload_len)
 {
-	double bytes = rate > 0 ? rate * 768 : 32.0 * (1 << 20);
+	double per =
+	    768.0 + (payload_len > RP_ICMP_PAYLOAD_LEN ? payload_len - RP_ICMP_PAYLOAD_LEN : 0);
+	double bytes = rate > 0 ? rate * per : 32.0 * (1 << 20);
 
 	if (bytes < 4.0 * (1 << 20))
 		bytes = 4.0 * (1 << 20);
 	if (bytes > 256.0 * (1 << 20))
 		bytes = 256.0 * (1 << 20);
 	return (uint32_t)bytes;
+}
+
+void rp_prober_conf_packet(struct rp_prober_conf *pc, const struct rp_conf *c)
+{
+	const struct rp_cidr_list *src = &c->source_address;
+	struct rp_ip *slot[2] = {&pc->source, &pc->source2};
+
+	if (!pc->payload_len && c->packet_size != RP_ICMP_PAYLOAD_LEN)
+		pc->payload_len = (uint32_t)c->packet_size;
+	if (!pc->ttl)
+		pc->ttl = (int)c->ttl;
+	if (!pc->tos)
+		pc->tos = (int)c->tos;
+	pc->dont_fragment |= c->dont_fragment;
+	/* One address of each family at most (validated); one the command line gave for
+	 * a family keeps its place. */
+	for (size_t i = 0; i < src->n; i++) {
+		const struct rp_ip *a = &src->v[i].net;
+		bool taken = false;
+
+		for (unsigned j = 0; j < 2; j++)
+			taken |= !rp_ip_is_zero(slot[j]) && rp_ip_is_v4(slot[j]) == rp_ip_is_v4(a);
+		for (unsigned j = 0; !taken && j < 2; j++) {
+			if (rp_ip_is_zero(slot[j])) {
+				*slot[j] = *a;
+				break;
+			}
+		}
+	}
+	if (!pc->interface[0] && c->interface)
+		snprintf(pc->interface, sizeof(pc->interface), "%s", c->interface);
+	if (!pc->fwmark)
+		pc->fwmark = (uint32_t)c->fwmark;
+}
+
+/* Send buffers per shard: 4096, fewer for large payloads so that the pool stays within
+ * 16 MiB (a buffer is the request rounded up to a power of two: 256 of 64 KiB). */
+static uint32_t send_slots(uint32_t payload_len)
+{
+	uint32_t len = RP_ICMP_HDR_LEN + (payload_len ? payload_len : RP_ICMP_PAYLOAD_LEN);
+	uint32_t stride = rp_pow2_at_least(len < 64 ? 64 : len), n = (16u << 20) / stride;
+
+	return n < 4096 ? n : 4096;
 }
 
 int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, char *why,
@@ -141,13 +188,25 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .backend = conf->backend,
 		    .icmp_mode = conf->icmp_mode,
 		    .feature_mask = conf->feature_mask,
-		    .send_slots = 4096,
+		    .send_slots = send_slots(conf->payload_len),
 		    .recv_bufs = 1024,
-		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share),
+		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share, conf->payload_len),
 		    .ident = (uint16_t)(ident + i),
 		    .families = conf->families,
+		    .pkt =
+			{
+			    .payload_len = conf->payload_len,
+			    .ttl = conf->ttl,
+			    .tos = conf->tos,
+			    .dont_fragment = conf->dont_fragment,
+			    .random_payload = conf->random_payload,
+			    .source = {conf->source, conf->source2},
+			    .fwmark = conf->fwmark,
+			},
 		};
 
+		memcpy(sc.pkt.interface, conf->interface, sizeof(sc.pkt.interface));
+		sc.pkt.interface[sizeof(sc.pkt.interface) - 1] = '\0';
 		ret = rp_shard_create(&p->shards[i], &sc, why, whylen);
 		if (ret < 0)
 			goto fail;

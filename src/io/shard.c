@@ -100,6 +100,8 @@ struct rp_shard {
 	 * with this, so a clock step (NTP, an operator) moves timestamps, never RTTs. */
 	uint64_t mono_to_real;
 	uint64_t imm_next_ns; /* first due of the next immediate device (paced) */
+	size_t pkt_len;	      /* every request's length (the engine's) */
+	uint32_t fill_sum;    /* the sum of its fill, for rp_icmp_stamp_len */
 
 	struct rp_shard_stats local; /* the thread's own counters */
 	/* The snapshot, as relaxed atomic words so that a reader racing the writer is
@@ -182,6 +184,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	    .ident = conf->ident,
 	    .tx_stamps = true,
 	    .families = conf->families,
+	    .pkt = conf->pkt,
 	};
 	int ret;
 
@@ -190,6 +193,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	if (ret < 0)
 		goto out_free;
 	rp_engine_info(s->engine, &s->info);
+	s->pkt_len = rp_engine_pkt_len(s->engine, &s->fill_sum);
 	ret = rp_devtable_create(&s->table, conf->capacity);
 	if (ret < 0) {
 		snprintf(why, whylen, "shard capacity %u is invalid", conf->capacity);
@@ -442,8 +446,8 @@ static void send_ready(struct rp_shard *s)
 		    .sent_ns = d->sent_ns + s->mono_to_real,
 		    .shard = (uint8_t)s->conf.index,
 		};
-		rp_icmp_stamp(buf, &s->conf.key, &st);
-		rp_engine_send_queue(s->engine, buf, RP_ICMP_PKT_LEN, &st.addr);
+		rp_icmp_stamp_len(buf, s->pkt_len, s->fill_sum, &s->conf.key, &st);
+		rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr);
 		d->outstanding = 1;
 		s->outstanding++;
 		d->answered = 0;
@@ -513,6 +517,15 @@ static uint64_t rtt_of(struct rp_shard *s, uint64_t rx_real, uint64_t sent)
 	return upper;
 }
 
+/* The reply's TTL or hop limit: from the IPv4 header a raw IPv4 socket passes (a
+ * valid reply has one of at least 20 bytes), else from the control message. */
+static uint8_t reply_ttl(const struct rp_shard *s, const struct rp_rx *rx)
+{
+	if (s->info.ip_header && rp_ip_is_v4(&rx->src))
+		return ((const uint8_t *)rx->buf)[8];
+	return rx->ttl;
+}
+
 static void on_rx(void *arg, const struct rp_rx *rx)
 {
 	struct rp_shard *s = arg;
@@ -526,8 +539,12 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		return;
 	}
 
-	k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, &rx->src,
-			  s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
+	if (RP_LIKELY(!rx->cut))
+		k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, &rx->src,
+				  s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
+	else /* a large payload's reply, longer than the receive buffer */
+		k = rp_icmp_parse_cut(rx->buf, rx->len, s->info.ip_header, &rx->src,
+				      s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
 	if (k == RP_REPLY_FORGED && st.shard == s->conf.index && st.slot < s->conf.capacity &&
 	    rp_devtable_is_live(s->table, st.slot, st.gen) &&
 	    !rp_ip_eq(rp_devtable_addr(s->table, st.slot), &rx->src))
@@ -574,6 +591,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		    .id = d->id,
 		    .success = 1,
 		    .suspended = d->suspended,
+		    .ttl = reply_ttl(s, rx),
 		};
 
 		emit(s, &r);

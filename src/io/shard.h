@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/engine.h" /* struct rp_engine_pkt */
 #include "ringprobe/prober.h"
 #include "ringprobe/siphash.h"
 
@@ -44,8 +45,9 @@ struct rp_shard_conf {
 	uint32_t recv_bufs;
 	uint32_t rcvbuf_bytes;
 	uint16_t ident;
-	unsigned families; /* RP_FAMILY_* to open sockets for; 0 = both */
-	int rt_priority;   /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
+	unsigned families;	  /* RP_FAMILY_* to open sockets for; 0 = both */
+	struct rp_engine_pkt pkt; /* the echo requests' size, IP options and source */
+	int rt_priority;	  /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
 };
 
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */

@@ -27,16 +27,25 @@
  * alone, so engine.c also reads SO_MEMINFO once a second). Datagrams leave the queue
  * in the order they entered it, so the counts only grow: the difference to the last
  * one seen is what was dropped in between. Shard thread; no system call. */
-void rp_io__cmsg(struct rp_engine *e, unsigned sock, const struct cmsghdr *c, uint64_t *rx_ns)
+void rp_io__cmsg(struct rp_engine *e, unsigned sock, const struct cmsghdr *c, struct rp_rx *rx)
 {
 	struct timespec ts;
 	uint32_t drops;
+	int ttl;
 
-	if (c->cmsg_level != SOL_SOCKET)
+	if (c->cmsg_level != SOL_SOCKET) {
+		/* The reply's TTL (IP_RECVTTL) or hop limit (IPV6_RECVHOPLIMIT): an int. */
+		if (((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		     (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(ttl))) {
+			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+			rx->ttl = (uint8_t)(ttl > 0 && ttl < 256 ? ttl : 0);
+		}
 		return;
-	if (c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(ts)) && !*rx_ns) {
+	}
+	if (c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(ts)) && !rx->rx_ns) {
 		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-		*rx_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		rx->rx_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	} else if (c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(drops))) {
 		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
 		rp_io__drops_seen(e, sock, drops);
@@ -164,18 +173,119 @@ static int set_common_opts(int fd, int af, uint32_t rcvbuf)
 	return 0;
 }
 
+/* One int option; on failure -errno, with its name in *refused. */
+static int setint(int fd, int level, int name, int v, const char *what, const char **refused)
+{
+	if (setsockopt(fd, level, name, &v, sizeof(v)) == 0)
+		return 0;
+	*refused = what;
+	return -errno;
+}
+
+/* The source address of family af in pkt, into sa; false when none is set. */
+static bool source_of(const struct rp_engine_pkt *pk, int af, union rp_io_addr *sa, socklen_t *len)
+{
+	for (unsigned i = 0; i < RP_ARRAY_SIZE(pk->source); i++) {
+		const struct rp_ip *a = &pk->source[i];
+
+		if (rp_ip_is_zero(a) || rp_ip_is_v4(a) != (af == AF_INET))
+			continue;
+		memset(sa, 0, sizeof(*sa));
+		sa->sa.sa_family = (sa_family_t)af;
+		if (af == AF_INET) {
+			memcpy(&sa->v4.sin_addr, a->b + 12, 4);
+			*len = sizeof(sa->v4);
+		} else {
+			memcpy(&sa->v6.sin6_addr, a->b, 16);
+			*len = sizeof(sa->v6);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* What each echo request carries at the IP layer, and where it leaves from (struct
+ * rp_prober_conf's packet fields), plus the reply's TTL or hop limit as a control
+ * message. Datagram sockets honour every one (ping_v4_sendmsg and ping_v6_sendmsg take
+ * TTL, TOS, DF, mark and device from the socket as raw ones do); SO_MARK needs
+ * CAP_NET_ADMIN, and SO_BINDTODEVICE CAP_NET_RAW before Linux 5.7, whatever the kind.
+ * Raw IPv4 sockets get no IP_RECVTTL: the TTL is in the header they pass. The bind to
+ * a source is done by the caller (dgram binds anyway, for its identifier). */
+static int set_pkt_opts(int fd, int af, bool raw, const struct rp_engine_pkt *pk,
+			const char **refused)
+{
+	bool v6 = af == AF_INET6;
+	int rc = 0;
+
+	if (!rc && pk->ttl)
+		rc = v6 ? setint(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, pk->ttl,
+				 "IPV6_UNICAST_HOPS (ttl)", refused)
+			: setint(fd, IPPROTO_IP, IP_TTL, pk->ttl, "IP_TTL (ttl)", refused);
+	if (!rc && pk->tos)
+		rc = v6 ? setint(fd, IPPROTO_IPV6, IPV6_TCLASS, pk->tos, "IPV6_TCLASS (tos)",
+				 refused)
+			: setint(fd, IPPROTO_IP, IP_TOS, pk->tos, "IP_TOS (tos)", refused);
+	if (!rc && pk->dont_fragment)
+		rc = v6 ? setint(fd, IPPROTO_IPV6, IPV6_DONTFRAG, 1,
+				 "IPV6_DONTFRAG (dont_fragment)", refused)
+			: setint(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO,
+				 "IP_MTU_DISCOVER (dont_fragment)", refused);
+	if (!rc && pk->interface[0] &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, pk->interface,
+		       (socklen_t)strnlen(pk->interface, sizeof(pk->interface))) < 0) {
+		*refused = "SO_BINDTODEVICE (interface)";
+		rc = -errno;
+	}
+	if (!rc && pk->fwmark)
+		rc = setint(fd, SOL_SOCKET, SO_MARK, (int)pk->fwmark, "SO_MARK (fwmark)", refused);
+	if (!rc && v6)
+		rc = setint(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT", refused);
+	else if (!rc && !raw)
+		rc = setint(fd, IPPROTO_IP, IP_RECVTTL, 1, "IP_RECVTTL", refused);
+	return rc;
+}
+
+/* Why an option was refused, when it was one: " (SO_MARK (fwmark) refused, needs
+ * CAP_NET_ADMIN)", else "". */
+static void refused_why(const struct rp_io_sock *s, int rc, char *buf, size_t len)
+{
+	const char *need = "";
+
+	buf[0] = '\0';
+	if (!s->refused)
+		return;
+	if (rc == -EPERM && !strncmp(s->refused, "SO_MARK", 7))
+		need = ", needs CAP_NET_ADMIN";
+	else if (rc == -EPERM && !strncmp(s->refused, "SO_BINDTODEVICE", 15))
+		need = ", needs CAP_NET_RAW on this kernel";
+	else if (rc == -ENODEV)
+		need = ": no such interface";
+	else if (rc == -EADDRNOTAVAIL)
+		need = ": not an address of this host";
+	snprintf(buf, len, " (%s refused%s)", s->refused, need);
+}
+
 static int open_raw(const struct rp_engine_conf *conf, int af, struct rp_io_sock *s)
 {
 	int fd = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			af == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	union rp_io_addr sa;
+	socklen_t len;
 	int rc;
 
+	s->refused = NULL;
 	if (fd < 0)
 		return -errno;
 	rc = af == AF_INET6 ? attach_raw6_filters(fd, conf->ident)
 			    : attach_raw_filters(fd, conf->ident);
 	if (!rc)
 		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
+	if (!rc)
+		rc = set_pkt_opts(fd, af, true, &conf->pkt, &s->refused);
+	if (!rc && source_of(&conf->pkt, af, &sa, &len) && bind(fd, &sa.sa, len) < 0) {
+		rc = -errno;
+		s->refused = "bind (source_address)";
+	}
 	if (rc) {
 		close(fd);
 		return rc;
@@ -195,10 +305,22 @@ static int open_dgram(const struct rp_engine_conf *conf, int af, struct rp_io_so
 	socklen_t len = af == AF_INET6 ? sizeof(sa.v6) : sizeof(sa.v4);
 	int rc = 0;
 
+	s->refused = NULL;
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, &sa.sa, len) < 0 || getsockname(fd, &sa.sa, &len) < 0)
-		rc = -errno;
+	/* The options first: SO_BINDTODEVICE must precede the bind to an address. */
+	rc = set_pkt_opts(fd, af, false, &conf->pkt, &s->refused);
+	if (!rc) {
+		bool src = source_of(&conf->pkt, af, &sa, &len);
+
+		if (bind(fd, &sa.sa, len) < 0) {
+			rc = -errno;
+			if (src)
+				s->refused = "bind (source_address)";
+		} else if (getsockname(fd, &sa.sa, &len) < 0) {
+			rc = -errno;
+		}
+	}
 	if (!rc)
 		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
 	if (rc) {
@@ -220,22 +342,31 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		      size_t whylen)
 {
 	const char *v = af == AF_INET6 ? "v6" : "";
-	char range[64], dgram_why[128];
+	char range[64], dgram_why[192], opt[96];
 	int rc;
 
 	read_ping_range(range, sizeof(range));
 	switch (conf->icmp_mode) {
 	case RP_ICMP_RAW:
 		rc = open_raw(conf, af, out);
+		refused_why(out, rc, opt, sizeof(opt));
 		if (rc)
 			snprintf(why, whylen, "raw ICMP%s socket (icmp_mode raw) failed: %s%s", v,
-				 strerror(-rc), rc == -EPERM ? " (needs CAP_NET_RAW)" : "");
+				 strerror(-rc),
+				 opt[0]		? opt
+				 : rc == -EPERM ? " (needs CAP_NET_RAW)"
+						: "");
 		else
 			snprintf(why, whylen, "icmp raw (configured), ident %d", out->ident);
 		return rc;
 	case RP_ICMP_DGRAM:
 		rc = open_dgram(conf, af, out);
-		if (rc)
+		refused_why(out, rc, opt, sizeof(opt));
+		if (rc && opt[0])
+			snprintf(why, whylen,
+				 "ICMP%s datagram socket (icmp_mode dgram) failed: %s%s", v,
+				 strerror(-rc), opt);
+		else if (rc)
 			snprintf(why, whylen,
 				 "ICMP%s datagram socket (icmp_mode dgram) failed: %s (gid %u, "
 				 "net.ipv4.ping_group_range %s)",
@@ -248,6 +379,7 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		break;
 	}
 	rc = open_dgram(conf, af, out);
+	refused_why(out, rc, opt, sizeof(opt));
 	if (!rc) {
 		snprintf(why, whylen, "icmp dgram (ping_group_range %s admits gid %u)", range,
 			 (unsigned)getegid());
@@ -257,11 +389,16 @@ static int open_first(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		snprintf(dgram_why, sizeof(dgram_why), "ping_group_range %s excludes gid %u", range,
 			 (unsigned)getegid());
 	else
-		snprintf(dgram_why, sizeof(dgram_why), "ICMP datagram socket: %s", strerror(-rc));
+		snprintf(dgram_why, sizeof(dgram_why), "ICMP datagram socket: %s%s", strerror(-rc),
+			 opt);
 	rc = open_raw(conf, af, out);
+	refused_why(out, rc, opt, sizeof(opt));
 	if (rc)
 		snprintf(why, whylen, "no ICMP%s socket: dgram refused (%s), raw: %s%s", v,
-			 dgram_why, strerror(-rc), rc == -EPERM ? " (needs CAP_NET_RAW)" : "");
+			 dgram_why, strerror(-rc),
+			 opt[0]		? opt
+			 : rc == -EPERM ? " (needs CAP_NET_RAW)"
+					: "");
 	else
 		snprintf(why, whylen, "icmp raw (%s)", dgram_why);
 	return rc;
@@ -299,6 +436,17 @@ int rp_io__socket_open(const struct rp_engine_conf *conf, struct rp_io_sock out[
 	rc = out[RP_IO_V4].mode == RP_ICMP_RAW ? open_raw(conf, AF_INET6, &out[RP_IO_V6])
 					       : open_dgram(conf, AF_INET6, &out[RP_IO_V6]);
 	p = tail(why, whylen, &left);
+	if (rc && out[RP_IO_V6].refused) {
+		/* An option asked for and refused is an error, not a missing family. */
+		char opt[96];
+
+		refused_why(&out[RP_IO_V6], rc, opt, sizeof(opt));
+		out[RP_IO_V6].fd = -1;
+		close(out[RP_IO_V4].fd);
+		out[RP_IO_V4].fd = -1;
+		snprintf(why, whylen, "ICMPv6 socket: %s%s", strerror(-rc), opt);
+		return rc;
+	}
 	if (rc) {
 		out[RP_IO_V6].fd = -1;
 		if (left > 1)

@@ -19,10 +19,11 @@
  *
  * The copy comes back from the link-layer header on (an Ethernet header on loopback,
  * none on tun; then the IPv4 or IPv6 header), so the request is found at its end: our
- * packets have a fixed length. Each socket has its own error queue; IPv6 ones describe
- * each stamp with a SOL_IPV6/IPV6_RECVERR message instead of SOL_IP/IP_RECVERR.
- * Without SOF_TIMESTAMPING_OPT_TSONLY the kernel charges each copy to the receive
- * buffer until it is read: one tick's sends at most. */
+ * packets have one length (or, when a large payload makes the copy longer than our
+ * buffer, by its header and magic: find_request). Each socket has its own error queue; IPv6 ones
+ * describe each stamp with a SOL_IPV6/IPV6_RECVERR message instead of SOL_IP/IP_RECVERR. Without
+ * SOF_TIMESTAMPING_OPT_TSONLY the kernel charges each copy to the receive buffer until it is read:
+ * one tick's sends at most. */
 #include "io/io_int.h"
 
 #include <errno.h>
@@ -113,6 +114,27 @@ static uint64_t tx_ns(struct msghdr *h)
 	return stamp ? ns : 0;
 }
 
+/* Where our request starts in a copy of `len` bytes. Our requests have one length
+ * (pkt_len), so in a whole copy the request is its tail. A copy cut to TX_DATA_LEN (a
+ * payload larger than about 200 bytes) has lost its tail: the request is then the
+ * first echo request header (type 8 or 128, code 0) followed by our magic after a
+ * link-layer and IP header; the shard checks the fields it reads. NULL when neither
+ * is there. */
+static const uint8_t *find_request(const struct rp_engine *e, const uint8_t *d, size_t len,
+				   bool cut)
+{
+	if (!cut)
+		return len >= e->pkt_len ? d + len - e->pkt_len : NULL;
+	for (size_t o = 0; o + RP_ICMP_MIN_LEN <= len; o++) {
+		const uint8_t *m = d + o + RP_ICMP_HDR_LEN;
+
+		if ((d[o] == 8 || d[o] == 128) && d[o + 1] == 0 &&
+		    (m[0] | m[1] << 8 | m[2] << 16 | (uint32_t)m[3] << 24) == RP_ICMP_MAGIC)
+			return d + o;
+	}
+	return NULL;
+}
+
 static void tx_read_sock(struct rp_engine *e, unsigned sock, rp_rx_cb cb, void *arg)
 {
 	struct rp_io_tx *t = e->tx;
@@ -140,14 +162,14 @@ static void tx_read_sock(struct rp_engine *e, unsigned sock, rp_rx_cb cb, void *
 			struct rp_rx rx = {.tx = true};
 
 			rx.rx_ns = tx_ns(h);
-			if (RP_UNLIKELY(!rx.rx_ns || (h->msg_flags & MSG_TRUNC) ||
-					len < RP_ICMP_PKT_LEN)) {
+			rx.buf = rx.rx_ns ? find_request(e, t->data[i], len,
+							 (h->msg_flags & MSG_TRUNC) != 0)
+					  : NULL;
+			if (RP_UNLIKELY(!rx.buf)) {
 				e->stats.tx_unusable++;
 				continue;
 			}
-			/* Our requests have a fixed length: the request is the copy's tail. */
-			rx.buf = t->data[i] + len - RP_ICMP_PKT_LEN;
-			rx.len = RP_ICMP_PKT_LEN;
+			rx.len = RP_ICMP_MIN_LEN;
 			e->stats.tx_stamps++;
 			cb(arg, &rx);
 		}

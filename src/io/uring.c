@@ -324,9 +324,10 @@ static void deliver_multi(struct rp_engine *e, struct uring *u, unsigned sock, v
 		   &rx.src);
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &u->multi_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->multi_msg, c))
-		rp_io__cmsg(e, sock, c, &rx.rx_ns);
+		rp_io__cmsg(e, sock, c, &rx);
 	rx.buf = io_uring_recvmsg_payload(o, &u->multi_msg);
 	rx.len = io_uring_recvmsg_payload_length(o, len, &u->multi_msg);
+	rx.cut = (o->flags & MSG_TRUNC) != 0;
 	e->stats.received++;
 	cb(arg, &rx);
 }
@@ -386,9 +387,10 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 	}
 	rp_io__src(r->sock, &r->name, r->msg.msg_namelen, &rx.src);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&r->msg); c; c = CMSG_NXTHDR(&r->msg, c))
-		rp_io__cmsg(e, r->sock, c, &rx.rx_ns);
+		rp_io__cmsg(e, r->sock, c, &rx);
 	rx.buf = r->iov.iov_base;
 	rx.len = (size_t)res < r->iov.iov_len ? (size_t)res : r->iov.iov_len;
+	rx.cut = (r->msg.msg_flags & MSG_TRUNC) != 0;
 	e->stats.received++;
 	cb(arg, &rx);
 	return 1;

@@ -63,18 +63,29 @@ static uint64_t get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-uint16_t rp_icmp_checksum(const void *data, size_t len)
+/* The one's complement sum of len bytes from an even offset, unfolded (64 bits: a
+ * 65,535-byte packet cannot overflow it). */
+static uint64_t sum16(const unsigned char *p, size_t len)
 {
-	const unsigned char *p = data;
-	uint32_t sum = 0;
+	uint64_t sum = 0;
 
 	for (; len > 1; p += 2, len -= 2)
 		sum += (uint32_t)p[0] << 8 | p[1];
 	if (len)
 		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint64_t sum)
+{
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
+}
+
+uint16_t rp_icmp_checksum(const void *data, size_t len)
+{
+	return fold(sum16(data, len));
 }
 
 /* The MAC binds the reply to the address probed and to the probe itself. */
@@ -91,11 +102,17 @@ static uint64_t mac(const struct rp_siphash_key *key, const struct rp_probe_stam
 	return rp_siphash24(key, m, sizeof(m));
 }
 
-void rp_icmp_init(void *pkt, uint16_t ident)
+void rp_icmp_init_len(void *pkt, size_t len, uint16_t ident, const void *fill)
 {
 	unsigned char *p = pkt;
 
-	memset(p, 0, RP_ICMP_PKT_LEN);
+	memset(p, 0, RP_ICMP_MIN_LEN);
+	if (len > RP_ICMP_MIN_LEN) {
+		if (fill)
+			memcpy(p + RP_ICMP_MIN_LEN, fill, len - RP_ICMP_MIN_LEN);
+		else
+			memset(p + RP_ICMP_MIN_LEN, 0, len - RP_ICMP_MIN_LEN);
+	}
 	p[0] = ICMP_ECHO_T;
 	p[1] = 0;
 	p[4] = (unsigned char)(ident >> 8);
@@ -104,12 +121,32 @@ void rp_icmp_init(void *pkt, uint16_t ident)
 	p[RP_ICMP_HDR_LEN + OFF_VERSION] = PAYLOAD_VERSION;
 }
 
-void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
+void rp_icmp_init(void *pkt, uint16_t ident)
+{
+	rp_icmp_init_len(pkt, RP_ICMP_PKT_LEN, ident, NULL);
+}
+
+uint32_t rp_icmp_fill_sum(const void *pkt, size_t len)
+{
+	uint64_t sum;
+
+	if (len <= RP_ICMP_MIN_LEN)
+		return 0;
+	/* RP_ICMP_MIN_LEN is even: the fill's words are the packet's words. */
+	sum = sum16((const unsigned char *)pkt + RP_ICMP_MIN_LEN, len - RP_ICMP_MIN_LEN);
+	while (sum >> 32)
+		sum = (sum & 0xffffffffu) + (sum >> 32);
+	return (uint32_t)sum;
+}
+
+void rp_icmp_stamp_len(void *pkt, size_t len, uint32_t fill_sum, const struct rp_siphash_key *key,
+		       const struct rp_probe_stamp *s)
 {
 	unsigned char *p = pkt;
 	unsigned char *pl = p + RP_ICMP_HDR_LEN;
 	uint16_t sum;
 
+	(void)len; /* the fill's part of the sum is fill_sum */
 	p[0] = rp_ip_is_v4(&s->addr) ? ICMP_ECHO_T : ICMP6_ECHO_T;
 	p[2] = p[3] = 0;
 	p[6] = (unsigned char)(s->seq >> 8);
@@ -122,14 +159,19 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
 	put64(pl + OFF_MAC, mac(key, s));
 	if (p[0] == ICMP6_ECHO_T)
 		return; /* the kernel fills ICMPv6's checksum (pseudo-header) */
-	sum = rp_icmp_checksum(p, RP_ICMP_PKT_LEN);
+	sum = fold(sum16(p, RP_ICMP_MIN_LEN) + fill_sum);
 	p[2] = (unsigned char)(sum >> 8);
 	p[3] = (unsigned char)sum;
 }
 
-enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
-				 const struct rp_ip *src, int32_t ident,
-				 const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
+{
+	rp_icmp_stamp_len(pkt, RP_ICMP_PKT_LEN, 0, key, s);
+}
+
+static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, bool cut,
+				const struct rp_ip *src, int32_t ident,
+				const struct rp_siphash_key *key, struct rp_probe_stamp *out)
 {
 	const unsigned char *p = buf;
 	const unsigned char *pl;
@@ -146,6 +188,8 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 			return RP_REPLY_FOREIGN;
 		if (len < ihl + RP_ICMP_HDR_LEN)
 			return RP_REPLY_TRUNCATED;
+		/* Total length past what we got: our receive buffer cut the rest off. */
+		cut |= ((size_t)p[2] << 8 | p[3]) > len;
 		p += ihl;
 		len -= ihl;
 	}
@@ -156,7 +200,7 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 	if (ident >= 0 && ((uint32_t)p[4] << 8 | p[5]) != (uint32_t)ident)
 		return RP_REPLY_FOREIGN;
 	icmp_len = len;
-	if (icmp_len < RP_ICMP_PKT_LEN)
+	if (icmp_len < RP_ICMP_MIN_LEN)
 		return icmp_len >= RP_ICMP_HDR_LEN + 4 &&
 			       get32(p + RP_ICMP_HDR_LEN + OFF_MAGIC) != RP_ICMP_MAGIC
 			   ? RP_REPLY_FOREIGN
@@ -165,8 +209,9 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 	if (get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
 		return RP_REPLY_FOREIGN;
 	/* The sum over header and payload, checksum included, folds to zero. Extra bytes
-	 * past our payload (padding) take part, as they would in the sender's sum. */
-	if (!v6 && rp_icmp_checksum(p, icmp_len) != 0)
+	 * past our payload (padding) take part, as they would in the sender's sum. A
+	 * datagram cut short cannot be summed: its fields are the MAC's to vouch for. */
+	if (!v6 && !cut && rp_icmp_checksum(p, icmp_len) != 0)
 		return RP_REPLY_CORRUPTED;
 	out->addr = *src;
 	out->shard = pl[OFF_SHARD];
@@ -179,12 +224,26 @@ enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 	return RP_REPLY_OK;
 }
 
+enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
+				 const struct rp_ip *src, int32_t ident,
+				 const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	return parse(buf, len, ip_header, false, src, ident, key, out);
+}
+
+enum rp_reply_kind rp_icmp_parse_cut(const void *buf, size_t len, bool ip_header,
+				     const struct rp_ip *src, int32_t ident,
+				     const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	return parse(buf, len, ip_header, true, src, ident, key, out);
+}
+
 bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *out)
 {
 	const unsigned char *p = pkt;
 	const unsigned char *pl = p + RP_ICMP_HDR_LEN;
 
-	if (len < RP_ICMP_PKT_LEN || (p[0] != ICMP_ECHO_T && p[0] != ICMP6_ECHO_T) ||
+	if (len < RP_ICMP_MIN_LEN || (p[0] != ICMP_ECHO_T && p[0] != ICMP6_ECHO_T) ||
 	    get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
 		return false;
 	memset(&out->addr, 0, sizeof(out->addr));

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (k == RP_REPLY_OK) {
 		uint8_t pkt[RP_ICMP_PKT_LEN];
 
-		if (size - 1 < RP_ICMP_PKT_LEN || copy[0] != 129 || copy[1] != 0 ||
+		if (size - 1 < RP_ICMP_MIN_LEN || copy[0] != 129 || copy[1] != 0 ||
 		    !rp_ip_eq(&got.addr, src))
 			abort();
 		/* Rebuild the request from the fields: its MAC must match the reply's, and

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "ringprobe/compiler.h"
 #include "ringprobe/icmp.h"
 
 static const struct rp_siphash_key key = {0x0123456789abcdefull, 0xfedcba9876543210ull};
@@ -32,6 +33,7 @@ static size_t make_reply(unsigned char *buf, bool ip_header, uint16_t ident)
 	icmp[3] = (unsigned char)sum;
 	if (ip_header) {
 		buf[0] = 0x45;
+		buf[3] = 20 + RP_ICMP_PKT_LEN; /* total length */
 		buf[9] = 1;
 	}
 	return (ip_header ? 20 : 0) + RP_ICMP_PKT_LEN;
@@ -91,21 +93,69 @@ Test(icmp, reply_round_trips_with_and_without_ip_header)
 	}
 }
 
-Test(icmp, every_truncation_is_truncated)
+/* Shorter than the header and our fields: truncated. Longer, but short of the whole
+ * reply: with the IPv4 header, its total length says the buffer cut the datagram, and
+ * the fields and MAC validate it; without, it is a shorter echo whose checksum still
+ * holds (the default fill is zeros, which add nothing to the sum). A non-zero fill cut
+ * off is CORRUPTED unless the receive buffer said so (every_payload_length_round_trips). */
+Test(icmp, truncation_below_the_fields_is_truncated_above_them_the_mac_decides)
 {
 	unsigned char buf[128];
 	struct rp_probe_stamp got;
 
 	for (int ip = 0; ip <= 1; ip++) {
-		size_t len = make_reply(buf, ip, 1);
+		size_t len = make_reply(buf, ip, 1), fields = (ip ? 20u : 0u) + RP_ICMP_MIN_LEN;
 
 		for (size_t n = 0; n < len; n++) {
 			enum rp_reply_kind k =
 			    rp_icmp_parse(buf, n, ip, &stamp.addr, ip ? 1 : -1, &key, &got);
+			enum rp_reply_kind want = n < fields ? RP_REPLY_TRUNCATED : RP_REPLY_OK;
 
-			cr_expect_eq(k, RP_REPLY_TRUNCATED, "ip=%d len=%zu gave %s", ip, n,
+			cr_expect_eq(k, want, "ip=%d len=%zu gave %s", ip, n,
 				     rp_reply_kind_name(k));
+			k = rp_icmp_parse_cut(buf, n, ip, &stamp.addr, ip ? 1 : -1, &key, &got);
+			cr_expect_eq(k, n < fields ? RP_REPLY_TRUNCATED : RP_REPLY_OK,
+				     "cut: ip=%d len=%zu gave %s", ip, n, rp_reply_kind_name(k));
 		}
+	}
+}
+
+/* Any payload length from the fields on, with any fill: built, stamped with the fill's
+ * sum, and parsed back; the fill is never read (a cut copy validates alike). */
+Test(icmp, every_payload_length_round_trips)
+{
+	static unsigned char pkt[RP_ICMP_HDR_LEN + RP_ICMP_PAYLOAD_MAX], fill[RP_ICMP_PAYLOAD_MAX];
+	const size_t lens[] = {
+	    RP_ICMP_MIN_LEN, RP_ICMP_MIN_LEN + 1, RP_ICMP_PKT_LEN, RP_ICMP_PKT_LEN + 3, 1480,
+	    sizeof(pkt)};
+	struct rp_probe_stamp got;
+	uint16_t sum;
+
+	for (size_t i = 0; i < sizeof(fill); i++)
+		fill[i] = (unsigned char)(i * 131 + 7);
+	for (size_t i = 0; i < RP_ARRAY_SIZE(lens); i++) {
+		rp_icmp_init_len(pkt, lens[i], 0x1234, i & 1 ? fill : NULL);
+		rp_icmp_stamp_len(pkt, lens[i], rp_icmp_fill_sum(pkt, lens[i]), &key, &stamp);
+		cr_assert_eq(rp_icmp_checksum(pkt, lens[i]), 0, "len %zu: checksum", lens[i]);
+		cr_assert(rp_icmp_peek_request(pkt, lens[i], &got));
+		cr_assert_eq(got.seq, stamp.seq);
+		pkt[0] = 0; /* as the echo reply */
+		pkt[2] = pkt[3] = 0;
+		sum = rp_icmp_checksum(pkt, lens[i]);
+		pkt[2] = (unsigned char)(sum >> 8);
+		pkt[3] = (unsigned char)sum;
+		cr_assert_eq(rp_icmp_parse(pkt, lens[i], false, &stamp.addr, -1, &key, &got),
+			     RP_REPLY_OK, "len %zu", lens[i]);
+		cr_assert_eq(got.slot, stamp.slot);
+		cr_assert_eq(
+		    rp_icmp_parse_cut(pkt, RP_ICMP_MIN_LEN, false, &stamp.addr, -1, &key, &got),
+		    RP_REPLY_OK, "len %zu cut to the fields", lens[i]);
+		/* Without its last (non-zero) fill byte and not said to be cut: the sum
+		 * fails. */
+		if (lens[i] > RP_ICMP_MIN_LEN && pkt[lens[i] - 1])
+			cr_assert_eq(
+			    rp_icmp_parse(pkt, lens[i] - 1, false, &stamp.addr, -1, &key, &got),
+			    RP_REPLY_CORRUPTED, "len %zu less one", lens[i]);
 	}
 }
 
@@ -236,7 +286,8 @@ Test(icmp, own_request_peeks_back)
 	cr_assert_eq(got.sent_ns, stamp.sent_ns);
 	cr_assert_eq(got.shard, stamp.shard);
 	cr_assert(rp_ip_is_zero(&got.addr));
-	cr_assert_not(rp_icmp_peek_request(pkt, sizeof(pkt) - 1, &got), "short copy");
+	cr_assert(rp_icmp_peek_request(pkt, RP_ICMP_MIN_LEN, &got), "the fields suffice");
+	cr_assert_not(rp_icmp_peek_request(pkt, RP_ICMP_MIN_LEN - 1, &got), "short copy");
 	make_reply(reply, false, 0xbeef);
 	cr_assert_not(rp_icmp_peek_request(reply, RP_ICMP_PKT_LEN, &got), "a reply");
 	pkt[8] ^= 1;
@@ -293,9 +344,10 @@ Test(icmp6, requests_types_and_truncation)
 	unsigned char buf[128];
 	size_t len = make_reply6(buf, &s6, 1);
 
+	/* No checksum of ours on ICMPv6: from the fields on, the MAC decides. */
 	for (size_t n = 0; n < len; n++)
 		cr_expect_eq(rp_icmp_parse(buf, n, false, &s6.addr, -1, &key, &got),
-			     RP_REPLY_TRUNCATED, "len %zu", n);
+			     n < RP_ICMP_MIN_LEN ? RP_REPLY_TRUNCATED : RP_REPLY_OK, "len %zu", n);
 	buf[0] = 128; /* our own request, looped back */
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
 	buf[0] = 0; /* an ICMP (v4) echo reply type on the ICMPv6 socket */
