@@ -30,9 +30,13 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	const char *best = NULL;
+	const char *best = NULL, *base = strrchr(argv[0], '/');
 	size_t bestd = 3;
 
+	/* Installed as `fping` (a symlink or a copy): fping 5.1's command line and exit
+	 * codes (docs/fping.md). */
+	if (strcmp(base ? base + 1 : argv[0], "fping") == 0)
+		return rp_fping_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return RP_EXIT_USAGE;

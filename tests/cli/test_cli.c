@@ -195,7 +195,7 @@ Test(cli, ping_and_sweep_validate_targets)
 	cr_assert_not_null(strstr(r.err, "127.0.0.0/12: error: has 1048576 addresses, more than a "
 					 "/16; add --allow-large to sweep it"),
 			   "%s", r.err);
-	run(&r, "ping -o yaml 127.0.0.1");
+	run(&r, "ping --output yaml 127.0.0.1");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "\"yaml\" is not one of text, json"), "%s", r.err);
 }

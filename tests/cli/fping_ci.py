@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""fping 5.1's own test suite (tests/data/fping-ci/test-*.pl, Perl Test::Command) run
+against ringprobe installed under the name `fping` and against Debian's /usr/bin/fping,
+on the same machine, both at once, each in namespaces of its own. Every assertion Debian's fping passes must
+pass for ringprobe too. Prints TAP: one line per test file, then the counts.
+
+Root only (else the plan is a visible skip): everything runs in new network, mount and
+PID namespaces (unshare): only lo exists, 198.18.0.0/15 routed into it, so
+nothing leaves the machine; /etc/resolv.conf is bound over by one naming a dnsmasq on
+127.0.0.1 that this script starts (NXDOMAIN for example.com, nothing forwarded), so no
+name is resolved by a real server; the tests' `pkill fping` only sees this PID
+namespace's processes; /tmp is a private tmpfs. The addresses the suite pings on the
+internet (8.8.8.7, 8.8.0.0: unreachable hosts) are rewritten to 198.19.8.7 and
+198.19.0.0, which nothing answers there.
+
+Usage: fping_ci.py SOURCE_ROOT RINGPROBE_BINARY [FILE...]
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REWRITE = [("8.8.8.7", "198.19.8.7"), (r"8\.8\.8\.7", r"198\.19\.8\.7"),
+           ("8.8.0.0", "198.19.0.0"), (r"8\.8\.0\.0", r"198\.19\.0\.0")]
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def setup_namespace(work):
+    sh("ip", "link", "set", "lo", "up")
+    # 198.18.0.0/15 routed into lo, where no address answers: an unreachable host.
+    sh("ip", "route", "add", "198.18.0.0/15", "dev", "lo")
+    sh("mount", "--make-rprivate", "/")
+    with open(os.path.join(work, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.1\n")
+    sh("mount", "--bind", os.path.join(work, "resolv.conf"), "/etc/resolv.conf")
+    sh("/usr/sbin/dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+       "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53",
+       "--local=/example.com/", "--user=root",
+       "--pid-file=" + os.path.join(work, "dnsmasq.pid"))
+    sh("mount", "-t", "tmpfs", "tmpfs", "/tmp")
+
+
+def run_suite(files, bindir, workdir):
+    """{(file, n): ok} for every assertion, and per file its TAP text."""
+    env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+    env.pop("SKIP_IPV6", None)
+    results, texts = {}, {}
+    for path in files:
+        name = os.path.basename(path)
+        with open(path) as f:
+            src = f.read()
+        for a, b in REWRITE:
+            src = src.replace(a, b)
+        copy = os.path.join(workdir, name)
+        with open(copy, "w") as f:
+            f.write(src)
+        try:
+            p = subprocess.run(["perl", copy], env=env, cwd=workdir, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=60)
+            out = p.stdout
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace") + "\n(timed out after 60 s)\n"
+        texts[name] = out
+        for m in re.finditer(r"^(not ok|ok) (\d+)", out, re.M):
+            results[(name, int(m.group(2)))] = m.group(1) == "ok"
+    return results, texts
+
+
+def inner(src_root, tool, target, names):
+    """Runs the suite against `target` installed as fping; prints its results as JSON."""
+    work = tempfile.mkdtemp(prefix="fping-ci-", dir="/run")
+    try:
+        setup_namespace(work)
+        data = os.path.join(src_root, "tests", "data", "fping-ci")
+        files = sorted(os.path.join(data, f) for f in os.listdir(data)
+                       if f.startswith("test-") and f.endswith(".pl"))
+        if names:
+            files = [f for f in files if os.path.basename(f) in names]
+        d = tempfile.mkdtemp(prefix=tool + "-", dir="/tmp")
+        bindir = os.path.join(d, "bin")
+        os.mkdir(bindir)
+        os.symlink(target, os.path.join(bindir, "fping"))
+        t0 = time.monotonic()
+        results, texts = run_suite(files, bindir, d)
+        json.dump({"files": [os.path.basename(f) for f in files],
+                   "results": [[k[0], k[1], v] for k, v in results.items()],
+                   "texts": texts, "seconds": time.monotonic() - t0}, sys.stdout)
+        return 0
+    finally:
+        try:
+            with open(os.path.join(work, "dnsmasq.pid")) as f:
+                os.kill(int(f.read().strip()), 15)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(deb, rp):
+    """TAP: per file, the assertions Debian's fping passes that ringprobe does not."""
+    dres = {(f, n): ok for f, n, ok in deb["results"]}
+    rres = {(f, n): ok for f, n, ok in rp["results"]}
+    files = deb["files"]
+    print("1..%d" % len(files))
+    bad_total = 0
+    for i, name in enumerate(files, 1):
+        keys = sorted(k for k in dres if k[0] == name)
+        dp = sum(1 for k in keys if dres[k])
+        rpp = sum(1 for k in keys if rres.get(k))
+        bad = [k[1] for k in keys if dres[k] and not rres.get(k)]
+        bad_total += len(bad)
+        print("%s %d - %s: %d assertions, Debian fping passes %d, ringprobe %d%s" %
+              ("not ok" if bad else "ok", i, name, len(keys), dp, rpp,
+               "; ringprobe fails %s" % bad if bad else ""))
+        if bad:
+            for line in rp["texts"].get(name, "").splitlines():
+                print("#   " + line)
+    print("# fping ci suite: %d assertions; Debian fping 5.1 passes %d (%.1f s), "
+          "ringprobe passes %d (%.1f s); %d that Debian passes fail for ringprobe" %
+          (len(dres), sum(dres.values()), deb["seconds"], sum(rres.values()),
+           rp["seconds"], bad_total))
+    return 0 if bad_total == 0 else 1
+
+
+def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "--inner":
+        sys.exit(inner(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (network, mount and PID namespaces)")
+        return
+    missing = [p for p in ("/usr/bin/fping", "/usr/sbin/dnsmasq") if not os.path.exists(p)]
+    if subprocess.run(["perl", "-MTest::Command", "-e1"], stderr=subprocess.DEVNULL).returncode:
+        missing.append("Test::Command (libtest-command-perl)")
+    if missing:
+        print("1..0 # SKIP missing: " + ", ".join(missing))
+        return
+    # Both tools at once, each in namespaces of its own (its own lo, dnsmasq, /tmp and
+    # PID space for the suite's pkill): the suite mostly waits for timeouts.
+    procs = {}
+    for tool, target in (("debian", "/usr/bin/fping"),
+                         ("ringprobe", os.path.abspath(sys.argv[2]))):
+        procs[tool] = subprocess.Popen(
+            ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
+             sys.executable, os.path.abspath(__file__), "--inner",
+             os.path.abspath(sys.argv[1]), tool, target] + sys.argv[3:],
+            stdout=subprocess.PIPE, text=True)
+    out = {}
+    for tool, p in procs.items():
+        text, _ = p.communicate()
+        if p.returncode:
+            print("1..1\nnot ok 1 - the %s run failed (exit %d)" % (tool, p.returncode))
+            sys.exit(1)
+        out[tool] = json.loads(text)
+    sys.exit(compare(out["debian"], out["ringprobe"]))
+
+
+if __name__ == "__main__":
+    main()
