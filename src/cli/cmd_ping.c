@@ -1065,8 +1065,9 @@ int rp_ping_fping_run(struct rp_fping *f, const struct rp_conf *cin, char **args
 		goto out;
 	noaddr += missing;
 	if (!probed.n && !noaddr && !f->fping) {
-		fprintf(stderr, "ringprobe ping: ping needs at least one TARGET (an address, a CIDR, "
-				"a name or @FILE), -f FILE, -g or targets on standard input\n");
+		fprintf(stderr,
+			"ringprobe ping: ping needs at least one TARGET (an address, a CIDR, "
+			"a name or @FILE), -f FILE, -g or targets on standard input\n");
 		ret = RP_EXIT_USAGE;
 		goto out;
 	}
