@@ -836,7 +836,7 @@ static int run_ping(struct ping_run *r, const struct rp_conf *c, uint64_t start_
 	const struct timespec idle = {0, 1000000};
 	uint32_t *weights = NULL;
 	uint64_t next_report, now;
-	bool have = false, first_report = true,
+	bool have = false, first_report = true, timed = false,
 	     reports = f->report_ns && (f->loop || f->count_flag);
 	char why[512];
 	int ret;
@@ -897,7 +897,15 @@ static int run_ping(struct ping_run *r, const struct rp_conf *c, uint64_t start_
 		n = rp_prober_poll(pr, res, RP_ARRAY_SIZE(res));
 		now = mono_ns();
 		for (uint32_t i = 0; i < n && !g_interrupt; i++) {
-			/* A report due before this probe went out does not count it. */
+			/* fping's reports fall due an interval after its first probes went
+			 * out, and count what was answered by then: a probe sent when one
+			 * is due, a period after the first, is not in it (the engine may
+			 * send up to a tick, 5 ms, early). */
+			if (reports && !timed) {
+				next_report = res[i].sent_ns + (uint64_t)f->report_ns -
+					      (f->report_ns > 12000000 ? 6000000 : 0);
+				timed = true;
+			}
 			if (reports && res[i].sent_ns >= next_report)
 				next_report = report_due(r, next_report, &first_report);
 			if (take_result(r, &res[i], now)) {

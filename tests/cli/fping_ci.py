@@ -24,6 +24,27 @@ import sys
 import tempfile
 import time
 
+# Beyond the suite: command lines whose whole output (times masked) and exit code must
+# be the same for both tools. SIG: sent SIGINT after 1.5 s. LIST: a file of targets.
+EXTRA = [
+    "-h", "-c xxx 127.0.0.1", "-p 500 -t abc 127.0.0.1", "--foo 127.0.0.1", "--count",
+    "--loop=3 127.0.0.1", "-g 127.0.0.1", "-g 127.0.0.1/33", "-g ::1/64",
+    "-g 127.0.0.5 127.0.0.1", "-g 127.0.0.1 127.0.0.2 127.0.0.3", "-g bla/24",
+    "-g 127.0.0.1 127.0.0.4", "-a -u 127.0.0.1", "-c 1 -l 127.0.0.1", "-H 300 127.0.0.1",
+    "-b 70000 127.0.0.1", "-B 0.5 127.0.0.1", "-x 1 127.0.0.1",
+    "-r0 -t 50 -u 127.0.0.1 198.19.0.1", "-r0 -t 50 -x 2 127.0.0.1 198.19.0.1",
+    "-q -c 3 -p 100 127.0.0.1 127.0.0.2", "-C 3 -p 100 -q 127.0.0.1 198.19.0.1",
+    "-A -n 127.0.0.1", "-d 127.0.0.1", "-n localhost", "-4 -m -A localhost",
+    "-A -d 127.0.0.2", "-n 127.0.0.2", "-A two.example.com", "-d -r0 -t 50 198.19.0.1",
+    "-o -c 3 -p 100 -t 50 198.19.0.1", "-s -c 2 -p 100 127.0.0.1", "-e -a 127.0.0.1",
+    "-S 127.0.0.1 127.0.0.1", "-I lo 127.0.0.1", "-I nosuchif 127.0.0.1", "-f /nonexistent",
+    "-c 2 -p 100 -f LIST", "-f - < LIST", "< LIST", "-r 1 -t 50 -s 198.19.0.1 127.0.0.1",
+    "-q nosuch.example.com 127.0.0.1", "nosuch.example.com", "-4 ::1", "-6 127.0.0.1",
+    "127.0.0.1 -- -c", "-c 2 -p 100 127.0.0.1 127.0.0.1", "-u -r 0 -t 50 198.19.0.1 198.19.0.1",
+    "--size=100 --count=2 --period=100 ::1", "-c0 127.0.0.1", "-T 5 127.0.0.1",
+    "-N -c 2 -Q 1 127.0.0.1", "-l -p 200 -Q 1 127.0.0.1 SIG", "-D -c 2 -p 100 127.0.0.1",
+]
+
 REWRITE = [("8.8.8.7", "198.19.8.7"), (r"8\.8\.8\.7", r"198\.19\.8\.7"),
            ("8.8.0.0", "198.19.0.0"), (r"8\.8\.0\.0", r"198\.19\.0\.0")]
 
@@ -40,9 +61,12 @@ def setup_namespace(work):
     with open(os.path.join(work, "resolv.conf"), "w") as f:
         f.write("nameserver 127.0.0.1\n")
     sh("mount", "--bind", os.path.join(work, "resolv.conf"), "/etc/resolv.conf")
+    with open(os.path.join(work, "hosts"), "w") as f:
+        f.write("127.0.0.2 two.example.com\n198.19.0.1 down.example.com\n")
     sh("/usr/sbin/dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
        "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53",
        "--local=/example.com/", "--user=root",
+       "--addn-hosts=" + os.path.join(work, "hosts"),
        "--pid-file=" + os.path.join(work, "dnsmasq.pid"))
     sh("mount", "-t", "tmpfs", "tmpfs", "/tmp")
 
@@ -73,6 +97,28 @@ def run_suite(files, bindir, workdir):
     return results, texts
 
 
+def run_extra(bindir, workdir):
+    env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+    with open(os.path.join(workdir, "list"), "w") as f:
+        f.write("# targets\n127.0.0.1 trailing words\n\n  127.0.0.2\n#127.0.0.3\n")
+    out = {}
+    for args in EXTRA:
+        cmd = "fping " + args.replace("LIST", "list")
+        if cmd.endswith(" SIG"):
+            cmd = cmd[:-4] + " & p=$!; sleep 1.5; kill -INT $p; wait $p"
+        p = subprocess.run(["sh", "-c", cmd], env=env, cwd=workdir, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        out[args] = [p.returncode, p.stdout, p.stderr]
+    return out
+
+
+def mask(text):
+    text = re.sub(r"\d+\.\d+(e[+-]\d+)?", "T", text)
+    text = re.sub(r"\[\d+:\d+:\d+\]", "[CLOCK]", text)
+    text = re.sub(r"SET (min|avg|max) = \d+", r"SET \1 = N", text)
+    return re.sub(r"Version .*", "Version", text)
+
+
 def inner(src_root, tool, target, names):
     """Runs the suite against `target` installed as fping; prints its results as JSON."""
     work = tempfile.mkdtemp(prefix="fping-ci-", dir="/run")
@@ -89,7 +135,8 @@ def inner(src_root, tool, target, names):
         os.symlink(target, os.path.join(bindir, "fping"))
         t0 = time.monotonic()
         results, texts = run_suite(files, bindir, d)
-        json.dump({"files": [os.path.basename(f) for f in files],
+        extra = run_extra(bindir, d) if not names else {}
+        json.dump({"files": [os.path.basename(f) for f in files], "extra": extra,
                    "results": [[k[0], k[1], v] for k, v in results.items()],
                    "texts": texts, "seconds": time.monotonic() - t0}, sys.stdout)
         return 0
@@ -107,7 +154,7 @@ def compare(deb, rp):
     dres = {(f, n): ok for f, n, ok in deb["results"]}
     rres = {(f, n): ok for f, n, ok in rp["results"]}
     files = deb["files"]
-    print("1..%d" % len(files))
+    print("1..%d" % (len(files) + len(deb["extra"])))
     bad_total = 0
     for i, name in enumerate(files, 1):
         keys = sorted(k for k in dres if k[0] == name)
@@ -121,6 +168,19 @@ def compare(deb, rp):
         if bad:
             for line in rp["texts"].get(name, "").splitlines():
                 print("#   " + line)
+    extra_bad = 0
+    for i, args in enumerate(deb["extra"], len(files) + 1):
+        d, r = deb["extra"][args], rp["extra"].get(args, [None, "", ""])
+        same = d[0] == r[0] and mask(d[1]) == mask(r[1]) and mask(d[2]) == mask(r[2])
+        extra_bad += not same
+        print("%s %d - fping %s: exit %s, output as Debian's fping%s" %
+              ("ok" if same else "not ok", i, args, d[0], "" if same else " (differs)"))
+        if not same:
+            for who, v in (("debian", d), ("ringprobe", r)):
+                print("#   %s: exit %s\n#   stdout: %r\n#   stderr: %r" % (who, v[0], v[1], v[2]))
+    print("# %d command lines beyond the suite: %d print and exit as Debian's fping" %
+          (len(deb["extra"]), len(deb["extra"]) - extra_bad))
+    bad_total += extra_bad
     print("# fping ci suite: %d assertions; Debian fping 5.1 passes %d (%.1f s), "
           "ringprobe passes %d (%.1f s); %d that Debian passes fail for ringprobe" %
           (len(dres), sum(dres.values()), deb["seconds"], sum(rres.values()),
