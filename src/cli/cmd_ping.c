@@ -30,20 +30,20 @@ enum { O_OUTPUT = 0x100, O_RATE, O_ALLOW_LARGE };
 /* fping's options (short letter = id), then ringprobe's own long ones. */
 static const struct rp_cli_opt ping_opts[] = {
     {"count", 'c', required_argument, "N", "count mode: send N probes to each target", NULL},
-    {"vcount", 'C', required_argument, "N",
-     "as -c, and the summary lists every probe's time (fping -C)", NULL},
+    {"vcount", 'C', required_argument, "N", "as -c, and the summary lists every probe's time",
+     NULL},
     {"period", 'p', required_argument, "MS",
      "time between two probes of one target, ms (default 1000)", NULL},
     {"timeout", 't', required_argument, "MS",
-     "a reply later than this is lost, ms (default 500; with -c/-C/-l the period, at most "
+     "a reply later than this is lost, ms (default 500;\nwith -c/-C/-l the period, at most "
      "2000)",
      NULL},
     {"interval", 'i', required_argument, "MS",
-     "least time between any two packets, ms; 0 = unpaced (default: ping_rate_limit)", NULL},
+     "least time between any two packets, ms; 0 = unpaced\n(default: ping_rate_limit)", NULL},
     {"retry", 'r', required_argument, "N",
-     "without -c/-l: probes again up to N times a target that did not answer (default 3)", NULL},
+     "without -c/-l: probe a target that did not answer\nagain, up to N times (default 3)", NULL},
     {"backoff", 'B', required_argument, "F",
-     "each retry waits F times longer than the one before (1.0..5.0, default 1.5)", NULL},
+     "each retry waits F times longer than the one before\n(1.0..5.0, default 1.5)", NULL},
     {"loop", 'l', no_argument, NULL, "probe until interrupted (Ctrl-C), then summarise", NULL},
     {"quiet", 'q', no_argument, NULL, "no per-probe lines; with -c, the summary only", NULL},
     {"squiet", 'Q', required_argument, "SECS", "as -q, and an interval summary every SECS seconds",
@@ -57,11 +57,11 @@ static const struct rp_cli_opt ping_opts[] = {
     {"fwmark", 'k', required_argument, "MARK", "firewall mark (SO_MARK)", NULL},
     {"random", 'R', no_argument, NULL, "random payload bytes", NULL},
     {"ipv4", '4', no_argument, NULL,
-     "only IPv4: names resolve to IPv4 addresses, IPv6 targets are refused (= "
+     "only IPv4: names resolve to IPv4 addresses, IPv6\ntargets are refused (= "
      "--address-family 4)",
      NULL},
     {"ipv6", '6', no_argument, NULL,
-     "only IPv6: names resolve to IPv6 addresses, IPv4 targets are refused (= "
+     "only IPv6: names resolve to IPv6 addresses, IPv4\ntargets are refused (= "
      "--address-family 6)",
      NULL},
     {"all", 'm', no_argument, NULL, "probe every address of a name, not the first", NULL},
@@ -69,7 +69,8 @@ static const struct rp_cli_opt ping_opts[] = {
     {"unreach", 'u', no_argument, NULL, "list the targets that did not answer", NULL},
     {"addr", 'A', no_argument, NULL, "show targets by address", NULL},
     {"rdns", 'd', no_argument, NULL, "show targets by name (reverse DNS lookup)", NULL},
-    {"name", 'n', no_argument, NULL, "show targets given as addresses by name (reverse DNS)", NULL},
+    {"name", 'n', no_argument, NULL, "show targets given as addresses by name\n(reverse DNS)",
+     NULL},
     {"timestamp", 'D', no_argument, NULL, "print a timestamp before each per-probe line", NULL},
     {"elapsed", 'e', no_argument, NULL, "show the round trip on \"is alive\" lines", NULL},
     {"outage", 'o', no_argument, NULL, "show the outage time (lost probes x period)", NULL},
@@ -79,15 +80,15 @@ static const struct rp_cli_opt ping_opts[] = {
      NULL},
     {"netdata", 'N', no_argument, NULL, "with -Q: netdata's format on standard output", NULL},
     {"file", 'f', required_argument, "FILE",
-     "read targets from FILE, one per line (- = standard input, also without targets)", NULL},
+     "read targets from FILE, one per line (- = standard\ninput, also read without TARGET)", NULL},
     {"generate", 'g', no_argument, NULL,
-     "targets are START END (IPv4) or one CIDR: every address in it", NULL},
+     "TARGETs are START END (IPv4) or one CIDR: every\naddress in it", NULL},
     {"output", 0, required_argument, "text|json",
-     "text (fping's format) or json (one object per target)", NULL},
+     "text (fping's format) or json (one object per\ntarget)", NULL},
     {"rate", 0, required_argument, "PPS",
-     "packets per second for the whole run (= --ping-rate-limit)", "ping_rate_limit"},
+     "packets per second for the whole run\n(= --ping-rate-limit)", "ping_rate_limit"},
     {"allow-large", 0, no_argument, NULL,
-     "allow CIDR targets larger than a /16 and -g beyond 100,000 addresses (= "
+     "allow CIDR targets larger than a /16 and -g beyond\n100,000 addresses (= "
      "--allow-large-networks)",
      "allow_large_networks"},
 };
@@ -1107,8 +1108,9 @@ int rp_ping_fping_run(struct rp_fping *f, const struct rp_conf *cin, char **args
 		if (len > r.width)
 			r.width = len;
 	}
-	/* Per-probe lines go out as they happen when a run may be ended by a signal. */
-	if (f->loop || f->report_ns)
+	/* fping writes standard output a line at a time (a run ended by a signal has
+	 * printed every line so far); `ringprobe ping` only when a signal ends it. */
+	if (f->fping || f->loop || f->report_ns)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	ret = run_ping(&r, c, start);
 	if (ret == -1)

@@ -350,6 +350,8 @@ int rp_fping_main(int argc, char **argv)
 	int c, r;
 
 	rp_fping_defaults(&f, argv[0], true);
+	if (strstr(f.prog, "fping6")) /* as fping 5.1 called by that name */
+		f.family = 6;
 	/* As fping: -h alone is answered before anything else. */
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		rp_fping_usage(&f, stdout);

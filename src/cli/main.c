@@ -33,9 +33,10 @@ int main(int argc, char **argv)
 	const char *best = NULL, *base = strrchr(argv[0], '/');
 	size_t bestd = 3;
 
-	/* Installed as `fping` (a symlink or a copy): fping 5.1's command line and exit
-	 * codes (docs/fping.md). */
-	if (strcmp(base ? base + 1 : argv[0], "fping") == 0)
+	/* Installed as `fping` (a symlink or a copy, any name that starts so): fping 5.1's
+	 * command line and exit codes (docs/fping.md); `fping6` implies -6 as in 5.1. */
+	base = base ? base + 1 : argv[0];
+	if (strncmp(base, "fping", 5) == 0)
 		return rp_fping_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
