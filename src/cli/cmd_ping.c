@@ -597,10 +597,10 @@ static void account(struct ping_run *r, uint64_t id, bool ok, int64_t ns)
 		r->g.sum += ns;
 		r->g.replies++;
 	}
-	host = target_name(r, id, buf);
 	if (ok && x->recv == 1) {
 		r->g.alive++;
 		if (f->verbose || f->alive) {
+			host = target_name(r, id, buf);
 			printf("%s%s", host, f->verbose ? " is alive" : "");
 			if (f->elapsed)
 				printf(" (%s ms)", rp_fping_tm(ns, tm));
@@ -609,8 +609,10 @@ static void account(struct ping_run *r, uint64_t id, bool ok, int64_t ns)
 		if (f->fast_reachable && r->g.alive >= f->fast_reachable)
 			r->stop = true;
 	}
-	if (f->per_recv && !f->json)
+	if (f->per_recv && !f->json) {
+		host = target_name(r, id, buf);
 		rp_fping_print_probe(f, stdout, r->width, host, x, seq, ok, ns, r->bytes);
+	}
 }
 
 /* A result from the engine: for its target and every later target with the same
@@ -1064,8 +1066,11 @@ int rp_ping_fping_run(struct rp_fping *f, const struct rp_conf *cin, char **args
 			goto out;
 		}
 	}
-	if (ret != RP_EXIT_OK)
+	if (ret != RP_EXIT_OK) {
+		/* -g's and -f's errors: fping's 1 and 4, `ringprobe ping`'s usage error */
+		ret = f->fping ? ret : RP_EXIT_USAGE;
 		goto out;
+	}
 	family = f->family == 4 ? RP_ADDRFAM_4 : f->family == 6 ? RP_ADDRFAM_6 : RP_ADDRFAM_BOTH;
 	if (family == RP_ADDRFAM_BOTH)
 		family = c->address_family;
