@@ -47,6 +47,17 @@ EXTRA = [
     "-b 1000 -H 2 -c 1 ::1",
 ]
 
+# `ringprobe ping` (the binary under its own name) in the same namespace: exit code and
+# standard output expected. Reverse lookups through --dns-servers (c-ares with exactly
+# that server), the same through the system's configuration, and a refused packet option.
+OWN = [
+    ("ping -n --dns-servers 127.0.0.1:53 127.0.0.2", 0, "two.example.com is alive\n"),
+    ("ping -A -d 127.0.0.2", 0, "two.example.com (127.0.0.2) is alive\n"),
+    ("ping -a -r 0 -t 50 -d --dns-servers 127.0.0.1:53 198.19.0.1 127.0.0.2", 1,
+     "two.example.com\n"),
+    ("ping -H 300 127.0.0.1", 2, ""),
+]
+
 REWRITE = [("8.8.8.7", "198.19.8.7"), (r"8\.8\.8\.7", r"198\.19\.8\.7"),
            ("8.8.0.0", "198.19.0.0"), (r"8\.8\.0\.0", r"198\.19\.0\.0")]
 
@@ -138,7 +149,13 @@ def inner(src_root, tool, target, names):
         t0 = time.monotonic()
         results, texts = run_suite(files, bindir, d)
         extra = run_extra(bindir, d) if not names else {}
-        json.dump({"files": [os.path.basename(f) for f in files], "extra": extra,
+        own = {}
+        if tool == "ringprobe" and not names:
+            for args, _, _ in OWN:
+                p = subprocess.run([target] + args.split(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, timeout=30)
+                own[args] = [p.returncode, p.stdout, p.stderr]
+        json.dump({"files": [os.path.basename(f) for f in files], "extra": extra, "own": own,
                    "results": [[k[0], k[1], v] for k, v in results.items()],
                    "texts": texts, "seconds": time.monotonic() - t0}, sys.stdout)
         return 0
@@ -156,7 +173,7 @@ def compare(deb, rp):
     dres = {(f, n): ok for f, n, ok in deb["results"]}
     rres = {(f, n): ok for f, n, ok in rp["results"]}
     files = deb["files"]
-    print("1..%d" % (len(files) + len(deb["extra"])))
+    print("1..%d" % (len(files) + len(deb["extra"]) + len(rp["own"])))
     bad_total = 0
     for i, name in enumerate(files, 1):
         keys = sorted(k for k in dres if k[0] == name)
@@ -183,6 +200,17 @@ def compare(deb, rp):
     print("# %d command lines beyond the suite: %d print and exit as Debian's fping" %
           (len(deb["extra"]), len(deb["extra"]) - extra_bad))
     bad_total += extra_bad
+    n = len(files) + len(deb["extra"])
+    for args, rc, out in OWN:
+        if args not in rp["own"]:
+            continue
+        n += 1
+        got = rp["own"][args]
+        good = got[0] == rc and got[1] == out
+        bad_total += not good
+        print("%s %d - ringprobe %s: exit %d, %r" % ("ok" if good else "not ok", n, args, rc, out))
+        if not good:
+            print("#   got exit %d\n#   stdout: %r\n#   stderr: %r" % tuple(got))
     print("# fping ci suite: %d assertions; Debian fping 5.1 passes %d (%.1f s), "
           "ringprobe passes %d (%.1f s); %d that Debian passes fail for ringprobe" %
           (len(dres), sum(dres.values()), deb["seconds"], sum(rres.values()),
