@@ -99,8 +99,9 @@ int rp_names_reverse_all(const char *servers, const struct rp_ip *addrs, size_t 
 				ev |= POLLIN;
 			if (ARES_GETSOCK_WRITABLE(bits, i))
 				ev |= POLLOUT;
-			if (ev)
-				fds[k++] = (struct pollfd){.fd = socks[i], .events = ev};
+			if (!ev) /* the sockets in use come first (names.c's get_fds) */
+				break;
+			fds[k++] = (struct pollfd){.fd = socks[i], .events = ev};
 		}
 		tvp = ares_timeout(ch, NULL, &tv);
 		t = tvp ? (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) : 100;
