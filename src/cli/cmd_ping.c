@@ -774,7 +774,7 @@ static void engine_conf(const struct rp_fping *f, const struct rp_conf *c, const
 			cap = per_shard[i];
 	pc->weights = per_shard;
 	/* Single probes stream through a bounded window; counted ones stay. */
-	if (!f->count_flag && !f->loop && cap > 65536)
+	if (!f->loop && f->count == 1 && cap > 65536)
 		cap = 65536;
 	pc->capacity = cap ? cap : 1;
 	pc->timeout_ns = (uint64_t)f->timeout_ns;
@@ -1186,7 +1186,7 @@ int rp_cmd_ping(int argc, char **argv)
 		else if (r != RP_FPING_OK)
 			rp_diags_add(&cli.diags, RP_DIAG_ERROR, NULL, NULL, "%s", msg);
 	}
-	if (f.timeout_ns > f.period_ns && f.count_flag && f.count > 1)
+	if (f.timeout_ns > f.period_ns && ((f.count_flag && f.count > 1) || f.loop))
 		rp_diags_add(&cli.diags, RP_DIAG_ERROR, "-t/--timeout", NULL,
 			     "%lld ms is longer than the period -p %lld ms",
 			     (long long)(f.timeout_ns / 1000000),
