@@ -25,7 +25,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n  ringprobe --version | --help | COMMAND --help\n\n"
 		"Exit status: 0 ok, 1 some targets did not answer (ping), 2 usage or "
-		"configuration\nerror, 3 runtime failure. Documentation: docs/ and README.md.\n");
+		"configuration\nerror, 3 runtime failure. Documentation: docs/ and README.md.\n"
+		"Installed under the name fping (a symlink), ringprobe is fping 5.1: its command "
+		"line,\noutput and exit codes (docs/fping.md).\n");
 }
 
 int main(int argc, char **argv)
