@@ -172,6 +172,13 @@ int rp_names_resolve_all(const struct rp_names_conf *c, const char *const *names
 			 uint32_t timeout_ms, struct rp_names_result *out, char *why,
 			 size_t whylen);
 
+/** The name of each of addrs[0..count) (a PTR record, or the hosts file when the system's
+ *  configuration says so), asked at once and waited for until timeout_ms: out[i] is a
+ *  malloc'd name, or NULL (no name, a failure, or the deadline first). servers as
+ *  rp_names_conf.servers: NULL for the system's configuration (c-ares reads
+ *  /etc/resolv.conf and /etc/hosts), else only those servers. 0, or -errno with why. */
+int rp_names_reverse_all(const char *servers, const struct rp_ip *addrs, size_t count,
+			 uint32_t timeout_ms, char **out, char *why, size_t whylen);
 /** The families this host has a route beyond itself for (a default route or any route
  *  covering 192.0.2.1 and 2001:db8::1, looked up with connect() on a UDP socket, which
  *  sends nothing): 0 for both, 4 or 6 for one, -ENETUNREACH for neither. What

@@ -72,6 +72,8 @@ int rp_cli__prober(const char *cmd, const struct rp_conf *c, struct rp_prober_co
 
 int rp_cmd_run(int argc, char **argv);
 int rp_cmd_ping(int argc, char **argv);
+/* ringprobe invoked as `fping` (fping_opts.c). */
+int rp_fping_main(int argc, char **argv);
 int rp_cmd_sweep(int argc, char **argv);
 int rp_cmd_check_config(int argc, char **argv);
 

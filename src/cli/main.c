@@ -25,14 +25,21 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n  ringprobe --version | --help | COMMAND --help\n\n"
 		"Exit status: 0 ok, 1 some targets did not answer (ping), 2 usage or "
-		"configuration\nerror, 3 runtime failure. Documentation: docs/ and README.md.\n");
+		"configuration\nerror, 3 runtime failure. Documentation: docs/ and README.md.\n"
+		"Installed under the name fping (a symlink), ringprobe is fping 5.1: its command "
+		"line,\noutput and exit codes (docs/fping.md).\n");
 }
 
 int main(int argc, char **argv)
 {
-	const char *best = NULL;
+	const char *best = NULL, *base = strrchr(argv[0], '/');
 	size_t bestd = 3;
 
+	/* Installed as `fping` (a symlink or a copy, any name that starts so): fping 5.1's
+	 * command line and exit codes (docs/fping.md); `fping6` implies -6 as in 5.1. */
+	base = base ? base + 1 : argv[0];
+	if (strncmp(base, "fping", 5) == 0)
+		return rp_fping_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return RP_EXIT_USAGE;

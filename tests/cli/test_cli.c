@@ -155,6 +155,42 @@ Test(cli, bad_flags_are_named)
 	cr_assert_not_null(strstr(r.err, "--count: error: needs a value"), "%s", r.err);
 }
 
+/* The packet options of `ringprobe ping` (fping's -b -H -O -M -S -I -k -R) are checked
+ * before anything starts, with fping's words for what fping refuses; nothing here opens
+ * a socket or asks a resolver. */
+Test(cli, ping_packet_options_are_validated)
+{
+	static const struct {
+		const char *args, *err;
+	} bad[] = {
+	    {"ping -H 300 127.0.0.1", "error: ttl 300 out of range\n"},
+	    {"ping -H 0 127.0.0.1", "-H/--ttl: error: \"0\" is not a valid value\n"},
+	    {"ping -b 65489 127.0.0.1",
+	     "error: data size 65489 not valid, must be lower than 65488\n"},
+	    {"ping -b x 127.0.0.1", "-b/--size: error: expected an integer, got \"x\""},
+	    {"ping -O x 127.0.0.1", "-O/--tos: error: \"x\" is not a valid value\n"},
+	    {"ping -S bla 127.0.0.1", "-S/--src: error: can't parse source address: bla\n"},
+	    {"ping -I rp-no-such-if 127.0.0.1",
+	     "-I/--iface: error: binding to specific interface (SO_BINTODEVICE): No such "
+	     "device\n"},
+	    {"ping -I 0123456789abcdefX 127.0.0.1", "-I/--iface: error: binding to specific"},
+	    {"ping -k -1 127.0.0.1", "-k/--fwmark: error: -1 is out of range\n"},
+	    {"ping -B 0.9 127.0.0.1",
+	     "error: backoff factor 0.9 not valid, must be between 1.0 and 5.0\n"},
+	    {"ping -a -u 127.0.0.1", "error: specify only one of a, u\n"},
+	    {"ping -c 2 -l 127.0.0.1", "error: specify only one of c, l\n"},
+	    {"ping -d -n 127.0.0.1", "-n/--name: error: use either one of -d or -n\n"},
+	    {"ping -4 -6 127.0.0.1", "-6/--ipv6: error: can't specify both -4 and -6\n"},
+	    {"ping -g 127.0.0.1/33", "ringprobe ping: netmask must be between 1 and 32 (is: 33)\n"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run(&r, bad[i].args);
+		cr_assert_eq(r.status, 2, "%s: exit %d\n%s", bad[i].args, r.status, r.err);
+		cr_assert_not_null(strstr(r.err, bad[i].err), "%s:\n%s", bad[i].args, r.err);
+	}
+}
+
 Test(cli, ping_and_sweep_validate_targets)
 {
 	const char *path = "/tmp/rp-cli-targets.txt";
@@ -195,7 +231,7 @@ Test(cli, ping_and_sweep_validate_targets)
 	cr_assert_not_null(strstr(r.err, "127.0.0.0/12: error: has 1048576 addresses, more than a "
 					 "/16; add --allow-large to sweep it"),
 			   "%s", r.err);
-	run(&r, "ping -o yaml 127.0.0.1");
+	run(&r, "ping --output yaml 127.0.0.1");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "\"yaml\" is not one of text, json"), "%s", r.err);
 }

@@ -192,7 +192,7 @@ Test(ping_cli, alive_mode_and_json, .timeout = 60)
 	cr_assert_not_null(strstr(r.out, "127.0.0.1 is alive\n"), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "127.0.0.2 is alive\n"), "%s", r.out);
 	result_free(&r);
-	in_netns(&r, BIN " ping -o json -c 2 -p 50 127.0.0.0/30");
+	in_netns(&r, BIN " ping --output json -c 2 -p 50 127.0.0.0/30");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "{\"target\":\"127.0.0.1\",\"sent\":2,\"received\":2,"
 					 "\"loss_pct\":0,\"rtt_ms\":{\"min\":"),
@@ -240,7 +240,8 @@ Test(ping_cli, names_resolve_through_the_configured_server, .timeout = 60)
 	cr_assert_eq(srv_dns_queries(&dns, "AAAA", "dev8.test"), 0, "-4 asks for A records only");
 	result_free(&r);
 
-	snprintf(cmd, sizeof(cmd), BIN " ping -o json --dns-servers %s dev8.test", dns.server);
+	snprintf(cmd, sizeof(cmd), BIN " ping --output json --dns-servers %s dev8.test",
+		 dns.server);
 	run_here(&r, cmd);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert_not_null(strstr(r.out,
