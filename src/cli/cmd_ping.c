@@ -794,10 +794,11 @@ static void engine_conf(const struct rp_fping *f, const struct rp_conf *c, const
 	pc->ttl = (int)f->ttl;
 	pc->tos = f->tos;
 	pc->dont_fragment = f->dontfrag;
+	/* One source per family (the engine binds each family's socket to its own). */
 	if (f->src4_set)
 		pc->source = f->src4;
-	else if (f->src6_set)
-		pc->source = f->src6;
+	if (f->src6_set)
+		pc->source2 = f->src6;
 	memcpy(pc->interface, f->iface, sizeof(pc->interface));
 	pc->fwmark = f->fwmark;
 	pc->random_payload = f->random;

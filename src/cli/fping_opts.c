@@ -10,6 +10,7 @@
 
 #include "cli_int.h"
 #include "fping.h"
+#include "ringprobe/icmp.h"
 #include "optparse.h"
 
 /* The version `fping -v` reports: the fping whose command line this is. */
@@ -201,6 +202,17 @@ int rp_fping_check(struct rp_fping *f, bool have_args, char *msg, size_t len)
 			 "these options are too risky for mere mortals.\n%s: You need -i >= 1 "
 			 "and -p >= 10",
 			 f->prog);
+		return RP_FPING_ERR;
+	}
+	/* fping sends as little as 0 bytes; ringprobe's requests carry their own fields
+	 * (timestamp, sequence, MAC) in the first RP_ICMP_FIELDS_LEN, and a reply is matched
+	 * and trusted by them: a smaller payload is refused, naming the flag. */
+	if (f->size < RP_ICMP_FIELDS_LEN) {
+		snprintf(
+		    msg, len,
+		    "data size %u not valid for ringprobe, must be at least %u (-b: its echo "
+		    "requests carry a timestamp, a sequence and a MAC in their first %u bytes)",
+		    f->size, (unsigned)RP_ICMP_FIELDS_LEN, (unsigned)RP_ICMP_FIELDS_LEN);
 		return RP_FPING_ERR;
 	}
 	if (f->size > RP_FPING_MAX_SIZE) {

@@ -168,6 +168,9 @@ Test(cli, ping_packet_options_are_validated)
 	    {"ping -b 65489 127.0.0.1",
 	     "error: data size 65489 not valid, must be lower than 65488\n"},
 	    {"ping -b x 127.0.0.1", "-b/--size: error: expected an integer, got \"x\""},
+	    {"ping -b 39 127.0.0.1", "error: data size 39 not valid for ringprobe, must be at "
+				     "least 40 (-b: its echo requests carry"},
+	    {"ping -b 0 127.0.0.1", "error: data size 0 not valid for ringprobe"},
 	    {"ping -O x 127.0.0.1", "-O/--tos: error: \"x\" is not a valid value\n"},
 	    {"ping -S bla 127.0.0.1", "-S/--src: error: can't parse source address: bla\n"},
 	    {"ping -I rp-no-such-if 127.0.0.1",
