@@ -465,6 +465,13 @@ static bool backlog_refuses_past_capacity(char *why, size_t whylen)
 	return ok;
 }
 
+/* RSS means nothing under TSan: its shadow of the pages stays resident. */
+#ifdef RP_UNDER_TSAN
+#define CHECK_RSS 0
+#else
+#define CHECK_RSS 1
+#endif
+
 static long rss_kb(void)
 {
 	char line[256];
@@ -483,7 +490,9 @@ static long rss_kb(void)
 /* A burst that fills the backlog (a large static list at start) costs its memory only
  * while it waits: once drained, the backlog gives its pages back. One address added and
  * removed 60,000 times writes 120,000 entries (2.9 MB) while the shard holds at most
- * one device, so the shard's own memory does not grow meanwhile. */
+ * one device, so the shard's own memory does not grow meanwhile. Under TSan the
+ * sanitizer's shadow of those pages stays resident, so only the order and the reuse
+ * after the release are checked there, not RSS. */
 static bool backlog_gives_back_its_pages(char *why, size_t whylen)
 {
 	enum { PAIRS = 60000 };
@@ -507,14 +516,14 @@ static bool backlog_gives_back_its_pages(char *why, size_t whylen)
 		rp_prober_queue_remove(p, BL_ADDR(0));
 	}
 	full = rss_kb();
-	if (ok && full - before < 2 * 1024)
+	if (CHECK_RSS && ok && full - before < 2 * 1024)
 		ok = FAIL("the backlog grew RSS by %ld kB only (%llu waiting)", full - before,
 			  (unsigned long long)rp_prober_queued(p));
 	if (ok && !settle(p, 0, &st))
 		ok = FAIL("the shard holds %llu devices with %llu waiting, want 0 and 0",
 			  (unsigned long long)st.devices, (unsigned long long)rp_prober_queued(p));
 	drained = rss_kb();
-	if (ok && drained - before > 1024)
+	if (CHECK_RSS && ok && drained - before > 1024)
 		ok = FAIL("RSS %ld kB before, %ld full, %ld drained: the pages were kept", before,
 			  full, drained);
 	/* The backlog still works from its start. */
