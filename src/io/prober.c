@@ -318,13 +318,14 @@ static void enqueue(struct rp_prober *p, unsigned i, const struct qcmd *c)
  * zeros again and cost no memory until written). */
 static void lane_emptied(struct lane *l)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t from = ((uintptr_t)l->v + page - 1) & ~(uintptr_t)(page - 1);
-	uintptr_t to = ((uintptr_t)(l->v + l->hi)) & ~(uintptr_t)(page - 1);
+	uintptr_t page, from, to;
 
 	l->head = 0;
 	if ((size_t)l->hi * sizeof(*l->v) < RELEASE_BYTES)
 		return;
+	page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	from = ((uintptr_t)l->v + page - 1) & ~(page - 1);
+	to = (uintptr_t)(l->v + l->hi) & ~(page - 1);
 	if (to > from)
 		madvise((void *)from, to - from, MADV_DONTNEED);
 	l->hi = 0;
