@@ -93,9 +93,13 @@ static void sort_unique(void *v, size_t *n, size_t size, int (*cmp)(const void *
 	if (*n < 2)
 		return;
 	qsort(v, *n, size, cmp);
-	for (size_t i = 1; i < *n; i++)
-		if (cmp(b + i * size, b + (k - 1) * size) != 0)
-			memcpy(b + k++ * size, b + i * size, size);
+	for (size_t i = 1; i < *n; i++) {
+		if (cmp(b + i * size, b + (k - 1) * size) == 0)
+			continue;
+		if (k != i)
+			memcpy(b + k * size, b + i * size, size);
+		k++;
+	}
 	*n = k;
 }
 
