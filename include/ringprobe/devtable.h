@@ -15,6 +15,11 @@
  * pruned, and its generation is bumped each time the slot is freed. A (slot, gen)
  * pair taken while a device was live never validates again after that device goes
  * (rp_devtable_is_live()), so a late reply naming a reused slot is recognized.
+ * Generations count modulo 2^30 (the record keeps two flags in the word's top bits): a
+ * slot would have to be reused 2^30 times before an old pair could match again.
+ *
+ * Memory: create allocates for `capacity` devices but writes nothing, so only the
+ * pages that devices have used cost memory (the index's pages as hashing spreads them).
  *
  * Bad slots: rp_devtable_is_live() accepts any slot and gen (they come off the wire);
  * rp_devtable_remove() returns -EINVAL for a slot >= capacity and -ENOENT for a free

@@ -330,8 +330,11 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	weights = rp_xcalloc(d->nshards, sizeof(*weights));
 	for (unsigned i = 0; i < d->nshards; i++)
 		weights[i] = 1;
-	for (size_t i = 0; i < d->fleet.nstatic; i++)
-		weights[rp_prober_route(&d->fleet.statics[i], d->nshards)]++;
+	for (size_t i = 0; i < d->fleet.nstatic; i++) {
+		struct rp_ip a = rp_fleet_static(&d->fleet, i);
+
+		weights[rp_prober_route(&a, d->nshards)]++;
+	}
 	pc.weights = weights;
 	ret = rp_prober_create(&d->prober, &pc, why, whylen);
 	free(weights);

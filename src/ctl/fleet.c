@@ -55,13 +55,61 @@ static int cmp_ip(const void *a, const void *b)
 	return rp_ip_cmp(a, b);
 }
 
-/* This instance's share of `devices`, sorted and unique, or -E2BIG over max_devices. */
-static int expand_statics(const struct rp_conf *c, struct rp_ip **out, size_t *nout, char *why,
-			  size_t whylen)
+static int cmp_u32(const void *a, const void *b)
 {
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void statics_free(struct rp_statics *s)
+{
+	free(s->v4);
+	free(s->v6);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Static device i of s, in rp_ip_cmp order (ctl_int.h: struct rp_statics). */
+static struct rp_ip statics_at(const struct rp_statics *s, size_t i)
+{
+	if (i < s->low6)
+		return s->v6[i];
+	if (i < s->low6 + s->n4)
+		return rp_ip_v4(s->v4[i - s->low6]);
+	return s->v6[i - s->n4];
+}
+
+struct rp_ip rp_fleet_static(const struct rp_fleet *f, size_t i)
+{
+	return statics_at(&f->statics, i);
+}
+
+/* Sorts v[0 .. *n) and drops repeats. */
+static void sort_unique(void *v, size_t *n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *b = v;
+	size_t k = 1;
+
+	if (*n < 2)
+		return;
+	qsort(v, *n, size, cmp);
+	for (size_t i = 1; i < *n; i++) {
+		if (cmp(b + i * size, b + (k - 1) * size) == 0)
+			continue;
+		if (k != i)
+			memcpy(b + k * size, b + i * size, size);
+		k++;
+	}
+	*n = k;
+}
+
+/* This instance's share of `devices`, sorted and unique, or -E2BIG over max_devices. */
+static int expand_statics(const struct rp_conf *c, struct rp_statics *out, char *why, size_t whylen)
+{
+	const struct rp_ip low_end = rp_ip_v4(0); /* ::ffff:0:0, the first IPv4 address */
+	struct rp_statics s = {0};
 	struct rp_hosts h;
-	struct rp_ip *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t cap4 = 0, cap6 = 0, n;
 
 	rp_hosts_init(&h, c->devices.v, c->devices.n);
 	for (uint64_t i = 0; i < h.count; i++) {
@@ -69,40 +117,48 @@ static int expand_statics(const struct rp_conf *c, struct rp_ip **out, size_t *n
 
 		if (!rp_ctl_mine(&c->shard, &a))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			v = rp_xrealloc(v, cap * sizeof(*v));
+		if (rp_ip_is_v4(&a)) {
+			if (s.n4 == cap4) {
+				cap4 = cap4 ? cap4 * 2 : 1024;
+				s.v4 = rp_xrealloc(s.v4, cap4 * sizeof(*s.v4));
+			}
+			s.v4[s.n4++] = rp_ip_to_v4(&a);
+		} else {
+			if (s.n6 == cap6) {
+				cap6 = cap6 ? cap6 * 2 : 1024;
+				s.v6 = rp_xrealloc(s.v6, cap6 * sizeof(*s.v6));
+			}
+			s.v6[s.n6++] = a;
 		}
-		v[n++] = a;
 	}
 	rp_hosts_fini(&h);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_ip);
-	if (n > 1) {
-		size_t k = 1;
-
-		for (size_t i = 1; i < n; i++)
-			if (!rp_ip_eq(&v[i], &v[k - 1]))
-				v[k++] = v[i];
-		n = k;
-	}
+	sort_unique(s.v4, &s.n4, sizeof(*s.v4), cmp_u32);
+	sort_unique(s.v6, &s.n6, sizeof(*s.v6), cmp_ip);
+	while (s.low6 < s.n6 && rp_ip_cmp(&s.v6[s.low6], &low_end) < 0)
+		s.low6++;
+	n = s.n4 + s.n6;
 	if (n > (uint64_t)c->max_devices) {
 		snprintf(why, whylen,
 			 "devices lists %zu addresses%s but max_devices is %lld; raise max_devices "
 			 "(--max-devices)",
 			 n, c->shard.count > 1 ? " for this shard" : "", (long long)c->max_devices);
-		free(v);
+		statics_free(&s);
 		return -E2BIG;
 	}
-	*out = v;
-	*nout = n;
+	*out = s;
 	return 0;
 }
 
 static bool is_static(const struct rp_fleet *f, const struct rp_ip *addr)
 {
-	return f->nstatic &&
-	       bsearch(addr, f->statics, f->nstatic, sizeof(*f->statics), cmp_ip) != NULL;
+	const struct rp_statics *s = &f->statics;
+
+	if (rp_ip_is_v4(addr)) {
+		uint32_t a = rp_ip_to_v4(addr);
+
+		return s->n4 && bsearch(&a, s->v4, s->n4, sizeof(*s->v4), cmp_u32) != NULL;
+	}
+	return s->n6 && bsearch(addr, s->v6, s->n6, sizeof(*s->v6), cmp_ip) != NULL;
 }
 
 static uint32_t found_capacity(uint64_t max_devices, size_t nstatic)
@@ -121,16 +177,17 @@ int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_f
 	f->ops = *ops;
 	f->sel = c->shard;
 	f->max_devices = (uint64_t)c->max_devices;
-	ret = expand_statics(c, &f->statics, &f->nstatic, why, whylen);
+	ret = expand_statics(c, &f->statics, why, whylen);
 	if (ret < 0)
 		return ret;
+	f->nstatic = f->statics.n4 + f->statics.n6;
 	f->unplaced = rp_xcalloc(f->nstatic ? f->nstatic : 1, sizeof(*f->unplaced));
 	f->found_cap = found_capacity(f->max_devices, f->nstatic);
 	ret = rp_devtable_create(&f->found, f->found_cap);
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot size the device table for max_devices %llu",
 			 (unsigned long long)f->max_devices);
-		free(f->statics);
+		statics_free(&f->statics);
 		free(f->unplaced);
 		return ret;
 	}
@@ -140,7 +197,7 @@ int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_f
 void rp_fleet_fini(struct rp_fleet *f)
 {
 	rp_devtable_destroy(f->found);
-	free(f->statics);
+	statics_free(&f->statics);
 	free(f->unplaced);
 	memset(f, 0, sizeof(*f));
 }
@@ -148,7 +205,9 @@ void rp_fleet_fini(struct rp_fleet *f)
 /* Adds static device i; a refusal leaves it unplaced, for rp_fleet_retry. */
 static void place_static(struct rp_fleet *f, size_t i)
 {
-	if (f->ops.add(f->ops.arg, &f->statics[i])) {
+	struct rp_ip a = rp_fleet_static(f, i);
+
+	if (f->ops.add(f->ops.arg, &a)) {
 		if (f->unplaced[i]) {
 			f->unplaced[i] = 0;
 			f->nunplaced--;
@@ -247,31 +306,35 @@ static bool in_networks(const struct rp_cidr_list *l, const struct rp_ip *addr)
 
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen)
 {
-	struct rp_ip *nv;
+	struct rp_statics ns;
 	uint8_t *nu;
 	size_t nn, i = 0, j = 0, nnu = 0;
 	struct rp_devtable *old_found = f->found, *nf;
 	int ret;
 
-	ret = expand_statics(c, &nv, &nn, why, whylen);
+	ret = expand_statics(c, &ns, why, whylen);
 	if (ret < 0)
 		return ret;
+	nn = ns.n4 + ns.n6;
 	nu = rp_xcalloc(nn ? nn : 1, sizeof(*nu));
 	/* Statics: a sorted merge of the old list and the new. One never placed has
 	 * nothing to remove; one still unplaced stays so. */
 	while (i < f->nstatic || j < nn) {
-		if (j == nn || (i < f->nstatic && rp_ip_cmp(&f->statics[i], &nv[j]) < 0)) {
+		struct rp_ip old = i < f->nstatic ? statics_at(&f->statics, i) : rp_ip_v4(0);
+		struct rp_ip fresh = j < nn ? statics_at(&ns, j) : rp_ip_v4(0);
+
+		if (j == nn || (i < f->nstatic && rp_ip_cmp(&old, &fresh) < 0)) {
 			f->removed++;
 			if (!f->unplaced[i])
-				f->ops.remove(f->ops.arg, &f->statics[i]);
+				f->ops.remove(f->ops.arg, &old);
 			i++;
-		} else if (i == f->nstatic || rp_ip_cmp(&nv[j], &f->statics[i]) < 0) {
-			int32_t slot = rp_devtable_lookup(old_found, &nv[j]);
+		} else if (i == f->nstatic || rp_ip_cmp(&fresh, &old) < 0) {
+			int32_t slot = rp_devtable_lookup(old_found, &fresh);
 
 			/* Already monitored as discovered: it only changes list. */
 			if (slot >= 0)
 				rp_devtable_remove(old_found, (uint32_t)slot);
-			else if (!f->ops.add(f->ops.arg, &nv[j]))
+			else if (!f->ops.add(f->ops.arg, &fresh))
 				nu[j] = 1;
 			nnu += nu[j];
 			j++;
@@ -282,9 +345,9 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 			j++;
 		}
 	}
-	free(f->statics);
+	statics_free(&f->statics);
 	free(f->unplaced);
-	f->statics = nv;
+	f->statics = ns;
 	f->unplaced = nu;
 	f->nstatic = nn;
 	f->nunplaced = nnu;
@@ -322,9 +385,13 @@ int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size
 void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, const struct rp_ip *addr),
 		   void *arg)
 {
-	for (size_t i = 0; i < f->nstatic; i++)
-		if (!f->unplaced[i])
-			fn(arg, &f->statics[i]);
+	for (size_t i = 0; i < f->nstatic; i++) {
+		if (!f->unplaced[i]) {
+			struct rp_ip a = rp_fleet_static(f, i);
+
+			fn(arg, &a);
+		}
+	}
 	for (int32_t s = rp_devtable_next(f->found, -1); s >= 0; s = rp_devtable_next(f->found, s))
 		fn(arg, rp_devtable_addr(f->found, (uint32_t)s));
 }

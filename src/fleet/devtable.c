@@ -4,6 +4,12 @@
  * Every operation but rp_devtable_next() is O(1) expected (prune is O(removed)): the
  * index is kept at most half full and deletes by backward shift instead of tombstones,
  * so probe sequences stay as short after millions of add/remove as on a fresh table.
+ *
+ * Memory: the arrays come zeroed from calloc and create writes none of them, so a page
+ * costs memory only once a device has used it. Slots from `fresh` on have never held a
+ * device (all zero: free, generation 0); the free list holds only slots given back, and
+ * a new device takes the last one given back, else slot `fresh`: the same order as one
+ * free list through every slot built at create (0, 1, 2, ... on a fresh table).
  */
 #include "ringprobe/devtable.h"
 
@@ -30,19 +36,24 @@ struct bucket {
 	uint32_t slot1; /* slot + 1; 0 marks an empty bucket */
 };
 
-/* One slot record, 40 bytes. suspended_until lives in its own array because only
+/* gen_flags of a slot record: the generation in the low 30 bits (it counts modulo
+ * 2^30, so a (slot, gen) with a higher gen never validates), and two flags. */
+#define F_USED 0x80000000u
+#define F_SUSPENDED 0x40000000u
+#define GEN_MASK 0x3fffffffu
+
+/* One slot record, 36 bytes: 4-byte aligned (last_seen in two halves), with the flags
+ * in the generation's word. suspended_until lives in its own array because only
  * suspended slots read it. */
 struct dev {
-	uint64_t last_seen;
 	struct rp_ip addr;
-	uint32_t gen;
-	uint32_t prev; /* toward the head (more recently seen) */
-	uint32_t next; /* toward the tail when used; the free-list link when free */
-	uint8_t used;
-	uint8_t suspended;
+	uint32_t gen_flags;
+	uint32_t prev;		   /* toward the head (more recently seen) */
+	uint32_t next;		   /* toward the tail when used; the free-list link when free */
+	uint32_t seen_lo, seen_hi; /* last_seen */
 };
 
-_Static_assert(sizeof(struct dev) == 40, "struct dev grew: 1M devices cost 40 MB per table");
+_Static_assert(sizeof(struct dev) == 36, "struct dev grew: 1M devices cost 36 MB per table");
 
 struct rp_devtable {
 	struct bucket *index;
@@ -52,9 +63,10 @@ struct rp_devtable {
 	uint32_t capacity;
 	uint32_t count;
 	uint32_t suspended;
-	uint32_t head; /* most recently seen, or NIL */
-	uint32_t tail; /* least recently seen, or NIL */
-	uint32_t free_head;
+	uint32_t head;	    /* most recently seen, or NIL */
+	uint32_t tail;	    /* least recently seen, or NIL */
+	uint32_t free_head; /* the last slot given back, or NIL */
+	uint32_t fresh;	    /* slots from here on have never been used */
 	uint64_t added;
 	uint64_t evicted;
 	uint64_t removed;
@@ -72,9 +84,30 @@ __attribute__((cold)) static _Noreturn void bad_slot(const char *fn, uint32_t sl
 	abort();
 }
 
+static inline bool slot_used(const struct dev *d)
+{
+	return d->gen_flags & F_USED;
+}
+
+static inline bool slot_suspended(const struct dev *d)
+{
+	return d->gen_flags & F_SUSPENDED;
+}
+
+static inline uint64_t seen(const struct dev *d)
+{
+	return (uint64_t)d->seen_hi << 32 | d->seen_lo;
+}
+
+static inline void set_seen(struct dev *d, uint64_t now)
+{
+	d->seen_lo = (uint32_t)now;
+	d->seen_hi = (uint32_t)(now >> 32);
+}
+
 static inline void need_used(const struct rp_devtable *t, uint32_t slot, const char *fn)
 {
-	if (RP_UNLIKELY(slot >= t->capacity || !t->dev[slot].used))
+	if (RP_UNLIKELY(slot >= t->capacity || !slot_used(&t->dev[slot])))
 		bad_slot(fn, slot, t->capacity);
 }
 
@@ -156,15 +189,13 @@ static void vacate(struct rp_devtable *t, uint32_t slot)
 
 	index_delete(t, rp_ip_hash32(&d->addr), slot);
 	lru_unlink(t, slot);
-	if (d->suspended) {
-		d->suspended = 0;
+	if (slot_suspended(d)) {
 		t->until[slot] = 0;
 		t->suspended--;
 	}
-	d->gen++;
-	d->used = 0;
+	d->gen_flags = (d->gen_flags + 1) & GEN_MASK; /* free, not suspended */
 	memset(&d->addr, 0, sizeof(d->addr));
-	d->last_seen = 0;
+	set_seen(d, 0);
 	d->prev = NIL;
 	d->next = NIL;
 	t->count--;
@@ -182,7 +213,7 @@ static struct rp_dev_ref ref_of(const struct rp_devtable *t, uint32_t slot)
 	struct rp_dev_ref ref = {
 	    .addr = t->dev[slot].addr,
 	    .slot = slot,
-	    .gen = t->dev[slot].gen,
+	    .gen = t->dev[slot].gen_flags & GEN_MASK,
 	};
 
 	return ref;
@@ -193,7 +224,6 @@ int rp_devtable_create(struct rp_devtable **out, uint32_t capacity)
 	struct rp_devtable *t;
 	uint64_t size = 2;
 	uint64_t ndev = capacity;
-	uint32_t i;
 
 	if (capacity < 1 || capacity > RP_DEVTABLE_MAX_CAPACITY)
 		return -EINVAL;
@@ -203,21 +233,20 @@ int rp_devtable_create(struct rp_devtable **out, uint32_t capacity)
 	if (size > SIZE_MAX / sizeof(struct bucket) || ndev > SIZE_MAX / sizeof(struct dev))
 		return -ENOMEM;
 
+	/* calloc, not an aligned allocation that memsets: large arrays come as fresh
+	 * zero pages, which cost memory only once written (a table sized for a million
+	 * devices holding a few costs a few pages). Buckets (8 bytes) never straddle a
+	 * cache line at calloc's 16-byte alignment; records (36) do whatever the base. */
 	t = rp_xcalloc(1, sizeof(*t));
-	t->index = rp_xaligned_calloc(RP_CACHELINE, (size_t)size * sizeof(struct bucket));
-	t->dev = rp_xaligned_calloc(RP_CACHELINE, (size_t)capacity * sizeof(struct dev));
+	t->index = rp_xcalloc((size_t)size, sizeof(struct bucket));
+	t->dev = rp_xcalloc(capacity, sizeof(struct dev));
 	t->until = rp_xcalloc(capacity, sizeof(uint64_t));
 	t->mask = (uint32_t)(size - 1);
 	t->capacity = capacity;
 	t->head = NIL;
 	t->tail = NIL;
-
-	/* Free list in slot order, so a fresh table hands out 0, 1, 2, ... */
-	for (i = 0; i < capacity; i++) {
-		t->dev[i].prev = NIL;
-		t->dev[i].next = i + 1 < capacity ? i + 1 : NIL;
-	}
-	t->free_head = 0;
+	t->free_head = NIL;
+	t->fresh = 0;
 
 	*out = t;
 	return 0;
@@ -250,7 +279,7 @@ int32_t rp_devtable_add(struct rp_devtable *t, const struct rp_ip *addr, uint64_
 	while ((s1 = t->index[i].slot1)) {
 		if (t->index[i].hash == hash && rp_ip_eq(&t->dev[s1 - 1].addr, addr)) {
 			slot = s1 - 1;
-			t->dev[slot].last_seen = now;
+			set_seen(&t->dev[slot], now);
 			if (slot != t->head) {
 				lru_unlink(t, slot);
 				lru_push_head(t, slot);
@@ -271,18 +300,19 @@ int32_t rp_devtable_add(struct rp_devtable *t, const struct rp_ip *addr, uint64_
 		t->evicted++;
 		/* The backward shift may have moved entries of addr's run: look again. */
 		i = index_empty_for(t, hash);
-	} else {
+	} else if (t->free_head != NIL) {
 		slot = t->free_head;
 		t->free_head = t->dev[slot].next;
+	} else {
+		slot = t->fresh++;
 	}
 
 	t->index[i].hash = hash;
 	t->index[i].slot1 = slot + 1;
 	d = &t->dev[slot];
 	d->addr = *addr;
-	d->last_seen = now;
-	d->used = 1;
-	d->suspended = 0;
+	set_seen(d, now);
+	d->gen_flags = (d->gen_flags & GEN_MASK) | F_USED;
 	lru_push_head(t, slot);
 	t->count++;
 	t->added++;
@@ -307,7 +337,7 @@ int32_t rp_devtable_lookup(const struct rp_devtable *t, const struct rp_ip *addr
 void rp_devtable_touch(struct rp_devtable *t, uint32_t slot, uint64_t now)
 {
 	need_used(t, slot, __func__);
-	t->dev[slot].last_seen = now;
+	set_seen(&t->dev[slot], now);
 	if (slot != t->head) {
 		lru_unlink(t, slot);
 		lru_push_head(t, slot);
@@ -319,7 +349,7 @@ int rp_devtable_remove(struct rp_devtable *t, uint32_t slot)
 {
 	if (slot >= t->capacity)
 		return -EINVAL;
-	if (!t->dev[slot].used)
+	if (!slot_used(&t->dev[slot]))
 		return -ENOENT;
 	release(t, slot);
 	t->removed++;
@@ -337,9 +367,9 @@ uint32_t rp_devtable_prune(struct rp_devtable *t, uint64_t now, uint64_t max_age
 	 * device young enough to keep ends the walk. A last_seen ahead of this `now`
 	 * counts as age 0 rather than wrapping to a huge age. */
 	while ((slot = t->tail) != NIL) {
-		uint64_t seen = t->dev[slot].last_seen;
+		uint64_t last = seen(&t->dev[slot]);
 
-		if (seen >= now || now - seen <= max_age)
+		if (last >= now || now - last <= max_age)
 			break;
 		if (cb) {
 			ref = ref_of(t, slot);
@@ -355,8 +385,8 @@ uint32_t rp_devtable_prune(struct rp_devtable *t, uint64_t now, uint64_t max_age
 void rp_devtable_suspend(struct rp_devtable *t, uint32_t slot, uint64_t until)
 {
 	need_used(t, slot, __func__);
-	if (!t->dev[slot].suspended) {
-		t->dev[slot].suspended = 1;
+	if (!slot_suspended(&t->dev[slot])) {
+		t->dev[slot].gen_flags |= F_SUSPENDED;
 		t->suspended++;
 	}
 	t->until[slot] = until;
@@ -365,8 +395,8 @@ void rp_devtable_suspend(struct rp_devtable *t, uint32_t slot, uint64_t until)
 void rp_devtable_resume(struct rp_devtable *t, uint32_t slot)
 {
 	need_used(t, slot, __func__);
-	if (t->dev[slot].suspended) {
-		t->dev[slot].suspended = 0;
+	if (slot_suspended(&t->dev[slot])) {
+		t->dev[slot].gen_flags &= ~F_SUSPENDED;
 		t->until[slot] = 0;
 		t->suspended--;
 	}
@@ -375,7 +405,7 @@ void rp_devtable_resume(struct rp_devtable *t, uint32_t slot)
 bool rp_devtable_is_suspended(const struct rp_devtable *t, uint32_t slot)
 {
 	need_used(t, slot, __func__);
-	return t->dev[slot].suspended;
+	return slot_suspended(&t->dev[slot]);
 }
 
 uint64_t rp_devtable_suspended_until(const struct rp_devtable *t, uint32_t slot)
@@ -386,7 +416,9 @@ uint64_t rp_devtable_suspended_until(const struct rp_devtable *t, uint32_t slot)
 
 bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t gen)
 {
-	return slot < t->capacity && t->dev[slot].used && t->dev[slot].gen == gen;
+	/* A gen above GEN_MASK (off the wire) never matches. */
+	return slot < t->capacity && slot_used(&t->dev[slot]) &&
+	       (t->dev[slot].gen_flags & GEN_MASK) == gen;
 }
 
 const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot)
@@ -399,13 +431,13 @@ uint32_t rp_devtable_gen(const struct rp_devtable *t, uint32_t slot)
 {
 	if (RP_UNLIKELY(slot >= t->capacity))
 		bad_slot(__func__, slot, t->capacity);
-	return t->dev[slot].gen;
+	return t->dev[slot].gen_flags & GEN_MASK;
 }
 
 uint64_t rp_devtable_last_seen(const struct rp_devtable *t, uint32_t slot)
 {
 	need_used(t, slot, __func__);
-	return t->dev[slot].last_seen;
+	return seen(&t->dev[slot]);
 }
 
 uint32_t rp_devtable_count(const struct rp_devtable *t)
@@ -441,8 +473,9 @@ int32_t rp_devtable_next(const struct rp_devtable *t, int32_t after)
 
 	if (after >= (int64_t)t->capacity)
 		return -ENOENT;
-	for (slot = after < 0 ? 0 : (uint32_t)after + 1; slot < t->capacity; slot++) {
-		if (t->dev[slot].used)
+	/* Slots from `fresh` on have never been used. */
+	for (slot = after < 0 ? 0 : (uint32_t)after + 1; slot < t->fresh; slot++) {
+		if (slot_used(&t->dev[slot]))
 			return (int32_t)slot;
 	}
 	return -ENOENT;

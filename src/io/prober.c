@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,23 +28,48 @@
 
 /* A command waiting for room in its shard's ring. `op` says which fields it uses. */
 enum qop {
-	Q_ADD = 1, /* addr, id, interval_ms: a monitored device */
+	Q_ADD = 0, /* addr, id, interval_ms: a monitored device */
 	Q_ONCE,	   /* addr, id: one probe now */
 	Q_READD,   /* addr, id, interval_ms: remove, then add again (both or neither) */
 	Q_REMOVE,  /* addr */
 };
 
+/* 24 bytes: the op in the top two bits of the interval's word. An interval is at most a
+ * day (ping_interval's maximum, 86,400,000 ms < 2^30); a longer one is kept as the
+ * longest the word holds, 2^30 - 1 ms (12.4 days). */
 struct qcmd {
 	struct rp_ip addr;
 	uint32_t id;
-	uint32_t interval_ms;
-	uint8_t op; /* enum qop */
+	uint32_t op_interval; /* op << 30 | interval_ms */
 };
+_Static_assert(sizeof(struct qcmd) == 24, "a backlog entry grew: 2 x capacity of them per shard");
+
+#define Q_INTERVAL_MAX 0x3fffffffu
+
+static struct qcmd qcmd_make(enum qop op, const struct rp_ip *addr, uint32_t id,
+			     uint32_t interval_ms)
+{
+	if (interval_ms > Q_INTERVAL_MAX)
+		interval_ms = Q_INTERVAL_MAX;
+	return (struct qcmd){
+	    .addr = *addr, .id = id, .op_interval = (uint32_t)op << 30 | interval_ms};
+}
+
+static enum qop qcmd_op(const struct qcmd *c)
+{
+	return (enum qop)(c->op_interval >> 30);
+}
+
+/* A drained backlog gives back the pages a burst wrote (the start of a large static
+ * list can fill half a million entries) once it wrote at least this much. */
+#define RELEASE_BYTES (1u << 20)
 
 /* One shard's backlog and accounting.
  *
  * The backlog is a FIFO of `cap` entries allocated at create, so commands reach the
- * shard in the order they were queued. Its bound holds this invariant:
+ * shard in the order they were queued. Its memory costs only while used: calloc's
+ * fresh pages until written, and once it drains after a burst the written pages go
+ * back (lane_emptied). Its bound holds this invariant:
  *
  *	used + monitored <= cap
  *
@@ -56,6 +82,8 @@ struct qcmd {
 struct lane {
 	struct qcmd *v;
 	uint32_t cap, head, used; /* the FIFO: [head, head + used) modulo cap */
+	uint32_t hi;		  /* entries [0, hi) may have been written since the last
+				   * release; an empty FIFO starts again at 0 */
 	uint64_t queued, sent;	  /* entries ever put in / taken out: places in the FIFO */
 	uint32_t load;		  /* devices and one-shot probes given to this shard, not yet
 				   * removed or finished (counted when queued) */
@@ -300,9 +328,10 @@ void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr)
 static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
 {
 	struct rp_shard *s = p->shards[i];
-	struct rp_shard_dev dev = {.addr = c->addr, .id = c->id, .interval_ms = c->interval_ms};
+	struct rp_shard_dev dev = {
+	    .addr = c->addr, .id = c->id, .interval_ms = c->op_interval & Q_INTERVAL_MAX};
 
-	switch ((enum qop)c->op) {
+	switch (qcmd_op(c)) {
 	case Q_REMOVE:
 		return rp_shard_offer_remove(s, &c->addr);
 	case Q_READD:
@@ -337,8 +366,28 @@ static void enqueue(struct rp_prober *p, unsigned i, const struct qcmd *c)
 	if (tail >= l->cap)
 		tail -= l->cap;
 	l->v[tail] = *c;
+	if (tail >= l->hi)
+		l->hi = tail + 1;
 	l->used++;
 	l->queued++;
+}
+
+/* Lane l has just emptied: the next command goes to entry 0, and when a burst wrote
+ * RELEASE_BYTES or more, the whole pages it wrote go back to the kernel (they read as
+ * zeros again and cost no memory until written). */
+static void lane_emptied(struct lane *l)
+{
+	uintptr_t page, from, to;
+
+	l->head = 0;
+	if ((size_t)l->hi * sizeof(*l->v) < RELEASE_BYTES)
+		return;
+	page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	from = ((uintptr_t)l->v + page - 1) & ~(page - 1);
+	to = (uintptr_t)(l->v + l->hi) & ~(page - 1);
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+	l->hi = 0;
 }
 
 /* Whether shard i's backlog can take a command needing `entries` entries (and, for
@@ -362,7 +411,7 @@ int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t 
 			uint32_t interval_ms)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = *addr, .id = id, .interval_ms = interval_ms, .op = Q_ADD};
+	struct qcmd c = qcmd_make(Q_ADD, addr, id, interval_ms);
 	/* One entry for the add, one kept for its remove. */
 	int ret = admit(p, i, 2, true);
 
@@ -377,7 +426,7 @@ int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t 
 int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t id)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = *addr, .id = id, .op = Q_ONCE};
+	struct qcmd c = qcmd_make(Q_ONCE, addr, id, 0);
 	/* Its result, not a remove, ends it: nothing to keep in reserve. */
 	int ret = admit(p, i, 1, true);
 
@@ -392,7 +441,7 @@ int rp_prober_queue_readd(struct rp_prober *p, const struct rp_ip *addr, uint32_
 			  uint32_t interval_ms)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = {.addr = *addr, .id = id, .interval_ms = interval_ms, .op = Q_READD};
+	struct qcmd c = qcmd_make(Q_READD, addr, id, interval_ms);
 	/* The device already keeps its remove entry; the load does not change. */
 	int ret = admit(p, i, 1, false);
 
@@ -406,7 +455,7 @@ void rp_prober_queue_remove(struct rp_prober *p, const struct rp_ip *addr)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
 	struct lane *l = &p->lanes[i];
-	struct qcmd c = {.addr = *addr, .op = Q_REMOVE};
+	struct qcmd c = qcmd_make(Q_REMOVE, addr, 0, 0);
 
 	if (l->load)
 		l->load--;
@@ -451,6 +500,8 @@ void rp_prober_drain(struct rp_prober *p)
 			l->head = l->head + 1 == l->cap ? 0 : l->head + 1;
 			l->used--;
 			l->sent++;
+			if (!l->used)
+				lane_emptied(l);
 		}
 	}
 }

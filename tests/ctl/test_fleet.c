@@ -315,6 +315,105 @@ Test(fleet, refused_adds_are_retried_or_forgotten_never_removed)
 	cr_assert_eq(rp_fleet_retry(&fleet), 0);
 }
 
+/* Both families in one `devices`: the statics are kept per family (4 bytes an IPv4
+ * device) but still come out in rp_ip_cmp order, IPv6 below ::ffff:0:0 first, then
+ * IPv4, then the other IPv6 ones; a mapped IPv6 form is the IPv4 device. */
+struct log6 {
+	int nadd, nrem;
+	struct rp_ip add[16], rem[16];
+	int refuse;
+};
+
+static bool on_add6(void *arg, const struct rp_ip *ip)
+{
+	struct log6 *l = arg;
+
+	if (l->refuse > 0) {
+		l->refuse--;
+		return false;
+	}
+	cr_assert_lt(l->nadd, 16);
+	l->add[l->nadd++] = *ip;
+	return true;
+}
+
+static void on_remove6(void *arg, const struct rp_ip *ip)
+{
+	struct log6 *l = arg;
+
+	cr_assert_lt(l->nrem, 16);
+	l->rem[l->nrem++] = *ip;
+}
+
+static void assert_ip(const struct rp_ip *got, const char *want)
+{
+	char buf[RP_IP_STRLEN];
+	struct rp_ip w;
+
+	cr_assert(rp_ip_parse(want, &w), "%s", want);
+	cr_assert(rp_ip_eq(got, &w), "got %s, want %s", rp_ip_format(got, buf), want);
+}
+
+static bool has_ip(const struct rp_fleet *f, const char *text)
+{
+	struct rp_ip a;
+
+	cr_assert(rp_ip_parse(text, &a), "%s", text);
+	return rp_fleet_has(f, &a);
+}
+
+Test(fleet, statics_of_both_families_keep_one_sorted_order_through_start_and_reload)
+{
+	const char *dev1[] = {"2001:db8::2",	  "192.0.2.2",	  "::c000:201", "2001:db8::1",
+			      "::ffff:192.0.2.1", "192.0.2.1/32", "2001:db8::2"};
+	const char *dev2[] = {"2001:db8::2", "192.0.2.1", "198.51.100.1", "::c000:201",
+			      "2001:db8::3"};
+	const char *order1[] = {"::c000:201", "192.0.2.1", "192.0.2.2", "2001:db8::1",
+				"2001:db8::2"};
+	struct log6 l = {0};
+	const struct rp_fleet_ops ops6 = {on_add6, on_remove6, &l};
+
+	set_cidrs(&conf.devices, dev1, 7);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops6, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(fleet.nstatic, 5, "the repeats and the mapped form are one device each");
+	cr_assert_eq(fleet.statics.n4, 2);
+	cr_assert_eq(fleet.statics.n6, 3);
+	cr_assert_eq(fleet.statics.low6, 1);
+	l.refuse = 1; /* ::c000:201, the first, waits for a retry */
+	rp_fleet_start(&fleet);
+	cr_assert_eq(l.nadd, 4);
+	for (int i = 0; i < 5; i++) {
+		struct rp_ip a = rp_fleet_static(&fleet, (size_t)i);
+
+		assert_ip(&a, order1[i]);
+		if (i > 0)
+			assert_ip(&l.add[i - 1], order1[i]);
+	}
+	cr_assert_eq(fleet.nunplaced, 1);
+	cr_assert(has_ip(&fleet, "::ffff:192.0.2.2") && has_ip(&fleet, "192.0.2.1"));
+	cr_assert(has_ip(&fleet, "::c000:201") && has_ip(&fleet, "2001:db8::1"));
+	cr_assert_not(has_ip(&fleet, "192.0.2.3") || has_ip(&fleet, "2001:db8::3"));
+	cr_assert_not(has_ip(&fleet, "::c000:202"));
+
+	/* Out: 192.0.2.2 and 2001:db8::1; in: 198.51.100.1 and 2001:db8::3; ::c000:201
+	 * stays unplaced (no remove, no add), the rest keep their place. */
+	l.nadd = l.nrem = 0;
+	set_cidrs(&conf.devices, dev2, 5);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(l.nrem, 2);
+	assert_ip(&l.rem[0], "192.0.2.2");
+	assert_ip(&l.rem[1], "2001:db8::1");
+	cr_assert_eq(l.nadd, 2);
+	assert_ip(&l.add[0], "198.51.100.1");
+	assert_ip(&l.add[1], "2001:db8::3");
+	cr_assert_eq(fleet.nstatic, 5);
+	cr_assert_eq(fleet.nunplaced, 1);
+	cr_assert_eq(rp_fleet_retry(&fleet), 1);
+	assert_ip(&l.add[2], "::c000:201");
+	cr_assert_not(has_ip(&fleet, "192.0.2.2"));
+	cr_assert(has_ip(&fleet, "2001:db8::3"));
+}
+
 Test(fleet, shard_selection_partitions_addresses_apart_from_thread_routing)
 {
 	struct rp_shard_sel sel[3] = {{.index = 0, .count = 3},

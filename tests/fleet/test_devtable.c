@@ -679,6 +679,84 @@ Test(devtable, is_live_accepts_any_slot)
 	rp_devtable_destroy(t);
 }
 
+/* A new device takes the slot given back last, else the lowest never used: 0, 1, 2, ...
+ * on a fresh table, as one free list through every slot would hand them out. */
+Test(devtable, slots_are_handed_out_last_freed_first_then_in_order)
+{
+	struct rp_devtable *t = make(8);
+
+	for (uint32_t i = 0; i < 4; i++)
+		cr_assert_eq(add_new(t, A1 + i, i), i, "fresh slot %u", i);
+	cr_assert_eq(rp_devtable_remove(t, 1), 0);
+	cr_assert_eq(rp_devtable_remove(t, 2), 0);
+	cr_assert_eq(add_new(t, A5, 5), 2, "the last given back first");
+	cr_assert_eq(add_new(t, A6, 6), 1);
+	cr_assert_eq(add_new(t, A7, 7), 4, "then the next never used");
+	cr_assert_eq(rp_devtable_gen(t, 5), 0, "a never used slot has gen 0");
+	cr_assert_not(rp_devtable_is_live(t, 5, 0), "and is free");
+	cr_assert_eq(rp_devtable_next(t, 4), -ENOENT, "next stops before never used slots");
+	rp_devtable_destroy(t);
+}
+
+/* The generation shares its word with the flags: a suspended device is as live as
+ * before, and a gen with any of the top two bits set (from the wire) never matches. */
+Test(devtable, suspended_devices_stay_live_and_high_gens_never_match)
+{
+	struct rp_devtable *t = make(4);
+	uint32_t a = add_new(t, A1, 1);
+
+	cr_assert_eq(rp_devtable_remove(t, a), 0);
+	cr_assert_eq(add_new(t, A2, 2), a);
+	cr_assert_eq(rp_devtable_gen(t, a), 1);
+	rp_devtable_suspend(t, a, 100);
+	cr_assert(rp_devtable_is_live(t, a, 1), "suspended and live");
+	cr_assert_eq(rp_devtable_gen(t, a), 1, "suspending keeps the gen");
+	cr_assert_not(rp_devtable_is_live(t, a, 1u | 0x40000000u));
+	cr_assert_not(rp_devtable_is_live(t, a, 1u | 0x80000000u));
+	cr_assert_not(rp_devtable_is_live(t, a, 1u | 0xc0000000u));
+	rp_devtable_resume(t, a);
+	cr_assert(rp_devtable_is_live(t, a, 1));
+	cr_assert_eq(rp_devtable_last_seen(t, a), 2);
+	rp_devtable_touch(t, a, UINT64_C(0x123456789ab));
+	cr_assert_eq(rp_devtable_last_seen(t, a), UINT64_C(0x123456789ab), "all 64 bits kept");
+	cr_assert_eq(rp_devtable_remove(t, a), 0);
+	cr_assert_eq(rp_devtable_gen(t, a), 2, "a free slot is not suspended: gen only");
+	rp_devtable_destroy(t);
+}
+
+static long rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* A table costs memory for the devices it holds, not for its capacity: create writes
+ * none of its arrays (a daemon sizes several tables for max_devices). */
+Test(devtable, an_empty_table_for_millions_costs_no_memory)
+{
+	struct rp_devtable *t;
+	long before = rss_kb(), after;
+
+	/* 8M buckets (64 MB), 4M records (144 MB) and suspension times (32 MB). */
+	t = make(4u << 20);
+	for (uint32_t i = 0; i < 1000; i++)
+		add_new(t, rp_hash_u32(i + 1), i);
+	cr_assert_eq(rp_devtable_next(t, 998), 999);
+	cr_assert_eq(rp_devtable_next(t, 999), -ENOENT);
+	after = rss_kb();
+	cr_assert_lt(after - before, 16 * 1024, "RSS grew %ld kB for a table of 1000 devices",
+		     after - before);
+	rp_devtable_destroy(t);
+}
+
 /* Every call that needs a used slot aborts on a bad one instead of corrupting state. */
 Test(devtable, touch_out_of_range_aborts, .signal = SIGABRT)
 {
