@@ -164,7 +164,14 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(name_lookups, U64, "name_lookups_total", counter, 46, "name_lookups",                    \
 	  "DNS resolutions of device names started.")                                              \
 	X(name_failures, U64, "name_failures_total", counter, 47, "name_failures",                 \
-	  "DNS resolutions of device names that failed (NXDOMAIN, no records, timeout ...).")
+	  "DNS resolutions of device names that failed (NXDOMAIN, no records, timeout ...).")      \
+	X(devices_down, U64, "devices_down", gauge, 48, "devices_down",                            \
+	  "Monitored devices whose state is down now (state.down_after rounds without a reply).")  \
+	X(state_changes, U64, "state_changes_total", counter, 49, "state_changes",                 \
+	  "Device state changes between up and down (flaps; a device's first state after it "      \
+	  "joins is not one).")                                                                    \
+	X(rounds, U64, "rounds_total", counter, 50, "rounds",                                      \
+	  "Rounds (ping_count echoes each) completed by monitored devices.")
 
 #define RP_HEALTH_T_U64 uint64_t
 #define RP_HEALTH_T_U32 uint32_t

@@ -15,6 +15,7 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/daemon.h"
 #include "ringprobe/devtable.h"
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
@@ -277,10 +278,19 @@ struct rp_ctl {
 	struct rp_health_history hist; /* for "in the last minute" */
 
 	struct rp_probe_result res[1024];
+	struct rp_spsc *wevents; /* rounds and state changes to the writer; NULL = none */
+	struct rp_event ev[256];
 };
 
 /** The clock `id` now, in ns (daemon.c). Any thread. */
 uint64_t rp_ctl__clock_ns(clockid_t id);
+/** Probes per second one device asks for: ping_count every ping_interval. */
+static inline double rp_ctl__device_pps(const struct rp_ctl *d)
+{
+	return (double)(d->conf.ping_count > 0 ? d->conf.ping_count : 1) * 1e9 /
+	       (double)d->conf.ping_interval;
+}
+
 /** ping_interval in milliseconds, as the shards take it. */
 static inline uint32_t rp_ctl__interval_ms(const struct rp_ctl *d)
 {

@@ -37,7 +37,7 @@ static const char json_keys[] =
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "spool_io_errors,spool_read_failing,sink_down,snmp_devices,snmp_suspended,snmp_waiting,"
     "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused,names,"
-    "names_failing,name_addresses,name_lookups,name_failures";
+    "names_failing,name_addresses,name_lookups,name_failures,devices_down,state_changes,rounds";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -102,6 +102,9 @@ static const struct {
     {"ringprobe_name_addresses", "gauge"},
     {"ringprobe_name_lookups_total", "counter"},
     {"ringprobe_name_failures_total", "counter"},
+    {"ringprobe_devices_down", "gauge"},
+    {"ringprobe_state_changes_total", "counter"},
+    {"ringprobe_rounds_total", "counter"},
     {"ringprobe_kernel_rx_drops_total", "counter"},
     {"ringprobe_rtt_clock_fallbacks_total", "counter"},
     {"ringprobe_timeout_fifo_full_total", "counter"},
@@ -263,7 +266,7 @@ static void assert_has(const char *hay, const char *needle)
  * end in _total; every expected family is there with its type. */
 static void assert_families(const char *body)
 {
-	char help[64][96], type[64][96], kind[64][16];
+	char help[96][96], type[96][96], kind[96][16];
 	int nhelp = 0, ntype = 0;
 	const char *p = body;
 
@@ -277,10 +280,10 @@ static void assert_families(const char *body)
 		line[len] = '\0';
 		p += len + (nl ? 1 : 0);
 		if (sscanf(line, "# HELP %95s", name) == 1) {
-			cr_assert_lt(nhelp, 64);
+			cr_assert_lt(nhelp, 96);
 			strcpy(help[nhelp++], name);
 		} else if (sscanf(line, "# TYPE %95s", name) == 1) {
-			cr_assert_lt(ntype, 64);
+			cr_assert_lt(ntype, 96);
 			cr_assert_eq(sscanf(line, "# TYPE %*s %15s", kind[ntype]), 1, "%s", line);
 			strcpy(type[ntype++], name);
 		} else {
@@ -492,6 +495,9 @@ static const char *const point_names[] = {
     "name_addresses",
     "name_lookups",
     "name_failures",
+    "devices_down",
+    "state_changes",
+    "rounds",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */
