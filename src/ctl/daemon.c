@@ -82,6 +82,7 @@ static void fleet_remove(void *arg, const struct rp_ip *addr)
 	}
 	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
+	rp_ctl__down_forget(d, addr);
 }
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
@@ -146,6 +147,9 @@ static void take_events(struct rp_ctl *d)
 	for (int rounds = 0; rounds < 64; rounds++) {
 		uint32_t n = rp_prober_poll_events(d->prober, d->ev, RP_ARRAY_SIZE(d->ev));
 
+		for (uint32_t i = 0; i < n; i++)
+			if (d->ev[i].kind == RP_EVENT_STATE)
+				rp_ctl__down_event(d, &d->ev[i]);
 		if (n)
 			rp_spsc_push(d->wevents, d->ev, n); /* full: dropped and counted */
 		if (n < RP_ARRAY_SIZE(d->ev))
@@ -209,8 +213,10 @@ static void timers(struct rp_ctl *d)
 			d->next_snap_ns = d->now_ns + NS_PER_S;
 		rp_ctl__snapshot(d, &h);
 		rp_health_remember(&d->hist, &h);
-		if (d->http)
+		if (d->http) {
 			rp_health_server_publish(d->http, &h);
+			rp_ctl__down_publish(d, h.devices_down);
+		}
 		rp_ctl__check_rate(d);
 		rp_prober_rebalance(d->prober);
 		rp_ctl__note_refused(d, h.commands_refused);
@@ -407,6 +413,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 			return ret;
 		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
 		       d->conf.health_listen, rp_health_server_port(d->http));
+		rp_ctl__down_init(d);
 	}
 	ret = rp_writer_start(d->writer);
 	if (ret < 0) {
@@ -523,6 +530,7 @@ static void stop(struct rp_ctl *d, const char *why)
 static void cleanup(struct rp_ctl *d)
 {
 	rp_health_server_stop(d->http);
+	rp_ctl__down_fini(d);
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);

@@ -1273,6 +1273,37 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* GET path on the daemon's health server: the body (caller frees), NULL if none. */
+static char *http_get(const struct rpd *r, const char *path)
+{
+	char url[160], *body = NULL;
+	long status = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", r->hport, path);
+	if (srv_http("GET", url, NULL, 0, NULL, &body, &status) != 0 || status != 200) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* Waits until GET path's body holds `text` (the list is published once a second). */
+static bool wait_body(const struct rpd *r, const char *path, const char *text, double secs)
+{
+	double until = sup_now() + secs;
+
+	while (sup_now() < until) {
+		char *b = http_get(r, path);
+		bool ok = b && strstr(b, text);
+
+		free(b);
+		if (ok)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
 /* Four echoes 20 ms apart every 500 ms to three devices: one answers all, one loses
  * every second echo (nft numgen: exactly two of each round's four), one is dropped
  * until the rule goes. The ping_round points agree with the device's own `ping`
@@ -1311,11 +1342,34 @@ Test(daemon, rounds_of_four_echoes_summarize_loss_and_rtt_and_states_follow, .ti
 	rpd_start(&r, NULL);
 	cr_assert_eq(wait_health(&r, "devices_down", 1, 15), 1, "the dropped device is down");
 	cr_assert_eq(health(&r, "state_changes"), 0, "a first state is no flap");
+	/* What is down now, with since-when. */
+	cr_assert(wait_body(&r, "/api/v1/down", "\"total\":1,\"listed\":1", 5));
+	{
+		char *b = http_get(&r, "/api/v1/down?limit=10");
+
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "\"devices\":[{\"ip\":\"127.4.0.3\",\"since\":\""),
+				   "%s", b);
+		cr_assert_not_null(strstr(b, "\"reason\":\"timeout\"}]"), "%s", b);
+		cr_assert_null(strstr(b, "\"next\""), "%s", b);
+		free(b);
+		b = http_get(&r, "/api/v1/down?offset=1&limit=10");
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "\"offset\":1,\"limit\":10,\"devices\":[]"), "%s", b);
+		free(b);
+		b = http_get(&r, "/api/v1/down?limit=0");
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "{\"total\":1,\"listed\":1,\"offset\":0,\"limit\":0,"
+					     "\"devices\":[]}"),
+				   "%s", b);
+		free(b);
+	}
 	cr_assert_eq(system("nft delete rule ip t o handle $(nft -a list chain ip t o | grep "
 			    "127.4.0.3 | sed 's/.*handle //')"),
 		     0);
 	cr_assert_eq(wait_health(&r, "devices_down", 0, 10), 0, "the device is back up");
 	cr_assert_eq(health(&r, "state_changes"), 1);
+	cr_assert(wait_body(&r, "/api/v1/down", "\"total\":0,\"listed\":0", 5));
 	/* A few rounds more of everything answering, then stop. */
 	n = wait_scalar(&s,
 			"SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.1' AND "

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "ringprobe/line.h"
 
@@ -1289,3 +1290,41 @@ Test(http, publish_while_reading_never_tears)
 
 TestSuite(health, .timeout = 60);
 TestSuite(http, .timeout = 60);
+
+/* /api/v1/down's page: the entries given, oldest first, each with its since-when in
+ * RFC 3339 and ns, the name when it has one, and a link to the next page while more
+ * follow. */
+Test(health, down_list_pages)
+{
+	struct rp_down_entry v[3] = {
+	    {.since_ns = 1765000000123000000ull, .reason = RP_REASON_TIMEOUT},
+	    {.since_ns = 1765000001000000000ull,
+	     .name = "core1.example.net",
+	     .reason = RP_REASON_SUSPENDED},
+	    {.since_ns = 1765000002000000000ull, .reason = RP_REASON_TIMEOUT},
+	};
+	char buf[2048];
+	size_t n;
+
+	rp_ip_parse("192.0.2.1", &v[0].addr);
+	rp_ip_parse("2001:db8::7", &v[1].addr);
+	rp_ip_parse("192.0.2.3", &v[2].addr);
+	n = rp_health_down_json(v, 2, 0, 3, 5, 2, 1765000010123000000ull, buf, sizeof(buf));
+	cr_assert_eq(n, strlen(buf));
+	cr_assert_str_eq(buf,
+			 "{\"total\":5,\"listed\":3,\"offset\":0,\"limit\":2,\"devices\":["
+			 "{\"ip\":\"192.0.2.1\",\"since\":\"2025-12-06T05:46:40.123Z\","
+			 "\"since_ns\":1765000000123000000,\"down_for_s\":10.000,"
+			 "\"reason\":\"timeout\"},"
+			 "{\"ip\":\"2001:db8::7\",\"name\":\"core1.example.net\","
+			 "\"since\":\"2025-12-06T05:46:41.000Z\",\"since_ns\":1765000001000000000,"
+			 "\"down_for_s\":9.123,\"reason\":\"suspended\"}],"
+			 "\"next\":\"/api/v1/down?offset=2&limit=2\"}\n");
+	/* The last page has no next; a short buffer says how much it needed. */
+	n = rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, sizeof(buf));
+	cr_assert_null(strstr(buf, "next"), "%s", buf);
+	cr_assert_not_null(
+	    strstr(buf, "\"offset\":2,\"limit\":2,\"devices\":[{\"ip\":\"192.0.2.3\""));
+	cr_assert_eq(rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, 16), n);
+	cr_assert_eq(strlen(buf), 15);
+}
