@@ -1473,3 +1473,44 @@ Test(daemon, rounds_of_four_echoes_summarize_loss_and_rtt_and_states_follow, .ti
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
+
+/* output.probes: false with rounds on: a ping_round point per device and round, no
+ * `ping` points; the devices still count as seen and no state goes down. */
+Test(daemon, rounds_without_probe_points, .timeout = 90)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.1.1, 127.4.1.2]\n"
+		   "ping_interval: 300ms\nping_count: 3\n"
+		   "output:\n  rounds: true\n  probes: false\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	rpd_start(&r, NULL);
+	n = wait_scalar(&s, "SELECT count(sent) FROM ping_round WHERE received = 3 AND sent = 3", 6,
+			30);
+	cr_assert_geq(n, 6, "rounds written");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	/* Every echo was sent (the stop's health point counts them), none written. */
+	n = srv_influx_scalar(&s, "rp", "SELECT count(sent) FROM ping_round");
+	cr_assert_geq(last_health(&s, "probes_sent", 0), 3 * n);
+	cr_assert_eq(last_health(&s, "devices_down", 0), 0);
+	cr_assert_leq(srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping"), 0,
+		      "ping points with output.probes false");
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(duration_s) FROM device_state WHERE state = "
+				       "'up'"),
+		     2);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
