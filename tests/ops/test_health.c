@@ -951,7 +951,7 @@ Test(http, unknown_path_is_404_naming_the_paths)
 	struct rp_health_snapshot s = healthy();
 	const char *paths[] = {"/", "/nope", "/health/", "/healthz", "/metrics/x"};
 	const char *want = "{\"status\":\"not found\",\"paths\":[\"/health\",\"/health/live\","
-			   "\"/health/ready\",\"/metrics\"]}\n";
+			   "\"/health/ready\",\"/metrics\",\"/api/v1/down\"]}\n";
 
 	expect(port, "/nope", 404, JSON, want);
 	rp_health_server_publish(h, &s);
