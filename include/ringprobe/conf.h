@@ -177,6 +177,17 @@ struct rp_conf {
 		int64_t max_bytes;
 		int fsync; /* enum rp_spool_fsync */
 	} spool;
+	int64_t ping_count;   /* echoes per round, 1..100 */
+	int64_t ping_spacing; /* between a round's echoes; 0 = automatic */
+	struct {
+		bool probes; /* a `ping` point per echo */
+		bool rounds; /* a `ping_round` point per device and round */
+		bool states; /* a `device_state` point per state change */
+	} output;
+	struct {
+		int64_t down_after; /* failed rounds in a row before a device is down */
+		int64_t up_after;   /* good rounds in a row before it is up */
+	} state;
 
 	/* Where each key's value came from, indexed like rp_conf_key_at(): 0 = default,
 	 * > 0 = the file line, RP_CONF_FROM_FLAG = a command-line flag. */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringprobe/addr.h"
 #include "ringprobe/line.h" /* struct rp_field */
 
 /** Why the daemon is degraded (bits of rp_health_snapshot.reasons); 0 = healthy. */
@@ -164,7 +165,14 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(name_lookups, U64, "name_lookups_total", counter, 46, "name_lookups",                    \
 	  "DNS resolutions of device names started.")                                              \
 	X(name_failures, U64, "name_failures_total", counter, 47, "name_failures",                 \
-	  "DNS resolutions of device names that failed (NXDOMAIN, no records, timeout ...).")
+	  "DNS resolutions of device names that failed (NXDOMAIN, no records, timeout ...).")      \
+	X(devices_down, U64, "devices_down", gauge, 48, "devices_down",                            \
+	  "Monitored devices whose state is down now (state.down_after rounds without a reply).")  \
+	X(state_changes, U64, "state_changes_total", counter, 49, "state_changes",                 \
+	  "Device state changes between up and down (flaps; a device's first state after it "      \
+	  "joins is not one).")                                                                    \
+	X(rounds, U64, "rounds_total", counter, 50, "rounds",                                      \
+	  "Rounds (ping_count echoes each) completed by monitored devices.")
 
 #define RP_HEALTH_T_U64 uint64_t
 #define RP_HEALTH_T_U32 uint32_t
@@ -231,5 +239,36 @@ uint16_t rp_health_server_port(const struct rp_health_server *h);
 void rp_health_server_publish(struct rp_health_server *h, const struct rp_health_snapshot *s);
 /** Stops the server and frees it; NULL is a no-op. */
 void rp_health_server_stop(struct rp_health_server *h);
+
+/* /api/v1/down: the devices whose state is down now, oldest first, paged. */
+
+/** One device down, as the control thread hands it over. */
+struct rp_down_entry {
+	struct rp_ip addr;
+	uint64_t since_ns; /* CLOCK_REALTIME: when it went down */
+	const char *name;  /* the DNS name it is probed for, or NULL; a valid host name
+			    * (no JSON escaping needed) that outlives the server */
+	uint8_t reason;	   /* enum rp_state_reason */
+};
+
+/** Most entries one /api/v1/down page holds (limit's cap). */
+#define RP_DOWN_PAGE_MAX 1000
+
+/** Renders one page as JSON into buf: {"total":N,"listed":L,"offset":O,"limit":M,
+ *  "devices":[{"ip":..,"name":..,"since":"RFC 3339","since_ns":..,"down_for_s":..,
+ *  "reason":..}],"next":"/api/v1/down?offset=..&limit=.."} (next only when more
+ *  follow). `page` holds the npage entries from `offset` of a list of `listed`
+ *  (oldest first); total, the devices down in all, may exceed listed (the list's
+ *  bound). now_ns is CLOCK_REALTIME. Returns the length it needed, as snprintf does.
+ *  Pure. */
+size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uint32_t offset,
+			   uint32_t listed, uint64_t total, uint32_t limit, uint64_t now_ns,
+			   char *buf, size_t cap);
+/** Control thread, at start: room for up to cap entries (0: no /api/v1/down, 404). */
+void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap);
+/** Control thread: the list now (n <= the init's cap, oldest first) and the devices
+ *  down in all (the list is bounded), copied under the server's lock. */
+void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_down_entry *v,
+				   uint32_t n, uint64_t total);
 
 #endif

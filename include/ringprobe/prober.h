@@ -79,6 +79,9 @@ struct rp_shard_stats {
 				       * monotonic clock (a clock step): timed on it */
 	uint64_t stop_unknown;	      /* probes still out when a stop's wait ran out
 				       * before their deadline: no result written */
+	uint64_t rounds;	      /* rounds of monitored devices completed */
+	uint64_t state_changes;	      /* device state flips between up and down */
+	uint64_t devices_down;	      /* now: monitored devices whose state is down */
 	bool done;		      /* every device finished its count */
 	bool stopped;		      /* the thread has exited (after stop) */
 };
@@ -135,6 +138,15 @@ struct rp_prober_conf {
 	uint32_t fwmark;      /* SO_MARK; 0 = none */
 	bool random_payload;  /* payload bytes after the probe's own fields are random (drawn
 			       * once per shard at start, as fping -R fills its buffer) */
+	/* Rounds and states of monitored devices (the daemon's; zero for ping and sweep:
+	 * single echoes, no events). */
+	uint32_t ping_count; /* echoes per round, 1..RP_ROUND_MAX; 0 = 1 */
+	uint64_t spacing_ns; /* between a round's echoes; 0 = a tenth of the interval
+			      * spread over the round, at least 10 ms */
+	bool rounds;	     /* a struct rp_event round summary per device and round */
+	bool states;	     /* up/down state per device, a struct rp_event per change */
+	uint32_t down_after; /* failed rounds (no reply at all) in a row before down */
+	uint32_t up_after;   /* good rounds (a reply) in a row before up */
 };
 
 struct rp_conf;
@@ -166,6 +178,10 @@ bool rp_prober_offer(struct rp_prober *p, const struct rp_shard_dev *d);
 void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr);
 /** Pops up to max results from all shards. */
 uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32_t max);
+struct rp_event;
+/** Pops up to max events (round summaries, state changes) from all shards; 0 without
+ *  rounds and states. */
+uint32_t rp_prober_poll_events(struct rp_prober *p, struct rp_event *out, uint32_t max);
 /** Sum of every shard's counters. */
 void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out);
 /** Shard 0's engine choice (all shards choose alike). */

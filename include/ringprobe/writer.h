@@ -92,6 +92,11 @@ int rp_writer_create(struct rp_writer **out, const struct rp_conf *conf,
  *  changed nor freed until rp_writer_stop() returns. Before rp_writer_start(); without
  *  it, ids mean nothing to the writer. */
 void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap);
+/** Rounds and states: a ring of struct rp_event (the caller's, until rp_writer_stop()
+ *  returns) whose events the writer thread encodes as `ping_round` and
+ *  `device_state` points, tagged like `ping` (ip, and name by the event's id). Before
+ *  rp_writer_start(). */
+void rp_writer_events(struct rp_writer *w, struct rp_spsc *ring);
 /** Starts the writer thread; it replays the spool as soon as the sink answers. 0 or -errno. */
 int rp_writer_start(struct rp_writer *w);
 /** Stop the producers first. Drains, then flushes or spools everything within timeout_ns;

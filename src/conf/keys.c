@@ -216,6 +216,22 @@ static const struct rp_conf_key keys[] = {
       "SNMPv3 privacy passphrase"),
     K("snmp.v3.priv_password_file", RP_CT_SECRET_FILE, snmp.v3.priv_password_file, 0, 0, NULL, NULL,
       "file holding snmp.v3.priv_password (one trailing newline removed; reread on SIGHUP)"),
+    K("ping_count", RP_CT_INT, ping_count, 1, 100, NULL, "1",
+      "echoes per device and round (every ping_interval), ping_spacing apart"),
+    K("ping_spacing", RP_CT_DURATION, ping_spacing, 0, 60 * NS_S, NULL, "0s",
+      "time between the echoes of a round (0 = the round fits in a tenth of ping_interval, "
+      "at least 10ms)"),
+    K("output.probes", RP_CT_BOOL, output.probes, 0, 0, NULL, "true",
+      "write a `ping` point per echo"),
+    K("output.rounds", RP_CT_BOOL, output.rounds, 0, 0, NULL, "false",
+      "write a `ping_round` point per device and round (loss, min/avg/median/max, stddev, "
+      "jitter)"),
+    K("output.states", RP_CT_BOOL, output.states, 0, 0, NULL, "true",
+      "write a `device_state` point each time a device goes up or down"),
+    K("state.down_after", RP_CT_INT, state.down_after, 1, 1000, NULL, "3",
+      "rounds in a row without any reply before a device is down"),
+    K("state.up_after", RP_CT_INT, state.up_after, 1, 1000, NULL, "1",
+      "rounds in a row with a reply before a device is up"),
 };
 
 _Static_assert(RP_ARRAY_SIZE(keys) <= RP_ARRAY_SIZE(((struct rp_conf *)0)->origin),
@@ -256,8 +272,8 @@ void rp_conf_key_flag(const struct rp_conf_key *k, char *buf, size_t len)
 
 bool rp_conf__is_section(const char *path)
 {
-	static const char *const sections[] = {"snmp",	"influxdb", "log",
-					       "spool", "snmp.v3",  "dns"};
+	static const char *const sections[] = {"snmp",	  "influxdb", "log",	"spool",
+					       "snmp.v3", "dns",      "output", "state"};
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(sections); i++) {
 		if (strcmp(sections[i], path) == 0)

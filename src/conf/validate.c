@@ -223,6 +223,32 @@ static void check_packet(const struct rp_conf *c, struct rp_diags *d)
 		    c->interface);
 }
 
+/* A round's echoes must fit in its interval: ping_count echoes ping_spacing apart
+ * (automatic: a tenth of the interval spread over them, at least 10 ms). */
+static void check_rounds(const struct rp_conf *c, struct rp_diags *d)
+{
+	int64_t sp = c->ping_spacing, n = c->ping_count;
+	char a[32], b[32];
+
+	if (sp > 0 && sp < RP_NSEC_PER_MSEC)
+		err(c, d, "ping_spacing", "must be 0 (automatic) or at least 1ms");
+	if (n < 2)
+		return;
+	if (sp == 0) {
+		sp = c->ping_interval / 10 / (n - 1) / RP_NSEC_PER_MSEC * RP_NSEC_PER_MSEC;
+		if (sp < 10 * RP_NSEC_PER_MSEC)
+			sp = 10 * RP_NSEC_PER_MSEC;
+	}
+	if ((n - 1) * sp >= c->ping_interval) {
+		rp_format_duration(sp, a, sizeof(a));
+		rp_format_duration(c->ping_interval, b, sizeof(b));
+		err(c, d, c->ping_spacing ? "ping_spacing" : "ping_count",
+		    "%lld echoes %s apart do not fit in ping_interval (%s): lower ping_count or "
+		    "ping_spacing, or raise ping_interval",
+		    (long long)n, a, b);
+	}
+}
+
 void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d)
 {
 	unsigned char buf[16];
@@ -247,6 +273,7 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 		}
 		c->ping_timeout = c->ping_interval;
 	}
+	check_rounds(c, d);
 	if (empty(c->health_listen) || (inet_pton(AF_INET, c->health_listen, buf) != 1 &&
 					inet_pton(AF_INET6, c->health_listen, buf) != 1))
 		err(c, d, "health_listen", "\"%s\" is not an IPv4 or IPv6 address",

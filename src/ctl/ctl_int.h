@@ -15,6 +15,7 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/daemon.h"
 #include "ringprobe/devtable.h"
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
@@ -262,6 +263,17 @@ struct rp_spsc;
 struct rp_writer;
 struct rp_health_server;
 
+/* The devices down now, for /api/v1/down (down.c); t is NULL without states or a
+ * health server. */
+struct rp_ctl_down {
+	struct rp_devtable *t;	    /* address -> slot, at most cap */
+	struct rp_down_entry *v;    /* per slot */
+	struct rp_down_entry *list; /* what was published last, oldest first */
+	uint32_t cap;
+	uint64_t total; /* devices down in all when last published */
+	bool dirty;
+};
+
 /* Everything `ringprobe run` holds: created and destroyed by rp_daemon_run (daemon.c),
  * which owns every pointer here; the control thread is its only user. */
 struct rp_ctl {
@@ -290,10 +302,20 @@ struct rp_ctl {
 	struct rp_health_history hist; /* for "in the last minute" */
 
 	struct rp_probe_result res[1024];
+	struct rp_spsc *wevents; /* rounds and state changes to the writer; NULL = none */
+	struct rp_event ev[256];
+	struct rp_ctl_down down;
 };
 
 /** The clock `id` now, in ns (daemon.c). Any thread. */
 uint64_t rp_ctl__clock_ns(clockid_t id);
+/** Probes per second one device asks for: ping_count every ping_interval. */
+static inline double rp_ctl__device_pps(const struct rp_ctl *d)
+{
+	return (double)(d->conf.ping_count > 0 ? d->conf.ping_count : 1) * 1e9 /
+	       (double)d->conf.ping_interval;
+}
+
 /** ping_interval in milliseconds, as the shards take it. */
 static inline uint32_t rp_ctl__interval_ms(const struct rp_ctl *d)
 {
@@ -341,6 +363,18 @@ void rp_ctl__names_each(struct rp_ctl *d,
 void rp_ctl__names_reload(struct rp_ctl *d);
 void rp_ctl__names_stats(const struct rp_ctl *d, struct rp_ctl_names_stats *out);
 void rp_ctl__names_fini(struct rp_ctl *d);
+
+/* down.c */
+/** Sizes the list (states on and a health server running; else nothing). */
+void rp_ctl__down_init(struct rp_ctl *d);
+void rp_ctl__down_fini(struct rp_ctl *d);
+/** A state change on its way to the writer. */
+void rp_ctl__down_event(struct rp_ctl *d, const struct rp_event *e);
+/** The fleet removed addr: off the list. */
+void rp_ctl__down_forget(struct rp_ctl *d, const struct rp_ip *addr);
+/** Once a second: the list to the health server when it or `total` (the shards'
+ *  devices_down) changed. */
+void rp_ctl__down_publish(struct rp_ctl *d, uint64_t total);
 
 /* reload.c */
 /** SIGHUP: re-reads the configuration and applies what can change while running. */

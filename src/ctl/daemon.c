@@ -82,6 +82,7 @@ static void fleet_remove(void *arg, const struct rp_ip *addr)
 	}
 	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
+	rp_ctl__down_forget(d, addr);
 }
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
@@ -125,6 +126,8 @@ static void take_results(struct rp_ctl *d)
 			}
 			if (r->success)
 				rp_fleet_seen(&d->fleet, &r->addr, d->now_ms);
+			if (!d->conf.output.probes)
+				continue; /* seen, not written */
 			if (k != j)
 				d->res[k] = *r;
 			k++;
@@ -132,6 +135,24 @@ static void take_results(struct rp_ctl *d)
 		if (k)
 			rp_spsc_push(d->wring, d->res, k); /* full: dropped and counted */
 		if (n < RP_ARRAY_SIZE(d->res))
+			break;
+	}
+}
+
+/* Round summaries and state changes go to the writer's event ring as they are. */
+static void take_events(struct rp_ctl *d)
+{
+	if (!d->wevents)
+		return;
+	for (int rounds = 0; rounds < 64; rounds++) {
+		uint32_t n = rp_prober_poll_events(d->prober, d->ev, RP_ARRAY_SIZE(d->ev));
+
+		for (uint32_t i = 0; i < n; i++)
+			if (d->ev[i].kind == RP_EVENT_STATE)
+				rp_ctl__down_event(d, &d->ev[i]);
+		if (n)
+			rp_spsc_push(d->wevents, d->ev, n); /* full: dropped and counted */
+		if (n < RP_ARRAY_SIZE(d->ev))
 			break;
 	}
 }
@@ -192,8 +213,10 @@ static void timers(struct rp_ctl *d)
 			d->next_snap_ns = d->now_ns + NS_PER_S;
 		rp_ctl__snapshot(d, &h);
 		rp_health_remember(&d->hist, &h);
-		if (d->http)
+		if (d->http) {
 			rp_health_server_publish(d->http, &h);
+			rp_ctl__down_publish(d, h.devices_down);
+		}
 		rp_ctl__check_rate(d);
 		rp_prober_rebalance(d->prober);
 		rp_ctl__note_refused(d, h.commands_refused);
@@ -325,6 +348,12 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	 * for a remove of each: the prober's bound. */
 	pc.backlog = 2 * d->shard_cap;
 	pc.rt_priority = (int)d->conf.realtime_priority;
+	pc.ping_count = (uint32_t)d->conf.ping_count;
+	pc.spacing_ns = (uint64_t)d->conf.ping_spacing;
+	pc.rounds = d->conf.output.rounds;
+	pc.states = d->conf.output.states;
+	pc.down_after = (uint32_t)d->conf.state.down_after;
+	pc.up_after = (uint32_t)d->conf.state.up_after;
 	/* The rate starts split by the static devices each shard will hold; once a
 	 * second rp_prober_rebalance() follows the fleet as it changes. */
 	weights = rp_xcalloc(d->nshards, sizeof(*weights));
@@ -348,6 +377,15 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
 	if (ret < 0)
 		return ret;
+	if (pc.rounds || pc.states) {
+		ret = rp_spsc_create(&d->wevents, pc.rounds ? 1u << 16 : 1u << 14,
+				     sizeof(struct rp_event));
+		if (ret < 0) {
+			snprintf(why, whylen, "cannot create the event ring");
+			return ret;
+		}
+		rp_writer_events(d->writer, d->wevents);
+	}
 	/* Devices given by name: their tag table goes to the writer before it starts; the
 	 * resolver's answers come in the loop. */
 	ret = rp_ctl__names_start(d, why, whylen);
@@ -379,6 +417,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 			return ret;
 		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
 		       d->conf.health_listen, rp_health_server_port(d->http));
+		rp_ctl__down_init(d);
 	}
 	ret = rp_writer_start(d->writer);
 	if (ret < 0) {
@@ -443,6 +482,7 @@ static void stop(struct rp_ctl *d, const char *why)
 			d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 			d->now_ms = d->now_ns / NS_PER_MS;
 			take_results(d);
+			take_events(d);
 			rp_prober_stats(d->prober, &st);
 			if (st.stopped ||
 			    (int64_t)(d->now_ns - (start + probe_wait + 50 * NS_PER_MS)) >= 0)
@@ -450,6 +490,7 @@ static void stop(struct rp_ctl *d, const char *why)
 			poll(NULL, 0, 5);
 		}
 		take_results(d);
+		take_events(d);
 		if (st.stop_unknown)
 			rp_log(RP_LOG_NOTICE, "probes cut off by the stop: no result written",
 			       "probes=%llu hint=\"ping_timeout is over half of shutdown_timeout\"",
@@ -493,9 +534,11 @@ static void stop(struct rp_ctl *d, const char *why)
 static void cleanup(struct rp_ctl *d)
 {
 	rp_health_server_stop(d->http);
+	rp_ctl__down_fini(d);
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);
+	rp_spsc_destroy(d->wevents);
 	rp_ctl__names_fini(d); /* after the writer, which reads its tags */
 	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
@@ -585,6 +628,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		d->now_ns = rp_ctl__clock_ns(CLOCK_MONOTONIC);
 		d->now_ms = d->now_ns / NS_PER_MS;
 		take_results(d);
+		take_events(d);
 		rp_ctl__names_tick(d);
 		rp_prober_drain(d->prober);
 		run_sweeps(d);

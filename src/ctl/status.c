@@ -20,7 +20,7 @@
 
 double rp_ctl__needed_pps(const struct rp_ctl *d)
 {
-	return (double)rp_fleet_count(&d->fleet) * 1e9 / (double)d->conf.ping_interval;
+	return (double)rp_fleet_count(&d->fleet) * rp_ctl__device_pps(d);
 }
 
 static void proc_usage(double *cpu_s, uint64_t *rss)
@@ -75,7 +75,8 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 		if (k != RP_REPLY_OK && k != RP_REPLY_LATE)
 			h->invalid_replies += st.invalid[k];
 	h->send_errors = st.send_errors;
-	h->ring_drops = st.ring_drops + rp_spsc_drops(d->wring);
+	h->ring_drops =
+	    st.ring_drops + rp_spsc_drops(d->wring) + (d->wevents ? rp_spsc_drops(d->wevents) : 0);
 	h->kernel_rx_drops = st.kernel_rx_drops;
 	h->rtt_clock_fallbacks = st.rtt_clock_fallbacks;
 	h->timeout_fifo_full = st.timeout_fifo_full;
@@ -113,6 +114,9 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 		h->snmp_spoofed = es.spoofed;
 	}
 	h->commands_refused = st.cmd_refused;
+	h->state_changes = st.state_changes;
+	h->devices_down = st.devices_down;
+	h->rounds = st.rounds;
 	{
 		struct rp_ctl_names_stats ns;
 
@@ -151,7 +155,8 @@ void rp_ctl__check_rate(struct rp_ctl *d)
 		       "achieved_interval_s=%.3f",
 		       (unsigned long long)rp_fleet_count(&d->fleet),
 		       (double)d->conf.ping_interval * 1e-9, need, rate,
-		       (double)rp_fleet_count(&d->fleet) / rate);
+		       (double)rp_fleet_count(&d->fleet) * rp_ctl__device_pps(d) / rate *
+			   (double)d->conf.ping_interval * 1e-9);
 	else if (!short_now && d->rate_short)
 		rp_log(RP_LOG_NOTICE, "ping_rate_limit serves every device again",
 		       "devices=%llu needed_pps=%.0f ping_rate_limit=%.0f",

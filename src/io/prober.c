@@ -20,6 +20,7 @@
 #include "io/shard.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/conf.h"
+#include "ringprobe/event.h"
 #include "ringprobe/hash.h"
 #include "ringprobe/log.h"
 #include "ringprobe/priv.h"
@@ -231,6 +232,17 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 			    .source = {conf->source, conf->source2},
 			    .fwmark = conf->fwmark,
 			},
+		    .ping_count = conf->ping_count,
+		    .spacing_ms = (uint32_t)(conf->spacing_ns / 1000000u),
+		    .rounds = conf->rounds,
+		    .states = conf->states,
+		    .down_after = conf->down_after,
+		    .up_after = conf->up_after,
+		    .event_ring = conf->rounds
+				      ? rp_pow2_at_least(conf->capacity < 16384	  ? 16384
+							 : conf->capacity > 65536 ? 65536
+										  : conf->capacity)
+				      : 16384,
 		};
 
 		memcpy(sc.pkt.interface, conf->interface, sizeof(sc.pkt.interface));
@@ -548,6 +560,19 @@ uint32_t rp_prober_poll(struct rp_prober *p, struct rp_probe_result *out, uint32
 	return got;
 }
 
+uint32_t rp_prober_poll_events(struct rp_prober *p, struct rp_event *out, uint32_t max)
+{
+	uint32_t got = 0;
+
+	for (unsigned i = 0; i < p->n && got < max; i++) {
+		struct rp_spsc *r = rp_shard_events(p->shards[i]);
+
+		if (r)
+			got += rp_spsc_pop(r, out + got, max - got);
+	}
+	return got;
+}
+
 void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -577,6 +602,9 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->kernel_rx_drops += s.kernel_rx_drops;
 		out->rtt_clock_fallbacks += s.rtt_clock_fallbacks;
 		out->stop_unknown += s.stop_unknown;
+		out->rounds += s.rounds;
+		out->state_changes += s.state_changes;
+		out->devices_down += s.devices_down;
 		out->done = out->done && s.done;
 		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}

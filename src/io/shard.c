@@ -14,10 +14,12 @@
 #include "io/engine.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/devtable.h"
+#include "ringprobe/event.h"
 #include "ringprobe/log.h"
 #include "io/pace.h"
 #include "io/tmo.h"
 #include "ringprobe/result.h"
+#include "ringprobe/round.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/wheel.h"
 #include "ringprobe/xalloc.h"
@@ -25,6 +27,7 @@
 #define NS_PER_MS 1000000ull
 #define LATE_NS (10 * NS_PER_MS)
 #define RESULT_BATCH 256
+#define EVENT_BATCH 64
 #define CMD_BATCH 256
 #define CMD_BUDGET_NS (2 * NS_PER_MS)
 
@@ -44,26 +47,52 @@ struct cmd {
 	} u;
 };
 
-/* Per-device probe state, indexed by the device table's slot. */
+/* Per-device probe state, indexed by the device table's slot. When the current/next
+ * probe is due (monotonic ms) is the timer's own due (rp_wheel_entry_due: every
+ * schedule goes through rp_wheel_add), which left room for the state. */
 struct sdev {
 	struct rp_wheel_entry timer;
-	uint64_t sent_ns; /* CLOCK_MONOTONIC when the outstanding probe was prepared */
-	uint64_t due_ms;  /* when the current/next probe is due (monotonic ms) */
+	uint64_t sent_ns;  /* CLOCK_MONOTONIC when the last probe was prepared */
+	uint64_t since_ms; /* when `state` last changed, or the device joined (monotonic) */
 	uint32_t id;
 	uint32_t interval_ms;
-	uint32_t seq;	    /* sequence of the last probe sent */
-	uint32_t remaining; /* probes still to send; UINT32_MAX = forever */
-	uint32_t fails;	    /* failures in a row */
-	uint8_t outstanding;
+	uint32_t seq;	     /* sequence of the last probe sent */
+	uint32_t remaining;  /* probes still to send; UINT32_MAX = forever */
+	uint32_t fails;	     /* failures (echoes) in a row */
+	uint8_t outstanding; /* probes out: 0/1, or a round's echoes out */
 	uint8_t suspended;
 	uint8_t queued;	      /* in the ready queue */
 	uint8_t answered;     /* the probe `seq` got its reply */
 	uint8_t tmo_held;     /* due, held back for a timeout FIFO place (counted once) */
+	uint8_t state;	      /* enum rp_dev_state | STATE_LAST_GOOD */
+	uint16_t streak;      /* rounds in a row with the last one's outcome (saturating) */
 	uint32_t tx_after_ns; /* when the driver took it (its transmit stamp), ns after
 				 sent_ns; 0 until that comes. In the padding: 72 bytes */
 };
 _Static_assert(sizeof(struct sdev) <= 72, "per-device state grew: 1M devices cost 72 MB");
 
+#define STATE_MASK 0x3u
+#define STATE_LAST_GOOD 0x80u /* the last round had a reply */
+
+/* A monitored device's round, when rounds are on or ping_count > 1 (then every
+ * monitored device probes in rounds; one-shot probes never do). Fixed size per device,
+ * allocated at create: the header, then per echo its state (ECHO_*), its send time and
+ * (rounds on) its RTT. A round starts with its first echo, ends when every echo is
+ * answered or has timed out (one timeout FIFO entry per round, pushed with its last
+ * echo), and at the latest when the next round starts. */
+struct racc {
+	uint64_t round_due; /* monotonic ms: when the first echo was due */
+	uint32_t base;	    /* sequence of the first echo */
+	uint8_t want;	    /* echoes this round: ping_count, 1 while suspended */
+	uint8_t sent;
+	uint8_t received;
+	uint8_t open; /* started, not yet summed up */
+	uint8_t susp; /* suspended when it started */
+	uint8_t ttl;  /* the last reply's TTL (0: not known yet) */
+	uint8_t _pad[6];
+};
+
+enum { ECHO_UNSENT = 0, ECHO_OUT, ECHO_ANSWERED, ECHO_FAILED };
 struct ready {
 	uint32_t slot;
 	uint32_t gen;
@@ -88,6 +117,11 @@ struct rp_shard {
 
 	struct rp_probe_result batch[RESULT_BATCH];
 	uint32_t nbatch;
+	struct rp_spsc *events; /* NULL without rounds and states */
+	struct rp_event ebatch[EVENT_BATCH];
+	uint32_t nebatch;
+	unsigned char *acc; /* struct racc per slot, acc_stride bytes each; NULL = none */
+	size_t acc_stride, acc_st_off, acc_sent_off, acc_rtt_off;
 	uint32_t active;      /* devices with probes left or outstanding */
 	uint32_t outstanding; /* probes sent and not yet answered or timed out */
 	bool buf_starved;     /* the last send round ran out of send buffers */
@@ -210,6 +244,26 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	ret = rp_spsc_create(&s->cmds, conf->cmd_ring, sizeof(struct cmd));
 	if (ret < 0)
 		goto out_results;
+	if (conf->rounds || conf->states) {
+		ret = rp_spsc_create(&s->events, conf->event_ring ? conf->event_ring : 4096,
+				     sizeof(struct rp_event));
+		if (ret < 0)
+			goto out_cmds;
+	}
+	if (s->conf.ping_count == 0)
+		s->conf.ping_count = 1;
+	if (s->conf.ping_count > RP_ROUND_MAX)
+		s->conf.ping_count = RP_ROUND_MAX;
+	if (s->conf.ping_count > 1 || s->conf.rounds) {
+		size_t n = s->conf.ping_count;
+
+		s->acc_st_off = sizeof(struct racc);
+		s->acc_sent_off = s->acc_st_off + ((n + 7) & ~(size_t)7);
+		s->acc_rtt_off = s->acc_sent_off + n * sizeof(uint64_t);
+		s->acc_stride = s->acc_rtt_off + (s->conf.rounds ? n * sizeof(float) : 0);
+		s->acc_stride = (s->acc_stride + 7) & ~(size_t)7;
+		s->acc = rp_xcalloc(conf->capacity, s->acc_stride);
+	}
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	for (uint32_t i = 0; i < conf->capacity; i++)
 		rp_wheel_entry_init(&s->devs[i].timer);
@@ -222,6 +276,8 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	*out = s;
 	return 0;
 
+out_cmds:
+	rp_spsc_destroy(s->cmds);
 out_results:
 	rp_spsc_destroy(s->results);
 out_wheel:
@@ -245,6 +301,8 @@ void rp_shard_destroy(struct rp_shard *s)
 	free(s->readyq);
 	rp_tmo_fini(&s->tmo);
 	free(s->devs);
+	free(s->acc);
+	rp_spsc_destroy(s->events);
 	rp_spsc_destroy(s->cmds);
 	rp_spsc_destroy(s->results);
 	rp_devtable_destroy(s->table);
@@ -255,6 +313,11 @@ void rp_shard_destroy(struct rp_shard *s)
 struct rp_spsc *rp_shard_results(struct rp_shard *s)
 {
 	return s->results;
+}
+
+struct rp_spsc *rp_shard_events(struct rp_shard *s)
+{
+	return s->events;
 }
 
 void rp_shard_engine_info(const struct rp_shard *s, struct rp_engine_info *out)
@@ -275,7 +338,8 @@ static void publish(struct rp_shard *s)
 	s->local.send_errors = es.send_errors;
 	s->local.recv_nobufs = es.recv_nobufs;
 	s->local.kernel_rx_drops = es.kernel_rx_drops;
-	s->local.ring_drops = rp_spsc_drops(s->results);
+	s->local.ring_drops =
+	    rp_spsc_drops(s->results) + (s->events ? rp_spsc_drops(s->events) : 0);
 	/* A pairs with C: readers that see an even, unchanged counter saw whole data. */
 	atomic_store_explicit(&s->seqlock, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -316,12 +380,123 @@ static void emit(struct rp_shard *s, const struct rp_probe_result *r)
 	s->batch[s->nbatch++] = *r;
 }
 
+static void emit_event(struct rp_shard *s, const struct rp_event *e)
+{
+	if (s->nebatch == EVENT_BATCH) {
+		rp_spsc_push(s->events, s->ebatch, s->nebatch);
+		s->nebatch = 0;
+	}
+	s->ebatch[s->nebatch++] = *e;
+}
+
 static void flush_results(struct rp_shard *s)
 {
 	if (s->nbatch) {
 		rp_spsc_push(s->results, s->batch, s->nbatch);
 		s->nbatch = 0;
 	}
+	if (s->nebatch) {
+		rp_spsc_push(s->events, s->ebatch, s->nebatch);
+		s->nebatch = 0;
+	}
+}
+
+static inline uint64_t due_of(const struct sdev *d)
+{
+	return rp_wheel_entry_due(&d->timer);
+}
+
+/* Whether d probes in rounds (the accumulator's path): monitored, with one. */
+static inline bool in_rounds(const struct rp_shard *s, const struct sdev *d)
+{
+	return s->acc && d->remaining == UINT32_MAX;
+}
+
+static inline struct racc *acc_of(const struct rp_shard *s, uint32_t slot)
+{
+	return (struct racc *)(s->acc + (size_t)slot * s->acc_stride);
+}
+
+static inline uint8_t *acc_st(const struct rp_shard *s, struct racc *a)
+{
+	return (uint8_t *)a + s->acc_st_off;
+}
+
+static inline uint64_t *acc_sent(const struct rp_shard *s, struct racc *a)
+{
+	return (uint64_t *)(void *)((unsigned char *)a + s->acc_sent_off);
+}
+
+static inline float *acc_rtt(const struct rp_shard *s, struct racc *a)
+{
+	return (float *)(void *)((unsigned char *)a + s->acc_rtt_off);
+}
+
+/* The time between a round's echoes for d (ms, at least 1). */
+static uint32_t spacing_ms(const struct rp_shard *s, const struct sdev *d)
+{
+	uint32_t n = s->conf.ping_count, sp;
+
+	if (s->conf.spacing_ms)
+		return s->conf.spacing_ms;
+	if (n < 2)
+		return 10;
+	sp = d->interval_ms / 10 / (n - 1);
+	return sp < 10 ? 10 : sp;
+}
+
+/* A device's state changes to `to`: one event, the counters, the time it changed. */
+static void change_state(struct rp_shard *s, uint32_t slot, struct sdev *d, unsigned to)
+{
+	unsigned from = d->state & STATE_MASK;
+	struct rp_event e = {
+	    .ts_ns = s->now_ns + s->mono_to_real,
+	    .addr = *rp_devtable_addr(s->table, slot),
+	    .id = d->id,
+	    .kind = RP_EVENT_STATE,
+	    .suspended = d->suspended,
+	    .u.state = {.state = (uint8_t)to,
+			.previous = (uint8_t)from,
+			.reason = to == RP_STATE_UP ? RP_REASON_REPLY
+				  : d->suspended    ? RP_REASON_SUSPENDED
+						    : RP_REASON_TIMEOUT,
+			.duration_ms = s->now_ms - d->since_ms},
+	};
+
+	if (s->acc)
+		e.ttl = acc_of(s, slot)->ttl;
+	if (from == RP_STATE_DOWN)
+		s->local.devices_down--;
+	if (to == RP_STATE_DOWN)
+		s->local.devices_down++;
+	if (from != RP_STATE_UNKNOWN)
+		s->local.state_changes++;
+	d->state = (uint8_t)((d->state & ~STATE_MASK) | to);
+	d->since_ms = s->now_ms;
+	emit_event(s, &e);
+}
+
+/* A monitored device finished a round (with ping_count 1 and no rounds: an echo):
+ * good when a reply came. down_after bad ones in a row make it down, up_after good
+ * ones up. */
+static void round_outcome(struct rp_shard *s, uint32_t slot, struct sdev *d, bool good)
+{
+	bool last_good = (d->state & STATE_LAST_GOOD) != 0;
+	unsigned cur = d->state & STATE_MASK, to = good ? RP_STATE_UP : RP_STATE_DOWN;
+	uint32_t need = good ? s->conf.up_after : s->conf.down_after;
+
+	if (d->remaining != UINT32_MAX)
+		return;
+	s->local.rounds++;
+	if (!s->conf.states)
+		return;
+	if (d->streak && good == last_good)
+		d->streak += d->streak < UINT16_MAX;
+	else
+		d->streak = 1;
+	d->state = (uint8_t)((d->state & STATE_MASK) | (good ? STATE_LAST_GOOD : 0));
+	if (cur != to && d->streak >= (need ? need : 1))
+		change_state(s, slot, d, to);
 }
 
 /* A device with nothing left to send and nothing outstanding is finished; its slot
@@ -346,18 +521,18 @@ static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
 	    (struct ready){slot, rp_devtable_gen(s->table, slot)};
 }
 
-static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
+/* One echo sent at sent_mono got no reply in time: its result, the failure streak
+ * and the suspension it may start. */
+static void fail_echo(struct rp_shard *s, uint32_t slot, struct sdev *d, uint64_t sent_mono)
 {
 	struct rp_probe_result r = {
-	    .sent_ns = d->sent_ns + s->mono_to_real,
+	    .sent_ns = sent_mono + s->mono_to_real,
 	    .addr = *rp_devtable_addr(s->table, slot),
 	    .id = d->id,
 	    .success = 0,
 	    .suspended = d->suspended,
 	};
 
-	d->outstanding = 0;
-	s->outstanding--;
 	s->local.timeouts++;
 	d->fails++;
 	if (s->conf.max_fails && !d->suspended && d->fails >= s->conf.max_fails) {
@@ -365,7 +540,54 @@ static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
 		rp_devtable_suspend(s->table, slot, s->now_ms + s->conf.backoff_ns / NS_PER_MS);
 	}
 	emit(s, &r);
+}
+
+/* The single outstanding probe (not a round's) failed. */
+static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
+{
+	d->outstanding = 0;
+	s->outstanding--;
+	fail_echo(s, slot, d, d->sent_ns);
+	if (!in_rounds(s, d))
+		round_outcome(s, slot, d, false);
 	maybe_finished(s, d);
+}
+
+/* Ends d's open round: echoes still out failed; the summary event (rounds on); the
+ * state's round outcome. */
+static void close_round(struct rp_shard *s, uint32_t slot, struct sdev *d, struct racc *a)
+{
+	uint8_t *st = acc_st(s, a);
+	uint64_t *sent = acc_sent(s, a);
+
+	for (unsigned i = 0; i < a->sent; i++) {
+		if (st[i] != ECHO_OUT)
+			continue;
+		st[i] = ECHO_FAILED;
+		d->outstanding--;
+		s->outstanding--;
+		fail_echo(s, slot, d, sent[i]);
+	}
+	if (s->conf.rounds) {
+		float rtt[RP_ROUND_MAX], *all = acc_rtt(s, a);
+		unsigned k = 0;
+		struct rp_event e = {
+		    .ts_ns = sent[0] + s->mono_to_real,
+		    .addr = *rp_devtable_addr(s->table, slot),
+		    .id = d->id,
+		    .kind = RP_EVENT_ROUND,
+		    .suspended = a->susp,
+		    .ttl = a->ttl,
+		};
+
+		for (unsigned i = 0; i < a->sent; i++)
+			if (st[i] == ECHO_ANSWERED)
+				rtt[k++] = all[i];
+		rp_round_stats(rtt, k, a->sent, &e.u.round);
+		emit_event(s, &e);
+	}
+	a->open = 0;
+	round_outcome(s, slot, d, a->received > 0);
 }
 
 static void expire_timeouts(struct rp_shard *s)
@@ -382,6 +604,17 @@ static void expire_timeouts(struct rp_shard *s)
 		if (!rp_devtable_is_live(s->table, p->slot, p->gen))
 			continue;
 		d = &s->devs[p->slot];
+		if (in_rounds(s, d)) {
+			struct racc *a = acc_of(s, p->slot);
+
+			/* A round's entry carries its first echo's sequence. */
+			if (a->open && a->base == p->seq) {
+				close_round(s, p->slot, d, a);
+				continue;
+			}
+			if (a->open)
+				continue;
+		}
 		if (d->outstanding && d->seq == p->seq)
 			fail(s, p->slot, d);
 	}
@@ -393,8 +626,39 @@ static void schedule_next(struct rp_shard *s, struct sdev *d)
 
 	if (d->remaining == 0)
 		return;
-	d->due_ms += step ? step : 1;
-	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+	rp_wheel_add(s->wheel, &d->timer, due_of(d) + (step ? step : 1));
+}
+
+/* d's next echo of the round, or its next round. */
+static void schedule_round(struct rp_shard *s, struct sdev *d, const struct racc *a)
+{
+	uint64_t step = d->suspended ? s->conf.backoff_ns / NS_PER_MS : d->interval_ms;
+
+	if (a->sent < a->want)
+		rp_wheel_add(s->wheel, &d->timer,
+			     a->round_due + (uint64_t)a->sent * spacing_ms(s, d));
+	else
+		rp_wheel_add(s->wheel, &d->timer, a->round_due + (step ? step : 1));
+}
+
+/* Before d's next echo: the round it belongs to (a new one when none is open or the
+ * open one has sent all it wants); returns the echo's index in it. */
+static unsigned round_send(struct rp_shard *s, uint32_t slot, struct sdev *d, struct racc *a)
+{
+	if (!a->open || a->sent >= a->want) {
+		if (a->open)
+			close_round(s, slot, d, a); /* the next round is due: the rest failed */
+		if (d->outstanding)
+			fail(s, slot, d); /* a one-shot probe's, from before it was monitored */
+		a->open = 1;
+		a->base = d->seq + 1;
+		a->want = d->suspended ? 1 : (uint8_t)s->conf.ping_count;
+		a->susp = d->suspended;
+		a->sent = 0;
+		a->received = 0;
+		a->round_due = due_of(d);
+	}
+	return a->sent++;
 }
 
 static void send_ready(struct rp_shard *s)
@@ -407,7 +671,10 @@ static void send_ready(struct rp_shard *s)
 	while (sent < n) {
 		struct ready *r = &s->readyq[s->ready_head & s->ready_mask];
 		struct sdev *d;
+		struct racc *a;
 		struct rp_probe_stamp st;
+		unsigned echo = 0;
+		uint64_t due;
 		void *buf;
 
 		if (!rp_devtable_is_live(s->table, r->slot, r->gen)) {
@@ -432,9 +699,11 @@ static void send_ready(struct rp_shard *s)
 		d = &s->devs[r->slot];
 		d->queued = 0;
 		d->tmo_held = 0;
-		/* The previous probe is still out (timeout >= interval): it failed. */
-		if (d->outstanding)
-			fail(s, r->slot, d);
+		a = in_rounds(s, d) ? acc_of(s, r->slot) : NULL;
+		if (a)
+			echo = round_send(s, r->slot, d, a);
+		else if (d->outstanding)
+			fail(s, r->slot, d); /* still out (timeout >= interval): it failed */
 		d->seq++;
 		d->sent_ns = clock_ns(CLOCK_MONOTONIC);
 		d->tx_after_ns = 0;
@@ -448,24 +717,36 @@ static void send_ready(struct rp_shard *s)
 		};
 		rp_icmp_stamp_len(buf, s->pkt_len, s->fill_sum, &s->conf.key, &st);
 		rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr);
-		d->outstanding = 1;
+		if (a) {
+			acc_st(s, a)[echo] = ECHO_OUT;
+			acc_sent(s, a)[echo] = d->sent_ns;
+			d->outstanding++;
+		} else {
+			d->outstanding = 1;
+		}
 		s->outstanding++;
 		d->answered = 0;
 		if (d->remaining != UINT32_MAX)
 			d->remaining--;
 		s->local.probes_sent++;
-		if (s->now_ms > d->due_ms && (s->now_ms - d->due_ms) * NS_PER_MS > LATE_NS)
+		due = due_of(d);
+		if (s->now_ms > due && (s->now_ms - due) * NS_PER_MS > LATE_NS)
 			s->local.late_sends++;
-		if (s->now_ms > d->due_ms &&
-		    (s->now_ms - d->due_ms) * NS_PER_MS > s->local.max_late_ns)
-			s->local.max_late_ns = (s->now_ms - d->due_ms) * NS_PER_MS;
-		/* Cannot fail: rp_tmo_full was checked above, before the buffer was taken. */
-		rp_tmo_push(&s->tmo,
-			    &(struct rp_tmo_entry){.deadline_ns = s->now_ns + s->conf.timeout_ns,
-						   .slot = r->slot,
-						   .gen = r->gen,
-						   .seq = d->seq});
-		schedule_next(s, d);
+		if (s->now_ms > due && (s->now_ms - due) * NS_PER_MS > s->local.max_late_ns)
+			s->local.max_late_ns = (s->now_ms - due) * NS_PER_MS;
+		/* Cannot fail: rp_tmo_full was checked above, before the buffer was taken. A
+		 * round has one entry, pushed with its last echo, carrying its first's
+		 * sequence: its echoes are judged together, each against its own send. */
+		if (!a || a->sent == a->want)
+			rp_tmo_push(&s->tmo, &(struct rp_tmo_entry){
+						 .deadline_ns = s->now_ns + s->conf.timeout_ns,
+						 .slot = r->slot,
+						 .gen = r->gen,
+						 .seq = a ? a->base : d->seq});
+		if (a)
+			schedule_round(s, d, a);
+		else
+			schedule_next(s, d);
 	}
 	/* Tokens taken but not used (buffers ran out) go back to the bucket. */
 	rp_pace_untake(&s->pace, n - sent);
@@ -526,6 +807,72 @@ static uint8_t reply_ttl(const struct rp_shard *s, const struct rp_rx *rx)
 	return rx->ttl;
 }
 
+/* A valid reply in time to d's probe st (ttl: the reply's, 0 if not known): its result, the failure
+ * streak, the end of a suspension. */
+static void answered(struct rp_shard *s, const struct rp_probe_stamp *st, struct sdev *d,
+		     uint64_t rtt, uint8_t ttl)
+{
+	struct rp_probe_result r = {
+	    .sent_ns = st->sent_ns,
+	    .addr = st->addr,
+	    .rtt_ns = rtt,
+	    .id = d->id,
+	    .success = 1,
+	    .suspended = d->suspended,
+	    .ttl = ttl,
+	};
+
+	d->fails = 0;
+	rp_devtable_touch(s->table, st->slot, s->now_ms);
+	emit(s, &r);
+	if (d->suspended) {
+		/* Back: resume the normal interval from the next due. */
+		d->suspended = 0;
+		rp_devtable_resume(s->table, st->slot);
+		if (rp_wheel_is_linked(&d->timer)) {
+			rp_wheel_cancel(s->wheel, &d->timer);
+			rp_wheel_add(s->wheel, &d->timer, s->now_ms + d->interval_ms);
+		}
+	}
+	s->local.replies++;
+}
+
+/* A reply to an echo of d's open round (its sequence within the round checked). */
+static enum rp_reply_kind round_reply(struct rp_shard *s, const struct rp_rx *rx,
+				      const struct rp_probe_stamp *st, struct sdev *d)
+{
+	struct racc *a = acc_of(s, st->slot);
+	unsigned i = st->seq - a->base;
+	uint8_t *es = acc_st(s, a);
+	uint64_t rtt;
+
+	if (es[i] != ECHO_OUT)
+		return es[i] == ECHO_ANSWERED ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
+	/* The last echo sent may have its transmit stamp; an earlier one is timed from
+	 * when it was prepared. */
+	if (st->seq == d->seq) {
+		s->local.tx_stamped += d->tx_after_ns != 0;
+		rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns);
+	} else {
+		rtt = rtt_of(s, rx->rx_ns, acc_sent(s, a)[i]);
+	}
+	if (rtt > s->conf.timeout_ns)
+		return RP_REPLY_LATE; /* its round's end counts the timeout */
+	es[i] = ECHO_ANSWERED;
+	if (s->conf.rounds)
+		acc_rtt(s, a)[i] = (float)rtt;
+	a->received++;
+	a->ttl = reply_ttl(s, rx);
+	d->outstanding--;
+	s->outstanding--;
+	if (st->seq == d->seq)
+		d->answered = 1;
+	answered(s, st, d, rtt, a->ttl);
+	if (a->sent == a->want && d->outstanding == 0)
+		close_round(s, st->slot, d, a);
+	return RP_REPLY_OK;
+}
+
 static void on_rx(void *arg, const struct rp_rx *rx)
 {
 	struct rp_shard *s = arg;
@@ -560,6 +907,13 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		goto invalid;
 	}
 	d = &s->devs[st.slot];
+	if (in_rounds(s, d) && acc_of(s, st.slot)->open &&
+	    st.seq - acc_of(s, st.slot)->base < acc_of(s, st.slot)->sent) {
+		k = round_reply(s, rx, &st, d);
+		if (k != RP_REPLY_OK)
+			goto invalid;
+		return;
+	}
 	if (st.seq != d->seq || !d->outstanding) {
 		/* The latest probe answered twice, or it (or an older one) already failed. */
 		if (st.seq == d->seq)
@@ -581,32 +935,9 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	d->outstanding = 0;
 	s->outstanding--;
 	d->answered = 1;
-	d->fails = 0;
-	rp_devtable_touch(s->table, st.slot, s->now_ms);
-	{
-		struct rp_probe_result r = {
-		    .sent_ns = st.sent_ns,
-		    .addr = rx->src,
-		    .rtt_ns = rtt,
-		    .id = d->id,
-		    .success = 1,
-		    .suspended = d->suspended,
-		    .ttl = reply_ttl(s, rx),
-		};
-
-		emit(s, &r);
-	}
-	if (d->suspended) {
-		/* Back: resume the normal interval from the next due. */
-		d->suspended = 0;
-		rp_devtable_resume(s->table, st.slot);
-		if (rp_wheel_is_linked(&d->timer)) {
-			rp_wheel_cancel(s->wheel, &d->timer);
-			d->due_ms = s->now_ms + d->interval_ms;
-			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
-		}
-	}
-	s->local.replies++;
+	answered(s, &st, d, rtt, reply_ttl(s, rx));
+	if (!in_rounds(s, d))
+		round_outcome(s, st.slot, d, true);
 	maybe_finished(s, d);
 	return;
 invalid:
@@ -615,6 +946,7 @@ invalid:
 
 static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 {
+	uint64_t due;
 	bool is_new = false;
 	int32_t slot;
 	struct sdev *d;
@@ -629,11 +961,13 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 		d->id = dv->id;
 		d->interval_ms = dv->interval_ms ? dv->interval_ms : 1000;
 		d->remaining = UINT32_MAX;
-		if (!d->queued && !rp_wheel_is_linked(&d->timer)) {
-			d->due_ms =
-			    rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms);
-			rp_wheel_add(s->wheel, &d->timer, d->due_ms);
-		}
+		d->since_ms = s->now_ms;
+		if (s->acc)
+			memset(acc_of(s, (uint32_t)slot), 0, sizeof(struct racc));
+		if (!d->queued && !rp_wheel_is_linked(&d->timer))
+			rp_wheel_add(
+			    s->wheel, &d->timer,
+			    rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms));
 		return 0;
 	}
 	if (rp_devtable_count(s->table) >= s->conf.capacity)
@@ -641,22 +975,26 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 	slot = rp_devtable_add(s->table, &dv->addr, s->now_ms, &is_new, NULL);
 	d = &s->devs[slot];
 	rp_wheel_cancel(s->wheel, &d->timer);
-	*d = (struct sdev){.id = dv->id, .interval_ms = dv->interval_ms ? dv->interval_ms : 1000};
+	*d = (struct sdev){.id = dv->id,
+			   .interval_ms = dv->interval_ms ? dv->interval_ms : 1000,
+			   .since_ms = s->now_ms};
 	rp_wheel_entry_init(&d->timer);
 	d->remaining = dv->count ? dv->count : UINT32_MAX;
+	if (s->acc)
+		memset(acc_of(s, (uint32_t)slot), 0, sizeof(struct racc));
 	if (dv->immediate) {
 		/* One-shot devices start as soon as the rate lets them: spread their first
 		 * dues at the shard's rate so the schedule is the paced one (and a probe
 		 * is late only when the shard falls behind it). */
 		if ((int64_t)(s->imm_next_ns - s->now_ns) < 0)
 			s->imm_next_ns = s->now_ns;
-		d->due_ms = s->imm_next_ns / NS_PER_MS;
+		due = s->imm_next_ns / NS_PER_MS;
 		if (s->conf.rate_pps > 0)
 			s->imm_next_ns += (uint64_t)(1e9 / s->conf.rate_pps);
 	} else {
-		d->due_ms = rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms);
+		due = rp_wheel_phase_due(rp_ip_key32(&dv->addr), d->interval_ms, s->now_ms);
 	}
-	rp_wheel_add(s->wheel, &d->timer, d->due_ms);
+	rp_wheel_add(s->wheel, &d->timer, due);
 	s->active++;
 	return 0;
 }
@@ -672,8 +1010,10 @@ static void remove_dev(struct rp_shard *s, const struct rp_ip *addr)
 	if (d->remaining != 0 || d->outstanding || d->queued || rp_wheel_is_linked(&d->timer))
 		s->active--;
 	rp_wheel_cancel(s->wheel, &d->timer);
-	if (d->outstanding)
-		s->outstanding--;
+	s->outstanding -= d->outstanding; /* 0, 1, or a round's echoes */
+	if ((d->state & STATE_MASK) == RP_STATE_DOWN)
+		s->local.devices_down--;
+	d->state = 0;
 	d->outstanding = 0;
 	d->queued = 0;
 	d->remaining = 0;

@@ -48,6 +48,17 @@ struct rp_shard_conf {
 	unsigned families;	  /* RP_FAMILY_* to open sockets for; 0 = both */
 	struct rp_engine_pkt pkt; /* the echo requests' size, IP options and source */
 	int rt_priority;	  /* SCHED_FIFO priority for the thread; 0 = normal scheduling */
+	/* Rounds and states, for monitored devices only (one-shot probes are single
+	 * echoes without a state). With ping_count > 1 or rounds, a per-device round
+	 * accumulator is allocated at create; otherwise nothing more than today. */
+	uint32_t ping_count; /* echoes per round, 1..RP_ROUND_MAX; 0 = 1 */
+	uint32_t spacing_ms; /* between a round's echoes; 0 = interval / 10 / (count - 1),
+			      * at least 10 ms */
+	bool rounds;	     /* a round summary event per device and round */
+	bool states;	     /* up/down state, an event per change */
+	uint32_t down_after; /* failed rounds in a row before down (0 = 1) */
+	uint32_t up_after;   /* good rounds in a row before up (0 = 1) */
+	uint32_t event_ring; /* event ring capacity (power of two) when rounds or states */
 };
 
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */
@@ -85,6 +96,9 @@ void rp_shard_stop(struct rp_shard *s);
 void rp_shard_request_stop(struct rp_shard *s, uint64_t wait_ns);
 /** The ring results leave by (the consumer pops it). */
 struct rp_spsc *rp_shard_results(struct rp_shard *s);
+/** The ring events (struct rp_event: round summaries, state changes) leave by; NULL
+ *  without rounds and states. */
+struct rp_spsc *rp_shard_events(struct rp_shard *s);
 /** Snapshot of the counters. */
 void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out);
 /** What the engine chose and why. */

@@ -71,10 +71,19 @@ struct rp_health_server {
 	atomic_bool stop;
 	/* Server thread only. libmicrohttpd accepts at most CONNECTION_LIMIT. */
 	struct slot slots[CONNECTION_LIMIT];
-	pthread_mutex_t lock; /* guards published and snap */
+	pthread_mutex_t lock; /* guards published, snap and the down list */
 	bool published;
 	struct rp_health_snapshot snap;
+	/* /api/v1/down: the list (down_cap entries, allocated at init), its length and
+	 * the devices down in all; page is the server thread's copy of one page. */
+	struct rp_down_entry *down, *page;
+	uint32_t down_cap, ndown;
+	uint64_t down_total;
+	char *down_buf; /* DOWN_BUF bytes: one rendered page */
 };
+
+/* One page at its widest: RP_DOWN_PAGE_MAX entries with 253-byte names. */
+#define DOWN_BUF ((size_t)RP_DOWN_PAGE_MAX * 400 + 256)
 
 static uint64_t now_ns(void)
 {
@@ -153,6 +162,52 @@ static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp
 		     r->type, buf, n);
 }
 
+/* A query argument as a number within [0, max]; dflt when absent or not a number. */
+static uint32_t arg_u32(struct MHD_Connection *c, const char *key, uint32_t dflt, uint32_t max)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+	unsigned long long n;
+	char *end;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtoull(v, &end, 10);
+	if (*end || v[0] == '-')
+		return dflt;
+	return n > max ? max : (uint32_t)n;
+}
+
+/* /api/v1/down?offset=O&limit=L: copies the page under the lock, renders it after. */
+static enum MHD_Result answer_down(struct rp_health_server *h, struct MHD_Connection *c)
+{
+	uint32_t offset = arg_u32(c, "offset", 0, UINT32_MAX);
+	uint32_t limit = arg_u32(c, "limit", 100, RP_DOWN_PAGE_MAX), n = 0, listed;
+	struct timespec ts;
+	uint64_t total;
+	size_t len;
+
+	if (!h->down_cap)
+		return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON,
+				 "{\"status\":\"not found\",\"detail\":\"device states are "
+				 "off (output.states: false)\"}\n");
+	pthread_mutex_lock(&h->lock);
+	listed = h->ndown;
+	total = h->down_total;
+	if (offset < listed) {
+		n = listed - offset < limit ? listed - offset : limit;
+		memcpy(h->page, h->down + offset, n * sizeof(*h->page));
+	}
+	pthread_mutex_unlock(&h->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	len = rp_health_down_json(h->page, n, offset, listed, total, limit,
+				  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+				  h->down_buf, DOWN_BUF);
+	if (len >= DOWN_BUF)
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "down list page larger than the server's buffer\n");
+	return reply(c, MHD_HTTP_OK, TYPE_JSON, h->down_buf, len);
+}
+
 /* libmicrohttpd's access handler, on its polling thread. Answers on the first call
  * (after the headers): nothing here reads a request body. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
@@ -211,9 +266,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 			return reply(c, MHD_HTTP_OK, type, (const char *)data, len);
 	}
 
+	if (strcmp(url, "/api/v1/down") == 0)
+		return answer_down(h, c);
+
 	return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON,
 			 "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
-			 "\"/health\",\"/health/live\",\"/health/ready\",\"/metrics\"]}\n");
+			 "\"/api/v1/down\",\"/health\",\"/health/live\",\"/health/ready\","
+			 "\"/metrics\"]}\n");
 }
 
 /* Server thread: libmicrohttpd accepted or closed a connection. A connection that
@@ -407,6 +466,35 @@ void rp_health_server_publish(struct rp_health_server *h, const struct rp_health
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Control thread, before the first publish_down. */
+void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap)
+{
+	if (!cap || h->down_cap)
+		return;
+	h->down = rp_xcalloc(cap, sizeof(*h->down));
+	h->page = rp_xcalloc(RP_DOWN_PAGE_MAX, sizeof(*h->page));
+	h->down_buf = rp_xmalloc(DOWN_BUF);
+	pthread_mutex_lock(&h->lock);
+	h->down_cap = cap;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Control thread. Holds the lock for one copy of the list (at most down_cap entries,
+ * when it changed: about a millisecond at 65,536). */
+void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_down_entry *v,
+				   uint32_t n, uint64_t total)
+{
+	if (!h->down_cap)
+		return;
+	if (n > h->down_cap)
+		n = h->down_cap;
+	pthread_mutex_lock(&h->lock);
+	memcpy(h->down, v, n * sizeof(*v));
+	h->ndown = n;
+	h->down_total = total;
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* Control thread. The server thread sees stop within TICK_MS; once it is joined no
  * request is running, and MHD_stop_daemon closes what is left. */
 void rp_health_server_stop(struct rp_health_server *h)
@@ -417,5 +505,8 @@ void rp_health_server_stop(struct rp_health_server *h)
 	pthread_join(h->thread, NULL);
 	MHD_stop_daemon(h->daemon);
 	pthread_mutex_destroy(&h->lock);
+	free(h->down);
+	free(h->page);
+	free(h->down_buf);
 	free(h);
 }

@@ -155,6 +155,36 @@ static inline const char *name_of(const struct rp_writer *w, uint32_t id)
 	return id && id <= w->name_tags_cap ? w->name_tags[id - 1] : NULL;
 }
 
+/* Round summaries and state changes, into the same data batches as the probes. */
+static void drain_events(struct rp_writer *w, int64_t now, bool *work)
+{
+	uint32_t n = rp_spsc_pop(w->events, w->epop, RP_WRITER_EVENT_BATCH), i = 0;
+
+	if (!n)
+		return;
+	*work = true;
+	rp_writer__stat_add(&w->st.points_in, n);
+	while (i < n) {
+		struct rp_writer_job *j = rp_writer__open_cur(w, RP_FLUSH_DATA, now);
+		int ret;
+
+		if (!j) {
+			rp_writer__stat_add(&w->st.dropped_pool, n - i);
+			break;
+		}
+		ret = rp_writer__event_point(j->buf, &w->epop[i], name_of(w, w->epop[i].id));
+		if (ret == -ENOSPC && j->buf->points) {
+			rp_writer__close_cur(w, RP_FLUSH_DATA);
+			continue;
+		}
+		if (ret < 0)
+			rp_writer__stat_add(&w->st.points_rejected, 1);
+		i++;
+		if (j->buf->points >= w->batch_size)
+			rp_writer__close_cur(w, RP_FLUSH_DATA);
+	}
+}
+
 void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work)
 {
 	for (unsigned r = 0; r < w->nrings; r++) {
@@ -186,6 +216,8 @@ void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work)
 				rp_writer__close_cur(w, RP_FLUSH_DATA);
 		}
 	}
+	if (w->events)
+		drain_events(w, now, work);
 }
 
 void rp_writer__check_timers(struct rp_writer *w, int64_t now)

@@ -261,6 +261,11 @@ out_free:
 	return ret;
 }
 
+void rp_writer_events(struct rp_writer *w, struct rp_spsc *ring)
+{
+	w->events = ring;
+}
+
 void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap)
 {
 	w->name_tags = tags;

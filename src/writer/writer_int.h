@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "ringprobe/conf.h"
+#include "ringprobe/event.h"
 #include "ringprobe/line.h"
 #include "ringprobe/result.h"
 #include "ringprobe/spsc.h"
@@ -269,6 +270,10 @@ bool rp_flush_is_v1(const struct rp_flush *f);
  * partial write), else the count of "unable to parse" (lines refused), else -1. */
 int64_t rp_flush__rejected_count(const char *body);
 
+/* events.c: appends an event's point (ping_round or device_state) to b, tagged
+ * ip=ADDR[,name=NAME]; 0, -ENOSPC (b unchanged) or -EINVAL. */
+int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *name);
+
 /* Line protocol (line.c): the number of newlines in buf[0..n), i.e. of whole lines. */
 uint64_t rp_line__count_lines(const void *buf, size_t n);
 
@@ -277,6 +282,7 @@ uint64_t rp_line__count_lines(const void *buf, size_t n);
  * is sent next), sink.c (what the answers do), stats.c (counters). */
 
 #define RP_WRITER_POP_BATCH 1024u	/* probe results taken from a ring at once */
+#define RP_WRITER_EVENT_BATCH 256u	/* events taken from the event ring at once */
 #define RP_WRITER_AUX_BYTES (64u << 10) /* one control-thread buffer */
 
 struct rp_writer_job {
@@ -345,6 +351,8 @@ struct rp_writer {
 	int64_t cpu_sampled_at;
 	int64_t synced_at;
 	struct rp_probe_result pop[RP_WRITER_POP_BATCH];
+	struct rp_spsc *events; /* rp_writer_events(): the owner's; NULL = none */
+	struct rp_event epop[RP_WRITER_EVENT_BATCH];
 
 	/* Control thread. */
 	struct rp_writer_aux *aux_cur[RP_FLUSH_NDEST];

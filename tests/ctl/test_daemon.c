@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -529,7 +530,7 @@ Test(daemon, sigterm_with_the_sink_down_spools_everything_and_replays_it, .timeo
 	struct rpd r1, r2;
 	long long spooled;
 	uint64_t t2;
-	int64_t pings, healths;
+	int64_t pings, healths, states;
 	char q[200], cmd[96];
 
 	need_root();
@@ -573,9 +574,15 @@ Test(daemon, sigterm_with_the_sink_down_spools_everything_and_replays_it, .timeo
 	snprintf(q, sizeof(q), "SELECT count(devices) FROM health_metrics WHERE time < %llu",
 		 (unsigned long long)t2);
 	healths = srv_influx_scalar(&s, "rp", q);
-	cr_assert_eq(pings + (healths > 0 ? healths : 0), spooled,
-		     "pings %lld + health points %lld of the first run, %lld spooled",
-		     (long long)pings, (long long)healths, spooled);
+	/* Each device's first state (up) is a device_state point of its own. */
+	states = srv_influx_scalar(&s, "rp",
+				   "SELECT count(duration_s) FROM device_state WHERE ip =~ "
+				   "/^127\\.6\\.0\\./");
+	cr_assert_eq(states, 126, "device_state points of the first run");
+	cr_assert_eq(pings + (healths > 0 ? healths : 0) + states, spooled,
+		     "pings %lld + health points %lld + states %lld of the first run, %lld "
+		     "spooled",
+		     (long long)pings, (long long)healths, (long long)states, spooled);
 	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/rp-daemon-spool-%d", getpid());
 	cr_assert_eq(system(cmd), 0);
 	rpd_fini(&r1);
@@ -1243,6 +1250,267 @@ Test(daemon, ipv6_devices_and_sweeps_beside_ipv4, .timeout = 120)
 	n = srv_influx_scalar(&s, "rp", "SELECT last(hosts_alive) FROM sweep");
 	cr_assert_eq(n, 255);
 	free(pi);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* ---- rounds and states ------------------------------------------------------------ */
+
+/* Column `name` of row r as a number; NAN when absent (a field not written). */
+static double col(const struct srv_row *r, const char *name)
+{
+	for (int i = 0; i < r->ncols; i++)
+		if (strcmp(r->col[i], name) == 0)
+			return r->val[i] ? strtod(r->val[i], NULL) : NAN;
+	cr_assert_fail("no column %s", name);
+	return NAN;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* GET path on the daemon's health server: the body (caller frees), NULL if none. */
+static char *http_get(const struct rpd *r, const char *path)
+{
+	char url[160], *body = NULL;
+	long status = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", r->hport, path);
+	if (srv_http("GET", url, NULL, 0, NULL, &body, &status) != 0 || status != 200) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* Waits until GET path's body holds `text` (the list is published once a second). */
+static bool wait_body(const struct rpd *r, const char *path, const char *text, double secs)
+{
+	double until = sup_now() + secs;
+
+	while (sup_now() < until) {
+		char *b = http_get(r, path);
+		bool ok = b && strstr(b, text);
+
+		free(b);
+		if (ok)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Four echoes 20 ms apart every 500 ms to three devices: one answers all, one loses
+ * every second echo (nft numgen: exactly two of each round's four), one is dropped
+ * until the rule goes. The ping_round points agree with the device's own `ping`
+ * points, round by round (min, median, max, mean, stddev, jitter recomputed from
+ * them), the lossy one has loss 50% in every round, the dropped one goes down after
+ * two silent rounds (device_state down, previous unknown, reason timeout) and comes
+ * back up at its first reply (previous down, reason reply), counted in /health. */
+Test(daemon, rounds_of_four_echoes_summarize_loss_and_rtt_and_states_follow, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv_row *rows = calloc(512, sizeof(*rows)), *pings = calloc(2048, sizeof(*pings));
+	struct srv s;
+	struct rpd r;
+	char *json;
+	int nr, np, checked = 0;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.0.1, 127.4.0.2, 127.4.0.3]\n"
+		   "ping_interval: 500ms\nping_timeout: 200ms\nping_count: 4\n"
+		   "ping_spacing: 20ms\nping_max_consecutive_fails: 1000\n"
+		   "output:\n  rounds: true\nstate:\n  down_after: 2\n  up_after: 1\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	cr_assert_eq(system("nft add table ip t && nft add chain ip t o '{ type filter hook "
+			    "output priority 0; }' && nft add rule ip t o ip daddr 127.4.0.2 icmp "
+			    "type echo-request numgen inc mod 2 == 0 drop && nft add rule ip t o "
+			    "ip daddr 127.4.0.3 icmp type echo-request drop"),
+		     0);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices_down", 1, 15), 1, "the dropped device is down");
+	cr_assert_eq(health(&r, "state_changes"), 0, "a first state is no flap");
+	/* What is down now, with since-when. */
+	cr_assert(wait_body(&r, "/api/v1/down", "\"total\":1,\"listed\":1", 5));
+	{
+		char *b = http_get(&r, "/api/v1/down?limit=10");
+
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "\"devices\":[{\"ip\":\"127.4.0.3\",\"since\":\""),
+				   "%s", b);
+		cr_assert_not_null(strstr(b, "\"reason\":\"timeout\"}]"), "%s", b);
+		cr_assert_null(strstr(b, "\"next\""), "%s", b);
+		free(b);
+		b = http_get(&r, "/api/v1/down?offset=1&limit=10");
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "\"offset\":1,\"limit\":10,\"devices\":[]"), "%s", b);
+		free(b);
+		b = http_get(&r, "/api/v1/down?limit=0");
+		cr_assert_not_null(b);
+		cr_assert_not_null(strstr(b, "{\"total\":1,\"listed\":1,\"offset\":0,\"limit\":0,"
+					     "\"devices\":[]}"),
+				   "%s", b);
+		free(b);
+	}
+	cr_assert_eq(system("nft delete rule ip t o handle $(nft -a list chain ip t o | grep "
+			    "127.4.0.3 | sed 's/.*handle //')"),
+		     0);
+	cr_assert_eq(wait_health(&r, "devices_down", 0, 10), 0, "the device is back up");
+	cr_assert_eq(health(&r, "state_changes"), 1);
+	cr_assert(wait_body(&r, "/api/v1/down", "\"total\":0,\"listed\":0", 5));
+	/* A few rounds more of everything answering, then stop. */
+	n = wait_scalar(&s,
+			"SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.1' AND "
+			"received = 4",
+			8, 30);
+	cr_assert_geq(n, 8, "rounds of the answering device");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+
+	/* Every round of the lossy device lost exactly two of its four echoes. */
+	cr_assert_gt(srv_influx_scalar(&s, "rp",
+				       "SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.2'"),
+		     4);
+	cr_assert_leq(srv_influx_scalar(&s, "rp",
+					"SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.2' "
+					"AND (loss_pct != 50 OR received != 2 OR sent != 4)"),
+		      0, "rounds of 127.4.0.2 without exactly 50%% loss");
+	/* The dropped device's silent rounds: no RTT fields, loss 100. */
+	cr_assert_geq(srv_influx_scalar(&s, "rp",
+					"SELECT count(loss_pct) FROM ping_round WHERE ip = "
+					"'127.4.0.3' AND loss_pct = 100 AND received = 0"),
+		      2);
+	cr_assert_leq(srv_influx_scalar(&s, "rp",
+					"SELECT count(rtt_min_ms) FROM ping_round WHERE ip = "
+					"'127.4.0.3' AND received = 0"),
+		      0);
+	/* Its two changes, and one first state (up) for each of the others. */
+	cr_assert_eq(
+	    srv_influx_scalar(&s, "rp",
+			      "SELECT count(duration_s) FROM device_state WHERE ip = "
+			      "'127.4.0.3' AND state = 'down' AND previous = 'unknown' AND "
+			      "reason = 'timeout'"),
+	    1);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(duration_s) FROM device_state WHERE ip = "
+				       "'127.4.0.3' AND state = 'up' AND previous = 'down' AND "
+				       "reason = 'reply' AND duration_s > 0"),
+		     1);
+	cr_assert_eq(srv_influx_scalar(&s, "rp", "SELECT count(duration_s) FROM device_state"), 4);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(duration_s) FROM device_state WHERE state = "
+				       "'up' AND previous = 'unknown'"),
+		     2);
+	/* Every echo has its `ping` point as before: four per round (the round the stop
+	 * cut short has its echoes' points and no summary). */
+	n = srv_influx_scalar(&s, "rp", "SELECT count(rtt_ms) FROM ping WHERE ip = '127.4.0.1'");
+	{
+		int64_t rounds = srv_influx_scalar(
+		    &s, "rp", "SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.1'");
+
+		cr_assert(n >= 4 * rounds && n <= 4 * rounds + 4, "%lld pings, %lld rounds",
+			  (long long)n, (long long)rounds);
+	}
+	/* Round by round, the statistics are those of its four `ping` points. */
+	json = srv_influx_query(&s, "rp",
+				"SELECT * FROM ping_round WHERE ip = '127.4.0.1' AND received = 4");
+	nr = srv_influx_rows(json, rows, 512);
+	free(json);
+	json = srv_influx_query(&s, "rp", "SELECT rtt_ms FROM ping WHERE ip = '127.4.0.1'");
+	np = srv_influx_rows(json, pings, 2048);
+	free(json);
+	cr_assert_geq(nr, 8);
+	for (int i = 0; i < nr; i++) {
+		double t0 = col(&rows[i], "time"), v[4], sorted[4], sum = 0, sq = 0, jit = 0;
+		int k = 0;
+
+		for (int j = 0; j < np && k < 4; j++) {
+			double t = col(&pings[j], "time");
+
+			if (t >= t0 && t < t0 + 200e6)
+				v[k++] = col(&pings[j], "rtt_ms");
+		}
+		cr_assert_eq(k, 4, "round at %.0f has %d pings", t0, k);
+		memcpy(sorted, v, sizeof(v));
+		qsort(sorted, 4, sizeof(double), cmp_double);
+		for (int j = 0; j < 4; j++) {
+			sum += v[j];
+			jit += j ? fabs(v[j] - v[j - 1]) : 0;
+		}
+		for (int j = 0; j < 4; j++)
+			sq += (v[j] - sum / 4) * (v[j] - sum / 4);
+		cr_assert_eq(col(&rows[i], "sent"), 4);
+		cr_assert_eq(col(&rows[i], "loss_pct"), 0);
+		for (int c = 0; c < rows[i].ncols; c++)
+			if (strcmp(rows[i].col[c], "suspended") == 0)
+				cr_assert_str_eq(rows[i].val[c], "false");
+		cr_assert_float_eq(col(&rows[i], "rtt_min_ms"), sorted[0], 1e-6);
+		cr_assert_float_eq(col(&rows[i], "rtt_max_ms"), sorted[3], 1e-6);
+		cr_assert_float_eq(col(&rows[i], "rtt_median_ms"), (sorted[1] + sorted[2]) / 2,
+				   2e-6);
+		cr_assert_float_eq(col(&rows[i], "rtt_avg_ms"), sum / 4, 2e-6);
+		cr_assert_float_eq(col(&rows[i], "rtt_stddev_ms"), sqrt(sq / 4), 2e-6);
+		cr_assert_float_eq(col(&rows[i], "jitter_ms"), jit / 3, 2e-6);
+		checked++;
+	}
+	cr_assert_geq(checked, 8);
+	srv_rows_free(rows, nr);
+	srv_rows_free(pings, np);
+	free(rows);
+	free(pings);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* output.probes: false with rounds on: a ping_round point per device and round, no
+ * `ping` points; the devices still count as seen and no state goes down. */
+Test(daemon, rounds_without_probe_points, .timeout = 90)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.1.1, 127.4.1.2]\n"
+		   "ping_interval: 300ms\nping_count: 3\n"
+		   "output:\n  rounds: true\n  probes: false\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	rpd_start(&r, NULL);
+	n = wait_scalar(&s, "SELECT count(sent) FROM ping_round WHERE received = 3 AND sent = 3", 6,
+			30);
+	cr_assert_geq(n, 6, "rounds written");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	/* Every echo was sent (the stop's health point counts them), none written. */
+	n = srv_influx_scalar(&s, "rp", "SELECT count(sent) FROM ping_round");
+	cr_assert_geq(last_health(&s, "probes_sent", 0), 3 * n);
+	cr_assert_eq(last_health(&s, "devices_down", 0), 0);
+	cr_assert_leq(srv_influx_scalar(&s, "rp", "SELECT count(success) FROM ping"), 0,
+		      "ping points with output.probes false");
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(duration_s) FROM device_state WHERE state = "
+				       "'up'"),
+		     2);
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }

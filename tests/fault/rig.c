@@ -60,6 +60,9 @@ void fd_config(struct fd_daemon *d, const struct fd_conf *c)
 		"allow_loopback: true\ndevices: [%s]\nping_interval: %dms\n"
 		"health_check_port: %d\nhealth_report_interval: 1d\nshards: 1\n"
 		"snmp:\n  enabled: false\n"
+		/* The checks count `ping` points against probes sent and points dropped:
+		 * no device_state points among them. */
+		"output:\n  states: false\n"
 		"influxdb:\n  url: %s\n  database: rp\n  batch_size: %d\n  buffer_size: %d\n"
 		"  flush_interval: %dms\n  max_inflight: %d\n  gzip: %s\n"
 		"spool:\n  dir: %s\n  max_bytes: %lld\n",

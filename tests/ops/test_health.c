@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "ringprobe/line.h"
 
@@ -37,7 +38,7 @@ static const char json_keys[] =
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "spool_io_errors,spool_read_failing,sink_down,snmp_devices,snmp_suspended,snmp_waiting,"
     "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused,names,"
-    "names_failing,name_addresses,name_lookups,name_failures";
+    "names_failing,name_addresses,name_lookups,name_failures,devices_down,state_changes,rounds";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -102,6 +103,9 @@ static const struct {
     {"ringprobe_name_addresses", "gauge"},
     {"ringprobe_name_lookups_total", "counter"},
     {"ringprobe_name_failures_total", "counter"},
+    {"ringprobe_devices_down", "gauge"},
+    {"ringprobe_state_changes_total", "counter"},
+    {"ringprobe_rounds_total", "counter"},
     {"ringprobe_kernel_rx_drops_total", "counter"},
     {"ringprobe_rtt_clock_fallbacks_total", "counter"},
     {"ringprobe_timeout_fifo_full_total", "counter"},
@@ -263,7 +267,7 @@ static void assert_has(const char *hay, const char *needle)
  * end in _total; every expected family is there with its type. */
 static void assert_families(const char *body)
 {
-	char help[64][96], type[64][96], kind[64][16];
+	char help[96][96], type[96][96], kind[96][16];
 	int nhelp = 0, ntype = 0;
 	const char *p = body;
 
@@ -277,10 +281,10 @@ static void assert_families(const char *body)
 		line[len] = '\0';
 		p += len + (nl ? 1 : 0);
 		if (sscanf(line, "# HELP %95s", name) == 1) {
-			cr_assert_lt(nhelp, 64);
+			cr_assert_lt(nhelp, 96);
 			strcpy(help[nhelp++], name);
 		} else if (sscanf(line, "# TYPE %95s", name) == 1) {
-			cr_assert_lt(ntype, 64);
+			cr_assert_lt(ntype, 96);
 			cr_assert_eq(sscanf(line, "# TYPE %*s %15s", kind[ntype]), 1, "%s", line);
 			strcpy(type[ntype++], name);
 		} else {
@@ -492,6 +496,9 @@ static const char *const point_names[] = {
     "name_addresses",
     "name_lookups",
     "name_failures",
+    "devices_down",
+    "state_changes",
+    "rounds",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */
@@ -945,7 +952,8 @@ Test(http, unknown_path_is_404_naming_the_paths)
 	const char *paths[] = {"/nope",	     "/health/", "/healthz",
 			       "/metrics/x", "/api/v1/", "/page.js/x"};
 	const char *want = "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
-			   "\"/health\",\"/health/live\",\"/health/ready\",\"/metrics\"]}\n";
+			   "\"/api/v1/down\",\"/health\",\"/health/live\",\"/health/ready\","
+			   "\"/metrics\"]}\n";
 
 	expect(port, "/nope", 404, JSON, want);
 	rp_health_server_publish(h, &s);
@@ -1284,3 +1292,41 @@ Test(http, publish_while_reading_never_tears)
 
 TestSuite(health, .timeout = 60);
 TestSuite(http, .timeout = 60);
+
+/* /api/v1/down's page: the entries given, oldest first, each with its since-when in
+ * RFC 3339 and ns, the name when it has one, and a link to the next page while more
+ * follow. */
+Test(health, down_list_pages)
+{
+	struct rp_down_entry v[3] = {
+	    {.since_ns = 1765000000123000000ull, .reason = RP_REASON_TIMEOUT},
+	    {.since_ns = 1765000001000000000ull,
+	     .name = "core1.example.net",
+	     .reason = RP_REASON_SUSPENDED},
+	    {.since_ns = 1765000002000000000ull, .reason = RP_REASON_TIMEOUT},
+	};
+	char buf[2048];
+	size_t n;
+
+	rp_ip_parse("192.0.2.1", &v[0].addr);
+	rp_ip_parse("2001:db8::7", &v[1].addr);
+	rp_ip_parse("192.0.2.3", &v[2].addr);
+	n = rp_health_down_json(v, 2, 0, 3, 5, 2, 1765000010123000000ull, buf, sizeof(buf));
+	cr_assert_eq(n, strlen(buf));
+	cr_assert_str_eq(buf,
+			 "{\"total\":5,\"listed\":3,\"offset\":0,\"limit\":2,\"devices\":["
+			 "{\"ip\":\"192.0.2.1\",\"since\":\"2025-12-06T05:46:40.123Z\","
+			 "\"since_ns\":1765000000123000000,\"down_for_s\":10.000,"
+			 "\"reason\":\"timeout\"},"
+			 "{\"ip\":\"2001:db8::7\",\"name\":\"core1.example.net\","
+			 "\"since\":\"2025-12-06T05:46:41.000Z\",\"since_ns\":1765000001000000000,"
+			 "\"down_for_s\":9.123,\"reason\":\"suspended\"}],"
+			 "\"next\":\"/api/v1/down?offset=2&limit=2\"}\n");
+	/* The last page has no next; a short buffer says how much it needed. */
+	n = rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, sizeof(buf));
+	cr_assert_null(strstr(buf, "next"), "%s", buf);
+	cr_assert_not_null(
+	    strstr(buf, "\"offset\":2,\"limit\":2,\"devices\":[{\"ip\":\"192.0.2.3\""));
+	cr_assert_eq(rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, 16), n);
+	cr_assert_eq(strlen(buf), 15);
+}

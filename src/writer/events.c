@@ -1,0 +1,93 @@
+/* The points of rounds and state changes: this file is their schema.
+ *
+ *   ping_round,ip=ADDR[,name=NAME] sent=5i,received=4i,loss_pct=20,rtt_min_ms=0.031,
+ *       rtt_avg_ms=...,rtt_median_ms=...,rtt_max_ms=...,rtt_stddev_ms=...,jitter_ms=...,
+ *       [ttl=64i,]suspended=false TS
+ *   device_state,ip=ADDR[,name=NAME] state="down",previous="up",duration_s=3600.5,
+ *       reason="timeout" TS
+ *
+ * The RTT fields are absent when nothing came back, jitter_ms with fewer than two
+ * replies, ttl until the reply's TTL is known. Writer thread (batch.c). */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+
+#include "ringprobe/addr.h"
+#include "ringprobe/event.h"
+#include "ringprobe/line.h"
+#include "writer/writer_int.h"
+
+/* A statistic in ms, rounded to whole ns as the `ping` point's rtt_ms is written. */
+static double ms(float ns)
+{
+	return (double)llround((double)ns) / 1e6;
+}
+
+static int round_point(struct rp_linebuf *b, const struct rp_event *e, const struct rp_tag *tags,
+		       size_t ntags)
+{
+	const struct rp_round_stats *r = &e->u.round;
+	struct rp_field f[12];
+	size_t n = 0;
+
+	f[n++] = (struct rp_field){.key = "sent", .type = RP_FIELD_INT, .v.i = r->sent};
+	f[n++] = (struct rp_field){.key = "received", .type = RP_FIELD_INT, .v.i = r->received};
+	f[n++] = (struct rp_field){
+	    .key = "loss_pct",
+	    .type = RP_FIELD_FLOAT,
+	    .v.f = r->sent ? 100.0 * (double)(r->sent - r->received) / (double)r->sent : 0};
+	if (r->received) {
+		f[n++] = (struct rp_field){
+		    .key = "rtt_min_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->min_ns)};
+		f[n++] = (struct rp_field){
+		    .key = "rtt_avg_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->avg_ns)};
+		f[n++] = (struct rp_field){
+		    .key = "rtt_median_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->median_ns)};
+		f[n++] = (struct rp_field){
+		    .key = "rtt_max_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->max_ns)};
+		f[n++] = (struct rp_field){
+		    .key = "rtt_stddev_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->stddev_ns)};
+	}
+	if (r->received > 1)
+		f[n++] = (struct rp_field){
+		    .key = "jitter_ms", .type = RP_FIELD_FLOAT, .v.f = ms(r->jitter_ns)};
+	if (e->ttl)
+		f[n++] = (struct rp_field){.key = "ttl", .type = RP_FIELD_INT, .v.i = e->ttl};
+	f[n++] = (struct rp_field){.key = "suspended", .type = RP_FIELD_BOOL, .v.b = e->suspended};
+	return rp_line_point(b, "ping_round", tags, ntags, f, n, e->ts_ns, RP_LINE_NAME_MAX);
+}
+
+static int state_point(struct rp_linebuf *b, const struct rp_event *e, const struct rp_tag *tags,
+		       size_t ntags)
+{
+	struct rp_field f[4] = {
+	    {.key = "state", .type = RP_FIELD_STRING, .v.s = rp_dev_state_name(e->u.state.state)},
+	    {.key = "previous",
+	     .type = RP_FIELD_STRING,
+	     .v.s = rp_dev_state_name(e->u.state.previous)},
+	    {.key = "duration_s",
+	     .type = RP_FIELD_FLOAT,
+	     .v.f = (double)e->u.state.duration_ms / 1e3},
+	    {.key = "reason",
+	     .type = RP_FIELD_STRING,
+	     .v.s = rp_state_reason_name(e->u.state.reason)},
+	};
+
+	return rp_line_point(b, "device_state", tags, ntags, f, 4, e->ts_ns, RP_LINE_NAME_MAX);
+}
+
+int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *name)
+{
+	char ip[RP_IP_STRLEN];
+	struct rp_tag tags[2] = {{"ip", ip}, {"name", name}};
+	size_t ntags = name ? 2 : 1;
+
+	rp_ip_format(&e->addr, ip);
+	switch (e->kind) {
+	case RP_EVENT_ROUND:
+		return round_point(b, e, tags, ntags);
+	case RP_EVENT_STATE:
+		return state_point(b, e, tags, ntags);
+	}
+	return -EINVAL;
+}
