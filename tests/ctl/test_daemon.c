@@ -1387,6 +1387,13 @@ Test(daemon, rounds_of_four_echoes_summarize_loss_and_rtt_and_states_follow, .ti
 					"SELECT count(sent) FROM ping_round WHERE ip = '127.4.0.2' "
 					"AND (loss_pct != 50 OR received != 2 OR sent != 4)"),
 		      0, "rounds of 127.4.0.2 without exactly 50%% loss");
+	/* Every round with a reply carries the reply's TTL (loopback: the kernel's 64). */
+	n = srv_influx_scalar(&s, "rp", "SELECT count(sent) FROM ping_round WHERE received > 0");
+	cr_assert_gt(n, 4);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(ttl) FROM ping_round WHERE ttl = 64 AND "
+				       "received > 0"),
+		     n, "every round with a reply has ttl 64");
 	/* The dropped device's silent rounds: no RTT fields, loss 100. */
 	cr_assert_geq(srv_influx_scalar(&s, "rp",
 					"SELECT count(loss_pct) FROM ping_round WHERE ip = "
