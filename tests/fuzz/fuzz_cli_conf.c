@@ -116,6 +116,12 @@ void rp_prober_destroy(struct rp_prober *p)
 	abort();
 }
 
+void rp_prober_conf_packet(struct rp_prober_conf *pc, const struct rp_conf *c)
+{
+	(void)pc, (void)c;
+	abort();
+}
+
 /* A command's own options as ping's are: some plain, two aliases of config keys. */
 static const struct rp_cli_opt own_opts[] = {
     {"count", 'c', required_argument, "COUNT", "probes per target", NULL},
