@@ -155,14 +155,25 @@ static inline const char *name_of(const struct rp_writer *w, uint32_t id)
 	return id && id <= w->name_tags_cap ? w->name_tags[id - 1] : NULL;
 }
 
-/* Round summaries and state changes, into the same data batches as the probes. */
-static void drain_events(struct rp_writer *w, int64_t now, bool *work)
-{
-	uint32_t n = rp_spsc_pop(w->events, w->epop, RP_WRITER_EVENT_BATCH), i = 0;
+/* What a popped batch holds: probe results (w->pop) or round and state events (w->epop). */
+enum popped { POPPED_RESULTS, POPPED_EVENTS };
 
-	if (!n)
-		return;
-	*work = true;
+/* Point i of the popped batch into b: rp_line_ping's or rp_writer__event_point's answer. */
+static inline int encode_one(const struct rp_writer *w, struct rp_linebuf *b, enum popped what,
+			     uint32_t i)
+{
+	if (what == POPPED_RESULTS)
+		return rp_line_ping(b, &w->pop[i], name_of(w, w->pop[i].id));
+	return rp_writer__event_point(b, &w->epop[i], name_of(w, w->epop[i].id));
+}
+
+/* The n popped points into data batches: a full buffer is closed and the point retried
+ * in the next; a point no buffer can hold (a time InfluxDB cannot store) is counted as
+ * rejected; with no free buffer the rest are counted as dropped. */
+static void batch_popped(struct rp_writer *w, int64_t now, enum popped what, uint32_t n)
+{
+	uint32_t i = 0;
+
 	rp_writer__stat_add(&w->st.points_in, n);
 	while (i < n) {
 		struct rp_writer_job *j = rp_writer__open_cur(w, RP_FLUSH_DATA, now);
@@ -172,7 +183,7 @@ static void drain_events(struct rp_writer *w, int64_t now, bool *work)
 			rp_writer__stat_add(&w->st.dropped_pool, n - i);
 			break;
 		}
-		ret = rp_writer__event_point(j->buf, &w->epop[i], name_of(w, w->epop[i].id));
+		ret = encode_one(w, j->buf, what, i);
 		if (ret == -ENOSPC && j->buf->points) {
 			rp_writer__close_cur(w, RP_FLUSH_DATA);
 			continue;
@@ -187,37 +198,20 @@ static void drain_events(struct rp_writer *w, int64_t now, bool *work)
 
 void rp_writer__drain_rings(struct rp_writer *w, int64_t now, bool *work)
 {
+	uint32_t n;
+
 	for (unsigned r = 0; r < w->nrings; r++) {
-		uint32_t n = rp_spsc_pop(w->rings[r], w->pop, RP_WRITER_POP_BATCH);
-		uint32_t i = 0;
-
-		if (!n)
-			continue;
-		*work = true;
-		rp_writer__stat_add(&w->st.points_in, n);
-		while (i < n) {
-			struct rp_writer_job *j = rp_writer__open_cur(w, RP_FLUSH_DATA, now);
-			int ret;
-
-			if (!j) {
-				rp_writer__stat_add(&w->st.dropped_pool, n - i);
-				break;
-			}
-			ret = rp_line_ping(j->buf, &w->pop[i], name_of(w, w->pop[i].id));
-			if (ret == -ENOSPC && j->buf->points) {
-				rp_writer__close_cur(w, RP_FLUSH_DATA);
-				continue;
-			}
-			if (ret < 0)
-				rp_writer__stat_add(&w->st.points_rejected,
-						    1); /* a time InfluxDB cannot store */
-			i++;
-			if (j->buf->points >= w->batch_size)
-				rp_writer__close_cur(w, RP_FLUSH_DATA);
+		n = rp_spsc_pop(w->rings[r], w->pop, RP_WRITER_POP_BATCH);
+		if (n) {
+			*work = true;
+			batch_popped(w, now, POPPED_RESULTS, n);
 		}
 	}
-	if (w->events)
-		drain_events(w, now, work);
+	/* Round summaries and state changes, into the same data batches as the probes. */
+	if (w->events && (n = rp_spsc_pop(w->events, w->epop, RP_WRITER_EVENT_BATCH))) {
+		*work = true;
+		batch_popped(w, now, POPPED_EVENTS, n);
+	}
 }
 
 void rp_writer__check_timers(struct rp_writer *w, int64_t now)
