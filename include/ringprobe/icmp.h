@@ -102,12 +102,12 @@ void rp_icmp_init(void *pkt, uint16_t ident);
  *  only the first RP_ICMP_MIN_LEN bytes. 0 for a zero fill. */
 uint32_t rp_icmp_fill_sum(const void *pkt, size_t len);
 /** Writes the type (ICMP or ICMPv6 echo, by s->addr's family), the per-probe fields,
- *  the MAC and (ICMP) the checksum into a `len`-byte buffer prepared by
- *  rp_icmp_init_len, whose fill sums to fill_sum (rp_icmp_fill_sum). s->addr is the
+ *  the MAC and (ICMP) the checksum into a buffer prepared by rp_icmp_init_len, whose
+ *  fill sums to fill_sum (rp_icmp_fill_sum): its length does not matter here. s->addr is the
  *  destination. Reads and writes only the first RP_ICMP_MIN_LEN bytes. */
-void rp_icmp_stamp_len(void *pkt, size_t len, uint32_t fill_sum, const struct rp_siphash_key *key,
-		       const struct rp_probe_stamp *s);
-/** rp_icmp_stamp_len of a zero-filled RP_ICMP_PKT_LEN-byte buffer (rp_icmp_init). */
+void rp_icmp_stamp_filled(void *pkt, uint32_t fill_sum, const struct rp_siphash_key *key,
+			  const struct rp_probe_stamp *s);
+/** rp_icmp_stamp_filled of a zero-filled RP_ICMP_PKT_LEN-byte buffer (rp_icmp_init). */
 void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s);
 
 /** Validates one received datagram of src's family. `buf` starts with the IPv4 header

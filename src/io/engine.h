@@ -101,7 +101,7 @@ void rp_engine_info(const struct rp_engine *e, struct rp_engine_info *out);
  *  when every buffer is in flight (the caller retries after the next poll). */
 void *rp_engine_send_buf(struct rp_engine *e);
 /** The length of every request (ICMP header and payload), and the sum of its fill for
- *  rp_icmp_stamp_len (the same in every buffer). */
+ *  rp_icmp_stamp_filled (the same in every buffer). */
 size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum);
 /** Queues `buf` (from rp_engine_send_buf) for `dst`, on the socket of dst's family; sent
  *  at the next poll, `len` bytes of it (at most rp_engine_pkt_len). The buffer returns

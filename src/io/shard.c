@@ -135,7 +135,7 @@ struct rp_shard {
 	uint64_t mono_to_real;
 	uint64_t imm_next_ns; /* first due of the next immediate device (paced) */
 	size_t pkt_len;	      /* every request's length (the engine's) */
-	uint32_t fill_sum;    /* the sum of its fill, for rp_icmp_stamp_len */
+	uint32_t fill_sum;    /* the sum of its fill, for rp_icmp_stamp_filled */
 
 	struct rp_shard_stats local; /* the thread's own counters */
 	/* The snapshot, as relaxed atomic words so that a reader racing the writer is
@@ -715,7 +715,7 @@ static void send_ready(struct rp_shard *s)
 		    .sent_ns = d->sent_ns + s->mono_to_real,
 		    .shard = (uint8_t)s->conf.index,
 		};
-		rp_icmp_stamp_len(buf, s->pkt_len, s->fill_sum, &s->conf.key, &st);
+		rp_icmp_stamp_filled(buf, s->fill_sum, &s->conf.key, &st);
 		rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr);
 		if (a) {
 			acc_st(s, a)[echo] = ECHO_OUT;

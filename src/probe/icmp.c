@@ -139,14 +139,13 @@ uint32_t rp_icmp_fill_sum(const void *pkt, size_t len)
 	return (uint32_t)sum;
 }
 
-void rp_icmp_stamp_len(void *pkt, size_t len, uint32_t fill_sum, const struct rp_siphash_key *key,
-		       const struct rp_probe_stamp *s)
+void rp_icmp_stamp_filled(void *pkt, uint32_t fill_sum, const struct rp_siphash_key *key,
+			  const struct rp_probe_stamp *s)
 {
 	unsigned char *p = pkt;
 	unsigned char *pl = p + RP_ICMP_HDR_LEN;
 	uint16_t sum;
 
-	(void)len; /* the fill's part of the sum is fill_sum */
 	p[0] = rp_ip_is_v4(&s->addr) ? ICMP_ECHO_T : ICMP6_ECHO_T;
 	p[2] = p[3] = 0;
 	p[6] = (unsigned char)(s->seq >> 8);
@@ -166,7 +165,7 @@ void rp_icmp_stamp_len(void *pkt, size_t len, uint32_t fill_sum, const struct rp
 
 void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s)
 {
-	rp_icmp_stamp_len(pkt, RP_ICMP_PKT_LEN, 0, key, s);
+	rp_icmp_stamp_filled(pkt, 0, key, s);
 }
 
 static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, bool cut,

@@ -135,7 +135,7 @@ Test(icmp, every_payload_length_round_trips)
 		fill[i] = (unsigned char)(i * 131 + 7);
 	for (size_t i = 0; i < RP_ARRAY_SIZE(lens); i++) {
 		rp_icmp_init_len(pkt, lens[i], 0x1234, i & 1 ? fill : NULL);
-		rp_icmp_stamp_len(pkt, lens[i], rp_icmp_fill_sum(pkt, lens[i]), &key, &stamp);
+		rp_icmp_stamp_filled(pkt, rp_icmp_fill_sum(pkt, lens[i]), &key, &stamp);
 		cr_assert_eq(rp_icmp_checksum(pkt, lens[i]), 0, "len %zu: checksum", lens[i]);
 		cr_assert(rp_icmp_peek_request(pkt, lens[i], &got));
 		cr_assert_eq(got.seq, stamp.seq);
