@@ -179,14 +179,16 @@ static void fuzz_raw(const uint8_t *p, size_t n)
 		(void)status_of(resp, got);
 }
 
-/* A plain header name and value from the input. */
-static size_t put_header(struct input *in, char *dst)
+/* A plain header name and value from the input; *cookie is set when it is a Cookie header. */
+static size_t put_header(struct input *in, char *dst, bool *cookie)
 {
 	static const char *const names[] = {"User-Agent", "Accept", "X-Forwarded-For",
 					    "Cookie",	  "X-A",    "Accept-Encoding"};
-	size_t off = (size_t)sprintf(dst, "%s: ", names[take8(in) % 6]);
+	unsigned name = take8(in) % 6;
+	size_t off = (size_t)sprintf(dst, "%s: ", names[name]);
 	size_t len = take8(in) % 64;
 
+	*cookie |= name == 3;
 	for (size_t i = 0; i < len; i++)
 		dst[off++] = (char)('!' + take8(in) % 94); /* visible ASCII */
 	dst[off++] = '\r';
@@ -206,7 +208,7 @@ static void fuzz_request(struct input *in)
 	const char *method = methods[take8(in) % 10], *path = paths[take8(in) % 17], *end;
 	const char *version = take8(in) & 1 ? "HTTP/1.0" : "HTTP/1.1";
 	unsigned nh = take8(in) % 6, want, code;
-	bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+	bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0, cookie = false;
 	char plain[32];
 	size_t off, got, blen = 0, hlen;
 	const char *bodyp = NULL, *type;
@@ -214,7 +216,7 @@ static void fuzz_request(struct input *in)
 
 	off = (size_t)sprintf(req, "%s %s %s\r\nHost: 127.0.0.1\r\n", method, path, version);
 	for (unsigned i = 0; i < nh; i++)
-		off += put_header(in, req + off);
+		off += put_header(in, req + off, &cookie);
 	off += (size_t)sprintf(req + off, "\r\n");
 	snprintf(plain, sizeof(plain), "%.*s", (int)strcspn(path, "?"), path);
 
@@ -245,6 +247,13 @@ static void fuzz_request(struct input *in)
 	}
 	got = exchange(req, off, 0);
 	code = status_of(resp, got);
+	/*
+	 * libmicrohttpd 0.9.75 parses every Cookie header and answers 431 to one it cannot parse
+	 * (a value such as `a="` with its quote left open) before the handler runs; nothing in
+	 * ringprobe reads cookies, so that answer is the library's and is accepted here.
+	 */
+	if (code == 431 && cookie)
+		return;
 	if (code != want) {
 		fprintf(stderr, "fuzz_ops_http: %s %s %s: got %u, want %u\n", method, path, version,
 			code, want);
