@@ -42,6 +42,27 @@ struct rp_cidr_list {
 	size_t nnames;
 };
 
+struct rp_filesd_doc;
+
+/** A list of file names or glob patterns, each with the line it was given on. */
+struct rp_path_list {
+	char **v;
+	uint32_t *line;
+	size_t n;
+};
+
+/** What `device_files` gave (rp_conf_validate reads them): the entries of `devices`
+ *  from index `own` on (and of its names from `own_names` on) came from these files;
+ *  src[i] / name_src[i] is the file of the (own + i)-th network / (own_names + i)-th
+ *  name, and group[i] / name_group[i] its label set in that file's doc. */
+struct rp_device_files {
+	size_t own, own_names;
+	char **path; /* the files read, in order */
+	struct rp_filesd_doc *doc;
+	size_t n;
+	uint32_t *src, *group, *name_src, *name_group;
+};
+
 /** Which address families are probed: of a name's records, and at all. */
 enum rp_addrfam { RP_ADDRFAM_BOTH, RP_ADDRFAM_4, RP_ADDRFAM_6 };
 
@@ -140,8 +161,11 @@ struct rp_conf {
 	} influxdb;
 
 	/* ringprobe's own keys */
-	struct rp_cidr_list devices; /* addresses, small networks and DNS names */
-	int address_family;	     /* enum rp_addrfam */
+	struct rp_cidr_list devices;	  /* addresses, small networks and DNS names; with
+					   * device_files, theirs follow (files below) */
+	struct rp_path_list device_files; /* globs of Prometheus file_sd documents */
+	struct rp_device_files files;	  /* what they gave (rp_conf_validate) */
+	int address_family;		  /* enum rp_addrfam */
 	struct {
 		int64_t ttl_floor;
 		int64_t ttl_ceiling;
@@ -219,6 +243,7 @@ enum rp_conf_type {
 	RP_CT_SIZE,
 	RP_CT_CIDRS,
 	RP_CT_SHARD,
+	RP_CT_PATHS,   /* a list of file names or glob patterns (struct rp_path_list) */
 	RP_CT_IGNORED, /* a netscan key with no meaning here: accepted with one notice */
 };
 

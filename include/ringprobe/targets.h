@@ -12,6 +12,10 @@
  *  Problems go to `d` naming the argument, or the file and line. Networks larger
  *  than a /8 are refused. Returns 0, or -EINVAL / -errno. */
 int rp_targets_add_arg(struct rp_cidr_list *out, const char *arg, struct rp_diags *d);
+/** Appends one entry (an address, a network or a DNS name; no @file) given at `where`
+ *  (for messages) and `line`. 0 or -EINVAL with the reason in `d`. */
+int rp_targets_add_entry(struct rp_cidr_list *out, const char *text, const char *where,
+			 uint32_t line, struct rp_diags *d);
 /** Total addresses in a list (a network counts all its addresses). */
 uint64_t rp_targets_count(const struct rp_cidr_list *l);
 /** Frees the list's arrays. */

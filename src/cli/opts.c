@@ -34,6 +34,8 @@ static const char *metavar(const struct rp_conf_key *k, char *buf, size_t len)
 		return "SIZE";
 	case RP_CT_CIDRS:
 		return "CIDR[,CIDR...]";
+	case RP_CT_PATHS:
+		return "PATTERN";
 	case RP_CT_SHARD:
 		return "I/N|auto/N";
 	case RP_CT_SECRET:

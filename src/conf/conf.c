@@ -25,6 +25,17 @@ void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k)
 	memset(l, 0, sizeof(*l));
 }
 
+void rp_conf__clear_paths(struct rp_conf *c, const struct rp_conf_key *k)
+{
+	struct rp_path_list *l = FIELD(c, k, struct rp_path_list);
+
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l->line);
+	memset(l, 0, sizeof(*l));
+}
+
 void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k)
 {
 	char **s = FIELD(c, k, char *);
@@ -277,6 +288,19 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 		return set_cidrs(c, k, text, where, name, line, d);
 	case RP_CT_SHARD:
 		return set_shard(c, k, text, where, name, d);
+	case RP_CT_PATHS: {
+		struct rp_path_list *l = FIELD(c, k, struct rp_path_list);
+
+		if (!*text) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name, "an empty file name");
+			return -EINVAL;
+		}
+		l->v = rp_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+		l->line = rp_xrealloc(l->line, (l->n + 1) * sizeof(*l->line));
+		l->v[l->n] = rp_xstrdup(text);
+		l->line[l->n++] = line;
+		return 0;
+	}
 	case RP_CT_IGNORED:
 		rp_diags_add(d, RP_DIAG_NOTICE, where, name, "ignored: %s", k->help);
 		return 0;
@@ -314,7 +338,10 @@ void rp_conf_fini(struct rp_conf *c)
 			rp_conf__clear_string(c, k);
 		else if (k->type == RP_CT_CIDRS)
 			rp_conf__clear_list(c, k);
+		else if (k->type == RP_CT_PATHS)
+			rp_conf__clear_paths(c, k);
 	}
+	rp_conf__files_fini(&c->files);
 	free(c->file);
 	memset(c, 0, sizeof(*c));
 }
@@ -362,6 +389,8 @@ int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char 
 	/* The first flag for a list replaces the file's list; later ones add to it. */
 	if (k->type == RP_CT_CIDRS && c->origin[idx] != RP_CONF_FROM_FLAG)
 		rp_conf__clear_list(c, k);
+	if (k->type == RP_CT_PATHS && c->origin[idx] != RP_CONF_FROM_FLAG)
+		rp_conf__clear_paths(c, k);
 	ret = rp_conf__set_text(c, k, value, where, NULL, 0, d);
 	if (ret == 0)
 		c->origin[idx] = RP_CONF_FROM_FLAG;

@@ -14,6 +14,13 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 		      const char *where, const char *name, uint32_t line, struct rp_diags *d);
 /** Empties a list key's value (before the file's or the first flag's items). */
 void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k);
+/** Empties a RP_CT_PATHS key's list. */
+void rp_conf__clear_paths(struct rp_conf *c, const struct rp_conf_key *k);
+/** Reads the files `device_files` names and appends their targets to `devices`
+ *  (src/conf/files.c); problems name the file, line and column. */
+void rp_conf__read_device_files(struct rp_conf *c, struct rp_diags *d);
+/** Frees what rp_conf__read_device_files() kept. */
+void rp_conf__files_fini(struct rp_device_files *f);
 /** Empties a string key's value (a YAML null). */
 void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k);
 /** "config.yml:12" for a key set by the file, "--flag" for one set by a flag, else NULL. */

@@ -106,6 +106,9 @@ static const struct rp_conf_key keys[] = {
     IGNORED("snmp_daily_schedule", "devices are polled every `snmp_interval`"),
 
     /* ringprobe's own keys */
+    K("device_files", RP_CT_PATHS, device_files, 0, 0, NULL, NULL,
+      "Prometheus file_sd documents (JSON or YAML; glob patterns) whose targets are devices "
+      "and whose labels are their tags; re-read when they change"),
     K("devices", RP_CT_CIDRS, devices, 0, 0, NULL, NULL,
       "addresses (IPv4 or IPv6), small CIDRs or DNS names monitored without discovery"),
     K("address_family", RP_CT_ENUM, address_family, 0, 0, family_names, "both",

@@ -76,16 +76,32 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 	}
 	case RP_CT_CIDRS: {
 		const struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
+		size_t n = l->n, nnames = l->nnames;
 
-		if (l->n + l->nnames == 0)
+		if (l == &c->devices && c->files.n) { /* device_files' own are not keys */
+			n = c->files.own;
+			nnames = c->files.own_names;
+		}
+		if (n + nnames == 0)
 			fputs("[]", out);
-		for (size_t i = 0; i < l->n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
 			fprintf(out, "\n%*s- %s", indent + 2, "", buf);
 		}
 		/* Names are checked at load (rp_name_valid): plain YAML scalars. */
-		for (size_t i = 0; i < l->nnames; i++)
+		for (size_t i = 0; i < nnames; i++)
 			fprintf(out, "\n%*s- %s", indent + 2, "", l->names[i]);
+		break;
+	}
+	case RP_CT_PATHS: {
+		const struct rp_path_list *l = FIELD(c, k, struct rp_path_list);
+
+		if (l->n == 0)
+			fputs("[]", out);
+		for (size_t i = 0; i < l->n; i++) {
+			fprintf(out, "\n%*s- ", indent + 2, "");
+			put_string(out, l->v[i]);
+		}
 		break;
 	}
 	case RP_CT_IGNORED:
@@ -121,8 +137,10 @@ static void put_section(const struct rp_conf *c, const char *section, FILE *out,
 		    (plen && k->path[plen] != '.') || strchr(leaf, '.'))
 			continue;
 		fprintf(out, "%*s%s:", indent, "", leaf);
-		bool list = k->type == RP_CT_CIDRS && (FIELD(c, k, struct rp_cidr_list)->n ||
-						       FIELD(c, k, struct rp_cidr_list)->nnames);
+		bool list =
+		    (k->type == RP_CT_CIDRS && (FIELD(c, k, struct rp_cidr_list)->n ||
+						FIELD(c, k, struct rp_cidr_list)->nnames)) ||
+		    (k->type == RP_CT_PATHS && FIELD(c, k, struct rp_path_list)->n);
 
 		if (!list)
 			fputc(' ', out);
@@ -194,6 +212,17 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 				return false;
 		for (size_t i = 0; i < x->nnames; i++)
 			if (strcmp(x->names[i], y->names[i]) != 0)
+				return false;
+		return true;
+	}
+	case RP_CT_PATHS: {
+		const struct rp_path_list *x = FIELD(a, k, struct rp_path_list);
+		const struct rp_path_list *y = FIELD(b, k, struct rp_path_list);
+
+		if (x->n != y->n)
+			return false;
+		for (size_t i = 0; i < x->n; i++)
+			if (strcmp(x->v[i], y->v[i]) != 0)
 				return false;
 		return true;
 	}

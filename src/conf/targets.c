@@ -6,8 +6,8 @@
 
 #include "ringprobe/xalloc.h"
 
-static int add_one(struct rp_cidr_list *out, const char *text, const char *where, uint32_t line,
-		   struct rp_diags *d)
+int rp_targets_add_entry(struct rp_cidr_list *out, const char *text, const char *where,
+			 uint32_t line, struct rp_diags *d)
 {
 	struct rp_cidr c;
 	bool host_bits;
@@ -65,7 +65,7 @@ static int add_file(struct rp_cidr_list *out, const char *path, struct rp_diags 
 		if (!*p)
 			continue;
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		if (add_one(out, p, where, lineno, d) < 0)
+		if (rp_targets_add_entry(out, p, where, lineno, d) < 0)
 			ret = -EINVAL;
 	}
 	free(line);
@@ -77,7 +77,7 @@ int rp_targets_add_arg(struct rp_cidr_list *out, const char *arg, struct rp_diag
 {
 	if (arg[0] == '@')
 		return add_file(out, arg + 1, d);
-	return add_one(out, arg, arg, 0, d);
+	return rp_targets_add_entry(out, arg, arg, 0, d);
 }
 
 uint64_t rp_targets_count(const struct rp_cidr_list *l)

@@ -110,7 +110,10 @@ static void check_targets(const struct rp_conf *c, const char *path, const struc
 		const char *why = refused(c, n, &last);
 
 		snprintf(name, sizeof(name), "%s[%zu]", path, i);
-		if (c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
+		if (l == &c->devices && i >= c->files.own && c->files.n)
+			snprintf(where, sizeof(where), "%s:%u",
+				 c->files.path[c->files.src[i - c->files.own]], l->line[i]);
+		else if (c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
 			rp_conf__where(c, KEY(path), where, sizeof(where));
 		else
 			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", l->line[i]);
@@ -279,12 +282,14 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 		err(c, d, "health_listen", "\"%s\" is not an IPv4 or IPv6 address",
 		    c->health_listen ? c->health_listen : "");
 	if (purpose == RP_CONF_FOR_RUN) {
+		rp_conf__read_device_files(c, d);
 		/* When the user did write one of them, its own errors say what is wrong. */
-		if (c->networks.n == 0 && c->devices.n == 0 &&
-		    !rp_conf_is_set(c, KEY("networks")) && !rp_conf_is_set(c, KEY("devices")))
+		if (c->networks.n == 0 && c->devices.n == 0 && c->devices.nnames == 0 &&
+		    !rp_conf_is_set(c, KEY("networks")) && !rp_conf_is_set(c, KEY("devices")) &&
+		    !rp_conf_is_set(c, KEY("device_files")))
 			err(c, d, "networks",
-			    "nothing to monitor: set networks (swept for devices) or devices (a "
-			    "static list)");
+			    "nothing to monitor: set networks (swept for devices), devices (a "
+			    "static list) or device_files");
 		check_targets(c, "networks", &c->networks, true, d);
 		check_targets(c, "devices", &c->devices, false, d);
 		if (empty(c->spool.dir) && c->spool.max_bytes > 0)

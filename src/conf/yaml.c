@@ -52,6 +52,8 @@ static const char *type_name(enum rp_conf_type t)
 		return "I/N or auto/N";
 	case RP_CT_CIDRS:
 		return "a list of addresses or CIDRs";
+	case RP_CT_PATHS:
+		return "a list of file names or patterns";
 	default:
 		return "a string";
 	}
@@ -106,7 +108,10 @@ static void read_list(struct reader *r, const struct rp_conf_key *k, const yaml_
 {
 	size_t i = 0;
 
-	rp_conf__clear_list(r->c, k);
+	if (k->type == RP_CT_PATHS)
+		rp_conf__clear_paths(r->c, k);
+	else
+		rp_conf__clear_list(r->c, k);
 	if (v->type == YAML_SCALAR_NODE) {
 		if (!is_null(v))
 			set_scalar(r, k, v, k->path);
@@ -120,8 +125,10 @@ static void read_list(struct reader *r, const struct rp_conf_key *k, const yaml_
 		snprintf(name, sizeof(name), "%s[%zu]", k->path, i);
 		if (item->type != YAML_SCALAR_NODE) {
 			where_of(r, item->start_mark, where, sizeof(where));
-			rp_diags_add(r->d, RP_DIAG_ERROR, where, name,
-				     "expected an address or CIDR, got %s", node_kind(item));
+			rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "expected %s, got %s",
+				     k->type == RP_CT_PATHS ? "a file name or pattern"
+							    : "an address or CIDR",
+				     node_kind(item));
 			continue;
 		}
 		set_scalar(r, k, item, name);
@@ -137,7 +144,7 @@ static void read_value(struct reader *r, const struct rp_conf_key *k, const yaml
 		rp_diags_add(r->d, RP_DIAG_NOTICE, where, k->path, "ignored: %s", k->help);
 		return;
 	}
-	if (k->type == RP_CT_CIDRS) {
+	if (k->type == RP_CT_CIDRS || k->type == RP_CT_PATHS) {
 		if (v->type == YAML_MAPPING_NODE)
 			rp_diags_add(r->d, RP_DIAG_ERROR, where, k->path, "expected %s, got %s",
 				     type_name(k->type), node_kind(v));

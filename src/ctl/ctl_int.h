@@ -274,6 +274,17 @@ struct rp_ctl_down {
 	bool dirty;
 };
 
+/* device_files' watches (watch.c). */
+struct rp_ctl_watch {
+	int fd;	     /* inotify; -1 = none */
+	int *wd;     /* per watched pattern */
+	char **base; /* its file name part (a pattern) */
+	size_t n;
+	uint64_t due_ns; /* a reload is due then; 0 = none */
+	uint64_t changes;
+	char first[256]; /* the first file that changed since the last reload */
+};
+
 /* Everything `ringprobe run` holds: created and destroyed by rp_daemon_run (daemon.c),
  * which owns every pointer here; the control thread is its only user. */
 struct rp_ctl {
@@ -305,6 +316,7 @@ struct rp_ctl {
 	struct rp_spsc *wevents; /* rounds and state changes to the writer; NULL = none */
 	struct rp_event ev[256];
 	struct rp_ctl_down down;
+	struct rp_ctl_watch watch;
 };
 
 /** The clock `id` now, in ns (daemon.c). Any thread. */
@@ -375,6 +387,16 @@ void rp_ctl__down_forget(struct rp_ctl *d, const struct rp_ip *addr);
 /** Once a second: the list to the health server when it or `total` (the shards'
  *  devices_down) changed. */
 void rp_ctl__down_publish(struct rp_ctl *d, uint64_t total);
+
+/* watch.c */
+/** Watches the directories of device_files' patterns (none: nothing is opened). */
+void rp_ctl__watch_init(struct rp_ctl *d);
+/** After a reload took a new configuration: the patterns' directories again. */
+void rp_ctl__watch_reset(struct rp_ctl *d);
+/** Each loop: reads the events; a quarter second after the last one for a matching
+ *  file, reloads. */
+void rp_ctl__watch_tick(struct rp_ctl *d);
+void rp_ctl__watch_fini(struct rp_ctl *d);
 
 /* reload.c */
 /** SIGHUP: re-reads the configuration and applies what can change while running. */

@@ -545,16 +545,18 @@ static void cleanup(struct rp_ctl *d)
 	rp_fleet_fini(&d->fleet);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	rp_ctl__watch_fini(d);
 	rp_conf_fini(&d->conf);
 }
 
 /* The signal that ended the wait, 0 for none; SIGHUP is handled here. */
 static int wait_signal(struct rp_ctl *d, int timeout_ms)
 {
-	struct pollfd p = {.fd = d->sigfd, .events = POLLIN};
+	struct pollfd p[2] = {{.fd = d->sigfd, .events = POLLIN},
+			      {.fd = d->watch.fd, .events = POLLIN}};
 	struct signalfd_siginfo si;
 
-	if (poll(&p, 1, timeout_ms) <= 0)
+	if (poll(p, d->watch.fd >= 0 ? 2 : 1, timeout_ms) <= 0 || !(p[0].revents & POLLIN))
 		return 0;
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
@@ -581,6 +583,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	d->conf = *o->conf;
 	memset(o->conf, 0, sizeof(*o->conf)); /* taken over */
 	d->sigfd = -1;
+	d->watch.fd = -1;
 	rp_log_setup(d->conf.log.format, d->conf.log.level);
 	if (gethostname(d->host, sizeof(d->host)) != 0 || !d->host[0])
 		snprintf(d->host, sizeof(d->host), "unknown");
@@ -618,6 +621,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		       "devices=%zu needed_pps=%.0f ping_rate_limit=%.0f sweep_pps=%.0f",
 		       d->fleet.nstatic, rp_ctl__needed_pps(d), d->conf.ping_rate_limit,
 		       sweep_rate(d));
+	rp_ctl__watch_init(d);
 	d->next_snap_ns = d->now_ns;
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->next_prune_ns = d->now_ns + 10 * NS_PER_S;
@@ -630,6 +634,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 		take_results(d);
 		take_events(d);
 		rp_ctl__names_tick(d);
+		rp_ctl__watch_tick(d);
 		rp_prober_drain(d->prober);
 		run_sweeps(d);
 		enrich(d);

@@ -18,6 +18,7 @@
 static const char *const hot_keys[] = {
     "networks",
     "devices",
+    "device_files",
     "ping_interval",
     "ping_timeout",
     "icmp_discovery_interval",
@@ -127,6 +128,15 @@ void rp_ctl__reload(struct rp_ctl *d)
 	/* Take the keys a reload applies into the running configuration. */
 	swap_lists(&d->conf.networks, &nc.networks);
 	swap_lists(&d->conf.devices, &nc.devices);
+	{
+		struct rp_path_list p = d->conf.device_files;
+		struct rp_device_files f = d->conf.files;
+
+		d->conf.device_files = nc.device_files;
+		d->conf.files = nc.files;
+		nc.device_files = p;
+		nc.files = f;
+	}
 	d->conf.ping_interval = nc.ping_interval;
 	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
 	d->conf.prune_after = nc.prune_after;
@@ -142,6 +152,7 @@ void rp_ctl__reload(struct rp_ctl *d)
 		rp_ctl__names_each(d, readd_named, d);
 	}
 	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
+	rp_ctl__watch_reset(d);
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->reloads++;
 	rp_log(RP_LOG_NOTICE, "configuration reloaded",

@@ -679,11 +679,19 @@ Test(daemon, bad_files_and_flags_exit_2_before_opening_anything)
 	    {"networks: [127.9.0.0/24]\n" URL, NULL, {"allow_loopback", ":1"}},
 	    {"devices: [192.0.2.0/24]\nmax_devices: 100\n" URL, NULL, {"max_devices", "254"}},
 	    {"devices: [192.0.2.1]\ninfluxdb:\n  url: ftp://x\n", NULL, {"influxdb.url", NULL}},
+	    {"device_files: [/nonexistent/rp-devices.json]\n" URL,
+	     NULL,
+	     {"/nonexistent/rp-devices.json", "cannot open device file"}},
+	    {"device_files: [/tmp/rp-daemon-broken-sd.json]\n" URL,
+	     NULL,
+	     {"/tmp/rp-daemon-broken-sd.json:2:", "label \"ip\" is reserved"}},
 	};
 
 	if (system("command -v strace >/dev/null") != 0)
 		cr_assert_fail(
 		    "strace is missing (Debian package strace, in scripts/packages.txt)");
+	write_file("/tmp/rp-daemon-broken-sd.json",
+		   "[{\"targets\": [\"192.0.2.1\"],\n  \"labels\": {\"ip\": \"x\"}}]\n");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rpd r;
 		char *err, spool[128];
@@ -704,6 +712,7 @@ Test(daemon, bad_files_and_flags_exit_2_before_opening_anything)
 		free(err);
 		rpd_fini(&r);
 	}
+	unlink("/tmp/rp-daemon-broken-sd.json");
 }
 
 /* One task's capability sets, no_new_privs and scheduling policy, from /proc. */
@@ -1518,6 +1527,82 @@ Test(daemon, rounds_without_probe_points, .timeout = 90)
 				       "SELECT count(duration_s) FROM device_state WHERE state = "
 				       "'up'"),
 		     2);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* Writes `text` to dir/name as configuration tools do: a temporary file renamed into
+ * place (one IN_MOVED_TO for the watcher). */
+static void replace_file(const char *dir, const char *name, const char *text)
+{
+	char tmp[256], path[256];
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	write_file(tmp, "%s", text);
+	cr_assert_eq(rename(tmp, path), 0, "%s: %s", path, strerror(errno));
+}
+
+Test(daemon, device_files_are_watched_and_a_broken_one_keeps_the_last, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	struct srv s;
+	struct rpd r;
+	char sd[160], q[256];
+	uint64_t t;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	snprintf(sd, sizeof(sd), "%s/sd", r.dir);
+	cr_assert_eq(mkdir(sd, 0755), 0);
+	replace_file(sd, "a.json",
+		     "[{\"targets\": [\"127.4.3.1\", \"127.4.3.2:9100\"], "
+		     "\"labels\": {\"site\": \"lo1\"}}]\n");
+	replace_file(sd, "b.yml", "- targets: [127.4.3.3]\n");
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.3.9]\ndevice_files: ['%s/*.json', "
+		   "'%s/*.yml']\nping_interval: 250ms\nping_timeout: 200ms\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   sd, sd, r.hport, s.url, r.dir);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 4, 15), 4, "one listed + three from files");
+	/* A file replaced: 127.4.3.2 goes, 127.4.3.4 comes, by the watcher alone. */
+	replace_file(sd, "a.json", "[{\"targets\": [\"127.4.3.1\", \"127.4.3.4\"]}]\n");
+	cr_assert_eq(wait_health(&r, "config_reloads", 1, 10), 1, "the change reloaded");
+	cr_assert_eq(wait_health(&r, "devices", 4, 5), 4);
+	sleep(1);
+	t = real_ns();
+	sleep(2);
+	/* A broken file: refused, named with its line, the running set kept. */
+	replace_file(sd, "a.json", "[{\"targets\": [\"127.4.3.1\",\n  \"127.4.3.300\"]}]\n");
+	cr_assert_eq(wait_health(&r, "config_reload_errors", 1, 10), 1);
+	/* A file the patterns do not match changes nothing. */
+	replace_file(sd, "notes.txt", "127.4.3.7\n");
+	sleep(1);
+	cr_assert_eq(health(&r, "config_reloads"), 1);
+	cr_assert_eq(health(&r, "config_reload_errors"), 1);
+	cr_assert_eq(health(&r, "devices"), 4);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	cr_assert(log_has(&r, "device_files: a file changed"), "the change is logged");
+	cr_assert(log_has(&r, "a.json:2:"), "the broken file's line is logged");
+	cr_assert(log_has(&r, "reload rejected"));
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE time > %llu AND time <= %llu GROUP BY ip",
+		 (unsigned long long)t, (unsigned long long)(t + 2000000000ull));
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 4, "devices probed after the change");
+	for (int i = 0; i < pi->n; i++) {
+		cr_assert(strcmp(pi->ip[i], "127.4.3.2") != 0, "127.4.3.2 left with its file");
+		cr_assert(pi->count[i] >= 6 && pi->count[i] <= 10, "%s: %ld probes in 2 s",
+			  pi->ip[i], pi->count[i]);
+	}
+	free(pi);
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
