@@ -254,16 +254,31 @@ struct rp_down_entry {
 /** Most entries one /api/v1/down page holds (limit's cap). */
 #define RP_DOWN_PAGE_MAX 1000
 
-/** Renders one page as JSON into buf: {"total":N,"listed":L,"offset":O,"limit":M,
- *  "devices":[{"ip":..,"name":..,"since":"RFC 3339","since_ns":..,"down_for_s":..,
- *  "reason":..}],"next":"/api/v1/down?offset=..&limit=.."} (next only when more
- *  follow). `page` holds the npage entries from `offset` of a list of `listed`
- *  (oldest first); total, the devices down in all, may exceed listed (the list's
- *  bound). now_ns is CLOCK_REALTIME. Returns the length it needed, as snprintf does.
- *  Pure. */
+/** Longest search (`q=`) /api/v1/down and the page take: printable ASCII only, since
+ *  what it matches (addresses, host names) is. */
+#define RP_DOWN_QUERY_MAX 64
+
+/** Whether q is a search the list takes (at most RP_DOWN_QUERY_MAX bytes, each
+ *  printable ASCII, space included). */
+bool rp_down_query_ok(const char *q);
+/** Whether e matches the search q: q, ignoring case, is part of its address (RFC 5952
+ *  text) or its name; "" matches every entry. */
+bool rp_down_match(const struct rp_down_entry *e, const char *q);
+/** q percent-encoded for a URL's query (all but A-Z a-z 0-9 - . _ ~); returns the
+ *  length it needed, as snprintf does. */
+size_t rp_down_url_query(const char *q, char *buf, size_t cap);
+
+/** Renders one page as JSON into buf: {"total":N,"listed":L,["query":Q,"matched":K,]
+ *  "offset":O,"limit":M,"devices":[{"ip":..,"name":..,"since":"RFC 3339","since_ns":..,
+ *  "down_for_s":..,"reason":..}],"next":"/api/v1/down?offset=..&limit=..[&q=..]"}
+ *  (next only when more follow). `page` holds the npage entries from `offset` of the
+ *  `matched` entries of a list of `listed` (oldest first) that the search q matches
+ *  (q "" or NULL: no search, matched = listed); total, the devices down in all, may
+ *  exceed listed (the list's bound). now_ns is CLOCK_REALTIME. Returns the length it
+ *  needed, as snprintf does. Pure. */
 size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uint32_t offset,
-			   uint32_t listed, uint64_t total, uint32_t limit, uint64_t now_ns,
-			   char *buf, size_t cap);
+			   uint32_t listed, uint64_t total, uint32_t limit, const char *q,
+			   uint32_t matched, uint64_t now_ns, char *buf, size_t cap);
 /** Control thread, at start: room for up to cap entries (0: no /api/v1/down, 404). */
 void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap);
 /** Control thread: the list now (n <= the init's cap, oldest first) and the devices

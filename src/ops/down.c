@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ringprobe/event.h"
@@ -22,19 +24,81 @@ __attribute__((format(printf, 4, 5))) static void put(char *buf, size_t cap, siz
 		*len += (size_t)n;
 }
 
+bool rp_down_query_ok(const char *q)
+{
+	size_t n = 0;
+
+	for (; q[n]; n++)
+		if (n >= RP_DOWN_QUERY_MAX || q[n] < 0x20 || q[n] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Whether q is part of s, ignoring ASCII case. */
+static bool contains(const char *s, const char *q)
+{
+	size_t qn = strlen(q);
+
+	for (; *s; s++)
+		if (strncasecmp(s, q, qn) == 0)
+			return true;
+	return qn == 0;
+}
+
+bool rp_down_match(const struct rp_down_entry *e, const char *q)
+{
+	char ip[RP_IP_STRLEN];
+
+	if (!q || !*q)
+		return true;
+	rp_ip_format(&e->addr, ip);
+	return contains(ip, q) || (e->name && contains(e->name, q));
+}
+
+size_t rp_down_url_query(const char *q, char *buf, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = 0;
+
+	for (const unsigned char *p = (const unsigned char *)q; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+			     *p == '~';
+
+		if (plain)
+			put(buf, cap, &len, "%c", *p);
+		else
+			put(buf, cap, &len, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+	if (cap && !len)
+		buf[0] = '\0';
+	return len;
+}
+
 size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uint32_t offset,
-			   uint32_t listed, uint64_t total, uint32_t limit, uint64_t now_ns,
-			   char *buf, size_t cap)
+			   uint32_t listed, uint64_t total, uint32_t limit, const char *q,
+			   uint32_t matched, uint64_t now_ns, char *buf, size_t cap)
 {
 	uint32_t end = offset + npage;
+	char qurl[3 * RP_DOWN_QUERY_MAX + 1] = "";
 	size_t len = 0;
 
 	if (cap)
 		buf[0] = '\0';
-	put(buf, cap, &len,
-	    "{\"total\":%" PRIu64 ",\"listed\":%" PRIu32 ",\"offset\":%" PRIu32
-	    ",\"limit\":%" PRIu32 ",\"devices\":[",
-	    total, listed, offset, limit);
+	if (!q || !*q) {
+		q = NULL;
+		matched = listed;
+	}
+	put(buf, cap, &len, "{\"total\":%" PRIu64 ",\"listed\":%" PRIu32, total, listed);
+	if (q) { /* rp_down_query_ok: printable ASCII, so only " and \ need a backslash */
+		put(buf, cap, &len, ",\"query\":\"");
+		for (const char *p = q; *p; p++)
+			put(buf, cap, &len, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p);
+		put(buf, cap, &len, "\",\"matched\":%" PRIu32, matched);
+		rp_down_url_query(q, qurl, sizeof(qurl));
+	}
+	put(buf, cap, &len, ",\"offset\":%" PRIu32 ",\"limit\":%" PRIu32 ",\"devices\":[", offset,
+	    limit);
 	for (uint32_t i = offset; i < end; i++) {
 		const struct rp_down_entry *e = &page[i - offset];
 		char ip[RP_IP_STRLEN], when[32];
@@ -55,9 +119,10 @@ size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uin
 		    rp_state_reason_name(e->reason));
 	}
 	put(buf, cap, &len, "]");
-	if (end < listed && limit) /* limit 0 asks only how many */
+	if (end < matched && limit) /* limit 0 asks only how many */
 		put(buf, cap, &len,
-		    ",\"next\":\"/api/v1/down?offset=%" PRIu32 "&limit=%" PRIu32 "\"", end, limit);
+		    ",\"next\":\"/api/v1/down?offset=%" PRIu32 "&limit=%" PRIu32 "%s%s\"", end,
+		    limit, q ? "&q=" : "", qurl);
 	put(buf, cap, &len, "}\n");
 	return len;
 }

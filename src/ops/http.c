@@ -54,7 +54,7 @@
  * outside string that slipped past escaping still could not run or load anything. */
 #define PAGE_CSP                                                                                   \
 	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "            \
-	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 /* One open connection, from libmicrohttpd's accept to its close (server thread). */
 struct slot {
@@ -80,7 +80,14 @@ struct rp_health_server {
 	uint32_t down_cap, ndown;
 	uint64_t down_total;
 	char *down_buf; /* DOWN_BUF bytes: one rendered page */
+	char *page_buf; /* PAGE_BUF bytes: the fleet page (server thread) */
 };
+
+/* Rows of the down list on the fleet page; the full list is /api/v1/down's. */
+#define PAGE_DOWN_ROWS 50
+/* The page with PAGE_DOWN_ROWS rows whose names escape at their widest (a 253-byte
+ * name is at most 253 x 6 bytes of entities). */
+#define PAGE_BUF ((size_t)RESPONSE_MAX + PAGE_DOWN_ROWS * 2048)
 
 /* One page at its widest: RP_DOWN_PAGE_MAX entries with 253-byte names. */
 #define DOWN_BUF ((size_t)RP_DOWN_PAGE_MAX * 400 + 256)
@@ -146,7 +153,6 @@ struct render {
 
 static const struct render r_health = {rp_health_json, TYPE_JSON, true};
 static const struct render r_metrics = {rp_health_prom, TYPE_PROM, false};
-static const struct render r_page = {rp_page_html, TYPE_HTML, false};
 static const struct render r_summary = {rp_page_summary_json, TYPE_JSON, false};
 
 static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp_health_snapshot *s,
@@ -177,35 +183,104 @@ static uint32_t arg_u32(struct MHD_Connection *c, const char *key, uint32_t dflt
 	return n > max ? max : (uint32_t)n;
 }
 
-/* /api/v1/down?offset=O&limit=L: copies the page under the lock, renders it after. */
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One page of the down list into h->page, under the lock: the entries the search q
+ * matches ("" = all), from the offset-th match, at most limit. The scan of a search
+ * reads the whole list (at most down_cap entries) with the lock held; the control
+ * thread's publish waits that long, once a second at most. */
+static void copy_down(struct rp_health_server *h, const char *q, struct rp_page_down *pd)
+{
+	uint32_t n = 0, matched = 0;
+
+	pthread_mutex_lock(&h->lock);
+	pd->listed = h->ndown;
+	pd->total = h->down_total;
+	if (!*q) {
+		matched = pd->listed;
+		if (pd->offset < pd->listed) {
+			n = pd->listed - pd->offset < pd->limit ? pd->listed - pd->offset
+								: pd->limit;
+			memcpy(h->page, h->down + pd->offset, n * sizeof(*h->page));
+		}
+	} else {
+		for (uint32_t i = 0; i < pd->listed; i++) {
+			if (!rp_down_match(&h->down[i], q))
+				continue;
+			if (matched >= pd->offset && n < pd->limit)
+				h->page[n++] = h->down[i];
+			matched++;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	pd->v = h->page;
+	pd->n = n;
+	pd->matched = matched;
+	pd->q = q;
+	pd->on = true;
+	pd->now_ns = real_ns();
+}
+
+/* The search argument q: "" when absent; NULL when it is not one rp_down_query_ok
+ * takes. */
+static const char *arg_query(struct MHD_Connection *c)
+{
+	const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+
+	if (!q)
+		return "";
+	return rp_down_query_ok(q) ? q : NULL;
+}
+
+#define BAD_QUERY "q: a search is at most 64 printable ASCII characters\n"
+
+/* /api/v1/down?offset=O&limit=L&q=S: copies the page under the lock, renders it after. */
 static enum MHD_Result answer_down(struct rp_health_server *h, struct MHD_Connection *c)
 {
-	uint32_t offset = arg_u32(c, "offset", 0, UINT32_MAX);
-	uint32_t limit = arg_u32(c, "limit", 100, RP_DOWN_PAGE_MAX), n = 0, listed;
-	struct timespec ts;
-	uint64_t total;
+	struct rp_page_down pd = {.offset = arg_u32(c, "offset", 0, UINT32_MAX),
+				  .limit = arg_u32(c, "limit", 100, RP_DOWN_PAGE_MAX)};
+	const char *q = arg_query(c);
 	size_t len;
 
 	if (!h->down_cap)
 		return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON,
 				 "{\"status\":\"not found\",\"detail\":\"device states are "
 				 "off (output.states: false)\"}\n");
-	pthread_mutex_lock(&h->lock);
-	listed = h->ndown;
-	total = h->down_total;
-	if (offset < listed) {
-		n = listed - offset < limit ? listed - offset : limit;
-		memcpy(h->page, h->down + offset, n * sizeof(*h->page));
-	}
-	pthread_mutex_unlock(&h->lock);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	len = rp_health_down_json(h->page, n, offset, listed, total, limit,
-				  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-				  h->down_buf, DOWN_BUF);
+	if (!q)
+		return reply_str(c, MHD_HTTP_BAD_REQUEST, TYPE_TEXT, BAD_QUERY);
+	copy_down(h, q, &pd);
+	len = rp_health_down_json(pd.v, pd.n, pd.offset, pd.listed, pd.total, pd.limit, q,
+				  pd.matched, pd.now_ns, h->down_buf, DOWN_BUF);
 	if (len >= DOWN_BUF)
 		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
 				 "down list page larger than the server's buffer\n");
 	return reply(c, MHD_HTTP_OK, TYPE_JSON, h->down_buf, len);
+}
+
+/* The fleet page: the snapshot's figures and a page of the down list (/?q=S&offset=O). */
+static enum MHD_Result answer_page(struct rp_health_server *h, struct MHD_Connection *c,
+				   const struct rp_health_snapshot *s)
+{
+	struct rp_page_down pd = {.offset = arg_u32(c, "offset", 0, UINT32_MAX),
+				  .limit = PAGE_DOWN_ROWS};
+	const char *q = arg_query(c);
+	size_t len;
+
+	if (!q)
+		return reply_str(c, MHD_HTTP_BAD_REQUEST, TYPE_TEXT, BAD_QUERY);
+	if (h->down_cap)
+		copy_down(h, q, &pd);
+	len = rp_page_html(s, &pd, h->page_buf, PAGE_BUF);
+	if (len >= PAGE_BUF)
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "page larger than the server's buffer\n");
+	return reply(c, MHD_HTTP_OK, TYPE_HTML, h->page_buf, len);
 }
 
 /* libmicrohttpd's access handler, on its polling thread. Answers on the first call
@@ -248,8 +323,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/") == 0 || strcmp(url, "/api/v1/summary") == 0) {
 		bool html = url[1] == '\0';
 
+		if (snapshot(h, &s) && html)
+			return answer_page(h, c, &s);
 		if (snapshot(h, &s))
-			return answer_rendered(c, &s, html ? &r_page : &r_summary);
+			return answer_rendered(c, &s, &r_summary);
 		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, html ? TYPE_TEXT : TYPE_JSON,
 				 html ? "ringprobe is starting: no snapshot yet; reload in a "
 					"second\n"
@@ -421,6 +498,8 @@ int rp_health_server_start(struct rp_health_server **out, const char *listen, ui
 			   char *why, size_t whylen)
 {
 	struct rp_health_server *h = rp_xcalloc(1, sizeof(*h));
+
+	h->page_buf = rp_xmalloc(PAGE_BUF);
 	const union MHD_DaemonInfo *info;
 	int err;
 
@@ -508,5 +587,6 @@ void rp_health_server_stop(struct rp_health_server *h)
 	free(h->down);
 	free(h->page);
 	free(h->down_buf);
+	free(h->page_buf);
 	free(h);
 }

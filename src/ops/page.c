@@ -10,8 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops/out.h"
+#include "ringprobe/event.h"
 
 /* page_assets.c, generated from src/ops/page/ by embed.py. */
 extern const unsigned char rp_asset_page_js[];
@@ -305,7 +307,99 @@ size_t rp_page_summary_json(const struct rp_health_snapshot *s, char *buf, size_
 	return o.len;
 }
 
-size_t rp_page_html(const struct rp_health_snapshot *s, char *buf, size_t cap)
+/* A duration as its two largest units: "3d 4h", "2h 5m", "4m 10s", "12s". */
+static void put_span(struct rp_out *o, uint64_t ns)
+{
+	uint64_t s = ns / 1000000000u;
+
+	if (s >= 86400)
+		rp_out_put(o, "%llud %lluh", (unsigned long long)(s / 86400),
+			   (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		rp_out_put(o, "%lluh %llum", (unsigned long long)(s / 3600),
+			   (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		rp_out_put(o, "%llum %llus", (unsigned long long)(s / 60),
+			   (unsigned long long)(s % 60));
+	else
+		rp_out_put(o, "%llus", (unsigned long long)s);
+}
+
+/* A link to another page of the down list (the search kept). */
+static void put_down_link(struct rp_out *o, const struct rp_page_down *d, uint32_t offset,
+			  const char *text)
+{
+	char q[3 * RP_DOWN_QUERY_MAX + 1];
+
+	rp_down_url_query(d->q, q, sizeof(q));
+	rp_out_put(o, "<a href=\"/?%s%s%soffset=%u#s-down\">%s</a>", *q ? "q=" : "", q,
+		   *q ? "&amp;" : "", (unsigned)offset, text);
+}
+
+static void put_down(struct rp_out *o, const struct rp_page_down *d)
+{
+	rp_out_put(o, "<section id=\"s-down\">\n<h2>Down now</h2>\n");
+	if (!d->on) {
+		rp_out_put(o, "<p>Device states are off (<code>output.states: false</code>): "
+			      "nothing is counted as down.</p>\n</section>\n");
+		return;
+	}
+	rp_out_put(o, "<p><span id=\"down-total\">%llu</span> down now",
+		   (unsigned long long)d->total);
+	if (d->total > d->listed)
+		rp_out_put(o, " (the oldest %u listed)", (unsigned)d->listed);
+	if (*d->q) {
+		rp_out_put(o, "; %u match &ldquo;", (unsigned)d->matched);
+		put_escaped(o, d->q, strlen(d->q));
+		rp_out_put(o, "&rdquo; (<a href=\"/#s-down\">all</a>)");
+	}
+	rp_out_put(o,
+		   ".</p>\n<form method=\"get\" action=\"/\"><label>Address or name "
+		   "<input type=\"search\" name=\"q\" maxlength=\"%d\" value=\"",
+		   RP_DOWN_QUERY_MAX);
+	put_escaped(o, d->q, strlen(d->q));
+	rp_out_put(o, "\"></label> <button type=\"submit\">Search</button></form>\n");
+	if (!d->n) {
+		rp_out_put(o, "<p id=\"down-none\">%s</p>\n</section>\n",
+			   d->offset && d->offset >= d->matched ? "No more devices on this page."
+			   : *d->q				? "No device down matches."
+								: "No device is down.");
+		return;
+	}
+	rp_out_put(o, "<table id=\"down\">\n<thead><tr><th scope=\"col\">Address</th>"
+		      "<th scope=\"col\">Name</th><th scope=\"col\">Down since (UTC)</th>"
+		      "<th scope=\"col\">For</th><th scope=\"col\">Reason</th></tr></thead>\n"
+		      "<tbody>\n");
+	for (uint32_t i = 0; i < d->n; i++) {
+		const struct rp_down_entry *e = &d->v[i];
+		char ip[RP_IP_STRLEN], when[32];
+		time_t t = (time_t)(e->since_ns / 1000000000u);
+		struct tm tm;
+
+		rp_ip_format(&e->addr, ip);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		rp_out_put(o, "<tr><td>%s</td><td>", ip);
+		if (e->name)
+			put_escaped(o, e->name, strlen(e->name));
+		rp_out_put(o, "</td><td>%s</td><td>", when);
+		put_span(o, d->now_ns > e->since_ns ? d->now_ns - e->since_ns : 0);
+		rp_out_put(o, "</td><td>%s</td></tr>\n", rp_state_reason_name(e->reason));
+	}
+	rp_out_put(o, "</tbody>\n</table>\n<p class=\"pager\">");
+	if (d->offset)
+		put_down_link(o, d, d->offset > d->limit ? d->offset - d->limit : 0,
+			      "&larr; previous");
+	rp_out_put(o, " %u&ndash;%u of %u ", (unsigned)d->offset + 1, (unsigned)(d->offset + d->n),
+		   (unsigned)d->matched);
+	if (d->offset + d->n < d->matched)
+		put_down_link(o, d, d->offset + d->n, "next &rarr;");
+	rp_out_put(o,
+		   " &middot; JSON: <a href=\"/api/v1/down\">/api/v1/down</a></p>\n</section>\n");
+}
+
+size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_down *down, char *buf,
+		    size_t cap)
 {
 	struct rp_out o = rp_out_init(buf, cap);
 	size_t vlen = rp_out_field_len(s->version, sizeof(s->version));
@@ -331,6 +425,8 @@ size_t rp_page_html(const struct rp_health_snapshot *s, char *buf, size_t cap)
 		   "</span> &middot; <span id=\"updated\" data-time=\"%.3f\">snapshot of %.0f s "
 		   "after the epoch</span></p>\n</header>\n<main>\n",
 		   (double)s->time_ns / 1e9, (double)s->time_ns / 1e9);
+	if (down) /* what is down first, across the page */
+		put_down(&o, down);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		rp_out_put(&o, "<section id=\"s-%s\">\n<h2>%s</h2>\n<table>\n", sections[i].id,
 			   sections[i].title);

@@ -10,10 +10,24 @@
 
 #include "ringprobe/health.h"
 
-/** The page as HTML: every figure in a plain table, so it reads with scripts off; the
- *  script (/page.js) refreshes the same cells from /api/v1/summary. Returns the length
- *  it needed (as snprintf does). */
-size_t rp_page_html(const struct rp_health_snapshot *s, char *buf, size_t cap);
+/** One page of the devices down now, for the page's "Down now" section. */
+struct rp_page_down {
+	bool on;		       /* device states are kept (else the section says so) */
+	const struct rp_down_entry *v; /* this page's entries */
+	uint32_t n, offset, limit;     /* n of at most limit, from the offset-th match */
+	uint32_t matched;	       /* entries the search matched (all listed: none) */
+	uint32_t listed;	       /* entries on the list (it is bounded) */
+	uint64_t total;		       /* devices down now in all */
+	const char *q;		       /* the search, "" for none (rp_down_query_ok) */
+	uint64_t now_ns;	       /* CLOCK_REALTIME */
+};
+
+/** The page as HTML: every figure in a plain table, and the devices down now (a
+ *  search form and links to the next and previous pages), so it reads with scripts
+ *  off; the script (/page.js) refreshes the figures from /api/v1/summary. `down` NULL
+ *  leaves that section out. Returns the length it needed (as snprintf does). */
+size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_down *down, char *buf,
+		    size_t cap);
 /** /api/v1/summary: {"status", "reasons", "version", "time", then one object per
  *  section ("fleet", "sweeps", "probes", "writer", "snmp", "daemon") of the figures the
  *  page shows}. Returns the length it needed. */

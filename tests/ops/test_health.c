@@ -1311,7 +1311,7 @@ Test(health, down_list_pages)
 	rp_ip_parse("192.0.2.1", &v[0].addr);
 	rp_ip_parse("2001:db8::7", &v[1].addr);
 	rp_ip_parse("192.0.2.3", &v[2].addr);
-	n = rp_health_down_json(v, 2, 0, 3, 5, 2, 1765000010123000000ull, buf, sizeof(buf));
+	n = rp_health_down_json(v, 2, 0, 3, 5, 2, "", 0, 1765000010123000000ull, buf, sizeof(buf));
 	cr_assert_eq(n, strlen(buf));
 	cr_assert_str_eq(buf,
 			 "{\"total\":5,\"listed\":3,\"offset\":0,\"limit\":2,\"devices\":["
@@ -1323,10 +1323,12 @@ Test(health, down_list_pages)
 			 "\"down_for_s\":9.123,\"reason\":\"suspended\"}],"
 			 "\"next\":\"/api/v1/down?offset=2&limit=2\"}\n");
 	/* The last page has no next; a short buffer says how much it needed. */
-	n = rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, sizeof(buf));
+	n = rp_health_down_json(v + 2, 1, 2, 3, 3, 2, NULL, 0, 1765000010123000000ull, buf,
+				sizeof(buf));
 	cr_assert_null(strstr(buf, "next"), "%s", buf);
 	cr_assert_not_null(
 	    strstr(buf, "\"offset\":2,\"limit\":2,\"devices\":[{\"ip\":\"192.0.2.3\""));
-	cr_assert_eq(rp_health_down_json(v + 2, 1, 2, 3, 3, 2, 1765000010123000000ull, buf, 16), n);
+	cr_assert_eq(
+	    rp_health_down_json(v + 2, 1, 2, 3, 3, 2, NULL, 0, 1765000010123000000ull, buf, 16), n);
 	cr_assert_eq(strlen(buf), 15);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops/page.h"
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 
 static const char *esc(const char *s, size_t n)
@@ -86,10 +87,12 @@ static struct rp_health_snapshot sample(void)
 	return s;
 }
 
+/* The page as the server renders it without a down list (states off). */
 static char *render_html(const struct rp_health_snapshot *s)
 {
 	static char buf[32768];
-	size_t n = rp_page_html(s, buf, sizeof(buf));
+	const struct rp_page_down off = {.limit = 50, .q = ""};
+	size_t n = rp_page_html(s, &off, buf, sizeof(buf));
 
 	cr_assert_lt(n, sizeof(buf));
 	return buf;
@@ -163,7 +166,7 @@ Test(page, without_scripts_every_figure_is_a_table_row)
 		sections++;
 	cr_assert_eq(rows, cells, "one row per figure");
 	cr_assert_geq(cells, 30);
-	cr_assert_eq(sections, 6);
+	cr_assert_eq(sections, 7, "six of figures, one of the devices down");
 	cr_assert(strstr(h,
 			 "<table>\n<tr><th scope=\"row\">devices</th><td data-k=\"fleet.devices\" "
 			 "data-f=\"0\">1,048,574</td></tr>"));
@@ -318,5 +321,169 @@ Test(page, served_with_its_types_and_a_policy_that_runs_only_its_own_script)
 	cr_assert_str_eq(g->nosniff, "nosniff");
 	cr_assert_eq(get(port, "/page.css")->code, 200);
 	cr_assert_eq(get(port, "/api/v1/nothing")->code, 404);
+	rp_health_server_stop(h);
+}
+
+/* ---- the devices down now ----------------------------------------------------------- */
+
+#define NOW_NS 1765000010123000000ull
+
+static void down_sample(struct rp_down_entry *v, size_t n)
+{
+	static const char *const names[] = {"core1.example.net", "<img src=x onerror=alert(1)>"};
+
+	memset(v, 0, n * sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "192.0.2.%zu", i + 1);
+		rp_ip_parse(ip, &v[i].addr);
+		v[i].since_ns = NOW_NS - (uint64_t)(n - i) * 90 * 1000000000ull;
+		v[i].reason = RP_REASON_TIMEOUT;
+		v[i].name = i < 2 ? names[i] : NULL;
+	}
+}
+
+Test(page, down_list_shows_each_device_with_since_and_for_and_escapes_names)
+{
+	struct rp_down_entry v[3];
+	struct rp_health_snapshot s = sample();
+	struct rp_page_down d = {.on = true,
+				 .v = v,
+				 .n = 3,
+				 .limit = 50,
+				 .matched = 3,
+				 .listed = 3,
+				 .total = 3,
+				 .q = "",
+				 .now_ns = NOW_NS};
+	static char buf[65536];
+
+	down_sample(v, 3);
+	cr_assert_lt(rp_page_html(&s, &d, buf, sizeof(buf)), sizeof(buf));
+	cr_assert(strstr(buf, "<span id=\"down-total\">3</span> down now."), "%s", buf);
+	cr_assert(strstr(buf, "<tr><td>192.0.2.1</td><td>core1.example.net</td><td>2025-12-06 "
+			      "05:42:20</td><td>4m 30s</td><td>timeout</td></tr>"),
+		  "%s", buf);
+	cr_assert(strstr(buf, "<td>&lt;img src=x onerror=alert(1)&gt;</td>"), "a name is text");
+	cr_assert_null(strstr(buf, "<img"), "no markup from a name");
+	cr_assert(strstr(buf, "<tr><td>192.0.2.3</td><td></td>"), "no name: an empty cell");
+	cr_assert(strstr(buf, " 1&ndash;3 of 3 "), "%s", buf);
+	cr_assert_null(strstr(buf, "next &rarr;"), "one page: no next");
+	cr_assert_null(strstr(buf, "previous"));
+}
+
+Test(page, down_list_pages_keep_the_search_and_say_when_nothing_matches)
+{
+	struct rp_down_entry v[2];
+	struct rp_health_snapshot s = sample();
+	struct rp_page_down d = {.on = true,
+				 .v = v,
+				 .n = 2,
+				 .offset = 2,
+				 .limit = 2,
+				 .matched = 7,
+				 .listed = 9,
+				 .total = 12,
+				 .q = "a\"b&c 1",
+				 .now_ns = NOW_NS};
+	static char buf[65536];
+
+	down_sample(v, 2);
+	rp_page_html(&s, &d, buf, sizeof(buf));
+	cr_assert(strstr(buf,
+			 ">12</span> down now (the oldest 9 listed); 7 match &ldquo;a&quot;b&amp;c "
+			 "1&rdquo;"),
+		  "%s", buf);
+	cr_assert(strstr(buf, "value=\"a&quot;b&amp;c 1\""), "the search stays in its box");
+	cr_assert(
+	    strstr(buf, "<a href=\"/?q=a%22b%26c%201&amp;offset=0#s-down\">&larr; previous</a>"),
+	    "%s", buf);
+	cr_assert(strstr(buf, "<a href=\"/?q=a%22b%26c%201&amp;offset=4#s-down\">next &rarr;</a>"),
+		  "%s", buf);
+	cr_assert(strstr(buf, " 3&ndash;4 of 7 "));
+	d.n = 0;
+	d.offset = 0;
+	d.matched = 0;
+	rp_page_html(&s, &d, buf, sizeof(buf));
+	cr_assert(strstr(buf, "No device down matches."), "%s", buf);
+	d.q = "";
+	d.total = d.listed = 0;
+	rp_page_html(&s, &d, buf, sizeof(buf));
+	cr_assert(strstr(buf, "No device is down."));
+	d.on = false;
+	rp_page_html(&s, &d, buf, sizeof(buf));
+	cr_assert(strstr(buf, "Device states are off"));
+	cr_assert_null(strstr(buf, "<form"), "no search without a list");
+}
+
+Test(page, down_search_matches_address_or_name_ignoring_case)
+{
+	struct rp_down_entry v[3];
+	char url[256];
+
+	down_sample(v, 3);
+	cr_assert(rp_down_match(&v[0], ""));
+	cr_assert(rp_down_match(&v[0], "CORE1"));
+	cr_assert(rp_down_match(&v[2], "0.2.3"));
+	cr_assert_not(rp_down_match(&v[2], "core"), "no name, not its address");
+	cr_assert_not(rp_down_match(&v[0], "0.2.3"));
+	cr_assert(rp_down_query_ok("2001:db8::/ x"));
+	cr_assert_not(rp_down_query_ok("tab\there"));
+	cr_assert_not(rp_down_query_ok("caf\xc3\xa9"));
+	memset(url, 'a', 64);
+	url[64] = '\0';
+	cr_assert(rp_down_query_ok(url), "64 bytes is the limit");
+	url[64] = 'a';
+	url[65] = '\0';
+	cr_assert_not(rp_down_query_ok(url));
+	cr_assert_eq(rp_down_url_query("a b/c~", url, sizeof(url)), 10);
+	cr_assert_str_eq(url, "a%20b%2Fc~");
+}
+
+Test(page, served_page_and_api_search_the_published_down_list)
+{
+	struct rp_health_server *h = NULL;
+	struct rp_health_snapshot s = sample();
+	struct rp_down_entry v[120];
+	char why[256] = "";
+	uint16_t port;
+	struct got *g;
+
+	down_sample(v, 120);
+	cr_assert_eq(rp_health_server_start(&h, "127.0.0.1", 0, why, sizeof(why)), 0, "%s", why);
+	port = rp_health_server_port(h);
+	rp_health_server_publish(h, &s);
+	g = get(port, "/");
+	cr_assert(strstr(g->body, "Device states are off"), "no list yet");
+	cr_assert_eq(get(port, "/api/v1/down")->code, 404);
+	rp_health_server_down_init(h, 200);
+	rp_health_server_publish_down(h, v, 120, 130);
+	g = get(port, "/");
+	cr_assert_eq(g->code, 200);
+	cr_assert(strstr(g->body, ">130</span> down now (the oldest 120 listed)."), "%s", g->body);
+	cr_assert(strstr(g->body, " 1&ndash;50 of 120 "), "fifty rows a page");
+	cr_assert(strstr(g->body, "offset=50#s-down\">next"));
+	g = get(port, "/?offset=100");
+	cr_assert(strstr(g->body, " 101&ndash;120 of 120 "), "%s", g->body);
+	cr_assert(strstr(g->body, "<tr><td>192.0.2.101</td>"));
+	/* 192.0.2.1, .10-.19 and .100-.120: 32 addresses hold "0.2.1" */
+	g = get(port, "/?q=0.2.1");
+	cr_assert(strstr(g->body, "; 32 match &ldquo;0.2.1&rdquo;"), "%s", g->body);
+	g = get(port, "/?q=0.2.1&offset=30");
+	cr_assert(strstr(g->body, " 31&ndash;32 of 32 "), "%s", g->body);
+	cr_assert(strstr(g->body, "<tr><td>192.0.2.120</td>"));
+	g = get(port, "/?q=CORE1");
+	cr_assert(strstr(g->body, "<td>core1.example.net</td>"));
+	cr_assert(strstr(g->body, " 1&ndash;1 of 1 "));
+	g = get(port, "/api/v1/down?q=0.2.1&limit=10");
+	cr_assert_eq(g->code, 200);
+	cr_assert(strstr(g->body, "{\"total\":130,\"listed\":120,\"query\":\"0.2.1\","
+				  "\"matched\":32,\"offset\":0,\"limit\":10,"),
+		  "%s", g->body);
+	cr_assert(strstr(g->body, "\"next\":\"/api/v1/down?offset=10&limit=10&q=0.2.1\""), "%s",
+		  g->body);
+	cr_assert_eq(get(port, "/api/v1/down?q=%09")->code, 400, "a control character");
+	cr_assert_eq(get(port, "/?q=%C3%A9")->code, 400, "not ASCII");
 	rp_health_server_stop(h);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "support/support.h"
 
@@ -145,13 +146,28 @@ static struct rp_health_snapshot sample(void)
 	return s;
 }
 
+/* Devices down now: one named with markup, as a hostile name would try (names reach
+ * the page only after rp_name_valid, which refuses this one: the page must not rely on
+ * it). */
+static const char hostile[] = "</script><img src=x onerror=\"document.title='pwned'\">";
+
 static struct rp_health_server *serve(const struct rp_health_snapshot *s)
 {
+	static struct rp_down_entry down[2];
 	struct rp_health_server *h = NULL;
 	char why[256] = "";
 
 	cr_assert_eq(rp_health_server_start(&h, "127.0.0.1", 0, why, sizeof(why)), 0, "%s", why);
 	rp_health_server_publish(h, s);
+	rp_ip_parse("192.0.2.7", &down[0].addr);
+	down[0].since_ns = s->time_ns - 3600 * 1000000000ull;
+	down[0].name = hostile;
+	down[0].reason = RP_REASON_TIMEOUT;
+	rp_ip_parse("2001:db8::9", &down[1].addr);
+	down[1].since_ns = s->time_ns - 90 * 1000000000ull;
+	down[1].reason = RP_REASON_SUSPENDED;
+	rp_health_server_down_init(h, 16);
+	rp_health_server_publish_down(h, down, 2, 2);
 	return h;
 }
 
@@ -192,6 +208,13 @@ Test(browser, page_shows_the_fleet_and_its_script_refreshes_it, .timeout = 180)
 	assert_cell(dom, "writer.spool_bytes", "2.0 KiB");
 	assert_cell(dom, "daemon.uptime_s", "1m 15s");
 	assert_cell(dom, "probes.needed_pps", "12,345.7");
+	/* The devices down now, the hostile name as text: no element came of it. */
+	cr_assert(strstr(dom, "<tr><td>192.0.2.7</td><td>&lt;/script&gt;&lt;img src=x "
+			      "onerror=\"document.title='pwned'\"&gt;</td>"),
+		  "%s", dom);
+	cr_assert(strstr(dom, "<tr><td>2001:db8::9</td><td></td>"));
+	cr_assert_null(strstr(dom, "<img"), "an element from a name");
+	cr_assert_null(strstr(dom, "pwned</title>"), "a script from a name ran");
 	free(dom);
 	rp_health_server_stop(h);
 }
