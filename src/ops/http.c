@@ -166,19 +166,19 @@ static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp
 		     r->type, buf, n);
 }
 
-/* Whether the client takes gzip (Accept-Encoding lists it, without q=0). */
+/* Whether the client takes gzip: Accept-Encoding names it, without a q of 0. */
 static bool accepts_gzip(struct MHD_Connection *c)
 {
 	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	const char *g = v ? strstr(v, "gzip") : NULL;
+	const char *g = v ? strstr(v, "gzip") : NULL, *q;
 
 	if (!g)
 		return false;
 	g += 4;
-	while (*g == ' ')
-		g++;
-	return strncmp(g, ";q=0", 4) != 0 ||
-	       (g[4] == '.' && strspn(g + 5, "0") < strcspn(g + 5, ", "));
+	q = strstr(g, "q=");
+	if (q && q < g + strcspn(g, ","))
+		return strtod(q + 2, NULL) > 0;
+	return true;
 }
 
 /* Seconds a per-device scrape may take from accept to its last byte: 20,000 devices are

@@ -241,8 +241,10 @@ static size_t on_header(char *d, size_t sz, size_t nm, void *arg)
 	return sz * nm;
 }
 
-static long get(uint16_t port, const char *path, bool gzip, struct body *b)
+/* GET path; gzip: libcurl asks for it and unpacks; hdr: one more request header. */
+static long get_with(uint16_t port, const char *path, bool gzip, const char *hdr, struct body *b)
 {
+	struct curl_slist *h = hdr ? curl_slist_append(NULL, hdr) : NULL;
 	CURL *c = curl_easy_init();
 	char url[128];
 	long code = 0;
@@ -258,10 +260,18 @@ static long get(uint16_t port, const char *path, bool gzip, struct body *b)
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, b);
 	if (gzip)
 		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+	if (h)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "GET %s", url);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
 	return code;
+}
+
+static long get(uint16_t port, const char *path, bool gzip, struct body *b)
+{
+	return get_with(port, path, gzip, NULL, b);
 }
 
 struct truth {
@@ -421,6 +431,13 @@ Test(probe_metrics, loopback_counts_match_results, .timeout = 60)
 		free(out);
 		free(err);
 	}
+	/* gzip refused with q=0: plain text. */
+	free(plain.p);
+	cr_assert_eq(get_with(rp_health_server_port(h), "/probe-metrics", false,
+			      "Accept-Encoding: gzip;q=0, identity", &plain),
+		     200);
+	cr_assert_str_empty(plain.encoding);
+	cr_assert(strstr(plain.p, "# TYPE smokeping_requests_total counter\n"));
 	/* /metrics is ringprobe's own (no on_metrics): 503 before a health publish. */
 	free(plain.p);
 	cr_assert_eq(get(rp_health_server_port(h), "/metrics", false, &plain), 503);
