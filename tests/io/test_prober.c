@@ -622,6 +622,17 @@ static bool per_device_snapshots(char *why, size_t whylen)
 							       .interval_ms = 100,
 							       .immediate = true}))
 			ok = FAIL("offer %u refused", i);
+	/* Every add taken first (the shards take commands within a budget per loop). */
+	for (int i = 0; ok && i < 1000; i++) {
+		struct rp_shard_stats st;
+
+		rp_prober_stats(p, &st);
+		if (st.devices == PD_DEVS)
+			break;
+		while (rp_prober_poll(p, res, 256) > 0)
+			;
+		sleep_ms(10);
+	}
 	for (int round = 0; ok && round < 40; round++) {
 		struct rp_pacc_view v;
 		uint64_t devices = 0;
