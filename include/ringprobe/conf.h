@@ -212,6 +212,12 @@ struct rp_conf {
 		int64_t down_after; /* failed rounds in a row before a device is down */
 		int64_t up_after;   /* good rounds in a row before it is up */
 	} state;
+	struct {
+		bool per_device; /* smokeping_prober's series per device (docs/prometheus.md) */
+		char *path;	 /* the health server's path for them */
+		char *buckets;	 /* histogram bounds: "5e-05,0.0001,..." (seconds) */
+		bool on_metrics; /* also appended to /metrics */
+	} prometheus;
 
 	/* Where each key's value came from, indexed like rp_conf_key_at(): 0 = default,
 	 * > 0 = the file line, RP_CONF_FROM_FLAG = a command-line flag. */
@@ -293,6 +299,11 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 /** Prints the effective configuration as YAML, secrets masked. */
 void rp_conf_print(const struct rp_conf *c, FILE *out);
 /** True when key `k` was set by the file or a flag. */
+#define RP_CONF_MAX_BUCKETS 64 /* RP_PACC_MAX_BUCKETS (prober.h) */
+/** Parses prometheus.buckets' text (comma-separated seconds, ascending, each finite and
+ *  above 0; smokeping_prober's --buckets) into out (at most max). The count, or -EINVAL
+ *  with why (no key name: the caller adds it). */
+int rp_conf_buckets(const char *s, double *out, unsigned max, char *why, size_t whylen);
 bool rp_conf_is_set(const struct rp_conf *c, const struct rp_conf_key *k);
 
 /* Value parsers, shared by the YAML reader, flags and command arguments.

@@ -240,6 +240,22 @@ void rp_health_server_publish(struct rp_health_server *h, const struct rp_health
 /** Stops the server and frees it; NULL is a no-op. */
 void rp_health_server_stop(struct rp_health_server *h);
 
+/* Per-device series (prometheus.per_device; docs/prometheus.md): smokeping_prober's
+ * families, rendered from a snapshot of the shards' accumulators and streamed. */
+struct rp_prober;
+struct rp_probe_metrics_conf {
+	struct rp_prober *prober;     /* created with per_device; outlives the server */
+	const char *path;	      /* "/probe-metrics" (copied) */
+	bool on_metrics;	      /* also appended to /metrics */
+	const char *const *name_tags; /* a device added with id N > 0 is tagged
+				       * name_tags[N - 1] (the writer's table: written
+				       * before any probe carries N, never changed) */
+	uint32_t name_tag_cap;
+};
+/** Control thread, once, after start: serves the per-device series on conf->path. */
+void rp_health_server_probe_metrics(struct rp_health_server *h,
+				    const struct rp_probe_metrics_conf *conf);
+
 /* /api/v1/down: the devices whose state is down now, oldest first, paged. */
 
 /** One device down, as the control thread hands it over. */

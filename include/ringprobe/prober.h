@@ -95,6 +95,44 @@ struct rp_shard_dev {
 	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
 };
 
+/* Per-device exposition: one device's counters as a snapshot holds them. v[] has
+ * RP_PACC_BUCKETS words and then nbounds + 1 bucket counts (not cumulative; the last
+ * counts replies above every bound). */
+#define RP_PACC_MAX_BUCKETS 64
+enum rp_pacc_word {
+	RP_PACC_SENT = 0, /* echo requests sent */
+	RP_PACC_COUNT,	  /* replies in time */
+	RP_PACC_SUM_NS,	  /* their RTTs' sum, ns */
+	RP_PACC_DUPS,	  /* duplicate replies */
+	RP_PACC_TTL,	  /* the last reply's TTL or hop limit; 0 = none yet */
+	RP_PACC_BUCKETS,  /* the first bucket count */
+};
+struct rp_pacc_rec {
+	struct rp_ip addr;
+	uint32_t id; /* the id the device was added with (a name's tag) */
+	uint32_t _pad;
+	uint64_t v[];
+};
+
+/** A consistent copy of every shard's accumulators for its monitored devices (each
+ *  shard's taken at one instant of its loop). Records are rec_size bytes apart. */
+struct rp_pacc_view {
+	uint32_t nbounds;
+	const double *bounds_s; /* the prober's copy */
+	size_t rec_size;
+	unsigned nshards;
+	unsigned missing; /* shards that did not answer within the wait (not listed) */
+	uint64_t devices; /* records in all */
+	const unsigned char *recs[64];
+	uint32_t n[64];
+};
+
+static inline const struct rp_pacc_rec *rp_pacc_view_rec(const struct rp_pacc_view *v,
+							 unsigned shard, uint32_t i)
+{
+	return (const struct rp_pacc_rec *)(const void *)(v->recs[shard] + (size_t)i * v->rec_size);
+}
+
 /** The shard of n that owns addr (what rp_prober_shard_of answers). */
 static inline unsigned rp_prober_route(const struct rp_ip *addr, unsigned n)
 {
@@ -147,6 +185,11 @@ struct rp_prober_conf {
 	bool states;	     /* up/down state per device, a struct rp_event per change */
 	uint32_t down_after; /* failed rounds (no reply at all) in a row before down */
 	uint32_t up_after;   /* good rounds (a reply) in a row before up */
+	/* Per-device exposition (prometheus.per_device): accumulators in every shard,
+	 * read with rp_prober_pacc_snapshot. Off: nothing is allocated per device. */
+	bool per_device;
+	uint32_t pacc_nbounds;	   /* histogram bounds, 1..RP_PACC_MAX_BUCKETS */
+	const double *pacc_bounds; /* seconds, ascending (copied at create) */
 };
 
 struct rp_conf;
@@ -202,6 +245,12 @@ int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink s
 /** Asks every shard to stop without waiting (see rp_shard_request_stop): each waits for
  *  its outstanding replies up to one ping timeout, or wait_ns if that is shorter. */
 void rp_prober_request_stop(struct rp_prober *p, uint64_t wait_ns);
+/** Asks every shard for a copy of its accumulators and waits for them, at most wait_ns
+ *  in all (a shard answers once per loop: a tick, 5 ms, at most when it keeps up).
+ *  The copies live in buffers the prober owns until the next call: one reader at a
+ *  time, which must be done with a view before taking the next. The shards take no
+ *  lock; the caller's thread waits. 0, or -ENOTSUP without per_device. */
+int rp_prober_pacc_snapshot(struct rp_prober *p, uint64_t wait_ns, struct rp_pacc_view *out);
 /** Number of shards. */
 unsigned rp_prober_count(const struct rp_prober *p);
 /** Which shard an address belongs to. */

@@ -235,6 +235,18 @@ static const struct rp_conf_key keys[] = {
       "rounds in a row without any reply before a device is down"),
     K("state.up_after", RP_CT_INT, state.up_after, 1, 1000, NULL, "1",
       "rounds in a row with a reply before a device is up"),
+    K("prometheus.per_device", RP_CT_BOOL, prometheus.per_device, 0, 0, NULL, "false",
+      "serve smokeping_prober's per-device series (requests, RTT histogram, duplicates, TTL) "
+      "from the health server"),
+    K("prometheus.path", RP_CT_STRING, prometheus.path, 0, 0, NULL, "/probe-metrics",
+      "the health server's path for the per-device series"),
+    K("prometheus.buckets", RP_CT_STRING, prometheus.buckets, 0, 0, NULL,
+      "5e-05,0.0001,0.0002,0.0004,0.0008,0.0016,0.0032,0.0064,0.0128,0.0256,0.0512,0.1024,"
+      "0.2048,0.4096,0.8192,1.6384,3.2768,6.5536,13.1072,26.2144",
+      "RTT histogram bounds in seconds, comma-separated and ascending (smokeping_prober's "
+      "--buckets; at most 64)"),
+    K("prometheus.on_metrics", RP_CT_BOOL, prometheus.on_metrics, 0, 0, NULL, "false",
+      "also append the per-device series to /metrics (one scrape job for both)"),
 };
 
 _Static_assert(RP_ARRAY_SIZE(keys) <= RP_ARRAY_SIZE(((struct rp_conf *)0)->origin),
@@ -275,8 +287,8 @@ void rp_conf_key_flag(const struct rp_conf_key *k, char *buf, size_t len)
 
 bool rp_conf__is_section(const char *path)
 {
-	static const char *const sections[] = {"snmp",	  "influxdb", "log",	"spool",
-					       "snmp.v3", "dns",      "output", "state"};
+	static const char *const sections[] = {"snmp", "influxdb", "log",   "spool",	 "snmp.v3",
+					       "dns",  "output",   "state", "prometheus"};
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(sections); i++) {
 		if (strcmp(sections[i], path) == 0)

@@ -252,6 +252,33 @@ static void check_rounds(const struct rp_conf *c, struct rp_diags *d)
 	}
 }
 
+/* Per-device exposition: the bounds parse, the path is one the server does not answer
+ * already (/metrics takes prometheus.on_metrics). */
+static void check_prometheus(const struct rp_conf *c, struct rp_diags *d)
+{
+	static const char *const taken[] = {
+	    "/",	"/health",	   "/health/live", "/health/ready",
+	    "/metrics", "/api/v1/summary", "/api/v1/down", "/page.js",
+	    "/page.css"};
+	double b[RP_CONF_MAX_BUCKETS];
+	const char *p = c->prometheus.path;
+	char why[160];
+
+	if (rp_conf_buckets(c->prometheus.buckets, b, RP_CONF_MAX_BUCKETS, why, sizeof(why)) < 0)
+		err(c, d, "prometheus.buckets", "%s", why);
+	if (empty(p) || p[0] != '/' || strpbrk(p, "?# \t"))
+		err(c, d, "prometheus.path", "\"%s\" must be a URL path starting with /",
+		    p ? p : "");
+	else
+		for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+			if (strcmp(p, taken[i]) == 0)
+				err(c, d, "prometheus.path",
+				    "\"%s\" is already one of the health server's own paths%s", p,
+				    strcmp(p, "/metrics") == 0 ? ": set prometheus.on_metrics: "
+								 "true to append the series to it"
+							       : "");
+}
+
 void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp_diags *d)
 {
 	unsigned char buf[16];
@@ -300,4 +327,5 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	check_packet(c, d);
 	check_influx(c, purpose, d);
 	check_snmp(c, d);
+	check_prometheus(c, d);
 }

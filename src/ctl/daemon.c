@@ -296,6 +296,7 @@ static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
 static int start(struct rp_ctl *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
+	double pm_bounds[RP_CONF_MAX_BUCKETS];
 	uint32_t *weights;
 	sigset_t set;
 	int ret;
@@ -354,6 +355,16 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.states = d->conf.output.states;
 	pc.down_after = (uint32_t)d->conf.state.down_after;
 	pc.up_after = (uint32_t)d->conf.state.up_after;
+	if (d->conf.prometheus.per_device) {
+		/* Validated: the bounds parse (src/conf/buckets.c). */
+		pc.per_device = true;
+		ret = rp_conf_buckets(d->conf.prometheus.buckets, pm_bounds, RP_CONF_MAX_BUCKETS,
+				      why, whylen);
+		if (ret < 0)
+			return ret;
+		pc.pacc_nbounds = (uint32_t)ret;
+		pc.pacc_bounds = pm_bounds;
+	}
 	/* The rate starts split by the static devices each shard will hold; once a
 	 * second rp_prober_rebalance() follows the fleet as it changes. */
 	weights = rp_xcalloc(d->nshards, sizeof(*weights));
@@ -418,6 +429,18 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
+		if (d->conf.prometheus.per_device) {
+			rp_health_server_probe_metrics(
+			    d->http, &(struct rp_probe_metrics_conf){
+					 .prober = d->prober,
+					 .path = d->conf.prometheus.path,
+					 .on_metrics = d->conf.prometheus.on_metrics,
+					 .name_tags = (const char *const *)d->names.tags,
+					 .name_tag_cap = d->names.tag_cap});
+			rp_log(RP_LOG_INFO, "per-device series served", "path=%s on_metrics=%s",
+			       d->conf.prometheus.path,
+			       d->conf.prometheus.on_metrics ? "true" : "false");
+		}
 	}
 	ret = rp_writer_start(d->writer);
 	if (ret < 0) {

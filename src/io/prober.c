@@ -104,6 +104,12 @@ struct rp_prober {
 	uint64_t refused;   /* adds, re-adds and one-shot probes the backlog refused */
 	int rt_priority;    /* taken by rp_prober_start's caller thread before the drop */
 	unsigned next_poll; /* round robin start for fairness */
+	/* Per-device exposition: the bounds, and one snapshot buffer per shard (capacity
+	 * records, allocated at create, kept until destroy: a shard may still answer a
+	 * request that timed out into it). */
+	uint32_t pacc_nbounds;
+	double pacc_bounds[RP_PACC_MAX_BUCKETS];
+	unsigned char **pacc_buf;
 };
 
 /* Room for a second of replies at this rate (a reply of the default size takes about
@@ -188,6 +194,12 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 	p->rt_priority = conf->rt_priority;
 	p->rate_pps = conf->rate_pps;
 	p->burst = conf->burst;
+	if (conf->per_device) {
+		p->pacc_nbounds = conf->pacc_nbounds > RP_PACC_MAX_BUCKETS ? RP_PACC_MAX_BUCKETS
+									   : conf->pacc_nbounds;
+		memcpy(p->pacc_bounds, conf->pacc_bounds, p->pacc_nbounds * sizeof(double));
+		p->pacc_buf = rp_xcalloc(p->n, sizeof(*p->pacc_buf));
+	}
 	p->shards = rp_xcalloc(p->n, sizeof(*p->shards));
 	p->lanes = rp_xcalloc(p->n, sizeof(*p->lanes));
 	for (unsigned i = 0; i < p->n; i++) {
@@ -238,6 +250,8 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .states = conf->states,
 		    .down_after = conf->down_after,
 		    .up_after = conf->up_after,
+		    .pacc_nbounds = conf->per_device ? p->pacc_nbounds : 0,
+		    .pacc_bounds = p->pacc_bounds,
 		    .event_ring = conf->rounds
 				      ? rp_pow2_at_least(conf->capacity < 16384	  ? 16384
 							 : conf->capacity > 65536 ? 65536
@@ -250,6 +264,10 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		ret = rp_shard_create(&p->shards[i], &sc, why, whylen);
 		if (ret < 0)
 			goto fail;
+		/* calloc'd: pages cost memory once a snapshot wrote them. */
+		if (p->pacc_buf)
+			p->pacc_buf[i] = rp_xcalloc(p->capacity ? p->capacity : 1,
+						    rp_shard_pacc_rec_size(p->shards[i]));
 	}
 	*out = p;
 	return 0;
@@ -297,6 +315,9 @@ void rp_prober_destroy(struct rp_prober *p)
 		rp_shard_destroy(p->shards[i]);
 	for (unsigned i = 0; p->lanes && i < p->n; i++)
 		free(p->lanes[i].v);
+	for (unsigned i = 0; p->pacc_buf && i < p->n; i++)
+		free(p->pacc_buf[i]);
+	free(p->pacc_buf);
 	free(p->shards);
 	free(p->lanes);
 	free(p);
@@ -689,4 +710,45 @@ int rp_prober_run(struct rp_prober *p, rp_prober_source source, rp_prober_sink s
 	}
 	rp_prober_stop(p);
 	return ret;
+}
+
+int rp_prober_pacc_snapshot(struct rp_prober *p, uint64_t wait_ns, struct rp_pacc_view *out)
+{
+	uint64_t ticket[64], deadline;
+	bool done[64] = {false};
+	unsigned left = p->n;
+	struct timespec ts;
+
+	if (!p->pacc_buf || !p->pacc_nbounds)
+		return -ENOTSUP;
+	memset(out, 0, sizeof(*out));
+	out->nbounds = p->pacc_nbounds;
+	out->bounds_s = p->pacc_bounds;
+	out->rec_size = rp_shard_pacc_rec_size(p->shards[0]);
+	out->nshards = p->n;
+	for (unsigned i = 0; i < p->n; i++) {
+		ticket[i] = rp_shard_pacc_ask(p->shards[i], p->pacc_buf[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + wait_ns;
+	for (;;) {
+		for (unsigned i = 0; i < p->n; i++) {
+			if (!done[i] && rp_shard_pacc_done(p->shards[i], ticket[i], &out->n[i])) {
+				done[i] = true;
+				out->recs[i] = p->pacc_buf[i];
+				out->devices += out->n[i];
+				left--;
+			}
+		}
+		if (!left)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >= deadline)
+			break;
+		/* A shard answers once per loop (a tick at most): poll every 200 us. */
+		ts = (struct timespec){.tv_nsec = 200000};
+		nanosleep(&ts, NULL);
+	}
+	out->missing = left;
+	return 0;
 }

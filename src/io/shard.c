@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "io/engine.h"
+#include "io/pacc.h"
 #include "ringprobe/compiler.h"
 #include "ringprobe/devtable.h"
 #include "ringprobe/event.h"
@@ -143,6 +144,15 @@ struct rp_shard {
 	_Alignas(RP_CACHELINE) _Atomic uint64_t shared[STATS_WORDS];
 	atomic_uint_fast64_t seqlock;
 
+	/* Per-device exposition (pacc.h): NULL when off. The snapshot hand-off: the reader
+	 * sets pacc_buf and bumps pacc_req (release); the loop copies once per new request
+	 * and publishes pacc_n and pacc_done (release). */
+	struct rp_pacc *pacc;
+	_Atomic(void *) pacc_buf;
+	_Atomic uint64_t pacc_req, pacc_done;
+	_Atomic uint32_t pacc_n;
+	uint64_t pacc_seen; /* the shard's: the last request answered */
+
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
@@ -264,6 +274,10 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		s->acc_stride = (s->acc_stride + 7) & ~(size_t)7;
 		s->acc = rp_xcalloc(conf->capacity, s->acc_stride);
 	}
+	if (conf->pacc_nbounds) {
+		s->pacc = rp_xcalloc(1, sizeof(*s->pacc));
+		rp_pacc_init(s->pacc, conf->capacity, conf->pacc_bounds, conf->pacc_nbounds);
+	}
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	for (uint32_t i = 0; i < conf->capacity; i++)
 		rp_wheel_entry_init(&s->devs[i].timer);
@@ -302,6 +316,9 @@ void rp_shard_destroy(struct rp_shard *s)
 	rp_tmo_fini(&s->tmo);
 	free(s->devs);
 	free(s->acc);
+	if (s->pacc)
+		rp_pacc_fini(s->pacc);
+	free(s->pacc);
 	rp_spsc_destroy(s->events);
 	rp_spsc_destroy(s->cmds);
 	rp_spsc_destroy(s->results);
@@ -729,6 +746,8 @@ static void send_ready(struct rp_shard *s)
 		if (d->remaining != UINT32_MAX)
 			d->remaining--;
 		s->local.probes_sent++;
+		if (s->pacc)
+			rp_pacc_sent(s->pacc, r->slot);
 		due = due_of(d);
 		if (s->now_ms > due && (s->now_ms - due) * NS_PER_MS > LATE_NS)
 			s->local.late_sends++;
@@ -825,6 +844,8 @@ static void answered(struct rp_shard *s, const struct rp_probe_stamp *st, struct
 	d->fails = 0;
 	rp_devtable_touch(s->table, st->slot, s->now_ms);
 	emit(s, &r);
+	if (s->pacc)
+		rp_pacc_reply(s->pacc, st->slot, rtt, ttl);
 	if (d->suspended) {
 		/* Back: resume the normal interval from the next due. */
 		d->suspended = 0;
@@ -942,6 +963,8 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	return;
 invalid:
 	s->local.invalid[k]++;
+	if (k == RP_REPLY_DUPLICATE && s->pacc) /* its slot is live: checked above */
+		rp_pacc_dup(s->pacc, st.slot);
 }
 
 static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
@@ -964,6 +987,8 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 		d->since_ms = s->now_ms;
 		if (s->acc)
 			memset(acc_of(s, (uint32_t)slot), 0, sizeof(struct racc));
+		if (s->pacc)
+			rp_pacc_reset(s->pacc, (uint32_t)slot);
 		if (!d->queued && !rp_wheel_is_linked(&d->timer))
 			rp_wheel_add(
 			    s->wheel, &d->timer,
@@ -982,6 +1007,8 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 	d->remaining = dv->count ? dv->count : UINT32_MAX;
 	if (s->acc)
 		memset(acc_of(s, (uint32_t)slot), 0, sizeof(struct racc));
+	if (s->pacc)
+		rp_pacc_reset(s->pacc, (uint32_t)slot);
 	if (dv->immediate) {
 		/* One-shot devices start as soon as the rate lets them: spread their first
 		 * dues at the shard's rate so the schedule is the paced one (and a probe
@@ -1110,6 +1137,51 @@ static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32
 	}
 }
 
+/* A snapshot request (rp_shard_pacc_ask): the monitored devices' accumulators into the
+ * reader's buffer, once per request; a few MB at most per 20,000 devices. */
+static void pacc_answer(struct rp_shard *s)
+{
+	uint64_t req = atomic_load_explicit(&s->pacc_req, memory_order_acquire);
+	size_t size = rp_pacc_rec_size(s->pacc);
+	unsigned char *out = atomic_load_explicit(&s->pacc_buf, memory_order_relaxed);
+	uint32_t n = 0;
+
+	if (req == s->pacc_seen)
+		return;
+	for (int32_t slot = rp_devtable_next(s->table, -1); slot >= 0;
+	     slot = rp_devtable_next(s->table, slot)) {
+		const struct sdev *d = &s->devs[slot];
+
+		if (d->remaining != UINT32_MAX)
+			continue; /* a one-shot (discovery) probe: not a monitored device */
+		rp_pacc_copy(s->pacc, (uint32_t)slot, rp_devtable_addr(s->table, (uint32_t)slot),
+			     d->id, (struct rp_pacc_rec *)(void *)(out + (size_t)n * size));
+		n++;
+	}
+	atomic_store_explicit(&s->pacc_n, n, memory_order_relaxed);
+	atomic_store_explicit(&s->pacc_done, req, memory_order_release);
+	s->pacc_seen = req;
+}
+
+uint64_t rp_shard_pacc_ask(struct rp_shard *s, void *buf)
+{
+	atomic_store_explicit(&s->pacc_buf, buf, memory_order_relaxed);
+	return atomic_fetch_add_explicit(&s->pacc_req, 1, memory_order_release) + 1;
+}
+
+bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n)
+{
+	if (atomic_load_explicit(&s->pacc_done, memory_order_acquire) != ticket)
+		return false;
+	*n = atomic_load_explicit(&s->pacc_n, memory_order_relaxed);
+	return true;
+}
+
+size_t rp_shard_pacc_rec_size(const struct rp_shard *s)
+{
+	return s->pacc ? rp_pacc_rec_size(s->pacc) : 0;
+}
+
 static void sleep_until(uint64_t deadline_ns)
 {
 	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
@@ -1181,6 +1253,8 @@ static void *shard_main(void *arg)
 		flush_results(s);
 		s->local.done = s->active == 0;
 		publish(s);
+		if (s->pacc)
+			pacc_answer(s);
 		if (!stop_at && atomic_load_explicit(&s->stop, memory_order_acquire)) {
 			uint64_t most =
 			    atomic_load_explicit(&s->stop_wait_ns, memory_order_relaxed);

@@ -59,6 +59,9 @@ struct rp_shard_conf {
 	uint32_t down_after; /* failed rounds in a row before down (0 = 1) */
 	uint32_t up_after;   /* good rounds in a row before up (0 = 1) */
 	uint32_t event_ring; /* event ring capacity (power of two) when rounds or states */
+	/* Per-device exposition accumulators (src/io/pacc.h); none when pacc_nbounds is 0. */
+	uint32_t pacc_nbounds;
+	const double *pacc_bounds;
 };
 
 /** Creates the shard and opens its engine (socket first). -errno with why on failure. */
@@ -101,6 +104,16 @@ struct rp_spsc *rp_shard_results(struct rp_shard *s);
 struct rp_spsc *rp_shard_events(struct rp_shard *s);
 /** Snapshot of the counters. */
 void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out);
+/** Per-device exposition: asks the shard to copy its monitored devices' accumulators
+ *  into buf (rp_shard_pacc_rec_size bytes per device, capacity at most) at its next
+ *  loop; returns the ticket rp_shard_pacc_done waits for. The caller keeps buf alive
+ *  and untouched until then, and does not change it between calls (a request that
+ *  timed out may still be answered into it). One asking thread. */
+uint64_t rp_shard_pacc_ask(struct rp_shard *s, void *buf);
+/** Whether the copy of `ticket` is there; then *n says how many records. */
+bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n);
+/** Bytes per record; 0 without accumulators. */
+size_t rp_shard_pacc_rec_size(const struct rp_shard *s);
 /** What the engine chose and why. */
 void rp_shard_engine_info(const struct rp_shard *s, struct rp_engine_info *out);
 

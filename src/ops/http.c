@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "ops/page.h"
+#include "ops/probe_metrics.h"
 #include "ringprobe/xalloc.h"
 
 /* Enough for /metrics with every field at its widest (about 7.6 KB) and the fleet
@@ -81,6 +82,9 @@ struct rp_health_server {
 	uint64_t down_total;
 	char *down_buf; /* DOWN_BUF bytes: one rendered page */
 	char *page_buf; /* PAGE_BUF bytes: the fleet page (server thread) */
+	/* Per-device series (probe_metrics.c): set once by the control thread after
+	 * start, read by the server thread; NULL when off. */
+	_Atomic(struct rp_pm *) pm;
 };
 
 /* Rows of the down list on the fleet page; the full list is /api/v1/down's. */
@@ -166,6 +170,70 @@ static enum MHD_Result answer_rendered(struct MHD_Connection *c, const struct rp
 				 "response larger than the server's buffer\n");
 	return reply(c, r->degraded_503 && s->reasons ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
 		     r->type, buf, n);
+}
+
+/* Whether the client takes gzip: Accept-Encoding names it, without a q of 0. */
+static bool accepts_gzip(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	const char *g = v ? strstr(v, "gzip") : NULL, *q;
+
+	if (!g)
+		return false;
+	g += 4;
+	q = strstr(g, "q=");
+	if (q && q < g + strcspn(g, ","))
+		return strtod(q + 2, NULL) > 0;
+	return true;
+}
+
+/* Seconds a per-device scrape may take from accept to its last byte: 20,000 devices are
+ * about 25 MB of text (2.5 MB gzip'd) that the client reads at its pace. */
+#define PM_DEADLINE_S 60
+
+/* The per-device series, streamed, `prefix` first (/metrics with on_metrics). */
+static enum MHD_Result answer_pm(struct rp_health_server *h, struct MHD_Connection *c,
+				 struct rp_pm *pm, const char *prefix, size_t len)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	bool gz = accepts_gzip(c);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char why[256];
+
+	(void)h;
+	r = rp_pm_response(pm, prefix, len, gz, why, sizeof(why));
+	if (!r)
+		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_TEXT, why);
+	if (info && info->socket_context) {
+		struct slot *sl = info->socket_context;
+
+		sl->deadline_ns = now_ns() + (uint64_t)PM_DEADLINE_S * 1000000000u;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, TYPE_PROM);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* /metrics with the per-device series appended. */
+static enum MHD_Result answer_metrics_pm(struct rp_health_server *h, struct MHD_Connection *c,
+					 struct rp_pm *pm, const struct rp_health_snapshot *s)
+{
+	char buf[RESPONSE_MAX];
+	size_t n = rp_health_prom(s, buf, sizeof(buf));
+
+	if (n >= sizeof(buf))
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "response larger than the server's buffer\n");
+	return answer_pm(h, c, pm, buf, n);
 }
 
 /* A query argument as a number within [0, max]; dflt when absent or not a number. */
@@ -290,6 +358,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 			      size_t *upload_data_size, void **con_cls)
 {
 	struct rp_health_server *h = cls;
+	struct rp_pm *pm = atomic_load_explicit(&h->pm, memory_order_acquire);
 	struct rp_health_snapshot s;
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -307,9 +376,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 				 "{\"status\":\"not ready\"}\n");
 	}
 
+	if (pm && strcmp(url, rp_pm_path(pm)) == 0)
+		return answer_pm(h, c, pm, NULL, 0);
+
 	if (strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0) {
 		bool prom = url[1] == 'm';
 
+		if (prom && pm && rp_pm_on_metrics(pm) && snapshot(h, &s))
+			return answer_metrics_pm(h, c, pm, &s);
 		if (snapshot(h, &s))
 			return answer_rendered(c, &s, prom ? &r_metrics : &r_health);
 		if (prom)
@@ -574,6 +648,15 @@ void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_d
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Control thread, once after start. */
+void rp_health_server_probe_metrics(struct rp_health_server *h,
+				    const struct rp_probe_metrics_conf *conf)
+{
+	if (!h || atomic_load(&h->pm))
+		return;
+	atomic_store_explicit(&h->pm, rp_pm_create(conf), memory_order_release);
+}
+
 /* Control thread. The server thread sees stop within TICK_MS; once it is joined no
  * request is running, and MHD_stop_daemon closes what is left. */
 void rp_health_server_stop(struct rp_health_server *h)
@@ -582,7 +665,8 @@ void rp_health_server_stop(struct rp_health_server *h)
 		return;
 	atomic_store(&h->stop, true);
 	pthread_join(h->thread, NULL);
-	MHD_stop_daemon(h->daemon);
+	MHD_stop_daemon(h->daemon); /* frees what responses are left: before pm */
+	rp_pm_destroy(atomic_load(&h->pm));
 	pthread_mutex_destroy(&h->lock);
 	free(h->down);
 	free(h->page);

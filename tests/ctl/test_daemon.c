@@ -1606,3 +1606,56 @@ Test(daemon, device_files_are_watched_and_a_broken_one_keeps_the_last, .timeout 
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
+
+/* prometheus.per_device: /probe-metrics lists each monitored device, one given by name
+ * under that name (host) and the address it resolved to (ip), a listed address under
+ * itself, with prometheus.buckets' bounds; /metrics stays ringprobe's own (no
+ * on_metrics). The daemon under test is the ASan build in that build. */
+Test(daemon, per_device_series_carry_the_name, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv_dns dns = {0};
+	struct srv_dns_opts dopt = {.ttl_s = 60, .hosts = "127.4.2.1 web.test\n"};
+	struct srv s;
+	struct rpd r;
+	char *b;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	cr_assert_eq(srv_dns_start(&dns, &dopt), 0, "%s", dns.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [web.test, 127.4.2.9]\n"
+		   "ping_interval: 200ms\nping_timeout: 100ms\nhealth_check_port: %d\n"
+		   "dns:\n  servers: %s\n"
+		   "prometheus:\n  per_device: true\n  buckets: \"0.001, 0.01\"\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, dns.server, s.url, r.dir);
+	rpd_start(&r, NULL);
+	cr_assert(wait_body(&r, "/probe-metrics",
+			    "smokeping_response_duration_seconds_count{host=\"web.test\","
+			    "ip=\"127.4.2.1\"} 5",
+			    15),
+		  "web.test's fifth reply, under its name");
+	b = http_get(&r, "/probe-metrics");
+	cr_assert_not_null(b);
+	cr_assert(strstr(b, "smokeping_requests_total{host=\"127.4.2.9\",ip=\"127.4.2.9\"} "), "%s",
+		  b);
+	cr_assert(strstr(b, "# TYPE smokeping_response_duration_seconds histogram\n"));
+	cr_assert(strstr(b, "{host=\"web.test\",ip=\"127.4.2.1\",le=\"0.01\"} "), "%s", b);
+	cr_assert(strstr(b, "{host=\"web.test\",ip=\"127.4.2.1\",le=\"+Inf\"} "), "%s", b);
+	cr_assert_null(strstr(b, "le=\"5e-05\""), "the default buckets replaced");
+	cr_assert(strstr(b, "smokeping_response_ttl{host=\"web.test\",ip=\"127.4.2.1\"} 64\n"));
+	free(b);
+	b = http_get(&r, "/metrics");
+	cr_assert_not_null(b);
+	cr_assert_null(strstr(b, "smokeping_"), "/metrics without on_metrics is ringprobe's own");
+	free(b);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	rpd_fini(&r);
+	srv_dns_cleanup(&dns);
+	srv_cleanup(&s);
+}

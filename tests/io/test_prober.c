@@ -580,6 +580,112 @@ static bool forged_mmsg(char *w, size_t l)
 	return forged_replies_counted_by_kind(RP_BACKEND_MMSG, w, l);
 }
 
+/* --- per-device snapshots while the shards probe ----------------------------------- */
+
+#define PD_DEVS 2000
+
+/* Two shards probe 2,000 loopback devices every 100 ms with per-device counters while
+ * this thread takes snapshot after snapshot (the hand-off TSan checks in that build):
+ * each holds every device once, its buckets sum to its replies, replies never exceed
+ * requests, and no counter goes backwards from one snapshot to the next. */
+static bool per_device_snapshots(char *why, size_t whylen)
+{
+	static uint64_t last_sent[PD_DEVS], last_count[PD_DEVS];
+	static const double bounds[] = {0.0001, 0.001, 0.01};
+	struct rp_prober_conf pc = {.shards = 2,
+				    .capacity = PD_DEVS,
+				    .timeout_ns = 90000000,
+				    .rate_pps = 100000,
+				    .burst = 2000,
+				    .tick_ns = 5000000,
+				    .feature_mask = RP_FEAT_ALL,
+				    .per_device = true,
+				    .pacc_nbounds = 3,
+				    .pacc_bounds = bounds};
+	struct rp_probe_result res[256];
+	struct rp_prober *p;
+	char err[512];
+	bool ok = true;
+	int snaps = 0;
+
+	memset(last_sent, 0, sizeof(last_sent));
+	memset(last_count, 0, sizeof(last_count));
+	if (!private_netns(why, whylen))
+		return false;
+	if (rp_prober_create(&p, &pc, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_create: %s", err);
+	if (rp_prober_start(p, NULL, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_start: %s", err);
+	for (uint32_t i = 0; i < PD_DEVS; i++)
+		if (!rp_prober_offer(p, &(struct rp_shard_dev){.addr = rp_ip_v4(0x7f050000u + i),
+							       .id = i,
+							       .interval_ms = 100,
+							       .immediate = true}))
+			ok = FAIL("offer %u refused", i);
+	/* Every add taken first (the shards take commands within a budget per loop). */
+	for (int i = 0; ok && i < 1000; i++) {
+		struct rp_shard_stats st;
+
+		rp_prober_stats(p, &st);
+		if (st.devices == PD_DEVS)
+			break;
+		while (rp_prober_poll(p, res, 256) > 0)
+			;
+		sleep_ms(10);
+	}
+	for (int round = 0; ok && round < 40; round++) {
+		struct rp_pacc_view v;
+		uint64_t devices = 0;
+
+		while (rp_prober_poll(p, res, 256) > 0)
+			;
+		sleep_ms(20);
+		if (rp_prober_pacc_snapshot(p, 2000000000ull, &v) != 0 || v.missing)
+			return FAIL("snapshot %d: %u shards missing", round, v.missing);
+		snaps++;
+		for (unsigned sh = 0; ok && sh < v.nshards; sh++)
+			for (uint32_t k = 0; ok && k < v.n[sh]; k++) {
+				const struct rp_pacc_rec *r = rp_pacc_view_rec(&v, sh, k);
+				uint64_t sum = 0;
+				uint32_t i = r->id;
+				struct rp_ip want = rp_ip_v4(0x7f050000u + i);
+
+				devices++;
+				for (uint32_t b = 0; b <= v.nbounds; b++)
+					sum += r->v[RP_PACC_BUCKETS + b];
+				if (i >= PD_DEVS) {
+					ok = FAIL("record with id %u", i);
+					break;
+				}
+				if (!rp_ip_eq(&r->addr, &want))
+					ok = FAIL("device %u: another address in its record", i);
+				else if (sum != r->v[RP_PACC_COUNT])
+					ok = FAIL("device %u: buckets sum to %llu, count %llu", i,
+						  (unsigned long long)sum,
+						  (unsigned long long)r->v[RP_PACC_COUNT]);
+				else if (r->v[RP_PACC_COUNT] > r->v[RP_PACC_SENT])
+					ok = FAIL("device %u: %llu replies to %llu requests", i,
+						  (unsigned long long)r->v[RP_PACC_COUNT],
+						  (unsigned long long)r->v[RP_PACC_SENT]);
+				else if (r->v[RP_PACC_SENT] < last_sent[i] ||
+					 r->v[RP_PACC_COUNT] < last_count[i])
+					ok = FAIL("device %u went backwards", i);
+				last_sent[i] = r->v[RP_PACC_SENT];
+				last_count[i] = r->v[RP_PACC_COUNT];
+			}
+		if (ok && devices != PD_DEVS)
+			ok = FAIL("snapshot %d holds %llu devices", round,
+				  (unsigned long long)devices);
+	}
+	rp_prober_destroy(p);
+	for (uint32_t i = 0; ok && i < PD_DEVS; i++)
+		if (last_sent[i] < 5 || last_count[i] < 5)
+			ok = FAIL("device %u: %llu requests, %llu replies over %d snapshots", i,
+				  (unsigned long long)last_sent[i],
+				  (unsigned long long)last_count[i], snaps);
+	return ok;
+}
+
 static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_uring_raw", matched_uring_raw},
     {"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
@@ -595,6 +701,7 @@ static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_uring_raw_both_families", matched_uring_raw_both_families},
     {"prober::every_probe_matched_mmsg_dgram_both_families", matched_mmsg_dgram_both_families},
     {"prober::backlog_gives_back_its_pages_once_drained", backlog_gives_back_its_pages},
+    {"prober::per_device_snapshots_while_probing", per_device_snapshots},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -660,6 +767,10 @@ Test(prober, every_probe_matched_mmsg_dgram_both_families, .timeout = 60)
 Test(prober, backlog_gives_back_its_pages_once_drained, .timeout = 60)
 {
 	run_scenario(12);
+}
+Test(prober, per_device_snapshots_while_probing, .timeout = 60)
+{
+	run_scenario(13);
 }
 #else
 

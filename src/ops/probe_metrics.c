@@ -1,0 +1,459 @@
+/* Per-device exposition: smokeping_prober 0.6.1's four families, in its order and
+ * with its names, HELP texts, types and labels (host, ip), so its dashboards and
+ * alert rules read ringprobe unchanged:
+ *
+ *   smokeping_requests_total{host,ip}              counter    echo requests sent
+ *   smokeping_response_duplicates_total{host,ip}   counter    duplicate replies
+ *   smokeping_response_duration_seconds{host,ip}   histogram  RTT of replies in time
+ *   smokeping_response_ttl{host,ip}                gauge      the last reply's TTL
+ *
+ * host is the name a device was given by (devices: entries that are DNS names), else
+ * its address, as smokeping_prober's host is what its config lists; ip is the address
+ * (a dotted quad, or RFC 5952). `le` is written as Go writes a float64 (shortest).
+ *
+ * The page is produced a chunk at a time from the snapshot: each family walks every
+ * record; a chunk is at least RAW_LOW bytes of text (whole records), deflated when the
+ * client asked for gzip. Memory per response: the chunk and zlib's state. */
+#include "ops/probe_metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zlib.h>
+
+#include "ringprobe/prober.h"
+#include "ringprobe/xalloc.h"
+
+/* The longest record: every bucket line with the longest labels. A label value is at
+ * most 253 (a name) escaped to 2x, plus an address; a line adds the metric name (49),
+ * `le` (32) and a count (20). */
+#define LABELS_MAX 640
+#define LINE_MAX_BYTES (LABELS_MAX + 128)
+#define REC_MAX ((RP_PACC_MAX_BUCKETS + 4) * LINE_MAX_BYTES)
+#define RAW_LOW 65536
+#define RAW_CAP (RAW_LOW + REC_MAX + 1024)
+#define ZOUT_CAP 65536
+/* How long a scrape waits for the shards' copies. */
+#define SNAPSHOT_WAIT_NS 2000000000ull
+
+enum fam { F_REQUESTS, F_DUPS, F_DURATION, F_TTL, F_DONE };
+
+static const char *const fam_head[] = {
+    "# HELP smokeping_requests_total Number of ping requests sent\n"
+    "# TYPE smokeping_requests_total counter\n",
+    "# HELP smokeping_response_duplicates_total The number of duplicated response packets.\n"
+    "# TYPE smokeping_response_duplicates_total counter\n",
+    "# HELP smokeping_response_duration_seconds A histogram of latencies for ping responses.\n"
+    "# TYPE smokeping_response_duration_seconds histogram\n",
+    "# HELP smokeping_response_ttl The last response Time To Live (TTL).\n"
+    "# TYPE smokeping_response_ttl gauge\n",
+};
+
+struct rp_pm_stream {
+	const struct rp_pacc_view *v;
+	const char *const *tags;
+	uint32_t ntags;
+	char le[RP_PACC_MAX_BUCKETS][32];
+	size_t le_len[RP_PACC_MAX_BUCKETS];
+	enum fam fam;
+	unsigned shard;
+	uint32_t idx;
+	bool head_done;
+	char *raw; /* RAW_CAP */
+	size_t raw_len, raw_pos;
+	size_t prefix_len; /* bytes of raw that are the prefix, before any record */
+	bool gzip, zend;
+	z_stream z;
+	unsigned char *zout; /* ZOUT_CAP */
+	size_t zlen, zpos;
+	struct rp_pm *pm; /* the owner holding the snapshot (responses), or NULL */
+};
+
+struct rp_pm {
+	struct rp_prober *prober;
+	char *path;
+	bool on_metrics;
+	const char *const *tags;
+	uint32_t ntags;
+	struct rp_pacc_view view;
+	unsigned readers; /* responses streaming the current view */
+};
+
+char *rp_pm_go_float(double v, char *buf)
+{
+	char tmp[40];
+	int p, exp;
+
+	if (v == 0) {
+		strcpy(buf, "0");
+		return buf;
+	}
+	if (isinf(v)) {
+		strcpy(buf, v > 0 ? "+Inf" : "-Inf");
+		return buf;
+	}
+	if (isnan(v)) {
+		strcpy(buf, "NaN");
+		return buf;
+	}
+	for (p = 1; p < 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+	exp = atoi(strchr(tmp, 'e') + 1);
+	/* Go's 'g' with the shortest digits: %e when the exponent is below -4 or at
+	 * least 6 (strconv/ftoa.go: eprec = 6 when shortest), else %f with the digits. */
+	if (exp < -4 || exp >= 6)
+		memcpy(buf, tmp, strlen(tmp) + 1);
+	else
+		snprintf(buf, 32, "%.*f", p - 1 - exp > 0 ? p - 1 - exp : 0, v);
+	return buf;
+}
+
+static char *put_u64(char *p, uint64_t n)
+{
+	char tmp[24];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	while (i)
+		*p++ = tmp[--i];
+	return p;
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, s) put_str(p, s, sizeof(s) - 1)
+
+/* ns as seconds, exactly: "0.002025024", "3", "12.5". */
+static char *put_seconds(char *p, uint64_t ns)
+{
+	uint64_t frac = ns % 1000000000u;
+	char f[10];
+	int n = 9;
+
+	p = put_u64(p, ns / 1000000000u);
+	if (!frac)
+		return p;
+	for (int i = 8; i >= 0; i--, frac /= 10)
+		f[i] = (char)('0' + frac % 10);
+	while (n > 0 && f[n - 1] == '0')
+		n--;
+	*p++ = '.';
+	return put_str(p, f, (size_t)n);
+}
+
+/* A label value, escaped as the text format asks (\\, \", \n). */
+static char *put_escaped(char *p, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		if (s[i] == '\\' || s[i] == '"') {
+			*p++ = '\\';
+			*p++ = s[i];
+		} else if (s[i] == '\n') {
+			*p++ = '\\';
+			*p++ = 'n';
+		} else {
+			*p++ = s[i];
+		}
+	}
+	return p;
+}
+
+/* `{host="...",ip="..."` (no closing brace: a bucket adds le). */
+static size_t labels_of(const struct rp_pm_stream *st, const struct rp_pacc_rec *r, char *out)
+{
+	char ip[RP_IP_STRLEN];
+	const char *host = ip;
+	char *p = out;
+
+	rp_ip_format(&r->addr, ip);
+	if (r->id && r->id <= st->ntags && st->tags && st->tags[r->id - 1])
+		host = st->tags[r->id - 1];
+	p = PUT_LIT(p, "{host=\"");
+	p = put_escaped(p, host, 253);
+	p = PUT_LIT(p, "\",ip=\"");
+	p = put_str(p, ip, strlen(ip));
+	*p++ = '"';
+	return (size_t)(p - out);
+}
+
+/* One record's lines of family f at p. */
+static char *put_record(const struct rp_pm_stream *st, enum fam f, const struct rp_pacc_rec *r,
+			char *p)
+{
+	char lab[LABELS_MAX];
+	size_t ln;
+	uint64_t cum = 0;
+	uint32_t nb = st->v->nbounds;
+
+	if (f == F_TTL && !r->v[RP_PACC_TTL])
+		return p; /* no reply yet: smokeping_prober has no gauge either */
+	ln = labels_of(st, r, lab);
+	switch (f) {
+	case F_REQUESTS:
+		p = PUT_LIT(p, "smokeping_requests_total");
+		p = put_str(p, lab, ln);
+		p = PUT_LIT(p, "} ");
+		p = put_u64(p, r->v[RP_PACC_SENT]);
+		*p++ = '\n';
+		break;
+	case F_DUPS:
+		p = PUT_LIT(p, "smokeping_response_duplicates_total");
+		p = put_str(p, lab, ln);
+		p = PUT_LIT(p, "} ");
+		p = put_u64(p, r->v[RP_PACC_DUPS]);
+		*p++ = '\n';
+		break;
+	case F_DURATION:
+		for (uint32_t i = 0; i <= nb; i++) {
+			cum += r->v[RP_PACC_BUCKETS + i];
+			p = PUT_LIT(p, "smokeping_response_duration_seconds_bucket");
+			p = put_str(p, lab, ln);
+			p = PUT_LIT(p, ",le=\"");
+			if (i < nb)
+				p = put_str(p, st->le[i], st->le_len[i]);
+			else
+				p = PUT_LIT(p, "+Inf");
+			p = PUT_LIT(p, "\"} ");
+			p = put_u64(p, cum);
+			*p++ = '\n';
+		}
+		p = PUT_LIT(p, "smokeping_response_duration_seconds_sum");
+		p = put_str(p, lab, ln);
+		p = PUT_LIT(p, "} ");
+		p = put_seconds(p, r->v[RP_PACC_SUM_NS]);
+		*p++ = '\n';
+		p = PUT_LIT(p, "smokeping_response_duration_seconds_count");
+		p = put_str(p, lab, ln);
+		p = PUT_LIT(p, "} ");
+		p = put_u64(p, r->v[RP_PACC_COUNT]);
+		*p++ = '\n';
+		break;
+	case F_TTL:
+		p = PUT_LIT(p, "smokeping_response_ttl");
+		p = put_str(p, lab, ln);
+		p = PUT_LIT(p, "} ");
+		p = put_u64(p, r->v[RP_PACC_TTL]);
+		*p++ = '\n';
+		break;
+	case F_DONE:
+		break;
+	}
+	return p;
+}
+
+/* The next chunk of text into raw (after what is left of the prefix); false at the end. */
+static bool fill(struct rp_pm_stream *st)
+{
+	const struct rp_pacc_view *v = st->v;
+	char *p = st->raw + st->raw_len;
+
+	while (st->fam != F_DONE && (size_t)(p - st->raw) < RAW_LOW) {
+		if (!st->head_done) {
+			if (v->devices)
+				p = put_str(p, fam_head[st->fam], strlen(fam_head[st->fam]));
+			st->head_done = true;
+		}
+		while (st->shard < v->nshards && st->idx >= v->n[st->shard]) {
+			st->shard++;
+			st->idx = 0;
+		}
+		if (st->shard >= v->nshards) {
+			st->fam++;
+			st->shard = 0;
+			st->idx = 0;
+			st->head_done = false;
+			continue;
+		}
+		p = put_record(st, st->fam, rp_pacc_view_rec(v, st->shard, st->idx), p);
+		st->idx++;
+	}
+	st->raw_len = (size_t)(p - st->raw);
+	return st->raw_len > 0;
+}
+
+struct rp_pm_stream *rp_pm_stream_open(const struct rp_pacc_view *v, const char *const *name_tags,
+				       uint32_t name_tag_cap, bool gzip)
+{
+	struct rp_pm_stream *st = rp_xcalloc(1, sizeof(*st));
+
+	st->v = v;
+	st->tags = name_tags;
+	st->ntags = name_tag_cap;
+	st->raw = rp_xmalloc(RAW_CAP);
+	for (uint32_t i = 0; i < v->nbounds; i++)
+		st->le_len[i] = strlen(rp_pm_go_float(v->bounds_s[i], st->le[i]));
+	if (gzip) {
+		st->zout = rp_xmalloc(ZOUT_CAP);
+		/* Level 1: a scrape is CPU on the server's thread; text compresses ~10x
+		 * at it already. 15 + 16: a gzip wrapper. */
+		if (deflateInit2(&st->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			abort(); /* only out of memory or a bad parameter */
+		st->gzip = true;
+	}
+	return st;
+}
+
+/* Plain text: what is in raw, then the next chunk. */
+static size_t read_plain(struct rp_pm_stream *st, char *buf, size_t max)
+{
+	size_t n;
+
+	if (st->raw_pos == st->raw_len) {
+		st->raw_len = st->raw_pos = 0;
+		if (!fill(st))
+			return 0;
+	}
+	n = st->raw_len - st->raw_pos < max ? st->raw_len - st->raw_pos : max;
+	memcpy(buf, st->raw + st->raw_pos, n);
+	st->raw_pos += n;
+	return n;
+}
+
+static size_t read_gzip(struct rp_pm_stream *st, char *buf, size_t max)
+{
+	size_t n;
+
+	while (st->zpos == st->zlen) {
+		bool last;
+		int rc;
+
+		if (st->zend)
+			return 0;
+		if (st->raw_pos == st->raw_len) {
+			st->raw_len = st->raw_pos = 0;
+			fill(st);
+		}
+		last = st->fam == F_DONE;
+		st->z.next_in = (unsigned char *)st->raw + st->raw_pos;
+		st->z.avail_in = (uInt)(st->raw_len - st->raw_pos);
+		st->z.next_out = st->zout;
+		st->z.avail_out = ZOUT_CAP;
+		rc = deflate(&st->z, last ? Z_FINISH : Z_NO_FLUSH);
+		st->raw_pos = st->raw_len - st->z.avail_in;
+		st->zlen = ZOUT_CAP - st->z.avail_out;
+		st->zpos = 0;
+		if (rc == Z_STREAM_END)
+			st->zend = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return 0;
+	}
+	n = st->zlen - st->zpos < max ? st->zlen - st->zpos : max;
+	memcpy(buf, st->zout + st->zpos, n);
+	st->zpos += n;
+	return n;
+}
+
+size_t rp_pm_stream_read(struct rp_pm_stream *st, char *buf, size_t max)
+{
+	return st->gzip ? read_gzip(st, buf, max) : read_plain(st, buf, max);
+}
+
+void rp_pm_stream_close(struct rp_pm_stream *st)
+{
+	if (!st)
+		return;
+	if (st->gzip)
+		deflateEnd(&st->z);
+	if (st->pm)
+		st->pm->readers--;
+	free(st->zout);
+	free(st->raw);
+	free(st);
+}
+
+struct rp_pm *rp_pm_create(const struct rp_probe_metrics_conf *conf)
+{
+	struct rp_pm *pm = rp_xcalloc(1, sizeof(*pm));
+
+	pm->prober = conf->prober;
+	pm->path = rp_xstrdup(conf->path && *conf->path ? conf->path : "/probe-metrics");
+	pm->on_metrics = conf->on_metrics;
+	pm->tags = conf->name_tags;
+	pm->ntags = conf->name_tag_cap;
+	return pm;
+}
+
+void rp_pm_destroy(struct rp_pm *pm)
+{
+	if (!pm)
+		return;
+	free(pm->path);
+	free(pm);
+}
+
+const char *rp_pm_path(const struct rp_pm *pm)
+{
+	return pm->path;
+}
+
+bool rp_pm_on_metrics(const struct rp_pm *pm)
+{
+	return pm->on_metrics;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	size_t n = rp_pm_stream_read(cls, buf, max);
+
+	(void)pos;
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void reader_free(void *cls)
+{
+	rp_pm_stream_close(cls);
+}
+
+struct MHD_Response *rp_pm_response(struct rp_pm *pm, const char *prefix, size_t len, bool gzip,
+				    char *why, size_t whylen)
+{
+	struct rp_pm_stream *st;
+	struct MHD_Response *r;
+
+	if (!pm->readers) {
+		int ret = rp_prober_pacc_snapshot(pm->prober, SNAPSHOT_WAIT_NS, &pm->view);
+
+		if (ret < 0) {
+			snprintf(why, whylen, "no per-device snapshot: %s\n", strerror(-ret));
+			return NULL;
+		}
+		if (pm->view.missing) {
+			snprintf(why, whylen,
+				 "%u of %u probe shards did not hand over their counters within "
+				 "%llu s (stopping, or overloaded)\n",
+				 pm->view.missing, pm->view.nshards,
+				 SNAPSHOT_WAIT_NS / 1000000000ull);
+			return NULL;
+		}
+	}
+	st = rp_pm_stream_open(&pm->view, pm->tags, pm->ntags, gzip);
+	if (len > RAW_CAP - REC_MAX)
+		len = 0; /* cannot happen: /metrics is at most 32 KB */
+	if (prefix && len) {
+		memcpy(st->raw, prefix, len);
+		st->raw_len = len;
+	}
+	st->pm = pm;
+	pm->readers++;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32768, reader, st, reader_free);
+	if (!r) {
+		rp_pm_stream_close(st);
+		snprintf(why, whylen, "cannot create the response\n");
+	}
+	return r;
+}
