@@ -32,6 +32,18 @@
 #define BLOCK_BYTES (256u << 10)
 #define MAX_LABELS 32 /* per point; more are left out */
 #define MAX_FIELDS 64 /* numeric fields per point; more are left out */
+#define NAME_CACHE 32 /* metric and label names remembered within one request */
+
+/* A name already made in this request's arena: the raw bytes it came from (measurement
+ * and field key, or a tag or field key), its clean text, and for a metric the
+ * __name__ label every sample of it shares. */
+struct name {
+	const char *raw, *raw2;
+	size_t n, n2;
+	char *text;
+	size_t tlen; /* strlen(text) */
+	Prometheus__Label *label;
+};
 
 struct block {
 	struct block *next;
@@ -45,6 +57,9 @@ struct rp_promrw {
 	size_t nseries, series_cap;
 	uint8_t *packed;
 	size_t packed_cap;
+	struct name metrics[NAME_CACHE], labels[NAME_CACHE], spare;
+	unsigned nmetrics, nlabels;
+	size_t bound; /* the packed WriteRequest is at most this long */
 };
 
 /* One field of a point: its (escaped) key and value as they are in the line. */
@@ -108,6 +123,21 @@ static void arena_reset(struct rp_promrw *e)
 	e->cur = e->first;
 	if (e->cur)
 		e->cur->used = 0;
+	e->nmetrics = e->nlabels = 0;
+}
+
+/* Grows *buf (of *cap bytes) to hold n, doubling: sizes settle after a few requests. */
+static void reserve(uint8_t **buf, size_t *cap, size_t n)
+{
+	size_t c = *cap ? *cap : 4096;
+
+	if (n <= *cap)
+		return;
+	while (c < n)
+		c *= 2;
+	free(*buf);
+	*buf = rp_xmalloc(c);
+	*cap = c;
 }
 
 /* The end of a token starting at p: the first of `stops` not escaped by a backslash. */
@@ -171,6 +201,42 @@ static char *unquote(struct rp_promrw *e, const char *p, size_t n)
 	return s;
 }
 
+static const double pow10_exact[] = {1e0, 1e1, 1e2,  1e3,  1e4,	 1e5,  1e6,  1e7,
+				     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* "123.456" with at most 15 digits, as line.c writes rtt_ms: digits / 10^k, both exact
+ * doubles, so the quotient is the correctly rounded value strtod gives (Clinger's fast
+ * path). false for anything else. */
+static bool plain_decimal(const char *p, size_t n, double *v)
+{
+	uint64_t m = 0;
+	size_t digits = 0, frac = 0, i = 0;
+	bool neg = n && p[0] == '-', dot = false;
+
+	if (neg)
+		i++;
+	for (; i < n; i++) {
+		char c = p[i];
+
+		if (c >= '0' && c <= '9') {
+			m = m * 10 + (uint64_t)(c - '0');
+			frac += dot;
+			if (++digits > 15)
+				return false;
+		} else if (c == '.' && !dot) {
+			dot = true;
+		} else {
+			return false;
+		}
+	}
+	if (!digits)
+		return false;
+	*v = (double)m / pow10_exact[frac];
+	if (neg)
+		*v = -*v;
+	return true;
+}
+
 /* A numeric field value: float, 12i, 12u, or a boolean. false when it is none. */
 static bool number(const char *p, size_t n, double *v)
 {
@@ -178,6 +244,8 @@ static bool number(const char *p, size_t n, double *v)
 
 	if (!n || n >= sizeof(tmp))
 		return false;
+	if (plain_decimal(p, n, v))
+		return true;
 	switch (p[0]) {
 	case 't':
 	case 'T':
@@ -213,6 +281,56 @@ static void add_series(struct rp_promrw *e, Prometheus__TimeSeries *ts)
 	e->series[e->nseries++] = ts;
 }
 
+/* The label name made from the raw key p[0..n), made once per request. */
+static char *label_name(struct rp_promrw *e, const char *p, size_t n)
+{
+	struct name *c;
+
+	for (unsigned i = 0; i < e->nlabels; i++) {
+		c = &e->labels[i];
+		if (c->n == n && memcmp(c->raw, p, n) == 0)
+			return c->text;
+	}
+	if (e->nlabels == NAME_CACHE)
+		return unescape(e, p, n, NULL, 0, 'l');
+	c = &e->labels[e->nlabels++];
+	*c = (struct name){.raw = p, .n = n, .text = unescape(e, p, n, NULL, 0, 'l')};
+	return c->text;
+}
+
+/* Metric MEASUREMENT[_KEY] (raw bytes) and its __name__ label, made once per request. */
+static struct name *metric_label(struct rp_promrw *e, const char *m, size_t mn, const char *k,
+				 size_t kn)
+{
+	struct name *c;
+	char key[256];
+	size_t o = 0;
+
+	for (unsigned i = 0; i < e->nmetrics; i++) {
+		c = &e->metrics[i];
+		if (c->n == mn && c->n2 == kn && memcmp(c->raw, m, mn) == 0 &&
+		    (!kn || memcmp(c->raw2, k, kn) == 0))
+			return c;
+	}
+	/* The field key, unescaped, goes after "MEASUREMENT_". */
+	for (size_t j = 0; j < kn && o < sizeof(key); j++) {
+		char ch = k[j];
+
+		if (ch == '\\' && j + 1 < kn)
+			ch = k[++j];
+		key[o++] = ch;
+	}
+	c = e->nmetrics < NAME_CACHE ? &e->metrics[e->nmetrics++] : &e->spare;
+	*c = (struct name){.raw = m, .n = mn, .raw2 = k, .n2 = kn};
+	c->text = unescape(e, m, mn, key, o, 'm');
+	c->label = arena_alloc(e, sizeof(*c->label));
+	prometheus__label__init(c->label);
+	c->label->name = "__name__";
+	c->label->value = c->text;
+	c->tlen = strlen(c->text);
+	return c;
+}
+
 /* Adds the label (name, value) to labels[0..*n), kept sorted by name; a name already
  * there, __name__, or an empty value: left out. */
 static void add_label(struct rp_promrw *e, Prometheus__Label **labels, size_t *n, char *name,
@@ -238,19 +356,20 @@ static void add_label(struct rp_promrw *e, Prometheus__Label **labels, size_t *n
 	(*n)++;
 }
 
-/* One sample of metric `name` labelled labels[0..nl) (sorted), __name__ put in at `at`. */
+/* One sample of metric m, labelled labels[0..nl) (sorted, `lbytes` of names and values)
+ * with m's __name__ label put in at `at`. The packed size bound grows by the most the
+ * sample can take: a TimeSeries' tag and length (6), its Sample (tag and length 6,
+ * double 9, varint timestamp 11), each Label (tag and length 6, two strings with a tag
+ * and a length each, 12 + their bytes). */
 static void add_sample(struct rp_promrw *e, Prometheus__Label *const *labels, size_t nl, size_t at,
-		       char *name, double v, int64_t ts_ms)
+		       const struct name *m, size_t lbytes, double v, int64_t ts_ms)
 {
+	Prometheus__Label *ln = m->label;
 	Prometheus__TimeSeries *ts = arena_alloc(e, sizeof(*ts));
 	Prometheus__Sample *s = arena_alloc(e, sizeof(*s));
 	Prometheus__Sample **sp = arena_alloc(e, sizeof(*sp));
-	Prometheus__Label *ln = arena_alloc(e, sizeof(*ln));
 	Prometheus__Label **lp = arena_alloc(e, (nl + 1) * sizeof(*lp));
 
-	prometheus__label__init(ln);
-	ln->name = "__name__";
-	ln->value = name;
 	memcpy(lp, labels, at * sizeof(*lp));
 	lp[at] = ln;
 	memcpy(lp + at + 1, labels + at, (nl - at) * sizeof(*lp));
@@ -264,6 +383,7 @@ static void add_sample(struct rp_promrw *e, Prometheus__Label *const *labels, si
 	ts->n_samples = 1;
 	ts->samples = sp;
 	add_series(e, ts);
+	e->bound += 6 + 26 + lbytes + 18 * (nl + 1) + sizeof("__name__") + m->tlen;
 }
 
 static int64_t now_ms(void)
@@ -279,7 +399,7 @@ static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uin
 {
 	Prometheus__Label *labels[MAX_LABELS];
 	struct tok fkey[MAX_FIELDS], fval[MAX_FIELDS];
-	size_t nl = 0, nf = 0, at = 0;
+	size_t nl = 0, nf = 0, at = 0, lbytes = 0;
 	const char *meas = p, *q;
 	size_t mlen;
 	int64_t ts_ms;
@@ -296,7 +416,7 @@ static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uin
 			return false;
 		v = ke + 1;
 		ve = scan(v, end, ',', ' ');
-		add_label(e, labels, &nl, unescape(e, k, (size_t)(ke - k), NULL, 0, 'l'),
+		add_label(e, labels, &nl, label_name(e, k, (size_t)(ke - k)),
 			  unescape(e, v, (size_t)(ve - v), NULL, 0, 0));
 		p = ve;
 	}
@@ -315,7 +435,7 @@ static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uin
 					ve++;
 			if (ve >= end)
 				return false;
-			add_label(e, labels, &nl, unescape(e, k, (size_t)(ke - k), NULL, 0, 'l'),
+			add_label(e, labels, &nl, label_name(e, k, (size_t)(ke - k)),
 				  unquote(e, v + 1, (size_t)(ve - v - 1)));
 			ve++;
 		} else {
@@ -342,27 +462,21 @@ static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uin
 	}
 	while (at < nl && strcmp(labels[at]->name, "__name__") < 0)
 		at++;
+	for (size_t i = 0; i < nl; i++)
+		lbytes += strlen(labels[i]->name) + strlen(labels[i]->value);
 	if (!nf) {
-		add_sample(e, labels, nl, at, unescape(e, meas, mlen, NULL, 0, 'm'), 1, ts_ms);
+		add_sample(e, labels, nl, at, metric_label(e, meas, mlen, NULL, 0), lbytes, 1,
+			   ts_ms);
 		(*samples)++;
 		return true;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		char key[256];
-		size_t kn = 0;
 		double v;
 
 		if (!number(fval[i].p, fval[i].n, &v))
 			continue;
-		/* The field key, unescaped, goes after "MEASUREMENT_". */
-		for (size_t j = 0; j < fkey[i].n && kn < sizeof(key); j++) {
-			char c = fkey[i].p[j];
-
-			if (c == '\\' && j + 1 < fkey[i].n)
-				c = fkey[i].p[++j];
-			key[kn++] = c;
-		}
-		add_sample(e, labels, nl, at, unescape(e, meas, mlen, key, kn, 'm'), v, ts_ms);
+		add_sample(e, labels, nl, at, metric_label(e, meas, mlen, fkey[i].p, fkey[i].n),
+			   lbytes, v, ts_ms);
 		(*samples)++;
 	}
 	return true;
@@ -377,6 +491,7 @@ ssize_t rp_promrw_encode(struct rp_promrw *e, const char *body, size_t len, uint
 
 	arena_reset(e);
 	e->nseries = 0;
+	e->bound = 16;
 	memset(c, 0, sizeof(*c));
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -392,20 +507,14 @@ ssize_t rp_promrw_encode(struct rp_promrw *e, const char *body, size_t len, uint
 	}
 	wr.n_timeseries = e->nseries;
 	wr.timeseries = e->series;
-	packed = protobuf_c_message_get_packed_size(&wr.base);
-	if (packed > e->packed_cap) {
-		free(e->packed);
-		e->packed = rp_xmalloc(packed);
-		e->packed_cap = packed;
-	}
-	if (protobuf_c_message_pack(&wr.base, e->packed) != packed)
-		return -EIO;
+	/* Packed into a buffer of the bound: protobuf_c_message_get_packed_size() would walk
+	 * the whole message once more. */
+	reserve(&e->packed, &e->packed_cap, e->bound);
+	packed = protobuf_c_message_pack(&wr.base, e->packed);
+	if (packed > e->bound)
+		abort(); /* the bound is wrong: memory past the buffer was written */
 	need = snappy_max_compressed_length(packed);
-	if (need > *cap) {
-		free(*out);
-		*out = rp_xmalloc(need);
-		*cap = need;
-	}
+	reserve(out, cap, need);
 	zlen = *cap;
 	if (snappy_compress((const char *)e->packed, packed, (char *)*out, &zlen) != SNAPPY_OK)
 		return -EIO;
