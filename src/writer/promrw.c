@@ -24,7 +24,6 @@
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "prompb.pb-c.h"
 #include "ringprobe/xalloc.h"
@@ -237,6 +236,10 @@ static bool plain_decimal(const char *p, size_t n, double *v)
 	return true;
 }
 
+/* Line protocol's spellings of true (the first five) and false. */
+static const char *const booleans[] = {"t", "T", "true",  "True",  "TRUE",
+				       "f", "F", "false", "False", "FALSE"};
+
 /* A numeric field value: float, 12i, 12u, or a boolean. false when it is none. */
 static bool number(const char *p, size_t n, double *v)
 {
@@ -246,20 +249,13 @@ static bool number(const char *p, size_t n, double *v)
 		return false;
 	if (plain_decimal(p, n, v))
 		return true;
-	switch (p[0]) {
-	case 't':
-	case 'T':
-		*v = 1;
-		return true;
-	case 'f':
-	case 'F':
-		*v = 0;
-		return true;
-	default:
-		break;
-	}
 	memcpy(tmp, p, n);
 	tmp[n] = '\0';
+	for (size_t i = 0; i < sizeof(booleans) / sizeof(booleans[0]); i++)
+		if (strcmp(tmp, booleans[i]) == 0) {
+			*v = i < 5;
+			return true;
+		}
 	if (tmp[n - 1] == 'i') {
 		tmp[n - 1] = '\0';
 		*v = (double)strtoll(tmp, &end, 10);
@@ -386,14 +382,6 @@ static void add_sample(struct rp_promrw *e, Prometheus__Label *const *labels, si
 	e->bound += 6 + 26 + lbytes + 18 * (nl + 1) + sizeof("__name__") + m->tlen;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* One line of line protocol [p, end) into samples; false when it is not one. */
 static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uint64_t *samples)
 {
@@ -449,16 +437,15 @@ static bool encode_line(struct rp_promrw *e, const char *p, const char *end, uin
 	} while (p < end && *p == ',');
 	while (p < end && *p == ' ')
 		p++;
-	if (p < end) {
+	/* The time, in ns: the writer always writes one (a line without is not its own). */
+	{
 		uint64_t ns = 0;
 
 		for (q = p; q < end && *q >= '0' && *q <= '9'; q++)
 			ns = ns * 10 + (uint64_t)(*q - '0');
-		if (q == p || (q < end && *q != '\r' && *q != ' '))
+		if (q == p || q - p > 19 || (q < end && *q != '\r' && *q != ' '))
 			return false;
 		ts_ms = (int64_t)(ns / 1000000u);
-	} else {
-		ts_ms = now_ms();
 	}
 	while (at < nl && strcmp(labels[at]->name, "__name__") < 0)
 		at++;
