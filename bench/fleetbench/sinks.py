@@ -198,4 +198,33 @@ bind-address = "127.0.0.1:{rpc}"
             pass
 
 
-SINKS = {"vm": VictoriaMetrics, "influx": Influx}
+class VMRemoteWrite(VictoriaMetrics):
+    """VictoriaMetrics fed by Prometheus remote write (/api/v1/write): ringprobe's
+    prometheus_remote_write section instead of influxdb (procs.py). The metric names are
+    the same as through its InfluxDB endpoint; string fields arrive as labels, so the
+    device_info strings are compared."""
+    name = "VictoriaMetrics (remote write)"
+    remote_write = True
+    strings = "checked"
+
+    def write_url(self):
+        return f"{self.url}/api/v1/write"
+
+    def device_info(self):
+        """{ip: [point]}, as Influx.device_info: the labels of device_info_snmp_uptime_s
+        (or of device_info = 1 when the uptime is not known) are the string fields."""
+        pts = {}
+        strs = ("hostname", "snmp_description", "snmp_object_id", "snmp_location",
+                "snmp_contact")
+        for s in self.export('{__name__=~"device_info|device_info_.*"}'):
+            m = s["metric"]
+            per_ip = pts.setdefault(m.get("ip", ""), {})
+            for ts, v in zip(s["timestamps"], s["values"]):
+                pt = per_ip.setdefault(ts, {"time_ms": ts})
+                pt.update({k: m[k] for k in strs if k in m})
+                if m["__name__"] == "device_info_snmp_uptime_s":
+                    pt["snmp_uptime_s"] = v
+        return {ip: [d[ts] for ts in sorted(d)] for ip, d in pts.items()}
+
+
+SINKS = {"vm": VictoriaMetrics, "influx": Influx, "vm-remote-write": VMRemoteWrite}
