@@ -27,6 +27,9 @@
  *     header      "RPSPOOL1" (8 bytes), u32 version = 1, u32 0
  *     records     u32 len | u32 crc32(payload) | payload[len]
  *                 payload = u32 points | u8 kind | 3 zero bytes | line protocol
+ *                 (line protocol whatever the destination: with prometheus_remote_write
+ *                 the flusher converts each body when it sends it, so the format has
+ *                 no destination in it and a spool replays to either)
  *   cursor file   <dir>/cursor: u32 magic | u64 seq | u64 off | u32 crc32 of the 20 bytes before
  *                 (where the oldest unacknowledged record starts)
  *   lock file     <dir>/lock: flock()ed while a process has the spool open
