@@ -4,7 +4,7 @@
  * the writer end to end against a real Prometheus 2.42 (--web.enable-remote-write-
  * receiver) and VictoriaMetrics' /api/v1/write, counted back with PromQL and
  * /api/v1/export; an outage spooled and replayed; 400 dropped and counted; 429 and 503
- * retried; the request headers. */
+ * retried; the request headers; a spool written for InfluxDB replayed by remote write. */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -627,4 +627,45 @@ Test(promrw, basic_auth_is_sent)
 	cr_assert_str_eq(h, "Basic dTpw"); /* base64("u:p") */
 	rig_fini(&r);
 	fake_http_stop(&fk);
+}
+
+/* The spool holds line protocol for either destination: what a writer for InfluxDB
+ * spooled (its sink refusing connections) a remote write writer replays, every point. */
+Test(promrw, spool_written_for_influxdb_replays_by_remote_write, .timeout = 120)
+{
+	struct srv s;
+	struct rig r;
+	struct rp_writer_stats ws;
+	char dead[64], url[128];
+	const uint32_t n = 3000;
+
+	init_base_ts();
+	snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", sup_free_port());
+	rig_init(&r, NULL);
+	set_str(&r.conf.influxdb.url, dead);
+	set_str(&r.conf.influxdb.bucket, "b");
+	set_str(&r.conf.influxdb.org, "o");
+	rig_start(&r);
+	push_range(r.ring, 7, 0, n);
+	WAIT_UNTIL(st(&r).points_spooled >= n, 20);
+	ws = st(&r);
+	cr_assert_eq(ws.points_spooled, n, "spooled %llu", (unsigned long long)ws.points_spooled);
+	cr_assert_eq(ws.points_written, 0);
+	cr_assert_eq(rp_writer_stop(r.w, 5 * RP_NSEC_PER_SEC), 0);
+	rp_writer_destroy(r.w);
+	r.w = NULL;
+
+	cr_assert_eq(srv_vm_start(&s, NULL), 0, "cannot start victoria-metrics: %s", s.why);
+	snprintf(url, sizeof(url), "%s/api/v1/write", s.url);
+	set_str(&r.conf.influxdb.url, NULL);
+	set_str(&r.conf.prometheus_remote_write.url, url);
+	rig_start(&r);
+	WAIT_UNTIL(st(&r).points_written >= n && st(&r).spool_points == 0, 30);
+	ws = st(&r);
+	cr_assert_eq(ws.points_written, n);
+	cr_assert_eq(ws.points_replayed, n);
+	assert_nothing_dropped(&ws);
+	cr_assert_eq(promql_count(&s, "ping_success", 7, n, NULL), (double)n);
+	rig_fini(&r);
+	srv_cleanup(&s);
 }
