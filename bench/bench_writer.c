@@ -23,12 +23,22 @@
  * first, as a running daemon's are: the unpaced cases pay for creating 30,000 series
  * (10,000 devices, three fields) inside their measurement.
  *
+ * Prometheus remote write (prometheus_remote_write.url: the same batches re-read into a
+ * snappy protobuf WriteRequest per request) runs the same way: null_rw and vm_rw
+ * (VictoriaMetrics' /api/v1/write) unpaced, and fleet20k, which paces 20,000 devices
+ * at one point per second each into VictoriaMetrics for BW_FLEET_SECS (30) seconds, first
+ * through /api/v2/write with gzip (the InfluxDB path, as configured by default), then
+ * through remote write, each after a warm-up that registers the series, and prints the
+ * ratio of the writer's CPU per point (rw_over_influx_cpu).
+ *
  * Usage: bench_writer [POINTS]   (default 5000000 per unpaced case; the configuration
  * defaults otherwise, with flush_interval 100ms). Environment, for experiments:
  *   BW_BATCH, BW_INFLIGHT   influxdb.batch_size, influxdb.max_inflight
  *   BW_VM_GOGC              GOGC in victoria-metrics' environment (Go's default: 100)
  *   BW_CASES                cases to run, comma-separated (default: all of vm_gzip,
- *                           vm_plain, null_gzip, null_plain, vm_gzip_paced)
+ *                           vm_plain, vm_rw, null_gzip, null_plain, null_rw,
+ *                           vm_gzip_paced, fleet20k)
+ *   BW_FLEET_SECS           seconds of data per fleet20k run (30)
  *   BW_PACE_START           first rate the paced search tries, points/s (250000)
  *   BW_PACE_SECS            seconds of data per paced trial (8) */
 #include <arpa/inet.h>
@@ -56,6 +66,12 @@
 
 #define DEFAULT_POINTS 5000000ull
 #define DEVICES 10000u /* series per metric; each gets one sample per second of data */
+#define FLEET_DEVICES 20000u
+
+/* How a case's writer sends. */
+enum enc { ENC_PLAIN, ENC_GZIP, ENC_RW };
+
+static uint32_t devices = DEVICES; /* fleet20k: FLEET_DEVICES */
 #define RING_CAP (1u << 16)
 #define PUSH_BATCH 256u
 #define MAX_LAG_S 0.25 /* a paced producer further behind than this: not steady */
@@ -119,6 +135,7 @@ struct null_conn {
 	size_t body; /* body bytes still to come, when in a body */
 	bool in_body;
 	bool gzip;
+	bool snappy; /* remote write: the writer's own count is taken */
 	z_stream z;
 	unsigned char *buf;
 	unsigned char *out;
@@ -141,6 +158,8 @@ static uint64_t body_bytes(struct null_conn *c, const unsigned char *p, size_t n
 {
 	uint64_t lines = 0;
 
+	if (c->snappy)
+		return 0;
 	if (!c->gzip)
 		return count_nl(p, n);
 	c->z.next_in = (unsigned char *)p;
@@ -186,6 +205,7 @@ static bool null_serve(struct null_sink *s, struct null_conn *c)
 				break;
 			c->body = 0;
 			c->gzip = false;
+			c->snappy = false;
 			for (h = (const char *)c->buf + off; h && h < (const char *)end;
 			     h = memchr(h, '\n', (size_t)((const char *)end - h))) {
 				if (*h == '\n')
@@ -194,6 +214,8 @@ static bool null_serve(struct null_sink *s, struct null_conn *c)
 					c->body = strtoull(h + 15, NULL, 10);
 				if (!strncasecmp(h, "Content-Encoding: gzip", 22))
 					c->gzip = true;
+				if (!strncasecmp(h, "Content-Encoding: snappy", 24))
+					c->snappy = true;
 			}
 			if (c->gzip)
 				inflateReset(&c->z);
@@ -331,11 +353,11 @@ static void *producer_main(void *arg)
 		}
 		for (uint32_t k = 0; k < n; k++) {
 			uint64_t i = p->first + (done + k) * p->stride;
-			uint32_t dev = (uint32_t)(i % DEVICES);
+			uint32_t dev = (uint32_t)(i % devices);
 			struct rp_probe_result *r = &batch[k];
 
 			/* One sample per device per second of data: no two in one millisecond. */
-			r->sent_ns = p->base_ns + i / DEVICES * 1000000000ull + dev * 1000ull;
+			r->sent_ns = p->base_ns + i / devices * 1000000000ull + dev * 1000ull;
 			r->addr = rp_ip_v4(10u << 24 | (uint32_t)p->net << 16 | dev);
 			r->rtt_ns = 200000 + (i % 7919) * 37;
 			r->success = (i % 20) != 0;
@@ -353,7 +375,7 @@ static void *producer_main(void *arg)
 /* One case: a fresh writer posting to `url`; vm (or ns) verifies the count. pace is
  * the producers' total points/s (0 = unpaced). Prints one line; res (optional) gets
  * the figures. 0 when every point was delivered. */
-static int run_case(struct srv *vm, struct null_sink *ns, const char *name, bool gzip,
+static int run_case(struct srv *vm, struct null_sink *ns, const char *name, int enc,
 		    uint64_t points, uint8_t net, unsigned hours_back, double pace,
 		    struct result *res)
 {
@@ -378,7 +400,15 @@ static int run_case(struct srv *vm, struct null_sink *ns, const char *name, bool
 	c.influxdb.url = strdup(vm ? vm->url : ns->url);
 	c.influxdb.bucket = strdup("bench");
 	c.influxdb.org = strdup("bench");
-	c.influxdb.gzip = gzip;
+	c.influxdb.gzip = enc == ENC_GZIP;
+	if (enc == ENC_RW) {
+		char url[128];
+
+		snprintf(url, sizeof(url), "%s/api/v1/write", vm ? vm->url : ns->url);
+		c.prometheus_remote_write.url = strdup(url);
+		free(c.influxdb.url);
+		c.influxdb.url = NULL;
+	}
 	c.influxdb.flush_interval = 100 * RP_NSEC_PER_MSEC;
 	if (getenv("BW_BATCH"))
 		c.influxdb.batch_size = atoll(getenv("BW_BATCH"));
@@ -442,6 +472,8 @@ static int run_case(struct srv *vm, struct null_sink *ns, const char *name, bool
 			if (delivered >= (long long)points)
 				break;
 		}
+	} else if (enc == ENC_RW) {
+		delivered = (long long)st.points_written; /* each request answered 204 */
 	} else {
 		delivered = (long long)(atomic_load(&ns->lines) - lines0);
 	}
@@ -491,7 +523,7 @@ static bool steady(const struct result *r, uint64_t points)
 
 /* One paced trial of the search: BW_PACE_SECS seconds of data at `rate`, on network
  * `net` in a 2-hour window of its own; VictoriaMetrics gets 2 s to settle after it. */
-static bool trial(struct srv *vm, const char *name, bool gzip, uint8_t net, unsigned *hours,
+static bool trial(struct srv *vm, const char *name, int gzip, uint8_t net, unsigned *hours,
 		  double rate, double secs, struct result *r)
 {
 	uint64_t points = (uint64_t)(rate * secs) & ~1ull;
@@ -506,7 +538,7 @@ static bool trial(struct srv *vm, const char *name, bool gzip, uint8_t net, unsi
  * 10,000 devices' series, as a running daemon has them: the trials then measure
  * ingestion, not series creation. From BW_PACE_START the rate goes up (or down) by 25%
  * until the verdict changes, then three bisections. */
-static int pace_search(struct srv *vm, const char *name, bool gzip, uint8_t net)
+static int pace_search(struct srv *vm, const char *name, int gzip, uint8_t net)
 {
 	const char *e1 = getenv("BW_PACE_START"), *e2 = getenv("BW_PACE_SECS");
 	double rate = e1 ? atof(e1) : 250000, secs = e2 ? atof(e2) : 8, lo = 0, hi = 0;
@@ -560,6 +592,37 @@ static int pace_search(struct srv *vm, const char *name, bool gzip, uint8_t net)
 	return lo > 0 ? 0 : -EIO;
 }
 
+/* 20,000 devices at 1 s into VictoriaMetrics, by InfluxDB v2 + gzip and by remote write:
+ * the writer's CPU per point of each, and their ratio. */
+static int fleet20k(struct srv *vm)
+{
+	const char *e = getenv("BW_FLEET_SECS");
+	double secs = e ? atof(e) : 30;
+	uint64_t points = (uint64_t)(FLEET_DEVICES * secs) & ~1ull;
+	struct result r[2], warm;
+	int ret = 0;
+
+	devices = FLEET_DEVICES;
+	ret |= run_case(vm, NULL, "fleet20k_influx_gzip_warmup", ENC_GZIP, 2 * FLEET_DEVICES, 21,
+			30, FLEET_DEVICES, &warm);
+	ret |= run_case(vm, NULL, "fleet20k_influx_gzip", ENC_GZIP, points, 21, 28, FLEET_DEVICES,
+			&r[0]);
+	ret |= run_case(vm, NULL, "fleet20k_rw_warmup", ENC_RW, 2 * FLEET_DEVICES, 23, 26,
+			FLEET_DEVICES, &warm);
+	ret |= run_case(vm, NULL, "fleet20k_rw", ENC_RW, points, 23, 24, FLEET_DEVICES, &r[1]);
+	devices = DEVICES;
+	printf("bench=writer case=fleet20k devices=%u interval_s=1 secs=%.0f "
+	       "influx_gzip_writer_cpu_s_per_m=%.3f rw_writer_cpu_s_per_m=%.3f "
+	       "rw_over_influx_cpu=%.2f influx_max_lag_ms=%.0f rw_max_lag_ms=%.0f "
+	       "influx_spooled=%llu rw_spooled=%llu\n",
+	       FLEET_DEVICES, secs, r[0].writer_cpu, r[1].writer_cpu,
+	       r[0].writer_cpu > 0 ? r[1].writer_cpu / r[0].writer_cpu : 0, r[0].max_lag * 1e3,
+	       r[1].max_lag * 1e3, (unsigned long long)r[0].spooled,
+	       (unsigned long long)r[1].spooled);
+	fflush(stdout);
+	return ret;
+}
+
 /* Whether BW_CASES (a comma-separated list; unset = every case) names `name`. */
 static bool want(const char *name)
 {
@@ -587,29 +650,36 @@ int main(int argc, char **argv)
 	rp_log_setup(RP_LOG_TEXT, RP_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (want("vm_gzip") || want("vm_plain") || want("vm_gzip_paced")) {
+	if (want("vm_gzip") || want("vm_plain") || want("vm_rw") || want("vm_gzip_paced") ||
+	    want("fleet20k")) {
 		if (srv_vm_start(&v, &vo) < 0) {
 			fprintf(stderr, "bench_writer: %s\n", v.why);
 			srv_cleanup(&v);
 			return 1;
 		}
 		if (want("vm_gzip"))
-			ret |= run_case(&v, NULL, "vm_gzip", true, points, 1, 4, 0, NULL);
+			ret |= run_case(&v, NULL, "vm_gzip", ENC_GZIP, points, 1, 4, 0, NULL);
 		if (want("vm_plain"))
-			ret |= run_case(&v, NULL, "vm_plain", false, points, 2, 4, 0, NULL);
+			ret |= run_case(&v, NULL, "vm_plain", ENC_PLAIN, points, 2, 4, 0, NULL);
+		if (want("vm_rw"))
+			ret |= run_case(&v, NULL, "vm_rw", ENC_RW, points, 5, 4, 0, NULL);
+		if (want("fleet20k"))
+			ret |= fleet20k(&v);
 		if (want("vm_gzip_paced"))
-			ret |= pace_search(&v, "vm_gzip_paced", true, 10);
+			ret |= pace_search(&v, "vm_gzip_paced", ENC_GZIP, 10);
 		srv_cleanup(&v);
 	}
-	if (want("null_gzip") || want("null_plain")) {
+	if (want("null_gzip") || want("null_plain") || want("null_rw")) {
 		if (null_start(&ns) < 0) {
 			fprintf(stderr, "bench_writer: cannot start the null sink\n");
 			return 1;
 		}
 		if (want("null_gzip"))
-			ret |= run_case(NULL, &ns, "null_gzip", true, points, 3, 4, 0, NULL);
+			ret |= run_case(NULL, &ns, "null_gzip", ENC_GZIP, points, 3, 4, 0, NULL);
 		if (want("null_plain"))
-			ret |= run_case(NULL, &ns, "null_plain", false, points, 4, 4, 0, NULL);
+			ret |= run_case(NULL, &ns, "null_plain", ENC_PLAIN, points, 4, 4, 0, NULL);
+		if (want("null_rw"))
+			ret |= run_case(NULL, &ns, "null_rw", ENC_RW, points, 6, 4, 0, NULL);
 		null_stop(&ns);
 	}
 	curl_global_cleanup();

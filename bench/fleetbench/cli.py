@@ -44,9 +44,12 @@ def parse_args(argv):
     p.add_argument("--timerslack-ns", type=int, default=1000,
                    help="fleetsim's timer slack (1000; the kernel's default is 50,000)")
     p.add_argument("--sim-args", default="", help="more fleetsim options, e.g. '--dup 0.1'")
-    p.add_argument("--sink", choices=["vm", "influx", "none"], default="vm",
-                   help="where ringprobe writes: vm (VictoriaMetrics, the default) or influx "
-                        "(influxd 1.x); none is refused: `ringprobe run` needs influxdb.url")
+    p.add_argument("--sink", choices=["vm", "influx", "vm-remote-write", "prometheus", "none"],
+                   default="vm",
+                   help="where ringprobe writes: vm (VictoriaMetrics, the default), influx "
+                        "(influxd 1.x), vm-remote-write (VictoriaMetrics by Prometheus remote "
+                        "write) or prometheus (Prometheus 2.42's remote-write receiver); none "
+                        "is refused: `ringprobe run` needs a sink")
     p.add_argument("--compare", choices=["fping"], help="also run fping 5.1, a second row")
     p.add_argument("--keep", action="store_true",
                    help="keep the work directory (logs, truth files, fping output)")

@@ -158,6 +158,10 @@ snmp:
   retries: {snmp['retries']}
   max_inflight: {snmp['max_inflight']}
 """
+    # The writer's knobs stay in influxdb: for remote write, only its URL moves.
+    sink_yml = ("influxdb:\n  flush_interval: 1s\nprometheus_remote_write:\n"
+                f"  url: {sink.write_url()}\n" if getattr(sink, "remote_write", False) else
+                f"influxdb:\n  url: {sink.url}\n  database: {sink.db}\n  flush_interval: 1s\n")
     with open(f"{work}/ringprobe.yml", "w") as f:
         f.write(f"""ping_interval: {int(a.interval * 1000)}ms
 ping_timeout: {int(timeout * 1000)}ms
@@ -165,11 +169,7 @@ ping_rate_limit: {rate}
 max_devices: {a.devices * len(fams(a.family))}
 health_check_port: {hport}
 health_report_interval: 10s
-influxdb:
-  url: {sink.url}
-  database: {sink.db}
-  flush_interval: 1s
-spool:
+{sink_yml}spool:
   dir: {work}/spool
 {snmp_yml}devices:
 """)

@@ -198,4 +198,115 @@ bind-address = "127.0.0.1:{rpc}"
             pass
 
 
-SINKS = {"vm": VictoriaMetrics, "influx": Influx}
+class VMRemoteWrite(VictoriaMetrics):
+    """VictoriaMetrics fed by Prometheus remote write (/api/v1/write): ringprobe's
+    prometheus_remote_write section instead of influxdb (procs.py). The metric names are
+    the same as through its InfluxDB endpoint; string fields arrive as labels, so the
+    device_info strings are compared."""
+    name = "VictoriaMetrics (remote write)"
+    remote_write = True
+    strings = "checked"
+
+    def write_url(self):
+        return f"{self.url}/api/v1/write"
+
+    def device_info(self):
+        """{ip: [point]}, as Influx.device_info: the labels of device_info_snmp_uptime_s
+        (or of device_info = 1 when the uptime is not known) are the string fields."""
+        pts = {}
+        strs = ("hostname", "snmp_description", "snmp_object_id", "snmp_location",
+                "snmp_contact")
+        for s in self.export('{__name__=~"device_info|device_info_.*"}'):
+            m = s["metric"]
+            per_ip = pts.setdefault(m.get("ip", ""), {})
+            for ts, v in zip(s["timestamps"], s["values"]):
+                pt = per_ip.setdefault(ts, {"time_ms": ts})
+                pt.update({k: m[k] for k in strs if k in m})
+                if m["__name__"] == "device_info_snmp_uptime_s":
+                    pt["snmp_uptime_s"] = v
+        return {ip: [d[ts] for ts in sorted(d)] for ip, d in pts.items()}
+
+
+class Prometheus:
+    """Prometheus (Debian's 2.42) with its remote-write receiver, no scrape job, and an
+    out-of-order window (docs/prometheus.md: requests in flight may land out of order),
+    as tests/support/servers.c starts it. Read back with PromQL range selectors over the
+    whole run: the same series names as VictoriaMetrics, samples at millisecond times."""
+    name = "Prometheus (remote write)"
+    remote_write = True
+    strings = "checked"
+
+    def start(self, procs, work):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.t0 = time.time()
+        with open(f"{work}/prometheus.yml", "w") as f:
+            f.write("global:\n  scrape_interval: 1h\nstorage:\n  tsdb:\n"
+                    "    out_of_order_time_window: 1h\n")
+        cmd = ["prometheus", f"--config.file={work}/prometheus.yml",
+               f"--storage.tsdb.path={work}/prom", f"--web.listen-address=127.0.0.1:{self.port}",
+               "--web.enable-remote-write-receiver", "--log.level=warn"]
+        if not shutil.which("prometheus"):
+            die("prometheus is not installed (Debian: prometheus)")
+        self.proc = procs.add(subprocess.Popen(cmd, stdout=open(f"{work}/prom.log", "a"),
+                                               stderr=subprocess.STDOUT))
+        wait_http(self.proc, f"{self.url}/-/ready", 200, "prometheus", f"{work}/prom.log")
+
+    def write_url(self):
+        return f"{self.url}/api/v1/write"
+
+    def flush(self):
+        time.sleep(1)  # a sample is queryable once its request was answered
+
+    def matrix(self, selector):
+        """Every series matching selector over the run: [(labels, [(ms, value)])]."""
+        win = int(time.time() - self.t0) + 120
+        st, body = http_post(f"{self.url}/api/v1/query",
+                             {"query": f"{selector}[{win}s]", "time": f"{time.time():.3f}"},
+                             300)
+        if st != 200:
+            die(f"prometheus query {selector}: HTTP {st}: {body[:200]!r}")
+        return [(r["metric"], [(int(round(float(t) * 1000)), float(v)) for t, v in r["values"]])
+                for r in json.loads(body)["data"]["result"]]
+
+    def last(self, field):
+        best = None
+        for _, vals in self.matrix(f"health_metrics_{field}"):
+            for ts, v in vals:
+                if best is None or ts > best[0]:
+                    best = (ts, v)
+        return None if best is None else best[1]
+
+    def points(self):
+        rtts, out = {}, {}
+        for m, vals in self.matrix("ping_rtt_ms"):
+            rtts[m["ip"]] = dict(vals)
+        for m, vals in self.matrix("ping_success"):
+            rt = rtts.get(m["ip"], {})
+            out[m["ip"]] = [(ts, int(ok), rt.get(ts) if ok else None) for ts, ok in sorted(vals)]
+        return out
+
+    def device_info(self):
+        pts = {}
+        strs = ("hostname", "snmp_description", "snmp_object_id", "snmp_location",
+                "snmp_contact")
+        for m, vals in self.matrix('{__name__=~"device_info|device_info_.*"}'):
+            per_ip = pts.setdefault(m.get("ip", ""), {})
+            for ts, v in vals:
+                pt = per_ip.setdefault(ts, {"time_ms": ts})
+                pt.update({k: m[k] for k in strs if k in m})
+                if m["__name__"] == "device_info_snmp_uptime_s":
+                    pt["snmp_uptime_s"] = v
+        return {ip: [d[ts] for ts in sorted(d)] for ip, d in pts.items()}
+
+    def stop(self, procs):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+            procs.done(self.proc)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+SINKS = {"vm": VictoriaMetrics, "influx": Influx, "vm-remote-write": VMRemoteWrite,
+         "prometheus": Prometheus}

@@ -159,6 +159,20 @@ struct rp_conf {
 		char *ca_file;
 		bool insecure_skip_verify;
 	} influxdb;
+	/* The other destination: Prometheus remote write 1.0 (src/writer/promrw.c). The
+	 * writer's knobs (batch_size, buffer_size, flush_interval, max_inflight, timeout,
+	 * ca_file, insecure_skip_verify) are influxdb.*'s for both. */
+	struct {
+		char *url;     /* the full write URL, e.g. http://prom:9090/api/v1/write */
+		char *headers; /* "Name: value" lines */
+		struct {
+			char *username;
+			char *password;
+			char *password_file;
+		} basic_auth;
+		char *bearer_token;
+		char *bearer_token_file;
+	} prometheus_remote_write;
 
 	/* ringprobe's own keys */
 	struct rp_cidr_list devices;	  /* addresses, small networks and DNS names; with

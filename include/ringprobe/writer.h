@@ -71,7 +71,8 @@ struct rp_writer_stats {
 	uint64_t spool_io_errors;	/* spool opens, reads, writes, fsyncs that failed */
 	uint64_t spool_read_failing;	/* now: 1 while a kept segment cannot be read */
 	uint64_t inflight;		/* now: requests in flight */
-	uint64_t wire_bytes;		/* request bodies sent, after gzip */
+	uint64_t wire_bytes;		/* request bodies sent, after gzip or snappy */
+	uint64_t samples_written;	/* remote write: samples in requests answered 2xx */
 	uint64_t cpu_ns;		/* CPU time of the writer thread */
 	uint64_t sink_down;		/* now: 1 while the sink is backed off from */
 	uint64_t last_status;		/* now: HTTP status of the last answer (0 = none) */

@@ -735,7 +735,9 @@ static int report_writer(struct rp_writer *w, const struct rp_conf *c)
 
 	rp_writer_stop(w, c->shutdown_timeout);
 	rp_writer_stats(w, &ws);
-	rp_url_redact(c->influxdb.url, url, sizeof(url));
+	rp_url_redact(c->influxdb.url && *c->influxdb.url ? c->influxdb.url
+							  : c->prometheus_remote_write.url,
+		      url, sizeof(url));
 	lost = ws.dropped_pool + ws.points_rejected + ws.dropped_spool_overflow +
 	       ws.dropped_spool_corrupt + ws.dropped_no_spool;
 	if (ws.points_written == ws.points_in) {
@@ -846,14 +848,19 @@ static int run_ping(struct ping_run *r, const struct rp_conf *c, uint64_t start_
 	int ret;
 
 	engine_conf(f, c, h, &pc, &weights);
-	/* With --influxdb-url every result is also written as a `ping` point. */
-	if (c->influxdb.url && *c->influxdb.url) {
+	/* With --influxdb-url (or --prometheus-remote-write-url) every result is also
+	 * written as a `ping` point. */
+	if ((c->influxdb.url && *c->influxdb.url) ||
+	    (c->prometheus_remote_write.url && *c->prometheus_remote_write.url)) {
 		rp_spsc_create(&r->to_writer, 65536, sizeof(struct rp_probe_result));
 		if (rp_writer_create(&w, c, &r->to_writer, 1, NULL, why, sizeof(why)) < 0 ||
 		    rp_writer_start(w) < 0) {
 			char url[1024];
 
-			rp_url_redact(c->influxdb.url, url, sizeof(url));
+			rp_url_redact(c->influxdb.url && *c->influxdb.url
+					  ? c->influxdb.url
+					  : c->prometheus_remote_write.url,
+				      url, sizeof(url));
 			fprintf(stderr, "ringprobe ping: cannot write to %s: %s\n", url, why);
 			ret = RP_EXIT_RUNTIME;
 			goto out;

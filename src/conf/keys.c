@@ -192,6 +192,27 @@ static const struct rp_conf_key keys[] = {
       "PEM file of CA certificates for https"),
     K("influxdb.insecure_skip_verify", RP_CT_BOOL, influxdb.insecure_skip_verify, 0, 0, NULL,
       "false", "do not verify the server's TLS certificate"),
+    K("prometheus_remote_write.url", RP_CT_STRING, prometheus_remote_write.url, 0, 0, NULL, NULL,
+      "Prometheus remote write URL (e.g. http://127.0.0.1:9090/api/v1/write), instead of "
+      "influxdb.url"),
+    K("prometheus_remote_write.headers", RP_CT_SECRET, prometheus_remote_write.headers, 0, 0, NULL,
+      NULL, "extra request headers, one \"Name: value\" per line (X-Scope-OrgID: ...)"),
+    K("prometheus_remote_write.basic_auth.username", RP_CT_STRING,
+      prometheus_remote_write.basic_auth.username, 0, 0, NULL, NULL,
+      "user for basic auth to the remote write URL"),
+    K("prometheus_remote_write.basic_auth.password", RP_CT_SECRET,
+      prometheus_remote_write.basic_auth.password, 0, 0, NULL, NULL,
+      "password for basic auth to the remote write URL"),
+    K("prometheus_remote_write.basic_auth.password_file", RP_CT_SECRET_FILE,
+      prometheus_remote_write.basic_auth.password_file, 0, 0, NULL, NULL,
+      "file holding prometheus_remote_write.basic_auth.password (one trailing newline removed; "
+      "reread on SIGHUP)"),
+    K("prometheus_remote_write.bearer_token", RP_CT_SECRET, prometheus_remote_write.bearer_token, 0,
+      0, NULL, NULL, "sent as Authorization: Bearer TOKEN"),
+    K("prometheus_remote_write.bearer_token_file", RP_CT_SECRET_FILE,
+      prometheus_remote_write.bearer_token_file, 0, 0, NULL, NULL,
+      "file holding prometheus_remote_write.bearer_token (one trailing newline removed; reread on "
+      "SIGHUP)"),
     K("spool.dir", RP_CT_STRING, spool.dir, 0, 0, NULL, "/var/lib/ringprobe/spool",
       "where batches wait on disk while the sink is down"),
     K("spool.max_bytes", RP_CT_SIZE, spool.max_bytes, 0, 1LL << 50, NULL, "1GiB",
@@ -287,8 +308,17 @@ void rp_conf_key_flag(const struct rp_conf_key *k, char *buf, size_t len)
 
 bool rp_conf__is_section(const char *path)
 {
-	static const char *const sections[] = {"snmp", "influxdb", "log",   "spool",	 "snmp.v3",
-					       "dns",  "output",   "state", "prometheus"};
+	static const char *const sections[] = {"snmp",
+					       "influxdb",
+					       "log",
+					       "spool",
+					       "snmp.v3",
+					       "dns",
+					       "output",
+					       "state",
+					       "prometheus",
+					       "prometheus_remote_write",
+					       "prometheus_remote_write.basic_auth"};
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(sections); i++) {
 		if (strcmp(sections[i], path) == 0)

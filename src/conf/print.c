@@ -126,8 +126,17 @@ static void put_origin(const struct rp_conf *c, const struct rp_conf_key *k, FIL
 static void put_section(const struct rp_conf *c, const char *section, FILE *out, int indent)
 {
 	size_t plen = strlen(section);
-	static const char *const subsections[] = {
-	    "snmp", "snmp.v3", "influxdb", "log", "spool", "dns", "output", "state", "prometheus"};
+	static const char *const subsections[] = {"snmp",
+						  "snmp.v3",
+						  "influxdb",
+						  "prometheus_remote_write",
+						  "prometheus_remote_write.basic_auth",
+						  "log",
+						  "spool",
+						  "dns",
+						  "output",
+						  "state",
+						  "prometheus"};
 
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);

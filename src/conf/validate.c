@@ -137,10 +137,17 @@ static void check_influx(struct rp_conf *c, enum rp_conf_purpose purpose, struct
 	int api = c->influxdb.api;
 
 	if (empty(url)) {
-		if (purpose == RP_CONF_FOR_RUN)
+		if (purpose == RP_CONF_FOR_RUN && empty(c->prometheus_remote_write.url))
 			err(c, d, "influxdb.url",
 			    "must be set: the daemon writes every result to InfluxDB or "
-			    "VictoriaMetrics (e.g. http://127.0.0.1:8086)");
+			    "VictoriaMetrics (e.g. http://127.0.0.1:8086), or set "
+			    "prometheus_remote_write.url instead");
+		return;
+	}
+	if (!empty(c->prometheus_remote_write.url)) {
+		err(c, d, "influxdb.url",
+		    "and prometheus_remote_write.url are both set: the writer sends to one "
+		    "destination; remove one of them");
 		return;
 	}
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
@@ -165,6 +172,70 @@ static void check_influx(struct rp_conf *c, enum rp_conf_purpose purpose, struct
 	if (c->influxdb.buffer_size < c->influxdb.batch_size)
 		err(c, d, "influxdb.buffer_size",
 		    "must be at least influxdb.batch_size (a full batch has to fit)");
+}
+
+/* "Name: value" lines: a header name is a token (RFC 9110), the value has no control
+ * byte; blank lines are skipped. */
+static bool headers_valid(const char *h, size_t *bad_line)
+{
+	size_t line = 1;
+
+	for (const char *p = h; *p; line++) {
+		const char *eol = strchr(p, '\n'), *colon;
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (n && p[n - 1] == '\r')
+			n--;
+		colon = memchr(p, ':', n);
+		if (n && strspn(p, " \t") < n) {
+			size_t name = colon ? (size_t)(colon - p) : 0;
+
+			if (!colon || !name ||
+			    strspn(p, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != name) {
+				*bad_line = line;
+				return false;
+			}
+			for (const char *q = colon + 1; q < p + n; q++)
+				if ((unsigned char)*q < 0x20 && *q != '\t') {
+					*bad_line = line;
+					return false;
+				}
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return true;
+}
+
+static void check_remote_write(const struct rp_conf *c, struct rp_diags *d)
+{
+	const char *url = c->prometheus_remote_write.url;
+	size_t bad = 0;
+
+	if (empty(url))
+		return;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		char shown[512];
+
+		rp_url_redact(url, shown, sizeof(shown));
+		err(c, d, "prometheus_remote_write.url",
+		    "\"%s\" must start with http:// or https://", shown);
+	}
+	if (!empty(c->prometheus_remote_write.headers) &&
+	    !headers_valid(c->prometheus_remote_write.headers, &bad))
+		err(c, d, "prometheus_remote_write.headers",
+		    "line %zu is not \"Name: value\" (a header name, a colon, a value without "
+		    "control characters)",
+		    bad);
+	if (!empty(c->prometheus_remote_write.bearer_token) &&
+	    !empty(c->prometheus_remote_write.basic_auth.username))
+		err(c, d, "prometheus_remote_write.bearer_token",
+		    "and prometheus_remote_write.basic_auth are both set: use one of them");
+	if (!empty(c->prometheus_remote_write.bearer_token) &&
+	    strpbrk(c->prometheus_remote_write.bearer_token, "\r\n"))
+		err(c, d, "prometheus_remote_write.bearer_token", "holds a line break");
 }
 
 static void check_snmp(const struct rp_conf *c, struct rp_diags *d)
@@ -326,6 +397,7 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	}
 	check_packet(c, d);
 	check_influx(c, purpose, d);
+	check_remote_write(c, d);
 	check_snmp(c, d);
 	check_prometheus(c, d);
 }

@@ -4,8 +4,11 @@
  *
  * Owned by the writer thread; only rp_flush_wakeup() may be called from elsewhere.
  * Bodies are never copied: the caller's buffer goes out as CURLOPT_POSTFIELDS, or is
- * gzipped into the handle's own buffer, sized at create for the largest body. libcurl
- * stays inside this file (STYLE.md section 8); CURLcode becomes -errno here. */
+ * gzipped into the handle's own buffer, sized at create for the largest body. With
+ * prometheus_remote_write.url set, every body is re-encoded as a remote write request
+ * (promrw.c) into the handle's own buffer instead, and goes to that URL with its
+ * headers. libcurl stays inside this file (STYLE.md section 8); CURLcode becomes -errno
+ * here. */
 #include "writer/writer_int.h"
 
 #include <curl/curl.h>
@@ -24,6 +27,9 @@ struct slot {
 	CURL *easy;
 	unsigned char *gz;
 	size_t gzcap;
+	uint8_t *rw; /* remote write: the snappy body */
+	size_t rwcap;
+	uint64_t samples;
 	void *user;
 	int dest; /* which URL the handle holds, -1 none yet */
 	bool busy;
@@ -45,6 +51,8 @@ struct rp_flush {
 	z_stream z;
 	bool gzip;
 	bool v1;
+	bool promrw; /* prometheus_remote_write.url: bodies go out as remote write */
+	struct rp_promrw *enc;
 	size_t max_body;
 };
 
@@ -105,6 +113,19 @@ static int build_urls(struct rp_flush *f, const struct rp_conf *conf, char *why,
 	const char *base = conf->influxdb.url;
 	size_t baselen;
 
+	if (f->promrw) {
+		base = conf->prometheus_remote_write.url;
+		if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+			snprintf(why, whylen,
+				 "prometheus_remote_write.url must start with http:// or https://");
+			return -EINVAL;
+		}
+		/* One URL: health points go with the data. */
+		f->url[RP_FLUSH_DATA] = rp_xstrdup(base);
+		f->url[RP_FLUSH_HEALTH] = rp_xstrdup(base);
+		return 0;
+	}
+
 	if (empty(base) ||
 	    (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)) {
 		snprintf(why, whylen, "influxdb.url must start with http:// or https://");
@@ -137,6 +158,53 @@ static int build_urls(struct rp_flush *f, const struct rp_conf *conf, char *why,
 							 : conf->influxdb.health_bucket,
 		     conf->influxdb.org);
 	return 0;
+}
+
+static int add_header(struct rp_flush *f, const char *h)
+{
+	struct curl_slist *l = curl_slist_append(f->headers, h);
+
+	if (!l)
+		return -ENOMEM;
+	f->headers = l;
+	return 0;
+}
+
+/* Remote write 1.0's headers, then prometheus_remote_write.headers ("Name: value" lines,
+ * checked by rp_conf_validate) and the bearer token. */
+static int build_rw_headers(struct rp_flush *f, const struct rp_conf *conf)
+{
+	const char *fixed[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
+			       "X-Prometheus-Remote-Write-Version: 0.1.0", "Expect:"};
+	const char *h = conf->prometheus_remote_write.headers;
+	const char *tok = conf->prometheus_remote_write.bearer_token;
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && !ret; i++)
+		ret = add_header(f, fixed[i]);
+	while (!ret && h && *h) {
+		size_t n = strcspn(h, "\n");
+		char *line = rp_xstrndup(h, n);
+		size_t k = strlen(line);
+
+		if (k && line[k - 1] == '\r')
+			line[--k] = '\0';
+		if (strspn(line, " \t") < k)
+			ret = add_header(f, line);
+		memset(line, 0, k); /* may hold a tenant's key */
+		free(line);
+		h += n + (h[n] == '\n');
+	}
+	if (!ret && !empty(tok)) {
+		size_t n = strlen(tok) + 32;
+		char *a = rp_xmalloc(n);
+
+		snprintf(a, n, "Authorization: Bearer %s", tok);
+		ret = add_header(f, a);
+		memset(a, 0, n);
+		free(a);
+	}
+	return ret;
 }
 
 static int build_headers(struct rp_flush *f, const struct rp_conf *conf)
@@ -207,6 +275,13 @@ static int setup_handle(struct rp_flush *f, struct slot *sl, const struct rp_con
 		SET(CURLOPT_USERNAME, conf->influxdb.username);
 		SET(CURLOPT_PASSWORD, conf->influxdb.password ? conf->influxdb.password : "");
 	}
+	if (f->promrw && !empty(conf->prometheus_remote_write.basic_auth.username)) {
+		const char *pw = conf->prometheus_remote_write.basic_auth.password;
+
+		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SET(CURLOPT_USERNAME, conf->prometheus_remote_write.basic_auth.username);
+		SET(CURLOPT_PASSWORD, pw ? pw : "");
+	}
 #undef SET
 	return rc == CURLE_OK ? 0 : -EINVAL;
 }
@@ -223,7 +298,8 @@ int rp_flush_create(struct rp_flush **out, const struct rp_conf *conf, size_t ma
 		return -ENOMEM;
 	}
 	f = rp_xcalloc(1, sizeof(*f));
-	f->gzip = conf->influxdb.gzip;
+	f->promrw = !empty(conf->prometheus_remote_write.url);
+	f->gzip = conf->influxdb.gzip && !f->promrw; /* remote write bodies are snappy */
 	f->max_body = max_body;
 	f->nslots = conf->influxdb.max_inflight > 0 ? (unsigned)conf->influxdb.max_inflight : 1;
 	ret = build_urls(f, conf, why, whylen);
@@ -236,11 +312,13 @@ int rp_flush_create(struct rp_flush **out, const struct rp_conf *conf, size_t ma
 		f->log_url[d] = rp_xmalloc(n);
 		rp_url_redact(f->url[d], f->log_url[d], n);
 	}
-	ret = build_headers(f, conf);
+	ret = f->promrw ? build_rw_headers(f, conf) : build_headers(f, conf);
 	if (ret < 0) {
 		snprintf(why, whylen, "libcurl: out of memory");
 		goto out_free;
 	}
+	if (f->promrw)
+		rp_promrw_create(&f->enc);
 	if (f->gzip) {
 		if (deflateInit2(&f->z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
 		    Z_OK) {
@@ -294,7 +372,9 @@ void rp_flush_destroy(struct rp_flush *f)
 		if (sl->easy)
 			curl_easy_cleanup(sl->easy);
 		free(sl->gz);
+		free(sl->rw);
 	}
+	rp_promrw_destroy(f->enc);
 	free(f->slots);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
@@ -329,6 +409,11 @@ bool rp_flush_is_v1(const struct rp_flush *f)
 	return f->v1;
 }
 
+bool rp_flush_is_promrw(const struct rp_flush *f)
+{
+	return f->promrw;
+}
+
 int rp_flush_send(struct rp_flush *f, enum rp_flush_dest dest, const char *body, size_t len,
 		  void *user)
 {
@@ -343,7 +428,17 @@ int rp_flush_send(struct rp_flush *f, enum rp_flush_dest dest, const char *body,
 			sl = &f->slots[i];
 	if (!sl)
 		return -EBUSY;
-	if (f->gzip) {
+	sl->samples = 0;
+	if (f->promrw) {
+		struct rp_promrw_counts c;
+		ssize_t z = rp_promrw_encode(f->enc, body, len, &sl->rw, &sl->rwcap, &c);
+
+		if (z < 0)
+			return -EIO;
+		data = sl->rw;
+		n = (size_t)z;
+		sl->samples = c.samples;
+	} else if (f->gzip) {
 		/* deflateReset keeps the stream's memory: no allocation per body. */
 		if (deflateReset(&f->z) != Z_OK)
 			return -EIO;
@@ -491,7 +586,8 @@ int64_t rp_flush__rejected_count(const char *body)
 
 static void finish(struct rp_flush *f, struct slot *sl, CURLcode rc, rp_flush_done_fn fn, void *arg)
 {
-	struct rp_flush_done d = {.user = sl->user, .wire_bytes = sl->wire, .rejected = -1};
+	struct rp_flush_done d = {
+	    .user = sl->user, .wire_bytes = sl->wire, .samples = sl->samples, .rejected = -1};
 	curl_off_t retry_after = 0;
 	long status = 0;
 

@@ -22,6 +22,10 @@ static uint64_t rng_next(struct rp_writer *w)
 
 static const char *fix_key(const struct rp_writer *w, int verdict, unsigned dest)
 {
+	if (w->promrw)
+		return verdict == RP_FLUSH_AUTH ? "prometheus_remote_write.basic_auth+"
+						  "prometheus_remote_write.bearer_token"
+						: "prometheus_remote_write.url";
 	if (verdict == RP_FLUSH_AUTH)
 		return w->v1 ? "influxdb.username+influxdb.password" : "influxdb.token";
 	if (w->v1)
@@ -115,6 +119,7 @@ void rp_writer__on_done(void *arg, const struct rp_flush_done *d)
 	switch (d->verdict) {
 	case RP_FLUSH_OK:
 		rp_writer__stat_add(&w->st.batches_ok, 1);
+		rp_writer__stat_add(&w->st.samples_written, d->samples);
 		came_up(w);
 		advance(w, j, j->chunk_points);
 		return;

@@ -59,6 +59,7 @@ void rp_writer_stats(const struct rp_writer *w, struct rp_writer_stats *out)
 	out->spool_read_failing = rp_writer__stat_get(&c->spool_read_failing);
 	out->inflight = rp_writer__stat_get(&c->inflight);
 	out->wire_bytes = rp_writer__stat_get(&c->wire_bytes);
+	out->samples_written = rp_writer__stat_get(&c->samples_written);
 	out->cpu_ns = rp_writer__stat_get(&c->cpu_ns);
 	out->sink_down = rp_writer__stat_get(&c->sink_down);
 	out->last_status = rp_writer__stat_get(&c->last_status);

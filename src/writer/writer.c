@@ -238,13 +238,17 @@ int rp_writer_create(struct rp_writer **out, const struct rp_conf *conf,
 		snprintf(why, whylen, "writer: cannot create the point rings");
 		goto out_free;
 	}
+	w->promrw = rp_flush_is_promrw(w->flush);
 	rp_log(RP_LOG_INFO, "writer ready",
 	       "url=%s api=%s gzip=%s max_inflight=%lld batch_size=%u buffers=%llu "
 	       "buffer_bytes=%zu spool=%s spooled_points=%llu",
-	       rp_flush_url(w->flush, RP_FLUSH_DATA), w->v1 ? "v1" : "v2",
-	       conf->influxdb.gzip ? "on" : "off", (long long)conf->influxdb.max_inflight,
-	       w->batch_size, (unsigned long long)nbufs, bufsize, w->spool ? w->spool_dir : "off",
-	       (unsigned long long)ss.points);
+	       rp_flush_url(w->flush, RP_FLUSH_DATA),
+	       w->promrw ? "prometheus-remote-write"
+	       : w->v1	 ? "v1"
+			 : "v2",
+	       conf->influxdb.gzip && !w->promrw ? "on" : "off",
+	       (long long)conf->influxdb.max_inflight, w->batch_size, (unsigned long long)nbufs,
+	       bufsize, w->spool ? w->spool_dir : "off", (unsigned long long)ss.points);
 	if (ss.corrupt_records)
 		rp_log(RP_LOG_WARN, "spool had damaged records, skipped",
 		       "dir=%s records=%llu points=%llu", w->spool_dir,

@@ -27,6 +27,9 @@
  *     header      "RPSPOOL1" (8 bytes), u32 version = 1, u32 0
  *     records     u32 len | u32 crc32(payload) | payload[len]
  *                 payload = u32 points | u8 kind | 3 zero bytes | line protocol
+ *                 (line protocol whatever the destination: with prometheus_remote_write
+ *                 the flusher converts each body when it sends it, so the format has
+ *                 no destination in it and a spool replays to either)
  *   cursor file   <dir>/cursor: u32 magic | u64 seq | u64 off | u32 crc32 of the 20 bytes before
  *                 (where the oldest unacknowledged record starts)
  *   lock file     <dir>/lock: flock()ed while a process has the spool open
@@ -229,6 +232,7 @@ struct rp_flush_done {
 	int64_t rejected;	/* REJECTED: points refused per the body, -1 unknown */
 	const char *reason;	/* the server's message or curl's error (never NULL) */
 	uint64_t wire_bytes;	/* body bytes sent (after gzip) */
+	uint64_t samples;	/* remote write: samples in the request, else 0 */
 };
 
 /** Called for each finished request, on the thread calling rp_flush_run()/rp_flush_abort(). */
@@ -265,10 +269,33 @@ void rp_flush_wakeup(struct rp_flush *f);
 const char *rp_flush_url(const struct rp_flush *f, enum rp_flush_dest dest);
 /** Whether requests use the v1 API (/write) rather than v2 (/api/v2/write). */
 bool rp_flush_is_v1(const struct rp_flush *f);
+/** Whether bodies go to prometheus_remote_write.url as remote write requests. */
+bool rp_flush_is_promrw(const struct rp_flush *f);
 
 /* Parses a 400 body for the number of points the server refused: "dropped=N" (InfluxDB
  * partial write), else the count of "unable to parse" (lines refused), else -1. */
 int64_t rp_flush__rejected_count(const char *body);
+
+/* promrw.c: Prometheus remote write 1.0 bodies (the flusher's, writer thread). */
+struct rp_promrw;
+
+/** What one rp_promrw_encode() found. */
+struct rp_promrw_counts {
+	uint64_t lines;	       /* lines of line protocol read */
+	uint64_t bad_lines;    /* not line protocol: left out */
+	uint64_t samples;      /* samples in the WriteRequest */
+	uint64_t packed_bytes; /* protobuf bytes before snappy */
+};
+
+/** The encoder and its reusable memory. 0; caller owns *out (rp_promrw_destroy). */
+int rp_promrw_create(struct rp_promrw **out);
+/** Frees it; NULL is a no-op. */
+void rp_promrw_destroy(struct rp_promrw *e);
+/** Re-reads body[0..len) (lines of line protocol) as a remote write WriteRequest, packs
+ *  it with libprotobuf-c and compresses it with snappy into *out (malloc'ed, grown as
+ *  needed; *cap its size). The compressed length, or -EIO. */
+ssize_t rp_promrw_encode(struct rp_promrw *e, const char *body, size_t len, uint8_t **out,
+			 size_t *cap, struct rp_promrw_counts *c);
 
 /* events.c: appends an event's point (ping_round or device_state) to b, tagged
  * ip=ADDR[,name=NAME]; 0, -ENOSPC (b unchanged) or -EINVAL. */
@@ -311,7 +338,7 @@ struct rp_writer_aux {
 struct rp_writer_counters {
 	_Atomic uint64_t points_in, points_written, points_rejected, dropped_pool, dropped_no_spool;
 	_Atomic uint64_t points_spooled, batches_ok, batches_failed, batches_retried, batches_split;
-	_Atomic uint64_t wire_bytes, cpu_ns, last_status, sink_down, inflight;
+	_Atomic uint64_t wire_bytes, cpu_ns, last_status, sink_down, inflight, samples_written;
 	_Atomic uint64_t spool_bytes, spool_points, spool_overflow, spool_corrupt_points,
 	    spool_corrupt_records, points_replayed, spool_io_errors, spool_read_failing;
 };
@@ -326,6 +353,7 @@ struct rp_writer {
 	const char *const *name_tags; /* rp_writer_name_tags(): the owner's, read-only here */
 	uint32_t name_tags_cap;
 	bool v1;
+	bool promrw; /* the sink is prometheus_remote_write.url */
 	char spool_dir[256];
 
 	/* Writer thread. */

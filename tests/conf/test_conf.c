@@ -403,7 +403,42 @@ Test(conf, empty_required_key_is_an_error_for_run)
 	cr_assert_eq(diags.errors, 1);
 	cr_assert_str_eq(diag(0), "t.yml:3: error: influxdb.url: must be set: the daemon writes "
 				  "every result to InfluxDB or VictoriaMetrics (e.g. "
-				  "http://127.0.0.1:8086)");
+				  "http://127.0.0.1:8086), or set prometheus_remote_write.url "
+				  "instead");
+}
+
+Test(conf, remote_write_alone_is_a_sink_both_is_an_error)
+{
+	load("networks: [10.1.0.0/24]\nprometheus_remote_write:\n"
+	     "  url: http://127.0.0.1:9090/api/v1/write\n"
+	     "  headers: |\n    X-Scope-OrgID: t1\n    X-A: b c\n"
+	     "  basic_auth:\n    username: u\n    password: p\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_str_eq(conf.prometheus_remote_write.headers, "X-Scope-OrgID: t1\nX-A: b c\n");
+	cr_assert_str_eq(conf.prometheus_remote_write.basic_auth.username, "u");
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+	     "  bucket: b\n  org: o\nprometheus_remote_write:\n"
+	     "  url: http://127.0.0.1:9090/api/v1/write\n"
+	     "  headers: \"no colon here\"\n  bearer_token: t\n"
+	     "  basic_auth:\n    username: u\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 3);
+	cr_assert_str_eq(diag(0), "t.yml:3: error: influxdb.url: and prometheus_remote_write.url "
+				  "are both set: the writer sends to one destination; remove one "
+				  "of them");
+	cr_assert_str_eq(diag(1), "t.yml:8: error: prometheus_remote_write.headers: line 1 is "
+				  "not \"Name: value\" (a header name, a colon, a value without "
+				  "control characters)");
+	cr_assert_str_eq(diag(2), "t.yml:9: error: prometheus_remote_write.bearer_token: and "
+				  "prometheus_remote_write.basic_auth are both set: use one of "
+				  "them");
 }
 
 Test(conf, ping_does_not_need_a_sink_or_fleet)
@@ -1009,5 +1044,5 @@ Test(conf, every_secret_file_key_has_its_secret)
 		cr_assert_not_null(rp_conf_key_find(name), "%s", k->path);
 		cr_assert_eq(rp_conf_key_find(name)->type, RP_CT_SECRET, "%s", k->path);
 	}
-	cr_assert_eq(nfile, 5);
+	cr_assert_eq(nfile, 7);
 }

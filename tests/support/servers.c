@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
@@ -391,11 +392,67 @@ int srv_vm_start(struct srv *s, const struct srv_vm_opts *o)
 	return vm_spawn(s);
 }
 
+static int prom_spawn(struct srv *s)
+{
+	char bin[512], conf[128], data[128], listen[64];
+	char *argv[] = {"prometheus",  "--config.file",
+			conf,	       "--storage.tsdb.path",
+			data,	       "--web.listen-address",
+			listen,	       "--web.enable-remote-write-receiver",
+			"--log.level", "warn",
+			NULL};
+
+	if (!find_bin("prometheus", "RP_TEST_PROMETHEUS", bin, sizeof(bin)))
+		return fail(s, -ENOENT,
+			    "prometheus not found (PATH, or $RP_TEST_PROMETHEUS): install the "
+			    "prometheus package; these tests need a real Prometheus");
+	snprintf(conf, sizeof(conf), "%s/prometheus.yml", s->dir);
+	snprintf(data, sizeof(data), "%s/data", s->dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+	s->pid = spawn(bin, argv, s->log, NULL);
+	if (s->pid < 0)
+		return fail(s, -errno, "fork: %s", strerror(errno));
+	return wait_ready(s, "/-/ready");
+}
+
+int srv_prom_start(struct srv *s)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = SRV_PROM;
+	ret = make_dir(s, "prom");
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/prometheus.yml", s->dir);
+	f = fopen(path, "w");
+	if (!f)
+		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	/* No scrape job: it only receives. A window for samples older than the newest of
+	 * their series (a replayed spool behind live data). */
+	fputs("global:\n  scrape_interval: 1h\nstorage:\n  tsdb:\n"
+	      "    out_of_order_time_window: 1h\n",
+	      f);
+	fclose(f);
+	s->port = sup_free_port();
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	return prom_spawn(s);
+}
+
 int srv_restart(struct srv *s)
 {
 	if (s->pid)
 		return fail(s, -EBUSY, "%s is still running", s->url);
-	return s->kind == SRV_INFLUX ? influx_spawn(s) : vm_spawn(s);
+	switch (s->kind) {
+	case SRV_INFLUX:
+		return influx_spawn(s);
+	case SRV_PROM:
+		return prom_spawn(s);
+	default:
+		return vm_spawn(s);
+	}
 }
 
 void srv_stop(struct srv *s, int sig)
@@ -671,6 +728,39 @@ int64_t srv_vm_export_count(struct srv *s, const char *match, double *sum)
 	}
 	free(body);
 	return count;
+}
+
+double srv_promql(struct srv *s, const char *query, int64_t at_s)
+{
+	char url[256], *form, *eq, *body = NULL;
+	const char *p;
+	long status;
+	double v = NAN;
+	size_t n;
+
+	eq = curl_easy_escape(NULL, query, 0);
+	n = strlen(eq) + 64;
+	form = malloc(n);
+	snprintf(form, n, "query=%s&time=%lld", eq, (long long)at_s);
+	curl_free(eq);
+	snprintf(url, sizeof(url), "%s/api/v1/query", s->url);
+	if (srv_http("POST", url, form, strlen(form), NULL, &body, &status) || status != 200) {
+		free(form);
+		free(body);
+		return NAN;
+	}
+	free(form);
+	p = strstr(body, "\"value\":[");
+	if (p) {
+		p = strchr(p, ',');
+		p = p ? strchr(p, '"') : NULL;
+		if (p)
+			v = strtod(p + 1, NULL);
+	} else if (strstr(body, "\"result\":[]")) {
+		v = 0;
+	}
+	free(body);
+	return v;
 }
 
 int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *window, int64_t at_s)

@@ -1,4 +1,5 @@
-/* Real sinks for the tests and benchmarks: influxd (InfluxDB 1.x) and victoria-metrics,
+/* Real sinks for the tests and benchmarks: influxd (InfluxDB 1.x), victoria-metrics and
+ * prometheus (its remote-write receiver),
  * each started on a free 127.0.0.1 port in its own temporary directory and stopped by
  * its PID (kill + waitpid). Also small libcurl helpers to query them.
  *
@@ -15,7 +16,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-enum srv_kind { SRV_INFLUX, SRV_VM };
+enum srv_kind { SRV_INFLUX, SRV_VM, SRV_PROM };
 
 /** influxd options. */
 struct srv_influx_opts {
@@ -53,6 +54,10 @@ struct srv {
 int srv_influx_start(struct srv *s, const struct srv_influx_opts *o);
 /** Starts victoria-metrics and waits for /health (o NULL: the defaults). */
 int srv_vm_start(struct srv *s, const struct srv_vm_opts *o);
+/** Starts prometheus (Debian's 2.42) with --web.enable-remote-write-receiver, no scrape
+ *  job, out_of_order_time_window 1h, storage in its directory; waits for /-/ready.
+ *  s->url is its base URL: remote write goes to s->url + "/api/v1/write". */
+int srv_prom_start(struct srv *s);
 /** Starts the same server again: same directory and port. */
 int srv_restart(struct srv *s);
 /** Sends `sig` to the server and waits for it to exit (SIGKILL after 10 s). */
@@ -81,12 +86,16 @@ int srv_influx_rows(const char *json, struct srv_row *rows, int max);
 /** Frees what srv_influx_rows() made. */
 void srv_rows_free(struct srv_row *rows, int n);
 
+/** Prometheus or VictoriaMetrics: the value of the PromQL `query` at `at_s` (one
+ *  element; 0 for an empty answer), NAN on error. */
+double srv_promql(struct srv *s, const char *query, int64_t at_s);
 /** VictoriaMetrics: /internal/force_flush. */
 int srv_vm_flush(struct srv *s);
 /** VictoriaMetrics: samples of the series matching `match` in /api/v1/export (-1 on error);
  *  `sum` (optional) gets the sum of their values. */
 int64_t srv_vm_export_count(struct srv *s, const char *match, double *sum);
-/** VictoriaMetrics: sum(count_over_time(metric[window])) at `at_s`; -1 on error. */
+/** VictoriaMetrics or Prometheus: sum(count_over_time(metric[window])) at `at_s`; -1 on
+ *  error. */
 int64_t srv_vm_count_over_time(struct srv *s, const char *metric, const char *window, int64_t at_s);
 
 #define FAKE_LOG 64	   /* requests whose arrival and headers are kept */
