@@ -189,6 +189,16 @@ enum rp_reply_kind rp_icmp_parse_cut(const void *buf, size_t len, bool ip_header
 				     const struct rp_ip *src, int32_t ident,
 				     const struct rp_siphash_key *key, struct rp_probe_stamp *out);
 
+/** The request an ICMP error quoted, as a datagram socket's error queue hands it over
+ *  (IP_RECVERR / IPV6_RECVERR, MSG_ERRQUEUE): `req`, `len` bytes from the quoted ICMP
+ *  header on, sent to `dst` (the message's name), and the error's type and code (the
+ *  extended error's ee_type, ee_code; of dst's family). Judged as rp_icmp_parse judges
+ *  an error's quote: RP_REPLY_ICMP_ERROR, FORGED, FOREIGN, TRUNCATED, or NOT_ECHO for
+ *  a type that is neither unreachable nor time exceeded. */
+enum rp_reply_kind rp_icmp_parse_quote(const void *req, size_t len, const struct rp_ip *dst,
+				       uint8_t type, uint8_t code, int32_t ident,
+				       const struct rp_siphash_key *key, struct rp_probe_stamp *out);
+
 /** Reads back the fields of an echo request we built (a copy the kernel returned with
  *  its transmit timestamp; addr is left zero), from its first RP_ICMP_MIN_LEN bytes. No
  *  MAC check: only our own socket's packets come back that way. False when `pkt` is

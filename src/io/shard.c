@@ -1009,6 +1009,16 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		on_tx(s, rx);
 		return;
 	}
+	if (RP_UNLIKELY(rx->icmp_err)) {
+		/* A datagram socket's: the quoted request from its error queue. */
+		k = rp_icmp_parse_quote(rx->buf, rx->len, &rx->err_dst, rx->err_type, rx->err_code,
+					-1, &s->conf.key, &st);
+		if (k == RP_REPLY_ICMP_ERROR)
+			on_icmp_error(s, rx, &st);
+		else
+			s->local.invalid[k]++;
+		return;
+	}
 
 	if (RP_LIKELY(!rx->cut))
 		k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, &rx->src,

@@ -184,15 +184,18 @@ static int attach_raw6_filters(int fd, uint16_t ident)
 
 /* Options both kinds share. SO_RCVBUFFORCE goes past net.core.rmem_max when we hold
  * CAP_NET_ADMIN; without it, SO_RCVBUF (capped by rmem_max) is the best we can do. */
-static int set_common_opts(int fd, int af, uint32_t rcvbuf)
+static int set_common_opts(int fd, int af, bool raw, uint32_t rcvbuf)
 {
-	int one = 1, zero = 0, sz = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
+	int one = 1, recverr = !raw, sz = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
 		return -errno;
-	/* ICMP errors stay off the error queue: only transmit stamps go there. */
-	if (af == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &zero, sizeof(zero)) < 0
-			   : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &zero, sizeof(zero)) < 0)
+	/* Raw sockets receive ICMP errors as datagrams (the filters above let ours in):
+	 * off their error queue, where only transmit stamps go. Datagram sockets get
+	 * them nowhere else: on the error queue (ping_err), read by txstamp.c. */
+	if (af == AF_INET6
+		? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &recverr, sizeof(recverr)) < 0
+		: setsockopt(fd, IPPROTO_IP, IP_RECVERR, &recverr, sizeof(recverr)) < 0)
 		return -errno;
 	/* Each datagram then carries the socket's drop count (rp_io__cmsg): replies
 	 * lost to a full receive buffer are counted, not mistaken for timeouts alone. */
@@ -310,7 +313,7 @@ static int open_raw(const struct rp_engine_conf *conf, int af, struct rp_io_sock
 	rc = af == AF_INET6 ? attach_raw6_filters(fd, conf->ident)
 			    : attach_raw_filters(fd, conf->ident);
 	if (!rc)
-		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
+		rc = set_common_opts(fd, af, true, conf->rcvbuf_bytes);
 	if (!rc)
 		rc = set_pkt_opts(fd, af, true, &conf->pkt, &s->refused);
 	if (!rc && source_of(&conf->pkt, af, &sa, &len) && bind(fd, &sa.sa, len) < 0) {
@@ -353,7 +356,7 @@ static int open_dgram(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		}
 	}
 	if (!rc)
-		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
+		rc = set_common_opts(fd, af, false, conf->rcvbuf_bytes);
 	if (rc) {
 		close(fd);
 		return rc;

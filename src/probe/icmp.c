@@ -223,54 +223,24 @@ static void read_fields(const unsigned char *pl, struct rp_probe_stamp *out)
 	out->sent_ns = get64(pl + OFF_SENT);
 }
 
-/* An ICMP error of class err at p (len bytes from its ICMP header on, the whole message
- * unless cut): the request it quotes must be one of ours (icmp.h, rp_icmp_parse).
- * Quoted requests of ours carry no IPv4 options and no IPv6 extension headers, but a
- * quoted IPv4 header's length is honoured all the same. */
-static enum rp_reply_kind parse_error(const unsigned char *p, size_t len, bool v6, bool cut,
-				      enum rp_icmp_err err, int32_t ident,
-				      const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+/* The request an ICMP error of class err (type, code) quotes: e, qlen bytes from its
+ * ICMP header on (at least its 8), sent to dst (icmp.h, rp_icmp_parse). */
+static enum rp_reply_kind quote(const unsigned char *e, size_t qlen, const struct rp_ip *dst,
+				uint8_t type, uint8_t code, enum rp_icmp_err err, int32_t ident,
+				const struct rp_siphash_key *key, struct rp_probe_stamp *out)
 {
-	const unsigned char *q = p + RP_ICMP_HDR_LEN, *e, *pl;
-	size_t qlen = len - RP_ICMP_HDR_LEN, ihl;
-	struct rp_ip dst;
+	bool v6 = !rp_ip_is_v4(dst);
+	const unsigned char *pl = e + RP_ICMP_HDR_LEN;
 
-	if (v6) {
-		if (qlen < 40 + RP_ICMP_HDR_LEN)
-			return RP_REPLY_TRUNCATED;
-		if ((q[0] >> 4) != 6 || q[6] != 58)
-			return RP_REPLY_FOREIGN;
-		memcpy(dst.b, q + 24, 16);
-		if (rp_ip_is_v4(&dst))
-			return RP_REPLY_FOREIGN; /* never one of ours: it would name an IPv4 device
-						  */
-		ihl = 40;
-	} else {
-		if (qlen < 20 + RP_ICMP_HDR_LEN)
-			return RP_REPLY_TRUNCATED;
-		ihl = (size_t)(q[0] & 0x0f) * 4;
-		if ((q[0] >> 4) != 4 || ihl < 20 || q[9] != 1)
-			return RP_REPLY_FOREIGN;
-		if (qlen < ihl + RP_ICMP_HDR_LEN)
-			return RP_REPLY_TRUNCATED;
-		dst = rp_ip_v4((uint32_t)q[16] << 24 | (uint32_t)q[17] << 16 |
-			       (uint32_t)q[18] << 8 | q[19]);
-	}
-	e = q + ihl; /* the quoted echo request */
-	qlen -= ihl;
 	if (e[0] != (v6 ? ICMP6_ECHO_T : ICMP_ECHO_T) || e[1] != 0)
 		return RP_REPLY_FOREIGN;
 	if (ident >= 0 && ((uint32_t)e[4] << 8 | e[5]) != (uint32_t)ident)
 		return RP_REPLY_FOREIGN;
-	/* The error's own checksum (ICMPv6's the kernel checked). */
-	if (!v6 && !cut && rp_icmp_checksum(p, len) != 0)
-		return RP_REPLY_CORRUPTED;
 	memset(out, 0, sizeof(*out));
-	out->addr = dst;
+	out->addr = *dst;
 	out->err = (uint8_t)err;
-	out->err_type = p[0];
-	out->err_code = p[1];
-	pl = e + RP_ICMP_HDR_LEN;
+	out->err_type = type;
+	out->err_code = code;
 	if (qlen < RP_ICMP_MIN_LEN) {
 		/* Only the echo header (RFC 792's 8 bytes), or a few bytes more: the
 		 * sequence is all there is to match by. Some of the magic, if quoted,
@@ -293,6 +263,57 @@ static enum rp_reply_kind parse_error(const unsigned char *p, size_t len, bool v
 	if (get64(pl + OFF_MAC) != mac(key, out))
 		return RP_REPLY_FORGED;
 	return RP_REPLY_ICMP_ERROR;
+}
+
+/* An ICMP error of class err at p (len bytes from its ICMP header on, the whole message
+ * unless cut): the request it quotes must be one of ours (icmp.h, rp_icmp_parse).
+ * Quoted requests of ours carry no IPv4 options and no IPv6 extension headers, but a
+ * quoted IPv4 header's length is honoured all the same. */
+static enum rp_reply_kind parse_error(const unsigned char *p, size_t len, bool v6, bool cut,
+				      enum rp_icmp_err err, int32_t ident,
+				      const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	const unsigned char *q = p + RP_ICMP_HDR_LEN;
+	size_t qlen = len - RP_ICMP_HDR_LEN, ihl;
+	struct rp_ip dst;
+
+	if (v6) {
+		if (qlen < 40 + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		if ((q[0] >> 4) != 6 || q[6] != 58)
+			return RP_REPLY_FOREIGN;
+		memcpy(dst.b, q + 24, 16);
+		/* A mapped address is never one of ours: it would name an IPv4 device. */
+		if (rp_ip_is_v4(&dst))
+			return RP_REPLY_FOREIGN;
+		ihl = 40;
+	} else {
+		if (qlen < 20 + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		ihl = (size_t)(q[0] & 0x0f) * 4;
+		if ((q[0] >> 4) != 4 || ihl < 20 || q[9] != 1)
+			return RP_REPLY_FOREIGN;
+		if (qlen < ihl + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		dst = rp_ip_v4((uint32_t)q[16] << 24 | (uint32_t)q[17] << 16 |
+			       (uint32_t)q[18] << 8 | q[19]);
+	}
+	if (!v6 && !cut && rp_icmp_checksum(p, len) != 0)
+		return RP_REPLY_CORRUPTED; /* the error's own (ICMPv6's the kernel checked) */
+	return quote(q + ihl, qlen - ihl, &dst, p[0], p[1], err, ident, key, out);
+}
+
+enum rp_reply_kind rp_icmp_parse_quote(const void *req, size_t len, const struct rp_ip *dst,
+				       uint8_t type, uint8_t code, int32_t ident,
+				       const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	enum rp_icmp_err err = rp_icmp_err_of(!rp_ip_is_v4(dst), type, code);
+
+	if (!err)
+		return RP_REPLY_NOT_ECHO;
+	if (len < RP_ICMP_HDR_LEN)
+		return RP_REPLY_TRUNCATED;
+	return quote(req, len, dst, type, code, err, ident, key, out);
 }
 
 static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, bool cut,
