@@ -197,7 +197,8 @@ enum rp_reply_kind rp_icmp_parse_cut(const void *buf, size_t len, bool ip_header
  *  a type that is neither unreachable nor time exceeded. */
 enum rp_reply_kind rp_icmp_parse_quote(const void *req, size_t len, const struct rp_ip *dst,
 				       uint8_t type, uint8_t code, int32_t ident,
-				       const struct rp_siphash_key *key, struct rp_probe_stamp *out);
+				       const struct rp_siphash_key *key,
+				       struct rp_probe_stamp *out);
 
 /** Reads back the fields of an echo request we built (a copy the kernel returned with
  *  its transmit timestamp; addr is left zero), from its first RP_ICMP_MIN_LEN bytes. No

@@ -66,13 +66,13 @@ struct rp_io_tx {
 	uint64_t ctrl[TX_BATCH][TX_CTRL_LEN / sizeof(uint64_t)];
 	uint8_t data[TX_BATCH][TX_DATA_LEN];
 	union rp_io_addr name[TX_BATCH]; /* an ICMP error's request destination */
-	uint32_t pending[RP_IO_NSOCK]; /* requests sent on each since its last read */
-	bool more[RP_IO_NSOCK];	       /* its last read filled a batch, or a receive
-					* reported an error: more may wait */
-	bool stamps;		       /* transmit stamps on (else ICMP errors only) */
+	uint32_t pending[RP_IO_NSOCK];	 /* requests sent on each since its last read */
+	bool more[RP_IO_NSOCK];		 /* its last read filled a batch, or a receive
+					  * reported an error: more may wait */
+	bool stamps;			 /* transmit stamps on (else ICMP errors only) */
 };
 
-static struct rp_io_tx *tx_alloc(void)
+static struct rp_io_tx *tx_init(void)
 {
 	struct rp_io_tx *t = rp_xcalloc(1, sizeof(*t));
 
@@ -88,7 +88,7 @@ static struct rp_io_tx *tx_alloc(void)
 void rp_io__errq_init(struct rp_engine *e)
 {
 	if (!e->tx)
-		e->tx = tx_alloc();
+		e->tx = tx_init();
 }
 
 bool rp_io__errq_flag(struct rp_engine *e, unsigned sock)
@@ -113,7 +113,7 @@ int rp_io__tx_init(struct rp_engine *e)
 			return -errno;
 	}
 	if (!e->tx)
-		e->tx = tx_alloc();
+		e->tx = tx_init();
 	e->tx->stamps = true;
 	return 0;
 }
