@@ -9,8 +9,8 @@
  *       icmp_code=1i TS
  *
  * The RTT fields are absent when nothing came back, jitter_ms with fewer than two
- * replies, ttl until the reply's TTL is known, errors and error (the last one's class,
- * rp_icmp_err_name) when no echo of the round was ended by an ICMP error; the
+ * replies, ttl until the reply's TTL is known; errors and error (the last one's class,
+ * rp_icmp_err_name) only when ICMP errors ended echoes of the round. The
  * device_state's error fields come with reason "unreachable" only. Writer thread (batch.c). */
 #include <errno.h>
 #include <math.h>

@@ -19,6 +19,8 @@
 #include "ringprobe/icmp.h"
 #include "ringprobe/line.h"
 #include "support/support.h"
+#include "ringprobe/event.h"
+#include "writer/writer_int.h"
 
 #include "lp_parse.h"
 
@@ -1379,4 +1381,42 @@ Test(line_parser, rejects_what_influxdb_rejects)
 		a.n = 0;
 		cr_assert_eq(lp_parse_v2(l, strlen(l), pts, 4, &a), bad[i].v2, "v2: %s", l);
 	}
+}
+
+/* The device_state and ping_round points of ICMP errors (src/writer/events.c). */
+Test(line, event_points_carry_icmp_errors)
+{
+	struct rp_event e = {.ts_ns = 5,
+			     .addr = rp_ip_v4(0x0a010203),
+			     .kind = RP_EVENT_STATE,
+			     .u.state = {.state = RP_STATE_DOWN,
+					 .previous = RP_STATE_UP,
+					 .reason = RP_REASON_UNREACHABLE,
+					 .error = RP_ERR_PROHIBITED,
+					 .icmp_type = 3,
+					 .icmp_code = 13,
+					 .duration_ms = 1500}};
+	struct rp_linebuf b = new_buf(sizeof(store));
+
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+				 "duration_s=1.5,reason=\"unreachable\",error=\"unreachable:"
+				 "prohibited\",icmp_type=3i,icmp_code=13i 5\n");
+	/* A timeout carries no error fields, whatever the bytes say. */
+	e.u.state.reason = RP_REASON_TIMEOUT;
+	b = new_buf(sizeof(store));
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+				 "duration_s=1.5,reason=\"timeout\" 5\n");
+	e = (struct rp_event){.ts_ns = 5,
+			      .addr = rp_ip_v4(0x0a010203),
+			      .kind = RP_EVENT_ROUND,
+			      .u.round = {.sent = 3, .errors = 2, .error = RP_ERR_TIME_EXCEEDED}};
+	b = new_buf(sizeof(store));
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "ping_round,ip=10.1.2.3 sent=3i,received=0i,loss_pct=100,"
+				 "errors=2i,error=\"time_exceeded\",suspended=false 5\n");
 }
