@@ -365,8 +365,8 @@ static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, boo
 	 * datagram cut short cannot be summed: its fields are the MAC's to vouch for. */
 	if (!v6 && !cut && rp_icmp_checksum(p, icmp_len) != 0)
 		return RP_REPLY_CORRUPTED;
-	memset(out, 0, sizeof(*out));
 	out->addr = *src;
+	out->err = out->err_type = out->err_code = out->err_short = 0;
 	read_fields(pl, out);
 	if (get64(pl + OFF_MAC) != mac(key, out))
 		return RP_REPLY_FORGED;
