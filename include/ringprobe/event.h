@@ -21,9 +21,11 @@ enum rp_dev_state { RP_STATE_UNKNOWN = 0, RP_STATE_UP = 1, RP_STATE_DOWN = 2 };
 
 /** Why the state changed. */
 enum rp_state_reason {
-	RP_REASON_REPLY = 0,	 /* up: replies came back */
-	RP_REASON_TIMEOUT = 1,	 /* down: rounds without a reply */
-	RP_REASON_SUSPENDED = 2, /* down, and suspended (ping_max_consecutive_fails) */
+	RP_REASON_REPLY = 0,	   /* up: replies came back */
+	RP_REASON_TIMEOUT = 1,	   /* down: rounds without a reply */
+	RP_REASON_SUSPENDED = 2,   /* down, and suspended (ping_max_consecutive_fails) */
+	RP_REASON_UNREACHABLE = 3, /* down: the round that decided it got an ICMP error
+				    * (u.state.error, icmp_type, icmp_code) */
 };
 
 struct rp_event {
@@ -37,10 +39,13 @@ struct rp_event {
 	union {
 		struct rp_round_stats round;
 		struct {
-			uint8_t state;	  /* enum rp_dev_state: the new one */
-			uint8_t previous; /* enum rp_dev_state */
-			uint8_t reason;	  /* enum rp_state_reason */
-			uint8_t _pad[5];
+			uint8_t state;	   /* enum rp_dev_state: the new one */
+			uint8_t previous;  /* enum rp_dev_state */
+			uint8_t reason;	   /* enum rp_state_reason */
+			uint8_t error;	   /* RP_REASON_UNREACHABLE: enum rp_icmp_err */
+			uint8_t icmp_type; /* and the error's type and code */
+			uint8_t icmp_code;
+			uint8_t _pad[2];
 			uint64_t duration_ms; /* time spent in `previous` */
 		} state;
 	} u;
@@ -50,7 +55,7 @@ _Static_assert(sizeof(struct rp_event) == 64, "rp_event is copied through rings"
 
 /** "up", "down" or "unknown". */
 const char *rp_dev_state_name(unsigned state);
-/** "reply", "timeout" or "suspended". */
+/** "reply", "timeout", "suspended" or "unreachable". */
 const char *rp_state_reason_name(unsigned reason);
 
 #endif

@@ -172,7 +172,13 @@ const char *rp_health_reason_name(uint32_t bit);
 	  "Device state changes between up and down (flaps; a device's first state after it "      \
 	  "joins is not one).")                                                                    \
 	X(rounds, U64, "rounds_total", counter, 50, "rounds",                                      \
-	  "Rounds (ping_count echoes each) completed by monitored devices.")
+	  "Rounds (ping_count echoes each) completed by monitored devices.")                       \
+	X(icmp_errors, U64, "icmp_errors_total", counter, 51, "icmp_errors",                       \
+	  "Probes ended by an ICMP error (destination unreachable, time exceeded) quoting them "   \
+	  "(failed, not counted in timeouts).")                                                    \
+	X(icmp_errors_short, U64, "icmp_errors_short_total", counter, 52, "icmp_errors_short",     \
+	  "Of icmp_errors, those matched by sequence alone: the error quoted only the echo "       \
+	  "header, without the probe's MAC.")
 
 #define RP_HEALTH_T_U64 uint64_t
 #define RP_HEALTH_T_U32 uint32_t

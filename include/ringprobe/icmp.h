@@ -67,7 +67,47 @@ struct rp_probe_stamp {
 	uint32_t seq;
 	uint64_t sent_ns;
 	uint8_t shard;
+	/* Set by the parser on an ICMP error (RP_REPLY_ICMP_ERROR), else 0. */
+	uint8_t err;	  /* enum rp_icmp_err */
+	uint8_t err_type; /* the error's ICMP or ICMPv6 type and code, as received */
+	uint8_t err_code;
+	uint8_t err_short; /* the quote held only the echo header (8 bytes): slot, gen and
+			    * sent_ns are unknown, seq holds its 16 bits (see below) */
 };
+
+/* What an ICMP error that quotes one of our requests says, in a few classes an
+ * operator acts on. ICMP (RFC 792, 1812) and ICMPv6 (RFC 4443) codes map as:
+ *   net         v4 unreachable 0 (net), 6 (net unknown), 11 (net for TOS); v6 0 (no route)
+ *   host        v4 1 (host), 7 (host unknown), 12 (host for TOS); v6 3 (address)
+ *   protocol    v4 2
+ *   port        v4 3; v6 4
+ *   prohibited  v4 9, 10, 13 (administratively), 14, 15 (precedence); v6 1
+ *               (administratively), 5 (source policy), 6 (reject route)
+ *   fragmentation  v4 4 (fragmentation needed and DF set)
+ *   other       any other unreachable code (v4 5 source route, 8 isolated; v6 2 scope)
+ *   time_exceeded  v4 type 11, v6 type 3, any code (TTL / hop limit exceeded in
+ *               transit, or reassembly time exceeded) */
+enum rp_icmp_err {
+	RP_ERR_NONE = 0,
+	RP_ERR_NET,
+	RP_ERR_HOST,
+	RP_ERR_PROTOCOL,
+	RP_ERR_PORT,
+	RP_ERR_PROHIBITED,
+	RP_ERR_FRAGMENTATION,
+	RP_ERR_UNREACH_OTHER,
+	RP_ERR_TIME_EXCEEDED,
+	RP_ERR_COUNT
+};
+
+/** The `error` field's value of a class: "unreachable:net", "unreachable:host",
+ *  "unreachable:protocol", "unreachable:port", "unreachable:prohibited",
+ *  "unreachable:fragmentation", "unreachable:other", "time_exceeded"; NULL for
+ *  RP_ERR_NONE or an unknown value. */
+const char *rp_icmp_err_name(unsigned err);
+/** The class of an ICMP (v6 false) or ICMPv6 error of `type` and `code`; RP_ERR_NONE
+ *  when the type is neither destination unreachable nor time exceeded. */
+enum rp_icmp_err rp_icmp_err_of(bool v6, unsigned type, unsigned code);
 
 /* What a received datagram turned out to be. The first kinds are decided by the
  * parser alone; the rest by the shard that owns the slot. Every kind but OK is
@@ -83,6 +123,10 @@ enum rp_reply_kind {
 	RP_REPLY_STALE,	       /* for a slot that has since been reused (generation moved on) */
 	RP_REPLY_DUPLICATE,    /* the probe was already answered */
 	RP_REPLY_LATE,	       /* arrived after its timeout (the probe counted as lost) */
+	RP_REPLY_ICMP_ERROR,   /* an ICMP error quoting one of our requests (parser); the
+				* shard then ends the probe as failed. Never counted as
+				* invalid: one that matches no outstanding probe counts as
+				* stale, duplicate or late */
 	RP_REPLY_KIND_COUNT
 };
 
@@ -110,7 +154,9 @@ void rp_icmp_stamp_filled(void *pkt, uint32_t fill_sum, const struct rp_siphash_
 /** rp_icmp_stamp_filled of a zero-filled RP_ICMP_PKT_LEN-byte buffer (rp_icmp_init). */
 void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_probe_stamp *s);
 
-/** Validates one received datagram of src's family. `buf` starts with the IPv4 header
+/** Validates one received datagram of src's family: an echo reply, or an ICMP error
+ *  (ICMP destination unreachable 3 and time exceeded 11; ICMPv6 1 and 3) quoting one
+ *  of our requests. `buf` starts with the IPv4 header
  *  when `ip_header` (raw IPv4 sockets) or with the ICMP header (datagram sockets, and
  *  raw ICMPv6 sockets, which never pass the IPv6 header). `src` is the sender (from the
  *  IP header or msg_name); an ICMPv6 datagram's checksum was checked by the kernel and
@@ -125,12 +171,34 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
 enum rp_reply_kind rp_icmp_parse(const void *buf, size_t len, bool ip_header,
 				 const struct rp_ip *src, int32_t ident,
 				 const struct rp_siphash_key *key, struct rp_probe_stamp *out);
+/*    An ICMP error gives RP_REPLY_ICMP_ERROR with out->err* set and out->addr the
+ *  quoted request's destination (src is the router or host that sent the error). The
+ *  quote must be an IPv4 (ICMP) or IPv6 (ICMPv6) header without extension headers
+ *  (we send none) of an echo request with our identifier (when `ident` >= 0). When the
+ *  quote holds our fields (RFC 1812 routers and Linux quote up to 576 bytes, RFC 4443
+ *  up to 1280, so our 40 bytes nearly always come back) they are read and the MAC,
+ *  computed over the quoted destination, must verify (else RP_REPLY_FORGED): as strong
+ *  a match as a reply's. When only the 8-byte echo header came back (RFC 792's
+ *  minimum), out->err_short is set and out->seq holds the header's 16-bit sequence:
+ *  the shard matches it to the probe outstanding to out->addr by that sequence alone,
+ *  as fping does, which a host on the path that sees the request could forge. */
 /** rp_icmp_parse of a datagram whose end the receive buffer cut off (MSG_TRUNC): the
  *  ICMP checksum, which covers bytes we never got, is not checked; the MAC still
  *  covers every field of ours. */
 enum rp_reply_kind rp_icmp_parse_cut(const void *buf, size_t len, bool ip_header,
 				     const struct rp_ip *src, int32_t ident,
 				     const struct rp_siphash_key *key, struct rp_probe_stamp *out);
+
+/** The request an ICMP error quoted, as a datagram socket's error queue hands it over
+ *  (IP_RECVERR / IPV6_RECVERR, MSG_ERRQUEUE): `req`, `len` bytes from the quoted ICMP
+ *  header on, sent to `dst` (the message's name), and the error's type and code (the
+ *  extended error's ee_type, ee_code; of dst's family). Judged as rp_icmp_parse judges
+ *  an error's quote: RP_REPLY_ICMP_ERROR, FORGED, FOREIGN, TRUNCATED, or NOT_ECHO for
+ *  a type that is neither unreachable nor time exceeded. */
+enum rp_reply_kind rp_icmp_parse_quote(const void *req, size_t len, const struct rp_ip *dst,
+				       uint8_t type, uint8_t code, int32_t ident,
+				       const struct rp_siphash_key *key,
+				       struct rp_probe_stamp *out);
 
 /** Reads back the fields of an echo request we built (a copy the kernel returned with
  *  its transmit timestamp; addr is left zero), from its first RP_ICMP_MIN_LEN bytes. No

@@ -45,9 +45,12 @@ struct rp_tag {
 	const char *value;
 };
 
-/** Longest line rp_line_ping() appends, newline included (a 39-byte IPv6 address, 21-byte
- *  rtt_ms, 19-digit time); 78 for the longest IPv4 address. */
-#define RP_LINE_PING_MAX 126
+/** Longest line rp_line_ping() appends, newline included: a failure's with the longest
+ *  error (39-byte IPv6 address, error="unreachable:fragmentation", 19-digit time). The
+ *  longest without an error, a reply's (21-byte rtt_ms), is RP_LINE_PING_REPLY_MAX;
+ *  78 for the longest IPv4 address. */
+#define RP_LINE_PING_MAX 132
+#define RP_LINE_PING_REPLY_MAX 126
 /** Longest `name` tag rp_line_ping() takes (a DNS name); a named line is longer by the
  *  name and ",name=". */
 #define RP_LINE_NAME_MAX 253
@@ -62,8 +65,9 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 		  size_t max_string);
 /** Appends a `ping` point for one probe result (the hot case, no generic machinery):
  *  ping,ip=ADDR[,name=NAME] rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on
- *  failure; ADDR a dotted quad or RFC 5952 text; the name tag for a device given by DNS
- *  name, NULL for none: 1..RP_LINE_NAME_MAX bytes that need no escaping, else -EINVAL). */
+ *  failure; a failure an ICMP error caused has error="CLASS" (rp_icmp_err_name) in its
+ *  place, and only then; ADDR a dotted quad or RFC 5952 text; the name tag for a device given by
+ * DNS name, NULL for none: 1..RP_LINE_NAME_MAX bytes that need no escaping, else -EINVAL). */
 int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *name);
 /** Copies `len` untrusted bytes (NULs allowed: SNMP OCTET STRINGs) to `dst` as a C string, cleaned
  *  like a value and cut to min(max_string, size - 1) bytes; returns its length. */

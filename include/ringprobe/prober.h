@@ -82,6 +82,10 @@ struct rp_shard_stats {
 	uint64_t rounds;	      /* rounds of monitored devices completed */
 	uint64_t state_changes;	      /* device state flips between up and down */
 	uint64_t devices_down;	      /* now: monitored devices whose state is down */
+	uint64_t icmp_errors;	      /* probes ended by an ICMP error quoting them
+				       * (counted as failed, not in timeouts) */
+	uint64_t icmp_errors_short;   /* of those, matched by sequence alone (the error
+				       * quoted only the echo header) */
 	bool done;		      /* every device finished its count */
 	bool stopped;		      /* the thread has exited (after stop) */
 };

@@ -16,7 +16,14 @@ struct rp_probe_result {
 	uint8_t suspended; /* the device is suspended (probed once per backoff) */
 	uint8_t ttl;	   /* the reply's IPv4 TTL / IPv6 hop limit; 0 = unknown (or no
 			    * reply) */
-	uint8_t _pad[9];
+	/* An ICMP error that quoted the probe ended it (success 0), else all zero. In
+	 * the padding: the struct stays 48 bytes (a million-device fleet's rings are
+	 * sized in these), so the error's sender fits only when it is IPv4. */
+	uint8_t error;	   /* enum rp_icmp_err (icmp.h); 0 = none (a timeout) */
+	uint8_t icmp_type; /* the error's ICMP / ICMPv6 type and code */
+	uint8_t icmp_code;
+	uint8_t from4[4]; /* IPv4 errors: who sent it (network order); zero for IPv6 */
+	uint8_t _pad[2];
 };
 
 _Static_assert(sizeof(struct rp_probe_result) == 48, "rp_probe_result is copied through rings");

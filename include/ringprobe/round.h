@@ -15,7 +15,8 @@
 struct rp_round_stats {
 	uint8_t sent;	  /* echoes sent */
 	uint8_t received; /* of those, answered in time */
-	uint8_t _pad[2];
+	uint8_t errors;	  /* of the rest, ended by an ICMP error (set by the shard) */
+	uint8_t error;	  /* the last such error's enum rp_icmp_err (icmp.h); 0 = none */
 	float min_ns, avg_ns, median_ns, max_ns;
 	float stddev_ns; /* population standard deviation */
 	float jitter_ns; /* mean |rtt[i] - rtt[i-1]| over consecutive replies (in send

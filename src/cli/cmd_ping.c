@@ -625,6 +625,16 @@ static bool take_result(struct ping_run *r, const struct rp_probe_result *res, u
 
 	if (r->to_writer)
 		forward(r->to_writer, res);
+	if (RP_UNLIKELY(res->error)) {
+		/* fping's decode_icmp_ipv4: a warning line, counted as other ICMP; the
+		 * echo then fails as a timeout does (fping's times out later). */
+		char buf[RP_IP_STRLEN];
+
+		r->g.other++;
+		if (!f->quiet && !f->json)
+			rp_fping_print_icmp_error(stderr, target_name(r, res->id, buf), res,
+						  !rp_ip_is_v4(&res->addr));
+	}
 	account(r, res->id, ok, (int64_t)res->rtt_ns);
 	for (uint64_t j = r->same ? r->same[res->id] : 0; j; j = r->same[j - 1])
 		account(r, j - 1, ok, (int64_t)res->rtt_ns);

@@ -10,6 +10,7 @@
 
 #include "ringprobe/addr.h"
 #include "ringprobe/conf.h"
+#include "ringprobe/result.h"
 
 /* fping 5.1's limits and defaults (src/options.h, src/fping.c). */
 #define RP_FPING_DEFAULT_SIZE 56
@@ -86,6 +87,11 @@ void rp_fping_stats_add(struct rp_fping_host *h, uint32_t seq, bool ok, int64_t 
 void rp_fping_print_probe(const struct rp_fping *f, FILE *out, int width, const char *host,
 			  const struct rp_fping_host *h, uint32_t seq, bool ok, int64_t ns,
 			  unsigned bytes);
+/** The line fping 5.1 prints (to stderr, unless -q) when an ICMP error quotes one of
+ *  its echoes: "ICMP Host Unreachable from 198.51.100.1 for ICMP Echo sent to HOST".
+ *  `r` is the failed result that carries the error; v6 says the target is IPv6. */
+void rp_fping_print_icmp_error(FILE *out, const char *host, const struct rp_probe_result *r,
+			       bool v6);
 /** The final per-target line: -C's list of times, else xmt/rcv/%loss[, outage][, min/avg/max]. */
 void rp_fping_print_summary(const struct rp_fping *f, FILE *out, int width, const char *host,
 			    const struct rp_fping_host *h);

@@ -80,6 +80,60 @@ void rp_fping_print_probe(const struct rp_fping *f, FILE *out, int width, const 
 			loss(h->sent, h->recv));
 }
 
+/* fping 5.1's icmp_unreach_str[], by ICMP destination unreachable code. */
+static const char *const unreach4[16] = {
+    "ICMP Network Unreachable",
+    "ICMP Host Unreachable",
+    "ICMP Protocol Unreachable",
+    "ICMP Port Unreachable",
+    "ICMP Unreachable (Fragmentation Needed)",
+    "ICMP Unreachable (Source Route Failed)",
+    "ICMP Unreachable (Destination Network Unknown)",
+    "ICMP Unreachable (Destination Host Unknown)",
+    "ICMP Unreachable (Source Host Isolated)",
+    "ICMP Unreachable (Communication with Network Prohibited)",
+    "ICMP Unreachable (Communication with Host Prohibited)",
+    "ICMP Unreachable (Network Unreachable For Type Of Service)",
+    "ICMP Unreachable (Host Unreachable For Type Of Service)",
+    "ICMP Unreachable (Communication Administratively Prohibited)",
+    "ICMP Unreachable (Host Precedence Violation)",
+    "ICMP Unreachable (Precedence cutoff in effect)",
+};
+
+/* The same wording for ICMPv6 destination unreachable codes (RFC 4443 3.1). fping
+ * 5.1 reads an ICMPv6 error's quote at IPv4 offsets and its type with the ICMPv4
+ * table, so it prints nothing useful for one; these lines are ours. */
+static const char *const unreach6[7] = {
+    "ICMP Network Unreachable",
+    "ICMP Unreachable (Communication Administratively Prohibited)",
+    "ICMP Unreachable (Beyond Scope of Source Address)",
+    "ICMP Host Unreachable",
+    "ICMP Port Unreachable",
+    "ICMP Unreachable (Source Address Failed Ingress/Egress Policy)",
+    "ICMP Unreachable (Reject Route to Destination)",
+};
+
+void rp_fping_print_icmp_error(FILE *out, const char *host, const struct rp_probe_result *r,
+			       bool v6)
+{
+	const char *what;
+	char from[32] = "";
+
+	if (r->icmp_type == (v6 ? 3 : 11))
+		what = "ICMP Time Exceeded";
+	else if (v6)
+		what =
+		    r->icmp_code < 7 ? unreach6[r->icmp_code] : "ICMP Unreachable (Invalid Code)";
+	else
+		what =
+		    r->icmp_code < 16 ? unreach4[r->icmp_code] : "ICMP Unreachable (Invalid Code)";
+	/* The sender is in the result for IPv4 errors only (result.h). */
+	if (!v6)
+		snprintf(from, sizeof(from), " from %u.%u.%u.%u", r->from4[0], r->from4[1],
+			 r->from4[2], r->from4[3]);
+	fprintf(out, "%s%s for ICMP Echo sent to %s\n", what, from, host);
+}
+
 static void print_counts(const struct rp_fping *f, FILE *out, uint32_t sent, uint32_t recv,
 			 int64_t min, int64_t total, int64_t max)
 {

@@ -117,6 +117,8 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 	h->state_changes = st.state_changes;
 	h->devices_down = st.devices_down;
 	h->rounds = st.rounds;
+	h->icmp_errors = st.icmp_errors;
+	h->icmp_errors_short = st.icmp_errors_short;
 	{
 		struct rp_ctl_names_stats ns;
 

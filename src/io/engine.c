@@ -274,6 +274,8 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 			snprintf(bwhy + strlen(bwhy), sizeof(bwhy) - strlen(bwhy),
 				 ", no transmit timestamps (%s)", strerror(-rc));
 	}
+	if (e->info.icmp_mode == RP_ICMP_DGRAM)
+		rp_io__errq_init(e);
 	join(e->info.why, sizeof(e->info.why), swhy, bwhy);
 	snprintf(why, whylen, "%s", e->info.why);
 	features_format(e->info.features, feats, sizeof(feats));

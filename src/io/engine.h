@@ -61,6 +61,12 @@ struct rp_rx {
 			   * its first len bytes */
 	uint8_t ttl;	  /* IP_TTL / IPV6_HOPLIMIT control message; 0 = none came (raw
 			   * IPv4: the TTL is in the header instead) */
+	/* Or, with icmp_err set, an ICMP error from a datagram socket's error queue
+	 * (txstamp.c): buf is the request it quotes from its ICMP header on, src the
+	 * error's sender (SO_EE_OFFENDER), err_dst the request's destination. */
+	bool icmp_err;
+	uint8_t err_type, err_code;
+	struct rp_ip err_dst;
 };
 
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
@@ -80,6 +86,7 @@ struct rp_engine_stats {
 	uint64_t polls;		  /* rp_engine_poll calls */
 	uint64_t tx_stamps;	  /* transmit timestamps handed to the callback */
 	uint64_t tx_unusable;	  /* error-queue messages that were not a usable stamp */
+	uint64_t errq_icmp;	  /* ICMP errors read from a datagram socket's error queue */
 };
 
 /** Opens the sockets (raw or dgram per conf->icmp_mode; auto prefers dgram where

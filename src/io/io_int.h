@@ -157,6 +157,14 @@ void rp_io__tx_sent(struct rp_engine *e, unsigned sock, uint32_t n);
  *  before handing out the replies of the same poll. No-op when off. */
 void rp_io__tx_read(struct rp_engine *e, rp_rx_cb cb, void *arg);
 void rp_io__tx_fini(struct rp_engine *e);
+/** Sets up the error-queue reader for a datagram engine's ICMP errors when transmit
+ *  stamps did not (txstamp.c). */
+void rp_io__errq_init(struct rp_engine *e);
+/** A receive on socket `sock` failed (not ENOBUFS, EAGAIN, EINTR or ECANCELED): on a
+ *  datagram engine that is the socket's pending error, an ICMP error waiting on its
+ *  error queue, which the next rp_io__tx_read reads; true then (not a receive error
+ *  to count). */
+bool rp_io__errq_flag(struct rp_engine *e, unsigned sock);
 
 /** Sets up the io_uring backend on e (socket and send pool already there), using the
  *  RP_FEAT_* in mask that the kernel has. On success sets e->ops, e->be,

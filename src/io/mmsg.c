@@ -129,7 +129,7 @@ static int recv_all(struct rp_engine *e, struct mmsg *m, unsigned sock, rp_rx_cb
 		if (rc < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			if (errno != EINTR)
+			if (errno != EINTR && !rp_io__errq_flag(e, sock))
 				e->stats.recv_errors++;
 			/* A pending socket error is consumed by the call that reports it. */
 			if (++errs > 16)
@@ -172,6 +172,7 @@ static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void
 	for (unsigned i = 0; i < RP_IO_NSOCK; i++)
 		if (m->live[i] && e->fd[i] >= 0)
 			got += recv_all(e, m, i, cb, arg);
+	rp_io__tx_read(e, cb, arg); /* an ICMP error a receive reported (dgram) */
 	return got;
 }
 

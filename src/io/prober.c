@@ -626,6 +626,8 @@ void rp_prober_stats(const struct rp_prober *p, struct rp_shard_stats *out)
 		out->rounds += s.rounds;
 		out->state_changes += s.state_changes;
 		out->devices_down += s.devices_down;
+		out->icmp_errors += s.icmp_errors;
+		out->icmp_errors_short += s.icmp_errors_short;
 		out->done = out->done && s.done;
 		out->stopped = i == 0 ? s.stopped : out->stopped && s.stopped;
 	}

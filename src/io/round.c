@@ -48,7 +48,8 @@ const char *rp_dev_state_name(unsigned state)
 
 const char *rp_state_reason_name(unsigned reason)
 {
-	return reason == RP_REASON_TIMEOUT     ? "timeout"
-	       : reason == RP_REASON_SUSPENDED ? "suspended"
-					       : "reply";
+	return reason == RP_REASON_TIMEOUT	 ? "timeout"
+	       : reason == RP_REASON_SUSPENDED	 ? "suspended"
+	       : reason == RP_REASON_UNREACHABLE ? "unreachable"
+						 : "reply";
 }

@@ -87,10 +87,17 @@ struct racc {
 	uint8_t want;	    /* echoes this round: ping_count, 1 while suspended */
 	uint8_t sent;
 	uint8_t received;
-	uint8_t open; /* started, not yet summed up */
-	uint8_t susp; /* suspended when it started */
-	uint8_t ttl;  /* the last reply's TTL (0: not known yet) */
-	uint8_t _pad[6];
+	uint8_t open;			 /* started, not yet summed up */
+	uint8_t susp;			 /* suspended when it started */
+	uint8_t ttl;			 /* the last reply's TTL (0: not known yet) */
+	uint8_t errors;			 /* echoes ended by an ICMP error */
+	uint8_t err, err_type, err_code; /* the last one's (struct icmperr) */
+	uint8_t _pad[2];
+};
+
+/* What an ICMP error that ended a probe said (icmp.h: rp_icmp_err, type, code). */
+struct icmperr {
+	uint8_t err, type, code;
 };
 
 enum { ECHO_UNSENT = 0, ECHO_OUT, ECHO_ANSWERED, ECHO_FAILED };
@@ -463,7 +470,8 @@ static uint32_t spacing_ms(const struct rp_shard *s, const struct sdev *d)
 }
 
 /* A device's state changes to `to`: one event, the counters, the time it changed. */
-static void change_state(struct rp_shard *s, uint32_t slot, struct sdev *d, unsigned to)
+static void change_state(struct rp_shard *s, uint32_t slot, struct sdev *d, unsigned to,
+			 const struct icmperr *ie)
 {
 	unsigned from = d->state & STATE_MASK;
 	struct rp_event e = {
@@ -476,12 +484,18 @@ static void change_state(struct rp_shard *s, uint32_t slot, struct sdev *d, unsi
 			.previous = (uint8_t)from,
 			.reason = to == RP_STATE_UP ? RP_REASON_REPLY
 				  : d->suspended    ? RP_REASON_SUSPENDED
+				  : ie		    ? RP_REASON_UNREACHABLE
 						    : RP_REASON_TIMEOUT,
 			.duration_ms = s->now_ms - d->since_ms},
 	};
 
 	if (s->acc)
 		e.ttl = acc_of(s, slot)->ttl;
+	if (e.u.state.reason == RP_REASON_UNREACHABLE) {
+		e.u.state.error = ie->err;
+		e.u.state.icmp_type = ie->type;
+		e.u.state.icmp_code = ie->code;
+	}
 	if (from == RP_STATE_DOWN)
 		s->local.devices_down--;
 	if (to == RP_STATE_DOWN)
@@ -495,8 +509,10 @@ static void change_state(struct rp_shard *s, uint32_t slot, struct sdev *d, unsi
 
 /* A monitored device finished a round (with ping_count 1 and no rounds: an echo):
  * good when a reply came. down_after bad ones in a row make it down, up_after good
- * ones up. */
-static void round_outcome(struct rp_shard *s, uint32_t slot, struct sdev *d, bool good)
+ * ones up. ie: a bad round's ICMP error (the last), NULL when it only timed out; the
+ * round that makes the change gives its reason. */
+static void round_outcome(struct rp_shard *s, uint32_t slot, struct sdev *d, bool good,
+			  const struct icmperr *ie)
 {
 	bool last_good = (d->state & STATE_LAST_GOOD) != 0;
 	unsigned cur = d->state & STATE_MASK, to = good ? RP_STATE_UP : RP_STATE_DOWN;
@@ -513,7 +529,7 @@ static void round_outcome(struct rp_shard *s, uint32_t slot, struct sdev *d, boo
 		d->streak = 1;
 	d->state = (uint8_t)((d->state & STATE_MASK) | (good ? STATE_LAST_GOOD : 0));
 	if (cur != to && d->streak >= (need ? need : 1))
-		change_state(s, slot, d, to);
+		change_state(s, slot, d, to, good ? NULL : ie);
 }
 
 /* A device with nothing left to send and nothing outstanding is finished; its slot
@@ -538,9 +554,10 @@ static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
 	    (struct ready){slot, rp_devtable_gen(s->table, slot)};
 }
 
-/* One echo sent at sent_mono got no reply in time: its result, the failure streak
- * and the suspension it may start. */
-static void fail_echo(struct rp_shard *s, uint32_t slot, struct sdev *d, uint64_t sent_mono)
+/* One echo sent at sent_mono got no reply in time, or (ie) an ICMP error from `from`
+ * ended it: its result, the failure streak and the suspension it may start. */
+static void fail_echo(struct rp_shard *s, uint32_t slot, struct sdev *d, uint64_t sent_mono,
+		      const struct icmperr *ie, const struct rp_ip *from)
 {
 	struct rp_probe_result r = {
 	    .sent_ns = sent_mono + s->mono_to_real,
@@ -550,7 +567,16 @@ static void fail_echo(struct rp_shard *s, uint32_t slot, struct sdev *d, uint64_
 	    .suspended = d->suspended,
 	};
 
-	s->local.timeouts++;
+	if (RP_UNLIKELY(ie)) {
+		r.error = ie->err;
+		r.icmp_type = ie->type;
+		r.icmp_code = ie->code;
+		if (rp_ip_is_v4(from))
+			memcpy(r.from4, from->b + 12, 4);
+		s->local.icmp_errors++;
+	} else {
+		s->local.timeouts++;
+	}
 	d->fails++;
 	if (s->conf.max_fails && !d->suspended && d->fails >= s->conf.max_fails) {
 		d->suspended = 1;
@@ -559,15 +585,22 @@ static void fail_echo(struct rp_shard *s, uint32_t slot, struct sdev *d, uint64_
 	emit(s, &r);
 }
 
-/* The single outstanding probe (not a round's) failed. */
-static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
+/* The single outstanding probe (not a round's) failed: timed out, or (ie) ended by an
+ * ICMP error from `from`. */
+static void fail_with(struct rp_shard *s, uint32_t slot, struct sdev *d, const struct icmperr *ie,
+		      const struct rp_ip *from)
 {
 	d->outstanding = 0;
 	s->outstanding--;
-	fail_echo(s, slot, d, d->sent_ns);
+	fail_echo(s, slot, d, d->sent_ns, ie, from);
 	if (!in_rounds(s, d))
-		round_outcome(s, slot, d, false);
+		round_outcome(s, slot, d, false, ie);
 	maybe_finished(s, d);
+}
+
+static void fail(struct rp_shard *s, uint32_t slot, struct sdev *d)
+{
+	fail_with(s, slot, d, NULL, NULL);
 }
 
 /* Ends d's open round: echoes still out failed; the summary event (rounds on); the
@@ -583,7 +616,7 @@ static void close_round(struct rp_shard *s, uint32_t slot, struct sdev *d, struc
 		st[i] = ECHO_FAILED;
 		d->outstanding--;
 		s->outstanding--;
-		fail_echo(s, slot, d, sent[i]);
+		fail_echo(s, slot, d, sent[i], NULL, NULL);
 	}
 	if (s->conf.rounds) {
 		float rtt[RP_ROUND_MAX], *all = acc_rtt(s, a);
@@ -601,10 +634,13 @@ static void close_round(struct rp_shard *s, uint32_t slot, struct sdev *d, struc
 			if (st[i] == ECHO_ANSWERED)
 				rtt[k++] = all[i];
 		rp_round_stats(rtt, k, a->sent, &e.u.round);
+		e.u.round.errors = a->errors;
+		e.u.round.error = a->err;
 		emit_event(s, &e);
 	}
 	a->open = 0;
-	round_outcome(s, slot, d, a->received > 0);
+	round_outcome(s, slot, d, a->received > 0,
+		      a->errors ? &(struct icmperr){a->err, a->err_type, a->err_code} : NULL);
 }
 
 static void expire_timeouts(struct rp_shard *s)
@@ -673,6 +709,7 @@ static unsigned round_send(struct rp_shard *s, uint32_t slot, struct sdev *d, st
 		a->susp = d->suspended;
 		a->sent = 0;
 		a->received = 0;
+		a->errors = 0;
 		a->round_due = due_of(d);
 	}
 	return a->sent++;
@@ -894,6 +931,93 @@ static enum rp_reply_kind round_reply(struct rp_shard *s, const struct rp_rx *rx
 	return RP_REPLY_OK;
 }
 
+/* An ICMP error quoting one of our requests (the parser checked the quote: icmp.h):
+ * the probe it names, if still out and within its timeout, ends at once as failed with
+ * the error; the router's address (rx->src) goes into the result when IPv4. */
+static void on_icmp_error(struct rp_shard *s, const struct rp_rx *rx, struct rp_probe_stamp *st)
+{
+	struct icmperr ie = {st->err, st->err_type, st->err_code};
+	enum rp_reply_kind k;
+	struct racc *a;
+	struct sdev *d;
+	uint32_t slot;
+	uint64_t sent;
+
+	if (st->err_short) {
+		/* Only the echo header was quoted: the device by the quoted destination (a
+		 * hash lookup, once per error), the probe by its 16-bit sequence, taken as
+		 * the latest sent with those bits. */
+		int32_t i = rp_devtable_lookup(s->table, &st->addr);
+
+		if (i < 0) {
+			k = RP_REPLY_STALE;
+			goto invalid;
+		}
+		slot = (uint32_t)i;
+		d = &s->devs[slot];
+		st->seq = d->seq - (uint16_t)(d->seq - st->seq);
+	} else {
+		if (st->shard != s->conf.index || st->slot >= s->conf.capacity) {
+			k = RP_REPLY_FORGED;
+			goto invalid;
+		}
+		if (!rp_devtable_is_live(s->table, st->slot, st->gen)) {
+			k = RP_REPLY_STALE;
+			goto invalid;
+		}
+		slot = st->slot;
+		d = &s->devs[slot];
+	}
+	/* The MAC (or the lookup) bound the quote to this address; checked all the same. */
+	if (!rp_ip_eq(rp_devtable_addr(s->table, slot), &st->addr)) {
+		k = RP_REPLY_WRONG_SOURCE;
+		goto invalid;
+	}
+	a = in_rounds(s, d) ? acc_of(s, slot) : NULL;
+	if (a && a->open && st->seq - a->base < a->sent) {
+		unsigned i = st->seq - a->base;
+		uint8_t *es = acc_st(s, a);
+
+		if (es[i] != ECHO_OUT) {
+			k = es[i] == ECHO_ANSWERED ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
+			goto invalid;
+		}
+		sent = acc_sent(s, a)[i];
+		if (rtt_of(s, rx->rx_ns, sent) > s->conf.timeout_ns) {
+			k = RP_REPLY_LATE; /* its round's end counts the timeout */
+			goto invalid;
+		}
+		es[i] = ECHO_FAILED;
+		d->outstanding--;
+		s->outstanding--;
+		if (st->seq == d->seq)
+			d->answered = 1;
+		a->errors++;
+		a->err = ie.err;
+		a->err_type = ie.type;
+		a->err_code = ie.code;
+		s->local.icmp_errors_short += st->err_short;
+		fail_echo(s, slot, d, sent, &ie, &rx->src);
+		if (a->sent == a->want && d->outstanding == 0)
+			close_round(s, slot, d, a);
+		return;
+	}
+	if (st->seq != d->seq || !d->outstanding) {
+		k = st->seq == d->seq && d->answered ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
+		goto invalid;
+	}
+	if (rtt_of(s, rx->rx_ns, d->sent_ns) > s->conf.timeout_ns) {
+		k = RP_REPLY_LATE; /* the FIFO will count the timeout */
+		goto invalid;
+	}
+	d->answered = 1;
+	s->local.icmp_errors_short += st->err_short;
+	fail_with(s, slot, d, &ie, &rx->src);
+	return;
+invalid:
+	s->local.invalid[k]++;
+}
+
 static void on_rx(void *arg, const struct rp_rx *rx)
 {
 	struct rp_shard *s = arg;
@@ -906,6 +1030,16 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		on_tx(s, rx);
 		return;
 	}
+	if (RP_UNLIKELY(rx->icmp_err)) {
+		/* A datagram socket's: the quoted request from its error queue. */
+		k = rp_icmp_parse_quote(rx->buf, rx->len, &rx->err_dst, rx->err_type, rx->err_code,
+					-1, &s->conf.key, &st);
+		if (k == RP_REPLY_ICMP_ERROR)
+			on_icmp_error(s, rx, &st);
+		else
+			s->local.invalid[k]++;
+		return;
+	}
 
 	if (RP_LIKELY(!rx->cut))
 		k = rp_icmp_parse(rx->buf, rx->len, s->info.ip_header, &rx->src,
@@ -913,8 +1047,12 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	else /* a large payload's reply, longer than the receive buffer */
 		k = rp_icmp_parse_cut(rx->buf, rx->len, s->info.ip_header, &rx->src,
 				      s->info.ip_header ? s->info.ident : -1, &s->conf.key, &st);
-	if (k == RP_REPLY_FORGED && st.shard == s->conf.index && st.slot < s->conf.capacity &&
-	    rp_devtable_is_live(s->table, st.slot, st.gen) &&
+	if (RP_UNLIKELY(k == RP_REPLY_ICMP_ERROR)) {
+		on_icmp_error(s, rx, &st);
+		return;
+	}
+	if (k == RP_REPLY_FORGED && !st.err && st.shard == s->conf.index &&
+	    st.slot < s->conf.capacity && rp_devtable_is_live(s->table, st.slot, st.gen) &&
 	    !rp_ip_eq(rp_devtable_addr(s->table, st.slot), &rx->src))
 		k = RP_REPLY_WRONG_SOURCE;
 	if (k != RP_REPLY_OK)
@@ -958,7 +1096,7 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 	d->answered = 1;
 	answered(s, &st, d, rtt, reply_ttl(s, rx));
 	if (!in_rounds(s, d))
-		round_outcome(s, st.slot, d, true);
+		round_outcome(s, st.slot, d, true, NULL);
 	maybe_finished(s, d);
 	return;
 invalid:

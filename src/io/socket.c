@@ -92,26 +92,42 @@ static void read_ping_range(char *buf, size_t len)
 }
 
 /* Raw sockets see every ICMP packet on the host. ICMP_FILTER drops all types but echo
- * reply in the raw receive path; the BPF program then keeps only unfragmented echo
- * replies whose identifier is ours. Data starts at the IPv4 header, so the ICMP header
- * is found with the header length from BPF_MSH (4 * (ip[0] & 0xf)). */
+ * reply, destination unreachable and time exceeded in the raw receive path; the BPF
+ * program then keeps only unfragmented echo replies whose identifier is ours, and
+ * errors quoting an echo request with our identifier: data starts at the IPv4 header,
+ * so the ICMP header is found with the header length from BPF_MSH (4 * (ip[0] & 0xf));
+ * the quoted IPv4 header must be one without options (0x45), as ours are, which puts
+ * the quoted request 28 bytes after the error's ICMP header. */
 static int attach_raw_filters(int fd, uint16_t ident)
 {
-	struct icmp_filter f = {.data = ~(1u << ICMP_ECHOREPLY)};
+	struct icmp_filter f = {
+	    .data = ~(1u << ICMP_ECHOREPLY | 1u << ICMP_DEST_UNREACH | 1u << ICMP_TIME_EXCEEDED)};
+	enum { ACCEPT = 17, DROP = 18 };
 	struct sock_filter code[] = {
-	    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),		/* frag offset + flags */
-	    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 6, 0), /* a later fragment */
-	    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),		/* X = IPv4 header length */
-	    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),		/* ICMP type */
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP_ECHOREPLY, 0, 3),
+	    /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),	       /* frag offset + flags */
+	    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, DROP - 2, 0), /* a later fragment */
+	    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),		       /* X = IPv4 header length */
+	    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),		       /* ICMP type */
+	    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP_ECHOREPLY, 0, 2),
 	    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4), /* identifier, host order */
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, 0, 1),
-	    BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
-	    BPF_STMT(BPF_RET | BPF_K, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, ACCEPT - 7, DROP - 7),
+	    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP_DEST_UNREACH, 1, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP_TIME_EXCEEDED, 0, DROP - 9),
+	    /* 9 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8), /* quoted version, IHL */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x45, 0, DROP - 11),
+	    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 9), /* quoted protocol */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, DROP - 13),
+	    /* 13 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 20), /* quoted ICMP type */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP_ECHO, 0, DROP - 15),
+	    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 8 + 20 + 4), /* quoted identifier */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, 0, DROP - 17),
+	    /* 17 */ BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	    /* 18 */ BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = {.len = RP_ARRAY_SIZE(code), .filter = code};
 	unsigned char junk[256];
 
+	_Static_assert(RP_ARRAY_SIZE(code) == DROP + 1, "jump targets");
 	if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &f, sizeof(f)) < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
@@ -124,24 +140,39 @@ static int attach_raw_filters(int fd, uint16_t ident)
 
 /* Raw ICMPv6 sockets see every ICMPv6 packet (neighbour discovery included) and pass
  * it from the ICMPv6 header on: no IPv6 header, the kernel has reassembled fragments
- * and checked the checksum. ICMP6_FILTER lets only echo replies through (RFC 3542
- * 3.2); the BPF program then keeps those with our identifier, at the ICMPv6 offsets. */
+ * and checked the checksum. ICMP6_FILTER lets only echo replies, destination
+ * unreachable and time exceeded through (RFC 3542 3.2); the BPF program then keeps
+ * replies with our identifier, and errors quoting an echo request with our identifier
+ * right after the quoted IPv6 header (next header 58: we send no extension headers),
+ * at the ICMPv6 offsets. */
 static int attach_raw6_filters(int fd, uint16_t ident)
 {
 	struct icmp6_filter f;
+	enum { ACCEPT = 12, DROP = 13 };
 	struct sock_filter code[] = {
-	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0), /* ICMPv6 type */
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_ECHO_REPLY, 0, 3),
+	    /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0), /* ICMPv6 type */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_ECHO_REPLY, 0, 2),
 	    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4), /* identifier, host order */
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, 0, 1),
-	    BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
-	    BPF_STMT(BPF_RET | BPF_K, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, ACCEPT - 4, DROP - 4),
+	    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_DST_UNREACH, 1, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_TIME_EXCEEDED, 0, DROP - 6),
+	    /* 6 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 6), /* quoted next header */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, DROP - 8),
+	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 40), /* quoted ICMPv6 type */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_ECHO_REQUEST, 0, DROP - 10),
+	    /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 8 + 40 + 4), /* quoted identifier */
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ident, 0, DROP - 12),
+	    /* 12 */ BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	    /* 13 */ BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = {.len = RP_ARRAY_SIZE(code), .filter = code};
 	unsigned char junk[256];
 
+	_Static_assert(RP_ARRAY_SIZE(code) == DROP + 1, "jump targets");
 	ICMP6_FILTER_SETBLOCKALL(&f);
 	ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+	ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+	ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
 	if (setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
@@ -153,15 +184,18 @@ static int attach_raw6_filters(int fd, uint16_t ident)
 
 /* Options both kinds share. SO_RCVBUFFORCE goes past net.core.rmem_max when we hold
  * CAP_NET_ADMIN; without it, SO_RCVBUF (capped by rmem_max) is the best we can do. */
-static int set_common_opts(int fd, int af, uint32_t rcvbuf)
+static int set_common_opts(int fd, int af, bool raw, uint32_t rcvbuf)
 {
-	int one = 1, zero = 0, sz = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
+	int one = 1, recverr = !raw, sz = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
 		return -errno;
-	/* ICMP errors stay off the error queue: only transmit stamps go there. */
-	if (af == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &zero, sizeof(zero)) < 0
-			   : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &zero, sizeof(zero)) < 0)
+	/* Raw sockets receive ICMP errors as datagrams (the filters above let ours in):
+	 * off their error queue, where only transmit stamps go. Datagram sockets get
+	 * them nowhere else: on the error queue (ping_err), read by txstamp.c. */
+	if (af == AF_INET6
+		? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &recverr, sizeof(recverr)) < 0
+		: setsockopt(fd, IPPROTO_IP, IP_RECVERR, &recverr, sizeof(recverr)) < 0)
 		return -errno;
 	/* Each datagram then carries the socket's drop count (rp_io__cmsg): replies
 	 * lost to a full receive buffer are counted, not mistaken for timeouts alone. */
@@ -279,7 +313,7 @@ static int open_raw(const struct rp_engine_conf *conf, int af, struct rp_io_sock
 	rc = af == AF_INET6 ? attach_raw6_filters(fd, conf->ident)
 			    : attach_raw_filters(fd, conf->ident);
 	if (!rc)
-		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
+		rc = set_common_opts(fd, af, true, conf->rcvbuf_bytes);
 	if (!rc)
 		rc = set_pkt_opts(fd, af, true, &conf->pkt, &s->refused);
 	if (!rc && source_of(&conf->pkt, af, &sa, &len) && bind(fd, &sa.sa, len) < 0) {
@@ -322,7 +356,7 @@ static int open_dgram(const struct rp_engine_conf *conf, int af, struct rp_io_so
 		}
 	}
 	if (!rc)
-		rc = set_common_opts(fd, af, conf->rcvbuf_bytes);
+		rc = set_common_opts(fd, af, false, conf->rcvbuf_bytes);
 	if (rc) {
 		close(fd);
 		return rc;

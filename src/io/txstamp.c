@@ -23,7 +23,17 @@
  * buffer, by its header and magic: find_request). Each socket has its own error queue; IPv6 ones
  * describe each stamp with a SOL_IPV6/IPV6_RECVERR message instead of SOL_IP/IP_RECVERR. Without
  * SOF_TIMESTAMPING_OPT_TSONLY the kernel charges each copy to the receive buffer until it is read:
- * one tick's sends at most. */
+ * one tick's sends at most.
+ *
+ * The same queue carries the ICMP errors of datagram (ping) sockets, which get them no
+ * other way (IP_RECVERR / IPV6_RECVERR, socket.c): each message is the request the
+ * error quoted, from its ICMP header on, named by its destination, with the error's
+ * type, code and sender in the extended error. They go to the callback with
+ * rx->icmp_err set. They are read with the stamps, and otherwise only when a receive
+ * reported the socket's pending error (rp_io__errq_flag: the kernel sets sk_err with
+ * each, so the next recvmsg fails once with its errno, and epoll says EPOLLERR): no
+ * system call is added to a poll that has no error waiting. Without transmit stamps
+ * (a datagram engine with them masked off) the reader is set up for errors alone. */
 #include "io/io_int.h"
 
 #include <errno.h>
@@ -34,6 +44,7 @@
 #include <sys/socket.h>
 
 #include "ringprobe/compiler.h"
+#include "ringprobe/conf.h"
 #include "ringprobe/xalloc.h"
 
 /* Not in Debian 12's headers (Linux 6.11): rx packets then get no SCM_TIMESTAMPING
@@ -54,9 +65,39 @@ struct rp_io_tx {
 	struct iovec iov[TX_BATCH];
 	uint64_t ctrl[TX_BATCH][TX_CTRL_LEN / sizeof(uint64_t)];
 	uint8_t data[TX_BATCH][TX_DATA_LEN];
-	uint32_t pending[RP_IO_NSOCK]; /* requests sent on each since its last read */
-	bool more[RP_IO_NSOCK];	       /* its last read filled a batch: more may wait */
+	union rp_io_addr name[TX_BATCH]; /* an ICMP error's request destination */
+	uint32_t pending[RP_IO_NSOCK];	 /* requests sent on each since its last read */
+	bool more[RP_IO_NSOCK];		 /* its last read filled a batch, or a receive
+					  * reported an error: more may wait */
+	bool stamps;			 /* transmit stamps on (else ICMP errors only) */
 };
+
+static struct rp_io_tx *tx_init(void)
+{
+	struct rp_io_tx *t = rp_xcalloc(1, sizeof(*t));
+
+	for (unsigned i = 0; i < TX_BATCH; i++) {
+		t->iov[i] = (struct iovec){.iov_base = t->data[i], .iov_len = TX_DATA_LEN};
+		t->msg[i].msg_hdr.msg_iov = &t->iov[i];
+		t->msg[i].msg_hdr.msg_iovlen = 1;
+		t->msg[i].msg_hdr.msg_name = &t->name[i];
+	}
+	return t;
+}
+
+void rp_io__errq_init(struct rp_engine *e)
+{
+	if (!e->tx)
+		e->tx = tx_init();
+}
+
+bool rp_io__errq_flag(struct rp_engine *e, unsigned sock)
+{
+	if (!e->tx || sock >= RP_IO_NSOCK || e->info.icmp_mode != RP_ICMP_DGRAM)
+		return false;
+	e->tx->more[sock] = true;
+	return true;
+}
 
 int rp_io__tx_init(struct rp_engine *e)
 {
@@ -71,19 +112,47 @@ int rp_io__tx_init(struct rp_engine *e)
 		if (setsockopt(e->fd[i], SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0)
 			return -errno;
 	}
-	e->tx = rp_xcalloc(1, sizeof(*e->tx));
-	for (unsigned i = 0; i < TX_BATCH; i++) {
-		e->tx->iov[i] = (struct iovec){.iov_base = e->tx->data[i], .iov_len = TX_DATA_LEN};
-		e->tx->msg[i].msg_hdr.msg_iov = &e->tx->iov[i];
-		e->tx->msg[i].msg_hdr.msg_iovlen = 1;
-	}
+	if (!e->tx)
+		e->tx = tx_init();
+	e->tx->stamps = true;
 	return 0;
 }
 
 void rp_io__tx_sent(struct rp_engine *e, unsigned sock, uint32_t n)
 {
-	if (e->tx)
+	if (e->tx && e->tx->stamps)
 		e->tx->pending[sock] += n;
+}
+
+/* An ICMP error of a datagram socket (SO_EE_ORIGIN_ICMP / ICMP6): its type, code and
+ * sender into rx; false when h is not one. */
+static bool icmp_error(struct msghdr *h, unsigned sock, struct rp_rx *rx)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		struct sock_extended_err ee;
+		union rp_io_addr off;
+		size_t olen;
+
+		if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) ||
+		    c->cmsg_len < CMSG_LEN(sizeof(ee)))
+			continue;
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+			return false;
+		rx->icmp_err = true;
+		rx->err_type = ee.ee_type;
+		rx->err_code = ee.ee_code;
+		/* The offender follows the extended error (SO_EE_OFFENDER). */
+		olen = c->cmsg_len - CMSG_LEN(sizeof(ee));
+		memset(&off, 0, sizeof(off));
+		memcpy(&off, CMSG_DATA(c) + sizeof(ee), olen < sizeof(off) ? olen : sizeof(off));
+		rp_io__src(sock, &off, (unsigned)(olen < sizeof(off) ? olen : sizeof(off)),
+			   &rx->src);
+		rp_io__src(sock, h->msg_name, h->msg_namelen, &rx->err_dst);
+		return true;
+	}
+	return false;
 }
 
 /* The driver's stamp of one error-queue message, or 0 when it is not a transmit
@@ -148,6 +217,7 @@ static void tx_read_sock(struct rp_engine *e, unsigned sock, rp_rx_cb cb, void *
 
 			h->msg_control = t->ctrl[i];
 			h->msg_controllen = sizeof(t->ctrl[i]);
+			h->msg_namelen = sizeof(t->name[i]);
 			h->msg_flags = 0;
 		}
 		rc = recvmmsg(e->fd[sock], t->msg, TX_BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
@@ -161,6 +231,15 @@ static void tx_read_sock(struct rp_engine *e, unsigned sock, rp_rx_cb cb, void *
 			size_t len = t->msg[i].msg_len;
 			struct rp_rx rx = {.tx = true};
 
+			if (RP_UNLIKELY(icmp_error(h, sock, &rx))) {
+				rx.tx = false;
+				rx.buf = t->data[i];
+				rx.len = len < TX_DATA_LEN ? len : TX_DATA_LEN;
+				rx.rx_ns = 0; /* timed on the monotonic clock */
+				e->stats.errq_icmp++;
+				cb(arg, &rx);
+				continue;
+			}
 			rx.rx_ns = tx_ns(h);
 			rx.buf = rx.rx_ns ? find_request(e, t->data[i], len,
 							 (h->msg_flags & MSG_TRUNC) != 0)

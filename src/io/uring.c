@@ -353,7 +353,7 @@ static int on_recv_multi(struct rp_engine *e, struct uring *u, const struct io_u
 				e->info.features &= ~(unsigned)RP_FEAT_RECV_MULTISHOT;
 				arm_all_ones(u);
 			}
-		} else if (cqe->res != -ECANCELED) {
+		} else if (cqe->res != -ECANCELED && !rp_io__errq_flag(e, sock)) {
 			e->stats.recv_errors++;
 		}
 		return 0;
@@ -381,7 +381,7 @@ static int on_recv_one(struct rp_engine *e, struct uring *u, uint32_t idx, int r
 	u->one_arm[u->none_arm++] = idx;
 	u->arm_n[r->sock]++;
 	if (RP_UNLIKELY(res < 0)) {
-		if (res != -ECANCELED)
+		if (res != -ECANCELED && !rp_io__errq_flag(e, r->sock))
 			e->stats.recv_errors++;
 		return 0;
 	}
@@ -431,6 +431,7 @@ static int drain(struct rp_engine *e, struct uring *u, rp_rx_cb cb, void *arg)
 			u->br_added = 0;
 		}
 	} while (n == CQE_BATCH && ++rounds < u->drain_rounds);
+	rp_io__tx_read(e, cb, arg); /* an ICMP error a receive reported (dgram) */
 	return got;
 }
 

@@ -7,6 +7,10 @@
 #define ICMP_ECHO_T 8
 #define ICMP6_ECHO_T 128
 #define ICMP6_ECHOREPLY_T 129
+#define ICMP_UNREACH_T 3
+#define ICMP_TIMXCEED_T 11
+#define ICMP6_UNREACH_T 1
+#define ICMP6_TIMXCEED_T 3
 #define PAYLOAD_VERSION 1
 
 /* Payload offsets (see the table in icmp.h). */
@@ -32,7 +36,48 @@ static const char *const kind_names[RP_REPLY_KIND_COUNT] = {
     [RP_REPLY_STALE] = "stale",
     [RP_REPLY_DUPLICATE] = "duplicate",
     [RP_REPLY_LATE] = "late",
+    [RP_REPLY_ICMP_ERROR] = "icmp_error",
 };
+
+static const char *const err_names[RP_ERR_COUNT] = {
+    [RP_ERR_NET] = "unreachable:net",
+    [RP_ERR_HOST] = "unreachable:host",
+    [RP_ERR_PROTOCOL] = "unreachable:protocol",
+    [RP_ERR_PORT] = "unreachable:port",
+    [RP_ERR_PROHIBITED] = "unreachable:prohibited",
+    [RP_ERR_FRAGMENTATION] = "unreachable:fragmentation",
+    [RP_ERR_UNREACH_OTHER] = "unreachable:other",
+    [RP_ERR_TIME_EXCEEDED] = "time_exceeded",
+};
+
+const char *rp_icmp_err_name(unsigned err)
+{
+	return err < RP_ERR_COUNT ? err_names[err] : NULL;
+}
+
+enum rp_icmp_err rp_icmp_err_of(bool v6, unsigned type, unsigned code)
+{
+	static const uint8_t v4_unreach[16] = {
+	    RP_ERR_NET,		  RP_ERR_HOST,		RP_ERR_PROTOCOL,   RP_ERR_PORT,
+	    RP_ERR_FRAGMENTATION, RP_ERR_UNREACH_OTHER, RP_ERR_NET,	   RP_ERR_HOST,
+	    RP_ERR_UNREACH_OTHER, RP_ERR_PROHIBITED,	RP_ERR_PROHIBITED, RP_ERR_NET,
+	    RP_ERR_HOST,	  RP_ERR_PROHIBITED,	RP_ERR_PROHIBITED, RP_ERR_PROHIBITED,
+	};
+	static const uint8_t v6_unreach[7] = {
+	    RP_ERR_NET,	 RP_ERR_PROHIBITED, RP_ERR_UNREACH_OTHER, RP_ERR_HOST,
+	    RP_ERR_PORT, RP_ERR_PROHIBITED, RP_ERR_PROHIBITED,
+	};
+
+	if (type == (v6 ? ICMP6_TIMXCEED_T : ICMP_TIMXCEED_T))
+		return RP_ERR_TIME_EXCEEDED;
+	if (type != (v6 ? ICMP6_UNREACH_T : ICMP_UNREACH_T))
+		return RP_ERR_NONE;
+	if (v6)
+		return code < sizeof(v6_unreach) ? (enum rp_icmp_err)v6_unreach[code]
+						 : RP_ERR_UNREACH_OTHER;
+	return code < sizeof(v4_unreach) ? (enum rp_icmp_err)v4_unreach[code]
+					 : RP_ERR_UNREACH_OTHER;
+}
 
 const char *rp_reply_kind_name(enum rp_reply_kind k)
 {
@@ -168,6 +213,109 @@ void rp_icmp_stamp(void *pkt, const struct rp_siphash_key *key, const struct rp_
 	rp_icmp_stamp_filled(pkt, 0, key, s);
 }
 
+/* The payload fields of a request (or its echo) at pl into *out, addr excepted. */
+static void read_fields(const unsigned char *pl, struct rp_probe_stamp *out)
+{
+	out->shard = pl[OFF_SHARD];
+	out->slot = get32(pl + OFF_SLOT);
+	out->gen = get32(pl + OFF_GEN);
+	out->seq = get32(pl + OFF_SEQ);
+	out->sent_ns = get64(pl + OFF_SENT);
+}
+
+/* The request an ICMP error of class err (type, code) quotes: e, qlen bytes from its
+ * ICMP header on (at least its 8), sent to dst (icmp.h, rp_icmp_parse). */
+static enum rp_reply_kind quote(const unsigned char *e, size_t qlen, const struct rp_ip *dst,
+				uint8_t type, uint8_t code, enum rp_icmp_err err, int32_t ident,
+				const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	bool v6 = !rp_ip_is_v4(dst);
+	const unsigned char *pl = e + RP_ICMP_HDR_LEN;
+
+	if (e[0] != (v6 ? ICMP6_ECHO_T : ICMP_ECHO_T) || e[1] != 0)
+		return RP_REPLY_FOREIGN;
+	if (ident >= 0 && ((uint32_t)e[4] << 8 | e[5]) != (uint32_t)ident)
+		return RP_REPLY_FOREIGN;
+	memset(out, 0, sizeof(*out));
+	out->addr = *dst;
+	out->err = (uint8_t)err;
+	out->err_type = type;
+	out->err_code = code;
+	if (qlen < RP_ICMP_MIN_LEN) {
+		/* Only the echo header (RFC 792's 8 bytes), or a few bytes more: the
+		 * sequence is all there is to match by. Some of the magic, if quoted,
+		 * must be ours. */
+		size_t have = qlen - RP_ICMP_HDR_LEN;
+		unsigned char magic[4];
+
+		put32(magic, RP_ICMP_MAGIC);
+		if (memcmp(pl, magic, have < 4 ? have : 4) != 0)
+			return RP_REPLY_FOREIGN;
+		out->err_short = 1;
+		out->seq = (uint32_t)e[6] << 8 | e[7];
+		return RP_REPLY_ICMP_ERROR;
+	}
+	if (get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
+		return RP_REPLY_FOREIGN;
+	read_fields(pl, out);
+	/* Binds the error to the request we sent to dst: a quote the router altered, or a
+	 * request to another address, does not verify. */
+	if (get64(pl + OFF_MAC) != mac(key, out))
+		return RP_REPLY_FORGED;
+	return RP_REPLY_ICMP_ERROR;
+}
+
+/* An ICMP error of class err at p (len bytes from its ICMP header on, the whole message
+ * unless cut): the request it quotes must be one of ours (icmp.h, rp_icmp_parse).
+ * Quoted requests of ours carry no IPv4 options and no IPv6 extension headers, but a
+ * quoted IPv4 header's length is honoured all the same. */
+static enum rp_reply_kind parse_error(const unsigned char *p, size_t len, bool v6, bool cut,
+				      enum rp_icmp_err err, int32_t ident,
+				      const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	const unsigned char *q = p + RP_ICMP_HDR_LEN;
+	size_t qlen = len - RP_ICMP_HDR_LEN, ihl;
+	struct rp_ip dst;
+
+	if (v6) {
+		if (qlen < 40 + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		if ((q[0] >> 4) != 6 || q[6] != 58)
+			return RP_REPLY_FOREIGN;
+		memcpy(dst.b, q + 24, 16);
+		/* A mapped address is never one of ours: it would name an IPv4 device. */
+		if (rp_ip_is_v4(&dst))
+			return RP_REPLY_FOREIGN;
+		ihl = 40;
+	} else {
+		if (qlen < 20 + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		ihl = (size_t)(q[0] & 0x0f) * 4;
+		if ((q[0] >> 4) != 4 || ihl < 20 || q[9] != 1)
+			return RP_REPLY_FOREIGN;
+		if (qlen < ihl + RP_ICMP_HDR_LEN)
+			return RP_REPLY_TRUNCATED;
+		dst = rp_ip_v4((uint32_t)q[16] << 24 | (uint32_t)q[17] << 16 |
+			       (uint32_t)q[18] << 8 | q[19]);
+	}
+	if (!v6 && !cut && rp_icmp_checksum(p, len) != 0)
+		return RP_REPLY_CORRUPTED; /* the error's own (ICMPv6's the kernel checked) */
+	return quote(q + ihl, qlen - ihl, &dst, p[0], p[1], err, ident, key, out);
+}
+
+enum rp_reply_kind rp_icmp_parse_quote(const void *req, size_t len, const struct rp_ip *dst,
+				       uint8_t type, uint8_t code, int32_t ident,
+				       const struct rp_siphash_key *key, struct rp_probe_stamp *out)
+{
+	enum rp_icmp_err err = rp_icmp_err_of(!rp_ip_is_v4(dst), type, code);
+
+	if (!err)
+		return RP_REPLY_NOT_ECHO;
+	if (len < RP_ICMP_HDR_LEN)
+		return RP_REPLY_TRUNCATED;
+	return quote(req, len, dst, type, code, err, ident, key, out);
+}
+
 static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, bool cut,
 				const struct rp_ip *src, int32_t ident,
 				const struct rp_siphash_key *key, struct rp_probe_stamp *out)
@@ -194,7 +342,12 @@ static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, boo
 	}
 	if (len < RP_ICMP_HDR_LEN)
 		return RP_REPLY_TRUNCATED;
-	if (p[0] != (v6 ? ICMP6_ECHOREPLY_T : ICMP_ECHOREPLY_T) || p[1] != 0)
+	if (p[0] != (v6 ? ICMP6_ECHOREPLY_T : ICMP_ECHOREPLY_T)) {
+		enum rp_icmp_err err = rp_icmp_err_of(v6, p[0], p[1]);
+
+		return err ? parse_error(p, len, v6, cut, err, ident, key, out) : RP_REPLY_NOT_ECHO;
+	}
+	if (p[1] != 0)
 		return RP_REPLY_NOT_ECHO;
 	if (ident >= 0 && ((uint32_t)p[4] << 8 | p[5]) != (uint32_t)ident)
 		return RP_REPLY_FOREIGN;
@@ -213,11 +366,8 @@ static enum rp_reply_kind parse(const void *buf, size_t len, bool ip_header, boo
 	if (!v6 && !cut && rp_icmp_checksum(p, icmp_len) != 0)
 		return RP_REPLY_CORRUPTED;
 	out->addr = *src;
-	out->shard = pl[OFF_SHARD];
-	out->slot = get32(pl + OFF_SLOT);
-	out->gen = get32(pl + OFF_GEN);
-	out->seq = get32(pl + OFF_SEQ);
-	out->sent_ns = get64(pl + OFF_SENT);
+	out->err = out->err_type = out->err_code = out->err_short = 0;
+	read_fields(pl, out);
 	if (get64(pl + OFF_MAC) != mac(key, out))
 		return RP_REPLY_FORGED;
 	return RP_REPLY_OK;
@@ -245,11 +395,7 @@ bool rp_icmp_peek_request(const void *pkt, size_t len, struct rp_probe_stamp *ou
 	if (len < RP_ICMP_MIN_LEN || (p[0] != ICMP_ECHO_T && p[0] != ICMP6_ECHO_T) ||
 	    get32(pl + OFF_MAGIC) != RP_ICMP_MAGIC || pl[OFF_VERSION] != PAYLOAD_VERSION)
 		return false;
-	memset(&out->addr, 0, sizeof(out->addr));
-	out->shard = pl[OFF_SHARD];
-	out->slot = get32(pl + OFF_SLOT);
-	out->gen = get32(pl + OFF_GEN);
-	out->seq = get32(pl + OFF_SEQ);
-	out->sent_ns = get64(pl + OFF_SENT);
+	memset(out, 0, sizeof(*out));
+	read_fields(pl, out);
 	return true;
 }

@@ -28,6 +28,7 @@
 
 #include "ringprobe/addr.h"
 #include "ringprobe/compiler.h"
+#include "ringprobe/icmp.h"
 #include "writer/writer_int.h"
 
 /* InfluxDB 1.x accepts times in [INT64_MIN + 2, INT64_MAX - 1] (models/time.go MaxNanoTime). */
@@ -657,6 +658,20 @@ int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const ch
 		p = put_rtt_ms(p + 8, r->rtt_ns);
 	}
 	memcpy(p, ping_tail[ok][r->suspended != 0].s, 32);
+	if (RP_UNLIKELY(!ok && r->error)) {
+		/* Before the tail, whose leading space becomes its comma. */
+		const char *e = rp_icmp_err_name(r->error);
+		size_t elen = e ? strlen(e) : 0;
+
+		if (e) {
+			memcpy(p, " error=\"", 8);
+			memcpy(p + 8, e, elen);
+			p[8 + elen] = '"';
+			p += 9 + elen;
+			memcpy(p, ping_tail[ok][r->suspended != 0].s, 32);
+			*p = ',';
+		}
+	}
 	p += ping_tail[ok][r->suspended != 0].n;
 	p = put_u64(p, r->sent_ns);
 	*p++ = '\n';

@@ -689,3 +689,54 @@ Test(ping_cli, sweep_has_no_progress_line_without_a_terminal, .timeout = 60)
 	cr_expect_not_null(strstr(r.err, "swept 1022 hosts in 1 network"), "%s", r.err);
 	result_free(&r);
 }
+
+/* ICMP errors quoting our echoes (an nftables reject on output: host unreachable,
+ * administratively prohibited) print fping 5.1's warning lines, word for word, and the
+ * echo fails at once; -q silences them as it does fping's. */
+Test(ping_cli, icmp_errors_print_fping_warning_lines, .timeout = 60)
+{
+	struct result rp, fp;
+	const char *rules =
+	    "nft add table ip t && nft add chain ip t o \"{ type filter hook output priority 0; "
+	    "}\" && nft add rule ip t o ip daddr 127.0.0.10 icmp type echo-request reject with "
+	    "icmp type host-unreachable && nft add rule ip t o ip daddr 127.0.0.11 icmp type "
+	    "echo-request reject with icmp type admin-prohibited";
+	char script[1024];
+
+	need_root();
+	snprintf(script, sizeof(script),
+		 "%s && %s ping -c 1 -t 2000 127.0.0.1 127.0.0.10 127.0.0.11 "
+		 "2>&1 >/dev/null | grep '^ICMP' | sort",
+		 rules, BIN);
+	in_netns(&rp, script);
+	snprintf(script, sizeof(script),
+		 "%s && fping -c 1 -t 2000 127.0.0.1 127.0.0.10 127.0.0.11 "
+		 "2>&1 >/dev/null | grep '^ICMP' | sort",
+		 rules);
+	in_netns(&fp, script);
+	cr_assert_str_eq(rp.out,
+			 "ICMP Host Unreachable from 127.0.0.10 for ICMP Echo sent to 127.0.0.10\n"
+			 "ICMP Unreachable (Communication Administratively Prohibited) from "
+			 "127.0.0.11 for ICMP Echo sent to 127.0.0.11\n");
+	/* fping's own lines, word for word (it may miss one: it reports an error only
+	 * while the echo's sequence is still in its seqmap). */
+	cr_assert_not_null(strstr(fp.out, "ICMP "), "fping printed no ICMP line: %s", fp.err);
+	for (char *l = fp.out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		*nl = '\0';
+		cr_assert_not_null(strstr(rp.out, l), "fping's \"%s\" not in ours: %s", l, rp.out);
+	}
+	result_free(&rp);
+	result_free(&fp);
+	/* The errors end the echoes long before the 2 s timeout; -q prints no warning. */
+	snprintf(script, sizeof(script), "%s && %s ping -q -c 1 -t 2000 127.0.0.10 2>&1", rules,
+		 BIN);
+	{
+		double t0 = sup_now();
+
+		in_netns(&rp, script);
+		cr_assert_lt(sup_now() - t0, 1.5, "the error did not end the echo at once");
+	}
+	cr_assert_null(strstr(rp.out, "ICMP Host Unreachable"), "%s", rp.out);
+	cr_assert_not_null(strstr(rp.out, "127.0.0.10 : xmt/rcv/%loss = 1/0/100%"), "%s", rp.out);
+	result_free(&rp);
+}

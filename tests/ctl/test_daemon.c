@@ -1659,3 +1659,67 @@ Test(daemon, per_device_series_carry_the_name, .timeout = 120)
 	srv_dns_cleanup(&dns);
 	srv_cleanup(&s);
 }
+
+/* ICMP errors (issue 15): a device whose echoes the local stack rejects with host
+ * unreachable (nftables on output) fails at once with error="unreachable:host" on
+ * its ping points, goes down with reason unreachable and the error's type and code
+ * (device_state, /api/v1/down), and counts in icmp_errors; the answering device's
+ * points have no error field (netscan's point unchanged). */
+Test(daemon, icmp_errors_write_error_field_and_reason_unreachable, .timeout = 90)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	int64_t n;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.0.1, 127.4.0.5]\n"
+		   "ping_interval: 300ms\nping_timeout: 250ms\nping_max_consecutive_fails: 1000\n"
+		   "state:\n  down_after: 2\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	cr_assert_eq(system("nft add table ip t && nft add chain ip t o '{ type filter hook "
+			    "output priority 0; }' && nft add rule ip t o ip daddr 127.4.0.5 icmp "
+			    "type echo-request reject with icmp type host-unreachable"),
+		     0);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices_down", 1, 15), 1, "the rejected device is down");
+	cr_assert(wait_body(&r, "/api/v1/down", "\"reason\":\"unreachable\"", 5));
+	n = wait_scalar(&s,
+			"SELECT count(success) FROM ping WHERE ip = '127.4.0.5' AND error = "
+			"'unreachable:host'",
+			4, 30);
+	cr_assert_geq(n, 4, "ping points with the error");
+	cr_assert_gt(health(&r, "icmp_errors"), 3);
+	cr_assert_eq(health(&r, "timeouts"), 0, "errors are not timeouts");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE ip = '127.4.0.5' AND "
+				       "success = true"),
+		     0);
+	cr_assert_gt(
+	    srv_influx_scalar(&s, "rp", "SELECT count(rtt_ms) FROM ping WHERE ip = '127.4.0.1'"),
+	    4);
+	cr_assert_eq(
+	    srv_influx_scalar(&s, "rp", "SELECT count(error) FROM ping WHERE ip = '127.4.0.1'"), 0,
+	    "the answering device's points carry no error field");
+	cr_assert_eq(
+	    srv_influx_scalar(&s, "rp",
+			      "SELECT count(duration_s) FROM device_state WHERE ip = "
+			      "'127.4.0.5' AND state = 'down' AND reason = 'unreachable' AND "
+			      "error = 'unreachable:host' AND icmp_type = 3 AND icmp_code = 1"),
+	    1);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(duration_s) FROM device_state WHERE ip = "
+				       "'127.4.0.1' AND state = 'up' AND reason = 'reply'"),
+		     1);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}

@@ -1,4 +1,4 @@
-/* fuzz-sources: src/writer/line.c src/util/addr.c */
+/* fuzz-sources: src/writer/line.c src/util/addr.c src/probe/icmp.c src/util/siphash.c */
 /* libFuzzer harness for src/writer/line.c. The first byte picks a mode:
  *   point     measurement, tags, field keys and string values are NUL-separated chunks of
  *             the input, numbers and sizes come from its bytes; the point is appended after

@@ -1,4 +1,5 @@
-/* fuzz-sources: src/snmp/decode.c src/writer/line.c src/util/addr.c */
+/* fuzz-sources: src/snmp/decode.c src/writer/line.c src/util/addr.c src/probe/icmp.c
+ * src/util/siphash.c */
 /* fuzz-pkgs: netsnmp */
 /* libFuzzer harness for src/snmp/decode.c: what an agent's bytes can make of a result.
  * The first byte picks a mode:

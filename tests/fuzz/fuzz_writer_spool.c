@@ -1,5 +1,6 @@
 /* fuzz-sources: src/writer/spool.c src/writer/spool_open.c src/writer/spool_append.c
- * src/writer/spool_read.c src/writer/line.c src/util/addr.c src/util/xalloc.c src/ops/log.c */
+ * src/writer/spool_read.c src/writer/line.c src/util/addr.c src/util/xalloc.c src/ops/log.c
+ * src/probe/icmp.c src/util/siphash.c */
 /* fuzz-pkgs: zlib */
 /* The disk spool (src/writer/spool*.c) opening, recovering and replaying what it finds
  * on disk, in a directory of its own (under /dev/shm when there is one), emptied before

@@ -38,7 +38,8 @@ static const char json_keys[] =
     "batches_ok,batches_failed,batches_retried,requests_inflight,spool_bytes,spool_points,"
     "spool_io_errors,spool_read_failing,sink_down,snmp_devices,snmp_suspended,snmp_waiting,"
     "snmp_polls,snmp_ok,snmp_timeouts,snmp_errors,snmp_spoofed,commands_refused,names,"
-    "names_failing,name_addresses,name_lookups,name_failures,devices_down,state_changes,rounds";
+    "names_failing,name_addresses,name_lookups,name_failures,devices_down,state_changes,rounds,"
+    "icmp_errors,icmp_errors_short";
 
 /* Every metric family /metrics must carry, with its type. */
 static const struct {
@@ -106,6 +107,8 @@ static const struct {
     {"ringprobe_devices_down", "gauge"},
     {"ringprobe_state_changes_total", "counter"},
     {"ringprobe_rounds_total", "counter"},
+    {"ringprobe_icmp_errors_total", "counter"},
+    {"ringprobe_icmp_errors_short_total", "counter"},
     {"ringprobe_kernel_rx_drops_total", "counter"},
     {"ringprobe_rtt_clock_fallbacks_total", "counter"},
     {"ringprobe_timeout_fifo_full_total", "counter"},
@@ -499,6 +502,8 @@ static const char *const point_names[] = {
     "devices_down",
     "state_changes",
     "rounds",
+    "icmp_errors",
+    "icmp_errors_short",
 };
 
 /* One row of the list, as the test sees it, with the value the row's member gets. */

@@ -165,9 +165,11 @@ Test(icmp, other_types_are_not_echo)
 	struct rp_probe_stamp got;
 	size_t len = make_reply(buf, false, 1);
 
-	buf[0] = 3; /* destination unreachable */
+	buf[0] = 5; /* redirect */
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
 		     RP_REPLY_NOT_ECHO);
+	buf[0] = 3; /* destination unreachable whose quote is no IPv4 header */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got), RP_REPLY_FOREIGN);
 	buf[0] = 8; /* our own request looped back on a raw socket */
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &stamp.addr, -1, &key, &got),
 		     RP_REPLY_NOT_ECHO);
@@ -352,7 +354,9 @@ Test(icmp6, requests_types_and_truncation)
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
 	buf[0] = 0; /* an ICMP (v4) echo reply type on the ICMPv6 socket */
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
-	buf[0] = 1; /* destination unreachable */
+	buf[0] = 1; /* destination unreachable whose quote is no IPv6 header */
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_FOREIGN);
+	buf[0] = 2; /* packet too big */
 	cr_assert_eq(rp_icmp_parse(buf, len, false, &s6.addr, -1, &key, &got), RP_REPLY_NOT_ECHO);
 	make_reply6(buf, &s6, 1);
 	buf[8 + 20] ^= 1; /* reserved payload bytes are not in the MAC, seq is */
@@ -378,4 +382,201 @@ Test(icmp6, mac_differs_by_family)
 	rp_icmp_stamp(a, &key, &s4);
 	rp_icmp_stamp(b, &key, &s6);
 	cr_assert_neq(memcmp(a + 8 + 32, b + 8 + 32, 8), 0);
+}
+
+/* An ICMP error as a router sends it: its header (type, code), then the request as it
+ * left (`s`'s, `ident`), under an IP header of the request's family, cut to `quote`
+ * bytes of the request (0: all of it). ip_header: an outer IPv4 header too (raw IPv4
+ * sockets). Returns the length. */
+static size_t make_error(unsigned char *buf, const struct rp_probe_stamp *s, uint16_t ident,
+			 uint8_t type, uint8_t code, size_t quote, bool ip_header)
+{
+	bool v6 = !rp_ip_is_v4(&s->addr);
+	size_t ohl = ip_header ? 20 : 0, qhl = v6 ? 40 : 20;
+	unsigned char *icmp = buf + ohl, *q = icmp + 8;
+	size_t req = quote ? quote : RP_ICMP_PKT_LEN, len;
+
+	memset(buf, 0, ohl + 8 + qhl);
+	q[0] = v6 ? 0x60 : 0x45;
+	if (v6) {
+		q[6] = 58;
+		q[7] = 1;
+		memcpy(q + 24, s->addr.b, 16);
+	} else {
+		q[8] = 1;
+		q[9] = 1;
+		memcpy(q + 16, s->addr.b + 12, 4);
+	}
+	rp_icmp_init(q + qhl, ident);
+	rp_icmp_stamp(q + qhl, &key, s);
+	icmp[0] = type;
+	icmp[1] = code;
+	len = 8 + qhl + req;
+	if (!v6)
+		fix_checksum(icmp, len);
+	if (ip_header) {
+		buf[0] = 0x45;
+		buf[2] = (unsigned char)((20 + len) >> 8);
+		buf[3] = (unsigned char)(20 + len);
+		buf[9] = 1;
+	}
+	return ohl + len;
+}
+
+Test(icmp_error, unreachable_quoting_our_request_matches_by_mac)
+{
+	unsigned char buf[256];
+	struct rp_probe_stamp got;
+	struct rp_ip router = MAPPED(198, 18, 0, 1);
+
+	for (int ip = 0; ip <= 1; ip++) {
+		size_t len = make_error(buf, &stamp, 0x1234, 3, 1, 0, ip);
+
+		cr_assert_eq(rp_icmp_parse(buf, len, ip, &router, 0x1234, &key, &got),
+			     RP_REPLY_ICMP_ERROR);
+		cr_assert(rp_ip_eq(&got.addr, &stamp.addr),
+			  "the quoted destination, not the router");
+		cr_assert_eq(got.slot, stamp.slot);
+		cr_assert_eq(got.gen, stamp.gen);
+		cr_assert_eq(got.seq, stamp.seq);
+		cr_assert_eq(got.sent_ns, stamp.sent_ns);
+		cr_assert_eq(got.err, RP_ERR_HOST);
+		cr_assert_eq(got.err_type, 3);
+		cr_assert_eq(got.err_code, 1);
+		cr_assert_eq(got.err_short, 0);
+		/* Another identifier is another program's. */
+		cr_assert_eq(rp_icmp_parse(buf, len, ip, &router, 0x4321, &key, &got),
+			     RP_REPLY_FOREIGN);
+	}
+	cr_assert_str_eq(rp_icmp_err_name(RP_ERR_HOST), "unreachable:host");
+}
+
+Test(icmp_error, quote_not_ours_is_ignored)
+{
+	unsigned char buf[256];
+	struct rp_probe_stamp got, other = stamp;
+	struct rp_siphash_key wrong = {1, 2};
+	struct rp_ip router = MAPPED(198, 18, 0, 1);
+	size_t len;
+
+	/* Another process's key (a second ringprobe with our identifier): its MAC. */
+	len = make_error(buf, &stamp, 7, 11, 0, 0, false);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &wrong, &got), RP_REPLY_FORGED);
+	/* The quoted destination rewritten (the request was not to that address). */
+	buf[8 + 19] ^= 1;
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FORGED);
+	/* A quoted field altered. */
+	len = make_error(buf, &stamp, 7, 11, 0, 0, false);
+	buf[8 + 20 + 8 + 8] ^= 1; /* slot */
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FORGED);
+	/* No magic: not one of ours. */
+	len = make_error(buf, &stamp, 7, 11, 0, 0, false);
+	buf[8 + 20 + 8] = 'X';
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FOREIGN);
+	/* A quoted UDP datagram, and a quoted echo reply. */
+	len = make_error(buf, &stamp, 7, 3, 3, 0, false);
+	buf[8 + 9] = 17;
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FOREIGN);
+	len = make_error(buf, &stamp, 7, 3, 3, 0, false);
+	buf[8 + 20] = 0;
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FOREIGN);
+	/* The error's own checksum. */
+	len = make_error(buf, &stamp, 7, 3, 3, 0, false);
+	buf[2] ^= 1;
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_CORRUPTED);
+	/* A different request of ours quoted still verifies, for what it says. */
+	other.seq++;
+	len = make_error(buf, &other, 7, 3, 3, 0, false);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_ICMP_ERROR);
+	cr_assert_eq(got.seq, other.seq);
+}
+
+Test(icmp_error, eight_byte_quote_matches_by_sequence)
+{
+	unsigned char buf[256];
+	struct rp_probe_stamp got;
+	struct rp_ip router = MAPPED(198, 18, 0, 1);
+	size_t len;
+
+	for (size_t q = 8; q < RP_ICMP_MIN_LEN; q++) {
+		len = make_error(buf, &stamp, 7, 3, 13, q, false);
+		cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got),
+			     RP_REPLY_ICMP_ERROR, "quote %zu", q);
+		cr_assert_eq(got.err_short, 1);
+		cr_assert_eq(got.seq, stamp.seq & 0xffff);
+		cr_assert_eq(got.err, RP_ERR_PROHIBITED);
+		cr_assert(rp_ip_eq(&got.addr, &stamp.addr));
+	}
+	/* Less than the echo header: nothing to match by. */
+	for (size_t q = 1; q < 8; q++) {
+		len = make_error(buf, &stamp, 7, 3, 13, q, false);
+		cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got),
+			     RP_REPLY_TRUNCATED, "quote %zu", q);
+	}
+	/* Some quoted magic that is not ours. */
+	len = make_error(buf, &stamp, 7, 3, 13, 10, false);
+	buf[8 + 20 + 8] = 'X';
+	fix_checksum(buf, len);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 7, &key, &got), RP_REPLY_FOREIGN);
+}
+
+Test(icmp_error, icmpv6_unreachable_and_time_exceeded)
+{
+	struct rp_probe_stamp s6 = stamp6(), got;
+	unsigned char buf[256];
+	struct rp_ip router, mapped = stamp.addr;
+	size_t len;
+
+	cr_assert(rp_ip_parse("2001:2::1", &router));
+	len = make_error(buf, &s6, 9, 1, 3, 0, false);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 9, &key, &got), RP_REPLY_ICMP_ERROR);
+	cr_assert(rp_ip_eq(&got.addr, &s6.addr));
+	cr_assert_eq(got.err, RP_ERR_HOST);
+	cr_assert_eq(got.slot, s6.slot);
+	len = make_error(buf, &s6, 9, 3, 0, 0, false);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 9, &key, &got), RP_REPLY_ICMP_ERROR);
+	cr_assert_eq(got.err, RP_ERR_TIME_EXCEEDED);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 10, &key, &got), RP_REPLY_FOREIGN);
+	/* Quoting a request to another address than it was sent to. */
+	buf[8 + 39] ^= 1;
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 9, &key, &got), RP_REPLY_FORGED);
+	/* An IPv4-mapped quoted destination would name an IPv4 device: never ours. */
+	len = make_error(buf, &s6, 9, 1, 3, 8, false);
+	memcpy(buf + 8 + 24, mapped.b, 16);
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 9, &key, &got), RP_REPLY_FOREIGN);
+	/* An extension header in the quote: not a request of ours. */
+	len = make_error(buf, &s6, 9, 1, 3, 0, false);
+	buf[8 + 6] = 0;
+	cr_assert_eq(rp_icmp_parse(buf, len, false, &router, 9, &key, &got), RP_REPLY_FOREIGN);
+}
+
+Test(icmp_error, classes_of_types_and_codes)
+{
+	cr_assert_eq(rp_icmp_err_of(false, 3, 0), RP_ERR_NET);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 1), RP_ERR_HOST);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 3), RP_ERR_PORT);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 4), RP_ERR_FRAGMENTATION);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 10), RP_ERR_PROHIBITED);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 13), RP_ERR_PROHIBITED);
+	cr_assert_eq(rp_icmp_err_of(false, 3, 99), RP_ERR_UNREACH_OTHER);
+	cr_assert_eq(rp_icmp_err_of(false, 11, 1), RP_ERR_TIME_EXCEEDED);
+	cr_assert_eq(rp_icmp_err_of(false, 5, 0), RP_ERR_NONE);
+	cr_assert_eq(rp_icmp_err_of(true, 1, 0), RP_ERR_NET);
+	cr_assert_eq(rp_icmp_err_of(true, 1, 1), RP_ERR_PROHIBITED);
+	cr_assert_eq(rp_icmp_err_of(true, 1, 3), RP_ERR_HOST);
+	cr_assert_eq(rp_icmp_err_of(true, 1, 4), RP_ERR_PORT);
+	cr_assert_eq(rp_icmp_err_of(true, 1, 6), RP_ERR_PROHIBITED);
+	cr_assert_eq(rp_icmp_err_of(true, 3, 0), RP_ERR_TIME_EXCEEDED);
+	cr_assert_eq(rp_icmp_err_of(true, 11, 0), RP_ERR_NONE);
+	cr_assert_eq(rp_icmp_err_of(true, 2, 0), RP_ERR_NONE);
+	for (unsigned e = RP_ERR_NET; e < RP_ERR_COUNT; e++)
+		cr_assert_not_null(rp_icmp_err_name(e));
+	cr_assert_null(rp_icmp_err_name(RP_ERR_NONE));
+	cr_assert_null(rp_icmp_err_name(RP_ERR_COUNT));
+	cr_assert_str_eq(rp_reply_kind_name(RP_REPLY_ICMP_ERROR), "icmp_error");
 }

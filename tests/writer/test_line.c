@@ -16,8 +16,11 @@
 #include <string.h>
 
 #include "ringprobe/compiler.h"
+#include "ringprobe/icmp.h"
 #include "ringprobe/line.h"
 #include "support/support.h"
+#include "ringprobe/event.h"
+#include "writer/writer_int.h"
 
 #include "lp_parse.h"
 
@@ -147,6 +150,48 @@ Test(line, ping_failure_has_no_rtt)
 	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=true 0\n");
 }
 
+/* A failure an ICMP error caused says which, and only then (the netscan point is
+ * unchanged otherwise); the longest such line is RP_LINE_PING_MAX. */
+Test(line, ping_failure_by_icmp_error_has_error_field)
+{
+	struct rp_probe_result r = {.sent_ns = 1,
+				    .addr = rp_ip_v4(0x0a010203),
+				    .success = 0,
+				    .error = RP_ERR_HOST,
+				    .icmp_type = 3,
+				    .icmp_code = 1};
+	char want[200];
+
+	cr_assert_str_eq(
+	    ping_text(&r),
+	    "ping,ip=10.1.2.3 error=\"unreachable:host\",success=false,suspended=false 1\n");
+	r.error = RP_ERR_TIME_EXCEEDED;
+	r.suspended = 1;
+	cr_assert_str_eq(
+	    ping_text(&r),
+	    "ping,ip=10.1.2.3 error=\"time_exceeded\",success=false,suspended=true 1\n");
+	parse_both(text, strlen(text), 1);
+	r.error = RP_ERR_COUNT; /* unknown: written as a plain failure */
+	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=true 1\n");
+	r.error = RP_ERR_HOST;
+	r.success = 1; /* never on a success */
+	r.rtt_ns = 1000000;
+	cr_assert_str_eq(ping_text(&r),
+			 "ping,ip=10.1.2.3 rtt_ms=1,success=true,suspended=true 1\n");
+	r = (struct rp_probe_result){.sent_ns = (uint64_t)INT64_MAX - 1,
+				     .error = RP_ERR_FRAGMENTATION};
+	memset(r.addr.b, 0xff, 16);
+	r.addr.b[0] = 0x7f;
+	snprintf(
+	    want, sizeof(want),
+	    "ping,ip=7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff error=\"unreachable:fragmentation\","
+	    "success=false,suspended=false 9223372036854775806\n");
+	cr_assert_str_eq(ping_text(&r), want);
+	cr_assert_eq(strlen(want), RP_LINE_PING_MAX, "RP_LINE_PING_MAX is the exact maximum");
+	for (unsigned e = RP_ERR_NET; e < RP_ERR_COUNT; e++)
+		cr_assert_leq(strlen(rp_icmp_err_name(e)), strlen("unreachable:fragmentation"));
+}
+
 Test(line, ping_rtt_ms_trims_trailing_zeros)
 {
 	static const struct {
@@ -198,7 +243,7 @@ Test(line, ping_largest_rtt_and_time_fit_ping_max)
 		 "9223372036854775806\n",
 		 ns / 1000000, n ? "." : "", frac);
 	cr_assert_str_eq(ping_text(&r), want);
-	cr_assert_eq(strlen(want), RP_LINE_PING_MAX - 24, "the longest IPv4 line");
+	cr_assert_eq(strlen(want), RP_LINE_PING_REPLY_MAX - 24, "the longest IPv4 line");
 	/* The longest IPv6 text: 8 groups of 4 digits. */
 	memset(r.addr.b, 0xff, 16);
 	r.addr.b[0] = 0x7f; /* not mapped IPv4 either way; keeps 4 digits */
@@ -208,8 +253,8 @@ Test(line, ping_largest_rtt_and_time_fit_ping_max)
 		 ns / 1000000, n ? "." : "", frac);
 	cr_assert_str_eq(ping_text(&r), want);
 	if (sizeof(r.rtt_ns) == 8)
-		cr_assert_eq(strlen(want), RP_LINE_PING_MAX,
-			     "RP_LINE_PING_MAX is the exact maximum");
+		cr_assert_eq(strlen(want), RP_LINE_PING_REPLY_MAX,
+			     "RP_LINE_PING_REPLY_MAX is the exact maximum of a reply's line");
 }
 
 /* A device given by DNS name carries a name tag after ip (sorted keys); the longest
@@ -1336,4 +1381,42 @@ Test(line_parser, rejects_what_influxdb_rejects)
 		a.n = 0;
 		cr_assert_eq(lp_parse_v2(l, strlen(l), pts, 4, &a), bad[i].v2, "v2: %s", l);
 	}
+}
+
+/* The device_state and ping_round points of ICMP errors (src/writer/events.c). */
+Test(line, event_points_carry_icmp_errors)
+{
+	struct rp_event e = {.ts_ns = 5,
+			     .addr = rp_ip_v4(0x0a010203),
+			     .kind = RP_EVENT_STATE,
+			     .u.state = {.state = RP_STATE_DOWN,
+					 .previous = RP_STATE_UP,
+					 .reason = RP_REASON_UNREACHABLE,
+					 .error = RP_ERR_PROHIBITED,
+					 .icmp_type = 3,
+					 .icmp_code = 13,
+					 .duration_ms = 1500}};
+	struct rp_linebuf b = new_buf(sizeof(store));
+
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+				 "duration_s=1.5,reason=\"unreachable\",error=\"unreachable:"
+				 "prohibited\",icmp_type=3i,icmp_code=13i 5\n");
+	/* A timeout carries no error fields, whatever the bytes say. */
+	e.u.state.reason = RP_REASON_TIMEOUT;
+	b = new_buf(sizeof(store));
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+				 "duration_s=1.5,reason=\"timeout\" 5\n");
+	e = (struct rp_event){.ts_ns = 5,
+			      .addr = rp_ip_v4(0x0a010203),
+			      .kind = RP_EVENT_ROUND,
+			      .u.round = {.sent = 3, .errors = 2, .error = RP_ERR_TIME_EXCEEDED}};
+	b = new_buf(sizeof(store));
+	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
+	b.data[b.len] = '\0';
+	cr_assert_str_eq(b.data, "ping_round,ip=10.1.2.3 sent=3i,received=0i,loss_pct=100,"
+				 "errors=2i,error=\"time_exceeded\",suspended=false 5\n");
 }
