@@ -232,6 +232,13 @@ static const struct rp_conf_key keys[] = {
       "rounds in a row without any reply before a device is down"),
     K("state.up_after", RP_CT_INT, state.up_after, 1, 1000, NULL, "1",
       "rounds in a row with a reply before a device is up"),
+    /* groups and static tags (src/conf/groups.c) */
+    K("tags", RP_CT_TAGS, tags, 0, 0, NULL, NULL,
+      "static tags written on every point of every device (key: value; a group's and a "
+      "device's own are added to them)"),
+    K("groups", RP_CT_GROUPS, groups, 0, 0, NULL, NULL,
+      "groups of devices with their own ping_interval and tags (a list; the top level is "
+      "the default group; in the file only)"),
 };
 
 _Static_assert(RP_ARRAY_SIZE(keys) <= RP_ARRAY_SIZE(((struct rp_conf *)0)->origin),
