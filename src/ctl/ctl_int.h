@@ -88,8 +88,12 @@ struct rp_fleet {
 int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_fleet_ops *ops,
 		  char *why, size_t whylen);
 void rp_fleet_fini(struct rp_fleet *f);
-/** Static device i (< nstatic), in rp_ip_cmp order. */
+/** Static device i (< nstatic), in rp_ip_cmp order, and its class id. */
 struct rp_ip rp_fleet_static(const struct rp_fleet *f, size_t i);
+uint32_t rp_fleet_static_class(const struct rp_fleet *f, size_t i);
+/** Of the networks' classes, the one with the shortest interval (0 without networks). */
+uint32_t rp_fleet_net_class_max(const struct rp_fleet *f, uint32_t (*interval_ms)(void *, uint32_t),
+				void *arg);
 /** Emits an add for every static device. */
 void rp_fleet_start(struct rp_fleet *f);
 /** Devices monitored now. */
@@ -338,6 +342,7 @@ struct rp_ctl {
 	uint64_t start_ns, start_real_ns, now_ns, now_ms;
 	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
 	uint64_t reloads, reload_errors;
+	double static_pps, found_pps;		 /* rp_ctl__rate_refresh: by the devices' classes */
 	uint64_t refused_logged, refused_log_ns; /* cmd_refused at the last warning */
 	bool ready, rate_short;
 
@@ -367,6 +372,9 @@ static inline uint32_t rp_ctl__interval_ms(const struct rp_ctl *d)
 /* status.c */
 /** Probes per second the fleet's intervals ask for. */
 double rp_ctl__needed_pps(const struct rp_ctl *d);
+/** Sums the static devices' rates by class, and takes a discovered device's as the
+ *  fastest network's: after the fleet starts or reloads (a walk over the statics). */
+void rp_ctl__rate_refresh(struct rp_ctl *d);
 /** Fills h from every stage's counters and judges it degraded or not (d->hist). */
 void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h);
 /** Writes h as a health_metrics point (host tag) and commits it. */

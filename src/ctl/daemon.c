@@ -630,6 +630,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
 	       d->conf.shard.count ? d->conf.shard.count : 1);
 	rp_fleet_start(&d->fleet);
+	rp_ctl__rate_refresh(d);
 	rp_ctl__check_rate(d);
 	if (!d->rate_short)
 		rp_log(RP_LOG_INFO, "ping_rate_limit serves the static devices",

@@ -97,6 +97,27 @@ struct rp_ip rp_fleet_static(const struct rp_fleet *f, size_t i)
 	return statics_at(&f->statics, i);
 }
 
+uint32_t rp_fleet_static_class(const struct rp_fleet *f, size_t i)
+{
+	return statics_id(&f->statics, i);
+}
+
+uint32_t rp_fleet_net_class_max(const struct rp_fleet *f, uint32_t (*interval_ms)(void *, uint32_t),
+				void *arg)
+{
+	uint32_t best = 0, best_ms = UINT32_MAX;
+
+	for (size_t i = 0; i < f->nnets; i++) {
+		uint32_t ms = interval_ms(arg, f->nets[i].id);
+
+		if (ms < best_ms) {
+			best_ms = ms;
+			best = f->nets[i].id;
+		}
+	}
+	return best;
+}
+
 /* Sorts v[0 .. *n) and drops repeats. */
 static void sort_unique(void *v, size_t *n, size_t size, int (*cmp)(const void *, const void *))
 {

@@ -164,6 +164,7 @@ void rp_ctl__reload(struct rp_ctl *d)
 		rp_ctl__names_each(d, readd_named, d);
 	}
 	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
+	rp_ctl__rate_refresh(d);
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->reloads++;
 	rp_log(RP_LOG_NOTICE, "configuration reloaded",
