@@ -204,16 +204,17 @@ static int expand_statics(const struct rp_conf *c, const struct rp_fleet_ops *op
 	for (size_t g = 0; g <= c->groups.n; g++) {
 		const struct rp_conf_group *x = g ? &c->groups.v[g - 1] : NULL;
 		const struct rp_cidr_list *l = x ? &x->devices : &c->devices;
+		const struct rp_devtags *dtv = x ? x->devtags : c->devtags;
+		size_t ndt = x ? x->ndevtags : c->ndevtags;
+		/* The group's class once; a device with tags of its own asks for its own. */
+		uint32_t gid = tagged && l->n ? ops->class_of(ops->arg, c, g, NULL) : 0;
 
 		for (size_t e = 0; e < l->n; e++) {
+			const struct rp_devtags *dt =
+			    ndt ? rp_devtags_find(dtv, ndt, e, false) : NULL;
+			uint32_t id = dt ? ops->class_of(ops->arg, c, g, dt) : gid;
 			struct rp_hosts h;
-			uint32_t id = 0;
 
-			if (tagged)
-				id = ops->class_of(ops->arg, c, g,
-						   rp_devtags_find(x ? x->devtags : c->devtags,
-								   x ? x->ndevtags : c->ndevtags, e,
-								   false));
 			rp_hosts_init(&h, &l->v[e], 1);
 			for (uint64_t i = 0; i < h.count; i++) {
 				struct rp_ip a = rp_hosts_at(&h, i);
