@@ -271,3 +271,18 @@ Test(groups, printed_reads_back)
 	rp_diags_fini(&d2);
 	free(text);
 }
+
+/* A DNS name in two groups is refused like an address; names keep their tags. */
+Test(groups, a_name_in_two_groups)
+{
+	load(HEAD "devices: [a.example.net, {address: b.example.net, tags: {rack: r2}}]\n"
+		  "groups:\n"
+		  "  - name: core\n"
+		  "    devices: [a.example.net]\n");
+	cr_assert(has("t.yml:6: error: devices: a.example.net is in the top level (the default "
+		      "group) (line 3) and in group \"core\" (line 6); a device belongs to one "
+		      "group"));
+	cr_assert_eq(conf.ndevtags, 1);
+	cr_assert(conf.devtags[0].is_name);
+	cr_assert_eq(conf.devtags[0].index, 1);
+}
