@@ -432,6 +432,19 @@ bool rp_conf__tags_equal(const struct rp_tagset *a, const struct rp_tagset *b)
 	return true;
 }
 
+static bool lists_equal(const struct rp_cidr_list *x, const struct rp_cidr_list *y)
+{
+	if (x->n != y->n || x->nnames != y->nnames)
+		return false;
+	for (size_t i = 0; i < x->n; i++)
+		if (!rp_ip_eq(&x->v[i].net, &y->v[i].net) || x->v[i].prefix != y->v[i].prefix)
+			return false;
+	for (size_t i = 0; i < x->nnames; i++)
+		if (strcmp(x->names[i], y->names[i]) != 0)
+			return false;
+	return true;
+}
+
 bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b)
 {
 	if (a->n != b->n)
@@ -440,10 +453,15 @@ bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_
 		const struct rp_conf_group *x = &a->v[i], *y = &b->v[i];
 
 		if (strcmp(x->name, y->name) != 0 || x->ping_interval != y->ping_interval ||
-		    !rp_conf__tags_equal(&x->tags, &y->tags) || x->devices.n != y->devices.n ||
-		    x->devices.nnames != y->devices.nnames || x->networks.n != y->networks.n ||
-		    x->ndevtags != y->ndevtags)
+		    !rp_conf__tags_equal(&x->tags, &y->tags) ||
+		    !lists_equal(&x->devices, &y->devices) ||
+		    !lists_equal(&x->networks, &y->networks) || x->ndevtags != y->ndevtags)
 			return false;
+		for (size_t j = 0; j < x->ndevtags; j++)
+			if (x->devtags[j].index != y->devtags[j].index ||
+			    x->devtags[j].is_name != y->devtags[j].is_name ||
+			    !rp_conf__tags_equal(&x->devtags[j].tags, &y->devtags[j].tags))
+				return false;
 	}
 	return true;
 }
