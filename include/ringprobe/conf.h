@@ -57,7 +57,8 @@ struct rp_path_list {
  *  name, and group[i] / name_group[i] its label set in that file's doc. */
 struct rp_device_files {
 	size_t own, own_names;
-	char **path; /* the files read, in order */
+	size_t own_devtags; /* c->devtags from this on are the files' labels */
+	char **path;	    /* the files read, in order */
 	struct rp_filesd_doc *doc;
 	size_t n;
 	uint32_t *src, *group, *name_src, *name_group;
@@ -72,6 +73,73 @@ enum rp_addrfam { RP_ADDRFAM_BOTH, RP_ADDRFAM_4, RP_ADDRFAM_6 };
 bool rp_name_valid(const char *s);
 /** Appends a (valid) name to l, in its place after the networks given so far. */
 void rp_cidr_list_add_name(struct rp_cidr_list *l, const char *name, uint32_t line);
+
+/* ---- groups and static tags (src/conf/groups.c) ---------------------------------- */
+
+/** Limits of static tags: a key is 1..RP_TAG_KEY_MAX bytes of [A-Za-z0-9_], not starting
+ *  with a digit or "__" (a Prometheus label name too); a value 1..RP_TAG_VALUE_MAX bytes of
+ *  UTF-8 without control characters; a device's tags (top level, group and its own merged)
+ *  at most RP_TAGS_MAX pairs and RP_TAGS_TEXT_MAX bytes written as k=v,k=v. The keys
+ *  ip, name and shard are ringprobe's own and refused. */
+#define RP_TAG_KEY_MAX 64
+#define RP_TAG_VALUE_MAX 128
+#define RP_TAGS_MAX 16
+#define RP_TAGS_TEXT_MAX 512
+
+/** Static tags (`tags:` of the top level, a group or a device), in the order given. */
+struct rp_tagset {
+	char **kv; /* key, value, key, value ... (owned) */
+	uint32_t *line;
+	size_t n; /* pairs */
+};
+
+/** A `devices:` entry given as a mapping `{address: ..., tags: {...}}`: the entry it made
+ *  in its list (index into .v, or with is_name into .names) and its tags. */
+struct rp_devtags {
+	size_t index;
+	bool is_name;
+	uint32_t line;
+	struct rp_tagset tags;
+};
+
+/** One `groups:` entry. A key it does not set keeps the top level's value; its tags are
+ *  added to the top level's (the group's win on the same key), a device's to both.
+ *  Hook for `device_files` (not read yet): its targets would join `devices` here, with
+ *  their labels as rp_devtags, so that everything downstream takes them unchanged. */
+struct rp_conf_group {
+	char *name;
+	uint32_t line;
+	struct rp_cidr_list devices, networks;
+	struct rp_devtags *devtags;
+	size_t ndevtags;
+	struct rp_tagset tags;
+	int64_t ping_interval; /* 0 = the top level's */
+	uint32_t interval_line;
+};
+
+struct rp_conf_groups {
+	struct rp_conf_group *v;
+	size_t n;
+};
+
+/** Whether `s` can be a tag key; NULL, or which rule it breaks. */
+const char *rp_tag_key_invalid(const char *s);
+/** Frees what a tag set owns and empties it. */
+void rp_tagset_clear(struct rp_tagset *t);
+/** Adds (or, for a key present, replaces) a pair; copies both. */
+void rp_tagset_set(struct rp_tagset *t, const char *key, const char *value, uint32_t line);
+/** The tags of a device: `base` with `over`'s pairs set on it, into out (cleared first). */
+void rp_tagset_merge(struct rp_tagset *out, const struct rp_tagset *base,
+		     const struct rp_tagset *over);
+/** The rp_devtags of entry `index` (is_name: a name's) of a devices list, or NULL. */
+const struct rp_devtags *rp_devtags_find(const struct rp_devtags *v, size_t n, size_t index,
+					 bool is_name);
+/** Same, for a caller walking a list's entries of one kind in order: looks from *k on
+ *  (start it at 0), so a walk costs entries + devtags, not their product (a device
+ *  file gives a devtags entry to each of its targets). The devtags of one kind are in
+ *  increasing index, as the file and the device files give them. */
+const struct rp_devtags *rp_devtags_walk(const struct rp_devtags *v, size_t n, size_t *k,
+					 size_t index, bool is_name);
 
 /** Most instances `shard: I/N` splits a fleet over (rendezvous costs N hashes an address). */
 #define RP_SHARD_MAX 256
@@ -232,6 +300,11 @@ struct rp_conf {
 		char *buckets;	 /* histogram bounds: "5e-05,0.0001,..." (seconds) */
 		bool on_metrics; /* also appended to /metrics */
 	} prometheus;
+	/* The default group is the top level: its tags, and devtags for its `devices`. */
+	struct rp_tagset tags;
+	struct rp_devtags *devtags;
+	size_t ndevtags;
+	struct rp_conf_groups groups;
 
 	/* Where each key's value came from, indexed like rp_conf_key_at(): 0 = default,
 	 * > 0 = the file line, RP_CONF_FROM_FLAG = a command-line flag. */
@@ -265,6 +338,8 @@ enum rp_conf_type {
 	RP_CT_SHARD,
 	RP_CT_PATHS,   /* a list of file names or glob patterns (struct rp_path_list) */
 	RP_CT_IGNORED, /* a netscan key with no meaning here: accepted with one notice */
+	RP_CT_TAGS,    /* struct rp_tagset: a mapping in the file, k=v[,k=v] as a flag */
+	RP_CT_GROUPS,  /* struct rp_conf_groups: a list of mappings, in the file only */
 };
 
 /** One configuration key (a row of the table in src/conf/keys.c). */

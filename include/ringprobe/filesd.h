@@ -18,8 +18,8 @@
 #include "ringprobe/diag.h"
 
 /* Limits on a label (a tag): its name as Prometheus allows ([A-Za-z_][A-Za-z0-9_]*). */
-#define RP_FILESD_LABEL_NAME_MAX 64
-#define RP_FILESD_LABEL_VALUE_MAX 256
+#define RP_FILESD_LABEL_NAME_MAX RP_TAG_KEY_MAX
+#define RP_FILESD_LABEL_VALUE_MAX RP_TAG_VALUE_MAX
 
 struct rp_filesd_label {
 	char *name;

@@ -253,9 +253,11 @@ struct rp_probe_metrics_conf {
 	struct rp_prober *prober;     /* created with per_device; outlives the server */
 	const char *path;	      /* "/probe-metrics" (copied) */
 	bool on_metrics;	      /* also appended to /metrics */
-	const char *const *name_tags; /* a device added with id N > 0 is tagged
-				       * name_tags[N - 1] (the writer's table: written
-				       * before any probe carries N, never changed) */
+	const char *const *name_tags; /* a device added with id N > 0 has the tags
+				       * name_tags[N - 1], pre-escaped for line protocol
+				       * (",name=core1,site=ams1"; the writer's table:
+				       * written before any probe carries N, never
+				       * changed): name is host, the others labels */
 	uint32_t name_tag_cap;
 };
 /** Control thread, once, after start: serves the per-device series on conf->path. */

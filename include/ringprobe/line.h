@@ -63,12 +63,25 @@ struct rp_tag {
 int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp_tag *tags,
 		  size_t ntags, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
 		  size_t max_string);
+/** Longest pre-escaped tag string (rp_line_tags) a device's points take: a name and
+ *  RP_TAGS_TEXT_MAX bytes of static tags, each byte escaped at worst. */
+#define RP_LINE_TAGS_MAX 1600
 /** Appends a `ping` point for one probe result (the hot case, no generic machinery):
- *  ping,ip=ADDR[,name=NAME] rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on
- *  failure; a failure an ICMP error caused has error="CLASS" (rp_icmp_err_name) in its
- *  place, and only then; ADDR a dotted quad or RFC 5952 text; the name tag for a device given by
- * DNS name, NULL for none: 1..RP_LINE_NAME_MAX bytes that need no escaping, else -EINVAL). */
-int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *name);
+ *  ping,ip=ADDR[TAGS] rtt_ms=F,success=B,suspended=B TS   (rtt_ms absent on failure;
+ *  a failure an ICMP error caused has error="CLASS" (rp_icmp_err_name) in its place,
+ *  and only then; ADDR a dotted quad or RFC 5952 text; TAGS the device's pre-escaped tags as
+ *  rp_line_tags wrote them (",name=NAME,site=ams1"), NULL for none; one not starting
+ *  with ',' or longer than RP_LINE_TAGS_MAX is -EINVAL). */
+int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *tags);
+/** Same as rp_line_point, with `raw` (pre-escaped tags from rp_line_tags, or NULL)
+ *  written after `tags`. */
+int rp_line_point_tagged(struct rp_linebuf *b, const char *measurement, const struct rp_tag *tags,
+			 size_t ntags, const char *raw, const struct rp_field *fields,
+			 size_t nfields, uint64_t ts_ns, size_t max_string);
+/** Writes tags as ",k=v,k=v" escaped for line protocol (tags with an empty value left
+ *  out) into dst as a C string; its length, or 0 when it does not fit in size or
+ *  RP_LINE_TAGS_MAX (or there is nothing to write). Keys are not checked here. */
+size_t rp_line_tags(char *dst, size_t size, const struct rp_tag *tags, size_t ntags);
 /** Copies `len` untrusted bytes (NULs allowed: SNMP OCTET STRINGs) to `dst` as a C string, cleaned
  *  like a value and cut to min(max_string, size - 1) bytes; returns its length. */
 size_t rp_line_sanitize(char *dst, size_t size, const char *src, size_t len, size_t max_string);

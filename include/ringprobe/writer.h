@@ -86,13 +86,14 @@ void rp_writer_tuning_init(struct rp_writer_tuning *t);
 int rp_writer_create(struct rp_writer **out, const struct rp_conf *conf,
 		     struct rp_spsc *const *rings, unsigned nrings,
 		     const struct rp_writer_tuning *tune, char *why, size_t whylen);
-/** Devices given by DNS name: a result whose id is k (1..cap) is written with the tag
- *  name=tags[k - 1] (a NULL entry: none). The table is the caller's and is read by the
- *  writer thread without a lock: an entry is written once, before the first result
- *  with its id enters a ring (whose release/acquire orders the two), and is neither
- *  changed nor freed until rp_writer_stop() returns. Before rp_writer_start(); without
- *  it, ids mean nothing to the writer. */
-void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap);
+/** Devices' tags (a name, a group's and a device's static tags): a result or event whose
+ *  id is k (1..cap) is written with tags[k - 1] after ip=ADDR, a pre-escaped string as
+ *  rp_line_tags wrote it (",name=NAME,site=ams1"; a NULL entry: none). The table is the
+ *  caller's and is read by the writer thread without a lock: an entry is written once,
+ *  before the first result with its id enters a ring (whose release/acquire orders the
+ *  two), and is neither changed nor freed until rp_writer_stop() returns. Before
+ *  rp_writer_start(); without it, ids mean nothing to the writer. */
+void rp_writer_device_tags(struct rp_writer *w, const char *const *tags, uint32_t cap);
 /** Rounds and states: a ring of struct rp_event (the caller's, until rp_writer_stop()
  *  returns) whose events the writer thread encodes as `ping_round` and
  *  `device_state` points, tagged like `ping` (ip, and name by the event's id). Before

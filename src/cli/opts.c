@@ -36,6 +36,8 @@ static const char *metavar(const struct rp_conf_key *k, char *buf, size_t len)
 		return "CIDR[,CIDR...]";
 	case RP_CT_PATHS:
 		return "PATTERN";
+	case RP_CT_TAGS:
+		return "KEY=VALUE[,KEY=VALUE...]";
 	case RP_CT_SHARD:
 		return "I/N|auto/N";
 	case RP_CT_SECRET:
@@ -109,7 +111,7 @@ void rp_cli__help(const struct rp_cli_cmd *cmd, FILE *out)
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
 
-		if (k->type == RP_CT_IGNORED)
+		if (k->type == RP_CT_IGNORED || k->type == RP_CT_GROUPS)
 			continue;
 		rp_conf_key_flag(k, flag, sizeof(flag));
 		help_line(out, 0, flag, metavar(k, mv, sizeof(mv)), k->help,

@@ -13,8 +13,13 @@
 
 void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k)
 {
-	struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
+	rp_conf__free_list(FIELD(c, k, struct rp_cidr_list));
+	if (strcmp(k->path, "devices") == 0)
+		rp_conf__free_devtags(&c->devtags, &c->ndevtags);
+}
 
+void rp_conf__free_list(struct rp_cidr_list *l)
+{
 	free(l->v);
 	free(l->line);
 	for (size_t i = 0; i < l->nnames; i++)
@@ -98,17 +103,14 @@ static int set_enum(struct rp_conf *c, const struct rp_conf_key *k, const char *
 
 /* One network of a list. Prefixes shorter than /8 are refused whatever the other
  * keys say: 16M+ addresses is a typo, never a fleet. */
-static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *item,
+static int add_cidr(struct rp_cidr_list *l, const char *path, bool names, const char *item,
 		    const char *where, const char *name, uint32_t line, struct rp_diags *d)
 {
-	struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
 	struct rp_cidr cidr;
 	bool host_bits = false;
 	char why[256], txt[RP_CIDR_STRLEN];
 
 	if (rp_parse_cidr(item, &cidr, &host_bits, why, sizeof(why)) < 0) {
-		bool names = strcmp(k->path, "devices") == 0;
-
 		if (names && rp_name_valid(item)) {
 			l->names = rp_xrealloc(l->names, (l->nnames + 1) * sizeof(*l->names));
 			rp_cidr_list_add_name(l, item, line);
@@ -118,7 +120,7 @@ static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *
 			rp_diags_add(d, RP_DIAG_ERROR, where, name,
 				     "\"%s\" is a name; %s takes addresses and CIDR ranges (give "
 				     "devices by name in `devices`)",
-				     item, k->path);
+				     item, path);
 		else
 			rp_diags_add(d, RP_DIAG_ERROR, where, name, "%s", why);
 		return -EINVAL;
@@ -150,14 +152,14 @@ static int add_cidr(struct rp_conf *c, const struct rp_conf_key *k, const char *
 	return 0;
 }
 
-static int set_cidrs(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
-		     const char *where, const char *name, uint32_t line, struct rp_diags *d)
+int rp_conf__add_cidrs(struct rp_cidr_list *l, const char *path, bool names, const char *text,
+		       const char *where, const char *name, uint32_t line, struct rp_diags *d)
 {
 	char *copy = rp_xstrdup(text), *save = NULL, *tok;
 	int ret = 0;
 
 	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		if (add_cidr(c, k, tok, where, name, line, d) < 0)
+		if (add_cidr(l, path, names, tok, where, name, line, d) < 0)
 			ret = -EINVAL;
 	}
 	free(copy);
@@ -196,7 +198,7 @@ static int set_shard(struct rp_conf *c, const struct rp_conf_key *k, const char 
 /* Well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF): what YAML
  * can hold, so what `check-config` prints reads back. A flag or an environment variable
  * can carry any bytes; a string key refuses what a configuration file could not say. */
-static bool utf8_valid(const unsigned char *s)
+bool rp_conf__utf8_valid(const unsigned char *s)
 {
 	while (*s) {
 		unsigned c = *s++, n, lo = 0x80, hi = 0xbf;
@@ -237,7 +239,7 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	case RP_CT_STRING:
 	case RP_CT_SECRET:
 	case RP_CT_SECRET_FILE:
-		if (!utf8_valid((const unsigned char *)text)) {
+		if (!rp_conf__utf8_valid((const unsigned char *)text)) {
 			/* The value itself is not shown: it may be a secret. */
 			rp_diags_add(d, RP_DIAG_ERROR, where, name,
 				     "the value is not valid UTF-8 (a configuration holds text)");
@@ -285,7 +287,16 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	case RP_CT_ENUM:
 		return set_enum(c, k, text, where, name, d);
 	case RP_CT_CIDRS:
-		return set_cidrs(c, k, text, where, name, line, d);
+		return rp_conf__add_cidrs(FIELD(c, k, struct rp_cidr_list), k->path,
+					  strcmp(k->path, "devices") == 0, text, where, name, line,
+					  d);
+	case RP_CT_TAGS:
+		return rp_conf__set_tags_text(FIELD(c, k, struct rp_tagset), text, where, name,
+					      line, d);
+	case RP_CT_GROUPS:
+		rp_diags_add(d, RP_DIAG_ERROR, where, name,
+			     "groups are set in the configuration file only (a list of mappings)");
+		return -EINVAL;
 	case RP_CT_SHARD:
 		return set_shard(c, k, text, where, name, d);
 	case RP_CT_PATHS: {
@@ -342,6 +353,8 @@ void rp_conf_fini(struct rp_conf *c)
 			rp_conf__clear_paths(c, k);
 	}
 	rp_conf__files_fini(&c->files);
+	rp_tagset_clear(&c->tags);
+	rp_conf__free_groups(&c->groups);
 	free(c->file);
 	memset(c, 0, sizeof(*c));
 }
@@ -391,6 +404,8 @@ int rp_conf_set_flag(struct rp_conf *c, const struct rp_conf_key *k, const char 
 		rp_conf__clear_list(c, k);
 	if (k->type == RP_CT_PATHS && c->origin[idx] != RP_CONF_FROM_FLAG)
 		rp_conf__clear_paths(c, k);
+	if (k->type == RP_CT_TAGS && c->origin[idx] != RP_CONF_FROM_FLAG)
+		rp_tagset_clear(FIELD(c, k, struct rp_tagset));
 	ret = rp_conf__set_text(c, k, value, where, NULL, 0, d);
 	if (ret == 0)
 		c->origin[idx] = RP_CONF_FROM_FLAG;

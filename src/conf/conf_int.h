@@ -21,6 +21,35 @@ void rp_conf__clear_paths(struct rp_conf *c, const struct rp_conf_key *k);
 void rp_conf__read_device_files(struct rp_conf *c, struct rp_diags *d);
 /** Frees what rp_conf__read_device_files() kept. */
 void rp_conf__files_fini(struct rp_device_files *f);
+/** Frees what a list owns and empties it. */
+void rp_conf__free_list(struct rp_cidr_list *l);
+/** Adds a comma-separated group of networks (and, with `names`, DNS names) to l; `path`
+ *  names the key in messages. 0 or -EINVAL. */
+int rp_conf__add_cidrs(struct rp_cidr_list *l, const char *path, bool names, const char *text,
+		       const char *where, const char *name, uint32_t line, struct rp_diags *d);
+
+/** Well-formed UTF-8 (conf.c). */
+bool rp_conf__utf8_valid(const unsigned char *s);
+
+/* groups.c */
+/** A flag's tags, "k=v[,k=v...]", added to t (checked as in the file). 0 or -EINVAL. */
+int rp_conf__set_tags_text(struct rp_tagset *t, const char *text, const char *where,
+			   const char *name, uint32_t line, struct rp_diags *d);
+/** Checks one tag at `where` (key rules, reserved keys, value); 0 or -EINVAL. */
+int rp_conf__tag_check(const char *key, const char *value, const char *where, const char *name,
+		       struct rp_diags *d);
+void rp_conf__free_devtags(struct rp_devtags **v, size_t *n);
+void rp_conf__free_groups(struct rp_conf_groups *g);
+/** Validation of groups and tags that needs the whole file: a device or network in two
+ *  groups, the merged tags' limits, the groups' targets (rp_conf_validate calls it). */
+void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose,
+			   struct rp_diags *d);
+/** Prints `tags:` and `groups:` values (print.c). */
+void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent);
+void rp_conf__print_groups(const struct rp_conf *c, FILE *out);
+bool rp_conf__tags_equal(const struct rp_tagset *a, const struct rp_tagset *b);
+bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b);
+
 /** Empties a string key's value (a YAML null). */
 void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k);
 /** "config.yml:12" for a key set by the file, "--flag" for one set by a flag, else NULL. */

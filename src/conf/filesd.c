@@ -160,9 +160,9 @@ static void read_labels(struct parse *p, const yaml_node_t *m, struct rp_filesd_
 		value = (const char *)vn->data.scalar.value;
 		if (strlen(value) > RP_FILESD_LABEL_VALUE_MAX || has_control(value)) {
 			fail(p, vn, "labels",
-			     "the value of label \"%s\" is longer than 256 bytes or holds a "
+			     "the value of label \"%s\" is longer than %d bytes or holds a "
 			     "control character",
-			     name);
+			     name, RP_FILESD_LABEL_VALUE_MAX);
 			continue;
 		}
 		for (size_t i = 0; i < l->n && !dup; i++)

@@ -268,6 +268,13 @@ static const struct rp_conf_key keys[] = {
       "--buckets; at most 64)"),
     K("prometheus.on_metrics", RP_CT_BOOL, prometheus.on_metrics, 0, 0, NULL, "false",
       "also append the per-device series to /metrics (one scrape job for both)"),
+    /* groups and static tags (src/conf/groups.c) */
+    K("tags", RP_CT_TAGS, tags, 0, 0, NULL, NULL,
+      "static tags written on every point of every device (key: value; a group's and a "
+      "device's own are added to them)"),
+    K("groups", RP_CT_GROUPS, groups, 0, 0, NULL, NULL,
+      "groups of devices with their own ping_interval and tags (a list; the top level is "
+      "the default group; in the file only)"),
 };
 
 _Static_assert(RP_ARRAY_SIZE(keys) <= RP_ARRAY_SIZE(((struct rp_conf *)0)->origin),

@@ -25,6 +25,27 @@ static void put_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* The tags of `devices` entries given as mappings: the entry again, with its tags
+ * (a later entry of the same address reads back as the same device). */
+static void put_devtags(const struct rp_conf *c, FILE *out, int indent)
+{
+	char buf[RP_CIDR_STRLEN];
+
+	/* device files' targets are not keys: their patterns are printed */
+	size_t n = c->files.n ? c->files.own_devtags : c->ndevtags;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_devtags *t = &c->devtags[i];
+
+		if (t->is_name)
+			snprintf(buf, sizeof(buf), "%s", c->devices.names[t->index]);
+		else
+			rp_format_cidr(&c->devices.v[t->index], true, buf, sizeof(buf));
+		fprintf(out, "\n%*s- address: %s\n%*stags:", indent + 2, "", buf, indent + 4, "");
+		rp_conf__print_tags(&t->tags, out, indent + 4);
+	}
+}
+
 static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE *out, int indent)
 {
 	char buf[64];
@@ -77,6 +98,7 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 	case RP_CT_CIDRS: {
 		const struct rp_cidr_list *l = FIELD(c, k, struct rp_cidr_list);
 		size_t n = l->n, nnames = l->nnames;
+		bool tagged;
 
 		if (l == &c->devices && c->files.n) { /* device_files' own are not keys */
 			n = c->files.own;
@@ -84,13 +106,19 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 		}
 		if (n + nnames == 0)
 			fputs("[]", out);
+		tagged = strcmp(k->path, "devices") == 0;
 		for (size_t i = 0; i < n; i++) {
+			if (tagged && rp_devtags_find(c->devtags, c->ndevtags, i, false))
+				continue;
 			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
 			fprintf(out, "\n%*s- %s", indent + 2, "", buf);
 		}
 		/* Names are checked at load (rp_name_valid): plain YAML scalars. */
 		for (size_t i = 0; i < nnames; i++)
-			fprintf(out, "\n%*s- %s", indent + 2, "", l->names[i]);
+			if (!tagged || !rp_devtags_find(c->devtags, c->ndevtags, i, true))
+				fprintf(out, "\n%*s- %s", indent + 2, "", l->names[i]);
+		if (tagged)
+			put_devtags(c, out, indent);
 		break;
 	}
 	case RP_CT_PATHS: {
@@ -104,6 +132,10 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 		}
 		break;
 	}
+	case RP_CT_TAGS:
+		rp_conf__print_tags(FIELD(c, k, struct rp_tagset), out, indent);
+		break;
+	case RP_CT_GROUPS:
 	case RP_CT_IGNORED:
 		break;
 	}
@@ -146,9 +178,15 @@ static void put_section(const struct rp_conf *c, const char *section, FILE *out,
 		    (plen && k->path[plen] != '.') || strchr(leaf, '.'))
 			continue;
 		fprintf(out, "%*s%s:", indent, "", leaf);
+		if (k->type == RP_CT_GROUPS) {
+			put_origin(c, k, out);
+			rp_conf__print_groups(c, out);
+			continue;
+		}
 		bool list =
 		    (k->type == RP_CT_CIDRS && (FIELD(c, k, struct rp_cidr_list)->n ||
 						FIELD(c, k, struct rp_cidr_list)->nnames)) ||
+		    (k->type == RP_CT_TAGS && FIELD(c, k, struct rp_tagset)->n) ||
 		    (k->type == RP_CT_PATHS && FIELD(c, k, struct rp_path_list)->n);
 
 		if (!list)
@@ -235,6 +273,12 @@ bool rp_conf_key_equal(const struct rp_conf *a, const struct rp_conf *b,
 				return false;
 		return true;
 	}
+	case RP_CT_TAGS:
+		return rp_conf__tags_equal(FIELD(a, k, struct rp_tagset),
+					   FIELD(b, k, struct rp_tagset));
+	case RP_CT_GROUPS:
+		return rp_conf__groups_equal(FIELD(a, k, struct rp_conf_groups),
+					     FIELD(b, k, struct rp_conf_groups));
 	case RP_CT_IGNORED:
 		return true;
 	}

@@ -113,7 +113,7 @@ static void check_targets(const struct rp_conf *c, const char *path, const struc
 		if (l == &c->devices && i >= c->files.own && c->files.n)
 			snprintf(where, sizeof(where), "%s:%u",
 				 c->files.path[c->files.src[i - c->files.own]], l->line[i]);
-		else if (c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
+		else if (KEY(path) && c->origin[rp_conf_key_index(KEY(path))] == RP_CONF_FROM_FLAG)
 			rp_conf__where(c, KEY(path), where, sizeof(where));
 		else
 			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", l->line[i]);
@@ -363,16 +363,25 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	 * the next one is due counts as failed. Unset, silently (ping_interval: 1s alone
 	 * works); set (netscan's own example has 2s and 3s, and a netscan file must load),
 	 * with a notice saying what is used. */
-	if (c->ping_timeout > c->ping_interval) {
+	/* ping_timeout is process-wide: with groups, the shortest interval of any. */
+	int64_t shortest = c->ping_interval;
+
+	for (size_t i = 0; i < c->groups.n; i++)
+		if (c->groups.v[i].ping_interval && c->groups.v[i].ping_interval < shortest)
+			shortest = c->groups.v[i].ping_interval;
+	if (c->ping_timeout > shortest) {
 		if (rp_conf_is_set(c, KEY("ping_timeout"))) {
 			rp_format_duration(c->ping_timeout, a, sizeof(a));
-			rp_format_duration(c->ping_interval, b, sizeof(b));
+			rp_format_duration(shortest, b, sizeof(b));
 			say(c, d, RP_DIAG_NOTICE, "ping_timeout",
-			    "%s is longer than ping_interval (%s): a reply is waited for until the "
+			    "%s is longer than %s (%s): a reply is waited for until the "
 			    "next probe is due, %s",
-			    a, b, b);
+			    a,
+			    shortest < c->ping_interval ? "a group's ping_interval"
+							: "ping_interval",
+			    b, b);
 		}
-		c->ping_timeout = c->ping_interval;
+		c->ping_timeout = shortest;
 	}
 	check_rounds(c, d);
 	if (empty(c->health_listen) || (inet_pton(AF_INET, c->health_listen, buf) != 1 &&
@@ -383,18 +392,27 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 		rp_conf__read_device_files(c, d);
 		/* When the user did write one of them, its own errors say what is wrong. */
 		if (c->networks.n == 0 && c->devices.n == 0 && c->devices.nnames == 0 &&
-		    !rp_conf_is_set(c, KEY("networks")) && !rp_conf_is_set(c, KEY("devices")) &&
-		    !rp_conf_is_set(c, KEY("device_files")))
+		    c->groups.n == 0 && !rp_conf_is_set(c, KEY("networks")) &&
+		    !rp_conf_is_set(c, KEY("devices")) && !rp_conf_is_set(c, KEY("device_files")))
 			err(c, d, "networks",
 			    "nothing to monitor: set networks (swept for devices), devices (a "
 			    "static list) or device_files");
 		check_targets(c, "networks", &c->networks, true, d);
 		check_targets(c, "devices", &c->devices, false, d);
+		for (size_t i = 0; i < c->groups.n; i++) {
+			char p[64];
+
+			snprintf(p, sizeof(p), "groups[%zu].networks", i);
+			check_targets(c, p, &c->groups.v[i].networks, true, d);
+			snprintf(p, sizeof(p), "groups[%zu].devices", i);
+			check_targets(c, p, &c->groups.v[i].devices, false, d);
+		}
 		if (empty(c->spool.dir) && c->spool.max_bytes > 0)
 			err(c, d, "spool.dir",
 			    "must be set, or set spool.max_bytes: 0 to run "
 			    "without a spool");
 	}
+	rp_conf__check_groups(c, purpose, d);
 	check_packet(c, d);
 	check_influx(c, purpose, d);
 	check_remote_write(c, d);

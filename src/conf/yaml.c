@@ -6,24 +6,19 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "conf/conf_int.h"
+#include "conf/yaml_int.h"
 #include "ringprobe/xalloc.h"
 
-struct reader {
-	struct rp_conf *c;
-	yaml_document_t *doc;
-	const char *name;
-	const char *text;
-	size_t len;
-	struct rp_diags *d;
-};
+#define where_of rp_conf__where_of
+#define node_kind rp_conf__node_kind
+#define is_null rp_conf__is_null
 
-static void where_of(const struct reader *r, yaml_mark_t m, char *buf, size_t len)
+void rp_conf__where_of(const struct rp_conf__reader *r, yaml_mark_t m, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s:%zu:%zu", r->name, m.line + 1, m.column + 1);
 }
 
-static const char *node_kind(const yaml_node_t *n)
+const char *rp_conf__node_kind(const yaml_node_t *n)
 {
 	switch (n->type) {
 	case YAML_MAPPING_NODE:
@@ -59,7 +54,7 @@ static const char *type_name(enum rp_conf_type t)
 	}
 }
 
-static bool is_null(const yaml_node_t *n)
+bool rp_conf__is_null(const yaml_node_t *n)
 {
 	const char *v = (const char *)n->data.scalar.value;
 
@@ -71,8 +66,8 @@ static bool is_null(const yaml_node_t *n)
 
 /* Expands ${VAR} in a scalar; NULL (with the error added) when that fails. The error
  * names the key and position only: the value may be a secret or a URL with user-info. */
-static char *scalar_text(struct reader *r, const struct rp_conf_key *k, const yaml_node_t *n,
-			 const char *name)
+static char *scalar_text(struct rp_conf__reader *r, const struct rp_conf_key *k,
+			 const yaml_node_t *n, const char *name)
 {
 	char why[512], where[256];
 	const char *raw = (const char *)n->data.scalar.value;
@@ -83,7 +78,7 @@ static char *scalar_text(struct reader *r, const struct rp_conf_key *k, const ya
 		rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "contains a NUL character");
 		return NULL;
 	}
-	s = rp_expand_env(raw, rp_conf__hides_value(k), why, sizeof(why));
+	s = rp_expand_env(raw, k && rp_conf__hides_value(k), why, sizeof(why));
 	if (!s) {
 		where_of(r, n->start_mark, where, sizeof(where));
 		rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "%s", why);
@@ -91,7 +86,12 @@ static char *scalar_text(struct reader *r, const struct rp_conf_key *k, const ya
 	return s;
 }
 
-static void set_scalar(struct reader *r, const struct rp_conf_key *k, const yaml_node_t *n,
+char *rp_conf__scalar(struct rp_conf__reader *r, const yaml_node_t *n, const char *name)
+{
+	return scalar_text(r, NULL, n, name);
+}
+
+static void set_scalar(struct rp_conf__reader *r, const struct rp_conf_key *k, const yaml_node_t *n,
 		       const char *name)
 {
 	char where[256];
@@ -104,7 +104,7 @@ static void set_scalar(struct reader *r, const struct rp_conf_key *k, const yaml
 	free(text);
 }
 
-static void read_list(struct reader *r, const struct rp_conf_key *k, const yaml_node_t *v)
+static void read_list(struct rp_conf__reader *r, const struct rp_conf_key *k, const yaml_node_t *v)
 {
 	size_t i = 0;
 
@@ -123,6 +123,11 @@ static void read_list(struct reader *r, const struct rp_conf_key *k, const yaml_
 		char name[96], where[256];
 
 		snprintf(name, sizeof(name), "%s[%zu]", k->path, i);
+		if (item->type == YAML_MAPPING_NODE && strcmp(k->path, "devices") == 0) {
+			rp_conf__read_device_map(r, &r->c->devices, &r->c->devtags, &r->c->ndevtags,
+						 item, name);
+			continue;
+		}
 		if (item->type != YAML_SCALAR_NODE) {
 			where_of(r, item->start_mark, where, sizeof(where));
 			rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "expected %s, got %s",
@@ -135,7 +140,7 @@ static void read_list(struct reader *r, const struct rp_conf_key *k, const yaml_
 	}
 }
 
-static void read_value(struct reader *r, const struct rp_conf_key *k, const yaml_node_t *v)
+static void read_value(struct rp_conf__reader *r, const struct rp_conf_key *k, const yaml_node_t *v)
 {
 	char where[256];
 
@@ -144,7 +149,16 @@ static void read_value(struct reader *r, const struct rp_conf_key *k, const yaml
 		rp_diags_add(r->d, RP_DIAG_NOTICE, where, k->path, "ignored: %s", k->help);
 		return;
 	}
+	if (k->type == RP_CT_TAGS) {
+		rp_conf__read_tags(r, &r->c->tags, v, k->path);
+		return;
+	}
+	if (k->type == RP_CT_GROUPS) {
+		rp_conf__read_groups(r, v);
+		return;
+	}
 	if (k->type == RP_CT_CIDRS || k->type == RP_CT_PATHS) {
+
 		if (v->type == YAML_MAPPING_NODE)
 			rp_diags_add(r->d, RP_DIAG_ERROR, where, k->path, "expected %s, got %s",
 				     type_name(k->type), node_kind(v));
@@ -169,7 +183,7 @@ static void read_value(struct reader *r, const struct rp_conf_key *k, const yaml
 	set_scalar(r, k, v, k->path);
 }
 
-static void read_mapping(struct reader *r, const yaml_node_t *map, const char *prefix)
+static void read_mapping(struct rp_conf__reader *r, const yaml_node_t *map, const char *prefix)
 {
 	yaml_node_pair_t *start = map->data.mapping.pairs.start;
 
@@ -223,7 +237,7 @@ static void read_mapping(struct reader *r, const yaml_node_t *map, const char *p
 }
 
 /* libyaml's message, or a plainer one for the mistakes people make most. */
-static void syntax_error(struct reader *r, const yaml_parser_t *p)
+static void syntax_error(struct rp_conf__reader *r, const yaml_parser_t *p)
 {
 	const yaml_mark_t m = p->problem_mark;
 	size_t line_start = m.index, i;
@@ -252,7 +266,7 @@ static void syntax_error(struct reader *r, const yaml_parser_t *p)
 int rp_conf_load_buffer(struct rp_conf *c, const char *name, const char *text, size_t len,
 			struct rp_diags *d)
 {
-	struct reader r = {.c = c, .name = name, .text = text, .len = len, .d = d};
+	struct rp_conf__reader r = {.c = c, .name = name, .text = text, .len = len, .d = d};
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	yaml_node_t *root;

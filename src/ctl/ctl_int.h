@@ -35,9 +35,21 @@ uint32_t rp_ctl_shard_owner(const struct rp_ip *addr, uint32_t count);
 /* What the fleet asks of the shards: start monitoring addr (false: refused, nothing
  * started, the fleet must not remove it later), or stop. */
 struct rp_fleet_ops {
-	bool (*add)(void *arg, const struct rp_ip *addr);
+	bool (*add)(void *arg, const struct rp_ip *addr, uint32_t id);
 	void (*remove)(void *arg, const struct rp_ip *addr);
+	/* A monitored device's class (its tags and interval, classes.c) changed. */
+	void (*readd)(void *arg, const struct rp_ip *addr, uint32_t id);
+	/* The class id of the devices of group g (0 = the top level) of c, with a device's
+	 * own tags (dt, or NULL). */
+	uint32_t (*class_of)(void *arg, const struct rp_conf *c, size_t g,
+			     const struct rp_devtags *dt);
 	void *arg;
+};
+
+/* A network of some group and the class its discovered devices take. */
+struct rp_fleet_net {
+	struct rp_cidr net;
+	uint32_t id;
 };
 
 /* The static devices, sorted (rp_ip_cmp) and unique, stored by family so that an IPv4
@@ -46,8 +58,10 @@ struct rp_fleet_ops {
  * then the rest of the IPv6 ones (v6[low6 .. n6)). Static device i of the n4 + n6 is
  * rp_fleet_static(f, i). */
 struct rp_statics {
-	uint32_t *v4;	  /* host byte order, ascending */
-	struct rp_ip *v6; /* ascending (rp_ip_cmp), no IPv4-mapped address */
+	uint32_t *v4;	     /* host byte order, ascending */
+	struct rp_ip *v6;    /* ascending (rp_ip_cmp), no IPv4-mapped address */
+	uint32_t *id4, *id6; /* each one's class id, beside v4 and v6; NULL: all 0 (no groups
+			      * or tags, so a plain fleet costs nothing more) */
 	size_t n4, n6, low6;
 };
 
@@ -62,6 +76,8 @@ struct rp_fleet {
 	size_t nstatic, nunplaced; /* nstatic = statics.n4 + statics.n6 */
 	struct rp_devtable *found;
 	uint32_t found_cap;
+	struct rp_fleet_net *nets; /* every group's networks, for a discovered device's class */
+	size_t nnets;
 	uint64_t max_devices;
 	uint64_t discovered, evicted, pruned, removed;
 };
@@ -72,8 +88,12 @@ struct rp_fleet {
 int rp_fleet_init(struct rp_fleet *f, const struct rp_conf *c, const struct rp_fleet_ops *ops,
 		  char *why, size_t whylen);
 void rp_fleet_fini(struct rp_fleet *f);
-/** Static device i (< nstatic), in rp_ip_cmp order. */
+/** Static device i (< nstatic), in rp_ip_cmp order, and its class id. */
 struct rp_ip rp_fleet_static(const struct rp_fleet *f, size_t i);
+uint32_t rp_fleet_static_class(const struct rp_fleet *f, size_t i);
+/** Of the networks' classes, the one with the shortest interval (0 without networks). */
+uint32_t rp_fleet_net_class_max(const struct rp_fleet *f, uint32_t (*interval_ms)(void *, uint32_t),
+				void *arg);
 /** Emits an add for every static device. */
 void rp_fleet_start(struct rp_fleet *f);
 /** Devices monitored now. */
@@ -94,9 +114,12 @@ uint32_t rp_fleet_prune(struct rp_fleet *f, uint64_t now_ms, uint64_t max_age_ms
  *  devices added and removed, discovered ones outside every network removed. -E2BIG
  *  (nothing changed) when the new static devices exceed max_devices. */
 int rp_fleet_reload(struct rp_fleet *f, const struct rp_conf *c, char *why, size_t whylen);
-/** Calls fn for every monitored device (not for statics whose add was refused). */
-void rp_fleet_each(const struct rp_fleet *f, void (*fn)(void *arg, const struct rp_ip *addr),
-		   void *arg);
+/** Calls fn for every monitored device (not for statics whose add was refused), with
+ *  its class id. */
+void rp_fleet_each(const struct rp_fleet *f,
+		   void (*fn)(void *arg, const struct rp_ip *addr, uint32_t id), void *arg);
+/** The class id addr is (or would be) monitored with: a static's, else its network's. */
+uint32_t rp_fleet_class(const struct rp_fleet *f, const struct rp_ip *addr);
 
 /* ---- discovery sweeps ----------------------------------------------------------- */
 
@@ -221,14 +244,38 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 		    bool (*ready)(void *arg), void *arg);
 void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
 
-/* ---- devices given by name (names.c) --------------------------------------------- */
+/* ---- device classes (classes.c) ---------------------------------------------------- */
 
-/* Most names one run can tag (the writer's table; names.c). */
-#define RP_CTL_NAME_TAGS 65536
+/* Most classes one run can hold (the writer's tag table). */
+#define RP_CTL_CLASSES 65536
+
+/* A class: what a device's points are written with (its name and static tags, escaped
+ * once) and how often it is probed. Devices with the same tags and interval share one,
+ * so a million devices in three groups cost three. Id 0 is no tags at the top level's
+ * ping_interval; class k is v[k - 1], and lines[k - 1] its pre-escaped tags, which the
+ * writer reads (rp_writer_device_tags): written once before any result carries the id,
+ * never changed or freed while the writer runs (a reload adds classes, never edits). */
+struct rp_ctl_class {
+	char *name;	       /* the DNS name it is for, or NULL */
+	struct rp_tagset tags; /* merged static tags (device_info points) */
+	uint32_t interval_ms;
+	uint32_t next; /* hash chain: the next id, 0 = end */
+};
+
+struct rp_ctl_classes {
+	const char **lines; /* [RP_CTL_CLASSES], append-only */
+	struct rp_ctl_class *v;
+	uint32_t n, cap;
+	uint32_t *head; /* RP_CTL_CLASS_BUCKETS chains of ids */
+	bool full_logged;
+};
+
+/* ---- devices given by name (names.c) --------------------------------------------- */
 
 struct rp_names;
 
-/* One `devices:` name: its tag (the results' id) and the addresses held for it. */
+/* One `devices:` name (of any group): its class (classes.c: the results' id, with
+ * name=NAME and its group's tags) and the addresses held for it. */
 struct rp_ctl_name {
 	char *name; /* NULL once a reload removed it */
 	uint32_t tag;
@@ -242,10 +289,8 @@ struct rp_ctl_names {
 	int family;	       /* 4, 6 or 0 (both) */
 	struct rp_ctl_name *v; /* indexed by the resolver's id */
 	size_t n;
-	const char **tags; /* append-only; the writer reads tags[id - 1] */
-	uint32_t ntags, tag_cap;
 	struct rp_devtable *held; /* address -> slot */
-	uint32_t *refs, *tag_of;  /* per slot: names holding it, the first one's tag */
+	uint32_t *refs, *tag_of;  /* per slot: names holding it, the first one's class */
 	uint8_t *unplaced;	  /* per slot: the prober refused it; asked again */
 	uint32_t cap, nunplaced, failing;
 	uint64_t changes, refused;
@@ -300,6 +345,7 @@ struct rp_ctl {
 	struct rp_sweep sweep;
 	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
 	struct rp_ctl_names names;
+	struct rp_ctl_classes cls;
 	uint64_t info_points;
 	int sigfd;
 	char host[256];
@@ -307,6 +353,7 @@ struct rp_ctl {
 	uint64_t start_ns, start_real_ns, now_ns, now_ms;
 	uint64_t next_snap_ns, next_point_ns, next_prune_ns;
 	uint64_t reloads, reload_errors;
+	double static_pps, found_pps;		 /* rp_ctl__rate_refresh: by the devices' classes */
 	uint64_t refused_logged, refused_log_ns; /* cmd_refused at the last warning */
 	bool ready, rate_short;
 
@@ -337,6 +384,9 @@ static inline uint32_t rp_ctl__interval_ms(const struct rp_ctl *d)
 /* status.c */
 /** Probes per second the fleet's intervals ask for. */
 double rp_ctl__needed_pps(const struct rp_ctl *d);
+/** Sums the static devices' rates by class, and takes a discovered device's as the
+ *  fastest network's: after the fleet starts or reloads (a walk over the statics). */
+void rp_ctl__rate_refresh(struct rp_ctl *d);
 /** Fills h from every stage's counters and judges it degraded or not (d->hist). */
 void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h);
 /** Writes h as a health_metrics point (host tag) and commits it. */
@@ -375,6 +425,19 @@ void rp_ctl__names_each(struct rp_ctl *d,
 void rp_ctl__names_reload(struct rp_ctl *d);
 void rp_ctl__names_stats(const struct rp_ctl *d, struct rp_ctl_names_stats *out);
 void rp_ctl__names_fini(struct rp_ctl *d);
+
+/* classes.c */
+void rp_ctl__classes_init(struct rp_ctl *d);
+void rp_ctl__classes_fini(struct rp_ctl *d);
+/** The class of a device of group g (0 = the top level) of c, given by `name` (or NULL),
+ *  with its own tags `own` (or NULL): found or added. 0 for no tags at the top level's
+ *  interval, and when the table is full (logged once). */
+uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
+		       const struct rp_tagset *own, const char *name);
+/** A class's probe interval: class 0's is the running ping_interval. */
+uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id);
+/** A class (id > 0), or NULL. */
+const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id);
 
 /* down.c */
 /** Sizes the list (states on and a health server running; else nothing). */

@@ -58,11 +58,11 @@ uint64_t rp_ctl__clock_ns(clockid_t id)
 
 /* The fleet's add: false when the prober refused it (counted there); the fleet then
  * keeps a static device for a retry and forgets a discovered one. */
-static bool fleet_add(void *arg, const struct rp_ip *addr)
+static bool fleet_add(void *arg, const struct rp_ip *addr, uint32_t id)
 {
 	struct rp_ctl *d = arg;
 
-	if (rp_prober_queue_add(d->prober, addr, 0, rp_ctl__interval_ms(d)) < 0)
+	if (rp_prober_queue_add(d->prober, addr, id, rp_ctl__class_interval(d, id)) < 0)
 		return false;
 	rp_enrich_add(&d->enrich, addr, d->now_ms);
 	return true;
@@ -77,12 +77,27 @@ static void fleet_remove(void *arg, const struct rp_ip *addr)
 	/* Also a device given by name: it stays, now probed (and tagged) for the name. */
 	if (name) {
 		rp_prober_queue_readd(d->prober, addr, rp_ctl__name_tag(d, addr),
-				      rp_ctl__interval_ms(d));
+				      rp_ctl__class_interval(d, rp_ctl__name_tag(d, addr)));
 		return;
 	}
 	rp_prober_queue_remove(d->prober, addr);
 	rp_enrich_remove(&d->enrich, addr);
 	rp_ctl__down_forget(d, addr);
+}
+
+/* A monitored device's class changed (a reload): a new add with its tags and interval.
+ * Refused (the backlog full): it keeps the old ones. */
+static void fleet_readd(void *arg, const struct rp_ip *addr, uint32_t id)
+{
+	struct rp_ctl *d = arg;
+
+	rp_prober_queue_readd(d->prober, addr, id, rp_ctl__class_interval(d, id));
+}
+
+static uint32_t fleet_class(void *arg, const struct rp_conf *c, size_t g,
+			    const struct rp_devtags *dt)
+{
+	return rp_ctl__class(arg, c, g, dt ? &dt->tags : NULL, NULL);
 }
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
@@ -402,7 +417,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	ret = rp_ctl__names_start(d, why, whylen);
 	if (ret < 0)
 		return ret;
-	rp_writer_name_tags(d->writer, d->names.tags, d->names.tag_cap);
+	rp_writer_device_tags(d->writer, d->cls.lines, d->cls.cap);
 	/* Every socket is open (the HTTP one binds next, so health_check_port must be
 	 * above 1023): rp_prober_start drops every capability, with or without `user`,
 	 * before any thread starts (capability sets are per thread). It takes the
@@ -435,8 +450,8 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 					 .prober = d->prober,
 					 .path = d->conf.prometheus.path,
 					 .on_metrics = d->conf.prometheus.on_metrics,
-					 .name_tags = (const char *const *)d->names.tags,
-					 .name_tag_cap = d->names.tag_cap});
+					 .name_tags = d->cls.lines,
+					 .name_tag_cap = d->cls.cap});
 			rp_log(RP_LOG_INFO, "per-device series served", "path=%s on_metrics=%s",
 			       d->conf.prometheus.path,
 			       d->conf.prometheus.on_metrics ? "true" : "false");
@@ -562,7 +577,8 @@ static void cleanup(struct rp_ctl *d)
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);
 	rp_spsc_destroy(d->wevents);
-	rp_ctl__names_fini(d); /* after the writer, which reads its tags */
+	rp_ctl__names_fini(d);
+	rp_ctl__classes_fini(d); /* after the writer, which reads its tags */
 	rp_enrich_fini(&d->enrich);
 	rp_sweep_fini(&d->sweep);
 	rp_fleet_fini(&d->fleet);
@@ -596,7 +612,7 @@ static int wait_signal(struct rp_ctl *d, int timeout_ms)
 int rp_daemon_run(const struct rp_daemon_opts *o)
 {
 	struct rp_ctl *d = rp_xcalloc(1, sizeof(*d));
-	const struct rp_fleet_ops ops = {fleet_add, fleet_remove, d};
+	const struct rp_fleet_ops ops = {fleet_add, fleet_remove, fleet_readd, fleet_class, d};
 	struct rp_engine_info info;
 	char why[512];
 	int sig = 0, ret;
@@ -610,9 +626,11 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	rp_log_setup(d->conf.log.format, d->conf.log.level);
 	if (gethostname(d->host, sizeof(d->host)) != 0 || !d->host[0])
 		snprintf(d->host, sizeof(d->host), "unknown");
+	rp_ctl__classes_init(d);
 	ret = rp_fleet_init(&d->fleet, &d->conf, &ops, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "ringprobe run: %s; nothing was started\n", why);
+		rp_ctl__classes_fini(d);
 		rp_conf_fini(&d->conf);
 		free(d);
 		return 2;
@@ -638,6 +656,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
 	       d->conf.shard.count ? d->conf.shard.count : 1);
 	rp_fleet_start(&d->fleet);
+	rp_ctl__rate_refresh(d);
 	rp_ctl__check_rate(d);
 	if (!d->rate_short)
 		rp_log(RP_LOG_INFO, "ping_rate_limit serves the static devices",

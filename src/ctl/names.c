@@ -5,10 +5,8 @@
  * that fails keeps its last good addresses, is logged once per change of its state,
  * counted, and retried by the resolver with backoff; it never stops anything else.
  *
- * Tags: a name's result id is its index + 1 in d->names.tags, an append-only table the
- * writer reads (rp_writer_name_tags): an entry is written before any result carries its
- * id and is never changed or freed while the writer runs; a name removed by a reload
- * keeps its entry (so a name given again gets its old id back).
+ * Tags: a name's result id is its class (classes.c): name=NAME with its group's and its
+ * own static tags, at its group's interval; a name given again gets its old class back.
  *
  * Addresses: held in a device table with a count of the names holding each, so two
  * names on one address probe it once (tagged with the first), and an address that is
@@ -17,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "ctl/ctl_int.h"
 #include "ringprobe/log.h"
@@ -51,7 +50,8 @@ static void hold(struct rp_ctl *d, const struct rp_ip *addr, uint32_t tag)
 
 		nm->refused++;
 		rp_log(RP_LOG_WARN, "a name's address is not probed", "name=%s ip=%s why=\"%s\"",
-		       nm->tags[tag - 1], rp_ip_format(addr, ip), refused);
+		       rp_ctl__class_at(d, tag) ? rp_ctl__class_at(d, tag)->name : "?",
+		       rp_ip_format(addr, ip), refused);
 		return;
 	}
 	if (rp_devtable_count(nm->held) >= nm->cap ||
@@ -66,7 +66,7 @@ static void hold(struct rp_ctl *d, const struct rp_ip *addr, uint32_t tag)
 	nm->unplaced[slot] = 0;
 	if (rp_fleet_has(&d->fleet, addr))
 		return; /* monitored as a listed or discovered device already */
-	if (rp_prober_queue_add(d->prober, addr, tag, rp_ctl__interval_ms(d)) < 0) {
+	if (rp_prober_queue_add(d->prober, addr, tag, rp_ctl__class_interval(d, tag)) < 0) {
 		nm->unplaced[slot] = 1;
 		nm->nunplaced++;
 		return;
@@ -149,33 +149,44 @@ static void on_name(void *arg, uint32_t id, const char *name, const struct rp_ip
 	nm->changes++;
 }
 
-/* The tag of name: with `reuse` (a reload) its old one when it was given before, else
- * a new entry (at start every name is new: no search, so n names cost O(n)). 0 when the
- * table is full. */
-static uint32_t tag_for(struct rp_ctl_names *nm, const char *name, bool reuse)
+/* Calls fn for every name of every group of c, with its group and own tags. */
+static void each_name(const struct rp_conf *c,
+		      void (*fn)(struct rp_ctl *d, const char *name, size_t g,
+				 const struct rp_tagset *own),
+		      struct rp_ctl *d)
 {
-	for (uint32_t i = 0; reuse && i < nm->ntags; i++)
-		if (strcmp(nm->tags[i], name) == 0)
-			return i + 1;
-	if (nm->ntags == nm->tag_cap)
-		return 0;
-	nm->tags[nm->ntags] = rp_xstrdup(name);
-	return ++nm->ntags;
+	for (size_t g = 0; g <= c->groups.n; g++) {
+		const struct rp_conf_group *x = g ? &c->groups.v[g - 1] : NULL;
+		const struct rp_cidr_list *l = x ? &x->devices : &c->devices;
+		size_t walk = 0;
+
+		for (size_t j = 0; j < l->nnames; j++) {
+			const struct rp_devtags *t =
+			    rp_devtags_walk(x ? x->devtags : c->devtags,
+					    x ? x->ndevtags : c->ndevtags, &walk, j, true);
+
+			fn(d, l->names[j], g, t ? &t->tags : NULL);
+		}
+	}
 }
 
-/* Starts tracking a name of the configuration; false (logged) when it cannot be. */
-static bool track(struct rp_ctl *d, const char *name, bool reuse)
+static size_t count_names(const struct rp_conf *c)
+{
+	size_t n = c->devices.nnames;
+
+	for (size_t g = 0; g < c->groups.n; g++)
+		n += c->groups.v[g].devices.nnames;
+	return n;
+}
+
+/* Starts tracking a name of the configuration (logged when it cannot be). */
+static void track(struct rp_ctl *d, const char *name, size_t g, const struct rp_tagset *own)
 {
 	struct rp_ctl_names *nm = &d->names;
-	uint32_t tag = tag_for(nm, name, reuse);
+	uint32_t tag = rp_ctl__class(d, &d->conf, g, own, name);
 	size_t id = nm->n;
 	int ret;
 
-	if (!tag) {
-		rp_log(RP_LOG_ERROR, "name not monitored: more names than a run can tag",
-		       "name=%s most=%u", name, nm->tag_cap);
-		return false;
-	}
 	nm->v = rp_xrealloc(nm->v, (nm->n + 1) * sizeof(*nm->v));
 	nm->v[id] =
 	    (struct rp_ctl_name){.name = rp_xstrdup(name), .tag = tag, .status = RP_NAMES_PENDING};
@@ -186,25 +197,21 @@ static bool track(struct rp_ctl *d, const char *name, bool reuse)
 		       strerror(-ret));
 		free(nm->v[id].name);
 		nm->v[id].name = NULL;
-		return false;
 	}
-	return true;
 }
 
 int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 {
 	struct rp_ctl_names *nm = &d->names;
-	const struct rp_cidr_list *l = &d->conf.devices;
+	size_t nnames = count_names(&d->conf);
 	struct rp_names_conf nc = {0};
 	int fam = 0, ret;
 
-	nm->tag_cap = RP_CTL_NAME_TAGS;
-	nm->tags = rp_xcalloc(nm->tag_cap, sizeof(*nm->tags));
-	if (l->nnames == 0)
+	if (nnames == 0)
 		return 0;
 	nm->cap =
-	    (uint32_t)(l->nnames * 4 < (size_t)d->conf.max_devices ? l->nnames * 4
-								   : (size_t)d->conf.max_devices);
+	    (uint32_t)(nnames * 4 < (size_t)d->conf.max_devices ? nnames * 4
+								: (size_t)d->conf.max_devices);
 	if (nm->cap < 16)
 		nm->cap = 16;
 	if (rp_devtable_create(&nm->held, nm->cap) < 0) {
@@ -235,10 +242,9 @@ int rp_ctl__names_start(struct rp_ctl *d, char *why, size_t whylen)
 	ret = rp_names_create(&nm->r, &nc, d->now_ms, on_name, d, why, whylen);
 	if (ret < 0)
 		return ret;
-	for (size_t i = 0; i < l->nnames; i++)
-		track(d, l->names[i], false);
+	each_name(&d->conf, track, d);
 	rp_log(RP_LOG_INFO, "resolving devices given by name", "names=%zu family=%s servers=%s",
-	       l->nnames,
+	       nnames,
 	       fam == 4	  ? "4"
 	       : fam == 6 ? "6"
 			  : "both",
@@ -264,7 +270,8 @@ size_t rp_ctl__names_retry(struct rp_ctl *d)
 		const struct rp_ip *a = rp_devtable_addr(nm->held, (uint32_t)s);
 
 		if (!nm->unplaced[s] ||
-		    rp_prober_queue_add(d->prober, a, nm->tag_of[s], rp_ctl__interval_ms(d)) < 0)
+		    rp_prober_queue_add(d->prober, a, nm->tag_of[s],
+					rp_ctl__class_interval(d, nm->tag_of[s])) < 0)
 			continue;
 		rp_enrich_add(&d->enrich, a, d->now_ms);
 		nm->unplaced[s] = 0;
@@ -290,9 +297,9 @@ uint32_t rp_ctl__name_tag(const struct rp_ctl *d, const struct rp_ip *addr)
 
 const char *rp_ctl__name_of(const struct rp_ctl *d, const struct rp_ip *addr)
 {
-	uint32_t tag = rp_ctl__name_tag(d, addr);
+	const struct rp_ctl_class *k = rp_ctl__class_at(d, rp_ctl__name_tag(d, addr));
 
-	return tag ? d->names.tags[tag - 1] : NULL;
+	return k ? k->name : NULL;
 }
 
 void rp_ctl__names_each(struct rp_ctl *d,
@@ -308,28 +315,74 @@ void rp_ctl__names_each(struct rp_ctl *d,
 			fn(arg, rp_devtable_addr(nm->held, (uint32_t)s), nm->tag_of[s]);
 }
 
+/* The running name given `name` (index into v), or -1. */
+static ssize_t find_name(const struct rp_ctl_names *nm, const char *name)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		if (nm->v[i].name && strcmp(nm->v[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static bool conf_has_name(const struct rp_conf *c, const char *name)
+{
+	for (size_t g = 0; g <= c->groups.n; g++) {
+		const struct rp_cidr_list *l = g ? &c->groups.v[g - 1].devices : &c->devices;
+
+		for (size_t j = 0; j < l->nnames; j++)
+			if (strcmp(l->names[j], name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* A name of the new configuration: tracked when new; when its class (group, tags or
+ * interval) changed, its addresses are re-added with the new one. */
+static void renew(struct rp_ctl *d, const char *name, size_t g, const struct rp_tagset *own)
+{
+	struct rp_ctl_names *nm = &d->names;
+	ssize_t i = find_name(nm, name);
+	struct rp_ctl_name *x;
+	uint32_t tag;
+
+	if (i < 0) {
+		track(d, name, g, own);
+		return;
+	}
+	x = &nm->v[i];
+	tag = rp_ctl__class(d, &d->conf, g, own, name);
+	if (tag == x->tag)
+		return;
+	for (uint32_t a = 0; a < x->n; a++) {
+		int32_t s = rp_devtable_lookup(nm->held, &x->addrs[a]);
+
+		if (s < 0 || nm->tag_of[s] != x->tag)
+			continue;
+		nm->tag_of[s] = tag;
+		if (!nm->unplaced[s] && !rp_fleet_has(&d->fleet, &x->addrs[a]))
+			rp_prober_queue_readd(d->prober, &x->addrs[a], tag,
+					      rp_ctl__class_interval(d, tag));
+	}
+	x->tag = tag;
+}
+
 void rp_ctl__names_reload(struct rp_ctl *d)
 {
 	struct rp_ctl_names *nm = &d->names;
-	const struct rp_cidr_list *l = &d->conf.devices;
+	size_t nnames = count_names(&d->conf);
 
 	if (!nm->r) {
-		if (l->nnames)
+		if (nnames)
 			rp_log(RP_LOG_WARN,
 			       "devices given by name take effect at restart (none at start)",
-			       "names=%zu", l->nnames);
+			       "names=%zu", nnames);
 		return;
 	}
 	/* Names gone: their addresses go. */
 	for (size_t i = 0; i < nm->n; i++) {
 		struct rp_ctl_name *x = &nm->v[i];
-		bool kept = false;
 
-		if (!x->name)
-			continue;
-		for (size_t j = 0; j < l->nnames && !kept; j++)
-			kept = strcmp(l->names[j], x->name) == 0;
-		if (kept)
+		if (!x->name || conf_has_name(&d->conf, x->name))
 			continue;
 		for (uint32_t a = 0; a < x->n; a++)
 			release(d, &x->addrs[a]);
@@ -340,15 +393,8 @@ void rp_ctl__names_reload(struct rp_ctl *d)
 		x->name = NULL;
 		x->n = 0;
 	}
-	/* Names new: tracked. */
-	for (size_t j = 0; j < l->nnames; j++) {
-		bool known = false;
-
-		for (size_t i = 0; i < nm->n && !known; i++)
-			known = nm->v[i].name && strcmp(nm->v[i].name, l->names[j]) == 0;
-		if (!known)
-			track(d, l->names[j], true);
-	}
+	/* Names new: tracked; names kept whose class changed: re-added. */
+	each_name(&d->conf, renew, d);
 }
 
 void rp_ctl__names_stats(const struct rp_ctl *d, struct rp_ctl_names_stats *out)
@@ -377,9 +423,6 @@ void rp_ctl__names_fini(struct rp_ctl *d)
 	for (size_t i = 0; i < nm->n; i++)
 		free(nm->v[i].name);
 	free(nm->v);
-	for (uint32_t i = 0; i < nm->ntags; i++)
-		free((char *)nm->tags[i]);
-	free(nm->tags);
 	rp_devtable_destroy(nm->held);
 	free(nm->refs);
 	free(nm->tag_of);

@@ -12,7 +12,11 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 {
 	struct rp_ctl *d = arg;
 	char ip[RP_IP_STRLEN];
-	struct rp_tag tags[2] = {{"ip", ip}, {"name", rp_ctl__name_of(d, &r->addr)}};
+	struct rp_tag tags[2 + RP_TAGS_MAX] = {{"ip", ip}, {"name", rp_ctl__name_of(d, &r->addr)}};
+	uint32_t id = rp_ctl__name_tag(d, &r->addr);
+	const struct rp_ctl_class *k =
+	    rp_ctl__class_at(d, id ? id : rp_fleet_class(&d->fleet, &r->addr));
+	size_t n = 2;
 	struct rp_field f[6] = {
 	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = r->name},
 	    {.key = "snmp_description", .type = RP_FIELD_STRING, .v.s = r->descr},
@@ -23,8 +27,11 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 	};
 
 	rp_ip_format(&r->addr, ip);
-	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", tags, tags[1].value ? 2 : 1, f,
-			r->has_uptime ? 6 : 5, r->done_real_ns);
+	/* The device's static tags, as on its ping points (a NULL name is left out). */
+	for (size_t i = 0; k && i < k->tags.n && n < RP_ARRAY_SIZE(tags); i++)
+		tags[n++] = (struct rp_tag){k->tags.kv[2 * i], k->tags.kv[2 * i + 1]};
+	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", tags, n, f, r->has_uptime ? 6 : 5,
+			r->done_real_ns);
 	d->info_points++;
 }
 

@@ -1,5 +1,7 @@
 /* SIGHUP: re-read the configuration and apply the keys that can change while running
- * (hot_keys): the fleet's devices and networks, ping_interval (each device re-added),
+ * (hot_keys): the fleet's devices and networks, groups and tags (a device whose class,
+ * classes.c, changed is re-added; the others go on untouched), ping_interval (each
+ * device re-added),
  * ping_timeout (queued to every shard), the sweep and report intervals, the instance
  * shard and logging. Anything else changed is logged as needing a restart; a file
  * with errors changes nothing. Control thread only (from its signal wait). */
@@ -29,6 +31,8 @@ static const char *const hot_keys[] = {
     "log.level",
     "allow_loopback",
     "allow_large_networks",
+    "tags",
+    "groups",
 };
 
 static bool is_hot(const struct rp_conf_key *k)
@@ -56,18 +60,21 @@ static void log_diags(const struct rp_diags *dg)
 /* A new ping_interval reaches a device by a remove and a new add (its phase and
  * failure count start over). Refused (the backlog full, which a reload moments after
  * a start with a huge fleet can meet): the device keeps its old interval, counted. */
-static void readd(void *arg, const struct rp_ip *addr)
+static void readd(void *arg, const struct rp_ip *addr, uint32_t id)
 {
 	struct rp_ctl *d = arg;
 
-	rp_prober_queue_readd(d->prober, addr, 0, rp_ctl__interval_ms(d));
+	/* Other classes carry their own interval: a changed one made a new class, which
+	 * rp_fleet_reload re-added the device with. */
+	if (id == 0)
+		rp_prober_queue_readd(d->prober, addr, 0, rp_ctl__interval_ms(d));
 }
 
 static void readd_named(void *arg, const struct rp_ip *addr, uint32_t tag)
 {
 	struct rp_ctl *d = arg;
 
-	rp_prober_queue_readd(d->prober, addr, tag, rp_ctl__interval_ms(d));
+	rp_prober_queue_readd(d->prober, addr, tag, rp_ctl__class_interval(d, tag));
 }
 
 static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
@@ -137,6 +144,21 @@ void rp_ctl__reload(struct rp_ctl *d)
 		nc.device_files = p;
 		nc.files = f;
 	}
+	{ /* groups and tags: the fleet took their classes already; names take theirs next */
+		struct rp_conf_groups g = d->conf.groups;
+		struct rp_tagset t = d->conf.tags;
+		struct rp_devtags *dt = d->conf.devtags;
+		size_t ndt = d->conf.ndevtags;
+
+		d->conf.groups = nc.groups;
+		nc.groups = g;
+		d->conf.tags = nc.tags;
+		nc.tags = t;
+		d->conf.devtags = nc.devtags;
+		d->conf.ndevtags = nc.ndevtags;
+		nc.devtags = dt;
+		nc.ndevtags = ndt;
+	}
 	d->conf.ping_interval = nc.ping_interval;
 	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
 	d->conf.prune_after = nc.prune_after;
@@ -153,6 +175,7 @@ void rp_ctl__reload(struct rp_ctl *d)
 	}
 	rp_sweep_reconf(&d->sweep, &d->conf, d->now_ns);
 	rp_ctl__watch_reset(d);
+	rp_ctl__rate_refresh(d);
 	d->next_point_ns = d->now_ns + (uint64_t)d->conf.health_report_interval;
 	d->reloads++;
 	rp_log(RP_LOG_NOTICE, "configuration reloaded",

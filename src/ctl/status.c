@@ -18,9 +18,34 @@
 
 #define NS_PER_S 1000000000ull
 
+static uint32_t class_ms(void *arg, uint32_t id)
+{
+	return rp_ctl__class_interval(arg, id);
+}
+
+void rp_ctl__rate_refresh(struct rp_ctl *d)
+{
+	double per_ms = (double)(d->conf.ping_count > 0 ? d->conf.ping_count : 1) * 1e3;
+	double sum = 0;
+	uint32_t found;
+
+	if (!d->cls.n) {
+		d->static_pps = (double)d->fleet.nstatic * rp_ctl__device_pps(d);
+		d->found_pps = rp_ctl__device_pps(d);
+		return;
+	}
+	for (size_t i = 0; i < d->fleet.nstatic; i++)
+		sum +=
+		    per_ms / (double)rp_ctl__class_interval(d, rp_fleet_static_class(&d->fleet, i));
+	d->static_pps = sum;
+	found = rp_fleet_net_class_max(&d->fleet, class_ms, d);
+	d->found_pps = per_ms / (double)rp_ctl__class_interval(d, found);
+}
+
 double rp_ctl__needed_pps(const struct rp_ctl *d)
 {
-	return (double)rp_fleet_count(&d->fleet) * rp_ctl__device_pps(d);
+	return d->static_pps +
+	       (double)(rp_fleet_count(&d->fleet) - d->fleet.nstatic) * d->found_pps;
 }
 
 static void proc_usage(double *cpu_s, uint64_t *rss)

@@ -13,16 +13,36 @@
 
 #define NS_PER_S 1000000000ull
 
+/* Every group's networks, the top level's first: n set, the caller frees. */
+static struct rp_cidr *all_networks(const struct rp_conf *c, size_t *n)
+{
+	struct rp_cidr *v;
+	size_t k = c->networks.n;
+
+	for (size_t g = 0; g < c->groups.n; g++)
+		k += c->groups.v[g].networks.n;
+	v = rp_xcalloc(k ? k : 1, sizeof(*v));
+	if (c->networks.n)
+		memcpy(v, c->networks.v, c->networks.n * sizeof(*v));
+	k = c->networks.n;
+	for (size_t g = 0; g < c->groups.n; g++) {
+		const struct rp_cidr_list *l = &c->groups.v[g].networks;
+
+		if (l->n)
+			memcpy(v + k, l->v, l->n * sizeof(*v));
+		k += l->n;
+	}
+	*n = k;
+	return v;
+}
+
 static void set_networks(struct rp_sweep *s, const struct rp_conf *c)
 {
 	free(s->nets);
 	free(s->probed);
 	free(s->alive);
 	rp_hosts_fini(&s->hosts);
-	s->nnets = c->networks.n;
-	s->nets = rp_xcalloc(s->nnets ? s->nnets : 1, sizeof(*s->nets));
-	if (s->nnets)
-		memcpy(s->nets, c->networks.v, s->nnets * sizeof(*s->nets));
+	s->nets = all_networks(c, &s->nnets);
 	s->probed = rp_xcalloc(s->nnets ? s->nnets : 1, sizeof(*s->probed));
 	s->alive = rp_xcalloc(s->nnets ? s->nnets : 1, sizeof(*s->alive));
 	rp_hosts_init(&s->hosts, s->nets, s->nnets);
@@ -48,13 +68,14 @@ void rp_sweep_fini(struct rp_sweep *s)
 
 static bool same_networks(const struct rp_sweep *s, const struct rp_conf *c)
 {
-	if (s->nnets != c->networks.n)
-		return false;
-	for (size_t i = 0; i < s->nnets; i++)
-		if (!rp_ip_eq(&s->nets[i].net, &c->networks.v[i].net) ||
-		    s->nets[i].prefix != c->networks.v[i].prefix)
-			return false;
-	return true;
+	size_t n;
+	struct rp_cidr *v = all_networks(c, &n);
+	bool same = n == s->nnets;
+
+	for (size_t i = 0; same && i < s->nnets; i++)
+		same = rp_ip_eq(&s->nets[i].net, &v[i].net) && s->nets[i].prefix == v[i].prefix;
+	free(v);
+	return same;
 }
 
 void rp_sweep_reconf(struct rp_sweep *s, const struct rp_conf *c, uint64_t now_ns)

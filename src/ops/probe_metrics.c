@@ -17,6 +17,7 @@
 #include "ops/probe_metrics.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,14 @@
 
 #include <zlib.h>
 
+#include "ringprobe/line.h"
 #include "ringprobe/prober.h"
 #include "ringprobe/xalloc.h"
 
-/* The longest record: every bucket line with the longest labels. A label value is at
- * most 253 (a name) escaped to 2x, plus an address; a line adds the metric name (49),
- * `le` (32) and a count (20). */
-#define LABELS_MAX 640
+/* The longest record: every bucket line with the longest labels. host is at most 253
+ * bytes (a name) escaped to 2x, ip an address, the tags at most RP_LINE_TAGS_MAX bytes
+ * escaped to 2x; a line adds the metric name (49), `le` (32) and a count (20). */
+#define LABELS_MAX (2 * RP_LINE_TAGS_MAX + 640)
 #define LINE_MAX_BYTES (LABELS_MAX + 128)
 #define REC_MAX ((RP_PACC_MAX_BUCKETS + 4) * LINE_MAX_BYTES)
 #define RAW_LOW 65536
@@ -173,21 +175,65 @@ static char *put_escaped(char *p, const char *s, size_t max)
 	return p;
 }
 
-/* `{host="...",ip="..."` (no closing brace: a bucket adds le). */
+/* The next tag of a line-protocol tag string (",k=v,k=v", escaped as rp_line_tags
+ * writes it: a backslash before ',', '=', ' ' or '\\'), unescaped into key and val
+ * (each at least RP_LINE_TAGS_MAX + 1 bytes); the rest, or NULL at the end. */
+static const char *next_tag(const char *s, char *key, char *val)
+{
+	char *d = key;
+	bool in_val = false;
+
+	if (!s || *s != ',')
+		return NULL;
+	for (s++; *s && *s != ','; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+		} else if (*s == '=' && !in_val) {
+			*d = '\0';
+			d = val;
+			in_val = true;
+			continue;
+		}
+		*d++ = *s;
+	}
+	*d = '\0';
+	if (!in_val) /* no '=': not a tag */
+		*key = *val = '\0';
+	return s;
+}
+
+/* `{host="...",ip="..."[,TAG="..."...]` (no closing brace: a bucket adds le). The
+ * device's class tags (the writer's pre-escaped strings) give host (the name tag, else
+ * the address) and one label per other tag, so group and device tags select series
+ * as they select points; a tag named host, ip or le (which the histogram needs) is
+ * left out. */
 static size_t labels_of(const struct rp_pm_stream *st, const struct rp_pacc_rec *r, char *out)
 {
-	char ip[RP_IP_STRLEN];
-	const char *host = ip;
+	static _Thread_local char key[RP_LINE_TAGS_MAX + 1], val[RP_LINE_TAGS_MAX + 1];
+	char ip[RP_IP_STRLEN], host[RP_LINE_TAGS_MAX + 1];
+	const char *tags = r->id && r->id <= st->ntags && st->tags ? st->tags[r->id - 1] : NULL;
 	char *p = out;
 
 	rp_ip_format(&r->addr, ip);
-	if (r->id && r->id <= st->ntags && st->tags && st->tags[r->id - 1])
-		host = st->tags[r->id - 1];
+	snprintf(host, sizeof(host), "%s", ip);
+	for (const char *t = tags; (t = next_tag(t, key, val));)
+		if (strcmp(key, "name") == 0)
+			snprintf(host, sizeof(host), "%s", val);
 	p = PUT_LIT(p, "{host=\"");
 	p = put_escaped(p, host, 253);
 	p = PUT_LIT(p, "\",ip=\"");
 	p = put_str(p, ip, strlen(ip));
 	*p++ = '"';
+	for (const char *t = tags; (t = next_tag(t, key, val));) {
+		if (!*key || !strcmp(key, "name") || !strcmp(key, "host") || !strcmp(key, "ip") ||
+		    !strcmp(key, "le"))
+			continue;
+		*p++ = ',';
+		p = put_str(p, key, strlen(key));
+		p = PUT_LIT(p, "=\"");
+		p = put_escaped(p, val, RP_LINE_TAGS_MAX);
+		*p++ = '"';
+	}
 	return (size_t)(p - out);
 }
 

@@ -149,10 +149,10 @@ struct rp_writer_job *rp_writer__open_cur(struct rp_writer *w, unsigned dest, in
 	return j;
 }
 
-/* The name tag of a result's device, or NULL (rp_writer_name_tags). */
-static inline const char *name_of(const struct rp_writer *w, uint32_t id)
+/* The pre-escaped tags of a result's device, or NULL (rp_writer_device_tags). */
+static inline const char *tags_of(const struct rp_writer *w, uint32_t id)
 {
-	return id && id <= w->name_tags_cap ? w->name_tags[id - 1] : NULL;
+	return id && id <= w->dev_tags_cap ? w->dev_tags[id - 1] : NULL;
 }
 
 /* What a popped batch holds: probe results (w->pop) or round and state events (w->epop). */
@@ -163,8 +163,8 @@ static inline int encode_one(const struct rp_writer *w, struct rp_linebuf *b, en
 			     uint32_t i)
 {
 	if (what == POPPED_RESULTS)
-		return rp_line_ping(b, &w->pop[i], name_of(w, w->pop[i].id));
-	return rp_writer__event_point(b, &w->epop[i], name_of(w, w->epop[i].id));
+		return rp_line_ping(b, &w->pop[i], tags_of(w, w->pop[i].id));
+	return rp_writer__event_point(b, &w->epop[i], tags_of(w, w->epop[i].id));
 }
 
 /* The n popped points into data batches: a full buffer is closed and the point retried

@@ -1,9 +1,9 @@
 /* The points of rounds and state changes: this file is their schema.
  *
- *   ping_round,ip=ADDR[,name=NAME] sent=5i,received=4i,loss_pct=20,rtt_min_ms=0.031,
+ *   ping_round,ip=ADDR[,name=NAME][,TAGS] sent=5i,received=4i,loss_pct=20,rtt_min_ms=0.031,
  *       rtt_avg_ms=...,rtt_median_ms=...,rtt_max_ms=...,rtt_stddev_ms=...,jitter_ms=...,
  *       [ttl=64i,][errors=2i,error="unreachable:host",]suspended=false TS
- *   device_state,ip=ADDR[,name=NAME] state="down",previous="up",duration_s=3600.5,
+ *   device_state,ip=ADDR[,name=NAME][,TAGS] state="down",previous="up",duration_s=3600.5,
  *       reason="timeout" TS
  *   device_state,... reason="unreachable",error="unreachable:host",icmp_type=3i,
  *       icmp_code=1i TS
@@ -29,7 +29,7 @@ static double ms(float ns)
 }
 
 static int round_point(struct rp_linebuf *b, const struct rp_event *e, const struct rp_tag *tags,
-		       size_t ntags)
+		       size_t ntags, const char *raw)
 {
 	const struct rp_round_stats *r = &e->u.round;
 	struct rp_field f[14];
@@ -64,11 +64,12 @@ static int round_point(struct rp_linebuf *b, const struct rp_event *e, const str
 		    .key = "error", .type = RP_FIELD_STRING, .v.s = rp_icmp_err_name(r->error)};
 	}
 	f[n++] = (struct rp_field){.key = "suspended", .type = RP_FIELD_BOOL, .v.b = e->suspended};
-	return rp_line_point(b, "ping_round", tags, ntags, f, n, e->ts_ns, RP_LINE_NAME_MAX);
+	return rp_line_point_tagged(b, "ping_round", tags, ntags, raw, f, n, e->ts_ns,
+				    RP_LINE_NAME_MAX);
 }
 
 static int state_point(struct rp_linebuf *b, const struct rp_event *e, const struct rp_tag *tags,
-		       size_t ntags)
+		       size_t ntags, const char *raw)
 {
 	struct rp_field f[7] = {
 	    {.key = "state", .type = RP_FIELD_STRING, .v.s = rp_dev_state_name(e->u.state.state)},
@@ -93,21 +94,21 @@ static int state_point(struct rp_linebuf *b, const struct rp_event *e, const str
 		f[n++] = (struct rp_field){
 		    .key = "icmp_code", .type = RP_FIELD_INT, .v.i = e->u.state.icmp_code};
 	}
-	return rp_line_point(b, "device_state", tags, ntags, f, n, e->ts_ns, RP_LINE_NAME_MAX);
+	return rp_line_point_tagged(b, "device_state", tags, ntags, raw, f, n, e->ts_ns,
+				    RP_LINE_NAME_MAX);
 }
 
-int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *name)
+int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *raw)
 {
 	char ip[RP_IP_STRLEN];
-	struct rp_tag tags[2] = {{"ip", ip}, {"name", name}};
-	size_t ntags = name ? 2 : 1;
+	struct rp_tag tags[1] = {{"ip", ip}};
 
 	rp_ip_format(&e->addr, ip);
 	switch (e->kind) {
 	case RP_EVENT_ROUND:
-		return round_point(b, e, tags, ntags);
+		return round_point(b, e, tags, 1, raw);
 	case RP_EVENT_STATE:
-		return state_point(b, e, tags, ntags);
+		return state_point(b, e, tags, 1, raw);
 	}
 	return -EINVAL;
 }

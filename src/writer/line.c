@@ -494,7 +494,8 @@ static void put_field_value(struct sink *k, const struct rp_field *f, size_t max
  * empty or `#` measurement, an empty key, a series key over KEY_MAX, and (when writing, as it
  * compares the written keys) two tags with the same key. */
 static int encode(struct sink *k, const char *measurement, const struct rp_tag *tags, size_t ntags,
-		  const struct rp_field *fields, size_t nfields, uint64_t ts_ns, size_t max)
+		  const char *raw, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
+		  size_t max)
 {
 	size_t key_off[RP_LINE_MAX_TAGS], key_len[RP_LINE_MAX_TAGS];
 	size_t start = k->n, nkept = 0, keylen, i, j;
@@ -527,6 +528,8 @@ static int encode(struct sink *k, const char *measurement, const struct rp_tag *
 		sink_byte(k, '=');
 		put_token(k, v, strlen(v), max, TOK_KEY);
 	}
+	if (raw)
+		sink_put(k, raw, strlen(raw)); /* escaped by rp_line_tags */
 	keylen = k->n - start;
 	if (keylen > KEY_MAX)
 		return -EINVAL;
@@ -555,6 +558,14 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 		  size_t ntags, const struct rp_field *fields, size_t nfields, uint64_t ts_ns,
 		  size_t max_string)
 {
+	return rp_line_point_tagged(b, measurement, tags, ntags, NULL, fields, nfields, ts_ns,
+				    max_string);
+}
+
+int rp_line_point_tagged(struct rp_linebuf *b, const char *measurement, const struct rp_tag *tags,
+			 size_t ntags, const char *raw, const struct rp_field *fields,
+			 size_t nfields, uint64_t ts_ns, size_t max_string)
+{
 	struct sink k;
 	size_t room, bound, i;
 	int ret;
@@ -566,6 +577,8 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 
 	/* Write in place when even the worst case fits; measure first otherwise. */
 	bound = sat_add(token_bound(measurement, SIZE_MAX), 2 + INT_MAX_LEN);
+	if (raw)
+		bound = sat_add(bound, strlen(raw));
 	for (i = 0; i < ntags; i++)
 		if (tags[i].value)
 			bound = sat_add(bound, sat_add(2 + token_bound(tags[i].key, SIZE_MAX),
@@ -576,7 +589,7 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 	if (bound > room) {
 		k.p = NULL;
 		k.n = 0;
-		ret = encode(&k, measurement, tags, ntags, fields, nfields, ts_ns, max_string);
+		ret = encode(&k, measurement, tags, ntags, raw, fields, nfields, ts_ns, max_string);
 		if (ret)
 			return ret;
 		if (k.n > room)
@@ -584,7 +597,7 @@ int rp_line_point(struct rp_linebuf *b, const char *measurement, const struct rp
 	}
 	k.p = b->data + b->len;
 	k.n = 0;
-	ret = encode(&k, measurement, tags, ntags, fields, nfields, ts_ns, max_string);
+	ret = encode(&k, measurement, tags, ntags, raw, fields, nfields, ts_ns, max_string);
 	if (ret)
 		return ret;
 	b->len += k.n;
@@ -628,30 +641,29 @@ static const struct {
 };
 
 /* Caller: the writer thread that owns `b`. Straight-line code: no printf, no escaping (the
- * address is formatted here; a name is a host name, rp_name_valid, which needs none), no
+ * address is formatted here; a device's tags were escaped once, by rp_line_tags), no
  * per-byte cleaning. */
-int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *name)
+int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const char *tags)
 {
-	char tmp[PING_ROOM + RP_LINE_NAME_MAX + 6];
-	size_t room = b->cap - b->len, n, nlen = 0, need = PING_ROOM;
+	char tmp[PING_ROOM + RP_LINE_TAGS_MAX];
+	size_t room = b->cap - b->len, n, tlen = 0, need = PING_ROOM;
 	bool ok = r->success != 0;
 	char *start, *p;
 
 	if (RP_UNLIKELY(r->sent_ns > TS_MAX))
 		return -EINVAL;
-	if (name) {
-		nlen = strnlen(name, RP_LINE_NAME_MAX + 1);
-		if (RP_UNLIKELY(nlen == 0 || nlen > RP_LINE_NAME_MAX))
+	if (tags) {
+		tlen = strnlen(tags, RP_LINE_TAGS_MAX + 1);
+		if (RP_UNLIKELY(tlen < 4 || tlen > RP_LINE_TAGS_MAX || tags[0] != ','))
 			return -EINVAL;
-		need += nlen + 6;
+		need += tlen;
 	}
 	start = RP_LIKELY(room >= need) ? b->data + b->len : tmp;
 	memcpy(start, "ping,ip=", 8);
 	p = rp_ip_put(start + 8, &r->addr);
-	if (name) {
-		memcpy(p, ",name=", 6);
-		memcpy(p + 6, name, nlen);
-		p += 6 + nlen;
+	if (tags) {
+		memcpy(p, tags, tlen);
+		p += tlen;
 	}
 	if (ok) {
 		memcpy(p, " rtt_ms=", 8);
@@ -684,6 +696,35 @@ int rp_line_ping(struct rp_linebuf *b, const struct rp_probe_result *r, const ch
 	b->len += n;
 	b->points++;
 	return 0;
+}
+
+/* Any thread. A device's tags, once, for rp_line_ping and rp_line_point_tagged. */
+size_t rp_line_tags(char *dst, size_t size, const struct rp_tag *tags, size_t ntags)
+{
+	struct sink k = {NULL, 0};
+	size_t n;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ntags; i++) {
+			const char *v = tags[i].value;
+
+			if (!v || !*v)
+				continue;
+			sink_byte(&k, ',');
+			put_token(&k, tags[i].key, strlen(tags[i].key), SIZE_MAX, TOK_KEY);
+			sink_byte(&k, '=');
+			put_token(&k, v, strlen(v), SIZE_MAX, TOK_KEY);
+		}
+		if (pass == 1)
+			break;
+		n = k.n;
+		if (!dst || n >= size || n > RP_LINE_TAGS_MAX)
+			return 0;
+		k.p = dst;
+		k.n = 0;
+	}
+	dst[k.n] = '\0';
+	return k.n;
 }
 
 /* Any thread; `dst` is the caller's. For device strings that may hold NULs (SNMP OCTET

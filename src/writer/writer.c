@@ -270,10 +270,10 @@ void rp_writer_events(struct rp_writer *w, struct rp_spsc *ring)
 	w->events = ring;
 }
 
-void rp_writer_name_tags(struct rp_writer *w, const char *const *tags, uint32_t cap)
+void rp_writer_device_tags(struct rp_writer *w, const char *const *tags, uint32_t cap)
 {
-	w->name_tags = tags;
-	w->name_tags_cap = tags ? cap : 0;
+	w->dev_tags = tags;
+	w->dev_tags_cap = tags ? cap : 0;
 }
 
 int rp_writer_start(struct rp_writer *w)

@@ -299,7 +299,7 @@ ssize_t rp_promrw_encode(struct rp_promrw *e, const char *body, size_t len, uint
 
 /* events.c: appends an event's point (ping_round or device_state) to b, tagged
  * ip=ADDR[,name=NAME]; 0, -ENOSPC (b unchanged) or -EINVAL. */
-int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *name);
+int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const char *raw);
 
 /* Line protocol (line.c): the number of newlines in buf[0..n), i.e. of whole lines. */
 uint64_t rp_line__count_lines(const void *buf, size_t n);
@@ -350,8 +350,8 @@ struct rp_writer {
 	int64_t flush_interval;
 	struct rp_spsc **rings;
 	unsigned nrings;
-	const char *const *name_tags; /* rp_writer_name_tags(): the owner's, read-only here */
-	uint32_t name_tags_cap;
+	const char *const *dev_tags; /* rp_writer_device_tags(): the owner's, read-only here */
+	uint32_t dev_tags_cap;
 	bool v1;
 	bool promrw; /* the sink is prometheus_remote_write.url */
 	char spool_dir[256];

@@ -66,7 +66,7 @@ Test(cli, run_help_lists_every_config_flag)
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
 
-		if (k->type == RP_CT_IGNORED)
+		if (k->type == RP_CT_IGNORED || k->type == RP_CT_GROUPS) /* groups: file only */
 			continue;
 		rp_conf_key_flag(k, flag, sizeof(flag));
 		snprintf(needle, sizeof(needle), "--%s", flag);

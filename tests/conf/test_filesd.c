@@ -170,7 +170,7 @@ Test(filesd, a_long_value_is_refused_at_the_limit)
 	value[RP_FILESD_LABEL_VALUE_MAX + 1] = '\0';
 	snprintf(text, sizeof(text), "[{\"targets\": [], \"labels\": {\"a\": \"%s\"}}]", value);
 	cr_expect_eq(parse(text), -EINVAL);
-	cr_expect(strstr(messages(), "longer than 256 bytes") != NULL, "%s", messages());
+	cr_expect(strstr(messages(), "longer than 128 bytes") != NULL, "%s", messages());
 }
 
 Test(filesd, host_part)

@@ -1597,6 +1597,15 @@ Test(daemon, device_files_are_watched_and_a_broken_one_keeps_the_last, .timeout 
 		 (unsigned long long)t, (unsigned long long)(t + 2000000000ull));
 	group_by_ip(&s, "rp", q, pi);
 	cr_assert_eq(pi->n, 4, "devices probed after the change");
+	/* The first file's label was a tag of its two devices' points, and only theirs. */
+	cr_assert_gt(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE site = 'lo1' AND "
+				       "(ip = '127.4.3.1' OR ip = '127.4.3.2')"),
+		     0);
+	cr_assert_leq(srv_influx_scalar(&s, "rp",
+					"SELECT count(success) FROM ping WHERE site = 'lo1' AND "
+					"ip = '127.4.3.3'"),
+		      0);
 	for (int i = 0; i < pi->n; i++) {
 		cr_assert(strcmp(pi->ip[i], "127.4.3.2") != 0, "127.4.3.2 left with its file");
 		cr_assert(pi->count[i] >= 6 && pi->count[i] <= 10, "%s: %ld probes in 2 s",
@@ -1696,7 +1705,8 @@ Test(daemon, icmp_errors_write_error_field_and_reason_unreachable, .timeout = 90
 			"'unreachable:host'",
 			4, 30);
 	cr_assert_geq(n, 4, "ping points with the error");
-	cr_assert_gt(health(&r, "icmp_errors"), 3);
+	/* /health is the snapshot of the last second: wait for it to count them too. */
+	cr_assert_geq(wait_health(&r, "icmp_errors", 4, 10), 4);
 	cr_assert_eq(health(&r, "timeouts"), 0, "errors are not timeouts");
 	kill(r.pid, SIGTERM);
 	cr_assert_eq(rpd_wait(&r, 20), 0);
@@ -1720,6 +1730,103 @@ Test(daemon, icmp_errors_write_error_field_and_reason_unreachable, .timeout = 90
 				       "SELECT count(duration_s) FROM device_state WHERE ip = "
 				       "'127.4.0.1' AND state = 'up' AND reason = 'reply'"),
 		     1);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
+
+/* Groups and tags end to end: every point of a device (ping, device_state) carries the
+ * top level's, its group's and its own static tags, escaped; a group's ping_interval
+ * is its own; a SIGHUP changing a group's tags re-tags that group's devices and needs
+ * no restart. */
+Test(daemon, groups_tag_every_point_and_a_reload_retags_them, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	struct per_ip *pi = calloc(1, sizeof(*pi));
+	char text[1024], q[384];
+	uint64_t t0, t1;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	snprintf(text, sizeof(text),
+		 "allow_loopback: true\n"
+		 "icmp_discovery_interval: 1h\nhealth_check_port: %d\n"
+		 "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		 "spool:\n  dir: %s/spool\n"
+		 "ping_interval: 1s\nping_timeout: 200ms\n"
+		 "tags: {site: ams1}\n"
+		 "devices: [127.5.0.1, {address: 127.5.0.2, tags: {rack: \"r 1,=x\"}}]\n"
+		 "groups:\n"
+		 "  - name: fast\n"
+		 "    ping_interval: 250ms\n"
+		 "    devices: [127.5.1.1]\n"
+		 "    networks: [127.5.2.0/30]\n",
+		 r.hport, s.url, r.dir);
+	write_file(r.cfg, "%s    tags: {role: core}\n", text);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 5, 15), 5, "2 + 1 static, 2 found");
+	t0 = real_ns();
+	sleep(3);
+	t1 = real_ns();
+	/* Every device's pings carry its tags; the fast group's come 4 times as often. */
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE site = 'ams1' AND role = 'core' AND "
+		 "time > %llu AND time <= %llu GROUP BY ip",
+		 (unsigned long long)t0, (unsigned long long)(t0 + 2000000000ull));
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 3, "127.5.1.1 and the two found in 127.5.2.0/30");
+	for (int i = 0; i < pi->n; i++) {
+		cr_assert(strcmp(pi->ip[i], "127.5.1.1") == 0 ||
+			      strncmp(pi->ip[i], "127.5.2.", 8) == 0,
+			  "%s", pi->ip[i]);
+		cr_assert(pi->count[i] >= 7 && pi->count[i] <= 9, "%s: %ld probes in 2 s at 250ms",
+			  pi->ip[i], pi->count[i]);
+	}
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE site = 'ams1' AND role = '' AND "
+		 "time > %llu AND time <= %llu GROUP BY ip",
+		 (unsigned long long)t0, (unsigned long long)(t0 + 2000000000ull));
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 2, "the top level's devices");
+	for (int i = 0; i < pi->n; i++)
+		cr_assert(pi->count[i] >= 1 && pi->count[i] <= 3, "%s: %ld probes in 2 s at 1s",
+			  pi->ip[i], pi->count[i]);
+	cr_assert_eq(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE rack = 'r 1,=x' AND "
+				       "ip != '127.5.0.2'"),
+		     0);
+	cr_assert_gt(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE rack = 'r 1,=x' AND "
+				       "ip = '127.5.0.2' AND site = 'ams1'"),
+		     0, "a device's own tags, escaped, with the top level's");
+	cr_assert_eq(wait_scalar(&s,
+				 "SELECT count(state) FROM device_state WHERE role = 'core' AND "
+				 "site = 'ams1'",
+				 3, 10),
+		     3, "device_state points carry the tags too");
+	/* A reload re-tags the group; the top level's devices go on as they were. */
+	write_file(r.cfg, "%s    tags: {role: edge}\n", text);
+	kill(r.pid, SIGHUP);
+	cr_assert_eq(wait_health(&r, "config_reloads", 1, 5), 1);
+	snprintf(q, sizeof(q),
+		 "SELECT count(success) FROM ping WHERE role = 'edge' AND time > %llu GROUP BY ip",
+		 (unsigned long long)t1);
+	cr_assert_geq(wait_scalar(&s,
+				  "SELECT count(success) FROM ping WHERE role = 'edge' AND ip = "
+				  "'127.5.1.1'",
+				  4, 10),
+		      4);
+	group_by_ip(&s, "rp", q, pi);
+	cr_assert_eq(pi->n, 3, "the whole group re-tagged");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	if (log_has(&r, "take effect only at restart"))
+		dump_log(&r);
+	cr_assert_not(log_has(&r, "take effect only at restart"), "groups and tags apply live");
+	free(pi);
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }

@@ -17,6 +17,9 @@ struct log {
 	uint8_t *live; /* indexed by addr & 0xffffff */
 	int refuse;    /* the next this many adds are refused (a full backlog) */
 	int nrefused;
+	uint32_t add_id[4096]; /* each add's class */
+	int nreadd;	       /* class changes */
+	uint32_t readd[64], readd_id[64];
 };
 
 /* The fleet's addresses are struct rp_ip; these tests name IPv4 ones as host-order
@@ -88,7 +91,7 @@ static bool sweep_next4(struct rp_sweep *s, uint64_t now, double rate, uint64_t 
 	return true;
 }
 
-static bool on_add(void *arg, const struct rp_ip *ip)
+static bool on_add(void *arg, const struct rp_ip *ip, uint32_t id)
 {
 	struct log *l = arg;
 	uint32_t a = v4_of(ip);
@@ -101,8 +104,30 @@ static bool on_add(void *arg, const struct rp_ip *ip)
 	}
 	cr_assert_lt(l->nadd, 4096);
 	l->live[a & 0xffffff] = 1;
+	l->add_id[l->nadd] = id;
 	l->add[l->nadd++] = a;
 	return true;
+}
+
+static void on_readd(void *arg, const struct rp_ip *ip, uint32_t id)
+{
+	struct log *l = arg;
+	uint32_t a = v4_of(ip);
+
+	cr_assert(l->live[a & 0xffffff], "%08x re-added while not monitored", a);
+	cr_assert_lt(l->nreadd, 64);
+	l->readd_id[l->nreadd] = id;
+	l->readd[l->nreadd++] = a;
+}
+
+/* Classes for the tests: 10 x the group (0 = the top level), + 1 with a device's own
+ * tags; a group with no tags and no interval is class 0 as the daemon's would be. */
+static uint32_t on_class(void *arg, const struct rp_conf *c, size_t g, const struct rp_devtags *dt)
+{
+	(void)arg;
+	if (g && !c->groups.v[g - 1].tags.n && !c->groups.v[g - 1].ping_interval && !dt)
+		return 0;
+	return (uint32_t)(10 * g) + (dt ? 1 : 0);
 }
 
 static void on_remove(void *arg, const struct rp_ip *ip)
@@ -155,7 +180,7 @@ static int live_count(void)
 	return n;
 }
 
-static const struct rp_fleet_ops ops = {on_add, on_remove, &lg};
+static const struct rp_fleet_ops ops = {on_add, on_remove, on_readd, on_class, &lg};
 
 TestSuite(fleet, .init = setup, .fini = teardown);
 
@@ -259,8 +284,9 @@ Test(fleet, reload_adds_and_removes_exactly_what_changed)
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 }
 
-static void count_each(void *arg, const struct rp_ip *ip)
+static void count_each(void *arg, const struct rp_ip *ip, uint32_t id)
 {
+	(void)id;
 	uint32_t a = v4_of(ip);
 
 	cr_assert(lg.live[a & 0xffffff], "%08x visited but not monitored", a);
@@ -324,8 +350,9 @@ struct log6 {
 	int refuse;
 };
 
-static bool on_add6(void *arg, const struct rp_ip *ip)
+static bool on_add6(void *arg, const struct rp_ip *ip, uint32_t id)
 {
+	(void)id;
 	struct log6 *l = arg;
 
 	if (l->refuse > 0) {
@@ -371,7 +398,7 @@ Test(fleet, statics_of_both_families_keep_one_sorted_order_through_start_and_rel
 	const char *order1[] = {"::c000:201", "192.0.2.1", "192.0.2.2", "2001:db8::1",
 				"2001:db8::2"};
 	struct log6 l = {0};
-	const struct rp_fleet_ops ops6 = {on_add6, on_remove6, &l};
+	const struct rp_fleet_ops ops6 = {on_add6, on_remove6, NULL, on_class, &l};
 
 	set_cidrs(&conf.devices, dev1, 7);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops6, why, sizeof(why)), 0, "%s", why);
@@ -686,4 +713,78 @@ Test(enrich, devices_leaving_while_due_hold_no_place)
 	cr_expect_eq(st.inflight, 8);
 	rp_enrich_fini(&e);
 	rp_conf_fini(&c);
+}
+
+static void load_yaml(const char *y)
+{
+	struct rp_diags d;
+
+	rp_conf_fini(&conf);
+	rp_conf_init(&conf);
+	rp_diags_init(&d);
+	cr_assert_eq(rp_conf_load_buffer(&conf, "t.yml", y, strlen(y), &d), 0);
+	cr_assert_eq(d.errors, 0);
+	rp_diags_fini(&d);
+}
+
+static uint32_t add_id_of(uint32_t a)
+{
+	for (int i = lg.nadd - 1; i >= 0; i--)
+		if (lg.add[i] == a)
+			return lg.add_id[i];
+	cr_assert_fail("%08x never added", a);
+	return 0;
+}
+
+/* Groups: every static and discovered device is added with its group's class (a
+ * device's own tags make its own); a reload re-adds exactly the devices whose class
+ * changed and leaves every other one alone. */
+Test(fleet, groups_give_classes_and_a_reload_readds_only_what_changed)
+{
+	static const char y1[] = "devices: [10.0.0.1, {address: 10.0.0.2, tags: {a: b}}]\n"
+				 "networks: [192.0.2.0/24]\n"
+				 "groups:\n"
+				 "  - name: g\n"
+				 "    ping_interval: 1s\n"
+				 "    devices: [10.0.1.0/30]\n"
+				 "    networks: [198.51.100.0/24]\n"
+				 "  - name: h\n"
+				 "    devices: [10.0.2.1]\n";
+	static const char y2[] = "devices: [10.0.0.1, 10.0.0.2]\n"
+				 "networks: [192.0.2.0/24]\n"
+				 "groups:\n"
+				 "  - name: g\n"
+				 "    ping_interval: 1s\n"
+				 "    devices: [10.0.1.0/30]\n"
+				 "    networks: [198.51.100.0/24]\n"
+				 "  - name: h\n"
+				 "    tags: {x: y}\n"
+				 "    devices: [10.0.2.1]\n";
+
+	load_yaml(y1);
+	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
+	rp_fleet_start(&fleet);
+	cr_assert_eq(lg.nadd, 5, "a /30 is two hosts");
+	cr_assert_eq(add_id_of(0x0a000001), 0);
+	cr_assert_eq(add_id_of(0x0a000002), 1, "its own tags");
+	for (uint32_t a = 0x0a000101; a <= 0x0a000102; a++)
+		cr_assert_eq(add_id_of(a), 10);
+	cr_assert_eq(add_id_of(0x0a000201), 0, "a group with nothing of its own is the default");
+	cr_assert(fleet_found4(&fleet, 0xc6336405, 1));
+	cr_assert_eq(add_id_of(0xc6336405), 10, "a discovered device takes its network's group");
+	cr_assert(fleet_found4(&fleet, 0xc0000205, 1));
+	cr_assert_eq(add_id_of(0xc0000205), 0);
+	cr_assert_eq(rp_fleet_class(&fleet, &(struct rp_ip){0}), 0);
+
+	load_yaml(y2);
+	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(lg.nrem, 0);
+	cr_assert_eq(lg.nadd, 7, "nothing added");
+	cr_assert_eq(lg.nreadd, 2, "only the two devices whose class changed");
+	cr_assert_eq(lg.readd[0], 0x0a000002);
+	cr_assert_eq(lg.readd_id[0], 0);
+	cr_assert_eq(lg.readd[1], 0x0a000201);
+	cr_assert_eq(lg.readd_id[1], 20);
+	cr_assert(fleet_has4(&fleet, 0xc6336405));
+	cr_assert(fleet_has4(&fleet, 0xc0000205));
 }

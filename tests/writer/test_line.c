@@ -257,41 +257,47 @@ Test(line, ping_largest_rtt_and_time_fit_ping_max)
 			     "RP_LINE_PING_REPLY_MAX is the exact maximum of a reply's line");
 }
 
-/* A device given by DNS name carries a name tag after ip (sorted keys); the longest
- * name fits, a longer or empty one is refused, and a buffer without room for the named
- * line is left as it was. */
-Test(line, ping_with_a_name_tag)
+/* A device's tags (its name, static tags) come pre-escaped by rp_line_tags and go after
+ * ip as they are; the longest fits, a longer one or one not starting with ',' is refused,
+ * and a buffer without room for the tagged line is left as it was. */
+Test(line, ping_with_a_device_tag_string)
 {
 	struct rp_probe_result r = {.sent_ns = 9, .rtt_ns = 2500000, .success = 1};
-	char name[RP_LINE_NAME_MAX + 2], want[512];
+	static char tags[RP_LINE_TAGS_MAX + 2], want[RP_LINE_TAGS_MAX + 256];
+	const struct rp_tag kv[] = {{"name", "dev5.example.net"}, {"rack", "r 1,=x"}, {"e", ""}};
 	struct rp_linebuf b = new_buf(sizeof(store));
 
+	cr_assert_eq(rp_line_tags(tags, sizeof(tags), kv, 3), 37, "%s", tags);
+	cr_assert_str_eq(tags, ",name=dev5.example.net,rack=r\\ 1\\,\\=x");
+	cr_assert_eq(rp_line_tags(tags, 10, kv, 3), 0, "does not fit");
+	cr_assert_eq(rp_line_tags(tags, sizeof(tags), kv, 3), 37, "%s", tags);
 	cr_assert(rp_ip_parse("2001:2::5", &r.addr));
-	cr_assert_eq(rp_line_ping(&b, &r, "dev5.example.net"), 0);
+	cr_assert_eq(rp_line_ping(&b, &r, tags), 0);
 	b.data[b.len] = '\0';
-	cr_assert_str_eq(b.data, "ping,ip=2001:2::5,name=dev5.example.net rtt_ms=2.5,success=true,"
-				 "suspended=false 9\n");
+	cr_assert_str_eq(b.data, "ping,ip=2001:2::5,name=dev5.example.net,rack=r\\ 1\\,\\=x "
+				 "rtt_ms=2.5,success=true,suspended=false 9\n");
 	parse_both(b.data, b.len, 1);
 	cr_assert(lp_str_eq(pts[0].tag_key[1], "name", 4));
-	memset(name, 'a', RP_LINE_NAME_MAX);
-	name[RP_LINE_NAME_MAX] = '\0';
-	for (int i = 63; i < RP_LINE_NAME_MAX; i += 64)
-		name[i] = '.';
+	cr_assert(lp_str_eq(pts[0].tag_key[2], "rack", 4));
+	memset(tags, 'a', RP_LINE_TAGS_MAX);
+	memcpy(tags, ",k=", 3);
+	tags[RP_LINE_TAGS_MAX] = '\0';
 	b = new_buf(sizeof(store));
-	cr_assert_eq(rp_line_ping(&b, &r, name), 0);
+	cr_assert_eq(rp_line_ping(&b, &r, tags), 0);
 	snprintf(want, sizeof(want),
-		 "ping,ip=2001:2::5,name=%s rtt_ms=2.5,success=true,suspended=false 9\n", name);
+		 "ping,ip=2001:2::5%s rtt_ms=2.5,success=true,suspended=false 9\n", tags);
 	b.data[b.len] = '\0';
 	cr_assert_str_eq(b.data, want);
-	name[RP_LINE_NAME_MAX] = 'a';
-	name[RP_LINE_NAME_MAX + 1] = '\0';
-	cr_assert_eq(rp_line_ping(&b, &r, name), -EINVAL, "longer than a DNS name");
+	tags[RP_LINE_TAGS_MAX] = 'a';
+	tags[RP_LINE_TAGS_MAX + 1] = '\0';
+	cr_assert_eq(rp_line_ping(&b, &r, tags), -EINVAL, "too long");
 	cr_assert_eq(rp_line_ping(&b, &r, ""), -EINVAL, "empty");
-	for (size_t cap = 1; cap < strlen(want); cap++) {
+	cr_assert_eq(rp_line_ping(&b, &r, "name=x"), -EINVAL, "not a tag string");
+	for (size_t cap = 1; cap < strlen(want); cap += 7) {
 		struct rp_linebuf small = new_buf(cap);
 
-		name[RP_LINE_NAME_MAX] = '\0';
-		cr_assert_eq(rp_line_ping(&small, &r, name), -ENOSPC, "cap %zu", cap);
+		tags[RP_LINE_TAGS_MAX] = '\0';
+		cr_assert_eq(rp_line_ping(&small, &r, tags), -ENOSPC, "cap %zu", cap);
 		cr_assert_eq(small.len, 0);
 		cr_assert_eq(small.points, 0);
 	}

@@ -118,7 +118,7 @@ Test(promrw, ping_point_from_rp_line_ping)
 	r.sent_ns = 1700000000123456789ull;
 	r.rtt_ns = 1234567;
 	r.success = 1;
-	cr_assert_eq(rp_line_ping(&b, &r, "r1.example"), 0);
+	cr_assert_eq(rp_line_ping(&b, &r, ",name=r1.example"), 0);
 	r.addr = rp_ip_v4(0xc0000208);
 	r.sent_ns = 1700000000999999999ull;
 	r.success = 0;
@@ -148,7 +148,7 @@ Test(promrw, round_and_state_events)
 	e.u.round.max_ns = 3000000;
 	e.u.round.stddev_ns = 500000;
 	e.u.round.jitter_ns = 250000;
-	cr_assert_eq(rp_writer__event_point(&b, &e, "r9"), 0);
+	cr_assert_eq(rp_writer__event_point(&b, &e, ",name=r9"), 0);
 	memset(&e.u, 0, sizeof(e.u));
 	e.kind = RP_EVENT_STATE;
 	e.u.state.state = RP_STATE_DOWN;

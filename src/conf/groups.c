@@ -1,0 +1,482 @@
+/* Groups and static tags, apart from their YAML (yaml_groups.c): the tag rules, the
+ * checks that need the whole file (a device or network in two groups, the merged tags'
+ * limits, each group's targets), the printer and the comparisons a reload makes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf_int.h"
+#include "ringprobe/xalloc.h"
+
+/* ---- tag sets ------------------------------------------------------------------- */
+
+void rp_tagset_clear(struct rp_tagset *t)
+{
+	for (size_t i = 0; i < 2 * t->n; i++)
+		free(t->kv[i]);
+	free(t->kv);
+	free(t->line);
+	memset(t, 0, sizeof(*t));
+}
+
+void rp_tagset_set(struct rp_tagset *t, const char *key, const char *value, uint32_t line)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->kv[2 * i], key) == 0) {
+			free(t->kv[2 * i + 1]);
+			t->kv[2 * i + 1] = rp_xstrdup(value);
+			t->line[i] = line;
+			return;
+		}
+	}
+	t->kv = rp_xrealloc(t->kv, 2 * (t->n + 1) * sizeof(*t->kv));
+	t->line = rp_xrealloc(t->line, (t->n + 1) * sizeof(*t->line));
+	t->kv[2 * t->n] = rp_xstrdup(key);
+	t->kv[2 * t->n + 1] = rp_xstrdup(value);
+	t->line[t->n] = line;
+	t->n++;
+}
+
+void rp_tagset_merge(struct rp_tagset *out, const struct rp_tagset *base,
+		     const struct rp_tagset *over)
+{
+	rp_tagset_clear(out);
+	for (size_t i = 0; base && i < base->n; i++)
+		rp_tagset_set(out, base->kv[2 * i], base->kv[2 * i + 1], base->line[i]);
+	for (size_t i = 0; over && i < over->n; i++)
+		rp_tagset_set(out, over->kv[2 * i], over->kv[2 * i + 1], over->line[i]);
+}
+
+const struct rp_devtags *rp_devtags_find(const struct rp_devtags *v, size_t n, size_t index,
+					 bool is_name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].index == index && v[i].is_name == is_name)
+			return &v[i];
+	return NULL;
+}
+
+const struct rp_devtags *rp_devtags_walk(const struct rp_devtags *v, size_t n, size_t *k,
+					 size_t index, bool is_name)
+{
+	for (; *k < n; (*k)++) {
+		if (v[*k].is_name != is_name)
+			continue;
+		if (v[*k].index > index)
+			return NULL;
+		if (v[*k].index == index)
+			return &v[*k];
+	}
+	return NULL;
+}
+
+/* Bytes of the tags written as k=v,k=v (unescaped). */
+static size_t tags_text_len(const struct rp_tagset *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		n += (i ? 1 : 0) + strlen(t->kv[2 * i]) + 1 + strlen(t->kv[2 * i + 1]);
+	return n;
+}
+
+const char *rp_tag_key_invalid(const char *s)
+{
+	static const char *const reserved[] = {"ip", "name", "shard"};
+	size_t len = strlen(s);
+
+	if (len == 0)
+		return "a tag key must not be empty";
+	if (len > RP_TAG_KEY_MAX)
+		return "a tag key is at most 64 bytes";
+	if (s[0] >= '0' && s[0] <= '9')
+		return "a tag key must not start with a digit (it must be a Prometheus label name)";
+	if (s[0] == '_' && s[1] == '_')
+		return "a tag key must not start with \"__\" (reserved for Prometheus' own labels)";
+	for (const char *p = s; *p; p++) {
+		char ch = *p;
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
+			return "a tag key holds only letters, digits and '_' (a Prometheus label "
+			       "name)";
+	}
+	for (size_t i = 0; i < RP_ARRAY_SIZE(reserved); i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return "is ringprobe's own tag: ip, name and shard are reserved";
+	return NULL;
+}
+
+int rp_conf__tag_check(const char *key, const char *value, const char *where, const char *name,
+		       struct rp_diags *d)
+{
+	const char *why = rp_tag_key_invalid(key);
+	size_t vlen = strlen(value);
+
+	if (why) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "tag key \"%s\": %s", key, why);
+		return -EINVAL;
+	}
+	if (vlen == 0) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name,
+			     "empty tag value (InfluxDB leaves out an empty tag; remove the tag)");
+		return -EINVAL;
+	}
+	if (vlen > RP_TAG_VALUE_MAX) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name,
+			     "tag value is %zu bytes; at most %d are allowed", vlen,
+			     RP_TAG_VALUE_MAX);
+		return -EINVAL;
+	}
+	if (!rp_conf__utf8_valid((const unsigned char *)value)) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "tag value is not valid UTF-8");
+		return -EINVAL;
+	}
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "tag value holds a control character");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int rp_conf__set_tags_text(struct rp_tagset *t, const char *text, const char *where,
+			   const char *name, uint32_t line, struct rp_diags *d)
+{
+	char *copy = rp_xstrdup(text), *save = NULL, *tok;
+	int ret = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "\"%s\" is not key=value (tags are k=v[,k=v...])", tok);
+			ret = -EINVAL;
+			continue;
+		}
+		*eq = '\0';
+		if (rp_conf__tag_check(tok, eq + 1, where, name, d) < 0) {
+			ret = -EINVAL;
+			continue;
+		}
+		rp_tagset_set(t, tok, eq + 1, line);
+	}
+	free(copy);
+	if (t->n > RP_TAGS_MAX) {
+		rp_diags_add(d, RP_DIAG_ERROR, where, name, "%zu tags; at most %d are allowed",
+			     t->n, RP_TAGS_MAX);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+void rp_conf__free_devtags(struct rp_devtags **v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		rp_tagset_clear(&(*v)[i].tags);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+void rp_conf__free_groups(struct rp_conf_groups *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		struct rp_conf_group *x = &g->v[i];
+
+		free(x->name);
+		rp_conf__free_list(&x->devices);
+		rp_conf__free_list(&x->networks);
+		rp_conf__free_devtags(&x->devtags, &x->ndevtags);
+		rp_tagset_clear(&x->tags);
+	}
+	free(g->v);
+	memset(g, 0, sizeof(*g));
+}
+
+/* ---- checks that need the whole file ---------------------------------------------- */
+
+/* One network of some group's list, for the overlap scan; group 0 is the top level. */
+struct span {
+	struct rp_ip first, last;
+	size_t group;
+	uint32_t line;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	int c = rp_ip_cmp(&x->first, &y->first);
+
+	return c ? c : (x->group > y->group) - (x->group < y->group);
+}
+
+static const char *group_label(const struct rp_conf *c, size_t g, char *buf, size_t len)
+{
+	if (g == 0)
+		snprintf(buf, len, "the top level (the default group)");
+	else
+		snprintf(buf, len, "group \"%s\"", c->groups.v[g - 1].name);
+	return buf;
+}
+
+static const struct rp_cidr_list *list_of(const struct rp_conf *c, size_t g, bool networks)
+{
+	if (g == 0)
+		return networks ? &c->networks : &c->devices;
+	return networks ? &c->groups.v[g - 1].networks : &c->groups.v[g - 1].devices;
+}
+
+/* Addresses (or networks) given in two groups: sorted by first address, a span that
+ * starts before the furthest end seen so far overlaps it. n log n for a million. */
+static void check_overlap(const struct rp_conf *c, bool networks, struct rp_diags *d)
+{
+	const char *what = networks ? "networks" : "devices";
+	struct span *v, best = {0};
+	size_t n = 0, k = 0, reported = 0;
+
+	for (size_t g = 0; g <= c->groups.n; g++)
+		n += list_of(c, g, networks)->n;
+	if (n < 2 || c->groups.n == 0)
+		return;
+	v = rp_xcalloc(n, sizeof(*v));
+	for (size_t g = 0; g <= c->groups.n; g++) {
+		const struct rp_cidr_list *l = list_of(c, g, networks);
+
+		for (size_t i = 0; i < l->n; i++) {
+			v[k].first = l->v[i].net;
+			v[k].last = rp_cidr_nth(&l->v[i], rp_cidr_size(&l->v[i]) - 1);
+			v[k].group = g;
+			v[k].line = l->line[i];
+			k++;
+		}
+	}
+	qsort(v, n, sizeof(*v), cmp_span);
+	best = v[0];
+	for (size_t i = 1; i < n && reported < 10; i++) {
+		if (rp_ip_cmp(&v[i].first, &best.last) <= 0 && v[i].group != best.group) {
+			char where[512], a[160], b[160], ip[RP_IP_STRLEN];
+
+			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", v[i].line);
+			rp_diags_add(d, RP_DIAG_ERROR, where, what,
+				     "%s is in %s (line %u) and in %s (line %u); a device belongs "
+				     "to one group",
+				     rp_ip_format(&v[i].first, ip),
+				     group_label(c, best.group, a, sizeof(a)), best.line,
+				     group_label(c, v[i].group, b, sizeof(b)), v[i].line);
+			reported++;
+		}
+		if (rp_ip_cmp(&v[i].last, &best.last) > 0)
+			best = v[i];
+	}
+	free(v);
+}
+
+/* A name given in two groups. Few names: quadratic is fine. */
+static void check_names(const struct rp_conf *c, struct rp_diags *d)
+{
+	for (size_t g = 0; g <= c->groups.n; g++) {
+		const struct rp_cidr_list *l = list_of(c, g, false);
+
+		for (size_t i = 0; i < l->nnames; i++)
+			for (size_t h = g + 1; h <= c->groups.n; h++) {
+				const struct rp_cidr_list *m = list_of(c, h, false);
+
+				for (size_t j = 0; j < m->nnames; j++) {
+					char where[512], a[160], b[160];
+
+					if (strcmp(l->names[i], m->names[j]) != 0)
+						continue;
+					snprintf(where, sizeof(where), "%s:%u",
+						 c->file ? c->file : "", m->name_line[j]);
+					rp_diags_add(d, RP_DIAG_ERROR, where, "devices",
+						     "%s is in %s (line %u) and in %s (line %u); a "
+						     "device belongs to one group",
+						     l->names[i], group_label(c, g, a, sizeof(a)),
+						     l->name_line[i],
+						     group_label(c, h, b, sizeof(b)),
+						     m->name_line[j]);
+				}
+			}
+	}
+}
+
+/* The tags a device of group g (with its own `own`, or NULL) is written with. */
+static void check_merged(const struct rp_conf *c, const struct rp_tagset *group,
+			 const struct rp_tagset *own, const char *path, uint32_t line,
+			 struct rp_diags *d)
+{
+	struct rp_tagset a = {0}, b = {0};
+	char where[512];
+
+	rp_tagset_merge(&a, &c->tags, group);
+	rp_tagset_merge(&b, &a, own);
+	snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", line);
+	if (b.n > RP_TAGS_MAX)
+		rp_diags_add(d, RP_DIAG_ERROR, where, path,
+			     "%zu tags with the top level's and the group's; at most %d are "
+			     "allowed",
+			     b.n, RP_TAGS_MAX);
+	else if (tags_text_len(&b) > RP_TAGS_TEXT_MAX)
+		rp_diags_add(d, RP_DIAG_ERROR, where, path,
+			     "tags of %zu bytes (as k=v,k=v) with the top level's and the group's; "
+			     "at most %d are allowed",
+			     tags_text_len(&b), RP_TAGS_TEXT_MAX);
+	rp_tagset_clear(&a);
+	rp_tagset_clear(&b);
+}
+
+void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose,
+			   struct rp_diags *d)
+{
+	(void)purpose;
+	check_overlap(c, false, d);
+	check_overlap(c, true, d);
+	check_names(c, d);
+	for (size_t g = 0; g <= c->groups.n; g++) {
+		const struct rp_conf_group *x = g ? &c->groups.v[g - 1] : NULL;
+		const struct rp_devtags *dt = x ? x->devtags : c->devtags;
+		/* device files' labels are checked where they are read (files.c) */
+		size_t ndt = x ? x->ndevtags : c->files.n ? c->files.own_devtags : c->ndevtags;
+		char path[160];
+
+		snprintf(path, sizeof(path), g ? "groups[%zu].tags" : "tags", g - 1);
+		check_merged(c, x ? &x->tags : NULL, NULL, path, x ? x->line : 1, d);
+		for (size_t i = 0; i < ndt; i++) {
+			snprintf(path, sizeof(path),
+				 g ? "groups[%zu].devices[%zu].tags" : "devices[%zu].tags",
+				 g ? g - 1 : i, i);
+			check_merged(c, x ? &x->tags : NULL, &dt[i].tags, path, dt[i].line, d);
+		}
+	}
+}
+
+/* ---- printing and comparing --------------------------------------------------------- */
+
+static void put_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		if (*s == '$' && s[1] == '{')
+			fputc('$', out); /* "$${" reads back as "${" */
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent)
+{
+	if (!t->n) {
+		fputs("{}", out);
+		return;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		fprintf(out, "\n%*s%s: ", indent + 2, "", t->kv[2 * i]);
+		put_quoted(out, t->kv[2 * i + 1]);
+	}
+}
+
+static void print_targets(const struct rp_cidr_list *l, const struct rp_devtags *dt, size_t ndt,
+			  const char *key, FILE *out)
+{
+	char buf[RP_CIDR_STRLEN];
+
+	if (!l->n && !l->nnames)
+		return;
+	fprintf(out, "    %s:\n", key);
+	for (size_t i = 0; i < l->n + l->nnames; i++) {
+		bool is_name = i >= l->n;
+		size_t j = is_name ? i - l->n : i;
+		const struct rp_devtags *t = rp_devtags_find(dt, ndt, j, is_name);
+
+		if (is_name)
+			snprintf(buf, sizeof(buf), "%s", l->names[j]);
+		else
+			rp_format_cidr(&l->v[j], true, buf, sizeof(buf));
+		if (t) {
+			fprintf(out, "      - address: %s\n        tags:", buf);
+			rp_conf__print_tags(&t->tags, out, 8);
+			fputc('\n', out);
+		} else {
+			fprintf(out, "      - %s\n", buf);
+		}
+	}
+}
+
+void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
+{
+	char buf[64];
+
+	if (!c->groups.n) {
+		fputs(" []\n", out);
+		return;
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < c->groups.n; i++) {
+		const struct rp_conf_group *g = &c->groups.v[i];
+
+		fprintf(out, "  - name: ");
+		put_quoted(out, g->name);
+		fprintf(out, "  # %s:%u\n", c->file ? c->file : "", g->line);
+		if (g->ping_interval) {
+			rp_format_duration(g->ping_interval, buf, sizeof(buf));
+			fprintf(out, "    ping_interval: %s\n", buf);
+		}
+		if (g->tags.n) {
+			fputs("    tags:", out);
+			rp_conf__print_tags(&g->tags, out, 4);
+			fputc('\n', out);
+		}
+		print_targets(&g->devices, g->devtags, g->ndevtags, "devices", out);
+		print_targets(&g->networks, NULL, 0, "networks", out);
+	}
+}
+
+bool rp_conf__tags_equal(const struct rp_tagset *a, const struct rp_tagset *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < 2 * a->n; i++)
+		if (strcmp(a->kv[i], b->kv[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool lists_equal(const struct rp_cidr_list *x, const struct rp_cidr_list *y)
+{
+	if (x->n != y->n || x->nnames != y->nnames)
+		return false;
+	for (size_t i = 0; i < x->n; i++)
+		if (!rp_ip_eq(&x->v[i].net, &y->v[i].net) || x->v[i].prefix != y->v[i].prefix)
+			return false;
+	for (size_t i = 0; i < x->nnames; i++)
+		if (strcmp(x->names[i], y->names[i]) != 0)
+			return false;
+	return true;
+}
+
+bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct rp_conf_group *x = &a->v[i], *y = &b->v[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->ping_interval != y->ping_interval ||
+		    !rp_conf__tags_equal(&x->tags, &y->tags) ||
+		    !lists_equal(&x->devices, &y->devices) ||
+		    !lists_equal(&x->networks, &y->networks) || x->ndevtags != y->ndevtags)
+			return false;
+		for (size_t j = 0; j < x->ndevtags; j++)
+			if (x->devtags[j].index != y->devtags[j].index ||
+			    x->devtags[j].is_name != y->devtags[j].is_name ||
+			    !rp_conf__tags_equal(&x->devtags[j].tags, &y->devtags[j].tags))
+				return false;
+	}
+	return true;
+}

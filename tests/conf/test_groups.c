@@ -1,0 +1,288 @@
+/* Groups and static tags in the configuration: the YAML forms, every refusal with its
+ * file:line:col and key, a device in two groups, and the printer reading back. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringprobe/conf.h"
+
+static struct rp_conf conf;
+static struct rp_diags diags;
+
+static void setup(void)
+{
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+}
+
+static void teardown(void)
+{
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+}
+
+TestSuite(groups, .init = setup, .fini = teardown);
+
+#define HEAD                                                                                       \
+	"allow_loopback: true\n"                                                                   \
+	"influxdb: {url: \"http://127.0.0.1:1\", database: x}\n"
+
+static int load(const char *yaml)
+{
+	int ret = rp_conf_load_buffer(&conf, "t.yml", yaml, strlen(yaml), &diags);
+
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	return ret;
+}
+
+static const char *diag(size_t i)
+{
+	static char buf[2048];
+
+	cr_assert_lt(i, diags.n, "expected a diagnostic #%zu, have %zu", i, diags.n);
+	rp_diag_format(&diags.v[i], buf, sizeof(buf));
+	return buf;
+}
+
+/* Whether some diagnostic reads exactly `want`. */
+static bool has(const char *want)
+{
+	for (size_t i = 0; i < diags.n; i++)
+		if (strcmp(diag(i), want) == 0)
+			return true;
+	for (size_t i = 0; i < diags.n; i++)
+		cr_log_info("have: %s", diag(i));
+	return false;
+}
+
+static const char good[] = HEAD "tags: {site: ams1}\n"
+				"devices:\n"
+				"  - 127.0.0.2\n"
+				"  - address: 127.0.0.3\n"
+				"    tags: {rack: \"r 1,=x\", site: fra1}\n"
+				"groups:\n"
+				"  - name: core\n"
+				"    ping_interval: 1s\n"
+				"    tags:\n"
+				"      role: core\n"
+				"    devices:\n"
+				"      - 127.0.1.0/30\n"
+				"      - {address: 127.0.1.9, tags: {rack: r9}}\n"
+				"  - name: edge\n"
+				"    networks: [127.0.3.0/24]\n";
+
+Test(groups, the_forms_load)
+{
+	const struct rp_conf_group *g;
+
+	cr_assert_eq(load(good), 0);
+	for (size_t i = 0; i < diags.n; i++)
+		cr_log_info("%s", diag(i));
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_eq(conf.tags.n, 1);
+	cr_assert_str_eq(conf.tags.kv[0], "site");
+	cr_assert_str_eq(conf.tags.kv[1], "ams1");
+	cr_assert_eq(conf.devices.n, 2);
+	cr_assert_eq(conf.ndevtags, 1);
+	cr_assert_eq(conf.devtags[0].index, 1);
+	cr_assert_not(conf.devtags[0].is_name);
+	cr_assert_str_eq(conf.devtags[0].tags.kv[1], "r 1,=x");
+	cr_assert_eq(conf.groups.n, 2);
+	g = &conf.groups.v[0];
+	cr_assert_str_eq(g->name, "core");
+	cr_assert_eq(g->ping_interval, RP_NSEC_PER_SEC);
+	cr_assert_eq(g->devices.n, 2);
+	cr_assert_eq(g->ndevtags, 1);
+	cr_assert_eq(g->devtags[0].index, 1);
+	cr_assert_str_eq(g->tags.kv[0], "role");
+	g = &conf.groups.v[1];
+	cr_assert_str_eq(g->name, "edge");
+	cr_assert_eq(g->ping_interval, 0);
+	cr_assert_eq(g->networks.n, 1);
+	/* The process-wide timeout follows the shortest interval of any group. */
+	cr_assert_eq(conf.ping_timeout, RP_NSEC_PER_SEC);
+}
+
+Test(groups, merge_more_specific_wins)
+{
+	struct rp_tagset a = {0}, b = {0};
+
+	cr_assert_eq(load(good), 0);
+	rp_tagset_merge(&a, &conf.tags, &conf.groups.v[0].tags);
+	rp_tagset_merge(&b, &a, &conf.devtags[0].tags);
+	cr_assert_eq(b.n, 3);
+	cr_assert_str_eq(b.kv[0], "site");
+	cr_assert_str_eq(b.kv[1], "fra1");
+	cr_assert_str_eq(b.kv[2], "role");
+	cr_assert_str_eq(b.kv[4], "rack");
+	rp_tagset_clear(&a);
+	rp_tagset_clear(&b);
+}
+
+Test(groups, bad_tags_name_file_line_key_and_rule)
+{
+	load(
+	    HEAD
+	    "devices: [127.0.0.2]\n"
+	    "tags:\n"
+	    "  ip: x\n"
+	    "  9a: b\n"
+	    "  a-b: c\n"
+	    "  __x: y\n"
+	    "  ok: \"\"\n"
+	    "  long: "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+	cr_assert(has("t.yml:5:3: error: tags.ip: tag key \"ip\": is ringprobe's own tag: ip, name "
+		      "and shard are reserved"));
+	cr_assert(has("t.yml:6:3: error: tags.9a: tag key \"9a\": a tag key must not start with a "
+		      "digit (it must be a Prometheus label name)"));
+	cr_assert(has("t.yml:7:3: error: tags.a-b: tag key \"a-b\": a tag key holds only letters, "
+		      "digits and '_' (a Prometheus label name)"));
+	cr_assert(has("t.yml:8:3: error: tags.__x: tag key \"__x\": a tag key must not start with "
+		      "\"__\" (reserved for Prometheus' own labels)"));
+	cr_assert(has("t.yml:9:3: error: tags.ok: empty tag value (InfluxDB leaves out an empty "
+		      "tag; remove the tag)"));
+	cr_assert(has("t.yml:10:3: error: tags.long: tag value is 138 bytes; at most 128 are "
+		      "allowed"));
+	cr_assert_eq(diags.errors, 6);
+}
+
+Test(groups, device_in_two_groups_names_both)
+{
+	load(HEAD "devices: [127.0.0.2]\n"
+		  "groups:\n"
+		  "  - name: core\n"
+		  "    devices: [127.0.0.0/30]\n"
+		  "  - name: edge\n"
+		  "    devices: [127.0.1.1, 127.0.0.3]\n"
+		  "    networks: [127.0.5.0/24]\n"
+		  "  - name: lab\n"
+		  "    networks: [127.0.5.128/25]\n");
+	cr_assert(has("t.yml:3: error: devices: 127.0.0.2 is in group \"core\" (line 6) and in the "
+		      "top level (the default group) (line 3); a device belongs to one group"));
+	cr_assert(has("t.yml:8: error: devices: 127.0.0.3 is in group \"core\" (line 6) and in "
+		      "group \"edge\" (line 8); a device belongs to one group"));
+	cr_assert(has("t.yml:11: error: networks: 127.0.5.128 is in group \"edge\" (line 9) and in "
+		      "group \"lab\" (line 11); a device belongs to one group"));
+	cr_assert_eq(diags.errors, 3);
+}
+
+Test(groups, process_wide_keys_are_refused_in_a_group)
+{
+	load(HEAD "groups:\n"
+		  "  - name: core\n"
+		  "    devices: [127.0.0.2]\n"
+		  "    ping_timeout: 1s\n"
+		  "    tos: 184\n"
+		  "    device_files: [x]\n"
+		  "    colour: red\n"
+		  "  - name: core\n"
+		  "    ping_interval: 5ms\n"
+		  "  - devices: [127.0.0.9]\n");
+	cr_assert(
+	    has("t.yml:6:5: error: groups[0].ping_timeout: not per group: ping_timeout is "
+		"process-wide for now (each shard keeps one timeout queue); set it at the top "
+		"level"));
+	cr_assert(has("t.yml:7:5: error: groups[0].tos: not per group: tos is process-wide for now "
+		      "(the sockets are shared); set it at the top level"));
+	cr_assert(has("t.yml:8:5: error: groups[0].device_files: not per group: device_files is "
+		      "not supported yet"));
+	cr_assert(has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
+		      "name, devices, networks, tags and ping_interval)"));
+	cr_assert(has("t.yml:10:5: error: groups[1]: group name \"core\" is used at line 4 too"));
+	cr_assert(has("t.yml:11:20: error: groups[1].ping_interval: 5ms is out of range "
+		      "(10ms..1d)"));
+	cr_assert(has("t.yml:12:5: error: groups[2]: a group needs a `name:`"));
+}
+
+Test(groups, device_entry_mapping_errors)
+{
+	load(HEAD "devices:\n"
+		  "  - {address: 127.0.0.3, tags: {name: q}, foo: 1}\n"
+		  "  - {tags: {a: b}}\n"
+		  "  - {address: \"127.0.0.4, 127.0.0.5\"}\n");
+	cr_assert(has("t.yml:4:43: error: devices[0].foo: unknown key in a device entry (it takes "
+		      "address and tags)"));
+	cr_assert(has("t.yml:4:33: error: devices[0].tags.name: tag key \"name\": is ringprobe's "
+		      "own tag: ip, name and shard are reserved"));
+	cr_assert(has("t.yml:5:5: error: devices[1]: a device given as a mapping needs `address:` "
+		      "(an address, CIDR or name)"));
+	cr_assert(has("t.yml:6:15: error: devices[2].address: `address:` takes one address, CIDR "
+		      "or name"));
+}
+
+Test(groups, too_many_merged_tags)
+{
+	char yaml[4096];
+	size_t off = (size_t)snprintf(yaml, sizeof(yaml), HEAD "tags:\n");
+
+	for (int i = 0; i < 10; i++)
+		off += (size_t)snprintf(yaml + off, sizeof(yaml) - off, "  t%d: v\n", i);
+	off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+				"groups:\n  - name: g\n    devices: [127.0.0.2]\n    tags:\n");
+	for (int i = 0; i < 7; i++)
+		off += (size_t)snprintf(yaml + off, sizeof(yaml) - off, "      g%d: v\n", i);
+	load(yaml);
+	cr_assert(has("t.yml:15: error: groups[0].tags: 17 tags with the top level's and the "
+		      "group's; at most 16 are allowed"));
+}
+
+Test(groups, tags_flag)
+{
+	const struct rp_conf_key *k = rp_conf_key_find("tags");
+
+	cr_assert_eq(rp_conf_set_flag(&conf, k, "site=ams1,role=core", &diags), 0);
+	cr_assert_eq(conf.tags.n, 2);
+	cr_assert_str_eq(conf.tags.kv[3], "core");
+	cr_assert_eq(rp_conf_set_flag(&conf, k, "ip=x,junk", &diags), -EINVAL);
+	cr_assert(has("--tags: error: tag key \"ip\": is ringprobe's own tag: ip, name and shard "
+		      "are reserved"));
+	cr_assert(has("--tags: error: \"junk\" is not key=value (tags are k=v[,k=v...])"));
+	cr_assert_eq(rp_conf_set_flag(&conf, rp_conf_key_find("groups"), "x", &diags), -EINVAL);
+}
+
+/* check-config's output reads back as the same configuration. */
+Test(groups, printed_reads_back)
+{
+	struct rp_conf again;
+	struct rp_diags d2;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	cr_assert_eq(load(good), 0);
+	f = open_memstream(&text, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "p.yml", text, len, &d2), 0, "%s", text);
+	cr_assert_eq(d2.errors, 0, "%s", text);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("tags")));
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	cr_assert_eq(again.ndevtags, 1);
+	cr_assert_str_eq(again.devtags[0].tags.kv[1], "r 1,=x");
+	cr_assert_eq(again.groups.v[0].ndevtags, 1);
+	cr_assert_eq(again.groups.v[0].ping_interval, RP_NSEC_PER_SEC);
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
+}
+
+/* A DNS name in two groups is refused like an address; names keep their tags. */
+Test(groups, a_name_in_two_groups)
+{
+	load(HEAD "devices: [a.example.net, {address: b.example.net, tags: {rack: r2}}]\n"
+		  "groups:\n"
+		  "  - name: core\n"
+		  "    devices: [a.example.net]\n");
+	cr_assert(has("t.yml:6: error: devices: a.example.net is in the top level (the default "
+		      "group) (line 3) and in group \"core\" (line 6); a device belongs to one "
+		      "group"));
+	cr_assert_eq(conf.ndevtags, 1);
+	cr_assert(conf.devtags[0].is_name);
+	cr_assert_eq(conf.devtags[0].index, 1);
+}
