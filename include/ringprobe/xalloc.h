@@ -20,5 +20,8 @@ char *rp_xstrndup(const char *s, size_t n);
 void *rp_xaligned_alloc(size_t align, size_t size);
 /** Zeroed memory aligned to `align` (a power of two); free with free(). */
 void *rp_xaligned_calloc(size_t align, size_t size);
+/** Everything left in f (a configuration or device file) in a buffer grown as it is
+ *  read, with its length in *len; the caller frees it. NULL on a read error (ferror). */
+char *rp_xread_all(void *f, size_t *len);
 
 #endif

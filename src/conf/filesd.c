@@ -281,7 +281,7 @@ int rp_filesd_load(const char *path, struct rp_filesd_doc *out, struct rp_diags 
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t len = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -291,15 +291,8 @@ int rp_filesd_load(const char *path, struct rp_filesd_doc *out, struct rp_diags 
 			     strerror(-ret));
 		return ret;
 	}
-	do {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			buf = rp_xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	if (ferror(f)) {
+	buf = rp_xread_all(f, &len);
+	if (!buf) {
 		rp_diags_add(d, RP_DIAG_ERROR, path, NULL, "cannot read device file: %s",
 			     strerror(EIO));
 		ret = -EIO;

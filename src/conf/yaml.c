@@ -320,7 +320,7 @@ int rp_conf_load_file(struct rp_conf *c, const char *path, struct rp_diags *d)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t len = 0;
 	int ret;
 
 	if (!f) {
@@ -328,15 +328,8 @@ int rp_conf_load_file(struct rp_conf *c, const char *path, struct rp_diags *d)
 		rp_diags_add(d, RP_DIAG_ERROR, path, NULL, "cannot open: %s", strerror(-ret));
 		return ret;
 	}
-	do {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			buf = rp_xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	if (ferror(f)) {
+	buf = rp_xread_all(f, &len);
+	if (!buf) {
 		ret = -EIO;
 		rp_diags_add(d, RP_DIAG_ERROR, path, NULL, "cannot read: %s", strerror(EIO));
 		goto out;

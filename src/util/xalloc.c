@@ -76,3 +76,25 @@ void *rp_xaligned_calloc(size_t align, size_t size)
 	memset(p, 0, rounded ? rounded : align);
 	return p;
 }
+
+char *rp_xread_all(void *stream, size_t *len)
+{
+	FILE *f = stream;
+	char *buf = NULL;
+	size_t cap = 0, n;
+
+	*len = 0;
+	do {
+		if (*len + 4096 > cap) {
+			cap = cap ? cap * 2 : 16384;
+			buf = rp_xrealloc(buf, cap);
+		}
+		n = fread(buf + *len, 1, cap - *len, f);
+		*len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
