@@ -237,6 +237,17 @@ static size_t labels_of(const struct rp_pm_stream *st, const struct rp_pacc_rec 
 	return (size_t)(p - out);
 }
 
+/* One sample line "NAME{LABELS} V" (lab: labels_of's, without its closing brace). */
+static char *put_sample(char *p, const char *name, const char *lab, size_t ln, uint64_t v)
+{
+	p = put_str(p, name, strlen(name));
+	p = put_str(p, lab, ln);
+	p = PUT_LIT(p, "} ");
+	p = put_u64(p, v);
+	*p++ = '\n';
+	return p;
+}
+
 /* One record's lines of family f at p. */
 static char *put_record(const struct rp_pm_stream *st, enum fam f, const struct rp_pacc_rec *r,
 			char *p)
@@ -251,18 +262,11 @@ static char *put_record(const struct rp_pm_stream *st, enum fam f, const struct 
 	ln = labels_of(st, r, lab);
 	switch (f) {
 	case F_REQUESTS:
-		p = PUT_LIT(p, "smokeping_requests_total");
-		p = put_str(p, lab, ln);
-		p = PUT_LIT(p, "} ");
-		p = put_u64(p, r->v[RP_PACC_SENT]);
-		*p++ = '\n';
+		p = put_sample(p, "smokeping_requests_total", lab, ln, r->v[RP_PACC_SENT]);
 		break;
 	case F_DUPS:
-		p = PUT_LIT(p, "smokeping_response_duplicates_total");
-		p = put_str(p, lab, ln);
-		p = PUT_LIT(p, "} ");
-		p = put_u64(p, r->v[RP_PACC_DUPS]);
-		*p++ = '\n';
+		p = put_sample(p, "smokeping_response_duplicates_total", lab, ln,
+			       r->v[RP_PACC_DUPS]);
 		break;
 	case F_DURATION:
 		for (uint32_t i = 0; i <= nb; i++) {
@@ -283,18 +287,11 @@ static char *put_record(const struct rp_pm_stream *st, enum fam f, const struct 
 		p = PUT_LIT(p, "} ");
 		p = put_seconds(p, r->v[RP_PACC_SUM_NS]);
 		*p++ = '\n';
-		p = PUT_LIT(p, "smokeping_response_duration_seconds_count");
-		p = put_str(p, lab, ln);
-		p = PUT_LIT(p, "} ");
-		p = put_u64(p, r->v[RP_PACC_COUNT]);
-		*p++ = '\n';
+		p = put_sample(p, "smokeping_response_duration_seconds_count", lab, ln,
+			       r->v[RP_PACC_COUNT]);
 		break;
 	case F_TTL:
-		p = PUT_LIT(p, "smokeping_response_ttl");
-		p = put_str(p, lab, ln);
-		p = PUT_LIT(p, "} ");
-		p = put_u64(p, r->v[RP_PACC_TTL]);
-		*p++ = '\n';
+		p = put_sample(p, "smokeping_response_ttl", lab, ln, r->v[RP_PACC_TTL]);
 		break;
 	case F_DONE:
 		break;
