@@ -99,7 +99,7 @@ static void fake_view(struct fake *f, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		struct rp_pacc_rec *r = (struct rp_pacc_rec *)(void *)(f->mem + i * size);
 
-		r->addr = rp_ip_v4(0x0a000000u + i);
+		r->addr = rp_ip_v4(0xc6120000u + i); /* 198.18.0.0 ..: a fake view, nothing sent */
 		r->id = i % 3 == 0 ? 1 : 0;
 		r->v[RP_PACC_SENT] = 10 + i;
 		r->v[RP_PACC_BUCKETS + 0] = 1;
@@ -177,19 +177,21 @@ Test(probe_metrics, stream_plain_and_gzip_agree)
 			lines += plain[i] == '\n';
 		cr_assert_eq(lines, 5000u * 8 + 4000 + 8, "%zu lines", lines);
 	}
-	cr_assert(strstr(plain, "smokeping_requests_total{host=\"core-1.example\",ip=\"10.0.0.0\","
-				"site=\"ams 1,2\"} 10\n"),
+	cr_assert(strstr(plain,
+			 "smokeping_requests_total{host=\"core-1.example\",ip=\"198.18.0.0\","
+			 "site=\"ams 1,2\"} 10\n"),
 		  "%.600s", plain);
 	cr_assert(
-	    strstr(plain, "smokeping_requests_total{host=\"10.0.0.1\",ip=\"10.0.0.1\"} 11\n"));
-	cr_assert(strstr(plain, "smokeping_response_duration_seconds_bucket{host=\"10.0.0.1\","
-				"ip=\"10.0.0.1\",le=\"0.01\"} 3\n"));
-	cr_assert(strstr(plain, "smokeping_response_duration_seconds_bucket{host=\"10.0.0.1\","
-				"ip=\"10.0.0.1\",le=\"+Inf\"} 7\n"));
-	cr_assert(strstr(plain, "smokeping_response_duration_seconds_sum{host=\"10.0.0.1\","
-				"ip=\"10.0.0.1\"} 1.500000001\n"));
-	cr_assert(strstr(plain, "smokeping_response_ttl{host=\"10.0.0.1\",ip=\"10.0.0.1\"} 64\n"));
-	cr_assert_null(strstr(plain, "smokeping_response_ttl{host=\"10.0.0.5\","),
+	    strstr(plain, "smokeping_requests_total{host=\"198.18.0.1\",ip=\"198.18.0.1\"} 11\n"));
+	cr_assert(strstr(plain, "smokeping_response_duration_seconds_bucket{host=\"198.18.0.1\","
+				"ip=\"198.18.0.1\",le=\"0.01\"} 3\n"));
+	cr_assert(strstr(plain, "smokeping_response_duration_seconds_bucket{host=\"198.18.0.1\","
+				"ip=\"198.18.0.1\",le=\"+Inf\"} 7\n"));
+	cr_assert(strstr(plain, "smokeping_response_duration_seconds_sum{host=\"198.18.0.1\","
+				"ip=\"198.18.0.1\"} 1.500000001\n"));
+	cr_assert(
+	    strstr(plain, "smokeping_response_ttl{host=\"198.18.0.1\",ip=\"198.18.0.1\"} 64\n"));
+	cr_assert_null(strstr(plain, "smokeping_response_ttl{host=\"198.18.0.5\","),
 		       "a device with no reply yet has no TTL");
 	free(plain);
 	free(z);
