@@ -387,6 +387,8 @@ double rp_ctl__needed_pps(const struct rp_ctl *d);
 /** Sums the static devices' rates by class, and takes a discovered device's as the
  *  fastest network's: after the fleet starts or reloads (a walk over the statics). */
 void rp_ctl__rate_refresh(struct rp_ctl *d);
+/** The networks to sweep: the top level's and every group's. */
+size_t rp_ctl__network_count(const struct rp_conf *c);
 /** Fills h from every stage's counters and judges it degraded or not (d->hist). */
 void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h);
 /** Writes h as a health_metrics point (host tag) and commits it. */

@@ -651,7 +651,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	rp_log(RP_LOG_NOTICE, "ringprobe running",
 	       "version=%s devices=%zu networks=%zu shards=%u ping_interval_s=%.3f "
 	       "ping_timeout_s=%.3f ping_rate_limit=%.0f max_devices=%lld shard=%u/%u",
-	       RP_VERSION, d->fleet.nstatic, d->conf.networks.n, d->nshards,
+	       RP_VERSION, d->fleet.nstatic, rp_ctl__network_count(&d->conf), d->nshards,
 	       (double)d->conf.ping_interval * 1e-9, (double)d->conf.ping_timeout * 1e-9,
 	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
 	       d->conf.shard.count ? d->conf.shard.count : 1);

@@ -272,6 +272,15 @@ static int expand_statics(const struct rp_conf *c, const struct rp_fleet_ops *op
 	return 0;
 }
 
+size_t rp_ctl__network_count(const struct rp_conf *c)
+{
+	size_t n = c->networks.n;
+
+	for (size_t g = 0; g < c->groups.n; g++)
+		n += c->groups.v[g].networks.n;
+	return n;
+}
+
 /* Every group's networks with their classes. */
 static void build_nets(const struct rp_conf *c, const struct rp_fleet_ops *ops,
 		       struct rp_fleet_net **out, size_t *nout)

@@ -180,7 +180,7 @@ void rp_ctl__reload(struct rp_ctl *d)
 	d->reloads++;
 	rp_log(RP_LOG_NOTICE, "configuration reloaded",
 	       "devices=%llu networks=%zu ping_interval_s=%.3f",
-	       (unsigned long long)rp_fleet_count(&d->fleet), d->conf.networks.n,
+	       (unsigned long long)rp_fleet_count(&d->fleet), rp_ctl__network_count(&d->conf),
 	       (double)d->conf.ping_interval * 1e-9);
 	if (off)
 		rp_log(RP_LOG_WARN, "some changed keys take effect only at restart", "keys=%s",

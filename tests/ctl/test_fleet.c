@@ -762,6 +762,7 @@ Test(fleet, groups_give_classes_and_a_reload_readds_only_what_changed)
 				 "    devices: [10.0.2.1]\n";
 
 	load_yaml(y1);
+	cr_assert_eq(rp_ctl__network_count(&conf), 2, "the top level's and group g's");
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
 	cr_assert_eq(lg.nadd, 5, "a /30 is two hosts");
