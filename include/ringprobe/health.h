@@ -259,6 +259,9 @@ struct rp_probe_metrics_conf {
 				       * written before any probe carries N, never
 				       * changed): name is host, the others labels */
 	uint32_t name_tag_cap;
+	bool source_label;	      /* smokeping_prober's `source` label on every series */
+	char source[2][RP_IP_STRLEN]; /* its value for IPv4 / IPv6 devices: source_address's
+				       * address of the family, "" when none */
 };
 /** Control thread, once, after start: serves the per-device series on conf->path. */
 void rp_health_server_probe_metrics(struct rp_health_server *h,

@@ -445,13 +445,21 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
 		if (d->conf.prometheus.per_device) {
-			rp_health_server_probe_metrics(
-			    d->http, &(struct rp_probe_metrics_conf){
-					 .prober = d->prober,
-					 .path = d->conf.prometheus.path,
-					 .on_metrics = d->conf.prometheus.on_metrics,
-					 .name_tags = d->cls.lines,
-					 .name_tag_cap = d->cls.cap});
+			struct rp_probe_metrics_conf pmc = {
+			    .prober = d->prober,
+			    .path = d->conf.prometheus.path,
+			    .on_metrics = d->conf.prometheus.on_metrics,
+			    .name_tags = d->cls.lines,
+			    .name_tag_cap = d->cls.cap,
+			    .source_label = d->conf.prometheus.source_label};
+
+			/* smokeping_prober's source is its pinger's Source: "" when unset. */
+			for (size_t i = 0; i < d->conf.source_address.n; i++) {
+				const struct rp_ip *a = &d->conf.source_address.v[i].net;
+
+				rp_ip_format(a, pmc.source[rp_ip_is_v4(a) ? 0 : 1]);
+			}
+			rp_health_server_probe_metrics(d->http, &pmc);
 			rp_log(RP_LOG_INFO, "per-device series served", "path=%s on_metrics=%s",
 			       d->conf.prometheus.path,
 			       d->conf.prometheus.on_metrics ? "true" : "false");
