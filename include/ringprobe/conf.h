@@ -318,7 +318,8 @@ struct rp_conf {
 
 /** What the configuration is for: each command needs different keys. */
 enum rp_conf_purpose {
-	RP_CONF_FOR_RUN,   /* the daemon (and check-config): a fleet and a sink are required */
+	RP_CONF_FOR_RUN,   /* the daemon (and check-config): a fleet, and a sink unless
+			    * prometheus.per_device serves the results instead */
 	RP_CONF_FOR_PING,  /* one-shot ping: targets come from the command line */
 	RP_CONF_FOR_SWEEP, /* one-shot sweep */
 };
