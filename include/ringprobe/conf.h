@@ -299,6 +299,8 @@ struct rp_conf {
 		char *path;	 /* the health server's path for them */
 		char *buckets;	 /* histogram bounds: "5e-05,0.0001,..." (seconds) */
 		bool on_metrics; /* also appended to /metrics */
+		/* smokeping_prober 0.7's `source` label on each series */
+		bool source_label;
 	} prometheus;
 	/* The default group is the top level: its tags, and devtags for its `devices`. */
 	struct rp_tagset tags;
@@ -316,7 +318,8 @@ struct rp_conf {
 
 /** What the configuration is for: each command needs different keys. */
 enum rp_conf_purpose {
-	RP_CONF_FOR_RUN,   /* the daemon (and check-config): a fleet and a sink are required */
+	RP_CONF_FOR_RUN,   /* the daemon (and check-config): a fleet, and a sink unless
+			    * prometheus.per_device serves the results instead */
 	RP_CONF_FOR_PING,  /* one-shot ping: targets come from the command line */
 	RP_CONF_FOR_SWEEP, /* one-shot sweep */
 };

@@ -57,6 +57,9 @@ const char *rp_health_reason_name(uint32_t bit);
 	X(rss_bytes, U64, "rss_bytes", gauge, 29, "rss_bytes", "Resident set size in bytes.")      \
 	X(shards, U32, "shards", gauge, 0, "", "Probe shards (one thread each).")                  \
 	X(ready, BOOL, "ready", gauge, 0, "", "1 when the shards and the writer have started.")    \
+	X(sink, BOOL, "sink", gauge, 0, "",                                                        \
+	  "1 when results are written to a sink (influxdb.url or prometheus_remote_write.url); "   \
+	  "0 when they are only served as per-device series (prometheus.per_device).")             \
 	X(rate_limit_pps, DBL, "rate_limit_probes_per_second", gauge, 0, "",                       \
 	  "The configured ping_rate_limit, in probes per second.")                                 \
 	X(needed_pps, DBL, "needed_probes_per_second", gauge, 0, "",                               \
@@ -259,6 +262,9 @@ struct rp_probe_metrics_conf {
 				       * written before any probe carries N, never
 				       * changed): name is host, the others labels */
 	uint32_t name_tag_cap;
+	bool source_label;	      /* smokeping_prober's `source` label on every series */
+	char source[2][RP_IP_STRLEN]; /* its value for IPv4 / IPv6 devices: source_address's
+				       * address of the family, "" when none */
 };
 /** Control thread, once, after start: serves the per-device series on conf->path. */
 void rp_health_server_probe_metrics(struct rp_health_server *h,

@@ -109,7 +109,10 @@ enum rp_pacc_word {
 	RP_PACC_SUM_NS,	  /* their RTTs' sum, ns */
 	RP_PACC_DUPS,	  /* duplicate replies */
 	RP_PACC_TTL,	  /* the last reply's TTL or hop limit; 0 = none yet */
-	RP_PACC_BUCKETS,  /* the first bucket count */
+	/* requests whose send failed (no socket, or the kernel refused it:
+	 * EHOSTUNREACH, ENETUNREACH, EPERM ...) */
+	RP_PACC_SEND_ERRORS,
+	RP_PACC_BUCKETS, /* the first bucket count */
 };
 struct rp_pacc_rec {
 	struct rp_ip addr;
@@ -127,6 +130,9 @@ struct rp_pacc_view {
 	unsigned nshards;
 	unsigned missing; /* shards that did not answer within the wait (not listed) */
 	uint64_t devices; /* records in all */
+	/* the shards' sockets' receive errors (rp_engine_stats' recv_errors), summed,
+	 * as each shard's copy was taken */
+	uint64_t recv_errors;
 	const unsigned char *recs[64];
 	uint32_t n[64];
 };

@@ -268,6 +268,9 @@ static const struct rp_conf_key keys[] = {
       "--buckets; at most 64)"),
     K("prometheus.on_metrics", RP_CT_BOOL, prometheus.on_metrics, 0, 0, NULL, "false",
       "also append the per-device series to /metrics (one scrape job for both)"),
+    K("prometheus.source_label", RP_CT_BOOL, prometheus.source_label, 0, 0, NULL, "false",
+      "add smokeping_prober 0.7's source label to the per-device series (source_address's "
+      "address of the device's family, else empty)"),
     /* groups and static tags (src/conf/groups.c) */
     K("tags", RP_CT_TAGS, tags, 0, 0, NULL, NULL,
       "static tags written on every point of every device (key: value; a group's and a "

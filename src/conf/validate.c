@@ -137,11 +137,27 @@ static void check_influx(struct rp_conf *c, enum rp_conf_purpose purpose, struct
 	int api = c->influxdb.api;
 
 	if (empty(url)) {
-		if (purpose == RP_CONF_FOR_RUN && empty(c->prometheus_remote_write.url))
+		/* No sink: only an operator who scrapes the per-device series wants none. */
+		if (purpose == RP_CONF_FOR_RUN && empty(c->prometheus_remote_write.url) &&
+		    !c->prometheus.per_device)
 			err(c, d, "influxdb.url",
 			    "must be set: the daemon writes every result to InfluxDB or "
 			    "VictoriaMetrics (e.g. http://127.0.0.1:8086), or set "
-			    "prometheus_remote_write.url instead");
+			    "prometheus_remote_write.url instead, or set prometheus.per_device: "
+			    "true to only serve the per-device series for Prometheus to scrape");
+		else if (purpose == RP_CONF_FOR_RUN && empty(c->prometheus_remote_write.url) &&
+			 !c->health_check_port)
+			err(c, d, "health_check_port",
+			    "is 0 (no health server) while influxdb.url and "
+			    "prometheus_remote_write.url are unset: prometheus.per_device's series "
+			    "would be served nowhere; set a port, or a sink");
+		else if (purpose == RP_CONF_FOR_RUN && empty(c->prometheus_remote_write.url))
+			say(c, d, RP_DIAG_NOTICE, "influxdb.url",
+			    "and prometheus_remote_write.url are unset: no sink, nothing is "
+			    "written (no points, no spool); the results are only served as "
+			    "prometheus.per_device's series on %s%s",
+			    c->prometheus.path ? c->prometheus.path : "/probe-metrics",
+			    c->prometheus.on_metrics ? " and /metrics" : "");
 		return;
 	}
 	if (!empty(c->prometheus_remote_write.url)) {

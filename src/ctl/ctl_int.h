@@ -361,10 +361,15 @@ struct rp_ctl {
 
 	struct rp_probe_result res[1024];
 	struct rp_spsc *wevents; /* rounds and state changes to the writer; NULL = none */
+	bool events;		 /* the shards make events (rounds or states) */
 	struct rp_event ev[256];
 	struct rp_ctl_down down;
 	struct rp_ctl_watch watch;
 };
+
+/** Whether c names a sink (influxdb.url or prometheus_remote_write.url); without one
+ *  (prometheus.per_device alone) there is no writer, ring or spool (daemon.c). */
+bool rp_ctl__has_sink(const struct rp_conf *c);
 
 /** The clock `id` now, in ns (daemon.c). Any thread. */
 uint64_t rp_ctl__clock_ns(clockid_t id);

@@ -54,6 +54,12 @@ uint64_t rp_ctl__clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+bool rp_ctl__has_sink(const struct rp_conf *c)
+{
+	return (c->influxdb.url && *c->influxdb.url) ||
+	       (c->prometheus_remote_write.url && *c->prometheus_remote_write.url);
+}
+
 /* ---- shard commands --------------------------------------------------------------- */
 
 /* The fleet's add: false when the prober refused it (counted there); the fleet then
@@ -107,7 +113,7 @@ static bool writer_ready(void *arg)
 {
 	struct rp_ctl *d = arg;
 
-	return rp_writer_point_ready(d->writer);
+	return !d->writer || rp_writer_point_ready(d->writer);
 }
 
 static void enrich(struct rp_ctl *d)
@@ -115,14 +121,15 @@ static void enrich(struct rp_ctl *d)
 	uint64_t before = d->info_points;
 
 	rp_enrich_tick(&d->enrich, d->now_ms, rp_ctl__device_info, writer_ready, d);
-	if (d->info_points != before)
+	if (d->info_points != before && d->writer)
 		rp_writer_commit(d->writer);
 }
 
 /* ---- results ---------------------------------------------------------------------- */
 
 /* Pops every shard's results: sweep probes go to the sweep's bookkeeping (and free
- * their room in the prober), the rest to the writer's ring, noting who answered. */
+ * their room in the prober), the rest to the writer's ring, noting who answered.
+ * Without a sink there is no ring: the results are only noted. */
 static void take_results(struct rp_ctl *d)
 {
 	for (int rounds = 0; rounds < 64; rounds++) {
@@ -141,7 +148,7 @@ static void take_results(struct rp_ctl *d)
 			}
 			if (r->success)
 				rp_fleet_seen(&d->fleet, &r->addr, d->now_ms);
-			if (!d->conf.output.probes)
+			if (!d->wring || !d->conf.output.probes)
 				continue; /* seen, not written */
 			if (k != j)
 				d->res[k] = *r;
@@ -154,10 +161,11 @@ static void take_results(struct rp_ctl *d)
 	}
 }
 
-/* Round summaries and state changes go to the writer's event ring as they are. */
+/* Round summaries and state changes go to the writer's event ring as they are (state
+ * changes are noted for /api/v1/down first; without a sink, only noted). */
 static void take_events(struct rp_ctl *d)
 {
-	if (!d->wevents)
+	if (!d->events)
 		return;
 	for (int rounds = 0; rounds < 64; rounds++) {
 		uint32_t n = rp_prober_poll_events(d->prober, d->ev, RP_ARRAY_SIZE(d->ev));
@@ -165,7 +173,7 @@ static void take_events(struct rp_ctl *d)
 		for (uint32_t i = 0; i < n; i++)
 			if (d->ev[i].kind == RP_EVENT_STATE)
 				rp_ctl__down_event(d, &d->ev[i]);
-		if (n)
+		if (n && d->wevents)
 			rp_spsc_push(d->wevents, d->ev, n); /* full: dropped and counted */
 		if (n < RP_ARRAY_SIZE(d->ev))
 			break;
@@ -209,7 +217,7 @@ static void run_sweeps(struct rp_ctl *d)
 	       rp_sweep_next(&d->sweep, d->now_ns, rate, window, sweep_skip, d, &addr, &id))
 		if (rp_prober_queue_once(d->prober, &addr, id) < 0)
 			rp_sweep_result(&d->sweep, id, false);
-	if (rp_sweep_finish(&d->sweep, d->now_ns, rp_ctl__sweep_report, d))
+	if (rp_sweep_finish(&d->sweep, d->now_ns, rp_ctl__sweep_report, d) && d->writer)
 		rp_writer_commit(d->writer);
 }
 
@@ -308,6 +316,31 @@ static uint32_t shard_capacity(uint64_t max_devices, unsigned n)
 	return per > RP_DEVTABLE_MAX_CAPACITY ? RP_DEVTABLE_MAX_CAPACITY : (uint32_t)per;
 }
 
+/* The result ring, the writer (which opens the spool) and, with rounds or states, the
+ * event ring: created only when there is a sink. */
+static int start_writer(struct rp_ctl *d, const struct rp_prober_conf *pc, char *why, size_t whylen)
+{
+	int ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
+
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot create the result ring");
+		return ret;
+	}
+	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
+	if (ret < 0)
+		return ret;
+	if (pc->rounds || pc->states) {
+		ret = rp_spsc_create(&d->wevents, pc->rounds ? 1u << 16 : 1u << 14,
+				     sizeof(struct rp_event));
+		if (ret < 0) {
+			snprintf(why, whylen, "cannot create the event ring");
+			return ret;
+		}
+		rp_writer_events(d->writer, d->wevents);
+	}
+	return 0;
+}
+
 static int start(struct rp_ctl *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
@@ -366,7 +399,8 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.rt_priority = (int)d->conf.realtime_priority;
 	pc.ping_count = (uint32_t)d->conf.ping_count;
 	pc.spacing_ns = (uint64_t)d->conf.ping_spacing;
-	pc.rounds = d->conf.output.rounds;
+	/* Without a sink nothing writes round summaries: the shards make none. */
+	pc.rounds = d->conf.output.rounds && rp_ctl__has_sink(&d->conf);
 	pc.states = d->conf.output.states;
 	pc.down_after = (uint32_t)d->conf.state.down_after;
 	pc.up_after = (uint32_t)d->conf.state.up_after;
@@ -395,35 +429,31 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	free(weights);
 	if (ret < 0)
 		return ret;
-	ret = rp_spsc_create(&d->wring, 1u << 17, sizeof(struct rp_probe_result));
-	if (ret < 0) {
-		snprintf(why, whylen, "cannot create the result ring");
-		return ret;
-	}
-	ret = rp_writer_create(&d->writer, &d->conf, &d->wring, 1, NULL, why, whylen);
-	if (ret < 0)
-		return ret;
-	if (pc.rounds || pc.states) {
-		ret = rp_spsc_create(&d->wevents, pc.rounds ? 1u << 16 : 1u << 14,
-				     sizeof(struct rp_event));
-		if (ret < 0) {
-			snprintf(why, whylen, "cannot create the event ring");
+	d->events = pc.rounds || pc.states;
+	if (rp_ctl__has_sink(&d->conf)) {
+		ret = start_writer(d, &pc, why, whylen);
+		if (ret < 0)
 			return ret;
-		}
-		rp_writer_events(d->writer, d->wevents);
+	} else {
+		/* Only the per-device series (validated: prometheus.per_device is on):
+		 * no writer thread, spool or ring; results and events are only noted. */
+		rp_log(RP_LOG_NOTICE, "no sink: nothing is written",
+		       "hint=\"influxdb.url and prometheus_remote_write.url are unset; the "
+		       "results are served as prometheus.per_device's series\"");
 	}
 	/* Devices given by name: their tag table goes to the writer before it starts; the
 	 * resolver's answers come in the loop. */
 	ret = rp_ctl__names_start(d, why, whylen);
 	if (ret < 0)
 		return ret;
-	rp_writer_device_tags(d->writer, d->cls.lines, d->cls.cap);
+	if (d->writer)
+		rp_writer_device_tags(d->writer, d->cls.lines, d->cls.cap);
 	/* Every socket is open (the HTTP one binds next, so health_check_port must be
 	 * above 1023): rp_prober_start drops every capability, with or without `user`,
 	 * before any thread starts (capability sets are per thread). It takes the
 	 * real-time priority first, while still privileged, for the shards to inherit.
 	 * The spool was opened with the start's privileges: hand it to `user` first. */
-	if (d->conf.user && *d->conf.user && d->conf.spool.dir && *d->conf.spool.dir &&
+	if (d->writer && d->conf.user && *d->conf.user && d->conf.spool.dir && *d->conf.spool.dir &&
 	    d->conf.spool.max_bytes > 0)
 		give_spool_to(d->conf.spool.dir, d->conf.user);
 	/* The shards start first, at the process's priority; then this thread lowers
@@ -445,19 +475,27 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
 		if (d->conf.prometheus.per_device) {
-			rp_health_server_probe_metrics(
-			    d->http, &(struct rp_probe_metrics_conf){
-					 .prober = d->prober,
-					 .path = d->conf.prometheus.path,
-					 .on_metrics = d->conf.prometheus.on_metrics,
-					 .name_tags = d->cls.lines,
-					 .name_tag_cap = d->cls.cap});
+			struct rp_probe_metrics_conf pmc = {
+			    .prober = d->prober,
+			    .path = d->conf.prometheus.path,
+			    .on_metrics = d->conf.prometheus.on_metrics,
+			    .name_tags = d->cls.lines,
+			    .name_tag_cap = d->cls.cap,
+			    .source_label = d->conf.prometheus.source_label};
+
+			/* smokeping_prober's source is its pinger's Source: "" when unset. */
+			for (size_t i = 0; i < d->conf.source_address.n; i++) {
+				const struct rp_ip *a = &d->conf.source_address.v[i].net;
+
+				rp_ip_format(a, pmc.source[rp_ip_is_v4(a) ? 0 : 1]);
+			}
+			rp_health_server_probe_metrics(d->http, &pmc);
 			rp_log(RP_LOG_INFO, "per-device series served", "path=%s on_metrics=%s",
 			       d->conf.prometheus.path,
 			       d->conf.prometheus.on_metrics ? "true" : "false");
 		}
 	}
-	ret = rp_writer_start(d->writer);
+	ret = d->writer ? rp_writer_start(d->writer) : 0;
 	if (ret < 0) {
 		snprintf(why, whylen, "cannot start the writer thread: %s", strerror(-ret));
 		return ret;
@@ -504,7 +542,7 @@ static void stop(struct rp_ctl *d, const char *why)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	d->ready = false;
-	if (d->http && d->prober && d->writer) {
+	if (d->http && d->prober) {
 		struct rp_health_snapshot h;
 
 		rp_ctl__snapshot(d, &h); /* /health/ready answers 503 from now on */

@@ -30,8 +30,9 @@ void rp_ctl__device_info(void *arg, const struct rp_snmp_result *r)
 	/* The device's static tags, as on its ping points (a NULL name is left out). */
 	for (size_t i = 0; k && i < k->tags.n && n < RP_ARRAY_SIZE(tags); i++)
 		tags[n++] = (struct rp_tag){k->tags.kv[2 * i], k->tags.kv[2 * i + 1]};
-	rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", tags, n, f, r->has_uptime ? 6 : 5,
-			r->done_real_ns);
+	if (d->writer) /* none without a sink */
+		rp_writer_point(d->writer, RP_WRITER_DATA, "device_info", tags, n, f,
+				r->has_uptime ? 6 : 5, r->done_real_ns);
 	d->info_points++;
 }
 
@@ -47,7 +48,9 @@ void rp_ctl__sweep_report(void *arg, const struct rp_sweep_report *r)
 	};
 
 	rp_format_cidr(r->net, true, net, sizeof(net));
-	rp_writer_point(d->writer, RP_WRITER_DATA, "sweep", &tag, 1, f, 3, r->start_real_ns);
+	if (d->writer)
+		rp_writer_point(d->writer, RP_WRITER_DATA, "sweep", &tag, 1, f, 3,
+				r->start_real_ns);
 	rp_log(RP_LOG_INFO, "sweep done", "network=%s probed=%llu alive=%llu duration_s=%.1f", net,
 	       (unsigned long long)r->probed, (unsigned long long)r->alive, r->duration_s);
 }

@@ -70,11 +70,13 @@ static void proc_usage(double *cpu_s, uint64_t *rss)
 void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 {
 	struct rp_shard_stats st;
-	struct rp_writer_stats ws;
+	struct rp_writer_stats ws = {0};
 
 	memset(h, 0, sizeof(*h));
 	rp_prober_stats(d->prober, &st);
-	rp_writer_stats(d->writer, &ws);
+	if (d->writer) /* none without a sink: nothing written, nothing lost */
+		rp_writer_stats(d->writer, &ws);
+	h->sink = d->writer != NULL;
 	h->time_ns = rp_ctl__clock_ns(CLOCK_REALTIME);
 	h->uptime_s = (double)(d->now_ns - d->start_ns) * 1e-9;
 	proc_usage(&h->cpu_seconds, &h->rss_bytes);
@@ -100,8 +102,8 @@ void rp_ctl__snapshot(struct rp_ctl *d, struct rp_health_snapshot *h)
 		if (k != RP_REPLY_OK && k != RP_REPLY_LATE)
 			h->invalid_replies += st.invalid[k];
 	h->send_errors = st.send_errors;
-	h->ring_drops =
-	    st.ring_drops + rp_spsc_drops(d->wring) + (d->wevents ? rp_spsc_drops(d->wevents) : 0);
+	h->ring_drops = st.ring_drops + (d->wring ? rp_spsc_drops(d->wring) : 0) +
+			(d->wevents ? rp_spsc_drops(d->wevents) : 0);
 	h->kernel_rx_drops = st.kernel_rx_drops;
 	h->rtt_clock_fallbacks = st.rtt_clock_fallbacks;
 	h->timeout_fifo_full = st.timeout_fifo_full;
@@ -164,6 +166,8 @@ void rp_ctl__health_point(struct rp_ctl *d, const struct rp_health_snapshot *h)
 	struct rp_tag tag = {"host", d->host};
 	struct rp_field f[RP_HEALTH_POINT_FIELDS];
 
+	if (!d->writer)
+		return; /* no sink */
 	rp_health_point(h, f);
 	rp_writer_point(d->writer, RP_WRITER_HEALTH, "health_metrics", &tag, 1, f, RP_ARRAY_SIZE(f),
 			h->time_ns);

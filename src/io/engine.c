@@ -249,6 +249,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 	/* Raw: IPv4 datagrams carry the IPv4 header, ICMPv6 ones never an IPv6 header
 	 * (rp_icmp_parse knows: it looks at ip_header for IPv4 sources only). */
 	e->ip_header = first->mode == RP_ICMP_RAW;
+	e->send_failures = conf->send_failures;
 	e->info.icmp_mode = first->mode;
 	e->info.ip_header = e->ip_header;
 	e->info.ident = first->ident;
@@ -322,7 +323,7 @@ size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum)
 	return e->pkt_len;
 }
 
-void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst)
+int rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst)
 {
 	size_t off = (size_t)((uint8_t *)buf - e->send_mem);
 	uint32_t idx = (uint32_t)(off >> e->stride_shift);
@@ -350,9 +351,23 @@ void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const stru
 		e->stats.send_errors++;
 		e->stats.send_nosock++;
 		rp_io__slot_release(e, idx);
-		return;
+		return -EAFNOSUPPORT;
 	}
 	rp_io__queue_push(e, idx);
+	return 0;
+}
+
+void rp_io__send_failed(struct rp_engine *e, uint32_t idx, rp_rx_cb cb, void *arg)
+{
+	e->stats.send_errors++;
+	if (e->send_failures && cb) {
+		const struct rp_io_slot *s = &e->slots[idx];
+		struct rp_rx rx = {
+		    .buf = rp_io__slot_buf(e, idx), .len = s->iov.iov_len, .send_failed = true};
+
+		cb(arg, &rx);
+	}
+	rp_io__slot_release(e, idx);
 }
 
 /* Once a second, the socket's drop count from SO_MEMINFO (SK_MEMINFO_DROPS, the

@@ -44,6 +44,8 @@ struct rp_engine_conf {
 	uint16_t ident;	       /* ICMP identifier on raw sockets; the BPF filter keeps it */
 	bool tx_stamps;	       /* hand each request's kernel transmit stamp to the poll
 				  callback (rx->tx); needs RP_FEAT_TX_STAMP in the mask */
+	bool send_failures;    /* hand each request the kernel refused to the poll
+				  callback (rx->send_failed) */
 	unsigned families;     /* RP_FAMILY_* (prober.h) to open sockets for; 0 = both */
 	struct rp_engine_pkt pkt;
 };
@@ -67,6 +69,9 @@ struct rp_rx {
 	bool icmp_err;
 	uint8_t err_type, err_code;
 	struct rp_ip err_dst;
+	/* Or, with send_failed set (conf send_failures), a request whose send failed
+	 * (counted in send_errors): buf is the request from its ICMP header on. */
+	bool send_failed;
 };
 
 typedef void (*rp_rx_cb)(void *arg, const struct rp_rx *rx);
@@ -112,8 +117,11 @@ void *rp_engine_send_buf(struct rp_engine *e);
 size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum);
 /** Queues `buf` (from rp_engine_send_buf) for `dst`, on the socket of dst's family; sent
  *  at the next poll, `len` bytes of it (at most rp_engine_pkt_len). The buffer returns
- *  to the engine once sent. */
-void rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst);
+ *  to the engine once sent. 0; or -EAFNOSUPPORT when there is no socket for dst's
+ *  family: a send error at once, counted (send_nosock), the buffer back already. A
+ *  send the kernel refuses later is counted too, and with conf send_failures handed to
+ *  the poll callback. */
+int rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst);
 /** Sends everything queued, waits up to timeout_ns for datagrams (0 = do not wait),
  *  hands each to cb. Returns the number received, or -errno on a fatal error. */
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);

@@ -87,6 +87,7 @@ struct rp_engine {
 	void *be;	     /* the backend's own state; owned by the backend */
 	int fd[RP_IO_NSOCK]; /* -1: not open */
 	bool ip_header;	     /* raw: IPv4 datagrams start with the IPv4 header */
+	bool send_failures;  /* conf send_failures: refused sends to the callback */
 
 	uint32_t pkt_len;      /* every request's length: ICMP header and payload */
 	uint32_t stride;       /* pkt_len rounded up to a power of two, at least a cache line */
@@ -132,6 +133,10 @@ static inline uint8_t *rp_io__slot_buf(const struct rp_engine *e, uint32_t idx)
 {
 	return e->send_mem + ((size_t)idx << e->stride_shift);
 }
+
+/** A send the kernel refused (not EAGAIN/ENOBUFS): counted, handed to cb as
+ *  rx->send_failed when asked for (engine.c), its buffer released. */
+void rp_io__send_failed(struct rp_engine *e, uint32_t idx, rp_rx_cb cb, void *arg);
 
 /** Reads one control message of a datagram received on socket `sock`: SCM_TIMESTAMPNS
  *  into rx->rx_ns (CLOCK_REALTIME ns, when it is still 0), IP_TTL or IPV6_HOPLIMIT

@@ -45,7 +45,7 @@ struct mmsg {
  * refusal) and return the socket that refused; any other error fails the first
  * message of the batch alone (sendmmsg reports it when nothing was sent). Returns -1
  * when everything went. */
-static int send_all(struct rp_engine *e, struct mmsg *m)
+static int send_all(struct rp_engine *e, struct mmsg *m, rp_rx_cb cb, void *arg)
 {
 	uint32_t mask = e->nslots - 1;
 
@@ -76,8 +76,7 @@ static int send_all(struct rp_engine *e, struct mmsg *m)
 			e->stats.send_eagain++;
 			return (int)sock;
 		}
-		e->stats.send_errors++;
-		rp_io__slot_release(e, rp_io__queue_pop(e));
+		rp_io__send_failed(e, rp_io__queue_pop(e), cb, arg);
 	}
 	return -1;
 }
@@ -151,7 +150,7 @@ static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void
 	struct mmsg *m = e->be;
 	int got = 0;
 
-	want_out(e, m, send_all(e, m));
+	want_out(e, m, send_all(e, m, cb, arg));
 	/* Stamps of the requests just sent, before the replies and before the wait (a
 	 * non-empty error queue makes the socket ready). */
 	rp_io__tx_read(e, cb, arg);
@@ -166,7 +165,7 @@ static int mmsg_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void
 			if (ev[i].data.u32 < RP_IO_NSOCK)
 				m->live[ev[i].data.u32] = true;
 		if (rp_io__queued(e))
-			send_all(e, m);
+			send_all(e, m, cb, arg);
 	}
 	rp_io__tx_read(e, cb, arg); /* a second send_all above */
 	for (unsigned i = 0; i < RP_IO_NSOCK; i++)

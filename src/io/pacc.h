@@ -4,7 +4,7 @@
  * otherwise); calloc'd, so a slot's page costs memory once a device has used it.
  *
  * A slot is a struct rp_pacc_rec's words (include/ringprobe/prober.h): requests sent,
- * replies, the RTT sum (ns), duplicates, the last reply's TTL, then one count per
+ * replies, the RTT sum (ns), duplicates, the last reply's TTL, send errors, then one count per
  * bucket (not cumulative; the last is above every bound). The shard thread alone
  * writes them, with plain increments: no atomic, lock or system call per probe. Other
  * threads see them only through a snapshot (rp_shard_pacc_ask), copied by the shard. */
@@ -41,6 +41,11 @@ void rp_pacc_reset(struct rp_pacc *a, uint32_t slot);
 static inline void rp_pacc_sent(struct rp_pacc *a, uint32_t slot)
 {
 	rp_pacc_slot(a, slot)[RP_PACC_SENT]++;
+}
+
+static inline void rp_pacc_send_error(struct rp_pacc *a, uint32_t slot)
+{
+	rp_pacc_slot(a, slot)[RP_PACC_SEND_ERRORS]++;
 }
 
 static inline void rp_pacc_dup(struct rp_pacc *a, uint32_t slot)

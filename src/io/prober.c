@@ -735,8 +735,12 @@ int rp_prober_pacc_snapshot(struct rp_prober *p, uint64_t wait_ns, struct rp_pac
 	deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + wait_ns;
 	for (;;) {
 		for (unsigned i = 0; i < p->n; i++) {
-			if (!done[i] && rp_shard_pacc_done(p->shards[i], ticket[i], &out->n[i])) {
+			uint64_t rxerr;
+
+			if (!done[i] &&
+			    rp_shard_pacc_done(p->shards[i], ticket[i], &out->n[i], &rxerr)) {
 				done[i] = true;
+				out->recv_errors += rxerr;
 				out->recs[i] = p->pacc_buf[i];
 				out->devices += out->n[i];
 				left--;

@@ -158,6 +158,8 @@ struct rp_shard {
 	_Atomic(void *) pacc_buf;
 	_Atomic uint64_t pacc_req, pacc_done;
 	_Atomic uint32_t pacc_n;
+	/* The engine's recv_errors at the copy. */
+	_Atomic uint64_t pacc_rxerr;
 	uint64_t pacc_seen; /* the shard's: the last request answered */
 
 	pthread_t thread;
@@ -234,6 +236,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	    .rcvbuf_bytes = conf->rcvbuf_bytes,
 	    .ident = conf->ident,
 	    .tx_stamps = true,
+	    .send_failures = conf->pacc_nbounds != 0, /* per-device send errors */
 	    .families = conf->families,
 	    .pkt = conf->pkt,
 	};
@@ -770,7 +773,9 @@ static void send_ready(struct rp_shard *s)
 		    .shard = (uint8_t)s->conf.index,
 		};
 		rp_icmp_stamp_filled(buf, s->fill_sum, &s->conf.key, &st);
-		rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr);
+		if (RP_UNLIKELY(rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr) < 0) &&
+		    s->pacc)
+			rp_pacc_send_error(s->pacc, r->slot); /* no socket for the family */
 		if (a) {
 			acc_st(s, a)[echo] = ECHO_OUT;
 			acc_sent(s, a)[echo] = d->sent_ns;
@@ -828,6 +833,19 @@ static void on_tx(struct rp_shard *s, const struct rp_rx *rx)
 	    (int64_t)tx <= 0 || tx > s->conf.timeout_ns || tx > UINT32_MAX)
 		return;
 	d->tx_after_ns = (uint32_t)tx;
+}
+
+/* A request the kernel refused (engine conf send_failures, on with the per-device
+ * accumulators): its device's send errors, if the request is still its device's. The
+ * probe itself times out as it would have (the engine counted the error). */
+static void on_send_failed(struct rp_shard *s, const struct rp_rx *rx)
+{
+	struct rp_probe_stamp st;
+
+	if (!s->pacc || !rp_icmp_peek_request(rx->buf, rx->len, &st) || st.shard != s->conf.index ||
+	    st.slot >= s->conf.capacity || !rp_devtable_is_live(s->table, st.slot, st.gen))
+		return;
+	rp_pacc_send_error(s->pacc, st.slot);
 }
 
 /* Slack for reading mono_to_real (two clock reads) against a kernel stamp. */
@@ -1028,6 +1046,10 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 
 	if (rx->tx) {
 		on_tx(s, rx);
+		return;
+	}
+	if (RP_UNLIKELY(rx->send_failed)) {
+		on_send_failed(s, rx);
 		return;
 	}
 	if (RP_UNLIKELY(rx->icmp_err)) {
@@ -1296,6 +1318,13 @@ static void pacc_answer(struct rp_shard *s)
 			     d->id, (struct rp_pacc_rec *)(void *)(out + (size_t)n * size));
 		n++;
 	}
+	{
+		struct rp_engine_stats es;
+
+		rp_engine_stats(s->engine, &es);
+		/* Published with pacc_n by pacc_done's release store below. */
+		atomic_store_explicit(&s->pacc_rxerr, es.recv_errors, memory_order_relaxed);
+	}
 	atomic_store_explicit(&s->pacc_n, n, memory_order_relaxed);
 	atomic_store_explicit(&s->pacc_done, req, memory_order_release);
 	s->pacc_seen = req;
@@ -1307,11 +1336,12 @@ uint64_t rp_shard_pacc_ask(struct rp_shard *s, void *buf)
 	return atomic_fetch_add_explicit(&s->pacc_req, 1, memory_order_release) + 1;
 }
 
-bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n)
+bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n, uint64_t *recv_errors)
 {
 	if (atomic_load_explicit(&s->pacc_done, memory_order_acquire) != ticket)
 		return false;
 	*n = atomic_load_explicit(&s->pacc_n, memory_order_relaxed);
+	*recv_errors = atomic_load_explicit(&s->pacc_rxerr, memory_order_relaxed);
 	return true;
 }
 

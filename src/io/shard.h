@@ -110,8 +110,9 @@ void rp_shard_stats(const struct rp_shard *s, struct rp_shard_stats *out);
  *  and untouched until then, and does not change it between calls (a request that
  *  timed out may still be answered into it). One asking thread. */
 uint64_t rp_shard_pacc_ask(struct rp_shard *s, void *buf);
-/** Whether the copy of `ticket` is there; then *n says how many records. */
-bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n);
+/** Whether the copy of `ticket` is there; then *n says how many records and
+ *  *recv_errors the engine's receive errors when it was taken. */
+bool rp_shard_pacc_done(struct rp_shard *s, uint64_t ticket, uint32_t *n, uint64_t *recv_errors);
 /** Bytes per record; 0 without accumulators. */
 size_t rp_shard_pacc_rec_size(const struct rp_shard *s);
 /** What the engine chose and why. */

@@ -287,7 +287,8 @@ static void queue_sends(struct rp_engine *e, struct uring *u)
 			rp_io__tx_sent(e, i, n[i]);
 }
 
-static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res)
+static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res, rp_rx_cb cb,
+		    void *arg)
 {
 	if (RP_LIKELY(res >= 0)) {
 		e->stats.sent++;
@@ -302,8 +303,7 @@ static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res)
 		e->info.features &= ~(unsigned)RP_FEAT_SEND_ADDR;
 		rp_io__queue_push(e, idx);
 	} else {
-		e->stats.send_errors++;
-		rp_io__slot_release(e, idx);
+		rp_io__send_failed(e, idx, cb, arg);
 	}
 }
 
@@ -413,7 +413,7 @@ static int drain(struct rp_engine *e, struct uring *u, rp_rx_cb cb, void *arg)
 
 			switch (UD_OP(cqe->user_data)) {
 			case UD_SEND:
-				on_send(e, u, UD_IDX(cqe->user_data), cqe->res);
+				on_send(e, u, UD_IDX(cqe->user_data), cqe->res, cb, arg);
 				break;
 			case UD_RECV_MULTI:
 				got += on_recv_multi(e, u, cqe, cb, arg);

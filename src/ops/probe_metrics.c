@@ -1,11 +1,16 @@
 /* Per-device exposition: smokeping_prober 0.6.1's four families, in its order and
  * with its names, HELP texts, types and labels (host, ip), so its dashboards and
- * alert rules read ringprobe unchanged:
+ * alert rules read ringprobe unchanged, and the two error families 0.7 added:
  *
+ *   smokeping_receive_errors_total                 counter    the sockets' read errors
  *   smokeping_requests_total{host,ip}              counter    echo requests sent
  *   smokeping_response_duplicates_total{host,ip}   counter    duplicate replies
  *   smokeping_response_duration_seconds{host,ip}   histogram  RTT of replies in time
  *   smokeping_response_ttl{host,ip}                gauge      the last reply's TTL
+ *   smokeping_send_errors_total{host,ip}           counter    requests that failed to go
+ *
+ * With prometheus.source_label, 0.7's `source` label follows ip on every series but
+ * the first (source_address's address of the device's family, else "").
  *
  * host is the name a device was given by (devices: entries that are DNS names), else
  * its address, as smokeping_prober's host is what its config lists; ip is the address
@@ -42,9 +47,14 @@
 /* How long a scrape waits for the shards' copies. */
 #define SNAPSHOT_WAIT_NS 2000000000ull
 
-enum fam { F_REQUESTS, F_DUPS, F_DURATION, F_TTL, F_DONE };
+/* smokeping_prober >= 0.7's two error families come first and last: its registry
+ * writes the families sorted by name. */
+enum fam { F_RECV_ERRORS, F_REQUESTS, F_DUPS, F_DURATION, F_TTL, F_SEND_ERRORS, F_DONE };
 
 static const char *const fam_head[] = {
+    "# HELP smokeping_receive_errors_total The number of errors when Pinger attempts to "
+    "receive packets.\n"
+    "# TYPE smokeping_receive_errors_total counter\n",
     "# HELP smokeping_requests_total Number of ping requests sent\n"
     "# TYPE smokeping_requests_total counter\n",
     "# HELP smokeping_response_duplicates_total The number of duplicated response packets.\n"
@@ -53,12 +63,18 @@ static const char *const fam_head[] = {
     "# TYPE smokeping_response_duration_seconds histogram\n",
     "# HELP smokeping_response_ttl The last response Time To Live (TTL).\n"
     "# TYPE smokeping_response_ttl gauge\n",
+    "# HELP smokeping_send_errors_total The number of errors when Pinger attempts to send "
+    "packets.\n"
+    "# TYPE smokeping_send_errors_total counter\n",
 };
 
 struct rp_pm_stream {
 	const struct rp_pacc_view *v;
 	const char *const *tags;
 	uint32_t ntags;
+	/* rp_pm_stream_source: the label's values, escaped; [0] IPv4's, [1] IPv6's */
+	bool source_label;
+	char source[2][RP_IP_STRLEN * 2];
 	char le[RP_PACC_MAX_BUCKETS][32];
 	size_t le_len[RP_PACC_MAX_BUCKETS];
 	enum fam fam;
@@ -81,6 +97,8 @@ struct rp_pm {
 	bool on_metrics;
 	const char *const *tags;
 	uint32_t ntags;
+	bool source_label;
+	char source[2][RP_IP_STRLEN];
 	struct rp_pacc_view view;
 	unsigned readers; /* responses streaming the current view */
 };
@@ -224,9 +242,16 @@ static size_t labels_of(const struct rp_pm_stream *st, const struct rp_pacc_rec 
 	p = PUT_LIT(p, "\",ip=\"");
 	p = put_str(p, ip, strlen(ip));
 	*p++ = '"';
+	if (st->source_label) {
+		const char *src = st->source[rp_ip_is_v4(&r->addr) ? 0 : 1];
+
+		p = PUT_LIT(p, ",source=\"");
+		p = put_str(p, src, strlen(src));
+		*p++ = '"';
+	}
 	for (const char *t = tags; (t = next_tag(t, key, val));) {
 		if (!*key || !strcmp(key, "name") || !strcmp(key, "host") || !strcmp(key, "ip") ||
-		    !strcmp(key, "le"))
+		    !strcmp(key, "le") || (st->source_label && !strcmp(key, "source")))
 			continue;
 		*p++ = ',';
 		p = put_str(p, key, strlen(key));
@@ -293,6 +318,11 @@ static char *put_record(const struct rp_pm_stream *st, enum fam f, const struct 
 	case F_TTL:
 		p = put_sample(p, "smokeping_response_ttl", lab, ln, r->v[RP_PACC_TTL]);
 		break;
+	case F_SEND_ERRORS:
+		p = put_sample(p, "smokeping_send_errors_total", lab, ln,
+			       r->v[RP_PACC_SEND_ERRORS]);
+		break;
+	case F_RECV_ERRORS:
 	case F_DONE:
 		break;
 	}
@@ -306,6 +336,16 @@ static bool fill(struct rp_pm_stream *st)
 	char *p = st->raw + st->raw_len;
 
 	while (st->fam != F_DONE && (size_t)(p - st->raw) < RAW_LOW) {
+		if (st->fam == F_RECV_ERRORS) {
+			/* One counter of the process, no labels: always there, as in
+			 * smokeping_prober (its pingers' read errors; ours the sockets'). */
+			p = put_str(p, fam_head[F_RECV_ERRORS], strlen(fam_head[F_RECV_ERRORS]));
+			p = PUT_LIT(p, "smokeping_receive_errors_total ");
+			p = put_u64(p, v->recv_errors);
+			*p++ = '\n';
+			st->fam++;
+			continue;
+		}
 		if (!st->head_done) {
 			if (v->devices)
 				p = put_str(p, fam_head[st->fam], strlen(fam_head[st->fam]));
@@ -349,6 +389,15 @@ struct rp_pm_stream *rp_pm_stream_open(const struct rp_pacc_view *v, const char 
 		st->gzip = true;
 	}
 	return st;
+}
+
+void rp_pm_stream_source(struct rp_pm_stream *st, const char *v4, const char *v6)
+{
+	const char *in[2] = {v4, v6};
+
+	st->source_label = true;
+	for (int i = 0; i < 2; i++)
+		*put_escaped(st->source[i], in[i] ? in[i] : "", RP_IP_STRLEN - 1) = '\0';
 }
 
 /* Plain text: what is in raw, then the next chunk. */
@@ -428,6 +477,9 @@ struct rp_pm *rp_pm_create(const struct rp_probe_metrics_conf *conf)
 	pm->on_metrics = conf->on_metrics;
 	pm->tags = conf->name_tags;
 	pm->ntags = conf->name_tag_cap;
+	pm->source_label = conf->source_label;
+	for (int i = 0; i < 2; i++)
+		snprintf(pm->source[i], sizeof(pm->source[i]), "%s", conf->source[i]);
 	return pm;
 }
 
@@ -485,6 +537,8 @@ struct MHD_Response *rp_pm_response(struct rp_pm *pm, const char *prefix, size_t
 		}
 	}
 	st = rp_pm_stream_open(&pm->view, pm->tags, pm->ntags, gzip);
+	if (pm->source_label)
+		rp_pm_stream_source(st, pm->source[0], pm->source[1]);
 	if (len > RAW_CAP - REC_MAX)
 		len = 0; /* cannot happen: /metrics is at most 32 KB */
 	if (prefix && len) {

@@ -30,6 +30,10 @@ struct rp_pm_stream;
 struct rp_pacc_view;
 struct rp_pm_stream *rp_pm_stream_open(const struct rp_pacc_view *v, const char *const *name_tags,
 				       uint32_t name_tag_cap, bool gzip);
+/** Adds smokeping_prober's `source` label after `ip` (prometheus.source_label): v4 to
+ *  IPv4 devices, v6 to IPv6 ones, "" for NULL or "" (its value without a source
+ *  address); a tag named source is then left out. Before the first read. */
+void rp_pm_stream_source(struct rp_pm_stream *st, const char *v4, const char *v6);
 /** Up to max bytes of the page (gzip'd when opened so); 0 at its end. */
 size_t rp_pm_stream_read(struct rp_pm_stream *st, char *buf, size_t max);
 void rp_pm_stream_close(struct rp_pm_stream *st);

@@ -404,7 +404,44 @@ Test(conf, empty_required_key_is_an_error_for_run)
 	cr_assert_str_eq(diag(0), "t.yml:3: error: influxdb.url: must be set: the daemon writes "
 				  "every result to InfluxDB or VictoriaMetrics (e.g. "
 				  "http://127.0.0.1:8086), or set prometheus_remote_write.url "
-				  "instead");
+				  "instead, or set prometheus.per_device: true to only serve the "
+				  "per-device series for Prometheus to scrape");
+}
+
+/* Without a sink the daemon runs when it serves the per-device series: a notice says
+ * nothing is written; with the health server off it would serve nothing at all. */
+Test(conf, per_device_alone_needs_no_sink)
+{
+	load("networks: [10.1.0.0/24]\nprometheus:\n  per_device: true\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_eq(diags.n, 1);
+	cr_assert_str_eq(diag(0), "t.yml: notice: influxdb.url: and prometheus_remote_write.url "
+				  "are unset: no sink, nothing is written (no points, no spool); "
+				  "the results are only served as prometheus.per_device's series "
+				  "on /probe-metrics");
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("networks: [10.1.0.0/24]\nhealth_check_port: 0\nprometheus:\n  per_device: true\n"
+	     "  on_metrics: true\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 1);
+	cr_assert_str_eq(diag(0), "t.yml:2: error: health_check_port: is 0 (no health server) "
+				  "while influxdb.url and prometheus_remote_write.url are unset: "
+				  "prometheus.per_device's series would be served nowhere; set a "
+				  "port, or a sink");
+	/* ping, sweep and check-config for them need no sink at all. */
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("networks: [10.1.0.0/24]\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.n, 0);
 }
 
 Test(conf, remote_write_alone_is_a_sink_both_is_an_error)

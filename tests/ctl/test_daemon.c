@@ -1832,3 +1832,115 @@ Test(daemon, groups_tag_every_point_and_a_reload_retags_them, .timeout = 120)
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
+
+/* The value of the sample line `series ` (name and labels) in an exposition page; -1
+ * when it is not there. */
+static double page_value(const char *page, const char *series)
+{
+	char want[256];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s ", series);
+	p = strstr(page, want);
+	return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
+/* prometheus.per_device alone (issue 12): no influxdb.url or prometheus_remote_write.url.
+ * check-config says nothing is written; the daemon starts with no writer, ring or spool
+ * (the spool directory is never made), /health says sink false and stays ok, and
+ * /probe-metrics counts every probe: the devices' requests add up to the daemon's own
+ * probes_sent between a /health before the scrape and one after it, each loopback
+ * device answered all but at most the one in flight, in its +Inf bucket, with no
+ * duplicate, send or receive error. */
+Test(daemon, per_device_alone_runs_without_a_sink, .timeout = 90)
+{
+	static const char *const devs[] = {"127.4.3.1", "127.4.3.2", "127.4.3.3"};
+	char cmd[512], spool[128], series[160], *out = NULL, *err = NULL, *b;
+	double before, after, sum = 0;
+	struct rpd r;
+	int rc;
+
+	need_root();
+	enter_netns();
+	rpd_init(&r);
+	snprintf(spool, sizeof(spool), "%s/spool", r.dir);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.4.3.1, 127.4.3.2, 127.4.3.3]\n"
+		   "ping_interval: 100ms\nping_timeout: 80ms\nhealth_check_port: %d\n"
+		   "prometheus:\n  per_device: true\n  buckets: \"0.001, 0.01\"\n"
+		   "spool:\n  dir: %s\n",
+		   r.hport, spool);
+	snprintf(cmd, sizeof(cmd), "%s check-config --config %s", BIN, r.cfg);
+	rc = sup_run(cmd, 0, &out, &err);
+	cr_assert_eq(rc, 0, "check-config exited %d: %s%s", rc, out, err);
+	cr_assert(strstr(err, "influxdb.url: and prometheus_remote_write.url are unset: no sink, "
+			      "nothing is written"),
+		  "%s", err);
+	free(out);
+	free(err);
+
+	rpd_start(&r, NULL);
+	cr_assert(wait_body(&r, "/probe-metrics",
+			    "smokeping_response_duration_seconds_count{host=\"127.4.3.3\","
+			    "ip=\"127.4.3.3\"} 2",
+			    15),
+		  "the third device's replies counted");
+	for (double until = sup_now() + 15;
+	     (before = health(&r, "probes_sent")) < 60 && sup_now() < until;)
+		usleep(50000);
+	cr_assert_geq(before, 60, "probes_sent %.0f", before);
+	b = http_get(&r, "/probe-metrics");
+	cr_assert_not_null(b);
+	sup_sleep_ms(1300); /* the next /health snapshot is taken after the scrape */
+	after = health(&r, "probes_sent");
+	for (size_t i = 0; i < 3; i++) {
+		double req, count, inf;
+
+		snprintf(series, sizeof(series), "smokeping_requests_total{host=\"%s\",ip=\"%s\"}",
+			 devs[i], devs[i]);
+		req = page_value(b, series);
+		sum += req;
+		snprintf(series, sizeof(series),
+			 "smokeping_response_duration_seconds_count{host=\"%s\",ip=\"%s\"}",
+			 devs[i], devs[i]);
+		count = page_value(b, series);
+		snprintf(series, sizeof(series),
+			 "smokeping_response_duration_seconds_bucket{host=\"%s\",ip=\"%s\","
+			 "le=\"+Inf\"}",
+			 devs[i], devs[i]);
+		inf = page_value(b, series);
+		cr_assert_geq(req, 15, "%s: %.0f requests\n%s", devs[i], req, b);
+		cr_assert(count == req || count == req - 1, "%s: %.0f replies to %.0f requests",
+			  devs[i], count, req);
+		cr_assert_eq(inf, count, "%s", devs[i]);
+		snprintf(series, sizeof(series),
+			 "smokeping_response_duplicates_total{host=\"%s\",ip=\"%s\"}", devs[i],
+			 devs[i]);
+		cr_assert_eq(page_value(b, series), 0, "%s", devs[i]);
+		snprintf(series, sizeof(series),
+			 "smokeping_send_errors_total{host=\"%s\",ip=\"%s\"}", devs[i], devs[i]);
+		cr_assert_eq(page_value(b, series), 0, "%s", devs[i]);
+		snprintf(series, sizeof(series), "smokeping_response_ttl{host=\"%s\",ip=\"%s\"}",
+			 devs[i], devs[i]);
+		cr_assert_eq(page_value(b, series), 64, "%s", devs[i]);
+	}
+	cr_assert_eq(page_value(b, "smokeping_receive_errors_total"), 0);
+	cr_assert(before <= sum && sum <= after, "probes_sent %.0f .. %.0f, requests %.0f", before,
+		  after, sum);
+	free(b);
+	b = http_get(&r, "/health");
+	cr_assert_not_null(b);
+	cr_assert(strstr(b, "\"status\":\"ok\""), "no sink is not degraded: %s", b);
+	cr_assert(strstr(b, "\"sink\":false"), "%s", b);
+	cr_assert(strstr(b, "\"points_written\":0,"), "%s", b);
+	free(b);
+	b = http_get(&r, "/metrics");
+	cr_assert_not_null(b);
+	cr_assert(strstr(b, "\nringprobe_sink 0\n"), "%s", b);
+	free(b);
+	cr_assert_neq(access(spool, F_OK), 0, "no spool without a sink");
+	cr_assert(log_has(&r, "no sink: nothing is written"));
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	rpd_fini(&r);
+}

@@ -27,7 +27,7 @@
 
 /* Every JSON key /health must carry: "status", "reasons" and one per snapshot field. */
 static const char json_keys[] =
-    "status,reasons,version,time_ns,uptime_s,cpu_seconds,rss_bytes,shards,ready,"
+    "status,reasons,version,time_ns,uptime_s,cpu_seconds,rss_bytes,shards,ready,sink,"
     "rate_limit_pps,needed_pps,devices,active,suspended,discovered,evicted,pruned,sweeps,"
     "sweep_probes,config_reloads,config_reload_errors,probes_sent,replies,timeouts,"
     "late_replies,invalid_replies,send_errors,ring_drops,kernel_rx_drops,rtt_clock_fallbacks,"
@@ -53,6 +53,7 @@ static const struct {
     {"ringprobe_rss_bytes", "gauge"},
     {"ringprobe_shards", "gauge"},
     {"ringprobe_ready", "gauge"},
+    {"ringprobe_sink", "gauge"},
     {"ringprobe_rate_limit_probes_per_second", "gauge"},
     {"ringprobe_needed_probes_per_second", "gauge"},
     {"ringprobe_devices", "gauge"},

@@ -110,7 +110,9 @@ static void fake_view(struct fake *f, uint32_t n)
 		r->v[RP_PACC_SUM_NS] = 1500000000ull + i;
 		r->v[RP_PACC_DUPS] = i % 2;
 		r->v[RP_PACC_TTL] = i % 5 ? 64 : 0;
+		r->v[RP_PACC_SEND_ERRORS] = i % 3;
 	}
+	f->v.recv_errors = 7;
 }
 
 static char *read_all(struct rp_pm_stream *st, size_t chunk, size_t *len)
@@ -169,14 +171,40 @@ Test(probe_metrics, stream_plain_and_gzip_agree)
 	cr_assert_eq(un, n, "gzip'd page is %zu bytes unpacked, plain %zu", un, n);
 	cr_assert(memcmp(unz, plain, n) == 0);
 	cr_assert_lt(zn * 4, n, "gzip: %zu of %zu bytes", zn, n);
-	/* 5,000 x (requests, duplicates, 4 buckets, sum, count) + 4,000 TTLs + 8 heads. */
+	/* 5,000 x (requests, duplicates, 4 buckets, sum, count, send errors) + 4,000
+	 * TTLs + 12 heads + the receive errors' one line. */
 	{
 		size_t lines = 0;
 
 		for (size_t i = 0; i < n; i++)
 			lines += plain[i] == '\n';
-		cr_assert_eq(lines, 5000u * 8 + 4000 + 8, "%zu lines", lines);
+		cr_assert_eq(lines, 5000u * 9 + 4000 + 12 + 1, "%zu lines", lines);
 	}
+	/* smokeping_prober 0.7's families, where its registry puts them (sorted by name):
+	 * the receive errors first, one counter without labels, the send errors last. */
+	cr_assert(strncmp(plain,
+			  "# HELP smokeping_receive_errors_total The number of errors when "
+			  "Pinger attempts to receive packets.\n"
+			  "# TYPE smokeping_receive_errors_total counter\n"
+			  "smokeping_receive_errors_total 7\n"
+			  "# HELP smokeping_requests_total ",
+			  strlen("# HELP smokeping_receive_errors_total The number of errors when "
+				 "Pinger attempts to receive packets.\n"
+				 "# TYPE smokeping_receive_errors_total counter\n"
+				 "smokeping_receive_errors_total 7\n"
+				 "# HELP smokeping_requests_total ")) == 0,
+		  "%.300s", plain);
+	cr_assert(strstr(plain,
+			 "# HELP smokeping_send_errors_total The number of errors when "
+			 "Pinger attempts to send packets.\n"
+			 "# TYPE smokeping_send_errors_total counter\n"
+			 "smokeping_send_errors_total{host=\"core-1.example\","
+			 "ip=\"198.18.0.0\",site=\"ams 1,2\"} 0\n"
+			 "smokeping_send_errors_total{host=\"198.18.0.1\",ip=\"198.18.0.1\"} 1\n"
+			 "smokeping_send_errors_total{host=\"198.18.0.2\",ip=\"198.18.0.2\"} 2\n"));
+	cr_assert(strstr(plain, "# TYPE smokeping_response_ttl gauge\n") <
+		  strstr(plain, "# HELP smokeping_send_errors_total"));
+	cr_assert_null(strstr(plain, "source="), "no source label unless asked for");
 	cr_assert(strstr(plain,
 			 "smokeping_requests_total{host=\"core-1.example\",ip=\"198.18.0.0\","
 			 "site=\"ams 1,2\"} 10\n"),
@@ -199,7 +227,9 @@ Test(probe_metrics, stream_plain_and_gzip_agree)
 	free(f.mem);
 }
 
-Test(probe_metrics, empty_view_is_an_empty_page)
+/* No device: only the process's receive error counter, as smokeping_prober >= 0.7
+ * shows it with no target (a family without labels is always there). */
+Test(probe_metrics, empty_view_is_the_receive_errors_alone)
 {
 	struct fake f;
 	struct rp_pm_stream *st;
@@ -210,7 +240,48 @@ Test(probe_metrics, empty_view_is_an_empty_page)
 	st = rp_pm_stream_open(&f.v, NULL, 0, false);
 	s = read_all(st, 4096, &n);
 	rp_pm_stream_close(st);
-	cr_assert_eq(n, 0, "%s", s);
+	cr_assert_str_eq(s, "# HELP smokeping_receive_errors_total The number of errors when "
+			    "Pinger attempts to receive packets.\n"
+			    "# TYPE smokeping_receive_errors_total counter\n"
+			    "smokeping_receive_errors_total 7\n");
+	free(s);
+	free(f.mem);
+}
+
+/* prometheus.source_label: smokeping_prober 0.7's `source` after ip on every labelled
+ * series: the source address of the device's family, "" without one (its pinger's
+ * Source then); a tag named source gives way to it. */
+Test(probe_metrics, source_label_follows_ip)
+{
+	static const char *const tags[] = {",name=core-1.example,source=tag,site=ams"};
+	struct fake f;
+	struct rp_pm_stream *st;
+	size_t n;
+	char *s;
+
+	fake_view(&f, 4);
+	st = rp_pm_stream_open(&f.v, tags, 1, false);
+	rp_pm_stream_source(st, "192.0.2.1", NULL);
+	s = read_all(st, 4096, &n);
+	rp_pm_stream_close(st);
+	cr_assert(strstr(s, "smokeping_requests_total{host=\"core-1.example\",ip=\"198.18.0.0\","
+			    "source=\"192.0.2.1\",site=\"ams\"} 10\n"),
+		  "%s", s);
+	cr_assert(strstr(s, "smokeping_response_duration_seconds_bucket{host=\"198.18.0.1\","
+			    "ip=\"198.18.0.1\",source=\"192.0.2.1\",le=\"0.01\"} 3\n"));
+	cr_assert(strstr(s, "smokeping_send_errors_total{host=\"198.18.0.2\",ip=\"198.18.0.2\","
+			    "source=\"192.0.2.1\"} 2\n"));
+	cr_assert_null(strstr(s, "source=\"tag\""));
+	cr_assert(strstr(s, "\nsmokeping_receive_errors_total 7\n"), "no labels on it");
+	free(s);
+	/* No source address for the family: the label is there, empty. */
+	st = rp_pm_stream_open(&f.v, NULL, 0, false);
+	rp_pm_stream_source(st, NULL, "2001:db8::1");
+	s = read_all(st, 4096, &n);
+	rp_pm_stream_close(st);
+	cr_assert(strstr(s, "smokeping_requests_total{host=\"198.18.0.1\",ip=\"198.18.0.1\","
+			    "source=\"\"} 11\n"),
+		  "%s", s);
 	free(s);
 	free(f.mem);
 }
@@ -277,6 +348,25 @@ static long get_with(uint16_t port, const char *path, bool gzip, const char *hdr
 static long get(uint16_t port, const char *path, bool gzip, struct body *b)
 {
 	return get_with(port, path, gzip, NULL, b);
+}
+
+/* `promtool check metrics` accepts the page with no lint. */
+static void promtool_ok(const struct body *b)
+{
+	char path[] = "/tmp/rp_pm_XXXXXX", cmd[128], *out = NULL, *err = NULL;
+	int fd = mkstemp(path), rc;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, b->p, b->n), (ssize_t)b->n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	rc = sup_run(cmd, 0, &out, &err);
+	unlink(path);
+	cr_assert_eq(rc, 0, "promtool exited %d: %s%s\n%s", rc, out, err, b->p);
+	cr_assert_str_empty(out, "%s", out);
+	cr_assert_str_empty(err, "%s", err);
+	free(out);
+	free(err);
 }
 
 struct truth {
@@ -420,22 +510,7 @@ Test(probe_metrics, loopback_counts_match_results, .timeout = 60)
 			 i == 3 ? "gw.example" : ip, ip);
 		cr_assert(strstr(plain.p, line), "no %s", line);
 	}
-	{
-		char path[] = "/tmp/rp_pm_XXXXXX", cmd[128], *out = NULL, *err = NULL;
-		int fd = mkstemp(path), rc;
-
-		cr_assert_geq(fd, 0);
-		cr_assert_eq(write(fd, plain.p, plain.n), (ssize_t)plain.n);
-		close(fd);
-		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
-		rc = sup_run(cmd, 0, &out, &err);
-		unlink(path);
-		cr_assert_eq(rc, 0, "promtool exited %d: %s%s\n%s", rc, out, err, plain.p);
-		cr_assert_str_empty(out, "%s", out);
-		cr_assert_str_empty(err, "%s", err);
-		free(out);
-		free(err);
-	}
+	promtool_ok(&plain);
 	/* gzip refused with q=0: plain text. */
 	free(plain.p);
 	cr_assert_eq(get_with(rp_health_server_port(h), "/probe-metrics", false,
@@ -448,6 +523,86 @@ Test(probe_metrics, loopback_counts_match_results, .timeout = 60)
 	cr_assert_eq(get(rp_health_server_port(h), "/metrics", false, &plain), 503);
 	free(plain.p);
 	free(gz.p);
+	rp_health_server_stop(h);
+	rp_prober_destroy(p);
+}
+
+/* smokeping_send_errors_total: a device the namespace has no route to (198.18.0.1,
+ * only lo is up) refuses every send at once (ENETUNREACH); each probe then times out.
+ * After three timeouts and before the fourth send, the device has sent 3 and failed 3,
+ * with no reply; the page says so, with the source label (no source address: "")
+ * that promtool accepts. */
+Test(probe_metrics, unroutable_device_counts_send_errors, .timeout = 60)
+{
+	double bounds[1] = {0.01};
+	struct rp_prober_conf pc = {.shards = 1,
+				    .capacity = 8,
+				    .timeout_ns = 100000000,
+				    .rate_pps = 1000,
+				    .burst = 100,
+				    .tick_ns = 5000000,
+				    .feature_mask = RP_FEAT_ALL,
+				    .per_device = true,
+				    .pacc_nbounds = 1,
+				    .pacc_bounds = bounds};
+	struct rp_ip dst = rp_ip_v4(0xc6120001u); /* 198.18.0.1, inside the namespace */
+	struct rp_probe_result res[8];
+	struct rp_probe_metrics_conf pmc = {
+	    .prober = NULL, .path = "/probe-metrics", .source_label = true};
+	struct rp_health_server *h;
+	struct rp_pacc_view v;
+	struct rp_prober *p;
+	struct body b;
+	char why[512];
+	const char *what;
+	uint32_t results = 0;
+	double t0;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (raw sockets and a private network namespace)");
+	cr_assert_eq(sup_netns_enter(SUP_NETNS_LO_UP, &what), 0, "%s", what);
+	cr_assert_eq(rp_prober_create(&p, &pc, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rp_prober_start(p, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert(rp_prober_offer(
+	    p, &(struct rp_shard_dev){.addr = dst, .interval_ms = 1000, .immediate = true}));
+	/* Timeouts at 0.1, 1.1 and 2.1 s; the fourth send is at 3 s. */
+	t0 = sup_now();
+	while (results < 3 && sup_now() - t0 < 5) {
+		uint32_t n = rp_prober_poll(p, res, 8);
+
+		for (uint32_t k = 0; k < n; k++) {
+			cr_assert(!res[k].success);
+			results++;
+		}
+		sup_sleep_ms(2);
+	}
+	cr_assert_eq(results, 3);
+	cr_assert_lt(sup_now() - t0, 2.8, "too late for the snapshot before the 4th probe");
+	cr_assert_eq(rp_prober_pacc_snapshot(p, 1000000000ull, &v), 0);
+	cr_assert_eq(v.devices, 1);
+	{
+		const struct rp_pacc_rec *r = rp_pacc_view_rec(&v, 0, 0);
+
+		cr_assert_eq(r->v[RP_PACC_SENT], 3);
+		cr_assert_eq(r->v[RP_PACC_SEND_ERRORS], 3);
+		cr_assert_eq(r->v[RP_PACC_COUNT], 0);
+		cr_assert_eq(r->v[RP_PACC_TTL], 0);
+	}
+	cr_assert_eq(v.recv_errors, 0);
+	cr_assert_eq(rp_health_server_start(&h, "127.0.0.1", 0, why, sizeof(why)), 0, "%s", why);
+	pmc.prober = p;
+	rp_health_server_probe_metrics(h, &pmc);
+	cr_assert_eq(get(rp_health_server_port(h), "/probe-metrics", false, &b), 200);
+	cr_assert_lt(sup_now() - t0, 2.95, "the page came after the fourth probe");
+	cr_assert(strstr(b.p, "\nsmokeping_send_errors_total{host=\"198.18.0.1\","
+			      "ip=\"198.18.0.1\",source=\"\"} 3\n"),
+		  "%s", b.p);
+	cr_assert(strstr(b.p, "\nsmokeping_requests_total{host=\"198.18.0.1\",ip=\"198.18.0.1\","
+			      "source=\"\"} 3\n"));
+	cr_assert(strstr(b.p, "\nsmokeping_receive_errors_total 0\n"));
+	cr_assert_null(strstr(b.p, "smokeping_response_ttl{"), "no reply, no TTL");
+	promtool_ok(&b);
+	free(b.p);
 	rp_health_server_stop(h);
 	rp_prober_destroy(p);
 }
