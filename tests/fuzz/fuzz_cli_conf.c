@@ -1,5 +1,6 @@
 /* fuzz-sources: src/cli/opts.c src/conf/buckets.c src/conf/conf.c src/conf/diag.c
- * src/conf/expand.c src/conf/files.c src/conf/filesd.c src/conf/groups.c src/conf/keys.c
+ * src/conf/expand.c src/conf/files.c src/conf/filesd.c src/conf/group_snmp.c src/conf/groups.c
+ * src/conf/keys.c
  * src/conf/print.c src/conf/secret.c src/conf/targets.c src/conf/validate.c src/conf/value.c
  * src/conf/yaml.c src/conf/yaml_groups.c src/util/addr.c src/util/xalloc.c */
 /* fuzz-pkgs: yaml-0.1 */
