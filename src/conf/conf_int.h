@@ -58,7 +58,9 @@ bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_
 /** Each group's `snmp:` block: its *_file secrets read, the keys it did not set taken
  *  from the top level's (read and flagged already), the v3 rules checked. */
 void rp_conf__resolve_group_snmp(struct rp_conf *c, struct rp_diags *d);
-/** Same effective settings, and the same keys set by the group (NULL: none). */
+/** The same keys set by the group, to the same values (NULL: none). What a group
+ *  inherits is the top level's keys' to compare (src/ctl/reload.c compares the
+ *  effective blocks). */
 bool rp_conf__group_snmp_equal(const struct rp_conf *a, const struct rp_conf *b);
 /** Frees a group's block and sets it NULL. */
 void rp_conf__free_group_snmp(struct rp_conf **gs);

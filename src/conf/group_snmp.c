@@ -183,8 +183,10 @@ bool rp_conf__group_snmp_equal(const struct rp_conf *a, const struct rp_conf *b)
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
 
-		if (is_snmp_key(k) &&
-		    (!rp_conf_key_equal(a, b, k) || rp_conf_is_set(a, k) != rp_conf_is_set(b, k)))
+		if (!is_snmp_key(k))
+			continue;
+		if (rp_conf_is_set(a, k) != rp_conf_is_set(b, k) ||
+		    (rp_conf_is_set(a, k) && !rp_conf_key_equal(a, b, k)))
 			return false;
 	}
 	return true;

@@ -229,12 +229,20 @@ static void put_set_keys(const struct rp_conf *gs, const char *section, FILE *ou
 
 void rp_conf__print_group_snmp(const struct rp_conf *gs, FILE *out, int indent)
 {
-	bool v3 = false;
+	bool v3 = false, any = false;
 
-	for (size_t i = 0; i < rp_conf_key_count(); i++)
-		if (strncmp(rp_conf_key_at(i)->path, "snmp.v3.", 8) == 0 &&
-		    rp_conf_is_set(gs, rp_conf_key_at(i)))
-			v3 = true;
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (strncmp(k->path, "snmp.", 5) != 0 || !rp_conf_is_set(gs, k))
+			continue;
+		any = true;
+		v3 = v3 || strncmp(k->path, "snmp.v3.", 8) == 0;
+	}
+	if (!any) { /* `snmp: {}`: a block of its own all the same */
+		fprintf(out, "%*ssnmp: {}\n", indent, "");
+		return;
+	}
 	fprintf(out, "%*ssnmp:\n", indent, "");
 	put_set_keys(gs, "snmp", out, indent + 2);
 	if (!v3)
