@@ -562,3 +562,36 @@ Test(groups, broken_group_device_file_is_refused_with_its_line)
 	unlink(a);
 	free(a);
 }
+
+Test(groups, an_empty_snmp_block_prints_and_reads_back_as_one)
+{
+	char *out = NULL;
+	size_t len = 0;
+	struct rp_conf again;
+	struct rp_diags d2;
+	FILE *f;
+
+	cr_assert_eq(load(HEAD "groups:\n"
+			       "  - name: a\n"
+			       "    devices: [127.0.1.1]\n"
+			       "    snmp: {}\n"
+			       "  - name: b\n"
+			       "    devices: [127.0.1.2]\n"
+			       "    snmp:\n"),
+		     0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	cr_assert_not_null(group("a")->snmp, "a block of its own, every key the top level's");
+	cr_assert_null(group("b")->snmp, "`snmp:` with nothing is no block");
+	f = open_memstream(&out, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	cr_assert_not_null(strstr(out, "    snmp: {}\n"), "%s", out);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "p.yml", out, strlen(out), &d2), 0);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(out);
+}
