@@ -163,15 +163,28 @@ static void v3_end(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req
 }
 
 /* The socket of each request waiting for its answer (pfd_key: the slot). */
+/* Whether p is the first open v3 profile: that one's fds() and timeouts() walk the v3
+ * requests of every v3 profile (a v3 request is the one with a socket of its own), so
+ * several v3 groups cost one walk of the slots, not one each. */
+static bool first_v3(const struct rp_snmp *s, const struct rp_snmp_prof *p)
+{
+	for (uint32_t g = 0; g < s->nprof; g++)
+		if (s->prof[g].open && s->prof[g].ops == &rp_snmp__v3_ops)
+			return &s->prof[g] == p;
+	return false;
+}
+
 static uint32_t v3_fds(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t inflight, uint32_t n)
 {
-	uint32_t g = (uint32_t)(p - s->prof), seen = 0;
+	uint32_t seen = 0;
 
+	if (!first_v3(s, p))
+		return n;
 	for (uint32_t i = 0; i < s->max_inflight && seen < inflight; i++) {
 		const struct rp_snmp_req *q = &s->reqs[i];
 
 		seen += q->busy;
-		if (!q->busy || q->done || q->fd < 0 || q->prof != g)
+		if (!q->busy || q->done || q->fd < 0)
 			continue;
 		s->pfd[n] = (struct pollfd){.fd = q->fd, .events = POLLIN};
 		s->pfd_key[n++] = i;
@@ -189,10 +202,10 @@ static void v3_read(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t slot)
 
 static void v3_timeouts(struct rp_snmp *s, struct rp_snmp_prof *p)
 {
-	uint32_t g = (uint32_t)(p - s->prof);
-
+	if (!first_v3(s, p))
+		return;
 	for (uint32_t i = 0; i < s->max_inflight; i++)
-		if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp && s->reqs[i].prof == g)
+		if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp && s->reqs[i].fd >= 0)
 			snmp_sess_timeout(s->reqs[i].sp);
 }
 
