@@ -102,10 +102,13 @@ struct rp_devtags {
 	struct rp_tagset tags;
 };
 
+struct rp_conf;
+
 /** One `groups:` entry. A key it does not set keeps the top level's value; its tags are
  *  added to the top level's (the group's win on the same key), a device's to both.
- *  Hook for `device_files` (not read yet): its targets would join `devices` here, with
- *  their labels as rp_devtags, so that everything downstream takes them unchanged. */
+ *  Its `device_files` targets join its `devices` at validation (after its own, as the
+ *  top level's do), with their labels as rp_devtags, so everything downstream takes
+ *  them unchanged. */
 struct rp_conf_group {
 	char *name;
 	uint32_t line;
@@ -115,6 +118,12 @@ struct rp_conf_group {
 	struct rp_tagset tags;
 	int64_t ping_interval; /* 0 = the top level's */
 	uint32_t interval_line;
+	/* `snmp:`: NULL = the top level's. Its snmp.* keys, read into a configuration of
+	 * their own (its origin[] says which the group set); rp_conf_validate fills the
+	 * others from the top level's, so its snmp is then the group's effective block. */
+	struct rp_conf *snmp;
+	struct rp_path_list device_files; /* its own globs of file_sd documents */
+	struct rp_device_files files;	  /* what they gave (rp_conf_validate) */
 };
 
 struct rp_conf_groups {

@@ -78,9 +78,19 @@ struct rp_snmp_stats {
 struct rp_snmp;
 
 /** Sizes everything from conf's snmp.* (version, community or v3 keys, port, timeout,
- *  retries, max_inflight); v3 keys are derived from the passphrases here, once.
- *  -errno with `why` on failure. */
+ *  retries, max_inflight); v3 keys are derived from the passphrases here, once. Each
+ *  group with its own `snmp:` block (enabled) gets a profile of its own: profile g is
+ *  group g - 1's (rp_snmp_profile), profile 0 the top level's. -errno with `why`. */
 int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *conf, char *why, size_t whylen);
+/** The profile devices of group g (0 = the top level) of conf are asked with:
+ *  g when that group has its own `snmp:` block, else 0. */
+uint32_t rp_snmp_profile(const struct rp_conf *conf, size_t g);
+/** Whether SNMP is on for group g of conf (its block's snmp.enabled, or the top level's). */
+bool rp_snmp_group_on(const struct rp_conf *conf, size_t g);
+/** Whether any group's devices (or the top level's) are asked at all. */
+bool rp_snmp_any_on(const struct rp_conf *conf);
+/** Whether any of them uses SNMPv3. */
+bool rp_snmp_any_v3(const struct rp_conf *conf);
 /** Starts the poller thread. 0 or -errno. */
 int rp_snmp_start(struct rp_snmp *s);
 /** Stops the thread (requests in flight are abandoned, counted nowhere); idempotent. */
@@ -97,6 +107,9 @@ void rp_snmp_destroy(struct rp_snmp *s);
 /** Requests the system group of addr (either family); `tag` comes back in the result.
  *  False when the request ring is full (nothing accepted: try again later). */
 bool rp_snmp_submit(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag);
+/** Same, with profile `prof`'s settings (one of rp_snmp_profile's; a profile that is not
+ *  open asks with profile 0's). */
+bool rp_snmp_submit_as(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag, uint32_t prof);
 /** How many more requests rp_snmp_submit would accept now. */
 uint32_t rp_snmp_room(struct rp_snmp *s);
 /** Moves up to max results out; returns how many. */

@@ -16,9 +16,13 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 void rp_conf__clear_list(struct rp_conf *c, const struct rp_conf_key *k);
 /** Empties a RP_CT_PATHS key's list. */
 void rp_conf__clear_paths(struct rp_conf *c, const struct rp_conf_key *k);
-/** Reads the files `device_files` names and appends their targets to `devices`
- *  (src/conf/files.c); problems name the file, line and column. */
+/** Reads the files `device_files` names and appends their targets to `devices`, and
+ *  each group's to the group's (src/conf/files.c); problems name the file, line and
+ *  column. */
 void rp_conf__read_device_files(struct rp_conf *c, struct rp_diags *d);
+/** Appends a pattern to a list of them; frees a list (files.c). */
+void rp_conf__add_path(struct rp_path_list *pl, const char *text, uint32_t line);
+void rp_conf__free_paths(struct rp_path_list *pl);
 /** Frees what rp_conf__read_device_files() kept. */
 void rp_conf__files_fini(struct rp_device_files *f);
 /** Frees what a list owns and empties it. */
@@ -50,6 +54,18 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out);
 bool rp_conf__tags_equal(const struct rp_tagset *a, const struct rp_tagset *b);
 bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b);
 
+/* group_snmp.c */
+/** Each group's `snmp:` block: its *_file secrets read, the keys it did not set taken
+ *  from the top level's (read and flagged already), the v3 rules checked. */
+void rp_conf__resolve_group_snmp(struct rp_conf *c, struct rp_diags *d);
+/** The same keys set by the group, to the same values (NULL: none). What a group
+ *  inherits is the top level's keys' to compare (src/ctl/reload.c compares the
+ *  effective blocks). */
+bool rp_conf__group_snmp_equal(const struct rp_conf *a, const struct rp_conf *b);
+/** Frees a group's block and sets it NULL. */
+void rp_conf__free_group_snmp(struct rp_conf **gs);
+/** The keys a group's block set, as `snmp:` at `indent`, secrets masked (print.c). */
+void rp_conf__print_group_snmp(const struct rp_conf *gs, FILE *out, int indent);
 /** Empties a string key's value (a YAML null). */
 void rp_conf__clear_string(struct rp_conf *c, const struct rp_conf_key *k);
 /** "config.yml:12" for a key set by the file, "--flag" for one set by a flag, else NULL. */

@@ -192,6 +192,9 @@ void rp_conf__free_groups(struct rp_conf_groups *g)
 		rp_conf__free_list(&x->networks);
 		rp_conf__free_devtags(&x->devtags, &x->ndevtags);
 		rp_tagset_clear(&x->tags);
+		rp_conf__free_group_snmp(&x->snmp);
+		rp_conf__free_paths(&x->device_files);
+		rp_conf__files_fini(&x->files);
 	}
 	free(g->v);
 	memset(g, 0, sizeof(*g));
@@ -202,7 +205,7 @@ void rp_conf__free_groups(struct rp_conf_groups *g)
 /* One network of some group's list, for the overlap scan; group 0 is the top level. */
 struct span {
 	struct rp_ip first, last;
-	size_t group;
+	size_t group, index;
 	uint32_t line;
 };
 
@@ -230,6 +233,26 @@ static const struct rp_cidr_list *list_of(const struct rp_conf *c, size_t g, boo
 	return networks ? &c->groups.v[g - 1].networks : &c->groups.v[g - 1].devices;
 }
 
+/* Where entry i (is_name: name i) of group g's devices came from (networks: never a
+ * file): into `where` "file:line", into `ref` "line N" for the configuration's own or
+ * "FILE:N" for a device file's. */
+static void entry_where(const struct rp_conf *c, size_t g, bool networks, size_t i, bool is_name,
+			uint32_t line, char *where, char *ref, size_t len)
+{
+	const struct rp_device_files *f = g ? &c->groups.v[g - 1].files : &c->files;
+	const char *file = NULL;
+
+	if (!networks && f->n && !is_name && i >= f->own && f->src)
+		file = f->path[f->src[i - f->own]];
+	else if (!networks && f->n && is_name && i >= f->own_names && f->name_src)
+		file = f->path[f->name_src[i - f->own_names]];
+	snprintf(where, len, "%s:%u", file ? file : c->file ? c->file : "", line);
+	if (file)
+		snprintf(ref, len, "%s:%u", file, line);
+	else
+		snprintf(ref, len, "line %u", line);
+}
+
 /* Addresses (or networks) given in two groups: sorted by first address, a span that
  * starts before the furthest end seen so far overlaps it. n log n for a million. */
 static void check_overlap(const struct rp_conf *c, bool networks, struct rp_diags *d)
@@ -250,6 +273,7 @@ static void check_overlap(const struct rp_conf *c, bool networks, struct rp_diag
 			v[k].first = l->v[i].net;
 			v[k].last = rp_cidr_nth(&l->v[i], rp_cidr_size(&l->v[i]) - 1);
 			v[k].group = g;
+			v[k].index = i;
 			v[k].line = l->line[i];
 			k++;
 		}
@@ -258,15 +282,19 @@ static void check_overlap(const struct rp_conf *c, bool networks, struct rp_diag
 	best = v[0];
 	for (size_t i = 1; i < n && reported < 10; i++) {
 		if (rp_ip_cmp(&v[i].first, &best.last) <= 0 && v[i].group != best.group) {
-			char where[512], a[160], b[160], ip[RP_IP_STRLEN];
+			char where[512], first[512], ref[512], tmp[512], a[160], b[160];
+			char ip[RP_IP_STRLEN];
 
-			snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", v[i].line);
+			entry_where(c, v[i].group, networks, v[i].index, false, v[i].line, where,
+				    ref, sizeof(where));
+			entry_where(c, best.group, networks, best.index, false, best.line, tmp,
+				    first, sizeof(first));
 			rp_diags_add(d, RP_DIAG_ERROR, where, what,
-				     "%s is in %s (line %u) and in %s (line %u); a device belongs "
-				     "to one group",
+				     "%s is in %s (%s) and in %s (%s); a device belongs to one "
+				     "group",
 				     rp_ip_format(&v[i].first, ip),
-				     group_label(c, best.group, a, sizeof(a)), best.line,
-				     group_label(c, v[i].group, b, sizeof(b)), v[i].line);
+				     group_label(c, best.group, a, sizeof(a)), first,
+				     group_label(c, v[i].group, b, sizeof(b)), ref);
 			reported++;
 		}
 		if (rp_ip_cmp(&v[i].last, &best.last) > 0)
@@ -286,19 +314,20 @@ static void check_names(const struct rp_conf *c, struct rp_diags *d)
 				const struct rp_cidr_list *m = list_of(c, h, false);
 
 				for (size_t j = 0; j < m->nnames; j++) {
-					char where[512], a[160], b[160];
+					char where[512], first[512], ref[512], tmp[512];
+					char a[160], b[160];
 
 					if (strcmp(l->names[i], m->names[j]) != 0)
 						continue;
-					snprintf(where, sizeof(where), "%s:%u",
-						 c->file ? c->file : "", m->name_line[j]);
+					entry_where(c, h, false, j, true, m->name_line[j], where,
+						    ref, sizeof(where));
+					entry_where(c, g, false, i, true, l->name_line[i], tmp,
+						    first, sizeof(first));
 					rp_diags_add(d, RP_DIAG_ERROR, where, "devices",
-						     "%s is in %s (line %u) and in %s (line %u); a "
-						     "device belongs to one group",
+						     "%s is in %s (%s) and in %s (%s); a device "
+						     "belongs to one group",
 						     l->names[i], group_label(c, g, a, sizeof(a)),
-						     l->name_line[i],
-						     group_label(c, h, b, sizeof(b)),
-						     m->name_line[j]);
+						     first, group_label(c, h, b, sizeof(b)), ref);
 				}
 			}
 	}
@@ -340,7 +369,9 @@ void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose
 		const struct rp_conf_group *x = g ? &c->groups.v[g - 1] : NULL;
 		const struct rp_devtags *dt = x ? x->devtags : c->devtags;
 		/* device files' labels are checked where they are read (files.c) */
-		size_t ndt = x ? x->ndevtags : c->files.n ? c->files.own_devtags : c->ndevtags;
+		size_t ndt = x		  ? (x->files.n ? x->files.own_devtags : x->ndevtags)
+			     : c->files.n ? c->files.own_devtags
+					  : c->ndevtags;
 		char path[160];
 
 		snprintf(path, sizeof(path), g ? "groups[%zu].tags" : "tags", g - 1);
@@ -381,17 +412,20 @@ void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent)
 	}
 }
 
+/* A group's devices as its file gave them (not its device files' targets: their
+ * patterns are printed). */
 static void print_targets(const struct rp_cidr_list *l, const struct rp_devtags *dt, size_t ndt,
-			  const char *key, FILE *out)
+			  const struct rp_device_files *f, const char *key, FILE *out)
 {
+	size_t n = f && f->n ? f->own : l->n, nnames = f && f->n ? f->own_names : l->nnames;
 	char buf[RP_CIDR_STRLEN];
 
-	if (!l->n && !l->nnames)
+	if (!n && !nnames)
 		return;
 	fprintf(out, "    %s:\n", key);
-	for (size_t i = 0; i < l->n + l->nnames; i++) {
-		bool is_name = i >= l->n;
-		size_t j = is_name ? i - l->n : i;
+	for (size_t i = 0; i < n + nnames; i++) {
+		bool is_name = i >= n;
+		size_t j = is_name ? i - n : i;
 		const struct rp_devtags *t = rp_devtags_find(dt, ndt, j, is_name);
 
 		if (is_name)
@@ -432,8 +466,18 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 			rp_conf__print_tags(&g->tags, out, 4);
 			fputc('\n', out);
 		}
-		print_targets(&g->devices, g->devtags, g->ndevtags, "devices", out);
-		print_targets(&g->networks, NULL, 0, "networks", out);
+		print_targets(&g->devices, g->devtags, g->ndevtags, &g->files, "devices", out);
+		print_targets(&g->networks, NULL, 0, NULL, "networks", out);
+		if (g->device_files.n) {
+			fputs("    device_files:\n", out);
+			for (size_t j = 0; j < g->device_files.n; j++) {
+				fputs("      - ", out);
+				put_quoted(out, g->device_files.v[j]);
+				fputc('\n', out);
+			}
+		}
+		if (g->snmp)
+			rp_conf__print_group_snmp(g->snmp, out, 4);
 	}
 }
 
@@ -470,8 +514,13 @@ bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_
 		if (strcmp(x->name, y->name) != 0 || x->ping_interval != y->ping_interval ||
 		    !rp_conf__tags_equal(&x->tags, &y->tags) ||
 		    !lists_equal(&x->devices, &y->devices) ||
-		    !lists_equal(&x->networks, &y->networks) || x->ndevtags != y->ndevtags)
+		    !lists_equal(&x->networks, &y->networks) || x->ndevtags != y->ndevtags ||
+		    !rp_conf__group_snmp_equal(x->snmp, y->snmp) ||
+		    x->device_files.n != y->device_files.n)
 			return false;
+		for (size_t j = 0; j < x->device_files.n; j++)
+			if (strcmp(x->device_files.v[j], y->device_files.v[j]) != 0)
+				return false;
 		for (size_t j = 0; j < x->ndevtags; j++)
 			if (x->devtags[j].index != y->devtags[j].index ||
 			    x->devtags[j].is_name != y->devtags[j].is_name ||

@@ -209,6 +209,48 @@ static void put_section(const struct rp_conf *c, const char *section, FILE *out,
 	}
 }
 
+/* The keys of section `section` a group's block set, then its v3 ones. */
+static void put_set_keys(const struct rp_conf *gs, const char *section, FILE *out, int indent)
+{
+	size_t plen = strlen(section);
+
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (strncmp(k->path, section, plen) != 0 || k->path[plen] != '.' ||
+		    strchr(k->path + plen + 1, '.') || !rp_conf_is_set(gs, k))
+			continue;
+		fprintf(out, "%*s%s: ", indent, "", k->path + plen + 1);
+		put_value(gs, k, out, indent);
+		put_origin(gs, k, out);
+		fputc('\n', out);
+	}
+}
+
+void rp_conf__print_group_snmp(const struct rp_conf *gs, FILE *out, int indent)
+{
+	bool v3 = false, any = false;
+
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (strncmp(k->path, "snmp.", 5) != 0 || !rp_conf_is_set(gs, k))
+			continue;
+		any = true;
+		v3 = v3 || strncmp(k->path, "snmp.v3.", 8) == 0;
+	}
+	if (!any) { /* `snmp: {}`: a block of its own all the same */
+		fprintf(out, "%*ssnmp: {}\n", indent, "");
+		return;
+	}
+	fprintf(out, "%*ssnmp:\n", indent, "");
+	put_set_keys(gs, "snmp", out, indent + 2);
+	if (!v3)
+		return;
+	fprintf(out, "%*sv3:\n", indent + 2, "");
+	put_set_keys(gs, "snmp.v3", out, indent + 4);
+}
+
 void rp_conf_print(const struct rp_conf *c, FILE *out)
 {
 	fprintf(out,

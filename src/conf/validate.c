@@ -374,6 +374,7 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	/* Here, after the file and the flags, so a flag can name the file too; and the
 	 * reload path calls this again, so a rotated secret is read on SIGHUP. */
 	rp_conf__read_secret_files(c, d);
+	rp_conf__resolve_group_snmp(c, d);
 
 	/* A timeout longer than the interval follows the interval: a probe still out when
 	 * the next one is due counts as failed. Unset, silently (ping_interval: 1s alone

@@ -140,7 +140,8 @@ static void read_list(struct rp_conf__reader *r, const struct rp_conf_key *k, co
 	}
 }
 
-static void read_value(struct rp_conf__reader *r, const struct rp_conf_key *k, const yaml_node_t *v)
+static void read_value(struct rp_conf__reader *r, const struct rp_conf_key *k, const yaml_node_t *v,
+		       const char *name)
 {
 	char where[256];
 
@@ -167,7 +168,7 @@ static void read_value(struct rp_conf__reader *r, const struct rp_conf_key *k, c
 		return;
 	}
 	if (v->type != YAML_SCALAR_NODE) {
-		rp_diags_add(r->d, RP_DIAG_ERROR, where, k->path, "expected %s, got %s",
+		rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "expected %s, got %s",
 			     type_name(k->type), node_kind(v));
 		return;
 	}
@@ -176,14 +177,14 @@ static void read_value(struct rp_conf__reader *r, const struct rp_conf_key *k, c
 		    k->type == RP_CT_SECRET_FILE)
 			rp_conf__clear_string(r->c, k);
 		else
-			rp_diags_add(r->d, RP_DIAG_ERROR, where, k->path, "needs a value (%s)",
+			rp_diags_add(r->d, RP_DIAG_ERROR, where, name, "needs a value (%s)",
 				     type_name(k->type));
 		return;
 	}
-	set_scalar(r, k, v, k->path);
+	set_scalar(r, k, v, name);
 }
 
-static void read_mapping(struct rp_conf__reader *r, const yaml_node_t *map, const char *prefix)
+void rp_conf__read_section(struct rp_conf__reader *r, const yaml_node_t *map, const char *prefix)
 {
 	yaml_node_pair_t *start = map->data.mapping.pairs.start;
 
@@ -191,7 +192,7 @@ static void read_mapping(struct rp_conf__reader *r, const yaml_node_t *map, cons
 		yaml_node_t *kn = yaml_document_get_node(r->doc, p->key);
 		yaml_node_t *vn = yaml_document_get_node(r->doc, p->value);
 		const struct rp_conf_key *k;
-		char path[160], where[256];
+		char path[160], shown[256], where[256];
 		const char *key;
 		bool dup = false;
 
@@ -203,12 +204,13 @@ static void read_mapping(struct rp_conf__reader *r, const yaml_node_t *map, cons
 		}
 		key = (const char *)kn->data.scalar.value;
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+		snprintf(shown, sizeof(shown), "%s%s", r->shown ? r->shown : "", path);
 		for (yaml_node_pair_t *q = start; q < p; q++) {
 			yaml_node_t *prev = yaml_document_get_node(r->doc, q->key);
 
 			if (prev->type == YAML_SCALAR_NODE &&
 			    strcmp((const char *)prev->data.scalar.value, key) == 0) {
-				rp_diags_add(r->d, RP_DIAG_ERROR, where, path,
+				rp_diags_add(r->d, RP_DIAG_ERROR, where, shown,
 					     "duplicate key (first set at line %zu)",
 					     prev->start_mark.line + 1);
 				dup = true;
@@ -219,19 +221,19 @@ static void read_mapping(struct rp_conf__reader *r, const yaml_node_t *map, cons
 			continue;
 		if (rp_conf__is_section(path)) {
 			if (vn->type == YAML_MAPPING_NODE)
-				read_mapping(r, vn, path);
+				rp_conf__read_section(r, vn, path);
 			else if (vn->type != YAML_SCALAR_NODE || !is_null(vn))
-				rp_diags_add(r->d, RP_DIAG_ERROR, where, path,
-					     "expected a mapping of %s.* keys, got %s", path,
+				rp_diags_add(r->d, RP_DIAG_ERROR, where, shown,
+					     "expected a mapping of %s.* keys, got %s", shown,
 					     node_kind(vn));
 			continue;
 		}
 		k = rp_conf_key_find(path);
 		if (!k) {
-			rp_conf__unknown_key(r->d, where, path);
+			rp_conf__unknown_key(r->d, where, shown);
 			continue;
 		}
-		read_value(r, k, vn);
+		read_value(r, k, vn, shown);
 		r->c->origin[rp_conf_key_index(k)] = (int32_t)kn->start_mark.line + 1;
 	}
 }
@@ -285,7 +287,7 @@ int rp_conf_load_buffer(struct rp_conf *c, const char *name, const char *text, s
 	r.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (root && root->type == YAML_MAPPING_NODE) {
-		read_mapping(&r, root, "");
+		rp_conf__read_section(&r, root, "");
 	} else if (root && !(root->type == YAML_SCALAR_NODE && is_null(root))) {
 		char where[256];
 

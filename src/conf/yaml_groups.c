@@ -227,9 +227,51 @@ static const struct {
     {"source", "is process-wide for now (the sockets are shared); set source_address at the "
 	       "top level"},
     {"interface", "is process-wide for now (the sockets are shared); set it at the top level"},
-    {"snmp", "settings are process-wide for now; set them at the top level"},
-    {"device_files", "is not supported yet"},
+    {"snmp", NULL},
+    {"device_files", NULL},
 };
+
+/* A group's `device_files`: a pattern or a list of them, as the top level's key takes. */
+static void read_group_paths(struct rp_conf__reader *r, struct rp_path_list *pl,
+			     const yaml_node_t *v, const char *path)
+{
+	size_t i = 0;
+
+	if (v->type == YAML_SCALAR_NODE) {
+		char *text;
+
+		if (rp_conf__is_null(v) || !(text = rp_conf__scalar(r, v, path)))
+			return;
+		rp_conf__add_path(pl, text, (uint32_t)v->start_mark.line + 1);
+		free(text);
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		say(r, v, path, "expected a list of file names or patterns, got %s",
+		    rp_conf__node_kind(v));
+		return;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++, i++) {
+		yaml_node_t *item = node(r, *it);
+		char name[200], *text;
+
+		snprintf(name, sizeof(name), "%.160s[%zu]", path, i);
+		if (item->type != YAML_SCALAR_NODE || rp_conf__is_null(item)) {
+			say(r, item, name, "expected a file name or pattern, got %s",
+			    item->type == YAML_SCALAR_NODE ? "nothing" : rp_conf__node_kind(item));
+			continue;
+		}
+		text = rp_conf__scalar(r, item, name);
+		if (!text)
+			continue;
+		if (!*text)
+			say(r, item, name, "%s", "an empty file name");
+		else
+			rp_conf__add_path(pl, text, (uint32_t)item->start_mark.line + 1);
+		free(text);
+	}
+}
 
 static bool name_ok(const char *s)
 {
@@ -270,15 +312,19 @@ static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const
 				break;
 		if (k == RP_ARRAY_SIZE(group_keys)) {
 			say(r, kn, path, "%s",
-			    "unknown key in a group (a group takes name, devices, networks, tags "
-			    "and ping_interval)");
+			    "unknown key in a group (a group takes name, devices, networks, tags, "
+			    "ping_interval, snmp and device_files)");
 			continue;
 		}
 		if (group_keys[k].refusal) {
 			say(r, kn, path, "not per group: %s %s", key, group_keys[k].refusal);
 			continue;
 		}
-		if (strcmp(key, "devices") == 0 || strcmp(key, "networks") == 0) {
+		if (strcmp(key, "snmp") == 0) {
+			rp_conf__read_group_snmp(r, g, vn, idx);
+		} else if (strcmp(key, "device_files") == 0) {
+			read_group_paths(r, &g->device_files, vn, path);
+		} else if (strcmp(key, "devices") == 0 || strcmp(key, "networks") == 0) {
 			bool dev = key[0] == 'd';
 
 			rp_conf__read_targets(r, dev ? &g->devices : &g->networks, dev, &g->devtags,

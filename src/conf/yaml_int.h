@@ -14,6 +14,7 @@ struct rp_conf__reader {
 	const char *text;
 	size_t len;
 	struct rp_diags *d;
+	const char *shown; /* put before every key path in messages ("groups[1]."), or NULL */
 };
 
 /** "file:line:col" of a node's mark. */
@@ -24,6 +25,17 @@ const char *rp_conf__node_kind(const yaml_node_t *n);
 bool rp_conf__is_null(const yaml_node_t *n);
 /** A scalar's text with ${VAR} expanded (caller frees), or NULL with the error added. */
 char *rp_conf__scalar(struct rp_conf__reader *r, const yaml_node_t *n, const char *name);
+
+/** The keys of mapping `map` under section `prefix` ("" = the top level, "snmp") into r->c,
+ *  each marking its origin (yaml.c). */
+void rp_conf__read_section(struct rp_conf__reader *r, const yaml_node_t *map, const char *prefix);
+
+/* group_snmp.c */
+/** A group's `snmp:` mapping (path "groups[idx].snmp") into g->snmp: read as the top level's
+ *  snmp section is, into a configuration of its own whose origins say which keys the group
+ *  set; snmp.max_inflight is refused (one poller for the process). */
+void rp_conf__read_group_snmp(struct rp_conf__reader *r, struct rp_conf_group *g,
+			      const yaml_node_t *v, size_t idx);
 
 /* yaml_groups.c */
 /** `tags:` (a mapping of key: value) into t, replacing what it held. */

@@ -1,8 +1,11 @@
 /* Device classes: a device's tags (name, top-level, group and its own static tags,
  * escaped once for line protocol) and its probe interval, shared by every device with
- * the same ones. A device carries its class id as its results' id; the writer turns
- * the id into the tags (rp_writer_device_tags), the shards use the interval. Control
- * thread only; the writer reads `lines` under the rule in ctl_int.h. */
+ * the same ones. A group with its own `snmp:` block keys its devices' classes by its
+ * name too, so a class names the SNMP settings (a profile of the poller, snmp.h) its
+ * devices are asked with: nothing per device but the class id they carry already. A device carries
+ * its class id as its results' id; the writer turns the id into the tags (rp_writer_device_tags),
+ * the shards use the interval. Control thread only; the writer reads `lines` under the rule in
+ * ctl_int.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +33,7 @@ void rp_ctl__classes_fini(struct rp_ctl *d)
 	for (uint32_t i = 0; i < k->n; i++) {
 		free((char *)k->lines[i]);
 		free(k->v[i].name);
+		free(k->v[i].group);
 		rp_tagset_clear(&k->v[i].tags);
 	}
 	free(k->lines);
@@ -38,13 +42,53 @@ void rp_ctl__classes_fini(struct rp_ctl *d)
 	memset(k, 0, sizeof(*k));
 }
 
-static uint32_t hash_of(const char *line, uint32_t interval_ms)
+static uint32_t hash_of(const char *line, uint32_t interval_ms, const char *group)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ interval_ms;
 
 	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
+	for (const unsigned char *p = (const unsigned char *)(group ? group : ""); *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
 	return (uint32_t)(rp_hash_u64(h) % BUCKETS);
+}
+
+static bool same_group(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The poller's profile and SNMP's on/off for a class keyed by group name `group` (or
+ * none: the top level's) in configuration c. */
+static void snmp_of(const struct rp_conf *c, const char *group, uint16_t *prof, bool *on)
+{
+	for (size_t g = 0; group && g < c->groups.n; g++)
+		if (strcmp(c->groups.v[g].name, group) == 0 && c->groups.v[g].snmp) {
+			*prof = (uint16_t)rp_snmp_profile(c, g + 1);
+			*on = rp_snmp_group_on(c, g + 1);
+			return;
+		}
+	*prof = 0;
+	*on = c->snmp.enabled;
+}
+
+void rp_ctl__classes_snmp(struct rp_ctl *d, const struct rp_conf *c)
+{
+	struct rp_ctl_classes *k = &d->cls;
+
+	for (uint32_t i = 0; i < k->n; i++)
+		snmp_of(c, k->v[i].group, &k->v[i].snmp, &k->v[i].snmp_on);
+	k->top_snmp_on = c->snmp.enabled;
+}
+
+uint32_t rp_ctl__class_snmp(const struct rp_ctl *d, uint32_t id, bool *on)
+{
+	if (id && id <= d->cls.n) {
+		*on = d->cls.v[id - 1].snmp_on;
+		return d->cls.v[id - 1].snmp;
+	}
+	*on = d->cls.top_snmp_on;
+	return 0;
 }
 
 uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
@@ -58,6 +102,7 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 	uint64_t ns =
 	    x && x->ping_interval ? (uint64_t)x->ping_interval : (uint64_t)c->ping_interval;
 	uint32_t interval_ms = (uint32_t)(ns / 1000000u), h, id;
+	const char *group = x && x->snmp ? x->name : NULL;
 	size_t n = 0;
 
 	rp_tagset_merge(&a, &c->tags, x ? &x->tags : NULL);
@@ -70,15 +115,17 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 	line[0] = '\0';
 	if (n)
 		rp_line_tags(line, sizeof(line), tags, n);
-	if (!line[0] && interval_ms == (uint32_t)((uint64_t)c->ping_interval / 1000000u)) {
+	if (!line[0] && !group &&
+	    interval_ms == (uint32_t)((uint64_t)c->ping_interval / 1000000u)) {
 		rp_tagset_clear(&t);
 		return 0;
 	}
-	h = hash_of(line, interval_ms);
+	h = hash_of(line, interval_ms, group);
 	for (id = k->head[h]; id; id = k->v[id - 1].next) {
 		const char *have = k->lines[id - 1] ? k->lines[id - 1] : "";
 
-		if (k->v[id - 1].interval_ms == interval_ms && strcmp(have, line) == 0) {
+		if (k->v[id - 1].interval_ms == interval_ms && strcmp(have, line) == 0 &&
+		    same_group(k->v[id - 1].group, group)) {
 			rp_tagset_clear(&t);
 			return id;
 		}
@@ -95,9 +142,11 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 	}
 	k->v = rp_xrealloc(k->v, (k->n + 1) * sizeof(*k->v));
 	k->v[k->n] = (struct rp_ctl_class){.name = name ? rp_xstrdup(name) : NULL,
+					   .group = group ? rp_xstrdup(group) : NULL,
 					   .tags = t,
 					   .interval_ms = interval_ms,
 					   .next = k->head[h]};
+	snmp_of(c, group, &k->v[k->n].snmp, &k->v[k->n].snmp_on);
 	/* Written before the id goes anywhere: the writer may read it from then on. */
 	k->lines[k->n] = line[0] ? rp_xstrdup(line) : NULL;
 	id = ++k->n;

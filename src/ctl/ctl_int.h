@@ -185,6 +185,7 @@ struct rp_enrich_dev {
 	uint32_t gen;		   /* the slot's generation when the device joined */
 	uint32_t fails;		   /* failed polls in a row */
 	uint32_t next, prev;	   /* in the due FIFO: its neighbours (RP_DEVTABLE_NO_SLOT) */
+	uint32_t cls;		   /* its class (classes.c): which SNMP settings apply */
 	uint8_t state;		   /* waiting, in the FIFO, or being asked */
 };
 
@@ -204,7 +205,11 @@ struct rp_enrich {
 	double rate, burst, tokens;
 	uint64_t tokens_at_ms;
 	uint64_t polls, results[RP_SNMP_STATUS_COUNT], stale, suspensions;
+	uint64_t skipped; /* due, not asked: SNMP off for their group */
 	unsigned errors_logged;
+	/* A class's profile and whether SNMP is on for it (NULL: profile 0, on). */
+	uint32_t (*snmp_of)(void *arg, uint32_t cls, bool *on);
+	void *snmp_arg;
 };
 
 struct rp_enrich_stats {
@@ -235,6 +240,18 @@ void rp_enrich_request_stop(struct rp_enrich *e);
 int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns);
 /** A device joined the fleet: due now. A device already known is left as it is. */
 void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms);
+/** Same, for a device of class cls (its group's SNMP settings apply). */
+void rp_enrich_add_class(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms,
+			 uint32_t cls);
+/** A known device's class changed (a reload). */
+void rp_enrich_set_class(struct rp_enrich *e, const struct rp_ip *addr, uint32_t cls);
+/** New SNMP settings (a reload): stops the poller, writes what it answered (emit, may be
+ *  NULL), makes one for c (for `old` again when that fails) and asks again what was in
+ *  flight. The schedule and the devices stay. 0, or -errno with why. */
+int rp_enrich_repoll(struct rp_enrich *e, const struct rp_conf *c, const struct rp_conf *old,
+		     uint64_t now_ms, rp_enrich_emit_fn emit, void *arg, char *why, size_t whylen);
+/** Makes due now every waiting device whose class pick() takes. */
+void rp_enrich_due_now(struct rp_enrich *e, bool (*pick)(void *arg, uint32_t cls), void *arg);
 /** A device left the fleet: no more polls, an answer in flight is dropped. */
 void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
@@ -257,9 +274,12 @@ void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out);
  * never changed or freed while the writer runs (a reload adds classes, never edits). */
 struct rp_ctl_class {
 	char *name;	       /* the DNS name it is for, or NULL */
+	char *group;	       /* the group with its own snmp block it is keyed by, or NULL */
 	struct rp_tagset tags; /* merged static tags (device_info points) */
 	uint32_t interval_ms;
 	uint32_t next; /* hash chain: the next id, 0 = end */
+	uint16_t snmp; /* the poller's profile its devices are asked with */
+	bool snmp_on;  /* whether they are asked at all */
 };
 
 struct rp_ctl_classes {
@@ -268,6 +288,7 @@ struct rp_ctl_classes {
 	uint32_t n, cap;
 	uint32_t *head; /* RP_CTL_CLASS_BUCKETS chains of ids */
 	bool full_logged;
+	bool top_snmp_on; /* class 0's snmp_on: the running snmp.enabled */
 };
 
 /* ---- devices given by name (names.c) --------------------------------------------- */
@@ -445,6 +466,10 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id);
 /** A class (id > 0), or NULL. */
 const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id);
+/** Every class's SNMP profile and on/off again from c (at start and after a reload). */
+void rp_ctl__classes_snmp(struct rp_ctl *d, const struct rp_conf *c);
+/** The profile devices of class id are asked with, and (*on) whether they are. */
+uint32_t rp_ctl__class_snmp(const struct rp_ctl *d, uint32_t id, bool *on);
 
 /* down.c */
 /** Sizes the list (states on and a health server running; else nothing). */

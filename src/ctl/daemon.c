@@ -70,7 +70,7 @@ static bool fleet_add(void *arg, const struct rp_ip *addr, uint32_t id)
 
 	if (rp_prober_queue_add(d->prober, addr, id, rp_ctl__class_interval(d, id)) < 0)
 		return false;
-	rp_enrich_add(&d->enrich, addr, d->now_ms);
+	rp_enrich_add_class(&d->enrich, addr, d->now_ms, id);
 	return true;
 }
 
@@ -84,6 +84,7 @@ static void fleet_remove(void *arg, const struct rp_ip *addr)
 	if (name) {
 		rp_prober_queue_readd(d->prober, addr, rp_ctl__name_tag(d, addr),
 				      rp_ctl__class_interval(d, rp_ctl__name_tag(d, addr)));
+		rp_enrich_set_class(&d->enrich, addr, rp_ctl__name_tag(d, addr));
 		return;
 	}
 	rp_prober_queue_remove(d->prober, addr);
@@ -98,6 +99,7 @@ static void fleet_readd(void *arg, const struct rp_ip *addr, uint32_t id)
 	struct rp_ctl *d = arg;
 
 	rp_prober_queue_readd(d->prober, addr, id, rp_ctl__class_interval(d, id));
+	rp_enrich_set_class(&d->enrich, addr, id);
 }
 
 static uint32_t fleet_class(void *arg, const struct rp_conf *c, size_t g,
@@ -107,6 +109,12 @@ static uint32_t fleet_class(void *arg, const struct rp_conf *c, size_t g,
 }
 
 /* ---- SNMP enrichment -------------------------------------------------------------- */
+
+/* The poller's profile of a device's class, and whether its group's SNMP is on. */
+static uint32_t class_snmp(void *arg, uint32_t cls, bool *on)
+{
+	return rp_ctl__class_snmp(arg, cls, on);
+}
 
 /* SNMP answers wait in the poller's ring while the writer has no free buffer for them. */
 static bool writer_ready(void *arg)
@@ -365,7 +373,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	/* With v3 the SNMP poller holds a UDP socket per request in flight (snmp.max_inflight,
 	 * up to 4096): take the hard limit of open files. The poller is created before any
 	 * thread starts (net-snmp's set-up sets an environment variable). */
-	if (d->conf.snmp.enabled && d->conf.snmp.version == RP_SNMP_V3) {
+	if (rp_snmp_any_v3(&d->conf)) {
 		struct rlimit rl;
 
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -373,10 +381,13 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	if (d->conf.snmp.enabled) {
+	/* On when the top level's or any group's SNMP is: each device's group says. */
+	if (rp_snmp_any_on(&d->conf)) {
 		ret = rp_enrich_init(&d->enrich, &d->conf, d->now_ms, why, whylen);
 		if (ret < 0)
 			return ret;
+		d->enrich.snmp_of = class_snmp;
+		d->enrich.snmp_arg = d;
 	}
 	d->nshards = rp_prober_shards_for(d->conf.shards, (uint64_t)d->conf.max_devices);
 	d->shard_cap = shard_capacity((uint64_t)d->conf.max_devices, d->nshards);
@@ -665,6 +676,7 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	if (gethostname(d->host, sizeof(d->host)) != 0 || !d->host[0])
 		snprintf(d->host, sizeof(d->host), "unknown");
 	rp_ctl__classes_init(d);
+	rp_ctl__classes_snmp(d, &d->conf);
 	ret = rp_fleet_init(&d->fleet, &d->conf, &ops, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "ringprobe run: %s; nothing was started\n", why);

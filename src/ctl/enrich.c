@@ -6,7 +6,13 @@
  * each answer or failure; snmp_max_consecutive_fails failures in a row suspend it
  * for snmp_backoff_duration (longer than the interval, else the interval stands).
  * Due devices wait in a FIFO and leave it at snmp_rate_limit per second (bursts of
- * snmp_burst_limit) while the poller has room. */
+ * snmp_burst_limit) while the poller has room.
+ *
+ * Each device keeps its class id (classes.c); when it leaves the FIFO the class says
+ * which of the poller's profiles (its group's own snmp block, or the top level's) it is
+ * asked with, and whether it is asked at all (a group with `snmp: {enabled: false}`:
+ * it is then only scheduled again). A reload that changes the settings swaps the
+ * poller (rp_enrich_repoll); the schedule stays. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +122,20 @@ static void fifo_unlink(struct rp_enrich *e, uint32_t slot)
 
 void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms)
 {
+	rp_enrich_add_class(e, addr, now_ms, 0);
+}
+
+void rp_enrich_set_class(struct rp_enrich *e, const struct rp_ip *addr, uint32_t cls)
+{
+	int32_t slot;
+
+	if (e->t && (slot = rp_devtable_lookup(e->t, addr)) >= 0)
+		e->dev[slot].cls = cls;
+}
+
+void rp_enrich_add_class(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms,
+			 uint32_t cls)
+{
 	int32_t slot;
 
 	if (!e->t || rp_devtable_lookup(e->t, addr) >= 0)
@@ -125,6 +145,7 @@ void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_m
 	memset(&e->dev[slot], 0, sizeof(e->dev[slot]));
 	rp_wheel_entry_init(&e->dev[slot].due);
 	e->dev[slot].gen = rp_devtable_gen(e->t, (uint32_t)slot);
+	e->dev[slot].cls = cls;
 	fifo_push(e, (uint32_t)slot);
 }
 
@@ -246,15 +267,81 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 	refill(e, now_ms);
 	room = rp_snmp_room(e->snmp);
 	while (e->qlen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
-		uint32_t slot = e->qhead;
+		uint32_t slot = e->qhead, prof = 0;
+		bool on = true;
 
-		if (!rp_snmp_submit(e->snmp, rp_devtable_addr(e->t, slot), slot))
+		if (e->snmp_of)
+			prof = e->snmp_of(e->snmp_arg, e->dev[slot].cls, &on);
+		if (!on) { /* its group's SNMP is off: asked again when it may be on */
+			fifo_unlink(e, slot);
+			e->skipped++;
+			rp_wheel_add(e->wheel, &e->dev[slot].due,
+				     now_ms + (e->interval_ms ? e->interval_ms : 1));
+			continue;
+		}
+		if (!rp_snmp_submit_as(e->snmp, rp_devtable_addr(e->t, slot), slot, prof))
 			break; /* room said there was a place: not expected */
 		fifo_unlink(e, slot);
 		e->dev[slot].state = E_INFLIGHT;
 		e->polls++;
 		e->tokens -= 1.0;
 		room--;
+	}
+}
+
+int rp_enrich_repoll(struct rp_enrich *e, const struct rp_conf *c, const struct rp_conf *old,
+		     uint64_t now_ms, rp_enrich_emit_fn emit, void *arg, char *why, size_t whylen)
+{
+	uint64_t deadline = rp_ctl__clock_ns(CLOCK_MONOTONIC) + 2000000000ull;
+	struct rp_snmp *ns = NULL;
+	int ret = 0;
+
+	if (!e->snmp)
+		return -ENOTSUP;
+	/* Stopped before the new one is made: net-snmp's user table (v3) is the process's,
+	 * and making a poller edits it. */
+	if (rp_snmp_join_by(e->snmp, deadline) == -ETIMEDOUT)
+		rp_log(RP_LOG_WARN, "the old SNMP poller is stuck in a blocking call; left behind",
+		       "hint=\"an SNMPv3 engine-ID discovery waits up to snmp.timeout x "
+		       "(snmp.retries + 1)\"");
+	/* What it answered is still written; what it had in flight is asked again. */
+	if (emit)
+		take_results(e, now_ms, emit, NULL, arg);
+	ret = rp_snmp_create(&ns, c, why, whylen);
+	if (ret < 0 && old) {
+		char again[256];
+
+		rp_log(RP_LOG_ERROR,
+		       "cannot make the SNMP poller for the new settings; the old "
+		       "ones stay",
+		       "why=\"%s\"", why);
+		if (rp_snmp_create(&ns, old, again, sizeof(again)) < 0)
+			ns = NULL;
+	}
+	rp_snmp_destroy(e->snmp);
+	e->snmp = ns;
+	for (uint32_t slot = 0; slot < e->cap; slot++)
+		if (e->dev[slot].state == E_INFLIGHT && live(e, slot))
+			fifo_push(e, slot);
+		else if (e->dev[slot].state == E_INFLIGHT)
+			e->dev[slot].state = E_WAIT;
+	if (!ns)
+		return ret < 0 ? ret : -EIO;
+	if (rp_snmp_start(ns) < 0)
+		return -EIO;
+	return ret;
+}
+
+void rp_enrich_due_now(struct rp_enrich *e, bool (*pick)(void *arg, uint32_t cls), void *arg)
+{
+	for (uint32_t slot = 0; e->t && slot < e->cap; slot++) {
+		struct rp_enrich_dev *dv = &e->dev[slot];
+
+		if (dv->state != E_WAIT || !live(e, slot) || !rp_wheel_is_linked(&dv->due) ||
+		    !pick(arg, dv->cls))
+			continue;
+		rp_wheel_cancel(e->wheel, &dv->due);
+		fifo_push(e, slot);
 	}
 }
 

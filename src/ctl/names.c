@@ -71,7 +71,7 @@ static void hold(struct rp_ctl *d, const struct rp_ip *addr, uint32_t tag)
 		nm->nunplaced++;
 		return;
 	}
-	rp_enrich_add(&d->enrich, addr, d->now_ms);
+	rp_enrich_add_class(&d->enrich, addr, d->now_ms, tag);
 }
 
 static void release(struct rp_ctl *d, const struct rp_ip *addr)
@@ -273,7 +273,7 @@ size_t rp_ctl__names_retry(struct rp_ctl *d)
 		    rp_prober_queue_add(d->prober, a, nm->tag_of[s],
 					rp_ctl__class_interval(d, nm->tag_of[s])) < 0)
 			continue;
-		rp_enrich_add(&d->enrich, a, d->now_ms);
+		rp_enrich_add_class(&d->enrich, a, d->now_ms, nm->tag_of[s]);
 		nm->unplaced[s] = 0;
 		nm->nunplaced--;
 		placed++;

@@ -3,7 +3,9 @@
  * classes.c, changed is re-added; the others go on untouched), ping_interval (each
  * device re-added),
  * ping_timeout (queued to every shard), the sweep and report intervals, the instance
- * shard and logging. Anything else changed is logged as needing a restart; a file
+ * shard and logging, and the SNMP settings, the top level's and the groups' own (a new
+ * poller; the schedule stays, and the devices whose settings changed are asked again
+ * now). Anything else changed is logged as needing a restart; a file
  * with errors changes nothing. Control thread only (from its signal wait). */
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -34,6 +36,81 @@ static const char *const hot_keys[] = {
     "tags",
     "groups",
 };
+
+/* With SNMP running, its settings apply too (a new poller); snmp.max_inflight sized it. */
+static bool is_hot_snmp(const struct rp_conf_key *k)
+{
+	return strncmp(k->path, "snmp.", 5) == 0 && strcmp(k->path, "snmp.max_inflight") != 0;
+}
+
+/* Whether two snmp blocks (configurations: the top level, or a group's own) ask alike. */
+static bool snmp_same(const struct rp_conf *a, const struct rp_conf *b)
+{
+	if (!a || !b)
+		return a == b;
+	for (size_t i = 0; i < rp_conf_key_count(); i++) {
+		const struct rp_conf_key *k = rp_conf_key_at(i);
+
+		if (is_hot_snmp(k) && !rp_conf_key_equal(a, b, k))
+			return false;
+	}
+	return true;
+}
+
+/* Whether the poller's profiles differ: the top level's block, or a group's, or which
+ * group is which profile (their order). */
+static bool snmp_changed(const struct rp_conf *a, const struct rp_conf *b)
+{
+	if (!snmp_same(a, b) || a->groups.n != b->groups.n)
+		return true;
+	for (size_t g = 0; g < a->groups.n; g++)
+		if (strcmp(a->groups.v[g].name, b->groups.v[g].name) != 0 ||
+		    !snmp_same(a->groups.v[g].snmp, b->groups.v[g].snmp))
+			return true;
+	return false;
+}
+
+struct changed {
+	struct rp_ctl *d;
+	const struct rp_conf *old; /* the running configuration before the reload */
+	bool top;		   /* the top level's block changed */
+};
+
+/* Whether devices of class cls are asked with other settings than before. */
+static bool settings_changed(void *arg, uint32_t cls)
+{
+	const struct changed *ch = arg;
+	const struct rp_ctl_class *k = rp_ctl__class_at(ch->d, cls);
+
+	if (!k || !k->group)
+		return ch->top;
+	for (size_t g = 0; g < ch->old->groups.n; g++)
+		if (strcmp(ch->old->groups.v[g].name, k->group) == 0)
+			for (size_t h = 0; h < ch->d->conf.groups.n; h++)
+				if (strcmp(ch->d->conf.groups.v[h].name, k->group) == 0)
+					return !snmp_same(ch->old->groups.v[g].snmp,
+							  ch->d->conf.groups.v[h].snmp);
+	return true;
+}
+
+/* After the swap (d->conf new, old the one before): a new poller when the settings
+ * differ, every class told its profile, the devices whose settings changed due now. */
+static void apply_snmp(struct rp_ctl *d, struct rp_conf *old)
+{
+	struct changed ch = {d, old, !snmp_same(&d->conf, old)};
+	char why[256];
+
+	rp_ctl__classes_snmp(d, &d->conf);
+	if (!d->enrich.snmp || !snmp_changed(&d->conf, old))
+		return;
+	if (rp_enrich_repoll(&d->enrich, &d->conf, old, d->now_ms, rp_ctl__device_info, d, why,
+			     sizeof(why)) < 0) {
+		rp_log(RP_LOG_ERROR, "SNMP settings not applied", "why=\"%s\"", why);
+		return;
+	}
+	rp_enrich_due_now(&d->enrich, settings_changed, &ch);
+	rp_log(RP_LOG_NOTICE, "SNMP settings applied", NULL);
+}
 
 static bool is_hot(const struct rp_conf_key *k)
 {
@@ -119,13 +196,17 @@ void rp_ctl__reload(struct rp_ctl *d)
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
 		const struct rp_conf_key *k = rp_conf_key_at(i);
 
-		if (is_hot(k) || strcmp(k->path, "max_devices") == 0 ||
-		    rp_conf_key_equal(&d->conf, &nc, k))
+		if (is_hot(k) || (d->enrich.snmp && is_hot_snmp(k)) ||
+		    strcmp(k->path, "max_devices") == 0 || rp_conf_key_equal(&d->conf, &nc, k))
 			continue;
 		if (off < sizeof(restart))
 			off += (size_t)snprintf(restart + off, sizeof(restart) - off, "%s%s",
 						off ? "," : "", k->path);
 	}
+	if (!d->enrich.snmp && rp_snmp_any_on(&nc) && off < sizeof(restart))
+		off += (size_t)snprintf(restart + off, sizeof(restart) - off,
+					"%sgroups[].snmp (SNMP was off for every group at start)",
+					off ? "," : "");
 	interval_changed = nc.ping_interval != d->conf.ping_interval;
 	if (nc.ping_timeout != d->conf.ping_timeout) {
 		/* Queued behind the commands already waiting, so it lands in order. */
@@ -159,6 +240,16 @@ void rp_ctl__reload(struct rp_ctl *d)
 		nc.devtags = dt;
 		nc.ndevtags = ndt;
 	}
+	if (d->enrich.snmp) { /* the top level's block, but the poller's size */
+		int64_t max_inflight = d->conf.snmp.max_inflight;
+		unsigned char t[sizeof(d->conf.snmp)];
+
+		memcpy(t, &d->conf.snmp, sizeof(t));
+		memcpy(&d->conf.snmp, &nc.snmp, sizeof(t));
+		memcpy(&nc.snmp, t, sizeof(t));
+		d->conf.snmp.max_inflight = max_inflight;
+	}
+	apply_snmp(d, &nc);
 	d->conf.ping_interval = nc.ping_interval;
 	d->conf.icmp_discovery_interval = nc.icmp_discovery_interval;
 	d->conf.prune_after = nc.prune_after;

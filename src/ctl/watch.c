@@ -1,4 +1,5 @@
-/* `device_files` watched: inotify on the directory of each pattern (a file written in
+/* `device_files` (the top level's and every group's) watched: inotify on the directory
+ * of each pattern (a file written in
  * place, or replaced by a rename as editors and configuration tools do, shows there);
  * an event for a name the pattern matches starts a reload (reload.c) a quarter second
  * later, so a burst of writes is read once. A broken file makes that reload fail with
@@ -32,6 +33,8 @@ static void clear(struct rp_ctl_watch *w)
 	w->n = 0;
 }
 
+static void add_list(struct rp_ctl *d, const struct rp_path_list *pl);
+
 static bool has_match(const char *pat)
 {
 	glob_t g;
@@ -41,14 +44,32 @@ static bool has_match(const char *pat)
 	return any;
 }
 
+/* Every pattern of the running configuration: the top level's, then each group's. */
+static size_t count_patterns(const struct rp_conf *c)
+{
+	size_t n = c->device_files.n;
+
+	for (size_t g = 0; g < c->groups.n; g++)
+		n += c->groups.v[g].device_files.n;
+	return n;
+}
+
 /* Watches the directories of the running configuration's patterns. */
 static void add_watches(struct rp_ctl *d)
 {
 	struct rp_ctl_watch *w = &d->watch;
-	const struct rp_path_list *pl = &d->conf.device_files;
+	size_t all = count_patterns(&d->conf);
 
-	w->base = rp_xcalloc(pl->n ? pl->n : 1, sizeof(*w->base));
-	w->wd = rp_xcalloc(pl->n ? pl->n : 1, sizeof(*w->wd));
+	w->base = rp_xcalloc(all ? all : 1, sizeof(*w->base));
+	w->wd = rp_xcalloc(all ? all : 1, sizeof(*w->wd));
+	for (size_t g = 0; g <= d->conf.groups.n; g++)
+		add_list(d, g ? &d->conf.groups.v[g - 1].device_files : &d->conf.device_files);
+}
+
+static void add_list(struct rp_ctl *d, const struct rp_path_list *pl)
+{
+	struct rp_ctl_watch *w = &d->watch;
+
 	for (size_t i = 0; i < pl->n; i++) {
 		char dir[PATH_MAX];
 		const char *slash = strrchr(pl->v[i], '/');
@@ -94,7 +115,7 @@ void rp_ctl__watch_init(struct rp_ctl *d)
 
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
-	if (!d->conf.device_files.n)
+	if (!count_patterns(&d->conf))
 		return;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {

@@ -27,6 +27,7 @@
 struct in_req {
 	struct rp_ip addr;
 	uint32_t tag;
+	uint32_t prof;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -64,22 +65,75 @@ const char *rp_snmp_status_name(int status)
 	return status >= 0 && status < RP_SNMP_STATUS_COUNT ? names[status] : "unknown";
 }
 
+/* ---- profiles ---------------------------------------------------------------------- */
+
+/* The settings of group g (0 = the top level): its own block's, or the top level's. */
+static const struct rp_conf *settings_of(const struct rp_conf *c, size_t g)
+{
+	return g && g <= c->groups.n && c->groups.v[g - 1].snmp ? c->groups.v[g - 1].snmp : c;
+}
+
+uint32_t rp_snmp_profile(const struct rp_conf *c, size_t g)
+{
+	return settings_of(c, g) == c ? 0 : (uint32_t)g;
+}
+
+bool rp_snmp_group_on(const struct rp_conf *c, size_t g)
+{
+	return settings_of(c, g)->snmp.enabled;
+}
+
+bool rp_snmp_any_on(const struct rp_conf *c)
+{
+	for (size_t g = 0; g <= c->groups.n; g++)
+		if (rp_snmp_group_on(c, g))
+			return true;
+	return false;
+}
+
+bool rp_snmp_any_v3(const struct rp_conf *c)
+{
+	for (size_t g = 0; g <= c->groups.n; g++)
+		if (rp_snmp_group_on(c, g) && settings_of(c, g)->snmp.version == RP_SNMP_V3)
+			return true;
+	return false;
+}
+
+static void prof_init(struct rp_snmp_prof *p, const struct rp_conf *c)
+{
+	p->ops = c->snmp.version == RP_SNMP_V3 ? &rp_snmp__v3_ops : &rp_snmp__v2c_ops;
+	p->port = c->snmp.port > 0 ? (unsigned)c->snmp.port : 161;
+	p->timeout_us = (long)(c->snmp.timeout / 1000);
+	if (p->timeout_us <= 0)
+		p->timeout_us = 5000000;
+	p->retries = (int)c->snmp.retries;
+}
+
+/* The profile a request is asked with: its own when open, else the top level's. */
+static struct rp_snmp_prof *prof_of(struct rp_snmp *s, uint32_t prof)
+{
+	return prof < s->nprof && s->prof[prof].open ? &s->prof[prof] : &s->prof[0];
+}
+
 /* ---- create / destroy -------------------------------------------------------------- */
 
 int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, size_t whylen)
 {
 	struct rp_snmp *s = rp_xcalloc(1, sizeof(*s));
+	long least_us;
 	uint32_t want;
 	int ret;
 
 	*out = NULL;
 	pthread_once(&lib_once, lib_init);
-	s->ops = c->snmp.version == RP_SNMP_V3 ? &rp_snmp__v3_ops : &rp_snmp__v2c_ops;
-	s->port = c->snmp.port > 0 ? (unsigned)c->snmp.port : 161;
-	s->timeout_us = (long)(c->snmp.timeout / 1000);
-	if (s->timeout_us <= 0)
-		s->timeout_us = 5000000;
-	s->retries = (int)c->snmp.retries;
+	s->nprof = (uint32_t)c->groups.n + 1;
+	s->prof = rp_xcalloc(s->nprof, sizeof(*s->prof));
+	for (uint32_t g = 0; g < s->nprof; g++)
+		prof_init(&s->prof[g], settings_of(c, g));
+	least_us = s->prof[0].timeout_us;
+	for (uint32_t g = 1; g < s->nprof; g++)
+		if (rp_snmp_profile(c, g) == g && s->prof[g].timeout_us < least_us)
+			least_us = s->prof[g].timeout_us;
 	want = c->snmp.max_inflight > 0 ? (uint32_t)c->snmp.max_inflight : 256;
 	s->max_inflight = want > RP_SNMP_INFLIGHT_MAX ? RP_SNMP_INFLIGHT_MAX : want;
 	ret = rp_spsc_create(
@@ -94,22 +148,40 @@ int rp_snmp_create(struct rp_snmp **out, const struct rp_conf *c, char *why, siz
 	}
 	s->reqs = rp_xcalloc(s->max_inflight, sizeof(*s->reqs));
 	s->free_slots = rp_xcalloc(s->max_inflight, sizeof(*s->free_slots));
-	s->pfd = rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight), sizeof(*s->pfd));
-	s->pfd_key = rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight), sizeof(*s->pfd_key));
+	s->pfd = rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight) + s->nprof * 2 * RP_SNMP_MAX_SHARED,
+			    sizeof(*s->pfd));
+	s->pfd_key =
+	    rp_xcalloc(RP_SNMP_PFD_MAX(s->max_inflight) + s->nprof * 2 * RP_SNMP_MAX_SHARED,
+		       sizeof(*s->pfd_key));
 	for (uint32_t i = 0; i < s->max_inflight; i++)
 		s->free_slots[i] = s->max_inflight - 1 - i;
 	s->nfree = s->max_inflight;
 	netsnmp_large_fd_set_init(&s->lfs, FD_SETSIZE);
 	s->done_slots = rp_xcalloc(s->max_inflight, sizeof(*s->done_slots));
 	/* Timeouts are checked at a twentieth of snmp.timeout, 5 to 50 ms: each check walks
-	 * every request in flight. */
-	s->timeout_check_ms = (uint64_t)s->timeout_us / 20000;
+	 * every request in flight. With groups' own blocks, the shortest timeout's. */
+	s->timeout_check_ms = (uint64_t)least_us / 20000;
 	s->timeout_check_ms = s->timeout_check_ms < RP_SNMP_LOOP_MS ? RP_SNMP_LOOP_MS
 			      : s->timeout_check_ms > 50	    ? 50
 								    : s->timeout_check_ms;
-	ret = s->ops->open(s, c, why, whylen);
-	if (ret < 0)
-		goto fail;
+	/* Profile 0 always (the top level's, asked for groups without a block of their
+	 * own, and by `sweep --snmp`), each group's own when it is on. */
+	for (uint32_t g = 0; g < s->nprof; g++) {
+		if (g && (rp_snmp_profile(c, g) != g || !rp_snmp_group_on(c, g)))
+			continue;
+		s->prof[g].open = true;
+		ret = s->prof[g].ops->open(s, &s->prof[g], settings_of(c, g), why, whylen);
+		if (ret < 0) {
+			if (g) {
+				char inner[256];
+
+				snprintf(inner, sizeof(inner), "%s", why);
+				snprintf(why, whylen, "group \"%s\": %s", c->groups.v[g - 1].name,
+					 inner);
+			}
+			goto fail;
+		}
+	}
 	*out = s;
 	return 0;
 fail:
@@ -122,7 +194,10 @@ void rp_snmp_destroy(struct rp_snmp *s)
 	if (!s || s->abandoned)
 		return;
 	rp_snmp_stop(s);
-	s->ops->close(s);
+	for (uint32_t g = 0; g < s->nprof; g++)
+		if (s->prof[g].open)
+			s->prof[g].ops->close(s, &s->prof[g]);
+	free(s->prof);
 	if (s->reqs)
 		netsnmp_large_fd_set_cleanup(&s->lfs);
 	rp_spsc_destroy(s->in);
@@ -139,7 +214,12 @@ void rp_snmp_destroy(struct rp_snmp *s)
 
 bool rp_snmp_submit(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag)
 {
-	struct in_req r = {*addr, tag};
+	return rp_snmp_submit_as(s, addr, tag, 0);
+}
+
+bool rp_snmp_submit_as(struct rp_snmp *s, const struct rp_ip *addr, uint32_t tag, uint32_t prof)
+{
+	struct in_req r = {*addr, tag, prof};
 
 	if (rp_spsc_try_push(s->in, &r, 1) != 1)
 		return false;
@@ -288,21 +368,24 @@ void rp_snmp__read(struct rp_snmp *s, void *sp, int fd)
  * once. */
 static void begin(struct rp_snmp *s, struct rp_snmp_req *q, const struct in_req *in)
 {
+	struct rp_snmp_prof *p = prof_of(s, in->prof);
+
 	q->addr = in->addr;
 	q->tag = in->tag;
+	q->prof = (uint16_t)(p - s->prof);
 	q->busy = true;
 	q->done = false;
 	q->gen++;
 	q->sp = NULL;
 	q->fd = -1;
-	s->ops->begin(s, q);
+	p->ops->begin(s, p, q);
 }
 
 static void finish(struct rp_snmp *s, uint32_t slot)
 {
 	struct rp_snmp_req *q = &s->reqs[slot];
 
-	s->ops->end(s, q);
+	s->prof[q->prof].ops->end(s, &s->prof[q->prof], q);
 	q->sp = NULL;
 	q->fd = -1;
 	q->busy = false;
@@ -337,19 +420,34 @@ static void *poller_main(void *arg)
 			begin(s, &s->reqs[slot], &in);
 		}
 		inflight = s->max_inflight - s->nfree;
-		n = inflight ? s->ops->fds(s, inflight) : 0;
+		n = 0;
+		for (uint32_t g = 0; inflight && g < s->nprof; g++) {
+			uint32_t n0 = n;
+
+			if (!s->prof[g].open)
+				continue;
+			n = s->prof[g].ops->fds(s, &s->prof[g], inflight, n);
+			for (uint32_t i = n0; i < n; i++)
+				s->pfd_key[i] += g * RP_SNMP_KEY_SPAN;
+		}
 		if (n)
 			poll(s->pfd, n, RP_SNMP_LOOP_MS);
 		else if (!inflight)
 			poll(NULL, 0, RP_SNMP_LOOP_MS);
-		for (uint32_t i = 0; i < n; i++)
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t g = s->pfd_key[i] / RP_SNMP_KEY_SPAN;
+
 			if (s->pfd[i].revents)
-				s->ops->read(s, s->pfd_key[i]);
+				s->prof[g].ops->read(s, &s->prof[g],
+						     s->pfd_key[i] % RP_SNMP_KEY_SPAN);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 		if (inflight && now_ms - last_timeout_check >= s->timeout_check_ms) {
 			last_timeout_check = now_ms;
-			s->ops->timeouts(s);
+			for (uint32_t g = 0; g < s->nprof; g++)
+				if (s->prof[g].open)
+					s->prof[g].ops->timeouts(s, &s->prof[g]);
 		}
 		while (s->ndone > 0)
 			finish(s, s->done_slots[--s->ndone]);

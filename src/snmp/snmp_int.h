@@ -36,6 +36,8 @@
 /* Entries of s->pfd: a socket per request (v3), or per shared session of either family
  * (v2c: 2 x ceil(max_inflight / 64), never more than this). */
 #define RP_SNMP_PFD_MAX(max_inflight) ((max_inflight) + RP_SNMP_MAX_SHARED)
+/* pfd_key of a profile's socket: the profile times this, plus the variant's own key. */
+#define RP_SNMP_KEY_SPAN (1u << 20)
 
 /** One request slot: the poller thread's. */
 struct rp_snmp_req {
@@ -46,43 +48,56 @@ struct rp_snmp_req {
 	uint32_t gen; /* bumped by each begin(): a callback names (slot, gen), see ticket */
 	struct rp_ip addr;
 	uint32_t tag;
+	uint16_t prof; /* the profile it is asked with */
 };
 
 struct rp_snmp;
+struct rp_snmp_prof;
 
 /** What v2c.c and v3.c do differently. Each is called by poller.c only. */
 struct rp_snmp_ops {
 	const char *name;
 	/* Owner thread, at the end of rp_snmp_create (rings and slots exist): the
 	 * variant's state from conf into s->var. 0, or -errno with why. */
-	int (*open)(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t whylen);
-	/* Sends the GET for q (addr, tag, gen set); on failure delivers at once
+	int (*open)(struct rp_snmp *s, struct rp_snmp_prof *p, const struct rp_conf *c, char *why,
+		    size_t whylen);
+	/* Sends the GET for q (addr, tag, gen, prof set); on failure delivers at once
 	 * (rp_snmp__local_error). */
-	void (*begin)(struct rp_snmp *s, struct rp_snmp_req *q);
+	void (*begin)(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q);
 	/* q's result was pushed: releases what begin took (v3: its session). */
-	void (*end)(struct rp_snmp *s, struct rp_snmp_req *q);
-	/* Fills s->pfd and s->pfd_key with the sockets to wait on while `inflight`
-	 * (> 0) requests are out; returns how many. */
-	uint32_t (*fds)(struct rp_snmp *s, uint32_t inflight);
-	/* A socket fds() listed is readable: `key` is its s->pfd_key. */
-	void (*read)(struct rp_snmp *s, uint32_t key);
+	void (*end)(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q);
+	/* Fills s->pfd and s->pfd_key from index n on with the profile's sockets to wait on
+	 * while `inflight` (> 0) requests are out; returns the new n. A key is the
+	 * variant's own below RP_SNMP_KEY_SPAN (poller.c adds the profile). */
+	uint32_t (*fds)(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t inflight, uint32_t n);
+	/* A socket fds() listed is readable: `key` is its own key. */
+	void (*read)(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t key);
 	/* snmp_sess_timeout over every session with requests out (retries, give-ups). */
-	void (*timeouts)(struct rp_snmp *s);
+	void (*timeouts)(struct rp_snmp *s, struct rp_snmp_prof *p);
 	/* Owner thread, from rp_snmp_destroy with the thread stopped: closes every
-	 * session still open and frees s->var (which may be NULL: open never ran). */
-	void (*close)(struct rp_snmp *s);
+	 * session still open and frees p->var (which may be NULL: open never ran). */
+	void (*close)(struct rp_snmp *s, struct rp_snmp_prof *p);
+};
+
+/* One set of settings devices are asked with: profile 0 the top level's snmp block,
+ * profile g a group's own (group g - 1 of the configuration); a group without its own
+ * block is not opened (`open` false) and its devices use profile 0. */
+struct rp_snmp_prof {
+	const struct rp_snmp_ops *ops;
+	void *var; /* the variant's own state (struct v2c or struct v3); owned by ops */
+	unsigned port;
+	long timeout_us;
+	int retries;
+	bool open; /* its variant's state exists (enabled, and profile 0 or a group's own) */
 };
 
 extern const struct rp_snmp_ops rp_snmp__v2c_ops;
 extern const struct rp_snmp_ops rp_snmp__v3_ops;
 
 struct rp_snmp {
-	/* set at create, read-only after */
-	const struct rp_snmp_ops *ops;
-	void *var; /* the variant's own state (struct v2c or struct v3); owned by ops */
-	unsigned port;
-	long timeout_us;
-	int retries;
+	/* set at create, read-only after (but each profile's var, its ops' own) */
+	struct rp_snmp_prof *prof;
+	uint32_t nprof;
 	uint32_t max_inflight;
 	uint64_t timeout_check_ms; /* how often ops->timeouts runs */
 

@@ -72,24 +72,24 @@ static uint64_t mono_ns(void)
 /* Opens shared session k of family fam. Its peer (the loopback address of the family)
  * is only a default: each PDU carries its own destination. A large receive buffer keeps
  * a burst of answers from overflowing a socket. 0, or -EIO with net-snmp's words. */
-static int open_shared(struct rp_snmp *s, struct v2c *v, int fam, uint32_t k, char *why,
-		       size_t whylen)
+static int open_shared(struct rp_snmp *s, const struct rp_snmp_prof *p, struct v2c *v, int fam,
+		       uint32_t k, char *why, size_t whylen)
 {
 	int rcvbuf = 1 << 20;
 	netsnmp_session ss;
 	char peer[64];
 
 	if (fam == FAM_V4)
-		snprintf(peer, sizeof(peer), "udp:127.0.0.1:%u", s->port);
+		snprintf(peer, sizeof(peer), "udp:127.0.0.1:%u", p->port);
 	else
-		snprintf(peer, sizeof(peer), "udp6:[::1]:%u", s->port);
+		snprintf(peer, sizeof(peer), "udp6:[::1]:%u", p->port);
 	snmp_sess_init(&ss);
 	ss.peername = peer;
 	ss.version = SNMP_VERSION_2c;
 	ss.community = (u_char *)v->community;
 	ss.community_len = strlen(v->community);
-	ss.timeout = s->timeout_us;
-	ss.retries = s->retries;
+	ss.timeout = p->timeout_us;
+	ss.retries = p->retries;
 	ss.callback = v2c_on_answer;
 	ss.callback_magic = s;
 	v->shared[fam][k] = snmp_sess_open(&ss);
@@ -112,11 +112,12 @@ static int open_shared(struct rp_snmp *s, struct v2c *v, int fam, uint32_t k, ch
 
 /* The IPv4 sessions every IPv4 request goes through, one per PER_SHARED requests in
  * flight; the IPv6 ones come later (open_v6). */
-static int v2c_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t whylen)
+static int v2c_open(struct rp_snmp *s, struct rp_snmp_prof *p, const struct rp_conf *c, char *why,
+		    size_t whylen)
 {
 	struct v2c *v = rp_xcalloc(1, sizeof(*v));
 
-	s->var = v;
+	p->var = v;
 	v->community = strdup(c->snmp.community ? c->snmp.community : "public");
 	if (!v->community) {
 		snprintf(why, whylen, "out of memory");
@@ -124,7 +125,7 @@ static int v2c_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_
 	}
 	v->nshared = (s->max_inflight + PER_SHARED - 1) / PER_SHARED;
 	for (uint32_t i = 0; i < v->nshared; i++) {
-		int ret = open_shared(s, v, FAM_V4, i, why, whylen);
+		int ret = open_shared(s, p, v, FAM_V4, i, why, whylen);
 
 		if (ret < 0)
 			return ret;
@@ -136,13 +137,13 @@ static int v2c_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_
  * and a bind, no packet). After a failure, IPv6 requests fail with its reason for
  * V6_RETRY_NS before the next try. A host without IPv6 is told apart from net-snmp's
  * failures (whose message only names the peer) by trying socket(AF_INET6) ourselves. */
-static bool open_v6(struct rp_snmp *s, struct v2c *v, uint32_t k)
+static bool open_v6(struct rp_snmp *s, const struct rp_snmp_prof *p, struct v2c *v, uint32_t k)
 {
 	int fd;
 
 	if (v->v6_retry_ns && (int64_t)(mono_ns() - v->v6_retry_ns) < 0)
 		return false;
-	if (open_shared(s, v, FAM_V6, k, v->v6_why, sizeof(v->v6_why)) == 0) {
+	if (open_shared(s, p, v, FAM_V6, k, v->v6_why, sizeof(v->v6_why)) == 0) {
 		v->v6_retry_ns = 0;
 		return true;
 	}
@@ -180,7 +181,7 @@ static bool from_peer(const struct rp_snmp *s, const struct rp_snmp_req *q, cons
 		len = sizeof(pair->remote_addr);
 	}
 	return rp_ip_from_sockaddr(sa, len, &ip, &port) && rp_ip_eq(&ip, &q->addr) &&
-	       port == (uint16_t)s->port;
+	       port == (uint16_t)s->prof[q->prof].port;
 }
 
 /* net-snmp's callback for v2c requests (poller thread). net-snmp matches a v1/v2c answer
@@ -218,7 +219,7 @@ static void *destination(const struct rp_snmp *s, const struct rp_snmp_req *q, i
 		if (!to)
 			return NULL;
 		to->remote_addr.sin.sin_family = AF_INET;
-		to->remote_addr.sin.sin_port = htons((uint16_t)s->port);
+		to->remote_addr.sin.sin_port = htons((uint16_t)s->prof[q->prof].port);
 		to->remote_addr.sin.sin_addr.s_addr = htonl(rp_ip_to_v4(&q->addr));
 		*len = sizeof(*to);
 		return to;
@@ -227,7 +228,7 @@ static void *destination(const struct rp_snmp *s, const struct rp_snmp_req *q, i
 	if (!to6)
 		return NULL;
 	to6->sin6_family = AF_INET6;
-	to6->sin6_port = htons((uint16_t)s->port);
+	to6->sin6_port = htons((uint16_t)s->prof[q->prof].port);
 	memcpy(to6->sin6_addr.s6_addr, q->addr.b, 16);
 	*len = sizeof(*to6); /* exactly: netsnmp_udp6_send ignores any other length */
 	return to6;
@@ -235,9 +236,9 @@ static void *destination(const struct rp_snmp *s, const struct rp_snmp_req *q, i
 
 /* The GET goes through the shared session of q's family to q->addr (the PDU's own
  * destination, freed with the PDU); its answer comes back on that session's socket. */
-static void v2c_begin(struct rp_snmp *s, struct rp_snmp_req *q)
+static void v2c_begin(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q)
 {
-	struct v2c *v = s->var;
+	struct v2c *v = p->var;
 	/* slot i always uses session i / PER_SHARED: at most PER_SHARED requests each */
 	uint32_t k = (uint32_t)(q - s->reqs) / PER_SHARED;
 	int fam = rp_ip_is_v4(&q->addr) ? FAM_V4 : FAM_V6;
@@ -245,7 +246,7 @@ static void v2c_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 	void *to;
 	int len = 0;
 
-	if (fam == FAM_V6 && !v->shared[fam][k] && !open_v6(s, v, k)) {
+	if (fam == FAM_V6 && !v->shared[fam][k] && !open_v6(s, p, v, k)) {
 		rp_snmp__local_error(s, q, v->v6_why, NULL, NULL);
 		return;
 	}
@@ -265,17 +266,17 @@ static void v2c_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 }
 
 /* Nothing to release: the shared session outlives its requests. */
-static void v2c_end(struct rp_snmp *s, struct rp_snmp_req *q)
+static void v2c_end(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q)
 {
 	(void)s;
+	(void)p;
 	(void)q;
 }
 
 /* Every open shared session's socket (pfd_key: family x MAX_SHARED + session). */
-static uint32_t v2c_fds(struct rp_snmp *s, uint32_t inflight)
+static uint32_t v2c_fds(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t inflight, uint32_t n)
 {
-	struct v2c *v = s->var;
-	uint32_t n = 0;
+	struct v2c *v = p->var;
 
 	(void)inflight;
 	for (int fam = FAM_V4; fam <= FAM_V6; fam++)
@@ -290,9 +291,9 @@ static uint32_t v2c_fds(struct rp_snmp *s, uint32_t inflight)
 
 /* Every answer waiting on the socket of shared session `key` (see v2c_fds); a read takes
  * one datagram and the socket blocks, so poll before each. */
-static void v2c_read(struct rp_snmp *s, uint32_t key)
+static void v2c_read(struct rp_snmp *s, struct rp_snmp_prof *prof, uint32_t key)
 {
-	struct v2c *v = s->var;
+	struct v2c *v = prof->var;
 	uint32_t fam = key / MAX_SHARED, k = key % MAX_SHARED;
 	struct pollfd p = {.fd = v->shared_fd[fam][k], .events = POLLIN};
 
@@ -300,9 +301,11 @@ static void v2c_read(struct rp_snmp *s, uint32_t key)
 		rp_snmp__read(s, v->shared[fam][k], v->shared_fd[fam][k]);
 }
 
-static void v2c_timeouts(struct rp_snmp *s)
+static void v2c_timeouts(struct rp_snmp *s, struct rp_snmp_prof *p)
 {
-	struct v2c *v = s->var;
+	struct v2c *v = p->var;
+
+	(void)s;
 
 	for (int fam = FAM_V4; fam <= FAM_V6; fam++)
 		for (uint32_t k = 0; k < v->nshared; k++)
@@ -310,9 +313,11 @@ static void v2c_timeouts(struct rp_snmp *s)
 				snmp_sess_timeout(v->shared[fam][k]);
 }
 
-static void v2c_close(struct rp_snmp *s)
+static void v2c_close(struct rp_snmp *s, struct rp_snmp_prof *p)
 {
-	struct v2c *v = s->var;
+	struct v2c *v = p->var;
+
+	(void)s;
 
 	if (!v)
 		return;
@@ -320,9 +325,11 @@ static void v2c_close(struct rp_snmp *s)
 		for (uint32_t i = 0; i < v->nshared; i++)
 			if (v->shared[fam][i])
 				snmp_sess_close(v->shared[fam][i]); /* its requests go with it */
+	if (v->community)
+		explicit_bzero(v->community, strlen(v->community));
 	free(v->community);
 	free(v);
-	s->var = NULL;
+	p->var = NULL;
 }
 
 const struct rp_snmp_ops rp_snmp__v2c_ops = {

@@ -85,12 +85,14 @@ static void forget_usm_users(const char *name)
 	}
 }
 
-static int v3_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t whylen)
+static int v3_open(struct rp_snmp *s, struct rp_snmp_prof *p, const struct rp_conf *c, char *why,
+		   size_t whylen)
 {
 	struct v3 *v = rp_xcalloc(1, sizeof(*v));
 	int ret;
 
-	s->var = v;
+	(void)s;
+	p->var = v;
 	v->user = strdup(c->snmp.v3.username ? c->snmp.v3.username : "");
 	if (!v->user) {
 		snprintf(why, whylen, "out of memory");
@@ -108,22 +110,22 @@ static int v3_open(struct rp_snmp *s, const struct rp_conf *c, char *why, size_t
 
 /* Opens q's own session to q->addr and sends the GET (net-snmp probes the engine ID
  * first, synchronously: the poller thread waits up to snmp.timeout x (retries + 1)). */
-static void v3_begin(struct rp_snmp *s, struct rp_snmp_req *q)
+static void v3_begin(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q)
 {
-	struct v3 *v = s->var;
+	struct v3 *v = p->var;
 	netsnmp_session ss;
 	netsnmp_pdu *pdu;
 	char peer[96], ip[RP_IP_STRLEN];
 
 	rp_ip_format(&q->addr, ip);
 	if (rp_ip_is_v4(&q->addr))
-		snprintf(peer, sizeof(peer), "udp:%s:%u", ip, s->port);
+		snprintf(peer, sizeof(peer), "udp:%s:%u", ip, p->port);
 	else
-		snprintf(peer, sizeof(peer), "udp6:[%s]:%u", ip, s->port);
+		snprintf(peer, sizeof(peer), "udp6:[%s]:%u", ip, p->port);
 	snmp_sess_init(&ss);
 	ss.peername = peer;
-	ss.timeout = s->timeout_us;
-	ss.retries = s->retries;
+	ss.timeout = p->timeout_us;
+	ss.retries = p->retries;
 	ss.callback = rp_snmp__on_answer;
 	ss.callback_magic = s;
 	ss.version = SNMP_VERSION_3;
@@ -152,21 +154,36 @@ static void v3_begin(struct rp_snmp *s, struct rp_snmp_req *q)
 }
 
 /* The request's session goes with it. */
-static void v3_end(struct rp_snmp *s, struct rp_snmp_req *q)
+static void v3_end(struct rp_snmp *s, struct rp_snmp_prof *p, struct rp_snmp_req *q)
 {
 	(void)s;
+	(void)p;
 	if (q->sp)
 		snmp_sess_close(q->sp);
 }
 
 /* The socket of each request waiting for its answer (pfd_key: the slot). */
-static uint32_t v3_fds(struct rp_snmp *s, uint32_t inflight)
+/* Whether p is the first open v3 profile: that one's fds() and timeouts() walk the v3
+ * requests of every v3 profile (a v3 request is the one with a socket of its own), so
+ * several v3 groups cost one walk of the slots, not one each. */
+static bool first_v3(const struct rp_snmp *s, const struct rp_snmp_prof *p)
 {
-	uint32_t n = 0;
+	for (uint32_t g = 0; g < s->nprof; g++)
+		if (s->prof[g].open && s->prof[g].ops == &rp_snmp__v3_ops)
+			return &s->prof[g] == p;
+	return false;
+}
 
-	for (uint32_t i = 0; i < s->max_inflight && n < inflight; i++) {
+static uint32_t v3_fds(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t inflight, uint32_t n)
+{
+	uint32_t seen = 0;
+
+	if (!first_v3(s, p))
+		return n;
+	for (uint32_t i = 0; i < s->max_inflight && seen < inflight; i++) {
 		const struct rp_snmp_req *q = &s->reqs[i];
 
+		seen += q->busy;
 		if (!q->busy || q->done || q->fd < 0)
 			continue;
 		s->pfd[n] = (struct pollfd){.fd = q->fd, .events = POLLIN};
@@ -175,29 +192,35 @@ static uint32_t v3_fds(struct rp_snmp *s, uint32_t inflight)
 	return n;
 }
 
-static void v3_read(struct rp_snmp *s, uint32_t slot)
+static void v3_read(struct rp_snmp *s, struct rp_snmp_prof *p, uint32_t slot)
 {
 	const struct rp_snmp_req *q = &s->reqs[slot];
 
+	(void)p;
 	rp_snmp__read(s, q->sp, q->fd);
 }
 
-static void v3_timeouts(struct rp_snmp *s)
+static void v3_timeouts(struct rp_snmp *s, struct rp_snmp_prof *p)
 {
+	if (!first_v3(s, p))
+		return;
 	for (uint32_t i = 0; i < s->max_inflight; i++)
-		if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp)
+		if (s->reqs[i].busy && !s->reqs[i].done && s->reqs[i].sp && s->reqs[i].fd >= 0)
 			snmp_sess_timeout(s->reqs[i].sp);
 }
 
-static void v3_close(struct rp_snmp *s)
+static void v3_close(struct rp_snmp *s, struct rp_snmp_prof *p)
 {
-	struct v3 *v = s->var;
+	struct v3 *v = p->var;
+	uint32_t g = (uint32_t)(p - s->prof);
 
 	if (!v)
 		return;
 	for (uint32_t i = 0; s->reqs && i < s->max_inflight; i++)
-		if (s->reqs[i].sp)
+		if (s->reqs[i].sp && s->reqs[i].prof == g) {
 			snmp_sess_close(s->reqs[i].sp);
+			s->reqs[i].sp = NULL;
+		}
 	if (v->user) {
 		forget_usm_users(v->user);
 		memset(v->user, 0, strlen(v->user));
@@ -205,7 +228,7 @@ static void v3_close(struct rp_snmp *s)
 	free(v->user);
 	memset(v, 0, sizeof(*v)); /* the keys */
 	free(v);
-	s->var = NULL;
+	p->var = NULL;
 }
 
 const struct rp_snmp_ops rp_snmp__v3_ops = {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ringprobe/conf.h"
 
@@ -177,7 +178,7 @@ Test(groups, process_wide_keys_are_refused_in_a_group)
 		  "    devices: [127.0.0.2]\n"
 		  "    ping_timeout: 1s\n"
 		  "    tos: 184\n"
-		  "    device_files: [x]\n"
+		  "    snmp: {max_inflight: 9}\n"
 		  "    colour: red\n"
 		  "  - name: core\n"
 		  "    ping_interval: 5ms\n"
@@ -188,10 +189,11 @@ Test(groups, process_wide_keys_are_refused_in_a_group)
 		"level"));
 	cr_assert(has("t.yml:7:5: error: groups[0].tos: not per group: tos is process-wide for now "
 		      "(the sockets are shared); set it at the top level"));
-	cr_assert(has("t.yml:8:5: error: groups[0].device_files: not per group: device_files is "
-		      "not supported yet"));
+	cr_assert(has("t.yml:8: error: groups[0].snmp.max_inflight: not per group: "
+		      "snmp.max_inflight bounds the one SNMP poller of the process; set it at the "
+		      "top level"));
 	cr_assert(has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
-		      "name, devices, networks, tags and ping_interval)"));
+		      "name, devices, networks, tags, ping_interval, snmp and device_files)"));
 	cr_assert(has("t.yml:10:5: error: groups[1]: group name \"core\" is used at line 4 too"));
 	cr_assert(has("t.yml:11:20: error: groups[1].ping_interval: 5ms is out of range "
 		      "(10ms..1d)"));
@@ -285,4 +287,311 @@ Test(groups, a_name_in_two_groups)
 	cr_assert_eq(conf.ndevtags, 1);
 	cr_assert(conf.devtags[0].is_name);
 	cr_assert_eq(conf.devtags[0].index, 1);
+}
+
+/* ---- a group's own snmp block ------------------------------------------------------- */
+
+static const struct rp_conf_group *group(const char *name)
+{
+	for (size_t i = 0; i < conf.groups.n; i++)
+		if (strcmp(conf.groups.v[i].name, name) == 0)
+			return &conf.groups.v[i];
+	cr_assert_fail("no group %s", name);
+	return NULL;
+}
+
+static const char snmp_groups[] = HEAD "devices: [127.0.0.2]\n"
+				       "snmp:\n"
+				       "  community: topsecret\n"
+				       "  port: 1161\n"
+				       "  timeout: 2s\n"
+				       "groups:\n"
+				       "  - name: lab\n"
+				       "    devices: [127.0.1.1]\n"
+				       "    snmp:\n"
+				       "      community: labsecret\n"
+				       "      port: 1162\n"
+				       "  - name: dumb\n"
+				       "    devices: [127.0.1.2]\n"
+				       "    snmp: {enabled: false}\n"
+				       "  - name: plain\n"
+				       "    devices: [127.0.1.3]\n"
+				       "  - name: v3\n"
+				       "    devices: [127.0.1.4]\n"
+				       "    snmp:\n"
+				       "      version: \"3\"\n"
+				       "      v3: {username: ops, security_level: authNoPriv,\n"
+				       "           auth_password: authsecret1}\n";
+
+Test(groups, snmp_block_inherits_unset_keys_from_the_top_level)
+{
+	const struct rp_conf_group *g;
+
+	cr_assert_eq(load(snmp_groups), 0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	g = group("lab");
+	cr_assert_not_null(g->snmp);
+	cr_assert_str_eq(g->snmp->snmp.community, "labsecret");
+	cr_assert_eq(g->snmp->snmp.port, 1162);
+	cr_assert_eq(g->snmp->snmp.timeout, 2 * RP_NSEC_PER_SEC, "inherited");
+	cr_assert_eq(g->snmp->snmp.retries, conf.snmp.retries);
+	cr_assert(g->snmp->snmp.enabled);
+	g = group("dumb");
+	cr_assert_not(g->snmp->snmp.enabled);
+	cr_assert_str_eq(g->snmp->snmp.community, "topsecret", "inherited");
+	cr_assert_eq(g->snmp->snmp.port, 1161);
+	cr_assert_null(group("plain")->snmp, "no block: the top level's, nothing copied");
+	g = group("v3");
+	cr_assert_eq(g->snmp->snmp.version, RP_SNMP_V3);
+	cr_assert_str_eq(g->snmp->snmp.v3.username, "ops");
+	cr_assert_eq(g->snmp->snmp.v3.security_level, RP_SNMP_AUTHNOPRIV);
+	cr_assert_eq(g->snmp->snmp.port, 1161);
+	/* the top level keeps its own */
+	cr_assert_str_eq(conf.snmp.community, "topsecret");
+	cr_assert_eq(conf.snmp.version, RP_SNMP_V2C);
+}
+
+/* Whether some diagnostic starts with `want`. */
+static bool has_prefix(const char *want)
+{
+	for (size_t i = 0; i < diags.n; i++)
+		if (strncmp(diag(i), want, strlen(want)) == 0)
+			return true;
+	for (size_t i = 0; i < diags.n; i++)
+		cr_log_info("have: %s", diag(i));
+	return false;
+}
+
+Test(groups, snmp_block_errors_name_line_and_group_key)
+{
+	load(HEAD "devices: [127.0.0.2]\n"
+		  "groups:\n"
+		  "  - name: a\n"
+		  "    snmp:\n"
+		  "      comunity: x\n"
+		  "      port: 0\n"
+		  "      v3: {security_level: loud}\n"
+		  "  - name: b\n"
+		  "    snmp: {version: \"3\"}\n"
+		  "  - name: c\n"
+		  "    snmp: 5\n"
+		  "  - name: d\n"
+		  "    snmp: {timeout: 2s, timeout: 3s}\n");
+	cr_assert(has_prefix("t.yml:7:7: error: groups[0].snmp.comunity: unknown key"));
+	cr_assert(has_prefix("t.yml:8:13: error: groups[0].snmp.port: "));
+	cr_assert(has_prefix("t.yml:9:28: error: groups[0].snmp.v3.security_level: "));
+	cr_assert(has("t.yml:10: error: groups[1].snmp.v3.username: must be set (here or at the "
+		      "top level) when the group's snmp.version is 3"));
+	cr_assert(has("t.yml:13:11: error: groups[2].snmp: expected a mapping of snmp.* keys "
+		      "(community, version, port, ...), got a value"));
+	cr_assert(has("t.yml:15:25: error: groups[3].snmp.timeout: duplicate key (first set at "
+		      "line 15)"));
+}
+
+static char *write_tmp(const char *text)
+{
+	char *path = strdup("/tmp/rp_test_groups_XXXXXX");
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(groups, snmp_secrets_from_files_and_never_printed)
+{
+	char *file = write_tmp("filesecret\n"), yaml[2048], *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "devices: [127.0.0.2]\n"
+		      "snmp: {community: topsecret}\n"
+		      "groups:\n"
+		      "  - name: a\n"
+		      "    devices: [127.0.1.1]\n"
+		      "    snmp: {community_file: %s}\n"
+		      "  - name: b\n"
+		      "    devices: [127.0.1.2]\n"
+		      "    snmp:\n"
+		      "      community: inlinesecret\n"
+		      "      v3: {auth_password: authsecret1, priv_password_file: %s}\n",
+		 file, file);
+	cr_assert_eq(load(yaml), 0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	cr_assert_str_eq(group("a")->snmp->snmp.community, "filesecret");
+	cr_assert_str_eq(group("b")->snmp->snmp.community, "inlinesecret");
+	cr_assert_str_eq(group("b")->snmp->snmp.v3.priv_password, "filesecret");
+	f = open_memstream(&out, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	cr_assert_null(strstr(out, "filesecret"), "%s", out);
+	cr_assert_null(strstr(out, "inlinesecret"), "%s", out);
+	cr_assert_null(strstr(out, "authsecret1"), "%s", out);
+	cr_assert_null(strstr(out, "topsecret"), "%s", out);
+	cr_assert_not_null(strstr(out, "    snmp:\n      community: \"********\"  # t.yml:12\n"),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "      community_file: \""), "%s", out);
+	cr_assert_not_null(strstr(out, "        auth_password: \"********\"  # t.yml:13\n"), "%s",
+			   out);
+	/* and it reads back to the same groups */
+	{
+		struct rp_conf again;
+		struct rp_diags d2;
+
+		rp_conf_init(&again);
+		rp_diags_init(&d2);
+		cr_assert_eq(rp_conf_load_buffer(&again, "p.yml", out, strlen(out), &d2), 0);
+		cr_assert_eq(again.groups.n, 2);
+		cr_assert_not_null(again.groups.v[1].snmp);
+		cr_assert(rp_conf_is_set(again.groups.v[1].snmp,
+					 rp_conf_key_find("snmp.v3.auth_password")));
+		rp_conf_fini(&again);
+		rp_diags_fini(&d2);
+	}
+	free(out);
+	unlink(file);
+	free(file);
+}
+
+Test(groups, snmp_secret_and_its_file_both_set_is_an_error)
+{
+	char *file = write_tmp("x\n"), yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "devices: [127.0.0.2]\n"
+		      "groups:\n"
+		      "  - name: a\n"
+		      "    snmp:\n"
+		      "      community: c\n"
+		      "      community_file: %s\n",
+		 file);
+	load(yaml);
+	cr_assert(has_prefix("t.yml:8: error: groups[0].snmp.community_file: snmp.community is "
+			     "set too (t.yml:7)"));
+	unlink(file);
+	free(file);
+}
+
+/* ---- a group's own device_files ------------------------------------------------------ */
+
+Test(groups, device_files_of_a_group_join_it_with_their_labels)
+{
+	char *sd = write_tmp("[{\"targets\": [\"127.0.2.1\", \"127.0.2.2:9100\"],\n"
+			     "  \"labels\": {\"rack\": \"r7\"}}]\n");
+	char yaml[1024], *out = NULL;
+	const struct rp_conf_group *g;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "devices: [127.0.0.2]\n"
+		      "groups:\n"
+		      "  - name: lab\n"
+		      "    tags: {role: lab}\n"
+		      "    devices: [127.0.1.1]\n"
+		      "    device_files: [\"%s\"]\n",
+		 sd);
+	cr_assert_eq(load(yaml), 0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	g = group("lab");
+	cr_assert_eq(g->devices.n, 3);
+	cr_assert_eq(g->files.n, 1);
+	cr_assert_eq(g->files.own, 1);
+	cr_assert_eq(g->ndevtags, 2, "each file target has its labels");
+	cr_assert_str_eq(g->devtags[0].tags.kv[0], "rack");
+	cr_assert_str_eq(g->devtags[0].tags.kv[1], "r7");
+	cr_assert_eq(conf.devices.n, 1, "the top level's stay its own");
+	/* printed: the pattern, not the file's targets */
+	f = open_memstream(&out, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	cr_assert_not_null(strstr(out, "    device_files:\n      - \""), "%s", out);
+	cr_assert_null(strstr(out, "127.0.2.1"), "%s", out);
+	free(out);
+	unlink(sd);
+	free(sd);
+}
+
+Test(groups, device_file_target_in_two_groups_names_both_files)
+{
+	char *a = write_tmp("[{\"targets\": [\"127.0.2.1\"]}]\n");
+	char *b = write_tmp("- targets:\n    - 127.0.3.1\n    - 127.0.2.1\n");
+	char yaml[1024], want[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "devices: [127.0.3.1]\n"
+		      "groups:\n"
+		      "  - name: x\n"
+		      "    device_files: [\"%s\"]\n"
+		      "  - name: y\n"
+		      "    device_files: [\"%s\"]\n",
+		 a, b);
+	load(yaml);
+	snprintf(want, sizeof(want),
+		 "%s:3: error: devices: 127.0.2.1 is in group \"x\" (%s:1) and in group \"y\" "
+		 "(%s:3); a device belongs to one group",
+		 b, a, b);
+	cr_assert(has(want));
+	snprintf(want, sizeof(want),
+		 "%s:2: error: devices: 127.0.3.1 is in the top level (the default group) (line 3) "
+		 "and in group \"y\" (%s:2); a device belongs to one group",
+		 b, b);
+	cr_assert(has(want));
+	unlink(a);
+	unlink(b);
+	free(a);
+	free(b);
+}
+
+Test(groups, broken_group_device_file_is_refused_with_its_line)
+{
+	char *a = write_tmp("[{\"targets\": [\"127.0.2.1\"], \"labels\": 5}]\n");
+	char yaml[1024], want[512];
+
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "groups:\n"
+		      "  - name: x\n"
+		      "    device_files: [\"%s\"]\n",
+		 a);
+	load(yaml);
+	cr_assert_gt(diags.errors, 0);
+	snprintf(want, sizeof(want), "%s:1:", a);
+	cr_assert(has_prefix(want));
+	unlink(a);
+	free(a);
+}
+
+Test(groups, an_empty_snmp_block_prints_and_reads_back_as_one)
+{
+	char *out = NULL;
+	size_t len = 0;
+	struct rp_conf again;
+	struct rp_diags d2;
+	FILE *f;
+
+	cr_assert_eq(load(HEAD "groups:\n"
+			       "  - name: a\n"
+			       "    devices: [127.0.1.1]\n"
+			       "    snmp: {}\n"
+			       "  - name: b\n"
+			       "    devices: [127.0.1.2]\n"
+			       "    snmp:\n"),
+		     0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	cr_assert_not_null(group("a")->snmp, "a block of its own, every key the top level's");
+	cr_assert_null(group("b")->snmp, "`snmp:` with nothing is no block");
+	f = open_memstream(&out, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	cr_assert_not_null(strstr(out, "    snmp: {}\n"), "%s", out);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "p.yml", out, strlen(out), &d2), 0);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(out);
 }

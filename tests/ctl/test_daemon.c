@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../snmp/snmpd_harness.h"
 #include "support/support.h"
 #include "ringprobe/prober.h"
 
@@ -1943,4 +1944,108 @@ Test(daemon, per_device_alone_runs_without_a_sink, .timeout = 90)
 	kill(r.pid, SIGTERM);
 	cr_assert_eq(rpd_wait(&r, 20), 0);
 	rpd_fini(&r);
+}
+
+/* ---- groups with their own settings: device_files and snmp -------------------------- */
+
+/* A group's own device_files: its targets join the group (its tags and the file's labels
+ * on every point), the watcher reloads on a change, a broken file is refused with its
+ * path and line and the running set kept. A group's own snmp block: its device is asked
+ * with the group's port (the top level's points at a port nobody listens on), a group
+ * with snmp off is never asked, and a SIGHUP that changes the block applies it without a
+ * restart. */
+Test(daemon, a_groups_device_files_and_snmp_block_apply_to_its_devices, .timeout = 150)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct snmpd_values v = {.descr = "group agent", .name = "grp-agent"};
+	struct snmpd_agent a = {0};
+	struct srv s;
+	struct rpd r;
+	char sd[160], text[2048], why[1024] = "";
+	int dead;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	cr_assert(snmpd_start(&a, &v, why, sizeof(why)), "%s", why);
+	dead = sup_free_udp_port();
+	cr_assert_gt(dead, 0);
+	rpd_init(&r);
+	snprintf(sd, sizeof(sd), "%s/sd", r.dir);
+	cr_assert_eq(mkdir(sd, 0755), 0);
+	replace_file(sd, "lab.json",
+		     "[{\"targets\": [\"127.6.0.1\", \"127.6.0.2:9100\"], "
+		     "\"labels\": {\"rack\": \"r7\"}}]\n");
+	/* %s: the snmp group's port (dead first, then the agent's) */
+#define GROUPS_CFG                                                                                 \
+	"allow_loopback: true\nping_interval: 250ms\nping_timeout: 200ms\n"                        \
+	"health_check_port: %d\n"                                                                  \
+	"influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"                          \
+	"spool:\n  dir: %s/spool\n"                                                                \
+	"snmp: {port: %d, timeout: 300ms, retries: 0}\n"                                           \
+	"snmp_interval: 1h\n"                                                                      \
+	"devices: [127.6.9.9]\n"                                                                   \
+	"groups:\n"                                                                                \
+	"  - name: lab\n"                                                                          \
+	"    tags: {role: lab}\n"                                                                  \
+	"    device_files: ['%s/*.json']\n"                                                        \
+	"    snmp: {enabled: false}\n"                                                             \
+	"  - name: agents\n"                                                                       \
+	"    tags: {role: agent}\n"                                                                \
+	"    devices: [127.0.0.1]\n"                                                               \
+	"    snmp: {port: %d, timeout: 2s, community: " SNMPD_COMMUNITY "}\n"
+	snprintf(text, sizeof(text), GROUPS_CFG, r.hport, s.url, r.dir, dead, sd, dead);
+	write_file(r.cfg, "%s", text);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 4, 15), 4, "one listed, two from the file, one");
+	/* The file's targets carry the group's tag and the file's label. */
+	cr_assert_geq(wait_scalar(&s,
+				  "SELECT count(success) FROM ping WHERE role = 'lab' AND rack = "
+				  "'r7' AND (ip = '127.6.0.1' OR ip = '127.6.0.2')",
+				  4, 15),
+		      4);
+	/* The agents' group asks the dead port: no answer yet. */
+	cr_assert_geq(wait_health(&r, "snmp_timeouts", 2, 15), 2,
+		      "the top level's device and the group's");
+	cr_assert_eq(srv_influx_scalar(&s, "rp", "SELECT count(hostname) FROM device_info"), 0);
+	/* A SIGHUP with the group's port now the agent's: asked again at once (not at the
+	 * next snmp_interval), with the group's tags on its device_info. */
+	snprintf(text, sizeof(text), GROUPS_CFG, r.hport, s.url, r.dir, dead, sd, (int)a.port);
+	write_file(r.cfg, "%s", text);
+	kill(r.pid, SIGHUP);
+	cr_assert_eq(wait_health(&r, "config_reloads", 1, 10), 1);
+	cr_assert_geq(wait_scalar(&s,
+				  "SELECT count(hostname) FROM device_info WHERE ip = '127.0.0.1' "
+				  "AND role = 'agent' AND hostname = 'grp-agent'",
+				  1, 15),
+		      1);
+	/* A file changed: its new target joins the group, by the watcher alone. */
+	replace_file(sd, "lab.json",
+		     "[{\"targets\": [\"127.6.0.1\", \"127.6.0.2\", \"127.6.0.3\"], "
+		     "\"labels\": {\"rack\": \"r7\"}}]\n");
+	cr_assert_eq(wait_health(&r, "config_reloads", 2, 10), 2, "the change reloaded");
+	cr_assert_eq(wait_health(&r, "devices", 5, 5), 5);
+	cr_assert_geq(wait_scalar(&s,
+				  "SELECT count(success) FROM ping WHERE role = 'lab' AND rack = "
+				  "'r7' AND ip = '127.6.0.3'",
+				  2, 10),
+		      2);
+	/* A broken file: refused with its line; the running set stays. */
+	replace_file(sd, "lab.json", "[{\"targets\": [\"127.6.0.1\",\n  \"127.6.0.300\"]}]\n");
+	cr_assert_eq(wait_health(&r, "config_reload_errors", 1, 10), 1);
+	cr_assert_eq(health(&r, "devices"), 5);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	cr_assert(log_has(&r, "lab.json:2:"), "the broken file's line is logged");
+	if (log_has(&r, "take effect only at restart"))
+		dump_log(&r);
+	cr_assert_not(log_has(&r, "take effect only at restart"), "groups apply live");
+	/* The lab group's SNMP is off: none of its devices was asked. */
+	cr_assert_eq(srv_influx_scalar(
+			 &s, "rp", "SELECT count(hostname) FROM device_info WHERE role = 'lab'"),
+		     0);
+	snmpd_stop(&a);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+#undef GROUPS_CFG
 }

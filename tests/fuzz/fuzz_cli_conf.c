@@ -1,5 +1,6 @@
 /* fuzz-sources: src/cli/opts.c src/conf/buckets.c src/conf/conf.c src/conf/diag.c
- * src/conf/expand.c src/conf/files.c src/conf/filesd.c src/conf/groups.c src/conf/keys.c
+ * src/conf/expand.c src/conf/files.c src/conf/filesd.c src/conf/group_snmp.c src/conf/groups.c
+ * src/conf/keys.c
  * src/conf/print.c src/conf/secret.c src/conf/targets.c src/conf/validate.c src/conf/value.c
  * src/conf/yaml.c src/conf/yaml_groups.c src/util/addr.c src/util/xalloc.c */
 /* fuzz-pkgs: yaml-0.1 */
@@ -172,6 +173,13 @@ static bool comparable(const struct rp_conf *c, const struct rp_conf_key *k)
 
 	if (k->type == RP_CT_SECRET || k->type == RP_CT_IGNORED)
 		return false;
+	/* a group's own snmp secrets are printed masked too */
+	if (k->type == RP_CT_GROUPS)
+		for (size_t g = 0; g < c->groups.n; g++)
+			for (size_t i = 0; c->groups.v[g].snmp && i < rp_conf_key_count(); i++)
+				if (rp_conf_key_at(i)->type == RP_CT_SECRET &&
+				    rp_conf_is_set(c->groups.v[g].snmp, rp_conf_key_at(i)))
+					return false;
 	if (k->type != RP_CT_STRING && k->type != RP_CT_SECRET_FILE)
 		return true;
 	s = *FIELD(c, k, char *);
