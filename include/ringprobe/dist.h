@@ -65,12 +65,13 @@ struct rp_dist_view {
 
 /* The aggregator: the control thread's alone. */
 struct rp_dist {
-	uint32_t cap, n;      /* networks at most, held now */
-	uint32_t mask;	      /* hash slots - 1 */
-	uint32_t *hash;	      /* [mask + 1]: 1 + the network's index, 0 = empty */
-	struct rp_ip *key;    /* [cap]: network i's first address */
-	uint32_t *sent, *rcv; /* [RP_DIST_SLOTS][cap] */
-	unsigned cur;	      /* the slot being filled */
+	uint32_t cap, n;	/* networks at most, held now */
+	uint32_t mask;		/* hash slots - 1 */
+	uint32_t *hash;		/* [mask + 1]: 1 + the network's index, 0 = empty */
+	struct rp_ip *key;	/* [cap]: network i's first address */
+	uint32_t *sent, *rcv;	/* [RP_DIST_SLOTS][cap] */
+	uint32_t *wsent, *wrcv; /* [cap]: their sums over the slots (the window) */
+	unsigned cur;		/* the slot being filled */
 	uint64_t cur_start_ns, start_ns;
 	uint64_t slot_sent[RP_DIST_SLOTS], slot_rcv[RP_DIST_SLOTS];
 	uint64_t other_sent[RP_DIST_SLOTS], other_rcv[RP_DIST_SLOTS];

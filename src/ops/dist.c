@@ -56,6 +56,8 @@ void rp_dist_init(struct rp_dist *d, uint32_t cap, uint64_t now_ns)
 	d->key = rp_xcalloc(cap, sizeof(*d->key));
 	d->sent = rp_xcalloc((size_t)RP_DIST_SLOTS * cap, sizeof(*d->sent));
 	d->rcv = rp_xcalloc((size_t)RP_DIST_SLOTS * cap, sizeof(*d->rcv));
+	d->wsent = rp_xcalloc(cap, sizeof(*d->wsent));
+	d->wrcv = rp_xcalloc(cap, sizeof(*d->wrcv));
 	d->start_ns = d->cur_start_ns = now_ns;
 }
 
@@ -65,6 +67,8 @@ void rp_dist_fini(struct rp_dist *d)
 	free(d->key);
 	free(d->sent);
 	free(d->rcv);
+	free(d->wsent);
+	free(d->wrcv);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -115,16 +119,18 @@ void rp_dist_result(struct rp_dist *d, const struct rp_ip *addr, bool success, u
 	unsigned c = d->cur;
 
 	d->slot_sent[c]++;
-	if (i >= 0)
+	if (i >= 0) {
 		d->sent[(size_t)c * d->cap + (size_t)i]++;
-	else
+		d->wsent[i]++;
+	} else
 		d->other_sent[c]++;
 	if (!success)
 		return;
 	d->slot_rcv[c]++;
-	if (i >= 0)
+	if (i >= 0) {
 		d->rcv[(size_t)c * d->cap + (size_t)i]++;
-	else
+		d->wrcv[i]++;
+	} else
 		d->other_rcv[c]++;
 	d->rtt[c][rp_dist_bucket(rtt_ns)]++;
 	d->rtt_sum[c] += rtt_ns;
@@ -141,14 +147,12 @@ static void compact(struct rp_dist *d)
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < d->n; i++) {
-		uint64_t any = 0;
-
-		for (unsigned s = 0; s < RP_DIST_SLOTS; s++)
-			any |= d->sent[(size_t)s * d->cap + i];
-		if (!any)
+		if (!d->wsent[i])
 			continue;
 		if (k != i) {
 			d->key[k] = d->key[i];
+			d->wsent[k] = d->wsent[i];
+			d->wrcv[k] = d->wrcv[i];
 			for (unsigned s = 0; s < RP_DIST_SLOTS; s++) {
 				d->sent[(size_t)s * d->cap + k] = d->sent[(size_t)s * d->cap + i];
 				d->rcv[(size_t)s * d->cap + k] = d->rcv[(size_t)s * d->cap + i];
@@ -162,6 +166,8 @@ static void compact(struct rp_dist *d)
 		memset(d->sent + (size_t)s * d->cap + k, 0, (d->n - k) * sizeof(*d->sent));
 		memset(d->rcv + (size_t)s * d->cap + k, 0, (d->n - k) * sizeof(*d->rcv));
 	}
+	memset(d->wsent + k, 0, (d->n - k) * sizeof(*d->wsent));
+	memset(d->wrcv + k, 0, (d->n - k) * sizeof(*d->wrcv));
 	d->n = k;
 	memset(d->hash, 0, ((size_t)d->mask + 1) * sizeof(*d->hash));
 	for (uint32_t i = 0; i < k; i++) {
@@ -180,6 +186,10 @@ static void clear_slot(struct rp_dist *d, unsigned c)
 	d->other_sent[c] = d->other_rcv[c] = 0;
 	memset(d->rtt[c], 0, sizeof(d->rtt[c]));
 	d->rtt_sum[c] = d->rtt_min[c] = d->rtt_max[c] = 0;
+	for (uint32_t i = 0; i < d->n; i++) {
+		d->wsent[i] -= d->sent[(size_t)c * d->cap + i];
+		d->wrcv[i] -= d->rcv[(size_t)c * d->cap + i];
+	}
 	memset(d->sent + (size_t)c * d->cap, 0, d->n * sizeof(*d->sent));
 	memset(d->rcv + (size_t)c * d->cap, 0, d->n * sizeof(*d->rcv));
 }
@@ -243,11 +253,8 @@ void rp_dist_fold(const struct rp_dist *d, uint64_t now_ns, struct rp_dist_view 
 		struct rp_dist_net *r = &nets[v->nnets];
 
 		r->net = d->key[i];
-		r->sent = r->received = 0;
-		for (unsigned s = 0; s < RP_DIST_SLOTS; s++) {
-			r->sent += d->sent[(size_t)s * d->cap + i];
-			r->received += d->rcv[(size_t)s * d->cap + i];
-		}
+		r->sent = d->wsent[i];
+		r->received = d->wrcv[i];
 		if (r->sent)
 			v->nnets++;
 	}
