@@ -304,8 +304,10 @@ Test(browser, page_draws_the_rtt_chart_and_the_loss_map, .timeout = 180)
 	s = sample();
 	h = serve(&s);
 	dom = dump_dom(rp_health_server_port(h), NULL);
-	cr_assert(strstr(dom, "data-lossmap=\"40\""), "the script drew 40 cells: %.600s", dom);
-	cr_assert(strstr(dom, "data-rtt=\"6326\""), "and the chart from /api/v1/rtt: %.600s", dom);
+	cr_assert(strstr(dom, "<section id=\"s-loss\" data-cells=\"40\">"),
+		  "the script drew 40 cells: %.600s", dom);
+	cr_assert(strstr(dom, "<section id=\"s-rtt\" data-replies=\"6326\">"),
+		  "and the chart from /api/v1/rtt: %.600s", dom);
 	cr_assert(strstr(dom, "<div id=\"loss-map\"><i "), "the map is shown: %s", dom);
 	{
 		const char *map = strstr(dom, "<div id=\"loss-map\">");

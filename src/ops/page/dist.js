@@ -48,7 +48,7 @@
       map.appendChild(more);
     }
     map.hidden = false;
-    document.documentElement.setAttribute("data-lossmap", String(rows.length));
+    document.getElementById("s-loss").setAttribute("data-cells", String(rows.length));
   }
 
   function loadMap() {
@@ -123,7 +123,7 @@
         tbody.appendChild(tr);
       }
     }
-    document.documentElement.setAttribute("data-rtt", String(j.received));
+    document.getElementById("s-rtt").setAttribute("data-replies", String(j.received));
   }
 
   function loadRtt() {
