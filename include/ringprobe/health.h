@@ -316,4 +316,13 @@ void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap);
 void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_down_entry *v,
 				   uint32_t n, uint64_t total);
 
+/* /api/v1/rtt and /api/v1/loss (include/ringprobe/dist.h). */
+struct rp_dist_view;
+/** Control thread, at start: room for a view of up to cap networks (0: neither
+ *  endpoint, 404; the page leaves the sections out). */
+void rp_health_server_dist_init(struct rp_health_server *h, uint32_t cap);
+/** Control thread: the window now (v's rows, at most the init's cap, copied under the
+ *  server's lock). */
+void rp_health_server_publish_dist(struct rp_health_server *h, const struct rp_dist_view *v);
+
 #endif

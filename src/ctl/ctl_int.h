@@ -15,6 +15,7 @@
 #include "ringprobe/conf.h"
 #include "ringprobe/daemon.h"
 #include "ringprobe/devtable.h"
+#include "ringprobe/dist.h"
 #include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
@@ -386,6 +387,10 @@ struct rp_ctl {
 	struct rp_event ev[256];
 	struct rp_ctl_down down;
 	struct rp_ctl_watch watch;
+	/* The page's RTT distribution and loss by network (dist.c); cap 0 without a
+	 * health server. */
+	struct rp_dist dist;
+	struct rp_dist_view dist_view;
 };
 
 /** Whether c names a sink (influxdb.url or prometheus_remote_write.url); without one
@@ -482,6 +487,14 @@ void rp_ctl__down_forget(struct rp_ctl *d, const struct rp_ip *addr);
 /** Once a second: the list to the health server when it or `total` (the shards'
  *  devices_down) changed. */
 void rp_ctl__down_publish(struct rp_ctl *d, uint64_t total);
+
+/* dist.c */
+/** With a health server: the RTT histogram and the network table (max_devices
+ *  networks at most, RP_DIST_NETS_MAX). */
+void rp_ctl__dist_init(struct rp_ctl *d);
+void rp_ctl__dist_fini(struct rp_ctl *d);
+/** Once a second: moves the window on and publishes it to the health server. */
+void rp_ctl__dist_publish(struct rp_ctl *d);
 
 /* watch.c */
 /** Watches the directories of device_files' patterns (none: nothing is opened). */

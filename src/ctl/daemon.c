@@ -32,6 +32,7 @@
 
 #include "ctl/ctl_int.h"
 #include "ringprobe/compiler.h"
+#include "ringprobe/dist.h"
 #include "ringprobe/health.h"
 #include "ringprobe/log.h"
 #include "ringprobe/priv.h"
@@ -156,6 +157,8 @@ static void take_results(struct rp_ctl *d)
 			}
 			if (r->success)
 				rp_fleet_seen(&d->fleet, &r->addr, d->now_ms);
+			if (d->dist.cap) /* the page's RTTs and loss by network */
+				rp_dist_result(&d->dist, &r->addr, r->success, r->rtt_ns);
 			if (!d->wring || !d->conf.output.probes)
 				continue; /* seen, not written */
 			if (k != j)
@@ -247,6 +250,7 @@ static void timers(struct rp_ctl *d)
 		if (d->http) {
 			rp_health_server_publish(d->http, &h);
 			rp_ctl__down_publish(d, h.devices_down);
+			rp_ctl__dist_publish(d);
 		}
 		rp_ctl__check_rate(d);
 		rp_prober_rebalance(d->prober);
@@ -485,6 +489,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
+		rp_ctl__dist_init(d);
 		if (d->conf.prometheus.per_device) {
 			struct rp_probe_metrics_conf pmc = {
 			    .prober = d->prober,
@@ -622,6 +627,7 @@ static void cleanup(struct rp_ctl *d)
 {
 	rp_health_server_stop(d->http);
 	rp_ctl__down_fini(d);
+	rp_ctl__dist_fini(d);
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);

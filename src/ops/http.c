@@ -25,6 +25,8 @@
 #include <microhttpd.h>
 
 #include "ops/page.h"
+#include "ops/page_dist.h"
+#include "ringprobe/dist.h"
 #include "ops/probe_metrics.h"
 #include "ringprobe/xalloc.h"
 
@@ -85,13 +87,31 @@ struct rp_health_server {
 	/* Per-device series (probe_metrics.c): set once by the control thread after
 	 * start, read by the server thread; NULL when off. */
 	_Atomic(struct rp_pm *) pm;
+	/* /api/v1/rtt and /api/v1/loss (dist_*, below): the published view under the
+	 * lock (dist.cap rows; NULL before dist_init), and the server thread's copies of
+	 * it sorted worst first and by network, each redone when a newer one is asked
+	 * for (at most once per publication). */
+	struct rp_dist_view dist;
+	uint64_t dist_gen;
+	atomic_bool dist_on; /* dist_init done (release): the server thread may look */
+	struct dist_sorted {
+		struct rp_dist_view v;
+		uint64_t gen;
+		uint32_t lossy;
+	} sorted[2];
+	char *loss_buf; /* LOSS_BUF bytes: one rendered /api/v1/loss page */
 };
 
 /* Rows of the down list on the fleet page; the full list is /api/v1/down's. */
 #define PAGE_DOWN_ROWS 50
 /* The page with PAGE_DOWN_ROWS rows whose names escape at their widest (a 253-byte
  * name is at most 253 x 6 bytes of entities). */
-#define PAGE_BUF ((size_t)RESPONSE_MAX + PAGE_DOWN_ROWS * 2048)
+#define PAGE_BUF ((size_t)RESPONSE_MAX + PAGE_DOWN_ROWS * 2048 + PAGE_DIST_MAX)
+
+/* The RTT chart and its table, and a page of the loss table (page_dist.c). */
+#define PAGE_DIST_MAX 32768
+/* One /api/v1/loss page at its widest: 256 KB, the API's bound. */
+#define LOSS_BUF ((size_t)256 * 1024)
 
 /* One page at its widest: RP_DOWN_PAGE_MAX entries with 253-byte names. */
 #define DOWN_BUF ((size_t)RP_DOWN_PAGE_MAX * 400 + 256)
@@ -331,12 +351,99 @@ static enum MHD_Result answer_down(struct rp_health_server *h, struct MHD_Connec
 	return reply(c, MHD_HTTP_OK, TYPE_JSON, h->down_buf, len);
 }
 
+/* ---- /api/v1/rtt and /api/v1/loss ---------------------------------------------------- */
+
+enum { SORT_LOSS = 0, SORT_NET = 1 };
+
+/* The server thread's copy of the published view sorted as `order` says, renewed
+ * when a newer one was published: copied under the lock (a memcpy of at most
+ * RP_DIST_NETS_MAX rows), sorted after. False before dist_init or the first publish. */
+static bool dist_sorted(struct rp_health_server *h, int order)
+{
+	struct dist_sorted *d = &h->sorted[order];
+	bool fresh;
+
+	if (!atomic_load_explicit(&h->dist_on, memory_order_acquire))
+		return false;
+	pthread_mutex_lock(&h->lock);
+	fresh = h->dist_gen && d->gen != h->dist_gen;
+	if (fresh) {
+		struct rp_dist_net *keep = d->v.nets;
+
+		d->v = h->dist;
+		d->v.nets = keep;
+		memcpy(keep, h->dist.nets, h->dist.nnets * sizeof(*keep));
+		d->gen = h->dist_gen;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!d->gen)
+		return false;
+	if (fresh) {
+		d->lossy = 0;
+		for (uint32_t i = 0; i < d->v.nnets; i++)
+			d->lossy += d->v.nets[i].received < d->v.nets[i].sent;
+		if (order == SORT_NET)
+			rp_dist_sort_by_net(d->v.nets, d->v.nnets);
+		else
+			rp_dist_sort_by_loss(d->v.nets, d->v.nnets);
+	}
+	return true;
+}
+
+#define DIST_OFF                                                                                   \
+	"{\"status\":\"not found\",\"detail\":\"no RTT and loss figures: the daemon "              \
+	"publishes them when it probes\"}\n"
+#define DIST_NOT_YET "{\"status\":\"not ready\",\"detail\":\"nothing published yet\"}\n"
+
+/* /api/v1/rtt. */
+static enum MHD_Result answer_rtt(struct rp_health_server *h, struct MHD_Connection *c)
+{
+	char buf[RESPONSE_MAX];
+	size_t n;
+
+	if (!atomic_load_explicit(&h->dist_on, memory_order_acquire))
+		return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON, DIST_OFF);
+	if (!dist_sorted(h, SORT_LOSS))
+		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_JSON, DIST_NOT_YET);
+	n = rp_dist_rtt_json(&h->sorted[SORT_LOSS].v, buf, sizeof(buf));
+	if (n >= sizeof(buf))
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "response larger than the server's buffer\n");
+	return reply(c, MHD_HTTP_OK, TYPE_JSON, buf, n);
+}
+
+/* /api/v1/loss?sort=loss|net&offset=O&limit=L. */
+static enum MHD_Result answer_loss(struct rp_health_server *h, struct MHD_Connection *c)
+{
+	const char *sort = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sort");
+	int order = SORT_LOSS;
+	size_t n;
+
+	if (!atomic_load_explicit(&h->dist_on, memory_order_acquire))
+		return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON, DIST_OFF);
+	if (sort && strcmp(sort, "net") == 0)
+		order = SORT_NET;
+	else if (sort && strcmp(sort, "loss") != 0)
+		return reply_str(c, MHD_HTTP_BAD_REQUEST, TYPE_TEXT,
+				 "sort: \"loss\" (worst first, the default) or \"net\"\n");
+	if (!dist_sorted(h, order))
+		return reply_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_JSON, DIST_NOT_YET);
+	n = rp_dist_loss_json(&h->sorted[order].v, order == SORT_NET ? "net" : "loss",
+			      arg_u32(c, "offset", 0, UINT32_MAX),
+			      arg_u32(c, "limit", 100, RP_DIST_PAGE_MAX), h->loss_buf, LOSS_BUF);
+	if (n >= LOSS_BUF)
+		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
+				 "loss page larger than the server's buffer\n");
+	return reply(c, MHD_HTTP_OK, TYPE_JSON, h->loss_buf, n);
+}
+
 /* The fleet page: the snapshot's figures and a page of the down list (/?q=S&offset=O). */
 static enum MHD_Result answer_page(struct rp_health_server *h, struct MHD_Connection *c,
 				   const struct rp_health_snapshot *s)
 {
 	struct rp_page_down pd = {.offset = arg_u32(c, "offset", 0, UINT32_MAX),
 				  .limit = PAGE_DOWN_ROWS};
+	struct rp_page_dist dp = {0};
 	const char *q = arg_query(c);
 	size_t len;
 
@@ -344,7 +451,20 @@ static enum MHD_Result answer_page(struct rp_health_server *h, struct MHD_Connec
 		return reply_str(c, MHD_HTTP_BAD_REQUEST, TYPE_TEXT, BAD_QUERY);
 	if (h->down_cap)
 		copy_down(h, q, &pd);
-	len = rp_page_html(s, &pd, h->page_buf, PAGE_BUF);
+	if (dist_sorted(h, SORT_LOSS)) {
+		const struct dist_sorted *d = &h->sorted[SORT_LOSS];
+
+		dp.v = &d->v;
+		dp.lossy = d->lossy;
+		dp.offset = arg_u32(c, "loss_offset", 0, UINT32_MAX);
+		dp.limit = RP_PAGE_LOSS_ROWS;
+		if (dp.offset < d->v.nnets) {
+			dp.rows = d->v.nets + dp.offset;
+			dp.n =
+			    d->v.nnets - dp.offset < dp.limit ? d->v.nnets - dp.offset : dp.limit;
+		}
+	}
+	len = rp_page_html_dist(s, &pd, dp.v ? &dp : NULL, h->page_buf, PAGE_BUF);
 	if (len >= PAGE_BUF)
 		return reply_str(c, MHD_HTTP_INTERNAL_SERVER_ERROR, TYPE_TEXT,
 				 "page larger than the server's buffer\n");
@@ -419,10 +539,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 
 	if (strcmp(url, "/api/v1/down") == 0)
 		return answer_down(h, c);
+	if (strcmp(url, "/api/v1/rtt") == 0)
+		return answer_rtt(h, c);
+	if (strcmp(url, "/api/v1/loss") == 0)
+		return answer_loss(h, c);
 
 	return reply_str(c, MHD_HTTP_NOT_FOUND, TYPE_JSON,
 			 "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
-			 "\"/api/v1/down\",\"/health\",\"/health/live\",\"/health/ready\","
+			 "\"/api/v1/down\",\"/api/v1/rtt\",\"/api/v1/loss\",\"/health\",\"/health/"
+			 "live\",\"/health/ready\","
 			 "\"/metrics\"]}\n");
 }
 
@@ -648,6 +773,43 @@ void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_d
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Control thread, before the first publish_dist; once. */
+void rp_health_server_dist_init(struct rp_health_server *h, uint32_t cap)
+{
+	struct rp_dist_view v;
+
+	if (!cap || h->dist.nets)
+		return;
+	for (int i = 0; i < 2; i++)
+		rp_dist_view_init(&h->sorted[i].v, cap);
+	h->loss_buf = rp_xmalloc(LOSS_BUF);
+	rp_dist_view_init(&v, cap);
+	pthread_mutex_lock(&h->lock);
+	h->dist = v;
+	pthread_mutex_unlock(&h->lock);
+	/* Pairs with the server thread's acquire loads: the buffers above exist. */
+	atomic_store_explicit(&h->dist_on, true, memory_order_release);
+}
+
+/* Control thread, once a second: holds the lock for one copy of the view (its rows:
+ * at most RP_DIST_NETS_MAX x 32 bytes, 2 MB; 128 KB at a million devices in /24s). */
+void rp_health_server_publish_dist(struct rp_health_server *h, const struct rp_dist_view *v)
+{
+	struct rp_dist_net *keep = h->dist.nets;
+	uint32_t cap = h->dist.cap;
+
+	if (!keep)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->dist = *v;
+	h->dist.nets = keep;
+	h->dist.cap = cap;
+	h->dist.nnets = v->nnets < cap ? v->nnets : cap;
+	memcpy(keep, v->nets, h->dist.nnets * sizeof(*keep));
+	h->dist_gen++;
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* Control thread, once after start. */
 void rp_health_server_probe_metrics(struct rp_health_server *h,
 				    const struct rp_probe_metrics_conf *conf)
@@ -672,5 +834,9 @@ void rp_health_server_stop(struct rp_health_server *h)
 	free(h->page);
 	free(h->down_buf);
 	free(h->page_buf);
+	rp_dist_view_fini(&h->dist);
+	for (int i = 0; i < 2; i++)
+		rp_dist_view_fini(&h->sorted[i].v);
+	free(h->loss_buf);
 	free(h);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ops/out.h"
+#include "ops/page_dist.h"
 #include "ringprobe/event.h"
 
 /* page_assets.c, generated from src/ops/page/ by embed.py. */
@@ -20,6 +21,8 @@ extern const unsigned char rp_asset_page_js[];
 extern const size_t rp_asset_page_js_len;
 extern const unsigned char rp_asset_page_css[];
 extern const size_t rp_asset_page_css_len;
+extern const unsigned char rp_asset_dist_js[];
+extern const size_t rp_asset_dist_js_len;
 
 enum kind { K_U64, K_U32, K_DBL, K_BOOL, K_BYTES, K_SECONDS };
 
@@ -401,6 +404,12 @@ static void put_down(struct rp_out *o, const struct rp_page_down *d)
 size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_down *down, char *buf,
 		    size_t cap)
 {
+	return rp_page_html_dist(s, down, NULL, buf, cap);
+}
+
+size_t rp_page_html_dist(const struct rp_health_snapshot *s, const struct rp_page_down *down,
+			 const struct rp_page_dist *dist, char *buf, size_t cap)
+{
 	struct rp_out o = rp_out_init(buf, cap);
 	size_t vlen = rp_out_field_len(s->version, sizeof(s->version));
 
@@ -408,6 +417,7 @@ size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_dow
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		       "<title>ringprobe</title>\n<link rel=\"stylesheet\" href=\"/page.css\">\n"
 		       "<script src=\"/page.js\" defer></script>\n"
+		       "<script src=\"/dist.js\" defer></script>\n"
 		       /* Without scripts the page reloads itself instead. */
 		       "<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>\n"
 		       "</head>\n<body>\n<header>\n<h1>ringprobe</h1>\n");
@@ -427,6 +437,8 @@ size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_dow
 		   (double)s->time_ns / 1e9, (double)s->time_ns / 1e9);
 	if (down) /* what is down first, across the page */
 		put_down(&o, down);
+	if (dist) /* then RTTs and loss by network (page_dist.c) */
+		rp_page_dist_sections(&o, dist);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		rp_out_put(&o, "<section id=\"s-%s\">\n<h2>%s</h2>\n<table>\n", sections[i].id,
 			   sections[i].title);
@@ -452,6 +464,12 @@ bool rp_page_asset(const char *path, const unsigned char **data, size_t *len, co
 	if (strcmp(path, "/page.js") == 0) {
 		*data = rp_asset_page_js;
 		*len = rp_asset_page_js_len;
+		*type = "text/javascript; charset=utf-8";
+		return true;
+	}
+	if (strcmp(path, "/dist.js") == 0) {
+		*data = rp_asset_dist_js;
+		*len = rp_asset_dist_js_len;
 		*type = "text/javascript; charset=utf-8";
 		return true;
 	}

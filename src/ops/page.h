@@ -28,12 +28,17 @@ struct rp_page_down {
  *  leaves that section out. Returns the length it needed (as snprintf does). */
 size_t rp_page_html(const struct rp_health_snapshot *s, const struct rp_page_down *down, char *buf,
 		    size_t cap);
+struct rp_page_dist; /* ops/page_dist.h */
+/** The page with the RTT distribution and loss-by-network sections after the down
+ *  list (`dist` NULL: without them, as rp_page_html). */
+size_t rp_page_html_dist(const struct rp_health_snapshot *s, const struct rp_page_down *down,
+			 const struct rp_page_dist *dist, char *buf, size_t cap);
 /** /api/v1/summary: {"status", "reasons", "version", "time", then one object per
  *  section ("fleet", "sweeps", "probes", "writer", "snmp", "daemon") of the figures the
  *  page shows}. Returns the length it needed. */
 size_t rp_page_summary_json(const struct rp_health_snapshot *s, char *buf, size_t cap);
 
-/** A built-in file by its path ("/page.js", "/page.css"): its bytes and content type;
+/** A built-in file by its path ("/page.js", "/dist.js", "/page.css"): its bytes and content type;
  *  false for any other path. */
 bool rp_page_asset(const char *path, const unsigned char **data, size_t *len, const char **type);
 

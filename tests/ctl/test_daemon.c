@@ -2049,3 +2049,93 @@ Test(daemon, a_groups_device_files_and_snmp_block_apply_to_its_devices, .timeout
 	srv_cleanup(&s);
 #undef GROUPS_CFG
 }
+
+/* The fleet page's loss map and RTT distribution from a real run: twelve loopback
+ * devices in three /24s every 200 ms, one /24 answering, one with half its devices
+ * dropped by nftables, one with all of them dropped. /api/v1/loss lists the three
+ * networks worst first with the loss they really have; the page's table (no script)
+ * shows the same rows; /api/v1/rtt has the answering devices' replies. */
+Test(daemon, loss_map_shows_the_network_with_loss, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	char *b;
+	double until;
+	bool seen = false;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\n"
+		   "devices: [127.7.1.1, 127.7.1.2, 127.7.1.3, 127.7.1.4, 127.7.2.1, 127.7.2.2,\n"
+		   "  127.7.2.3, 127.7.2.4, 127.7.3.1, 127.7.3.2, 127.7.3.3, 127.7.3.4]\n"
+		   "ping_interval: 200ms\nping_timeout: 100ms\nping_max_consecutive_fails: 1000\n"
+		   "health_check_port: %d\n"
+		   "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		   "spool:\n  dir: %s/spool\n",
+		   r.hport, s.url, r.dir);
+	cr_assert_eq(
+	    system("nft add table ip t && nft add chain ip t o '{ type filter hook "
+		   "output priority 0; }' && nft add rule ip t o ip daddr { 127.7.2.3, "
+		   "127.7.2.4 } icmp type echo-request drop && nft add rule ip t o ip daddr "
+		   "127.7.3.0/24 icmp type echo-request drop"),
+	    0);
+	rpd_start(&r, NULL);
+	/* Wait until every network has had a few rounds of results. */
+	until = sup_now() + 20;
+	while (!seen && sup_now() < until) {
+		b = http_get(&r, "/api/v1/loss?limit=10");
+		seen = b && strstr(b, "\"networks\":3,\"lossy\":2,") &&
+		       sup_json_number(strstr(b, "\"rows\":["), "sent") >= 40;
+		if (!seen)
+			usleep(200000);
+		free(b);
+	}
+	cr_assert(seen, "three networks, two with loss, counted on /api/v1/loss");
+	b = http_get(&r, "/api/v1/loss?limit=10");
+	cr_assert_not_null(b);
+	{
+		/* Worst first: all lost, then half, then none. */
+		const char *a = strstr(b, "{\"net\":\"127.7.3.0/24\",");
+		const char *h = strstr(b, "{\"net\":\"127.7.2.0/24\",");
+		const char *z = strstr(b, "{\"net\":\"127.7.1.0/24\",");
+		double half;
+
+		cr_assert(a && h && z && a < h && h < z, "%s", b);
+		cr_assert(strstr(a, "\"received\":0,\"loss_pct\":100.00}"), "%s", b);
+		cr_assert(strstr(z, "\"loss_pct\":0.00}"), "%s", b);
+		half = sup_json_number(h, "loss_pct");
+		/* Half the devices dropped; results of the two halves may lag a round. */
+		cr_assert(half > 40 && half < 60, "127.7.2.0/24 lost %.2f%%: %s", half, b);
+		cr_assert_null(strstr(b, "\"next\""), "one page");
+	}
+	free(b);
+	b = http_get(&r, "/api/v1/loss?sort=net&limit=1");
+	cr_assert_not_null(b);
+	cr_assert(strstr(b, "\"rows\":[{\"net\":\"127.7.1.0/24\""), "%s", b);
+	cr_assert(strstr(b, "\"next\":\"/api/v1/loss?sort=net&offset=1&limit=1\""), "%s", b);
+	free(b);
+	b = http_get(&r, "/");
+	cr_assert_not_null(b);
+	cr_assert(strstr(b, "<tr class=\"l5\"><td>127.7.3.0/24</td>"), "%s", b);
+	cr_assert(strstr(b, "<td>127.7.2.0/24</td>"), "%s", b);
+	cr_assert(strstr(b, "<tr class=\"l0\"><td>127.7.1.0/24</td>"), "%s", b);
+	cr_assert(strstr(b, "3 networks (IPv4 /24, IPv6 /64), <span id=\"loss-lossy\">2</span>"),
+		  "%s", b);
+	cr_assert(strstr(b, "<svg id=\"rtt-chart\""), "the RTT chart, without a script");
+	free(b);
+	b = http_get(&r, "/api/v1/rtt");
+	cr_assert_not_null(b);
+	cr_assert_gt(sup_json_number(b, "received"), 0, "%s", b);
+	cr_assert_gt(sup_json_number(b, "loss_pct"), 40, "%s", b);
+	cr_assert(strstr(b, "\"p50\":"), "%s", b);
+	free(b);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	cr_assert_eq(system("nft delete table ip t"), 0);
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringprobe/dist.h"
 #include "ringprobe/event.h"
 #include "ringprobe/health.h"
 #include "support/support.h"
@@ -151,6 +152,36 @@ static struct rp_health_snapshot sample(void)
  * it). */
 static const char hostile[] = "</script><img src=x onerror=\"document.title='pwned'\">";
 
+/* RTTs and loss by network: 40 /24s of 198.18.0.0/16 (nothing is sent to them), a
+ * hundred probes each, losing 0, 0.5, 3, 10, 50 or 100 of them by network. */
+#define DIST_NETS 40
+static const unsigned lost_of[] = {0, 0, 1, 3, 10, 50, 100};
+
+static void serve_dist(struct rp_health_server *h)
+{
+	struct rp_dist d;
+	struct rp_dist_view v;
+
+	rp_dist_init(&d, 256, 0);
+	rp_dist_view_init(&v, d.cap);
+	for (uint32_t i = 0; i < DIST_NETS; i++) {
+		struct rp_ip a = rp_ip_v4(0xc6120000u | i << 8 | 1); /* 198.18.i.1 */
+
+		for (unsigned k = 0; k < 200; k++) {
+			/* 0.5% is one in 200 */
+			unsigned lost = lost_of[i % 7] * 2 + (i % 7 == 1);
+
+			rp_dist_result(&d, &a, k >= lost,
+				       200000 + (uint64_t)(k * 37 % 100) * 30000);
+		}
+	}
+	rp_dist_fold(&d, 30000000000ull, &v);
+	rp_health_server_dist_init(h, d.cap);
+	rp_health_server_publish_dist(h, &v);
+	rp_dist_view_fini(&v);
+	rp_dist_fini(&d);
+}
+
 static struct rp_health_server *serve(const struct rp_health_snapshot *s)
 {
 	static struct rp_down_entry down[2];
@@ -168,6 +199,7 @@ static struct rp_health_server *serve(const struct rp_health_snapshot *s)
 	down[1].reason = RP_REASON_SUSPENDED;
 	rp_health_server_down_init(h, 16);
 	rp_health_server_publish_down(h, down, 2, 2);
+	serve_dist(h);
 	return h;
 }
 
@@ -254,5 +286,80 @@ Test(browser, screenshot_is_kept_as_an_artifact, .timeout = 180)
 	cr_assert_eq(fread(sig, 1, 8, png), 8);
 	fclose(png);
 	cr_assert_eq(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
+	rp_health_server_stop(h);
+}
+
+/* The RTT chart and the loss map: the script drew a cell per network from
+ * /api/v1/loss (address order, coloured by loss, the network's figures as text in its
+ * title) and redrew the chart from /api/v1/rtt; the worst networks' table is there. */
+Test(browser, page_draws_the_rtt_chart_and_the_loss_map, .timeout = 180)
+{
+	struct rp_health_snapshot s;
+	struct rp_health_server *h;
+	const char *p;
+	char *dom;
+	int cells = 0, rects = 0;
+
+	need_root_and_chromium();
+	s = sample();
+	h = serve(&s);
+	dom = dump_dom(rp_health_server_port(h), NULL);
+	cr_assert(strstr(dom, "<section id=\"s-loss\" data-cells=\"40\">"),
+		  "the script drew 40 cells: %.600s", dom);
+	cr_assert(strstr(dom, "<section id=\"s-rtt\" data-replies=\"6326\">"),
+		  "and the chart from /api/v1/rtt: %.600s", dom);
+	cr_assert(strstr(dom, "<div id=\"loss-map\"><i "), "the map is shown: %s", dom);
+	{
+		const char *map = strstr(dom, "<div id=\"loss-map\">");
+		const char *end = strstr(map, "</div>");
+
+		for (p = map; (p = strstr(p, "<i class=\"l")) && p < end; p++)
+			cells++;
+	}
+	cr_assert_eq(cells, 40, "%d cells", cells);
+	cr_assert(strstr(dom, "<i class=\"l0\" title=\"198.18.0.0/24: 0.00% lost (200 of 200)\">"),
+		  "%s", dom);
+	cr_assert(strstr(dom, "<i class=\"l1\" title=\"198.18.1.0/24: 0.50% lost (199 of 200)\">"),
+		  "%s", dom);
+	cr_assert(strstr(dom, "<i class=\"l5\" title=\"198.18.6.0/24: 100.00% lost (0 of 200)\">"),
+		  "%s", dom);
+	for (p = dom; (p = strstr(p, "<rect ")); p++)
+		rects++;
+	cr_assert_gt(rects, 5, "the chart's bars: %d", rects);
+	cr_assert(strstr(dom, "<tr class=\"l5\"><td>198.18.6.0/24</td><td>200</td><td>0</td>"),
+		  "the worst first in the table: %s", dom);
+	cr_assert(
+	    strstr(dom, "40 networks (IPv4 /24, IPv6 /64), <span id=\"loss-lossy\">34</span>"),
+	    "%s", dom);
+	free(dom);
+	rp_health_server_stop(h);
+}
+
+/* A picture of the RTT chart and the loss map (build/test-logs/page-dist.png). */
+Test(browser, screenshot_of_rtts_and_loss_is_kept, .timeout = 180)
+{
+	const char *dir = RP_BUILD_ROOT "/../test-logs";
+	struct rp_health_snapshot s;
+	struct rp_health_server *h;
+	char url[64], shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
+	const char *f[3] = {"--window-size=1280,2000", arg, NULL};
+	struct stat st;
+	int fd;
+
+	need_root_and_chromium();
+	s = sample();
+	h = serve(&s);
+	mkdir(dir, 0755);
+	snprintf(shot, sizeof(shot), "%s/page-dist.png", dir);
+	unlink(shot);
+	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)rp_health_server_port(h));
+	fd = mkstemp(out);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chromium(url, out, f), 0);
+	unlink(out);
+	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
+	cr_assert_gt(st.st_size, 10000, "%lld bytes", (long long)st.st_size);
 	rp_health_server_stop(h);
 }
