@@ -299,6 +299,8 @@ struct rp_conf {
 		char *path;	 /* the health server's path for them */
 		char *buckets;	 /* histogram bounds: "5e-05,0.0001,..." (seconds) */
 		bool on_metrics; /* also appended to /metrics */
+		/* the label for a device's sysName; NULL or "" = none */
+		char *sysname_label;
 	} prometheus;
 	/* The default group is the top level: its tags, and devtags for its `devices`. */
 	struct rp_tagset tags;

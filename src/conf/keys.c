@@ -268,6 +268,9 @@ static const struct rp_conf_key keys[] = {
       "--buckets; at most 64)"),
     K("prometheus.on_metrics", RP_CT_BOOL, prometheus.on_metrics, 0, 0, NULL, "false",
       "also append the per-device series to /metrics (one scrape job for both)"),
+    K("prometheus.sysname_label", RP_CT_STRING, prometheus.sysname_label, 0, 0, NULL, NULL,
+      "label each device's per-device series with its SNMP sysName under this label name "
+      "(e.g. sysname; empty: no such label)"),
     /* groups and static tags (src/conf/groups.c) */
     K("tags", RP_CT_TAGS, tags, 0, 0, NULL, NULL,
       "static tags written on every point of every device (key: value; a group's and a "

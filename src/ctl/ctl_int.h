@@ -16,6 +16,7 @@
 #include "ringprobe/daemon.h"
 #include "ringprobe/devtable.h"
 #include "ringprobe/event.h"
+#include "ringprobe/facts.h"
 #include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
@@ -197,6 +198,7 @@ struct rp_enrich {
 	struct rp_devtable *t; /* address -> slot; suspension = SNMP backoff */
 	struct rp_enrich_dev *dev;
 	struct rp_wheel *wheel;
+	struct rp_facts *facts; /* the daemon's (facts.h), or NULL: answers' sysNames kept */
 	uint32_t cap;
 	uint32_t qhead, qtail, qlen; /* due devices, oldest first (intrusive, by slot) */
 	uint64_t interval_ms, backoff_ms;
@@ -235,7 +237,8 @@ void rp_enrich_request_stop(struct rp_enrich *e);
 int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns);
 /** A device joined the fleet: due now. A device already known is left as it is. */
 void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms);
-/** A device left the fleet: no more polls, an answer in flight is dropped. */
+/** A device left the fleet: no more polls, an answer in flight is dropped, its facts
+ *  (e->facts) forgotten. */
 void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
 /** Answers go to emit while ready(arg) says the consumer takes one more (ready may be
@@ -344,6 +347,7 @@ struct rp_ctl {
 	struct rp_fleet fleet;
 	struct rp_sweep sweep;
 	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
+	struct rp_facts *facts;	 /* sysNames for the health server; NULL without SNMP or it */
 	struct rp_ctl_names names;
 	struct rp_ctl_classes cls;
 	uint64_t info_points;

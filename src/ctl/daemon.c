@@ -444,6 +444,18 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		rp_log(RP_LOG_INFO, "health server listening", "listen=%s port=%u",
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
+		/* What SNMP answers are kept for the page, /api/v1/down and the series'
+		 * sysname label: only with a poller and a server to show them. */
+		if (d->enrich.snmp) {
+			ret = rp_facts_create(&d->facts, (uint32_t)d->enrich.cap);
+			if (ret < 0) {
+				snprintf(why, whylen, "cannot create the SNMP facts: %s",
+					 strerror(-ret));
+				return ret;
+			}
+			d->enrich.facts = d->facts;
+			rp_health_server_facts(d->http, d->facts);
+		}
 		if (d->conf.prometheus.per_device) {
 			rp_health_server_probe_metrics(
 			    d->http, &(struct rp_probe_metrics_conf){
@@ -451,7 +463,9 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 					 .path = d->conf.prometheus.path,
 					 .on_metrics = d->conf.prometheus.on_metrics,
 					 .name_tags = d->cls.lines,
-					 .name_tag_cap = d->cls.cap});
+					 .name_tag_cap = d->cls.cap,
+					 .facts = d->facts,
+					 .sysname_label = d->conf.prometheus.sysname_label});
 			rp_log(RP_LOG_INFO, "per-device series served", "path=%s on_metrics=%s",
 			       d->conf.prometheus.path,
 			       d->conf.prometheus.on_metrics ? "true" : "false");
@@ -573,6 +587,8 @@ static void cleanup(struct rp_ctl *d)
 {
 	rp_health_server_stop(d->http);
 	rp_ctl__down_fini(d);
+	d->enrich.facts = NULL;
+	rp_facts_destroy(d->facts);   /* after the server, its reader */
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);

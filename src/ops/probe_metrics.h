@@ -30,6 +30,10 @@ struct rp_pm_stream;
 struct rp_pacc_view;
 struct rp_pm_stream *rp_pm_stream_open(const struct rp_pacc_view *v, const char *const *name_tags,
 				       uint32_t name_tag_cap, bool gzip);
+struct rp_facts;
+/** Labels each device's series with its sysName from f under `label` (prometheus.
+ *  sysname_label; both outlive the stream; NULL or "" = off). Before the first read. */
+void rp_pm_stream_sysname(struct rp_pm_stream *st, struct rp_facts *f, const char *label);
 /** Up to max bytes of the page (gzip'd when opened so); 0 at its end. */
 size_t rp_pm_stream_read(struct rp_pm_stream *st, char *buf, size_t max);
 void rp_pm_stream_close(struct rp_pm_stream *st);
