@@ -280,9 +280,10 @@ static char *http_body(const char *url)
 
 /* `ringprobe run` monitors 127.0.0.1, whose echo requests an nftables rule in the test's
  * namespace drops (so it goes down) while a real snmpd on it answers SNMP with markup as
- * its sysName. The daemon keeps that sysName (src/ctl/facts.c); /api/v1/down carries it
- * and the page the daemon serves shows it, in Chromium, as text: no element came of it,
- * and no script ran. A screenshot (build/test-logs/page-sysname.png) is kept. */
+ * its sysName. The daemon keeps that sysName (src/ctl/facts.c); /api/v1/down carries it,
+ * /probe-metrics labels the device's series with it (prometheus.sysname_label), and the
+ * page the daemon serves shows it, in Chromium, as text: no element came of it, and no
+ * script ran. A screenshot (build/test-logs/page-sysname.png) is kept. */
 Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 240)
 {
 	static const char *const shot_flags[] = {"--window-size=1280,900", NULL};
@@ -319,6 +320,7 @@ Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 24
 		"ping_timeout: 200ms\nstate:\n  down_after: 2\nhealth_check_port: %d\n"
 		"snmp:\n  enabled: true\n  version: 2c\n  community: %s\n  port: %u\n"
 		"  timeout: 2s\n  retries: 1\n"
+		"prometheus:\n  per_device: true\n  sysname_label: sysname\n"
 		"influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
 		"spool:\n  dir: %s/spool\n",
 		hport, SNMPD_COMMUNITY, (unsigned)a.port, influx.url, dir);
@@ -347,6 +349,29 @@ Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 24
 				       "\",\"since\""),
 		  "/api/v1/down: %s (daemon log %s: %s)", body ? body : "(none)", logp,
 		  sup_slurp(logp));
+	free(body);
+	/* The per-device series carry it as a label (prometheus.sysname_label), escaped
+	 * as the format asks, and promtool takes the page. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/probe-metrics", hport);
+	body = http_body(url);
+	cr_assert(body &&
+		      strstr(body, "smokeping_requests_total{host=\"127.0.0.1\",ip=\"127.0.0.1\","
+				   "sysname=\"" HOSTILE_SYSNAME "\"} "),
+		  "%s", body ? body : "(none)");
+	{
+		char path[] = "/tmp/rp-pm-XXXXXX", cmd[96], *o = NULL, *e = NULL;
+		int pf = mkstemp(path), rc;
+
+		cr_assert_geq(pf, 0);
+		cr_assert_eq(write(pf, body, strlen(body)), (ssize_t)strlen(body));
+		close(pf);
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+		rc = sup_run(cmd, 0, &o, &e);
+		unlink(path);
+		cr_assert(rc == 0 && !*o && !*e, "promtool %d: %s%s", rc, o, e);
+		free(o);
+		free(e);
+	}
 	free(body);
 	/* The page the daemon serves, as a browser builds it. */
 	dom = dump_dom((uint16_t)hport, NULL);
