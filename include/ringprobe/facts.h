@@ -10,7 +10,7 @@
  * entry (or, rarely, compacts the strings), a reader only while it copies one string.
  *
  * Memory: only devices that answered with a non-empty sysName have an entry (a device
- * table sized for max_devices, whose pages cost memory only once used), and their names
+ * table that starts at 1,024 and doubles up to max_devices as they answer), and their names
  * live in one arena, each at most RP_SNMP_NAME_MAX - 1 bytes and NUL-terminated. A name
  * replaced or forgotten leaves garbage that a compaction reclaims once it outweighs the
  * names kept. A device that leaves the fleet (reload, prune, eviction) is forgotten. */

@@ -4,11 +4,14 @@
  * A changed name is appended and the old one becomes garbage; when the arena is full the
  * store compacts it (if the garbage outweighs the names kept, and is worth a copy) or
  * doubles it. Either way the work is paid for by the bytes appended since the last one, so
- * a set costs O(1) amortized; a compaction walks the slots in use once. All of it happens
+ * a set costs O(1) amortized; a compaction walks the slots in use once. The device table
+ * likewise doubles when full (up to the store's cap; past it the least recently set
+ * device makes room), re-adding its devices in LRU order. All of it happens
  * under the mutex, which readers take only to copy one name. */
 #include "ringprobe/facts.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +22,15 @@
 
 /* The arena's first size, and the least garbage worth a compaction. */
 #define ARENA_MIN 4096u
+/* The device table's first capacity. */
+#define TABLE_MIN 1024u
 
 struct rp_facts {
 	pthread_mutex_t lock;  /* the writer holds it while it changes anything below; a
 				* reader while it copies a name */
 	struct rp_devtable *t; /* address -> slot; LRU order = order of the sets */
 	uint32_t *off;	       /* per slot: its name's offset in arena */
+	uint32_t tcap, max;    /* t's capacity now; the most it may grow to */
 	char *arena;
 	uint32_t len, cap; /* bytes of arena used, allocated */
 	uint64_t garbage;  /* bytes of len no slot names */
@@ -45,9 +51,13 @@ int rp_facts_create(struct rp_facts **out, uint32_t cap)
 		free(f);
 		return -err;
 	}
-	rp_devtable_create(&f->t, cap);
-	/* Pages cost memory only as slots are used: slots are taken from 0 upward. */
-	f->off = rp_xcalloc(cap, sizeof(*f->off));
+	/* The table starts small and doubles as devices answer: a table sized for
+	 * max_devices at once would cost its whole index (16 bytes a device), which
+	 * hashing touches everywhere, for the first few thousand answers. */
+	f->max = cap;
+	f->tcap = cap < TABLE_MIN ? cap : TABLE_MIN;
+	rp_devtable_create(&f->t, f->tcap);
+	f->off = rp_xcalloc(f->tcap, sizeof(*f->off));
 	*out = f;
 	return 0;
 }
@@ -96,6 +106,48 @@ static void repack(struct rp_facts *f, uint32_t cap)
 	f->cap = cap;
 	f->garbage = 0;
 	f->compacted++;
+}
+
+struct aged {
+	uint64_t seen;
+	uint32_t slot;
+};
+
+static int by_seen(const void *a, const void *b)
+{
+	const struct aged *x = a, *y = b;
+
+	return (x->seen > y->seen) - (x->seen < y->seen);
+}
+
+/* Under the lock, with the table full below max: a table twice the size, the devices
+ * re-added least recently set first (so the LRU order holds), names where they are. */
+static void grow(struct rp_facts *f)
+{
+	uint32_t cap = f->tcap > f->max / 2 ? f->max : 2 * f->tcap, n = 0;
+	struct aged *v = rp_xcalloc(f->tcap, sizeof(*v));
+	struct rp_devtable *t;
+	uint32_t *off = rp_xcalloc(cap, sizeof(*off));
+
+	for (int32_t s = rp_devtable_next(f->t, -1); s >= 0; s = rp_devtable_next(f->t, s))
+		v[n++] = (struct aged){rp_devtable_last_seen(f->t, (uint32_t)s), (uint32_t)s};
+	qsort(v, n, sizeof(*v), by_seen);
+	rp_devtable_create(&t, cap);
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t slot =
+		    rp_devtable_add(t, rp_devtable_addr(f->t, v[i].slot), v[i].seen, NULL, NULL);
+
+		off[slot] = f->off[v[i].slot];
+	}
+	rp_devtable_destroy(f->t);
+	free(f->off);
+	free(v);
+	f->t = t;
+	f->off = off;
+	f->tcap = cap;
+	/* glibc keeps freed tables below its (raised) mmap threshold in the heap: give
+	 * their pages back, or a million devices would hold the last sizes' too (+26 MB). */
+	malloc_trim(0);
 }
 
 /* Under the lock: room for need more bytes. */
@@ -154,6 +206,8 @@ bool rp_facts_set_sysname(struct rp_facts *f, const struct rp_ip *addr, const ch
 	} else {
 		struct rp_dev_ref ev;
 
+		if (rp_devtable_count(f->t) >= f->tcap && f->tcap < f->max)
+			grow(f);
 		slot = rp_devtable_add(f->t, addr, ++f->clock, &is_new, &ev);
 		if (ev.slot != RP_DEVTABLE_NO_SLOT) /* full: the evicted one's name is garbage */
 			f->garbage += strlen(f->arena + f->off[slot]) + 1;

@@ -146,8 +146,48 @@ out:
 	return ok;
 }
 
+/* The table grows with the devices that answer, up to the cap, keeping every name and
+ * the order in which they were set. */
+static bool table_grows_to_the_cap_keeping_names_and_order(char *why, size_t whylen)
+{
+	enum { CAP = 5000 };
+	struct rp_facts *f = NULL;
+	struct rp_facts_stats st;
+	char name[32], buf[RP_SNMP_NAME_MAX];
+	struct rp_ip extra = ip4(CAP), first = ip4(0), second = ip4(1);
+	bool ok = false;
+
+	RP_TAP_CHECK(rp_facts_create(&f, CAP) == 0, "create");
+	for (uint32_t i = 0; i < CAP; i++) {
+		struct rp_ip a = ip4(i);
+
+		snprintf(name, sizeof(name), "dev-%u", i);
+		rp_facts_set_sysname(f, &a, name);
+	}
+	rp_facts_set_sysname(f, &first, "dev-0"); /* unchanged, but now the most recent */
+	for (uint32_t i = 0; i < CAP; i++) {
+		struct rp_ip a = ip4(i);
+
+		snprintf(name, sizeof(name), "dev-%u", i);
+		rp_facts_sysname(f, &a, buf, sizeof(buf));
+		RP_TAP_CHECK(strcmp(buf, name) == 0, "device %u: \"%s\"", i, buf);
+	}
+	rp_facts_stats(f, &st);
+	RP_TAP_CHECK(st.devices == CAP, "%u devices", st.devices);
+	rp_facts_set_sysname(f, &extra, "one too many");
+	RP_TAP_CHECK(rp_facts_sysname(f, &second, buf, sizeof(buf)) == 0,
+		     "the least recently set made room: \"%s\"", buf);
+	RP_TAP_CHECK(rp_facts_sysname(f, &first, buf, sizeof(buf)) == 5, "dev-0 was set again");
+	RP_TAP_CHECK(rp_facts_sysname(f, &extra, buf, sizeof(buf)) == 12, "the new one");
+	ok = true;
+out:
+	rp_facts_destroy(f);
+	return ok;
+}
+
 /* The health server's side: a thread copying names while the owner changes, forgets and
- * compacts them. Each name is its device's number repeated, so a torn copy shows. */
+ * compacts them, and the table grows. Each name is its device's number repeated, so a torn copy
+ * shows. */
 struct reader {
 	struct rp_facts *f;
 	atomic_bool stop;
@@ -179,7 +219,7 @@ static bool reader_thread_sees_whole_names(char *why, size_t whylen)
 	bool started = false, ok = false;
 	char name[RP_SNMP_NAME_MAX];
 
-	RP_TAP_CHECK(rp_facts_create(&r.f, 64) == 0, "create");
+	RP_TAP_CHECK(rp_facts_create(&r.f, 4096) == 0, "create");
 	RP_TAP_CHECK(pthread_create(&t, NULL, read_loop, &r) == 0, "pthread_create");
 	started = true;
 	for (uint32_t k = 0; k < 20000; k++) {
@@ -194,6 +234,11 @@ static bool reader_thread_sees_whole_names(char *why, size_t whylen)
 		memset(name, 'a' + (int)(i % 26), len);
 		name[len] = '\0';
 		rp_facts_set_sysname(r.f, &a, name);
+		if (k % 10 == 0) { /* others answer too: the table grows under the reader */
+			struct rp_ip other = ip4(1000 + k / 10);
+
+			rp_facts_set_sysname(r.f, &other, "other");
+		}
 	}
 	atomic_store(&r.stop, true);
 	pthread_join(t, NULL);
@@ -215,6 +260,8 @@ static const struct rp_tap_scenario scenarios[] = {
     {"facts::arena_stays_bounded_by_the_names_kept", arena_stays_bounded_by_the_names_kept},
     {"facts::full_store_drops_the_least_recently_set", full_store_drops_the_least_recently_set},
     {"facts::reader_thread_sees_whole_names", reader_thread_sees_whole_names},
+    {"facts::table_grows_to_the_cap_keeping_names_and_order",
+     table_grows_to_the_cap_keeping_names_and_order},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -242,6 +289,10 @@ Test(facts, full_store_drops_the_least_recently_set)
 Test(facts, reader_thread_sees_whole_names, .timeout = 60)
 {
 	run(3);
+}
+Test(facts, table_grows_to_the_cap_keeping_names_and_order)
+{
+	run(4);
 }
 #else
 int main(void)
