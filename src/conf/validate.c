@@ -394,6 +394,10 @@ static void check_sysname_label(const struct rp_conf *c, struct rp_diags *d)
 		    "\"%s\" is also a tag key (line %u), and tags are labels of the per-device "
 		    "series: the label would appear twice; rename the tag or choose another name",
 		    l, (unsigned)line);
+	else if (!c->prometheus.per_device || !c->snmp.enabled)
+		say(c, d, RP_DIAG_NOTICE, "prometheus.sysname_label",
+		    "has no effect: %s is false, so no series will carry a sysName",
+		    !c->prometheus.per_device ? "prometheus.per_device" : "snmp.enabled");
 }
 
 /* Per-device exposition: the bounds parse, the path is one the server does not answer

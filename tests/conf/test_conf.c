@@ -1077,6 +1077,17 @@ Test(conf, sysname_label_is_a_free_prometheus_label_name)
 	dump();
 	cr_assert_eq(diags.errors, 0);
 	cr_assert_str_eq(conf.prometheus.sysname_label, "sysname");
+	cr_assert_str_eq(diag(0), "t.yml:3: notice: prometheus.sysname_label: has no effect: "
+				  "prometheus.per_device is false, so no series will carry a "
+				  "sysName");
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("networks: [10.1.0.0/24]\nprometheus:\n  per_device: true\n"
+	     "  sysname_label: sysname\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.n, 0, "per_device and SNMP (on by default): nothing to say");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rp_conf_fini(&conf);
 		rp_diags_fini(&diags);
