@@ -310,6 +310,8 @@ struct rp_conf {
 		bool on_metrics; /* also appended to /metrics */
 		/* smokeping_prober 0.7's `source` label on each series */
 		bool source_label;
+		/* the label for a device's sysName; NULL or "" = none */
+		char *sysname_label;
 	} prometheus;
 	/* The default group is the top level: its tags, and devtags for its `devices`. */
 	struct rp_tagset tags;

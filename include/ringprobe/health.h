@@ -236,6 +236,7 @@ size_t rp_health_json(const struct rp_health_snapshot *s, char *buf, size_t cap)
 size_t rp_health_prom(const struct rp_health_snapshot *s, char *buf, size_t cap);
 
 struct rp_health_server;
+struct rp_facts;
 
 /** Starts the HTTP server on listen:port (an IPv4 address or host name; port 0 picks
  *  a free one). -errno with why ("cannot listen on 127.0.0.1:8080: Address already in
@@ -265,6 +266,10 @@ struct rp_probe_metrics_conf {
 	bool source_label;	      /* smokeping_prober's `source` label on every series */
 	char source[2][RP_IP_STRLEN]; /* its value for IPv4 / IPv6 devices: source_address's
 				       * address of the family, "" when none */
+	struct rp_facts *facts;	   /* sysNames (facts.h; outlives the server), or NULL */
+	const char *sysname_label; /* prometheus.sysname_label: label each device's series
+				    * with its sysName under this name; NULL or "" = off.
+				    * A valid label name no tag uses (conf validates it) */
 };
 /** Control thread, once, after start: serves the per-device series on conf->path. */
 void rp_health_server_probe_metrics(struct rp_health_server *h,
@@ -279,6 +284,10 @@ struct rp_down_entry {
 	const char *name;  /* the DNS name it is probed for, or NULL; a valid host name
 			    * (no JSON escaping needed) that outlives the server */
 	uint8_t reason;	   /* enum rp_state_reason */
+	/* Its sysName (SNMP, sanitized), or NULL: the server thread fills it from the
+	 * facts (rp_health_server_facts) for the entries it renders; the control thread
+	 * leaves it NULL. */
+	const char *sysname;
 };
 
 /** Most entries one /api/v1/down page holds (limit's cap). */
@@ -292,15 +301,15 @@ struct rp_down_entry {
  *  printable ASCII, space included). */
 bool rp_down_query_ok(const char *q);
 /** Whether e matches the search q: q, ignoring case, is part of its address (RFC 5952
- *  text) or its name; "" matches every entry. */
+ *  text), its name or its sysName; "" matches every entry. */
 bool rp_down_match(const struct rp_down_entry *e, const char *q);
 /** q percent-encoded for a URL's query (all but A-Z a-z 0-9 - . _ ~); returns the
  *  length it needed, as snprintf does. */
 size_t rp_down_url_query(const char *q, char *buf, size_t cap);
 
 /** Renders one page as JSON into buf: {"total":N,"listed":L,["query":Q,"matched":K,]
- *  "offset":O,"limit":M,"devices":[{"ip":..,"name":..,"since":"RFC 3339","since_ns":..,
- *  "down_for_s":..,"reason":..}],"next":"/api/v1/down?offset=..&limit=..[&q=..]"}
+ *  "offset":O,"limit":M,"devices":[{"ip":..,"name":..,"sysname":..,"since":"RFC 3339",
+ *  "since_ns":..,"down_for_s":..,"reason":..}],"next":"/api/v1/down?offset=..&limit=..[&q=..]"}
  *  (next only when more follow). `page` holds the npage entries from `offset` of the
  *  `matched` entries of a list of `listed` (oldest first) that the search q matches
  *  (q "" or NULL: no search, matched = listed); total, the devices down in all, may
@@ -311,6 +320,9 @@ size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uin
 			   uint32_t matched, uint64_t now_ns, char *buf, size_t cap);
 /** Control thread, at start: room for up to cap entries (0: no /api/v1/down, 404). */
 void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap);
+/** Control thread, once, before the first publish_down: where the page and /api/v1/down
+ *  look up each device's sysName (owned by the caller, outlives the server). */
+void rp_health_server_facts(struct rp_health_server *h, struct rp_facts *f);
 /** Control thread: the list now (n <= the init's cap, oldest first) and the devices
  *  down in all (the list is bounded), copied under the server's lock. */
 void rp_health_server_publish_down(struct rp_health_server *h, const struct rp_down_entry *v,

@@ -271,6 +271,9 @@ static const struct rp_conf_key keys[] = {
     K("prometheus.source_label", RP_CT_BOOL, prometheus.source_label, 0, 0, NULL, "false",
       "add smokeping_prober 0.7's source label to the per-device series (source_address's "
       "address of the device's family, else empty)"),
+    K("prometheus.sysname_label", RP_CT_STRING, prometheus.sysname_label, 0, 0, NULL, NULL,
+      "label each device's per-device series with its SNMP sysName under this label name "
+      "(e.g. sysname; empty: no such label)"),
     /* groups and static tags (src/conf/groups.c) */
     K("tags", RP_CT_TAGS, tags, 0, 0, NULL, NULL,
       "static tags written on every point of every device (key: value; a group's and a "

@@ -339,6 +339,83 @@ static void check_rounds(const struct rp_conf *c, struct rp_diags *d)
 	}
 }
 
+/* The tag set holding key (the first of the top level's, its devices', each group's and
+ * its devices'), and that key's line; NULL when no tag is named key. */
+static bool tagset_has(const struct rp_tagset *t, const char *key, uint32_t *line)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->kv[2 * i], key) == 0) {
+			*line = t->line ? t->line[i] : 0;
+			return true;
+		}
+	return false;
+}
+
+/* Whether a tag (of the top level, a group, or a device of either) is named key; *line
+ * is then the first such tag's line. */
+static bool tag_named(const struct rp_conf *c, const char *key, uint32_t *line)
+{
+	if (tagset_has(&c->tags, key, line))
+		return true;
+	for (size_t i = 0; i < c->ndevtags; i++)
+		if (tagset_has(&c->devtags[i].tags, key, line))
+			return true;
+	for (size_t g = 0; g < c->groups.n; g++) {
+		const struct rp_conf_group *gr = &c->groups.v[g];
+
+		if (tagset_has(&gr->tags, key, line))
+			return true;
+		for (size_t i = 0; i < gr->ndevtags; i++)
+			if (tagset_has(&gr->devtags[i].tags, key, line))
+				return true;
+	}
+	return false;
+}
+
+/* prometheus.sysname_label: a Prometheus label name (no "__" prefix: Prometheus' own)
+ * that none of the series' other labels takes: host, ip, le (the histogram's), source,
+ * or a tag's key (tags become labels). */
+static void check_sysname_label(const struct rp_conf *c, struct rp_diags *d)
+{
+	static const char *const own[] = {"host", "ip", "le", "source"};
+	const char *l = c->prometheus.sysname_label;
+	uint32_t line = 0;
+
+	if (empty(l))
+		return;
+	if (strlen(l) > RP_TAG_KEY_MAX || (l[0] >= '0' && l[0] <= '9') ||
+	    strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+		strlen(l)) {
+		err(c, d, "prometheus.sysname_label",
+		    "\"%s\" is not a Prometheus label name: 1 to %d letters, digits and '_', not "
+		    "starting with a digit",
+		    l, RP_TAG_KEY_MAX);
+		return;
+	}
+	if (l[0] == '_' && l[1] == '_') {
+		err(c, d, "prometheus.sysname_label",
+		    "\"%s\" starts with \"__\", which Prometheus reserves for its own labels", l);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(l, own[i]) == 0) {
+			err(c, d, "prometheus.sysname_label",
+			    "\"%s\" is already a label of every per-device series (host, ip, le "
+			    "and source are): choose another name, e.g. sysname",
+			    l);
+			return;
+		}
+	if (tag_named(c, l, &line))
+		err(c, d, "prometheus.sysname_label",
+		    "\"%s\" is also a tag key (line %u), and tags are labels of the per-device "
+		    "series: the label would appear twice; rename the tag or choose another name",
+		    l, (unsigned)line);
+	else if (!c->prometheus.per_device || !c->snmp.enabled)
+		say(c, d, RP_DIAG_NOTICE, "prometheus.sysname_label",
+		    "has no effect: %s is false, so no series will carry a sysName",
+		    !c->prometheus.per_device ? "prometheus.per_device" : "snmp.enabled");
+}
+
 /* Per-device exposition: the bounds parse, the path is one the server does not answer
  * already (/metrics takes prometheus.on_metrics). */
 static void check_prometheus(const struct rp_conf *c, struct rp_diags *d)
@@ -353,6 +430,7 @@ static void check_prometheus(const struct rp_conf *c, struct rp_diags *d)
 
 	if (rp_conf_buckets(c->prometheus.buckets, b, RP_CONF_MAX_BUCKETS, why, sizeof(why)) < 0)
 		err(c, d, "prometheus.buckets", "%s", why);
+	check_sysname_label(c, d);
 	if (empty(p) || p[0] != '/' || strpbrk(p, "?# \t"))
 		err(c, d, "prometheus.path", "\"%s\" must be a URL path starting with /",
 		    p ? p : "");

@@ -17,6 +17,7 @@
 #include "ringprobe/devtable.h"
 #include "ringprobe/dist.h"
 #include "ringprobe/event.h"
+#include "ringprobe/facts.h"
 #include "ringprobe/health.h"
 #include "ringprobe/hosts.h"
 #include "ringprobe/permute.h"
@@ -199,6 +200,7 @@ struct rp_enrich {
 	struct rp_devtable *t; /* address -> slot; suspension = SNMP backoff */
 	struct rp_enrich_dev *dev;
 	struct rp_wheel *wheel;
+	struct rp_facts *facts; /* the daemon's (facts.h), or NULL: answers' sysNames kept */
 	uint32_t cap;
 	uint32_t qhead, qtail, qlen; /* due devices, oldest first (intrusive, by slot) */
 	uint64_t interval_ms, backoff_ms;
@@ -253,7 +255,8 @@ int rp_enrich_repoll(struct rp_enrich *e, const struct rp_conf *c, const struct 
 		     uint64_t now_ms, rp_enrich_emit_fn emit, void *arg, char *why, size_t whylen);
 /** Makes due now every waiting device whose class pick() takes. */
 void rp_enrich_due_now(struct rp_enrich *e, bool (*pick)(void *arg, uint32_t cls), void *arg);
-/** A device left the fleet: no more polls, an answer in flight is dropped. */
+/** A device left the fleet: no more polls, an answer in flight is dropped, its facts
+ *  (e->facts) forgotten. */
 void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr);
 /** Takes answers (emit for each success), moves due devices on, submits within the rate. */
 /** Answers go to emit while ready(arg) says the consumer takes one more (ready may be
@@ -366,6 +369,7 @@ struct rp_ctl {
 	struct rp_fleet fleet;
 	struct rp_sweep sweep;
 	struct rp_enrich enrich; /* .snmp NULL when snmp.enabled is false */
+	struct rp_facts *facts;	 /* sysNames for the health server; NULL without SNMP or it */
 	struct rp_ctl_names names;
 	struct rp_ctl_classes cls;
 	uint64_t info_points;

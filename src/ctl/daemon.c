@@ -490,6 +490,18 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 		       d->conf.health_listen, rp_health_server_port(d->http));
 		rp_ctl__down_init(d);
 		rp_ctl__dist_init(d);
+		/* What SNMP answers are kept for the page, /api/v1/down and the series'
+		 * sysname label: only with a poller and a server to show them. */
+		if (d->enrich.snmp) {
+			ret = rp_facts_create(&d->facts, (uint32_t)d->enrich.cap);
+			if (ret < 0) {
+				snprintf(why, whylen, "cannot create the SNMP facts: %s",
+					 strerror(-ret));
+				return ret;
+			}
+			d->enrich.facts = d->facts;
+			rp_health_server_facts(d->http, d->facts);
+		}
 		if (d->conf.prometheus.per_device) {
 			struct rp_probe_metrics_conf pmc = {
 			    .prober = d->prober,
@@ -497,7 +509,9 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 			    .on_metrics = d->conf.prometheus.on_metrics,
 			    .name_tags = d->cls.lines,
 			    .name_tag_cap = d->cls.cap,
-			    .source_label = d->conf.prometheus.source_label};
+			    .source_label = d->conf.prometheus.source_label,
+			    .facts = d->facts,
+			    .sysname_label = d->conf.prometheus.sysname_label};
 
 			/* smokeping_prober's source is its pinger's Source: "" when unset. */
 			for (size_t i = 0; i < d->conf.source_address.n; i++) {
@@ -628,6 +642,8 @@ static void cleanup(struct rp_ctl *d)
 	rp_health_server_stop(d->http);
 	rp_ctl__down_fini(d);
 	rp_ctl__dist_fini(d);
+	d->enrich.facts = NULL;
+	rp_facts_destroy(d->facts);   /* after the server, its reader */
 	rp_prober_destroy(d->prober); /* joins the shards */
 	rp_writer_destroy(d->writer);
 	rp_spsc_destroy(d->wring);

@@ -153,6 +153,7 @@ void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
 {
 	int32_t slot;
 
+	rp_facts_forget(e->facts, addr);
 	if (!e->t || (slot = rp_devtable_lookup(e->t, addr)) < 0)
 		return;
 	if (rp_wheel_is_linked(&e->dev[slot].due))
@@ -220,9 +221,11 @@ static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn
 				e->stale++; /* the device left while it was asked */
 				continue;
 			}
-			if (ok)
+			if (ok) {
+				if (e->facts)
+					rp_facts_set_sysname(e->facts, &r[i].addr, r[i].name);
 				emit(arg, &r[i]);
-			else if (r[i].status != RP_SNMP_TIMEOUT && e->errors_logged < 5) {
+			} else if (r[i].status != RP_SNMP_TIMEOUT && e->errors_logged < 5) {
 				/* a wrong community or v3 key fails every device alike: the
 				 * first few say why, the health counters count the rest */
 				char ip[RP_IP_STRLEN];

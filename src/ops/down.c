@@ -52,7 +52,22 @@ bool rp_down_match(const struct rp_down_entry *e, const char *q)
 	if (!q || !*q)
 		return true;
 	rp_ip_format(&e->addr, ip);
-	return contains(ip, q) || (e->name && contains(e->name, q));
+	return contains(ip, q) || (e->name && contains(e->name, q)) ||
+	       (e->sysname && contains(e->sysname, q));
+}
+
+/* s as the inside of a JSON string: " and \ escaped, control bytes as \u00XX (a
+ * sysName is sanitized already: this holds whatever comes). */
+static void put_json_str(char *buf, size_t cap, size_t *len, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			put(buf, cap, len, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			put(buf, cap, len, "\\u%04x", *p);
+		else
+			put(buf, cap, len, "%c", *p);
+	}
 }
 
 size_t rp_down_url_query(const char *q, char *buf, size_t cap)
@@ -111,6 +126,11 @@ size_t rp_health_down_json(const struct rp_down_entry *page, uint32_t npage, uin
 		put(buf, cap, &len, "%s{\"ip\":\"%s\"", i > offset ? "," : "", ip);
 		if (e->name)
 			put(buf, cap, &len, ",\"name\":\"%s\"", e->name);
+		if (e->sysname && *e->sysname) {
+			put(buf, cap, &len, ",\"sysname\":\"");
+			put_json_str(buf, cap, &len, e->sysname);
+			put(buf, cap, &len, "\"");
+		}
 		put(buf, cap, &len,
 		    ",\"since\":\"%s.%03uZ\",\"since_ns\":%" PRIu64
 		    ",\"down_for_s\":%.3f,\"reason\":\"%s\"}",

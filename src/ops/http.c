@@ -28,6 +28,8 @@
 #include "ops/page_dist.h"
 #include "ringprobe/dist.h"
 #include "ops/probe_metrics.h"
+#include "ringprobe/facts.h"
+#include "ringprobe/snmp.h"
 #include "ringprobe/xalloc.h"
 
 /* Enough for /metrics with every field at its widest (about 7.6 KB) and the fleet
@@ -80,6 +82,7 @@ struct rp_health_server {
 	/* /api/v1/down: the list (down_cap entries, allocated at init), its length and
 	 * the devices down in all; page is the server thread's copy of one page. */
 	struct rp_down_entry *down, *page;
+	char (*page_sys)[RP_SNMP_NAME_MAX]; /* the page's sysNames, page[i].sysname's */
 	uint32_t down_cap, ndown;
 	uint64_t down_total;
 	char *down_buf; /* DOWN_BUF bytes: one rendered page */
@@ -100,21 +103,24 @@ struct rp_health_server {
 		uint32_t lossy;
 	} sorted[2];
 	char *loss_buf; /* LOSS_BUF bytes: one rendered /api/v1/loss page */
+	/* sysNames (facts.h): set once by the control thread, owned by it; NULL = none. */
+	_Atomic(struct rp_facts *) facts;
 };
 
 /* Rows of the down list on the fleet page; the full list is /api/v1/down's. */
 #define PAGE_DOWN_ROWS 50
-/* The page with PAGE_DOWN_ROWS rows whose names escape at their widest (a 253-byte
- * name is at most 253 x 6 bytes of entities). */
-#define PAGE_BUF ((size_t)RESPONSE_MAX + PAGE_DOWN_ROWS * 2048 + PAGE_DIST_MAX)
+/* The page with PAGE_DOWN_ROWS rows whose names and sysNames escape at their widest (a
+ * 253-byte name is at most 253 x 6 bytes of entities, a 255-byte sysName 255 x 6). */
+#define PAGE_BUF ((size_t)RESPONSE_MAX + PAGE_DOWN_ROWS * 4096 + PAGE_DIST_MAX)
 
 /* The RTT chart and its table, and a page of the loss table (page_dist.c). */
 #define PAGE_DIST_MAX 32768
 /* One /api/v1/loss page at its widest: 256 KB, the API's bound. */
 #define LOSS_BUF ((size_t)256 * 1024)
 
-/* One page at its widest: RP_DOWN_PAGE_MAX entries with 253-byte names. */
-#define DOWN_BUF ((size_t)RP_DOWN_PAGE_MAX * 400 + 256)
+/* One page at its widest: RP_DOWN_PAGE_MAX entries with 253-byte names and 255-byte
+ * sysNames of quotes (each escaped to 2 bytes). */
+#define DOWN_BUF ((size_t)RP_DOWN_PAGE_MAX * 960 + 256)
 
 static uint64_t now_ns(void)
 {
@@ -285,6 +291,8 @@ static uint64_t real_ns(void)
  * thread's publish waits that long, once a second at most. */
 static void copy_down(struct rp_health_server *h, const char *q, struct rp_page_down *pd)
 {
+	struct rp_facts *f = atomic_load_explicit(&h->facts, memory_order_acquire);
+	char sys[RP_SNMP_NAME_MAX];
 	uint32_t n = 0, matched = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -298,15 +306,29 @@ static void copy_down(struct rp_health_server *h, const char *q, struct rp_page_
 			memcpy(h->page, h->down + pd->offset, n * sizeof(*h->page));
 		}
 	} else {
+		/* The search reads each entry's sysName too (the facts' lock, inside ours:
+		 * the control thread never holds both). */
 		for (uint32_t i = 0; i < pd->listed; i++) {
-			if (!rp_down_match(&h->down[i], q))
+			struct rp_down_entry e = h->down[i];
+
+			e.sysname = rp_facts_sysname(f, &e.addr, sys, sizeof(sys)) ? sys : NULL;
+			if (!rp_down_match(&e, q))
 				continue;
-			if (matched >= pd->offset && n < pd->limit)
-				h->page[n++] = h->down[i];
+			if (matched >= pd->offset && n < pd->limit) {
+				if (e.sysname)
+					e.sysname = memcpy(h->page_sys[n], sys, sizeof(sys));
+				h->page[n++] = e;
+			}
 			matched++;
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
+	if (!*q) /* after the lock: the page is this thread's own copy */
+		for (uint32_t i = 0; i < n; i++)
+			h->page[i].sysname =
+			    rp_facts_sysname(f, &h->page[i].addr, h->page_sys[i], RP_SNMP_NAME_MAX)
+				? h->page_sys[i]
+				: NULL;
 	pd->v = h->page;
 	pd->n = n;
 	pd->matched = matched;
@@ -751,10 +773,18 @@ void rp_health_server_down_init(struct rp_health_server *h, uint32_t cap)
 		return;
 	h->down = rp_xcalloc(cap, sizeof(*h->down));
 	h->page = rp_xcalloc(RP_DOWN_PAGE_MAX, sizeof(*h->page));
+	h->page_sys = rp_xcalloc(RP_DOWN_PAGE_MAX, sizeof(*h->page_sys));
 	h->down_buf = rp_xmalloc(DOWN_BUF);
 	pthread_mutex_lock(&h->lock);
 	h->down_cap = cap;
 	pthread_mutex_unlock(&h->lock);
+}
+
+/* Control thread, before the first publish_down. */
+void rp_health_server_facts(struct rp_health_server *h, struct rp_facts *f)
+{
+	if (h)
+		atomic_store_explicit(&h->facts, f, memory_order_release);
 }
 
 /* Control thread. Holds the lock for one copy of the list (at most down_cap entries,
@@ -832,6 +862,7 @@ void rp_health_server_stop(struct rp_health_server *h)
 	pthread_mutex_destroy(&h->lock);
 	free(h->down);
 	free(h->page);
+	free(h->page_sys);
 	free(h->down_buf);
 	free(h->page_buf);
 	rp_dist_view_fini(&h->dist);

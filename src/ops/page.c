@@ -357,7 +357,7 @@ static void put_down(struct rp_out *o, const struct rp_page_down *d)
 		rp_out_put(o, "&rdquo; (<a href=\"/#s-down\">all</a>)");
 	}
 	rp_out_put(o,
-		   ".</p>\n<form method=\"get\" action=\"/\"><label>Address or name "
+		   ".</p>\n<form method=\"get\" action=\"/\"><label>Address, name or sysName "
 		   "<input type=\"search\" name=\"q\" maxlength=\"%d\" value=\"",
 		   RP_DOWN_QUERY_MAX);
 	put_escaped(o, d->q, strlen(d->q));
@@ -370,7 +370,8 @@ static void put_down(struct rp_out *o, const struct rp_page_down *d)
 		return;
 	}
 	rp_out_put(o, "<table id=\"down\">\n<thead><tr><th scope=\"col\">Address</th>"
-		      "<th scope=\"col\">Name</th><th scope=\"col\">Down since (UTC)</th>"
+		      "<th scope=\"col\">Name</th><th scope=\"col\">sysName</th>"
+		      "<th scope=\"col\">Down since (UTC)</th>"
 		      "<th scope=\"col\">For</th><th scope=\"col\">Reason</th></tr></thead>\n"
 		      "<tbody>\n");
 	for (uint32_t i = 0; i < d->n; i++) {
@@ -385,6 +386,9 @@ static void put_down(struct rp_out *o, const struct rp_page_down *d)
 		rp_out_put(o, "<tr><td>%s</td><td>", ip);
 		if (e->name)
 			put_escaped(o, e->name, strlen(e->name));
+		rp_out_put(o, "</td><td>");
+		if (e->sysname) /* from the network: text, never markup */
+			put_escaped(o, e->sysname, strlen(e->sysname));
 		rp_out_put(o, "</td><td>%s</td><td>", when);
 		put_span(o, d->now_ns > e->since_ns ? d->now_ns - e->since_ns : 0);
 		rp_out_put(o, "</td><td>%s</td></tr>\n", rp_state_reason_name(e->reason));

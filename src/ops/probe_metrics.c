@@ -31,14 +31,19 @@
 
 #include <zlib.h>
 
+#include "ringprobe/facts.h"
 #include "ringprobe/line.h"
 #include "ringprobe/prober.h"
+#include "ringprobe/snmp.h"
 #include "ringprobe/xalloc.h"
+
+/* prometheus.sysname_label's `,LABEL="VALUE"`: a tag key's length, a sysName escaped to 2x. */
+#define SYSNAME_LABEL_MAX (RP_TAG_KEY_MAX + 2 * RP_SNMP_NAME_MAX + 8)
 
 /* The longest record: every bucket line with the longest labels. host is at most 253
  * bytes (a name) escaped to 2x, ip an address, the tags at most RP_LINE_TAGS_MAX bytes
  * escaped to 2x; a line adds the metric name (49), `le` (32) and a count (20). */
-#define LABELS_MAX (2 * RP_LINE_TAGS_MAX + 640)
+#define LABELS_MAX (2 * RP_LINE_TAGS_MAX + 640 + SYSNAME_LABEL_MAX)
 #define LINE_MAX_BYTES (LABELS_MAX + 128)
 #define REC_MAX ((RP_PACC_MAX_BUCKETS + 4) * LINE_MAX_BYTES)
 #define RAW_LOW 65536
@@ -88,7 +93,9 @@ struct rp_pm_stream {
 	z_stream z;
 	unsigned char *zout; /* ZOUT_CAP */
 	size_t zlen, zpos;
-	struct rp_pm *pm; /* the owner holding the snapshot (responses), or NULL */
+	struct rp_pm *pm;	/* the owner holding the snapshot (responses), or NULL */
+	struct rp_facts *facts; /* rp_pm_stream_sysname's */
+	const char *sn_label;
 };
 
 struct rp_pm {
@@ -101,6 +108,8 @@ struct rp_pm {
 	char source[2][RP_IP_STRLEN];
 	struct rp_pacc_view view;
 	unsigned readers; /* responses streaming the current view */
+	struct rp_facts *facts;
+	char *sn_label; /* prometheus.sysname_label, NULL = off */
 };
 
 char *rp_pm_go_float(double v, char *buf)
@@ -220,6 +229,28 @@ static const char *next_tag(const char *s, char *key, char *val)
 	return s;
 }
 
+/* prometheus.sysname_label: `,LABEL="sysName"` once the device's sysName is known (an
+ * empty value would read as no label at all), escaped as every label value is. */
+static char *put_sysname(const struct rp_pm_stream *st, const struct rp_pacc_rec *r, char *p)
+{
+	char name[RP_SNMP_NAME_MAX];
+
+	if (!st->sn_label || !rp_facts_sysname(st->facts, &r->addr, name, sizeof(name)))
+		return p;
+	*p++ = ',';
+	p = put_str(p, st->sn_label, strlen(st->sn_label));
+	p = PUT_LIT(p, "=\"");
+	p = put_escaped(p, name, sizeof(name));
+	*p++ = '"';
+	return p;
+}
+
+void rp_pm_stream_sysname(struct rp_pm_stream *st, struct rp_facts *f, const char *label)
+{
+	st->facts = f;
+	st->sn_label = label && *label ? label : NULL;
+}
+
 /* `{host="...",ip="..."[,TAG="..."...]` (no closing brace: a bucket adds le). The
  * device's class tags (the writer's pre-escaped strings) give host (the name tag, else
  * the address) and one label per other tag, so group and device tags select series
@@ -249,7 +280,10 @@ static size_t labels_of(const struct rp_pm_stream *st, const struct rp_pacc_rec 
 		p = put_str(p, src, strlen(src));
 		*p++ = '"';
 	}
+	p = put_sysname(st, r, p);
 	for (const char *t = tags; (t = next_tag(t, key, val));) {
+		if (st->sn_label && strcmp(key, st->sn_label) == 0)
+			continue; /* conf refuses the clash; a tag must not double the label */
 		if (!*key || !strcmp(key, "name") || !strcmp(key, "host") || !strcmp(key, "ip") ||
 		    !strcmp(key, "le") || (st->source_label && !strcmp(key, "source")))
 			continue;
@@ -480,6 +514,9 @@ struct rp_pm *rp_pm_create(const struct rp_probe_metrics_conf *conf)
 	pm->source_label = conf->source_label;
 	for (int i = 0; i < 2; i++)
 		snprintf(pm->source[i], sizeof(pm->source[i]), "%s", conf->source[i]);
+	pm->facts = conf->facts;
+	if (conf->sysname_label && *conf->sysname_label)
+		pm->sn_label = rp_xstrdup(conf->sysname_label);
 	return pm;
 }
 
@@ -488,6 +525,7 @@ void rp_pm_destroy(struct rp_pm *pm)
 	if (!pm)
 		return;
 	free(pm->path);
+	free(pm->sn_label);
 	free(pm);
 }
 
@@ -539,6 +577,7 @@ struct MHD_Response *rp_pm_response(struct rp_pm *pm, const char *prefix, size_t
 	st = rp_pm_stream_open(&pm->view, pm->tags, pm->ntags, gzip);
 	if (pm->source_label)
 		rp_pm_stream_source(st, pm->source[0], pm->source[1]);
+	rp_pm_stream_sysname(st, pm->facts, pm->sn_label);
 	if (len > RAW_CAP - REC_MAX)
 		len = 0; /* cannot happen: /metrics is at most 32 KB */
 	if (prefix && len) {

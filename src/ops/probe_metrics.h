@@ -34,6 +34,10 @@ struct rp_pm_stream *rp_pm_stream_open(const struct rp_pacc_view *v, const char 
  *  IPv4 devices, v6 to IPv6 ones, "" for NULL or "" (its value without a source
  *  address); a tag named source is then left out. Before the first read. */
 void rp_pm_stream_source(struct rp_pm_stream *st, const char *v4, const char *v6);
+struct rp_facts;
+/** Labels each device's series with its sysName from f under `label` (prometheus.
+ *  sysname_label; both outlive the stream; NULL or "" = off). Before the first read. */
+void rp_pm_stream_sysname(struct rp_pm_stream *st, struct rp_facts *f, const char *label);
 /** Up to max bytes of the page (gzip'd when opened so); 0 at its end. */
 size_t rp_pm_stream_read(struct rp_pm_stream *st, char *buf, size_t max);
 void rp_pm_stream_close(struct rp_pm_stream *st);

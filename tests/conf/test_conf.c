@@ -1083,3 +1083,64 @@ Test(conf, every_secret_file_key_has_its_secret)
 	}
 	cr_assert_eq(nfile, 7);
 }
+
+/* prometheus.sysname_label: a label name none of the per-device series' labels takes. */
+Test(conf, sysname_label_is_a_free_prometheus_label_name)
+{
+	static const struct {
+		const char *label, *want;
+	} bad[] = {
+	    {"9x", "\"9x\" is not a Prometheus label name: 1 to 64 letters, digits and '_', not "
+		   "starting with a digit"},
+	    {"sys-name", "\"sys-name\" is not a Prometheus label name: 1 to 64 letters, digits "
+			 "and '_', not starting with a digit"},
+	    {"__name", "\"__name\" starts with \"__\", which Prometheus reserves for its own "
+		       "labels"},
+	    {"host", "\"host\" is already a label of every per-device series (host, ip, le and "
+		     "source are): choose another name, e.g. sysname"},
+	    {"le", "\"le\" is already a label of every per-device series (host, ip, le and "
+		   "source are): choose another name, e.g. sysname"},
+	    {"site", "\"site\" is also a tag key (line 3), and tags are labels of the per-device "
+		     "series: the label would appear twice; rename the tag or choose another "
+		     "name"},
+	    {"rack", "\"rack\" is also a tag key (line 9), and tags are labels of the per-device "
+		     "series: the label would appear twice; rename the tag or choose another "
+		     "name"},
+	};
+	char yaml[512], want[512];
+
+	load("networks: [10.1.0.0/24]\nprometheus:\n  sysname_label: sysname\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	dump();
+	cr_assert_eq(diags.errors, 0);
+	cr_assert_str_eq(conf.prometheus.sysname_label, "sysname");
+	cr_assert_str_eq(diag(0), "t.yml:3: notice: prometheus.sysname_label: has no effect: "
+				  "prometheus.per_device is false, so no series will carry a "
+				  "sysName");
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load("networks: [10.1.0.0/24]\nprometheus:\n  per_device: true\n"
+	     "  sysname_label: sysname\n");
+	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+	cr_assert_eq(diags.n, 0, "per_device and SNMP (on by default): nothing to say");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rp_conf_fini(&conf);
+		rp_diags_fini(&diags);
+		rp_conf_init(&conf);
+		rp_diags_init(&diags);
+		snprintf(yaml, sizeof(yaml),
+			 "networks: [10.1.0.0/24]\ntags:\n  site: ams1\nprometheus:\n"
+			 "  sysname_label: \"%s\"\ngroups:\n  - name: core\n    tags:\n"
+			 "      rack: r1\n    networks: [10.2.0.0/24]\n",
+			 bad[i].label);
+		load(yaml);
+		rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
+		dump();
+		cr_assert_eq(diags.errors, 1, "%s", bad[i].label);
+		snprintf(want, sizeof(want), "t.yml:5: error: prometheus.sysname_label: %s",
+			 bad[i].want);
+		cr_assert_str_eq(diag(0), want);
+	}
+}

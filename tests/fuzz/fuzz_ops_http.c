@@ -1,6 +1,6 @@
 /* fuzz-sources: src/ops/http.c src/ops/health.c src/ops/page.c src/ops/out.c src/ops/down.c
  * src/ops/probe_metrics.c src/ops/dist.c src/ops/page_dist.c @page_assets.c src/io/round.c
- * src/util/addr.c src/util/xalloc.c */
+ * src/util/addr.c src/util/xalloc.c src/ctl/facts.c src/fleet/devtable.c */
 /* fuzz-pkgs: libmicrohttpd zlib */
 /* HTTP requests to the health server (src/ops/http.c on libmicrohttpd), started once on
  * 127.0.0.1 with a free port; each input is one connection over loopback. A snapshot

@@ -1338,3 +1338,25 @@ Test(health, down_list_pages)
 	    rp_health_down_json(v + 2, 1, 2, 3, 3, 2, NULL, 0, 1765000010123000000ull, buf, 16), n);
 	cr_assert_eq(strlen(buf), 15);
 }
+
+/* An entry's sysName comes from the device: JSON-escaped (quote, backslash, and any
+ * control byte that got past sanitizing as \u00XX), the rest as it is (UTF-8 included);
+ * an empty one is left out like a missing one. */
+Test(health, down_list_escapes_sysnames)
+{
+	struct rp_down_entry v[2] = {
+	    {.since_ns = 1765000000123000000ull,
+	     .sysname = "a\"b\\c</script>\x01\x1f caf\xc3\xa9",
+	     .reason = RP_REASON_TIMEOUT},
+	    {.since_ns = 1765000001000000000ull, .sysname = "", .reason = RP_REASON_TIMEOUT},
+	};
+	char buf[2048];
+
+	rp_ip_parse("192.0.2.1", &v[0].addr);
+	rp_ip_parse("192.0.2.2", &v[1].addr);
+	rp_health_down_json(v, 2, 0, 2, 2, 10, "", 0, 1765000010123000000ull, buf, sizeof(buf));
+	cr_assert_not_null(strstr(buf, "{\"ip\":\"192.0.2.1\",\"sysname\":\"a\\\"b\\\\c</script>"
+				       "\\u0001\\u001f caf\xc3\xa9\",\"since\":"),
+			   "%s", buf);
+	cr_assert_not_null(strstr(buf, "{\"ip\":\"192.0.2.2\",\"since\":"), "%s", buf);
+}

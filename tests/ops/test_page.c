@@ -11,6 +11,7 @@
 
 #include "ops/page.h"
 #include "ringprobe/event.h"
+#include "ringprobe/facts.h"
 #include "ringprobe/health.h"
 
 static const char *esc(const char *s, size_t n)
@@ -331,6 +332,9 @@ Test(page, served_with_its_types_and_a_policy_that_runs_only_its_own_script)
 static void down_sample(struct rp_down_entry *v, size_t n)
 {
 	static const char *const names[] = {"core1.example.net", "<img src=x onerror=alert(1)>"};
+	/* sysNames come from the devices themselves: anything printable */
+	static const char *const sysnames[] = {
+	    "core1-sw", "<img src=x onerror=alert(1)></script><b>x", "Edge-9 \"rack 4\" \\ a&b"};
 
 	memset(v, 0, n * sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
@@ -341,6 +345,7 @@ static void down_sample(struct rp_down_entry *v, size_t n)
 		v[i].since_ns = NOW_NS - (uint64_t)(n - i) * 90 * 1000000000ull;
 		v[i].reason = RP_REASON_TIMEOUT;
 		v[i].name = i < 2 ? names[i] : NULL;
+		v[i].sysname = i < 3 ? sysnames[i] : NULL;
 	}
 }
 
@@ -362,9 +367,14 @@ Test(page, down_list_shows_each_device_with_since_and_for_and_escapes_names)
 	down_sample(v, 3);
 	cr_assert_lt(rp_page_html(&s, &d, buf, sizeof(buf)), sizeof(buf));
 	cr_assert(strstr(buf, "<span id=\"down-total\">3</span> down now."), "%s", buf);
-	cr_assert(strstr(buf, "<tr><td>192.0.2.1</td><td>core1.example.net</td><td>2025-12-06 "
-			      "05:42:20</td><td>4m 30s</td><td>timeout</td></tr>"),
+	cr_assert(strstr(buf, "<th scope=\"col\">Name</th><th scope=\"col\">sysName</th>"));
+	cr_assert(strstr(buf, "<tr><td>192.0.2.1</td><td>core1.example.net</td><td>core1-sw</td>"
+			      "<td>2025-12-06 05:42:20</td><td>4m 30s</td><td>timeout</td></tr>"),
 		  "%s", buf);
+	cr_assert(
+	    strstr(buf, "<td>&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;b&gt;x</td>"),
+	    "a sysName is text: %s", buf);
+	cr_assert(strstr(buf, "<td>Edge-9 &quot;rack 4&quot; \\ a&amp;b</td>"), "%s", buf);
 	cr_assert(strstr(buf, "<td>&lt;img src=x onerror=alert(1)&gt;</td>"), "a name is text");
 	cr_assert_null(strstr(buf, "<img"), "no markup from a name");
 	cr_assert(strstr(buf, "<tr><td>192.0.2.3</td><td></td>"), "no name: an empty cell");
@@ -426,7 +436,12 @@ Test(page, down_search_matches_address_or_name_ignoring_case)
 	cr_assert(rp_down_match(&v[0], ""));
 	cr_assert(rp_down_match(&v[0], "CORE1"));
 	cr_assert(rp_down_match(&v[2], "0.2.3"));
-	cr_assert_not(rp_down_match(&v[2], "core"), "no name, not its address");
+	cr_assert_not(rp_down_match(&v[2], "core"), "no name, not its address nor sysName");
+	cr_assert(rp_down_match(&v[2], "EDGE-9 \"rack"), "its sysName, ignoring case");
+	cr_assert(rp_down_match(&v[0], "1-sw"));
+	cr_assert_not(rp_down_match(&v[0], "edge"));
+	v[2].sysname = NULL;
+	cr_assert_not(rp_down_match(&v[2], "edge"), "no sysName known");
 	cr_assert_not(rp_down_match(&v[0], "0.2.3"));
 	cr_assert(rp_down_query_ok("2001:db8::/ x"));
 	cr_assert_not(rp_down_query_ok("tab\there"));
@@ -486,4 +501,67 @@ Test(page, served_page_and_api_search_the_published_down_list)
 	cr_assert_eq(get(port, "/api/v1/down?q=%09")->code, 400, "a control character");
 	cr_assert_eq(get(port, "/?q=%C3%A9")->code, 400, "not ASCII");
 	rp_health_server_stop(h);
+}
+
+/* The server looks each listed device's sysName up in the facts the control thread
+ * keeps (never trusting an entry's own pointer): the page shows it as text in its column,
+ * the search matches it, and /api/v1/down carries it JSON-escaped. */
+Test(page, served_page_and_api_show_and_search_sysnames)
+{
+	struct rp_health_server *h = NULL;
+	struct rp_health_snapshot s = sample();
+	struct rp_facts *f = NULL;
+	struct rp_down_entry v[3];
+	char why[256] = "";
+	uint16_t port;
+	struct got *g;
+
+	down_sample(v, 3);
+	v[2].sysname = "not from the facts: ignored";
+	cr_assert_eq(rp_facts_create(&f, 16), 0);
+	rp_facts_set_sysname(f, &v[0].addr, "Core-SW-01");
+	rp_facts_set_sysname(f, &v[1].addr, "<img src=x onerror=alert(1)></script><b>x \"q\" \\");
+	cr_assert_eq(rp_health_server_start(&h, "127.0.0.1", 0, why, sizeof(why)), 0, "%s", why);
+	port = rp_health_server_port(h);
+	rp_health_server_publish(h, &s);
+	rp_health_server_down_init(h, 16);
+	rp_health_server_facts(h, f);
+	rp_health_server_publish_down(h, v, 3, 3);
+	g = get(port, "/");
+	cr_assert(strstr(g->body, "<td>core1.example.net</td><td>Core-SW-01</td><td>"), "%s",
+		  g->body);
+	cr_assert(strstr(g->body, "<td>&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;b&gt;x "
+				  "&quot;q&quot; \\</td>"),
+		  "%s", g->body);
+	cr_assert(strstr(g->body, "<tr><td>192.0.2.3</td><td></td><td></td><td>"),
+		  "no sysName known: an empty cell, whatever the entry said: %s", g->body);
+	cr_assert_null(strstr(g->body, "<img"));
+	cr_assert_null(strstr(g->body, "<b>"));
+	g = get(port, "/?q=core-sw");
+	cr_assert(strstr(g->body, " 1&ndash;1 of 1 "), "%s", g->body);
+	cr_assert(strstr(g->body, "<td>Core-SW-01</td>"));
+	g = get(port, "/?q=ignored");
+	cr_assert(strstr(g->body, "No device down matches."), "%s", g->body);
+	g = get(port, "/api/v1/down?q=onerror");
+	cr_assert_eq(g->code, 200);
+	cr_assert(strstr(g->body, "\"matched\":1,"), "%s", g->body);
+	cr_assert(strstr(g->body,
+			 "\"name\":\"<img src=x onerror=alert(1)>\","
+			 "\"sysname\":\"<img src=x onerror=alert(1)></script><b>x \\\"q\\\" "
+			 "\\\\\",\"since\""),
+		  "%s", g->body);
+	g = get(port, "/api/v1/down");
+	cr_assert(strstr(g->body, "{\"ip\":\"192.0.2.1\",\"name\":\"core1.example.net\","
+				  "\"sysname\":\"Core-SW-01\",\"since\""),
+		  "%s", g->body);
+	cr_assert(strstr(g->body, "{\"ip\":\"192.0.2.3\",\"since\""), "no sysname key: %s",
+		  g->body);
+	/* the device left the fleet: its sysName goes with it */
+	rp_facts_forget(f, &v[0].addr);
+	g = get(port, "/api/v1/down");
+	cr_assert(strstr(g->body, "{\"ip\":\"192.0.2.1\",\"name\":\"core1.example.net\","
+				  "\"since\""),
+		  "%s", g->body);
+	rp_health_server_stop(h);
+	rp_facts_destroy(f);
 }

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../snmp/snmpd_harness.h"
 #include "ringprobe/dist.h"
 #include "ringprobe/event.h"
 #include "ringprobe/health.h"
@@ -362,4 +364,154 @@ Test(browser, screenshot_of_rtts_and_loss_is_kept, .timeout = 180)
 	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
 	cr_assert_gt(st.st_size, 10000, "%lld bytes", (long long)st.st_size);
 	rp_health_server_stop(h);
+}
+
+/* ---- a hostile sysName through the whole daemon ------------------------------------ */
+
+#define RINGPROBE RP_BUILD_ROOT "/src/cli/ringprobe"
+/* What issue 13 asks a device to call itself. */
+#define HOSTILE_SYSNAME "<img src=x onerror=alert(1)></script><b>x"
+
+/* GET url's body (caller frees), NULL unless 200. */
+static char *http_body(const char *url)
+{
+	char *body = NULL;
+	long status = 0;
+
+	if (srv_http("GET", url, NULL, 0, NULL, &body, &status) != 0 || status != 200) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* `ringprobe run` monitors 127.0.0.1, whose echo requests an nftables rule in the test's
+ * namespace drops (so it goes down) while a real snmpd on it answers SNMP with markup as
+ * its sysName. The daemon keeps that sysName (src/ctl/facts.c); /api/v1/down carries it,
+ * /probe-metrics labels the device's series with it (prometheus.sysname_label), and the
+ * page the daemon serves shows it, in Chromium, as text: no element came of it, and no
+ * script ran. A screenshot (build/test-logs/page-sysname.png) is kept. */
+Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 240)
+{
+	static const char *const shot_flags[] = {"--window-size=1280,900", NULL};
+	struct snmpd_values v = {.descr = "test agent", .name = HOSTILE_SYSNAME};
+	struct srv_influx_opts io = {.database = "rp"};
+	const char *dir_logs = RP_BUILD_ROOT "/../test-logs";
+	char dir[] = "/tmp/rp-sysname-XXXXXX", cfg[96], logp[96], url[96], why[2048] = "";
+	char shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
+	const char *f[3] = {shot_flags[0], arg, NULL};
+	struct snmpd_agent a;
+	struct srv influx;
+	char *body = NULL, *dom;
+	int hport, fd;
+	struct stat st;
+	FILE *c;
+	pid_t pid;
+
+	need_root_and_chromium(); /* in a namespace of its own from here on */
+	cr_assert(snmpd_start(&a, &v, why, sizeof(why)), "%s", why);
+	cr_assert_eq(srv_influx_start(&influx, &io), 0, "%s", influx.why);
+	cr_assert_eq(system("nft add table ip t && nft add chain ip t o '{ type filter hook "
+			    "output priority 0; }' && nft add rule ip t o ip daddr 127.0.0.1 icmp "
+			    "type echo-request drop"),
+		     0, "nft");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg), "%s/config.yml", dir);
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	hport = sup_free_port();
+	cr_assert_gt(hport, 0);
+	c = fopen(cfg, "w");
+	cr_assert_not_null(c);
+	fprintf(c,
+		"allow_loopback: true\ndevices: [127.0.0.1]\nping_interval: 500ms\n"
+		"ping_timeout: 200ms\nstate:\n  down_after: 2\nhealth_check_port: %d\n"
+		"snmp:\n  enabled: true\n  version: 2c\n  community: %s\n  port: %u\n"
+		"  timeout: 2s\n  retries: 1\n"
+		"prometheus:\n  per_device: true\n  sysname_label: sysname\n"
+		"influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		"spool:\n  dir: %s/spool\n",
+		hport, SNMPD_COMMUNITY, (unsigned)a.port, influx.url, dir);
+	fclose(c);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int lf = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion takes it along */
+		dup2(lf, 1);
+		dup2(lf, 2);
+		execl(RINGPROBE, RINGPROBE, "run", "--config", cfg, (char *)NULL);
+		_exit(127);
+	}
+	/* Down (two silent rounds) and its sysName known (the first SNMP answer). */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/down", hport);
+	for (int i = 0; i < 300; i++) {
+		free(body);
+		body = http_body(url);
+		if (body && strstr(body, "\"sysname\""))
+			break;
+		usleep(100000);
+	}
+	cr_assert(body && strstr(body, "{\"ip\":\"127.0.0.1\",\"sysname\":\"" HOSTILE_SYSNAME
+				       "\",\"since\""),
+		  "/api/v1/down: %s (daemon log %s: %s)", body ? body : "(none)", logp,
+		  sup_slurp(logp));
+	free(body);
+	/* The per-device series carry it as a label (prometheus.sysname_label), escaped
+	 * as the format asks, and promtool takes the page. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/probe-metrics", hport);
+	body = http_body(url);
+	cr_assert(body &&
+		      strstr(body, "smokeping_requests_total{host=\"127.0.0.1\",ip=\"127.0.0.1\","
+				   "sysname=\"" HOSTILE_SYSNAME "\"} "),
+		  "%s", body ? body : "(none)");
+	{
+		char path[] = "/tmp/rp-pm-XXXXXX", cmd[96], *o = NULL, *e = NULL;
+		int pf = mkstemp(path), rc;
+
+		cr_assert_geq(pf, 0);
+		cr_assert_eq(write(pf, body, strlen(body)), (ssize_t)strlen(body));
+		close(pf);
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+		rc = sup_run(cmd, 0, &o, &e);
+		unlink(path);
+		cr_assert(rc == 0 && !*o && !*e, "promtool %d: %s%s", rc, o, e);
+		free(o);
+		free(e);
+	}
+	free(body);
+	/* The page the daemon serves, as a browser builds it. */
+	dom = dump_dom((uint16_t)hport, NULL);
+	cr_assert(strstr(dom, "<html lang=\"en\" data-live=\"1\">"), "the script ran: %.400s", dom);
+	cr_assert(strstr(dom, "<tr><td>127.0.0.1</td><td></td><td>&lt;img src=x "
+			      "onerror=alert(1)&gt;&lt;/script&gt;&lt;b&gt;x</td><td>"),
+		  "the sysName shows as text in its cell: %s", dom);
+	cr_assert_null(strstr(dom, "<img"), "an element from the sysName");
+	cr_assert_null(strstr(dom, "<b>"), "an element from the sysName");
+	cr_assert_null(strstr(dom, "onerror=alert(1)>"), "markup from the sysName");
+	free(dom);
+	/* The search finds it by its sysName. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?q=onerror", hport);
+	body = http_body(url);
+	cr_assert(body && strstr(body, " 1&ndash;1 of 1 "), "%s", body ? body : "(none)");
+	free(body);
+	/* A picture of it, for a person to look at. */
+	mkdir(dir_logs, 0755);
+	snprintf(shot, sizeof(shot), "%s/page-sysname.png", dir_logs);
+	unlink(shot);
+	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", hport);
+	fd = mkstemp(out);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chromium(url, out, f), 0);
+	unlink(out);
+	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
+	cr_assert_gt(st.st_size, 10000, "a page, not a blank image: %lld bytes",
+		     (long long)st.st_size);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snmpd_stop(&a);
+	srv_cleanup(&influx);
+	sup_rm_rf(dir);
 }

@@ -23,6 +23,7 @@
 
 #include "ops/probe_metrics.h"
 #include "ringprobe/conf.h"
+#include "ringprobe/facts.h"
 #include "ringprobe/health.h"
 #include "ringprobe/prober.h"
 #include "support/support.h"
@@ -625,4 +626,79 @@ Test(probe_metrics, off_means_no_snapshot)
 	cr_assert_eq(rp_prober_create(&p, &pc, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(rp_prober_pacc_snapshot(p, 1000000, &v), -ENOTSUP);
 	rp_prober_destroy(p);
+}
+
+/* --- prometheus.sysname_label -------------------------------------------------------- */
+
+/* `promtool check metrics` on text: exit 0 and nothing said (no lint either). */
+static void promtool_accepts(const char *text, size_t n)
+{
+	char path[] = "/tmp/rp_pm_XXXXXX", cmd[128], *out = NULL, *err = NULL;
+	int fd = mkstemp(path), rc;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	rc = sup_run(cmd, 0, &out, &err);
+	unlink(path);
+	cr_assert_eq(rc, 0, "promtool exited %d: %s%s\n%.2000s", rc, out, err, text);
+	cr_assert_str_empty(out, "%s", out);
+	cr_assert_str_empty(err, "%s", err);
+	free(out);
+	free(err);
+}
+
+/* Each device whose sysName the facts hold gets it as one more label, escaped as the
+ * format asks (backslash, quote, newline); a device without one keeps smokeping_prober's
+ * label set; a tag of the same name (conf refuses it; a device file could bring one at
+ * runtime) never doubles the label. Without the key nothing changes. */
+Test(probe_metrics, sysname_label_from_the_facts)
+{
+	static const char *const tags[] = {",name=core-1.example,sysname=from-a-tag,site=ams1"};
+	struct rp_facts *facts = NULL;
+	struct rp_ip a0 = rp_ip_v4(0xc6120000u), a1 = rp_ip_v4(0xc6120001u),
+		     a2 = rp_ip_v4(0xc6120002u);
+	struct rp_pm_stream *st;
+	struct fake f;
+	size_t n;
+	char *plain;
+
+	fake_view(&f, 4);
+	cr_assert_eq(rp_facts_create(&facts, 8), 0);
+	rp_facts_set_sysname(facts, &a0, "core-sw-01");
+	rp_facts_set_sysname(facts, &a1, "a\\b \"c\"\nd caf\xc3\xa9 </script>");
+	rp_facts_set_sysname(facts, &a2, "edge");
+	rp_facts_forget(facts, &a2); /* left the fleet */
+	st = rp_pm_stream_open(&f.v, tags, 1, false);
+	rp_pm_stream_sysname(st, facts, "sysname");
+	plain = read_all(st, 333, &n);
+	rp_pm_stream_close(st);
+	cr_assert(strstr(plain,
+			 "smokeping_requests_total{host=\"core-1.example\",ip=\"198.18.0.0\","
+			 "sysname=\"core-sw-01\",site=\"ams1\"} 10\n"),
+		  "%s", plain);
+	cr_assert_null(strstr(plain, "from-a-tag"), "the tag is left out");
+	cr_assert(strstr(plain, "smokeping_response_duration_seconds_bucket{host=\"198.18.0.1\","
+				"ip=\"198.18.0.1\",sysname=\"a\\\\b \\\"c\\\"\\nd caf\xc3\xa9 "
+				"</script>\",le=\"0.01\"} 3\n"),
+		  "%s", plain);
+	cr_assert(strstr(plain, "smokeping_requests_total{host=\"198.18.0.2\",ip=\"198.18.0.2\"} "
+				"12\n"),
+		  "forgotten: no label: %s", plain);
+	cr_assert(strstr(plain, "smokeping_response_ttl{host=\"core-1.example\",ip=\"198.18.0.3\","
+				"site=\"ams1\"} 64\n"),
+		  "never answered: no label: %s", plain);
+	promtool_accepts(plain, n);
+	free(plain);
+	/* off: no label, even with the facts there */
+	st = rp_pm_stream_open(&f.v, tags, 1, false);
+	rp_pm_stream_sysname(st, facts, "");
+	plain = read_all(st, 4096, &n);
+	rp_pm_stream_close(st);
+	cr_assert_null(strstr(plain, "core-sw-01"), "%s", plain);
+	promtool_accepts(plain, n);
+	free(plain);
+	rp_facts_destroy(facts);
+	free(f.mem);
 }
