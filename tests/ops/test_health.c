@@ -958,7 +958,8 @@ Test(http, unknown_path_is_404_naming_the_paths)
 	const char *paths[] = {"/nope",	     "/health/", "/healthz",
 			       "/metrics/x", "/api/v1/", "/page.js/x"};
 	const char *want = "{\"status\":\"not found\",\"paths\":[\"/\",\"/api/v1/summary\","
-			   "\"/api/v1/down\",\"/health\",\"/health/live\",\"/health/ready\","
+			   "\"/api/v1/down\",\"/api/v1/rtt\",\"/api/v1/loss\",\"/health\","
+			   "\"/health/live\",\"/health/ready\","
 			   "\"/metrics\"]}\n";
 
 	expect(port, "/nope", 404, JSON, want);
