@@ -102,6 +102,24 @@ struct rp_devtags {
 	struct rp_tagset tags;
 };
 
+/* The probe settings a group may set (rp_conf_group.probe), in this order. */
+enum rp_group_probe_key {
+	RP_GP_PING_TIMEOUT,
+	RP_GP_PING_COUNT,
+	RP_GP_PING_SPACING,
+	RP_GP_PACKET_SIZE,
+	RP_GP_TTL,
+	RP_GP_TOS,
+	RP_GP_SOURCE_ADDRESS, /* in rp_conf_group.source_address */
+	RP_GP_N,
+};
+/** The key of each (its path at the top level too): "ping_timeout", ... */
+extern const char *const rp_group_probe_keys[RP_GP_N];
+
+/* Distinct probe settings (the top level's and the groups') one run may hold: each is
+ * a probe profile in the shards (prober.h RP_PROFILES_MAX). */
+#define RP_CONF_PROFILES 16
+
 /** One `groups:` entry. A key it does not set keeps the top level's value; its tags are
  *  added to the top level's (the group's win on the same key), a device's to both.
  *  Hook for `device_files` (not read yet): its targets would join `devices` here, with
@@ -115,7 +133,29 @@ struct rp_conf_group {
 	struct rp_tagset tags;
 	int64_t ping_interval; /* 0 = the top level's */
 	uint32_t interval_line;
+	/* Probe settings: probe_line[k] is the line that set probe[k] (enum
+	 * rp_group_probe_key), 0 = not set (the top level's). */
+	int64_t probe[RP_GP_N];
+	uint32_t probe_line[RP_GP_N];
+	struct rp_cidr_list source_address; /* one address per family at most */
 };
+
+struct rp_conf;
+
+/** The settings devices of the top level (g = 0) or group g (1..groups.n) are probed
+ *  with: the group's own, else the top level's; an inherited ping_timeout longer than
+ *  the group's ping_interval is cut to it (as the top level's is to its own). */
+struct rp_conf_probe {
+	int64_t ping_timeout; /* ns */
+	int64_t ping_count;
+	int64_t ping_spacing; /* ns; 0 = automatic */
+	int64_t packet_size;
+	int64_t ttl;
+	int64_t tos;
+	struct rp_ip source[2]; /* IPv4, IPv6 source_address; all-zero = none */
+};
+void rp_conf_probe_of(const struct rp_conf *c, size_t g, struct rp_conf_probe *out);
+bool rp_conf_probe_equal(const struct rp_conf_probe *a, const struct rp_conf_probe *b);
 
 struct rp_conf_groups {
 	struct rp_conf_group *v;

@@ -259,8 +259,11 @@ struct rp_ctl_class {
 	char *name;	       /* the DNS name it is for, or NULL */
 	struct rp_tagset tags; /* merged static tags (device_info points) */
 	uint32_t interval_ms;
-	uint32_t next; /* hash chain: the next id, 0 = end */
+	uint32_t next;	 /* hash chain: the next id, 0 = end */
+	uint8_t profile; /* its probe profile (prof[] below; prober.h) */
 };
+
+struct rp_probe_profile;
 
 struct rp_ctl_classes {
 	const char **lines; /* [RP_CTL_CLASSES], append-only */
@@ -268,6 +271,12 @@ struct rp_ctl_classes {
 	uint32_t n, cap;
 	uint32_t *head; /* RP_CTL_CLASS_BUCKETS chains of ids */
 	bool full_logged;
+	/* Probe profiles, append-only like the classes (a profile the prober has is never
+	 * redefined): prof[0] is the top level's as running, the others each distinct
+	 * settings of some group. */
+	struct rp_conf_probe prof[RP_CONF_PROFILES];
+	unsigned nprof;
+	bool prof_full_logged;
 };
 
 /* ---- devices given by name (names.c) --------------------------------------------- */
@@ -438,6 +447,16 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id);
 /** A class (id > 0), or NULL. */
 const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id);
+/** A class's probe profile (0 for class 0). */
+unsigned rp_ctl__class_profile(const struct rp_ctl *d, uint32_t id);
+/** rp_prober_queue_add_profile / _readd_profile of a device of class id, with its
+ *  interval and profile. */
+int rp_ctl__queue_add(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id);
+int rp_ctl__queue_readd(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id);
+/** The prober's form of profile k (k < nprof). */
+void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile *out);
+/** A reload's new top-level ping_timeout, before the classes are computed again. */
+void rp_ctl__profile_timeout(struct rp_ctl *d, int64_t ping_timeout);
 
 /* down.c */
 /** Sizes the list (states on and a health server running; else nothing). */
