@@ -374,6 +374,16 @@ int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const 
 	}
 	if (!rp_ip_is_zero(&src[1]) && !rp_ip_eq(&src[1], &e->base_src[1])) {
 		struct in6_pktinfo pi = {0};
+		static atomic_bool told;
+
+		/* Measured (tests/io/test_profiles.c): ping_v6_sendmsg takes the hop limit
+		 * and traffic class but not the source. Said once; the request still goes. */
+		if (e->info.icmp_mode == RP_ICMP_DGRAM && e->fd[RP_IO_V6] >= 0 &&
+		    !atomic_exchange(&told, true))
+			rp_log(RP_LOG_WARN,
+			       "datagram ICMPv6 sockets ignore a per-packet source address: a "
+			       "group's IPv6 source_address is used with icmp_mode raw only",
+			       NULL);
 
 		memcpy(&pi.ipi6_addr, src[1].b, 16);
 		put_cmsg(v6, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
