@@ -76,10 +76,11 @@ static unsigned profile_of(struct rp_ctl *d, const struct rp_conf *c, size_t g)
 		k->prof_full_logged = true;
 		return 0;
 	}
-	k->prof[k->nprof] = p;
+	i = k->nprof++;
+	k->prof[i] = p;
 	if (d->prober) {
-		rp_ctl__profile(d, k->nprof, &pp);
-		if (rp_prober_set_profile(d->prober, k->nprof, &pp) == -E2BIG)
+		rp_ctl__profile(d, i, &pp);
+		if (rp_prober_set_profile(d->prober, i, &pp) == -E2BIG)
 			rp_log(RP_LOG_ERROR,
 			       "a group's packet_size or ping_count is larger than any the run "
 			       "started with; it is cut to that until a restart",
@@ -87,7 +88,7 @@ static unsigned profile_of(struct rp_ctl *d, const struct rp_conf *c, size_t g)
 			       g ? c->groups.v[g - 1].name : "-", (long long)p.packet_size,
 			       (long long)p.ping_count);
 	}
-	return k->nprof++;
+	return i;
 }
 
 void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile *out)

@@ -38,11 +38,12 @@ enum qop {
 
 /* 24 bytes: the op in the top two bits of the interval's word. An interval is at most a
  * day (ping_interval's maximum, 86,400,000 ms < 2^30); a longer one is kept as the
- * longest the word holds, 2^30 - 1 ms (12.4 days). The profile is the top byte of the
- * id's word: the daemon's ids are class ids, below 2^24 (RP_CTL_CLASSES is 2^16). */
+ * longest the word holds, 2^30 - 1 ms (12.4 days). A monitored device's profile is the
+ * top byte of the id's word: the daemon's device ids are class ids, below 2^24
+ * (RP_CTL_CLASSES is 2^16); a one-shot probe's id keeps all 32 bits. */
 struct qcmd {
 	struct rp_ip addr;
-	uint32_t id_profile;  /* profile << 24 | id */
+	uint32_t id_profile;  /* Q_ADD, Q_READD: profile << 24 | id; else id */
 	uint32_t op_interval; /* op << 30 | interval_ms */
 };
 _Static_assert(sizeof(struct qcmd) == 24, "a backlog entry grew: 2 x capacity of them per shard");
@@ -58,9 +59,12 @@ static struct qcmd qcmd_make(enum qop op, const struct rp_ip *addr, uint32_t id,
 		interval_ms = Q_INTERVAL_MAX;
 	if (profile >= RP_PROFILES_MAX)
 		profile = 0;
-	return (struct qcmd){.addr = *addr,
-			     .id_profile = (uint32_t)profile << 24 | (id & Q_ID_MASK),
-			     .op_interval = (uint32_t)op << 30 | interval_ms};
+	/* A one-shot probe's id keeps all its bits (the daemon's sweep ids use the top
+	 * one) and has no profile. */
+	if (op == Q_ADD || op == Q_READD)
+		id = (uint32_t)profile << 24 | (id & Q_ID_MASK);
+	return (struct qcmd){
+	    .addr = *addr, .id_profile = id, .op_interval = (uint32_t)op << 30 | interval_ms};
 }
 
 static enum qop qcmd_op(const struct qcmd *c)
@@ -396,10 +400,11 @@ void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr)
 static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
 {
 	struct rp_shard *s = p->shards[i];
+	bool monitored = qcmd_op(c) == Q_ADD || qcmd_op(c) == Q_READD;
 	struct rp_shard_dev dev = {.addr = c->addr,
-				   .id = c->id_profile & Q_ID_MASK,
+				   .id = monitored ? c->id_profile & Q_ID_MASK : c->id_profile,
 				   .interval_ms = c->op_interval & Q_INTERVAL_MAX,
-				   .profile = (uint8_t)(c->id_profile >> 24)};
+				   .profile = monitored ? (uint8_t)(c->id_profile >> 24) : 0};
 
 	switch (qcmd_op(c)) {
 	case Q_REMOVE:
