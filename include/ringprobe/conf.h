@@ -102,8 +102,7 @@ struct rp_devtags {
 	struct rp_tagset tags;
 };
 
-struct rp_conf;
-
+struct rp_conf;\n\1
 /** One `groups:` entry. A key it does not set keeps the top level's value; its tags are
  *  added to the top level's (the group's win on the same key), a device's to both.
  *  Its `device_files` targets join its `devices` at validation (after its own, as the
@@ -118,13 +117,24 @@ struct rp_conf_group {
 	struct rp_tagset tags;
 	int64_t ping_interval; /* 0 = the top level's */
 	uint32_t interval_line;
-	/* `snmp:`: NULL = the top level's. Its snmp.* keys, read into a configuration of
-	 * their own (its origin[] says which the group set); rp_conf_validate fills the
-	 * others from the top level's, so its snmp is then the group's effective block. */
-	struct rp_conf *snmp;
-	struct rp_path_list device_files; /* its own globs of file_sd documents */
-	struct rp_device_files files;	  /* what they gave (rp_conf_validate) */
+\1\2};
+
+struct rp_conf;
+
+/** The settings devices of the top level (g = 0) or group g (1..groups.n) are probed
+ *  with: the group's own, else the top level's; an inherited ping_timeout longer than
+ *  the group's ping_interval is cut to it (as the top level's is to its own). */
+struct rp_conf_probe {
+	int64_t ping_timeout; /* ns */
+	int64_t ping_count;
+	int64_t ping_spacing; /* ns; 0 = automatic */
+	int64_t packet_size;
+	int64_t ttl;
+	int64_t tos;
+	struct rp_ip source[2]; /* IPv4, IPv6 source_address; all-zero = none */
 };
+void rp_conf_probe_of(const struct rp_conf *c, size_t g, struct rp_conf_probe *out);
+bool rp_conf_probe_equal(const struct rp_conf_probe *a, const struct rp_conf_probe *b);
 
 struct rp_conf_groups {
 	struct rp_conf_group *v;

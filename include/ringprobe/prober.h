@@ -96,7 +96,26 @@ struct rp_shard_dev {
 	uint32_t id; /* the caller's id, returned in each result */
 	uint32_t interval_ms;
 	uint32_t count;
-	bool immediate; /* first probe now (ping); else phase-spread (daemon) */
+	bool immediate;	 /* first probe now (ping); else phase-spread (daemon) */
+	uint8_t profile; /* its probe profile (rp_prober_set_profile); 0 = the prober's */
+};
+
+/* Probe profiles: the settings a device is probed with where groups may differ (the
+ * daemon's `groups:`). Profile 0 is the prober's own (struct rp_prober_conf); others
+ * are defined at create (rp_prober_conf.profiles) or later (rp_prober_set_profile),
+ * each once: a profile is never redefined, so a device added with it keeps it.
+ * Packet options that differ from profile 0 go out as per-packet control messages
+ * (IP_TTL, IP_TOS, IP_PKTINFO; IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_PKTINFO) on the
+ * shard's one socket; profile 0's packets carry none. */
+#define RP_PROFILES_MAX 16
+struct rp_probe_profile {
+	uint64_t timeout_ns;	/* a reply later than this is a timeout */
+	uint32_t ping_count;	/* echoes per round, 1..RP_ROUND_MAX (monitored devices) */
+	uint64_t spacing_ns;	/* between a round's echoes; 0 = automatic */
+	uint32_t payload_len;	/* 0 = RP_ICMP_PAYLOAD_LEN; at most the prober's payload_max */
+	int ttl;		/* 1..255; 0 = profile 0's */
+	int tos;		/* 0..255; -1 = profile 0's */
+	struct rp_ip source[2]; /* IPv4, IPv6 source; all-zero = profile 0's */
 };
 
 /* Per-device exposition: one device's counters as a snapshot holds them. v[] has
@@ -200,6 +219,13 @@ struct rp_prober_conf {
 	bool per_device;
 	uint32_t pacc_nbounds;	   /* histogram bounds, 1..RP_PACC_MAX_BUCKETS */
 	const double *pacc_bounds; /* seconds, ascending (copied at create) */
+	/* Probe profiles 1..nprofiles-1 (profiles[0] is unused: profile 0 is the fields
+	 * above), and room for ones defined later: send buffers hold payload_max bytes,
+	 * round accumulators count_max echoes (0 = what the profiles given need). */
+	const struct rp_probe_profile *profiles;
+	unsigned nprofiles;
+	uint32_t payload_max;
+	uint32_t count_max;
 };
 
 struct rp_conf;
@@ -275,17 +301,28 @@ unsigned rp_prober_shard_of(const struct rp_prober *p, const struct rp_ip *addr)
  * fleet retries static devices and forgets discovered ones, which the next sweep
  * finds again). */
 
-/** Queues a monitored device (probed every interval_ms until removed, first probe
- *  phase-spread). 0, -ENOSPC (shard at capacity) or -ENOBUFS (backlog full). */
+/** Queues a monitored device (probed every interval_ms with `profile` until removed,
+ *  first probe phase-spread). 0, -ENOSPC (shard at capacity) or -ENOBUFS (backlog full). */
+int rp_prober_queue_add_profile(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+				uint32_t interval_ms, unsigned profile);
+/** rp_prober_queue_add_profile with profile 0. */
 int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
 			uint32_t interval_ms);
 /** Queues one probe now (a discovery probe), finished by rp_prober_finished when its
  *  result comes. 0, -ENOSPC or -ENOBUFS. */
 int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t id);
 /** Queues a remove and a new add of a monitored device as one command (a new
- *  interval). 0, or -ENOBUFS: the device keeps its schedule. */
+ *  interval or profile). 0, or -ENOBUFS: the device keeps its schedule. */
+int rp_prober_queue_readd_profile(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+				  uint32_t interval_ms, unsigned profile);
+/** rp_prober_queue_readd_profile with profile 0. */
 int rp_prober_queue_readd(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
 			  uint32_t interval_ms);
+/** Defines profile k (1..RP_PROFILES_MAX-1, not defined before) in every shard, ahead
+ *  of every command queued after it. Its payload_len and ping_count are cut to the
+ *  prober's payload_max and count_max: -E2BIG then (defined all the same), else 0;
+ *  -EINVAL for a bad k. Never refused for room: one per profile waits. */
+int rp_prober_set_profile(struct rp_prober *p, unsigned k, const struct rp_probe_profile *pf);
 /** Queues the remove of a monitored device (one queued with rp_prober_queue_add). Never
  *  refused: the device's add kept it an entry. */
 void rp_prober_queue_remove(struct rp_prober *p, const struct rp_ip *addr);

@@ -2,6 +2,8 @@
  * checks that need the whole file (a device or network in two groups, the merged tags'
  * limits, each group's targets), the printer and the comparisons a reload makes. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,7 @@ void rp_conf__free_groups(struct rp_conf_groups *g)
 		free(x->name);
 		rp_conf__free_list(&x->devices);
 		rp_conf__free_list(&x->networks);
+		rp_conf__free_list(&x->source_address);
 		rp_conf__free_devtags(&x->devtags, &x->ndevtags);
 		rp_tagset_clear(&x->tags);
 		rp_conf__free_group_snmp(&x->snmp);
@@ -358,10 +361,190 @@ static void check_merged(const struct rp_conf *c, const struct rp_tagset *group,
 	rp_tagset_clear(&b);
 }
 
+/* ---- probe settings ------------------------------------------------------------------ */
+
+const char *const rp_group_probe_keys[RP_GP_N] = {
+    "ping_timeout", "ping_count", "ping_spacing", "packet_size", "ttl", "tos", "source_address",
+};
+
+/* The addresses of a source_address list into out[0] (IPv4) and out[1] (IPv6). */
+static void sources_of(const struct rp_cidr_list *l, struct rp_ip out[2])
+{
+	memset(out, 0, 2 * sizeof(*out));
+	for (size_t i = 0; i < l->n; i++) {
+		struct rp_ip *o = &out[rp_ip_is_v4(&l->v[i].net) ? 0 : 1];
+
+		if (rp_ip_is_zero(o))
+			*o = l->v[i].net;
+	}
+}
+
+void rp_conf_probe_of(const struct rp_conf *c, size_t g, struct rp_conf_probe *out)
+{
+	const struct rp_conf_group *x = g && g <= c->groups.n ? &c->groups.v[g - 1] : NULL;
+	int64_t interval = x && x->ping_interval ? x->ping_interval : c->ping_interval;
+	int64_t *own[RP_GP_SOURCE_ADDRESS] = {&out->ping_timeout, &out->ping_count,
+					      &out->ping_spacing, &out->packet_size,
+					      &out->ttl,	  &out->tos};
+
+	*out = (struct rp_conf_probe){.ping_timeout = c->ping_timeout,
+				      .ping_count = c->ping_count,
+				      .ping_spacing = c->ping_spacing,
+				      .packet_size = c->packet_size,
+				      .ttl = c->ttl,
+				      .tos = c->tos};
+	sources_of(&c->source_address, out->source);
+	if (!x)
+		return;
+	for (unsigned k = 0; k < RP_GP_SOURCE_ADDRESS; k++)
+		if (x->probe_line[k])
+			*own[k] = x->probe[k];
+	if (x->probe_line[RP_GP_SOURCE_ADDRESS]) {
+		struct rp_ip mine[2];
+
+		sources_of(&x->source_address, mine);
+		for (unsigned f = 0; f < 2; f++)
+			if (!rp_ip_is_zero(&mine[f]))
+				out->source[f] = mine[f];
+	}
+	if (!x->probe_line[RP_GP_PING_TIMEOUT] && out->ping_timeout > interval)
+		out->ping_timeout = interval;
+}
+
+bool rp_conf_probe_equal(const struct rp_conf_probe *a, const struct rp_conf_probe *b)
+{
+	return a->ping_timeout == b->ping_timeout && a->ping_count == b->ping_count &&
+	       a->ping_spacing == b->ping_spacing && a->packet_size == b->packet_size &&
+	       a->ttl == b->ttl && a->tos == b->tos && rp_ip_eq(&a->source[0], &b->source[0]) &&
+	       rp_ip_eq(&a->source[1], &b->source[1]);
+}
+
+/* An error at `line` about groups[i]'s key k (RP_GP_N: its ping_interval). */
+RP_PRINTF(6, 7)
+static void group_err(const struct rp_conf *c, struct rp_diags *d, size_t i, unsigned k,
+		      uint32_t line, const char *fmt, ...)
+{
+	char where[512], path[96], msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(where, sizeof(where), "%s:%u", c->file ? c->file : "", line);
+	snprintf(path, sizeof(path), "groups[%zu].%s", i,
+		 k < RP_GP_N ? rp_group_probe_keys[k] : "ping_interval");
+	rp_diags_add(d, RP_DIAG_ERROR, where, path, "%s", msg);
+}
+
+/* A group's probe settings: its timeout within its own interval, its round within it
+ * too, its source addresses single and one per family; and at most RP_CONF_PROFILES
+ * distinct settings in all, the one that makes too many named. */
+static void check_probe(const struct rp_conf *c, struct rp_diags *d)
+{
+	struct rp_conf_probe seen[RP_CONF_PROFILES];
+	size_t nseen = 1;
+	bool told = false;
+
+	rp_conf_probe_of(c, 0, &seen[0]);
+	for (size_t i = 0; i < c->groups.n; i++) {
+		const struct rp_conf_group *x = &c->groups.v[i];
+		int64_t interval = x->ping_interval ? x->ping_interval : c->ping_interval;
+		const struct rp_cidr_list *l = &x->source_address;
+		struct rp_conf_probe p;
+		bool fam[2] = {false, false};
+		char a[64], b[64];
+		int64_t sp;
+		size_t j;
+
+		rp_conf_probe_of(c, i + 1, &p);
+		if (x->probe_line[RP_GP_PING_TIMEOUT] && p.ping_timeout > interval) {
+			rp_format_duration(p.ping_timeout, a, sizeof(a));
+			rp_format_duration(interval, b, sizeof(b));
+			group_err(c, d, i, RP_GP_PING_TIMEOUT, x->probe_line[RP_GP_PING_TIMEOUT],
+				  "%s is longer than the group's ping_interval (%s): a reply is "
+				  "waited for at most until the next probe is due",
+				  a, b);
+		}
+		if (x->probe_line[RP_GP_PING_SPACING] && p.ping_spacing > 0 &&
+		    p.ping_spacing < RP_NSEC_PER_MSEC)
+			group_err(c, d, i, RP_GP_PING_SPACING, x->probe_line[RP_GP_PING_SPACING],
+				  "must be 0 (automatic) or at least 1ms");
+		sp = p.ping_spacing;
+		if (p.ping_count > 1 && sp == 0) {
+			sp = interval / 10 / (p.ping_count - 1) / RP_NSEC_PER_MSEC *
+			     RP_NSEC_PER_MSEC;
+			if (sp < 10 * RP_NSEC_PER_MSEC)
+				sp = 10 * RP_NSEC_PER_MSEC;
+		}
+		if (p.ping_count > 1 && (p.ping_count - 1) * sp >= interval) {
+			unsigned k = x->probe_line[RP_GP_PING_SPACING] ? RP_GP_PING_SPACING
+				     : x->probe_line[RP_GP_PING_COUNT] ? RP_GP_PING_COUNT
+								       : RP_GP_N;
+			char what[96];
+
+			rp_format_duration(sp, a, sizeof(a));
+			rp_format_duration(interval, b, sizeof(b));
+			snprintf(what, sizeof(what), "%lld echoes %s apart",
+				 (long long)p.ping_count, a);
+			group_err(c, d, i, k,
+				  k == RP_GP_N ? (x->interval_line ? x->interval_line : x->line)
+					       : x->probe_line[k],
+				  "%s do not fit in the group's ping_interval (%s): lower "
+				  "ping_count or ping_spacing, or raise ping_interval",
+				  what, b);
+		}
+		for (size_t n = 0; n < l->n; n++) {
+			bool v4 = rp_ip_is_v4(&l->v[n].net);
+			uint32_t line = l->line[n];
+
+			rp_format_cidr(&l->v[n], true, a, sizeof(a));
+			if (l->v[n].prefix != (v4 ? 32 : 128))
+				group_err(c, d, i, RP_GP_SOURCE_ADDRESS, line,
+					  "%s is a network; give one address of this host", a);
+			else if (fam[v4])
+				group_err(
+				    c, d, i, RP_GP_SOURCE_ADDRESS, line,
+				    "%s is a second %s address; give at most one IPv4 and one "
+				    "IPv6 address",
+				    a, v4 ? "IPv4" : "IPv6");
+			else if (rp_ip_is_zero(&l->v[n].net) || (v4 && l->v[n].net.w[3] == 0))
+				group_err(c, d, i, RP_GP_SOURCE_ADDRESS, line,
+					  "%s is the unspecified address", a);
+			fam[v4] = true;
+		}
+		for (j = 0; j < nseen; j++)
+			if (rp_conf_probe_equal(&seen[j], &p))
+				break;
+		if (j < nseen)
+			continue;
+		if (nseen == RP_CONF_PROFILES) {
+			unsigned k;
+
+			if (told)
+				continue;
+			told = true;
+			for (k = 0; k < RP_GP_N && !x->probe_line[k]; k++)
+				;
+			group_err(
+			    c, d, i, k,
+			    k < RP_GP_N ? x->probe_line[k]
+					: (x->interval_line ? x->interval_line : x->line),
+			    "makes a %dth distinct set of probe settings (ping_timeout, "
+			    "ping_count, ping_spacing, packet_size, ttl, tos, source_address; "
+			    "the top level's is one); at most %d are allowed: give groups the "
+			    "same values",
+			    RP_CONF_PROFILES + 1, RP_CONF_PROFILES);
+			continue;
+		}
+		seen[nseen++] = p;
+	}
+}
+
 void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose,
 			   struct rp_diags *d)
 {
 	(void)purpose;
+	check_probe(c, d);
 	check_overlap(c, false, d);
 	check_overlap(c, true, d);
 	check_names(c, d);
@@ -461,6 +644,25 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 			rp_format_duration(g->ping_interval, buf, sizeof(buf));
 			fprintf(out, "    ping_interval: %s\n", buf);
 		}
+		for (unsigned k = 0; k < RP_GP_SOURCE_ADDRESS; k++) {
+			if (!g->probe_line[k])
+				continue;
+			if (k == RP_GP_PING_TIMEOUT || k == RP_GP_PING_SPACING)
+				rp_format_duration(g->probe[k], buf, sizeof(buf));
+			else
+				snprintf(buf, sizeof(buf), "%lld", (long long)g->probe[k]);
+			fprintf(out, "    %s: %s\n", rp_group_probe_keys[k], buf);
+		}
+		if (g->source_address.n) {
+			fputs("    source_address:", out);
+			for (size_t j = 0; j < g->source_address.n; j++) {
+				char cb[RP_CIDR_STRLEN];
+
+				rp_format_cidr(&g->source_address.v[j], true, cb, sizeof(cb));
+				fprintf(out, " %s%s", cb, j + 1 < g->source_address.n ? "," : "");
+			}
+			fputc('\n', out);
+		}
 		if (g->tags.n) {
 			fputs("    tags:", out);
 			rp_conf__print_tags(&g->tags, out, 4);
@@ -504,6 +706,16 @@ static bool lists_equal(const struct rp_cidr_list *x, const struct rp_cidr_list 
 	return true;
 }
 
+/* The probe settings two groups set (where they were set does not matter). */
+static bool probe_keys_equal(const struct rp_conf_group *x, const struct rp_conf_group *y)
+{
+	for (unsigned k = 0; k < RP_GP_N; k++)
+		if (!x->probe_line[k] != !y->probe_line[k] ||
+		    (x->probe_line[k] && x->probe[k] != y->probe[k]))
+			return false;
+	return true;
+}
+
 bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b)
 {
 	if (a->n != b->n)
@@ -512,6 +724,8 @@ bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_
 		const struct rp_conf_group *x = &a->v[i], *y = &b->v[i];
 
 		if (strcmp(x->name, y->name) != 0 || x->ping_interval != y->ping_interval ||
+		    !probe_keys_equal(x, y) ||
+		    !lists_equal(&x->source_address, &y->source_address) ||
 		    !rp_conf__tags_equal(&x->tags, &y->tags) ||
 		    !lists_equal(&x->devices, &y->devices) ||
 		    !lists_equal(&x->networks, &y->networks) || x->ndevtags != y->ndevtags ||

@@ -458,12 +458,10 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 	 * the next one is due counts as failed. Unset, silently (ping_interval: 1s alone
 	 * works); set (netscan's own example has 2s and 3s, and a netscan file must load),
 	 * with a notice saying what is used. */
-	/* ping_timeout is process-wide: with groups, the shortest interval of any. */
+	/* The top level's; a group that takes it with a shorter ping_interval has it cut
+	 * to its own (rp_conf_probe_of), one that sets its own must keep within it. */
 	int64_t shortest = c->ping_interval;
 
-	for (size_t i = 0; i < c->groups.n; i++)
-		if (c->groups.v[i].ping_interval && c->groups.v[i].ping_interval < shortest)
-			shortest = c->groups.v[i].ping_interval;
 	if (c->ping_timeout > shortest) {
 		if (rp_conf_is_set(c, KEY("ping_timeout"))) {
 			rp_format_duration(c->ping_timeout, a, sizeof(a));
@@ -471,10 +469,7 @@ void rp_conf_validate(struct rp_conf *c, enum rp_conf_purpose purpose, struct rp
 			say(c, d, RP_DIAG_NOTICE, "ping_timeout",
 			    "%s is longer than %s (%s): a reply is waited for until the "
 			    "next probe is due, %s",
-			    a,
-			    shortest < c->ping_interval ? "a group's ping_interval"
-							: "ping_interval",
-			    b, b);
+			    a, "ping_interval", b, b);
 		}
 		c->ping_timeout = shortest;
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf/yaml_int.h"
+#include "ringprobe/icmp.h"
 #include "ringprobe/xalloc.h"
 
 RP_PRINTF(4, 5)
@@ -215,18 +216,23 @@ static const struct {
     {"networks", NULL},
     {"tags", NULL},
     {"ping_interval", NULL},
-    {"ping_timeout", "is process-wide for now (each shard keeps one timeout queue); set it at "
-		     "the top level"},
-    {"ping_count", "is process-wide for now; set it at the top level"},
-    {"ping_spacing", "is process-wide for now; set it at the top level"},
-    {"packet_size", "is process-wide for now (the sockets are shared); set it at the top level"},
-    {"tos", "is process-wide for now (the sockets are shared); set it at the top level"},
-    {"ttl", "is process-wide for now (the sockets are shared); set it at the top level"},
-    {"source_address", "is process-wide for now (the sockets are shared); set it at the top "
-		       "level"},
-    {"source", "is process-wide for now (the sockets are shared); set source_address at the "
-	       "top level"},
-    {"interface", "is process-wide for now (the sockets are shared); set it at the top level"},
+    {"ping_timeout", NULL},
+    {"ping_count", NULL},
+    {"ping_spacing", NULL},
+    {"packet_size", NULL},
+    {"tos", NULL},
+    {"ttl", NULL},
+    {"source_address", NULL},
+    {"source", "is spelt source_address"},
+    /* Socket options, with no per-packet form (or, for the interface, one that would
+     * not also bind the replies' receive side): one more socket set per group would
+     * be needed, and on raw sockets each would receive a copy of every ICMP packet. */
+    {"interface", "is process-wide (SO_BINDTODEVICE is a socket option, and the shard's "
+		  "socket is shared by every group); set it at the top level"},
+    {"dont_fragment", "is process-wide (IPv4 has no per-packet DF option, and the shard's "
+		      "socket is shared by every group); set it at the top level"},
+    {"fwmark", "is process-wide (SO_MARK is a socket option, and the shard's socket is "
+	       "shared by every group); set it at the top level"},
     {"snmp", NULL},
     {"device_files", NULL},
 };
@@ -286,6 +292,60 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* One of a group's probe settings (rp_group_probe_keys but source_address), with the
+ * top level key's type and range; ttl is 1..255 here (0, the kernel's default, has no
+ * per-packet form). */
+static void read_probe_key(struct rp_conf__reader *r, struct rp_conf_group *g, const char *key,
+			   const yaml_node_t *vn, const char *path)
+{
+	const struct rp_conf_key *k = rp_conf_key_find(key);
+	char where[256], why[256];
+	int64_t v, min;
+	unsigned i;
+	char *text;
+	int ret;
+
+	for (i = 0; i < RP_GP_N; i++)
+		if (strcmp(rp_group_probe_keys[i], key) == 0)
+			break;
+	if (i == RP_GP_N || !k)
+		return;
+	text = vn->type == YAML_SCALAR_NODE && !rp_conf__is_null(vn) ? rp_conf__scalar(r, vn, path)
+								     : NULL;
+	if (!text) {
+		say(r, vn, path, "%s",
+		    k->type == RP_CT_DURATION ? "needs a duration" : "needs a number");
+		return;
+	}
+	rp_conf__where_of(r, vn->start_mark, where, sizeof(where));
+	ret = k->type == RP_CT_DURATION ? rp_parse_duration(text, &v, why, sizeof(why))
+					: rp_parse_int(text, &v, why, sizeof(why));
+	min = i == RP_GP_TTL ? 1 : i == RP_GP_PACKET_SIZE ? RP_ICMP_PAYLOAD_MIN : k->min;
+	if (ret < 0) {
+		rp_diags_add(r->d, RP_DIAG_ERROR, where, path, "%s", why);
+	} else if (v < min || v > k->max) {
+		char lo[32], hi[32];
+
+		if (k->type == RP_CT_DURATION) {
+			rp_format_duration(min, lo, sizeof(lo));
+			rp_format_duration(k->max, hi, sizeof(hi));
+		} else {
+			snprintf(lo, sizeof(lo), "%lld", (long long)min);
+			snprintf(hi, sizeof(hi), "%lld", (long long)k->max);
+		}
+		rp_diags_add(r->d, RP_DIAG_ERROR, where, path, "%s is out of range (%s..%s%s)",
+			     text, lo, hi,
+			     i == RP_GP_TTL ? "; 0, the kernel's default, only at the top level"
+			     : i == RP_GP_PACKET_SIZE ? "; below 40 there is no room for the "
+							"probe's own fields"
+						      : "");
+	} else {
+		g->probe[i] = v;
+		g->probe_line[i] = (uint32_t)vn->start_mark.line + 1;
+	}
+	free(text);
+}
+
 static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const yaml_node_t *m,
 		       size_t idx)
 {
@@ -313,7 +373,8 @@ static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const
 		if (k == RP_ARRAY_SIZE(group_keys)) {
 			say(r, kn, path, "%s",
 			    "unknown key in a group (a group takes name, devices, networks, tags, "
-			    "ping_interval, snmp and device_files)");
+			    "ping_interval, ping_timeout, ping_count, ping_spacing, packet_size, "
+			    "ttl, tos, source_address, snmp and device_files)");
 			continue;
 		}
 		if (group_keys[k].refusal) {
@@ -331,6 +392,11 @@ static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const
 					      &g->ndevtags, vn, path);
 		} else if (strcmp(key, "tags") == 0) {
 			rp_conf__read_tags(r, &g->tags, vn, path);
+		} else if (strcmp(key, "source_address") == 0) {
+			rp_conf__read_targets(r, &g->source_address, false, NULL, NULL, vn, path);
+			g->probe_line[RP_GP_SOURCE_ADDRESS] = (uint32_t)vn->start_mark.line + 1;
+		} else if (strcmp(key, "name") != 0 && strcmp(key, "ping_interval") != 0) {
+			read_probe_key(r, g, key, vn, path);
 		} else {
 			char *text = vn->type == YAML_SCALAR_NODE && !rp_conf__is_null(vn)
 					 ? rp_conf__scalar(r, vn, path)

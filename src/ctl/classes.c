@@ -1,11 +1,13 @@
 /* Device classes: a device's tags (name, top-level, group and its own static tags,
- * escaped once for line protocol) and its probe interval, shared by every device with
- * the same ones. A group with its own `snmp:` block keys its devices' classes by its
- * name too, so a class names the SNMP settings (a profile of the poller, snmp.h) its
- * devices are asked with: nothing per device but the class id they carry already. A device carries
- * its class id as its results' id; the writer turns the id into the tags (rp_writer_device_tags),
- * the shards use the interval. Control thread only; the writer reads `lines` under the rule in
- * ctl_int.h. */
+ * escaped once for line protocol), its probe interval and its probe profile (the
+ * group's ping_timeout, ping_count, ping_spacing and packet options), shared by every
+ * device with the same ones. A group with its own `snmp:` block keys its devices'
+ * classes by its name too, so a class names the SNMP settings (a profile of the poller,
+ * snmp.h) its devices are asked with: nothing per device but the class id they carry
+ * already. A device carries its class id as its results' id; the writer turns the id
+ * into the tags (rp_writer_device_tags), the shards use the interval and the profile.
+ * Control thread only; the writer reads `lines` under the rule in ctl_int.h. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +15,104 @@
 #include "ringprobe/hash.h"
 #include "ringprobe/line.h"
 #include "ringprobe/log.h"
+#include "ringprobe/prober.h"
 #include "ringprobe/xalloc.h"
 
 #define BUCKETS 4096u
+
+_Static_assert(RP_CONF_PROFILES == RP_PROFILES_MAX, "one profile per distinct setting");
+
+/* Group g's probe settings against the running top level: what the group does not set
+ * is prof[0]'s (a top-level key other than ping_timeout changed by a reload needs a
+ * restart, so the new file's value is not taken). */
+static void settings_of(const struct rp_ctl *d, const struct rp_conf *c, size_t g,
+			struct rp_conf_probe *out)
+{
+	const struct rp_conf_group *x = g && g <= c->groups.n ? &c->groups.v[g - 1] : NULL;
+	const struct rp_conf_probe *top = &d->cls.prof[0];
+	int64_t interval = x && x->ping_interval ? x->ping_interval : c->ping_interval;
+	struct rp_conf_probe mine;
+
+	*out = *top;
+	if (!x)
+		return;
+	rp_conf_probe_of(c, g, &mine);
+	if (x->probe_line[RP_GP_PING_TIMEOUT])
+		out->ping_timeout = mine.ping_timeout;
+	else if (out->ping_timeout > interval)
+		out->ping_timeout = interval;
+	if (x->probe_line[RP_GP_PING_COUNT])
+		out->ping_count = mine.ping_count;
+	if (x->probe_line[RP_GP_PING_SPACING])
+		out->ping_spacing = mine.ping_spacing;
+	if (x->probe_line[RP_GP_PACKET_SIZE])
+		out->packet_size = mine.packet_size;
+	if (x->probe_line[RP_GP_TTL])
+		out->ttl = mine.ttl;
+	if (x->probe_line[RP_GP_TOS])
+		out->tos = mine.tos;
+	for (unsigned f = 0; f < 2 && x->probe_line[RP_GP_SOURCE_ADDRESS]; f++)
+		if (!rp_ip_is_zero(&mine.source[f]) && !rp_ip_eq(&mine.source[f], &top->source[f]))
+			out->source[f] = mine.source[f];
+}
+
+/* The profile of group g's devices: found, or added (and, with the prober running,
+ * defined there). 0 when the table is full (logged once: a restart applies it). */
+static unsigned profile_of(struct rp_ctl *d, const struct rp_conf *c, size_t g)
+{
+	struct rp_ctl_classes *k = &d->cls;
+	struct rp_conf_probe p;
+	struct rp_probe_profile pp;
+	unsigned i;
+
+	settings_of(d, c, g, &p);
+	for (i = 0; i < k->nprof; i++)
+		if (rp_conf_probe_equal(&k->prof[i], &p))
+			return i;
+	if (k->nprof == RP_CONF_PROFILES) {
+		if (!k->prof_full_logged)
+			rp_log(RP_LOG_ERROR,
+			       "more distinct group probe settings than a run can hold; the "
+			       "group's devices keep the top level's until a restart",
+			       "group=%s most=%d", g ? c->groups.v[g - 1].name : "-",
+			       RP_CONF_PROFILES);
+		k->prof_full_logged = true;
+		return 0;
+	}
+	i = k->nprof++;
+	k->prof[i] = p;
+	if (d->prober) {
+		rp_ctl__profile(d, i, &pp);
+		if (rp_prober_set_profile(d->prober, i, &pp) == -E2BIG)
+			rp_log(RP_LOG_ERROR,
+			       "a group's packet_size or ping_count is larger than any the run "
+			       "started with; it is cut to that until a restart",
+			       "group=%s packet_size=%lld ping_count=%lld",
+			       g ? c->groups.v[g - 1].name : "-", (long long)p.packet_size,
+			       (long long)p.ping_count);
+	}
+	return i;
+}
+
+void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile *out)
+{
+	const struct rp_conf_probe *p = &d->cls.prof[k < d->cls.nprof ? k : 0];
+
+	*out = (struct rp_probe_profile){
+	    .timeout_ns = (uint64_t)p->ping_timeout,
+	    .ping_count = (uint32_t)p->ping_count,
+	    .spacing_ns = (uint64_t)p->ping_spacing,
+	    .payload_len = (uint32_t)p->packet_size,
+	    .ttl = (int)p->ttl,
+	    .tos = (int)p->tos,
+	    .source = {p->source[0], p->source[1]},
+	};
+}
+
+void rp_ctl__profile_timeout(struct rp_ctl *d, int64_t ping_timeout)
+{
+	d->cls.prof[0].ping_timeout = ping_timeout;
+}
 
 void rp_ctl__classes_init(struct rp_ctl *d)
 {
@@ -24,6 +121,11 @@ void rp_ctl__classes_init(struct rp_ctl *d)
 	k->cap = RP_CTL_CLASSES;
 	k->lines = rp_xcalloc(k->cap, sizeof(*k->lines));
 	k->head = rp_xcalloc(BUCKETS, sizeof(*k->head));
+	/* Every group's profile now, so that the prober is created with them all. */
+	rp_conf_probe_of(&d->conf, 0, &k->prof[0]);
+	k->nprof = 1;
+	for (size_t g = 1; g <= d->conf.groups.n; g++)
+		profile_of(d, &d->conf, g);
 }
 
 void rp_ctl__classes_fini(struct rp_ctl *d)
@@ -42,9 +144,10 @@ void rp_ctl__classes_fini(struct rp_ctl *d)
 	memset(k, 0, sizeof(*k));
 }
 
-static uint32_t hash_of(const char *line, uint32_t interval_ms, const char *group)
+static uint32_t hash_of(const char *line, uint32_t interval_ms, unsigned profile,
+			const char *group)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ interval_ms;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ interval_ms ^ (uint64_t)profile << 40;
 
 	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
@@ -103,6 +206,7 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 	    x && x->ping_interval ? (uint64_t)x->ping_interval : (uint64_t)c->ping_interval;
 	uint32_t interval_ms = (uint32_t)(ns / 1000000u), h, id;
 	const char *group = x && x->snmp ? x->name : NULL;
+	unsigned profile = profile_of(d, c, g);
 	size_t n = 0;
 
 	rp_tagset_merge(&a, &c->tags, x ? &x->tags : NULL);
@@ -115,17 +219,17 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 	line[0] = '\0';
 	if (n)
 		rp_line_tags(line, sizeof(line), tags, n);
-	if (!line[0] && !group &&
+	if (!line[0] && !group && profile == 0 &&
 	    interval_ms == (uint32_t)((uint64_t)c->ping_interval / 1000000u)) {
 		rp_tagset_clear(&t);
 		return 0;
 	}
-	h = hash_of(line, interval_ms, group);
+	h = hash_of(line, interval_ms, profile, group);
 	for (id = k->head[h]; id; id = k->v[id - 1].next) {
 		const char *have = k->lines[id - 1] ? k->lines[id - 1] : "";
 
-		if (k->v[id - 1].interval_ms == interval_ms && strcmp(have, line) == 0 &&
-		    same_group(k->v[id - 1].group, group)) {
+		if (k->v[id - 1].interval_ms == interval_ms && k->v[id - 1].profile == profile &&
+		    strcmp(have, line) == 0 && same_group(k->v[id - 1].group, group)) {
 			rp_tagset_clear(&t);
 			return id;
 		}
@@ -145,7 +249,8 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 					   .group = group ? rp_xstrdup(group) : NULL,
 					   .tags = t,
 					   .interval_ms = interval_ms,
-					   .next = k->head[h]};
+					   .next = k->head[h],
+					   .profile = (uint8_t)profile};
 	snmp_of(c, group, &k->v[k->n].snmp, &k->v[k->n].snmp_on);
 	/* Written before the id goes anywhere: the writer may read it from then on. */
 	k->lines[k->n] = line[0] ? rp_xstrdup(line) : NULL;
@@ -164,4 +269,21 @@ uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id)
 const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id)
 {
 	return id && id <= d->cls.n ? &d->cls.v[id - 1] : NULL;
+}
+
+unsigned rp_ctl__class_profile(const struct rp_ctl *d, uint32_t id)
+{
+	return id && id <= d->cls.n ? d->cls.v[id - 1].profile : 0;
+}
+
+int rp_ctl__queue_add(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id)
+{
+	return rp_prober_queue_add_profile(d->prober, addr, id, rp_ctl__class_interval(d, id),
+					   rp_ctl__class_profile(d, id));
+}
+
+int rp_ctl__queue_readd(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id)
+{
+	return rp_prober_queue_readd_profile(d->prober, addr, id, rp_ctl__class_interval(d, id),
+					     rp_ctl__class_profile(d, id));
 }

@@ -281,10 +281,13 @@ struct rp_ctl_class {
 	char *group;	       /* the group with its own snmp block it is keyed by, or NULL */
 	struct rp_tagset tags; /* merged static tags (device_info points) */
 	uint32_t interval_ms;
-	uint32_t next; /* hash chain: the next id, 0 = end */
-	uint16_t snmp; /* the poller's profile its devices are asked with */
-	bool snmp_on;  /* whether they are asked at all */
+	uint32_t next;	 /* hash chain: the next id, 0 = end */
+	uint16_t snmp;	 /* the poller's profile its devices are asked with */
+	bool snmp_on;	 /* whether they are asked at all */
+	uint8_t profile; /* its probe profile (prof[] below; prober.h) */
 };
+
+struct rp_probe_profile;
 
 struct rp_ctl_classes {
 	const char **lines; /* [RP_CTL_CLASSES], append-only */
@@ -292,8 +295,7 @@ struct rp_ctl_classes {
 	uint32_t n, cap;
 	uint32_t *head; /* RP_CTL_CLASS_BUCKETS chains of ids */
 	bool full_logged;
-	bool top_snmp_on; /* class 0's snmp_on: the running snmp.enabled */
-};
+\tbool top_snmp_on;\1\2};
 
 /* ---- devices given by name (names.c) --------------------------------------------- */
 
@@ -475,11 +477,7 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id);
 /** A class (id > 0), or NULL. */
 const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id);
-/** Every class's SNMP profile and on/off again from c (at start and after a reload). */
-void rp_ctl__classes_snmp(struct rp_ctl *d, const struct rp_conf *c);
-/** The profile devices of class id are asked with, and (*on) whether they are. */
-uint32_t rp_ctl__class_snmp(const struct rp_ctl *d, uint32_t id, bool *on);
-
+\1\2
 /* down.c */
 /** Sizes the list (states on and a health server running; else nothing). */
 void rp_ctl__down_init(struct rp_ctl *d);

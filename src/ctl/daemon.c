@@ -69,7 +69,7 @@ static bool fleet_add(void *arg, const struct rp_ip *addr, uint32_t id)
 {
 	struct rp_ctl *d = arg;
 
-	if (rp_prober_queue_add(d->prober, addr, id, rp_ctl__class_interval(d, id)) < 0)
+	if (rp_ctl__queue_add(d, addr, id) < 0)
 		return false;
 	rp_enrich_add_class(&d->enrich, addr, d->now_ms, id);
 	return true;
@@ -83,8 +83,7 @@ static void fleet_remove(void *arg, const struct rp_ip *addr)
 
 	/* Also a device given by name: it stays, now probed (and tagged) for the name. */
 	if (name) {
-		rp_prober_queue_readd(d->prober, addr, rp_ctl__name_tag(d, addr),
-				      rp_ctl__class_interval(d, rp_ctl__name_tag(d, addr)));
+		rp_ctl__queue_readd(d, addr, rp_ctl__name_tag(d, addr));
 		rp_enrich_set_class(&d->enrich, addr, rp_ctl__name_tag(d, addr));
 		return;
 	}
@@ -99,7 +98,7 @@ static void fleet_readd(void *arg, const struct rp_ip *addr, uint32_t id)
 {
 	struct rp_ctl *d = arg;
 
-	rp_prober_queue_readd(d->prober, addr, id, rp_ctl__class_interval(d, id));
+	rp_ctl__queue_readd(d, addr, id);
 	rp_enrich_set_class(&d->enrich, addr, id);
 }
 
@@ -356,6 +355,7 @@ static int start_writer(struct rp_ctl *d, const struct rp_prober_conf *pc, char 
 static int start(struct rp_ctl *d, char *why, size_t whylen)
 {
 	struct rp_prober_conf pc = {0};
+	struct rp_probe_profile prof[RP_PROFILES_MAX];
 	double pm_bounds[RP_CONF_MAX_BUCKETS];
 	uint32_t *weights;
 	sigset_t set;
@@ -414,6 +414,18 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.rt_priority = (int)d->conf.realtime_priority;
 	pc.ping_count = (uint32_t)d->conf.ping_count;
 	pc.spacing_ns = (uint64_t)d->conf.ping_spacing;
+	/* The groups' probe profiles (classes.c): the prober starts with every one. */
+	{
+		for (unsigned k = 1; k < d->cls.nprof; k++) {
+			rp_ctl__profile(d, k, &prof[k]);
+			if (prof[k].payload_len > pc.payload_max)
+				pc.payload_max = prof[k].payload_len;
+			if (prof[k].ping_count > pc.count_max)
+				pc.count_max = prof[k].ping_count;
+		}
+		pc.profiles = prof;
+		pc.nprofiles = d->cls.nprof;
+	}
 	/* Without a sink nothing writes round summaries: the shards make none. */
 	pc.rounds = d->conf.output.rounds && rp_ctl__has_sink(&d->conf);
 	pc.states = d->conf.output.states;

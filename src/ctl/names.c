@@ -66,7 +66,7 @@ static void hold(struct rp_ctl *d, const struct rp_ip *addr, uint32_t tag)
 	nm->unplaced[slot] = 0;
 	if (rp_fleet_has(&d->fleet, addr))
 		return; /* monitored as a listed or discovered device already */
-	if (rp_prober_queue_add(d->prober, addr, tag, rp_ctl__class_interval(d, tag)) < 0) {
+	if (rp_ctl__queue_add(d, addr, tag) < 0) {
 		nm->unplaced[slot] = 1;
 		nm->nunplaced++;
 		return;
@@ -269,9 +269,7 @@ size_t rp_ctl__names_retry(struct rp_ctl *d)
 	     s = rp_devtable_next(nm->held, s)) {
 		const struct rp_ip *a = rp_devtable_addr(nm->held, (uint32_t)s);
 
-		if (!nm->unplaced[s] ||
-		    rp_prober_queue_add(d->prober, a, nm->tag_of[s],
-					rp_ctl__class_interval(d, nm->tag_of[s])) < 0)
+		if (!nm->unplaced[s] || rp_ctl__queue_add(d, a, nm->tag_of[s]) < 0)
 			continue;
 		rp_enrich_add_class(&d->enrich, a, d->now_ms, nm->tag_of[s]);
 		nm->unplaced[s] = 0;
@@ -360,8 +358,7 @@ static void renew(struct rp_ctl *d, const char *name, size_t g, const struct rp_
 			continue;
 		nm->tag_of[s] = tag;
 		if (!nm->unplaced[s] && !rp_fleet_has(&d->fleet, &x->addrs[a]))
-			rp_prober_queue_readd(d->prober, &x->addrs[a], tag,
-					      rp_ctl__class_interval(d, tag));
+			rp_ctl__queue_readd(d, &x->addrs[a], tag);
 	}
 	x->tag = tag;
 }

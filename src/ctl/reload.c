@@ -144,14 +144,14 @@ static void readd(void *arg, const struct rp_ip *addr, uint32_t id)
 	/* Other classes carry their own interval: a changed one made a new class, which
 	 * rp_fleet_reload re-added the device with. */
 	if (id == 0)
-		rp_prober_queue_readd(d->prober, addr, 0, rp_ctl__interval_ms(d));
+		rp_ctl__queue_readd(d, addr, 0);
 }
 
 static void readd_named(void *arg, const struct rp_ip *addr, uint32_t tag)
 {
 	struct rp_ctl *d = arg;
 
-	rp_prober_queue_readd(d->prober, addr, tag, rp_ctl__class_interval(d, tag));
+	rp_ctl__queue_readd(d, addr, tag);
 }
 
 static void swap_lists(struct rp_cidr_list *a, struct rp_cidr_list *b)
@@ -187,7 +187,11 @@ void rp_ctl__reload(struct rp_ctl *d)
 	}
 	log_diags(&dg);
 	nc.max_devices = d->conf.max_devices; /* shards were sized for it */
+	/* The groups' settings are taken against the new top-level timeout (queued to
+	 * the shards below). */
+	rp_ctl__profile_timeout(d, nc.ping_timeout);
 	if (rp_fleet_reload(&d->fleet, &nc, why, sizeof(why)) < 0) {
+		rp_ctl__profile_timeout(d, d->conf.ping_timeout);
 		rp_log(RP_LOG_ERROR, "configuration reload rejected; the running one is kept",
 		       "why=\"%s\"", why);
 		d->reload_errors++;

@@ -258,6 +258,13 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_conf *conf, 
 	/* Raw sockets of both families carry conf->ident; on dgram ones the kernel
 	 * rewrites whatever the buffer holds. */
 	pool_init(e, conf->send_slots, (uint16_t)first->ident, &conf->pkt);
+	e->base_ttl = conf->pkt.ttl;
+	e->base_tos = conf->pkt.tos;
+	/* A source binds the socket of its family (socket.c), whichever slot it is in. */
+	for (unsigned i = 0; i < 2; i++)
+		if (!rp_ip_is_zero(&conf->pkt.source[i]))
+			e->base_src[rp_ip_is_v4(&conf->pkt.source[i]) ? 0 : 1] =
+			    conf->pkt.source[i];
 	bwhy[0] = '\0';
 	rc = backend_create(e, conf, mask, env_off, bwhy, sizeof(bwhy));
 	if (rc) {
@@ -325,6 +332,76 @@ size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum)
 
 int rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst)
 {
+	return rp_engine_send_queue_opt(e, buf, len, dst, 0);
+}
+
+/* One control message of `len` data bytes at *off in o, if it fits. */
+static void put_cmsg(struct rp_io_opts *o, int level, int type, const void *data, size_t len)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(void *)(o->u.buf + o->len);
+
+	if (o->len + CMSG_SPACE(len) > sizeof(o->u.buf))
+		return;
+	memset(c, 0, CMSG_SPACE(len));
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	o->len += (uint32_t)CMSG_SPACE(len);
+}
+
+int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const struct rp_ip src[2])
+{
+	struct rp_io_opts *v4, *v6;
+
+	if (k == 0 || k >= RP_PROFILES_MAX || ttl < 0 || ttl > 255 || tos < 0 || tos > 255)
+		return -EINVAL;
+	v4 = &e->opts[k][RP_IO_V4];
+	v6 = &e->opts[k][RP_IO_V6];
+	v4->len = v6->len = 0;
+	if (ttl && ttl != e->base_ttl) {
+		put_cmsg(v4, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+		put_cmsg(v6, IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl, sizeof(ttl));
+	}
+	if (tos != e->base_tos) {
+		put_cmsg(v4, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+		put_cmsg(v6, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	}
+	if (!rp_ip_is_zero(&src[0]) && !rp_ip_eq(&src[0], &e->base_src[0])) {
+		struct in_pktinfo pi = {0};
+
+		memcpy(&pi.ipi_spec_dst, src[0].b + 12, 4);
+		put_cmsg(v4, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+	}
+	if (!rp_ip_is_zero(&src[1]) && !rp_ip_eq(&src[1], &e->base_src[1])) {
+		struct in6_pktinfo pi = {0};
+		static atomic_bool told;
+
+		/* Measured (tests/io/test_profiles.c): ping_v6_sendmsg takes the hop limit
+		 * and traffic class but not the source. Said once; the request still goes. */
+		if (e->info.icmp_mode == RP_ICMP_DGRAM && e->fd[RP_IO_V6] >= 0 &&
+		    !atomic_exchange(&told, true))
+			rp_log(RP_LOG_WARN,
+			       "datagram ICMPv6 sockets ignore a per-packet source address: a "
+			       "group's IPv6 source_address is used with icmp_mode raw only",
+			       NULL);
+
+		memcpy(&pi.ipi6_addr, src[1].b, 16);
+		put_cmsg(v6, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+	}
+	return 0;
+}
+
+uint32_t rp_engine_fill_sum(const struct rp_engine *e, size_t len)
+{
+	/* The fill is the same in every buffer and never written after pool_init: buffer
+	 * 0's may be read while it is in flight. */
+	return rp_icmp_fill_sum(rp_io__slot_buf(e, 0), len < e->pkt_len ? len : e->pkt_len);
+}
+
+int rp_engine_send_queue_opt(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst,
+			     unsigned k)
+{
 	size_t off = (size_t)((uint8_t *)buf - e->send_mem);
 	uint32_t idx = (uint32_t)(off >> e->stride_shift);
 	struct rp_io_slot *s;
@@ -345,6 +422,13 @@ int rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struc
 		s->msg.msg_namelen = sizeof(s->to.v6);
 	}
 	s->iov.iov_len = len < e->pkt_len ? len : e->pkt_len;
+	if (RP_LIKELY(k == 0) || !e->opts[k & (RP_PROFILES_MAX - 1)][s->sock].len) {
+		s->msg.msg_control = NULL;
+		s->msg.msg_controllen = 0;
+	} else {
+		s->msg.msg_control = e->opts[k & (RP_PROFILES_MAX - 1)][s->sock].u.buf;
+		s->msg.msg_controllen = e->opts[k & (RP_PROFILES_MAX - 1)][s->sock].len;
+	}
 	if (RP_UNLIKELY(e->fd[s->sock] < 0)) {
 		/* No socket for the family: a send error now, and the probe times out
 		 * like one the kernel refused. */

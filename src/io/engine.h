@@ -122,6 +122,20 @@ size_t rp_engine_pkt_len(const struct rp_engine *e, uint32_t *fill_sum);
  *  send the kernel refuses later is counted too, and with conf send_failures handed to
  *  the poll callback. */
 int rp_engine_send_queue(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst);
+/** rp_engine_send_queue with packet options k (rp_engine_set_opts; 0 = the sockets'
+ *  own, no control message); the same result. */
+int rp_engine_send_queue_opt(struct rp_engine *e, void *buf, size_t len, const struct rp_ip *dst,
+			     unsigned k);
+/** Sets packet options k (1..RP_PROFILES_MAX-1): the control messages the requests
+ *  sent with k carry, one per option that differs from the sockets' own (conf->pkt):
+ *  IP_TTL / IPV6_HOPLIMIT (ttl 1..255), IP_TOS / IPV6_TCLASS (tos 0..255), IP_PKTINFO /
+ *  IPV6_PKTINFO (src[0] IPv4, src[1] IPv6 source; all-zero = the socket's). Owner
+ *  thread; no system call. 0, or -EINVAL for a bad k or value. */
+int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos,
+		       const struct rp_ip src[2]);
+/** The sum of the fill of a request of `len` bytes (at most rp_engine_pkt_len), for
+ *  rp_icmp_stamp_filled of a shorter request. */
+uint32_t rp_engine_fill_sum(const struct rp_engine *e, size_t len);
 /** Sends everything queued, waits up to timeout_ns for datagrams (0 = do not wait),
  *  hands each to cb. Returns the number received, or -errno on a fatal error. */
 int rp_engine_poll(struct rp_engine *e, uint64_t timeout_ns, rp_rx_cb cb, void *arg);

@@ -103,6 +103,18 @@ struct rp_engine {
 
 	struct rp_io_tx *tx; /* transmit timestamps (txstamp.c); NULL when off */
 
+	/* Packet options (rp_engine_set_opts): per profile and socket, the control
+	 * messages its requests carry; len 0 = none (option set 0 always). */
+	struct rp_io_opts {
+		union {
+			size_t align; /* struct cmsghdr's alignment */
+			unsigned char buf[96];
+		} u;
+		uint32_t len;
+	} opts[RP_PROFILES_MAX][RP_IO_NSOCK];
+	int base_ttl, base_tos; /* the sockets' own (conf->pkt) */
+	struct rp_ip base_src[2];
+
 	struct rp_engine_stats stats;
 	uint32_t drops_last[RP_IO_NSOCK]; /* each socket's drop count last seen */
 	uint64_t meminfo_ns;		  /* when engine.c last read SO_MEMINFO (monotonic) */

@@ -24,6 +24,7 @@
 #include "ringprobe/hash.h"
 #include "ringprobe/log.h"
 #include "ringprobe/priv.h"
+#include "ringprobe/round.h"
 #include "ringprobe/spsc.h"
 #include "ringprobe/xalloc.h"
 
@@ -37,23 +38,33 @@ enum qop {
 
 /* 24 bytes: the op in the top two bits of the interval's word. An interval is at most a
  * day (ping_interval's maximum, 86,400,000 ms < 2^30); a longer one is kept as the
- * longest the word holds, 2^30 - 1 ms (12.4 days). */
+ * longest the word holds, 2^30 - 1 ms (12.4 days). A monitored device's profile is the
+ * top byte of the id's word: the daemon's device ids are class ids, below 2^24
+ * (RP_CTL_CLASSES is 2^16); a one-shot probe's id keeps all 32 bits. */
 struct qcmd {
 	struct rp_ip addr;
-	uint32_t id;
+	uint32_t id_profile;  /* Q_ADD, Q_READD: profile << 24 | id; else id */
 	uint32_t op_interval; /* op << 30 | interval_ms */
 };
 _Static_assert(sizeof(struct qcmd) == 24, "a backlog entry grew: 2 x capacity of them per shard");
 
 #define Q_INTERVAL_MAX 0x3fffffffu
 
+#define Q_ID_MASK 0xffffffu
+
 static struct qcmd qcmd_make(enum qop op, const struct rp_ip *addr, uint32_t id,
-			     uint32_t interval_ms)
+			     uint32_t interval_ms, unsigned profile)
 {
 	if (interval_ms > Q_INTERVAL_MAX)
 		interval_ms = Q_INTERVAL_MAX;
+	if (profile >= RP_PROFILES_MAX)
+		profile = 0;
+	/* A one-shot probe's id keeps all its bits (the daemon's sweep ids use the top
+	 * one) and has no profile. */
+	if (op == Q_ADD || op == Q_READD)
+		id = (uint32_t)profile << 24 | (id & Q_ID_MASK);
 	return (struct qcmd){
-	    .addr = *addr, .id = id, .op_interval = (uint32_t)op << 30 | interval_ms};
+	    .addr = *addr, .id_profile = id, .op_interval = (uint32_t)op << 30 | interval_ms};
 }
 
 static enum qop qcmd_op(const struct qcmd *c)
@@ -90,6 +101,7 @@ struct lane {
 				   * removed or finished (counted when queued) */
 	uint32_t monitored;	  /* of those, monitored devices (each keeps a remove entry) */
 	bool timeout_pending;
+	uint32_t profiles_pending; /* bit k: profile k still to be sent (before all else) */
 	uint64_t timeout_ns;
 	uint64_t timeout_at; /* goes when `sent` reaches this */
 	double rate;	     /* its share of the packet rate, as last sent (0: never) */
@@ -110,6 +122,10 @@ struct rp_prober {
 	uint32_t pacc_nbounds;
 	double pacc_bounds[RP_PACC_MAX_BUCKETS];
 	unsigned char **pacc_buf;
+	/* Probe profiles: defined ones never change (the shards point at them). */
+	struct rp_probe_profile prof[RP_PROFILES_MAX];
+	uint32_t prof_defined; /* bit k */
+	uint32_t payload_max, count_max;
 };
 
 /* Room for a second of replies at this rate (a reply of the default size takes about
@@ -200,6 +216,24 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		memcpy(p->pacc_bounds, conf->pacc_bounds, p->pacc_nbounds * sizeof(double));
 		p->pacc_buf = rp_xcalloc(p->n, sizeof(*p->pacc_buf));
 	}
+	p->payload_max = conf->payload_len ? conf->payload_len : RP_ICMP_PAYLOAD_LEN;
+	if (conf->payload_max > p->payload_max)
+		p->payload_max = conf->payload_max;
+	p->count_max = conf->ping_count ? conf->ping_count : 1;
+	if (conf->count_max > p->count_max)
+		p->count_max = conf->count_max;
+	for (unsigned k = 1; k < conf->nprofiles && k < RP_PROFILES_MAX; k++) {
+		const struct rp_probe_profile *pf = &conf->profiles[k];
+
+		if (pf->payload_len > p->payload_max)
+			p->payload_max = pf->payload_len;
+		if (pf->ping_count > p->count_max)
+			p->count_max = pf->ping_count;
+		p->prof[k] = *pf;
+		p->prof_defined |= 1u << k;
+	}
+	if (p->count_max > RP_ROUND_MAX)
+		p->count_max = RP_ROUND_MAX;
 	p->shards = rp_xcalloc(p->n, sizeof(*p->shards));
 	p->lanes = rp_xcalloc(p->n, sizeof(*p->lanes));
 	for (unsigned i = 0; i < p->n; i++) {
@@ -229,14 +263,14 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 		    .backend = conf->backend,
 		    .icmp_mode = conf->icmp_mode,
 		    .feature_mask = conf->feature_mask,
-		    .send_slots = send_slots(conf->payload_len),
+		    .send_slots = send_slots(p->payload_max),
 		    .recv_bufs = 1024,
-		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share, conf->payload_len),
+		    .rcvbuf_bytes = rcvbuf_for(conf->rate_pps * share, p->payload_max),
 		    .ident = (uint16_t)(ident + i),
 		    .families = conf->families,
 		    .pkt =
 			{
-			    .payload_len = conf->payload_len,
+			    .payload_len = p->payload_max,
 			    .ttl = conf->ttl,
 			    .tos = conf->tos,
 			    .dont_fragment = conf->dont_fragment,
@@ -245,6 +279,11 @@ int rp_prober_create(struct rp_prober **out, const struct rp_prober_conf *conf, 
 			    .fwmark = conf->fwmark,
 			},
 		    .ping_count = conf->ping_count,
+		    .payload0 = conf->payload_len ? conf->payload_len : RP_ICMP_PAYLOAD_LEN,
+		    .profiles = p->prof,
+		    .nprofiles =
+			conf->nprofiles < RP_PROFILES_MAX ? conf->nprofiles : RP_PROFILES_MAX,
+		    .count_max = p->count_max,
 		    .spacing_ms = (uint32_t)(conf->spacing_ns / 1000000u),
 		    .rounds = conf->rounds,
 		    .states = conf->states,
@@ -361,8 +400,11 @@ void rp_prober_finished(struct rp_prober *p, const struct rp_ip *addr)
 static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
 {
 	struct rp_shard *s = p->shards[i];
-	struct rp_shard_dev dev = {
-	    .addr = c->addr, .id = c->id, .interval_ms = c->op_interval & Q_INTERVAL_MAX};
+	bool monitored = qcmd_op(c) == Q_ADD || qcmd_op(c) == Q_READD;
+	struct rp_shard_dev dev = {.addr = c->addr,
+				   .id = monitored ? c->id_profile & Q_ID_MASK : c->id_profile,
+				   .interval_ms = c->op_interval & Q_INTERVAL_MAX,
+				   .profile = monitored ? (uint8_t)(c->id_profile >> 24) : 0};
 
 	switch (qcmd_op(c)) {
 	case Q_REMOVE:
@@ -383,7 +425,7 @@ static bool hand_over(struct rp_prober *p, unsigned i, const struct qcmd *c)
 /* Nothing waits for shard i: a new command may go straight to its ring. */
 static bool lane_idle(const struct lane *l)
 {
-	return l->used == 0 && !l->timeout_pending;
+	return l->used == 0 && !l->timeout_pending && !l->profiles_pending;
 }
 
 /* Sends c now when nothing waits before it and the ring has room, else puts it at
@@ -443,8 +485,14 @@ static int admit(struct rp_prober *p, unsigned i, uint32_t entries, bool adds_lo
 int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
 			uint32_t interval_ms)
 {
+	return rp_prober_queue_add_profile(p, addr, id, interval_ms, 0);
+}
+
+int rp_prober_queue_add_profile(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+				uint32_t interval_ms, unsigned profile)
+{
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = qcmd_make(Q_ADD, addr, id, interval_ms);
+	struct qcmd c = qcmd_make(Q_ADD, addr, id, interval_ms, profile);
 	/* One entry for the add, one kept for its remove. */
 	int ret = admit(p, i, 2, true);
 
@@ -459,7 +507,7 @@ int rp_prober_queue_add(struct rp_prober *p, const struct rp_ip *addr, uint32_t 
 int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t id)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = qcmd_make(Q_ONCE, addr, id, 0);
+	struct qcmd c = qcmd_make(Q_ONCE, addr, id, 0, 0);
 	/* Its result, not a remove, ends it: nothing to keep in reserve. */
 	int ret = admit(p, i, 1, true);
 
@@ -473,8 +521,14 @@ int rp_prober_queue_once(struct rp_prober *p, const struct rp_ip *addr, uint32_t
 int rp_prober_queue_readd(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
 			  uint32_t interval_ms)
 {
+	return rp_prober_queue_readd_profile(p, addr, id, interval_ms, 0);
+}
+
+int rp_prober_queue_readd_profile(struct rp_prober *p, const struct rp_ip *addr, uint32_t id,
+				  uint32_t interval_ms, unsigned profile)
+{
 	unsigned i = rp_prober_shard_of(p, addr);
-	struct qcmd c = qcmd_make(Q_READD, addr, id, interval_ms);
+	struct qcmd c = qcmd_make(Q_READD, addr, id, interval_ms, profile);
 	/* The device already keeps its remove entry; the load does not change. */
 	int ret = admit(p, i, 1, false);
 
@@ -488,7 +542,7 @@ void rp_prober_queue_remove(struct rp_prober *p, const struct rp_ip *addr)
 {
 	unsigned i = rp_prober_shard_of(p, addr);
 	struct lane *l = &p->lanes[i];
-	struct qcmd c = qcmd_make(Q_REMOVE, addr, 0, 0);
+	struct qcmd c = qcmd_make(Q_REMOVE, addr, 0, 0, 0);
 
 	if (l->load)
 		l->load--;
@@ -516,11 +570,52 @@ void rp_prober_queue_timeout(struct rp_prober *p, uint64_t timeout_ns)
 	}
 }
 
+/* Sends lane i's waiting profile definitions; false when the ring filled first. */
+static bool send_profiles(struct rp_prober *p, unsigned i)
+{
+	struct lane *l = &p->lanes[i];
+
+	while (l->profiles_pending) {
+		unsigned k = (unsigned)__builtin_ctz(l->profiles_pending);
+
+		if (!rp_shard_offer_profile(p->shards[i], k, &p->prof[k]))
+			return false;
+		l->profiles_pending &= ~(1u << k);
+	}
+	return true;
+}
+
+int rp_prober_set_profile(struct rp_prober *p, unsigned k, const struct rp_probe_profile *pf)
+{
+	int ret = 0;
+
+	if (k == 0 || k >= RP_PROFILES_MAX || (p->prof_defined & (1u << k)))
+		return -EINVAL;
+	p->prof[k] = *pf;
+	if (p->prof[k].payload_len > p->payload_max) {
+		p->prof[k].payload_len = p->payload_max;
+		ret = -E2BIG;
+	}
+	if (p->prof[k].ping_count > p->count_max) {
+		p->prof[k].ping_count = p->count_max;
+		ret = -E2BIG;
+	}
+	p->prof_defined |= 1u << k;
+	/* Ahead of whatever waits in the backlogs: no device there has it yet. */
+	for (unsigned i = 0; i < p->n; i++) {
+		p->lanes[i].profiles_pending |= 1u << k;
+		send_profiles(p, i);
+	}
+	return ret;
+}
+
 void rp_prober_drain(struct rp_prober *p)
 {
 	for (unsigned i = 0; i < p->n; i++) {
 		struct lane *l = &p->lanes[i];
 
+		if (!send_profiles(p, i))
+			continue;
 		for (;;) {
 			if (l->timeout_pending && l->sent == l->timeout_at) {
 				if (!rp_shard_offer_timeout(p->shards[i], l->timeout_ns))
@@ -544,7 +639,8 @@ uint64_t rp_prober_queued(const struct rp_prober *p)
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < p->n; i++)
-		n += p->lanes[i].used + p->lanes[i].timeout_pending;
+		n += p->lanes[i].used + p->lanes[i].timeout_pending +
+		     (uint64_t)__builtin_popcount(p->lanes[i].profiles_pending);
 	return n;
 }
 

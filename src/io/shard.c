@@ -32,7 +32,7 @@
 #define CMD_BATCH 256
 #define CMD_BUDGET_NS (2 * NS_PER_MS)
 
-enum cmd_op { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4 };
+enum cmd_op { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4, CMD_PROFILE = 5 };
 
 /* One command through the command ring: `op` says which member of `u` it carries. */
 struct cmd {
@@ -45,6 +45,10 @@ struct cmd {
 			uint32_t burst; /* bucket depth, whole packets, at least 1 */
 		} rate;			/* CMD_RATE */
 		uint32_t timeout_ms;	/* CMD_TIMEOUT: at least 1 */
+		struct {
+			const struct rp_probe_profile *p; /* the prober's, immutable */
+			uint8_t k;
+		} profile; /* CMD_PROFILE */
 	} u;
 };
 
@@ -62,15 +66,19 @@ struct sdev {
 	uint32_t fails;	     /* failures (echoes) in a row */
 	uint8_t outstanding; /* probes out: 0/1, or a round's echoes out */
 	uint8_t suspended;
-	uint8_t queued;	      /* in the ready queue */
+	uint8_t queued;	      /* in the ready queue: QUEUED, or HELD when held back for a
+				 timeout FIFO place (counted once) */
 	uint8_t answered;     /* the probe `seq` got its reply */
-	uint8_t tmo_held;     /* due, held back for a timeout FIFO place (counted once) */
+	uint8_t profile;      /* its probe profile (struct prof), < RP_PROFILES_MAX */
 	uint8_t state;	      /* enum rp_dev_state | STATE_LAST_GOOD */
 	uint16_t streak;      /* rounds in a row with the last one's outcome (saturating) */
 	uint32_t tx_after_ns; /* when the driver took it (its transmit stamp), ns after
 				 sent_ns; 0 until that comes. In the padding: 72 bytes */
 };
 _Static_assert(sizeof(struct sdev) <= 72, "per-device state grew: 1M devices cost 72 MB");
+
+#define QUEUED 1u
+#define HELD 2u
 
 #define STATE_MASK 0x3u
 #define STATE_LAST_GOOD 0x80u /* the last round had a reply */
@@ -101,6 +109,19 @@ struct icmperr {
 };
 
 enum { ECHO_UNSENT = 0, ECHO_OUT, ECHO_ANSWERED, ECHO_FAILED };
+
+/* A probe profile as the shard uses it (prober.h: struct rp_probe_profile). Each
+ * distinct timeout has its own FIFO (tmo.h), which stays in send order because every
+ * entry in it waits the same time. */
+struct prof {
+	uint64_t timeout_ns;
+	uint32_t count;	     /* echoes per round, 1..count_max */
+	uint32_t spacing_ms; /* 0 = automatic */
+	uint32_t pkt_len;    /* the request's length */
+	uint32_t fill_sum;   /* rp_engine_fill_sum of it */
+	uint8_t fifo;	     /* index into rp_shard.tmo */
+	uint8_t opts;	     /* engine packet options: 0, or the profile's index */
+};
 struct ready {
 	uint32_t slot;
 	uint32_t gen;
@@ -119,8 +140,13 @@ struct rp_shard {
 	struct rp_spsc *cmds;
 	struct rp_pace pace;
 
-	struct rp_tmo tmo;    /* timeout FIFO (tmo.h: its bound) */
-	struct ready *readyq; /* due, not yet sent (pacing, buffers) */
+	struct prof prof[RP_PROFILES_MAX];  /* undefined ones are copies of profile 0 */
+	struct rp_tmo tmo[RP_PROFILES_MAX]; /* timeout FIFOs, one per distinct timeout */
+	uint64_t tmo_ns[RP_PROFILES_MAX];   /* the timeout each FIFO was made for */
+	unsigned ntmo;
+	uint64_t max_timeout_ns; /* the longest of any profile (a stop's wait) */
+	uint32_t count_max;	 /* echoes a round accumulator has room for */
+	struct ready *readyq;	 /* due, not yet sent (pacing, buffers) */
 	uint32_t ready_mask, ready_head, ready_tail;
 
 	struct rp_probe_result batch[RESULT_BATCH];
@@ -142,8 +168,6 @@ struct rp_shard {
 	 * with this, so a clock step (NTP, an operator) moves timestamps, never RTTs. */
 	uint64_t mono_to_real;
 	uint64_t imm_next_ns; /* first due of the next immediate device (paced) */
-	size_t pkt_len;	      /* every request's length (the engine's) */
-	uint32_t fill_sum;    /* the sum of its fill, for rp_icmp_stamp_filled */
 
 	struct rp_shard_stats local; /* the thread's own counters */
 	/* The snapshot, as relaxed atomic words so that a reader racing the writer is
@@ -223,6 +247,45 @@ static void first_offset(struct rp_shard *s)
 	}
 }
 
+/* Profile k as the shard uses it, from pf (k > 0) or (k == 0) the shard's own conf.
+ * Its timeout takes the FIFO made for the same timeout, or a new one (allocated here:
+ * at create, or on the thread at a reload's CMD_PROFILE, never per probe). */
+static void define_profile(struct rp_shard *s, unsigned k, const struct rp_probe_profile *pf)
+{
+	struct prof *p = &s->prof[k];
+	uint32_t payload = k ? pf->payload_len : s->conf.payload0;
+	uint64_t tmo = k ? pf->timeout_ns : s->conf.timeout_ns;
+	uint32_t count = k ? pf->ping_count : s->conf.ping_count;
+	uint64_t spacing = k ? pf->spacing_ns : (uint64_t)s->conf.spacing_ms * NS_PER_MS;
+	size_t most = rp_engine_pkt_len(s->engine, NULL);
+	unsigned f;
+
+	p->timeout_ns = tmo ? tmo : NS_PER_MS;
+	p->count = count < 1 ? 1 : count > s->count_max ? s->count_max : count;
+	p->spacing_ms = (uint32_t)(spacing / NS_PER_MS);
+	/* Profile 0 without payload0: the send buffers' own length (pkt.payload_len). */
+	p->pkt_len = !payload && !k ? (uint32_t)most
+				    : RP_ICMP_HDR_LEN + (payload ? payload : RP_ICMP_PAYLOAD_LEN);
+	if (p->pkt_len > most)
+		p->pkt_len = (uint32_t)most;
+	p->fill_sum = rp_engine_fill_sum(s->engine, p->pkt_len);
+	p->opts = 0;
+	if (k && rp_engine_set_opts(s->engine, k, pf->ttl, pf->tos < 0 ? s->conf.pkt.tos : pf->tos,
+				    pf->source) == 0)
+		p->opts = (uint8_t)k;
+	for (f = 0; f < s->ntmo; f++)
+		if (s->tmo_ns[f] == p->timeout_ns)
+			break;
+	if (f == s->ntmo) {
+		rp_tmo_init(&s->tmo[f], s->conf.capacity);
+		s->tmo_ns[f] = p->timeout_ns;
+		s->ntmo++;
+	}
+	p->fifo = (uint8_t)f;
+	if (p->timeout_ns > s->max_timeout_ns)
+		s->max_timeout_ns = p->timeout_ns;
+}
+
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
 		    size_t whylen)
 {
@@ -247,7 +310,6 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	if (ret < 0)
 		goto out_free;
 	rp_engine_info(s->engine, &s->info);
-	s->pkt_len = rp_engine_pkt_len(s->engine, &s->fill_sum);
 	ret = rp_devtable_create(&s->table, conf->capacity);
 	if (ret < 0) {
 		snprintf(why, whylen, "shard capacity %u is invalid", conf->capacity);
@@ -274,8 +336,14 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		s->conf.ping_count = 1;
 	if (s->conf.ping_count > RP_ROUND_MAX)
 		s->conf.ping_count = RP_ROUND_MAX;
-	if (s->conf.ping_count > 1 || s->conf.rounds) {
-		size_t n = s->conf.ping_count;
+	s->count_max = conf->count_max > s->conf.ping_count ? conf->count_max : s->conf.ping_count;
+	for (unsigned k = 1; k < conf->nprofiles && k < RP_PROFILES_MAX; k++)
+		if (conf->profiles[k].ping_count > s->count_max)
+			s->count_max = conf->profiles[k].ping_count;
+	if (s->count_max > RP_ROUND_MAX)
+		s->count_max = RP_ROUND_MAX;
+	if (s->count_max > 1 || s->conf.rounds) {
+		size_t n = s->count_max;
 
 		s->acc_st_off = sizeof(struct racc);
 		s->acc_sent_off = s->acc_st_off + ((n + 7) & ~(size_t)7);
@@ -291,7 +359,11 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	for (uint32_t i = 0; i < conf->capacity; i++)
 		rp_wheel_entry_init(&s->devs[i].timer);
-	rp_tmo_init(&s->tmo, conf->capacity);
+	define_profile(s, 0, NULL);
+	for (unsigned k = 1; k < RP_PROFILES_MAX; k++)
+		s->prof[k] = s->prof[0];
+	for (unsigned k = 1; k < conf->nprofiles && k < RP_PROFILES_MAX; k++)
+		define_profile(s, k, &conf->profiles[k]);
 	s->ready_mask = rp_pow2_at_least(conf->capacity < 2 ? 2 : conf->capacity) - 1;
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
 	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
@@ -323,7 +395,8 @@ void rp_shard_destroy(struct rp_shard *s)
 	/* The wheel unlinks what is still scheduled: it goes before the devices. */
 	rp_wheel_destroy(s->wheel);
 	free(s->readyq);
-	rp_tmo_fini(&s->tmo);
+	for (unsigned f = 0; f < s->ntmo; f++)
+		rp_tmo_fini(&s->tmo[f]);
 	free(s->devs);
 	free(s->acc);
 	if (s->pacc)
@@ -462,10 +535,11 @@ static inline float *acc_rtt(const struct rp_shard *s, struct racc *a)
 /* The time between a round's echoes for d (ms, at least 1). */
 static uint32_t spacing_ms(const struct rp_shard *s, const struct sdev *d)
 {
-	uint32_t n = s->conf.ping_count, sp;
+	const struct prof *p = &s->prof[d->profile];
+	uint32_t n = p->count, sp;
 
-	if (s->conf.spacing_ms)
-		return s->conf.spacing_ms;
+	if (p->spacing_ms)
+		return p->spacing_ms;
 	if (n < 2)
 		return 10;
 	sp = d->interval_ms / 10 / (n - 1);
@@ -552,7 +626,7 @@ static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
 	uint32_t slot = (uint32_t)(d - s->devs);
 
 	/* The ready queue holds at most one entry per device, so it cannot overflow. */
-	d->queued = 1;
+	d->queued = QUEUED;
 	s->readyq[s->ready_tail++ & s->ready_mask] =
 	    (struct ready){slot, rp_devtable_gen(s->table, slot)};
 }
@@ -646,17 +720,17 @@ static void close_round(struct rp_shard *s, uint32_t slot, struct sdev *d, struc
 		      a->errors ? &(struct icmperr){a->err, a->err_type, a->err_code} : NULL);
 }
 
-static void expire_timeouts(struct rp_shard *s)
+static void expire_fifo(struct rp_shard *s, struct rp_tmo *t)
 {
 	const struct rp_tmo_entry *p;
 
 	/* p stays readable after the pop: only a push (not here) reuses its place. */
-	while ((p = rp_tmo_peek(&s->tmo)) != NULL) {
+	while ((p = rp_tmo_peek(t)) != NULL) {
 		struct sdev *d;
 
 		if ((int64_t)(s->now_ns - p->deadline_ns) < 0)
 			break;
-		rp_tmo_pop(&s->tmo);
+		rp_tmo_pop(t);
 		if (!rp_devtable_is_live(s->table, p->slot, p->gen))
 			continue;
 		d = &s->devs[p->slot];
@@ -674,6 +748,12 @@ static void expire_timeouts(struct rp_shard *s)
 		if (d->outstanding && d->seq == p->seq)
 			fail(s, p->slot, d);
 	}
+}
+
+static void expire_timeouts(struct rp_shard *s)
+{
+	for (unsigned f = 0; f < s->ntmo; f++)
+		expire_fifo(s, &s->tmo[f]);
 }
 
 static void schedule_next(struct rp_shard *s, struct sdev *d)
@@ -708,7 +788,7 @@ static unsigned round_send(struct rp_shard *s, uint32_t slot, struct sdev *d, st
 			fail(s, slot, d); /* a one-shot probe's, from before it was monitored */
 		a->open = 1;
 		a->base = d->seq + 1;
-		a->want = d->suspended ? 1 : (uint8_t)s->conf.ping_count;
+		a->want = d->suspended ? 1 : (uint8_t)s->prof[d->profile].count;
 		a->susp = d->suspended;
 		a->sent = 0;
 		a->received = 0;
@@ -730,6 +810,8 @@ static void send_ready(struct rp_shard *s)
 		struct sdev *d;
 		struct racc *a;
 		struct rp_probe_stamp st;
+		const struct prof *pf;
+		struct rp_tmo *fifo;
 		unsigned echo = 0;
 		uint64_t due;
 		void *buf;
@@ -738,11 +820,14 @@ static void send_ready(struct rp_shard *s)
 			s->ready_head++;
 			continue;
 		}
-		if (rp_tmo_full(&s->tmo)) {
+		d = &s->devs[r->slot];
+		pf = &s->prof[d->profile];
+		fifo = &s->tmo[pf->fifo];
+		if (rp_tmo_full(fifo)) {
 			/* No FIFO place: the probe waits, like one without a buffer, for
 			 * the oldest entry to expire (tmo.h); never overwrite one. */
-			s->local.timeout_fifo_full += !s->devs[r->slot].tmo_held;
-			s->devs[r->slot].tmo_held = 1;
+			s->local.timeout_fifo_full += d->queued != HELD;
+			d->queued = HELD;
 			break;
 		}
 		buf = rp_engine_send_buf(s->engine);
@@ -753,9 +838,7 @@ static void send_ready(struct rp_shard *s)
 		}
 		s->ready_head++;
 		sent++;
-		d = &s->devs[r->slot];
 		d->queued = 0;
-		d->tmo_held = 0;
 		a = in_rounds(s, d) ? acc_of(s, r->slot) : NULL;
 		if (a)
 			echo = round_send(s, r->slot, d, a);
@@ -772,8 +855,9 @@ static void send_ready(struct rp_shard *s)
 		    .sent_ns = d->sent_ns + s->mono_to_real,
 		    .shard = (uint8_t)s->conf.index,
 		};
-		rp_icmp_stamp_filled(buf, s->fill_sum, &s->conf.key, &st);
-		if (RP_UNLIKELY(rp_engine_send_queue(s->engine, buf, s->pkt_len, &st.addr) < 0) &&
+		rp_icmp_stamp_filled(buf, pf->fill_sum, &s->conf.key, &st);
+		if (RP_UNLIKELY(rp_engine_send_queue_opt(s->engine, buf, pf->pkt_len, &st.addr,
+							 pf->opts) < 0) &&
 		    s->pacc)
 			rp_pacc_send_error(s->pacc, r->slot); /* no socket for the family */
 		if (a) {
@@ -799,11 +883,11 @@ static void send_ready(struct rp_shard *s)
 		 * round has one entry, pushed with its last echo, carrying its first's
 		 * sequence: its echoes are judged together, each against its own send. */
 		if (!a || a->sent == a->want)
-			rp_tmo_push(&s->tmo, &(struct rp_tmo_entry){
-						 .deadline_ns = s->now_ns + s->conf.timeout_ns,
-						 .slot = r->slot,
-						 .gen = r->gen,
-						 .seq = a ? a->base : d->seq});
+			rp_tmo_push(
+			    fifo, &(struct rp_tmo_entry){.deadline_ns = s->now_ns + pf->timeout_ns,
+							 .slot = r->slot,
+							 .gen = r->gen,
+							 .seq = a ? a->base : d->seq});
 		if (a)
 			schedule_round(s, d, a);
 		else
@@ -830,7 +914,7 @@ static void on_tx(struct rp_shard *s, const struct rp_rx *rx)
 	d = &s->devs[st.slot];
 	tx = rx->rx_ns - s->mono_to_real - d->sent_ns;
 	if (d->seq != st.seq || !d->outstanding || d->answered || d->tx_after_ns ||
-	    (int64_t)tx <= 0 || tx > s->conf.timeout_ns || tx > UINT32_MAX)
+	    (int64_t)tx <= 0 || tx > s->prof[d->profile].timeout_ns || tx > UINT32_MAX)
 		return;
 	d->tx_after_ns = (uint32_t)tx;
 }
@@ -857,11 +941,11 @@ static void on_send_failed(struct rp_shard *s, const struct rp_rx *rx)
  * clock stepped between the stamp and our reading of mono_to_real, or the process's
  * clock is not the kernel's) is not believed: the reply is timed on the monotonic
  * clock as it is read (at most one loop late) and counted. */
-static uint64_t rtt_of(struct rp_shard *s, uint64_t rx_real, uint64_t sent)
+static uint64_t rtt_of(struct rp_shard *s, uint64_t rx_real, uint64_t sent, uint64_t timeout_ns)
 {
 	uint64_t upper, rtt = rx_real - s->mono_to_real - sent;
 
-	if (rx_real && (int64_t)rtt >= 0 && rtt <= s->conf.timeout_ns)
+	if (rx_real && (int64_t)rtt >= 0 && rtt <= timeout_ns)
 		return rtt;
 	upper = clock_ns(CLOCK_MONOTONIC) - sent;
 	if (!rx_real)
@@ -920,7 +1004,7 @@ static enum rp_reply_kind round_reply(struct rp_shard *s, const struct rp_rx *rx
 	struct racc *a = acc_of(s, st->slot);
 	unsigned i = st->seq - a->base;
 	uint8_t *es = acc_st(s, a);
-	uint64_t rtt;
+	uint64_t rtt, tmo = s->prof[d->profile].timeout_ns;
 
 	if (es[i] != ECHO_OUT)
 		return es[i] == ECHO_ANSWERED ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
@@ -928,11 +1012,11 @@ static enum rp_reply_kind round_reply(struct rp_shard *s, const struct rp_rx *rx
 	 * when it was prepared. */
 	if (st->seq == d->seq) {
 		s->local.tx_stamped += d->tx_after_ns != 0;
-		rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns);
+		rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns, tmo);
 	} else {
-		rtt = rtt_of(s, rx->rx_ns, acc_sent(s, a)[i]);
+		rtt = rtt_of(s, rx->rx_ns, acc_sent(s, a)[i], tmo);
 	}
-	if (rtt > s->conf.timeout_ns)
+	if (rtt > tmo)
 		return RP_REPLY_LATE; /* its round's end counts the timeout */
 	es[i] = ECHO_ANSWERED;
 	if (s->conf.rounds)
@@ -1001,7 +1085,8 @@ static void on_icmp_error(struct rp_shard *s, const struct rp_rx *rx, struct rp_
 			goto invalid;
 		}
 		sent = acc_sent(s, a)[i];
-		if (rtt_of(s, rx->rx_ns, sent) > s->conf.timeout_ns) {
+		if (rtt_of(s, rx->rx_ns, sent, s->prof[d->profile].timeout_ns) >
+		    s->prof[d->profile].timeout_ns) {
 			k = RP_REPLY_LATE; /* its round's end counts the timeout */
 			goto invalid;
 		}
@@ -1024,7 +1109,8 @@ static void on_icmp_error(struct rp_shard *s, const struct rp_rx *rx, struct rp_
 		k = st->seq == d->seq && d->answered ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
 		goto invalid;
 	}
-	if (rtt_of(s, rx->rx_ns, d->sent_ns) > s->conf.timeout_ns) {
+	if (rtt_of(s, rx->rx_ns, d->sent_ns, s->prof[d->profile].timeout_ns) >
+	    s->prof[d->profile].timeout_ns) {
 		k = RP_REPLY_LATE; /* the FIFO will count the timeout */
 		goto invalid;
 	}
@@ -1100,15 +1186,15 @@ static void on_rx(void *arg, const struct rp_rx *rx)
 		if (st.seq == d->seq)
 			k = d->answered ? RP_REPLY_DUPLICATE : RP_REPLY_LATE;
 		else
-			k = rx->rx_ns && rx->rx_ns - st.sent_ns <= s->conf.timeout_ns
+			k = rx->rx_ns && rx->rx_ns - st.sent_ns <= s->prof[d->profile].timeout_ns
 				? RP_REPLY_DUPLICATE
 				: RP_REPLY_LATE;
 		goto invalid;
 	}
 	/* The same probe (seq and generation match): its transmit stamp if it came. */
 	s->local.tx_stamped += d->tx_after_ns != 0;
-	rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns);
-	if (rtt > s->conf.timeout_ns) {
+	rtt = rtt_of(s, rx->rx_ns, d->sent_ns + d->tx_after_ns, s->prof[d->profile].timeout_ns);
+	if (rtt > s->prof[d->profile].timeout_ns) {
 		/* Answered after its deadline: the FIFO will count the timeout. */
 		k = RP_REPLY_LATE;
 		goto invalid;
@@ -1144,6 +1230,7 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 		d->id = dv->id;
 		d->interval_ms = dv->interval_ms ? dv->interval_ms : 1000;
 		d->remaining = UINT32_MAX;
+		d->profile = dv->profile < RP_PROFILES_MAX ? dv->profile : 0;
 		d->since_ms = s->now_ms;
 		if (s->acc)
 			memset(acc_of(s, (uint32_t)slot), 0, sizeof(struct racc));
@@ -1162,7 +1249,8 @@ static int add_dev(struct rp_shard *s, const struct rp_shard_dev *dv)
 	rp_wheel_cancel(s->wheel, &d->timer);
 	*d = (struct sdev){.id = dv->id,
 			   .interval_ms = dv->interval_ms ? dv->interval_ms : 1000,
-			   .since_ms = s->now_ms};
+			   .since_ms = s->now_ms,
+			   .profile = dv->profile < RP_PROFILES_MAX ? dv->profile : 0};
 	rp_wheel_entry_init(&d->timer);
 	d->remaining = dv->count ? dv->count : UINT32_MAX;
 	if (s->acc)
@@ -1246,6 +1334,15 @@ bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst)
 	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
 }
 
+bool rp_shard_offer_profile(struct rp_shard *s, unsigned k, const struct rp_probe_profile *pf)
+{
+	struct cmd c = {.op = CMD_PROFILE, .u.profile = {.p = pf, .k = (uint8_t)k}};
+
+	if (k == 0 || k >= RP_PROFILES_MAX)
+		return true; /* nothing to define */
+	return rp_spsc_try_push(s->cmds, &c, 1) == 1;
+}
+
 bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns)
 {
 	uint64_t ms = timeout_ns / NS_PER_MS;
@@ -1287,6 +1384,14 @@ static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32
 			/* Probes already out keep their deadlines: the FIFO stays in order
 			 * for a longer timeout, and a shorter one only delays a few. */
 			s->conf.timeout_ns = (uint64_t)c->u.timeout_ms * NS_PER_MS;
+			s->prof[0].timeout_ns = s->conf.timeout_ns;
+			if (s->conf.timeout_ns > s->max_timeout_ns)
+				s->max_timeout_ns = s->conf.timeout_ns;
+			break;
+		case CMD_PROFILE:
+			/* A new profile: no device has it yet (the prober sends it ahead of
+			 * the adds that use it). */
+			define_profile(s, c->u.profile.k, c->u.profile.p);
 			break;
 		case CMD_RATE:
 			s->conf.rate_pps = c->u.rate.pps;
@@ -1427,8 +1532,7 @@ static void *shard_main(void *arg)
 			uint64_t most =
 			    atomic_load_explicit(&s->stop_wait_ns, memory_order_relaxed);
 
-			stop_at =
-			    s->now_ns + (most < s->conf.timeout_ns ? most : s->conf.timeout_ns);
+			stop_at = s->now_ns + (most < s->max_timeout_ns ? most : s->max_timeout_ns);
 		}
 		if (stop_at && ((int64_t)(s->now_ns - stop_at) >= 0 || s->outstanding == 0))
 			break;

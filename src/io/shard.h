@@ -59,6 +59,15 @@ struct rp_shard_conf {
 	uint32_t down_after; /* failed rounds in a row before down (0 = 1) */
 	uint32_t up_after;   /* good rounds in a row before up (0 = 1) */
 	uint32_t event_ring; /* event ring capacity (power of two) when rounds or states */
+	/* Probe profiles (prober.h): profile 0 is timeout_ns, ping_count, spacing_ms and
+	 * payload0 with pkt's options; profiles[1..nprofiles-1] are defined at create,
+	 * others later (rp_shard_offer_profile). pkt.payload_len sizes the send buffers
+	 * (the largest any profile may use), count_max the round accumulators (0 =
+	 * ping_count). */
+	uint32_t payload0; /* profile 0's payload (0 = pkt.payload_len's, the buffers') */
+	const struct rp_probe_profile *profiles;
+	unsigned nprofiles;
+	uint32_t count_max;
 	/* Per-device exposition accumulators (src/io/pacc.h); none when pacc_nbounds is 0. */
 	uint32_t pacc_nbounds;
 	const double *pacc_bounds;
@@ -87,6 +96,10 @@ bool rp_shard_offer_rate(struct rp_shard *s, double rate_pps, double burst);
 /** Sends a new reply timeout, for probes sent from its next iteration on; false when
  *  the ring is full. */
 bool rp_shard_offer_timeout(struct rp_shard *s, uint64_t timeout_ns);
+/** Sends the definition of profile k (1..RP_PROFILES_MAX-1): *pf must stay unchanged
+ *  and alive until the shard is destroyed (the prober's table). It takes effect before
+ *  the commands sent after it. false when the ring is full. */
+bool rp_shard_offer_profile(struct rp_shard *s, unsigned k, const struct rp_probe_profile *pf);
 /** Starts the shard thread. */
 int rp_shard_start(struct rp_shard *s);
 /** Asks the thread to stop sending; it waits one timeout for replies, pushes the last

@@ -1,6 +1,8 @@
 /* The shard's timeout FIFO: every probe sent, with its deadline, in send order. With
  * one reply timeout for all probes, the order of sending is the order of expiry, so a
- * FIFO replaces any timer structure. One thread (the shard's) owns it.
+ * FIFO replaces any timer structure. A shard with probe profiles of several timeouts
+ * (groups with their own ping_timeout) keeps one FIFO per distinct timeout, each
+ * sized as below: every one of them stays in order. One thread (the shard's) owns it.
  *
  * The bound. An entry stays from its send until its deadline has passed and the shard
  * loop has looked (at most one tick later), answered or not: a reply does not take it

@@ -273,7 +273,9 @@ static void queue_sends(struct rp_engine *e, struct uring *u)
 		struct rp_io_slot *s = &e->slots[idx];
 		int fd = e->fd[s->sock];
 
-		if (u->send_addr) {
+		/* A request with control messages (a profile's packet options) needs SENDMSG:
+		 * SEND takes none. */
+		if (u->send_addr && RP_LIKELY(!s->msg.msg_controllen)) {
 			io_uring_prep_send(sqe, fd, s->iov.iov_base, s->iov.iov_len, 0);
 			io_uring_prep_send_set_addr(sqe, &s->to.sa, (uint16_t)s->msg.msg_namelen);
 		} else {
@@ -297,7 +299,8 @@ static void on_send(struct rp_engine *e, struct uring *u, uint32_t idx, int res,
 	} else if (res == -EAGAIN || res == -ENOBUFS) {
 		e->stats.send_eagain++;
 		rp_io__queue_push(e, idx);
-	} else if (res == -EINVAL && u->send_addr && !u->send_addr_ok) {
+	} else if (res == -EINVAL && u->send_addr && !u->send_addr_ok &&
+		   !e->slots[idx].msg.msg_controllen) {
 		/* A kernel that has the ops we probed for but not SEND with an address. */
 		u->send_addr = false;
 		e->info.features &= ~(unsigned)RP_FEAT_SEND_ADDR;

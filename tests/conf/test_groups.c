@@ -102,8 +102,17 @@ Test(groups, the_forms_load)
 	cr_assert_str_eq(g->name, "edge");
 	cr_assert_eq(g->ping_interval, 0);
 	cr_assert_eq(g->networks.n, 1);
-	/* The process-wide timeout follows the shortest interval of any group. */
-	cr_assert_eq(conf.ping_timeout, RP_NSEC_PER_SEC);
+	/* The top level keeps its timeout; a group that takes it with a shorter interval
+	 * has it cut to its own. */
+	cr_assert_eq(conf.ping_timeout, 3 * RP_NSEC_PER_SEC);
+	{
+		struct rp_conf_probe p;
+
+		rp_conf_probe_of(&conf, 1, &p);
+		cr_assert_eq(p.ping_timeout, RP_NSEC_PER_SEC);
+		rp_conf_probe_of(&conf, 2, &p);
+		cr_assert_eq(p.ping_timeout, 3 * RP_NSEC_PER_SEC);
+	}
 }
 
 Test(groups, merge_more_specific_wins)
@@ -176,24 +185,25 @@ Test(groups, process_wide_keys_are_refused_in_a_group)
 	load(HEAD "groups:\n"
 		  "  - name: core\n"
 		  "    devices: [127.0.0.2]\n"
-		  "    ping_timeout: 1s\n"
-		  "    tos: 184\n"
+		  "    interface: eth0\n"
+		  "    fwmark: 7\n"
 		  "    snmp: {max_inflight: 9}\n"
 		  "    colour: red\n"
 		  "  - name: core\n"
 		  "    ping_interval: 5ms\n"
 		  "  - devices: [127.0.0.9]\n");
-	cr_assert(
-	    has("t.yml:6:5: error: groups[0].ping_timeout: not per group: ping_timeout is "
-		"process-wide for now (each shard keeps one timeout queue); set it at the top "
-		"level"));
-	cr_assert(has("t.yml:7:5: error: groups[0].tos: not per group: tos is process-wide for now "
-		      "(the sockets are shared); set it at the top level"));
+	cr_assert(has("t.yml:6:5: error: groups[0].interface: not per group: interface is "
+		      "process-wide (SO_BINDTODEVICE is a socket option, and the shard's socket "
+		      "is shared by every group); set it at the top level"));
+	cr_assert(has("t.yml:7:5: error: groups[0].fwmark: not per group: fwmark is process-wide "
+		      "(SO_MARK is a socket option, and the shard's socket is shared by every "
+		      "group); set it at the top level"));
 	cr_assert(has("t.yml:8: error: groups[0].snmp.max_inflight: not per group: "
 		      "snmp.max_inflight bounds the one SNMP poller of the process; set it at the "
 		      "top level"));
 	cr_assert(has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
-		      "name, devices, networks, tags, ping_interval, snmp and device_files)"));
+		      "name, devices, networks, tags, ping_interval, ping_timeout, ping_count, "
+		      "ping_spacing, packet_size, ttl, tos, source_address, snmp and device_files)"));
 	cr_assert(has("t.yml:10:5: error: groups[1]: group name \"core\" is used at line 4 too"));
 	cr_assert(has("t.yml:11:20: error: groups[1].ping_interval: 5ms is out of range "
 		      "(10ms..1d)"));
@@ -594,4 +604,153 @@ Test(groups, an_empty_snmp_block_prints_and_reads_back_as_one)
 	rp_conf_fini(&again);
 	rp_diags_fini(&d2);
 	free(out);
+/* A group's own probe settings: what it sets is its own, the rest the top level's. */
+static const char probe_cfg[] = HEAD "ping_interval: 2s\n"
+				     "ping_timeout: 1s\n"
+				     "ttl: 64\n"
+				     "source_address: [127.0.0.1, \"::1\"]\n"
+				     "groups:\n"
+				     "  - name: fast\n"
+				     "    devices: [127.0.0.2]\n"
+				     "    ping_interval: 1s\n"
+				     "    ping_timeout: 250ms\n"
+				     "    ping_count: 3\n"
+				     "    ping_spacing: 20ms\n"
+				     "    packet_size: 120\n"
+				     "    ttl: 7\n"
+				     "    tos: 184\n"
+				     "    source_address: 127.0.0.5\n"
+				     "  - name: plain\n"
+				     "    devices: [127.0.0.3]\n"
+				     "    ping_interval: 500ms\n";
+
+Test(groups, probe_settings_per_group)
+{
+	struct rp_conf_probe top, fast, plain;
+
+	cr_assert_eq(load(probe_cfg), 0);
+	for (size_t i = 0; i < diags.n; i++)
+		cr_log_info("%s", diag(i));
+	cr_assert_eq(diags.errors, 0);
+	rp_conf_probe_of(&conf, 0, &top);
+	rp_conf_probe_of(&conf, 1, &fast);
+	rp_conf_probe_of(&conf, 2, &plain);
+	cr_assert_eq(top.ping_timeout, RP_NSEC_PER_SEC);
+	cr_assert_eq(top.ping_count, 1);
+	cr_assert_eq(top.packet_size, 56);
+	cr_assert_eq(top.ttl, 64);
+	cr_assert_eq(fast.ping_timeout, 250 * RP_NSEC_PER_MSEC);
+	cr_assert_eq(fast.ping_count, 3);
+	cr_assert_eq(fast.ping_spacing, 20 * RP_NSEC_PER_MSEC);
+	cr_assert_eq(fast.packet_size, 120);
+	cr_assert_eq(fast.ttl, 7);
+	cr_assert_eq(fast.tos, 184);
+	cr_assert_eq(fast.source[0].b[15], 5, "the group's IPv4 source");
+	cr_assert_eq(fast.source[1].b[15], 1, "the top level's IPv6 source (::1)");
+	/* Nothing set but a shorter interval: the top level's, its timeout cut to 500ms. */
+	cr_assert_eq(plain.ping_timeout, 500 * RP_NSEC_PER_MSEC);
+	cr_assert_eq(plain.ttl, 64);
+	cr_assert_eq(plain.source[0].b[15], 1);
+	cr_assert_not(rp_conf_probe_equal(&top, &plain));
+}
+
+Test(groups, probe_settings_errors_name_group_key_and_line)
+{
+	load(HEAD "ping_interval: 10s\n"
+		  "groups:\n"
+		  "  - name: a\n"
+		  "    devices: [127.0.0.2]\n"
+		  "    ping_interval: 1s\n"
+		  "    ping_timeout: 2s\n"
+		  "    ttl: 0\n"
+		  "    packet_size: 20\n"
+		  "    tos: 256\n"
+		  "  - name: b\n"
+		  "    devices: [127.0.0.3]\n"
+		  "    ping_interval: 1s\n"
+		  "    ping_count: 5\n"
+		  "    ping_spacing: 300ms\n"
+		  "    source_address: [127.0.0.0/24, 127.0.0.7, 127.0.0.8]\n"
+		  "  - name: c\n"
+		  "    devices: [127.0.0.4]\n"
+		  "    ping_interval: 10ms\n"
+		  "    ping_spacing: 500us\n");
+	cr_assert(has("t.yml:8: error: groups[0].ping_timeout: 2s is longer than the group's "
+		      "ping_interval (1s): a reply is waited for at most until the next probe is "
+		      "due"));
+	cr_assert(has("t.yml:9:10: error: groups[0].ttl: 0 is out of range (1..255; 0, the "
+		      "kernel's default, only at the top level)"));
+	cr_assert(has("t.yml:10:18: error: groups[0].packet_size: 20 is out of range (40..65507; "
+		      "below 40 there is no room for the probe's own fields)"));
+	cr_assert(has("t.yml:11:10: error: groups[0].tos: 256 is out of range (0..255)"));
+	cr_assert(has("t.yml:16: error: groups[1].ping_spacing: 5 echoes 300ms apart do not fit "
+		      "in the group's ping_interval (1s): lower ping_count or ping_spacing, or "
+		      "raise ping_interval"));
+	cr_assert(has("t.yml:17: error: groups[1].source_address: 127.0.0.0/24 is a network; give "
+		      "one address of this host"));
+	cr_assert(has("t.yml:17: error: groups[1].source_address: 127.0.0.8 is a second IPv4 "
+		      "address; give at most one IPv4 and one IPv6 address"));
+	cr_assert(has("t.yml:21: error: groups[2].ping_spacing: must be 0 (automatic) or at least "
+		      "1ms"));
+}
+
+/* At most RP_CONF_PROFILES distinct settings (the top level's one of them); the group
+ * that makes one too many is named at the key that made it differ. */
+Test(groups, probe_settings_cap)
+{
+	char yaml[8192];
+	size_t o = (size_t)snprintf(yaml, sizeof(yaml), "%sgroups:\n", HEAD);
+
+	/* 15 groups, each its own ttl, and the top level: 16. */
+	for (int i = 0; i < RP_CONF_PROFILES - 1; i++)
+		o += (size_t)snprintf(yaml + o, sizeof(yaml) - o,
+				      "  - name: g%d\n"
+				      "    devices: [127.0.%d.1]\n"
+				      "    ttl: %d\n",
+				      i, i + 1, i + 1);
+	load(yaml);
+	cr_assert_eq(diags.errors, 0, "16 in all are allowed");
+	o = (size_t)snprintf(yaml, sizeof(yaml), "%sgroups:\n", HEAD);
+	for (int i = 0; i < RP_CONF_PROFILES + 1; i++)
+		o += (size_t)snprintf(yaml + o, sizeof(yaml) - o,
+				      "  - name: g%d\n"
+				      "    devices: [127.0.%d.1]\n"
+				      "    ttl: %d\n",
+				      i, i + 1, i + 1);
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	load(yaml);
+	/* g15 is the 17th; its ttl is at line 3 + 15 x 3 + 3. */
+	cr_assert_eq(diags.errors, 1);
+	cr_assert(has("t.yml:51: error: groups[15].ttl: makes a 17th distinct set of probe "
+		      "settings (ping_timeout, ping_count, ping_spacing, packet_size, ttl, tos, "
+		      "source_address; the top level's is one); at most 16 are allowed: give "
+		      "groups the same values"));
+}
+
+Test(groups, probe_settings_print_and_compare)
+{
+	struct rp_conf again;
+	struct rp_diags d2;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	cr_assert_eq(load(probe_cfg), 0);
+	f = open_memstream(&text, &len);
+	rp_conf_print(&conf, f);
+	fclose(f);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "p.yml", text, len, &d2), 0, "%s", text);
+	cr_assert_eq(d2.errors, 0, "%s", text);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")), "%s", text);
+	/* A changed setting is a changed group (a reload re-adds its devices). */
+	again.groups.v[0].probe[RP_GP_TTL] = 8;
+	cr_assert_not(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
 }

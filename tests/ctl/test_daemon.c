@@ -2139,3 +2139,94 @@ Test(daemon, loss_map_shows_the_network_with_loss, .timeout = 120)
 	rpd_fini(&r);
 	srv_cleanup(&s);
 }
+
+/* Groups with their own probe settings (issue 15): each group's devices round their
+ * own ping_count (ping_round's `sent`), the top level's keep theirs; a SIGHUP that
+ * changes one group's ping_count applies to that group at once, without a restart. */
+Test(daemon, groups_round_their_own_ping_count_and_a_reload_changes_one, .timeout = 120)
+{
+	struct srv_influx_opts io = {.database = "rp"};
+	struct srv s;
+	struct rpd r;
+	char text[1024], q[384];
+	uint64_t t1;
+
+	need_root();
+	enter_netns();
+	cr_assert_eq(srv_influx_start(&s, &io), 0, "%s", s.why);
+	rpd_init(&r);
+	snprintf(text, sizeof(text),
+		 "allow_loopback: true\n"
+		 "icmp_discovery_interval: 1h\nhealth_check_port: %d\n"
+		 "influxdb:\n  url: %s\n  database: rp\n  flush_interval: 250ms\n"
+		 "spool:\n  dir: %s/spool\n"
+		 "ping_interval: 500ms\nping_timeout: 200ms\n"
+		 "output:\n  rounds: true\n"
+		 "devices: [127.6.0.1]\n"
+		 "groups:\n"
+		 "  - name: two\n"
+		 "    ping_count: 2\n"
+		 "    ping_spacing: 20ms\n"
+		 "    ttl: 9\n"
+		 "    devices: [127.6.1.1]\n"
+		 "  - name: four\n"
+		 "    ping_spacing: 20ms\n"
+		 "    ping_timeout: 100ms\n"
+		 "    devices: [127.6.2.1]\n",
+		 r.hport, s.url, r.dir);
+	write_file(r.cfg, "%s    ping_count: 4\n", text);
+	rpd_start(&r, NULL);
+	cr_assert_geq(
+	    wait_scalar(&s,
+			"SELECT count(received) FROM ping_round WHERE ip = '127.6.2.1' AND "
+			"sent = 4 AND received = 4",
+			4, 20),
+	    4);
+	cr_assert_geq(
+	    wait_scalar(&s,
+			"SELECT count(received) FROM ping_round WHERE ip = '127.6.1.1' AND "
+			"sent = 2 AND received = 2",
+			4, 10),
+	    4);
+	cr_assert_geq(
+	    wait_scalar(&s,
+			"SELECT count(received) FROM ping_round WHERE ip = '127.6.0.1' AND "
+			"sent = 1 AND received = 1",
+			4, 10),
+	    4);
+	cr_assert_eq(
+	    srv_influx_scalar(&s, "rp",
+			      "SELECT count(received) FROM ping_round WHERE (ip = "
+			      "'127.6.2.1' AND sent != 4) OR (ip = '127.6.1.1' AND sent != "
+			      "2) OR (ip = '127.6.0.1' AND sent != 1)"),
+	    0, "every round has its group's count");
+	/* The group with ttl 9 (per packet): its pings are answered like the others. */
+	cr_assert_gt(srv_influx_scalar(&s, "rp",
+				       "SELECT count(success) FROM ping WHERE ip = '127.6.1.1' AND "
+				       "success = true"),
+		     0);
+	/* The reload: `four` rounds three echoes now. */
+	write_file(r.cfg, "%s    ping_count: 3\n", text);
+	kill(r.pid, SIGHUP);
+	cr_assert_eq(wait_health(&r, "config_reloads", 1, 5), 1);
+	t1 = real_ns() + 1000000000ull;
+	snprintf(q, sizeof(q),
+		 "SELECT count(received) FROM ping_round WHERE ip = '127.6.2.1' AND sent = 3 AND "
+		 "received = 3 AND time > %llu",
+		 (unsigned long long)t1);
+	cr_assert_geq(wait_scalar(&s, q, 3, 15), 3, "the group's new ping_count");
+	snprintf(q, sizeof(q),
+		 "SELECT count(received) FROM ping_round WHERE time > %llu AND ((ip = '127.6.2.1' "
+		 "AND sent != 3) OR (ip = '127.6.1.1' AND sent != 2) OR (ip = '127.6.0.1' AND "
+		 "sent != 1))",
+		 (unsigned long long)t1);
+	cr_assert_eq(srv_influx_scalar(&s, "rp", q), 0, "after the reload");
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	if (log_has(&r, "take effect only at restart") || log_has(&r, "level=error"))
+		dump_log(&r);
+	cr_assert_not(log_has(&r, "take effect only at restart"), "group settings apply live");
+	cr_assert_not(log_has(&r, "level=error"));
+	rpd_fini(&r);
+	srv_cleanup(&s);
+}
