@@ -102,7 +102,24 @@ struct rp_devtags {
 	struct rp_tagset tags;
 };
 
-struct rp_conf;\n\1
+struct rp_conf;
+/* The probe settings a group may set (rp_conf_group.probe), in this order. */
+enum rp_group_probe_key {
+	RP_GP_PING_TIMEOUT,
+	RP_GP_PING_COUNT,
+	RP_GP_PING_SPACING,
+	RP_GP_PACKET_SIZE,
+	RP_GP_TTL,
+	RP_GP_TOS,
+	RP_GP_SOURCE_ADDRESS, /* in rp_conf_group.source_address */
+	RP_GP_N,
+};
+/** The key of each (its path at the top level too): "ping_timeout", ... */
+extern const char *const rp_group_probe_keys[RP_GP_N];
+
+/* Distinct probe settings (the top level's and the groups') one run may hold: each is
+ * a probe profile in the shards (prober.h RP_PROFILES_MAX). */
+#define RP_CONF_PROFILES 16
 /** One `groups:` entry. A key it does not set keeps the top level's value; its tags are
  *  added to the top level's (the group's win on the same key), a device's to both.
  *  Its `device_files` targets join its `devices` at validation (after its own, as the
@@ -117,7 +134,18 @@ struct rp_conf_group {
 	struct rp_tagset tags;
 	int64_t ping_interval; /* 0 = the top level's */
 	uint32_t interval_line;
-\1\2};
+	/* `snmp:`: NULL = the top level's. Its snmp.* keys, read into a configuration of
+	 * their own (its origin[] says which the group set); rp_conf_validate fills the
+	 * others from the top level's, so its snmp is then the group's effective block. */
+	struct rp_conf *snmp;
+	struct rp_path_list device_files; /* its own globs of file_sd documents */
+	struct rp_device_files files;	  /* what they gave (rp_conf_validate) */
+	/* Probe settings: probe_line[k] is the line that set probe[k] (enum
+	 * rp_group_probe_key), 0 = not set (the top level's). */
+	int64_t probe[RP_GP_N];
+	uint32_t probe_line[RP_GP_N];
+	struct rp_cidr_list source_address; /* one address per family at most */
+};
 
 struct rp_conf;
 

@@ -295,7 +295,14 @@ struct rp_ctl_classes {
 	uint32_t n, cap;
 	uint32_t *head; /* RP_CTL_CLASS_BUCKETS chains of ids */
 	bool full_logged;
-\tbool top_snmp_on;\1\2};
+	bool top_snmp_on; /* class 0's snmp_on: the running snmp.enabled */
+	/* Probe profiles, append-only like the classes (a profile the prober has is never
+	 * redefined): prof[0] is the top level's as running, the others each distinct
+	 * settings of some group. */
+	struct rp_conf_probe prof[RP_CONF_PROFILES];
+	unsigned nprof;
+	bool prof_full_logged;
+};
 
 /* ---- devices given by name (names.c) --------------------------------------------- */
 
@@ -477,7 +484,20 @@ uint32_t rp_ctl__class(struct rp_ctl *d, const struct rp_conf *c, size_t g,
 uint32_t rp_ctl__class_interval(const struct rp_ctl *d, uint32_t id);
 /** A class (id > 0), or NULL. */
 const struct rp_ctl_class *rp_ctl__class_at(const struct rp_ctl *d, uint32_t id);
-\1\2
+/** Every class's SNMP profile and on/off again from c (at start and after a reload). */
+void rp_ctl__classes_snmp(struct rp_ctl *d, const struct rp_conf *c);
+/** The profile devices of class id are asked with, and (*on) whether they are. */
+uint32_t rp_ctl__class_snmp(const struct rp_ctl *d, uint32_t id, bool *on);
+/** A class's probe profile (0 for class 0). */
+unsigned rp_ctl__class_profile(const struct rp_ctl *d, uint32_t id);
+/** rp_prober_queue_add_profile / _readd_profile of a device of class id, with its
+ *  interval and profile. */
+int rp_ctl__queue_add(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id);
+int rp_ctl__queue_readd(struct rp_ctl *d, const struct rp_ip *addr, uint32_t id);
+/** The prober's form of profile k (k < nprof). */
+void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile *out);
+/** A reload's new top-level ping_timeout, before the classes are computed again. */
+void rp_ctl__profile_timeout(struct rp_ctl *d, int64_t ping_timeout);
 /* down.c */
 /** Sizes the list (states on and a health server running; else nothing). */
 void rp_ctl__down_init(struct rp_ctl *d);

@@ -604,6 +604,8 @@ Test(groups, an_empty_snmp_block_prints_and_reads_back_as_one)
 	rp_conf_fini(&again);
 	rp_diags_fini(&d2);
 	free(out);
+}
+
 /* A group's own probe settings: what it sets is its own, the rest the top level's. */
 static const char probe_cfg[] = HEAD "ping_interval: 2s\n"
 				     "ping_timeout: 1s\n"
