@@ -6,7 +6,11 @@
  * each answer or failure; snmp_max_consecutive_fails failures in a row suspend it
  * for snmp_backoff_duration (longer than the interval, else the interval stands).
  * Due devices wait in a FIFO and leave it at snmp_rate_limit per second (bursts of
- * snmp_burst_limit) while the poller has room. */
+ * snmp_burst_limit) while the poller has room.
+ *
+ * Waiting devices are in one of two lists, one per wait (the interval, the backoff):
+ * both waits are fixed for the schedule's life and `now` never goes back, so each list
+ * is in order of due time, and the due ones are at its head. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +24,11 @@
 
 #define NS_PER_MS 1000000ull
 
-enum { E_WAIT = 0, E_READY, E_INFLIGHT };
+/* A device's state; the first three name its list (rp_enrich.list). E_IDLE: in no
+ * list (left the fleet). */
+enum { E_READY = 0, E_WAIT_INTERVAL, E_WAIT_BACKOFF, E_INFLIGHT, E_IDLE };
 
-static struct rp_enrich_dev *dev_of(struct rp_wheel_entry *e)
-{
-	return RP_CONTAINER_OF(e, struct rp_enrich_dev, due);
-}
+#define NO_SLOT RP_DEVTABLE_NO_SLOT
 
 int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms, char *why,
 		   size_t whylen)
@@ -46,21 +49,16 @@ int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms
 	if (ret < 0)
 		return ret;
 	rp_devtable_create(&e->t, cap);
-	ret = rp_wheel_create(&e->wheel, RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, now_ms);
-	if (ret < 0) {
-		snprintf(why, whylen, "cannot create the SNMP schedule");
-		return ret;
-	}
 	e->dev = rp_xcalloc(cap, sizeof(*e->dev));
 	e->cap = cap;
-	e->qhead = e->qtail = RP_DEVTABLE_NO_SLOT;
+	for (size_t i = 0; i < RP_ARRAY_SIZE(e->list); i++)
+		e->list[i].head = e->list[i].tail = NO_SLOT;
 	return 0;
 }
 
 void rp_enrich_fini(struct rp_enrich *e)
 {
 	rp_snmp_destroy(e->snmp);
-	rp_wheel_destroy(e->wheel);
 	rp_devtable_destroy(e->t);
 	free(e->dev);
 	memset(e, 0, sizeof(*e));
@@ -81,37 +79,44 @@ int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns)
 	return rp_snmp_join_by(e->snmp, deadline_ns);
 }
 
-/* The due FIFO is linked through the devices, so a device that leaves while due is
- * unlinked at once: it never holds a place, and a reused slot is never queued twice. */
-static void fifo_push(struct rp_enrich *e, uint32_t slot)
+/* The lists are linked through the devices, so a device that leaves while listed is
+ * unlinked at once: it never holds a place, and a reused slot is never listed twice. */
+static void list_push(struct rp_enrich *e, uint32_t slot, uint8_t state)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
+	struct rp_enrich_list *l = &e->list[state];
 
-	d->next = RP_DEVTABLE_NO_SLOT;
-	d->prev = e->qtail;
-	if (e->qtail != RP_DEVTABLE_NO_SLOT)
-		e->dev[e->qtail].next = slot;
+	d->next = NO_SLOT;
+	d->prev = l->tail;
+	if (l->tail != NO_SLOT)
+		e->dev[l->tail].next = slot;
 	else
-		e->qhead = slot;
-	e->qtail = slot;
-	e->qlen++;
-	d->state = E_READY;
+		l->head = slot;
+	l->tail = slot;
+	l->len++;
+	d->state = state;
 }
 
-static void fifo_unlink(struct rp_enrich *e, uint32_t slot)
+static void list_unlink(struct rp_enrich *e, uint32_t slot)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
+	struct rp_enrich_list *l = &e->list[d->state];
 
-	if (d->prev != RP_DEVTABLE_NO_SLOT)
+	if (d->prev != NO_SLOT)
 		e->dev[d->prev].next = d->next;
 	else
-		e->qhead = d->next;
-	if (d->next != RP_DEVTABLE_NO_SLOT)
+		l->head = d->next;
+	if (d->next != NO_SLOT)
 		e->dev[d->next].prev = d->prev;
 	else
-		e->qtail = d->prev;
-	e->qlen--;
-	d->state = E_WAIT;
+		l->tail = d->prev;
+	l->len--;
+	d->state = E_IDLE;
+}
+
+static bool listed(const struct rp_enrich_dev *d)
+{
+	return d->state <= E_WAIT_BACKOFF;
 }
 
 void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms)
@@ -123,9 +128,7 @@ void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_m
 	/* The table holds max_devices, as the fleet does: nothing is evicted here. */
 	slot = rp_devtable_add(e->t, addr, now_ms, NULL, NULL);
 	memset(&e->dev[slot], 0, sizeof(e->dev[slot]));
-	rp_wheel_entry_init(&e->dev[slot].due);
-	e->dev[slot].gen = rp_devtable_gen(e->t, (uint32_t)slot);
-	fifo_push(e, (uint32_t)slot);
+	list_push(e, (uint32_t)slot, E_READY);
 }
 
 void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
@@ -134,49 +137,61 @@ void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
 
 	if (!e->t || (slot = rp_devtable_lookup(e->t, addr)) < 0)
 		return;
-	if (rp_wheel_is_linked(&e->dev[slot].due))
-		rp_wheel_cancel(e->wheel, &e->dev[slot].due);
-	if (e->dev[slot].state == E_READY)
-		fifo_unlink(e, (uint32_t)slot);
-	/* In flight: the slot's generation changes on removal, so what comes back for it
-	 * is recognized as stale. */
+	if (listed(&e->dev[slot]))
+		list_unlink(e, (uint32_t)slot);
+	/* In flight: the slot is free (or another device's) and no longer E_INFLIGHT,
+	 * so what comes back for it is recognized as stale. */
 	rp_devtable_remove(e->t, (uint32_t)slot);
-	e->dev[slot].state = E_WAIT;
+	e->dev[slot].state = E_IDLE;
 }
 
-static void on_due(struct rp_wheel_entry *we, uint64_t now, void *arg)
+/* Moves the devices whose wait is over to the due FIFO, earliest first. */
+static void run_due(struct rp_enrich *e, uint64_t now_ms)
 {
-	struct rp_enrich *e = arg;
-	struct rp_enrich_dev *d = dev_of(we);
+	for (;;) {
+		uint32_t a = e->list[E_WAIT_INTERVAL].head, b = e->list[E_WAIT_BACKOFF].head;
+		uint32_t slot;
 
-	(void)now;
-	fifo_push(e, (uint32_t)(d - e->dev));
+		if (a != NO_SLOT && e->dev[a].due_ms > now_ms)
+			a = NO_SLOT;
+		if (b != NO_SLOT && e->dev[b].due_ms > now_ms)
+			b = NO_SLOT;
+		if (a == NO_SLOT && b == NO_SLOT)
+			return;
+		slot =
+		    b == NO_SLOT || (a != NO_SLOT && e->dev[a].due_ms <= e->dev[b].due_ms) ? a : b;
+		list_unlink(e, slot);
+		list_push(e, slot, E_READY);
+	}
 }
 
 static bool live(const struct rp_enrich *e, uint32_t slot)
 {
-	return rp_devtable_is_live(e->t, slot, e->dev[slot].gen);
+	return rp_devtable_is_live(e->t, slot, rp_devtable_gen(e->t, slot));
 }
 
 static void schedule(struct rp_enrich *e, uint32_t slot, uint64_t now_ms, bool ok)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
 	uint64_t wait = e->interval_ms;
+	uint8_t list = E_WAIT_INTERVAL;
 
-	d->state = E_WAIT;
 	if (ok) {
 		d->fails = 0;
 		if (rp_devtable_is_suspended(e->t, slot))
 			rp_devtable_resume(e->t, slot);
 	} else if (++d->fails >= e->max_fails) {
-		if (e->backoff_ms > wait)
+		if (e->backoff_ms > wait) {
 			wait = e->backoff_ms;
+			list = E_WAIT_BACKOFF;
+		}
 		if (!rp_devtable_is_suspended(e->t, slot)) {
 			rp_devtable_suspend(e->t, slot, now_ms + wait);
 			e->suspensions++;
 		}
 	}
-	rp_wheel_add(e->wheel, &d->due, now_ms + (wait ? wait : 1));
+	d->due_ms = now_ms + (wait ? wait : 1);
+	list_push(e, slot, list);
 }
 
 static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit,
@@ -242,15 +257,15 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 		return;
 	if (!ready || ready(arg))
 		take_results(e, now_ms, emit, ready, arg);
-	rp_wheel_run(e->wheel, now_ms, on_due, e);
+	run_due(e, now_ms);
 	refill(e, now_ms);
 	room = rp_snmp_room(e->snmp);
-	while (e->qlen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
-		uint32_t slot = e->qhead;
+	while (e->list[E_READY].len > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
+		uint32_t slot = e->list[E_READY].head;
 
 		if (!rp_snmp_submit(e->snmp, rp_devtable_addr(e->t, slot), slot))
 			break; /* room said there was a place: not expected */
-		fifo_unlink(e, slot);
+		list_unlink(e, slot);
 		e->dev[slot].state = E_INFLIGHT;
 		e->polls++;
 		e->tokens -= 1.0;
@@ -268,7 +283,7 @@ void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out)
 	rp_snmp_stats(e->snmp, &st);
 	out->devices = rp_devtable_count(e->t);
 	out->suspended = rp_devtable_suspended_count(e->t);
-	out->waiting = e->qlen;
+	out->waiting = e->list[E_READY].len;
 	out->inflight = st.inflight + st.queued;
 	out->polls = e->polls;
 	out->ok = e->results[RP_SNMP_OK];
