@@ -23,7 +23,6 @@
 #include "ringprobe/permute.h"
 #include "ringprobe/result.h"
 #include "ringprobe/snmp.h"
-#include "ringprobe/wheel.h"
 
 /* `shard: I/N`: whether this instance keeps addr, by rendezvous hashing of the address
  * alone (seeded apart from the hash that routes addresses to shard threads). */
@@ -181,14 +180,25 @@ bool rp_sweep_finish(struct rp_sweep *s, uint64_t now_ns,
 
 /* ---- SNMP enrichment ------------------------------------------------------------ */
 
-/* One monitored device's SNMP schedule, indexed by its slot in rp_enrich.t. */
+/* One monitored device's SNMP schedule, indexed by its slot in rp_enrich.t: 24 bytes
+ * and no timer. The interval and the backoff are fixed for the schedule's life, so the
+ * devices put to wait the one (or the other) are due in the order they were put there:
+ * a list per wait, in time order, does what a timer wheel did (whose entry alone was 24
+ * bytes a device, and 1M devices' schedule 48 MB instead of 24). */
 struct rp_enrich_dev {
-	struct rp_wheel_entry due; /* linked while waiting for its next poll */
-	uint32_t gen;		   /* the slot's generation when the device joined */
-	uint32_t fails;		   /* failed polls in a row */
-	uint32_t next, prev;	   /* in the due FIFO: its neighbours (RP_DEVTABLE_NO_SLOT) */
-	uint32_t cls;		   /* its class (classes.c): which SNMP settings apply */
-	uint8_t state;		   /* waiting, in the FIFO, or being asked */
+	uint64_t due_ms;     /* waiting: when it is due */
+	uint32_t next, prev; /* in the list its state names: neighbours (RP_DEVTABLE_NO_SLOT) */
+	uint32_t fails : 24; /* failed polls in a row (held at RP_ENRICH_FAILS_MAX) */
+	uint32_t state : 8;  /* waiting (an interval or a backoff), due, or being asked */
+	uint32_t cls;	     /* its class (classes.c): which SNMP settings apply */
+};
+_Static_assert(sizeof(struct rp_enrich_dev) <= 24, "1M devices' SNMP schedule costs 24 MB");
+/* fails' bound: above snmp_max_consecutive_fails' largest (1,000,000). */
+#define RP_ENRICH_FAILS_MAX ((1u << 24) - 1)
+
+/* An intrusive list of slots, oldest first. */
+struct rp_enrich_list {
+	uint32_t head, tail, len;
 };
 
 /* Every monitored device is asked its system group when it joins, then every
@@ -199,10 +209,11 @@ struct rp_enrich {
 	struct rp_snmp *snmp;
 	struct rp_devtable *t; /* address -> slot; suspension = SNMP backoff */
 	struct rp_enrich_dev *dev;
-	struct rp_wheel *wheel;
 	struct rp_facts *facts; /* the daemon's (facts.h), or NULL: answers' sysNames kept */
 	uint32_t cap;
-	uint32_t qhead, qtail, qlen; /* due devices, oldest first (intrusive, by slot) */
+	/* By state (enrich.c's E_*): the due FIFO, those waiting an interval, those
+	 * waiting a backoff. */
+	struct rp_enrich_list list[3];
 	uint64_t interval_ms, backoff_ms;
 	uint32_t max_fails;
 	double rate, burst, tokens;

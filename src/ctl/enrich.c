@@ -8,11 +8,15 @@
  * Due devices wait in a FIFO and leave it at snmp_rate_limit per second (bursts of
  * snmp_burst_limit) while the poller has room.
  *
- * Each device keeps its class id (classes.c); when it leaves the FIFO the class says
- * which of the poller's profiles (its group's own snmp block, or the top level's) it is
- * asked with, and whether it is asked at all (a group with `snmp: {enabled: false}`:
- * it is then only scheduled again). A reload that changes the settings swaps the
- * poller (rp_enrich_repoll); the schedule stays. */
+ * Waiting devices are in one of two lists, one per wait (the interval, the backoff):
+ * both waits are fixed for the schedule's life and `now` never goes back, so each list
+ * is in order of due time, and the due ones are at its head.
+ *
+ * Each device keeps its class id (classes.c); when it leaves the due list the class
+ * says which of the poller's profiles (its group's own snmp block, or the top level's)
+ * it is asked with, and whether it is asked at all (a group with `snmp: {enabled:
+ * false}`: it then waits another interval). A reload that changes the settings swaps
+ * the poller (rp_enrich_repoll); the schedule stays. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +30,11 @@
 
 #define NS_PER_MS 1000000ull
 
-enum { E_WAIT = 0, E_READY, E_INFLIGHT };
+/* A device's state; the first three name its list (rp_enrich.list). E_IDLE: in no
+ * list (left the fleet). */
+enum { E_READY = 0, E_WAIT_INTERVAL, E_WAIT_BACKOFF, E_INFLIGHT, E_IDLE };
 
-static struct rp_enrich_dev *dev_of(struct rp_wheel_entry *e)
-{
-	return RP_CONTAINER_OF(e, struct rp_enrich_dev, due);
-}
+#define NO_SLOT RP_DEVTABLE_NO_SLOT
 
 int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms, char *why,
 		   size_t whylen)
@@ -52,21 +55,16 @@ int rp_enrich_init(struct rp_enrich *e, const struct rp_conf *c, uint64_t now_ms
 	if (ret < 0)
 		return ret;
 	rp_devtable_create(&e->t, cap);
-	ret = rp_wheel_create(&e->wheel, RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, now_ms);
-	if (ret < 0) {
-		snprintf(why, whylen, "cannot create the SNMP schedule");
-		return ret;
-	}
 	e->dev = rp_xcalloc(cap, sizeof(*e->dev));
 	e->cap = cap;
-	e->qhead = e->qtail = RP_DEVTABLE_NO_SLOT;
+	for (size_t i = 0; i < RP_ARRAY_SIZE(e->list); i++)
+		e->list[i].head = e->list[i].tail = NO_SLOT;
 	return 0;
 }
 
 void rp_enrich_fini(struct rp_enrich *e)
 {
 	rp_snmp_destroy(e->snmp);
-	rp_wheel_destroy(e->wheel);
 	rp_devtable_destroy(e->t);
 	free(e->dev);
 	memset(e, 0, sizeof(*e));
@@ -87,37 +85,44 @@ int rp_enrich_join_by(struct rp_enrich *e, uint64_t deadline_ns)
 	return rp_snmp_join_by(e->snmp, deadline_ns);
 }
 
-/* The due FIFO is linked through the devices, so a device that leaves while due is
- * unlinked at once: it never holds a place, and a reused slot is never queued twice. */
-static void fifo_push(struct rp_enrich *e, uint32_t slot)
+/* The lists are linked through the devices, so a device that leaves while listed is
+ * unlinked at once: it never holds a place, and a reused slot is never listed twice. */
+static void list_push(struct rp_enrich *e, uint32_t slot, uint8_t state)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
+	struct rp_enrich_list *l = &e->list[state];
 
-	d->next = RP_DEVTABLE_NO_SLOT;
-	d->prev = e->qtail;
-	if (e->qtail != RP_DEVTABLE_NO_SLOT)
-		e->dev[e->qtail].next = slot;
+	d->next = NO_SLOT;
+	d->prev = l->tail;
+	if (l->tail != NO_SLOT)
+		e->dev[l->tail].next = slot;
 	else
-		e->qhead = slot;
-	e->qtail = slot;
-	e->qlen++;
-	d->state = E_READY;
+		l->head = slot;
+	l->tail = slot;
+	l->len++;
+	d->state = state;
 }
 
-static void fifo_unlink(struct rp_enrich *e, uint32_t slot)
+static void list_unlink(struct rp_enrich *e, uint32_t slot)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
+	struct rp_enrich_list *l = &e->list[d->state];
 
-	if (d->prev != RP_DEVTABLE_NO_SLOT)
+	if (d->prev != NO_SLOT)
 		e->dev[d->prev].next = d->next;
 	else
-		e->qhead = d->next;
-	if (d->next != RP_DEVTABLE_NO_SLOT)
+		l->head = d->next;
+	if (d->next != NO_SLOT)
 		e->dev[d->next].prev = d->prev;
 	else
-		e->qtail = d->prev;
-	e->qlen--;
-	d->state = E_WAIT;
+		l->tail = d->prev;
+	l->len--;
+	d->state = E_IDLE;
+}
+
+static bool listed(const struct rp_enrich_dev *d)
+{
+	return d->state <= E_WAIT_BACKOFF;
 }
 
 void rp_enrich_add(struct rp_enrich *e, const struct rp_ip *addr, uint64_t now_ms)
@@ -143,10 +148,8 @@ void rp_enrich_add_class(struct rp_enrich *e, const struct rp_ip *addr, uint64_t
 	/* The table holds max_devices, as the fleet does: nothing is evicted here. */
 	slot = rp_devtable_add(e->t, addr, now_ms, NULL, NULL);
 	memset(&e->dev[slot], 0, sizeof(e->dev[slot]));
-	rp_wheel_entry_init(&e->dev[slot].due);
-	e->dev[slot].gen = rp_devtable_gen(e->t, (uint32_t)slot);
 	e->dev[slot].cls = cls;
-	fifo_push(e, (uint32_t)slot);
+	list_push(e, (uint32_t)slot, E_READY);
 }
 
 void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
@@ -156,49 +159,61 @@ void rp_enrich_remove(struct rp_enrich *e, const struct rp_ip *addr)
 	rp_facts_forget(e->facts, addr);
 	if (!e->t || (slot = rp_devtable_lookup(e->t, addr)) < 0)
 		return;
-	if (rp_wheel_is_linked(&e->dev[slot].due))
-		rp_wheel_cancel(e->wheel, &e->dev[slot].due);
-	if (e->dev[slot].state == E_READY)
-		fifo_unlink(e, (uint32_t)slot);
-	/* In flight: the slot's generation changes on removal, so what comes back for it
-	 * is recognized as stale. */
+	if (listed(&e->dev[slot]))
+		list_unlink(e, (uint32_t)slot);
+	/* In flight: the slot is free (or another device's) and no longer E_INFLIGHT,
+	 * so what comes back for it is recognized as stale. */
 	rp_devtable_remove(e->t, (uint32_t)slot);
-	e->dev[slot].state = E_WAIT;
+	e->dev[slot].state = E_IDLE;
 }
 
-static void on_due(struct rp_wheel_entry *we, uint64_t now, void *arg)
+/* Moves the devices whose wait is over to the due FIFO, earliest first. */
+static void run_due(struct rp_enrich *e, uint64_t now_ms)
 {
-	struct rp_enrich *e = arg;
-	struct rp_enrich_dev *d = dev_of(we);
+	for (;;) {
+		uint32_t a = e->list[E_WAIT_INTERVAL].head, b = e->list[E_WAIT_BACKOFF].head;
+		uint32_t slot;
 
-	(void)now;
-	fifo_push(e, (uint32_t)(d - e->dev));
+		if (a != NO_SLOT && e->dev[a].due_ms > now_ms)
+			a = NO_SLOT;
+		if (b != NO_SLOT && e->dev[b].due_ms > now_ms)
+			b = NO_SLOT;
+		if (a == NO_SLOT && b == NO_SLOT)
+			return;
+		slot =
+		    b == NO_SLOT || (a != NO_SLOT && e->dev[a].due_ms <= e->dev[b].due_ms) ? a : b;
+		list_unlink(e, slot);
+		list_push(e, slot, E_READY);
+	}
 }
 
 static bool live(const struct rp_enrich *e, uint32_t slot)
 {
-	return rp_devtable_is_live(e->t, slot, e->dev[slot].gen);
+	return rp_devtable_is_live(e->t, slot, rp_devtable_gen(e->t, slot));
 }
 
 static void schedule(struct rp_enrich *e, uint32_t slot, uint64_t now_ms, bool ok)
 {
 	struct rp_enrich_dev *d = &e->dev[slot];
 	uint64_t wait = e->interval_ms;
+	uint8_t list = E_WAIT_INTERVAL;
 
-	d->state = E_WAIT;
 	if (ok) {
 		d->fails = 0;
 		if (rp_devtable_is_suspended(e->t, slot))
 			rp_devtable_resume(e->t, slot);
-	} else if (++d->fails >= e->max_fails) {
-		if (e->backoff_ms > wait)
+	} else if ((d->fails < RP_ENRICH_FAILS_MAX ? ++d->fails : d->fails) >= e->max_fails) {
+		if (e->backoff_ms > wait) {
 			wait = e->backoff_ms;
+			list = E_WAIT_BACKOFF;
+		}
 		if (!rp_devtable_is_suspended(e->t, slot)) {
 			rp_devtable_suspend(e->t, slot, now_ms + wait);
 			e->suspensions++;
 		}
 	}
-	rp_wheel_add(e->wheel, &d->due, now_ms + (wait ? wait : 1));
+	d->due_ms = now_ms + (wait ? wait : 1);
+	list_push(e, slot, list);
 }
 
 static void take_results(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit,
@@ -266,25 +281,25 @@ void rp_enrich_tick(struct rp_enrich *e, uint64_t now_ms, rp_enrich_emit_fn emit
 		return;
 	if (!ready || ready(arg))
 		take_results(e, now_ms, emit, ready, arg);
-	rp_wheel_run(e->wheel, now_ms, on_due, e);
+	run_due(e, now_ms);
 	refill(e, now_ms);
 	room = rp_snmp_room(e->snmp);
-	while (e->qlen > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
-		uint32_t slot = e->qhead, prof = 0;
+	while (e->list[E_READY].len > 0 && room > 0 && (e->rate <= 0 || e->tokens >= 1.0)) {
+		uint32_t slot = e->list[E_READY].head, prof = 0;
 		bool on = true;
 
 		if (e->snmp_of)
 			prof = e->snmp_of(e->snmp_arg, e->dev[slot].cls, &on);
 		if (!on) { /* its group's SNMP is off: asked again when it may be on */
-			fifo_unlink(e, slot);
+			list_unlink(e, slot);
 			e->skipped++;
-			rp_wheel_add(e->wheel, &e->dev[slot].due,
-				     now_ms + (e->interval_ms ? e->interval_ms : 1));
+			e->dev[slot].due_ms = now_ms + (e->interval_ms ? e->interval_ms : 1);
+			list_push(e, slot, E_WAIT_INTERVAL);
 			continue;
 		}
 		if (!rp_snmp_submit_as(e->snmp, rp_devtable_addr(e->t, slot), slot, prof))
 			break; /* room said there was a place: not expected */
-		fifo_unlink(e, slot);
+		list_unlink(e, slot);
 		e->dev[slot].state = E_INFLIGHT;
 		e->polls++;
 		e->tokens -= 1.0;
@@ -325,9 +340,9 @@ int rp_enrich_repoll(struct rp_enrich *e, const struct rp_conf *c, const struct 
 	e->snmp = ns;
 	for (uint32_t slot = 0; slot < e->cap; slot++)
 		if (e->dev[slot].state == E_INFLIGHT && live(e, slot))
-			fifo_push(e, slot);
+			list_push(e, slot, E_READY);
 		else if (e->dev[slot].state == E_INFLIGHT)
-			e->dev[slot].state = E_WAIT;
+			e->dev[slot].state = E_IDLE;
 	if (!ns)
 		return ret < 0 ? ret : -EIO;
 	if (rp_snmp_start(ns) < 0)
@@ -340,11 +355,12 @@ void rp_enrich_due_now(struct rp_enrich *e, bool (*pick)(void *arg, uint32_t cls
 	for (uint32_t slot = 0; e->t && slot < e->cap; slot++) {
 		struct rp_enrich_dev *dv = &e->dev[slot];
 
-		if (dv->state != E_WAIT || !live(e, slot) || !rp_wheel_is_linked(&dv->due) ||
-		    !pick(arg, dv->cls))
+		/* Out of the middle of a wait list: the others stay in due order. */
+		if ((dv->state != E_WAIT_INTERVAL && dv->state != E_WAIT_BACKOFF) ||
+		    !live(e, slot) || !pick(arg, dv->cls))
 			continue;
-		rp_wheel_cancel(e->wheel, &dv->due);
-		fifo_push(e, slot);
+		list_unlink(e, slot);
+		list_push(e, slot, E_READY);
 	}
 }
 
@@ -358,7 +374,7 @@ void rp_enrich_stats(const struct rp_enrich *e, struct rp_enrich_stats *out)
 	rp_snmp_stats(e->snmp, &st);
 	out->devices = rp_devtable_count(e->t);
 	out->suspended = rp_devtable_suspended_count(e->t);
-	out->waiting = e->qlen;
+	out->waiting = e->list[E_READY].len;
 	out->inflight = st.inflight + st.queued;
 	out->polls = e->polls;
 	out->ok = e->results[RP_SNMP_OK];

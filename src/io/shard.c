@@ -22,6 +22,7 @@
 #include "ringprobe/result.h"
 #include "ringprobe/round.h"
 #include "ringprobe/spsc.h"
+#include "ringprobe/trim.h"
 #include "ringprobe/wheel.h"
 #include "ringprobe/xalloc.h"
 
@@ -148,6 +149,7 @@ struct rp_shard {
 	uint32_t count_max;	 /* echoes a round accumulator has room for */
 	struct ready *readyq;	 /* due, not yet sent (pacing, buffers) */
 	uint32_t ready_mask, ready_head, ready_tail;
+	uint32_t ready_given; /* rp_ring_trim: pages before this entry given back */
 
 	struct rp_probe_result batch[RESULT_BATCH];
 	uint32_t nbatch;
@@ -356,9 +358,9 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		s->pacc = rp_xcalloc(1, sizeof(*s->pacc));
 		rp_pacc_init(s->pacc, conf->capacity, conf->pacc_bounds, conf->pacc_nbounds);
 	}
+	/* Zeroed timers are unlinked ones (rp_wheel_entry_init): writing them here would
+	 * make every slot resident, used or not (72 bytes x capacity). */
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
-	for (uint32_t i = 0; i < conf->capacity; i++)
-		rp_wheel_entry_init(&s->devs[i].timer);
 	define_profile(s, 0, NULL);
 	for (unsigned k = 1; k < RP_PROFILES_MAX; k++)
 		s->prof[k] = s->prof[0];
@@ -1523,6 +1525,12 @@ static void *shard_main(void *arg)
 		 * judging timeouts: a reply waiting in the socket is not late. */
 		rp_engine_poll(s->engine, 0, on_rx, s);
 		expire_timeouts(s);
+		/* Both rings are written lap after lap: give back what was read (a system
+		 * call per MiB read), else each costs its full size for a few entries. */
+		for (unsigned f = 0; f < s->ntmo; f++)
+			rp_tmo_trim(&s->tmo[f]);
+		rp_ring_trim(s->readyq, sizeof(*s->readyq), s->ready_mask, &s->ready_given,
+			     s->ready_head, s->ready_tail);
 		flush_results(s);
 		s->local.done = s->active == 0;
 		publish(s);

@@ -45,12 +45,17 @@ struct rp_tmo_entry {
 struct rp_tmo {
 	struct rp_tmo_entry *v;
 	uint32_t mask, head, tail;
+	uint32_t given; /* rp_tmo_trim gave back the pages before this entry */
 };
 
 /** Allocates room for pow2_at_least(max(2 x capacity, 2)) entries (aborts on OOM, at
  *  start-up only). */
 void rp_tmo_init(struct rp_tmo *t, uint32_t capacity);
 void rp_tmo_fini(struct rp_tmo *t);
+/** Gives back the pages of the entries popped since the last trim once they make a MiB
+ *  (trim.h): the FIFO then costs the memory of what it holds, not of a lap of 2 x
+ *  capacity entries. The shard loop calls it once per pass. */
+void rp_tmo_trim(struct rp_tmo *t);
 
 /** Entries the FIFO can hold. */
 static inline uint32_t rp_tmo_size(const struct rp_tmo *t)
