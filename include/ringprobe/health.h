@@ -266,10 +266,10 @@ struct rp_probe_metrics_conf {
 	bool source_label;	      /* smokeping_prober's `source` label on every series */
 	char source[2][RP_IP_STRLEN]; /* its value for IPv4 / IPv6 devices: source_address's
 				       * address of the family, "" when none */
-	struct rp_facts *facts;	   /* sysNames (facts.h; outlives the server), or NULL */
-	const char *sysname_label; /* prometheus.sysname_label: label each device's series
-				    * with its sysName under this name; NULL or "" = off.
-				    * A valid label name no tag uses (conf validates it) */
+	struct rp_facts *facts;	      /* sysNames (facts.h; outlives the server), or NULL */
+	const char *sysname_label;    /* prometheus.sysname_label: label each device's series
+				       * with its sysName under this name; NULL or "" = off.
+				       * A valid label name no tag uses (conf validates it) */
 };
 /** Control thread, once, after start: serves the per-device series on conf->path. */
 void rp_health_server_probe_metrics(struct rp_health_server *h,

@@ -144,8 +144,7 @@ void rp_ctl__classes_fini(struct rp_ctl *d)
 	memset(k, 0, sizeof(*k));
 }
 
-static uint32_t hash_of(const char *line, uint32_t interval_ms, unsigned profile,
-			const char *group)
+static uint32_t hash_of(const char *line, uint32_t interval_ms, unsigned profile, const char *group)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ interval_ms ^ (uint64_t)profile << 40;
 

@@ -201,9 +201,10 @@ Test(groups, process_wide_keys_are_refused_in_a_group)
 	cr_assert(has("t.yml:8: error: groups[0].snmp.max_inflight: not per group: "
 		      "snmp.max_inflight bounds the one SNMP poller of the process; set it at the "
 		      "top level"));
-	cr_assert(has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
-		      "name, devices, networks, tags, ping_interval, ping_timeout, ping_count, "
-		      "ping_spacing, packet_size, ttl, tos, source_address, snmp and device_files)"));
+	cr_assert(
+	    has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
+		"name, devices, networks, tags, ping_interval, ping_timeout, ping_count, "
+		"ping_spacing, packet_size, ttl, tos, source_address, snmp and device_files)"));
 	cr_assert(has("t.yml:10:5: error: groups[1]: group name \"core\" is used at line 4 too"));
 	cr_assert(has("t.yml:11:20: error: groups[1].ping_interval: 5ms is out of range "
 		      "(10ms..1d)"));
