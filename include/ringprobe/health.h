@@ -288,6 +288,10 @@ struct rp_down_entry {
 	 * facts (rp_health_server_facts) for the entries it renders; the control thread
 	 * leaves it NULL. */
 	const char *sysname;
+	/* Its static tags (top level, group, its own, device file labels) as line protocol
+	 * writes them (",site=ams1,role=core": its class's line, which outlives the
+	 * server), or NULL: searched, not shown. */
+	const char *tags;
 };
 
 /** Most entries one /api/v1/down page holds (limit's cap). */

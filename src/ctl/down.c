@@ -60,6 +60,7 @@ void rp_ctl__down_event(struct rp_ctl *d, const struct rp_event *e)
 	    .since_ns = e->ts_ns,
 	    .name = rp_ctl__name_of(d, &e->addr),
 	    .reason = e->u.state.reason,
+	    .tags = e->id && e->id <= d->cls.n ? d->cls.lines[e->id - 1] : NULL,
 	};
 	dn->dirty = true;
 }

@@ -1,5 +1,6 @@
 /* /api/v1/down's JSON: one page of the devices that are down now. Pure (no clock, no
  * allocation), so tests and the server thread call it directly. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +46,27 @@ static bool contains(const char *s, const char *q)
 	return qn == 0;
 }
 
+/* Whether q is part of a line protocol tag string t, ignoring ASCII case and reading
+ * t's escapes (`\ `, `\,`, `\=`) as the characters they stand for. */
+static bool contains_tags(const char *t, const char *q)
+{
+	for (; *t; t++) {
+		const char *a = t, *b = q;
+
+		while (*b) {
+			if (*a == '\\' && a[1])
+				a++;
+			if (!*a || tolower((unsigned char)*a) != tolower((unsigned char)*b))
+				break;
+			a++;
+			b++;
+		}
+		if (!*b)
+			return true;
+	}
+	return false;
+}
+
 bool rp_down_match(const struct rp_down_entry *e, const char *q)
 {
 	char ip[RP_IP_STRLEN];
@@ -53,7 +75,7 @@ bool rp_down_match(const struct rp_down_entry *e, const char *q)
 		return true;
 	rp_ip_format(&e->addr, ip);
 	return contains(ip, q) || (e->name && contains(e->name, q)) ||
-	       (e->sysname && contains(e->sysname, q));
+	       (e->sysname && contains(e->sysname, q)) || (e->tags && contains_tags(e->tags, q));
 }
 
 /* s as the inside of a JSON string: " and \ escaped, control bytes as \u00XX (a

@@ -357,7 +357,7 @@ static void put_down(struct rp_out *o, const struct rp_page_down *d)
 		rp_out_put(o, "&rdquo; (<a href=\"/#s-down\">all</a>)");
 	}
 	rp_out_put(o,
-		   ".</p>\n<form method=\"get\" action=\"/\"><label>Address, name or sysName "
+		   ".</p>\n<form method=\"get\" action=\"/\"><label>Address, name, sysName or tag "
 		   "<input type=\"search\" name=\"q\" maxlength=\"%d\" value=\"",
 		   RP_DOWN_QUERY_MAX);
 	put_escaped(o, d->q, strlen(d->q));

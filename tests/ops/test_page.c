@@ -443,6 +443,13 @@ Test(page, down_search_matches_address_or_name_ignoring_case)
 	v[2].sysname = NULL;
 	cr_assert_not(rp_down_match(&v[2], "edge"), "no sysName known");
 	cr_assert_not(rp_down_match(&v[0], "0.2.3"));
+	v[1].tags = ",name=x,site=ams\\ 1,role=core";
+	cr_assert(rp_down_match(&v[1], "SITE=AMS 1"), "a tag, its escapes read");
+	cr_assert(rp_down_match(&v[1], "role=core"));
+	cr_assert(rp_down_match(&v[1], "ams 1,role"), "across tags, as written");
+	cr_assert_not(rp_down_match(&v[1], "ams\\ 1"), "the escape is not part of the value");
+	cr_assert_not(rp_down_match(&v[1], "edge"));
+	v[1].tags = NULL;
 	cr_assert(rp_down_query_ok("2001:db8::/ x"));
 	cr_assert_not(rp_down_query_ok("tab\there"));
 	cr_assert_not(rp_down_query_ok("caf\xc3\xa9"));
