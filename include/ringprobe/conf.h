@@ -112,6 +112,7 @@ enum rp_group_probe_key {
 	RP_GP_TTL,
 	RP_GP_TOS,
 	RP_GP_SOURCE_ADDRESS, /* in rp_conf_group.source_address */
+	RP_GP_INTERFACE,      /* in rp_conf_group.interface */
 	RP_GP_N,
 };
 /** The key of each (its path at the top level too): "ping_timeout", ... */
@@ -145,6 +146,7 @@ struct rp_conf_group {
 	int64_t probe[RP_GP_N];
 	uint32_t probe_line[RP_GP_N];
 	struct rp_cidr_list source_address; /* one address per family at most */
+	char *interface; /* the requests' outgoing interface (per packet); NULL = none */
 };
 
 struct rp_conf;
@@ -160,6 +162,7 @@ struct rp_conf_probe {
 	int64_t ttl;
 	int64_t tos;
 	struct rp_ip source[2]; /* IPv4, IPv6 source_address; all-zero = none */
+	char interface[16];	/* a group's interface (per packet); "" = none */
 };
 void rp_conf_probe_of(const struct rp_conf *c, size_t g, struct rp_conf_probe *out);
 bool rp_conf_probe_equal(const struct rp_conf_probe *a, const struct rp_conf_probe *b);

@@ -116,6 +116,7 @@ struct rp_probe_profile {
 	int ttl;		/* 1..255; 0 = profile 0's */
 	int tos;		/* 0..255; -1 = profile 0's */
 	struct rp_ip source[2]; /* IPv4, IPv6 source; all-zero = profile 0's */
+	int ifindex;		/* outgoing interface, per packet; 0 = profile 0's (the socket's) */
 };
 
 /* Per-device exposition: one device's counters as a snapshot holds them. v[] has

@@ -193,6 +193,7 @@ void rp_conf__free_groups(struct rp_conf_groups *g)
 		rp_conf__free_list(&x->devices);
 		rp_conf__free_list(&x->networks);
 		rp_conf__free_list(&x->source_address);
+		free(x->interface);
 		rp_conf__free_devtags(&x->devtags, &x->ndevtags);
 		rp_tagset_clear(&x->tags);
 		rp_conf__free_group_snmp(&x->snmp);
@@ -364,7 +365,8 @@ static void check_merged(const struct rp_conf *c, const struct rp_tagset *group,
 /* ---- probe settings ------------------------------------------------------------------ */
 
 const char *const rp_group_probe_keys[RP_GP_N] = {
-    "ping_timeout", "ping_count", "ping_spacing", "packet_size", "ttl", "tos", "source_address",
+    "ping_timeout", "ping_count", "ping_spacing",   "packet_size",
+    "ttl",	    "tos",	  "source_address", "interface",
 };
 
 /* The addresses of a source_address list into out[0] (IPv4) and out[1] (IPv6). */
@@ -407,6 +409,8 @@ void rp_conf_probe_of(const struct rp_conf *c, size_t g, struct rp_conf_probe *o
 			if (!rp_ip_is_zero(&mine[f]))
 				out->source[f] = mine[f];
 	}
+	if (x->interface)
+		snprintf(out->interface, sizeof(out->interface), "%s", x->interface);
 	if (!x->probe_line[RP_GP_PING_TIMEOUT] && out->ping_timeout > interval)
 		out->ping_timeout = interval;
 }
@@ -416,7 +420,7 @@ bool rp_conf_probe_equal(const struct rp_conf_probe *a, const struct rp_conf_pro
 	return a->ping_timeout == b->ping_timeout && a->ping_count == b->ping_count &&
 	       a->ping_spacing == b->ping_spacing && a->packet_size == b->packet_size &&
 	       a->ttl == b->ttl && a->tos == b->tos && rp_ip_eq(&a->source[0], &b->source[0]) &&
-	       rp_ip_eq(&a->source[1], &b->source[1]);
+	       rp_ip_eq(&a->source[1], &b->source[1]) && strcmp(a->interface, b->interface) == 0;
 }
 
 /* An error at `line` about groups[i]'s key k (RP_GP_N: its ping_interval). */
@@ -512,6 +516,23 @@ static void check_probe(const struct rp_conf *c, struct rp_diags *d)
 					  "%s is the unspecified address", a);
 			fam[v4] = true;
 		}
+		if (x->interface) {
+			size_t n = strlen(x->interface);
+
+			if (!n || n >= sizeof(p.interface) || strchr(x->interface, '/') ||
+			    strpbrk(x->interface, " \t:"))
+				group_err(c, d, i, RP_GP_INTERFACE, x->probe_line[RP_GP_INTERFACE],
+					  "\"%s\" is not an interface name (1 to 15 characters, no "
+					  "'/', ':' or blanks)",
+					  x->interface);
+			else if (c->interface && *c->interface)
+				group_err(
+				    c, d, i, RP_GP_INTERFACE, x->probe_line[RP_GP_INTERFACE],
+				    "needs the top level without `interface`: the shard's "
+				    "socket is bound to \"%s\" (SO_BINDTODEVICE), and a group "
+				    "sends on its own per packet",
+				    c->interface);
+		}
 		for (j = 0; j < nseen; j++)
 			if (rp_conf_probe_equal(&seen[j], &p))
 				break;
@@ -530,7 +551,8 @@ static void check_probe(const struct rp_conf *c, struct rp_diags *d)
 			    k < RP_GP_N ? x->probe_line[k]
 					: (x->interval_line ? x->interval_line : x->line),
 			    "makes a %dth distinct set of probe settings (ping_timeout, "
-			    "ping_count, ping_spacing, packet_size, ttl, tos, source_address; "
+			    "ping_count, ping_spacing, packet_size, ttl, tos, source_address, "
+			    "interface; "
 			    "the top level's is one); at most %d are allowed: give groups the "
 			    "same values",
 			    RP_CONF_PROFILES + 1, RP_CONF_PROFILES);
@@ -663,6 +685,11 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 			}
 			fputc('\n', out);
 		}
+		if (g->interface) {
+			fputs("    interface: ", out);
+			put_quoted(out, g->interface);
+			fputc('\n', out);
+		}
 		if (g->tags.n) {
 			fputs("    tags:", out);
 			rp_conf__print_tags(&g->tags, out, 4);
@@ -713,7 +740,8 @@ static bool probe_keys_equal(const struct rp_conf_group *x, const struct rp_conf
 		if (!x->probe_line[k] != !y->probe_line[k] ||
 		    (x->probe_line[k] && x->probe[k] != y->probe[k]))
 			return false;
-	return true;
+	return !x->interface == !y->interface &&
+	       (!x->interface || strcmp(x->interface, y->interface) == 0);
 }
 
 bool rp_conf__groups_equal(const struct rp_conf_groups *a, const struct rp_conf_groups *b)

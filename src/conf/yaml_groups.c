@@ -224,11 +224,11 @@ static const struct {
     {"ttl", NULL},
     {"source_address", NULL},
     {"source", "is spelt source_address"},
-    /* Socket options, with no per-packet form (or, for the interface, one that would
-     * not also bind the replies' receive side): one more socket set per group would
-     * be needed, and on raw sockets each would receive a copy of every ICMP packet. */
-    {"interface", "is process-wide (SO_BINDTODEVICE is a socket option, and the shard's "
-		  "socket is shared by every group); set it at the top level"},
+    /* Socket options with no per-packet form: one more socket set per group would be
+     * needed, and on raw sockets each would receive a copy of every ICMP packet. (A
+     * group's interface goes per packet, IP_PKTINFO's ifindex: sent there, received
+     * on the shard's unbound socket.) */
+    {"interface", NULL},
     {"dont_fragment", "is process-wide (IPv4 has no per-packet DF option, and the shard's "
 		      "socket is shared by every group); set it at the top level"},
     {"fwmark", "is process-wide (SO_MARK is a socket option, and the shard's socket is "
@@ -374,7 +374,7 @@ static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const
 			say(r, kn, path, "%s",
 			    "unknown key in a group (a group takes name, devices, networks, tags, "
 			    "ping_interval, ping_timeout, ping_count, ping_spacing, packet_size, "
-			    "ttl, tos, source_address, snmp and device_files)");
+			    "ttl, tos, source_address, interface, snmp and device_files)");
 			continue;
 		}
 		if (group_keys[k].refusal) {
@@ -392,6 +392,18 @@ static void read_group(struct rp_conf__reader *r, struct rp_conf_group *g, const
 					      &g->ndevtags, vn, path);
 		} else if (strcmp(key, "tags") == 0) {
 			rp_conf__read_tags(r, &g->tags, vn, path);
+		} else if (strcmp(key, "interface") == 0) {
+			char *text = vn->type == YAML_SCALAR_NODE && !rp_conf__is_null(vn)
+					 ? rp_conf__scalar(r, vn, path)
+					 : NULL;
+
+			if (!text) {
+				say(r, vn, path, "%s", "needs an interface name");
+			} else {
+				free(g->interface);
+				g->interface = text;
+				g->probe_line[RP_GP_INTERFACE] = (uint32_t)vn->start_mark.line + 1;
+			}
 		} else if (strcmp(key, "source_address") == 0) {
 			rp_conf__read_targets(r, &g->source_address, false, NULL, NULL, vn, path);
 			g->probe_line[RP_GP_SOURCE_ADDRESS] = (uint32_t)vn->start_mark.line + 1;

@@ -8,6 +8,7 @@
  * into the tags (rp_writer_device_tags), the shards use the interval and the profile.
  * Control thread only; the writer reads `lines` under the rule in ctl_int.h. */
 #include <errno.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ static void settings_of(const struct rp_ctl *d, const struct rp_conf *c, size_t 
 	for (unsigned f = 0; f < 2 && x->probe_line[RP_GP_SOURCE_ADDRESS]; f++)
 		if (!rp_ip_is_zero(&mine.source[f]) && !rp_ip_eq(&mine.source[f], &top->source[f]))
 			out->source[f] = mine.source[f];
+	memcpy(out->interface, mine.interface, sizeof(out->interface));
 }
 
 /* The profile of group g's devices: found, or added (and, with the prober running,
@@ -83,6 +85,14 @@ static unsigned profile_of(struct rp_ctl *d, const struct rp_conf *c, size_t g)
 	k->prof[i] = p;
 	if (d->prober) {
 		rp_ctl__profile(d, i, &pp);
+		if (pp.ifindex < 0) {
+			rp_log(RP_LOG_ERROR,
+			       "a group's interface does not exist; its requests go where the "
+			       "routing table sends them",
+			       "group=%s interface=%s", g ? c->groups.v[g - 1].name : "-",
+			       p.interface);
+			pp.ifindex = 0;
+		}
 		if (rp_prober_set_profile(d->prober, i, &pp) == -E2BIG)
 			rp_log(RP_LOG_ERROR,
 			       "a group's packet_size or ping_count is larger than any the run "
@@ -97,6 +107,7 @@ static unsigned profile_of(struct rp_ctl *d, const struct rp_conf *c, size_t g)
 void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile *out)
 {
 	const struct rp_conf_probe *p = &d->cls.prof[k < d->cls.nprof ? k : 0];
+	unsigned ifindex = p->interface[0] ? if_nametoindex(p->interface) : 0;
 
 	*out = (struct rp_probe_profile){
 	    .timeout_ns = (uint64_t)p->ping_timeout,
@@ -106,6 +117,8 @@ void rp_ctl__profile(const struct rp_ctl *d, unsigned k, struct rp_probe_profile
 	    .ttl = (int)p->ttl,
 	    .tos = (int)p->tos,
 	    .source = {p->source[0], p->source[1]},
+	    /* -1: no such interface now (the daemon refuses to start; a reload logs it) */
+	    .ifindex = p->interface[0] && !ifindex ? -1 : (int)ifindex,
 	};
 }
 

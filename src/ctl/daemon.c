@@ -418,6 +418,13 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	{
 		for (unsigned k = 1; k < d->cls.nprof; k++) {
 			rp_ctl__profile(d, k, &prof[k]);
+			if (prof[k].ifindex < 0) {
+				snprintf(why, whylen,
+					 "a group's interface \"%s\" does not exist "
+					 "(groups[].interface)",
+					 d->cls.prof[k].interface);
+				return -ENODEV;
+			}
 			if (prof[k].payload_len > pc.payload_max)
 				pc.payload_max = prof[k].payload_len;
 			if (prof[k].ping_count > pc.count_max)

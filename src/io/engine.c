@@ -350,11 +350,15 @@ static void put_cmsg(struct rp_io_opts *o, int level, int type, const void *data
 	o->len += (uint32_t)CMSG_SPACE(len);
 }
 
-int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const struct rp_ip src[2])
+int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const struct rp_ip src[2],
+		       int ifindex)
 {
+	bool src4, src6;
+
 	struct rp_io_opts *v4, *v6;
 
-	if (k == 0 || k >= RP_PROFILES_MAX || ttl < 0 || ttl > 255 || tos < 0 || tos > 255)
+	if (k == 0 || k >= RP_PROFILES_MAX || ttl < 0 || ttl > 255 || tos < 0 || tos > 255 ||
+	    ifindex < 0)
 		return -EINVAL;
 	v4 = &e->opts[k][RP_IO_V4];
 	v6 = &e->opts[k][RP_IO_V6];
@@ -367,26 +371,32 @@ int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const 
 		put_cmsg(v4, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
 		put_cmsg(v6, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
 	}
-	if (!rp_ip_is_zero(&src[0]) && !rp_ip_eq(&src[0], &e->base_src[0])) {
-		struct in_pktinfo pi = {0};
+	/* One PKTINFO per family carries the source and the outgoing interface. */
+	src4 = !rp_ip_is_zero(&src[0]) && !rp_ip_eq(&src[0], &e->base_src[0]);
+	src6 = !rp_ip_is_zero(&src[1]) && !rp_ip_eq(&src[1], &e->base_src[1]);
+	if (src4 || ifindex) {
+		struct in_pktinfo pi = {.ipi_ifindex = ifindex};
 
-		memcpy(&pi.ipi_spec_dst, src[0].b + 12, 4);
+		if (src4)
+			memcpy(&pi.ipi_spec_dst, src[0].b + 12, 4);
 		put_cmsg(v4, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 	}
-	if (!rp_ip_is_zero(&src[1]) && !rp_ip_eq(&src[1], &e->base_src[1])) {
-		struct in6_pktinfo pi = {0};
+	if (src6 || ifindex) {
+		struct in6_pktinfo pi = {.ipi6_ifindex = (unsigned)ifindex};
 		static atomic_bool told;
 
 		/* Measured (tests/io/test_profiles.c): ping_v6_sendmsg takes the hop limit
-		 * and traffic class but not the source. Said once; the request still goes. */
+		 * and traffic class but neither the source nor the interface. Said once; the
+		 * request still goes. */
 		if (e->info.icmp_mode == RP_ICMP_DGRAM && e->fd[RP_IO_V6] >= 0 &&
 		    !atomic_exchange(&told, true))
 			rp_log(RP_LOG_WARN,
-			       "datagram ICMPv6 sockets ignore a per-packet source address: a "
-			       "group's IPv6 source_address is used with icmp_mode raw only",
+			       "datagram ICMPv6 sockets ignore a per-packet source address and "
+			       "interface: a group's IPv6 source_address and interface are used "
+			       "with icmp_mode raw only",
 			       NULL);
-
-		memcpy(&pi.ipi6_addr, src[1].b, 16);
+		if (src6)
+			memcpy(&pi.ipi6_addr, src[1].b, 16);
 		put_cmsg(v6, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 	}
 	return 0;

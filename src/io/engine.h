@@ -129,10 +129,11 @@ int rp_engine_send_queue_opt(struct rp_engine *e, void *buf, size_t len, const s
 /** Sets packet options k (1..RP_PROFILES_MAX-1): the control messages the requests
  *  sent with k carry, one per option that differs from the sockets' own (conf->pkt):
  *  IP_TTL / IPV6_HOPLIMIT (ttl 1..255), IP_TOS / IPV6_TCLASS (tos 0..255), IP_PKTINFO /
- *  IPV6_PKTINFO (src[0] IPv4, src[1] IPv6 source; all-zero = the socket's). Owner
- *  thread; no system call. 0, or -EINVAL for a bad k or value. */
-int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos,
-		       const struct rp_ip src[2]);
+ *  IPV6_PKTINFO (src[0] IPv4, src[1] IPv6 source; all-zero = the socket's; and the
+ *  outgoing interface ifindex, 0 = the routing table's). Owner thread; no system call.
+ *  0, or -EINVAL for a bad k or value. */
+int rp_engine_set_opts(struct rp_engine *e, unsigned k, int ttl, int tos, const struct rp_ip src[2],
+		       int ifindex);
 /** The sum of the fill of a request of `len` bytes (at most rp_engine_pkt_len), for
  *  rp_icmp_stamp_filled of a shorter request. */
 uint32_t rp_engine_fill_sum(const struct rp_engine *e, size_t len);

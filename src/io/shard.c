@@ -273,7 +273,7 @@ static void define_profile(struct rp_shard *s, unsigned k, const struct rp_probe
 	p->fill_sum = rp_engine_fill_sum(s->engine, p->pkt_len);
 	p->opts = 0;
 	if (k && rp_engine_set_opts(s->engine, k, pf->ttl, pf->tos < 0 ? s->conf.pkt.tos : pf->tos,
-				    pf->source) == 0)
+				    pf->source, pf->ifindex > 0 ? pf->ifindex : 0) == 0)
 		p->opts = (uint8_t)k;
 	for (f = 0; f < s->ntmo; f++)
 		if (s->tmo_ns[f] == p->timeout_ns)

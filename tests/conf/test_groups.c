@@ -623,6 +623,7 @@ static const char probe_cfg[] = HEAD "ping_interval: 2s\n"
 				     "    ttl: 7\n"
 				     "    tos: 184\n"
 				     "    source_address: 127.0.0.5\n"
+				     "    interface: lo\n"
 				     "  - name: plain\n"
 				     "    devices: [127.0.0.3]\n"
 				     "    ping_interval: 500ms\n";
@@ -650,11 +651,15 @@ Test(groups, probe_settings_per_group)
 	cr_assert_eq(fast.tos, 184);
 	cr_assert_eq(fast.source[0].b[15], 5, "the group's IPv4 source");
 	cr_assert_eq(fast.source[1].b[15], 1, "the top level's IPv6 source (::1)");
+	cr_assert_str_eq(fast.interface, "lo");
+	cr_assert_str_eq(top.interface, "", "the top level's is the socket's, not a profile's");
 	/* Nothing set but a shorter interval: the top level's, its timeout cut to 500ms. */
 	cr_assert_eq(plain.ping_timeout, 500 * RP_NSEC_PER_MSEC);
 	cr_assert_eq(plain.ttl, 64);
 	cr_assert_eq(plain.source[0].b[15], 1);
 	cr_assert_not(rp_conf_probe_equal(&top, &plain));
+	snprintf(plain.interface, sizeof(plain.interface), "eth0");
+	cr_assert_not(rp_conf_probe_equal(&top, &plain), "the interface makes it differ");
 }
 
 Test(groups, probe_settings_errors_name_group_key_and_line)
@@ -751,9 +756,39 @@ Test(groups, probe_settings_print_and_compare)
 	cr_assert_eq(d2.errors, 0, "%s", text);
 	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")), "%s", text);
 	/* A changed setting is a changed group (a reload re-adds its devices). */
+	cr_assert(strstr(text, "    interface: \"lo\"\n"), "%s", text);
 	again.groups.v[0].probe[RP_GP_TTL] = 8;
+	cr_assert_not(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	again.groups.v[0].probe[RP_GP_TTL] = conf.groups.v[0].probe[RP_GP_TTL];
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
+	free(again.groups.v[0].interface);
+	again.groups.v[0].interface = strdup("eth1");
 	cr_assert_not(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
 	rp_conf_fini(&again);
 	rp_diags_fini(&d2);
 	free(text);
+}
+
+/* A group's interface: a name the kernel can hold, and only with an unbound socket (the
+ * top level without `interface`); errors name the group, key and line. */
+Test(groups, a_groups_interface_is_checked)
+{
+	load(HEAD "interface: lo\n"
+		  "groups:\n"
+		  "  - name: a\n"
+		  "    devices: [127.0.0.2]\n"
+		  "    interface: eth0\n"
+		  "  - name: b\n"
+		  "    devices: [127.0.0.3]\n"
+		  "    interface: \"a/b\"\n"
+		  "  - name: c\n"
+		  "    devices: [127.0.0.4]\n"
+		  "    interface: abcdefghijklmnopq\n");
+	cr_assert(has("t.yml:7: error: groups[0].interface: needs the top level without "
+		      "`interface`: the shard's socket is bound to \"lo\" (SO_BINDTODEVICE), and "
+		      "a group sends on its own per packet"));
+	cr_assert(has("t.yml:10: error: groups[1].interface: \"a/b\" is not an interface name "
+		      "(1 to 15 characters, no '/', ':' or blanks)"));
+	cr_assert(has("t.yml:13: error: groups[2].interface: \"abcdefghijklmnopq\" is not an "
+		      "interface name (1 to 15 characters, no '/', ':' or blanks)"));
 }
