@@ -185,26 +185,26 @@ Test(groups, process_wide_keys_are_refused_in_a_group)
 	load(HEAD "groups:\n"
 		  "  - name: core\n"
 		  "    devices: [127.0.0.2]\n"
-		  "    interface: eth0\n"
+		  "    dont_fragment: true\n"
 		  "    fwmark: 7\n"
 		  "    snmp: {max_inflight: 9}\n"
 		  "    colour: red\n"
 		  "  - name: core\n"
 		  "    ping_interval: 5ms\n"
 		  "  - devices: [127.0.0.9]\n");
-	cr_assert(has("t.yml:6:5: error: groups[0].interface: not per group: interface is "
-		      "process-wide (SO_BINDTODEVICE is a socket option, and the shard's socket "
-		      "is shared by every group); set it at the top level"));
+	cr_assert(has("t.yml:6:5: error: groups[0].dont_fragment: not per group: dont_fragment is "
+		      "process-wide (IPv4 has no per-packet DF option, and the shard's socket is "
+		      "shared by every group); set it at the top level"));
 	cr_assert(has("t.yml:7:5: error: groups[0].fwmark: not per group: fwmark is process-wide "
 		      "(SO_MARK is a socket option, and the shard's socket is shared by every "
 		      "group); set it at the top level"));
 	cr_assert(has("t.yml:8: error: groups[0].snmp.max_inflight: not per group: "
 		      "snmp.max_inflight bounds the one SNMP poller of the process; set it at the "
 		      "top level"));
-	cr_assert(
-	    has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
-		"name, devices, networks, tags, ping_interval, ping_timeout, ping_count, "
-		"ping_spacing, packet_size, ttl, tos, source_address, snmp and device_files)"));
+	cr_assert(has("t.yml:9:5: error: groups[0].colour: unknown key in a group (a group takes "
+		      "name, devices, networks, tags, ping_interval, ping_timeout, ping_count, "
+		      "ping_spacing, packet_size, ttl, tos, source_address, interface, snmp and "
+		      "device_files)"));
 	cr_assert(has("t.yml:10:5: error: groups[1]: group name \"core\" is used at line 4 too"));
 	cr_assert(has("t.yml:11:20: error: groups[1].ping_interval: 5ms is out of range "
 		      "(10ms..1d)"));
@@ -734,7 +734,8 @@ Test(groups, probe_settings_cap)
 	cr_assert_eq(diags.errors, 1);
 	cr_assert(has("t.yml:51: error: groups[15].ttl: makes a 17th distinct set of probe "
 		      "settings (ping_timeout, ping_count, ping_spacing, packet_size, ttl, tos, "
-		      "source_address; the top level's is one); at most 16 are allowed: give "
+		      "source_address, interface; the top level's is one); at most 16 are allowed: "
+		      "give "
 		      "groups the same values"));
 }
 
