@@ -1,6 +1,7 @@
 /* The bounded text writer of src/ops/out.h. */
 #include "ops/out.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,18 @@ void rp_out_bytes(struct rp_out *o, const char *s, size_t n)
 		o->buf[o->len + k] = '\0';
 	}
 	o->len += n;
+}
+
+void rp_out_grouped(struct rp_out *o, uint64_t v)
+{
+	char d[24];
+	int n = snprintf(d, sizeof(d), "%" PRIu64, v);
+
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			rp_out_bytes(o, ",", 1);
+		rp_out_bytes(o, d + i, 1);
+	}
 }
 
 void rp_out_json_string(struct rp_out *o, const char *s, size_t n)

@@ -6,6 +6,7 @@
 #define RP_OPS_OUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ringprobe/compiler.h"
 
@@ -22,6 +23,8 @@ void rp_out_char(struct rp_out *o, char c);
 void rp_out_bytes(struct rp_out *o, const char *s, size_t n);
 /** s as a JSON string: quotes, backslash-escaped '"' and '\\', \u00XX for controls. */
 void rp_out_json_string(struct rp_out *o, const char *s, size_t n);
+/** v with its thousands grouped by commas ("1,048,574"), as the page's script groups. */
+void rp_out_grouped(struct rp_out *o, uint64_t v);
 /** The length of a string field: up to its NUL, or n when it has none. */
 size_t rp_out_field_len(const char *s, size_t n);
 

@@ -197,19 +197,6 @@ static void put_json_value(struct rp_out *o, const struct rp_health_snapshot *s,
 	}
 }
 
-/* An integer with its thousands grouped by commas ("1,048,574"), as page.js groups. */
-static void put_grouped(struct rp_out *o, uint64_t v)
-{
-	char d[24];
-	int n = snprintf(d, sizeof(d), "%" PRIu64, v);
-
-	for (int i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0)
-			rp_out_bytes(o, ",", 1);
-		rp_out_bytes(o, d + i, 1);
-	}
-}
-
 /* A figure as the page shows it before the script runs (page.js formats alike). */
 static void put_text_value(struct rp_out *o, const struct rp_health_snapshot *s,
 			   const struct row *r)
@@ -222,13 +209,13 @@ static void put_text_value(struct rp_out *o, const struct rp_health_snapshot *s,
 	switch (r->kind) {
 	case K_U64:
 		memcpy(&u, p, sizeof(u));
-		put_grouped(o, u);
+		rp_out_grouped(o, u);
 		break;
 	case K_U32: {
 		uint32_t v;
 
 		memcpy(&v, p, sizeof(v));
-		put_grouped(o, v);
+		rp_out_grouped(o, v);
 		break;
 	}
 	case K_BYTES:
@@ -245,7 +232,7 @@ static void put_text_value(struct rp_out *o, const struct rp_health_snapshot *s,
 
 		memcpy(&d, p, sizeof(d));
 		tenths = isfinite(d) && d > 0 && d < 1e17 ? (uint64_t)llround(d * 10.0) : 0;
-		put_grouped(o, tenths / 10);
+		rp_out_grouped(o, tenths / 10);
 		rp_out_put(o, ".%u", (unsigned)(tenths % 10));
 		break;
 	}

@@ -119,19 +119,6 @@ unsigned rp_page_loss_class(uint64_t sent, uint64_t received)
 	return p < 1 ? 1 : p < 5 ? 2 : p < 20 ? 3 : 4;
 }
 
-/* An integer with its thousands grouped ("1,048,574"), as page.js groups. */
-static void put_grouped(struct rp_out *o, uint64_t v)
-{
-	char d[24];
-	int n = snprintf(d, sizeof(d), "%" PRIu64, v);
-
-	for (int i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0)
-			rp_out_bytes(o, ",", 1);
-		rp_out_bytes(o, d + i, 1);
-	}
-}
-
 /* A bound in ms as the page shows it: "0.0125", "2.5", "100000". */
 static void put_bound(struct rp_out *o, unsigned b)
 {
@@ -163,14 +150,14 @@ static void put_rtt(struct rp_out *o, const struct rp_dist_view *v)
 	}
 	if (!v->received) {
 		rp_out_put(o, "No reply in the last %.0f s (", (double)v->window_ns / 1e9);
-		put_grouped(o, v->sent);
+		rp_out_grouped(o, v->sent);
 		rp_out_put(o, " probes).</p>\n</section>\n");
 		return;
 	}
 	rp_out_put(o, "Last %.0f s: ", (double)v->window_ns / 1e9);
-	put_grouped(o, v->received);
+	rp_out_grouped(o, v->received);
 	rp_out_put(o, " replies of ");
-	put_grouped(o, v->sent);
+	rp_out_grouped(o, v->sent);
 	rp_out_put(o, " probes; min %.3f, median %.3f, p90 %.3f, p99 %.3f, max %.3f ms.</p>\n",
 		   ms(v->rtt_min_ns), ms(rp_dist_percentile(v, 50)), ms(rp_dist_percentile(v, 90)),
 		   ms(rp_dist_percentile(v, 99)), ms(v->rtt_max_ns));
@@ -186,7 +173,7 @@ static void put_rtt(struct rp_out *o, const struct rp_dist_view *v)
 			   x + 1, CHART_H - h, BAR_W - 2, h);
 		put_bound(o, b);
 		rp_out_put(o, " ms: ");
-		put_grouped(o, v->rtt[b]);
+		rp_out_grouped(o, v->rtt[b]);
 		rp_out_put(o, "</title></rect>\n");
 		/* A label at each decade, and at both ends. */
 		if (b == first || b == last || (b < RP_DIST_BOUNDS && b % 10 == 0))
@@ -203,7 +190,7 @@ static void put_rtt(struct rp_out *o, const struct rp_dist_view *v)
 		rp_out_put(o, "<tr><td>");
 		put_bound(o, b);
 		rp_out_put(o, "</td><td>");
-		put_grouped(o, v->rtt[b]);
+		rp_out_grouped(o, v->rtt[b]);
 		rp_out_put(o, "</td></tr>\n");
 	}
 	rp_out_put(o, "</tbody>\n</table>\n</details>\n<p class=\"pager\">JSON: <a "
@@ -215,16 +202,16 @@ static void put_loss(struct rp_out *o, const struct rp_page_dist *pd)
 	const struct rp_dist_view *v = pd->v;
 
 	rp_out_put(o, "<section id=\"s-loss\">\n<h2>Loss by network</h2>\n<p id=\"loss-summary\">");
-	put_grouped(o, v->nnets);
+	rp_out_grouped(o, v->nnets);
 	rp_out_put(o, " networks (IPv4 /%d, IPv6 /%d), <span id=\"loss-lossy\">", RP_DIST_V4_PREFIX,
 		   RP_DIST_V6_PREFIX);
-	put_grouped(o, pd->lossy);
+	rp_out_grouped(o, pd->lossy);
 	rp_out_put(o, "</span> with loss, over the last %.0f s", (double)v->window_ns / 1e9);
 	if (v->other_sent) {
 		rp_out_put(o, "; ");
-		put_grouped(o, v->other_sent);
+		rp_out_grouped(o, v->other_sent);
 		rp_out_put(o, " probes in networks past the ");
-		put_grouped(o, v->cap);
+		rp_out_grouped(o, v->cap);
 		rp_out_put(o, " held");
 	}
 	rp_out_put(o, "%s",
@@ -247,9 +234,9 @@ static void put_loss(struct rp_out *o, const struct rp_page_dist *pd)
 			net_text(&r->net, net);
 			rp_out_put(o, "<tr class=\"l%u\"><td>%s</td><td>",
 				   rp_page_loss_class(r->sent, r->received), net);
-			put_grouped(o, r->sent);
+			rp_out_grouped(o, r->sent);
 			rp_out_put(o, "</td><td>");
-			put_grouped(o, r->received);
+			rp_out_grouped(o, r->received);
 			rp_out_put(o, "</td><td>%.2f%%</td></tr>\n",
 				   loss_pct(r->sent, r->received));
 		}
