@@ -253,41 +253,49 @@ Test(browser, page_shows_the_fleet_and_its_script_refreshes_it, .timeout = 180)
 	rp_health_server_stop(h);
 }
 
-/* A picture of the page, kept for a person to look at (build/test-logs/page.png). */
-Test(browser, screenshot_is_kept_as_an_artifact, .timeout = 180)
+/* Chromium's screenshot of the page at port, window "W,H", kept as
+ * build/test-logs/NAME for a person to look at: a PNG, not a blank image. */
+static void screenshot(uint16_t port, const char *name, const char *window)
 {
-	static const char *const flags[] = {"--window-size=1280,900", NULL, NULL};
 	const char *dir = RP_BUILD_ROOT "/../test-logs";
-	struct rp_health_snapshot s;
-	struct rp_health_server *h;
-	char url[64], shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
-	const char *f[3] = {flags[0], arg, NULL};
+	char url[64], shot[512], arg[600], size[64], out[] = "/tmp/rp-shot.XXXXXX";
+	const char *f[3] = {size, arg, NULL};
 	unsigned char sig[8];
 	struct stat st;
 	FILE *png;
 	int fd;
 
-	need_root_and_chromium();
-	s = sample();
-	h = serve(&s);
 	mkdir(dir, 0755);
-	snprintf(shot, sizeof(shot), "%s/page.png", dir);
+	snprintf(shot, sizeof(shot), "%s/%s", dir, name);
 	unlink(shot);
 	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)rp_health_server_port(h));
+	snprintf(size, sizeof(size), "--window-size=%s", window);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)port);
 	fd = mkstemp(out);
 	cr_assert_geq(fd, 0);
 	close(fd);
 	cr_assert_eq(chromium(url, out, f), 0);
 	unlink(out);
 	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
-	cr_assert_gt(st.st_size, 10000, "a page, not a blank image: %lld bytes",
+	cr_assert_gt(st.st_size, 10000, "%s: a page, not a blank image: %lld bytes", name,
 		     (long long)st.st_size);
 	png = fopen(shot, "rb");
 	cr_assert_not_null(png);
 	cr_assert_eq(fread(sig, 1, 8, png), 8);
 	fclose(png);
-	cr_assert_eq(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
+	cr_assert_eq(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0, "%s is a PNG", name);
+}
+
+/* A picture of the page, kept for a person to look at (build/test-logs/page.png). */
+Test(browser, screenshot_is_kept_as_an_artifact, .timeout = 180)
+{
+	struct rp_health_snapshot s;
+	struct rp_health_server *h;
+
+	need_root_and_chromium();
+	s = sample();
+	h = serve(&s);
+	screenshot(rp_health_server_port(h), "page.png", "1280,900");
 	rp_health_server_stop(h);
 }
 
@@ -340,29 +348,13 @@ Test(browser, page_draws_the_rtt_chart_and_the_loss_map, .timeout = 180)
 /* A picture of the RTT chart and the loss map (build/test-logs/page-dist.png). */
 Test(browser, screenshot_of_rtts_and_loss_is_kept, .timeout = 180)
 {
-	const char *dir = RP_BUILD_ROOT "/../test-logs";
 	struct rp_health_snapshot s;
 	struct rp_health_server *h;
-	char url[64], shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
-	const char *f[3] = {"--window-size=1280,2000", arg, NULL};
-	struct stat st;
-	int fd;
 
 	need_root_and_chromium();
 	s = sample();
 	h = serve(&s);
-	mkdir(dir, 0755);
-	snprintf(shot, sizeof(shot), "%s/page-dist.png", dir);
-	unlink(shot);
-	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)rp_health_server_port(h));
-	fd = mkstemp(out);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	cr_assert_eq(chromium(url, out, f), 0);
-	unlink(out);
-	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
-	cr_assert_gt(st.st_size, 10000, "%lld bytes", (long long)st.st_size);
+	screenshot(rp_health_server_port(h), "page-dist.png", "1280,2000");
 	rp_health_server_stop(h);
 }
 
@@ -393,18 +385,13 @@ static char *http_body(const char *url)
  * script ran. A screenshot (build/test-logs/page-sysname.png) is kept. */
 Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 240)
 {
-	static const char *const shot_flags[] = {"--window-size=1280,900", NULL};
 	struct snmpd_values v = {.descr = "test agent", .name = HOSTILE_SYSNAME};
 	struct srv_influx_opts io = {.database = "rp"};
-	const char *dir_logs = RP_BUILD_ROOT "/../test-logs";
 	char dir[] = "/tmp/rp-sysname-XXXXXX", cfg[96], logp[96], url[96], why[2048] = "";
-	char shot[512], arg[600], out[] = "/tmp/rp-shot.XXXXXX";
-	const char *f[3] = {shot_flags[0], arg, NULL};
 	struct snmpd_agent a;
 	struct srv influx;
 	char *body = NULL, *dom;
-	int hport, fd;
-	struct stat st;
+	int hport;
 	FILE *c;
 	pid_t pid;
 
@@ -496,19 +483,7 @@ Test(browser, hostile_sysname_from_snmpd_is_text_on_a_down_device, .timeout = 24
 	cr_assert(body && strstr(body, " 1&ndash;1 of 1 "), "%s", body ? body : "(none)");
 	free(body);
 	/* A picture of it, for a person to look at. */
-	mkdir(dir_logs, 0755);
-	snprintf(shot, sizeof(shot), "%s/page-sysname.png", dir_logs);
-	unlink(shot);
-	snprintf(arg, sizeof(arg), "--screenshot=%s", shot);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", hport);
-	fd = mkstemp(out);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	cr_assert_eq(chromium(url, out, f), 0);
-	unlink(out);
-	cr_assert_eq(stat(shot, &st), 0, "%s: %s", shot, strerror(errno));
-	cr_assert_gt(st.st_size, 10000, "a page, not a blank image: %lld bytes",
-		     (long long)st.st_size);
+	screenshot((uint16_t)hport, "page-sysname.png", "1280,900");
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	snmpd_stop(&a);
