@@ -198,11 +198,13 @@ static void schedule(struct rp_enrich *e, uint32_t slot, uint64_t now_ms, bool o
 	uint64_t wait = e->interval_ms;
 	uint8_t list = E_WAIT_INTERVAL;
 
+	if (!ok && d->fails < RP_ENRICH_FAILS_MAX) /* held there: a 24-bit field */
+		d->fails++;
 	if (ok) {
 		d->fails = 0;
 		if (rp_devtable_is_suspended(e->t, slot))
 			rp_devtable_resume(e->t, slot);
-	} else if ((d->fails < RP_ENRICH_FAILS_MAX ? ++d->fails : d->fails) >= e->max_fails) {
+	} else if (d->fails >= e->max_fails) {
 		if (e->backoff_ms > wait) {
 			wait = e->backoff_ms;
 			list = E_WAIT_BACKOFF;
