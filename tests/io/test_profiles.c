@@ -188,6 +188,38 @@ static struct rp_shard *shard(const struct combo *cb, const struct rp_engine_pkt
 	return s;
 }
 
+/* Three probes each to dst0 (profile 0, id 1) and dst1 (profile 1, id 2), 20 ms apart,
+ * on shard s, which this starts and destroys; ok[id - 1] counts the answered ones.
+ * Returns the results that came (6 when every probe ended). */
+static uint32_t run_pair(struct rp_shard *s, struct rp_ip dst0, struct rp_ip dst1, uint32_t ok[2])
+{
+	struct rp_shard_dev d0 = {
+	    .addr = dst0, .id = 1, .interval_ms = 20, .count = 3, .immediate = true};
+	struct rp_shard_dev d1 = d0;
+	uint32_t results = 0;
+
+	d1.addr = dst1;
+	d1.id = 2;
+	d1.profile = 1;
+	ok[0] = ok[1] = 0;
+	cr_assert_eq(rp_shard_add(s, &d0), 0);
+	cr_assert_eq(rp_shard_add(s, &d1), 0);
+	cr_assert_eq(rp_shard_start(s), 0);
+	for (int i = 0; i < 400 && results < 6; i++) {
+		struct rp_probe_result r[8];
+		uint32_t k = rp_spsc_pop(rp_shard_results(s), r, 8);
+
+		for (uint32_t j = 0; j < k; j++) {
+			ok[r[j].id - 1] += r[j].success;
+			results++;
+		}
+		if (!k)
+			usleep(5000);
+	}
+	rp_shard_destroy(s);
+	return results;
+}
+
 /* Profile 0: the socket's options (nothing set: the kernel's TTL 64, TOS 0, the default
  * 56-byte payload, the route's source). Profile 1: TTL 9, TOS 0xb8, a 120-byte payload
  * and its own source, all per packet. Three probes to each of two targets, one per
@@ -204,32 +236,12 @@ static void wire_case(const char *t0, const char *t1, const char *src1)
 	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
 		struct rp_engine_pkt pk = {.payload_len = 120};
 		struct rp_shard *s = shard(&combos[c], &pk, 300 * MS, prof, 2, 1, false);
-		struct rp_shard_dev d0 = {
-		    .addr = dst0, .id = 1, .interval_ms = 20, .count = 3, .immediate = true};
-		struct rp_shard_dev d1 = d0;
-		uint32_t results = 0, ok[2] = {0, 0};
+		uint32_t ok[2];
 		struct seen w[16];
 		unsigned n, n0 = 0, n1 = 0;
 		int fd = cap_open();
 
-		d1.addr = dst1;
-		d1.id = 2;
-		d1.profile = 1;
-		cr_assert_eq(rp_shard_add(s, &d0), 0);
-		cr_assert_eq(rp_shard_add(s, &d1), 0);
-		cr_assert_eq(rp_shard_start(s), 0);
-		for (int i = 0; i < 400 && results < 6; i++) {
-			struct rp_probe_result r[8];
-			uint32_t k = rp_spsc_pop(rp_shard_results(s), r, 8);
-
-			for (uint32_t j = 0; j < k; j++) {
-				ok[r[j].id - 1] += r[j].success;
-				results++;
-			}
-			if (!k)
-				usleep(5000);
-		}
-		rp_shard_destroy(s);
+		run_pair(s, dst0, dst1, ok);
 		n = cap_read(fd, w, 16);
 		close(fd);
 		cr_expect_eq(ok[0], 3, "%s: profile 0: %u of 3 answered", combos[c].name, ok[0]);
@@ -473,36 +485,15 @@ Test(profiles, a_profiles_interface_is_where_its_requests_leave)
 			struct rp_probe_profile prof[2] = {
 			    {0}, {.timeout_ns = 100 * MS, .ping_count = 1, .ifindex = ifb}};
 			struct rp_engine_pkt pk = {0};
-			struct rp_shard *s;
-			struct rp_shard_dev d0 = {.addr = dst0,
-						  .id = 1,
-						  .interval_ms = 20,
-						  .count = 3,
-						  .immediate = true};
-			struct rp_shard_dev d1 = d0;
-			uint32_t results = 0;
+			uint32_t results, ok[2];
 			unsigned n[2][2];
 			int fd;
 
 			if (fam && combos[c].mode == RP_ICMP_DGRAM)
 				continue;
 			fd = cap_open();
-			s = shard(&combos[c], &pk, 100 * MS, prof, 2, 1, false);
-			d1.addr = dst1;
-			d1.id = 2;
-			d1.profile = 1;
-			cr_assert_eq(rp_shard_add(s, &d0), 0);
-			cr_assert_eq(rp_shard_add(s, &d1), 0);
-			cr_assert_eq(rp_shard_start(s), 0);
-			for (int i = 0; i < 400 && results < 6; i++) {
-				struct rp_probe_result r[8];
-				uint32_t k = rp_spsc_pop(rp_shard_results(s), r, 8);
-
-				results += k;
-				if (!k)
-					usleep(5000);
-			}
-			rp_shard_destroy(s);
+			results = run_pair(shard(&combos[c], &pk, 100 * MS, prof, 2, 1, false),
+					   dst0, dst1, ok);
 			cr_expect_eq(results, 6, "%s: %u results", combos[c].name, results);
 			cap_count_by_if(fd, (struct rp_ip[2]){dst0, dst1}, ifa, ifb, n);
 			close(fd);
