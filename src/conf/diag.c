@@ -1,6 +1,7 @@
 #include "ringprobe/diag.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,14 +66,31 @@ void rp_diags_print(const struct rp_diags *d, FILE *out)
 	}
 }
 
+/* How many bytes of a (counting repeats) are values that b has nowhere. No alignment
+ * can match one, so each costs an edit: a lower bound of the distance. */
+static size_t unmatched(const char *a, size_t la, const char *b, size_t lb)
+{
+	uint64_t has[4] = {0};
+	size_t n = 0;
+
+	for (size_t j = 0; j < lb; j++)
+		has[(unsigned char)b[j] >> 6] |= UINT64_C(1) << ((unsigned char)b[j] & 63);
+	for (size_t i = 0; i < la; i++)
+		n += !(has[(unsigned char)a[i] >> 6] >> ((unsigned char)a[i] & 63) & 1);
+	return n;
+}
+
 size_t rp_edit_distance(const char *a, const char *b, size_t cap)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	size_t row[64];
 
-	/* Too long for the table, or further apart in length than cap: at least cap. */
+	/* Too long for the table, or further apart in length than cap, or with more bytes
+	 * one has and the other lacks than cap: at least cap. The last is what makes a
+	 * command line of unknown garbage options cheap to refuse with suggestions. */
 	if (la >= RP_ARRAY_SIZE(row) || lb >= RP_ARRAY_SIZE(row) ||
-	    (la > lb ? la - lb : lb - la) >= cap)
+	    (la > lb ? la - lb : lb - la) >= cap || unmatched(a, la, b, lb) >= cap ||
+	    unmatched(b, lb, a, la) >= cap)
 		return cap;
 	for (size_t j = 0; j <= lb; j++)
 		row[j] = j;

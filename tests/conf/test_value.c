@@ -276,6 +276,55 @@ Test(value, edit_distance_for_hints)
 	cr_expect_eq(rp_edit_distance("abcdefgh", "zzzzzzzz", 3), 3);
 }
 
+/* The plain Levenshtein table, uncapped: what rp_edit_distance's cuts must agree with. */
+static size_t levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[24][24];
+
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			size_t v = i == 0   ? j
+				   : j == 0 ? i
+					    : d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (i > 0 && d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (j > 0 && d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* Every cut (length, bytes one string lacks, a row past the cap) gives min(distance,
+ * cap): checked over random pairs from small alphabets, where each cut both fires and
+ * does not. */
+Test(value, edit_distance_cuts_agree_with_the_full_table)
+{
+	static const char *const alpha[] = {"ab", "abc-", "ping_", "xyz\xc3\xa9-_"};
+	unsigned seed = 12345;
+	char a[24], b[24];
+
+	for (int n = 0; n < 20000; n++) {
+		const char *al = alpha[n % 4];
+		size_t na = strlen(al), la, lb, cap, want;
+
+		seed = seed * 1103515245u + 12345u;
+		la = (seed >> 16) % 20;
+		seed = seed * 1103515245u + 12345u;
+		lb = (seed >> 16) % 20;
+		for (size_t i = 0; i < la; i++, seed = seed * 1103515245u + 12345u)
+			a[i] = al[(seed >> 16) % na];
+		for (size_t i = 0; i < lb; i++, seed = seed * 1103515245u + 12345u)
+			b[i] = al[(seed >> 16) % (n % 3 ? na : 2)];
+		a[la] = b[lb] = '\0';
+		cap = 1 + n % 12;
+		want = levenshtein(a, b);
+		cr_assert_eq(rp_edit_distance(a, b, cap), want < cap ? want : cap,
+			     "\"%s\" \"%s\" cap %zu: want %zu", a, b, cap, want);
+	}
+}
+
 Test(value, url_redact_strips_user_info)
 {
 	static const char *const cases[][2] = {

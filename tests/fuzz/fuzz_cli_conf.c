@@ -57,7 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int dirfd_ = -1;
-static char dirpath[] = "/tmp/fuzz_cli_conf.XXXXXX";
+static char dirpath[64];
 static char argbuf[2][MAX_INPUT + 64];
 static char printed[1 << 20];
 
@@ -327,6 +327,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* tmpfs where there is one: config.yml is rewritten for every input */
+	snprintf(dirpath, sizeof(dirpath), "%s/fuzz_cli_conf.XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(dirpath)) {
 		perror("mkdtemp");
 		abort();
