@@ -95,18 +95,18 @@ Test(cli, check_config_prints_effective_config)
 Test(cli, flags_override_the_file)
 {
 	run(&r, "check-config --config " EXAMPLE " --ping-interval 5s --influxdb-gzip=false "
-		"--networks 10.50.0.0/24");
+		"--networks 198.51.100.0/24");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "ping_interval: 5s  # --ping-interval\n"));
 	cr_assert_not_null(strstr(r.out, "  gzip: false  # --influxdb-gzip\n"));
-	cr_assert_not_null(strstr(r.out, "networks:  # --networks\n  - 10.50.0.0/24\n"));
+	cr_assert_not_null(strstr(r.out, "networks:  # --networks\n  - 198.51.100.0/24\n"));
 }
 
 Test(cli, five_errors_exit_2_and_are_all_printed)
 {
 	const char *path = "/tmp/rp-cli-five.yml";
 
-	write_file(path, "networks:\n  - 10.0.0.0/40\nping_interval: soon\nsnmp:\n  port: 0\n"
+	write_file(path, "networks:\n  - 192.0.2.0/40\nping_interval: soon\nsnmp:\n  port: 0\n"
 			 "  comunity: x\nmax_devices: -5\ninfluxdb:\n  url: http://127.0.0.1:1\n"
 			 "  database: d\n");
 	run(&r, "check-config --config /tmp/rp-cli-five.yml");
@@ -115,7 +115,7 @@ Test(cli, five_errors_exit_2_and_are_all_printed)
 	cr_assert_str_eq(r.out, "");
 	cr_assert_str_eq(
 	    r.err,
-	    "/tmp/rp-cli-five.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/40\": "
+	    "/tmp/rp-cli-five.yml:2:5: error: networks[0]: invalid CIDR \"192.0.2.0/40\": "
 	    "prefix length must be 0..32\n"
 	    "/tmp/rp-cli-five.yml:3:16: error: ping_interval: invalid duration \"soon\" (write "
 	    "e.g. 30s, 250ms or 1h30m)\n"
@@ -254,7 +254,7 @@ Test(cli, sweep_snmp_lists_hosts_without_an_agent_and_run_needs_a_sink)
 	run(&r, "sweep --snmp --snmp-max-inflight 5000 127.0.0.0/30");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "--snmp-max-inflight"), "%s", r.err);
-	run(&r, "run --networks 10.1.0.0/24");
+	run(&r, "run --networks 127.0.0.0/30");
 	cr_assert_eq(r.status, 2);
 	cr_assert_not_null(strstr(r.err, "influxdb.url: must be set"), "%s", r.err);
 	run(&r, "ping -c 3 -p 100 -t 500 127.0.0.1");
@@ -296,7 +296,7 @@ Test(cli, secrets_never_reach_the_log, .timeout = 60)
 
 	/* check-config prints neither, and an expansion error in a password shows only
 	 * where it is. */
-	write_file(cfg, "networks: [10.1.0.0/24]\ninfluxdb:\n"
+	write_file(cfg, "networks: [192.0.2.0/24]\ninfluxdb:\n"
 			"  url: http://rpuser:url-s3cret@127.0.0.1:8086\n"
 			"  org: o\n  bucket: b\n  token_file: /tmp/rp-cli-token\n");
 	run(&r, "check-config --config /tmp/rp-cli-secret.yml");
@@ -304,7 +304,7 @@ Test(cli, secrets_never_reach_the_log, .timeout = 60)
 	cr_assert_null(strstr(r.out, "s3cret"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "rpuser"), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "  token_file: \"/tmp/rp-cli-token\""), "%s", r.out);
-	write_file(cfg, "networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+	write_file(cfg, "networks: [192.0.2.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
 			"  org: o\n  bucket: b\n  password: \"pw-s3cret${x\"\n");
 	run(&r, "check-config --config /tmp/rp-cli-secret.yml");
 	unlink(cfg);

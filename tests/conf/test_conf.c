@@ -50,8 +50,8 @@ static void dump(void)
 
 /* A config using every key the Go netscan daemon reads, as its users write it. */
 static const char netscan_yaml[] = "networks:\n"
-				   "  - \"10.20.0.0/24\"\n"
-				   "  - \"10.30.0.0/22\"\n"
+				   "  - \"192.0.2.0/24\"\n"
+				   "  - \"198.18.4.0/22\"\n"
 				   "icmp_discovery_interval: \"5m\"\n"
 				   "icmp_workers: 64\n"
 				   "snmp_workers: 32\n"
@@ -120,7 +120,7 @@ Test(conf, netscan_config_with_every_key_loads)
 		cr_expect_eq(named, 1, "%s is named in %zu notices", netscan_ignored[i], named);
 	}
 	cr_assert_eq(conf.networks.n, 2);
-	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[1].net), 0x0a1e0000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[1].net), 0xc6120400u);
 	cr_assert_eq(conf.networks.v[1].prefix, 22);
 	cr_assert_eq(conf.networks.line[1], 3);
 	cr_assert_eq(conf.icmp_discovery_interval, 300 * RP_NSEC_PER_SEC);
@@ -296,14 +296,14 @@ static const struct bad_case bad_cases[] = {
      "t.yml:1:16: error: ping_interval: duration \"30\" needs a unit (ns, us, ms, s, m, h or "
      "d), e.g. \"30s\""},
     {"ping_interval: -1s\n", "t.yml:1:16: error: ping_interval: duration \"-1s\" is negative"},
-    {"networks:\n  - 10.0.0.0/33\n",
-     "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/33\": prefix length must be "
+    {"networks:\n  - 192.0.2.0/33\n",
+     "t.yml:2:5: error: networks[0]: invalid CIDR \"192.0.2.0/33\": prefix length must be "
      "0..32"},
-    {"networks:\n  - 10.0.0.256/24\n",
-     "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.256/24\": invalid IPv4 address "
-     "\"10.0.0.256\""},
-    {"networks:\n  - 10.0.0.0/7\n",
-     "t.yml:2:5: error: networks[0]: 10.0.0.0/7 is larger than a /8 (33554432 addresses); "
+    {"networks:\n  - 192.0.2.256/24\n",
+     "t.yml:2:5: error: networks[0]: invalid CIDR \"192.0.2.256/24\": invalid IPv4 address "
+     "\"192.0.2.256\""},
+    {"networks:\n  - 198.0.0.0/7\n",
+     "t.yml:2:5: error: networks[0]: 198.0.0.0/7 is larger than a /8 (33554432 addresses); "
      "split it into /8 or smaller networks"},
     {"snmp:\n  port: 0\n", "t.yml:2:9: error: snmp.port: 0 is out of range (1..65535)"},
     {"snmp:\n  port: 70000\n", "t.yml:2:9: error: snmp.port: 70000 is out of range (1..65535)"},
@@ -371,7 +371,7 @@ Test(conf, each_bad_input_gives_its_exact_error)
 Test(conf, five_errors_are_all_reported)
 {
 	static const char yaml[] = "networks:\n"
-				   "  - 10.0.0.0/40\n"
+				   "  - 192.0.2.0/40\n"
 				   "ping_interval: soon\n"
 				   "snmp:\n"
 				   "  port: 0\n"
@@ -382,7 +382,7 @@ Test(conf, five_errors_are_all_reported)
 	load(yaml);
 	dump();
 	cr_assert_eq(diags.errors, 5);
-	cr_assert_str_eq(diag(0), "t.yml:2:5: error: networks[0]: invalid CIDR \"10.0.0.0/40\": "
+	cr_assert_str_eq(diag(0), "t.yml:2:5: error: networks[0]: invalid CIDR \"192.0.2.0/40\": "
 				  "prefix length must be 0..32");
 	cr_assert_str_eq(diag(1), "t.yml:3:16: error: ping_interval: invalid duration \"soon\" "
 				  "(write e.g. 30s, 250ms or 1h30m)");
@@ -397,7 +397,7 @@ Test(conf, five_errors_are_all_reported)
 
 Test(conf, empty_required_key_is_an_error_for_run)
 {
-	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: \"\"\n  bucket: b\n  org: o\n");
+	load("networks: [192.0.2.0/24]\ninfluxdb:\n  url: \"\"\n  bucket: b\n  org: o\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 1);
@@ -412,7 +412,7 @@ Test(conf, empty_required_key_is_an_error_for_run)
  * nothing is written; with the health server off it would serve nothing at all. */
 Test(conf, per_device_alone_needs_no_sink)
 {
-	load("networks: [10.1.0.0/24]\nprometheus:\n  per_device: true\n");
+	load("networks: [192.0.2.0/24]\nprometheus:\n  per_device: true\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 0);
@@ -425,7 +425,7 @@ Test(conf, per_device_alone_needs_no_sink)
 	rp_diags_fini(&diags);
 	rp_conf_init(&conf);
 	rp_diags_init(&diags);
-	load("networks: [10.1.0.0/24]\nhealth_check_port: 0\nprometheus:\n  per_device: true\n"
+	load("networks: [192.0.2.0/24]\nhealth_check_port: 0\nprometheus:\n  per_device: true\n"
 	     "  on_metrics: true\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
@@ -439,14 +439,14 @@ Test(conf, per_device_alone_needs_no_sink)
 	rp_diags_fini(&diags);
 	rp_conf_init(&conf);
 	rp_diags_init(&diags);
-	load("networks: [10.1.0.0/24]\n");
+	load("networks: [192.0.2.0/24]\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
 	cr_assert_eq(diags.n, 0);
 }
 
 Test(conf, remote_write_alone_is_a_sink_both_is_an_error)
 {
-	load("networks: [10.1.0.0/24]\nprometheus_remote_write:\n"
+	load("networks: [192.0.2.0/24]\nprometheus_remote_write:\n"
 	     "  url: http://127.0.0.1:9090/api/v1/write\n"
 	     "  headers: |\n    X-Scope-OrgID: t1\n    X-A: b c\n"
 	     "  basic_auth:\n    username: u\n    password: p\n");
@@ -459,7 +459,7 @@ Test(conf, remote_write_alone_is_a_sink_both_is_an_error)
 	rp_diags_fini(&diags);
 	rp_conf_init(&conf);
 	rp_diags_init(&diags);
-	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+	load("networks: [192.0.2.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
 	     "  bucket: b\n  org: o\nprometheus_remote_write:\n"
 	     "  url: http://127.0.0.1:9090/api/v1/write\n"
 	     "  headers: \"no colon here\"\n  bearer_token: t\n"
@@ -487,7 +487,7 @@ Test(conf, ping_does_not_need_a_sink_or_fleet)
 
 Test(conf, api_v1_and_v2_need_their_keys)
 {
-	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n  api: v1\n");
+	load("networks: [192.0.2.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n  api: v1\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	cr_assert_eq(diags.errors, 1);
 	cr_assert_str_eq(diag(0), "t.yml: error: influxdb.database: must be set for the v1 API "
@@ -501,14 +501,14 @@ Test(conf, api_v1_and_v2_need_their_keys)
 
 Test(conf, loopback_and_large_networks_need_their_switches)
 {
-	load("networks: [127.0.0.0/24, 10.0.0.0/12, 224.0.0.0/24]\n"
+	load("networks: [127.0.0.0/24, 198.16.0.0/12, 224.0.0.0/24]\n"
 	     "influxdb: {url: 'http://127.0.0.1:8086', database: d}\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_RUN, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 3);
 	cr_assert_str_eq(diag(0), "t.yml:1: error: networks[0]: 127.0.0.0/24 is loopback; set "
 				  "allow_loopback: true (--allow-loopback) to monitor it");
-	cr_assert_str_eq(diag(1), "t.yml:1: error: networks[1]: 10.0.0.0/12 has 1048576 "
+	cr_assert_str_eq(diag(1), "t.yml:1: error: networks[1]: 198.16.0.0/12 has 1048576 "
 				  "addresses, more than a /16; set allow_large_networks: true "
 				  "(--allow-large-networks) to sweep it");
 	cr_assert_str_eq(diag(2), "t.yml:1: error: networks[2]: 224.0.0.0/24 is multicast; only "
@@ -523,12 +523,12 @@ Test(conf, loopback_and_large_networks_need_their_switches)
 
 Test(conf, host_bits_are_cleared_with_a_notice)
 {
-	load("networks: [10.1.2.3/24]\n");
+	load("networks: [192.0.2.3/24]\n");
 	cr_assert_eq(diags.errors, 0);
 	cr_assert_eq(diags.notices, 1);
-	cr_assert_str_eq(diag(0), "t.yml:1:12: notice: networks[0]: 10.1.2.3/24 has host bits "
-				  "set; using 10.1.2.0/24");
-	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a010200u);
+	cr_assert_str_eq(diag(0), "t.yml:1:12: notice: networks[0]: 192.0.2.3/24 has host bits "
+				  "set; using 192.0.2.0/24");
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0xc0000200u);
 }
 
 Test(conf, timeout_follows_interval_unless_set)
@@ -552,7 +552,7 @@ Test(conf, timeout_follows_interval_unless_set)
 Test(conf, env_expands_in_every_string)
 {
 	setenv("RP_TEST_IV", "250ms", 1);
-	setenv("RP_TEST_NET", "10.9.0.0/16", 1);
+	setenv("RP_TEST_NET", "198.19.0.0/16", 1);
 	load("ping_interval: ${RP_TEST_IV}\n"
 	     "networks: [\"${RP_TEST_NET}\"]\n"
 	     "influxdb:\n"
@@ -562,7 +562,7 @@ Test(conf, env_expands_in_every_string)
 	dump();
 	cr_assert_eq(diags.errors, 0);
 	cr_assert_eq(conf.ping_interval, 250 * RP_NSEC_PER_MSEC);
-	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a090000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0xc6130000u);
 	cr_assert_str_eq(conf.influxdb.org, "fallback");
 	cr_assert_str_eq(conf.influxdb.bucket, "pre--post");
 	cr_assert_str_eq(conf.influxdb.password, "a$b${literal}");
@@ -574,15 +574,16 @@ Test(conf, flags_override_the_file)
 	const struct rp_conf_key *nets = rp_conf_key_find("networks");
 	const struct rp_conf_key *gz = rp_conf_key_find("influxdb.gzip");
 
-	load("ping_interval: 5s\nnetworks: [10.1.0.0/24, 10.2.0.0/24]\ninfluxdb:\n  gzip: false\n");
+	load("ping_interval: 5s\nnetworks: [192.0.2.0/24, 198.51.100.0/24]\ninfluxdb:\n  gzip: "
+	     "false\n");
 	cr_assert_eq(rp_conf_set_flag(&conf, iv, "750ms", &diags), 0);
 	cr_assert_eq(conf.ping_interval, 750 * RP_NSEC_PER_MSEC);
 	/* The first --networks replaces the file's list; the next ones add to it. */
-	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.7.0.0/24,10.8.0.0/24", &diags), 0);
-	cr_assert_eq(rp_conf_set_flag(&conf, nets, "10.9.0.0/24", &diags), 0);
+	cr_assert_eq(rp_conf_set_flag(&conf, nets, "203.0.113.0/24,198.18.8.0/24", &diags), 0);
+	cr_assert_eq(rp_conf_set_flag(&conf, nets, "198.18.9.0/24", &diags), 0);
 	cr_assert_eq(conf.networks.n, 3);
-	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0x0a070000u);
-	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[2].net), 0x0a090000u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[0].net), 0xcb007100u);
+	cr_assert_eq(rp_ip_to_v4(&conf.networks.v[2].net), 0xc6120900u);
 	/* A bare boolean flag means true. */
 	cr_assert_eq(rp_conf_set_flag(&conf, gz, NULL, &diags), 0);
 	cr_assert(conf.influxdb.gzip);
@@ -662,7 +663,7 @@ Test(conf, print_masks_secrets_and_reads_back)
 	struct rp_conf again;
 	struct rp_diags d2;
 
-	load("networks: [10.1.0.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
+	load("networks: [192.0.2.0/24]\ninfluxdb:\n  url: http://127.0.0.1:8086\n"
 	     "  token: ${RP_TEST_TOKEN}\n  password: hunter2\n  org: o\n  bucket: b\n"
 	     "ping_interval: 1h30m\nspool:\n  max_bytes: 512MiB\n"
 	     "snmp:\n  community: c0mmun1ty\n  v3:\n    auth_password: authpass-77\n"
@@ -1109,7 +1110,7 @@ Test(conf, sysname_label_is_a_free_prometheus_label_name)
 	};
 	char yaml[512], want[512];
 
-	load("networks: [10.1.0.0/24]\nprometheus:\n  sysname_label: sysname\n");
+	load("networks: [192.0.2.0/24]\nprometheus:\n  sysname_label: sysname\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
 	dump();
 	cr_assert_eq(diags.errors, 0);
@@ -1121,7 +1122,7 @@ Test(conf, sysname_label_is_a_free_prometheus_label_name)
 	rp_diags_fini(&diags);
 	rp_conf_init(&conf);
 	rp_diags_init(&diags);
-	load("networks: [10.1.0.0/24]\nprometheus:\n  per_device: true\n"
+	load("networks: [192.0.2.0/24]\nprometheus:\n  per_device: true\n"
 	     "  sysname_label: sysname\n");
 	rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);
 	cr_assert_eq(diags.n, 0, "per_device and SNMP (on by default): nothing to say");
@@ -1131,9 +1132,9 @@ Test(conf, sysname_label_is_a_free_prometheus_label_name)
 		rp_conf_init(&conf);
 		rp_diags_init(&diags);
 		snprintf(yaml, sizeof(yaml),
-			 "networks: [10.1.0.0/24]\ntags:\n  site: ams1\nprometheus:\n"
+			 "networks: [192.0.2.0/24]\ntags:\n  site: ams1\nprometheus:\n"
 			 "  sysname_label: \"%s\"\ngroups:\n  - name: core\n    tags:\n"
-			 "      rack: r1\n    networks: [10.2.0.0/24]\n",
+			 "      rack: r1\n    networks: [198.51.100.0/24]\n",
 			 bad[i].label);
 		load(yaml);
 		rp_conf_validate(&conf, RP_CONF_FOR_PING, &diags);

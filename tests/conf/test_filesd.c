@@ -131,7 +131,7 @@ Test(filesd, errors_name_file_line_and_what)
 	    {"[\n {\"targets\": [\"192.0.2.1\"],\n  \"lables\": {}}]",
 	     "sd.json:3:3: error: unknown key \"lables\""},
 	    {"[{\"targets\": [\"192.0.2.300\"]}]", "sd.json:1:15: error: targets: \"192.0.2.300\""},
-	    {"[{\"targets\": [\"10.0.0.0/4\"]}]", "is larger than a /8"},
+	    {"[{\"targets\": [\"192.0.0.0/4\"]}]", "is larger than a /8"},
 	    {"[{\"targets\": [\"[2001:db8::1\"]}]", "is not an address, network or host name"},
 	    {"[{\"targets\": [[\"192.0.2.1\"]]}]", "a target must be a string, not a list"},
 	    {"[{\"targets\": [], \"labels\": {\"ip\": \"x\"}}]", "label \"ip\" is reserved"},

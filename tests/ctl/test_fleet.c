@@ -186,7 +186,7 @@ TestSuite(fleet, .init = setup, .fini = teardown);
 
 Test(fleet, static_devices_are_expanded_deduplicated_and_added_once)
 {
-	const char *dev[] = {"10.0.0.0/30", "10.0.0.1", "10.0.0.5", "10.0.0.2/31"};
+	const char *dev[] = {"198.18.0.0/30", "198.18.0.1", "198.18.0.5", "198.18.0.2/31"};
 
 	set_cidrs(&conf.devices, dev, 4);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
@@ -194,13 +194,13 @@ Test(fleet, static_devices_are_expanded_deduplicated_and_added_once)
 	/* /30 -> .1 .2 ; .1 again ; .5 ; /31 -> .2 .3 */
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 	cr_assert_eq(lg.nadd, 4);
-	cr_assert(fleet_has4(&fleet, 0x0a000003));
-	cr_assert_not(fleet_has4(&fleet, 0x0a000004));
+	cr_assert(fleet_has4(&fleet, 0xc6120003));
+	cr_assert_not(fleet_has4(&fleet, 0xc6120004));
 }
 
 Test(fleet, more_static_devices_than_max_devices_is_refused_with_both_numbers)
 {
-	const char *dev[] = {"10.0.0.0/24"};
+	const char *dev[] = {"198.18.0.0/24"};
 
 	set_cidrs(&conf.devices, dev, 1);
 	conf.max_devices = 100;
@@ -212,21 +212,21 @@ Test(fleet, more_static_devices_than_max_devices_is_refused_with_both_numbers)
 
 Test(fleet, discovered_devices_evict_the_least_recently_seen_and_statics_stay)
 {
-	const char *dev[] = {"10.9.0.1", "10.9.0.2"};
+	const char *dev[] = {"198.18.144.1", "198.18.144.2"};
 
 	set_cidrs(&conf.devices, dev, 2);
 	conf.max_devices = 5; /* 2 static + 3 discovered */
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	cr_assert_not(fleet_found4(&fleet, 0x0a090001, 1), "a static device is not discovered");
-	cr_assert(fleet_found4(&fleet, 0x0a000001, 1));
-	cr_assert(fleet_found4(&fleet, 0x0a000002, 2));
-	cr_assert(fleet_found4(&fleet, 0x0a000003, 3));
-	cr_assert_not(fleet_found4(&fleet, 0x0a000003, 4), "found again: only refreshed");
-	fleet_seen4(&fleet, 0x0a000001, 5); /* .1 answered: .2 is now the oldest */
-	cr_assert(fleet_found4(&fleet, 0x0a000004, 6));
+	cr_assert_not(fleet_found4(&fleet, 0xc6129001, 1), "a static device is not discovered");
+	cr_assert(fleet_found4(&fleet, 0xc6120001, 1));
+	cr_assert(fleet_found4(&fleet, 0xc6120002, 2));
+	cr_assert(fleet_found4(&fleet, 0xc6120003, 3));
+	cr_assert_not(fleet_found4(&fleet, 0xc6120003, 4), "found again: only refreshed");
+	fleet_seen4(&fleet, 0xc6120001, 5); /* .1 answered: .2 is now the oldest */
+	cr_assert(fleet_found4(&fleet, 0xc6120004, 6));
 	cr_assert_eq(fleet.evicted, 1);
-	cr_assert_eq(lg.rem[0], 0x0a000002);
+	cr_assert_eq(lg.rem[0], 0xc6120002);
 	cr_assert_eq(rp_fleet_count(&fleet), 5);
 	cr_assert_eq(live_count(), 5);
 	cr_assert_eq(fleet.discovered, 4);
@@ -234,50 +234,52 @@ Test(fleet, discovered_devices_evict_the_least_recently_seen_and_statics_stay)
 
 Test(fleet, prune_removes_only_discovered_devices_unseen_for_too_long)
 {
-	const char *dev[] = {"10.9.0.1"};
+	const char *dev[] = {"198.18.144.1"};
 
 	set_cidrs(&conf.devices, dev, 1);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	fleet_found4(&fleet, 0x0a000001, 1000);
-	fleet_found4(&fleet, 0x0a000002, 2000);
-	fleet_seen4(&fleet, 0x0a000001, 9000);
+	fleet_found4(&fleet, 0xc6120001, 1000);
+	fleet_found4(&fleet, 0xc6120002, 2000);
+	fleet_seen4(&fleet, 0xc6120001, 9000);
 	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 1, ".2 was last seen 8 s ago");
-	cr_assert_eq(lg.rem[0], 0x0a000002);
+	cr_assert_eq(lg.rem[0], 0xc6120002);
 	cr_assert_eq(rp_fleet_prune(&fleet, 10000, 5000), 0);
 	cr_assert_eq(rp_fleet_prune(&fleet, 100000, 0), 0, "prune_after 0 never prunes");
 	cr_assert_eq(rp_fleet_count(&fleet), 2);
 	cr_assert_eq(fleet.pruned, 1);
-	cr_assert(fleet_has4(&fleet, 0x0a090001), "the static device stays");
+	cr_assert(fleet_has4(&fleet, 0xc6129001), "the static device stays");
 }
 
 Test(fleet, reload_adds_and_removes_exactly_what_changed)
 {
-	const char *dev1[] = {"10.9.0.1", "10.9.0.2"}, *net1[] = {"10.0.0.0/24", "10.1.0.0/24"};
-	const char *dev2[] = {"10.9.0.2", "10.9.0.3", "10.0.0.7"}, *net2[] = {"10.0.0.0/24"};
+	const char *dev1[] = {"198.18.144.1", "198.18.144.2"},
+		   *net1[] = {"198.18.0.0/24", "198.18.16.0/24"};
+	const char *dev2[] = {"198.18.144.2", "198.18.144.3", "198.18.0.7"},
+		   *net2[] = {"198.18.0.0/24"};
 
 	set_cidrs(&conf.devices, dev1, 2);
 	set_cidrs(&conf.networks, net1, 2);
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
-	fleet_found4(&fleet, 0x0a000007, 1);
-	fleet_found4(&fleet, 0x0a000008, 2);
-	fleet_found4(&fleet, 0x0a010001, 3);
+	fleet_found4(&fleet, 0xc6120007, 1);
+	fleet_found4(&fleet, 0xc6120008, 2);
+	fleet_found4(&fleet, 0xc6121001, 3);
 	cr_assert_eq(live_count(), 5);
 	lg.nadd = lg.nrem = 0;
 	set_cidrs(&conf.devices, dev2, 3);
 	set_cidrs(&conf.networks, net2, 1);
 	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), 0, "%s", why);
-	/* 10.9.0.1 goes, 10.9.0.3 comes, 10.0.0.7 turns static without a command, the
+	/* 198.18.144.1 goes, 198.18.144.3 comes, 198.18.0.7 turns static without a command, the
 	 * device of the dropped network goes. */
 	cr_assert_eq(lg.nadd, 1);
-	cr_assert_eq(lg.add[0], 0x0a090003);
+	cr_assert_eq(lg.add[0], 0xc6129003);
 	cr_assert_eq(lg.nrem, 2);
-	cr_assert(lg.rem[0] == 0x0a090001 || lg.rem[1] == 0x0a090001);
-	cr_assert(lg.rem[0] == 0x0a010001 || lg.rem[1] == 0x0a010001);
+	cr_assert(lg.rem[0] == 0xc6129001 || lg.rem[1] == 0xc6129001);
+	cr_assert(lg.rem[0] == 0xc6121001 || lg.rem[1] == 0xc6121001);
 	cr_assert_eq(rp_fleet_count(&fleet), 4);
 	cr_assert_eq(live_count(), 4);
-	cr_assert(fleet_has4(&fleet, 0x0a000008));
+	cr_assert(fleet_has4(&fleet, 0xc6120008));
 	/* A reload over max_devices changes nothing. */
 	conf.max_devices = 2;
 	cr_assert_eq(rp_fleet_reload(&fleet, &conf, why, sizeof(why)), -E2BIG);
@@ -483,8 +485,8 @@ Test(fleet, shard_owner_is_pinned)
 	    {0xc6336407u, 5, 2},     /* 198.51.100.7 */
 	    {0xc6336407u, 256, 221}, /* 198.51.100.7 */
 	    {0xcb0071c8u, 7, 6},     /* 203.0.113.200 */
-	    {0x0a000001u, 4, 3},     /* 10.0.0.1 */
-	    {0x0a000001u, 100, 50},  /* 10.0.0.1 */
+	    {0x0a000001u, 4, 3},     /* 198.18.0.1 */
+	    {0x0a000001u, 100, 50},  /* 198.18.0.1 */
 	    {0x00000000u, 10, 7},    /* 0.0.0.0 */
 	    {0xffffffffu, 10, 6},    /* 255.255.255.255 */
 	    {0xc6120000u, 16, 15},   /* 198.18.0.0 */
@@ -572,7 +574,7 @@ static bool skip_odd(void *arg, const struct rp_ip *ip)
 
 Test(fleet, a_sweep_round_offers_every_host_once_and_reports_each_network)
 {
-	const char *net[] = {"10.0.0.0/28", "10.0.1.0/29"};
+	const char *net[] = {"198.18.0.0/28", "198.18.1.0/29"};
 	struct rp_sweep s;
 	uint8_t seen[2][16] = {{0}};
 	uint64_t now = 1000 * NS_PER_S;
@@ -616,7 +618,7 @@ static void report(void *arg, const struct rp_sweep_report *r)
 
 Test(fleet, a_round_ends_with_its_results_or_after_the_grace_time)
 {
-	const char *net[] = {"10.0.0.0/29", "10.0.1.0/30"};
+	const char *net[] = {"198.18.0.0/29", "198.18.1.0/30"};
 	struct rp_sweep s;
 	uint64_t now = 50 * NS_PER_S;
 	uint32_t a, id, ids[16];
@@ -652,7 +654,7 @@ Test(fleet, a_round_ends_with_its_results_or_after_the_grace_time)
 
 Test(fleet, sweep_offers_are_paced_and_windowed)
 {
-	const char *net[] = {"10.0.0.0/16"};
+	const char *net[] = {"198.18.0.0/16"};
 	struct rp_sweep s;
 	uint64_t now = 10 * NS_PER_S;
 	uint32_t a, id;
@@ -741,36 +743,36 @@ static uint32_t add_id_of(uint32_t a)
  * changed and leaves every other one alone. */
 Test(fleet, groups_give_classes_and_a_reload_readds_only_what_changed)
 {
-	static const char y1[] = "devices: [10.0.0.1, {address: 10.0.0.2, tags: {a: b}}]\n"
+	static const char y1[] = "devices: [198.18.0.1, {address: 198.18.0.2, tags: {a: b}}]\n"
 				 "networks: [192.0.2.0/24]\n"
 				 "groups:\n"
 				 "  - name: g\n"
 				 "    ping_interval: 1s\n"
-				 "    devices: [10.0.1.0/30]\n"
+				 "    devices: [198.18.1.0/30]\n"
 				 "    networks: [198.51.100.0/24]\n"
 				 "  - name: h\n"
-				 "    devices: [10.0.2.1]\n";
-	static const char y2[] = "devices: [10.0.0.1, 10.0.0.2]\n"
+				 "    devices: [198.18.2.1]\n";
+	static const char y2[] = "devices: [198.18.0.1, 198.18.0.2]\n"
 				 "networks: [192.0.2.0/24]\n"
 				 "groups:\n"
 				 "  - name: g\n"
 				 "    ping_interval: 1s\n"
-				 "    devices: [10.0.1.0/30]\n"
+				 "    devices: [198.18.1.0/30]\n"
 				 "    networks: [198.51.100.0/24]\n"
 				 "  - name: h\n"
 				 "    tags: {x: y}\n"
-				 "    devices: [10.0.2.1]\n";
+				 "    devices: [198.18.2.1]\n";
 
 	load_yaml(y1);
 	cr_assert_eq(rp_ctl__network_count(&conf), 2, "the top level's and group g's");
 	cr_assert_eq(rp_fleet_init(&fleet, &conf, &ops, why, sizeof(why)), 0, "%s", why);
 	rp_fleet_start(&fleet);
 	cr_assert_eq(lg.nadd, 5, "a /30 is two hosts");
-	cr_assert_eq(add_id_of(0x0a000001), 0);
-	cr_assert_eq(add_id_of(0x0a000002), 1, "its own tags");
-	for (uint32_t a = 0x0a000101; a <= 0x0a000102; a++)
+	cr_assert_eq(add_id_of(0xc6120001), 0);
+	cr_assert_eq(add_id_of(0xc6120002), 1, "its own tags");
+	for (uint32_t a = 0xc6120101; a <= 0xc6120102; a++)
 		cr_assert_eq(add_id_of(a), 10);
-	cr_assert_eq(add_id_of(0x0a000201), 0, "a group with nothing of its own is the default");
+	cr_assert_eq(add_id_of(0xc6120201), 0, "a group with nothing of its own is the default");
 	cr_assert(fleet_found4(&fleet, 0xc6336405, 1));
 	cr_assert_eq(add_id_of(0xc6336405), 10, "a discovered device takes its network's group");
 	cr_assert(fleet_found4(&fleet, 0xc0000205, 1));
@@ -782,9 +784,9 @@ Test(fleet, groups_give_classes_and_a_reload_readds_only_what_changed)
 	cr_assert_eq(lg.nrem, 0);
 	cr_assert_eq(lg.nadd, 7, "nothing added");
 	cr_assert_eq(lg.nreadd, 2, "only the two devices whose class changed");
-	cr_assert_eq(lg.readd[0], 0x0a000002);
+	cr_assert_eq(lg.readd[0], 0xc6120002);
 	cr_assert_eq(lg.readd_id[0], 0);
-	cr_assert_eq(lg.readd[1], 0x0a000201);
+	cr_assert_eq(lg.readd[1], 0xc6120201);
 	cr_assert_eq(lg.readd_id[1], 20);
 	cr_assert(fleet_has4(&fleet, 0xc6336405));
 	cr_assert(fleet_has4(&fleet, 0xc0000205));

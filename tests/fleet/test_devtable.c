@@ -41,13 +41,13 @@ static uint32_t dt_addr(const struct rp_devtable *t, uint32_t slot)
 
 #define V4(ip) rp_ip_to_v4(&(ip))
 
-#define A1 0x0a000001u
-#define A2 0x0a000002u
-#define A3 0x0a000003u
-#define A4 0x0a000004u
-#define A5 0x0a000005u
-#define A6 0x0a000006u
-#define A7 0x0a000007u
+#define A1 0xc6120001u
+#define A2 0xc6120002u
+#define A3 0xc6120003u
+#define A4 0xc6120004u
+#define A5 0xc6120005u
+#define A6 0xc6120006u
+#define A7 0xc6120007u
 
 /* Counters the tests pin after every step. */
 struct want {
@@ -1178,11 +1178,11 @@ Test(devtable, randomized_matches_model_capacity_4096)
 Test(devtable, ipv6_and_ipv4_keys_live_side_by_side)
 {
 	struct rp_devtable *t = make(70000);
-	struct rp_ip v4 = rp_ip_v4(0x0a000001u), v6, back;
+	struct rp_ip v4 = rp_ip_v4(0xc6120001u), v6, back;
 	char txt[RP_IP_STRLEN];
 	int32_t s4, s6;
 
-	cr_assert(rp_ip_parse("2001:2::a00:1", &v6)); /* low word 10.0.0.1 */
+	cr_assert(rp_ip_parse("2001:2::c612:1", &v6)); /* low word 198.18.0.1 */
 	s4 = rp_devtable_add(t, &v4, 1, NULL, NULL);
 	s6 = rp_devtable_add(t, &v6, 1, NULL, NULL);
 	cr_assert_neq(s4, s6);

@@ -61,21 +61,21 @@ static uint32_t at4(const struct rp_hosts *h, uint64_t i)
 
 Test(hosts, skip_network_and_broadcast_except_31_32)
 {
-	struct rp_cidr nets[] = {{rp_ip_v4(0x0a000000), 30},
-				 {rp_ip_v4(0x0a000100), 31},
-				 {rp_ip_v4(0x0a000200), 32},
-				 {rp_ip_v4(0x0a010000), 24}};
+	struct rp_cidr nets[] = {{rp_ip_v4(0xc6120000), 30},
+				 {rp_ip_v4(0xc6120100), 31},
+				 {rp_ip_v4(0xc6120200), 32},
+				 {rp_ip_v4(0xc6121000), 24}};
 	struct rp_hosts h;
 
 	rp_hosts_init(&h, nets, 4);
 	cr_assert_eq(h.count, 2 + 2 + 1 + 254);
-	cr_assert_eq(at4(&h, 0), 0x0a000001);
-	cr_assert_eq(at4(&h, 1), 0x0a000002);
-	cr_assert_eq(at4(&h, 2), 0x0a000100);
-	cr_assert_eq(at4(&h, 3), 0x0a000101);
-	cr_assert_eq(at4(&h, 4), 0x0a000200);
-	cr_assert_eq(at4(&h, 5), 0x0a010001);
-	cr_assert_eq(at4(&h, 258), 0x0a0100fe);
+	cr_assert_eq(at4(&h, 0), 0xc6120001);
+	cr_assert_eq(at4(&h, 1), 0xc6120002);
+	cr_assert_eq(at4(&h, 2), 0xc6120100);
+	cr_assert_eq(at4(&h, 3), 0xc6120101);
+	cr_assert_eq(at4(&h, 4), 0xc6120200);
+	cr_assert_eq(at4(&h, 5), 0xc6121001);
+	cr_assert_eq(at4(&h, 258), 0xc61210fe);
 	cr_assert_eq(rp_hosts_net_of(&h, 258), 3);
 	rp_hosts_fini(&h);
 }

@@ -525,7 +525,7 @@ Test(fleetsim, refuses_a_range_outside_the_benchmark_network)
 		 bin("FLEETSIM_BIN", "bench/fleetsim/fleetsim"));
 	st = system(cmd);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);
-	snprintf(cmd, sizeof(cmd), "%s --devices 10 --base 10.0.0.1 2>/dev/null",
+	snprintf(cmd, sizeof(cmd), "%s --devices 10 --base 192.0.2.1 2>/dev/null",
 		 bin("FLEETSIM_BIN", "bench/fleetsim/fleetsim"));
 	st = system(cmd);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);

@@ -750,9 +750,9 @@ Test(wheel, phase_due_spreads_keys_evenly)
 	uint32_t k;
 	size_t i;
 
-	/* Consecutive IPv4 addresses in 10.0.0.0/8, the worst case for a weak hash. */
+	/* Consecutive IPv4 addresses from 198.18.0.0, the worst case for a weak hash. */
 	for (k = 0; k < KEYS; k++) {
-		uint64_t t = rp_wheel_phase_due(0x0a000000u + k, INTERVAL, 1700000000123ull);
+		uint64_t t = rp_wheel_phase_due(0xc6120000u + k, INTERVAL, 1700000000123ull);
 
 		buckets[t % INTERVAL]++;
 	}

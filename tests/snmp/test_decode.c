@@ -22,7 +22,7 @@ static struct rp_snmp_result r;
 static void setup(void)
 {
 	memset(&r, 0xa5, sizeof(r));
-	r.addr = rp_ip_v4(0x0a000001);
+	r.addr = rp_ip_v4(0xc0000201);
 	r.tag = 77;
 	r.done_real_ns = 123456789;
 }
@@ -114,7 +114,7 @@ Test(snmp_decode, keeps_addr_tag_and_time_and_clears_the_rest)
 
 	cr_assert_eq(decode(pdu), RP_SNMP_OK);
 	memset(&want, 0, sizeof(want));
-	want.addr = rp_ip_v4(0x0a000001);
+	want.addr = rp_ip_v4(0xc0000201);
 	want.tag = 77;
 	want.done_real_ns = 123456789;
 	cr_assert_eq(memcmp(&r, &want, sizeof(r)), 0, "an empty answer: all zero but the three");

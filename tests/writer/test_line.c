@@ -141,13 +141,13 @@ Test(line, ping_success_exact)
 Test(line, ping_failure_has_no_rtt)
 {
 	struct rp_probe_result r = {
-	    .sent_ns = 1, .addr = rp_ip_v4(0x0a010203), .rtt_ns = 777, .success = 0};
+	    .sent_ns = 1, .addr = rp_ip_v4(0xc0000203), .rtt_ns = 777, .success = 0};
 
-	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=false 1\n");
+	cr_assert_str_eq(ping_text(&r), "ping,ip=192.0.2.3 success=false,suspended=false 1\n");
 	r.suspended = 7;
-	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=true 1\n");
+	cr_assert_str_eq(ping_text(&r), "ping,ip=192.0.2.3 success=false,suspended=true 1\n");
 	r.sent_ns = 0;
-	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=true 0\n");
+	cr_assert_str_eq(ping_text(&r), "ping,ip=192.0.2.3 success=false,suspended=true 0\n");
 }
 
 /* A failure an ICMP error caused says which, and only then (the netscan point is
@@ -155,7 +155,7 @@ Test(line, ping_failure_has_no_rtt)
 Test(line, ping_failure_by_icmp_error_has_error_field)
 {
 	struct rp_probe_result r = {.sent_ns = 1,
-				    .addr = rp_ip_v4(0x0a010203),
+				    .addr = rp_ip_v4(0xc0000203),
 				    .success = 0,
 				    .error = RP_ERR_HOST,
 				    .icmp_type = 3,
@@ -164,20 +164,20 @@ Test(line, ping_failure_by_icmp_error_has_error_field)
 
 	cr_assert_str_eq(
 	    ping_text(&r),
-	    "ping,ip=10.1.2.3 error=\"unreachable:host\",success=false,suspended=false 1\n");
+	    "ping,ip=192.0.2.3 error=\"unreachable:host\",success=false,suspended=false 1\n");
 	r.error = RP_ERR_TIME_EXCEEDED;
 	r.suspended = 1;
 	cr_assert_str_eq(
 	    ping_text(&r),
-	    "ping,ip=10.1.2.3 error=\"time_exceeded\",success=false,suspended=true 1\n");
+	    "ping,ip=192.0.2.3 error=\"time_exceeded\",success=false,suspended=true 1\n");
 	parse_both(text, strlen(text), 1);
 	r.error = RP_ERR_COUNT; /* unknown: written as a plain failure */
-	cr_assert_str_eq(ping_text(&r), "ping,ip=10.1.2.3 success=false,suspended=true 1\n");
+	cr_assert_str_eq(ping_text(&r), "ping,ip=192.0.2.3 success=false,suspended=true 1\n");
 	r.error = RP_ERR_HOST;
 	r.success = 1; /* never on a success */
 	r.rtt_ns = 1000000;
 	cr_assert_str_eq(ping_text(&r),
-			 "ping,ip=10.1.2.3 rtt_ms=1,success=true,suspended=true 1\n");
+			 "ping,ip=192.0.2.3 rtt_ms=1,success=true,suspended=true 1\n");
 	r = (struct rp_probe_result){.sent_ns = (uint64_t)INT64_MAX - 1,
 				     .error = RP_ERR_FRAGMENTATION};
 	memset(r.addr.b, 0xff, 16);
@@ -303,13 +303,14 @@ Test(line, ping_with_a_device_tag_string)
 	}
 }
 
-/* IPv6 addresses go out in RFC 5952 form, the same as inet_ntop's for these. */
+/* IPv6 addresses go out in RFC 5952 form, the same as inet_ntop's for these (of two
+ * equally long runs of zeros, the first is the one cut). */
 Test(line, ping_ipv6_addresses_are_rfc5952)
 {
 	static const char *const in[] = {"2001:2::1", "2001:0DB8:0:0:1:0:0:1", "::1",
-					 "fe80::abcd:0:0:7", "2001:2:0:ffff::"};
+					 "2001:db8:0:0:abcd:0:0:7", "2001:2:0:ffff::"};
 	static const char *const out[] = {"2001:2::1", "2001:db8::1:0:0:1", "::1",
-					  "fe80::abcd:0:0:7", "2001:2:0:ffff::"};
+					  "2001:db8::abcd:0:0:7", "2001:2:0:ffff::"};
 	char want[160];
 
 	for (size_t i = 0; i < RP_ARRAY_SIZE(in); i++) {
@@ -820,7 +821,7 @@ Test(line, trailing_backslash_never_escapes_a_separator)
 Test(line, enospc_leaves_buffer_byte_identical)
 {
 	static char snap[4096];
-	struct rp_tag t[2] = {{"ip", "10.0.0.1"}, {"dropped", ""}};
+	struct rp_tag t[2] = {{"ip", "192.0.2.1"}, {"dropped", ""}};
 	struct rp_field f[6] = {
 	    {.key = "hostname", .type = RP_FIELD_STRING, .v.s = "core\xff-sw,1"},
 	    {.key = "snmp_description", .type = RP_FIELD_STRING, .v.s = "Cisco \"IOS\"\n"},
@@ -1393,7 +1394,7 @@ Test(line_parser, rejects_what_influxdb_rejects)
 Test(line, event_points_carry_icmp_errors)
 {
 	struct rp_event e = {.ts_ns = 5,
-			     .addr = rp_ip_v4(0x0a010203),
+			     .addr = rp_ip_v4(0xc0000203),
 			     .kind = RP_EVENT_STATE,
 			     .u.state = {.state = RP_STATE_DOWN,
 					 .previous = RP_STATE_UP,
@@ -1406,7 +1407,7 @@ Test(line, event_points_carry_icmp_errors)
 
 	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
 	b.data[b.len] = '\0';
-	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+	cr_assert_str_eq(b.data, "device_state,ip=192.0.2.3 state=\"down\",previous=\"up\","
 				 "duration_s=1.5,reason=\"unreachable\",error=\"unreachable:"
 				 "prohibited\",icmp_type=3i,icmp_code=13i 5\n");
 	/* A timeout carries no error fields, whatever the bytes say. */
@@ -1414,15 +1415,15 @@ Test(line, event_points_carry_icmp_errors)
 	b = new_buf(sizeof(store));
 	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
 	b.data[b.len] = '\0';
-	cr_assert_str_eq(b.data, "device_state,ip=10.1.2.3 state=\"down\",previous=\"up\","
+	cr_assert_str_eq(b.data, "device_state,ip=192.0.2.3 state=\"down\",previous=\"up\","
 				 "duration_s=1.5,reason=\"timeout\" 5\n");
 	e = (struct rp_event){.ts_ns = 5,
-			      .addr = rp_ip_v4(0x0a010203),
+			      .addr = rp_ip_v4(0xc0000203),
 			      .kind = RP_EVENT_ROUND,
 			      .u.round = {.sent = 3, .errors = 2, .error = RP_ERR_TIME_EXCEEDED}};
 	b = new_buf(sizeof(store));
 	cr_assert_eq(rp_writer__event_point(&b, &e, NULL), 0);
 	b.data[b.len] = '\0';
-	cr_assert_str_eq(b.data, "ping_round,ip=10.1.2.3 sent=3i,received=0i,loss_pct=100,"
+	cr_assert_str_eq(b.data, "ping_round,ip=192.0.2.3 sent=3i,received=0i,loss_pct=100,"
 				 "errors=2i,error=\"time_exceeded\",suspended=false 5\n");
 }

@@ -229,7 +229,7 @@ Test(promrw, large_body_reuses_memory_and_round_trips)
 	Prometheus__WriteRequest *wr;
 
 	for (uint32_t i = 0; i < 50000; i++) {
-		r.addr = rp_ip_v4(0x0a000000 | i);
+		r.addr = rp_ip_v4(0xc6120000 | i);
 		r.sent_ns = 1700000000000000000ull + i * 1000000ull;
 		r.rtt_ns = 1000 + i;
 		r.success = 1;

@@ -695,7 +695,7 @@ Test(writer, partial_write_counts_rejected_points_without_retry)
 	struct srv s;
 	struct rig r;
 	struct rp_writer_stats ws;
-	struct rp_tag tags[] = {{"ip", "10.5.255.255"}};
+	struct rp_tag tags[] = {{"ip", "198.51.100.255"}};
 	struct rp_field bad[] = {{"rtt_ms", RP_FIELD_STRING, {.s = "not a number"}}};
 	char *log;
 
@@ -1283,7 +1283,7 @@ Test(writer, default_tuning_caps_strings_at_1024_bytes)
 	struct rig r;
 	struct rp_writer_tuning t;
 	char why[256] = "", *big = malloc(5001), line[1200];
-	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_tag tags[] = {{"ip", "192.0.2.1"}};
 	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
 
 	rp_writer_tuning_init(&t);
@@ -1300,7 +1300,7 @@ Test(writer, default_tuning_caps_strings_at_1024_bytes)
 	cr_assert_eq(rp_writer_commit(r.w), 0);
 	WAIT_UNTIL(st(&r).points_written >= 1, 10);
 	cr_assert_eq(st(&r).points_written, 1);
-	snprintf(line, sizeof(line), "device_info,ip=10.0.0.1 hostname=\"%.1024s\" 7\n", big);
+	snprintf(line, sizeof(line), "device_info,ip=192.0.2.1 hostname=\"%.1024s\" 7\n", big);
 	cr_assert_eq(atomic_load(&fk.body_bytes), (long)strlen(line));
 	rig_fini(&r);
 	fake_http_stop(&fk);
@@ -1364,7 +1364,7 @@ Test(writer, control_points_without_a_free_buffer_are_counted)
 	struct rig r;
 	struct rp_writer_tuning t;
 	char why[256], *big = malloc(1000);
-	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_tag tags[] = {{"ip", "192.0.2.1"}};
 	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
 	int ret = 0, points = 0;
 
@@ -1400,7 +1400,7 @@ Test(writer, point_ready_turns_false_before_a_point_is_dropped)
 	struct rig r;
 	struct rp_writer_tuning t;
 	char why[256], *big = malloc(1000);
-	struct rp_tag tags[] = {{"ip", "10.0.0.1"}};
+	struct rp_tag tags[] = {{"ip", "192.0.2.1"}};
 	struct rp_field f[] = {{"hostname", RP_FIELD_STRING, {.s = big}}};
 	int points = 0;
 
