@@ -306,6 +306,12 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 			rp_diags_add(d, RP_DIAG_ERROR, where, name, "an empty file name");
 			return -EINVAL;
 		}
+		/* as for a string: check-config prints the list, and YAML holds only text */
+		if (!rp_conf__utf8_valid((const unsigned char *)text)) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "the value is not valid UTF-8 (a configuration holds text)");
+			return -EINVAL;
+		}
 		l->v = rp_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 		l->line = rp_xrealloc(l->line, (l->n + 1) * sizeof(*l->line));
 		l->v[l->n] = rp_xstrdup(text);

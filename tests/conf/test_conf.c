@@ -855,6 +855,24 @@ Test(conf, a_string_that_is_not_utf8_is_refused)
 	load("");
 	cr_assert_eq(rp_conf_set_flag(&conf, pw, "s3cr\xfft", &diags), -EINVAL);
 	cr_assert_null(strstr(all_diags(), "s3cr"), "the secret is not shown: %s", all_diags());
+	/* list items too (fuzz_cli_conf found a --device-files path printed as raw bytes,
+	 * which the printed configuration could not read back) */
+	reset();
+	load("");
+	cr_assert_eq(
+	    rp_conf_set_flag(&conf, rp_conf_key_find("device_files"), "/etc/rp/f\xda.yml", &diags),
+	    -EINVAL);
+	cr_assert_str_eq(diag(0), "--device-files: error: the value is not valid UTF-8 (a "
+				  "configuration holds text)");
+	cr_assert_eq(conf.device_files.n, 0);
+	reset();
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, rp_conf_key_find("devices"), "h\xdast", &diags),
+		     -EINVAL);
+	reset();
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, rp_conf_key_find("tags"), "site=a\xff", &diags),
+		     -EINVAL);
 }
 
 /* A URL's user-info is stripped from the validation message and the printout. */
