@@ -27,6 +27,15 @@ static void put_string(FILE *out, const char *s)
 
 /* The tags of `devices` entries given as mappings: the entry again, with its tags
  * (a later entry of the same address reads back as the same device). */
+/* An address or CIDR as rp_format_cidr writes it: plain, except one that ends in ':'
+ * (an IPv6 address such as 2001:db8::), which YAML would read as a mapping's key. */
+static void put_address(FILE *out, const char *a)
+{
+	size_t n = strlen(a);
+
+	fprintf(out, n && a[n - 1] == ':' ? "\"%s\"" : "%s", a);
+}
+
 static void put_devtags(const struct rp_conf *c, FILE *out, int indent)
 {
 	char buf[RP_CIDR_STRLEN];
@@ -41,7 +50,9 @@ static void put_devtags(const struct rp_conf *c, FILE *out, int indent)
 			snprintf(buf, sizeof(buf), "%s", c->devices.names[t->index]);
 		else
 			rp_format_cidr(&c->devices.v[t->index], true, buf, sizeof(buf));
-		fprintf(out, "\n%*s- address: %s\n%*stags:", indent + 2, "", buf, indent + 4, "");
+		fprintf(out, "\n%*s- address: ", indent + 2, "");
+		put_address(out, buf);
+		fprintf(out, "\n%*stags:", indent + 4, "");
 		rp_conf__print_tags(&t->tags, out, indent + 4);
 	}
 }
@@ -111,7 +122,8 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 			if (tagged && rp_devtags_find(c->devtags, c->ndevtags, i, false))
 				continue;
 			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
-			fprintf(out, "\n%*s- %s", indent + 2, "", buf);
+			fprintf(out, "\n%*s- ", indent + 2, "");
+			put_address(out, buf);
 		}
 		/* Names are checked at load (rp_name_valid): plain YAML scalars. */
 		for (size_t i = 0; i < nnames; i++)

@@ -725,6 +725,36 @@ Test(conf, print_keeps_a_literal_dollar_brace)
 	free(text);
 }
 
+/* An IPv6 address that ends in "::" is quoted when printed: plain, YAML would read it as
+ * a mapping's key (found by fuzz_cli_conf with --devices 3::). */
+Test(conf, print_quotes_an_address_ending_in_a_colon)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct rp_conf again;
+	struct rp_diags d2;
+
+	load("devices: [\"2001:db8::\", 2001:db8::1, {address: \"2001:db8:1::\", tags: {a: b}}]\n"
+	     "networks: [\"2001:db8:2::/120\"]\n");
+	cr_assert_eq(diags.errors, 0);
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	cr_assert_not_null(strstr(text, "  - \"2001:db8::\"\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "  - 2001:db8::1\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "- address: \"2001:db8:1::\"\n"), "%s", text);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0, "%s", text);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert_eq(again.devices.n, 3);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("devices")));
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
+}
+
 Test(conf, every_key_has_a_unique_flag_and_help)
 {
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
