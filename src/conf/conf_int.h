@@ -48,6 +48,10 @@ void rp_conf__free_groups(struct rp_conf_groups *g);
  *  groups, the merged tags' limits, the groups' targets (rp_conf_validate calls it). */
 void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose,
 			   struct rp_diags *d);
+/* A device or network as check-config prints it (an address, a CIDR or a name, whole):
+ * plain, except one that ends in ':' (an IPv6 address such as 2001:db8::), which YAML
+ * would read as a mapping's key, in double quotes. */
+void rp_conf__put_target(FILE *out, const char *s);
 /** Prints `tags:` and `groups:` values (print.c). */
 void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent);
 void rp_conf__print_groups(const struct rp_conf *c, FILE *out);

@@ -633,17 +633,15 @@ static void print_targets(const struct rp_cidr_list *l, const struct rp_devtags 
 		size_t j = is_name ? i - n : i;
 		const struct rp_devtags *t = rp_devtags_find(dt, ndt, j, is_name);
 
-		if (is_name)
-			snprintf(buf, sizeof(buf), "%s", l->names[j]);
-		else
+		if (!is_name)
 			rp_format_cidr(&l->v[j], true, buf, sizeof(buf));
+		fputs(t ? "      - address: " : "      - ", out);
+		rp_conf__put_target(out, is_name ? l->names[j] : buf);
 		if (t) {
-			fprintf(out, "      - address: %s\n        tags:", buf);
+			fputs("\n        tags:", out);
 			rp_conf__print_tags(&t->tags, out, 8);
-			fputc('\n', out);
-		} else {
-			fprintf(out, "      - %s\n", buf);
 		}
+		fputc('\n', out);
 	}
 }
 

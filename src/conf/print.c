@@ -27,9 +27,7 @@ static void put_string(FILE *out, const char *s)
 
 /* The tags of `devices` entries given as mappings: the entry again, with its tags
  * (a later entry of the same address reads back as the same device). */
-/* An address or CIDR as rp_format_cidr writes it: plain, except one that ends in ':'
- * (an IPv6 address such as 2001:db8::), which YAML would read as a mapping's key. */
-static void put_address(FILE *out, const char *a)
+void rp_conf__put_target(FILE *out, const char *a)
 {
 	size_t n = strlen(a);
 
@@ -46,12 +44,10 @@ static void put_devtags(const struct rp_conf *c, FILE *out, int indent)
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_devtags *t = &c->devtags[i];
 
-		if (t->is_name)
-			snprintf(buf, sizeof(buf), "%s", c->devices.names[t->index]);
-		else
+		if (!t->is_name)
 			rp_format_cidr(&c->devices.v[t->index], true, buf, sizeof(buf));
 		fprintf(out, "\n%*s- address: ", indent + 2, "");
-		put_address(out, buf);
+		rp_conf__put_target(out, t->is_name ? c->devices.names[t->index] : buf);
 		fprintf(out, "\n%*stags:", indent + 4, "");
 		rp_conf__print_tags(&t->tags, out, indent + 4);
 	}
@@ -123,7 +119,7 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 				continue;
 			rp_format_cidr(&l->v[i], true, buf, sizeof(buf));
 			fprintf(out, "\n%*s- ", indent + 2, "");
-			put_address(out, buf);
+			rp_conf__put_target(out, buf);
 		}
 		/* Names are checked at load (rp_name_valid): plain YAML scalars. */
 		for (size_t i = 0; i < nnames; i++)

@@ -725,6 +725,8 @@ Test(conf, print_keeps_a_literal_dollar_brace)
 	free(text);
 }
 
+#define LONG_NAME "a123456789b123456789c123456789d123456789e123456789f123456789abc"
+
 /* An IPv6 address that ends in "::" is quoted when printed: plain, YAML would read it as
  * a mapping's key (found by fuzz_cli_conf with --devices 3::). */
 Test(conf, print_quotes_an_address_ending_in_a_colon)
@@ -735,8 +737,13 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
 	struct rp_conf again;
 	struct rp_diags d2;
 
-	load("devices: [\"2001:db8::\", 2001:db8::1, {address: \"2001:db8:1::\", tags: {a: b}}]\n"
-	     "networks: [\"2001:db8:2::/120\"]\n");
+	/* and a name longer than any address, tagged or not, at the top and in a group, is
+	 * printed whole (it was cut to an address's length) */
+	load("devices: [\"2001:db8::\", 2001:db8::1, {address: \"2001:db8:1::\", tags: {a: b}},\n"
+	     "  {address: " LONG_NAME ".one.test, tags: {a: c}}]\n"
+	     "networks: [\"2001:db8:2::/120\"]\n"
+	     "groups:\n  - name: g\n    devices: [\"2001:db8:3::\", " LONG_NAME ".two.test,\n"
+	     "      {address: " LONG_NAME ".three.test, tags: {a: d}}]\n");
 	cr_assert_eq(diags.errors, 0);
 	out = open_memstream(&text, &len);
 	rp_conf_print(&conf, out);
@@ -744,12 +751,17 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
 	cr_assert_not_null(strstr(text, "  - \"2001:db8::\"\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "  - 2001:db8::1\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "- address: \"2001:db8:1::\"\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "- address: " LONG_NAME ".one.test\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "  - \"2001:db8:3::\"\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "  - " LONG_NAME ".two.test\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "- address: " LONG_NAME ".three.test\n"), "%s", text);
 	rp_conf_init(&again);
 	rp_diags_init(&d2);
 	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0, "%s", text);
 	cr_assert_eq(d2.errors, 0);
-	cr_assert_eq(again.devices.n, 3);
+	cr_assert_eq(again.devices.n + again.devices.nnames, 4);
 	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("devices")));
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
 	rp_conf_fini(&again);
 	rp_diags_fini(&d2);
 	free(text);
