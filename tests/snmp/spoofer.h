@@ -218,9 +218,12 @@ static inline void *spoof_relay_main(void *arg)
 		if (send(x->upstream_fd, buf, (size_t)got, 0) != got)
 			continue;
 		back = spoof_recv(x->upstream_fd, ans, sizeof(ans), &up, &ul, 5000);
-		if (back > 0 &&
-		    sendto(x->relay_fd, ans, (size_t)back, 0, (struct sockaddr *)&from, fl) == back)
-			atomic_fetch_add(&x->relayed, 1);
+		if (back <= 0)
+			continue;
+		/* counted before it leaves: once sent, the poller may have its result (and the
+		 * test its check) before this thread runs again */
+		atomic_fetch_add(&x->relayed, 1);
+		sendto(x->relay_fd, ans, (size_t)back, 0, (struct sockaddr *)&from, fl);
 	}
 	return NULL;
 }
