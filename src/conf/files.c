@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conf/conf_int.h"
+#include "ringprobe/compiler.h"
 #include "ringprobe/filesd.h"
 #include "ringprobe/targets.h"
 #include "ringprobe/xalloc.h"
@@ -112,6 +113,40 @@ static bool has_magic(const char *p)
 	return strpbrk(p, "*?[") != NULL;
 }
 
+/* At most this many patterns may a device_files pattern's {a,b} alternatives make:
+ * glob(GLOB_BRACE) reads the directories once per pattern, so 30 pairs of braces
+ * would be 2^30 walks (a reload that never ends). */
+#define BRACE_PATTERNS_MAX 256
+
+/* An upper bound of the patterns GLOB_BRACE makes of p: the product of every {…}'s
+ * alternatives, nested ones counted as if side by side; more than cap stops at cap + 1.
+ * A backslash quotes the next byte, as glob takes it. */
+static size_t brace_patterns(const char *p, size_t cap)
+{
+	size_t n = 1, alts[32];
+	unsigned depth = 0;
+
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '{') {
+			if (depth < RP_ARRAY_SIZE(alts))
+				alts[depth] = 1;
+			depth++;
+		} else if (*p == ',' && depth && depth <= RP_ARRAY_SIZE(alts)) {
+			alts[depth - 1]++;
+		} else if (*p == '}' && depth) {
+			depth--;
+			/* deeper than the table: each counts as two, an upper bound no pattern
+			 * that deep stays under */
+			n *= depth < RP_ARRAY_SIZE(alts) ? alts[depth] : 2;
+			if (n > cap)
+				return cap + 1;
+		}
+	}
+	return n;
+}
+
 static bool seen(const struct rp_device_files *f, const char *path)
 {
 	for (size_t i = 0; i < f->n; i++)
@@ -190,6 +225,12 @@ static void read_dest(struct rp_conf *c, struct dest *o, struct rp_diags *d)
 		if (!has_magic(pat)) { /* a plain name: it must be there */
 			if (!seen(o->f, pat))
 				take_file(o, pat, d);
+			continue;
+		}
+		if (brace_patterns(pat, BRACE_PATTERNS_MAX) > BRACE_PATTERNS_MAX) {
+			rp_diags_add(d, RP_DIAG_ERROR, where, name,
+				     "%s: its {a,b} alternatives make more than %d patterns", pat,
+				     BRACE_PATTERNS_MAX);
 			continue;
 		}
 		/* Unreadable directories are skipped, as Prometheus's file_sd does. */

@@ -793,3 +793,56 @@ Test(groups, a_groups_interface_is_checked)
 	cr_assert(has("t.yml:13: error: groups[2].interface: \"abcdefghijklmnopq\" is not an "
 		      "interface name (1 to 15 characters, no '/', ':' or blanks)"));
 }
+
+/* A pattern's {a,b} alternatives are bounded: glob reads the directory once per pattern
+ * they make, and fuzz_cli_conf found a device_files pattern whose braces kept a reload
+ * busy for minutes. Under the bound they work as glob's GLOB_BRACE has them. */
+Test(groups, device_files_brace_alternatives_are_bounded)
+{
+	char dir[] = "/tmp/rp-brace.XXXXXX", path[256], yaml[2048];
+	const char *bomb = "{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}";
+
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%c.json", dir, "ab"[i]);
+		f = fopen(path, "w");
+		cr_assert_not_null(f);
+		fprintf(f, "[{\"targets\": [\"127.0.3.%d\"]}]\n", i + 1);
+		fclose(f);
+	}
+	snprintf(yaml, sizeof(yaml), HEAD "device_files: [\"%s/{a,b}.j?on\"]\n", dir);
+	cr_assert_eq(load(yaml), 0);
+	cr_assert_eq(diags.errors, 0, "%s", diags.n ? diag(0) : "");
+	cr_assert_eq(conf.files.n, 2, "both files, through the braces");
+	cr_assert_eq(conf.devices.n, 2);
+
+	rp_conf_fini(&conf);
+	rp_diags_fini(&diags);
+	rp_conf_init(&conf);
+	rp_diags_init(&diags);
+	/* 2^9 = 512 patterns: refused, at the top level and in a group, naming the key */
+	snprintf(yaml, sizeof(yaml),
+		 HEAD "device_files: [\"%s/%s.j?on\"]\n"
+		      "groups:\n  - name: g\n    device_files: [\"%s/x%s*\"]\n",
+		 dir, bomb, dir, bomb);
+	load(yaml);
+	cr_assert_eq(diags.errors, 2, "%s", diags.n ? diag(0) : "");
+	snprintf(path, sizeof(path),
+		 "t.yml:3: error: device_files[0]: %s/%s.j?on: its {a,b} alternatives make "
+		 "more than 256 patterns",
+		 dir, bomb);
+	cr_assert(has(path));
+	cr_assert_eq(conf.files.n, 0);
+	snprintf(path, sizeof(path),
+		 "t.yml:6: error: groups[0].device_files[0]: %s/x%s*: its {a,b} alternatives "
+		 "make more than 256 patterns",
+		 dir, bomb);
+	cr_assert(has(path));
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%c.json", dir, "ab"[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}

@@ -4,7 +4,7 @@
  * src/conf/print.c src/conf/secret.c src/conf/targets.c src/conf/validate.c src/conf/value.c
  * src/conf/yaml.c src/conf/yaml_groups.c src/util/addr.c src/util/xalloc.c */
 /* fuzz-pkgs: yaml-0.1 */
-/* fuzz-cflags: -Dopen=rp_fuzz_open -Dfopen=rp_fuzz_fopen */
+/* fuzz-cflags: -Dopen=rp_fuzz_open -Dfopen=rp_fuzz_fopen -Dglob=rp_fuzz_glob */
 /* The whole configuration path of a command: the YAML file and the flags through
  * rp_cli__parse() (getopt_long over the generated --flags, rp_conf_load_file, the flags
  * applied over it, ${VAR} expansion, *_file secrets, rp_conf_validate), as `run`,
@@ -19,13 +19,15 @@
  * rp_conf_load_buffer without errors and with every key equal (secrets, which the
  * printer masks, and URLs, which it redacts, aside).
  *
- * Files: every open()/fopen() of the sources is compiled to rp_fuzz_open/_fopen
- * (fuzz-cflags above), which open only plain names inside a per-process directory
- * holding "config.yml" (this input's YAML) and "secret"; any other path fails with
- * ENOENT, so no input can make the harness read /etc/shadow or block on /dev/stdin. */
+ * Files: every open()/fopen()/glob() of the sources is compiled to rp_fuzz_open/_fopen/
+ * _glob (fuzz-cflags above), which open or match only plain names inside a per-process
+ * directory holding "config.yml" (this input's YAML) and "secret"; any other path fails
+ * with ENOENT (a pattern matches nothing), so no input can make the harness read
+ * /etc/shadow, block on /dev/stdin or walk the file system. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,6 +42,7 @@
 
 #undef open
 #undef fopen
+#undef glob
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -96,6 +99,25 @@ FILE *rp_fuzz_fopen(const char *path, const char *mode)
 	if (!f)
 		close(fd);
 	return f;
+}
+
+int rp_fuzz_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g);
+
+/* A pattern of a plain name, matched in our directory; the matches as plain names. */
+int rp_fuzz_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g)
+{
+	char full[4096];
+	size_t cut = strlen(dirpath) + 1;
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	if (!allowed(pattern) ||
+	    (size_t)snprintf(full, sizeof(full), "%s/%s", dirpath, pattern) >= sizeof(full))
+		return GLOB_NOMATCH;
+	r = glob(full, flags, errfunc, g);
+	for (size_t i = 0; r == 0 && i < g->gl_pathc; i++)
+		memmove(g->gl_pathv[i], g->gl_pathv[i] + cut, strlen(g->gl_pathv[i] + cut) + 1);
+	return r;
 }
 
 /* opts.c's rp_cli__prober (not reached: nothing here starts a prober). */
