@@ -48,6 +48,10 @@ void rp_conf__free_groups(struct rp_conf_groups *g);
  *  groups, the merged tags' limits, the groups' targets (rp_conf_validate calls it). */
 void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose,
 			   struct rp_diags *d);
+/* A string as check-config prints it: in double quotes, escaped so that YAML reads it
+ * back the same ("\\", "\"", control characters, C1 ones and U+FFFE/U+FFFF, which
+ * libyaml refuses raw, NEL and U+2028/U+2029, which it folds; a literal "${" as "$${"). */
+void rp_conf__put_string(FILE *out, const char *s);
 /* A device or network as check-config prints it (an address, a CIDR or a name, whole):
  * plain, except one that ends in ':' (an IPv6 address such as 2001:db8::), which YAML
  * would read as a mapping's key, in double quotes. */

@@ -592,19 +592,6 @@ void rp_conf__check_groups(const struct rp_conf *c, enum rp_conf_purpose purpose
 
 /* ---- printing and comparing --------------------------------------------------------- */
 
-static void put_quoted(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		if (*s == '$' && s[1] == '{')
-			fputc('$', out); /* "$${" reads back as "${" */
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent)
 {
 	if (!t->n) {
@@ -613,7 +600,7 @@ void rp_conf__print_tags(const struct rp_tagset *t, FILE *out, int indent)
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		fprintf(out, "\n%*s%s: ", indent + 2, "", t->kv[2 * i]);
-		put_quoted(out, t->kv[2 * i + 1]);
+		rp_conf__put_string(out, t->kv[2 * i + 1]);
 	}
 }
 
@@ -658,7 +645,7 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 		const struct rp_conf_group *g = &c->groups.v[i];
 
 		fprintf(out, "  - name: ");
-		put_quoted(out, g->name);
+		rp_conf__put_string(out, g->name);
 		fprintf(out, "  # %s:%u\n", c->file ? c->file : "", g->line);
 		if (g->ping_interval) {
 			rp_format_duration(g->ping_interval, buf, sizeof(buf));
@@ -685,7 +672,7 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 		}
 		if (g->interface) {
 			fputs("    interface: ", out);
-			put_quoted(out, g->interface);
+			rp_conf__put_string(out, g->interface);
 			fputc('\n', out);
 		}
 		if (g->tags.n) {
@@ -699,7 +686,7 @@ void rp_conf__print_groups(const struct rp_conf *c, FILE *out)
 			fputs("    device_files:\n", out);
 			for (size_t j = 0; j < g->device_files.n; j++) {
 				fputs("      - ", out);
-				put_quoted(out, g->device_files.v[j]);
+				rp_conf__put_string(out, g->device_files.v[j]);
 				fputc('\n', out);
 			}
 		}

@@ -7,26 +7,36 @@
 
 #define FIELD(c, k, type) ((const type *)(const void *)((const char *)(c) + (k)->offset))
 
-static void put_string(FILE *out, const char *s)
+void rp_conf__put_string(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch == '$' && s[1] == '{') /* a literal "${" reads back as one */
+	fputc('"', out);
+	for (; p && *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(out, "\\%c", *p);
+		} else if (*p == '$' && p[1] == '{') { /* a literal "${" reads back as one */
 			fputs("$$", out);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(out, "\\x%02x", ch);
-		else
-			fputc(ch, out);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(out, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			/* C1 controls: libyaml refuses them raw even inside quotes, and NEL
+			 * (U+0085) is a line break it folds into a space */
+			fprintf(out, "\\x%02x", p[1]);
+			p++;
+		} else if (*p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+			fputs(p[2] == 0xa8 ? "\\u2028" : "\\u2029", out); /* line breaks too */
+			p += 2;
+		} else if (*p == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+			fputs(p[2] == 0xbe ? "\\uFFFE" : "\\uFFFF", out); /* noncharacters, too */
+			p += 2;
+		} else {
+			fputc(*p, out);
+		}
 	}
 	fputc('"', out);
 }
 
-/* The tags of `devices` entries given as mappings: the entry again, with its tags
- * (a later entry of the same address reads back as the same device). */
 void rp_conf__put_target(FILE *out, const char *a)
 {
 	size_t n = strlen(a);
@@ -34,6 +44,8 @@ void rp_conf__put_target(FILE *out, const char *a)
 	fprintf(out, n && a[n - 1] == ':' ? "\"%s\"" : "%s", a);
 }
 
+/* The tags of `devices` entries given as mappings: the entry again, with its tags
+ * (a later entry of the same address reads back as the same device). */
 static void put_devtags(const struct rp_conf *c, FILE *out, int indent)
 {
 	char buf[RP_CIDR_STRLEN];
@@ -64,13 +76,13 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 			char url[1024];
 
 			rp_url_redact(*FIELD(c, k, char *), url, sizeof(url));
-			put_string(out, url);
+			rp_conf__put_string(out, url);
 		} else {
-			put_string(out, *FIELD(c, k, char *));
+			rp_conf__put_string(out, *FIELD(c, k, char *));
 		}
 		break;
 	case RP_CT_SECRET:
-		put_string(out, *FIELD(c, k, char *) ? "********" : "");
+		rp_conf__put_string(out, *FIELD(c, k, char *) ? "********" : "");
 		break;
 	case RP_CT_DURATION:
 		rp_format_duration(*FIELD(c, k, int64_t), buf, sizeof(buf));
@@ -90,7 +102,7 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 		fputs(*FIELD(c, k, bool) ? "true" : "false", out);
 		break;
 	case RP_CT_ENUM:
-		put_string(out, k->names[*FIELD(c, k, int)]);
+		rp_conf__put_string(out, k->names[*FIELD(c, k, int)]);
 		break;
 	case RP_CT_SHARD: {
 		const struct rp_shard_sel *s = FIELD(c, k, struct rp_shard_sel);
@@ -136,7 +148,7 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 			fputs("[]", out);
 		for (size_t i = 0; i < l->n; i++) {
 			fprintf(out, "\n%*s- ", indent + 2, "");
-			put_string(out, l->v[i]);
+			rp_conf__put_string(out, l->v[i]);
 		}
 		break;
 	}

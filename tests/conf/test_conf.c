@@ -767,6 +767,48 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
 	free(text);
 }
 
+/* C1 controls and U+FFFE/U+FFFF are escaped when printed: libyaml refuses them raw
+ * even in quotes (found by fuzz_cli_conf with --influxdb-database); NEL, U+2028 and
+ * U+2029 too: it reads them as line breaks and folds them into spaces. */
+Test(conf, print_escapes_what_yaml_refuses_raw)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct rp_conf again;
+	struct rp_diags d2;
+	const char *v = "a\xc2\x8e"
+			"b\xc2\x85"
+			"c\xef\xbf\xbf"
+			"d\xef\xbf\xbe"
+			"e\xc2\xa0"
+			"f\xe2\x80\xa8"
+			"g";
+
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, rp_conf_key_find("user"), v, &diags), 0);
+	cr_assert_eq(
+	    rp_conf_set_flag(&conf, rp_conf_key_find("influxdb.database"), "db\xc2\x9f", &diags),
+	    0);
+	out = open_memstream(&text, &len);
+	rp_conf_print(&conf, out);
+	fclose(out);
+	cr_assert_not_null(strstr(text, "\"a\\x8eb\\x85"
+					"c\\uFFFFd\\uFFFEe\xc2\xa0"
+					"f\\u2028g\""),
+			   "%s", text);
+	cr_assert_not_null(strstr(text, "\"db\\x9f\""), "%s", text);
+	rp_conf_init(&again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0, "%s", text);
+	cr_assert_eq(d2.errors, 0);
+	cr_assert_str_eq(again.user, v);
+	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("influxdb.database")));
+	rp_conf_fini(&again);
+	rp_diags_fini(&d2);
+	free(text);
+}
+
 Test(conf, every_key_has_a_unique_flag_and_help)
 {
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {
