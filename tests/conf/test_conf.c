@@ -699,30 +699,37 @@ Test(conf, print_masks_secrets_and_reads_back)
 	free(text);
 }
 
+/* `conf` printed by rp_conf_print, and that text loaded into *again (which the caller
+ * finishes) without an error; the text, which the caller frees. */
+static char *print_and_reload(struct rp_conf *again)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct rp_diags d2;
+
+	rp_conf_print(&conf, out);
+	fclose(out);
+	rp_conf_init(again);
+	rp_diags_init(&d2);
+	cr_assert_eq(rp_conf_load_buffer(again, "printed.yml", text, len, &d2), 0, "%s", text);
+	cr_assert_eq(d2.errors, 0, "%s", text);
+	rp_diags_fini(&d2);
+	return text;
+}
+
 /* Found by tests/fuzz/fuzz_cli_conf: a literal "${" (written "$${") was printed as
  * "${", which reads back as a variable reference. */
 Test(conf, print_keeps_a_literal_dollar_brace)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out;
 	struct rp_conf again;
-	struct rp_diags d2;
 
 	load("user: \"a$${HOME}c$$${x}\"\n");
 	cr_assert_eq(diags.n, 0);
 	cr_assert_str_eq(conf.user, "a${HOME}c$${x}");
-	out = open_memstream(&text, &len);
-	rp_conf_print(&conf, out);
-	fclose(out);
-	rp_conf_init(&again);
-	rp_diags_init(&d2);
-	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0);
-	cr_assert_eq(d2.errors, 0);
+	free(print_and_reload(&again));
 	cr_assert_str_eq(again.user, conf.user);
 	rp_conf_fini(&again);
-	rp_diags_fini(&d2);
-	free(text);
 }
 
 #define LONG_NAME "a123456789b123456789c123456789d123456789e123456789f123456789abc"
@@ -731,11 +738,8 @@ Test(conf, print_keeps_a_literal_dollar_brace)
  * a mapping's key (found by fuzz_cli_conf with --devices 3::). */
 Test(conf, print_quotes_an_address_ending_in_a_colon)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out;
 	struct rp_conf again;
-	struct rp_diags d2;
+	char *text;
 
 	/* and a name longer than any address, tagged or not, at the top and in a group, is
 	 * printed whole (it was cut to an address's length) */
@@ -745,9 +749,7 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
 	     "groups:\n  - name: g\n    devices: [\"2001:db8:3::\", " LONG_NAME ".two.test,\n"
 	     "      {address: " LONG_NAME ".three.test, tags: {a: d}}]\n");
 	cr_assert_eq(diags.errors, 0);
-	out = open_memstream(&text, &len);
-	rp_conf_print(&conf, out);
-	fclose(out);
+	text = print_and_reload(&again);
 	cr_assert_not_null(strstr(text, "  - \"2001:db8::\"\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "  - 2001:db8::1\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "- address: \"2001:db8:1::\"\n"), "%s", text);
@@ -755,15 +757,10 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
 	cr_assert_not_null(strstr(text, "  - \"2001:db8:3::\"\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "  - " LONG_NAME ".two.test\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "- address: " LONG_NAME ".three.test\n"), "%s", text);
-	rp_conf_init(&again);
-	rp_diags_init(&d2);
-	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0, "%s", text);
-	cr_assert_eq(d2.errors, 0);
 	cr_assert_eq(again.devices.n + again.devices.nnames, 4);
 	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("devices")));
 	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("groups")));
 	rp_conf_fini(&again);
-	rp_diags_fini(&d2);
 	free(text);
 }
 
@@ -772,11 +769,8 @@ Test(conf, print_quotes_an_address_ending_in_a_colon)
  * U+2029 too: it reads them as line breaks and folds them into spaces. */
 Test(conf, print_escapes_what_yaml_refuses_raw)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out;
 	struct rp_conf again;
-	struct rp_diags d2;
+	char *text;
 	const char *v = "a\xc2\x8e"
 			"b\xc2\x85"
 			"c\xef\xbf\xbf"
@@ -790,22 +784,15 @@ Test(conf, print_escapes_what_yaml_refuses_raw)
 	cr_assert_eq(
 	    rp_conf_set_flag(&conf, rp_conf_key_find("influxdb.database"), "db\xc2\x9f", &diags),
 	    0);
-	out = open_memstream(&text, &len);
-	rp_conf_print(&conf, out);
-	fclose(out);
+	text = print_and_reload(&again);
 	cr_assert_not_null(strstr(text, "\"a\\x8eb\\x85"
 					"c\\uFFFFd\\uFFFEe\xc2\xa0"
 					"f\\u2028g\""),
 			   "%s", text);
 	cr_assert_not_null(strstr(text, "\"db\\x9f\""), "%s", text);
-	rp_conf_init(&again);
-	rp_diags_init(&d2);
-	cr_assert_eq(rp_conf_load_buffer(&again, "printed.yml", text, len, &d2), 0, "%s", text);
-	cr_assert_eq(d2.errors, 0);
 	cr_assert_str_eq(again.user, v);
 	cr_assert(rp_conf_key_equal(&conf, &again, rp_conf_key_find("influxdb.database")));
 	rp_conf_fini(&again);
-	rp_diags_fini(&d2);
 	free(text);
 }
 
