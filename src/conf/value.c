@@ -117,8 +117,13 @@ void rp_format_duration(int64_t ns, char *buf, size_t len)
 			snprintf(buf, len, "%lldns", (long long)ns);
 		return;
 	}
-	if (ns % RP_NSEC_PER_SEC != 0) {
-		snprintf(buf, len, "%lldms", (long long)(ns / RP_NSEC_PER_MSEC));
+	if (ns % RP_NSEC_PER_SEC != 0) { /* a minute or more: the finest unit it needs */
+		if (ns % RP_NSEC_PER_MSEC == 0)
+			snprintf(buf, len, "%lldms", (long long)(ns / RP_NSEC_PER_MSEC));
+		else if (ns % 1000 == 0)
+			snprintf(buf, len, "%lldus", (long long)(ns / 1000));
+		else
+			snprintf(buf, len, "%lldns", (long long)ns);
 		return;
 	}
 	buf[0] = '\0';

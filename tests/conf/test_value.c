@@ -46,18 +46,13 @@ Test(value, durations_parse_like_go_plus_days)
 
 Test(value, durations_format_and_read_back)
 {
-	static const int64_t samples[] = {0,
-					  1,
-					  1500,
-					  RP_NSEC_PER_MSEC,
-					  250 * RP_NSEC_PER_MSEC,
-					  1500 * RP_NSEC_PER_MSEC,
-					  RP_NSEC_PER_SEC,
-					  90 * RP_NSEC_PER_SEC,
-					  5400 * RP_NSEC_PER_SEC,
-					  86400 * RP_NSEC_PER_SEC,
-					  36 * 3600 * RP_NSEC_PER_SEC,
-					  61500 * RP_NSEC_PER_MSEC};
+	static const int64_t samples[] = {
+	    0, 1, 1500, RP_NSEC_PER_MSEC, 250 * RP_NSEC_PER_MSEC, 1500 * RP_NSEC_PER_MSEC,
+	    RP_NSEC_PER_SEC, 90 * RP_NSEC_PER_SEC, 5400 * RP_NSEC_PER_SEC, 86400 * RP_NSEC_PER_SEC,
+	    36 * 3600 * RP_NSEC_PER_SEC, 61500 * RP_NSEC_PER_MSEC,
+	    /* a minute or more, below the millisecond (fuzz_cli_conf:
+	     * --ping-interval 04.444821051m printed as whole ms) */
+	    266689263059, 61000001000};
 	char buf[64];
 	int64_t v;
 
@@ -72,6 +67,8 @@ Test(value, durations_format_and_read_back)
 	cr_expect_str_eq(buf, "250ms");
 	rp_format_duration(36 * 3600 * RP_NSEC_PER_SEC, buf, sizeof(buf));
 	cr_expect_str_eq(buf, "36h");
+	rp_format_duration(61000001000, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "61000001us");
 }
 
 Test(value, integers_floats_bools_sizes)
