@@ -226,6 +226,18 @@ bool rp_conf__utf8_valid(const unsigned char *s)
 	return true;
 }
 
+/* Whether a string or file name value is UTF-8, as YAML (and so check-config's
+ * printout) holds only text; an error if not. The value itself is not shown: it may be
+ * a secret. */
+static bool is_text(const char *text, const char *where, const char *name, struct rp_diags *d)
+{
+	if (rp_conf__utf8_valid((const unsigned char *)text))
+		return true;
+	rp_diags_add(d, RP_DIAG_ERROR, where, name,
+		     "the value is not valid UTF-8 (a configuration holds text)");
+	return false;
+}
+
 int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char *text,
 		      const char *where, const char *name, uint32_t line, struct rp_diags *d)
 {
@@ -239,12 +251,8 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 	case RP_CT_STRING:
 	case RP_CT_SECRET:
 	case RP_CT_SECRET_FILE:
-		if (!rp_conf__utf8_valid((const unsigned char *)text)) {
-			/* The value itself is not shown: it may be a secret. */
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "the value is not valid UTF-8 (a configuration holds text)");
+		if (!is_text(text, where, name, d))
 			return -EINVAL;
-		}
 		free(*FIELD(c, k, char *));
 		*FIELD(c, k, char *) = *text ? rp_xstrdup(text) : NULL;
 		return 0;
@@ -306,12 +314,8 @@ int rp_conf__set_text(struct rp_conf *c, const struct rp_conf_key *k, const char
 			rp_diags_add(d, RP_DIAG_ERROR, where, name, "an empty file name");
 			return -EINVAL;
 		}
-		/* as for a string: check-config prints the list, and YAML holds only text */
-		if (!rp_conf__utf8_valid((const unsigned char *)text)) {
-			rp_diags_add(d, RP_DIAG_ERROR, where, name,
-				     "the value is not valid UTF-8 (a configuration holds text)");
+		if (!is_text(text, where, name, d)) /* check-config prints the list too */
 			return -EINVAL;
-		}
 		l->v = rp_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 		l->line = rp_xrealloc(l->line, (l->n + 1) * sizeof(*l->line));
 		l->v[l->n] = rp_xstrdup(text);

@@ -104,21 +104,13 @@ void rp_format_duration(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "0s");
 		return;
 	}
-	/* Below a second, or not a whole number of seconds: one small unit. */
-	if (ns % RP_NSEC_PER_SEC != 0 && ns < 60 * RP_NSEC_PER_SEC) {
-		if (ns % RP_NSEC_PER_MSEC == 0 && ns < RP_NSEC_PER_SEC)
-			snprintf(buf, len, "%lldms", (long long)(ns / RP_NSEC_PER_MSEC));
-		else if (ns % RP_NSEC_PER_MSEC == 0)
+	/* Not a whole number of seconds: one small unit, the coarsest that holds it exactly
+	 * (seconds with milliseconds between one second and a minute). */
+	if (ns % RP_NSEC_PER_SEC != 0) {
+		if (ns % RP_NSEC_PER_MSEC == 0 && ns > RP_NSEC_PER_SEC && ns < 60 * RP_NSEC_PER_SEC)
 			snprintf(buf, len, "%lld.%03llds", (long long)(ns / RP_NSEC_PER_SEC),
 				 (long long)(ns % RP_NSEC_PER_SEC / RP_NSEC_PER_MSEC));
-		else if (ns % 1000 == 0)
-			snprintf(buf, len, "%lldus", (long long)(ns / 1000));
-		else
-			snprintf(buf, len, "%lldns", (long long)ns);
-		return;
-	}
-	if (ns % RP_NSEC_PER_SEC != 0) { /* a minute or more: the finest unit it needs */
-		if (ns % RP_NSEC_PER_MSEC == 0)
+		else if (ns % RP_NSEC_PER_MSEC == 0)
 			snprintf(buf, len, "%lldms", (long long)(ns / RP_NSEC_PER_MSEC));
 		else if (ns % 1000 == 0)
 			snprintf(buf, len, "%lldus", (long long)(ns / 1000));
