@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "io/shard.h"
+#include "io_cr.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/event.h"
@@ -57,34 +58,12 @@ static const struct combo {
 
 static pid_t router = -1;
 
-static void sh(const char *cmd)
-{
-	char *out = NULL, *err = NULL;
-	int rc = sup_run(cmd, 0, &out, &err);
-
-	cr_assert_eq(rc, 0, "%s: exit %d: %s%s", cmd, rc, out ? out : "", err ? err : "");
-	free(out);
-	free(err);
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static struct rp_ip ip_of(const char *s)
-{
-	struct rp_ip a = {.w = {0, 0, 0, 0}};
-	unsigned char b[16];
-
-	if (inet_pton(AF_INET, s, b) == 1)
-		return rp_ip_v4((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-				b[3]);
-	cr_assert_eq(inet_pton(AF_INET6, s, a.b), 1, "%s", s);
-	return a;
 }
 
 /* Our namespace (lo up, ping sockets for every group) and the router's: a child

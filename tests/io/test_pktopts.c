@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "io/shard.h"
+#include "io_cr.h"
 #include "io_test.h"
 #include "ringprobe/conf.h"
 #include "ringprobe/icmp.h"
@@ -51,16 +52,6 @@ static const struct combo {
     {RP_BACKEND_MMSG, RP_ICMP_DGRAM, "mmsg/dgram"},
 };
 
-static void sh(const char *cmd)
-{
-	char *out = NULL, *err = NULL;
-	int rc = sup_run(cmd, 0, &out, &err);
-
-	cr_assert_eq(rc, 0, "%s: exit %d: %s%s", cmd, rc, out ? out : "", err ? err : "");
-	free(out);
-	free(err);
-}
-
 /* A namespace of our own, lo up, ping sockets allowed to every group. */
 static void netns(void)
 {
@@ -72,18 +63,6 @@ static void netns(void)
 	rc = io_test_netns(&what);
 	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
 	cr_assert_eq(sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-}
-
-static struct rp_ip ip_of(const char *s)
-{
-	struct rp_ip a = {.w = {0, 0, 0, 0}};
-	unsigned char b[16];
-
-	if (inet_pton(AF_INET, s, b) == 1)
-		return rp_ip_v4((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-				b[3]);
-	cr_assert_eq(inet_pton(AF_INET6, s, a.b), 1, "%s", s);
-	return a;
 }
 
 /* --- The capture: every packet of every interface, from its IP header on. ---- */
