@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ringprobe/addr.h"
 #include "support/support.h"
@@ -21,6 +23,20 @@ static inline void sh(const char *cmd)
 	cr_assert_eq(rc, 0, "%s: exit %d: %s%s", cmd, rc, out ? out : "", err ? err : "");
 	free(out);
 	free(err);
+}
+
+/* A namespace of our own, lo up, ping sockets allowed to every group; skipped, visibly,
+ * without root. */
+static inline void io_netns_ping(void)
+{
+	const char *what;
+	int rc;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (raw and packet sockets, a private network namespace)");
+	rc = sup_netns_enter(SUP_NETNS_LO_UP, &what);
+	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
+	cr_assert_eq(sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
 }
 
 /* An IPv4 or IPv6 address in text, which the test itself wrote. */

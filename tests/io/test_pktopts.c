@@ -52,19 +52,6 @@ static const struct combo {
     {RP_BACKEND_MMSG, RP_ICMP_DGRAM, "mmsg/dgram"},
 };
 
-/* A namespace of our own, lo up, ping sockets allowed to every group. */
-static void netns(void)
-{
-	const char *what;
-	int rc;
-
-	if (geteuid() != 0)
-		cr_skip_test("needs root (raw and packet sockets, a private network namespace)");
-	rc = io_test_netns(&what);
-	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
-	cr_assert_eq(sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-}
-
 /* --- The capture: every packet of every interface, from its IP header on. ---- */
 
 static int cap_open(void)
@@ -322,7 +309,7 @@ static unsigned long mark_count(void)
 
 Test(pktopts, ipv4_ttl_tos_size_source_mark_random_and_reply_ttl)
 {
-	netns();
+	io_netns_ping();
 	mark_counter();
 	/* 127.0.0.0/8 is all this host's: 127.0.0.2 is a source like any other. */
 	options_case("127.0.0.1", "127.0.0.2", 7, 0xb8);
@@ -333,7 +320,7 @@ Test(pktopts, ipv4_ttl_tos_size_source_mark_random_and_reply_ttl)
 
 Test(pktopts, ipv6_hops_tclass_size_source_mark_random_and_reply_hop_limit)
 {
-	netns();
+	io_netns_ping();
 	mark_counter();
 	/* A second local address on lo to send from (nodad: usable at once). */
 	sh("ip -6 addr add 2001:2::5/128 dev lo nodad");
@@ -390,13 +377,13 @@ static void df_case(const char *target)
 
 Test(pktopts, ipv4_dont_fragment)
 {
-	netns();
+	io_netns_ping();
 	df_case("127.0.0.1");
 }
 
 Test(pktopts, ipv6_dont_fragment)
 {
-	netns();
+	io_netns_ping();
 	df_case("::1");
 }
 
@@ -408,7 +395,7 @@ Test(pktopts, payload_extremes)
 	const char *targets[] = {"127.0.0.1", "::1"};
 	const uint32_t sizes[] = {RP_ICMP_PAYLOAD_MAX, RP_ICMP_PAYLOAD_MIN};
 
-	netns();
+	io_netns_ping();
 	for (size_t t = 0; t < 2; t++) {
 		struct rp_ip dst = ip_of(targets[t]);
 
@@ -471,7 +458,7 @@ Test(pktopts, interface_binds_the_way_out)
 {
 	const char *targets[] = {"198.18.1.2", "2001:2:1::2"};
 
-	netns();
+	io_netns_ping();
 	sh("ip link add va0 type veth peer name va1 && ip link add vb0 type veth peer name vb1 && "
 	   "for l in va0 va1 vb0 vb1; do ip link set $l up; done && "
 	   "ip addr add 198.18.1.1/24 dev va0 && ip addr add 198.18.2.1/24 dev vb0 && "
@@ -516,7 +503,7 @@ Test(pktopts, refused_options_are_named)
 {
 	struct rp_ip dst = ip_of("127.0.0.1");
 
-	netns();
+	io_netns_ping();
 	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
 		struct rp_engine_pkt pk = {.source = {ip_of("198.18.9.9")}};
 		struct outcome o;
@@ -651,7 +638,7 @@ Test(pktopts, prober_conf_reaches_every_shard)
 {
 	const char *targets[] = {"127.0.0.1", "::1"}, *sources[] = {"127.0.0.3", "2001:2::5"};
 
-	netns();
+	io_netns_ping();
 	sh("ip -6 addr add 2001:2::5/128 dev lo nodad");
 	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
 		struct rp_prober_conf pc = {.shards = 2,

@@ -46,18 +46,6 @@ static const struct combo {
     {RP_BACKEND_MMSG, RP_ICMP_DGRAM, "mmsg/dgram"},
 };
 
-static void netns(void)
-{
-	const char *what;
-	int rc;
-
-	if (geteuid() != 0)
-		cr_skip_test("needs root (raw and packet sockets, a private network namespace)");
-	rc = io_test_netns(&what);
-	cr_assert_eq(rc, 0, "%s: %s", what, strerror(-rc));
-	cr_assert_eq(sup_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -263,14 +251,14 @@ static void wire_case(const char *t0, const char *t1, const char *src1)
 
 Test(profiles, ipv4_two_profiles_differ_on_the_wire)
 {
-	netns();
+	io_netns_ping();
 	/* 127.0.0.0/8 is all this host's: 127.0.0.2 is a source like any other. */
 	wire_case("127.0.0.1", "127.0.0.3", "127.0.0.2");
 }
 
 Test(profiles, ipv6_two_profiles_differ_on_the_wire)
 {
-	netns();
+	io_netns_ping();
 	sh("ip -6 addr add 2001:2::5/128 dev lo nodad && ip -6 addr add 2001:2::6/128 dev lo "
 	   "nodad");
 	wire_case("::1", "2001:2::6", "2001:2::5");
@@ -281,7 +269,7 @@ Test(profiles, ipv6_two_profiles_differ_on_the_wire)
  * own timeout (with the 5 ms tick and this loop's 2 ms polls of slack). */
 Test(profiles, each_profile_times_out_at_its_own_timeout)
 {
-	netns();
+	io_netns_ping();
 	/* A veth pair whose peer never answers: static neighbours stand in for it. */
 	sh("ip link add rp0 type veth peer name rp1 && ip link set rp0 up && ip link set rp1 up "
 	   "&& ip addr add 198.18.0.100/24 dev rp0 && "
@@ -345,7 +333,7 @@ Test(profiles, each_profile_times_out_at_its_own_timeout)
  * prober's own (profile 0) one; each round summary says so. */
 Test(profiles, each_profile_rounds_its_own_ping_count)
 {
-	netns();
+	io_netns_ping();
 	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c += 3) {
 		struct rp_probe_profile prof[3] = {
 		    {0},
@@ -438,7 +426,7 @@ static void cap_count_by_if(int fd, const struct rp_ip dst[2], int ifa, int ifb,
  * IPV6_PKTINFO: documented, and warned of at start). */
 Test(profiles, a_profiles_interface_is_where_its_requests_leave)
 {
-	netns();
+	io_netns_ping();
 	sh("ip link add rpa0 type veth peer name rpa1 && ip link add rpb0 type veth peer name "
 	   "rpb1 && ip link set rpa0 up && ip link set rpa1 up && ip link set rpb0 up && "
 	   "ip link set rpb1 up && ip addr add 198.18.1.100/24 dev rpa0 && "
