@@ -18,11 +18,20 @@ enum {
 	STEADY_INTERVAL = 1000,
 	STEADY_TICKS = 10 * 60 * 1000, /* ten simulated minutes at 1 ms ticks */
 	STALL_TICKS = 1000,	       /* one second missed at 1 ms ticks */
+	BIG_INTERVAL = 60000,	       /* 1e6 devices at 60 s, as `bench/daemon 1m` */
+	BIG_TICKS = 2 * BIG_INTERVAL,
 };
 
 struct dev {
 	struct rp_wheel_entry link;
 	uint32_t addr;
+};
+
+/* The shard's per-device record is 72 bytes with the wheel entry first; the 1M steady
+ * case spaces its entries the same, so a fire touches memory as the daemon's does. */
+struct bigdev {
+	struct rp_wheel_entry link;
+	uint8_t rest[72 - sizeof(struct rp_wheel_entry)];
 };
 
 static void report(const char *name, size_t n, uint64_t ns)
@@ -124,6 +133,44 @@ static void steady(struct dev *devs, bool print)
 	rp_wheel_destroy(w);
 }
 
+static void big_resched_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
+{
+	struct bigdev *d = RP_CONTAINER_OF(e, struct bigdev, link);
+
+	d->rest[0]++; /* the callback reads and writes its device, as on_due does */
+	rp_wheel_add(arg, e, now + BIG_INTERVAL);
+}
+
+/* 1e6 phase-spread devices at a 60 s interval, 72 bytes apart, for two simulated intervals
+ * at 1 ms ticks: the daemon's wheel at 1M devices (fires and cascades). */
+static void steady_1m(bool print)
+{
+	uint64_t start = 1700000000000ull;
+	struct bigdev *devs = rp_xcalloc(N_ENTRIES, sizeof(*devs));
+	struct rp_wheel *w = new_wheel(start);
+	size_t i, fired = 0;
+	uint64_t t0, t1, now;
+
+	for (i = 0; i < N_ENTRIES; i++) {
+		rp_wheel_entry_init(&devs[i].link);
+		rp_wheel_add(w, &devs[i].link,
+			     rp_wheel_phase_due(0xc6120000u + (uint32_t)i, BIG_INTERVAL, start + 1));
+	}
+	/* One interval first, so every entry has been fired and re-added once. */
+	for (now = start + 1; now <= start + BIG_INTERVAL; now++)
+		rp_wheel_run(w, now, big_resched_cb, w);
+	t0 = sup_clock_ns(CLOCK_MONOTONIC);
+	for (; now <= start + BIG_INTERVAL + BIG_TICKS; now++)
+		fired += rp_wheel_run(w, now, big_resched_cb, w);
+	t1 = sup_clock_ns(CLOCK_MONOTONIC);
+	if (fired != (size_t)N_ENTRIES * (BIG_TICKS / BIG_INTERVAL))
+		abort();
+	if (print)
+		report("reschedule_1m_72b", fired, t1 - t0);
+	rp_wheel_destroy(w);
+	free(devs);
+}
+
 int main(void)
 {
 	struct dev *devs = rp_xcalloc(N_ENTRIES, sizeof(*devs));
@@ -153,6 +200,7 @@ int main(void)
 	add_and_cancel(devs, dues, order, true);
 	steady(devs, false);
 	steady(devs, true);
+	steady_1m(true);
 
 	free(order);
 	free(dues);
