@@ -153,8 +153,9 @@ static void steady_1m(bool print)
 
 	for (i = 0; i < N_ENTRIES; i++) {
 		rp_wheel_entry_init(&devs[i].link);
-		rp_wheel_add(w, &devs[i].link,
-			     rp_wheel_phase_due(0xc6120000u + (uint32_t)i, BIG_INTERVAL, start + 1));
+		rp_wheel_add(
+		    w, &devs[i].link,
+		    rp_wheel_phase_due(0xc6120000u + (uint32_t)i, BIG_INTERVAL, start + 1));
 	}
 	/* One interval first, so every entry has been fired and re-added once. */
 	for (now = start + 1; now <= start + BIG_INTERVAL; now++)
