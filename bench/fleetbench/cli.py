@@ -44,6 +44,9 @@ def parse_args(argv):
     p.add_argument("--timerslack-ns", type=int, default=1000,
                    help="fleetsim's timer slack (1000; the kernel's default is 50,000)")
     p.add_argument("--sim-args", default="", help="more fleetsim options, e.g. '--dup 0.1'")
+    p.add_argument("--rp-conf", default="",
+                   help="more top-level keys for ringprobe's configuration, YAML, e.g. "
+                        "'source_address: [2001:2::c613:fffe]' (fleetsim's own IPv6 address)")
     p.add_argument("--sink", choices=["vm", "influx", "vm-remote-write", "prometheus", "none"],
                    default="vm",
                    help="where ringprobe writes: vm (VictoriaMetrics, the default), influx "
