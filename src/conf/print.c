@@ -1,9 +1,11 @@
 /* The effective configuration as YAML that ringprobe itself reads back: defaults,
  * file and flags merged, secrets masked, each non-default value annotated with
  * where it came from. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf/conf_int.h"
+#include "ringprobe/xalloc.h"
 
 #define FIELD(c, k, type) ((const type *)(const void *)((const char *)(c) + (k)->offset))
 
@@ -73,10 +75,14 @@ static void put_value(const struct rp_conf *c, const struct rp_conf_key *k, FILE
 	case RP_CT_STRING:
 	case RP_CT_SECRET_FILE: /* the path, not the secret */
 		if (rp_conf__hides_value(k)) {
-			char url[1024];
+			const char *v = *FIELD(c, k, char *);
+			/* Redaction only takes bytes away: the whole URL fits, never cut. */
+			size_t n = v ? strlen(v) + 1 : 1;
+			char *url = rp_xmalloc(n);
 
-			rp_url_redact(*FIELD(c, k, char *), url, sizeof(url));
+			rp_url_redact(v, url, n);
 			rp_conf__put_string(out, url);
+			free(url);
 		} else {
 			rp_conf__put_string(out, *FIELD(c, k, char *));
 		}

@@ -16,9 +16,13 @@
 /* A secret is a line or a token, never a document: a bigger file is a wrong path. */
 #define SECRET_FILE_MAX 65536
 
+/* A URL cut to fit `buf` ends on a whole UTF-8 character: a lead byte whose sequence
+ * the cut left unfinished goes with its continuation bytes, so that neither a log
+ * line nor a printed configuration gets half a character. */
 void rp_url_redact(const char *url, char *buf, size_t len)
 {
 	const char *auth, *end, *at = NULL;
+	int n;
 
 	if (!len)
 		return;
@@ -33,11 +37,24 @@ void rp_url_redact(const char *url, char *buf, size_t len)
 	for (const char *p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
-	if (!at) {
-		snprintf(buf, len, "%s", url);
-		return;
+	if (!at)
+		n = snprintf(buf, len, "%s", url);
+	else
+		n = snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
+	if (n >= 0 && (size_t)n >= len) {
+		size_t k = len - 1, back = 0;
+
+		while (k > 0 && back < 3 && ((unsigned char)buf[k - 1] & 0xc0) == 0x80)
+			k--, back++;
+		/* buf[k - 1] is an ASCII byte or a lead byte: keep it only if its sequence
+		 * (2, 3 or 4 bytes from the top bits) is whole within the bytes kept. */
+		if (k > 0 && ((unsigned char)buf[k - 1] & 0xc0) == 0xc0) {
+			unsigned char lead = (unsigned char)buf[k - 1];
+			size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+
+			buf[back >= need ? k + need : k - 1] = '\0';
+		}
 	}
-	snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
 }
 
 bool rp_conf__hides_value(const struct rp_conf_key *k)

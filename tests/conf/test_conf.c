@@ -796,6 +796,28 @@ Test(conf, print_escapes_what_yaml_refuses_raw)
 	free(text);
 }
 
+/* A URL is printed whole, however long, without its user-info (found by fuzz_cli_conf: one
+ * over 1 KB was cut to a fixed buffer in the middle of a character, and the printed
+ * configuration did not read back). */
+Test(conf, print_keeps_a_long_url_whole)
+{
+	struct rp_conf again;
+	char url[2048] = "http://user:pw@127.0.0.1:8086/", want[2048] = "http://127.0.0.1:8086/";
+	char *text;
+
+	for (int i = 0; i < 600; i++) {
+		strcat(url, "\xc3\xa9");
+		strcat(want, "\xc3\xa9");
+	}
+	load("");
+	cr_assert_eq(rp_conf_set_flag(&conf, rp_conf_key_find("influxdb.url"), url, &diags), 0);
+	text = print_and_reload(&again);
+	cr_assert_null(strstr(text, "user:pw"), "%s", text);
+	cr_assert_str_eq(again.influxdb.url, want);
+	rp_conf_fini(&again);
+	free(text);
+}
+
 Test(conf, every_key_has_a_unique_flag_and_help)
 {
 	for (size_t i = 0; i < rp_conf_key_count(); i++) {

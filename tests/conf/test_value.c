@@ -1,6 +1,7 @@
 /* Value parsers and formatters. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,4 +343,45 @@ Test(value, url_redact_strips_user_info)
 	cr_expect_str_eq(buf, "");
 	rp_url_redact("http://a:b@h", buf, 5);
 	cr_expect_str_eq(buf, "http");
+}
+
+/* Whether s is well-formed UTF-8 (lengths only: what a cut can break). */
+static bool utf8_whole(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
+
+		if (!n)
+			return false;
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n;
+	}
+	return true;
+}
+
+/* Found by fuzz_cli_conf: a URL cut to the buffer could end in half a character, which
+ * a printed configuration cannot hold. Every cut keeps whole characters only: the
+ * result is a prefix of the whole redacted URL, at most three bytes short of the cut. */
+Test(value, url_redact_cuts_whole_characters)
+{
+	const char *url = "http://u:p@h/\xc3\xa9x\xe2\x82\xacy\xf0\x9a\x9e\x93z\xf0\x9f\x98\x80";
+	const char *whole = "http://h/\xc3\xa9x\xe2\x82\xacy\xf0\x9a\x9e\x93z\xf0\x9f\x98\x80";
+	char buf[64];
+
+	for (size_t len = 1; len <= strlen(whole) + 1; len++) {
+		size_t got;
+
+		memset(buf, 'Q', sizeof(buf));
+		rp_url_redact(url, buf, len);
+		got = strlen(buf);
+		cr_expect(got < len, "len %zu: %zu bytes", len, got);
+		cr_expect(utf8_whole(buf), "len %zu: half a character kept", len);
+		cr_expect_eq(memcmp(buf, whole, got), 0, "len %zu: not a prefix", len);
+		cr_expect_geq(got + 4, len, "len %zu: %zu bytes, more cut than a character", len,
+			      got);
+	}
+	rp_url_redact(url, buf, sizeof(buf));
+	cr_expect_str_eq(buf, whole);
 }
