@@ -130,10 +130,6 @@ static void cascade(struct rp_wheel *w, unsigned level, uint64_t slot)
 	bit_clear(w, level, slot);
 	for (; e; e = next) {
 		next = e->_next;
-		/* At 1M entries each is a cache miss: start the next one's while this one
-		 * is placed. */
-		if (next)
-			__builtin_prefetch(next, 1);
 		place(w, e);
 	}
 }
@@ -160,13 +156,8 @@ static size_t fire(struct rp_wheel *w, uint64_t t, rp_wheel_cb cb, void *arg)
 	bit_clear(w, 0, slot);
 
 	while ((e = local._next) != &local) {
-		struct rp_wheel_entry *nx = e->_next;
-
-		local._next = nx;
-		nx->_prev = &local;
-		/* The one after nx is the next iteration's write: fetch it while cb runs (at
-		 * 1M entries every entry is a cache miss). */
-		__builtin_prefetch(nx->_next, 1);
+		local._next = e->_next;
+		e->_next->_prev = &local;
 		e->_next = e->_prev = NULL;
 		if ((int64_t)(e->_due - t) > 0) {
 			/* Parked beyond the span of a one-level wheel: not yet. */
