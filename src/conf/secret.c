@@ -16,13 +16,13 @@
 /* A secret is a line or a token, never a document: a bigger file is a wrong path. */
 #define SECRET_FILE_MAX 65536
 
-/* A URL cut to fit `buf` ends on a whole UTF-8 character: a lead byte whose sequence
- * the cut left unfinished goes with its continuation bytes, so that neither a log
- * line nor a printed configuration gets half a character. */
+/* A URL cut to fit `buf` ends on a whole UTF-8 character: the cut moves back to the
+ * start of the character it would split (as facts.c cuts a sysName), so that neither
+ * a log line nor a printed configuration gets half a character. */
 void rp_url_redact(const char *url, char *buf, size_t len)
 {
-	const char *auth, *end, *at = NULL;
-	int n;
+	const char *auth, *end, *at = NULL, *tail;
+	size_t head, k;
 
 	if (!len)
 		return;
@@ -37,24 +37,21 @@ void rp_url_redact(const char *url, char *buf, size_t len)
 	for (const char *p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
-	if (!at)
-		n = snprintf(buf, len, "%s", url);
-	else
-		n = snprintf(buf, len, "%.*s%s", (int)(auth - url), url, at + 1);
-	if (n >= 0 && (size_t)n >= len) {
-		size_t k = len - 1, back = 0;
+	/* The redacted URL: url's first `head` bytes, then `tail`. */
+	head = at ? (size_t)(auth - url) : 0;
+	tail = at ? at + 1 : url;
+	if ((size_t)snprintf(buf, len, "%.*s%s", (int)head, url, tail) < len)
+		return;
+	/* Cut: back from the first byte left out to the start of its character (a
+	 * character has at most three continuation bytes). */
+	k = len - 1;
+	for (int i = 0; i < 3 && k > 0; i++, k--) {
+		unsigned char next = (unsigned char)(k < head ? url[k] : tail[k - head]);
 
-		while (k > 0 && back < 3 && ((unsigned char)buf[k - 1] & 0xc0) == 0x80)
-			k--, back++;
-		/* buf[k - 1] is an ASCII byte or a lead byte: keep it only if its sequence
-		 * (2, 3 or 4 bytes from the top bits) is whole within the bytes kept. */
-		if (k > 0 && ((unsigned char)buf[k - 1] & 0xc0) == 0xc0) {
-			unsigned char lead = (unsigned char)buf[k - 1];
-			size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
-
-			buf[back >= need ? k + need : k - 1] = '\0';
-		}
+		if ((next & 0xc0) != 0x80)
+			break;
 	}
+	buf[k] = '\0';
 }
 
 bool rp_conf__hides_value(const struct rp_conf_key *k)
