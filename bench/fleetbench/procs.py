@@ -171,7 +171,7 @@ health_check_port: {hport}
 health_report_interval: 10s
 {sink_yml}spool:
   dir: {work}/spool
-{snmp_yml}{getattr(a, "rp_conf", "") + chr(10) if getattr(a, "rp_conf", "") else ""}devices:
+{snmp_yml}{a.rp_conf + chr(10) if a.rp_conf else ""}devices:
 """)
         for i in range(a.devices):
             for fam in fams(a.family):
