@@ -310,6 +310,7 @@ struct rp_conf {
 	int64_t prune_after;
 	int64_t shards;		   /* 0 = one per online CPU, at most 8 */
 	int64_t realtime_priority; /* SCHED_FIFO priority of the run's shards; 0 = off */
+	int64_t probe_tick;	   /* ns between the shards' wake-ups, 1 .. 10 ms */
 	int backend;		   /* enum rp_backend */
 	int icmp_mode;		   /* enum rp_icmp_mode */
 	/* The echo requests (struct rp_prober_conf's packet fields) */

@@ -135,6 +135,11 @@ static const struct rp_conf_key keys[] = {
     K("realtime_priority", RP_CT_INT, realtime_priority, 0, 99, NULL, "10",
       "SCHED_FIFO priority of the daemon's probe threads, so sends stay on time on a busy host "
       "(needs root, CAP_SYS_NICE or LimitRTPRIO; 0 = normal scheduling)"),
+    K("probe_tick", RP_CT_DURATION, probe_tick, NS_MS, 10 * NS_MS, NULL, "10ms",
+      "how often each probe thread wakes to send what is due and read the replies, 1ms to "
+      "10ms: a wake-up costs the same however much it does, so longer costs less CPU; probes "
+      "due before the next wake-up go up to one tick early (RTTs are kernel-stamped, not "
+      "affected)"),
     K("backend", RP_CT_ENUM, backend, 0, 0, backend_names, "auto",
       "I/O backend: uring, mmsg (sendmmsg/recvmmsg + epoll) or auto"),
     K("icmp_mode", RP_CT_ENUM, icmp_mode, 0, 0, icmp_mode_names, "auto",

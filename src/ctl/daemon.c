@@ -400,7 +400,7 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.timeout_ns = (uint64_t)d->conf.ping_timeout;
 	pc.rate_pps = d->conf.ping_rate_limit;
 	pc.burst = (double)d->conf.ping_burst_limit;
-	pc.tick_ns = 5 * NS_PER_MS;
+	pc.tick_ns = (uint64_t)d->conf.probe_tick;
 	pc.backend = d->conf.backend;
 	pc.icmp_mode = d->conf.icmp_mode;
 	pc.feature_mask = d->opts->feature_mask ? d->opts->feature_mask : RP_FEAT_ALL;
@@ -741,11 +741,12 @@ int rp_daemon_run(const struct rp_daemon_opts *o)
 	rp_prober_engine_info(d->prober, &info);
 	rp_log(RP_LOG_NOTICE, "ringprobe running",
 	       "version=%s devices=%zu networks=%zu shards=%u ping_interval_s=%.3f "
-	       "ping_timeout_s=%.3f ping_rate_limit=%.0f max_devices=%lld shard=%u/%u",
+	       "ping_timeout_s=%.3f ping_rate_limit=%.0f max_devices=%lld shard=%u/%u "
+	       "probe_tick_ms=%.3f",
 	       RP_VERSION, d->fleet.nstatic, rp_ctl__network_count(&d->conf), d->nshards,
 	       (double)d->conf.ping_interval * 1e-9, (double)d->conf.ping_timeout * 1e-9,
 	       d->conf.ping_rate_limit, (long long)d->conf.max_devices, d->conf.shard.index,
-	       d->conf.shard.count ? d->conf.shard.count : 1);
+	       d->conf.shard.count ? d->conf.shard.count : 1, (double)d->conf.probe_tick * 1e-6);
 	rp_fleet_start(&d->fleet);
 	rp_ctl__rate_refresh(d);
 	rp_ctl__check_rate(d);

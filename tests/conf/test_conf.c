@@ -130,6 +130,7 @@ Test(conf, netscan_config_with_every_key_loads)
 	cr_assert_eq(conf.ping_burst_limit, 256);
 	cr_assert_eq(conf.ping_max_consecutive_fails, 10);
 	cr_assert_eq(conf.ping_backoff_duration, 300 * RP_NSEC_PER_SEC);
+	cr_assert_eq(conf.probe_tick, 10 * RP_NSEC_PER_MSEC, "probe_tick defaults to 10ms");
 	cr_assert_eq(conf.snmp_interval, 3600 * RP_NSEC_PER_SEC);
 	cr_assert_float_eq(conf.snmp_rate_limit, 10.0, 1e-9);
 	cr_assert_eq(conf.snmp_burst_limit, 50);
@@ -347,6 +348,8 @@ static const struct bad_case bad_cases[] = {
     {"- a\n- b\n", "t.yml:1:1: error: the file must be a mapping of keys (key: value), not a "
 		   "list"},
     {"ping_interval: 1ms\n", "t.yml:1:16: error: ping_interval: 1ms is out of range (10ms..1d)"},
+    {"probe_tick: 20ms\n", "t.yml:1:13: error: probe_tick: 20ms is out of range (1ms..10ms)"},
+    {"probe_tick: 500us\n", "t.yml:1:13: error: probe_tick: 500us is out of range (1ms..10ms)"},
     {"ping_rate_limit: 0\n",
      "t.yml:1:18: error: ping_rate_limit: 0 is out of range (more than 0, at most 10000000)"},
     {"ping_interval:\n", "t.yml:1:15: error: ping_interval: needs a value (a duration such as "

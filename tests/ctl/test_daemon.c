@@ -337,6 +337,7 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 	cr_assert_eq(rpd_wait(&r, 40), 0);
 	if (!log_has(&r, "msg=\"stopped\""))
 		dump_log(&r);
+	cr_assert(log_has(&r, "probe_tick_ms=10.000"), "the start line gives probe_tick's default");
 	/* One point per device per second, each within one of the 20 s run. */
 	group_by_ip(&s, "rp", "SELECT count(success) FROM ping GROUP BY ip", pi);
 	cr_assert_eq(pi->n, 2000, "devices with points");
