@@ -393,6 +393,23 @@ static void finish(struct rp_snmp *s, uint32_t slot)
 	s->free_slots[s->nfree++] = slot;
 }
 
+/* How long the poll may sleep: RP_SNMP_WAIT_MS, less when requests are in flight and
+ * their next timeout check comes sooner. */
+static int poll_wait(const struct rp_snmp *s, uint32_t inflight, uint64_t last_check_ms)
+{
+	struct timespec ts;
+	uint64_t now_ms, due;
+
+	if (!inflight)
+		return RP_SNMP_WAIT_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	due = last_check_ms + s->timeout_check_ms;
+	if (due <= now_ms)
+		return 0;
+	return due - now_ms < RP_SNMP_WAIT_MS ? (int)(due - now_ms) : RP_SNMP_WAIT_MS;
+}
+
 static void *poller_main(void *arg)
 {
 	struct rp_snmp *s = arg;
@@ -431,9 +448,9 @@ static void *poller_main(void *arg)
 				s->pfd_key[i] += g * RP_SNMP_KEY_SPAN;
 		}
 		if (n)
-			poll(s->pfd, n, RP_SNMP_LOOP_MS);
+			poll(s->pfd, n, poll_wait(s, inflight, last_timeout_check));
 		else if (!inflight)
-			poll(NULL, 0, RP_SNMP_LOOP_MS);
+			poll(NULL, 0, RP_SNMP_WAIT_MS);
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t g = s->pfd_key[i] / RP_SNMP_KEY_SPAN;
 
