@@ -49,7 +49,8 @@ static const struct rp_conf_key keys[] = {
     K("ping_rate_limit", RP_CT_FLOAT, ping_rate_limit, 0, 10000000, NULL, "20000",
       "packets per second for the whole process, discovery included"),
     K("ping_burst_limit", RP_CT_INT, ping_burst_limit, 1, 10000000, NULL, "1000",
-      "packets that may be sent at once above the rate (token bucket size)"),
+      "packets that may be sent at once above the rate (token bucket size; each probe thread's is "
+      "at least two probe_tick's worth of its rate, so the rate is reached)"),
     K("ping_max_consecutive_fails", RP_CT_INT, ping_max_consecutive_fails, 1, 1000000, NULL, "10",
       "failures in a row before a device is suspended"),
     K("ping_backoff_duration", RP_CT_DURATION, ping_backoff_duration, NS_S, 30 * NS_DAY, NULL, "5m",
