@@ -3,6 +3,8 @@
  *   ping_fail    rp_line_ping, failed results (no rtt_ms field)
  *   device_info  rp_line_point: one tag, five string fields and an integer, as the SNMP
  *                enrichment writes them (the generic path: cleaning, escaping, bounds)
+ *   round        rp_line_point: a ping_round point's fields (two integers, loss_pct and
+ *                five RTT statistics in ms as whole ns, a boolean): float formatting
  * Inputs (random addresses, RTTs and device strings) are precomputed into arrays. Each case
  * encodes into one 1 MiB pool buffer, resetting it when full as a flush would, runs a
  * warm-up, then a fixed count timed with CLOCK_MONOTONIC, and prints one line. */
@@ -94,7 +96,30 @@ static int encode_device(struct rp_linebuf *b, uint64_t i)
 			     results[i & (NRESULTS - 1)].sent_ns, MAX_STRING);
 }
 
-enum bench_case { PING_OK, PING_FAIL, DEVICE_INFO };
+/* A ping_round point as src/writer/events.c writes it: RTTs are whole ns in ms. */
+static int encode_round(struct rp_linebuf *b, uint64_t i)
+{
+	const struct rp_probe_result *r = &results[i & (NRESULTS - 1)];
+	const struct device *d = &devices[i & (NDEVICES - 1)];
+	struct rp_tag tag = {"ip", d->ip};
+	uint64_t rtt = r->rtt_ns;
+	int64_t received = 5 - (int64_t)(i % 7 == 0);
+	struct rp_field f[9] = {
+	    {.key = "sent", .type = RP_FIELD_INT, .v.i = 5},
+	    {.key = "received", .type = RP_FIELD_INT, .v.i = received},
+	    {.key = "loss_pct", .type = RP_FIELD_FLOAT, .v.f = 100.0 * (double)(5 - received) / 5},
+	    {.key = "rtt_min_ms", .type = RP_FIELD_FLOAT, .v.f = (double)(rtt - rtt / 9) / 1e6},
+	    {.key = "rtt_avg_ms", .type = RP_FIELD_FLOAT, .v.f = (double)rtt / 1e6},
+	    {.key = "rtt_median_ms", .type = RP_FIELD_FLOAT, .v.f = (double)(rtt + 17) / 1e6},
+	    {.key = "rtt_max_ms", .type = RP_FIELD_FLOAT, .v.f = (double)(rtt + rtt / 7) / 1e6},
+	    {.key = "rtt_stddev_ms", .type = RP_FIELD_FLOAT, .v.f = (double)(rtt / 13) / 1e6},
+	    {.key = "suspended", .type = RP_FIELD_BOOL, .v.b = false},
+	};
+
+	return rp_line_point(b, "ping_round", &tag, 1, f, RP_ARRAY_SIZE(f), r->sent_ns, MAX_STRING);
+}
+
+enum bench_case { PING_OK, PING_FAIL, DEVICE_INFO, ROUND };
 
 /* Encodes `n` points of one case; a full buffer is reset (flushed) and the point retried. */
 static void run(struct rp_linebuf *b, enum bench_case c, uint64_t n)
@@ -105,6 +130,8 @@ static void run(struct rp_linebuf *b, enum bench_case c, uint64_t n)
 		for (;;) {
 			if (c == DEVICE_INFO)
 				rc = encode_device(b, i);
+			else if (c == ROUND)
+				rc = encode_round(b, i);
 			else
 				rc = encode_ping(b, i, c == PING_OK);
 			if (RP_LIKELY(rc != -ENOSPC))
@@ -152,6 +179,7 @@ int main(void)
 	bench(b, "ping_ok", PING_OK, 20000000);
 	bench(b, "ping_fail", PING_FAIL, 20000000);
 	bench(b, "device_info", DEVICE_INFO, 2000000);
+	bench(b, "round", ROUND, 2000000);
 	rp_pool_put(pool, b);
 	rp_pool_destroy(pool);
 	return total_bytes == 0;

@@ -157,6 +157,33 @@ static size_t fmt_i64(char *out, int64_t v)
 	return (size_t)(put_u64(p, u) - out);
 }
 
+/* rtt_ns / 1e6 with all six decimals, trailing zeros (and a bare point) trimmed. The text is
+ * the exact quotient, so it reads back as the double nearest to it: bit for bit what
+ * (double)rtt_ns / 1e6 gives whenever rtt_ns < 2^53 (104 days). */
+static inline char *put_rtt_ms(char *p, uint64_t rtt_ns)
+{
+	uint32_t frac = (uint32_t)(rtt_ns % 1000000);
+	unsigned hi, mid, lo;
+
+	p = put_u64(p, rtt_ns / 1000000);
+	if (!frac)
+		return p;
+	hi = frac / 10000 * 2;
+	mid = frac / 100 % 100 * 2;
+	lo = frac % 100 * 2;
+	p[0] = '.';
+	p[1] = dec2[hi];
+	p[2] = dec2[hi + 1];
+	p[3] = dec2[mid];
+	p[4] = dec2[mid + 1];
+	p[5] = dec2[lo];
+	p[6] = dec2[lo + 1];
+	p += 7;
+	while (p[-1] == '0')
+		p--;
+	return p;
+}
+
 static bool same_bits(double a, double b)
 {
 	uint64_t x, y;
@@ -176,7 +203,7 @@ static bool same_bits(double a, double b)
  * into the output. Layout is JavaScript's Number#toString: fixed for 1e-6 <= |v| < 1e21,
  * else d.ddde-N (InfluxDB 1.x scanNumber and Go's ParseFloat read both). `out` holds
  * FLOAT_MAX_LEN bytes. */
-static size_t fmt_double(char *out, double v)
+size_t rp_line__fmt_double_slow(char *out, double v)
 {
 	char tmp[48], dig[24], back[40];
 	int prec = (v != 0 && fabs(v) < DBL_MIN) ? 1 : 15;
@@ -249,6 +276,31 @@ static size_t fmt_double(char *out, double v)
 		p = put_u64(p, (uint64_t)e10);
 	}
 	return (size_t)(p - out);
+}
+
+/* A whole number of millionths, as every RTT statistic in ms and every duration in s
+ * the daemon writes is (k ns / 1e6, k ms / 1e3): printed from k with integer
+ * arithmetic, without the printf/strtod rounds above (~1 us a field). The text is the
+ * same. With |k| < 10^15 the decimal k / 10^6 has at most 15 significant digits, v is
+ * the double nearest to it (k and 10^6 are exact, the division correctly rounded: the
+ * check below), so "%.14e" of v rounds back to those digits (v lies within 2^-53 of
+ * them, half a 15-digit step is more) and the slow path would print them, in the fixed
+ * layout since 1e-6 <= |v| < 1e9. */
+static size_t fmt_double(char *out, double v)
+{
+	int64_t k;
+	char *p = out;
+
+	if (!(fabs(v) < 1e9) || (v == 0 && signbit(v)))
+		return rp_line__fmt_double_slow(out, v);
+	k = (int64_t)llrint(v * 1e6);
+	if ((double)k / 1e6 != v)
+		return rp_line__fmt_double_slow(out, v);
+	if (k < 0) {
+		*p++ = '-';
+		k = -k;
+	}
+	return (size_t)(put_rtt_ms(p, (uint64_t)k) - out);
 }
 
 /* Decodes one unit at s (s < end): a printable ASCII byte, a well-formed UTF-8 sequence, or
@@ -603,33 +655,6 @@ int rp_line_point_tagged(struct rp_linebuf *b, const char *measurement, const st
 	b->len += k.n;
 	b->points++;
 	return 0;
-}
-
-/* rtt_ns / 1e6 with all six decimals, trailing zeros (and a bare point) trimmed. The text is
- * the exact quotient, so it reads back as the double nearest to it: bit for bit what
- * (double)rtt_ns / 1e6 gives whenever rtt_ns < 2^53 (104 days). */
-static inline char *put_rtt_ms(char *p, uint64_t rtt_ns)
-{
-	uint32_t frac = (uint32_t)(rtt_ns % 1000000);
-	unsigned hi, mid, lo;
-
-	p = put_u64(p, rtt_ns / 1000000);
-	if (!frac)
-		return p;
-	hi = frac / 10000 * 2;
-	mid = frac / 100 % 100 * 2;
-	lo = frac % 100 * 2;
-	p[0] = '.';
-	p[1] = dec2[hi];
-	p[2] = dec2[hi + 1];
-	p[3] = dec2[mid];
-	p[4] = dec2[mid + 1];
-	p[5] = dec2[lo];
-	p[6] = dec2[lo + 1];
-	p += 7;
-	while (p[-1] == '0')
-		p--;
-	return p;
 }
 
 static const struct {

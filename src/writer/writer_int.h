@@ -303,6 +303,10 @@ int rp_writer__event_point(struct rp_linebuf *b, const struct rp_event *e, const
 
 /* Line protocol (line.c): the number of newlines in buf[0..n), i.e. of whole lines. */
 uint64_t rp_line__count_lines(const void *buf, size_t n);
+/* The shortest decimal of v that reads back bit for bit, always through printf and strtod
+ * (line.c uses a faster integer path for whole millionths; tests compare the two). Writes
+ * at most 32 bytes. */
+size_t rp_line__fmt_double_slow(char *out, double v);
 
 /* The writer thread's state and what its files share: writer.c (loop, create, stop),
  * batch.c (jobs and batches), aux.c (points from the control thread), dispatch.c (what

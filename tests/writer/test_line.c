@@ -1128,6 +1128,58 @@ Test(line, floats_round_trip_bit_exact)
 	cr_assert_gt(checked, 190000);
 }
 
+/* The integer path for whole millionths (RTTs in ms, durations in s) prints what the
+ * printf/strtod path prints, for the values it takes and the ones it hands over. */
+Test(line, float_fast_path_matches_slow_path)
+{
+	uint64_t seed = 11;
+	size_t fast = 0;
+
+	for (int i = 0; i < 400000; i++) {
+		uint64_t r = sup_xorshift64(&seed);
+		double v;
+		char want[40];
+		size_t n;
+		const char *got;
+
+		switch (i % 5) {
+		case 0: /* an RTT: up to 100 s in ns, as ms */
+			v = (double)(r % 100000000000ull) / 1e6;
+			break;
+		case 1: /* a duration: ms as s, up to 10^9 s */
+			v = (double)(int64_t)(r % 1000000000000ull) / 1e3;
+			break;
+		case 2: /* millionths of any size, either sign, across the 1e9 edge */
+			v = (double)((int64_t)(r % 4000000000000000ull) - 2000000000000000ll) / 1e6;
+			break;
+		case 3: /* a percentage: 100 * lost / sent */
+			v = 100.0 * (double)(r % 1000) / (double)(1 + (r >> 20) % 1000);
+			break;
+		default: /* any bit pattern */
+			memcpy(&v, &r, sizeof(v));
+			if (!isfinite(v))
+				continue;
+			break;
+		}
+		n = rp_line__fmt_double_slow(want, v);
+		want[n] = '\0';
+		got = one_field((struct rp_field){.type = RP_FIELD_FLOAT, .v.f = v});
+		cr_assert_str_eq(got, want, "v=%.17g", v);
+		fast += fabs(v) < 1e9 && (double)llrint(v * 1e6) / 1e6 == v;
+	}
+	/* Most of the first three kinds take the integer path. */
+	cr_assert_gt(fast, 200000);
+	for (int64_t k = -2000; k <= 2000; k++) {
+		double v = (double)k / 1e6;
+		char want[40];
+		size_t n = rp_line__fmt_double_slow(want, v);
+
+		want[n] = '\0';
+		cr_assert_str_eq(one_field((struct rp_field){.type = RP_FIELD_FLOAT, .v.f = v}),
+				 want, "k=%lld", (long long)k);
+	}
+}
+
 /* A locale with a decimal comma must not put a `,` into a field value. */
 Test(line, float_format_ignores_locale)
 {
