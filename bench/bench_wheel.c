@@ -142,12 +142,16 @@ static void big_resched_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
 }
 
 /* 1e6 phase-spread devices at a 60 s interval, 72 bytes apart, for two simulated intervals
- * at 1 ms ticks: the daemon's wheel at 1M devices (fires and cascades). */
-static void steady_1m(bool print)
+ * at 1 ms ticks: the daemon's wheel at 1M devices (fires, and cascades with 8-bit levels;
+ * the shards' 16-bit level 0 holds a minute without cascading). */
+static void steady_1m(unsigned bits, unsigned levels, const char *name, bool print)
 {
 	uint64_t start = 1700000000000ull;
 	struct bigdev *devs = rp_xcalloc(N_ENTRIES, sizeof(*devs));
-	struct rp_wheel *w = new_wheel(start);
+	struct rp_wheel *w;
+
+	if (rp_wheel_create(&w, bits, levels, start) < 0)
+		abort();
 	size_t i, fired = 0;
 	uint64_t t0, t1, now;
 
@@ -167,7 +171,7 @@ static void steady_1m(bool print)
 	if (fired != (size_t)N_ENTRIES * (BIG_TICKS / BIG_INTERVAL))
 		abort();
 	if (print)
-		report("reschedule_1m_72b", fired, t1 - t0);
+		report(name, fired, t1 - t0);
 	rp_wheel_destroy(w);
 	free(devs);
 }
@@ -201,7 +205,8 @@ int main(void)
 	add_and_cancel(devs, dues, order, true);
 	steady(devs, false);
 	steady(devs, true);
-	steady_1m(true);
+	steady_1m(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, "reschedule_1m_72b", true);
+	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, "reschedule_1m_72b_wide", true);
 
 	free(order);
 	free(dues);

@@ -85,6 +85,10 @@ void rp_dist_init(struct rp_dist *d, uint32_t cap, uint64_t now_ns);
 void rp_dist_fini(struct rp_dist *d);
 /** The network addr counts in: its /24 or /64, host bits zero. */
 struct rp_ip rp_dist_net_of(const struct rp_ip *addr);
+/** Starts loading what rp_dist_result(addr) will touch, so that a caller walking a
+ *  batch of results overlaps the cache misses: `deep` false loads the hash slot; true
+ *  (a few results later, once that slot is in) the network's key and counters. */
+void rp_dist_prefetch(const struct rp_dist *d, const struct rp_ip *addr, bool deep);
 /** One probe's result (a monitored device's; sweeps' do not count). */
 void rp_dist_result(struct rp_dist *d, const struct rp_ip *addr, bool success, uint64_t rtt_ns);
 /** Moves the window on to now_ns: each slot boundary passed empties the oldest slot;

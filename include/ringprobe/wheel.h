@@ -31,6 +31,12 @@
 
 #define RP_WHEEL_DEFAULT_BITS 8
 #define RP_WHEEL_DEFAULT_LEVELS 4
+/* The probe shards' geometry: a level 0 of 65,536 slots holds every due up to 65.5 s of
+ * 1 ms ticks ahead, so a device at an interval up to a minute is placed once and fired,
+ * never cascaded (a cascade reads every entry it moves: one cache miss a device a lap at
+ * a million devices). Its slot heads cost 1.5 MiB per level, paid as they are used. */
+#define RP_WHEEL_WIDE_BITS 16
+#define RP_WHEEL_WIDE_LEVELS 2
 
 struct rp_wheel;
 

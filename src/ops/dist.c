@@ -112,6 +112,27 @@ static int64_t net_index(struct rp_dist *d, const struct rp_ip *net)
 	return d->n - 1;
 }
 
+void rp_dist_prefetch(const struct rp_dist *d, const struct rp_ip *addr, bool deep)
+{
+	struct rp_ip net = rp_dist_net_of(addr);
+	uint32_t h = hash_of(&net) & d->mask, e;
+	size_t at;
+
+	if (!deep) {
+		__builtin_prefetch(&d->hash[h]);
+		return;
+	}
+	e = d->hash[h]; /* the first candidate: a collision only misses the prefetch */
+	if (!e)
+		return;
+	at = (size_t)d->cur * d->cap + (e - 1);
+	__builtin_prefetch(&d->key[e - 1]);
+	__builtin_prefetch(&d->sent[at]);
+	__builtin_prefetch(&d->rcv[at]);
+	__builtin_prefetch(&d->wsent[e - 1]);
+	__builtin_prefetch(&d->wrcv[e - 1]);
+}
+
 void rp_dist_result(struct rp_dist *d, const struct rp_ip *addr, bool success, uint64_t rtt_ns)
 {
 	struct rp_ip net = rp_dist_net_of(addr);

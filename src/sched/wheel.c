@@ -49,6 +49,14 @@ static void bit_clear(struct rp_wheel *w, unsigned level, uint64_t slot)
 	w->bitmap[(size_t)level * w->nwords + (slot >> 6)] &= ~(1ull << (slot & 63));
 }
 
+/* A slot's head is valid only while its bit is set: create leaves the heads as calloc
+ * gave them (a wide wheel's 1.5 MiB a level costs memory only where used) and place()
+ * makes a head an empty list before the first entry goes in. */
+static bool bit_test(const struct rp_wheel *w, unsigned level, uint64_t slot)
+{
+	return w->bitmap[(size_t)level * w->nwords + (slot >> 6)] >> (slot & 63) & 1;
+}
+
 /* Cancel must drop a slot's bit when it empties that slot, but not when it empties the list
  * fire() detached onto its stack; compare as integers since that head is not in `slots`. */
 static bool is_slot_head(const struct rp_wheel *w, const struct rp_wheel_entry *p)
@@ -74,6 +82,7 @@ static void place(struct rp_wheel *w, struct rp_wheel_entry *e)
 	uint64_t delta = e->_due - base;
 	uint64_t at = e->_due;
 	unsigned level = 0;
+	struct rp_wheel_entry *head;
 	uint64_t slot;
 
 	if ((int64_t)delta < 0) {
@@ -89,8 +98,12 @@ static void place(struct rp_wheel *w, struct rp_wheel_entry *e)
 	if (delta >> w->bits)
 		level = (unsigned)(63 - __builtin_clzll(delta)) / w->bits;
 	slot = (at >> (w->bits * level)) & w->mask;
-	list_add_tail(slot_head(w, level, slot), e);
-	bit_set(w, level, slot);
+	head = slot_head(w, level, slot);
+	if (!bit_test(w, level, slot)) {
+		head->_next = head->_prev = head;
+		bit_set(w, level, slot);
+	}
+	list_add_tail(head, e);
 }
 
 /* Distance (in slots, cyclic) from `from` to the first non-empty slot of `level`, or -1. */
@@ -118,11 +131,11 @@ static int64_t next_busy(const struct rp_wheel *w, unsigned level, uint64_t from
 static void cascade(struct rp_wheel *w, unsigned level, uint64_t slot)
 {
 	struct rp_wheel_entry *head = slot_head(w, level, slot);
-	struct rp_wheel_entry *e = head->_next;
-	struct rp_wheel_entry *next;
+	struct rp_wheel_entry *e, *next;
 
-	if (e == head)
+	if (!bit_test(w, level, slot))
 		return;
+	e = head->_next;
 	/* Detach first: place() never picks this slot again (see the top of the file; parked
 	 * entries go to the top slot before this one), but the walk must not depend on that. */
 	head->_prev->_next = NULL;
@@ -143,7 +156,7 @@ static size_t fire(struct rp_wheel *w, uint64_t t, rp_wheel_cb cb, void *arg)
 	struct rp_wheel_entry local, *e;
 	size_t n = 0;
 
-	if (head->_next == head)
+	if (!bit_test(w, 0, slot))
 		return 0;
 	/* Splice onto a local head and pop from it: a callback may cancel any entry still on
 	 * the local list (plain unlink, the local head is not a slot so no bit changes) or add
@@ -176,7 +189,7 @@ static size_t fire(struct rp_wheel *w, uint64_t t, rp_wheel_cb cb, void *arg)
 int rp_wheel_create(struct rp_wheel **out, unsigned bits_per_level, unsigned levels, uint64_t now)
 {
 	struct rp_wheel *w;
-	size_t nslots, i;
+	size_t nslots;
 
 	if (bits_per_level < 1 || bits_per_level > 16 || levels < 1 || levels > 8 ||
 	    bits_per_level * levels > 32)
@@ -191,9 +204,7 @@ int rp_wheel_create(struct rp_wheel **out, unsigned bits_per_level, unsigned lev
 	w->nwords = bits_per_level > 6 ? 1u << (bits_per_level - 6) : 1;
 	w->mask = (1ull << bits_per_level) - 1;
 	w->bitmap = rp_xcalloc((size_t)levels * w->nwords, sizeof(*w->bitmap));
-	w->slots = rp_xcalloc(nslots, sizeof(*w->slots));
-	for (i = 0; i < nslots; i++)
-		w->slots[i]._next = w->slots[i]._prev = &w->slots[i];
+	w->slots = rp_xcalloc(nslots, sizeof(*w->slots)); /* heads made as used: bit_test */
 	*out = w;
 	return 0;
 }
@@ -212,6 +223,8 @@ void rp_wheel_destroy(struct rp_wheel *w)
 		struct rp_wheel_entry *e = head->_next;
 		struct rp_wheel_entry *next;
 
+		if (!bit_test(w, (unsigned)(i >> w->bits), i & w->mask))
+			continue;
 		for (; e != head; e = next) {
 			next = e->_next;
 			e->_next = e->_prev = NULL;

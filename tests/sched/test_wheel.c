@@ -451,10 +451,12 @@ Test(wheel, randomized_matches_sorted_reference)
 	randomized(3, 3, 1000000, 0x9e3779b97f4a7c15ull);
 }
 
-/* The geometry every shard runs (src/io/shard.c), at the full 10^6 operations. */
+/* The geometries in use, at the full 10^6 operations: the shards' (src/io/shard.c, whose
+ * slot heads are made as they are first used) and the default (src/names). */
 Test(wheel, randomized_production_geometry)
 {
-	randomized(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, 1000000, 0x1234567887654321ull);
+	randomized(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 1000000, 0x1234567887654321ull);
+	randomized(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, 1000000, 0x2143658778563412ull);
 }
 
 Test(wheel, randomized_other_geometries)
