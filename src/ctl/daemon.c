@@ -47,6 +47,20 @@
 #define LOOP_NS (10 * NS_PER_MS)
 #define SWEEP_WINDOW_PER_SHARD 4096u
 
+/* The probe threads' token bucket: ping_burst_limit, but at least two probe ticks of
+ * ping_rate_limit (the prober splits both by the same shares). A probe thread sends once
+ * a tick, so it needs a tick's tokens at once; a smaller bucket caps it at
+ * ping_burst_limit / shards per tick whatever the rate (the default 1,000 over two
+ * shards is 50,000 probes/s each at a 10 ms tick), and the second tick's worth covers a
+ * wake-up that comes late. `ringprobe ping` keeps a bucket of 1: its -i spaces every
+ * packet. */
+static double probe_burst(double rate_pps, double burst, uint64_t tick_ns)
+{
+	double ticks = 2 * rate_pps * (double)tick_ns / 1e9;
+
+	return burst > ticks ? burst : ticks;
+}
+
 uint64_t rp_ctl__clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -403,8 +417,8 @@ static int start(struct rp_ctl *d, char *why, size_t whylen)
 	pc.capacity = d->shard_cap;
 	pc.timeout_ns = (uint64_t)d->conf.ping_timeout;
 	pc.rate_pps = d->conf.ping_rate_limit;
-	pc.burst = (double)d->conf.ping_burst_limit;
 	pc.tick_ns = (uint64_t)d->conf.probe_tick;
+	pc.burst = probe_burst(pc.rate_pps, (double)d->conf.ping_burst_limit, pc.tick_ns);
 	pc.backend = d->conf.backend;
 	pc.icmp_mode = d->conf.icmp_mode;
 	pc.feature_mask = d->opts->feature_mask ? d->opts->feature_mask : RP_FEAT_ALL;

@@ -291,18 +291,6 @@ static void define_profile(struct rp_shard *s, unsigned k, const struct rp_probe
 		s->max_timeout_ns = p->timeout_ns;
 }
 
-/* The token bucket's depth: the configured burst, but at least two ticks of the rate.
- * The shard sends once a tick, so it needs a tick's tokens at once; a smaller bucket
- * would cap it at burst / tick whatever the rate (ping_burst_limit's 1,000 over two
- * shards is 50,000 probes/s each at a 10 ms tick), and the second tick's worth covers
- * a wake-up that comes late. */
-static double bucket_depth(double rate_pps, double burst, uint64_t tick_ns)
-{
-	double tick = 2 * rate_pps * (double)tick_ns / 1e9;
-
-	return burst > tick ? burst : tick;
-}
-
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
 		    size_t whylen)
 {
@@ -383,8 +371,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		define_profile(s, k, &conf->profiles[k]);
 	s->ready_mask = rp_pow2_at_least(conf->capacity < 2 ? 2 : conf->capacity) - 1;
 	s->readyq = rp_xcalloc((size_t)s->ready_mask + 1, sizeof(*s->readyq));
-	rp_pace_init(&s->pace, conf->rate_pps,
-		     bucket_depth(conf->rate_pps, conf->burst, conf->tick_ns), s->now_ns);
+	rp_pace_init(&s->pace, conf->rate_pps, conf->burst, s->now_ns);
 	first_offset(s);
 	atomic_init(&s->stop_wait_ns, UINT64_MAX);
 	*out = s;
@@ -1432,9 +1419,7 @@ static void run_command_batch(struct rp_shard *s, const struct cmd *cmds, uint32
 		case CMD_RATE:
 			s->conf.rate_pps = c->u.rate.pps;
 			s->conf.burst = c->u.rate.burst;
-			rp_pace_set(&s->pace, c->u.rate.pps,
-				    bucket_depth(c->u.rate.pps, c->u.rate.burst, s->conf.tick_ns),
-				    s->now_ns);
+			rp_pace_set(&s->pace, c->u.rate.pps, c->u.rate.burst, s->now_ns);
 			break;
 		}
 	}

@@ -1854,6 +1854,41 @@ static double page_value(const char *page, const char *series)
  * probes_sent between a /health before the scrape and one after it, each loopback
  * device answered all but at most the one in flight, in its +Inf bucket, with no
  * duplicate, send or receive error. */
+/* The probe threads send once a tick: with a bucket of 10 (ping_burst_limit) and a
+ * 10 ms tick they would be held to 1,000 probes/s whatever ping_rate_limit says. 2,046
+ * devices at 100 ms need 20,460/s: the daemon must keep up, with few sends late. */
+Test(daemon, a_small_ping_burst_limit_still_reaches_the_rate, .timeout = 60)
+{
+	double sent0, late0, sent1, late1, t0, t1;
+	struct rpd r;
+
+	need_root();
+	enter_netns();
+	rpd_init(&r);
+	write_file(r.cfg,
+		   "allow_loopback: true\ndevices: [127.7.0.0/21]\nping_interval: 100ms\n"
+		   "ping_timeout: 80ms\nping_rate_limit: 24000\nping_burst_limit: 10\n"
+		   "probe_tick: 10ms\nhealth_check_port: %d\nprometheus:\n  per_device: true\n",
+		   r.hport);
+	rpd_start(&r, NULL);
+	cr_assert_eq(wait_health(&r, "devices", 2046, 15), 2046);
+	sleep(2); /* the phases fill in */
+	sent0 = health(&r, "probes_sent");
+	late0 = health(&r, "late_sends");
+	t0 = sup_now();
+	sleep(4);
+	sent1 = health(&r, "probes_sent");
+	late1 = health(&r, "late_sends");
+	t1 = sup_now();
+	cr_assert_geq((sent1 - sent0) / (t1 - t0), 15000, "%.0f probes/s sent, 20,460 due",
+		      (sent1 - sent0) / (t1 - t0));
+	cr_assert_leq(late1 - late0, 0.05 * (sent1 - sent0), "%.0f of %.0f sends late",
+		      late1 - late0, sent1 - sent0);
+	kill(r.pid, SIGTERM);
+	cr_assert_eq(rpd_wait(&r, 20), 0);
+	rpd_fini(&r);
+}
+
 Test(daemon, per_device_alone_runs_without_a_sink, .timeout = 90)
 {
 	static const char *const devs[] = {"127.4.3.1", "127.4.3.2", "127.4.3.3"};

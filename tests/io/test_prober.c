@@ -704,59 +704,6 @@ static bool per_device_snapshots(char *why, size_t whylen)
 	return ok;
 }
 
-/* --- pacing with a long tick and a small bucket ------------------------------------ */
-
-#define PACE_DEVS 2000
-
-/* One shard, 2,000 loopback devices every 100 ms (20,000 probes/s) at a rate of 24,000/s
- * with a bucket of 10 packets and a 10 ms tick. A shard sends once a tick, so it needs a
- * tick's tokens at a time: a bucket held to 10 would cap it at 1,000 probes/s. Every
- * device must keep its interval: over 2 s, at least 95% of the probes due are sent and
- * none more than 10 ms late beyond a handful (a stalled host). */
-static bool small_burst_reaches_the_rate(char *why, size_t whylen)
-{
-	struct rp_prober_conf pc = {.shards = 1,
-				    .capacity = PACE_DEVS,
-				    .timeout_ns = 90000000,
-				    .rate_pps = 24000,
-				    .burst = 10,
-				    .tick_ns = 10000000,
-				    .feature_mask = RP_FEAT_ALL};
-	struct rp_probe_result res[256];
-	struct rp_shard_stats st0, st;
-	struct rp_prober *p;
-	bool ok = true;
-
-	if (!start_with_devices(&p, &pc, 0x7f060000u, PACE_DEVS, 100, false, why, whylen))
-		return false;
-	/* One interval for the phases to fill in, then 2 s measured. */
-	for (int i = 0; i < 10; i++) {
-		while (rp_prober_poll(p, res, 256) > 0)
-			;
-		sleep_ms(10);
-	}
-	rp_prober_stats(p, &st0);
-	for (int i = 0; i < 200; i++) {
-		while (rp_prober_poll(p, res, 256) > 0)
-			;
-		sleep_ms(10);
-	}
-	rp_prober_stats(p, &st);
-	rp_prober_destroy(p);
-	if (ok && st.probes_sent - st0.probes_sent < 38000)
-		ok = FAIL(
-		    "%llu probes sent in ~2 s where 40,000 fall due (late: %llu, worst %llu ms)",
-		    (unsigned long long)(st.probes_sent - st0.probes_sent),
-		    (unsigned long long)(st.late_sends - st0.late_sends),
-		    (unsigned long long)(st.max_late_ns / 1000000));
-	if (ok && st.late_sends - st0.late_sends > 400)
-		ok = FAIL("%llu of %llu probes sent more than 10 ms late (worst %llu ms)",
-			  (unsigned long long)(st.late_sends - st0.late_sends),
-			  (unsigned long long)(st.probes_sent - st0.probes_sent),
-			  (unsigned long long)(st.max_late_ns / 1000000));
-	return ok;
-}
-
 static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_uring_raw", matched_uring_raw},
     {"prober::every_probe_matched_uring_dgram", matched_uring_dgram},
@@ -773,7 +720,6 @@ static const struct rp_tap_scenario scenarios[] = {
     {"prober::every_probe_matched_mmsg_dgram_both_families", matched_mmsg_dgram_both_families},
     {"prober::backlog_gives_back_its_pages_once_drained", backlog_gives_back_its_pages},
     {"prober::per_device_snapshots_while_probing", per_device_snapshots},
-    {"prober::a_small_burst_still_reaches_the_rate", small_burst_reaches_the_rate},
 };
 
 #ifndef RP_UNDER_TSAN
@@ -786,11 +732,6 @@ static void run_scenario(size_t i)
 	if (geteuid() != 0)
 		cr_skip_test("needs root (raw sockets and a private network namespace)");
 	cr_assert(scenarios[i].fn(why, sizeof(why)), "%s", why);
-}
-
-Test(prober, a_small_burst_still_reaches_the_rate, .timeout = 60)
-{
-	run_scenario(14);
 }
 
 Test(prober, every_probe_matched_uring_raw, .timeout = 60)
