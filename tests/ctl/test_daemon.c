@@ -1847,13 +1847,6 @@ static double page_value(const char *page, const char *series)
 	return p ? strtod(p + strlen(want), NULL) : -1;
 }
 
-/* prometheus.per_device alone (issue 12): no influxdb.url or prometheus_remote_write.url.
- * check-config says nothing is written; the daemon starts with no writer, ring or spool
- * (the spool directory is never made), /health says sink false and stays ok, and
- * /probe-metrics counts every probe: the devices' requests add up to the daemon's own
- * probes_sent between a /health before the scrape and one after it, each loopback
- * device answered all but at most the one in flight, in its +Inf bucket, with no
- * duplicate, send or receive error. */
 /* The probe threads send once a tick: with a bucket of 10 (ping_burst_limit) and a
  * 10 ms tick they would be held to 1,000 probes/s whatever ping_rate_limit says. 2,046
  * devices at 100 ms need 20,460/s: the daemon must keep up, with few sends late. */
@@ -1889,6 +1882,13 @@ Test(daemon, a_small_ping_burst_limit_still_reaches_the_rate, .timeout = 60)
 	rpd_fini(&r);
 }
 
+/* prometheus.per_device alone (issue 12): no influxdb.url or prometheus_remote_write.url.
+ * check-config says nothing is written; the daemon starts with no writer, ring or spool
+ * (the spool directory is never made), /health says sink false and stays ok, and
+ * /probe-metrics counts every probe: the devices' requests add up to the daemon's own
+ * probes_sent between a /health before the scrape and one after it, each loopback
+ * device answered all but at most the one in flight, in its +Inf bucket, with no
+ * duplicate, send or receive error. */
 Test(daemon, per_device_alone_runs_without_a_sink, .timeout = 90)
 {
 	static const char *const devs[] = {"127.4.3.1", "127.4.3.2", "127.4.3.3"};

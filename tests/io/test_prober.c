@@ -580,46 +580,6 @@ static bool forged_mmsg(char *w, size_t l)
 	return forged_replies_counted_by_kind(RP_BACKEND_MMSG, w, l);
 }
 
-/* Creates and starts a prober in a private namespace with n loopback devices from
- * `first` on (ids 0..n-1) every `interval_ms`, and waits until every add is taken (the
- * shards take commands within a budget per loop). On failure nothing is left running. */
-static bool start_with_devices(struct rp_prober **p, const struct rp_prober_conf *pc,
-			       uint32_t first, uint32_t n, uint32_t interval_ms, bool immediate,
-			       char *why, size_t whylen)
-{
-	struct rp_probe_result res[256];
-	char err[512];
-
-	if (!private_netns(why, whylen))
-		return false;
-	if (rp_prober_create(p, pc, err, sizeof(err)) < 0)
-		return FAIL("rp_prober_create: %s", err);
-	if (rp_prober_start(*p, NULL, err, sizeof(err)) < 0) {
-		rp_prober_destroy(*p);
-		return FAIL("rp_prober_start: %s", err);
-	}
-	for (uint32_t i = 0; i < n; i++)
-		if (!rp_prober_offer(*p, &(struct rp_shard_dev){.addr = rp_ip_v4(first + i),
-								.id = i,
-								.interval_ms = interval_ms,
-								.immediate = immediate})) {
-			rp_prober_destroy(*p);
-			return FAIL("offer %u refused", i);
-		}
-	for (int i = 0; i < 1000; i++) {
-		struct rp_shard_stats st;
-
-		rp_prober_stats(*p, &st);
-		if (st.devices == n)
-			return true;
-		while (rp_prober_poll(*p, res, 256) > 0)
-			;
-		sleep_ms(10);
-	}
-	rp_prober_destroy(*p);
-	return FAIL("%u devices added, not all taken in 10 s", n);
-}
-
 /* --- per-device snapshots while the shards probe ----------------------------------- */
 
 #define PD_DEVS 2000
@@ -644,13 +604,35 @@ static bool per_device_snapshots(char *why, size_t whylen)
 				    .pacc_bounds = bounds};
 	struct rp_probe_result res[256];
 	struct rp_prober *p;
+	char err[512];
 	bool ok = true;
 	int snaps = 0;
 
 	memset(last_sent, 0, sizeof(last_sent));
 	memset(last_count, 0, sizeof(last_count));
-	if (!start_with_devices(&p, &pc, 0x7f050000u, PD_DEVS, 100, true, why, whylen))
+	if (!private_netns(why, whylen))
 		return false;
+	if (rp_prober_create(&p, &pc, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_create: %s", err);
+	if (rp_prober_start(p, NULL, err, sizeof(err)) < 0)
+		return FAIL("rp_prober_start: %s", err);
+	for (uint32_t i = 0; i < PD_DEVS; i++)
+		if (!rp_prober_offer(p, &(struct rp_shard_dev){.addr = rp_ip_v4(0x7f050000u + i),
+							       .id = i,
+							       .interval_ms = 100,
+							       .immediate = true}))
+			ok = FAIL("offer %u refused", i);
+	/* Every add taken first (the shards take commands within a budget per loop). */
+	for (int i = 0; ok && i < 1000; i++) {
+		struct rp_shard_stats st;
+
+		rp_prober_stats(p, &st);
+		if (st.devices == PD_DEVS)
+			break;
+		while (rp_prober_poll(p, res, 256) > 0)
+			;
+		sleep_ms(10);
+	}
 	for (int round = 0; ok && round < 40; round++) {
 		struct rp_pacc_view v;
 		uint64_t devices = 0;
