@@ -99,9 +99,6 @@ uint64_t rp_devtable_suspended_until(const struct rp_devtable *t, uint32_t slot)
 
 /** Whether slot is in use with generation gen; any slot and gen are accepted. */
 bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t gen);
-/** Starts loading a slot's record into the cache (any slot; out of range is ignored):
- *  a caller about to walk a batch of slots asks a few ahead so the misses overlap. */
-void rp_devtable_prefetch(const struct rp_devtable *t, uint32_t slot);
 /** Address in a used slot (valid until the slot is freed). */
 const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot);
 /** Generation of a slot < capacity; for a free slot, the one its next device will get. */

@@ -160,10 +160,12 @@ static void take_results(struct rp_ctl *d)
 		for (uint32_t j = 0; j < n; j++) {
 			const struct rp_probe_result *r = &d->res[j];
 
-			if (d->dist.cap && j + 8 < n)
-				rp_dist_prefetch(&d->dist, &d->res[j + 8].addr, false);
-			if (d->dist.cap && j + 4 < n)
-				rp_dist_prefetch(&d->dist, &d->res[j + 4].addr, true);
+			if (d->dist.cap) { /* the page's counters, a few results ahead */
+				if (j + 8 < n)
+					rp_dist_prefetch(&d->dist, &d->res[j + 8].addr, false);
+				if (j + 4 < n)
+					rp_dist_prefetch(&d->dist, &d->res[j + 4].addr, true);
+			}
 			if (r->id & RP_SWEEP_ID_BIT) {
 				rp_prober_finished(d->prober, &r->addr);
 				if (rp_sweep_result(&d->sweep, r->id, r->success) &&

@@ -431,12 +431,6 @@ bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t ge
 	       (t->dev[slot].gen_flags & GEN_MASK) == gen;
 }
 
-void rp_devtable_prefetch(const struct rp_devtable *t, uint32_t slot)
-{
-	if (slot < t->capacity)
-		__builtin_prefetch(&t->dev[slot]);
-}
-
 const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot)
 {
 	need_used(t, slot, __func__);

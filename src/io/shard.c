@@ -32,9 +32,6 @@
 #define EVENT_BATCH 64
 #define CMD_BATCH 256
 #define CMD_BUDGET_NS (2 * NS_PER_MS)
-/* How far ahead the send and timeout loops prefetch their devices' records: at a
- * million devices each is a cache miss, and walking in order lets them overlap. */
-#define PREFETCH_AHEAD 8u
 
 enum cmd_op { CMD_ADD = 1, CMD_REMOVE = 2, CMD_RATE = 3, CMD_TIMEOUT = 4, CMD_PROFILE = 5 };
 
@@ -624,17 +621,6 @@ static void maybe_finished(struct rp_shard *s, struct sdev *d)
 	}
 }
 
-/* The records a probe of `slot` reads next: its table record and its sdev (72 bytes,
- * two lines when it straddles). */
-static inline void prefetch_dev(const struct rp_shard *s, uint32_t slot)
-{
-	rp_devtable_prefetch(s->table, slot);
-	if (slot < s->conf.capacity) {
-		__builtin_prefetch(&s->devs[slot]);
-		__builtin_prefetch((const char *)&s->devs[slot + 1] - 1);
-	}
-}
-
 static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
 {
 	struct rp_shard *s = arg;
@@ -746,8 +732,6 @@ static void expire_fifo(struct rp_shard *s, struct rp_tmo *t)
 
 		if ((int64_t)(s->now_ns - p->deadline_ns) < 0)
 			break;
-		if (t->tail - t->head > PREFETCH_AHEAD)
-			prefetch_dev(s, t->v[(t->head + PREFETCH_AHEAD) & t->mask].slot);
 		rp_tmo_pop(t);
 		if (!rp_devtable_is_live(s->table, p->slot, p->gen))
 			continue;
@@ -823,8 +807,6 @@ static void send_ready(struct rp_shard *s)
 
 	s->buf_starved = false;
 
-	for (uint32_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
-		prefetch_dev(s, s->readyq[(s->ready_head + i) & s->ready_mask].slot);
 	while (sent < n) {
 		struct ready *r = &s->readyq[s->ready_head & s->ready_mask];
 		struct sdev *d;
@@ -836,9 +818,6 @@ static void send_ready(struct rp_shard *s)
 		uint64_t due;
 		void *buf;
 
-		if (s->ready_tail - s->ready_head > PREFETCH_AHEAD)
-			prefetch_dev(
-			    s, s->readyq[(s->ready_head + PREFETCH_AHEAD) & s->ready_mask].slot);
 		if (!rp_devtable_is_live(s->table, r->slot, r->gen)) {
 			s->ready_head++;
 			continue;

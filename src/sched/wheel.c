@@ -220,12 +220,11 @@ void rp_wheel_destroy(struct rp_wheel *w)
 	nslots = (size_t)w->levels << w->bits;
 	for (i = 0; i < nslots; i++) {
 		struct rp_wheel_entry *head = &w->slots[i];
-		struct rp_wheel_entry *e = head->_next;
-		struct rp_wheel_entry *next;
+		struct rp_wheel_entry *e, *next;
 
 		if (!bit_test(w, (unsigned)(i >> w->bits), i & w->mask))
 			continue;
-		for (; e != head; e = next) {
+		for (e = head->_next; e != head; e = next) {
 			next = e->_next;
 			e->_next = e->_prev = NULL;
 		}
