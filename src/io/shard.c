@@ -353,7 +353,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		s->acc_stride = s->acc_rtt_off + (s->conf.rounds ? n * sizeof(float) : 0);
 		s->acc_stride = (s->acc_stride + 7) & ~(size_t)7;
 		s->acc = rp_xcalloc(conf->capacity, s->acc_stride);
-	}
+		}
 	if (conf->pacc_nbounds) {
 		s->pacc = rp_xcalloc(1, sizeof(*s->pacc));
 		rp_pacc_init(s->pacc, conf->capacity, conf->pacc_bounds, conf->pacc_nbounds);
@@ -1580,8 +1580,14 @@ int rp_shard_start(struct rp_shard *s)
 
 	publish(s);
 	ret = -pthread_create(&s->thread, NULL, shard_main, s);
-	if (ret == 0)
+	if (ret == 0) {
+		char name[16];
+
+		/* For top -H, perf and /proc/PID/task: which thread is which. */
+		snprintf(name, sizeof(name), "rp-probe/%u", s->conf.index);
+		pthread_setname_np(s->thread, name);
 		s->started = true;
+	}
 	return ret;
 }
 

@@ -741,6 +741,7 @@ int rp_health_server_start(struct rp_health_server **out, const char *listen, ui
 		err = -err;
 		goto out_daemon;
 	}
+	pthread_setname_np(h->thread, "rp-http");
 	*out = h;
 	return 0;
 

@@ -482,6 +482,7 @@ int rp_snmp_start(struct rp_snmp *s)
 	ret = pthread_create(&s->thread, NULL, poller_main, s);
 	if (ret)
 		return -ret;
+	pthread_setname_np(s->thread, "rp-snmp");
 	s->running = true;
 	return 0;
 }

@@ -288,6 +288,7 @@ int rp_writer_start(struct rp_writer *w)
 	ret = pthread_create(&w->thread, NULL, writer_main, w);
 	if (ret)
 		return -ret;
+	pthread_setname_np(w->thread, "rp-writer");
 	w->started = true;
 	return 0;
 }

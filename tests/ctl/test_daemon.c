@@ -268,6 +268,35 @@ static uint64_t real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The names of pid's threads, each between spaces: " ringprobe rp-probe/0 ... ". */
+static void thread_names(pid_t pid, char *out, size_t cap)
+{
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+	size_t len = 1;
+
+	snprintf(out, cap, " ");
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char path[352], *comm;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, de->d_name);
+		comm = sup_slurp(path);
+		if (!comm)
+			continue;
+		comm[strcspn(comm, "\n")] = '\0';
+		len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s ", comm);
+		free(comm);
+	}
+	closedir(d);
+	cr_assert_lt(len, cap, "thread names cut");
+}
+
 /* ---- end to end ------------------------------------------------------------------- */
 
 Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout = 180)
@@ -309,6 +338,20 @@ Test(daemon, two_thousand_loopback_devices_every_second_into_influxd, .timeout =
 	cr_assert_eq(wait_health(&r, "devices", 2000, 10), 2000);
 	cr_assert_eq(wait_health(&r, "ready", 1, 5), 1);
 	sleep(3);
+	/* Each thread says what it is, for top -H, perf and /proc. */
+	{
+		const char *want[] = {"rp-probe/0", "rp-probe/1", "rp-writer", "rp-http"};
+		char names[1024];
+
+		thread_names(r.pid, names, sizeof(names));
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			char w[24];
+
+			snprintf(w, sizeof(w), " %s ", want[i]);
+			cr_assert_not_null(strstr(names, w), "no thread %s in [%s]", want[i],
+					   names);
+		}
+	}
 	/* /metrics, as Prometheus would scrape it, passes promtool with lint on. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", r.hport);
 	cr_assert_eq(srv_http("GET", url, NULL, 0, NULL, &body, &status), 0);
