@@ -68,6 +68,11 @@ typedef void (*rp_devtable_cb)(const struct rp_dev_ref *dev, void *arg);
 
 /** Allocate a table for 1..RP_DEVTABLE_MAX_CAPACITY devices (else -EINVAL); aborts on OOM. */
 int rp_devtable_create(struct rp_devtable **out, uint32_t capacity);
+/** Advises huge pages for the table's arrays (rp_advise_huge): for a table on the
+ *  per-probe path that the fleet fills (a probe thread's), not for one that holds a
+ *  few of `capacity` (its index is read at random: each device would cost 2 MiB).
+ *  Returns the bytes advised. */
+size_t rp_devtable_advise_huge(struct rp_devtable *t);
 /** Free a table from rp_devtable_create(); NULL is a no-op. */
 void rp_devtable_destroy(struct rp_devtable *t);
 

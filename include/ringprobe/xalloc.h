@@ -20,6 +20,15 @@ char *rp_xstrndup(const char *s, size_t n);
 void *rp_xaligned_alloc(size_t align, size_t size);
 /** Zeroed memory aligned to `align` (a power of two); free with free(). */
 void *rp_xaligned_calloc(size_t align, size_t size);
+/** Advises transparent huge pages (MADV_HUGEPAGE) for the whole 2 MiB pages inside
+ *  [p, p + len) when len is at least RP_HUGE_MIN_BYTES; returns the bytes advised (0:
+ *  too small, or a kernel without THP). For the large per-device arrays a probe thread
+ *  reads at random: with 4 KiB pages each device costs a TLB miss, in a VM a nested
+ *  page walk. Pages still cost memory only once written, but a written one costs
+ *  2 MiB: only for arrays that fill from the start or are read across. */
+size_t rp_advise_huge(void *p, size_t len);
+#define RP_HUGE_MIN_BYTES (4u << 20)
+
 /** Everything left in f (a configuration or device file) in a buffer grown as it is
  *  read, with its length in *len; the caller frees it. NULL on a read error (ferror). */
 char *rp_xread_all(void *f, size_t *len);

@@ -256,6 +256,13 @@ int rp_devtable_create(struct rp_devtable **out, uint32_t capacity)
 	return 0;
 }
 
+size_t rp_devtable_advise_huge(struct rp_devtable *t)
+{
+	return rp_advise_huge(t->index, ((size_t)t->mask + 1) * sizeof(struct bucket)) +
+	       rp_advise_huge(t->dev, (size_t)t->capacity * sizeof(struct dev)) +
+	       rp_advise_huge(t->until, (size_t)t->capacity * sizeof(uint64_t));
+}
+
 void rp_devtable_destroy(struct rp_devtable *t)
 {
 	if (!t)

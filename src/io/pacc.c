@@ -20,6 +20,9 @@ void rp_pacc_init(struct rp_pacc *a, uint32_t capacity, const double *bounds_s, 
 	for (uint32_t i = 0; i < nb; i++)
 		a->bounds_ns[i] = (uint64_t)floor(bounds_s[i] * 1e9 + 1e-6);
 	a->v = rp_xcalloc(capacity ? capacity : 1, (size_t)a->words * sizeof(uint64_t));
+	/* Indexed by slot, which fill from 0 as the shard's records do: advised as those
+	 * are (shard.c). */
+	rp_advise_huge(a->v, (size_t)(capacity ? capacity : 1) * a->words * sizeof(uint64_t));
 }
 
 void rp_pacc_fini(struct rp_pacc *a)

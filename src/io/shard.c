@@ -353,7 +353,8 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 		s->acc_stride = s->acc_rtt_off + (s->conf.rounds ? n * sizeof(float) : 0);
 		s->acc_stride = (s->acc_stride + 7) & ~(size_t)7;
 		s->acc = rp_xcalloc(conf->capacity, s->acc_stride);
-		}
+		rp_advise_huge(s->acc, (size_t)conf->capacity * s->acc_stride);
+	}
 	if (conf->pacc_nbounds) {
 		s->pacc = rp_xcalloc(1, sizeof(*s->pacc));
 		rp_pacc_init(s->pacc, conf->capacity, conf->pacc_bounds, conf->pacc_nbounds);
@@ -361,6 +362,12 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	/* Zeroed timers are unlinked ones (rp_wheel_entry_init): writing them here would
 	 * make every slot resident, used or not (72 bytes x capacity). */
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
+	/* Each probe reads its device's record, table slot and index bucket, at random
+	 * over ~140 bytes x capacity: at 1M devices 4 KiB pages made a TLB miss of each
+	 * (huge pages: 0.6-0.7x the probe threads' user CPU at 1M, docs/benchmarks.md). A
+	 * small fleet (under RP_HUGE_MIN_BYTES per array) is left as it was. */
+	rp_devtable_advise_huge(s->table);
+	rp_advise_huge(s->devs, (size_t)conf->capacity * sizeof(*s->devs));
 	define_profile(s, 0, NULL);
 	for (unsigned k = 1; k < RP_PROFILES_MAX; k++)
 		s->prof[k] = s->prof[0];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void oom(size_t size)
 {
@@ -97,4 +98,15 @@ char *rp_xread_all(void *stream, size_t *len)
 		return NULL;
 	}
 	return buf;
+}
+
+size_t rp_advise_huge(void *p, size_t len)
+{
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t to = ((uintptr_t)p + len) & ~(huge - 1);
+
+	if (!p || len < RP_HUGE_MIN_BYTES || to <= from)
+		return 0;
+	return madvise((void *)from, to - from, MADV_HUGEPAGE) == 0 ? to - from : 0;
 }
