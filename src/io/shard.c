@@ -364,7 +364,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	s->devs = rp_xcalloc(conf->capacity, sizeof(*s->devs));
 	/* Each probe reads its device's record, table slot and index bucket, at random
 	 * over ~140 bytes x capacity: at 1M devices 4 KiB pages made a TLB miss of each
-	 * (huge pages: 0.5-0.7x the probe threads' user CPU at 1M, docs/benchmarks.md). A
+	 * (huge pages: 0.5-0.8x the probe threads' user CPU at 1M, docs/benchmarks.md). A
 	 * small fleet (under RP_HUGE_MIN_BYTES per array) is left as it was. */
 	rp_devtable_advise_huge(s->table);
 	rp_advise_huge(s->devs, (size_t)conf->capacity * sizeof(*s->devs));
