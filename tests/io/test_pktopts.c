@@ -69,8 +69,9 @@ struct seen {
 	int ifindex;
 	struct rp_ip src, dst;
 	uint8_t ttl, tos;
-	bool df, frag; /* IPv4 DF; a fragment (IPv4 MF, or an IPv6 fragment header) */
-	size_t ip_len; /* IPv4 total length / IPv6 payload length (of this packet) */
+	bool df, frag;	/* IPv4 DF; a fragment (IPv4 MF, or an IPv6 fragment header) */
+	uint16_t ip_id; /* IPv4 identification */
+	size_t ip_len;	/* IPv4 total length / IPv6 payload length (of this packet) */
 	uint8_t fill[16];
 	bool fill_zero; /* every fill byte this packet holds is 0 */
 };
@@ -118,6 +119,7 @@ static unsigned cap_read(int fd, const struct rp_ip *dst, struct seen *out, unsi
 			s.ttl = b[8];
 			s.tos = b[1];
 			s.df = frag & 0x4000;
+			s.ip_id = (uint16_t)(b[4] << 8 | b[5]);
 			s.frag = frag & 0x2000;
 			s.ip_len = (size_t)(b[2] << 8 | b[3]);
 			icmp = b + ihl;
@@ -385,6 +387,51 @@ Test(pktopts, ipv6_dont_fragment)
 {
 	io_netns_ping();
 	df_case("::1");
+}
+
+/* Without dont_fragment, an IPv4 request of up to 552 bytes (the default's 84, and a
+ * 524-byte payload) leaves as the kernel's default sends it, with DF, but with IP ID
+ * 0 (IP_PMTUDISC_PROBE: the kernel computes no ID); a 525-byte payload (553 bytes)
+ * keeps the kernel's default, IDs from __ip_select_ident: of 4 requests to one
+ * address, not all 0. Every one is answered. */
+Test(pktopts, ipv4_small_requests_leave_with_df_and_id_0)
+{
+	static const struct {
+		uint32_t payload;
+		bool id0;
+	} cases[] = {{0, true}, {524, true}, {525, false}};
+	struct rp_ip dst = ip_of("127.0.0.1");
+
+	io_netns_ping();
+	sh("ip link set lo mtu 1500");
+	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
+		for (size_t k = 0; k < RP_ARRAY_SIZE(cases); k++) {
+			struct rp_engine_pkt pk = {.payload_len = cases[k].payload};
+			struct seen s[8];
+			struct outcome o;
+			int fd = cap_open();
+			unsigned n, zero = 0;
+
+			run_ok(&combos[c], &pk, &dst, 4, &o);
+			n = cap_read(fd, &dst, s, 8);
+			close(fd);
+			cr_expect_eq(o.ok, 4, "%s payload %u: %u of 4 answered", combos[c].name,
+				     cases[k].payload, o.ok);
+			cr_expect_eq(n, 4, "%s payload %u: %u requests seen", combos[c].name,
+				     cases[k].payload, n);
+			for (unsigned i = 0; i < n; i++) {
+				cr_expect(s[i].df && !s[i].frag, "%s payload %u: DF not set",
+					  combos[c].name, cases[k].payload);
+				zero += s[i].ip_id == 0;
+			}
+			if (cases[k].id0)
+				cr_expect_eq(zero, n, "%s payload %u: %u of %u IDs 0",
+					     combos[c].name, cases[k].payload, zero, n);
+			else
+				cr_expect_lt(zero, n, "%s payload %u: every ID 0", combos[c].name,
+					     cases[k].payload);
+		}
+	}
 }
 
 /* The largest payload (65,507 bytes: a 65,535-byte IPv4 datagram, within lo's MTU of
