@@ -155,7 +155,8 @@ static const struct rp_conf_key keys[] = {
       "is 184)"),
     K("dont_fragment", RP_CT_BOOL, dont_fragment, 0, 0, NULL, "false",
       "set DF (IPv6: IPV6_DONTFRAG): a request larger than the path MTU fails instead of "
-      "being fragmented"),
+      "being fragmented (without it, IPv4 requests of up to 552 bytes carry DF anyway, as "
+      "Linux sends them, with IP ID 0)"),
     K("source_address", RP_CT_CIDRS, source_address, 0, 0, NULL, NULL,
       "source address of the echo requests: one IPv4 and/or one IPv6 address of this host "
       "(default: the kernel's choice per route)"),
