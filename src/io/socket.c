@@ -251,7 +251,9 @@ static bool source_of(const struct rp_engine_pkt *pk, int af, union rp_io_addr *
  * IP_PMTUDISC_PROBE keeps DF, gives up the local fragmenting that
  * a request this small never needs, and lets the ID be 0 (RFC 6864: an atomic
  * datagram's ID means nothing). The packets differ from the default's in the ID
- * alone. Larger requests keep the default: fragmented locally when over the MTU. An
+ * alone. Larger requests keep the default: fragmented locally when over the MTU. The
+ * socket is shared by every probe profile, so what decides is pk->payload_len, the
+ * largest any profile sends (groups' packet_size; a reload cannot raise it). An
  * optimisation, so a refusal is not an error. */
 static void small_df(int fd, const struct rp_engine_pkt *pk)
 {

@@ -164,6 +164,10 @@ struct outcome {
 	struct rp_engine_info info;
 };
 
+/* Profile 0's payload when not 0 (struct rp_shard_conf.payload0): smaller than pk's,
+ * which is then the largest another profile (a group) sends. */
+static uint32_t run_payload0;
+
 static int run(const struct combo *cb, const struct rp_engine_pkt *pk, const struct rp_ip *dst,
 	       uint32_t count, struct outcome *o, char *why, size_t whylen)
 {
@@ -182,6 +186,7 @@ static int run(const struct combo *cb, const struct rp_engine_pkt *pk, const str
 				   .recv_bufs = 64,
 				   .rcvbuf_bytes = 4 << 20,
 				   .ident = 0x7070,
+				   .payload0 = run_payload0,
 				   .pkt = *pk};
 	struct rp_shard_dev d = {
 	    .addr = *dst, .id = 1, .interval_ms = 20, .count = count, .immediate = true};
@@ -432,6 +437,38 @@ Test(pktopts, ipv4_small_requests_leave_with_df_and_id_0)
 					     cases[k].payload);
 		}
 	}
+}
+
+/* The socket is shared by every probe profile: when one (a group's packet_size) sends
+ * more than 552 bytes, the default's 84-byte requests keep the kernel's IDs too, so
+ * the larger ones can still be fragmented locally. */
+Test(pktopts, ipv4_a_large_profile_keeps_the_default_for_all)
+{
+	struct rp_ip dst = ip_of("127.0.0.1");
+
+	io_netns_ping();
+	sh("ip link set lo mtu 1500");
+	run_payload0 = RP_ICMP_PAYLOAD_LEN;
+	for (size_t c = 0; c < RP_ARRAY_SIZE(combos); c++) {
+		struct rp_engine_pkt pk = {.payload_len = 2000};
+		struct seen s[8];
+		struct outcome o;
+		int fd = cap_open();
+		unsigned n, zero = 0;
+
+		run_ok(&combos[c], &pk, &dst, 4, &o);
+		n = cap_read(fd, &dst, s, 8);
+		close(fd);
+		cr_expect_eq(o.ok, 4, "%s: %u of 4 answered", combos[c].name, o.ok);
+		cr_expect_eq(n, 4, "%s: %u requests seen", combos[c].name, n);
+		for (unsigned i = 0; i < n; i++) {
+			cr_expect_eq(s[i].ip_len, 20u + RP_ICMP_PKT_LEN, "%s: a %zu-byte request",
+				     combos[c].name, s[i].ip_len);
+			zero += s[i].ip_id == 0;
+		}
+		cr_expect_lt(zero, n, "%s: every ID 0", combos[c].name);
+	}
+	run_payload0 = 0;
 }
 
 /* The largest payload (65,507 bytes: a 65,535-byte IPv4 datagram, within lo's MTU of
