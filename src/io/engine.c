@@ -137,7 +137,7 @@ static void pool_init(struct rp_engine *e, uint32_t n, uint16_t ident,
 {
 	uint8_t *fill;
 
-	e->pkt_len = RP_ICMP_HDR_LEN + (pk->payload_len ? pk->payload_len : RP_ICMP_PAYLOAD_LEN);
+	e->pkt_len = rp_io__pkt_len(pk);
 	e->stride = rp_pow2_at_least(e->pkt_len < 64 ? 64 : e->pkt_len);
 	for (e->stride_shift = 0; (1u << e->stride_shift) < e->stride; e->stride_shift++)
 		;

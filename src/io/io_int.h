@@ -121,6 +121,13 @@ struct rp_engine {
 	struct rp_engine_info info;
 };
 
+/* The length of every request the engine sends (ICMP header and payload): the send
+ * buffers' size, and what the sockets' options are chosen for. */
+static inline uint32_t rp_io__pkt_len(const struct rp_engine_pkt *pk)
+{
+	return RP_ICMP_HDR_LEN + (pk->payload_len ? pk->payload_len : RP_ICMP_PAYLOAD_LEN);
+}
+
 static inline uint32_t rp_io__queued(const struct rp_engine *e)
 {
 	return e->q_tail - e->q_head;

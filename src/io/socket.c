@@ -257,10 +257,10 @@ static bool source_of(const struct rp_engine_pkt *pk, int af, union rp_io_addr *
  * optimisation, so a refusal is not an error. */
 static void small_df(int fd, const struct rp_engine_pkt *pk)
 {
-	uint32_t payload = pk->payload_len ? pk->payload_len : RP_ICMP_PAYLOAD_LEN;
 	int v = IP_PMTUDISC_PROBE;
 
-	if (20u + RP_ICMP_HDR_LEN + payload <= SMALL_DF_MAX_LEN)
+	/* Our IPv4 headers carry no options: 20 bytes. */
+	if (20u + rp_io__pkt_len(pk) <= SMALL_DF_MAX_LEN)
 		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
 }
 
