@@ -4,7 +4,10 @@
  *
  * Owned by the writer thread; only rp_flush_wakeup() may be called from elsewhere.
  * Bodies are never copied: the caller's buffer goes out as CURLOPT_POSTFIELDS, or is
- * gzipped into the handle's own buffer, sized at create for the largest body. With
+ * gzipped into the handle's own buffer, sized at create for the largest body. A body is
+ * compressed whole, in one call, so libdeflate does it (about half zlib's CPU at level
+ * 1, and a smaller body: docs/benchmarks.md, the writer); zlib stays for the spool's
+ * streams. With
  * prometheus_remote_write.url set, every body is re-encoded as a remote write request
  * (promrw.c) into the handle's own buffer instead, and goes to that URL with its
  * headers. libcurl stays inside this file (STYLE.md section 8); CURLcode becomes -errno
@@ -15,13 +18,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <libdeflate.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "ringprobe/xalloc.h"
 
 #define RESP_MAX 2048
-#define GZIP_LEVEL 1 /* level 1 keeps the writer under 1 CPU-s per 1M points */
+#define GZIP_LEVEL 1 /* level 1: the writer's CPU matters more than the last bytes saved */
 
 struct slot {
 	CURL *easy;
@@ -47,8 +50,8 @@ struct rp_flush {
 	unsigned busy;
 	struct curl_slist *headers;
 	char *url[RP_FLUSH_NDEST];
-	char *log_url[RP_FLUSH_NDEST]; /* url without user-info: what messages show */
-	z_stream z;
+	char *log_url[RP_FLUSH_NDEST];	  /* url without user-info: what messages show */
+	struct libdeflate_compressor *gz; /* when gzip */
 	bool gzip;
 	bool v1;
 	bool promrw; /* prometheus_remote_write.url: bodies go out as remote write */
@@ -320,14 +323,13 @@ int rp_flush_create(struct rp_flush **out, const struct rp_conf *conf, size_t ma
 	if (f->promrw)
 		rp_promrw_create(&f->enc);
 	if (f->gzip) {
-		if (deflateInit2(&f->z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-		    Z_OK) {
-			snprintf(why, whylen, "zlib: deflateInit2 failed");
-			f->gzip = false;
+		f->gz = libdeflate_alloc_compressor(GZIP_LEVEL);
+		if (!f->gz) {
+			snprintf(why, whylen, "libdeflate: cannot allocate a gzip compressor");
 			ret = -ENOMEM;
 			goto out_free;
 		}
-		gzcap = deflateBound(&f->z, (uLong)max_body) + 64;
+		gzcap = libdeflate_gzip_compress_bound(f->gz, max_body);
 	}
 	f->multi = curl_multi_init();
 	if (!f->multi) {
@@ -379,8 +381,7 @@ void rp_flush_destroy(struct rp_flush *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	curl_slist_free_all(f->headers);
-	if (f->gzip)
-		deflateEnd(&f->z);
+	libdeflate_free_compressor(f->gz);
 	for (int d = 0; d < RP_FLUSH_NDEST; d++) {
 		free(f->url[d]);
 		free(f->log_url[d]);
@@ -439,17 +440,12 @@ int rp_flush_send(struct rp_flush *f, enum rp_flush_dest dest, const char *body,
 		n = (size_t)z;
 		sl->samples = c.samples;
 	} else if (f->gzip) {
-		/* deflateReset keeps the stream's memory: no allocation per body. */
-		if (deflateReset(&f->z) != Z_OK)
-			return -EIO;
-		f->z.next_in = (Bytef *)(uintptr_t)body;
-		f->z.avail_in = (uInt)len;
-		f->z.next_out = sl->gz;
-		f->z.avail_out = (uInt)sl->gzcap;
-		if (deflate(&f->z, Z_FINISH) != Z_STREAM_END)
+		/* One compressor, made at create: no allocation per body. 0 means the output
+		 * did not fit, which the bound taken at create rules out. */
+		n = libdeflate_gzip_compress(f->gz, body, len, sl->gz, sl->gzcap);
+		if (!n)
 			return -EIO;
 		data = sl->gz;
-		n = (size_t)f->z.total_out;
 	}
 	if (sl->dest != (int)dest) {
 		if (curl_easy_setopt(sl->easy, CURLOPT_URL, f->url[dest]) != CURLE_OK)
