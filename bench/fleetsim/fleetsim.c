@@ -96,6 +96,7 @@
 #define FS_IFNAME "fleetsim0"
 #define FS_IFADDR "198.19.255.254"
 #define FS_IFADDR6 "2001:2::c613:fffe" /* FS_IFADDR mapped like a device's address */
+#define FS_GW6 "2001:2:0:ffff::1"      /* the /48's next hop: outside the devices' /96 */
 #define FS_NET6_LEN 12u		       /* 2001:2::/96 holds the devices: the IPv4 address */
 #define FS_NET 0xc6120000u	       /* 198.18.0.0 */
 #define FS_NETMASK 0xfffe0000u	       /* /15 */
@@ -1089,13 +1090,14 @@ static int tun_open(void)
  * the device gets no link-local address (addrgenmode none) nor router solicitations, so the
  * kernel itself sends nothing into it; it is L3 (IFF_NOARP): no neighbour discovery, no DAD.
  *
- * IPv6's /48 is routed through the device via a gateway (fe80::1, never resolved on a NOARP
- * device) rather than on-link: the kernel keeps a neighbour entry for each on-link IPv6
- * destination even on a NOARP device (IPv4 keys every destination of a point-to-point
- * device to one entry), so 20,000 on-link devices overflow the host-wide table
- * (net.ipv6.neigh.default.gc_thresh3, 1,024 by default) and every send then creates an entry
- * and evicts another: 10% of the daemon's CPU at 20,000 devices, measured. A fleet behind a
- * router, as most are, has one neighbour, the router; so has IPv4's /15 here.
+ * IPv6's /48 is routed through the device via a gateway (FS_GW6, onlink: never resolved on
+ * a NOARP device, and never a destination) rather than on-link: the kernel keeps a
+ * neighbour entry for each on-link IPv6 destination even on a NOARP device (IPv4 keys
+ * every destination of a point-to-point device to one entry), so 20,000 on-link devices
+ * overflow the host-wide table (net.ipv6.neigh.default.gc_thresh3, 1,024 by default) and
+ * every send then creates an entry and evicts another: 10% of the daemon's CPU at 20,000
+ * devices, measured. A fleet behind a router, as most are, has one neighbour, the router;
+ * so has IPv4's /15 here.
  */
 static int net_setup(const struct opts *o)
 {
@@ -1109,7 +1111,8 @@ static int net_setup(const struct opts *o)
 			 " && echo 0 > /proc/sys/net/ipv6/conf/" FS_IFNAME "/accept_ra"
 			 " && ip -6 addr add " FS_IFADDR6 "/128 dev " FS_IFNAME " nodad"
 		       : "",
-		 o->v6 ? " && ip -6 route add 2001:2::/48 via fe80::1 dev " FS_IFNAME : "");
+		 o->v6 ? " && ip -6 route add 2001:2::/48 via " FS_GW6 " dev " FS_IFNAME " onlink"
+		       : "");
 	ret = system(cmd);
 	return ret == 0 ? 0 : -EIO;
 }
@@ -1242,8 +1245,8 @@ static void usage(FILE *f)
 	    "what was drawn for it (down, flap, flap_phase_ns, SNMP agent, slow, sys_* values,\n"
 	    "sys_uptime_start) and what it counted.\n"
 	    "--family 4|6|both (default 4): the address families the fleet answers on. With 6\n"
-	    "the device also owns " FS_IFADDR6 "/128, 2001:2::/48 is routed to it (via\n"
-	    "fe80::1: one neighbour entry, as for a fleet behind a router) and device base+i\n"
+	    "the device also owns " FS_IFADDR6 "/128, 2001:2::/48 is routed to it (via\n" FS_GW6
+	    ": one neighbour entry, as for a fleet behind a router) and device base+i\n"
 	    "answers on 2001:2::\n"
 	    "followed by the 32 bits of its IPv4 address (198.18.0.1: 2001:2::c612:1, i.e.\n"
 	    "0x20010002 << 96 | ipv4): ICMPv6 echo and SNMP over UDP/IPv6 with the same\n"

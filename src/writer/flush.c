@@ -7,10 +7,10 @@
  * gzipped into the handle's own buffer, sized at create for the largest body. A body is
  * compressed whole, in one call, so libdeflate does it (about half zlib's CPU at level
  * 1, and a smaller body: docs/benchmarks.md, the writer); zlib stays for the spool's
- * files and /probe-metrics' chunks. With prometheus_remote_write.url set, every body is re-encoded
- * as a remote write request (promrw.c) into the handle's own buffer instead, and goes to that URL
- * with its headers. libcurl stays inside this file (STYLE.md section 8); CURLcode becomes -errno
- * here. */
+ * files and /probe-metrics' chunks. With prometheus_remote_write.url set, every body
+ * is re-encoded as a remote write request (promrw.c) into the handle's own buffer
+ * instead, and goes to that URL with its headers. libcurl stays inside this file
+ * (STYLE.md section 8); CURLcode becomes -errno here. */
 #include "writer/writer_int.h"
 
 #include <curl/curl.h>
