@@ -133,47 +133,85 @@ static void steady(struct dev *devs, bool print)
 	rp_wheel_destroy(w);
 }
 
+/* The shards' device table beside their records: 36 bytes a device (src/fleet/devtable.c),
+ * of which on_due reads the generation. */
+struct tabrec {
+	uint8_t addr[16];
+	uint32_t gen;
+	uint8_t rest[16];
+};
+
+struct big {
+	struct rp_wheel *w;
+	struct bigdev *devs;
+	struct tabrec *tab; /* NULL: the callback touches its device's first line only */
+	uint64_t sum;
+};
+
 static void big_resched_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
 {
+	struct big *b = arg;
 	struct bigdev *d = RP_CONTAINER_OF(e, struct bigdev, link);
 
 	d->rest[0]++; /* the callback reads and writes its device, as on_due does */
-	rp_wheel_add(arg, e, now + BIG_INTERVAL);
+	if (b->tab) {
+		/* ... and, as on_due, its record's last bytes and its table slot. */
+		d->rest[sizeof(d->rest) - 1]++;
+		b->sum += b->tab[d - b->devs].gen;
+	}
+	rp_wheel_add(b->w, e, now + BIG_INTERVAL);
+}
+
+/* What the shards' warm_due does: prefetch what big_resched_cb will touch. */
+static void big_warm_cb(const struct rp_wheel_entry *e, void *arg)
+{
+	const struct big *b = arg;
+	const struct bigdev *d = (const struct bigdev *)(const void *)e;
+
+	__builtin_prefetch(&d->rest[sizeof(d->rest) - 1], 1);
+	__builtin_prefetch(&b->tab[d - b->devs].gen);
 }
 
 /* 1e6 phase-spread devices at a 60 s interval, 72 bytes apart, for two simulated intervals
  * at 1 ms ticks: the daemon's wheel at 1M devices (fires, and cascades with 8-bit levels;
- * the shards' 16-bit level 0 holds a minute without cascading). */
-static void steady_1m(unsigned bits, unsigned levels, const char *name, bool print)
+ * the shards' 16-bit level 0 holds a minute without cascading). One run per `step` ticks:
+ * 1, or 10 as a shard runs it with the default probe_tick (10 ms). `table`: the callback
+ * also reads a 36-byte table record per device, as the shards' does; `hint`: with the
+ * read-ahead hint (rp_wheel_set_warm) prefetching those. */
+static void steady_1m(unsigned bits, unsigned levels, unsigned step, bool table, bool hint,
+		      const char *name, bool print)
 {
 	uint64_t start = 1700000000000ull;
-	struct bigdev *devs = rp_xcalloc(N_ENTRIES, sizeof(*devs));
-	struct rp_wheel *w;
+	struct big b = {.devs = rp_xcalloc(N_ENTRIES, sizeof(*b.devs)),
+			.tab = table ? rp_xcalloc(N_ENTRIES, sizeof(*b.tab)) : NULL};
 
-	if (rp_wheel_create(&w, bits, levels, start) < 0)
+	if (rp_wheel_create(&b.w, bits, levels, start) < 0)
 		abort();
+	if (hint)
+		rp_wheel_set_warm(b.w, big_warm_cb);
 	size_t i, fired = 0;
 	uint64_t t0, t1, now;
 
 	for (i = 0; i < N_ENTRIES; i++) {
-		rp_wheel_entry_init(&devs[i].link);
+		rp_wheel_entry_init(&b.devs[i].link);
 		rp_wheel_add(
-		    w, &devs[i].link,
+		    b.w, &b.devs[i].link,
 		    rp_wheel_phase_due(0xc6120000u + (uint32_t)i, BIG_INTERVAL, start + 1));
 	}
 	/* One interval first, so every entry has been fired and re-added once. */
-	for (now = start + 1; now <= start + BIG_INTERVAL; now++)
-		rp_wheel_run(w, now, big_resched_cb, w);
+	for (now = start + step; now <= start + BIG_INTERVAL; now += step)
+		rp_wheel_run(b.w, now, big_resched_cb, &b);
 	t0 = sup_clock_ns(CLOCK_MONOTONIC);
-	for (; now <= start + BIG_INTERVAL + BIG_TICKS; now++)
-		fired += rp_wheel_run(w, now, big_resched_cb, w);
+	for (; now <= start + BIG_INTERVAL + BIG_TICKS; now += step)
+		fired += rp_wheel_run(b.w, now, big_resched_cb, &b);
 	t1 = sup_clock_ns(CLOCK_MONOTONIC);
 	if (fired != (size_t)N_ENTRIES * (BIG_TICKS / BIG_INTERVAL))
 		abort();
 	if (print)
 		report(name, fired, t1 - t0);
-	rp_wheel_destroy(w);
-	free(devs);
+	rp_wheel_destroy(b.w);
+	free(b.devs);
+	free(b.tab);
 }
 
 int main(void)
@@ -205,8 +243,16 @@ int main(void)
 	add_and_cancel(devs, dues, order, true);
 	steady(devs, false);
 	steady(devs, true);
-	steady_1m(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, "reschedule_1m_72b", true);
-	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, "reschedule_1m_72b_wide", true);
+	steady_1m(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS, 1, false, false,
+		  "reschedule_1m_72b", true);
+	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 1, false, false,
+		  "reschedule_1m_72b_wide", true);
+	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 10, false, false,
+		  "reschedule_1m_72b_wide_10ms", true);
+	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 10, true, false,
+		  "reschedule_1m_72b_wide_10ms_table", true);
+	steady_1m(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 10, true, true,
+		  "reschedule_1m_72b_wide_10ms_table_hint", true);
 
 	free(order);
 	free(dues);

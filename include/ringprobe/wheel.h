@@ -55,8 +55,17 @@ struct rp_wheel_entry {
  * processed, i.e. the entry's effective due. */
 typedef void (*rp_wheel_cb)(struct rp_wheel_entry *e, uint64_t now, void *arg);
 
+/* Called from rp_wheel_run() (with the run's `arg`) for entries it reads ahead of firing
+ * them: the lists of the next busy ticks up to the run's `now` are walked side by side,
+ * so that their cache misses overlap. A hint for prefetching what the rp_wheel_cb will
+ * touch: the entry may still be cancelled or moved before it fires, so the callback
+ * must not change anything, and it must not call into the wheel. */
+typedef void (*rp_wheel_warm_cb)(const struct rp_wheel_entry *e, void *arg);
+
 /** Allocate a wheel with last = now; -EINVAL unless bits 1..16, levels 1..8, bits*levels <= 32. */
 int rp_wheel_create(struct rp_wheel **out, unsigned bits_per_level, unsigned levels, uint64_t now);
+/** Set (or, with NULL, clear) the read-ahead hint rp_wheel_run() calls. */
+void rp_wheel_set_warm(struct rp_wheel *w, rp_wheel_warm_cb fn);
 /** Free the wheel; entries still linked are left unlinked (their owners free them); NULL is ok. */
 void rp_wheel_destroy(struct rp_wheel *w);
 /** Put caller-owned storage in the unlinked state; required once before the first add. */

@@ -31,10 +31,11 @@ struct rp_wheel {
 	unsigned nwords;    /* bitmap words per level */
 	uint64_t mask;	    /* slots per level - 1 */
 	uint64_t *bitmap;   /* levels * nwords; bit set <=> slot list non-empty */
+	rp_wheel_warm_cb warm_cb;     /* NULL: none */
 	struct rp_wheel_entry *slots; /* levels << bits list heads (circular, sentinel) */
 };
 
-static struct rp_wheel_entry *slot_head(struct rp_wheel *w, unsigned level, uint64_t slot)
+static struct rp_wheel_entry *slot_head(const struct rp_wheel *w, unsigned level, uint64_t slot)
 {
 	return &w->slots[((size_t)level << w->bits) + slot];
 }
@@ -147,6 +148,59 @@ static void cascade(struct rp_wheel *w, unsigned level, uint64_t slot)
 	}
 }
 
+/* Busy level-0 slots whose lists warm() walks side by side, and the entries it touches
+ * ahead at most (a bound on what it may bring into the cache before fire() uses it). */
+#define WARM_SLOTS 16
+#define WARM_MAX 512
+
+/* Reads ahead the lists of the next busy level-0 slots for ticks from..now, walking them
+ * side by side. A list alone is a chain of dependent loads, each entry's cache miss
+ * waiting for the one before; the lists of different slots are independent, so walking
+ * them in step overlaps their misses, and fire() then finds them in the cache (the
+ * shards run the wheel a whole probe_tick at a time: ten 1 ms slots of a few entries
+ * each). The owner's warm_cb sees each entry reached, to prefetch what its callback will
+ * touch. Read-only, a hint: the callbacks may change the lists before fire() gets there,
+ * which costs nothing but the hint. Returns the first tick it did not look at. */
+static uint64_t warm(const struct rp_wheel *w, uint64_t from, uint64_t now, void *arg)
+{
+	const struct rp_wheel_entry *cur[WARM_SLOTS], *head[WARM_SLOTS];
+	unsigned n = 0, left = WARM_MAX;
+	uint64_t t = from;
+
+	while (n < WARM_SLOTS && (int64_t)(now - t) >= 0) {
+		int64_t d = next_busy(w, 0, t & w->mask);
+
+		/* A slot's list is for its next visit only within one lap of the wheel. */
+		if (d < 0 || (int64_t)(now - (t + (uint64_t)d)) < 0 ||
+		    t + (uint64_t)d - from > w->mask) {
+			t = now + 1;
+			break;
+		}
+		t += (uint64_t)d;
+		head[n] = slot_head(w, 0, t & w->mask);
+		cur[n] = head[n]->_next;
+		n++;
+		t++;
+	}
+	/* One list alone gains nothing from a walk ahead: fire() walks it as fast. */
+	while (n > 1 && left) {
+		unsigned live = 0;
+
+		for (unsigned i = 0; i < n && left; i++) {
+			if (cur[i] == head[i])
+				continue;
+			if (w->warm_cb)
+				w->warm_cb(cur[i], arg);
+			cur[i] = cur[i]->_next; /* the loads of the n lists are independent */
+			live++;
+			left--;
+		}
+		if (!live)
+			break;
+	}
+	return t;
+}
+
 /* Fires level 0's slot for tick t; run() calls it with last = t so that callbacks re-adding
  * with due <= t land on t + 1, never back on this tick. */
 static size_t fire(struct rp_wheel *w, uint64_t t, rp_wheel_cb cb, void *arg)
@@ -234,6 +288,11 @@ void rp_wheel_destroy(struct rp_wheel *w)
 	free(w);
 }
 
+void rp_wheel_set_warm(struct rp_wheel *w, rp_wheel_warm_cb fn)
+{
+	w->warm_cb = fn;
+}
+
 void rp_wheel_entry_init(struct rp_wheel_entry *e)
 {
 	e->_next = e->_prev = NULL;
@@ -309,7 +368,7 @@ bool rp_wheel_next_tick(const struct rp_wheel *w, uint64_t *tick)
 size_t rp_wheel_run(struct rp_wheel *w, uint64_t now, rp_wheel_cb cb, void *arg)
 {
 	size_t fired = 0;
-	uint64_t t;
+	uint64_t t, warmed = w->last + 1; /* warm() has looked at the ticks before this */
 
 	while ((int64_t)(now - w->last) > 0) {
 		unsigned top = 0;
@@ -326,6 +385,8 @@ size_t rp_wheel_run(struct rp_wheel *w, uint64_t now, rp_wheel_cb cb, void *arg)
 		for (; top > 0; top--)
 			cascade(w, top, (t >> (w->bits * top)) & w->mask);
 		w->last = t;
+		if ((int64_t)(t - warmed) >= 0)
+			warmed = warm(w, t, now, arg);
 		fired += fire(w, t, cb, arg);
 	}
 	return fired;

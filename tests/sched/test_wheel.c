@@ -673,6 +673,77 @@ Test(wheel, fires_in_tick_order_within_one_run)
 	free(items);
 }
 
+/* The read-ahead hint (rp_wheel_set_warm): it sees entries that fire in this run, while
+ * they are linked and before they fire, each once, and never one due after the run. The
+ * shards' case: a run over ten busy 1 ms ticks, as with probe_tick 10 ms. */
+struct warm_ctx {
+	struct rp_wheel *w;
+	struct item *items;
+	uint64_t now;
+	unsigned warmed[64];
+	size_t warm_calls, fires;
+};
+
+static void warm_hint(const struct rp_wheel_entry *e, void *arg)
+{
+	struct warm_ctx *c = arg;
+	const struct item *it = (const struct item *)(const void *)e;
+
+	cr_assert(rp_wheel_is_linked(e), "warm saw an unlinked entry");
+	cr_assert(!before(c->now, rp_wheel_entry_due(e)), "warm saw an entry due after the run");
+	cr_assert_eq(it->fired, 0, "warm saw an entry after it fired");
+	c->warmed[it->id]++;
+	c->warm_calls++;
+}
+
+static void warm_fire(struct rp_wheel_entry *e, uint64_t now, void *arg)
+{
+	struct warm_ctx *c = arg;
+	struct item *it = RP_CONTAINER_OF(e, struct item, link);
+
+	cr_assert_eq(now, rp_wheel_entry_due(e));
+	it->fired++;
+	c->fires++;
+	/* Cancel an entry the hint has already seen (a later tick of this run): it must
+	 * not fire, and the run goes on. */
+	if (it->id == 0)
+		rp_wheel_cancel(c->w, &c->items[29].link);
+}
+
+Test(wheel, warm_hint_sees_each_entry_of_the_run_before_it_fires)
+{
+	struct item *items = rp_xcalloc(40, sizeof(*items));
+	struct warm_ctx c = {.w = new_wheel(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 1000),
+			     .items = items,
+			     .now = 1010};
+	size_t i;
+
+	rp_wheel_set_warm(c.w, warm_hint);
+	for (i = 0; i < 40; i++) {
+		items[i].id = (uint32_t)i;
+		rp_wheel_entry_init(&items[i].link);
+		/* 30 entries, three on each tick 1001..1010; ten more after the run. */
+		rp_wheel_add(c.w, &items[i].link, i < 30 ? 1001 + i / 3 : 1011 + i);
+	}
+	cr_assert_eq(rp_wheel_run(c.w, c.now, warm_fire, &c), 29);
+	cr_assert_eq(c.fires, 29);
+	for (i = 0; i < 40; i++) {
+		cr_assert_eq(c.warmed[i], i < 30 ? 1u : 0u, "entry %zu warmed %u times", i,
+			     c.warmed[i]);
+		cr_assert_eq(items[i].fired, i < 29 ? 1u : 0u, "entry %zu fired %u times", i,
+			     items[i].fired);
+	}
+	cr_assert_eq(rp_wheel_count(c.w), 10);
+	/* Cleared, the hint is not called again. */
+	rp_wheel_set_warm(c.w, NULL);
+	c.warm_calls = 0;
+	c.now = 1100;
+	cr_assert_eq(rp_wheel_run(c.w, c.now, warm_fire, &c), 10);
+	cr_assert_eq(c.warm_calls, 0);
+	rp_wheel_destroy(c.w);
+	free(items);
+}
+
 /* Not part of the contract (next_tick may be early), but it is what keeps a stall cheap:
  * cancelled and empty slots are skipped, and only real cascades stop the jump. */
 Test(wheel, next_tick_skips_cancelled_and_empty_slots)
