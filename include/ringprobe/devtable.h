@@ -106,6 +106,8 @@ uint64_t rp_devtable_suspended_until(const struct rp_devtable *t, uint32_t slot)
 bool rp_devtable_is_live(const struct rp_devtable *t, uint32_t slot, uint32_t gen);
 /** Address in a used slot (valid until the slot is freed). */
 const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot);
+/** A hint: start loading the slot's address and generation into the cache (any slot). */
+void rp_devtable_prefetch(const struct rp_devtable *t, uint32_t slot);
 /** Generation of a slot < capacity; for a free slot, the one its next device will get. */
 uint32_t rp_devtable_gen(const struct rp_devtable *t, uint32_t slot);
 /** last_seen of a used slot. */

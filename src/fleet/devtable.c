@@ -444,6 +444,16 @@ const struct rp_ip *rp_devtable_addr(const struct rp_devtable *t, uint32_t slot)
 	return &t->dev[slot].addr;
 }
 
+void rp_devtable_prefetch(const struct rp_devtable *t, uint32_t slot)
+{
+	if (slot < t->capacity) {
+		/* A 36-byte record may straddle two lines: its address's first byte and its
+		 * generation's last. */
+		__builtin_prefetch(&t->dev[slot].addr);
+		__builtin_prefetch((const char *)&t->dev[slot].gen_flags + sizeof(uint32_t) - 1);
+	}
+}
+
 uint32_t rp_devtable_gen(const struct rp_devtable *t, uint32_t slot)
 {
 	if (RP_UNLIKELY(slot >= t->capacity))

@@ -288,6 +288,8 @@ static void define_profile(struct rp_shard *s, unsigned k, const struct rp_probe
 		s->max_timeout_ns = p->timeout_ns;
 }
 
+static void warm_due(const struct rp_wheel_entry *e, void *arg);
+
 int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, char *why,
 		    size_t whylen)
 {
@@ -322,6 +324,7 @@ int rp_shard_create(struct rp_shard **out, const struct rp_shard_conf *conf, cha
 	ret = rp_wheel_create(&s->wheel, RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, s->now_ms);
 	if (ret < 0)
 		goto out_table;
+	rp_wheel_set_warm(s->wheel, warm_due);
 	ret = rp_spsc_create(&s->results, conf->result_ring, sizeof(struct rp_probe_result));
 	if (ret < 0)
 		goto out_wheel;
@@ -626,6 +629,19 @@ static void maybe_finished(struct rp_shard *s, struct sdev *d)
 		s->active--;
 		rp_devtable_remove(s->table, (uint32_t)(d - s->devs));
 	}
+}
+
+/* The wheel reads the next ticks' due devices ahead of firing them (wheel.h): on_due
+ * and send_ready will then touch the rest of the device's record (72 bytes: two lines
+ * for most slots) and its table slot (address, generation), at random over the fleet. */
+static void warm_due(const struct rp_wheel_entry *e, void *arg)
+{
+	const struct rp_shard *s = arg;
+	const struct sdev *d =
+	    (const struct sdev *)(const void *)((const char *)e - offsetof(struct sdev, timer));
+
+	__builtin_prefetch((const char *)d + sizeof(*d) - 1, 1);
+	rp_devtable_prefetch(s->table, (uint32_t)(d - s->devs));
 }
 
 static void on_due(struct rp_wheel_entry *e, uint64_t now, void *arg)
