@@ -57,9 +57,10 @@ typedef void (*rp_wheel_cb)(struct rp_wheel_entry *e, uint64_t now, void *arg);
 
 /* Called from rp_wheel_run() (with the run's `arg`) for entries it reads ahead of firing
  * them: the lists of the next busy ticks up to the run's `now` are walked side by side,
- * so that their cache misses overlap. A hint for prefetching what the rp_wheel_cb will
- * touch: the entry may still be cancelled or moved before it fires, so the callback
- * must not change anything, and it must not call into the wheel. */
+ * so that their cache misses overlap; only entries due by the run's `now` are passed. A
+ * hint for prefetching what the rp_wheel_cb will touch: the entry may still be cancelled
+ * or moved before it fires, so the callback must not change anything, and it must not
+ * call into the wheel. */
 typedef void (*rp_wheel_warm_cb)(const struct rp_wheel_entry *e, void *arg);
 
 /** Allocate a wheel with last = now; -EINVAL unless bits 1..16, levels 1..8, bits*levels <= 32. */

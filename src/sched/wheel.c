@@ -189,7 +189,8 @@ static uint64_t warm(const struct rp_wheel *w, uint64_t from, uint64_t now, void
 		for (unsigned i = 0; i < n && left; i++) {
 			if (cur[i] == head[i])
 				continue;
-			if (w->warm_cb)
+			/* Not one parked here beyond a one-level wheel's span. */
+			if (w->warm_cb && (int64_t)(cur[i]->_due - now) <= 0)
 				w->warm_cb(cur[i], arg);
 			cur[i] = cur[i]->_next; /* the loads of the n lists are independent */
 			live++;

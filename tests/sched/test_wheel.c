@@ -675,12 +675,15 @@ Test(wheel, fires_in_tick_order_within_one_run)
 
 /* The read-ahead hint (rp_wheel_set_warm): it sees entries that fire in this run, while
  * they are linked and before they fire, each once, and never one due after the run. The
- * shards' case: a run over ten busy 1 ms ticks, as with probe_tick 10 ms. */
+ * shards' case and more: a run over 40 busy 1 ms ticks (the walk takes 16 at a time),
+ * entries allocated one by one so that ASan sees a walk touch one freed from a callback. */
+enum { WARM_TICKS = 40, WARM_PER = 3, WARM_IN = WARM_TICKS * WARM_PER, WARM_N = WARM_IN + 10 };
+
 struct warm_ctx {
 	struct rp_wheel *w;
-	struct item *items;
+	struct item **items;
 	uint64_t now;
-	unsigned warmed[64];
+	unsigned warmed[WARM_N];
 	size_t warm_calls, fires;
 };
 
@@ -704,34 +707,41 @@ static void warm_fire(struct rp_wheel_entry *e, uint64_t now, void *arg)
 	cr_assert_eq(now, rp_wheel_entry_due(e));
 	it->fired++;
 	c->fires++;
-	/* Cancel an entry the hint has already seen (a later tick of this run): it must
-	 * not fire, and the run goes on. */
+	/* Cancel and free entries the first walk has seen (tick 1010) and one it has not
+	 * (tick 1030): neither may fire, and no later walk may touch them. */
 	if (it->id == 0)
-		rp_wheel_cancel(c->w, &c->items[29].link);
+		for (unsigned v = 27; v <= 87; v += 60) {
+			rp_wheel_cancel(c->w, &c->items[v]->link);
+			free(c->items[v]);
+			c->items[v] = NULL;
+		}
 }
 
-Test(wheel, warm_hint_sees_each_entry_of_the_run_before_it_fires)
+static void warm_case(unsigned bits, unsigned levels)
 {
-	struct item *items = rp_xcalloc(40, sizeof(*items));
-	struct warm_ctx c = {.w = new_wheel(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS, 1000),
-			     .items = items,
-			     .now = 1010};
+	struct warm_ctx c = {.w = new_wheel(bits, levels, 1000),
+			     .items = rp_xcalloc(WARM_N, sizeof(*c.items)),
+			     .now = 1000 + WARM_TICKS};
 	size_t i;
 
 	rp_wheel_set_warm(c.w, warm_hint);
-	for (i = 0; i < 40; i++) {
-		items[i].id = (uint32_t)i;
-		rp_wheel_entry_init(&items[i].link);
-		/* 30 entries, three on each tick 1001..1010; ten more after the run. */
-		rp_wheel_add(c.w, &items[i].link, i < 30 ? 1001 + i / 3 : 1011 + i);
+	for (i = 0; i < WARM_N; i++) {
+		c.items[i] = rp_xcalloc(1, sizeof(*c.items[i]));
+		c.items[i]->id = (uint32_t)i;
+		rp_wheel_entry_init(&c.items[i]->link);
+		/* Three entries on each tick 1001..1040; ten more from 1041, right after. */
+		rp_wheel_add(c.w, &c.items[i]->link,
+			     i < WARM_IN ? 1001 + i / WARM_PER : 1001 + WARM_TICKS + (i - WARM_IN));
 	}
-	cr_assert_eq(rp_wheel_run(c.w, c.now, warm_fire, &c), 29);
-	cr_assert_eq(c.fires, 29);
-	for (i = 0; i < 40; i++) {
-		cr_assert_eq(c.warmed[i], i < 30 ? 1u : 0u, "entry %zu warmed %u times", i,
-			     c.warmed[i]);
-		cr_assert_eq(items[i].fired, i < 29 ? 1u : 0u, "entry %zu fired %u times", i,
-			     items[i].fired);
+	cr_assert_eq(rp_wheel_run(c.w, c.now, warm_fire, &c), WARM_IN - 2);
+	cr_assert_eq(c.fires, WARM_IN - 2);
+	for (i = 0; i < WARM_N; i++) {
+		unsigned want_warm = i < WARM_IN && i != 87; /* 87 was freed before its walk */
+
+		cr_assert_eq(c.warmed[i], want_warm, "entry %zu warmed %u times", i, c.warmed[i]);
+		if (c.items[i])
+			cr_assert_eq(c.items[i]->fired, i < WARM_IN ? 1u : 0u,
+				     "entry %zu fired %u times", i, c.items[i]->fired);
 	}
 	cr_assert_eq(rp_wheel_count(c.w), 10);
 	/* Cleared, the hint is not called again. */
@@ -741,7 +751,15 @@ Test(wheel, warm_hint_sees_each_entry_of_the_run_before_it_fires)
 	cr_assert_eq(rp_wheel_run(c.w, c.now, warm_fire, &c), 10);
 	cr_assert_eq(c.warm_calls, 0);
 	rp_wheel_destroy(c.w);
-	free(items);
+	for (i = 0; i < WARM_N; i++)
+		free(c.items[i]);
+	free(c.items);
+}
+
+Test(wheel, warm_hint_sees_each_entry_of_the_run_before_it_fires)
+{
+	warm_case(RP_WHEEL_WIDE_BITS, RP_WHEEL_WIDE_LEVELS);
+	warm_case(RP_WHEEL_DEFAULT_BITS, RP_WHEEL_DEFAULT_LEVELS);
 }
 
 /* Not part of the contract (next_tick may be early), but it is what keeps a stall cheap:
