@@ -166,7 +166,7 @@ static void big_resched_cb(struct rp_wheel_entry *e, uint64_t now, void *arg)
 static void big_warm_cb(const struct rp_wheel_entry *e, void *arg)
 {
 	const struct big *b = arg;
-	const struct bigdev *d = (const struct bigdev *)(const void *)e;
+	const struct bigdev *d = RP_CONST_CONTAINER_OF(e, struct bigdev, link);
 
 	__builtin_prefetch(&d->rest[sizeof(d->rest) - 1], 1);
 	__builtin_prefetch(&b->tab[d - b->devs].gen);

@@ -14,6 +14,9 @@
 
 /** The struct that embeds `ptr` as its member `member` (h2o H2O_STRUCT_FROM_MEMBER). */
 #define RP_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+/** The same for a pointer to const: a const pointer to the embedding struct. */
+#define RP_CONST_CONTAINER_OF(ptr, type, member)                                                   \
+	((const type *)(const void *)((const char *)(ptr)-offsetof(type, member)))
 
 #define RP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 

@@ -637,8 +637,7 @@ static void maybe_finished(struct rp_shard *s, struct sdev *d)
 static void warm_due(const struct rp_wheel_entry *e, void *arg)
 {
 	const struct rp_shard *s = arg;
-	const struct sdev *d =
-	    (const struct sdev *)(const void *)((const char *)e - offsetof(struct sdev, timer));
+	const struct sdev *d = RP_CONST_CONTAINER_OF(e, struct sdev, timer);
 
 	__builtin_prefetch((const char *)d + sizeof(*d) - 1, 1);
 	rp_devtable_prefetch(s->table, (uint32_t)(d - s->devs));

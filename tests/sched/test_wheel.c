@@ -690,7 +690,7 @@ struct warm_ctx {
 static void warm_hint(const struct rp_wheel_entry *e, void *arg)
 {
 	struct warm_ctx *c = arg;
-	const struct item *it = (const struct item *)(const void *)e;
+	const struct item *it = RP_CONST_CONTAINER_OF(e, struct item, link);
 
 	cr_assert(rp_wheel_is_linked(e), "warm saw an unlinked entry");
 	cr_assert(!before(c->now, rp_wheel_entry_due(e)), "warm saw an entry due after the run");
